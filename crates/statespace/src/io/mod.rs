@@ -1,0 +1,5 @@
+//! Reading and writing tensors and checkpoints.
+
+pub mod safetensors;
+
+pub use self::safetensors::{HostTensor, SafetensorsFile};

@@ -1,0 +1,14 @@
+//! # statespace
+//!
+//! Structured state space sequence models in Rust: HiPPO operators, S4 / S4D
+//! convolution kernels and layers, and (in later modules) selective SSMs.
+//!
+//! The code follows the math: an SSM is initialised ([`hippo`]),
+//! discretised ([`discretize`]), turned into a convolution kernel
+//! ([`kernel`]), and wrapped as a layer ([`layers`]).
+
+pub mod error;
+pub mod hippo;
+pub mod io;
+
+pub use error::{Error, Result};
