@@ -12,3 +12,7 @@ pub mod hippo;
 pub mod io;
 
 pub use error::{Error, Result};
+pub mod complex;
+pub mod discretize;
+pub mod kernel;
+pub mod ops;

@@ -1,0 +1,305 @@
+//! S4's kernel of a diagonal-plus-low-rank (DPLR) system,
+//! A = diag(Λ) − P Pᴴ, discretised by the bilinear rule.
+//!
+//! Only one of each conjugate pair is stored (Nh = N/2 modes); sums run over
+//! the conjugate-expanded 2Nh modes. The output vector is stored as
+//! C̃ = C(I − Āᴸ) for an internal length L (`l_kernel`), which turns the
+//! truncated generating function Σ_{l<L} K_l zˡ into the resolvent
+//! C̃(I − Āz)⁻¹B̄ at the L-th roots of unity z = ω_k. Through
+//! ω ↦ s = 2(1 − ω)/(1 + ω) the resolvent becomes a Cauchy kernel
+//! Σₙ vₙ/(s − ΔΛₙ) and the low-rank term enters by the Woodbury identity:
+//!
+//!   K̂(ω) = 2/(1 + ω) · [k₀₀ − k₀₁ (1 + k₁₁)⁻¹ k₁₀],
+//!   k_ab(s) = Σ_{n ∈ 2Nh} Δ·aₙbₙ/(s − ΔΛₙ) for a ∈ {B, P}, b ∈ {C̃, Pᴴ}.
+//!
+//! An inverse real FFT of K̂ at the L roots gives K_0..K_{L−1}.
+
+use burn::tensor::Tensor;
+use faer::linalg::solvers::Solve;
+use faer::{Mat, c64};
+
+use crate::complex::ComplexTensor;
+use crate::error::{Error, Result};
+use crate::io::tensor_from_f64;
+use crate::ops::irfft;
+
+/// Parameters of a DPLR kernel over H channels (already transformed:
+/// Δ = exp(inv_dt), Λ = −exp(A_real) − i·A_imag).
+#[derive(Debug, Clone)]
+pub struct DplrKernelParams {
+    /// Step sizes Δ, (H).
+    pub dt: Tensor<1>,
+    /// Diagonal Λ (continuous time), (H, Nh).
+    pub lambda: ComplexTensor<2>,
+    /// Input vector B, (H, Nh).
+    pub b: ComplexTensor<2>,
+    /// Output vectors C̃ = C(I − Āᴸ) for the internal length, (Cc, H, Nh).
+    pub c_tilde: ComplexTensor<3>,
+    /// Low-rank factor P, (r, H, Nh); r is 1 or 2.
+    pub p: ComplexTensor<3>,
+}
+
+/// The S4 convolution kernel K (Cc, H, `len`) of a DPLR system whose C̃ is
+/// attuned to the internal length `kernel_len` (a power of two, ≥ `len`):
+/// K_l = C Āˡ B̄ for l < `len`.
+pub fn dplr_kernel(params: &DplrKernelParams, kernel_len: usize, len: usize) -> Result<Tensor<3>> {
+    if !kernel_len.is_power_of_two() || kernel_len < 2 {
+        return Err(Error::config(
+            "l_kernel",
+            format!("the DPLR kernel length must be a power of two ≥ 2, got {kernel_len}"),
+        ));
+    }
+    if len > kernel_len {
+        return Err(Error::config(
+            "l_kernel",
+            format!("kernel requested for length {len} but C̃ is attuned to {kernel_len}"),
+        ));
+    }
+    let [channels, h, nh] = params.c_tilde.dims();
+    let rank = params.p.dims()[0];
+    if rank == 0 || rank > 2 {
+        return Err(Error::config(
+            "rank",
+            format!("DPLR rank must be 1 or 2, got {rank}"),
+        ));
+    }
+    let device = params.dt.device();
+    let dtype = params.dt.dtype();
+
+    // Nodes ω_k = exp(−2πik/L), k < L/2; s_k = 2(1 − ω)/(1 + ω) = 2i·tan(πk/L).
+    // The Nyquist node ω = −1 (s = ∞) is handled in closed form below.
+    let half = kernel_len / 2;
+    let tangents: Vec<f64> = (0..half)
+        .map(|k| (std::f64::consts::PI * k as f64 / kernel_len as f64).tan())
+        .collect();
+    // Evaluate S(s) = Σ v/(s − ΔΛ) at s and −s: the conjugate half is conj(S(−s)).
+    let s_im: Vec<f64> = tangents
+        .iter()
+        .map(|t| 2.0 * t)
+        .chain(tangents.iter().map(|t| -2.0 * t))
+        .collect();
+    let s = ComplexTensor::new(
+        tensor_from_f64(vec![0.0; 2 * half], [1, 1, 2 * half], &device, dtype),
+        tensor_from_f64(s_im, [1, 1, 2 * half], &device, dtype),
+    );
+
+    let dt = params.dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
+    let dt_lambda = params.lambda.mul_real(&dt).map(|t| t.unsqueeze_dim::<3>(2)); // (H, Nh, 1)
+    let resolvent = s.sub(&dt_lambda).recip(); // (H, Nh, 2·half)
+
+    // Rows a ∈ [B, P_1..P_r], columns b ∈ [C̃_1..C̃_Cc, Q_1..Q_r] with Q = conj(P).
+    let rows = cat0(&[params.b.map(|t| t.unsqueeze_dim::<3>(0)), params.p.clone()]); // (1+r, H, Nh)
+    let cols = cat0(&[params.c_tilde.clone(), params.p.conj()]); // (Cc+r, H, Nh)
+    let (n_rows, n_cols) = (1 + rank, channels + rank);
+    // v[h, a·n_cols + b, n] = rows[a, h, n] · cols[b, h, n] · Δ[h]
+    let v = rows
+        .map(|t| t.swap_dims(0, 1).unsqueeze_dim::<4>(2)) // (H, 1+r, 1, Nh)
+        .mul(&cols.map(|t| t.swap_dims(0, 1).unsqueeze_dim::<4>(1))) // (H, 1, Cc+r, Nh)
+        .map(|t| t.reshape([h, n_rows * n_cols, nh]))
+        .mul_real(&dt.clone().unsqueeze_dim::<3>(2));
+    let both = complex_matmul(&v, &resolvent); // (H, ab, 2·half)
+    let at_s = both.map(|t| t.clone().narrow(2, 0, half));
+    let at_minus_s = both.map(|t| t.narrow(2, half, half));
+    let cauchy = at_s
+        .add(&at_minus_s.conj())
+        .map(|t| t.reshape([h, n_rows, n_cols, half]));
+
+    let entry = |a: usize, b: usize| {
+        cauchy.map(|t| {
+            t.clone()
+                .narrow(1, a, 1)
+                .narrow(2, b, 1)
+                .reshape([h, 1, half])
+        })
+    };
+    // k00 (H, Cc, half); k10[a] (H, Cc, half); k01[b], k11[a][b] (H, 1, half)
+    let k00 = cauchy.map(|t| {
+        t.clone()
+            .narrow(1, 0, 1)
+            .narrow(2, 0, channels)
+            .reshape([h, channels, half])
+    });
+    let k10: Vec<ComplexTensor<3>> = (0..rank)
+        .map(|a| {
+            cauchy.map(|t| {
+                t.clone()
+                    .narrow(1, 1 + a, 1)
+                    .narrow(2, 0, channels)
+                    .reshape([h, channels, half])
+            })
+        })
+        .collect();
+    let k01: Vec<ComplexTensor<3>> = (0..rank).map(|b| entry(0, channels + b)).collect();
+    let k11 = |a: usize, b: usize| entry(1 + a, channels + b);
+
+    // Woodbury: K̂ = k00 − Σ_{a,b} k10[a] · M⁻¹[a][b] · k01[b], with M = I + k11ᵀ.
+    let correction = match rank {
+        1 => k10[0].mul(&k01[0]).div(&k11(0, 0).add_scalar(1.0)),
+        _ => {
+            let m00 = k11(0, 0).add_scalar(1.0);
+            let m01 = k11(1, 0);
+            let m10 = k11(0, 1);
+            let m11 = k11(1, 1).add_scalar(1.0);
+            let det = m00.mul(&m11).sub(&m01.mul(&m10));
+            // M⁻¹ = [[m11, −m01], [−m10, m00]] / det
+            let t0 = k10[0].mul(&m11.mul(&k01[0]).sub(&m01.mul(&k01[1])));
+            let t1 = k10[1].mul(&m00.mul(&k01[1]).sub(&m10.mul(&k01[0])));
+            t0.add(&t1).div(&det)
+        }
+    };
+    // Bilinear factor 2/(1 + ω) = 1 + i·tan(πk/L).
+    let factor = ComplexTensor::new(
+        tensor_from_f64(vec![1.0; half], [1, 1, half], &device, dtype),
+        tensor_from_f64(tangents, [1, 1, half], &device, dtype),
+    );
+    let spectrum = k00.sub(&correction).mul(&factor); // (H, Cc, half)
+
+    // Nyquist node ω = −1: K̂ = (Δ/2)·Σ_{2Nh} C̃B = Δ·Re Σₙ C̃ₙBₙ (low-rank terms vanish as s → ∞).
+    let nyquist = params
+        .c_tilde
+        .mul(&params.b.map(|t| t.unsqueeze_dim::<3>(0)))
+        .re
+        .sum_dim(2) // (Cc, H, 1)
+        .mul(dt.unsqueeze_dim::<3>(0))
+        .swap_dims(0, 1); // (H, Cc, 1)
+    let spec_re = Tensor::cat(vec![spectrum.re, nyquist.clone()], 2);
+    let spec_im = Tensor::cat(vec![spectrum.im, nyquist.zeros_like()], 2);
+    let kernel = irfft(spec_re, spec_im, kernel_len); // (H, Cc, L)
+    Ok(kernel.narrow(2, 0, len).swap_dims(0, 1))
+}
+
+/// Concatenates complex tensors along dimension 0.
+fn cat0(parts: &[ComplexTensor<3>]) -> ComplexTensor<3> {
+    ComplexTensor::new(
+        Tensor::cat(parts.iter().map(|p| p.re.clone()).collect(), 0),
+        Tensor::cat(parts.iter().map(|p| p.im.clone()).collect(), 0),
+    )
+}
+
+/// Batched complex matrix product (H, M, K) @ (H, K, N) → (H, M, N).
+pub fn complex_matmul(a: &ComplexTensor<3>, b: &ComplexTensor<3>) -> ComplexTensor<3> {
+    ComplexTensor::new(
+        a.re.clone().matmul(b.re.clone()) - a.im.clone().matmul(b.im.clone()),
+        a.re.clone().matmul(b.im.clone()) + a.im.clone().matmul(b.re.clone()),
+    )
+}
+
+/// One channel of a DPLR system in f64 on the host, for set-up work that is
+/// not differentiated: attuning C̃ to a length and building the recurrent form.
+#[derive(Debug, Clone)]
+pub struct DplrSystem {
+    /// Λ, (Nh).
+    pub lambda: Vec<c64>,
+    /// P, (r, Nh).
+    pub p: Vec<Vec<c64>>,
+    /// B, (Nh).
+    pub b: Vec<c64>,
+    /// Step size Δ.
+    pub dt: f64,
+}
+
+/// A dense discrete system over the conjugate-expanded 2Nh modes:
+/// `a` is Ā (2Nh, 2Nh), `b` is B̄ (2Nh).
+#[derive(Debug, Clone)]
+pub struct ExpandedDiscrete {
+    /// Ā, (2Nh, 2Nh).
+    pub a: Mat<c64>,
+    /// B̄, (2Nh).
+    pub b: Vec<c64>,
+}
+
+fn expand(x: &[c64]) -> Vec<c64> {
+    x.iter()
+        .copied()
+        .chain(x.iter().map(|z| z.conj()))
+        .collect()
+}
+
+impl DplrSystem {
+    fn modes(&self) -> usize {
+        2 * self.lambda.len()
+    }
+
+    /// A over the expanded modes: diag([Λ, Λ̄]) − P₂P₂ᴴ with P₂ = [P, P̄], (2Nh, 2Nh).
+    pub fn expanded_a(&self) -> Mat<c64> {
+        let m = self.modes();
+        let lam = expand(&self.lambda);
+        let p2: Vec<Vec<c64>> = self.p.iter().map(|row| expand(row)).collect();
+        Mat::from_fn(m, m, |i, k| {
+            let low_rank: c64 = p2.iter().map(|row| row[i] * row[k].conj()).sum();
+            let diag = if i == k { lam[i] } else { c64::new(0.0, 0.0) };
+            diag - low_rank
+        })
+    }
+
+    /// Bilinear discretisation Ā = (I − Δ/2·A)⁻¹(I + Δ/2·A), B̄ = (I − Δ/2·A)⁻¹ Δ B₂.
+    pub fn bilinear(&self) -> ExpandedDiscrete {
+        let m = self.modes();
+        let a = self.expanded_a();
+        let half_dt = c64::new(self.dt / 2.0, 0.0);
+        let eye = |i: usize, k: usize| {
+            if i == k {
+                c64::new(1.0, 0.0)
+            } else {
+                c64::new(0.0, 0.0)
+            }
+        };
+        let lhs = Mat::from_fn(m, m, |i, k| eye(i, k) - half_dt * a[(i, k)]);
+        let rhs = Mat::from_fn(m, m, |i, k| eye(i, k) + half_dt * a[(i, k)]);
+        let lu = lhs.partial_piv_lu();
+        let a_bar = lu.solve(&rhs);
+        let b2 = expand(&self.b);
+        let b_bar = lu.solve(Mat::from_fn(m, 1, |i, _| b2[i] * self.dt));
+        ExpandedDiscrete {
+            a: a_bar,
+            b: (0..m).map(|i| b_bar[(i, 0)]).collect(),
+        }
+    }
+
+    /// C̃ = C(I − Āᴸ) (kept half, (Nh)) from the kept half of C, (Nh).
+    pub fn c_tilde(&self, c: &[c64], len: usize) -> Vec<c64> {
+        let disc = self.bilinear();
+        let power = matrix_power(&disc.a, len);
+        let c2 = expand(c);
+        let m = self.modes();
+        (0..m / 2)
+            .map(|k| c2[k] - (0..m).map(|i| c2[i] * power[(i, k)]).sum::<c64>())
+            .collect()
+    }
+
+    /// The expanded output vector C₂ (2Nh) recovered from C̃ (Nh) attuned to
+    /// `len`: C₂ᵀ = C̃₂ᵀ(I − Āᴸ)⁻¹.
+    pub fn c_from_tilde(&self, c_tilde: &[c64], len: usize, disc: &ExpandedDiscrete) -> Vec<c64> {
+        let m = self.modes();
+        let power = matrix_power(&disc.a, len);
+        // Solve (I − Āᴸ)ᵀ x = C̃₂.
+        let lhs = Mat::from_fn(m, m, |i, k| {
+            let eye = if i == k {
+                c64::new(1.0, 0.0)
+            } else {
+                c64::new(0.0, 0.0)
+            };
+            eye - power[(k, i)]
+        });
+        let ct2 = expand(c_tilde);
+        let x = lhs
+            .partial_piv_lu()
+            .solve(Mat::from_fn(m, 1, |i, _| ct2[i]));
+        (0..m).map(|i| x[(i, 0)]).collect()
+    }
+}
+
+/// Āᵖ by binary exponentiation.
+pub fn matrix_power(a: &Mat<c64>, mut p: usize) -> Mat<c64> {
+    let n = a.nrows();
+    let mut result = Mat::<c64>::identity(n, n);
+    let mut base = a.clone();
+    while p > 0 {
+        if p & 1 == 1 {
+            result = &result * &base;
+        }
+        base = &base * &base;
+        p >>= 1;
+    }
+    result
+}

@@ -1,0 +1,60 @@
+//! Kernels of diagonal systems (S4D, DSS) as a Vandermonde product.
+
+use burn::tensor::Tensor;
+
+use crate::complex::ComplexTensor;
+use crate::discretize::{Discretization, diagonal};
+use crate::io::tensor_from_f64;
+
+/// K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · log_a[h, n]) for l in 0..len.
+///
+/// `log_a` (H, N) is log Ā (for ZOH simply ΔA), `coef` (C, H, N) is C·B̄.
+/// The factor 2 sums the implicit conjugate half of the spectrum. Returns
+/// (C, H, len) in the dtype of the inputs.
+pub fn vandermonde_kernel(
+    log_a: &ComplexTensor<2>,
+    coef: &ComplexTensor<3>,
+    len: usize,
+) -> Tensor<3> {
+    let device = log_a.re.device();
+    let positions = tensor_from_f64(
+        (0..len).map(|l| l as f64).collect(),
+        [1, 1, len],
+        &device,
+        log_a.re.dtype(),
+    );
+    // powers[h, n, l] = exp(l · log_a[h, n]), (H, N, L)
+    let powers = log_a
+        .map(|t| t.unsqueeze_dim::<3>(2))
+        .mul_real(&positions)
+        .exp();
+    // (H, C, N) @ (H, N, L) -> (H, C, L), real part of the complex product.
+    let coef = coef.map(|t| t.swap_dims(0, 1));
+    let re = coef.re.matmul(powers.re) - coef.im.matmul(powers.im);
+    re.swap_dims(0, 1).mul_scalar(2.0)
+}
+
+/// The kernel of a diagonal continuous system (A, B, C) sampled with step Δ:
+/// `dt` (H), `a` (H, N), `b` (H, N), `c` (C, H, N) → K (C, H, len).
+///
+/// ZOH: K_l = 2·Re Σ C B (e^{ΔA} − 1)/A · e^{lΔA};
+/// bilinear: K_l = 2·Re Σ C Δ B/(1 − ΔA/2) · ((1 + ΔA/2)/(1 − ΔA/2))ˡ.
+pub fn diagonal_kernel(
+    dt: &Tensor<1>,
+    a: &ComplexTensor<2>,
+    b: &ComplexTensor<2>,
+    c: &ComplexTensor<3>,
+    rule: Discretization,
+    len: usize,
+) -> Tensor<3> {
+    let dt = dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
+    let dt_a = a.mul_real(&dt);
+    let dt_b = b.mul_real(&dt);
+    let (a_bar, b_bar) = diagonal(&dt_a, &dt_b, rule);
+    let log_a = match rule {
+        Discretization::Zoh => dt_a,
+        Discretization::Bilinear => a_bar.log(),
+    };
+    let coef = c.mul(&b_bar.map(|t| t.unsqueeze_dim::<3>(0)));
+    vandermonde_kernel(&log_a, &coef, len)
+}

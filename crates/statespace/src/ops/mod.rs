@@ -1,0 +1,9 @@
+//! SSM-specific tensor operations as burn backend extensions: each has a
+//! CPU implementation, a GPU implementation where the `cuda` feature is on,
+//! and an autodiff implementation with its own backward.
+
+pub mod fft_conv;
+pub mod spectral;
+
+pub use fft_conv::causal_conv;
+pub use spectral::{irfft, rfft};
