@@ -15,4 +15,5 @@ pub use error::{Error, Result};
 pub mod complex;
 pub mod discretize;
 pub mod kernel;
+pub mod layers;
 pub mod ops;

@@ -1,0 +1,50 @@
+//! Pointwise activations used after a mixer.
+
+use std::fmt;
+
+use burn::tensor::{Tensor, activation};
+use serde::{Deserialize, Serialize};
+
+/// A pointwise nonlinearity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// GELU, exact (erf) form.
+    #[default]
+    Gelu,
+    /// No activation.
+    #[serde(alias = "id")]
+    Identity,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Rectified linear unit.
+    Relu,
+    /// SiLU / swish: x·σ(x).
+    #[serde(alias = "swish")]
+    Silu,
+}
+
+impl Activation {
+    /// Applies the activation elementwise.
+    pub fn apply<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Gelu => activation::gelu(x),
+            Activation::Identity => x,
+            Activation::Tanh => x.tanh(),
+            Activation::Relu => activation::relu(x),
+            Activation::Silu => activation::silu(x),
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Activation::Gelu => "gelu",
+            Activation::Identity => "identity",
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::Silu => "silu",
+        })
+    }
+}
