@@ -4,30 +4,34 @@
 //! two parts; every operation is differentiable through the real ops it uses.
 
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 /// A complex tensor z = re + i·im; both parts have the same shape.
 #[derive(Debug, Clone)]
-pub struct ComplexTensor<const D: usize> {
+pub struct ComplexTensor<B: Backend, const D: usize> {
     /// Real part.
-    pub re: Tensor<D>,
+    pub re: Tensor<B, D>,
     /// Imaginary part.
-    pub im: Tensor<D>,
+    pub im: Tensor<B, D>,
 }
 
-impl<const D: usize> ComplexTensor<D> {
+impl<B: Backend, const D: usize> ComplexTensor<B, D> {
     /// z = re + i·im.
-    pub fn new(re: Tensor<D>, im: Tensor<D>) -> Self {
+    pub fn new(re: Tensor<B, D>, im: Tensor<B, D>) -> Self {
         Self { re, im }
     }
 
     /// A real tensor viewed as complex (zero imaginary part).
-    pub fn from_real(re: Tensor<D>) -> Self {
+    pub fn from_real(re: Tensor<B, D>) -> Self {
         let im = re.zeros_like();
         Self { re, im }
     }
 
     /// Applies the same shape operation (reshape, slice, unsqueeze, …) to both parts.
-    pub fn map<const E: usize>(&self, f: impl Fn(Tensor<D>) -> Tensor<E>) -> ComplexTensor<E> {
+    pub fn map<const E: usize>(
+        &self,
+        f: impl Fn(Tensor<B, D>) -> Tensor<B, E>,
+    ) -> ComplexTensor<B, E> {
         ComplexTensor {
             re: f(self.re.clone()),
             im: f(self.im.clone()),
@@ -79,7 +83,7 @@ impl<const D: usize> ComplexTensor<D> {
     }
 
     /// z·r for a real tensor r (broadcast like the real op).
-    pub fn mul_real(&self, r: &Tensor<D>) -> Self {
+    pub fn mul_real(&self, r: &Tensor<B, D>) -> Self {
         Self::new(self.re.clone() * r.clone(), self.im.clone() * r.clone())
     }
 
@@ -104,7 +108,7 @@ impl<const D: usize> ComplexTensor<D> {
     }
 
     /// |z|² as a real tensor.
-    pub fn norm_sqr(&self) -> Tensor<D> {
+    pub fn norm_sqr(&self) -> Tensor<B, D> {
         self.re.clone().square() + self.im.clone().square()
     }
 

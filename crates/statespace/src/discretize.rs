@@ -10,6 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use burn::tensor::backend::Backend;
 use faer::linalg::solvers::Solve;
 use faer::{Col, Mat};
 
@@ -180,11 +181,11 @@ pub fn expm(a: &Mat<f64>) -> Mat<f64> {
 /// that shape. Returns (Ā, B̄):
 /// - ZOH: Ā = exp(ΔA), B̄ = (exp(ΔA) − 1)/A · B = (Ā − 1)/(ΔA) · Δ B
 /// - bilinear: Ā = (1 + ΔA/2)/(1 − ΔA/2), B̄ = Δ B/(1 − ΔA/2)
-pub fn diagonal<const D: usize>(
-    dt_a: &ComplexTensor<D>,
-    dt_b: &ComplexTensor<D>,
+pub fn diagonal<B: Backend, const D: usize>(
+    dt_a: &ComplexTensor<B, D>,
+    dt_b: &ComplexTensor<B, D>,
     rule: Discretization,
-) -> (ComplexTensor<D>, ComplexTensor<D>) {
+) -> (ComplexTensor<B, D>, ComplexTensor<B, D>) {
     match rule {
         Discretization::Zoh => {
             let a_bar = dt_a.exp();

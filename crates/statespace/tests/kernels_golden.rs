@@ -4,7 +4,8 @@
 
 mod common;
 
-use burn::tensor::{DType, Device};
+use burn::backend::Flex;
+use burn::tensor::DType;
 use common::{assert_close, golden_cases};
 use faer::c64;
 use statespace::complex::ComplexTensor;
@@ -64,7 +65,7 @@ fn dense_kernels_by_powering_equal_reference() {
 /// decomposition, C̃ = C(I − Āᴸ), Cauchy kernel at the roots of unity, iFFT.
 #[test]
 fn dense_hippo_kernels_reproduced_through_dplr_path() {
-    let device = Device::default();
+    let device = Default::default();
     for (case, file) in golden_cases("ssm_kernels") {
         for (measure_name, disc) in dense_cases(&file) {
             if disc != Discretization::Bilinear {
@@ -106,7 +107,7 @@ fn dense_hippo_kernels_reproduced_through_dplr_path() {
             }
             let per_h = |x: &[c64]| x.iter().cycle().take(h * nh).copied().collect::<Vec<_>>();
             let params = DplrKernelParams {
-                dt: tensor_from_f64(dt.data.clone(), [h], &device, DType::F64),
+                dt: tensor_from_f64::<Flex, _>(dt.data.clone(), [h], &device, DType::F64),
                 lambda: complex(&per_h(&dec.lambda), [h, nh], &device),
                 b: complex(&per_h(&dec.b), [h, nh], &device),
                 c_tilde: complex(&c_tilde, [1, h, nh], &device),
@@ -130,15 +131,19 @@ fn dense_hippo_kernels_reproduced_through_dplr_path() {
     }
 }
 
-fn complex<const D: usize>(values: &[c64], shape: [usize; D], device: &Device) -> ComplexTensor<D> {
+fn complex<const D: usize>(
+    values: &[c64],
+    shape: [usize; D],
+    device: &burn::tensor::Device<Flex>,
+) -> ComplexTensor<Flex, D> {
     ComplexTensor::new(
-        tensor_from_f64(
+        tensor_from_f64::<Flex, _>(
             values.iter().map(|z| z.re).collect(),
             shape,
             device,
             DType::F64,
         ),
-        tensor_from_f64(
+        tensor_from_f64::<Flex, _>(
             values.iter().map(|z| z.im).collect(),
             shape,
             device,
@@ -149,7 +154,7 @@ fn complex<const D: usize>(values: &[c64], shape: [usize; D], device: &Device) -
 
 #[test]
 fn diagonal_kernels_equal_reference() {
-    let device = Device::default();
+    let device = Default::default();
     for (case, file) in golden_cases("ssm_kernels") {
         let load = |name: &str| -> (Vec<usize>, Vec<f64>) {
             let t = file.f64(name).unwrap();
@@ -159,16 +164,16 @@ fn diagonal_kernels_equal_reference() {
             let (shape, re) = load(&format!("{stem}_real"));
             let (_, im) = load(&format!("{stem}_imag"));
             let shape = [shape[0], shape[1]];
-            ComplexTensor::new(
-                tensor_from_f64(re, shape, &device, DType::F64),
-                tensor_from_f64(im, shape, &device, DType::F64),
+            ComplexTensor::<Flex, 2>::new(
+                tensor_from_f64::<Flex, _>(re, shape, &device, DType::F64),
+                tensor_from_f64::<Flex, _>(im, shape, &device, DType::F64),
             )
         };
         let a = pair("diag_A");
         let b = pair("diag_B");
         let c = pair("diag_C").map(|t| t.unsqueeze_dim::<3>(0));
         let (dt_shape, dt) = load("diag_dt");
-        let dt = tensor_from_f64(dt, [dt_shape[0]], &device, DType::F64);
+        let dt = tensor_from_f64::<Flex, _>(dt, [dt_shape[0]], &device, DType::F64);
         let mut found = 0;
         for disc in [Discretization::Zoh, Discretization::Bilinear] {
             let key = format!("diag_{disc}_K");

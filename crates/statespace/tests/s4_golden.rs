@@ -4,8 +4,10 @@
 
 mod common;
 
+use burn::backend::{Autodiff, Flex};
 use burn::optim::GradientsParams;
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Tensor};
 use common::{assert_close, golden_cases, golden_dir};
 use rand::SeedableRng;
 use statespace::io::{HostTensor, SafetensorsFile, named_grads};
@@ -67,7 +69,11 @@ fn config_for(case: &str, file: &SafetensorsFile) -> (S4Config, Option<usize>) {
     (config, l_kernel)
 }
 
-fn load_layer(case: &str, file: &SafetensorsFile, device: &Device) -> S4 {
+fn load_layer<B: statespace::ops::SpectralOps>(
+    case: &str,
+    file: &SafetensorsFile,
+    device: &B::Device,
+) -> S4<B> {
     let (config, l_kernel) = config_for(case, file);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     config
@@ -78,24 +84,25 @@ fn load_layer(case: &str, file: &SafetensorsFile, device: &Device) -> S4 {
 }
 
 /// (B, H, L) golden layout to the layer's (B, L, H).
-fn input_blh(file: &SafetensorsFile, name: &str, device: &Device) -> Tensor<3> {
+fn input_blh<B: Backend>(file: &SafetensorsFile, name: &str, device: &B::Device) -> Tensor<B, 3> {
     file.f32(name)
         .unwrap()
-        .to_tensor::<3>(name, device, DType::F32)
+        .to_tensor::<B, 3>(name, device, DType::F32)
         .unwrap()
         .swap_dims(1, 2)
 }
 
-fn host_bhl(y: &Tensor<3>) -> Vec<f64> {
+fn host_bhl<B: Backend>(y: &Tensor<B, 3>) -> Vec<f64> {
     HostTensor::from_tensor(&y.clone().swap_dims(1, 2)).data
 }
 
 #[test]
 fn s4_layers_match_reference_output_and_gradients() {
-    let device = Device::default().autodiff();
+    let device = Default::default();
+    type B = Autodiff<Flex>;
     for (case, file) in golden_cases("s4_fftconv_") {
-        let layer = load_layer(&case, &file, &device);
-        let x = input_blh(&file, "input", &device).require_grad();
+        let layer = load_layer::<B>(&case, &file, &device);
+        let x = input_blh::<B>(&file, "input", &device).require_grad();
         let y = layer.forward(x.clone()).unwrap();
         assert_close(
             &format!("{case}: output"),
@@ -104,7 +111,7 @@ fn s4_layers_match_reference_output_and_gradients() {
             TOL,
         );
 
-        let grad_out = input_blh(&file, "grad_output", &device);
+        let grad_out = input_blh::<B>(&file, "grad_output", &device);
         let mut grads = (y * grad_out).sum().backward();
         let grad_x = x.grad(&grads).expect("input gradient");
         assert_close(
@@ -143,10 +150,11 @@ fn s4_layers_match_reference_output_and_gradients() {
 
 #[test]
 fn s4_step_mode_equals_reference_recurrent_output() {
-    let device = Device::default();
+    let device = Default::default();
+    type B = Flex;
     for (case, file) in golden_cases("s4_fftconv_") {
-        let layer = load_layer(&case, &file, &device);
-        let x = input_blh(&file, "input", &device);
+        let layer = load_layer::<B>(&case, &file, &device);
+        let x = input_blh::<B>(&file, "input", &device);
         let [batch, len, _] = x.dims();
         let rec = layer.recurrent().unwrap();
         let mut state = rec.initial_state(batch);
@@ -170,10 +178,11 @@ fn s4_step_mode_equals_reference_recurrent_output() {
 
 #[test]
 fn s4_chunked_streaming_equals_one_pass() {
-    let device = Device::default();
+    let device = Default::default();
+    type B = Flex;
     for (case, file) in golden_cases("s4_fftconv_") {
-        let layer = load_layer(&case, &file, &device);
-        let x = input_blh(&file, "input", &device);
+        let layer = load_layer::<B>(&case, &file, &device);
+        let x = input_blh::<B>(&file, "input", &device);
         let [batch, len, _] = x.dims();
         let rec = layer.recurrent().unwrap();
         for chunk in [1, 7, 50, len] {

@@ -3,6 +3,7 @@
 //! (NPLR/DPLR) forms used by S4.
 
 mod nplr;
+pub mod online;
 mod transition;
 
 pub use nplr::{Nplr, nplr};

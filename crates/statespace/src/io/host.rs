@@ -1,6 +1,7 @@
 //! Moving tensors between host vectors ([`HostTensor`]) and burn tensors.
 
-use burn::tensor::{DType, Device, Element, Tensor, TensorCreationOptions, TensorData};
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Element, Tensor, TensorData};
 
 use super::safetensors::HostTensor;
 use crate::error::{Error, Result};
@@ -8,12 +9,12 @@ use crate::error::{Error, Result};
 impl<T: Element> HostTensor<T> {
     /// Uploads to `device` as a rank-`D` tensor stored as `dtype`.
     /// Fails with a shape error naming `name` if the rank is not `D`.
-    pub fn to_tensor<const D: usize>(
+    pub fn to_tensor<B: Backend, const D: usize>(
         &self,
         name: &str,
-        device: &Device,
+        device: &B::Device,
         dtype: DType,
-    ) -> Result<Tensor<D>> {
+    ) -> Result<Tensor<B, D>> {
         if self.shape.len() != D {
             return Err(Error::Shape {
                 tensor: name.to_string(),
@@ -22,35 +23,27 @@ impl<T: Element> HostTensor<T> {
             });
         }
         let data = TensorData::new(self.data.clone(), self.shape.clone());
-        Ok(Tensor::from_data(
-            data,
-            TensorCreationOptions::new(device.clone()).with_dtype(dtype),
-        ))
+        Ok(Tensor::from_data(data, (device, dtype)))
     }
 }
 
 impl HostTensor<f64> {
     /// Downloads `tensor` (any float dtype) as f64.
-    pub fn from_tensor<const D: usize>(tensor: &Tensor<D>) -> Self {
-        let data = tensor.to_data_as::<f64>();
+    pub fn from_tensor<B: Backend, const D: usize>(tensor: &Tensor<B, D>) -> Self {
+        let data = tensor.to_data().convert::<f64>();
         Self {
-            shape: data.shape().to_vec(),
-            data: data
-                .try_to_vec::<f64>()
-                .expect("to_data_as yields f64 data"),
+            shape: data.shape.to_vec(),
+            data: data.to_vec::<f64>().expect("converted to f64"),
         }
     }
 }
 
 /// Builds a rank-`D` float tensor of `dtype` from f64 values (converted to `dtype`).
-pub fn tensor_from_f64<const D: usize>(
+pub fn tensor_from_f64<B: Backend, const D: usize>(
     values: Vec<f64>,
     shape: [usize; D],
-    device: &Device,
+    device: &B::Device,
     dtype: DType,
-) -> Tensor<D> {
-    Tensor::from_data(
-        TensorData::new(values, shape),
-        TensorCreationOptions::new(device.clone()).with_dtype(dtype),
-    )
+) -> Tensor<B, D> {
+    Tensor::from_data(TensorData::new(values, shape), (device, dtype))
 }

@@ -2,9 +2,10 @@
 //! module through the dotted field paths that name its parameters
 //! (`kernel.inv_dt`, `layers.0.mixer.A_log`, …).
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::host::tensor_from_f64;
 use super::safetensors::HostTensor;
@@ -46,14 +47,14 @@ struct Lister {
     params: Vec<ParamInfo>,
 }
 
-impl ModuleVisitor for Lister {
+impl<B: Backend> ModuleVisitor<B> for Lister {
     fn enter_module(&mut self, name: &str, _: &str) {
         self.path.enter(name);
     }
     fn exit_module(&mut self, _: &str, _: &str) {
         self.path.exit();
     }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         self.params.push(ParamInfo {
             name: self.path.name(),
             id: param.id,
@@ -63,7 +64,7 @@ impl ModuleVisitor for Lister {
 }
 
 /// Every float parameter of `module`, in declaration order.
-pub fn param_infos<M: Module>(module: &M) -> Vec<ParamInfo> {
+pub fn param_infos<B: Backend, M: Module<B>>(module: &M) -> Vec<ParamInfo> {
     let mut lister = Lister {
         path: Path::default(),
         params: Vec::new(),
@@ -78,14 +79,14 @@ struct Loader<'a> {
     errors: Vec<Error>,
 }
 
-impl ModuleMapper for Loader<'_> {
+impl<B: Backend> ModuleMapper<B> for Loader<'_> {
     fn enter_module(&mut self, name: &str, _: &str) {
         self.path.enter(name);
     }
     fn exit_module(&mut self, _: &str, _: &str) {
         self.path.exit();
     }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let name = self.path.name();
         let value = match (self.lookup)(&name) {
             Ok(v) => v,
@@ -111,7 +112,7 @@ impl ModuleMapper for Loader<'_> {
         let dtype = current.dtype();
         param.map(|old| {
             let requires = old.is_require_grad();
-            tensor_from_f64(value.data, dims, &device, dtype).set_require_grad(requires)
+            tensor_from_f64::<B, D>(value.data, dims, &device, dtype).set_require_grad(requires)
         })
     }
 }
@@ -120,7 +121,7 @@ impl ModuleMapper for Loader<'_> {
 /// each parameter's id, device, dtype and trainability. Fails with the
 /// first missing tensor, shape mismatch or non-finite value (naming the
 /// parameter), leaving nothing half-loaded.
-pub fn load_params<M: Module>(
+pub fn load_params<B: Backend, M: Module<B>>(
     module: M,
     mut lookup: impl FnMut(&str) -> Result<HostTensor<f64>>,
 ) -> Result<M> {
@@ -137,7 +138,7 @@ pub fn load_params<M: Module>(
 }
 
 /// The gradient of every parameter that received one, by name, as f64.
-pub fn named_grads<M: Module>(
+pub fn named_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: &GradientsParams,
 ) -> Vec<(String, HostTensor<f64>)> {
@@ -146,15 +147,15 @@ pub fn named_grads<M: Module>(
         grads: &'a GradientsParams,
         out: Vec<(String, HostTensor<f64>)>,
     }
-    impl ModuleVisitor for GradReader<'_> {
+    impl<B: AutodiffBackend> ModuleVisitor<B> for GradReader<'_> {
         fn enter_module(&mut self, name: &str, _: &str) {
             self.path.enter(name);
         }
         fn exit_module(&mut self, _: &str, _: &str) {
             self.path.exit();
         }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = self.grads.get::<D>(param.id) {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
                 self.out
                     .push((self.path.name(), HostTensor::from_tensor(&g)));
             }

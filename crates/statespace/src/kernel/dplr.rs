@@ -15,38 +15,43 @@
 //! An inverse real FFT of K̂ at the L roots gives K_0..K_{L−1}.
 
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 use faer::linalg::solvers::Solve;
 use faer::{Mat, c64};
 
 use crate::complex::ComplexTensor;
 use crate::error::{Error, Result};
 use crate::io::tensor_from_f64;
-use crate::ops::irfft;
+use crate::ops::{SpectralOps, irfft};
 
 /// Parameters of a DPLR kernel over H channels (already transformed:
 /// Δ = exp(inv_dt), Λ = −exp(A_real) − i·A_imag).
 #[derive(Debug, Clone)]
-pub struct DplrKernelParams {
+pub struct DplrKernelParams<B: Backend> {
     /// Step sizes Δ, (H).
-    pub dt: Tensor<1>,
+    pub dt: Tensor<B, 1>,
     /// Diagonal Λ (continuous time), (H, Nh).
-    pub lambda: ComplexTensor<2>,
+    pub lambda: ComplexTensor<B, 2>,
     /// Input vector B, (H, Nh).
-    pub b: ComplexTensor<2>,
+    pub b: ComplexTensor<B, 2>,
     /// Output vectors C̃ = C(I − Āᴸ) for the internal length, (Cc, H, Nh).
-    pub c_tilde: ComplexTensor<3>,
+    pub c_tilde: ComplexTensor<B, 3>,
     /// Low-rank factor P, (r, H, Nh); r is 1 or 2.
-    pub p: ComplexTensor<3>,
+    pub p: ComplexTensor<B, 3>,
 }
 
 /// The S4 convolution kernel K (Cc, H, `len`) of a DPLR system whose C̃ is
-/// attuned to the internal length `kernel_len` (a power of two, ≥ `len`):
+/// attuned to the internal length `kernel_len` (any length ≥ `len`):
 /// K_l = C Āˡ B̄ for l < `len`.
-pub fn dplr_kernel(params: &DplrKernelParams, kernel_len: usize, len: usize) -> Result<Tensor<3>> {
-    if !kernel_len.is_power_of_two() || kernel_len < 2 {
+pub fn dplr_kernel<B: SpectralOps>(
+    params: &DplrKernelParams<B>,
+    kernel_len: usize,
+    len: usize,
+) -> Result<Tensor<B, 3>> {
+    if kernel_len == 0 {
         return Err(Error::config(
             "l_kernel",
-            format!("the DPLR kernel length must be a power of two ≥ 2, got {kernel_len}"),
+            "the DPLR kernel length must be at least 1",
         ));
     }
     if len > kernel_len {
@@ -66,9 +71,9 @@ pub fn dplr_kernel(params: &DplrKernelParams, kernel_len: usize, len: usize) -> 
     let device = params.dt.device();
     let dtype = params.dt.dtype();
 
-    // Nodes ω_k = exp(−2πik/L), k < L/2; s_k = 2(1 − ω)/(1 + ω) = 2i·tan(πk/L).
-    // The Nyquist node ω = −1 (s = ∞) is handled in closed form below.
-    let half = kernel_len / 2;
+    // Nodes ω_k = exp(−2πik/L) for k < ⌈L/2⌉; s_k = 2(1 − ω)/(1 + ω) = 2i·tan(πk/L).
+    // For even L the Nyquist node ω = −1 (s = ∞) is added in closed form below.
+    let half = kernel_len.div_ceil(2);
     let tangents: Vec<f64> = (0..half)
         .map(|k| (std::f64::consts::PI * k as f64 / kernel_len as f64).tan())
         .collect();
@@ -119,7 +124,7 @@ pub fn dplr_kernel(params: &DplrKernelParams, kernel_len: usize, len: usize) -> 
             .narrow(2, 0, channels)
             .reshape([h, channels, half])
     });
-    let k10: Vec<ComplexTensor<3>> = (0..rank)
+    let k10: Vec<ComplexTensor<B, 3>> = (0..rank)
         .map(|a| {
             cauchy.map(|t| {
                 t.clone()
@@ -129,7 +134,7 @@ pub fn dplr_kernel(params: &DplrKernelParams, kernel_len: usize, len: usize) -> 
             })
         })
         .collect();
-    let k01: Vec<ComplexTensor<3>> = (0..rank).map(|b| entry(0, channels + b)).collect();
+    let k01: Vec<ComplexTensor<B, 3>> = (0..rank).map(|b| entry(0, channels + b)).collect();
     let k11 = |a: usize, b: usize| entry(1 + a, channels + b);
 
     // Woodbury: K̂ = k00 − Σ_{a,b} k10[a] · M⁻¹[a][b] · k01[b], with M = I + k11ᵀ.
@@ -162,14 +167,20 @@ pub fn dplr_kernel(params: &DplrKernelParams, kernel_len: usize, len: usize) -> 
         .sum_dim(2) // (Cc, H, 1)
         .mul(dt.unsqueeze_dim::<3>(0))
         .swap_dims(0, 1); // (H, Cc, 1)
-    let spec_re = Tensor::cat(vec![spectrum.re, nyquist.clone()], 2);
-    let spec_im = Tensor::cat(vec![spectrum.im, nyquist.zeros_like()], 2);
+    let (spec_re, spec_im) = if kernel_len % 2 == 0 {
+        (
+            Tensor::cat(vec![spectrum.re, nyquist.clone()], 2),
+            Tensor::cat(vec![spectrum.im, nyquist.zeros_like()], 2),
+        )
+    } else {
+        (spectrum.re, spectrum.im)
+    };
     let kernel = irfft(spec_re, spec_im, kernel_len); // (H, Cc, L)
     Ok(kernel.narrow(2, 0, len).swap_dims(0, 1))
 }
 
 /// Concatenates complex tensors along dimension 0.
-fn cat0(parts: &[ComplexTensor<3>]) -> ComplexTensor<3> {
+fn cat0<B: Backend>(parts: &[ComplexTensor<B, 3>]) -> ComplexTensor<B, 3> {
     ComplexTensor::new(
         Tensor::cat(parts.iter().map(|p| p.re.clone()).collect(), 0),
         Tensor::cat(parts.iter().map(|p| p.im.clone()).collect(), 0),
@@ -177,7 +188,10 @@ fn cat0(parts: &[ComplexTensor<3>]) -> ComplexTensor<3> {
 }
 
 /// Batched complex matrix product (H, M, K) @ (H, K, N) → (H, M, N).
-pub fn complex_matmul(a: &ComplexTensor<3>, b: &ComplexTensor<3>) -> ComplexTensor<3> {
+pub fn complex_matmul<B: Backend>(
+    a: &ComplexTensor<B, 3>,
+    b: &ComplexTensor<B, 3>,
+) -> ComplexTensor<B, 3> {
     ComplexTensor::new(
         a.re.clone().matmul(b.re.clone()) - a.im.clone().matmul(b.im.clone()),
         a.re.clone().matmul(b.im.clone()) + a.im.clone().matmul(b.re.clone()),

@@ -1,6 +1,7 @@
 //! Kernels of diagonal systems (S4D, DSS) as a Vandermonde product.
 
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 use crate::complex::ComplexTensor;
 use crate::discretize::{Discretization, diagonal};
@@ -11,11 +12,11 @@ use crate::io::tensor_from_f64;
 /// `log_a` (H, N) is log Ā (for ZOH simply ΔA), `coef` (C, H, N) is C·B̄.
 /// The factor 2 sums the implicit conjugate half of the spectrum. Returns
 /// (C, H, len) in the dtype of the inputs.
-pub fn vandermonde_kernel(
-    log_a: &ComplexTensor<2>,
-    coef: &ComplexTensor<3>,
+pub fn vandermonde_kernel<B: Backend>(
+    log_a: &ComplexTensor<B, 2>,
+    coef: &ComplexTensor<B, 3>,
     len: usize,
-) -> Tensor<3> {
+) -> Tensor<B, 3> {
     let device = log_a.re.device();
     let positions = tensor_from_f64(
         (0..len).map(|l| l as f64).collect(),
@@ -39,14 +40,14 @@ pub fn vandermonde_kernel(
 ///
 /// ZOH: K_l = 2·Re Σ C B (e^{ΔA} − 1)/A · e^{lΔA};
 /// bilinear: K_l = 2·Re Σ C Δ B/(1 − ΔA/2) · ((1 + ΔA/2)/(1 − ΔA/2))ˡ.
-pub fn diagonal_kernel(
-    dt: &Tensor<1>,
-    a: &ComplexTensor<2>,
-    b: &ComplexTensor<2>,
-    c: &ComplexTensor<3>,
+pub fn diagonal_kernel<B: Backend>(
+    dt: &Tensor<B, 1>,
+    a: &ComplexTensor<B, 2>,
+    b: &ComplexTensor<B, 2>,
+    c: &ComplexTensor<B, 3>,
     rule: Discretization,
     len: usize,
-) -> Tensor<3> {
+) -> Tensor<B, 3> {
     let dt = dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
     let dt_a = a.mul_real(&dt);
     let dt_b = b.mul_real(&dt);

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, activation};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +27,7 @@ pub enum Activation {
 
 impl Activation {
     /// Applies the activation elementwise.
-    pub fn apply<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+    pub fn apply<B: Backend, const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self {
             Activation::Gelu => activation::gelu(x),
             Activation::Identity => x,

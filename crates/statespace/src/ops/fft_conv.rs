@@ -2,7 +2,7 @@
 
 use burn::tensor::Tensor;
 
-use super::spectral::{irfft, rfft};
+use super::spectral::{SpectralOps, irfft, rfft};
 
 /// Causal convolution of every channel with its kernels:
 /// y[b, c, h, t] = Σ_{s ≤ t} k[c, h, t − s] · u[b, h, s], for t < L.
@@ -11,7 +11,7 @@ use super::spectral::{irfft, rfft};
 /// unused); returns (B, C, H, L). Computed as a linear (zero-padded)
 /// convolution with FFTs of length ≥ L + Lk − 1, so nothing wraps around.
 /// Differentiable in both arguments.
-pub fn causal_conv(u: Tensor<3>, k: Tensor<3>) -> Tensor<4> {
+pub fn causal_conv<B: SpectralOps>(u: Tensor<B, 3>, k: Tensor<B, 3>) -> Tensor<B, 4> {
     let [_, _, len] = u.dims();
     let k_len = k.dims()[2].min(len);
     let k = k.narrow(2, 0, k_len);

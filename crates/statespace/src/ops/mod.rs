@@ -6,4 +6,4 @@ pub mod fft_conv;
 pub mod spectral;
 
 pub use fft_conv::causal_conv;
-pub use spectral::{irfft, rfft};
+pub use spectral::{SpectralOps, irfft, rfft};

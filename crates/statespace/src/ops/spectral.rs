@@ -1,9 +1,10 @@
-//! Real FFTs of any length along the last dimension.
+//! Real FFTs of any length along the last dimension, as a backend
+//! extension with its own backward.
 //!
-//! burn-signal's FFTs accept only powers of two, and its CPU (Flex) kernel
+//! burn's FFTs accept only powers of two, and its CPU (Flex) kernel
 //! computes f64 transforms with f32-accurate twiddles (about 6e-7 absolute
-//! error at n = 256, measured), too coarse for f64 reference work. These
-//! ops use `realfft` (mixed-radix, any n, exact in f64) on the CPU.
+//! error at n = 256, measured), too coarse for f64 reference work. On the
+//! CPU these ops use `realfft` (mixed-radix, any n, exact in f64).
 //!
 //! Conventions (as numpy/torch):
 //! - rfft: X_k = Σ_{j<n} x_j e^{−2πijk/n}, k = 0..=n/2; x is truncated or
@@ -12,11 +13,11 @@
 //!   the imaginary parts of the DC (and, for even n, Nyquist) bins are
 //!   ignored; missing bins are zero.
 
-use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
-use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
 
-/// Spectral transforms supplied by each backend.
-#[backend_extension(Flex, Cube: cfg(feature = "cuda"), Autodiff)]
+/// Spectral transforms supplied by each backend statespace runs on.
 pub trait SpectralOps: Backend {
     /// Real FFT of length `n` along the last dimension: (…, m) → ((…, n/2+1), (…, n/2+1)).
     fn spectral_rfft(signal: FloatTensor<Self>, n: usize)
@@ -29,22 +30,31 @@ pub trait SpectralOps: Backend {
 /// Real FFT of length `n` (any n ≥ 1) along the last dimension of `signal`
 /// (…, m): returns the real and imaginary parts, each (…, n/2 + 1).
 /// Differentiable.
-pub fn rfft<const D: usize>(signal: Tensor<D>, n: usize) -> (Tensor<D>, Tensor<D>) {
+pub fn rfft<B: SpectralOps, const D: usize>(
+    signal: Tensor<B, D>,
+    n: usize,
+) -> (Tensor<B, D>, Tensor<B, D>) {
     assert!(n >= 1, "rfft: n must be at least 1");
-    let (re, im) =
-        <burn::backend::Dispatch as SpectralOps>::spectral_rfft(signal.into_dispatch(), n);
-    (Tensor::from_dispatch(re), Tensor::from_dispatch(im))
+    let (re, im) = B::spectral_rfft(signal.into_primitive().tensor(), n);
+    (
+        Tensor::from_primitive(TensorPrimitive::Float(re)),
+        Tensor::from_primitive(TensorPrimitive::Float(im)),
+    )
 }
 
 /// Inverse real FFT of length `n` (any n ≥ 1) along the last dimension of
 /// the spectrum (re, im), each (…, m): returns (…, n). Differentiable.
-pub fn irfft<const D: usize>(re: Tensor<D>, im: Tensor<D>, n: usize) -> Tensor<D> {
+pub fn irfft<B: SpectralOps, const D: usize>(
+    re: Tensor<B, D>,
+    im: Tensor<B, D>,
+    n: usize,
+) -> Tensor<B, D> {
     assert!(n >= 1, "irfft: n must be at least 1");
-    Tensor::from_dispatch(<burn::backend::Dispatch as SpectralOps>::spectral_irfft(
-        re.into_dispatch(),
-        im.into_dispatch(),
+    Tensor::from_primitive(TensorPrimitive::Float(B::spectral_irfft(
+        re.into_primitive().tensor(),
+        im.into_primitive().tensor(),
         n,
-    ))
+    )))
 }
 
 mod autodiff;

@@ -5,6 +5,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 use faer::c64;
 
 use super::config::KernelMode;
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::io::HostTensor;
 use crate::kernel::dplr::{DplrKernelParams, DplrSystem, dplr_kernel};
 use crate::kernel::vandermonde::diagonal_kernel;
+use crate::ops::SpectralOps;
 
 /// SSM parameters of H channels. Complex tensors are stored as real views
 /// with a trailing axis (re, im). S = n_ssm copies of (A, B, P) are shared
@@ -22,19 +24,19 @@ use crate::kernel::vandermonde::diagonal_kernel;
 /// Transforms (s4 defaults): Δ = exp(inv_dt), A = −exp(A_real) − i·A_imag.
 /// In DPLR mode `C` holds C̃ = C(I − Āᴸ) for L = `l_kernel`.
 #[derive(Module, Debug)]
-pub struct SsmKernel {
+pub struct SsmKernel<B: Backend> {
     /// log Δ, (H, 1).
-    pub inv_dt: Param<Tensor<2>>,
+    pub inv_dt: Param<Tensor<B, 2>>,
     /// log(−Re A), (S, Nh).
-    pub A_real: Param<Tensor<2>>,
+    pub A_real: Param<Tensor<B, 2>>,
     /// −Im A, (S, Nh).
-    pub A_imag: Param<Tensor<2>>,
+    pub A_imag: Param<Tensor<B, 2>>,
     /// B, (1, S, Nh, 2).
-    pub B: Param<Tensor<4>>,
+    pub B: Param<Tensor<B, 4>>,
     /// C (diag) or C̃ (DPLR), (channels, H, Nh, 2).
-    pub C: Param<Tensor<4>>,
+    pub C: Param<Tensor<B, 4>>,
     /// Low-rank factor P, (rank, S, Nh, 2); DPLR only.
-    pub P: Option<Param<Tensor<4>>>,
+    pub P: Option<Param<Tensor<B, 4>>>,
     /// Length C̃ is attuned to (DPLR); 0 in diagonal mode.
     pub l_kernel: usize,
     /// Kernel parameterisation.
@@ -46,7 +48,9 @@ pub struct SsmKernel {
 }
 
 /// Splits a real view (…, 2) into a complex tensor (…).
-fn complex_view<const D: usize, const E: usize>(t: Tensor<D>) -> ComplexTensor<E> {
+fn complex_view<B: Backend, const D: usize, const E: usize>(
+    t: Tensor<B, D>,
+) -> ComplexTensor<B, E> {
     let last = D - 1;
     ComplexTensor::new(
         t.clone().narrow(last, 0, 1).squeeze_dim::<E>(last),
@@ -54,50 +58,50 @@ fn complex_view<const D: usize, const E: usize>(t: Tensor<D>) -> ComplexTensor<E
     )
 }
 
-impl SsmKernel {
+impl<B: SpectralOps> SsmKernel<B> {
     /// Number of channels H.
     pub fn d_model(&self) -> usize {
         self.inv_dt.val().dims()[0]
     }
 
     /// Δ, (H).
-    pub fn dt(&self) -> Tensor<1> {
+    pub fn dt(&self) -> Tensor<B, 1> {
         self.inv_dt.val().exp().squeeze_dim::<1>(1)
     }
 
-    fn repeat_to_h<const D: usize>(&self, t: Tensor<D>, dim: usize) -> Tensor<D> {
+    fn repeat_to_h<const D: usize>(&self, t: Tensor<B, D>, dim: usize) -> Tensor<B, D> {
         let s = t.dims()[dim];
         let h = self.d_model();
         if s == h { t } else { t.repeat_dim(dim, h / s) }
     }
 
     /// A = −exp(A_real) − i·A_imag, (H, Nh).
-    pub fn a(&self) -> ComplexTensor<2> {
+    pub fn a(&self) -> ComplexTensor<B, 2> {
         let a = ComplexTensor::new(self.A_real.val().exp().neg(), self.A_imag.val().neg());
         a.map(|t| self.repeat_to_h(t, 0))
     }
 
     /// B, (H, Nh).
-    pub fn b(&self) -> ComplexTensor<2> {
-        let b: ComplexTensor<3> = complex_view(self.B.val());
+    pub fn b(&self) -> ComplexTensor<B, 2> {
+        let b: ComplexTensor<B, 3> = complex_view(self.B.val());
         b.map(|t| self.repeat_to_h(t.squeeze_dim::<2>(0), 0))
     }
 
     /// C (or C̃), (channels, H, Nh).
-    pub fn c(&self) -> ComplexTensor<3> {
+    pub fn c(&self) -> ComplexTensor<B, 3> {
         complex_view(self.C.val())
     }
 
     /// P, (rank, H, Nh), if DPLR.
-    pub fn p(&self) -> Option<ComplexTensor<3>> {
+    pub fn p(&self) -> Option<ComplexTensor<B, 3>> {
         self.P.as_ref().map(|p| {
-            let p: ComplexTensor<3> = complex_view(p.val());
+            let p: ComplexTensor<B, 3> = complex_view(p.val());
             p.map(|t| self.repeat_to_h(t, 1))
         })
     }
 
     /// The convolution kernel K, (channels, H, `len`).
-    pub fn kernel(&self, len: usize) -> Result<Tensor<3>> {
+    pub fn kernel(&self, len: usize) -> Result<Tensor<B, 3>> {
         match self.mode {
             KernelMode::Diag => Ok(diagonal_kernel(
                 &self.dt(),
@@ -132,7 +136,7 @@ impl SsmKernel {
 
     /// The DPLR system of every channel in f64 on the host (DPLR mode).
     pub(crate) fn dplr_systems(&self) -> Vec<DplrSystem> {
-        let host = |t: Tensor<2>| HostTensor::from_tensor(&t);
+        let host = |t: Tensor<B, 2>| HostTensor::from_tensor(&t);
         let a = self.a();
         let (a_re, a_im) = (host(a.re), host(a.im));
         let b = self.b();

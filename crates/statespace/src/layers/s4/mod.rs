@@ -9,7 +9,8 @@ mod kernel;
 mod recurrent;
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 use faer::c64;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
@@ -23,15 +24,15 @@ use crate::error::{Error, Result};
 use crate::io::{HostTensor, load_params};
 use crate::kernel::dplr::DplrSystem;
 use crate::layers::activation::Activation;
-use crate::ops::causal_conv;
+use crate::ops::{SpectralOps, causal_conv};
 
 /// An S4 / S4D layer over H channels.
 #[derive(Module, Debug)]
-pub struct S4 {
+pub struct S4<B: Backend> {
     /// The SSM kernel.
-    pub kernel: SsmKernel,
+    pub kernel: SsmKernel<B>,
     /// Skip connection D, (channels, H).
-    pub D: Param<Tensor<2>>,
+    pub D: Param<Tensor<B, 2>>,
     /// Output activation.
     #[module(skip)]
     pub activation: Activation,
@@ -41,7 +42,11 @@ pub struct S4 {
 }
 
 /// Uploads f64 values as a tensor of the device's default float dtype.
-fn param<const D: usize>(values: Vec<f64>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+fn param<B: Backend, const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
     Param::from_tensor(Tensor::from_data(
         burn::tensor::TensorData::new(values, shape),
         device,
@@ -56,7 +61,7 @@ fn real_view(values: &[c64]) -> Vec<f64> {
 impl S4Config {
     /// Builds a freshly initialised layer on `device`, drawing random
     /// values (Δ, C, D) from `rng`.
-    pub fn init(&self, device: &Device, rng: &mut impl Rng) -> Result<S4> {
+    pub fn init<B: SpectralOps>(&self, device: &B::Device, rng: &mut impl Rng) -> Result<S4<B>> {
         self.validate()?;
         let (h, n, s, rank) = (self.d_model, self.d_state, self.n_ssm(), self.rank);
         let nh = n / 2;
@@ -136,7 +141,7 @@ impl S4Config {
     }
 }
 
-impl S4 {
+impl<B: SpectralOps> S4<B> {
     /// Model width H.
     pub fn d_model(&self) -> usize {
         self.kernel.d_model()
@@ -198,7 +203,7 @@ impl S4 {
         let device = c.re.device();
         let dtype = c.re.dtype();
         k.C = k.C.clone().map(|old| {
-            crate::io::tensor_from_f64(real_view(&out), [kc, h, nh, 2], &device, dtype)
+            crate::io::tensor_from_f64::<B, 4>(real_view(&out), [kc, h, nh, 2], &device, dtype)
                 .set_require_grad(old.is_require_grad())
         });
         k.l_kernel = len;
@@ -207,7 +212,7 @@ impl S4 {
     /// The parallel (convolution) view: x (B, L, H) → y (B, L, channels·H),
     /// y = act(K ∗ u + D·u) per channel, plus the anti-causal kernel's
     /// output when bidirectional.
-    pub fn forward(&self, x: Tensor<3>) -> Result<Tensor<3>> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         let [batch, len, h] = x.dims();
         if h != self.d_model() {
             return Err(Error::shape(
@@ -242,7 +247,7 @@ impl S4 {
     /// The recurrent view: discretises the layer once for O(1)-per-token
     /// stepping and chunked streaming (s4's `setup_step`). Fails for
     /// bidirectional layers, which see the future.
-    pub fn recurrent(&self) -> Result<S4Recurrent> {
+    pub fn recurrent(&self) -> Result<S4Recurrent<B>> {
         if self.bidirectional {
             return Err(Error::config(
                 "bidirectional",

@@ -6,6 +6,7 @@
 //! (s = 1), and C recovered from the stored C̃ by C = C̃(I − Āᴸ)⁻¹.
 
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 use faer::c64;
 
 use super::{KernelMode, S4};
@@ -16,41 +17,41 @@ use crate::io::{HostTensor, tensor_from_f64};
 use crate::kernel::dplr::complex_matmul;
 use crate::kernel::vandermonde::vandermonde_kernel;
 use crate::layers::activation::Activation;
-use crate::ops::causal_conv;
+use crate::ops::{SpectralOps, causal_conv};
 
-enum Transition {
+enum Transition<B: Backend> {
     /// Ā diagonal, (H, M), with log Ā for closed-form powers.
     Diagonal {
-        a: ComplexTensor<2>,
-        log_a: ComplexTensor<2>,
+        a: ComplexTensor<B, 2>,
+        log_a: ComplexTensor<B, 2>,
     },
     /// Ā dense, (H, M, M).
-    Dense { a: ComplexTensor<3> },
+    Dense { a: ComplexTensor<B, 3> },
 }
 
 /// A discretised S4 / S4D layer ready for recurrent use.
-pub struct S4Recurrent {
-    transition: Transition,
+pub struct S4Recurrent<B: Backend> {
+    transition: Transition<B>,
     /// B̄, (H, M).
-    b: ComplexTensor<2>,
+    b: ComplexTensor<B, 2>,
     /// C, (channels, H, M).
-    c: ComplexTensor<3>,
+    c: ComplexTensor<B, 3>,
     /// 2 when only one of each conjugate pair is kept, else 1.
     scale: f64,
     /// D, (channels, H).
-    d: Tensor<2>,
+    d: Tensor<B, 2>,
     activation: Activation,
 }
 
 /// The recurrent state of an S4 / S4D layer: x, complex (B, H, M).
 #[derive(Debug, Clone)]
-pub struct S4State {
+pub struct S4State<B: Backend> {
     /// Hidden state x, (batch, H, M).
-    pub x: ComplexTensor<3>,
+    pub x: ComplexTensor<B, 3>,
 }
 
-impl S4Recurrent {
-    pub(super) fn new(layer: &S4) -> Result<Self> {
+impl<B: SpectralOps> S4Recurrent<B> {
+    pub(super) fn new(layer: &S4<B>) -> Result<Self> {
         let k = &layer.kernel;
         let c = k.c();
         let (transition, b, scale) = match k.mode {
@@ -77,7 +78,7 @@ impl S4Recurrent {
     }
 
     /// Dense bilinear Ā, B̄ over the expanded 2Nh modes, and C from C̃, in f64.
-    fn dense_from_dplr(layer: &S4) -> Result<Self> {
+    fn dense_from_dplr(layer: &S4<B>) -> Result<Self> {
         let k = &layer.kernel;
         let systems = k.dplr_systems();
         let c_tilde = k.c();
@@ -153,7 +154,7 @@ impl S4Recurrent {
     }
 
     /// The zero state for `batch` sequences.
-    pub fn initial_state(&self, batch: usize) -> S4State {
+    pub fn initial_state(&self, batch: usize) -> S4State<B> {
         let (_, h, m) = self.dims();
         let zeros = Tensor::zeros([batch, h, m], (&self.d.device(), self.d.dtype()));
         S4State {
@@ -161,7 +162,7 @@ impl S4Recurrent {
         }
     }
 
-    fn check_state(&self, state: &S4State, batch: usize) -> Result<()> {
+    fn check_state(&self, state: &S4State<B>, batch: usize) -> Result<()> {
         let (_, h, m) = self.dims();
         let got = state.x.dims();
         if got != [batch, h, m] {
@@ -175,7 +176,7 @@ impl S4Recurrent {
     }
 
     /// Ā x for x (B, H, M).
-    fn transition(&self, x: &ComplexTensor<3>) -> ComplexTensor<3> {
+    fn transition(&self, x: &ComplexTensor<B, 3>) -> ComplexTensor<B, 3> {
         match &self.transition {
             Transition::Diagonal { a, .. } => x.mul(&a.map(|t| t.unsqueeze_dim::<3>(0))),
             Transition::Dense { a } => {
@@ -186,21 +187,21 @@ impl S4Recurrent {
     }
 
     /// s·Re(C x) for x (B, H, M) → (B, channels, H).
-    fn readout(&self, x: &ComplexTensor<3>) -> Tensor<3> {
+    fn readout(&self, x: &ComplexTensor<B, 3>) -> Tensor<B, 3> {
         let x_hbm = x.map(|t| t.swap_dims(0, 1)); // (H, B, M)
         let c_hmc = self.c.map(|t| t.permute([1, 2, 0])); // (H, M, C)
         let re = x_hbm.re.matmul(c_hmc.re) - x_hbm.im.matmul(c_hmc.im); // (H, B, C)
         re.permute([1, 2, 0]).mul_scalar(self.scale)
     }
 
-    fn finish(&self, y: Tensor<3>, u: Tensor<2>) -> Tensor<2> {
+    fn finish(&self, y: Tensor<B, 3>, u: Tensor<B, 2>) -> Tensor<B, 2> {
         let [batch, channels, h] = y.dims();
         let y = y + self.d.clone().unsqueeze_dim::<3>(0) * u.unsqueeze_dim::<3>(1);
         self.activation.apply(y.reshape([batch, channels * h]))
     }
 
     /// One step: u (B, H) → y (B, channels·H), the new state.
-    pub fn step(&self, state: &S4State, u: Tensor<2>) -> Result<(Tensor<2>, S4State)> {
+    pub fn step(&self, state: &S4State<B>, u: Tensor<B, 2>) -> Result<(Tensor<B, 2>, S4State<B>)> {
         let [batch, h] = u.dims();
         if h != self.dims().1 {
             return Err(Error::shape(
@@ -224,9 +225,9 @@ impl S4Recurrent {
     /// state after the chunk; equal to L calls of [`Self::step`].
     pub fn forward_with_state(
         &self,
-        state: &S4State,
-        u: Tensor<3>,
-    ) -> Result<(Tensor<3>, S4State)> {
+        state: &S4State<B>,
+        u: Tensor<B, 3>,
+    ) -> Result<(Tensor<B, 3>, S4State<B>)> {
         let [batch, len, h] = u.dims();
         if h != self.dims().1 {
             return Err(Error::shape(

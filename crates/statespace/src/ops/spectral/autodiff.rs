@@ -5,7 +5,9 @@
 //! irfft: ∂L/∂X_k = (c_k/n) · rfft(g)_k with c_k = 2 for interior bins and 1
 //! for DC and Nyquist, then cut or zero-padded to the input bin count.
 
-use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Slice, TensorMetadata};
 use burn_autodiff::{
     Autodiff,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -50,12 +52,13 @@ impl<B: Backend + SpectralOps, C: CheckpointStrategy> SpectralOps for Autodiff<B
         }
 
         let input_len = *signal
+            .primitive
             .shape()
             .as_slice()
             .last()
             .expect("rfft input has a dimension");
-        let guard = signal.node();
-        let (re, im) = B::spectral_rfft(signal.into_primitive(), n);
+        let guard = signal.node.clone();
+        let (re, im) = B::spectral_rfft(signal.primitive, n);
         let last = re.shape().num_dims() - 1;
         let both = B::float_cat(vec![re, im], last);
         let both = match Rfft.prepare::<C>([guard]).compute_bound().stateful() {
@@ -99,12 +102,13 @@ impl<B: Backend + SpectralOps, C: CheckpointStrategy> SpectralOps for Autodiff<B
         }
 
         let input_bins = *re
+            .primitive
             .shape()
             .as_slice()
             .last()
             .expect("irfft input has a dimension");
-        let guards = [re.node(), im.node()];
-        let out = B::spectral_irfft(re.into_primitive(), im.into_primitive(), n);
+        let guards = [re.node.clone(), im.node.clone()];
+        let out = B::spectral_irfft(re.primitive, im.primitive, n);
         match Irfft.prepare::<C>(guards).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((n, input_bins), out),
             OpsKind::UnTracked(prep) => prep.finish(out),
@@ -115,14 +119,14 @@ impl<B: Backend + SpectralOps, C: CheckpointStrategy> SpectralOps for Autodiff<B
 /// `len` entries of the last dimension from `start`.
 fn narrow_last<B: Backend>(t: FloatTensor<B>, start: usize, len: usize) -> FloatTensor<B> {
     let dims = t.shape().as_slice().to_vec();
-    let ranges: Vec<burn::tensor::Slice> = dims
+    let ranges: Vec<Slice> = dims
         .iter()
         .enumerate()
         .map(|(i, &d)| {
             if i + 1 == dims.len() {
-                burn::tensor::Slice::from(start..start + len)
+                Slice::from(start..start + len)
             } else {
-                burn::tensor::Slice::from(0..d)
+                Slice::from(0..d)
             }
         })
         .collect();
@@ -141,7 +145,7 @@ fn fit_last<B: Backend>(t: FloatTensor<B>, target: usize) -> FloatTensor<B> {
     }
     let mut padded_dims = dims.clone();
     *padded_dims.last_mut().unwrap() = target - current;
-    let zeros = B::float_zeros(padded_dims.into(), &t.device(), t.dtype().into());
+    let zeros = B::float_zeros(padded_dims.into(), &B::float_device(&t), t.dtype().into());
     B::float_cat(vec![t, zeros], dims.len() - 1)
 }
 

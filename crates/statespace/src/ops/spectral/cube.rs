@@ -1,12 +1,14 @@
 //! GPU transforms: burn's CubeCL FFT, which needs power-of-two lengths.
 
-use burn::backend::TensorMetadata;
-use burn::backend::tensor::FloatTensor;
-use burn_cubecl::CubeBackend;
+use burn::tensor::TensorMetadata;
+use burn::tensor::ops::{FloatTensor, ModuleOps};
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::SpectralOps;
 
-impl SpectralOps for CubeBackend {
+impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOps
+    for CubeBackend<R, F, I, BT>
+{
     fn spectral_rfft(
         signal: FloatTensor<Self>,
         n: usize,
@@ -16,7 +18,7 @@ impl SpectralOps for CubeBackend {
             "rfft on the GPU needs a power-of-two length, got {n}"
         );
         let last = signal.shape().num_dims() - 1;
-        <Self as burn_signal::SignalOps>::rfft(signal, last, Some(n))
+        <Self as ModuleOps<Self>>::rfft(signal, last, Some(n))
     }
 
     fn spectral_irfft(re: FloatTensor<Self>, im: FloatTensor<Self>, n: usize) -> FloatTensor<Self> {
@@ -25,6 +27,6 @@ impl SpectralOps for CubeBackend {
             "irfft on the GPU needs a power-of-two length, got {n}"
         );
         let last = re.shape().num_dims() - 1;
-        <Self as burn_signal::SignalOps>::irfft(re, im, last, Some(n))
+        <Self as ModuleOps<Self>>::irfft(re, im, last, Some(n))
     }
 }

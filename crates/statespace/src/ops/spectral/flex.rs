@@ -4,10 +4,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use burn::backend::Flex;
-use burn::backend::tensor::FloatTensor;
+use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, TensorData};
-use burn_flex::FlexTensor;
+use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftNum, RealFftPlanner, RealToComplex};
