@@ -1,13 +1,40 @@
 //! `ssm`: the statespace command-line tool.
 
-use clap::Parser;
+mod commands;
+mod device;
+mod plot;
 
-/// Structured state space sequence models.
+use clap::{Parser, Subcommand};
+
+/// Structured state space sequence models: HiPPO, S4, S4D.
 #[derive(Parser)]
 #[command(name = "ssm", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Subcommand)]
+enum Command {
+    /// Online function approximation with a HiPPO operator: project a signal
+    /// onto the measure's basis as it streams in, reconstruct it, plot both.
+    Hippo(commands::hippo::Args),
+    /// Run the golden reference cases (SSM_GOLDEN_DIR) on a device and
+    /// compare with the official implementations' outputs.
+    Selftest(commands::selftest::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hippo(args) => commands::hippo::run(args),
+        Command::Selftest(args) => commands::selftest::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! ([`kernel`]), and wrapped as a layer ([`layers`]).
 
 pub mod error;
+pub mod golden;
 pub mod hippo;
 pub mod io;
 

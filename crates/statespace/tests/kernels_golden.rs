@@ -189,3 +189,40 @@ fn diagonal_kernels_equal_reference() {
         assert!(found > 0, "{case}: no diagonal kernels");
     }
 }
+
+/// Non-power-of-two and odd lengths: the DPLR path (C̃ attuned to L, Cauchy
+/// kernel at the L-th roots of unity, inverse FFT of length L) equals dense
+/// powering of the same bilinear system.
+#[test]
+fn dplr_kernel_of_any_length_equals_dense_powering() {
+    let device = Default::default();
+    let n = 16;
+    let nh = n / 2;
+    let dec = nplr(Measure::LegS, n, 1, None).unwrap();
+    let hippo = transition(Measure::LegS, n).unwrap();
+    let c_real: Vec<f64> = (0..n).map(|i| ((i * 37 % 11) as f64 - 5.0) / 5.0).collect();
+    let c_eig: Vec<c64> = (0..nh)
+        .map(|j| (0..n).map(|i| dec.v[(i, j)] * c_real[i]).sum())
+        .collect();
+    let dt = 0.03;
+    let system = DplrSystem {
+        lambda: dec.lambda.clone(),
+        p: vec![(0..nh).map(|j| dec.p[(0, j)]).collect()],
+        b: dec.b.clone(),
+        dt,
+    };
+    for len in [1, 2, 37, 100] {
+        let c_tilde = system.c_tilde(&c_eig, len);
+        let params = DplrKernelParams {
+            dt: tensor_from_f64::<Flex, _>(vec![dt], [1], &device, DType::F64),
+            lambda: complex(&dec.lambda, [1, nh], &device),
+            b: complex(&dec.b, [1, nh], &device),
+            c_tilde: complex(&c_tilde, [1, 1, nh], &device),
+            p: complex(&system.p[0], [1, 1, nh], &device),
+        };
+        let k = HostTensor::from_tensor(&dplr_kernel(&params, len, len).unwrap()).data;
+        let dense = discretize::dense(&hippo.a, &hippo.b, dt, Discretization::Bilinear).unwrap();
+        let reference = dense_kernel(&dense, &c_real, len);
+        assert_close(&format!("DPLR kernel, L = {len}"), &k, &reference, TOL);
+    }
+}

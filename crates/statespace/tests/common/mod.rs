@@ -4,24 +4,15 @@
 
 use std::path::PathBuf;
 
+use statespace::golden::{self, Check};
 use statespace::io::SafetensorsFile;
 
-/// The golden reference folder: `SSM_GOLDEN_DIR`, else `../shared/golden`.
-/// A relative path is taken from the repository root (where `cargo test` is
-/// usually run), not from the crate folder cargo runs tests in.
+/// The golden reference folder: `SSM_GOLDEN_DIR` (relative paths from the
+/// repository root, where `cargo test` is usually run), else
+/// `../shared/golden` next to the repository.
 pub fn golden_dir() -> PathBuf {
     let repo_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = match std::env::var_os("SSM_GOLDEN_DIR") {
-        Some(d) => {
-            let d = PathBuf::from(d);
-            if d.is_absolute() {
-                d
-            } else {
-                repo_root.join(d)
-            }
-        }
-        None => repo_root.join("../shared/golden"),
-    };
+    let dir = golden::golden_dir(&repo_root);
     assert!(
         dir.is_dir(),
         "golden reference folder {} not found: set SSM_GOLDEN_DIR",
@@ -30,52 +21,22 @@ pub fn golden_dir() -> PathBuf {
     dir
 }
 
-/// Every golden file whose name starts with `prefix` and ends in
-/// `.safetensors`, sorted. Panics when there is none, so a misplaced folder
-/// cannot pass silently.
+/// Every golden case whose file name starts with `prefix`; panics on none.
 pub fn golden_cases(prefix: &str) -> Vec<(String, SafetensorsFile)> {
-    let dir = golden_dir();
-    let mut cases: Vec<(String, SafetensorsFile)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().into_string().ok()?;
-            let case = name.strip_suffix(".safetensors")?;
-            case.starts_with(prefix).then(|| case.to_string())
-        })
-        .map(|case| {
-            let file = SafetensorsFile::open(dir.join(format!("{case}.safetensors")))
-                .unwrap_or_else(|e| panic!("{e}"));
-            (case, file)
-        })
-        .collect();
-    cases.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(
-        !cases.is_empty(),
-        "no golden case `{prefix}*` in {}",
-        dir.display()
-    );
-    cases
-}
-
-/// Norm-relative error max|a − b| / max|b| (the golden README's measure).
-pub fn rel_err(actual: &[f64], expected: &[f64]) -> f64 {
-    assert_eq!(actual.len(), expected.len(), "length mismatch");
-    let diff = actual
-        .iter()
-        .zip(expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
-    let scale = expected.iter().map(|b| b.abs()).fold(0.0, f64::max);
-    if scale == 0.0 { diff } else { diff / scale }
+    golden::cases(&golden_dir(), prefix).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Asserts `rel_err(actual, expected) <= tol`, naming `what` on failure.
 pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], tol: f64) {
-    assert!(
-        actual.iter().all(|x| x.is_finite()),
-        "{what}: result has non-finite values"
-    );
-    let err = rel_err(actual, expected);
-    assert!(err <= tol, "{what}: relative error {err:.3e} > {tol:.0e}");
-    eprintln!("{what}: relative error {err:.3e} (tolerance {tol:.0e})");
+    assert_checks(&[Check::new(what, actual, expected, tol)]);
+}
+
+/// Prints every check and fails on the first that is out of tolerance.
+pub fn assert_checks(checks: &[Check]) {
+    for check in checks {
+        eprintln!("{check}");
+    }
+    for check in checks {
+        assert!(check.passed(), "{check}");
+    }
 }

@@ -1,0 +1,4 @@
+//! One module per `ssm` subcommand.
+
+pub mod hippo;
+pub mod selftest;
