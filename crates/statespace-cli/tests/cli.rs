@@ -1,0 +1,111 @@
+//! The `ssm` binary end to end: what a user runs and sees.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn ssm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ssm"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ssm-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn hippo_on_builtin_signal_prints_error_and_writes_png() {
+    let dir = scratch("hippo");
+    let png = dir.join("legs.png");
+    let out = ssm()
+        .args(["hippo", "--measure", "legs", "--n", "32", "--output"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let error: f64 = stdout
+        .split("relative L2 error ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no error printed: {stdout}"));
+    assert!(error < 0.05, "LegS N=32 reconstruction error {error}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn hippo_reads_csv_and_rejects_bad_csv() {
+    let dir = scratch("csv");
+    let good = dir.join("signal.csv");
+    let values: Vec<String> = (0..200)
+        .map(|i| format!("{i},{}", (i as f64 * 0.05).sin()))
+        .collect();
+    std::fs::write(&good, format!("t,value\n{}\n", values.join("\n"))).unwrap();
+    let out = ssm()
+        .args(["hippo", "--measure", "legt", "--n", "16", "--input"])
+        .arg(&good)
+        .arg("--output")
+        .arg(dir.join("p.png"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("200 samples"));
+
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "1.0\n2.0\nthree\n").unwrap();
+    let out = ssm().args(["hippo", "--input"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.csv:3") && stderr.contains("three"),
+        "{stderr}"
+    );
+
+    let out = ssm().args(["hippo", "--measure", "legx"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown HiPPO measure"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn selftest_passes_on_cpu() {
+    let out = ssm()
+        .args(["selftest", "--device", "cpu"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_cuda_build_is_a_clear_error() {
+    let out = ssm()
+        .args(["selftest", "--device", "cuda"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
+}
