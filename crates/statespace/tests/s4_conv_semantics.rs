@@ -85,13 +85,41 @@ fn recurrent_views_equal_convolution_for_every_init() {
     use statespace::discretize::Discretization;
     use statespace::layers::s4::SsmInit;
     let configs = [
-        S4Config { d_state: 16, ..S4Config::s4(3, 30) },
-        S4Config { d_state: 16, init: SsmInit::Fout, ..S4Config::s4(3, 30) },
-        S4Config { d_state: 16, init: SsmInit::LegT, rank: 2, ..S4Config::s4(3, 30) },
-        S4Config { d_state: 16, channels: 2, init: SsmInit::DiagLin, ..S4Config::s4(3, 30) },
-        S4Config { init: SsmInit::DiagInv, disc: Discretization::Bilinear, ..S4Config::s4d(3) },
-        S4Config { init: SsmInit::DiagLegs, ..S4Config::s4d(3) },
-        S4Config { init: SsmInit::DiagReal, channels: 2, ..S4Config::s4d(3) },
+        S4Config {
+            d_state: 16,
+            ..S4Config::s4(3, 30)
+        },
+        S4Config {
+            d_state: 16,
+            init: SsmInit::Fout,
+            ..S4Config::s4(3, 30)
+        },
+        S4Config {
+            d_state: 16,
+            init: SsmInit::LegT,
+            rank: 2,
+            ..S4Config::s4(3, 30)
+        },
+        S4Config {
+            d_state: 16,
+            channels: 2,
+            init: SsmInit::DiagLin,
+            ..S4Config::s4(3, 30)
+        },
+        S4Config {
+            init: SsmInit::DiagInv,
+            disc: Discretization::Bilinear,
+            ..S4Config::s4d(3)
+        },
+        S4Config {
+            init: SsmInit::DiagLegs,
+            ..S4Config::s4d(3)
+        },
+        S4Config {
+            init: SsmInit::DiagReal,
+            channels: 2,
+            ..S4Config::s4d(3)
+        },
     ];
     let device = Default::default();
     for config in configs {
@@ -104,17 +132,28 @@ fn recurrent_views_equal_convolution_for_every_init() {
         let mut state = rec.initial_state(2);
         let mut steps = Vec::new();
         for t in 0..len {
-            let (y_t, next) = rec.step(&state, x.clone().narrow(1, t, 1).squeeze_dim::<2>(1)).unwrap();
+            let (y_t, next) = rec
+                .step(&state, x.clone().narrow(1, t, 1).squeeze_dim::<2>(1))
+                .unwrap();
             steps.push(y_t.unsqueeze_dim::<3>(1));
             state = next;
         }
         let stepped = HostTensor::from_tensor(&Tensor::cat(steps, 1)).data;
-        let (head, mid) = rec.forward_with_state(&rec.initial_state(2), x.clone().narrow(1, 0, 11)).unwrap();
-        let (tail, _) = rec.forward_with_state(&mid, x.narrow(1, 11, len - 11)).unwrap();
+        let (head, mid) = rec
+            .forward_with_state(&rec.initial_state(2), x.clone().narrow(1, 0, 11))
+            .unwrap();
+        let (tail, _) = rec
+            .forward_with_state(&mid, x.narrow(1, 11, len - 11))
+            .unwrap();
         let streamed = HostTensor::from_tensor(&Tensor::cat(vec![head, tail], 1)).data;
         for (what, got) in [("step", &stepped), ("chunks", &streamed)] {
             let err = rel_err(got, &y);
-            assert!(err < 1e-4, "{:?} {:?}: {what} differs from forward by {err:.2e}", config.mode, config.init);
+            assert!(
+                err < 1e-4,
+                "{:?} {:?}: {what} differs from forward by {err:.2e}",
+                config.mode,
+                config.init
+            );
         }
     }
 }

@@ -34,7 +34,7 @@ pub struct Nplr {
 /// (state-spaces/s4 `nplr()`): N must be even, `rank` ≥ the measure's natural
 /// rank. `b_clip` bounds |Im B| (s4's default is 2.0; `None` keeps B exact).
 pub fn nplr(measure: Measure, n: usize, rank: usize, b_clip: Option<f64>) -> Result<Nplr> {
-    if n < 2 || n % 2 != 0 {
+    if n < 2 || !n.is_multiple_of(2) {
         return Err(Error::config(
             "d_state",
             format!(

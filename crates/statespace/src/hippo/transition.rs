@@ -116,7 +116,7 @@ pub fn transition(measure: Measure, n: usize) -> Result<Transition> {
             Col::from_fn(n, |_| beta),
         ),
         Measure::FouT => {
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(Error::config(
                     "d_state",
                     format!("FouT needs an even state size (sine/cosine pairs), got {n}"),
@@ -146,7 +146,7 @@ pub fn transition(measure: Measure, n: usize) -> Result<Transition> {
 fn fourier_b(i: usize) -> f64 {
     if i == 0 {
         1.0
-    } else if i % 2 == 0 {
+    } else if i.is_multiple_of(2) {
         std::f64::consts::SQRT_2
     } else {
         0.0

@@ -167,7 +167,7 @@ pub fn dplr_kernel<B: SpectralOps>(
         .sum_dim(2) // (Cc, H, 1)
         .mul(dt.unsqueeze_dim::<3>(0))
         .swap_dims(0, 1); // (H, Cc, 1)
-    let (spec_re, spec_im) = if kernel_len % 2 == 0 {
+    let (spec_re, spec_im) = if kernel_len.is_multiple_of(2) {
         (
             Tensor::cat(vec![spectrum.re, nyquist.clone()], 2),
             Tensor::cat(vec![spectrum.im, nyquist.zeros_like()], 2),

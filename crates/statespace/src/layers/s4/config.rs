@@ -109,7 +109,7 @@ impl S4Config {
         if self.d_model == 0 {
             return Err(Error::config("d_model", "must be at least 1"));
         }
-        if self.d_state < 2 || self.d_state % 2 != 0 {
+        if self.d_state < 2 || !self.d_state.is_multiple_of(2) {
             return Err(Error::config(
                 "d_state",
                 format!(
@@ -122,7 +122,7 @@ impl S4Config {
             return Err(Error::config("channels", "must be at least 1"));
         }
         let s = self.n_ssm();
-        if s == 0 || self.d_model % s != 0 {
+        if s == 0 || !self.d_model.is_multiple_of(s) {
             return Err(Error::config(
                 "n_ssm",
                 format!("must divide d_model = {}, got {s}", self.d_model),

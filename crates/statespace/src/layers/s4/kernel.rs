@@ -134,6 +134,22 @@ impl<B: SpectralOps> SsmKernel<B> {
         }
     }
 
+    /// C (or C̃) on the host as complex f64, row-major (channels, H, Nh),
+    /// with those dimensions.
+    pub(crate) fn c_host(&self) -> (Vec<c64>, [usize; 3]) {
+        let c = self.c();
+        let dims = c.dims();
+        let re = HostTensor::from_tensor(&c.re).data;
+        let im = HostTensor::from_tensor(&c.im).data;
+        (
+            re.into_iter()
+                .zip(im)
+                .map(|(r, i)| c64::new(r, i))
+                .collect(),
+            dims,
+        )
+    }
+
     /// The DPLR system of every channel in f64 on the host (DPLR mode).
     pub(crate) fn dplr_systems(&self) -> Vec<DplrSystem> {
         let host = |t: Tensor<B, 2>| HostTensor::from_tensor(&t);

@@ -97,12 +97,12 @@ impl S4Config {
             KernelMode::Dplr => {
                 let l_kernel = self.l_max.expect("validated");
                 // Attune C to C̃ = C(I − Āᴸ) channel by channel.
-                for hi in 0..h {
+                for (hi, log_dt) in log_dt.iter().enumerate() {
                     let system = DplrSystem {
                         lambda: lambda.clone(),
                         b: ssm.b.clone(),
                         p: ssm.p.clone(),
-                        dt: log_dt[hi].exp(),
+                        dt: log_dt.exp(),
                     };
                     for ci in 0..kc {
                         let at = (ci * h + hi) * nh;
@@ -184,24 +184,19 @@ impl<B: SpectralOps> S4<B> {
             return;
         }
         let systems = k.dplr_systems();
-        let c = k.c();
-        let [kc, h, nh] = c.dims();
-        let c_re = HostTensor::from_tensor(&c.re);
-        let c_im = HostTensor::from_tensor(&c.im);
+        let (c_tilde, [kc, h, nh]) = k.c_host();
         let mut out = vec![c64::new(0.0, 0.0); kc * h * nh];
         for (hi, system) in systems.iter().enumerate() {
             let disc = system.bilinear();
             for ci in 0..kc {
                 let at = (ci * h + hi) * nh;
-                let old: Vec<c64> = (0..nh)
-                    .map(|n| c64::new(c_re.data[at + n], c_im.data[at + n]))
-                    .collect();
-                let full = system.c_from_tilde(&old, k.l_kernel, &disc);
+                let full = system.c_from_tilde(&c_tilde[at..at + nh], k.l_kernel, &disc);
                 out[at..at + nh].copy_from_slice(&system.c_tilde(&full[..nh], len));
             }
         }
-        let device = c.re.device();
-        let dtype = c.re.dtype();
+        let current = k.C.val();
+        let device = current.device();
+        let dtype = current.dtype();
         k.C = k.C.clone().map(|old| {
             crate::io::tensor_from_f64::<B, 4>(real_view(&out), [kc, h, nh, 2], &device, dtype)
                 .set_require_grad(old.is_require_grad())

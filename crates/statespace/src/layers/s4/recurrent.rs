@@ -13,7 +13,7 @@ use super::{KernelMode, S4};
 use crate::complex::ComplexTensor;
 use crate::discretize::{Discretization, diagonal};
 use crate::error::{Error, Result};
-use crate::io::{HostTensor, tensor_from_f64};
+use crate::io::tensor_from_f64;
 use crate::kernel::dplr::complex_matmul;
 use crate::kernel::vandermonde::vandermonde_kernel;
 use crate::layers::activation::Activation;
@@ -81,11 +81,8 @@ impl<B: SpectralOps> S4Recurrent<B> {
     fn dense_from_dplr(layer: &S4<B>) -> Result<Self> {
         let k = &layer.kernel;
         let systems = k.dplr_systems();
-        let c_tilde = k.c();
-        let [kc, h, nh] = c_tilde.dims();
+        let (c_tilde, [kc, h, nh]) = k.c_host();
         let m = 2 * nh;
-        let c_re = HostTensor::from_tensor(&c_tilde.re);
-        let c_im = HostTensor::from_tensor(&c_tilde.im);
         let mut a = vec![c64::new(0.0, 0.0); h * m * m];
         let mut b = vec![c64::new(0.0, 0.0); h * m];
         let mut c = vec![c64::new(0.0, 0.0); kc * h * m];
@@ -99,10 +96,7 @@ impl<B: SpectralOps> S4Recurrent<B> {
             b[hi * m..(hi + 1) * m].copy_from_slice(&disc.b);
             for ci in 0..kc {
                 let at = (ci * h + hi) * nh;
-                let tilde: Vec<c64> = (0..nh)
-                    .map(|n| c64::new(c_re.data[at + n], c_im.data[at + n]))
-                    .collect();
-                let full = system.c_from_tilde(&tilde, k.l_kernel, &disc);
+                let full = system.c_from_tilde(&c_tilde[at..at + nh], k.l_kernel, &disc);
                 c[(ci * h + hi) * m..(ci * h + hi + 1) * m].copy_from_slice(&full);
             }
         }
@@ -116,8 +110,9 @@ impl<B: SpectralOps> S4Recurrent<B> {
                 message: "discretised recurrence is not finite (check inv_dt and A)".into(),
             });
         }
-        let device = c_tilde.re.device();
-        let dtype = c_tilde.re.dtype();
+        let reference = layer.D.val();
+        let device = reference.device();
+        let dtype = reference.dtype();
         let upload = |v: &[c64], shape: Vec<usize>| -> (Vec<f64>, Vec<f64>, Vec<usize>) {
             (
                 v.iter().map(|z| z.re).collect(),

@@ -152,7 +152,11 @@ fn fit_last<B: Backend>(t: FloatTensor<B>, target: usize) -> FloatTensor<B> {
 /// Multiplies the interior bins (all but DC and, for even n, Nyquist) by `factor`.
 fn scale_interior<B: Backend>(bins: FloatTensor<B>, n: usize, factor: f64) -> FloatTensor<B> {
     let count = *bins.shape().as_slice().last().unwrap();
-    let end = if n % 2 == 0 { count - 1 } else { count };
+    let end = if n.is_multiple_of(2) {
+        count - 1
+    } else {
+        count
+    };
     if end <= 1 {
         return bins;
     }

@@ -107,7 +107,7 @@ fn rfft_typed<T: Real>(signal: FlexTensor, n: usize) -> (FlexTensor, FlexTensor)
     let m = *dims.last().expect("rfft needs at least one dimension");
     let data: &[T] = signal.storage();
     let bins = n / 2 + 1;
-    let rows = if m == 0 { 0 } else { data.len() / m };
+    let rows = data.len().checked_div(m).unwrap_or(0);
     let mut re = vec![T::zero(); rows * bins];
     let mut im = vec![T::zero(); rows * bins];
     let chunk = rows_per_task(n);
@@ -153,7 +153,7 @@ fn irfft_typed<T: Real>(re: FlexTensor, im: FlexTensor, n: usize) -> FlexTensor 
     let im_data: &[T] = im.storage();
     let bins = n / 2 + 1;
     let used = m.min(bins);
-    let rows = if m == 0 { 0 } else { re_data.len() / m };
+    let rows = re_data.len().checked_div(m).unwrap_or(0);
     let scale = T::one() / T::from_usize(n).expect("n fits the float type");
     let mut out = vec![T::zero(); rows * n];
     let chunk = rows_per_task(n);
@@ -175,7 +175,7 @@ fn irfft_typed<T: Real>(re: FlexTensor, im: FlexTensor, n: usize) -> FlexTensor 
                 }
                 // The DC bin (and the Nyquist bin of an even length) is real.
                 input[0].im = T::zero();
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     input[bins - 1].im = T::zero();
                 }
                 plan.process_with_scratch(&mut input, &mut output, &mut scratch)
