@@ -4,6 +4,7 @@
 //! and by `ssm selftest` on any device.
 
 pub mod s4;
+pub mod selective_scan;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,9 @@
 //! and an autodiff implementation with its own backward.
 
 pub mod fft_conv;
+pub mod selective_scan;
 pub mod spectral;
 
 pub use fft_conv::causal_conv;
+pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};

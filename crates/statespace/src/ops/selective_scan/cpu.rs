@@ -1,0 +1,357 @@
+//! The selective scan on the CPU: one sequential recurrence per (batch row,
+//! channel), channels in parallel with rayon. B and C are transposed to
+//! (batch, G, L, N) first so each step reads them contiguously.
+
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, Element, TensorData, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
+use num_traits::Float;
+use rayon::prelude::*;
+
+use super::{CHUNK, ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
+
+impl SelectiveScanOps for Flex {
+    fn selective_scan_forward(inputs: ScanTensors<FlexTensor>, args: &ScanArgs) -> (FlexTensor, FlexTensor) {
+        match inputs.u.dtype() {
+            DType::F32 => forward::<f32>(&inputs, args),
+            DType::F64 => forward::<f64>(&inputs, args),
+            other => panic!("selective scan: unsupported dtype {other:?} (f32, f64)"),
+        }
+    }
+
+    fn selective_scan_backward(
+        inputs: ScanTensors<FlexTensor>,
+        grad_out: FlexTensor,
+        grad_last_state: FlexTensor,
+        args: &ScanArgs,
+    ) -> ScanGrads<FloatTensor<Self>> {
+        match inputs.u.dtype() {
+            DType::F32 => backward::<f32>(&inputs, &grad_out, &grad_last_state, args),
+            DType::F64 => backward::<f64>(&inputs, &grad_out, &grad_last_state, args),
+            other => panic!("selective scan: unsupported dtype {other:?} (f32, f64)"),
+        }
+    }
+}
+
+trait Real: Float + Element + bytemuck::Pod + Send + Sync + std::iter::Sum {}
+impl Real for f32 {}
+impl Real for f64 {}
+
+fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
+    let t = t.to_contiguous();
+    t.storage::<T>().to_vec()
+}
+
+fn tensor<T: Real>(data: Vec<T>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape))
+}
+
+/// softplus(x) = log(1 + eˣ), linear above 20 as in torch.
+fn softplus<T: Real>(x: T) -> T {
+    if x > T::from(20.0).unwrap() { x } else { x.exp().ln_1p() }
+}
+
+fn sigmoid<T: Real>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
+}
+
+/// Host copies of the inputs in the layout the kernels read.
+struct Problem<T> {
+    batch: usize,
+    dim: usize,
+    len: usize,
+    n: usize,
+    groups: usize,
+    u: Vec<T>,
+    delta: Vec<T>,
+    a: Vec<T>,
+    /// B as (batch, G, L, N).
+    b: Vec<T>,
+    /// C as (batch, G, L, N).
+    c: Vec<T>,
+    d: Option<Vec<T>>,
+    z: Option<Vec<T>>,
+    bias: Option<Vec<T>>,
+    init: Option<Vec<T>>,
+    args: ScanArgs,
+}
+
+/// (batch, G, N, L) → (batch, G, L, N), and back with the dims swapped.
+fn swap_last<T: Real>(x: &[T], outer: usize, rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); x.len()];
+    for o in 0..outer {
+        let base = o * rows * cols;
+        for r in 0..rows {
+            for c in 0..cols {
+                out[base + c * rows + r] = x[base + r * cols + c];
+            }
+        }
+    }
+    out
+}
+
+impl<T: Real> Problem<T> {
+    fn new(t: &ScanTensors<FlexTensor>, args: &ScanArgs) -> Self {
+        let u_shape = t.u.shape();
+        let (batch, dim, len) = (u_shape[0], u_shape[1], u_shape[2]);
+        let b_shape = t.b.shape();
+        let (groups, n) = (b_shape[1], b_shape[2]);
+        Self {
+            batch,
+            dim,
+            len,
+            n,
+            groups,
+            u: values(&t.u),
+            delta: values(&t.delta),
+            a: values(&t.a),
+            b: swap_last(&values(&t.b), batch * groups, n, len),
+            c: swap_last(&values(&t.c), batch * groups, n, len),
+            d: args.has_d.then(|| values(&t.d)),
+            z: args.has_z.then(|| values(&t.z)),
+            bias: args.has_delta_bias.then(|| values(&t.delta_bias)),
+            init: args.has_initial_state.then(|| values(&t.initial_state)),
+            args: args.clone(),
+        }
+    }
+
+    fn group(&self, d: usize) -> usize {
+        d * self.groups / self.dim
+    }
+
+    /// Δ for row (b, d) at t, and ∂Δ/∂(δ + δ_bias).
+    fn step_size(&self, row: usize, d: usize, t: usize) -> (T, T) {
+        let raw = self.delta[row * self.len + t] + self.bias.as_ref().map_or(T::zero(), |bias| bias[d]);
+        if self.args.delta_softplus {
+            (softplus(raw), sigmoid(raw))
+        } else {
+            (raw, T::one())
+        }
+    }
+
+    fn resets(&self, b: usize, t: usize) -> bool {
+        self.args.starts.as_ref().is_some_and(|s| s.resets_at(b, t))
+    }
+
+    /// Offset of (b, g, t, ·) in the transposed B and C.
+    fn bc_at(&self, b: usize, g: usize, t: usize) -> usize {
+        ((b * self.groups + g) * self.len + t) * self.n
+    }
+
+    /// One step x ← exp(ΔA) ⊙ x + Δ u B_t for row (b, d); returns C_t · x.
+    fn step(&self, b: usize, d: usize, t: usize, dt: T, x: &mut [T]) -> T {
+        let row = b * self.dim + d;
+        let u = self.u[row * self.len + t];
+        let at = self.bc_at(b, self.group(d), t);
+        let (bt, ct) = (&self.b[at..at + self.n], &self.c[at..at + self.n]);
+        let a = &self.a[d * self.n..(d + 1) * self.n];
+        let mut y = T::zero();
+        for i in 0..self.n {
+            x[i] = (dt * a[i]).exp() * x[i] + dt * u * bt[i];
+            y = y + ct[i] * x[i];
+        }
+        y
+    }
+
+    fn initial_state(&self, row: usize, x: &mut [T]) {
+        match &self.init {
+            Some(init) => x.copy_from_slice(&init[row * self.n..(row + 1) * self.n]),
+            None => x.iter_mut().for_each(|v| *v = T::zero()),
+        }
+    }
+}
+
+fn silu<T: Real>(z: T) -> T {
+    z * sigmoid(z)
+}
+
+fn forward<T: Real>(t: &ScanTensors<FlexTensor>, args: &ScanArgs) -> (FlexTensor, FlexTensor) {
+    let p = Problem::<T>::new(t, args);
+    let (len, n) = (p.len, p.n);
+    let mut out = vec![T::zero(); p.batch * p.dim * len];
+    let mut last = vec![T::zero(); p.batch * p.dim * n];
+    out.par_chunks_mut(len.max(1))
+        .zip(last.par_chunks_mut(n.max(1)))
+        .enumerate()
+        .for_each(|(row, (out, x))| {
+            let (b, d) = (row / p.dim, row % p.dim);
+            p.initial_state(row, x);
+            for t in 0..len {
+                if p.resets(b, t) {
+                    x.iter_mut().for_each(|v| *v = T::zero());
+                }
+                let (dt, _) = p.step_size(row, d, t);
+                let u = p.u[row * len + t];
+                let mut y = p.step(b, d, t, dt, x);
+                if let Some(dd) = &p.d {
+                    y = y + dd[d] * u;
+                }
+                if let Some(z) = &p.z {
+                    y = y * silu(z[row * len + t]);
+                }
+                out[t] = y;
+            }
+        });
+    (
+        tensor(out, vec![p.batch, p.dim, len]),
+        tensor(last, vec![p.batch, p.dim, n]),
+    )
+}
+
+/// Gradients that sum over rows, accumulated per worker thread.
+struct Shared<T> {
+    a: Vec<T>,
+    d: Vec<T>,
+    bias: Vec<T>,
+    /// (batch, G, L, N), like the transposed B.
+    b: Vec<T>,
+    c: Vec<T>,
+}
+
+impl<T: Real> Shared<T> {
+    fn zeros(p: &Problem<T>) -> Self {
+        Self {
+            a: vec![T::zero(); p.dim * p.n],
+            d: vec![T::zero(); p.dim],
+            bias: vec![T::zero(); p.dim],
+            b: vec![T::zero(); p.b.len()],
+            c: vec![T::zero(); p.c.len()],
+        }
+    }
+
+    fn add(mut self, other: Self) -> Self {
+        for (x, y) in [
+            (&mut self.a, &other.a),
+            (&mut self.d, &other.d),
+            (&mut self.bias, &other.bias),
+            (&mut self.b, &other.b),
+            (&mut self.c, &other.c),
+        ] {
+            x.iter_mut().zip(y).for_each(|(x, y)| *x = *x + *y);
+        }
+        self
+    }
+}
+
+fn backward<T: Real>(
+    t: &ScanTensors<FlexTensor>,
+    grad_out: &FlexTensor,
+    grad_last: &FlexTensor,
+    args: &ScanArgs,
+) -> ScanGrads<FlexTensor> {
+    let p = Problem::<T>::new(t, args);
+    let g_out: Vec<T> = values(grad_out);
+    let g_last: Vec<T> = values(grad_last);
+    let (batch, dim, len, n) = (p.batch, p.dim, p.len, p.n);
+    let mut du = vec![T::zero(); batch * dim * len];
+    let mut ddelta = vec![T::zero(); batch * dim * len];
+    let mut dz = vec![T::zero(); batch * dim * len];
+    let mut dinit = vec![T::zero(); batch * dim * n];
+    let chunks = len.div_ceil(CHUNK).max(1);
+
+    let shared = du
+        .par_chunks_mut(len.max(1))
+        .zip(ddelta.par_chunks_mut(len.max(1)))
+        .zip(dz.par_chunks_mut(len.max(1)))
+        .zip(dinit.par_chunks_mut(n.max(1)))
+        .enumerate()
+        .fold(
+            || Shared::zeros(&p),
+            |mut acc, (row, (((du, ddelta), dz), dinit))| {
+                let (b, d) = (row / dim, row % dim);
+                let g = p.group(d);
+                let a = &p.a[d * n..(d + 1) * n];
+                // Pass 1: the state entering each chunk.
+                let mut checkpoints = vec![T::zero(); chunks * n];
+                let mut x = vec![T::zero(); n];
+                p.initial_state(row, &mut x);
+                for t in 0..len {
+                    if t % CHUNK == 0 {
+                        let c = t / CHUNK;
+                        checkpoints[c * n..(c + 1) * n].copy_from_slice(&x);
+                    }
+                    if p.resets(b, t) {
+                        x.iter_mut().for_each(|v| *v = T::zero());
+                    }
+                    let (dt, _) = p.step_size(row, d, t);
+                    p.step(b, d, t, dt, &mut x);
+                }
+                // Pass 2: chunks in reverse, states recomputed from their checkpoint.
+                let mut dx: Vec<T> = g_last[row * n..(row + 1) * n].to_vec();
+                let mut states = vec![T::zero(); (CHUNK + 1) * n];
+                for c in (0..chunks).rev() {
+                    let (t0, t1) = (c * CHUNK, ((c + 1) * CHUNK).min(len));
+                    // states[k] = state before step t0 + k (after resets), k = 0..=t1−t0.
+                    let mut x = checkpoints[c * n..(c + 1) * n].to_vec();
+                    for t in t0..t1 {
+                        if p.resets(b, t) {
+                            x.iter_mut().for_each(|v| *v = T::zero());
+                        }
+                        let k = t - t0;
+                        states[k * n..(k + 1) * n].copy_from_slice(&x);
+                        let (dt, _) = p.step_size(row, d, t);
+                        p.step(b, d, t, dt, &mut x);
+                        states[(k + 1) * n..(k + 2) * n].copy_from_slice(&x);
+                    }
+                    for t in (t0..t1).rev() {
+                        let k = t - t0;
+                        let (x_prev, x_now) = (&states[k * n..(k + 1) * n], &states[(k + 1) * n..(k + 2) * n]);
+                        let (dt, ddt_draw) = p.step_size(row, d, t);
+                        let u = p.u[row * len + t];
+                        let at = p.bc_at(b, g, t);
+                        let (bt, ct) = (&p.b[at..at + n], &p.c[at..at + n]);
+                        // Output gate: out = y·silu(z).
+                        let mut dy = g_out[row * len + t];
+                        if let Some(z) = &p.z {
+                            let zt = z[row * len + t];
+                            let y: T = (0..n).map(|i| ct[i] * x_now[i]).sum::<T>()
+                                + p.d.as_ref().map_or(T::zero(), |dd| dd[d] * u);
+                            let s = sigmoid(zt);
+                            dz[t] = dy * y * (s + zt * s * (T::one() - s));
+                            dy = dy * zt * s;
+                        }
+                        let mut du_t = T::zero();
+                        if let Some(dd) = &p.d {
+                            acc.d[d] = acc.d[d] + dy * u;
+                            du_t = dy * dd[d];
+                        }
+                        let mut ddt = T::zero();
+                        for i in 0..n {
+                            let dxi = dx[i] + dy * ct[i];
+                            acc.c[at + i] = acc.c[at + i] + dy * x_now[i];
+                            let decay = (dt * a[i]).exp();
+                            let carried = decay * x_prev[i];
+                            ddt = ddt + dxi * (a[i] * carried + bt[i] * u);
+                            acc.a[d * n + i] = acc.a[d * n + i] + dxi * dt * carried;
+                            acc.b[at + i] = acc.b[at + i] + dxi * dt * u;
+                            du_t = du_t + dxi * dt * bt[i];
+                            dx[i] = dxi * decay;
+                        }
+                        if p.resets(b, t) {
+                            dx.iter_mut().for_each(|v| *v = T::zero());
+                        }
+                        du[t] = du_t;
+                        let draw = ddt * ddt_draw;
+                        ddelta[t] = draw;
+                        acc.bias[d] = acc.bias[d] + draw;
+                    }
+                }
+                dinit.copy_from_slice(&dx);
+                acc
+            },
+        )
+        .reduce(|| Shared::zeros(&p), Shared::add);
+
+    let zeros1 = || tensor(vec![T::zero()], vec![1]);
+    ScanGrads {
+        u: tensor(du, vec![batch, dim, len]),
+        delta: tensor(ddelta, vec![batch, dim, len]),
+        a: tensor(shared.a, vec![dim, n]),
+        b: tensor(swap_last(&shared.b, batch * p.groups, len, n), vec![batch, p.groups, n, len]),
+        c: tensor(swap_last(&shared.c, batch * p.groups, len, n), vec![batch, p.groups, n, len]),
+        d: if args.has_d { tensor(shared.d, vec![dim]) } else { zeros1() },
+        z: if args.has_z { tensor(dz, vec![batch, dim, len]) } else { zeros1() },
+        delta_bias: if args.has_delta_bias { tensor(shared.bias, vec![dim]) } else { zeros1() },
+        initial_state: if args.has_initial_state { tensor(dinit, vec![batch, dim, n]) } else { zeros1() },
+    }
+}
