@@ -12,8 +12,9 @@ use statespace::golden::selective_scan::check_case;
 fn selective_scan_matches_reference_forward_and_gradients() {
     let manifest = read_manifest(&golden_dir());
     for (case, file) in golden_cases("selective_scan_") {
-        let checks = check_case::<Autodiff<Flex>>(&case, &file, manifest.as_ref(), &Default::default())
-            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let checks =
+            check_case::<Autodiff<Flex>>(&case, &file, manifest.as_ref(), &Default::default())
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_checks(&checks);
     }
 }

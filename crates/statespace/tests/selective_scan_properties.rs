@@ -33,7 +33,11 @@ struct Data {
 impl Data {
     fn random(batch: usize, dim: usize, n: usize, groups: usize, len: usize, seed: u64) -> Self {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut v = |k: usize, lo: f64, hi: f64| (0..k).map(|_| rng.random_range(lo..hi)).collect::<Vec<f64>>();
+        let mut v = |k: usize, lo: f64, hi: f64| {
+            (0..k)
+                .map(|_| rng.random_range(lo..hi))
+                .collect::<Vec<f64>>()
+        };
         Self {
             batch,
             dim,
@@ -54,11 +58,17 @@ impl Data {
 }
 
 fn t<B: Backend, const D: usize>(v: &[f64], shape: [usize; D]) -> Tensor<B, D> {
-    Tensor::from_data(TensorData::new(v.to_vec(), shape), (&Default::default(), DType::F64))
+    Tensor::from_data(
+        TensorData::new(v.to_vec(), shape),
+        (&Default::default(), DType::F64),
+    )
 }
 
 /// sum(out · w) + sum(last · w') for fixed pseudo-random weights, in f64.
-fn objective<B: statespace::ops::SelectiveScanOps>(x: &Data, starts: Option<SequenceStarts>) -> (Tensor<B, 1>, Vec<Tensor<B, 3>>) {
+fn objective<B: statespace::ops::SelectiveScanOps>(
+    x: &Data,
+    starts: Option<SequenceStarts>,
+) -> (Tensor<B, 1>, Vec<Tensor<B, 3>>) {
     let (bt, d, n, g, l) = (x.batch, x.dim, x.n, x.groups, x.len);
     let u = t::<B, 3>(&x.u, [bt, d, l]);
     let scan = SelectiveScan {
@@ -77,9 +87,14 @@ fn objective<B: statespace::ops::SelectiveScanOps>(x: &Data, starts: Option<Sequ
         )
     };
     let (out, last) = selective_scan(scan).unwrap();
-    let w_out: Vec<f64> = (0..bt * d * l).map(|i| ((i * 7 % 13) as f64 - 6.0) / 6.0).collect();
-    let w_last: Vec<f64> = (0..bt * d * n).map(|i| ((i * 5 % 11) as f64 - 5.0) / 5.0).collect();
-    let value = (out.clone() * t::<B, 3>(&w_out, [bt, d, l])).sum() + (last.clone() * t::<B, 3>(&w_last, [bt, d, n])).sum();
+    let w_out: Vec<f64> = (0..bt * d * l)
+        .map(|i| ((i * 7 % 13) as f64 - 6.0) / 6.0)
+        .collect();
+    let w_last: Vec<f64> = (0..bt * d * n)
+        .map(|i| ((i * 5 % 11) as f64 - 5.0) / 5.0)
+        .collect();
+    let value = (out.clone() * t::<B, 3>(&w_out, [bt, d, l])).sum()
+        + (last.clone() * t::<B, 3>(&w_last, [bt, d, n])).sum();
     (value, vec![out, last])
 }
 
@@ -108,20 +123,34 @@ fn gradients_over_several_chunks_match_finite_differences() {
         ..SelectiveScan::new(u.clone(), delta.clone(), a.clone(), b.clone(), c.clone())
     };
     let (out, last) = selective_scan(scan).unwrap();
-    let w_out: Vec<f64> = (0..bt * d * l).map(|i| ((i * 7 % 13) as f64 - 6.0) / 6.0).collect();
-    let w_last: Vec<f64> = (0..bt * d * n).map(|i| ((i * 5 % 11) as f64 - 5.0) / 5.0).collect();
-    let loss = (out * t::<AD, 3>(&w_out, [bt, d, l])).sum() + (last * t::<AD, 3>(&w_last, [bt, d, n])).sum();
+    let w_out: Vec<f64> = (0..bt * d * l)
+        .map(|i| ((i * 7 % 13) as f64 - 6.0) / 6.0)
+        .collect();
+    let w_last: Vec<f64> = (0..bt * d * n)
+        .map(|i| ((i * 5 % 11) as f64 - 5.0) / 5.0)
+        .collect();
+    let loss = (out * t::<AD, 3>(&w_out, [bt, d, l])).sum()
+        + (last * t::<AD, 3>(&w_last, [bt, d, n])).sum();
     let grads = loss.backward();
     let analytic: Vec<(&str, Vec<f64>)> = vec![
         ("u", HostTensor::from_tensor(&u.grad(&grads).unwrap()).data),
-        ("delta", HostTensor::from_tensor(&delta.grad(&grads).unwrap()).data),
+        (
+            "delta",
+            HostTensor::from_tensor(&delta.grad(&grads).unwrap()).data,
+        ),
         ("A", HostTensor::from_tensor(&a.grad(&grads).unwrap()).data),
         ("B", HostTensor::from_tensor(&b.grad(&grads).unwrap()).data),
         ("C", HostTensor::from_tensor(&c.grad(&grads).unwrap()).data),
         ("D", HostTensor::from_tensor(&dd.grad(&grads).unwrap()).data),
         ("z", HostTensor::from_tensor(&z.grad(&grads).unwrap()).data),
-        ("delta_bias", HostTensor::from_tensor(&bias.grad(&grads).unwrap()).data),
-        ("initial_state", HostTensor::from_tensor(&init.grad(&grads).unwrap()).data),
+        (
+            "delta_bias",
+            HostTensor::from_tensor(&bias.grad(&grads).unwrap()).data,
+        ),
+        (
+            "initial_state",
+            HostTensor::from_tensor(&init.grad(&grads).unwrap()).data,
+        ),
     ];
     // Central differences on a spread of entries of every input.
     let eval = |x: &Data| HostTensor::from_tensor(&objective::<Flex>(x, starts()).0).data[0];
@@ -168,7 +197,9 @@ fn packed_sequences_equal_separate_runs() {
     // Run the second sequence alone, from a zero state.
     let (d, n, g, l) = (x.dim, x.n, x.groups, x.len);
     let sub = |v: &[f64], rows: usize| -> Vec<f64> {
-        (0..rows).flat_map(|r| v[r * l + cut..(r + 1) * l].to_vec()).collect()
+        (0..rows)
+            .flat_map(|r| v[r * l + cut..(r + 1) * l].to_vec())
+            .collect()
     };
     let second = Data {
         batch: 1,
@@ -189,7 +220,10 @@ fn packed_sequences_equal_separate_runs() {
     let alone = HostTensor::from_tensor(&objective::<Flex>(&second, None).1[0]).data;
     let packed_second = sub(&packed, d);
     let err = rel_err(&packed_second, &alone);
-    assert!(err < 1e-12, "second packed sequence differs from a separate run by {err:.2e}");
+    assert!(
+        err < 1e-12,
+        "second packed sequence differs from a separate run by {err:.2e}"
+    );
 }
 
 #[test]
@@ -200,7 +234,9 @@ fn streaming_with_initial_state_equals_one_pass() {
     let cut = 37;
     let (l, rows_u, rows_b) = (x.len, x.batch * x.dim, x.batch * x.groups * x.n);
     let part = |v: &[f64], rows: usize, from: usize, to: usize| -> Vec<f64> {
-        (0..rows).flat_map(|r| v[r * l + from..r * l + to].to_vec()).collect()
+        (0..rows)
+            .flat_map(|r| v[r * l + from..r * l + to].to_vec())
+            .collect()
     };
     let piece = |from: usize, to: usize, init: Vec<f64>| Data {
         len: to - from,
@@ -222,11 +258,20 @@ fn streaming_with_initial_state_equals_one_pass() {
         let a = HostTensor::from_tensor(&first[0]).data;
         let b = HostTensor::from_tensor(&second[0]).data;
         (0..rows_u)
-            .flat_map(|r| a[r * cut..(r + 1) * cut].iter().chain(&b[r * (l - cut)..(r + 1) * (l - cut)]).copied().collect::<Vec<_>>())
+            .flat_map(|r| {
+                a[r * cut..(r + 1) * cut]
+                    .iter()
+                    .chain(&b[r * (l - cut)..(r + 1) * (l - cut)])
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
             .collect()
     };
     let err = rel_err(&streamed, &HostTensor::from_tensor(&full[0]).data);
     assert!(err < 1e-12, "streamed output differs by {err:.2e}");
-    let err = rel_err(&HostTensor::from_tensor(&second[1]).data, &HostTensor::from_tensor(&full[1]).data);
+    let err = rel_err(
+        &HostTensor::from_tensor(&second[1]).data,
+        &HostTensor::from_tensor(&full[1]).data,
+    );
     assert!(err < 1e-12, "streamed last state differs by {err:.2e}");
 }

@@ -12,12 +12,20 @@ use crate::ops::{SelectiveScan, SelectiveScanOps, selective_scan};
 /// f32 outputs and gradients must match to this norm-relative error.
 pub const TOLERANCE: f64 = 1e-4;
 
-fn load<B: Backend, const D: usize>(file: &SafetensorsFile, name: &str, device: &B::Device) -> Result<Tensor<B, D>> {
+fn load<B: Backend, const D: usize>(
+    file: &SafetensorsFile,
+    name: &str,
+    device: &B::Device,
+) -> Result<Tensor<B, D>> {
     file.f32(name)?.to_tensor::<B, D>(name, device, DType::F32)
 }
 
 /// B or C as (batch, groups, N, L), whether stored grouped or not.
-fn load_bc<B: Backend>(file: &SafetensorsFile, name: &str, device: &B::Device) -> Result<Tensor<B, 4>> {
+fn load_bc<B: Backend>(
+    file: &SafetensorsFile,
+    name: &str,
+    device: &B::Device,
+) -> Result<Tensor<B, 4>> {
     if file.shape(name)?.len() == 3 {
         Ok(load::<B, 3>(file, name, device)?.unsqueeze_dim::<4>(1))
     } else {
@@ -41,7 +49,11 @@ pub fn check_case<B: AutodiffBackend + SelectiveScanOps>(
     device: &B::Device,
 ) -> Result<Vec<Check>> {
     let optional1 = |name: &str| -> Result<Option<Tensor<B, 1>>> {
-        if file.contains(name) { Ok(Some(load::<B, 1>(file, name, device)?.require_grad())) } else { Ok(None) }
+        if file.contains(name) {
+            Ok(Some(load::<B, 1>(file, name, device)?.require_grad()))
+        } else {
+            Ok(None)
+        }
     };
     let u = load::<B, 3>(file, "u", device)?.require_grad();
     let delta = load::<B, 3>(file, "delta", device)?.require_grad();
@@ -50,7 +62,11 @@ pub fn check_case<B: AutodiffBackend + SelectiveScanOps>(
     let c = load_bc::<B>(file, "C", device)?.require_grad();
     let d = optional1("D")?;
     let bias = optional1("delta_bias")?;
-    let z = if file.contains("z") { Some(load::<B, 3>(file, "z", device)?.require_grad()) } else { None };
+    let z = if file.contains("z") {
+        Some(load::<B, 3>(file, "z", device)?.require_grad())
+    } else {
+        None
+    };
     let scan = SelectiveScan {
         d: d.clone(),
         z: z.clone(),
@@ -60,7 +76,12 @@ pub fn check_case<B: AutodiffBackend + SelectiveScanOps>(
     };
     let (out, last) = selective_scan(scan)?;
     let mut checks = vec![
-        Check::new(format!("{case}: out"), &HostTensor::from_tensor(&out).data, &file.f64("out")?.data, TOLERANCE),
+        Check::new(
+            format!("{case}: out"),
+            &HostTensor::from_tensor(&out).data,
+            &file.f64("out")?.data,
+            TOLERANCE,
+        ),
         Check::new(
             format!("{case}: last_state"),
             &HostTensor::from_tensor(&last).data,
@@ -72,28 +93,55 @@ pub fn check_case<B: AutodiffBackend + SelectiveScanOps>(
     let grads = (out * grad_out).sum().backward();
     let host = |t: Option<Tensor<B::InnerBackend, 4>>| t.map(|t| HostTensor::from_tensor(&t).data);
     let mut ours: Vec<(&str, Option<Vec<f64>>)> = vec![
-        ("grad_u", u.grad(&grads).map(|t| HostTensor::from_tensor(&t).data)),
-        ("grad_delta", delta.grad(&grads).map(|t| HostTensor::from_tensor(&t).data)),
-        ("grad_A", a.grad(&grads).map(|t| HostTensor::from_tensor(&t).data)),
+        (
+            "grad_u",
+            u.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+        ),
+        (
+            "grad_delta",
+            delta.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+        ),
+        (
+            "grad_A",
+            a.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+        ),
         ("grad_B", host(b.grad(&grads))),
         ("grad_C", host(c.grad(&grads))),
     ];
     if let Some(d) = &d {
-        ours.push(("grad_D", d.grad(&grads).map(|t| HostTensor::from_tensor(&t).data)));
+        ours.push((
+            "grad_D",
+            d.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+        ));
     }
     if let Some(bias) = &bias {
-        ours.push(("grad_delta_bias", bias.grad(&grads).map(|t| HostTensor::from_tensor(&t).data)));
+        ours.push((
+            "grad_delta_bias",
+            bias.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+        ));
     }
     if let Some(z) = &z {
-        ours.push(("grad_z", z.grad(&grads).map(|t| HostTensor::from_tensor(&t).data)));
+        ours.push((
+            "grad_z",
+            z.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+        ));
     }
-    for name in file.names().into_iter().filter(|n| n.starts_with("grad_") && n != "grad_out") {
+    for name in file
+        .names()
+        .into_iter()
+        .filter(|n| n.starts_with("grad_") && n != "grad_out")
+    {
         let actual = ours
             .iter()
             .find(|(n, _)| *n == name)
             .and_then(|(_, g)| g.clone())
             .unwrap_or_default();
-        checks.push(Check::new(format!("{case}: {name}"), &actual, &file.f64(&name)?.data, TOLERANCE));
+        checks.push(Check::new(
+            format!("{case}: {name}"),
+            &actual,
+            &file.f64(&name)?.data,
+            TOLERANCE,
+        ));
     }
     Ok(checks)
 }

@@ -2,10 +2,12 @@
 
 pub mod atomic;
 mod host;
+pub mod pytorch;
 pub mod safetensors;
 pub mod state_dict;
 
 pub use self::atomic::write_atomic;
 pub use self::host::tensor_from_f64;
+pub use self::pytorch::PyTorchFile;
 pub use self::safetensors::{HostTensor, SafetensorsFile};
 pub use self::state_dict::{ParamInfo, load_params, named_grads, param_infos};

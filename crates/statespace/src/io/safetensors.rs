@@ -149,11 +149,11 @@ impl SafetensorsFile {
                 .collect(),
             Dtype::BF16 => bytes
                 .chunks_exact(2)
-                .map(|c| cast(bf16_to_f32(u16::from_le_bytes([c[0], c[1]])) as f64))
+                .map(|c| cast(bf16_bits_to_f32(u16::from_le_bytes([c[0], c[1]])) as f64))
                 .collect(),
             Dtype::F16 => bytes
                 .chunks_exact(2)
-                .map(|c| cast(f16_to_f32(u16::from_le_bytes([c[0], c[1]])) as f64))
+                .map(|c| cast(f16_bits_to_f32(u16::from_le_bytes([c[0], c[1]])) as f64))
                 .collect(),
             other => return Err(self.bad_dtype(name, other)),
         };
@@ -182,12 +182,12 @@ impl SafetensorsFile {
 }
 
 /// bfloat16 bits to f32 (exact).
-fn bf16_to_f32(bits: u16) -> f32 {
+fn bf16_bits_to_f32(bits: u16) -> f32 {
     f32::from_bits((bits as u32) << 16)
 }
 
 /// IEEE half-precision bits to f32 (exact, including subnormals, inf and NaN).
-fn f16_to_f32(bits: u16) -> f32 {
+pub(crate) fn f16_bits_to_f32(bits: u16) -> f32 {
     let sign = ((bits >> 15) as u32) << 31;
     let exp = ((bits >> 10) & 0x1f) as u32;
     let mant = (bits & 0x3ff) as u32;
@@ -211,13 +211,13 @@ mod tests {
 
     #[test]
     fn half_precision_conversions_are_exact() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x7bff), 65504.0);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-        assert!(f16_to_f32(0x7c00).is_infinite());
-        assert!(f16_to_f32(0x7e00).is_nan());
-        assert_eq!(bf16_to_f32(0x3f80), 1.0);
-        assert_eq!(bf16_to_f32(0xc049), -3.140625);
+        assert_eq!(f16_bits_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_bits_to_f32(0xc000), -2.0);
+        assert_eq!(f16_bits_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_bits_to_f32(0x0001), 2f32.powi(-24));
+        assert!(f16_bits_to_f32(0x7c00).is_infinite());
+        assert!(f16_bits_to_f32(0x7e00).is_nan());
+        assert_eq!(bf16_bits_to_f32(0x3f80), 1.0);
+        assert_eq!(bf16_bits_to_f32(0xc049), -3.140625);
     }
 }

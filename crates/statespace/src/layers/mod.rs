@@ -3,4 +3,6 @@
 //! `step`, and chunked `forward_with_state`, held equal by tests.
 
 pub mod activation;
+pub mod mamba;
+pub mod norm;
 pub mod s4;

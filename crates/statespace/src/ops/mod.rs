@@ -2,10 +2,14 @@
 //! CPU implementation, a GPU implementation where the `cuda` feature is on,
 //! and an autodiff implementation with its own backward.
 
+pub mod causal_conv1d;
 pub mod fft_conv;
+#[cfg(feature = "cuda")]
+mod host;
 pub mod selective_scan;
 pub mod spectral;
 
+pub use causal_conv1d::causal_conv1d;
 pub use fft_conv::causal_conv;
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};

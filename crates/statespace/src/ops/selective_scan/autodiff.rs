@@ -33,7 +33,10 @@ fn flat<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
 
 fn part<B: Backend>(t: FloatTensor<B>, start: usize, shape: &Shape) -> FloatTensor<B> {
     let numel = shape.num_elements();
-    B::float_reshape(B::float_slice(t, &[Slice::from(start..start + numel)]), shape.clone())
+    B::float_reshape(
+        B::float_slice(t, &[Slice::from(start..start + numel)]),
+        shape.clone(),
+    )
 }
 
 impl<B: Backend + SelectiveScanOps> Backward<B, 9> for ScanBackward {
@@ -46,7 +49,17 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 9> for ScanBackward {
         let grad_out = part::<B>(grad.clone(), 0, &saved.out_shape);
         let grad_last = part::<B>(grad, out_numel, &saved.last_shape);
         let g = B::selective_scan_backward(saved.inputs, grad_out, grad_last, &saved.args);
-        let results = [g.u, g.delta, g.a, g.b, g.c, g.d, g.z, g.delta_bias, g.initial_state];
+        let results = [
+            g.u,
+            g.delta,
+            g.a,
+            g.b,
+            g.c,
+            g.d,
+            g.z,
+            g.delta_bias,
+            g.initial_state,
+        ];
         for (parent, grad) in ops.parents.into_iter().zip(results) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, grad);

@@ -11,7 +11,10 @@ use rayon::prelude::*;
 use super::{CHUNK, ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
 
 impl SelectiveScanOps for Flex {
-    fn selective_scan_forward(inputs: ScanTensors<FlexTensor>, args: &ScanArgs) -> (FlexTensor, FlexTensor) {
+    fn selective_scan_forward(
+        inputs: ScanTensors<FlexTensor>,
+        args: &ScanArgs,
+    ) -> (FlexTensor, FlexTensor) {
         match inputs.u.dtype() {
             DType::F32 => forward::<f32>(&inputs, args),
             DType::F64 => forward::<f64>(&inputs, args),
@@ -48,7 +51,11 @@ fn tensor<T: Real>(data: Vec<T>, shape: Vec<usize>) -> FlexTensor {
 
 /// softplus(x) = log(1 + eˣ), linear above 20 as in torch.
 fn softplus<T: Real>(x: T) -> T {
-    if x > T::from(20.0).unwrap() { x } else { x.exp().ln_1p() }
+    if x > T::from(20.0).unwrap() {
+        x
+    } else {
+        x.exp().ln_1p()
+    }
 }
 
 fn sigmoid<T: Real>(x: T) -> T {
@@ -121,7 +128,8 @@ impl<T: Real> Problem<T> {
 
     /// Δ for row (b, d) at t, and ∂Δ/∂(δ + δ_bias).
     fn step_size(&self, row: usize, d: usize, t: usize) -> (T, T) {
-        let raw = self.delta[row * self.len + t] + self.bias.as_ref().map_or(T::zero(), |bias| bias[d]);
+        let raw =
+            self.delta[row * self.len + t] + self.bias.as_ref().map_or(T::zero(), |bias| bias[d]);
         if self.args.delta_softplus {
             (softplus(raw), sigmoid(raw))
         } else {
@@ -295,7 +303,10 @@ fn backward<T: Real>(
                     }
                     for t in (t0..t1).rev() {
                         let k = t - t0;
-                        let (x_prev, x_now) = (&states[k * n..(k + 1) * n], &states[(k + 1) * n..(k + 2) * n]);
+                        let (x_prev, x_now) = (
+                            &states[k * n..(k + 1) * n],
+                            &states[(k + 1) * n..(k + 2) * n],
+                        );
                         let (dt, ddt_draw) = p.step_size(row, d, t);
                         let u = p.u[row * len + t];
                         let at = p.bc_at(b, g, t);
@@ -347,11 +358,33 @@ fn backward<T: Real>(
         u: tensor(du, vec![batch, dim, len]),
         delta: tensor(ddelta, vec![batch, dim, len]),
         a: tensor(shared.a, vec![dim, n]),
-        b: tensor(swap_last(&shared.b, batch * p.groups, len, n), vec![batch, p.groups, n, len]),
-        c: tensor(swap_last(&shared.c, batch * p.groups, len, n), vec![batch, p.groups, n, len]),
-        d: if args.has_d { tensor(shared.d, vec![dim]) } else { zeros1() },
-        z: if args.has_z { tensor(dz, vec![batch, dim, len]) } else { zeros1() },
-        delta_bias: if args.has_delta_bias { tensor(shared.bias, vec![dim]) } else { zeros1() },
-        initial_state: if args.has_initial_state { tensor(dinit, vec![batch, dim, n]) } else { zeros1() },
+        b: tensor(
+            swap_last(&shared.b, batch * p.groups, len, n),
+            vec![batch, p.groups, n, len],
+        ),
+        c: tensor(
+            swap_last(&shared.c, batch * p.groups, len, n),
+            vec![batch, p.groups, n, len],
+        ),
+        d: if args.has_d {
+            tensor(shared.d, vec![dim])
+        } else {
+            zeros1()
+        },
+        z: if args.has_z {
+            tensor(dz, vec![batch, dim, len])
+        } else {
+            zeros1()
+        },
+        delta_bias: if args.has_delta_bias {
+            tensor(shared.bias, vec![dim])
+        } else {
+            zeros1()
+        },
+        initial_state: if args.has_initial_state {
+            tensor(dinit, vec![batch, dim, n])
+        } else {
+            zeros1()
+        },
     }
 }

@@ -56,7 +56,9 @@ impl SequenceStarts {
         for &start in &cu_seqlens[1..cu_seqlens.len() - 1] {
             resets[start] = true;
         }
-        Ok(Self { resets: vec![resets] })
+        Ok(Self {
+            resets: vec![resets],
+        })
     }
 
     /// From a sequence index per position, (batch, L): a new sequence starts
@@ -64,7 +66,11 @@ impl SequenceStarts {
     pub fn from_seq_idx(seq_idx: &[Vec<i64>]) -> Self {
         let resets = seq_idx
             .iter()
-            .map(|row| (0..row.len()).map(|t| t > 0 && row[t] != row[t - 1]).collect())
+            .map(|row| {
+                (0..row.len())
+                    .map(|t| t > 0 && row[t] != row[t - 1])
+                    .collect()
+            })
             .collect();
         Self { resets }
     }
@@ -169,7 +175,13 @@ pub struct SelectiveScan<B: Backend> {
 
 impl<B: Backend> SelectiveScan<B> {
     /// A scan of u and δ with A, B, C and no optional inputs.
-    pub fn new(u: Tensor<B, 3>, delta: Tensor<B, 3>, a: Tensor<B, 2>, b: Tensor<B, 4>, c: Tensor<B, 4>) -> Self {
+    pub fn new(
+        u: Tensor<B, 3>,
+        delta: Tensor<B, 3>,
+        a: Tensor<B, 2>,
+        b: Tensor<B, 4>,
+        c: Tensor<B, 4>,
+    ) -> Self {
         Self {
             u,
             delta,
@@ -199,10 +211,21 @@ impl<B: Backend> SelectiveScan<B> {
         check("A (dim, dstate)", &[a_dim, n], &[dim, n])?;
         let groups = self.b.dims()[1];
         if groups == 0 || dim % groups != 0 {
-            return Err(Error::config("B", format!("groups ({groups}) must divide dim ({dim})")));
+            return Err(Error::config(
+                "B",
+                format!("groups ({groups}) must divide dim ({dim})"),
+            ));
         }
-        check("B (batch, groups, dstate, L)", &self.b.dims(), &[batch, groups, n, len])?;
-        check("C (batch, groups, dstate, L)", &self.c.dims(), &[batch, groups, n, len])?;
+        check(
+            "B (batch, groups, dstate, L)",
+            &self.b.dims(),
+            &[batch, groups, n, len],
+        )?;
+        check(
+            "C (batch, groups, dstate, L)",
+            &self.c.dims(),
+            &[batch, groups, n, len],
+        )?;
         if let Some(d) = &self.d {
             check("D", &d.dims(), &[dim])?;
         }
@@ -213,7 +236,11 @@ impl<B: Backend> SelectiveScan<B> {
             check("delta_bias", &bias.dims(), &[dim])?;
         }
         if let Some(s) = &self.initial_state {
-            check("initial_state (batch, dim, dstate)", &s.dims(), &[batch, dim, n])?;
+            check(
+                "initial_state (batch, dim, dstate)",
+                &s.dims(),
+                &[batch, dim, n],
+            )?;
         }
         if let Some(starts) = &self.starts {
             let (rows, cols) = starts.dims();
@@ -225,10 +252,16 @@ impl<B: Backend> SelectiveScan<B> {
 
 /// Runs the selective scan: returns (out (batch, D, L), last state
 /// (batch, D, N)). Differentiable in every tensor input.
-pub fn selective_scan<B: SelectiveScanOps>(scan: SelectiveScan<B>) -> Result<(Tensor<B, 3>, Tensor<B, 3>)> {
+pub fn selective_scan<B: SelectiveScanOps>(
+    scan: SelectiveScan<B>,
+) -> Result<(Tensor<B, 3>, Tensor<B, 3>)> {
     scan.validate()?;
     let device = scan.u.device();
-    let placeholder = || Tensor::<B, 1>::zeros([1], &device).into_primitive().tensor();
+    let placeholder = || {
+        Tensor::<B, 1>::zeros([1], &device)
+            .into_primitive()
+            .tensor()
+    };
     let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
     let args = ScanArgs {
         has_d: scan.d.is_some(),
@@ -244,9 +277,13 @@ pub fn selective_scan<B: SelectiveScanOps>(scan: SelectiveScan<B>) -> Result<(Te
         a: scan.a.into_primitive().tensor(),
         b: scan.b.into_primitive().tensor(),
         c: scan.c.into_primitive().tensor(),
-        d: scan.d.map_or_else(placeholder, |t| t.into_primitive().tensor()),
+        d: scan
+            .d
+            .map_or_else(placeholder, |t| t.into_primitive().tensor()),
         z: scan.z.map_or_else(placeholder, prim),
-        delta_bias: scan.delta_bias.map_or_else(placeholder, |t| t.into_primitive().tensor()),
+        delta_bias: scan
+            .delta_bias
+            .map_or_else(placeholder, |t| t.into_primitive().tensor()),
         initial_state: scan.initial_state.map_or_else(placeholder, prim),
     };
     let (out, last) = B::selective_scan_forward(inputs, &args);

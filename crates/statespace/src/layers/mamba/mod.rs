@@ -1,0 +1,355 @@
+//! The Mamba (S6) mixer of state-spaces/mamba `Mamba` / transformers
+//! `MambaMixer`, with their parameter names:
+//!
+//!   (x, z) = in_proj(h)                      x, z ∈ ℝ^{d_inner}
+//!   x = silu(causal_conv1d(x))
+//!   (δ, B, C) = x_proj(x)                    δ ∈ ℝ^{dt_rank}, B, C ∈ ℝ^N
+//!   Δ = softplus(dt_proj.weight · δ + dt_proj.bias)
+//!   y = selective_scan(x, Δ, A = −exp(A_log), B, C, D) · silu(z)
+//!   out = out_proj(y)
+//!
+//! Sequences are (batch, length, d_model) at the boundary.
+
+#![allow(non_snake_case)] // A_log, D follow the reference names
+
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig, LinearLayout};
+use burn::tensor::activation::silu;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ops::{SelectiveScan, SelectiveScanOps, causal_conv1d, selective_scan};
+
+/// Hyperparameters of a Mamba mixer (defaults of mamba_ssm).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MambaConfig {
+    /// Model width.
+    pub d_model: usize,
+    /// SSM state size N per channel.
+    pub d_state: usize,
+    /// Width of the causal convolution.
+    pub d_conv: usize,
+    /// d_inner = expand · d_model.
+    pub expand: usize,
+    /// Rank of the Δ projection; `None` means ⌈d_model / 16⌉.
+    pub dt_rank: Option<usize>,
+    /// Smallest initial Δ.
+    pub dt_min: f64,
+    /// Largest initial Δ.
+    pub dt_max: f64,
+    /// Floor of the initial Δ.
+    pub dt_init_floor: f64,
+    /// Bias on the convolution.
+    pub conv_bias: bool,
+    /// Bias on in_proj and out_proj.
+    pub bias: bool,
+}
+
+impl Default for MambaConfig {
+    fn default() -> Self {
+        Self {
+            d_model: 0,
+            d_state: 16,
+            d_conv: 4,
+            expand: 2,
+            dt_rank: None,
+            dt_min: 0.001,
+            dt_max: 0.1,
+            dt_init_floor: 1e-4,
+            conv_bias: true,
+            bias: false,
+        }
+    }
+}
+
+impl MambaConfig {
+    /// A mixer of width `d_model` with the other defaults.
+    pub fn new(d_model: usize) -> Self {
+        Self {
+            d_model,
+            ..Self::default()
+        }
+    }
+
+    /// expand · d_model.
+    pub fn d_inner(&self) -> usize {
+        self.expand * self.d_model
+    }
+
+    /// The Δ projection rank.
+    pub fn dt_rank(&self) -> usize {
+        self.dt_rank.unwrap_or(self.d_model.div_ceil(16))
+    }
+
+    /// Checks every field, naming the first one out of its domain.
+    pub fn validate(&self) -> Result<()> {
+        for (key, value) in [
+            ("d_model", self.d_model),
+            ("d_state", self.d_state),
+            ("expand", self.expand),
+        ] {
+            if value == 0 {
+                return Err(Error::config(key, "must be at least 1"));
+            }
+        }
+        if self.d_conv < 2 {
+            return Err(Error::config(
+                "d_conv",
+                format!("must be at least 2, got {}", self.d_conv),
+            ));
+        }
+        if self.dt_rank() == 0 {
+            return Err(Error::config("dt_rank", "must be at least 1"));
+        }
+        if !(self.dt_min > 0.0 && self.dt_max >= self.dt_min && self.dt_max.is_finite()) {
+            return Err(Error::config("dt_min/dt_max", "need 0 < dt_min ≤ dt_max"));
+        }
+        Ok(())
+    }
+
+    /// A freshly initialised mixer (mamba_ssm's initialisation: S4D-Real
+    /// A, D = 1, Δ log-uniform in [dt_min, dt_max] through the bias).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mamba<B>> {
+        self.validate()?;
+        let (d_model, d_inner, n, r) = (self.d_model, self.d_inner(), self.d_state, self.dt_rank());
+        let linear = |d_in: usize, d_out: usize, bias: bool| {
+            LinearConfig::new(d_in, d_out)
+                .with_bias(bias)
+                .with_layout(LinearLayout::Col)
+                .init(device)
+        };
+        let mut dt_proj = linear(r, d_inner, true);
+        let std = (r as f64).powf(-0.5);
+        dt_proj.weight = Param::from_tensor(Tensor::random(
+            [d_inner, r],
+            Distribution::Uniform(-std, std),
+            device,
+        ));
+        // Δ = exp(U[log dt_min, log dt_max]) clamped at the floor; the bias
+        // is its inverse softplus, log(expm1(Δ)).
+        let log_dt = Tensor::<B, 1>::random(
+            [d_inner],
+            Distribution::Uniform(self.dt_min.ln(), self.dt_max.ln()),
+            device,
+        );
+        let dt = log_dt.exp().clamp_min(self.dt_init_floor);
+        let inv_softplus = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
+        dt_proj.bias = Some(Param::from_tensor(inv_softplus));
+        let a_log = Tensor::<B, 1, burn::tensor::Int>::arange(1..n as i64 + 1, device)
+            .float()
+            .log()
+            .reshape([1, n])
+            .repeat_dim(0, d_inner);
+        let fan_in = self.d_conv as f64;
+        let bound = 1.0 / fan_in.sqrt();
+        Ok(Mamba {
+            in_proj: linear(d_model, 2 * d_inner, self.bias),
+            conv1d: CausalConv1d {
+                weight: Param::from_tensor(Tensor::random(
+                    [d_inner, 1, self.d_conv],
+                    Distribution::Uniform(-bound, bound),
+                    device,
+                )),
+                bias: self.conv_bias.then(|| {
+                    Param::from_tensor(Tensor::random(
+                        [d_inner],
+                        Distribution::Uniform(-bound, bound),
+                        device,
+                    ))
+                }),
+            },
+            x_proj: linear(d_inner, r + 2 * n, false),
+            dt_proj,
+            A_log: Param::from_tensor(a_log),
+            D: Param::from_tensor(Tensor::ones([d_inner], device)),
+            out_proj: linear(d_inner, d_model, self.bias),
+        })
+    }
+}
+
+/// A depthwise causal convolution, parameters as PyTorch's `nn.Conv1d`
+/// with groups = channels: weight (D, 1, K), bias (D).
+#[derive(Module, Debug)]
+pub struct CausalConv1d<B: Backend> {
+    /// Taps, (D, 1, K).
+    pub weight: Param<Tensor<B, 3>>,
+    /// Bias, (D).
+    pub bias: Option<Param<Tensor<B, 1>>>,
+}
+
+impl<B: Backend> CausalConv1d<B> {
+    /// x (B, D, L) after `state` (B, D, K − 1) → (y, new state).
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        state: Option<Tensor<B, 3>>,
+    ) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        causal_conv1d(
+            x,
+            self.weight.val(),
+            self.bias.as_ref().map(|b| b.val()),
+            state,
+        )
+    }
+
+    /// Kernel width K.
+    pub fn width(&self) -> usize {
+        self.weight.val().dims()[2]
+    }
+}
+
+/// The Mamba mixer.
+#[derive(Module, Debug)]
+pub struct Mamba<B: Backend> {
+    /// d_model → 2·d_inner (x and z).
+    pub in_proj: Linear<B>,
+    /// Causal depthwise convolution over x.
+    pub conv1d: CausalConv1d<B>,
+    /// d_inner → dt_rank + 2N (δ, B, C).
+    pub x_proj: Linear<B>,
+    /// dt_rank → d_inner; its bias is the Δ bias.
+    pub dt_proj: Linear<B>,
+    /// log(−A), (d_inner, N).
+    pub A_log: Param<Tensor<B, 2>>,
+    /// Skip D, (d_inner).
+    pub D: Param<Tensor<B, 1>>,
+    /// d_inner → d_model.
+    pub out_proj: Linear<B>,
+}
+
+/// The recurrent state of a Mamba mixer.
+#[derive(Debug, Clone)]
+pub struct MambaState<B: Backend> {
+    /// The last K − 1 convolution inputs, (batch, d_inner, K − 1).
+    pub conv: Tensor<B, 3>,
+    /// The SSM state, (batch, d_inner, N).
+    pub ssm: Tensor<B, 3>,
+}
+
+impl<B: SelectiveScanOps> Mamba<B> {
+    /// d_inner.
+    pub fn d_inner(&self) -> usize {
+        self.D.val().dims()[0]
+    }
+
+    /// State size N.
+    pub fn d_state(&self) -> usize {
+        self.A_log.val().dims()[1]
+    }
+
+    fn d_model(&self) -> usize {
+        self.out_proj.weight.val().dims()[0]
+    }
+
+    /// The zero state for `batch` sequences.
+    pub fn initial_state(&self, batch: usize) -> MambaState<B> {
+        let device = self.D.val().device();
+        MambaState {
+            conv: Tensor::zeros([batch, self.d_inner(), self.conv1d.width() - 1], &device),
+            ssm: Tensor::zeros([batch, self.d_inner(), self.d_state()], &device),
+        }
+    }
+
+    /// The parallel view: h (B, L, d_model) → (B, L, d_model).
+    pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
+        Ok(self.run(h, None)?.0)
+    }
+
+    /// The chunked view: continues from `state`; equal to one pass over the
+    /// concatenated chunks.
+    pub fn forward_with_state(
+        &self,
+        state: &MambaState<B>,
+        h: Tensor<B, 3>,
+    ) -> Result<(Tensor<B, 3>, MambaState<B>)> {
+        self.run(h, Some(state.clone()))
+    }
+
+    /// The recurrent view: one token h (B, d_model) → (B, d_model).
+    pub fn step(
+        &self,
+        state: &MambaState<B>,
+        h: Tensor<B, 2>,
+    ) -> Result<(Tensor<B, 2>, MambaState<B>)> {
+        let (y, next) = self.run(h.unsqueeze_dim::<3>(1), Some(state.clone()))?;
+        Ok((y.squeeze_dim::<2>(1), next))
+    }
+
+    fn run(
+        &self,
+        h: Tensor<B, 3>,
+        state: Option<MambaState<B>>,
+    ) -> Result<(Tensor<B, 3>, MambaState<B>)> {
+        let [batch, len, d_model] = h.dims();
+        if d_model != self.d_model() {
+            return Err(Error::shape(
+                "input (batch, length, d_model)",
+                &[batch, len, self.d_model()],
+                &[batch, len, d_model],
+            ));
+        }
+        let (d_inner, n) = (self.d_inner(), self.d_state());
+        if let Some(s) = &state {
+            let k = self.conv1d.width();
+            if s.conv.dims() != [batch, d_inner, k - 1] {
+                return Err(Error::shape(
+                    "conv state",
+                    &[batch, d_inner, k - 1],
+                    &s.conv.dims(),
+                ));
+            }
+            if s.ssm.dims() != [batch, d_inner, n] {
+                return Err(Error::shape(
+                    "ssm state",
+                    &[batch, d_inner, n],
+                    &s.ssm.dims(),
+                ));
+            }
+        }
+        let (conv_state, ssm_state) = match state {
+            Some(s) => (Some(s.conv), Some(s.ssm)),
+            None => (None, None),
+        };
+        let xz = self.in_proj.forward(h); // (B, L, 2·d_inner)
+        let x = xz.clone().narrow(2, 0, d_inner).swap_dims(1, 2); // (B, d_inner, L)
+        let z = xz.narrow(2, d_inner, d_inner).swap_dims(1, 2);
+        let (x, conv_next) = self.conv1d.forward(x, conv_state);
+        let x = silu(x);
+        let r = self.dt_proj.weight.val().dims()[1];
+        let x_dbl = self.x_proj.forward(x.clone().swap_dims(1, 2)); // (B, L, r + 2N)
+        let dt = x_dbl.clone().narrow(2, 0, r);
+        let b = x_dbl
+            .clone()
+            .narrow(2, r, n)
+            .swap_dims(1, 2)
+            .unsqueeze_dim::<4>(1); // (B, 1, N, L)
+        let c = x_dbl
+            .narrow(2, r + n, n)
+            .swap_dims(1, 2)
+            .unsqueeze_dim::<4>(1);
+        let delta = dt
+            .matmul(self.dt_proj.weight.val().transpose().unsqueeze_dim::<3>(0))
+            .swap_dims(1, 2); // (B, d_inner, L)
+        let a = self.A_log.val().exp().neg();
+        let scan = SelectiveScan {
+            d: Some(self.D.val()),
+            z: Some(z),
+            delta_bias: self.dt_proj.bias.as_ref().map(|b| b.val()),
+            delta_softplus: true,
+            initial_state: ssm_state,
+            ..SelectiveScan::new(x, delta, a, b, c)
+        };
+        let (y, ssm_next) = selective_scan(scan)?;
+        let out = self.out_proj.forward(y.swap_dims(1, 2));
+        Ok((
+            out,
+            MambaState {
+                conv: conv_next,
+                ssm: ssm_next,
+            },
+        ))
+    }
+}

@@ -1,0 +1,86 @@
+//! Normalisation layers with the parameter names of the reference models.
+
+use burn::module::{Module, Param};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+/// RMSNorm: y = x / √(mean(x²) + ε) · weight, over the last dimension
+/// (as `MambaRMSNorm` / mamba_ssm's `RMSNorm`).
+#[derive(Module, Debug)]
+pub struct RmsNorm<B: Backend> {
+    /// Scale, (d).
+    pub weight: Param<Tensor<B, 1>>,
+    /// ε added to the mean square.
+    pub eps: f64,
+}
+
+impl<B: Backend> RmsNorm<B> {
+    /// A unit-scale norm of width `d`.
+    pub fn new(d: usize, eps: f64, device: &B::Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::ones([d], device)),
+            eps,
+        }
+    }
+
+    /// Normalises the last dimension of `x`.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let mean_sq = x.clone().square().mean_dim(D - 1);
+        let d = self.weight.val().dims()[0];
+        let mut shape = [1usize; D];
+        shape[D - 1] = d;
+        x * (mean_sq.add_scalar(self.eps)).sqrt().recip() * self.weight.val().reshape(shape)
+    }
+}
+
+/// Gated RMSNorm of Mamba-2 (`RMSNormGated`, norm before gate = false):
+/// y = rmsnorm_g(x · silu(z)) · weight, where the mean square is taken over
+/// groups of `d / n_groups` channels.
+#[derive(Module, Debug)]
+pub struct GatedRmsNorm<B: Backend> {
+    /// Scale, (d).
+    pub weight: Param<Tensor<B, 1>>,
+    /// ε added to the mean square.
+    pub eps: f64,
+    /// Number of channel groups normalised separately.
+    pub n_groups: usize,
+    /// Normalise before gating (y = rmsnorm(x) · silu(z)) instead of after.
+    pub norm_before_gate: bool,
+}
+
+impl<B: Backend> GatedRmsNorm<B> {
+    /// A unit-scale gated norm of width `d` in `n_groups` groups.
+    pub fn new(
+        d: usize,
+        n_groups: usize,
+        eps: f64,
+        norm_before_gate: bool,
+        device: &B::Device,
+    ) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::ones([d], device)),
+            eps,
+            n_groups,
+            norm_before_gate,
+        }
+    }
+
+    fn normalise(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, len, d] = x.dims();
+        let g = self.n_groups;
+        let grouped = x.reshape([batch, len, g, d / g]);
+        let mean_sq = grouped.clone().square().mean_dim(3);
+        let normed = grouped * mean_sq.add_scalar(self.eps).sqrt().recip();
+        normed.reshape([batch, len, d]) * self.weight.val().reshape([1, 1, d])
+    }
+
+    /// Applies the gated norm to x and gate z, both (B, L, d).
+    pub fn forward(&self, x: Tensor<B, 3>, z: Tensor<B, 3>) -> Tensor<B, 3> {
+        let gate = burn::tensor::activation::silu(z);
+        if self.norm_before_gate {
+            self.normalise(x) * gate
+        } else {
+            self.normalise(x * gate)
+        }
+    }
+}
