@@ -5,6 +5,7 @@
 
 pub mod s4;
 pub mod selective_scan;
+pub mod ssd;
 
 use std::path::{Path, PathBuf};
 

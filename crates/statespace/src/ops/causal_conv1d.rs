@@ -20,7 +20,8 @@ pub fn causal_conv1d<B: Backend>(
 ) -> (Tensor<B, 3>, Tensor<B, 3>) {
     let [batch, dim, len] = x.dims();
     let k = weight.dims()[2];
-    let history = state.unwrap_or_else(|| Tensor::zeros([batch, dim, k - 1], &x.device()));
+    let history =
+        state.unwrap_or_else(|| Tensor::zeros([batch, dim, k - 1], (&x.device(), x.dtype())));
     let padded = Tensor::cat(vec![history, x], 2); // (B, D, K − 1 + L)
     let w = weight.reshape([1, dim, k]);
     let mut y = padded.clone().narrow(2, 0, len) * w.clone().narrow(2, 0, 1);

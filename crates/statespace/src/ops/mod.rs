@@ -8,8 +8,10 @@ pub mod fft_conv;
 mod host;
 pub mod selective_scan;
 pub mod spectral;
+pub mod ssd;
 
 pub use causal_conv1d::causal_conv1d;
 pub use fft_conv::causal_conv;
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
+pub use ssd::{Ssd, ssd};

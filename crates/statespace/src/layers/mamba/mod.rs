@@ -246,10 +246,11 @@ impl<B: SelectiveScanOps> Mamba<B> {
 
     /// The zero state for `batch` sequences.
     pub fn initial_state(&self, batch: usize) -> MambaState<B> {
-        let device = self.D.val().device();
+        let reference = self.D.val();
+        let options = (&reference.device(), reference.dtype());
         MambaState {
-            conv: Tensor::zeros([batch, self.d_inner(), self.conv1d.width() - 1], &device),
-            ssm: Tensor::zeros([batch, self.d_inner(), self.d_state()], &device),
+            conv: Tensor::zeros([batch, self.d_inner(), self.conv1d.width() - 1], options),
+            ssm: Tensor::zeros([batch, self.d_inner(), self.d_state()], options),
         }
     }
 

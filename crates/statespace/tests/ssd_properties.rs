@@ -1,0 +1,111 @@
+//! SSD beyond the golden case: packed sequences equal running each alone,
+//! and streaming chunk by chunk (initial state in, final state out) equals
+//! one pass.
+
+use burn::backend::Flex;
+use burn::tensor::{DType, Distribution, Tensor};
+use statespace::golden::rel_err;
+use statespace::io::HostTensor;
+use statespace::ops::{SequenceStarts, Ssd, ssd};
+
+type B = Flex;
+
+struct Inputs {
+    x: Tensor<B, 4>,
+    a: Tensor<B, 3>,
+    b: Tensor<B, 4>,
+    c: Tensor<B, 4>,
+}
+
+fn inputs(len: usize) -> Inputs {
+    let device = Default::default();
+    let (batch, heads, p, groups, n) = (2, 4, 3, 2, 5);
+    let r = |shape: [usize; 4], lo: f64, hi: f64| {
+        Tensor::<B, 4>::random(shape, Distribution::Uniform(lo, hi), &device).cast(DType::F64)
+    };
+    Inputs {
+        x: r([batch, len, heads, p], -1.0, 1.0),
+        a: Tensor::<B, 3>::random(
+            [batch, len, heads],
+            Distribution::Uniform(-0.5, -0.01),
+            &device,
+        )
+        .cast(DType::F64),
+        b: r([batch, len, groups, n], -1.0, 1.0),
+        c: r([batch, len, groups, n], -1.0, 1.0),
+    }
+}
+
+fn part(t: &Inputs, from: usize, to: usize) -> Inputs {
+    Inputs {
+        x: t.x.clone().narrow(1, from, to - from),
+        a: t.a.clone().narrow(1, from, to - from),
+        b: t.b.clone().narrow(1, from, to - from),
+        c: t.c.clone().narrow(1, from, to - from),
+    }
+}
+
+fn run(
+    t: &Inputs,
+    chunk: usize,
+    h0: Option<Tensor<B, 4>>,
+    starts: Option<SequenceStarts>,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    ssd(Ssd {
+        x: t.x.clone(),
+        a: t.a.clone(),
+        b: t.b.clone(),
+        c: t.c.clone(),
+        chunk_size: chunk,
+        initial_state: h0,
+        starts,
+    })
+    .unwrap()
+}
+
+#[test]
+fn streaming_equals_one_pass() {
+    let t = inputs(50);
+    let (y, last) = run(&t, 8, None, None);
+    let (y1, h1) = run(&part(&t, 0, 21), 8, None, None);
+    let (y2, h2) = run(&part(&t, 21, 50), 5, Some(h1), None);
+    let streamed = Tensor::cat(vec![y1, y2], 1);
+    assert!(
+        rel_err(
+            &HostTensor::from_tensor(&streamed).data,
+            &HostTensor::from_tensor(&y).data
+        ) < 1e-12
+    );
+    assert!(
+        rel_err(
+            &HostTensor::from_tensor(&h2).data,
+            &HostTensor::from_tensor(&last).data
+        ) < 1e-12
+    );
+}
+
+#[test]
+fn packed_sequences_equal_separate_runs() {
+    let t = inputs(40);
+    let cut = 17;
+    let rows = vec![
+        (0..40)
+            .map(|i| if i < cut { 0 } else { 1 })
+            .collect::<Vec<i64>>();
+        2
+    ];
+    let (packed, packed_last) = run(&t, 8, None, Some(SequenceStarts::from_seq_idx(&rows)));
+    let (first, _) = run(&part(&t, 0, cut), 8, None, None);
+    let (second, second_last) = run(&part(&t, cut, 40), 8, None, None);
+    let separate = Tensor::cat(vec![first, second], 1);
+    let err = rel_err(
+        &HostTensor::from_tensor(&packed).data,
+        &HostTensor::from_tensor(&separate).data,
+    );
+    assert!(err < 1e-12, "packed output differs by {err:.2e}");
+    let err = rel_err(
+        &HostTensor::from_tensor(&packed_last).data,
+        &HostTensor::from_tensor(&second_last).data,
+    );
+    assert!(err < 1e-12, "packed final state differs by {err:.2e}");
+}
