@@ -17,4 +17,5 @@ pub mod complex;
 pub mod discretize;
 pub mod kernel;
 pub mod layers;
+pub mod models;
 pub mod ops;

@@ -3,6 +3,7 @@
 //! are found, and how results are compared with it. Used by the test suite
 //! and by `ssm selftest` on any device.
 
+pub mod lm;
 pub mod s4;
 pub mod selective_scan;
 pub mod ssd;

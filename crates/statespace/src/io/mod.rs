@@ -1,6 +1,7 @@
 //! Reading and writing tensors and checkpoints.
 
 pub mod atomic;
+pub mod checkpoint;
 mod host;
 pub mod pytorch;
 pub mod safetensors;

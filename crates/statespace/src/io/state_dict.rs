@@ -22,12 +22,20 @@ pub struct ParamInfo {
     pub shape: Vec<usize>,
 }
 
+/// The dotted path of the module being visited. Enum variants add no
+/// segment, so a parameter's name does not depend on which variant holds it
+/// (`layers.0.mixer.in_proj.weight` for every mixer kind).
 #[derive(Default)]
 struct Path(Vec<String>);
 
 impl Path {
-    fn enter(&mut self, name: &str) {
-        self.0.push(name.to_string());
+    fn enter(&mut self, name: &str, container: &str) {
+        let segment = if container.starts_with("Enum:") {
+            ""
+        } else {
+            name
+        };
+        self.0.push(segment.to_string());
     }
     fn exit(&mut self) {
         self.0.pop();
@@ -48,8 +56,8 @@ struct Lister {
 }
 
 impl<B: Backend> ModuleVisitor<B> for Lister {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.enter(name);
+    fn enter_module(&mut self, name: &str, container: &str) {
+        self.path.enter(name, container);
     }
     fn exit_module(&mut self, _: &str, _: &str) {
         self.path.exit();
@@ -80,8 +88,8 @@ struct Loader<'a> {
 }
 
 impl<B: Backend> ModuleMapper<B> for Loader<'_> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.enter(name);
+    fn enter_module(&mut self, name: &str, container: &str) {
+        self.path.enter(name, container);
     }
     fn exit_module(&mut self, _: &str, _: &str) {
         self.path.exit();
@@ -148,8 +156,8 @@ pub fn named_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
         out: Vec<(String, HostTensor<f64>)>,
     }
     impl<B: AutodiffBackend> ModuleVisitor<B> for GradReader<'_> {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.enter(name);
+        fn enter_module(&mut self, name: &str, container: &str) {
+            self.path.enter(name, container);
         }
         fn exit_module(&mut self, _: &str, _: &str) {
             self.path.exit();

@@ -3,6 +3,8 @@
 //! `step`, and chunked `forward_with_state`, held equal by tests.
 
 pub mod activation;
+pub mod linear;
 pub mod mamba;
+pub mod mamba2;
 pub mod norm;
 pub mod s4;

@@ -15,3 +15,8 @@ pub use fft_conv::causal_conv;
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, ssd};
+
+/// Everything statespace's layers need from a backend.
+pub trait SsmBackend: SpectralOps + SelectiveScanOps {}
+
+impl<B: SpectralOps + SelectiveScanOps> SsmBackend for B {}

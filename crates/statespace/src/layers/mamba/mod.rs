@@ -12,8 +12,8 @@
 
 #![allow(non_snake_case)] // A_log, D follow the reference names
 
+use crate::layers::linear::Linear;
 use burn::module::{Module, Param};
-use burn::nn::{Linear, LinearConfig, LinearLayout};
 use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
@@ -115,12 +115,7 @@ impl MambaConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mamba<B>> {
         self.validate()?;
         let (d_model, d_inner, n, r) = (self.d_model, self.d_inner(), self.d_state, self.dt_rank());
-        let linear = |d_in: usize, d_out: usize, bias: bool| {
-            LinearConfig::new(d_in, d_out)
-                .with_bias(bias)
-                .with_layout(LinearLayout::Col)
-                .init(device)
-        };
+        let linear = |d_in: usize, d_out: usize, bias: bool| Linear::new(d_in, d_out, bias, device);
         let mut dt_proj = linear(r, d_inner, true);
         let std = (r as f64).powf(-0.5);
         dt_proj.weight = Param::from_tensor(Tensor::random(

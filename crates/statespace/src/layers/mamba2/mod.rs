@@ -1,0 +1,389 @@
+//! The Mamba-2 mixer of state-spaces/mamba `Mamba2` / transformers
+//! `Mamba2Mixer`, with their parameter names:
+//!
+//!   (z, xBC, δ) = in_proj(h)              z ∈ ℝ^{d_inner}, δ ∈ ℝ^{heads}
+//!   xBC = silu(causal_conv1d(xBC));  (x, B, C) = xBC
+//!   Δ = clamp(softplus(δ + dt_bias), time_step_limit)
+//!   y = SSD(x·Δ, Δ·A, B, C) + D·x          A = −exp(A_log), one scalar per head
+//!   out = out_proj(gated_rmsnorm(y, z))
+//!
+//! Sequences are (batch, length, d_model) at the boundary.
+
+#![allow(non_snake_case)] // A_log, D follow the reference names
+
+use crate::layers::linear::Linear;
+use burn::module::{Module, Param};
+use burn::tensor::activation::{silu, softplus};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::layers::mamba::CausalConv1d;
+use crate::layers::norm::GatedRmsNorm;
+use crate::ops::{Ssd, ssd};
+
+/// Hyperparameters of a Mamba-2 mixer (defaults of mamba_ssm).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mamba2Config {
+    /// Model width.
+    pub d_model: usize,
+    /// SSM state size N.
+    pub d_state: usize,
+    /// Width of the causal convolution.
+    pub d_conv: usize,
+    /// d_inner = expand · d_model.
+    pub expand: usize,
+    /// Channels per head P.
+    pub headdim: usize,
+    /// Groups of heads sharing B and C.
+    pub ngroups: usize,
+    /// SSD chunk length.
+    pub chunk_size: usize,
+    /// Gated RMSNorm before out_proj (else y·silu(z)).
+    pub rmsnorm: bool,
+    /// Normalise before gating.
+    pub norm_before_gate: bool,
+    /// ε of the gated norm.
+    pub norm_eps: f64,
+    /// Bounds applied to Δ after softplus (`time_step_limit`).
+    pub dt_limit: (f64, f64),
+    /// Smallest initial Δ.
+    pub dt_min: f64,
+    /// Largest initial Δ.
+    pub dt_max: f64,
+    /// Floor of the initial Δ.
+    pub dt_init_floor: f64,
+    /// Bias on the convolution.
+    pub conv_bias: bool,
+    /// Bias on in_proj and out_proj.
+    pub bias: bool,
+}
+
+impl Default for Mamba2Config {
+    fn default() -> Self {
+        Self {
+            d_model: 0,
+            d_state: 128,
+            d_conv: 4,
+            expand: 2,
+            headdim: 64,
+            ngroups: 1,
+            chunk_size: 256,
+            rmsnorm: true,
+            norm_before_gate: false,
+            norm_eps: 1e-5,
+            dt_limit: (0.0, f64::INFINITY),
+            dt_min: 0.001,
+            dt_max: 0.1,
+            dt_init_floor: 1e-4,
+            conv_bias: true,
+            bias: false,
+        }
+    }
+}
+
+impl Mamba2Config {
+    /// A mixer of width `d_model` with the other defaults.
+    pub fn new(d_model: usize) -> Self {
+        Self {
+            d_model,
+            ..Self::default()
+        }
+    }
+
+    /// expand · d_model.
+    pub fn d_inner(&self) -> usize {
+        self.expand * self.d_model
+    }
+
+    /// d_inner / headdim.
+    pub fn nheads(&self) -> usize {
+        self.d_inner() / self.headdim.max(1)
+    }
+
+    /// Channels the convolution sees: x, B and C.
+    pub fn conv_dim(&self) -> usize {
+        self.d_inner() + 2 * self.ngroups * self.d_state
+    }
+
+    /// Checks every field, naming the first one out of its domain.
+    pub fn validate(&self) -> Result<()> {
+        for (key, value) in [
+            ("d_model", self.d_model),
+            ("d_state", self.d_state),
+            ("expand", self.expand),
+            ("headdim", self.headdim),
+            ("ngroups", self.ngroups),
+            ("chunk_size", self.chunk_size),
+        ] {
+            if value == 0 {
+                return Err(Error::config(key, "must be at least 1"));
+            }
+        }
+        if self.d_inner() % self.headdim != 0 {
+            return Err(Error::config(
+                "headdim",
+                format!(
+                    "must divide d_inner = {} (expand · d_model)",
+                    self.d_inner()
+                ),
+            ));
+        }
+        if self.nheads() % self.ngroups != 0 {
+            return Err(Error::config(
+                "ngroups",
+                format!("must divide the number of heads ({})", self.nheads()),
+            ));
+        }
+        if self.d_conv < 2 {
+            return Err(Error::config("d_conv", "must be at least 2"));
+        }
+        let (lo, hi) = self.dt_limit;
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return Err(Error::config(
+                "time_step_limit",
+                format!("need min ≤ max, got ({lo}, {hi})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A freshly initialised mixer (mamba_ssm's initialisation).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mamba2<B>> {
+        self.validate()?;
+        let (d_model, d_inner, heads) = (self.d_model, self.d_inner(), self.nheads());
+        let linear = |d_in: usize, d_out: usize| Linear::new(d_in, d_out, self.bias, device);
+        let log_dt = Tensor::<B, 1>::random(
+            [heads],
+            Distribution::Uniform(self.dt_min.ln(), self.dt_max.ln()),
+            device,
+        );
+        let dt = log_dt.exp().clamp_min(self.dt_init_floor);
+        let dt_bias = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
+        let a_log = Tensor::<B, 1>::random([heads], Distribution::Uniform(1.0, 16.0), device).log();
+        let bound = 1.0 / (self.d_conv as f64).sqrt();
+        let conv_dim = self.conv_dim();
+        Ok(Mamba2 {
+            in_proj: linear(
+                d_model,
+                2 * d_inner + 2 * self.ngroups * self.d_state + heads,
+            ),
+            conv1d: CausalConv1d {
+                weight: Param::from_tensor(Tensor::random(
+                    [conv_dim, 1, self.d_conv],
+                    Distribution::Uniform(-bound, bound),
+                    device,
+                )),
+                bias: self.conv_bias.then(|| {
+                    Param::from_tensor(Tensor::random(
+                        [conv_dim],
+                        Distribution::Uniform(-bound, bound),
+                        device,
+                    ))
+                }),
+            },
+            dt_bias: Param::from_tensor(dt_bias),
+            A_log: Param::from_tensor(a_log),
+            D: Param::from_tensor(Tensor::ones([heads], device)),
+            norm: self.rmsnorm.then(|| {
+                GatedRmsNorm::new(
+                    d_inner,
+                    self.ngroups,
+                    self.norm_eps,
+                    self.norm_before_gate,
+                    device,
+                )
+            }),
+            out_proj: linear(d_inner, d_model),
+            headdim: self.headdim,
+            ngroups: self.ngroups,
+            d_state: self.d_state,
+            chunk_size: self.chunk_size,
+            dt_limit_min: self.dt_limit.0,
+            dt_limit_max: self.dt_limit.1,
+        })
+    }
+}
+
+/// The Mamba-2 mixer.
+#[derive(Module, Debug)]
+pub struct Mamba2<B: Backend> {
+    /// d_model → (z, xBC, δ).
+    pub in_proj: Linear<B>,
+    /// Causal depthwise convolution over xBC.
+    pub conv1d: CausalConv1d<B>,
+    /// Δ bias per head.
+    pub dt_bias: Param<Tensor<B, 1>>,
+    /// log(−A) per head.
+    pub A_log: Param<Tensor<B, 1>>,
+    /// Skip D per head.
+    pub D: Param<Tensor<B, 1>>,
+    /// Gated RMSNorm (when configured).
+    pub norm: Option<GatedRmsNorm<B>>,
+    /// d_inner → d_model.
+    pub out_proj: Linear<B>,
+    /// Channels per head.
+    pub headdim: usize,
+    /// Groups of heads sharing B and C.
+    pub ngroups: usize,
+    /// SSM state size N.
+    pub d_state: usize,
+    /// SSD chunk length.
+    pub chunk_size: usize,
+    /// Lower bound on Δ.
+    pub dt_limit_min: f64,
+    /// Upper bound on Δ.
+    pub dt_limit_max: f64,
+}
+
+/// The recurrent state of a Mamba-2 mixer.
+#[derive(Debug, Clone)]
+pub struct Mamba2State<B: Backend> {
+    /// The last K − 1 convolution inputs, (batch, conv_dim, K − 1).
+    pub conv: Tensor<B, 3>,
+    /// The SSM state, (batch, heads, headdim, N).
+    pub ssm: Tensor<B, 4>,
+}
+
+impl<B: Backend> Mamba2<B> {
+    /// Number of heads.
+    pub fn nheads(&self) -> usize {
+        self.A_log.val().dims()[0]
+    }
+
+    fn d_inner(&self) -> usize {
+        self.nheads() * self.headdim
+    }
+
+    fn d_model(&self) -> usize {
+        self.out_proj.weight.val().dims()[0]
+    }
+
+    fn conv_dim(&self) -> usize {
+        self.conv1d.weight.val().dims()[0]
+    }
+
+    /// The zero state for `batch` sequences.
+    pub fn initial_state(&self, batch: usize) -> Mamba2State<B> {
+        let reference = self.D.val();
+        let options = (&reference.device(), reference.dtype());
+        Mamba2State {
+            conv: Tensor::zeros([batch, self.conv_dim(), self.conv1d.width() - 1], options),
+            ssm: Tensor::zeros([batch, self.nheads(), self.headdim, self.d_state], options),
+        }
+    }
+
+    /// The parallel view: h (B, L, d_model) → (B, L, d_model).
+    pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
+        Ok(self.run(h, None)?.0)
+    }
+
+    /// The chunked view: continues from `state`.
+    pub fn forward_with_state(
+        &self,
+        state: &Mamba2State<B>,
+        h: Tensor<B, 3>,
+    ) -> Result<(Tensor<B, 3>, Mamba2State<B>)> {
+        self.run(h, Some(state.clone()))
+    }
+
+    /// The recurrent view: one token h (B, d_model) → (B, d_model).
+    pub fn step(
+        &self,
+        state: &Mamba2State<B>,
+        h: Tensor<B, 2>,
+    ) -> Result<(Tensor<B, 2>, Mamba2State<B>)> {
+        let (y, next) = self.run(h.unsqueeze_dim::<3>(1), Some(state.clone()))?;
+        Ok((y.squeeze_dim::<2>(1), next))
+    }
+
+    fn run(
+        &self,
+        h: Tensor<B, 3>,
+        state: Option<Mamba2State<B>>,
+    ) -> Result<(Tensor<B, 3>, Mamba2State<B>)> {
+        let [batch, len, d_model] = h.dims();
+        if d_model != self.d_model() {
+            return Err(Error::shape(
+                "input (batch, length, d_model)",
+                &[batch, len, self.d_model()],
+                &[batch, len, d_model],
+            ));
+        }
+        let (heads, p, n, g) = (self.nheads(), self.headdim, self.d_state, self.ngroups);
+        let (d_inner, conv_dim) = (self.d_inner(), self.conv_dim());
+        if let Some(s) = &state {
+            let k = self.conv1d.width();
+            if s.conv.dims() != [batch, conv_dim, k - 1] {
+                return Err(Error::shape(
+                    "conv state",
+                    &[batch, conv_dim, k - 1],
+                    &s.conv.dims(),
+                ));
+            }
+            if s.ssm.dims() != [batch, heads, p, n] {
+                return Err(Error::shape(
+                    "ssm state",
+                    &[batch, heads, p, n],
+                    &s.ssm.dims(),
+                ));
+            }
+        }
+        let (conv_state, ssm_state) = match state {
+            Some(s) => (Some(s.conv), Some(s.ssm)),
+            None => (None, None),
+        };
+        let proj = self.in_proj.forward(h);
+        let total = proj.dims()[2];
+        // mamba_ssm allows extra MLP channels in front: (z0, x0, z, xBC, δ).
+        let d_mlp = (total - 2 * d_inner - 2 * g * n - heads) / 2;
+        let z = proj.clone().narrow(2, 2 * d_mlp, d_inner);
+        let xbc = proj
+            .clone()
+            .narrow(2, 2 * d_mlp + d_inner, conv_dim)
+            .swap_dims(1, 2);
+        let dt_raw = proj.narrow(2, 2 * d_mlp + d_inner + conv_dim, heads); // (B, L, H)
+        let (xbc, conv_next) = self.conv1d.forward(xbc, conv_state);
+        let xbc = silu(xbc).swap_dims(1, 2); // (B, L, conv_dim)
+        let x = xbc
+            .clone()
+            .narrow(2, 0, d_inner)
+            .reshape([batch, len, heads, p]);
+        let b = xbc
+            .clone()
+            .narrow(2, d_inner, g * n)
+            .reshape([batch, len, g, n]);
+        let c = xbc
+            .narrow(2, d_inner + g * n, g * n)
+            .reshape([batch, len, g, n]);
+        let mut dt = softplus(dt_raw + self.dt_bias.val().reshape([1, 1, heads]), 1.0);
+        if self.dt_limit_min > 0.0 || self.dt_limit_max.is_finite() {
+            dt = dt.clamp(self.dt_limit_min, self.dt_limit_max);
+        }
+        let a = self.A_log.val().exp().neg().reshape([1, 1, heads]);
+        let (y, ssm_next) = ssd(Ssd {
+            x: x.clone() * dt.clone().unsqueeze_dim::<4>(3),
+            a: dt * a,
+            b,
+            c,
+            chunk_size: self.chunk_size,
+            initial_state: ssm_state,
+            starts: None,
+        })?;
+        let y = y + x * self.D.val().reshape([1, 1, heads, 1]);
+        let y = y.reshape([batch, len, d_inner]);
+        let y = match &self.norm {
+            Some(norm) => norm.forward(y, z),
+            None => y * silu(z),
+        };
+        Ok((
+            self.out_proj.forward(y),
+            Mamba2State {
+                conv: conv_next,
+                ssm: ssm_next,
+            },
+        ))
+    }
+}

@@ -1,0 +1,193 @@
+//! A language model of residual mixer blocks (Mamba LM layout):
+//!
+//!   h = embeddings[tokens]
+//!   h = h + mixer_i(rmsnorm_i(h))      for each block i
+//!   logits = rmsnorm_f(h) · Wᵀ         W = lm_head, or the embeddings when tied
+//!
+//! Parameter names follow transformers' `Mamba(2)ForCausalLM` without the
+//! `backbone.` prefix: `embeddings.weight`, `layers.{i}.norm.weight`,
+//! `layers.{i}.mixer.*`, `norm_f.weight`, `lm_head.weight`.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig};
+
+use crate::layers::linear::Linear;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::mixer::{Mixer, MixerConfig, MixerState};
+use crate::error::{Error, Result};
+use crate::layers::norm::RmsNorm;
+use crate::ops::SsmBackend;
+
+/// Hyperparameters of a language model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmConfig {
+    /// Rows of the embedding (the vocabulary, padded).
+    pub vocab_size: usize,
+    /// Number of residual blocks.
+    pub n_layer: usize,
+    /// The mixer of every block.
+    pub mixer: MixerConfig,
+    /// ε of the RMSNorms.
+    pub norm_eps: f64,
+    /// Share the embedding matrix with the output head.
+    pub tie_embeddings: bool,
+}
+
+impl LmConfig {
+    /// Model width.
+    pub fn d_model(&self) -> usize {
+        self.mixer.d_model()
+    }
+
+    /// A freshly initialised model.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<LanguageModel<B>> {
+        if self.vocab_size == 0 {
+            return Err(Error::config("vocab_size", "must be at least 1"));
+        }
+        let d = self.d_model();
+        Ok(LanguageModel {
+            embeddings: EmbeddingConfig::new(self.vocab_size, d).init(device),
+            layers: (0..self.n_layer)
+                .map(|_| {
+                    Ok(Block {
+                        norm: RmsNorm::new(d, self.norm_eps, device),
+                        mixer: self.mixer.init(device)?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            norm_f: RmsNorm::new(d, self.norm_eps, device),
+            lm_head: (!self.tie_embeddings).then(|| Linear::new(d, self.vocab_size, false, device)),
+        })
+    }
+}
+
+/// One residual block: h + mixer(norm(h)).
+#[derive(Module, Debug)]
+pub struct Block<B: Backend> {
+    /// Pre-norm.
+    pub norm: RmsNorm<B>,
+    /// Sequence mixer.
+    pub mixer: Mixer<B>,
+}
+
+/// The language model.
+#[derive(Module, Debug)]
+pub struct LanguageModel<B: Backend> {
+    /// Token embeddings, (vocab, d_model).
+    pub embeddings: Embedding<B>,
+    /// Residual blocks.
+    pub layers: Vec<Block<B>>,
+    /// Final norm.
+    pub norm_f: RmsNorm<B>,
+    /// Output head (vocab, d_model); `None` when tied to the embeddings.
+    pub lm_head: Option<Linear<B>>,
+}
+
+/// The recurrent state of a language model: one per block.
+#[derive(Debug, Clone)]
+pub struct LmState<B: Backend> {
+    /// Per-block mixer states.
+    pub layers: Vec<MixerState<B>>,
+}
+
+impl<B: SsmBackend> LanguageModel<B> {
+    /// Vocabulary rows.
+    pub fn vocab_size(&self) -> usize {
+        self.embeddings.weight.val().dims()[0]
+    }
+
+    /// The zero state for `batch` sequences.
+    pub fn initial_state(&self, batch: usize) -> LmState<B> {
+        LmState {
+            layers: self
+                .layers
+                .iter()
+                .map(|b| b.mixer.initial_state(batch))
+                .collect(),
+        }
+    }
+
+    fn check_tokens(&self, tokens: &Tensor<B, 2, Int>) -> Result<()> {
+        let vocab = self.vocab_size() as i64;
+        let max = tokens.clone().max().into_scalar();
+        let min = tokens.clone().min().into_scalar();
+        let (max, min): (i64, i64) = (
+            burn::tensor::ElementConversion::elem(max),
+            burn::tensor::ElementConversion::elem(min),
+        );
+        if min < 0 || max >= vocab {
+            return Err(Error::config(
+                "tokens",
+                format!("token ids must lie in 0..{vocab}, got {min}..={max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = self.norm_f.forward(h);
+        match &self.lm_head {
+            Some(head) => head.forward(h),
+            None => h.matmul(
+                self.embeddings
+                    .weight
+                    .val()
+                    .transpose()
+                    .unsqueeze_dim::<3>(0),
+            ),
+        }
+    }
+
+    /// Logits (B, L, vocab) of tokens (B, L), in parallel.
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
+        self.check_tokens(&tokens)?;
+        let mut h = self.embeddings.forward(tokens);
+        for block in &self.layers {
+            h = h.clone() + block.mixer.forward(block.norm.forward(h))?;
+        }
+        Ok(self.logits(h))
+    }
+
+    /// Logits of a chunk of tokens (B, L) continuing from `state`; the state after it.
+    pub fn forward_with_state(
+        &self,
+        state: &LmState<B>,
+        tokens: Tensor<B, 2, Int>,
+    ) -> Result<(Tensor<B, 3>, LmState<B>)> {
+        self.check_tokens(&tokens)?;
+        if state.layers.len() != self.layers.len() {
+            return Err(Error::config(
+                "state",
+                format!(
+                    "{} layer states for {} layers",
+                    state.layers.len(),
+                    self.layers.len()
+                ),
+            ));
+        }
+        let mut h = self.embeddings.forward(tokens);
+        let mut next = Vec::with_capacity(self.layers.len());
+        for (block, s) in self.layers.iter().zip(&state.layers) {
+            let (y, s) = block
+                .mixer
+                .forward_with_state(s, block.norm.forward(h.clone()))?;
+            h = h + y;
+            next.push(s);
+        }
+        Ok((self.logits(h), LmState { layers: next }))
+    }
+
+    /// One token per sequence, (B): logits (B, vocab) and the next state.
+    pub fn step(
+        &self,
+        state: &LmState<B>,
+        tokens: Tensor<B, 1, Int>,
+    ) -> Result<(Tensor<B, 2>, LmState<B>)> {
+        let (logits, next) = self.forward_with_state(state, tokens.unsqueeze_dim::<2>(1))?;
+        Ok((logits.squeeze_dim::<2>(1), next))
+    }
+}
