@@ -6,7 +6,7 @@ mod plot;
 
 use clap::{Parser, Subcommand};
 
-/// Structured state space sequence models: HiPPO, S4, S4D.
+/// Structured state space sequence models: HiPPO, S4, S4D, Mamba, Mamba-2.
 #[derive(Parser)]
 #[command(name = "ssm", version, about)]
 struct Cli {
@@ -19,6 +19,10 @@ enum Command {
     /// Online function approximation with a HiPPO operator: project a signal
     /// onto the measure's basis as it streams in, reconstruct it, plot both.
     Hippo(commands::hippo::Args),
+    /// Generate text with a Mamba / Mamba-2 checkpoint (recurrent decoding).
+    Generate(commands::generate::Args),
+    /// Describe a checkpoint folder: layout, architecture, parameter count.
+    Info(commands::info::Args),
     /// Run the golden reference cases (SSM_GOLDEN_DIR) on a device and
     /// compare with the official implementations' outputs.
     Selftest(commands::selftest::Args),
@@ -29,6 +33,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Hippo(args) => commands::hippo::run(args),
         Command::Selftest(args) => commands::selftest::run(args),
+        Command::Generate(args) => commands::generate::run(args),
+        Command::Info(args) => commands::info::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -109,3 +109,80 @@ fn cuda_without_cuda_build_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
 }
+
+fn golden() -> PathBuf {
+    std::env::var_os("SSM_GOLDEN_DIR")
+        .map(|d| {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                repo_root().join(d)
+            }
+        })
+        .unwrap_or_else(|| repo_root().join("../shared/golden"))
+}
+
+#[test]
+fn info_describes_both_layouts() {
+    for (folder, layout, mixer) in [
+        ("hf_mamba", "Hugging Face", "Mamba ("),
+        ("native_mamba2", "state-spaces/mamba", "Mamba-2"),
+    ] {
+        let out = ssm()
+            .arg("info")
+            .arg(golden().join(folder))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(layout) && stdout.contains(mixer),
+            "{stdout}"
+        );
+        assert!(stdout.contains("parameters:"), "{stdout}");
+    }
+}
+
+#[test]
+fn generate_streams_bytes_and_requires_a_tokenizer_or_byte_level() {
+    let out = ssm()
+        .args([
+            "generate",
+            "--prompt",
+            "hi",
+            "--max-tokens",
+            "5",
+            "--byte-level",
+            "--model",
+        ])
+        .arg(golden().join("native_mamba"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("hi"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("decoded 5 tokens"));
+
+    let out = ssm()
+        .args(["generate", "--prompt", "hi", "--model"])
+        .arg(golden().join("hf_mamba"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--byte-level"));
+
+    let empty = scratch("nolayout");
+    std::fs::write(empty.join("config.json"), "{\"foo\": 1}").unwrap();
+    let out = ssm().args(["info"]).arg(&empty).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither a Hugging Face config"));
+    std::fs::remove_dir_all(empty).unwrap();
+}

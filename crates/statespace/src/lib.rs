@@ -8,6 +8,7 @@
 //! ([`kernel`]), and wrapped as a layer ([`layers`]).
 
 pub mod error;
+pub mod generate;
 pub mod golden;
 pub mod hippo;
 pub mod io;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use burn::backend::Autodiff;
+use burn::tensor::DType;
 use statespace::golden::{self, Check};
 
 use crate::device::{DeviceKind, with_backend};
@@ -33,21 +34,42 @@ pub fn run(args: Args) -> Result<()> {
     }
     let manifest = golden::s4::read_manifest(&dir);
     let start = Instant::now();
+    // f64 where the device computes it exactly (the CPU); f32 elsewhere.
+    let (ssd_dtype, ssd_tolerance) = match args.device {
+        DeviceKind::Cpu => (DType::F64, golden::ssd::TOLERANCE_F64),
+        DeviceKind::Cuda => (DType::F32, golden::selective_scan::TOLERANCE),
+    };
     let checks: Vec<Check> = with_backend!(args.device, |B, device| {
         let mut checks = Vec::new();
         for (case, file) in golden::cases(&dir, "s4_fftconv_")? {
+            let m = manifest.as_ref();
             checks.extend(golden::s4::check_forward_and_gradients::<Autodiff<B>>(
+                &case, &file, m, &device,
+            )?);
+            checks.extend(golden::s4::check_recurrent::<B>(&case, &file, m, &device)?);
+        }
+        for (case, file) in golden::cases(&dir, "selective_scan_")? {
+            let m = manifest.as_ref();
+            checks.extend(golden::selective_scan::check_case::<Autodiff<B>>(
+                &case, &file, m, &device,
+            )?);
+        }
+        for (case, file) in golden::cases(&dir, "ssd_")? {
+            let chunk = manifest
+                .as_ref()
+                .and_then(|m| m.get(&case)?.get("block_len_used")?.as_u64())
+                .unwrap_or(16) as usize;
+            checks.extend(golden::ssd::check_case::<Autodiff<B>>(
                 &case,
                 &file,
-                manifest.as_ref(),
+                chunk,
+                ssd_dtype,
+                ssd_tolerance,
                 &device,
             )?);
-            checks.extend(golden::s4::check_recurrent::<B>(
-                &case,
-                &file,
-                manifest.as_ref(),
-                &device,
-            )?);
+        }
+        for (case, file) in golden::cases(&dir, "hf_mamba")? {
+            checks.extend(golden::lm::check_case::<B>(&dir, &case, &file, &device)?);
         }
         Ok::<_, anyhow::Error>(checks)
     })?;
