@@ -19,6 +19,9 @@ enum Command {
     /// Online function approximation with a HiPPO operator: project a signal
     /// onto the measure's basis as it streams in, reconstruct it, plot both.
     Hippo(commands::hippo::Args),
+    /// Speed benchmarks (JSON lines).
+    #[command(subcommand)]
+    Bench(commands::bench::Bench),
     /// Generate text with a Mamba / Mamba-2 checkpoint (recurrent decoding).
     Generate(commands::generate::Args),
     /// Describe a checkpoint folder: layout, architecture, parameter count.
@@ -34,6 +37,7 @@ fn main() -> std::process::ExitCode {
         Command::Hippo(args) => commands::hippo::run(args),
         Command::Selftest(args) => commands::selftest::run(args),
         Command::Generate(args) => commands::generate::run(args),
+        Command::Bench(bench) => commands::bench::run(bench),
         Command::Info(args) => commands::info::run(args),
     };
     match result {

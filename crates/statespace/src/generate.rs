@@ -50,10 +50,10 @@ impl Sampling {
         if self.top_k == Some(0) {
             return Err(Error::config("top_k", "must be at least 1"));
         }
-        if let Some(p) = self.top_p {
-            if !(p > 0.0 && p <= 1.0) {
-                return Err(Error::config("top_p", "must be in (0, 1]"));
-            }
+        if let Some(p) = self.top_p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err(Error::config("top_p", "must be in (0, 1]"));
         }
         if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
             return Err(Error::config(

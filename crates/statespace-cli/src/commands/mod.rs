@@ -1,5 +1,6 @@
 //! One module per `ssm` subcommand.
 
+pub mod bench;
 pub mod generate;
 pub mod hippo;
 pub mod info;

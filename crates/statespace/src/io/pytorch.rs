@@ -455,7 +455,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
                 let items = pop_mark(&mut stack)?;
                 stack.push(Value::Tuple(items));
             }
-            0x85 | 0x86 | 0x87 => {
+            0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
                 if stack.len() < n {
                     return Err("pickle stack underflow".into());

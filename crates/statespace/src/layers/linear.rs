@@ -40,20 +40,29 @@ impl<B: Backend> Linear<B> {
     }
 
     /// Applies the layer to the last dimension of x (…, d_in) → (…, d_out).
+    ///
+    /// The leading dimensions are flattened so the product is one 2-D
+    /// matmul against the transposed view of W (no copy of the weight).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let w = self.weight.val().transpose();
-        let mut shape = [1usize; D];
-        let [d_in, d_out] = w.dims();
-        shape[D - 2] = d_in;
-        shape[D - 1] = d_out;
-        let y = x.matmul(w.reshape(shape));
-        match &self.bias {
-            Some(b) => {
-                let mut bshape = [1usize; D];
-                bshape[D - 1] = d_out;
-                y + b.val().reshape(bshape)
-            }
-            None => y,
-        }
+        project(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()))
     }
+}
+
+/// x Wᵀ (+ b) over the last dimension, for W (d_out, d_in).
+pub fn project<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    w: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, D> {
+    let dims = x.dims();
+    let d_in = dims[D - 1];
+    let d_out = w.dims()[0];
+    let rows: usize = dims[..D - 1].iter().product();
+    let mut y = x.reshape([rows, d_in]).matmul(w.transpose());
+    if let Some(b) = bias {
+        y = y + b.unsqueeze_dim::<2>(0);
+    }
+    let mut out = dims;
+    out[D - 1] = d_out;
+    y.reshape(out)
 }

@@ -132,13 +132,7 @@ impl<B: SsmBackend> LanguageModel<B> {
         let h = self.norm_f.forward(h);
         match &self.lm_head {
             Some(head) => head.forward(h),
-            None => h.matmul(
-                self.embeddings
-                    .weight
-                    .val()
-                    .transpose()
-                    .unsqueeze_dim::<3>(0),
-            ),
+            None => crate::layers::linear::project(h, self.embeddings.weight.val(), None),
         }
     }
 

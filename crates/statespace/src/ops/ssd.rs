@@ -104,14 +104,14 @@ pub fn ssd<B: Backend>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
             &s.c.dims(),
         ));
     }
-    if let Some(h0) = &s.initial_state {
-        if h0.dims() != [batch, heads, p, n] {
-            return Err(Error::shape(
-                "initial_state (batch, heads, headdim, dstate)",
-                &[batch, heads, p, n],
-                &h0.dims(),
-            ));
-        }
+    if let Some(h0) = &s.initial_state
+        && h0.dims() != [batch, heads, p, n]
+    {
+        return Err(Error::shape(
+            "initial_state (batch, heads, headdim, dstate)",
+            &[batch, heads, p, n],
+            &h0.dims(),
+        ));
     }
     if s.chunk_size == 0 {
         return Err(Error::config("chunk_size", "must be at least 1"));

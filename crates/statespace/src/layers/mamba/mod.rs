@@ -326,9 +326,8 @@ impl<B: SelectiveScanOps> Mamba<B> {
             .narrow(2, r + n, n)
             .swap_dims(1, 2)
             .unsqueeze_dim::<4>(1);
-        let delta = dt
-            .matmul(self.dt_proj.weight.val().transpose().unsqueeze_dim::<3>(0))
-            .swap_dims(1, 2); // (B, d_inner, L)
+        let delta =
+            crate::layers::linear::project(dt, self.dt_proj.weight.val(), None).swap_dims(1, 2); // (B, d_inner, L)
         let a = self.A_log.val().exp().neg();
         let scan = SelectiveScan {
             d: Some(self.D.val()),

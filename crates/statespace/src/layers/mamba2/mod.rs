@@ -122,7 +122,7 @@ impl Mamba2Config {
                 return Err(Error::config(key, "must be at least 1"));
             }
         }
-        if self.d_inner() % self.headdim != 0 {
+        if !self.d_inner().is_multiple_of(self.headdim) {
             return Err(Error::config(
                 "headdim",
                 format!(
@@ -131,7 +131,7 @@ impl Mamba2Config {
                 ),
             ));
         }
-        if self.nheads() % self.ngroups != 0 {
+        if !self.nheads().is_multiple_of(self.ngroups) {
             return Err(Error::config(
                 "ngroups",
                 format!("must divide the number of heads ({})", self.nheads()),
@@ -363,15 +363,36 @@ impl<B: Backend> Mamba2<B> {
             dt = dt.clamp(self.dt_limit_min, self.dt_limit_max);
         }
         let a = self.A_log.val().exp().neg().reshape([1, 1, heads]);
-        let (y, ssm_next) = ssd(Ssd {
-            x: x.clone() * dt.clone().unsqueeze_dim::<4>(3),
-            a: dt * a,
-            b,
-            c,
-            chunk_size: self.chunk_size,
-            initial_state: ssm_state,
-            starts: None,
-        })?;
+        let x_dt = x.clone() * dt.clone().unsqueeze_dim::<4>(3);
+        let a_dt = dt * a;
+        let (y, ssm_next) = match ssm_state {
+            // One token from a state: the recurrence itself, h = e^{a} h + B ⊗ x, y = C · h.
+            Some(h) if len == 1 => {
+                let per_head = |t: Tensor<B, 4>| -> Tensor<B, 3> {
+                    t.reshape([batch, g, 1, n])
+                        .repeat_dim(2, heads / g)
+                        .reshape([batch, heads, n])
+                };
+                let (b1, c1) = (per_head(b), per_head(c));
+                let x1 = x_dt.reshape([batch, heads, p, 1]);
+                let decay = a_dt.reshape([batch, heads, 1, 1]).exp();
+                let h = h * decay + x1 * b1.unsqueeze_dim::<4>(2);
+                let y = h
+                    .clone()
+                    .matmul(c1.unsqueeze_dim::<4>(3))
+                    .reshape([batch, 1, heads, p]);
+                (y, h)
+            }
+            initial_state => ssd(Ssd {
+                x: x_dt,
+                a: a_dt,
+                b,
+                c,
+                chunk_size: self.chunk_size,
+                initial_state,
+                starts: None,
+            })?,
+        };
         let y = y + x * self.D.val().reshape([1, 1, heads, 1]);
         let y = y.reshape([batch, len, d_inner]);
         let y = match &self.norm {

@@ -1,0 +1,137 @@
+//! `ssm bench`: speed measurements printed as JSON lines.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use statespace::generate::{Generator, Sampling};
+use statespace::layers::mamba::MambaConfig;
+use statespace::layers::mamba2::Mamba2Config;
+use statespace::models::{LmConfig, MixerConfig};
+
+use crate::device::{DeviceKind, with_backend};
+
+/// What to benchmark.
+#[derive(Subcommand)]
+pub enum Bench {
+    /// Prefill and decode speed of random-weight models of the mamba-130m
+    /// and mamba2-130m shapes, batch 1.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `ssm bench generate`.
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// Which shape: mamba-130m, mamba2-130m, or both.
+    #[arg(long, default_value = "both")]
+    model: String,
+    /// Prompt length for the prefill measurement.
+    #[arg(long, default_value_t = 512)]
+    prompt: usize,
+    /// Tokens decoded for the decode measurement.
+    #[arg(long, default_value_t = 128)]
+    decode: usize,
+    /// Also decode this many tokens and report the resident memory after
+    /// 1k tokens and at the end (0 = skip).
+    #[arg(long, default_value_t = 0)]
+    rss_tokens: usize,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+/// The configurations of the published 130m checkpoints.
+fn shapes(which: &str) -> Result<Vec<(&'static str, LmConfig)>> {
+    let mamba = LmConfig {
+        vocab_size: 50280,
+        n_layer: 24,
+        mixer: MixerConfig::Mamba(MambaConfig::new(768)),
+        norm_eps: 1e-5,
+        tie_embeddings: true,
+    };
+    let mamba2 = LmConfig {
+        vocab_size: 50280,
+        n_layer: 24,
+        mixer: MixerConfig::Mamba2(Mamba2Config::new(768)),
+        norm_eps: 1e-5,
+        tie_embeddings: true,
+    };
+    Ok(match which {
+        "mamba-130m" => vec![("mamba-130m", mamba)],
+        "mamba2-130m" => vec![("mamba2-130m", mamba2)],
+        "both" => vec![("mamba-130m", mamba), ("mamba2-130m", mamba2)],
+        other => bail!("unknown --model `{other}` (mamba-130m, mamba2-130m or both)"),
+    })
+}
+
+/// Resident set size of this process in MiB (Linux).
+fn rss_mib() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / (1024.0 * 1024.0))
+}
+
+/// Runs `ssm bench ...`.
+pub fn run(bench: Bench) -> Result<()> {
+    match bench {
+        Bench::Generate(args) => generate(args),
+    }
+}
+
+fn generate(args: GenerateArgs) -> Result<()> {
+    for (name, config) in shapes(&args.model)? {
+        with_backend!(args.device, |B, device| {
+            let model = config.init::<B>(&device)?;
+            let prompt: Vec<i64> = (0..args.prompt.max(1))
+                .map(|i| (i * 7919 % 50000) as i64)
+                .collect();
+            // Warm-up: one short prefill and a few steps.
+            let mut warm = Generator::new(
+                &model,
+                &prompt[..8.min(prompt.len())],
+                Sampling::default(),
+                512,
+                &device,
+            )?;
+            for _ in 0..4 {
+                warm.next_token()?;
+            }
+            let start = Instant::now();
+            let mut generator = Generator::new(&model, &prompt, Sampling::default(), 512, &device)?;
+            let prefill = start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            for _ in 0..args.decode {
+                generator.next_token()?;
+            }
+            let decode = start.elapsed().as_secs_f64();
+            println!(
+                "{{\"what\": \"generate\", \"model\": \"{name}\", \"device\": \"{:?}\", \"batch\": 1, \"prompt\": {}, \"prefill_tok_s\": {:.1}, \"decode_tokens\": {}, \"decode_tok_s\": {:.2}, \"threads\": {}}}",
+                args.device,
+                prompt.len(),
+                prompt.len() as f64 / prefill,
+                args.decode,
+                args.decode as f64 / decode,
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+            if args.rss_tokens > 0 {
+                let mut generator =
+                    Generator::new(&model, &prompt[..1], Sampling::default(), 512, &device)?;
+                let mut at_1k = None;
+                for i in 0..args.rss_tokens {
+                    generator.next_token()?;
+                    if i + 1 == 1000 {
+                        at_1k = rss_mib();
+                    }
+                }
+                println!(
+                    "{{\"what\": \"generate_rss\", \"model\": \"{name}\", \"rss_mib_at_1k\": {:.1}, \"tokens\": {}, \"rss_mib_at_end\": {:.1}}}",
+                    at_1k.unwrap_or(f64::NAN),
+                    args.rss_tokens,
+                    rss_mib().unwrap_or(f64::NAN)
+                );
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+    }
+    Ok(())
+}
