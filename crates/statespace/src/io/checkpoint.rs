@@ -215,7 +215,10 @@ fn hf_config(r: &ConfigReader<'_>) -> Result<LmConfig> {
                 ngroups: r.usize_or("n_groups", 1)?,
                 chunk_size: r.usize_or("chunk_size", 256)?,
                 rmsnorm: r.bool_or("rms_norm", true)?,
-                norm_before_gate: r.bool_or("norm_before_gate", false)?,
+                // transformers gates before normalising and normalises over all
+                // of d_inner, whatever n_groups is.
+                norm_before_gate: false,
+                norm_per_group: false,
                 norm_eps: r.f64_or("layer_norm_epsilon", 1e-5)?,
                 dt_limit: limit,
                 conv_bias: r.bool_or("use_conv_bias", true)?,
@@ -251,7 +254,8 @@ fn hf_config(r: &ConfigReader<'_>) -> Result<LmConfig> {
         n_layer: r.usize("num_hidden_layers")?,
         mixer,
         norm_eps: r.f64_or("layer_norm_epsilon", 1e-5)?,
-        tie_embeddings: r.bool_or("tie_word_embeddings", true)?,
+        // transformers' default differs: tied for Mamba, untied for Mamba-2.
+        tie_embeddings: r.bool_or("tie_word_embeddings", model_type == "mamba")?,
     })
 }
 

@@ -45,6 +45,9 @@ pub struct Mamba2Config {
     pub rmsnorm: bool,
     /// Normalise before gating.
     pub norm_before_gate: bool,
+    /// Take the gated norm's mean square per group of d_inner/ngroups
+    /// channels (mamba_ssm) rather than over all of d_inner (transformers).
+    pub norm_per_group: bool,
     /// ε of the gated norm.
     pub norm_eps: f64,
     /// Bounds applied to Δ after softplus (`time_step_limit`).
@@ -73,6 +76,7 @@ impl Default for Mamba2Config {
             chunk_size: 256,
             rmsnorm: true,
             norm_before_gate: false,
+            norm_per_group: true,
             norm_eps: 1e-5,
             dt_limit: (0.0, f64::INFINITY),
             dt_min: 0.001,
