@@ -19,6 +19,8 @@ enum Command {
     /// Online function approximation with a HiPPO operator: project a signal
     /// onto the measure's basis as it streams in, reconstruct it, plot both.
     Hippo(commands::hippo::Args),
+    /// Train a deep SSM classifier on a task (default: a small S4D on ListOps).
+    Train(commands::train::Args),
     /// Speed benchmarks (JSON lines).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -38,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Selftest(args) => commands::selftest::run(args),
         Command::Generate(args) => commands::generate::run(args),
         Command::Bench(bench) => commands::bench::run(bench),
+        Command::Train(args) => commands::train::run(args),
         Command::Info(args) => commands::info::run(args),
     };
     match result {

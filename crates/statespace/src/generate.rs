@@ -149,7 +149,7 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         if prompt.is_empty() {
             return Err(Error::config("prompt", "needs at least one token"));
         }
-        let mut state = model.initial_state(1);
+        let mut state = model.initial_state(1)?;
         let mut last = None;
         for chunk in prompt.chunks(prefill_chunk.max(1)) {
             let tokens = Tensor::<B, 2, Int>::from_data(

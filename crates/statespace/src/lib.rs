@@ -20,3 +20,5 @@ pub mod kernel;
 pub mod layers;
 pub mod models;
 pub mod ops;
+pub mod tasks;
+pub mod train;

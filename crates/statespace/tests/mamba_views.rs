@@ -35,12 +35,12 @@ fn configs() -> Vec<MixerConfig> {
 fn mixer_step_and_chunks_equal_parallel_pass() {
     let device = Default::default();
     for config in configs() {
-        let mixer = config.init::<B>(&device).unwrap();
+        let mixer = config.init::<B>(&device, &mut rand::rng()).unwrap();
         let len = 23;
         let x = Tensor::<B, 3>::random([2, len, 16], Distribution::Normal(0.0, 1.0), &device);
         let full = host(&mixer.forward(x.clone()).unwrap());
 
-        let mut state = mixer.initial_state(2);
+        let mut state = mixer.initial_state(2).unwrap();
         let mut pieces = Vec::new();
         for (from, n) in [(0, 1), (1, 9), (10, 13)] {
             let (y, s) = mixer
@@ -70,7 +70,7 @@ fn language_model_recurrent_decoding_equals_parallel_logits() {
         let ids: Vec<i64> = (0..17).map(|i| (i * 7 + 3) % 40).collect();
         let tokens = Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, 17]), &device);
         let full = host(&model.forward(tokens).unwrap());
-        let mut state = model.initial_state(1);
+        let mut state = model.initial_state(1).unwrap();
         let mut steps = Vec::new();
         for &id in &ids {
             let token = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![id], [1]), &device);

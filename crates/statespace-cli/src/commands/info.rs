@@ -23,6 +23,7 @@ pub fn run(args: Args) -> Result<()> {
     println!("folder:       {}", args.dir.display());
     println!("layout:       {}", ckpt.layout);
     let mixer = match &c.mixer {
+        MixerConfig::S4(s) => format!("S4 ({:?}, d_state {}, init {})", s.mode, s.d_state, s.init),
         MixerConfig::Mamba(m) => format!(
             "Mamba (d_state {}, d_conv {}, expand {}, dt_rank {})",
             m.d_state,

@@ -5,3 +5,4 @@ pub mod generate;
 pub mod hippo;
 pub mod info;
 pub mod selftest;
+pub mod train;

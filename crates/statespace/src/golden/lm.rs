@@ -27,7 +27,7 @@ pub fn greedy<B: SsmBackend>(
 ) -> Result<Vec<i64>> {
     let tokens =
         Tensor::<B, 2, Int>::from_data(TensorData::new(prompt.to_vec(), [1, prompt.len()]), device);
-    let (logits, mut state) = model.forward_with_state(&model.initial_state(1), tokens)?;
+    let (logits, mut state) = model.forward_with_state(&model.initial_state(1)?, tokens)?;
     let mut out = prompt.to_vec();
     let mut last = logits.narrow(1, prompt.len() - 1, 1).squeeze_dim::<2>(1);
     for i in 0..new {

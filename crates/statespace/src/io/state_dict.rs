@@ -26,10 +26,10 @@ pub struct ParamInfo {
 /// segment, so a parameter's name does not depend on which variant holds it
 /// (`layers.0.mixer.in_proj.weight` for every mixer kind).
 #[derive(Default)]
-struct Path(Vec<String>);
+pub(crate) struct Path(Vec<String>);
 
 impl Path {
-    fn enter(&mut self, name: &str, container: &str) {
+    pub(crate) fn enter(&mut self, name: &str, container: &str) {
         let segment = if container.starts_with("Enum:") {
             ""
         } else {
@@ -37,10 +37,10 @@ impl Path {
         };
         self.0.push(segment.to_string());
     }
-    fn exit(&mut self) {
+    pub(crate) fn exit(&mut self) {
         self.0.pop();
     }
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.0
             .iter()
             .filter(|s| !s.is_empty())

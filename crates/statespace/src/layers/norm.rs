@@ -84,3 +84,56 @@ impl<B: Backend> GatedRmsNorm<B> {
         }
     }
 }
+
+/// LayerNorm over the last dimension: y = (x − mean) / √(var + ε) · weight + bias.
+#[derive(Module, Debug)]
+pub struct LayerNorm<B: Backend> {
+    /// Scale, (d).
+    pub weight: Param<Tensor<B, 1>>,
+    /// Shift, (d).
+    pub bias: Param<Tensor<B, 1>>,
+    /// ε added to the variance.
+    pub eps: f64,
+}
+
+impl<B: Backend> LayerNorm<B> {
+    /// Unit scale, zero shift, width `d`.
+    pub fn new(d: usize, eps: f64, device: &B::Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::ones([d], device)),
+            bias: Param::from_tensor(Tensor::zeros([d], device)),
+            eps,
+        }
+    }
+
+    /// Normalises the last dimension of `x`.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let d = self.weight.val().dims()[0];
+        let mut shape = [1usize; D];
+        shape[D - 1] = d;
+        let mean = x.clone().mean_dim(D - 1);
+        let centred = x - mean;
+        let var = centred.clone().square().mean_dim(D - 1);
+        centred * var.add_scalar(self.eps).sqrt().recip() * self.weight.val().reshape(shape)
+            + self.bias.val().reshape(shape)
+    }
+}
+
+/// Which normalisation a block uses.
+#[derive(Module, Debug)]
+pub enum Norm<B: Backend> {
+    /// LayerNorm (S4's blocks).
+    Layer(LayerNorm<B>),
+    /// RMSNorm (Mamba's blocks).
+    Rms(RmsNorm<B>),
+}
+
+impl<B: Backend> Norm<B> {
+    /// Normalises the last dimension of `x`.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self {
+            Norm::Layer(n) => n.forward(x),
+            Norm::Rms(n) => n.forward(x),
+        }
+    }
+}

@@ -44,7 +44,8 @@ impl LmConfig {
     }
 
     /// A freshly initialised model.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<LanguageModel<B>> {
+    pub fn init<B: SsmBackend>(&self, device: &B::Device) -> Result<LanguageModel<B>> {
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
         if self.vocab_size == 0 {
             return Err(Error::config("vocab_size", "must be at least 1"));
         }
@@ -55,7 +56,7 @@ impl LmConfig {
                 .map(|_| {
                     Ok(Block {
                         norm: RmsNorm::new(d, self.norm_eps, device),
-                        mixer: self.mixer.init(device)?,
+                        mixer: self.mixer.init(device, &mut rng)?,
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -88,7 +89,7 @@ pub struct LanguageModel<B: Backend> {
 }
 
 /// The recurrent state of a language model: one per block.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LmState<B: Backend> {
     /// Per-block mixer states.
     pub layers: Vec<MixerState<B>>,
@@ -101,14 +102,14 @@ impl<B: SsmBackend> LanguageModel<B> {
     }
 
     /// The zero state for `batch` sequences.
-    pub fn initial_state(&self, batch: usize) -> LmState<B> {
-        LmState {
+    pub fn initial_state(&self, batch: usize) -> Result<LmState<B>> {
+        Ok(LmState {
             layers: self
                 .layers
                 .iter()
                 .map(|b| b.mixer.initial_state(batch))
-                .collect(),
-        }
+                .collect::<Result<_>>()?,
+        })
     }
 
     fn check_tokens(&self, tokens: &Tensor<B, 2, Int>) -> Result<()> {

@@ -1,20 +1,28 @@
 //! A sequence mixer of any kind behind one interface (the three views:
-//! `forward`, `step`, `forward_with_state`).
+//! `forward`, `step` via one-token chunks, `forward_with_state`).
+
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::layers::linear::Linear;
 use crate::layers::mamba::{Mamba, MambaConfig, MambaState};
 use crate::layers::mamba2::{Mamba2, Mamba2Config, Mamba2State};
+use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
 use crate::ops::SsmBackend;
 
 /// Which mixer a block uses, with its hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum MixerConfig {
+    /// S4 / S4D convolution followed by a GLU output projection (s4's block).
+    S4(S4Config),
     /// Mamba (selective scan).
     Mamba(MambaConfig),
     /// Mamba-2 (SSD).
@@ -25,23 +33,50 @@ impl MixerConfig {
     /// The mixer's model width.
     pub fn d_model(&self) -> usize {
         match self {
+            MixerConfig::S4(c) => c.d_model,
             MixerConfig::Mamba(c) => c.d_model,
             MixerConfig::Mamba2(c) => c.d_model,
         }
     }
 
-    /// Builds a freshly initialised mixer.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mixer<B>> {
+    /// Builds a freshly initialised mixer; `rng` draws the S4 kernels' Δ, C and D.
+    pub fn init<B: SsmBackend>(&self, device: &B::Device, rng: &mut impl Rng) -> Result<Mixer<B>> {
         Ok(match self {
+            MixerConfig::S4(c) => {
+                let h = c.d_model;
+                Mixer::S4(S4Block {
+                    layer: c.init(device, rng)?,
+                    output_linear: Linear::new(c.channels * h, 2 * h, true, device),
+                })
+            }
             MixerConfig::Mamba(c) => Mixer::Mamba(c.init(device)?),
             MixerConfig::Mamba2(c) => Mixer::Mamba2(c.init(device)?),
         })
     }
 }
 
+/// s4's block body: the S4 layer, then a linear map to 2H and a GLU.
+#[derive(Module, Debug)]
+pub struct S4Block<B: Backend> {
+    /// The convolution layer.
+    pub layer: S4<B>,
+    /// channels·H → 2H, halved by the GLU.
+    pub output_linear: Linear<B>,
+}
+
+impl<B: Backend> S4Block<B> {
+    fn output(&self, y: Tensor<B, 3>) -> Tensor<B, 3> {
+        let y = self.output_linear.forward(y);
+        let h = y.dims()[2] / 2;
+        y.clone().narrow(2, 0, h) * sigmoid(y.narrow(2, h, h))
+    }
+}
+
 /// A sequence mixer.
 #[derive(Module, Debug)]
 pub enum Mixer<B: Backend> {
+    /// S4 / S4D block.
+    S4(S4Block<B>),
     /// Mamba.
     Mamba(Mamba<B>),
     /// Mamba-2.
@@ -49,8 +84,10 @@ pub enum Mixer<B: Backend> {
 }
 
 /// The recurrent state of a [`Mixer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum MixerState<B: Backend> {
+    /// Of an S4 block: its discretised recurrence and state.
+    S4(Arc<S4Recurrent<B>>, S4State<B>),
     /// Of a Mamba mixer.
     Mamba(MambaState<B>),
     /// Of a Mamba-2 mixer.
@@ -58,17 +95,23 @@ pub enum MixerState<B: Backend> {
 }
 
 impl<B: SsmBackend> Mixer<B> {
-    /// The zero state for `batch` sequences.
-    pub fn initial_state(&self, batch: usize) -> MixerState<B> {
-        match self {
+    /// The zero state for `batch` sequences (S4 blocks discretise here).
+    pub fn initial_state(&self, batch: usize) -> Result<MixerState<B>> {
+        Ok(match self {
+            Mixer::S4(b) => {
+                let rec = b.layer.recurrent()?;
+                let state = rec.initial_state(batch);
+                MixerState::S4(Arc::new(rec), state)
+            }
             Mixer::Mamba(m) => MixerState::Mamba(m.initial_state(batch)),
             Mixer::Mamba2(m) => MixerState::Mamba2(m.initial_state(batch)),
-        }
+        })
     }
 
     /// (B, L, d) → (B, L, d).
     pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         match self {
+            Mixer::S4(b) => Ok(b.output(b.layer.forward(h)?)),
             Mixer::Mamba(m) => m.forward(h),
             Mixer::Mamba2(m) => m.forward(h),
         }
@@ -81,6 +124,10 @@ impl<B: SsmBackend> Mixer<B> {
         h: Tensor<B, 3>,
     ) -> Result<(Tensor<B, 3>, MixerState<B>)> {
         match (self, state) {
+            (Mixer::S4(b), MixerState::S4(rec, s)) => {
+                let (y, s) = rec.forward_with_state(s, h)?;
+                Ok((b.output(y), MixerState::S4(rec.clone(), s)))
+            }
             (Mixer::Mamba(m), MixerState::Mamba(s)) => {
                 let (y, s) = m.forward_with_state(s, h)?;
                 Ok((y, MixerState::Mamba(s)))
@@ -89,7 +136,7 @@ impl<B: SsmBackend> Mixer<B> {
                 let (y, s) = m.forward_with_state(s, h)?;
                 Ok((y, MixerState::Mamba2(s)))
             }
-            _ => Err(crate::error::Error::config(
+            _ => Err(Error::config(
                 "state",
                 "the state belongs to another kind of mixer",
             )),

@@ -1,6 +1,7 @@
 //! Models built from mixers: a language model (embedding → residual
 //! blocks → norm → head) for any mixer.
 
+pub mod classifier;
 pub mod lm;
 pub mod mixer;
 

@@ -1,0 +1,292 @@
+//! The deep SSM sequence classifier of the S4 papers:
+//!
+//!   h = encoder(x)                               tokens → embedding, values → linear
+//!   h = h + dropout(mixer(norm(h)))              prenorm blocks (or postnorm:
+//!                                                h = norm(h + dropout(mixer(h))))
+//!   logits = decoder(pool(norm_f(h)))            mean over the sequence, or the last step
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::mixer::{Mixer, MixerConfig, MixerState};
+use crate::error::{Error, Result};
+use crate::layers::linear::Linear;
+use crate::layers::norm::{LayerNorm, Norm, RmsNorm};
+use crate::ops::SsmBackend;
+
+/// How a sequence is reduced to one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// Mean over the (unpadded) positions.
+    #[default]
+    Mean,
+    /// The last (unpadded) position.
+    Last,
+}
+
+/// The normalisation of the blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NormKind {
+    /// LayerNorm.
+    Layer,
+    /// RMSNorm.
+    Rms,
+}
+
+/// What the classifier reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// Token ids in 0..vocab.
+    Tokens {
+        /// Vocabulary size (including padding).
+        vocab: usize,
+    },
+    /// Real vectors of this many channels per step (e.g. 1 for pixels).
+    Values {
+        /// Channels per step.
+        channels: usize,
+    },
+}
+
+/// Hyperparameters of a classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierConfig {
+    /// Input kind.
+    pub input: InputKind,
+    /// Number of classes.
+    pub classes: usize,
+    /// Number of blocks.
+    pub n_layers: usize,
+    /// The mixer of every block.
+    pub mixer: MixerConfig,
+    /// Block normalisation.
+    pub norm: NormKind,
+    /// Normalise before the mixer (else after the residual sum).
+    pub prenorm: bool,
+    /// Dropout after each mixer.
+    pub dropout: f64,
+    /// Sequence pooling.
+    pub pooling: Pooling,
+}
+
+/// One residual block.
+#[derive(Module, Debug)]
+pub struct ClassifierBlock<B: Backend> {
+    /// Normalisation.
+    pub norm: Norm<B>,
+    /// Sequence mixer.
+    pub mixer: Mixer<B>,
+    /// Dropout on the mixer output.
+    pub dropout: Dropout,
+}
+
+/// Encodes the input to width d_model.
+#[derive(Module, Debug)]
+pub enum Encoder<B: Backend> {
+    /// Token embedding.
+    Tokens(Embedding<B>),
+    /// Linear map of real-valued steps.
+    Values(Linear<B>),
+}
+
+/// The classifier.
+#[derive(Module, Debug)]
+pub struct Classifier<B: Backend> {
+    /// Input encoder.
+    pub encoder: Encoder<B>,
+    /// Residual blocks.
+    pub layers: Vec<ClassifierBlock<B>>,
+    /// Final norm (prenorm models).
+    pub norm_f: Option<Norm<B>>,
+    /// d_model → classes.
+    pub decoder: Linear<B>,
+    /// Pooling.
+    #[module(skip)]
+    pub pooling: Pooling,
+    /// Prenorm or postnorm.
+    #[module(skip)]
+    pub prenorm: bool,
+}
+
+/// A batch of inputs: either token ids (B, L) or values (B, L, C), and the
+/// unpadded length of each sequence.
+#[derive(Debug, Clone)]
+pub enum Inputs<B: Backend> {
+    /// Token ids.
+    Tokens(Tensor<B, 2, Int>),
+    /// Real values.
+    Values(Tensor<B, 3>),
+}
+
+impl<B: Backend> Inputs<B> {
+    fn dims(&self) -> (usize, usize) {
+        match self {
+            Inputs::Tokens(t) => {
+                let [b, l] = t.dims();
+                (b, l)
+            }
+            Inputs::Values(v) => {
+                let [b, l, _] = v.dims();
+                (b, l)
+            }
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// Builds a freshly initialised classifier.
+    pub fn init<B: SsmBackend>(
+        &self,
+        device: &B::Device,
+        rng: &mut impl Rng,
+    ) -> Result<Classifier<B>> {
+        if self.classes < 2 {
+            return Err(Error::config(
+                "classes",
+                "a classifier needs at least 2 classes",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::config("dropout", "must be in [0, 1)"));
+        }
+        let d = self.mixer.d_model();
+        let norm = |device: &B::Device| match self.norm {
+            NormKind::Layer => Norm::Layer(LayerNorm::new(d, 1e-5, device)),
+            NormKind::Rms => Norm::Rms(RmsNorm::new(d, 1e-5, device)),
+        };
+        let encoder = match self.input {
+            InputKind::Tokens { vocab } => {
+                Encoder::Tokens(EmbeddingConfig::new(vocab, d).init(device))
+            }
+            InputKind::Values { channels } => {
+                Encoder::Values(Linear::new(channels, d, true, device))
+            }
+        };
+        Ok(Classifier {
+            encoder,
+            layers: (0..self.n_layers)
+                .map(|_| {
+                    Ok(ClassifierBlock {
+                        norm: norm(device),
+                        mixer: self.mixer.init(device, rng)?,
+                        dropout: DropoutConfig::new(self.dropout).init(),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            norm_f: self.prenorm.then(|| norm(device)),
+            decoder: Linear::new(d, self.classes, true, device),
+            pooling: self.pooling,
+            prenorm: self.prenorm,
+        })
+    }
+}
+
+impl<B: SsmBackend> Classifier<B> {
+    fn encode(&self, inputs: Inputs<B>) -> Result<Tensor<B, 3>> {
+        match (&self.encoder, inputs) {
+            (Encoder::Tokens(e), Inputs::Tokens(t)) => Ok(e.forward(t)),
+            (Encoder::Values(e), Inputs::Values(v)) => Ok(e.forward(v)),
+            _ => Err(Error::config(
+                "input",
+                "the inputs are not of the kind this model reads",
+            )),
+        }
+    }
+
+    fn block(
+        &self,
+        block: &ClassifierBlock<B>,
+        h: Tensor<B, 3>,
+        mixed: impl FnOnce(Tensor<B, 3>) -> Result<Tensor<B, 3>>,
+    ) -> Result<Tensor<B, 3>> {
+        if self.prenorm {
+            Ok(h.clone() + block.dropout.forward(mixed(block.norm.forward(h))?))
+        } else {
+            Ok(block
+                .norm
+                .forward(h.clone() + block.dropout.forward(mixed(h)?)))
+        }
+    }
+
+    /// Per-step features (B, L, d) before pooling.
+    pub fn features(&self, inputs: Inputs<B>) -> Result<Tensor<B, 3>> {
+        let mut h = self.encode(inputs)?;
+        for block in &self.layers {
+            h = self.block(block, h, |x| block.mixer.forward(x))?;
+        }
+        Ok(match &self.norm_f {
+            Some(n) => n.forward(h),
+            None => h,
+        })
+    }
+
+    /// Class logits (B, classes); `lengths` are the unpadded lengths.
+    pub fn forward(&self, inputs: Inputs<B>, lengths: &[usize]) -> Result<Tensor<B, 2>> {
+        let (batch, len) = inputs.dims();
+        if lengths.len() != batch || lengths.iter().any(|&l| l == 0 || l > len) {
+            return Err(Error::config(
+                "lengths",
+                format!("need {batch} lengths in 1..={len}"),
+            ));
+        }
+        let h = self.features(inputs)?;
+        Ok(self.decoder.forward(self.pool(h, lengths)))
+    }
+
+    /// Logits computed recurrently, one step at a time (S4 blocks in their
+    /// recurrent view); equal to [`Self::forward`] for causal models.
+    pub fn forward_recurrent(&self, inputs: Inputs<B>, lengths: &[usize]) -> Result<Tensor<B, 2>> {
+        let (batch, len) = inputs.dims();
+        let mut h = self.encode(inputs)?;
+        for block in &self.layers {
+            let mut state: MixerState<B> = block.mixer.initial_state(batch)?;
+            h = self.block(block, h, |x| {
+                let mut ys = Vec::with_capacity(len);
+                for t in 0..len {
+                    let (y, next) = block
+                        .mixer
+                        .forward_with_state(&state, x.clone().narrow(1, t, 1))?;
+                    ys.push(y);
+                    state = next;
+                }
+                Ok(Tensor::cat(ys, 1))
+            })?;
+        }
+        let h = match &self.norm_f {
+            Some(n) => n.forward(h),
+            None => h,
+        };
+        Ok(self.decoder.forward(self.pool(h, lengths)))
+    }
+
+    fn pool(&self, h: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
+        let [batch, len, d] = h.dims();
+        let device = h.device();
+        match self.pooling {
+            Pooling::Mean => {
+                let mask: Vec<f32> = lengths
+                    .iter()
+                    .flat_map(|&l| (0..len).map(move |t| if t < l { 1.0 / l as f32 } else { 0.0 }))
+                    .collect();
+                let mask = Tensor::<B, 3>::from_data(
+                    TensorData::new(mask, [batch, len, 1]),
+                    (&device, h.dtype()),
+                );
+                (h * mask).sum_dim(1).reshape([batch, d])
+            }
+            Pooling::Last => {
+                let idx: Vec<i64> = lengths.iter().map(|&l| (l - 1) as i64).collect();
+                let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [batch]), &device);
+                let idx = idx.reshape([batch, 1, 1]).repeat_dim(2, d);
+                h.gather(1, idx).reshape([batch, d])
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Deterministic task generators: every example is a pure function of the
+//! task's seed, the split and its index, so runs (and resumed runs) see the
+//! same data in the same order with no downloads.
+
+pub mod listops;
+
+use std::fmt;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::models::classifier::InputKind;
+
+/// A data split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// Training set.
+    Train,
+    /// Validation set.
+    Val,
+    /// Test set.
+    Test,
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        })
+    }
+}
+
+/// One example: a sequence and its label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Example {
+    /// Token ids and a class.
+    Tokens {
+        /// Token ids, length ≤ the task's max length.
+        tokens: Vec<i64>,
+        /// Class index.
+        label: i64,
+    },
+    /// Real-valued steps (length × channels, row-major) and a class.
+    Values {
+        /// Values.
+        values: Vec<f32>,
+        /// Number of steps.
+        len: usize,
+        /// Class index.
+        label: i64,
+    },
+}
+
+impl Example {
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        match self {
+            Example::Tokens { tokens, .. } => tokens.len(),
+            Example::Values { len, .. } => *len,
+        }
+    }
+
+    /// Whether the sequence is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The class.
+    pub fn label(&self) -> i64 {
+        match self {
+            Example::Tokens { label, .. } | Example::Values { label, .. } => *label,
+        }
+    }
+}
+
+/// A sequence classification task.
+pub trait Task: Send + Sync {
+    /// Its name.
+    fn name(&self) -> &str;
+    /// What the model reads.
+    fn input(&self) -> InputKind;
+    /// Number of classes.
+    fn classes(&self) -> usize;
+    /// Longest sequence.
+    fn max_len(&self) -> usize;
+    /// Token id used for padding (token tasks).
+    fn pad(&self) -> i64 {
+        0
+    }
+    /// Examples in `split`.
+    fn size(&self, split: Split) -> usize;
+    /// Example `index` of `split`.
+    fn example(&self, split: Split, index: usize) -> Example;
+}
+
+/// A generator seeded by (task seed, split, index).
+pub fn example_rng(seed: u64, split: Split, index: usize) -> ChaCha8Rng {
+    let split_id: u64 = match split {
+        Split::Train => 1,
+        Split::Val => 2,
+        Split::Test => 3,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ split_id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.set_stream(index as u64);
+    rng
+}
+
+/// Configuration of a task, selected by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum TaskConfig {
+    /// Long Range Arena ListOps.
+    Listops(listops::ListOpsConfig),
+}
+
+impl TaskConfig {
+    /// Builds the task.
+    pub fn build(&self) -> Result<Box<dyn Task>> {
+        match self {
+            TaskConfig::Listops(c) => Ok(Box::new(listops::ListOps::new(c.clone())?)),
+        }
+    }
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig::Listops(listops::ListOpsConfig::default())
+    }
+}
+
+/// Checks a split size.
+pub(crate) fn nonzero(key: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::config(key, "must be at least 1"));
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! The full configuration of a training run, read from TOML with
+//! `--set key=value` overrides; unknown keys are errors.
+
+use serde::{Deserialize, Serialize};
+
+use super::optim::OptimConfig;
+use crate::discretize::Discretization;
+use crate::error::{Error, Result};
+use crate::layers::mamba::MambaConfig;
+use crate::layers::mamba2::Mamba2Config;
+use crate::layers::s4::{KernelMode, S4Config, SsmInit};
+use crate::models::MixerConfig;
+use crate::models::classifier::{ClassifierConfig, NormKind, Pooling};
+use crate::tasks::{Task, TaskConfig};
+
+/// Which mixer the model stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MixerKind {
+    /// S4 (DPLR, HiPPO-LegS).
+    S4,
+    /// S4D (diagonal).
+    S4d,
+    /// Mamba.
+    Mamba,
+    /// Mamba-2.
+    Mamba2,
+}
+
+/// The model of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// The mixer.
+    pub mixer: MixerKind,
+    /// Width.
+    pub d_model: usize,
+    /// Number of blocks.
+    pub n_layers: usize,
+    /// SSM state size (default: 64 for S4/S4D, 16 for Mamba, 64 for Mamba-2).
+    pub d_state: Option<usize>,
+    /// Dropout after each mixer.
+    pub dropout: f64,
+    /// Prenorm blocks.
+    pub prenorm: bool,
+    /// Sequence pooling.
+    pub pooling: Pooling,
+    /// Block norm (default: layer for S4/S4D, rms for Mamba).
+    pub norm: Option<NormKind>,
+    /// Bidirectional S4/S4D kernels.
+    pub bidirectional: bool,
+    /// S4/S4D initialisation (default: legs for S4, diag-lin for S4D).
+    pub init: Option<SsmInit>,
+    /// S4D discretisation.
+    pub disc: Discretization,
+    /// Smallest initial Δ.
+    pub dt_min: f64,
+    /// Largest initial Δ.
+    pub dt_max: f64,
+    /// Mamba expansion factor.
+    pub expand: usize,
+    /// Mamba-2 head size.
+    pub headdim: usize,
+    /// Mamba-2 SSD chunk.
+    pub chunk_size: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            mixer: MixerKind::S4d,
+            d_model: 64,
+            n_layers: 4,
+            d_state: None,
+            dropout: 0.0,
+            prenorm: true,
+            pooling: Pooling::Mean,
+            norm: None,
+            bidirectional: false,
+            init: None,
+            disc: Discretization::Zoh,
+            dt_min: 0.001,
+            dt_max: 0.1,
+            expand: 2,
+            headdim: 32,
+            chunk_size: 64,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The classifier for `task`.
+    pub fn classifier(&self, task: &dyn Task) -> Result<ClassifierConfig> {
+        let d = self.d_model;
+        let mixer = match self.mixer {
+            MixerKind::S4 | MixerKind::S4d => {
+                let diag = self.mixer == MixerKind::S4d;
+                MixerConfig::S4(S4Config {
+                    d_model: d,
+                    d_state: self.d_state.unwrap_or(64),
+                    bidirectional: self.bidirectional,
+                    l_max: Some(task.max_len()),
+                    dt_min: self.dt_min,
+                    dt_max: self.dt_max,
+                    mode: if diag {
+                        KernelMode::Diag
+                    } else {
+                        KernelMode::Dplr
+                    },
+                    init: self.init.unwrap_or(if diag {
+                        SsmInit::DiagLin
+                    } else {
+                        SsmInit::Legs
+                    }),
+                    disc: self.disc,
+                    ..S4Config::default()
+                })
+            }
+            MixerKind::Mamba => MixerConfig::Mamba(MambaConfig {
+                d_state: self.d_state.unwrap_or(16),
+                expand: self.expand,
+                dt_min: self.dt_min,
+                dt_max: self.dt_max,
+                ..MambaConfig::new(d)
+            }),
+            MixerKind::Mamba2 => MixerConfig::Mamba2(Mamba2Config {
+                d_state: self.d_state.unwrap_or(64),
+                expand: self.expand,
+                headdim: self.headdim,
+                chunk_size: self.chunk_size,
+                dt_min: self.dt_min,
+                dt_max: self.dt_max,
+                ..Mamba2Config::new(d)
+            }),
+        };
+        let norm = self.norm.unwrap_or(match self.mixer {
+            MixerKind::S4 | MixerKind::S4d => NormKind::Layer,
+            MixerKind::Mamba | MixerKind::Mamba2 => NormKind::Rms,
+        });
+        if self.bidirectional && matches!(self.mixer, MixerKind::Mamba | MixerKind::Mamba2) {
+            return Err(Error::config(
+                "model.bidirectional",
+                "only S4/S4D mixers are bidirectional",
+            ));
+        }
+        Ok(ClassifierConfig {
+            input: task.input(),
+            classes: task.classes(),
+            n_layers: self.n_layers,
+            mixer,
+            norm,
+            prenorm: self.prenorm,
+            dropout: self.dropout,
+            pooling: self.pooling,
+        })
+    }
+}
+
+/// Steps, batches and evaluation cadence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Linear warm-up steps before the cosine decay.
+    pub warmup: u64,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Evaluate on the validation set every this many steps (and at the end).
+    pub eval_every: u64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            steps: 1000,
+            warmup: 100,
+            batch_size: 32,
+            eval_every: 200,
+        }
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Seed of initialisation, data order and dropout.
+    pub seed: u64,
+    /// The task.
+    pub task: TaskConfig,
+    /// The model.
+    pub model: ModelConfig,
+    /// The optimiser.
+    pub optim: OptimConfig,
+    /// Steps and batches.
+    pub schedule: ScheduleConfig,
+}
+
+impl TrainConfig {
+    /// Parses TOML, applies `key=value` overrides (dotted keys, TOML
+    /// values; bare words are strings), and checks every field.
+    pub fn from_toml(text: &str, overrides: &[String]) -> Result<Self> {
+        let mut value: toml::Value = toml::from_str(text)
+            .map_err(|e| Error::config("config", format!("malformed TOML: {e}")))?;
+        for item in overrides {
+            let (key, raw) = item
+                .split_once('=')
+                .ok_or_else(|| Error::config(item.as_str(), "overrides are written key=value"))?;
+            let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            set_path(&mut value, key.trim(), parsed)?;
+        }
+        let config: TrainConfig = value
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::config("config", e.message().to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The resolved configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("configs serialise")
+    }
+
+    /// Checks cross-field constraints.
+    pub fn validate(&self) -> Result<()> {
+        if self.schedule.steps == 0 {
+            return Err(Error::config("schedule.steps", "must be at least 1"));
+        }
+        if self.schedule.batch_size == 0 {
+            return Err(Error::config("schedule.batch_size", "must be at least 1"));
+        }
+        if self.schedule.eval_every == 0 {
+            return Err(Error::config("schedule.eval_every", "must be at least 1"));
+        }
+        if self.model.d_model == 0 || self.model.n_layers == 0 {
+            return Err(Error::config(
+                "model.d_model/n_layers",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()> {
+    let mut node = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let table = node.as_table_mut().ok_or_else(|| {
+            Error::config(key, format!("`{}` is not a table", parts[..i].join(".")))
+        })?;
+        if i + 1 == parts.len() {
+            table.insert(part.to_string(), value);
+            return Ok(());
+        }
+        node = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+    Ok(())
+}

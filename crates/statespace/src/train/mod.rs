@@ -1,0 +1,12 @@
+//! Training: configs, AdamW with SSM parameter groups, schedules,
+//! reproducible data order, checkpoints and the training loop.
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod optim;
+pub mod run;
+pub mod schedule;
+
+pub use config::{ModelConfig, ScheduleConfig, TrainConfig};
+pub use run::{MetricRow, Observer, RunDir, Summary, train};

@@ -1,0 +1,186 @@
+//! AdamW with the S4 parameter groups: the SSM parameters (A, B, P and Δ in
+//! any parameterisation) get their own learning rate and no weight decay;
+//! everything else the global rate and weight decay (decoupled, as
+//! `torch.optim.AdamW`). Gradients may be clipped to a global norm first.
+
+use std::collections::HashMap;
+
+use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::{Deserialize, Serialize};
+
+use crate::io::state_dict::Path;
+
+/// Hyperparameters of the optimiser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    /// Learning rate of ordinary parameters (peak of the schedule).
+    pub lr: f64,
+    /// Decoupled weight decay of ordinary parameters.
+    pub weight_decay: f64,
+    /// Learning rate of SSM parameters (A, B, P, Δ).
+    pub ssm_lr: f64,
+    /// Adam β₁.
+    pub beta1: f64,
+    /// Adam β₂.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+    /// Clip the global gradient norm to this value (none if absent).
+    pub grad_clip: Option<f64>,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            lr: 0.01,
+            weight_decay: 0.05,
+            ssm_lr: 0.001,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            grad_clip: None,
+        }
+    }
+}
+
+/// Whether the parameter called `name` is an SSM parameter (its own group).
+pub fn is_ssm_param(name: &str) -> bool {
+    const SUFFIXES: [&str; 8] = [
+        "kernel.inv_dt",
+        "kernel.A_real",
+        "kernel.A_imag",
+        "kernel.B",
+        "kernel.P",
+        "mixer.A_log",
+        "mixer.dt_bias",
+        "mixer.dt_proj.bias",
+    ];
+    SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// The first and second moment of one parameter, flattened.
+#[derive(Debug, Clone)]
+pub struct Moments<B: Backend> {
+    /// First moment m.
+    pub m: Tensor<B, 1>,
+    /// Second moment v.
+    pub v: Tensor<B, 1>,
+}
+
+/// AdamW state: the step count and each parameter's moments, by name.
+#[derive(Debug, Clone)]
+pub struct AdamW<B: Backend> {
+    /// Configuration.
+    pub config: OptimConfig,
+    /// Steps taken.
+    pub step: u64,
+    /// Moments by parameter name.
+    pub moments: HashMap<String, Moments<B>>,
+}
+
+struct NormVisitor<'a> {
+    grads: &'a GradientsParams,
+    sum_sq: f64,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for NormVisitor<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+            let s: f64 = burn::tensor::ElementConversion::elem(g.square().sum().into_scalar());
+            self.sum_sq += s;
+        }
+    }
+}
+
+struct Update<'a, B: AutodiffBackend> {
+    path: Path,
+    grads: &'a GradientsParams,
+    state: &'a mut AdamW<B::InnerBackend>,
+    lr_scale: f64,
+    grad_scale: f64,
+}
+
+impl<B: AutodiffBackend> ModuleMapper<B> for Update<'_, B> {
+    fn enter_module(&mut self, name: &str, container: &str) {
+        self.path.enter(name, container);
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.exit();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let Some(grad) = self.grads.get::<B::InnerBackend, D>(param.id) else {
+            return param;
+        };
+        let name = self.path.name();
+        let c = &self.state.config;
+        let (lr, wd) = if is_ssm_param(&name) {
+            (c.ssm_lr, 0.0)
+        } else {
+            (c.lr, c.weight_decay)
+        };
+        let lr = lr * self.lr_scale;
+        let (b1, b2, eps) = (c.beta1, c.beta2, c.eps);
+        let t = self.state.step as i32;
+        let p = param.val().inner();
+        let dims = p.dims();
+        let numel: usize = dims.iter().product();
+        let g = grad.reshape([numel]).mul_scalar(self.grad_scale);
+        let p_flat = p.reshape([numel]);
+        let moments = self.state.moments.entry(name).or_insert_with(|| Moments {
+            m: p_flat.zeros_like(),
+            v: p_flat.zeros_like(),
+        });
+        moments.m = moments.m.clone().mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
+        moments.v = moments.v.clone().mul_scalar(b2) + g.square().mul_scalar(1.0 - b2);
+        let m_hat = moments.m.clone().div_scalar(1.0 - b1.powi(t));
+        let v_hat = moments.v.clone().div_scalar(1.0 - b2.powi(t));
+        let decayed = p_flat.mul_scalar(1.0 - lr * wd);
+        let updated = decayed - m_hat.div(v_hat.sqrt().add_scalar(eps)).mul_scalar(lr);
+        let updated = Tensor::<B, D>::from_inner(updated.reshape(dims)).require_grad();
+        param.map(|_| updated)
+    }
+}
+
+impl<B: Backend> AdamW<B> {
+    /// A fresh optimiser.
+    pub fn new(config: OptimConfig) -> Self {
+        Self {
+            config,
+            step: 0,
+            moments: HashMap::new(),
+        }
+    }
+}
+
+/// One AdamW step on `module` with `grads`, the learning rates scaled by
+/// `lr_scale` (the schedule). Returns the updated module and the global
+/// gradient norm before clipping.
+pub fn step<B: AutodiffBackend, M: AutodiffModule<B>>(
+    optim: &mut AdamW<B::InnerBackend>,
+    module: M,
+    grads: &GradientsParams,
+    lr_scale: f64,
+) -> (M, f64) {
+    let mut visitor = NormVisitor { grads, sum_sq: 0.0 };
+    module.visit(&mut visitor);
+    let norm = visitor.sum_sq.sqrt();
+    let grad_scale = match optim.config.grad_clip {
+        Some(max) if norm > max && norm > 0.0 => max / norm,
+        _ => 1.0,
+    };
+    optim.step += 1;
+    let mut update = Update::<B> {
+        path: Path::default(),
+        grads,
+        state: optim,
+        lr_scale,
+        grad_scale,
+    };
+    (module.map(&mut update), norm)
+}

@@ -1,0 +1,329 @@
+//! The training loop: steps of AdamW on a classifier, periodic validation,
+//! the best and last checkpoints, a metrics CSV, and resumption from the
+//! last checkpoint with the same data order and randomness.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::checkpoint;
+use super::config::TrainConfig;
+use super::data::{collate, train_batch};
+use super::optim::{AdamW, step};
+use super::schedule::CosineWithWarmup;
+use crate::error::{Error, Result};
+use crate::io::write_atomic;
+use crate::models::classifier::Classifier;
+use crate::ops::SsmBackend;
+use crate::tasks::{Split, Task};
+
+/// One row of the metrics CSV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    /// Optimiser step.
+    pub step: u64,
+    /// `train`, `val` or `test`.
+    pub split: String,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Accuracy in [0, 1].
+    pub accuracy: f64,
+    /// Learning-rate multiplier of the schedule.
+    pub lr_scale: f64,
+}
+
+impl MetricRow {
+    const HEADER: &'static str = "step,split,loss,accuracy,lr_scale";
+
+    fn to_csv(&self) -> String {
+        format!(
+            "{},{},{:.6},{:.6},{:.6}",
+            self.step, self.split, self.loss, self.accuracy, self.lr_scale
+        )
+    }
+
+    fn from_csv(line: &str) -> Option<Self> {
+        let f: Vec<&str> = line.split(',').collect();
+        Some(Self {
+            step: f.first()?.parse().ok()?,
+            split: f.get(1)?.to_string(),
+            loss: f.get(2)?.parse().ok()?,
+            accuracy: f.get(3)?.parse().ok()?,
+            lr_scale: f.get(4)?.parse().ok()?,
+        })
+    }
+}
+
+/// Receives progress as training runs (a progress bar, a log).
+pub trait Observer {
+    /// After each optimiser step.
+    fn step(&mut self, step: u64, total: u64, loss: f64, accuracy: f64);
+    /// After each evaluation.
+    fn eval(&mut self, row: &MetricRow);
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Step reached.
+    pub steps: u64,
+    /// Best validation accuracy.
+    pub best_val_accuracy: f64,
+    /// Test accuracy of the best-validation checkpoint.
+    pub test_accuracy: f64,
+    /// Test loss of that checkpoint.
+    pub test_loss: f64,
+    /// Every metric row of the run.
+    pub metrics: Vec<MetricRow>,
+    /// Wall time of this invocation, seconds.
+    pub seconds: f64,
+}
+
+/// Files of a run folder.
+pub struct RunDir {
+    /// The folder.
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    /// `runs/<name>`-style folder.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+    /// Resolved config.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    /// Metrics CSV.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.csv")
+    }
+    /// Best-validation checkpoint.
+    pub fn best(&self) -> PathBuf {
+        self.dir.join("checkpoints").join("best.safetensors")
+    }
+    /// Latest checkpoint.
+    pub fn last(&self) -> PathBuf {
+        self.dir.join("checkpoints").join("last.safetensors")
+    }
+}
+
+/// Mean cross-entropy of `logits` (B, C) against `labels` (B), and the
+/// number of correct argmax predictions.
+pub fn cross_entropy<B: Backend>(
+    logits: Tensor<B, 2>,
+    labels: Tensor<B, 1, Int>,
+) -> (Tensor<B, 1>, usize) {
+    let batch = labels.dims()[0];
+    let predicted = logits.clone().argmax(1).reshape([batch]);
+    let correct = predicted.equal(labels.clone()).int().sum().into_scalar();
+    let correct: i64 = burn::tensor::ElementConversion::elem(correct);
+    let logp = log_softmax(logits, 1);
+    let picked = logp.gather(1, labels.reshape([batch, 1]));
+    (picked.mean().neg(), correct as usize)
+}
+
+/// Loss and accuracy of `model` on a whole split.
+pub fn evaluate<B: SsmBackend>(
+    model: &Classifier<B>,
+    task: &dyn Task,
+    split: Split,
+    batch: usize,
+    device: &B::Device,
+) -> Result<(f64, f64)> {
+    let n = task.size(split);
+    let (mut loss_sum, mut correct) = (0.0, 0usize);
+    for start in (0..n).step_by(batch.max(1)) {
+        let examples: Vec<_> = (start..(start + batch).min(n))
+            .map(|i| task.example(split, i))
+            .collect();
+        let b = collate::<B>(task, &examples, device);
+        let logits = model.forward(b.inputs, &b.lengths)?;
+        let (loss, c) = cross_entropy(logits, b.labels);
+        let loss: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
+        loss_sum += loss * examples.len() as f64;
+        correct += c;
+    }
+    Ok((loss_sum / n as f64, correct as f64 / n as f64))
+}
+
+fn write_metrics(path: &Path, rows: &[MetricRow]) -> Result<()> {
+    let mut text = String::from(MetricRow::HEADER);
+    text.push('\n');
+    for r in rows {
+        text.push_str(&r.to_csv());
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+/// Reads a run's metrics CSV.
+pub fn read_metrics(path: &Path) -> Result<Vec<MetricRow>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(MetricRow::from_csv)
+        .collect())
+}
+
+/// Trains per `config` in `run`; with `resume`, continues from the run's
+/// last checkpoint (its config must equal `config`).
+pub fn train<B>(
+    config: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    device: &B::Device,
+    observer: &mut dyn Observer,
+) -> Result<Summary>
+where
+    B: AutodiffBackend + SsmBackend,
+    B::InnerBackend: SsmBackend,
+{
+    let started = Instant::now();
+    let task = config.task.build()?;
+    let model_config = config.model.classifier(task.as_ref())?;
+    let toml = config.to_toml();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    B::seed(device, config.seed);
+    let mut model: Classifier<B> = model_config.init(device, &mut rng)?;
+    let mut optim = AdamW::<B::InnerBackend>::new(config.optim.clone());
+    let mut metrics: Vec<MetricRow> = Vec::new();
+    let mut first_step = 1;
+    if resume {
+        let last = run.last();
+        let info = checkpoint::info(&last)?;
+        if info.config != toml {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "{} was trained with a different config; resume with the run's own config.toml",
+                    run.dir.display()
+                ),
+            ));
+        }
+        model = checkpoint::load_model(&last, model)?;
+        checkpoint::load_optim(&last, &mut optim, device)?;
+        metrics = read_metrics(&run.metrics())?
+            .into_iter()
+            .filter(|r| r.step <= info.step)
+            .collect();
+        first_step = info.step + 1;
+    } else {
+        std::fs::create_dir_all(&run.dir).map_err(|source| Error::Io {
+            path: run.dir.clone(),
+            source,
+        })?;
+        write_atomic(&run.config(), toml.as_bytes())?;
+    }
+    let schedule = CosineWithWarmup {
+        warmup: config.schedule.warmup,
+        total: config.schedule.steps,
+    };
+    let total = config.schedule.steps;
+    let batch = config.schedule.batch_size;
+    let mut best_val = metrics
+        .iter()
+        .filter(|r| r.split == "val")
+        .map(|r| r.accuracy)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (mut window_loss, mut window_correct, mut window_seen) = (0.0, 0usize, 0usize);
+    for s in first_step..=total {
+        // Dropout draws depend only on (seed, step), so a resumed run repeats them.
+        B::seed(
+            device,
+            config.seed.wrapping_mul(0x9E37_79B9).wrapping_add(s),
+        );
+        let b = train_batch::<B>(task.as_ref(), config.seed, batch, s, device);
+        let logits = model.forward(b.inputs, &b.lengths)?;
+        let (loss, correct) = cross_entropy(logits, b.labels);
+        let loss_value: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
+        if !loss_value.is_finite() {
+            return Err(Error::NonFinite {
+                name: "loss".into(),
+                message: format!("at step {s}; lower the learning rate or enable grad_clip"),
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr_scale = schedule.factor(s);
+        model = step::<B, _>(&mut optim, model, &grads, lr_scale).0;
+        window_loss += loss_value * b.lengths.len() as f64;
+        window_correct += correct;
+        window_seen += b.lengths.len();
+        observer.step(
+            s,
+            total,
+            loss_value,
+            correct as f64 / b.lengths.len() as f64,
+        );
+
+        if s % config.schedule.eval_every == 0 || s == total {
+            let train_row = MetricRow {
+                step: s,
+                split: "train".into(),
+                loss: window_loss / window_seen as f64,
+                accuracy: window_correct as f64 / window_seen as f64,
+                lr_scale,
+            };
+            (window_loss, window_correct, window_seen) = (0.0, 0, 0);
+            let valid = model.valid();
+            let (loss, accuracy) = evaluate(&valid, task.as_ref(), Split::Val, batch, device)?;
+            let val_row = MetricRow {
+                step: s,
+                split: "val".into(),
+                loss,
+                accuracy,
+                lr_scale,
+            };
+            observer.eval(&train_row);
+            observer.eval(&val_row);
+            metrics.push(train_row);
+            metrics.push(val_row);
+            if accuracy > best_val {
+                best_val = accuracy;
+                checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
+            }
+            checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
+            write_metrics(&run.metrics(), &metrics)?;
+        }
+    }
+    // Test the best-validation model.
+    let best_model: Classifier<B> =
+        checkpoint::load_model(&run.best(), model_config.init(device, &mut rng)?)?;
+    let (test_loss, test_accuracy) = evaluate(
+        &best_model.valid(),
+        task.as_ref(),
+        Split::Test,
+        batch,
+        device,
+    )?;
+    let test_row = MetricRow {
+        step: total,
+        split: "test".into(),
+        loss: test_loss,
+        accuracy: test_accuracy,
+        lr_scale: 0.0,
+    };
+    observer.eval(&test_row);
+    metrics.retain(|r| r.split != "test");
+    metrics.push(test_row);
+    write_metrics(&run.metrics(), &metrics)?;
+    Ok(Summary {
+        steps: total,
+        best_val_accuracy: best_val,
+        test_accuracy,
+        test_loss,
+        metrics,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
