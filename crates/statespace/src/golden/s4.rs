@@ -10,7 +10,7 @@ use super::Check;
 use crate::error::{Error, Result};
 use crate::io::{HostTensor, SafetensorsFile, named_grads};
 use crate::layers::s4::{KernelMode, S4, S4Config, SsmInit};
-use crate::ops::SpectralOps;
+use crate::ops::SsmBackend;
 
 /// f32 layer outputs and gradients must match to this norm-relative error.
 pub const TOLERANCE: f64 = 1e-4;
@@ -77,7 +77,7 @@ pub fn config_for(
 }
 
 /// The case's layer, with every parameter loaded from `param.*`.
-pub fn layer_from_case<B: SpectralOps>(
+pub fn layer_from_case<B: SsmBackend>(
     case: &str,
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,
@@ -114,7 +114,7 @@ pub fn check_forward_and_gradients<B>(
     device: &B::Device,
 ) -> Result<Vec<Check>>
 where
-    B: AutodiffBackend + SpectralOps,
+    B: AutodiffBackend + SsmBackend,
 {
     let layer = layer_from_case::<B>(case, file, manifest, device)?;
     let x = input_blh::<B>(file, "input", device)?.require_grad();
@@ -156,7 +156,7 @@ where
 
 /// The recurrent view: stepping token by token (`output_step`), and
 /// streaming in chunks of several sizes (`output`).
-pub fn check_recurrent<B: SpectralOps>(
+pub fn check_recurrent<B: SsmBackend>(
     case: &str,
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,

@@ -11,12 +11,12 @@ pub mod spectral;
 pub mod ssd;
 
 pub use causal_conv1d::causal_conv1d;
-pub use fft_conv::causal_conv;
+pub use fft_conv::{FftConvOps, causal_conv};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, ssd};
 
 /// Everything statespace's layers need from a backend.
-pub trait SsmBackend: SpectralOps + SelectiveScanOps {}
+pub trait SsmBackend: SpectralOps + SelectiveScanOps + FftConvOps {}
 
-impl<B: SpectralOps + SelectiveScanOps> SsmBackend for B {}
+impl<B: SpectralOps + SelectiveScanOps + FftConvOps> SsmBackend for B {}

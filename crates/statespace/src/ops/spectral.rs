@@ -60,4 +60,4 @@ pub fn irfft<B: SpectralOps, const D: usize>(
 mod autodiff;
 #[cfg(feature = "cuda")]
 mod cube;
-mod flex;
+pub(crate) mod flex;

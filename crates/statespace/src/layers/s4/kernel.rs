@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::io::HostTensor;
 use crate::kernel::dplr::{DplrKernelParams, DplrSystem, dplr_kernel};
 use crate::kernel::vandermonde::diagonal_kernel;
-use crate::ops::SpectralOps;
+use crate::ops::SsmBackend;
 
 /// SSM parameters of H channels. Complex tensors are stored as real views
 /// with a trailing axis (re, im). S = n_ssm copies of (A, B, P) are shared
@@ -58,7 +58,7 @@ fn complex_view<B: Backend, const D: usize, const E: usize>(
     )
 }
 
-impl<B: SpectralOps> SsmKernel<B> {
+impl<B: SsmBackend> SsmKernel<B> {
     /// Number of channels H.
     pub fn d_model(&self) -> usize {
         self.inv_dt.val().dims()[0]

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::io::{HostTensor, load_params};
 use crate::kernel::dplr::DplrSystem;
 use crate::layers::activation::Activation;
-use crate::ops::{SpectralOps, causal_conv};
+use crate::ops::{SsmBackend, causal_conv};
 
 /// An S4 / S4D layer over H channels.
 #[derive(Module, Debug)]
@@ -61,7 +61,7 @@ fn real_view(values: &[c64]) -> Vec<f64> {
 impl S4Config {
     /// Builds a freshly initialised layer on `device`, drawing random
     /// values (Δ, C, D) from `rng`.
-    pub fn init<B: SpectralOps>(&self, device: &B::Device, rng: &mut impl Rng) -> Result<S4<B>> {
+    pub fn init<B: SsmBackend>(&self, device: &B::Device, rng: &mut impl Rng) -> Result<S4<B>> {
         self.validate()?;
         let (h, n, s, rank) = (self.d_model, self.d_state, self.n_ssm(), self.rank);
         let nh = n / 2;
@@ -141,7 +141,7 @@ impl S4Config {
     }
 }
 
-impl<B: SpectralOps> S4<B> {
+impl<B: SsmBackend> S4<B> {
     /// Model width H.
     pub fn d_model(&self) -> usize {
         self.kernel.d_model()

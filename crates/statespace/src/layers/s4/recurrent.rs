@@ -17,7 +17,7 @@ use crate::io::tensor_from_f64;
 use crate::kernel::dplr::complex_matmul;
 use crate::kernel::vandermonde::vandermonde_kernel;
 use crate::layers::activation::Activation;
-use crate::ops::{SpectralOps, causal_conv};
+use crate::ops::{SsmBackend, causal_conv};
 
 enum Transition<B: Backend> {
     /// Ā diagonal, (H, M), with log Ā for closed-form powers.
@@ -50,7 +50,7 @@ pub struct S4State<B: Backend> {
     pub x: ComplexTensor<B, 3>,
 }
 
-impl<B: SpectralOps> S4Recurrent<B> {
+impl<B: SsmBackend> S4Recurrent<B> {
     pub(super) fn new(layer: &S4<B>) -> Result<Self> {
         let k = &layer.kernel;
         let c = k.c();

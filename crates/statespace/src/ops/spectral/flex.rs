@@ -35,11 +35,11 @@ impl SpectralOps for Flex {
 }
 
 /// Element types the CPU transforms run in.
-trait Real: FftNum + burn::tensor::Element + bytemuck::Pod {
+pub(crate) trait Real: FftNum + burn::tensor::Element + bytemuck::Pod {
     fn planners() -> &'static std::thread::LocalKey<RefCell<Planners<Self>>>;
 }
 
-struct Planners<T: FftNum> {
+pub(crate) struct Planners<T: FftNum> {
     planner: RealFftPlanner<T>,
     forward: HashMap<usize, Arc<dyn RealToComplex<T>>>,
     inverse: HashMap<usize, Arc<dyn ComplexToReal<T>>>,
@@ -72,7 +72,7 @@ impl Real for f64 {
     }
 }
 
-fn forward_plan<T: Real>(n: usize) -> Arc<dyn RealToComplex<T>> {
+pub(crate) fn forward_plan<T: Real>(n: usize) -> Arc<dyn RealToComplex<T>> {
     T::planners().with(|p| {
         let mut p = p.borrow_mut();
         if let Some(plan) = p.forward.get(&n) {
@@ -84,7 +84,7 @@ fn forward_plan<T: Real>(n: usize) -> Arc<dyn RealToComplex<T>> {
     })
 }
 
-fn inverse_plan<T: Real>(n: usize) -> Arc<dyn ComplexToReal<T>> {
+pub(crate) fn inverse_plan<T: Real>(n: usize) -> Arc<dyn ComplexToReal<T>> {
     T::planners().with(|p| {
         let mut p = p.borrow_mut();
         if let Some(plan) = p.inverse.get(&n) {

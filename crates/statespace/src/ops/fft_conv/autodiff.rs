@@ -1,0 +1,51 @@
+//! The convolution under autodiff, with the backend's backward pass.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn_autodiff::{
+    Autodiff,
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+};
+
+use super::FftConvOps;
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<B: Backend + FftConvOps> Backward<B, 2> for ConvBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (u, k) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let (du, dk) = B::fft_conv_backward(u, k, grad);
+        let [node_u, node_k] = ops.parents;
+        if let Some(node) = node_u {
+            grads.register::<B>(node.id, du);
+        }
+        if let Some(node) = node_k {
+            grads.register::<B>(node.id, dk);
+        }
+    }
+}
+
+impl<B: Backend + FftConvOps, C: CheckpointStrategy> FftConvOps for Autodiff<B, C> {
+    fn fft_conv(u: FloatTensor<Self>, k: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [u.node.clone(), k.node.clone()];
+        let y = B::fft_conv(u.primitive.clone(), k.primitive.clone());
+        match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((u.primitive, k.primitive), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn fft_conv_backward(
+        _u: FloatTensor<Self>,
+        _k: FloatTensor<Self>,
+        _grad_y: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        unimplemented!("second-order gradients of the FFT convolution are not supported")
+    }
+}

@@ -1,0 +1,21 @@
+//! The convolution composed of differentiable spectral ops: the reference
+//! the fused kernels are tested against, and the GPU path.
+
+use burn::tensor::Tensor;
+
+use super::fft_len;
+use crate::ops::spectral::{SpectralOps, irfft, rfft};
+
+/// Causal convolution u (B, H, L) ∗ k (C, H, Lk ≤ L) → (B, C, H, L) through
+/// `rfft`/`irfft` and broadcast complex products.
+pub fn causal_conv_composite<B: SpectralOps>(u: Tensor<B, 3>, k: Tensor<B, 3>) -> Tensor<B, 4> {
+    let len = u.dims()[2];
+    let n = fft_len(len, k.dims()[2]);
+    let (u_re, u_im) = rfft(u, n);
+    let (k_re, k_im) = rfft(k, n);
+    let (u_re, u_im) = (u_re.unsqueeze_dim::<4>(1), u_im.unsqueeze_dim::<4>(1)); // (B, 1, H, F)
+    let (k_re, k_im) = (k_re.unsqueeze_dim::<4>(0), k_im.unsqueeze_dim::<4>(0)); // (1, C, H, F)
+    let y_re = u_re.clone() * k_re.clone() - u_im.clone() * k_im.clone();
+    let y_im = u_re * k_im + u_im * k_re;
+    irfft(y_re, y_im, n).narrow(3, 0, len)
+}
