@@ -1,38 +1,22 @@
 //! Kernels of diagonal systems (S4D, DSS) as a Vandermonde product.
 
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use crate::complex::ComplexTensor;
 use crate::discretize::{Discretization, diagonal};
-use crate::io::tensor_from_f64;
+use crate::ops::{VandermondeOps, vandermonde};
 
 /// K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · log_a[h, n]) for l in 0..len.
 ///
 /// `log_a` (H, N) is log Ā (for ZOH simply ΔA), `coef` (C, H, N) is C·B̄.
 /// The factor 2 sums the implicit conjugate half of the spectrum. Returns
 /// (C, H, len) in the dtype of the inputs.
-pub fn vandermonde_kernel<B: Backend>(
+pub fn vandermonde_kernel<B: VandermondeOps>(
     log_a: &ComplexTensor<B, 2>,
     coef: &ComplexTensor<B, 3>,
     len: usize,
 ) -> Tensor<B, 3> {
-    let device = log_a.re.device();
-    let positions = tensor_from_f64(
-        (0..len).map(|l| l as f64).collect(),
-        [1, 1, len],
-        &device,
-        log_a.re.dtype(),
-    );
-    // powers[h, n, l] = exp(l · log_a[h, n]), (H, N, L)
-    let powers = log_a
-        .map(|t| t.unsqueeze_dim::<3>(2))
-        .mul_real(&positions)
-        .exp();
-    // (H, C, N) @ (H, N, L) -> (H, C, L), real part of the complex product.
-    let coef = coef.map(|t| t.swap_dims(0, 1));
-    let re = coef.re.matmul(powers.re) - coef.im.matmul(powers.im);
-    re.swap_dims(0, 1).mul_scalar(2.0)
+    vandermonde(log_a, coef, len)
 }
 
 /// The kernel of a diagonal continuous system (A, B, C) sampled with step Δ:
@@ -40,7 +24,7 @@ pub fn vandermonde_kernel<B: Backend>(
 ///
 /// ZOH: K_l = 2·Re Σ C B (e^{ΔA} − 1)/A · e^{lΔA};
 /// bilinear: K_l = 2·Re Σ C Δ B/(1 − ΔA/2) · ((1 + ΔA/2)/(1 − ΔA/2))ˡ.
-pub fn diagonal_kernel<B: Backend>(
+pub fn diagonal_kernel<B: VandermondeOps>(
     dt: &Tensor<B, 1>,
     a: &ComplexTensor<B, 2>,
     b: &ComplexTensor<B, 2>,

@@ -9,14 +9,16 @@ mod host;
 pub mod selective_scan;
 pub mod spectral;
 pub mod ssd;
+pub mod vandermonde;
 
 pub use causal_conv1d::causal_conv1d;
 pub use fft_conv::{FftConvOps, causal_conv};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, ssd};
+pub use vandermonde::{VandermondeOps, vandermonde};
 
 /// Everything statespace's layers need from a backend.
-pub trait SsmBackend: SpectralOps + SelectiveScanOps + FftConvOps {}
+pub trait SsmBackend: SpectralOps + SelectiveScanOps + FftConvOps + VandermondeOps {}
 
-impl<B: SpectralOps + SelectiveScanOps + FftConvOps> SsmBackend for B {}
+impl<B: SpectralOps + SelectiveScanOps + FftConvOps + VandermondeOps> SsmBackend for B {}

@@ -1,0 +1,30 @@
+//! The Vandermonde product from differentiable tensor ops: the reference the
+//! fused kernel is tested against, and the GPU path.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::complex::ComplexTensor;
+use crate::io::tensor_from_f64;
+
+/// 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) via an (H, N, L) tensor of powers.
+pub fn vandermonde_composite<B: Backend>(
+    w: &ComplexTensor<B, 2>,
+    coef: &ComplexTensor<B, 3>,
+    len: usize,
+) -> Tensor<B, 3> {
+    let device = w.re.device();
+    let positions = tensor_from_f64(
+        (0..len).map(|l| l as f64).collect(),
+        [1, 1, len],
+        &device,
+        w.re.dtype(),
+    );
+    let powers = w
+        .map(|t| t.unsqueeze_dim::<3>(2))
+        .mul_real(&positions)
+        .exp(); // (H, N, L)
+    let coef = coef.map(|t| t.swap_dims(0, 1)); // (H, C, N)
+    let re = coef.re.matmul(powers.re) - coef.im.matmul(powers.im);
+    re.swap_dims(0, 1).mul_scalar(2.0)
+}

@@ -1,0 +1,171 @@
+//! The fused CPU kernel: per channel h (in parallel), the powers exp(l·w)
+//! of each mode, accumulated into every output row.
+
+use burn::tensor::{DType, TensorData, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
+use num_traits::Float;
+use rayon::prelude::*;
+
+use super::{VandermondeInputs, VandermondeOps};
+
+trait Real: Float + burn::tensor::Element + bytemuck::Pod + Send + Sync {}
+impl Real for f32 {}
+impl Real for f64 {}
+
+impl VandermondeOps for Flex {
+    fn vandermonde(inputs: VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
+        match inputs.w_re.dtype() {
+            DType::F32 => forward::<f32>(&inputs, len),
+            DType::F64 => forward::<f64>(&inputs, len),
+            other => panic!("vandermonde: unsupported dtype {other:?} (f32, f64)"),
+        }
+    }
+
+    fn vandermonde_backward(
+        inputs: VandermondeInputs<FlexTensor>,
+        grad: FlexTensor,
+    ) -> VandermondeInputs<FlexTensor> {
+        match inputs.w_re.dtype() {
+            DType::F32 => backward::<f32>(&inputs, &grad),
+            DType::F64 => backward::<f64>(&inputs, &grad),
+            other => panic!("vandermonde: unsupported dtype {other:?} (f32, f64)"),
+        }
+    }
+}
+
+fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
+    t.to_contiguous().storage::<T>().to_vec()
+}
+
+struct Host<T> {
+    c: usize,
+    h: usize,
+    n: usize,
+    w_re: Vec<T>,
+    w_im: Vec<T>,
+    cr: Vec<T>,
+    ci: Vec<T>,
+}
+
+impl<T: Real> Host<T> {
+    fn new(i: &VandermondeInputs<FlexTensor>) -> Self {
+        let cs = i.coef_re.shape();
+        Self {
+            c: cs[0],
+            h: cs[1],
+            n: cs[2],
+            w_re: values(&i.w_re),
+            w_im: values(&i.w_im),
+            cr: values(&i.coef_re),
+            ci: values(&i.coef_im),
+        }
+    }
+
+    /// exp(l·w[h, m]) for l < len, as (re, im).
+    fn powers(&self, hi: usize, m: usize, len: usize, re: &mut [T], im: &mut [T]) {
+        let (a, b) = (self.w_re[hi * self.n + m], self.w_im[hi * self.n + m]);
+        for l in 0..len {
+            let lf = T::from(l).unwrap();
+            let mag = (lf * a).exp();
+            let (s, c) = (lf * b).sin_cos();
+            re[l] = mag * c;
+            im[l] = mag * s;
+        }
+    }
+}
+
+fn forward<T: Real>(inputs: &VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
+    let p = Host::<T>::new(inputs);
+    let (c, h, n) = (p.c, p.h, p.n);
+    let two = T::from(2.0).unwrap();
+    let per_h: Vec<Vec<T>> = (0..h)
+        .into_par_iter()
+        .map(|hi| {
+            let mut out = vec![T::zero(); c * len];
+            let (mut re, mut im) = (vec![T::zero(); len], vec![T::zero(); len]);
+            for m in 0..n {
+                p.powers(hi, m, len, &mut re, &mut im);
+                for ci in 0..c {
+                    let at = (ci * h + hi) * n + m;
+                    let (cr, cim) = (p.cr[at] * two, p.ci[at] * two);
+                    for (o, (er, ei)) in out[ci * len..(ci + 1) * len]
+                        .iter_mut()
+                        .zip(re.iter().zip(&im))
+                    {
+                        *o = *o + cr * *er - cim * *ei;
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let mut k = vec![T::zero(); c * h * len];
+    for (hi, out) in per_h.iter().enumerate() {
+        for ci in 0..c {
+            let dst = (ci * h + hi) * len;
+            k[dst..dst + len].copy_from_slice(&out[ci * len..(ci + 1) * len]);
+        }
+    }
+    FlexTensor::from_data(TensorData::new(k, [c, h, len]))
+}
+
+fn backward<T: Real>(
+    inputs: &VandermondeInputs<FlexTensor>,
+    grad: &FlexTensor,
+) -> VandermondeInputs<FlexTensor> {
+    let p = Host::<T>::new(inputs);
+    let (c, h, n) = (p.c, p.h, p.n);
+    let len = grad.shape()[2];
+    let g: Vec<T> = values(grad);
+    let two = T::from(2.0).unwrap();
+    // Per channel h: (dw_re, dw_im) over N, (dc_re, dc_im) over C·N.
+    let per_h: Vec<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> = (0..h)
+        .into_par_iter()
+        .map(|hi| {
+            let (mut dwr, mut dwi) = (vec![T::zero(); n], vec![T::zero(); n]);
+            let (mut dcr, mut dci) = (vec![T::zero(); c * n], vec![T::zero(); c * n]);
+            let (mut re, mut im) = (vec![T::zero(); len], vec![T::zero(); len]);
+            for m in 0..n {
+                p.powers(hi, m, len, &mut re, &mut im);
+                for ci in 0..c {
+                    let at = (ci * h + hi) * n + m;
+                    let (cr, cim) = (p.cr[at], p.ci[at]);
+                    let row = &g[(ci * h + hi) * len..(ci * h + hi + 1) * len];
+                    let (mut sr, mut si, mut tr, mut ti) =
+                        (T::zero(), T::zero(), T::zero(), T::zero());
+                    for l in 0..len {
+                        let gl = row[l];
+                        let lf = T::from(l).unwrap();
+                        sr = sr + gl * re[l];
+                        si = si + gl * im[l];
+                        tr = tr + gl * lf * (cr * re[l] - cim * im[l]);
+                        ti = ti - gl * lf * (cr * im[l] + cim * re[l]);
+                    }
+                    dcr[ci * n + m] = two * sr;
+                    dci[ci * n + m] = -two * si;
+                    dwr[m] = dwr[m] + two * tr;
+                    dwi[m] = dwi[m] + two * ti;
+                }
+            }
+            (dwr, dwi, dcr, dci)
+        })
+        .collect();
+    let (mut gwr, mut gwi) = (vec![T::zero(); h * n], vec![T::zero(); h * n]);
+    let (mut gcr, mut gci) = (vec![T::zero(); c * h * n], vec![T::zero(); c * h * n]);
+    for (hi, (dwr, dwi, dcr, dci)) in per_h.into_iter().enumerate() {
+        gwr[hi * n..(hi + 1) * n].copy_from_slice(&dwr);
+        gwi[hi * n..(hi + 1) * n].copy_from_slice(&dwi);
+        for ci in 0..c {
+            let dst = (ci * h + hi) * n;
+            gcr[dst..dst + n].copy_from_slice(&dcr[ci * n..(ci + 1) * n]);
+            gci[dst..dst + n].copy_from_slice(&dci[ci * n..(ci + 1) * n]);
+        }
+    }
+    let t = |v: Vec<T>, s: Vec<usize>| FlexTensor::from_data(TensorData::new(v, s));
+    VandermondeInputs {
+        w_re: t(gwr, vec![h, n]),
+        w_im: t(gwi, vec![h, n]),
+        coef_re: t(gcr, vec![c, h, n]),
+        coef_im: t(gci, vec![c, h, n]),
+    }
+}

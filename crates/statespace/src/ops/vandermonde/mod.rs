@@ -1,0 +1,66 @@
+//! The Vandermonde product of diagonal SSM kernels as a backend extension
+//! with a fused CPU kernel and its own backward:
+//!
+//!   K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]),   l < L,
+//!
+//! with w = log Ā (complex) and coef = C·B̄ (complex). With E = exp(l·w) and
+//! g = ∂L/∂K, the gradients are ∂/∂coef_re = 2Σ_l g·E_re,
+//! ∂/∂coef_im = −2Σ_l g·E_im, ∂/∂w_re = 2Σ_{c,l} g·l·(coef_re E_re − coef_im E_im),
+//! ∂/∂w_im = −2Σ_{c,l} g·l·(coef_re E_im + coef_im E_re).
+
+mod autodiff;
+mod composite;
+#[cfg(feature = "cuda")]
+mod cube;
+mod flex;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+pub use composite::vandermonde_composite;
+
+use crate::complex::ComplexTensor;
+
+/// The four real inputs of the product: w (H, N) and coef (C, H, N) as parts.
+#[derive(Debug, Clone)]
+pub struct VandermondeInputs<T> {
+    /// Re w, (H, N).
+    pub w_re: T,
+    /// Im w, (H, N).
+    pub w_im: T,
+    /// Re coef, (C, H, N).
+    pub coef_re: T,
+    /// Im coef, (C, H, N).
+    pub coef_im: T,
+}
+
+/// Backends that compute the Vandermonde product.
+pub trait VandermondeOps: Backend {
+    /// K (C, H, len).
+    fn vandermonde(inputs: VandermondeInputs<FloatTensor<Self>>, len: usize) -> FloatTensor<Self>;
+
+    /// Gradients of the four inputs from ∂L/∂K.
+    fn vandermonde_backward(
+        inputs: VandermondeInputs<FloatTensor<Self>>,
+        grad: FloatTensor<Self>,
+    ) -> VandermondeInputs<FloatTensor<Self>>;
+}
+
+/// K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) for l < `len`:
+/// w (H, N), coef (C, H, N) → (C, H, len). Differentiable.
+pub fn vandermonde<B: VandermondeOps>(
+    w: &ComplexTensor<B, 2>,
+    coef: &ComplexTensor<B, 3>,
+    len: usize,
+) -> Tensor<B, 3> {
+    let p2 = |t: &Tensor<B, 2>| t.clone().into_primitive().tensor();
+    let p3 = |t: &Tensor<B, 3>| t.clone().into_primitive().tensor();
+    let inputs = VandermondeInputs {
+        w_re: p2(&w.re),
+        w_im: p2(&w.im),
+        coef_re: p3(&coef.re),
+        coef_im: p3(&coef.im),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(B::vandermonde(inputs, len)))
+}
