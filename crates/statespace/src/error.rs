@@ -39,6 +39,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Training stopped on request after the checkpoint of `step`.
+    #[error("training stopped after step {step}; resume from the run folder")]
+    Interrupted { step: u64 },
     /// A file was read but its contents are malformed.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },

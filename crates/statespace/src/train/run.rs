@@ -67,6 +67,11 @@ pub trait Observer {
     fn step(&mut self, step: u64, total: u64, loss: f64, accuracy: f64);
     /// After each evaluation.
     fn eval(&mut self, row: &MetricRow);
+    /// Checked after each step that wrote a checkpoint: `true` ends the run
+    /// there, as a kill would (it can be resumed).
+    fn should_stop(&self, _step: u64) -> bool {
+        false
+    }
 }
 
 /// The outcome of a run.
@@ -295,6 +300,9 @@ where
             }
             checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
             write_metrics(&run.metrics(), &metrics)?;
+            if s < total && observer.should_stop(s) {
+                return Err(Error::Interrupted { step: s });
+            }
         }
     }
     // Test the best-validation model.

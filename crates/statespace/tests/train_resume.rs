@@ -1,0 +1,136 @@
+//! A run stopped after a checkpoint and resumed equals an uninterrupted run:
+//! the same metrics at every evaluation and the same final parameters
+//! (data order, dropout draws and optimiser state all restored).
+
+use std::path::PathBuf;
+
+use burn::backend::{Autodiff, Flex};
+use statespace::error::Error;
+use statespace::train::run::read_metrics;
+use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+
+const CONFIG: &str = r#"
+seed = 3
+[task]
+kind = "listops"
+min_length = 10
+max_length = 40
+train_size = 64
+val_size = 16
+test_size = 16
+[model]
+mixer = "s4d"
+d_model = 8
+n_layers = 2
+d_state = 8
+dropout = 0.1
+[schedule]
+steps = 12
+warmup = 2
+batch_size = 8
+eval_every = 4
+"#;
+
+/// burn's CPU random generator is global to the process: runs in parallel
+/// test threads would share its stream, so the tests that train take turns.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+struct Quiet {
+    stop_at: Option<u64>,
+}
+
+impl Observer for Quiet {
+    fn step(&mut self, _: u64, _: u64, _: f64, _: f64) {}
+    fn eval(&mut self, _: &MetricRow) {}
+    fn should_stop(&self, step: u64) -> bool {
+        self.stop_at == Some(step)
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("statespace-resume-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    type B = Autodiff<Flex>;
+    let device = Default::default();
+    let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
+
+    let full = RunDir::new(scratch("full"));
+    let summary = train::<B>(&config, &full, false, &device, &mut Quiet { stop_at: None }).unwrap();
+
+    let split = RunDir::new(scratch("split"));
+    let err = train::<B>(
+        &config,
+        &split,
+        false,
+        &device,
+        &mut Quiet { stop_at: Some(8) },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Interrupted { step: 8 }), "{err}");
+    let resumed = train::<B>(&config, &split, true, &device, &mut Quiet { stop_at: None }).unwrap();
+
+    let a = read_metrics(&full.metrics()).unwrap();
+    let b = read_metrics(&split.metrics()).unwrap();
+    assert_eq!(a, b, "metrics of the resumed run differ");
+    assert_eq!(summary.test_accuracy, resumed.test_accuracy);
+
+    let load = |run: &RunDir| {
+        let file = statespace::io::SafetensorsFile::open(run.last()).unwrap();
+        file.names()
+            .into_iter()
+            .filter(|n| n.starts_with("model."))
+            .map(|n| (n.clone(), file.f64(&n).unwrap().data))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(load(&full), load(&split), "final parameters differ");
+    std::fs::remove_dir_all(&full.dir).unwrap();
+    std::fs::remove_dir_all(&split.dir).unwrap();
+}
+
+#[test]
+fn resume_refuses_a_different_config() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    type B = Autodiff<Flex>;
+    let device = Default::default();
+    let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
+    let run = RunDir::new(scratch("other"));
+    let _ = train::<B>(
+        &config,
+        &run,
+        false,
+        &device,
+        &mut Quiet { stop_at: Some(4) },
+    );
+    let other = TrainConfig::from_toml(CONFIG, &["model.d_model=16".into()]).unwrap();
+    let err = train::<B>(&other, &run, true, &device, &mut Quiet { stop_at: None })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("different config"), "{err}");
+    std::fs::remove_dir_all(&run.dir).unwrap();
+}
+
+#[test]
+fn bad_configs_are_clear_errors() {
+    let err = TrainConfig::from_toml("[model]\nmixr = 's4d'\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mixr"), "{err}");
+    let err = TrainConfig::from_toml("[task\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("malformed TOML"), "{err}");
+    let err = TrainConfig::from_toml("[task]\nkind = 'imagenet'\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("imagenet"), "{err}");
+    let err = TrainConfig::from_toml("", &["model.mixer=transformer".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("transformer"), "{err}");
+}
