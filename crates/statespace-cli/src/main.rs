@@ -21,6 +21,8 @@ enum Command {
     Hippo(commands::hippo::Args),
     /// Train a deep SSM classifier on a task (default: a small S4D on ListOps).
     Train(commands::train::Args),
+    /// Test metrics of a run, and recurrent-mode predictions checked against convolution mode.
+    Eval(commands::eval::Args),
     /// Speed benchmarks (JSON lines).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => commands::generate::run(args),
         Command::Bench(bench) => commands::bench::run(bench),
         Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
         Command::Info(args) => commands::info::run(args),
     };
     match result {

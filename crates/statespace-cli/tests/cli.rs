@@ -186,3 +186,83 @@ fn generate_streams_bytes_and_requires_a_tokenizer_or_byte_level() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither a Hugging Face config"));
     std::fs::remove_dir_all(empty).unwrap();
 }
+
+#[test]
+fn train_writes_a_run_folder_and_eval_checks_the_recurrent_view() {
+    let runs = scratch("runs");
+    let out = ssm()
+        .args(["train", "--name", "tiny", "--runs"])
+        .arg(&runs)
+        .args([
+            "--set",
+            "schedule.steps=6",
+            "--set",
+            "schedule.eval_every=3",
+            "--set",
+            "schedule.batch_size=4",
+            "--set",
+            "task.min_length=10",
+            "--set",
+            "task.max_length=30",
+            "--set",
+            "task.train_size=32",
+            "--set",
+            "task.val_size=8",
+            "--set",
+            "task.test_size=8",
+            "--set",
+            "model.d_model=8",
+            "--set",
+            "model.n_layers=1",
+            "--set",
+            "model.d_state=8",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("test accuracy"));
+    let run = runs.join("tiny");
+    for file in [
+        "config.toml",
+        "metrics.csv",
+        "loss.png",
+        "accuracy.png",
+        "checkpoints/best.safetensors",
+        "checkpoints/last.safetensors",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let out = ssm().arg("eval").arg(&run).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("8/8 predictions equal"), "{stdout}");
+
+    // A second run under the same name is refused rather than overwritten.
+    let out = ssm()
+        .args(["train", "--name", "tiny", "--runs"])
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a run"));
+    std::fs::remove_dir_all(runs).unwrap();
+}
+
+#[test]
+fn train_rejects_unknown_config_keys() {
+    let out = ssm()
+        .args(["train", "--set", "model.widht=3", "--runs"])
+        .arg(scratch("bad"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("widht"));
+}

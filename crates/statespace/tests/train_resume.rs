@@ -134,3 +134,32 @@ fn bad_configs_are_clear_errors() {
         .to_string();
     assert!(err.contains("transformer"), "{err}");
 }
+
+#[test]
+fn shipped_configs_parse_and_build_their_models() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Data files live in the repository's data/, not the test's directory.
+        let data = dir.join("../data/digits.csv.gz");
+        let overrides = if text.contains("kind = \"digits\"") {
+            vec![format!("task.path=\"{}\"", data.display())]
+        } else {
+            vec![]
+        };
+        let config = TrainConfig::from_toml(&text, &overrides)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let task = config.task.build().unwrap();
+        config
+            .model
+            .classifier(task.as_ref())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        seen += 1;
+    }
+    assert!(seen >= 11, "configs/ holds {seen} configs");
+}

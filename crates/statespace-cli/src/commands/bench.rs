@@ -3,11 +3,23 @@
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use burn::backend::Autodiff;
+use burn::module::Module;
+use burn::optim::GradientsParams;
 use clap::Subcommand;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use statespace::generate::{Generator, Sampling};
 use statespace::layers::mamba::MambaConfig;
 use statespace::layers::mamba2::Mamba2Config;
+use statespace::models::classifier::InputKind;
 use statespace::models::{LmConfig, MixerConfig};
+use statespace::tasks::{Example, Split, Task, example_rng};
+use statespace::train::ModelConfig;
+use statespace::train::config::MixerKind;
+use statespace::train::data::train_batch;
+use statespace::train::optim::{AdamW, OptimConfig, step};
+use statespace::train::run::cross_entropy;
 
 use crate::device::{DeviceKind, with_backend};
 
@@ -17,6 +29,66 @@ pub enum Bench {
     /// Prefill and decode speed of random-weight models of the mamba-130m
     /// and mamba2-130m shapes, batch 1.
     Generate(GenerateArgs),
+    /// Training steps per second of a classifier (forward, cross-entropy,
+    /// backward, AdamW) on random token batches of a fixed shape.
+    Train(TrainArgs),
+}
+
+/// Arguments of `ssm bench train`.
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Mixer: s4, s4d, mamba or mamba2.
+    #[arg(long, default_value = "s4d")]
+    mixer: String,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Sequence length.
+    #[arg(long, default_value_t = 200)]
+    len: usize,
+    /// Model width.
+    #[arg(long, default_value_t = 64)]
+    d_model: usize,
+    /// Blocks.
+    #[arg(long, default_value_t = 4)]
+    layers: usize,
+    /// Timed steps (after 3 warm-up steps); the median is reported.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+/// Random tokens (vocabulary 16, 10 classes) of one fixed length: the
+/// shape of the ListOps benchmark without its variable lengths.
+struct RandomTokens {
+    len: usize,
+}
+
+impl Task for RandomTokens {
+    fn name(&self) -> &str {
+        "random_tokens"
+    }
+    fn input(&self) -> InputKind {
+        InputKind::Tokens { vocab: 16 }
+    }
+    fn classes(&self) -> usize {
+        10
+    }
+    fn max_len(&self) -> usize {
+        self.len
+    }
+    fn size(&self, _split: Split) -> usize {
+        1 << 20
+    }
+    fn example(&self, split: Split, index: usize) -> Example {
+        let mut rng = example_rng(0, split, index);
+        Example::Tokens {
+            tokens: (0..self.len).map(|_| rng.random_range(1..16)).collect(),
+            label: rng.random_range(0..10),
+        }
+    }
 }
 
 /// Arguments of `ssm bench generate`.
@@ -75,7 +147,64 @@ fn rss_mib() -> Option<f64> {
 pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Generate(args) => generate(args),
+        Bench::Train(args) => train_steps(args),
     }
+}
+
+fn train_steps(args: TrainArgs) -> Result<()> {
+    let mixer: MixerKind = toml::Value::String(args.mixer.clone())
+        .try_into()
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "unknown --mixer `{}` (s4, s4d, mamba or mamba2)",
+                args.mixer
+            )
+        })?;
+    let model = ModelConfig {
+        mixer,
+        d_model: args.d_model,
+        n_layers: args.layers,
+        ..ModelConfig::default()
+    };
+    let task = RandomTokens {
+        len: args.len.max(1),
+    };
+    let classifier = model.classifier(&task)?;
+    let optim = OptimConfig::default();
+    with_backend!(args.device, |B, device| {
+        type A = Autodiff<B>;
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut net = classifier.init::<A>(&device, &mut rng)?;
+        let mut adam = AdamW::new(optim.clone());
+        let mut times = Vec::with_capacity(args.steps);
+        for s in 0..args.steps + 3 {
+            let start = Instant::now();
+            let batch = train_batch::<A>(&task, 0, args.batch, s as u64 + 1, &device);
+            let logits = net.forward(batch.inputs.clone(), batch.readout())?;
+            let (loss, _) = cross_entropy(logits, batch.labels);
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = step::<A, _>(&mut adam, net, &grads, 1.0).0;
+            if s >= 3 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "{{\"what\": \"train_step\", \"mixer\": \"{}\", \"device\": \"{:?}\", \"batch\": {}, \"len\": {}, \"d_model\": {}, \"layers\": {}, \"params\": {}, \"ms_per_step\": {:.1}, \"steps_per_s\": {:.2}, \"threads\": {}}}",
+            args.mixer,
+            args.device,
+            args.batch,
+            task.len,
+            args.d_model,
+            args.layers,
+            net.num_params(),
+            median * 1e3,
+            1.0 / median,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        Ok::<_, anyhow::Error>(())
+    })
 }
 
 fn generate(args: GenerateArgs) -> Result<()> {

@@ -1,6 +1,7 @@
 //! One module per `ssm` subcommand.
 
 pub mod bench;
+pub mod eval;
 pub mod generate;
 pub mod hippo;
 pub mod info;

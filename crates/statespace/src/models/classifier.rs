@@ -4,6 +4,7 @@
 //!   h = h + dropout(mixer(norm(h)))              prenorm blocks (or postnorm:
 //!                                                h = norm(h + dropout(mixer(h))))
 //!   logits = decoder(pool(norm_f(h)))            mean over the sequence, or the last step
+//!   logits = decoder(norm_f(h)[b, t])            or read at chosen steps (sequence tasks)
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
@@ -115,8 +116,18 @@ pub struct Classifier<B: Backend> {
     pub prenorm: bool,
 }
 
-/// A batch of inputs: either token ids (B, L) or values (B, L, C), and the
-/// unpadded length of each sequence.
+/// Which outputs the classifier computes.
+#[derive(Debug, Clone, Copy)]
+pub enum Readout<'a> {
+    /// One output per sequence, pooled over its first `lengths[b]` steps.
+    Pooled(&'a [usize]),
+    /// One output per `(sequence, step)` pair, read from the features of
+    /// that step (sequence-to-sequence tasks; causal models see only the
+    /// steps up to it).
+    Steps(&'a [(usize, usize)]),
+}
+
+/// A batch of inputs: either token ids (B, L) or values (B, L, C).
 #[derive(Debug, Clone)]
 pub enum Inputs<B: Backend> {
     /// Token ids.
@@ -227,23 +238,24 @@ impl<B: SsmBackend> Classifier<B> {
         })
     }
 
-    /// Class logits (B, classes); `lengths` are the unpadded lengths.
-    pub fn forward(&self, inputs: Inputs<B>, lengths: &[usize]) -> Result<Tensor<B, 2>> {
+    /// Class logits (N, classes): N = B pooled outputs, or one per listed
+    /// step (see [`Readout`]).
+    pub fn forward(&self, inputs: Inputs<B>, readout: Readout<'_>) -> Result<Tensor<B, 2>> {
         let (batch, len) = inputs.dims();
-        if lengths.len() != batch || lengths.iter().any(|&l| l == 0 || l > len) {
-            return Err(Error::config(
-                "lengths",
-                format!("need {batch} lengths in 1..={len}"),
-            ));
-        }
+        check_readout(readout, batch, len)?;
         let h = self.features(inputs)?;
-        Ok(self.decoder.forward(self.pool(h, lengths)))
+        Ok(self.decoder.forward(self.read(h, readout)))
     }
 
-    /// Logits computed recurrently, one step at a time (S4 blocks in their
+    /// Logits computed recurrently, one step at a time (every mixer in its
     /// recurrent view); equal to [`Self::forward`] for causal models.
-    pub fn forward_recurrent(&self, inputs: Inputs<B>, lengths: &[usize]) -> Result<Tensor<B, 2>> {
+    pub fn forward_recurrent(
+        &self,
+        inputs: Inputs<B>,
+        readout: Readout<'_>,
+    ) -> Result<Tensor<B, 2>> {
         let (batch, len) = inputs.dims();
+        check_readout(readout, batch, len)?;
         let mut h = self.encode(inputs)?;
         for block in &self.layers {
             let mut state: MixerState<B> = block.mixer.initial_state(batch)?;
@@ -263,7 +275,22 @@ impl<B: SsmBackend> Classifier<B> {
             Some(n) => n.forward(h),
             None => h,
         };
-        Ok(self.decoder.forward(self.pool(h, lengths)))
+        Ok(self.decoder.forward(self.read(h, readout)))
+    }
+
+    fn read(&self, h: Tensor<B, 3>, readout: Readout<'_>) -> Tensor<B, 2> {
+        match readout {
+            Readout::Pooled(lengths) => self.pool(h, lengths),
+            Readout::Steps(steps) => {
+                let [batch, len, d] = h.dims();
+                let rows: Vec<i64> = steps.iter().map(|&(b, t)| (b * len + t) as i64).collect();
+                let rows = Tensor::<B, 1, Int>::from_data(
+                    TensorData::new(rows, [steps.len()]),
+                    &h.device(),
+                );
+                h.reshape([batch * len, d]).select(0, rows)
+            }
+        }
     }
 
     fn pool(&self, h: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
@@ -289,4 +316,26 @@ impl<B: SsmBackend> Classifier<B> {
             }
         }
     }
+}
+
+fn check_readout(readout: Readout<'_>, batch: usize, len: usize) -> Result<()> {
+    match readout {
+        Readout::Pooled(lengths) => {
+            if lengths.len() != batch || lengths.iter().any(|&l| l == 0 || l > len) {
+                return Err(Error::config(
+                    "lengths",
+                    format!("need {batch} lengths in 1..={len}"),
+                ));
+            }
+        }
+        Readout::Steps(steps) => {
+            if steps.is_empty() || steps.iter().any(|&(b, t)| b >= batch || t >= len) {
+                return Err(Error::config(
+                    "steps",
+                    format!("need at least one (sequence, step) pair within ({batch}, {len})"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -2,7 +2,12 @@
 //! task's seed, the split and its index, so runs (and resumed runs) see the
 //! same data in the same order with no downloads.
 
+pub mod digits;
+pub mod induction_heads;
 pub mod listops;
+pub mod mqar;
+pub mod pathfinder;
+pub mod selective_copying;
 
 use std::fmt;
 
@@ -34,7 +39,7 @@ impl fmt::Display for Split {
     }
 }
 
-/// One example: a sequence and its label.
+/// One example: a sequence and what the model should output.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Example {
     /// Token ids and a class.
@@ -53,13 +58,21 @@ pub enum Example {
         /// Class index.
         label: i64,
     },
+    /// Token ids with a target class at some steps (sequence-to-sequence
+    /// tasks such as copying and recall).
+    Steps {
+        /// Token ids.
+        tokens: Vec<i64>,
+        /// `(step, class)` pairs: the output at `step` should be `class`.
+        targets: Vec<(usize, i64)>,
+    },
 }
 
 impl Example {
     /// Number of steps.
     pub fn len(&self) -> usize {
         match self {
-            Example::Tokens { tokens, .. } => tokens.len(),
+            Example::Tokens { tokens, .. } | Example::Steps { tokens, .. } => tokens.len(),
             Example::Values { len, .. } => *len,
         }
     }
@@ -69,10 +82,11 @@ impl Example {
         self.len() == 0
     }
 
-    /// The class.
-    pub fn label(&self) -> i64 {
+    /// The class of a whole-sequence example (`None` for [`Example::Steps`]).
+    pub fn label(&self) -> Option<i64> {
         match self {
-            Example::Tokens { label, .. } | Example::Values { label, .. } => *label,
+            Example::Tokens { label, .. } | Example::Values { label, .. } => Some(*label),
+            Example::Steps { .. } => None,
         }
     }
 }
@@ -95,6 +109,11 @@ pub trait Task: Send + Sync {
     fn size(&self, split: Split) -> usize;
     /// Example `index` of `split`.
     fn example(&self, split: Split, index: usize) -> Example;
+    /// Whether the targets are read at steps ([`Example::Steps`]) rather
+    /// than once per sequence; such tasks need causal models.
+    fn step_targets(&self) -> bool {
+        false
+    }
 }
 
 /// A generator seeded by (task seed, split, index).
@@ -111,10 +130,20 @@ pub fn example_rng(seed: u64, split: Split, index: usize) -> ChaCha8Rng {
 
 /// Configuration of a task, selected by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaskConfig {
     /// Long Range Arena ListOps.
     Listops(listops::ListOpsConfig),
+    /// Selective copying (Mamba).
+    SelectiveCopying(selective_copying::SelectiveCopyingConfig),
+    /// Induction heads.
+    InductionHeads(induction_heads::InductionHeadsConfig),
+    /// Multi-query associative recall (Zoology).
+    Mqar(mqar::MqarConfig),
+    /// Long Range Arena Pathfinder (and Path-X at size 128).
+    Pathfinder(pathfinder::PathfinderConfig),
+    /// Sequential 8×8 digits from scikit-learn (pixel by pixel, or permuted).
+    Digits(digits::DigitsConfig),
 }
 
 impl TaskConfig {
@@ -122,6 +151,15 @@ impl TaskConfig {
     pub fn build(&self) -> Result<Box<dyn Task>> {
         match self {
             TaskConfig::Listops(c) => Ok(Box::new(listops::ListOps::new(c.clone())?)),
+            TaskConfig::SelectiveCopying(c) => Ok(Box::new(
+                selective_copying::SelectiveCopying::new(c.clone())?,
+            )),
+            TaskConfig::InductionHeads(c) => {
+                Ok(Box::new(induction_heads::InductionHeads::new(c.clone())?))
+            }
+            TaskConfig::Mqar(c) => Ok(Box::new(mqar::Mqar::new(c.clone())?)),
+            TaskConfig::Pathfinder(c) => Ok(Box::new(pathfinder::Pathfinder::new(c.clone())?)),
+            TaskConfig::Digits(c) => Ok(Box::new(digits::Digits::new(c.clone())?)),
         }
     }
 }
@@ -129,6 +167,15 @@ impl TaskConfig {
 impl Default for TaskConfig {
     fn default() -> Self {
         TaskConfig::Listops(listops::ListOpsConfig::default())
+    }
+}
+
+/// The size of `split` among (train, val, test).
+pub(crate) fn split_size(split: Split, train: usize, val: usize, test: usize) -> usize {
+    match split {
+        Split::Train => train,
+        Split::Val => val,
+        Split::Test => test,
     }
 }
 

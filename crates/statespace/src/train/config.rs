@@ -137,6 +137,15 @@ impl ModelConfig {
             MixerKind::S4 | MixerKind::S4d => NormKind::Layer,
             MixerKind::Mamba | MixerKind::Mamba2 => NormKind::Rms,
         });
+        if self.bidirectional && task.step_targets() {
+            return Err(Error::config(
+                "model.bidirectional",
+                format!(
+                    "task `{}` reads outputs at steps, which a bidirectional model could read from the future",
+                    task.name()
+                ),
+            ));
+        }
         if self.bidirectional && matches!(self.mixer, MixerKind::Mamba | MixerKind::Mamba2) {
             return Err(Error::config(
                 "model.bidirectional",

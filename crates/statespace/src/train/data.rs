@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::models::classifier::Inputs;
+use crate::models::classifier::{Inputs, Readout};
 use crate::tasks::{Example, Split, Task};
 
 /// A batch ready for the model.
@@ -17,8 +17,26 @@ pub struct Batch<B: Backend> {
     pub inputs: Inputs<B>,
     /// Unpadded lengths.
     pub lengths: Vec<usize>,
-    /// Labels, (batch).
+    /// `(sequence, step)` of each target for step-target tasks, else `None`
+    /// (one pooled target per sequence).
+    pub steps: Option<Vec<(usize, usize)>>,
+    /// Target classes, (N): one per sequence, or one per entry of `steps`.
     pub labels: Tensor<B, 1, Int>,
+}
+
+impl<B: Backend> Batch<B> {
+    /// Where the model reads the outputs these labels belong to.
+    pub fn readout(&self) -> Readout<'_> {
+        match &self.steps {
+            Some(steps) => Readout::Steps(steps),
+            None => Readout::Pooled(&self.lengths),
+        }
+    }
+
+    /// Number of targets.
+    pub fn targets(&self) -> usize {
+        self.labels.dims()[0]
+    }
 }
 
 /// Example indices of training step `step` (1-based).
@@ -46,12 +64,28 @@ pub fn collate<B: Backend>(task: &dyn Task, examples: &[Example], device: &B::De
     let batch = examples.len();
     let len = examples.iter().map(Example::len).max().unwrap_or(1).max(1);
     let lengths: Vec<usize> = examples.iter().map(|e| e.len().max(1)).collect();
-    let labels: Vec<i64> = examples.iter().map(Example::label).collect();
+    let (steps, labels): (Option<Vec<(usize, usize)>>, Vec<i64>) = match &examples[0] {
+        Example::Steps { .. } => {
+            let mut steps = Vec::new();
+            let mut labels = Vec::new();
+            for (b, e) in examples.iter().enumerate() {
+                if let Example::Steps { targets, .. } = e {
+                    for &(t, class) in targets {
+                        steps.push((b, t));
+                        labels.push(class);
+                    }
+                }
+            }
+            (Some(steps), labels)
+        }
+        _ => (None, examples.iter().filter_map(Example::label).collect()),
+    };
+    let n = labels.len();
     let inputs = match &examples[0] {
-        Example::Tokens { .. } => {
+        Example::Tokens { .. } | Example::Steps { .. } => {
             let mut ids = vec![task.pad(); batch * len];
             for (row, e) in ids.chunks_mut(len).zip(examples) {
-                if let Example::Tokens { tokens, .. } = e {
+                if let Example::Tokens { tokens, .. } | Example::Steps { tokens, .. } = e {
                     row[..tokens.len()].copy_from_slice(tokens);
                 }
             }
@@ -79,7 +113,8 @@ pub fn collate<B: Backend>(task: &dyn Task, examples: &[Example], device: &B::De
     Batch {
         inputs,
         lengths,
-        labels: Tensor::from_data(TensorData::new(labels, [batch]), device),
+        steps,
+        labels: Tensor::from_data(TensorData::new(labels, [n]), device),
     }
 }
 

@@ -120,7 +120,7 @@ impl RunDir {
     }
 }
 
-/// Mean cross-entropy of `logits` (B, C) against `labels` (B), and the
+/// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
 /// number of correct argmax predictions.
 pub fn cross_entropy<B: Backend>(
     logits: Tensor<B, 2>,
@@ -135,7 +135,8 @@ pub fn cross_entropy<B: Backend>(
     (picked.mean().neg(), correct as usize)
 }
 
-/// Loss and accuracy of `model` on a whole split.
+/// Loss and accuracy of `model` on a whole split; accuracy is the fraction
+/// of correct targets (sequences, or target steps for step-target tasks).
 pub fn evaluate<B: SsmBackend>(
     model: &Classifier<B>,
     task: &dyn Task,
@@ -144,19 +145,21 @@ pub fn evaluate<B: SsmBackend>(
     device: &B::Device,
 ) -> Result<(f64, f64)> {
     let n = task.size(split);
-    let (mut loss_sum, mut correct) = (0.0, 0usize);
+    let (mut loss_sum, mut correct, mut targets) = (0.0, 0usize, 0usize);
     for start in (0..n).step_by(batch.max(1)) {
         let examples: Vec<_> = (start..(start + batch).min(n))
             .map(|i| task.example(split, i))
             .collect();
         let b = collate::<B>(task, &examples, device);
-        let logits = model.forward(b.inputs, &b.lengths)?;
+        let count = b.targets();
+        let logits = model.forward(b.inputs.clone(), b.readout())?;
         let (loss, c) = cross_entropy(logits, b.labels);
         let loss: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
-        loss_sum += loss * examples.len() as f64;
+        loss_sum += loss * count as f64;
         correct += c;
+        targets += count;
     }
-    Ok((loss_sum / n as f64, correct as f64 / n as f64))
+    Ok((loss_sum / targets as f64, correct as f64 / targets as f64))
 }
 
 fn write_metrics(path: &Path, rows: &[MetricRow]) -> Result<()> {
@@ -250,7 +253,8 @@ where
             config.seed.wrapping_mul(0x9E37_79B9).wrapping_add(s),
         );
         let b = train_batch::<B>(task.as_ref(), config.seed, batch, s, device);
-        let logits = model.forward(b.inputs, &b.lengths)?;
+        let count = b.targets();
+        let logits = model.forward(b.inputs.clone(), b.readout())?;
         let (loss, correct) = cross_entropy(logits, b.labels);
         let loss_value: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
         if !loss_value.is_finite() {
@@ -262,15 +266,10 @@ where
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr_scale = schedule.factor(s);
         model = step::<B, _>(&mut optim, model, &grads, lr_scale).0;
-        window_loss += loss_value * b.lengths.len() as f64;
+        window_loss += loss_value * count as f64;
         window_correct += correct;
-        window_seen += b.lengths.len();
-        observer.step(
-            s,
-            total,
-            loss_value,
-            correct as f64 / b.lengths.len() as f64,
-        );
+        window_seen += count;
+        observer.step(s, total, loss_value, correct as f64 / count as f64);
 
         if s % config.schedule.eval_every == 0 || s == total {
             let train_row = MetricRow {

@@ -80,7 +80,7 @@ fn inverse<T: Real>(
         *scratch = plan.make_scratch_vec();
     }
     spec[0].im = T::zero();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         spec[n / 2].im = T::zero();
     }
     plan.process_with_scratch(spec, buf, scratch)

@@ -1,0 +1,140 @@
+//! Sequence-to-sequence tasks (selective copying, induction heads, MQAR):
+//! the classifier reads its outputs at the target steps, identically in the
+//! convolution/scan and the recurrent views, and trains through `train`.
+
+use burn::backend::{Autodiff, Flex};
+use rand::SeedableRng;
+use statespace::golden::rel_err;
+use statespace::io::HostTensor;
+use statespace::tasks::{Example, Split};
+use statespace::train::data::collate;
+use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+
+fn config(task: &str, mixer: &str) -> TrainConfig {
+    let text = format!(
+        r#"
+seed = 1
+[task]
+{task}
+train_size = 64
+val_size = 8
+test_size = 8
+[model]
+mixer = "{mixer}"
+d_model = 16
+n_layers = 2
+d_state = 8
+headdim = 8
+chunk_size = 8
+[schedule]
+steps = 4
+warmup = 1
+batch_size = 4
+eval_every = 2
+"#
+    );
+    TrainConfig::from_toml(&text, &[]).unwrap()
+}
+
+const TASKS: [(&str, &str); 3] = [
+    (
+        "kind = \"selective_copying\"\nlength = 24\ntokens = 4\nvocab = 8",
+        "mamba",
+    ),
+    (
+        "kind = \"induction_heads\"\nvocab = 8\nlength = 20\ntest_length = 37",
+        "mamba2",
+    ),
+    (
+        "kind = \"mqar\"\nvocab = 64\nlength = 32\nkv_pairs = 4\ntest_length = 48\ntest_kv_pairs = 6",
+        "s4d",
+    ),
+];
+
+#[test]
+fn step_outputs_agree_between_the_parallel_and_recurrent_views() {
+    let device = Default::default();
+    for (task_text, mixer) in TASKS {
+        let config = config(task_text, mixer);
+        let task = config.task.build().unwrap();
+        assert!(task.step_targets());
+        let model = config
+            .model
+            .classifier(task.as_ref())
+            .unwrap()
+            .init::<Flex>(&device, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
+            .unwrap();
+        // Test examples may be longer than training ones (length generalisation).
+        let examples: Vec<Example> = (0..3).map(|i| task.example(Split::Test, i)).collect();
+        let batch = collate::<Flex>(task.as_ref(), &examples, &device);
+        let targets: usize = examples
+            .iter()
+            .map(|e| match e {
+                Example::Steps { targets, .. } => targets.len(),
+                _ => panic!("step task"),
+            })
+            .sum();
+        let parallel = HostTensor::from_tensor(
+            &model
+                .forward(batch.inputs.clone(), batch.readout())
+                .unwrap(),
+        );
+        let recurrent = HostTensor::from_tensor(
+            &model
+                .forward_recurrent(batch.inputs.clone(), batch.readout())
+                .unwrap(),
+        );
+        assert_eq!(parallel.shape, vec![targets, task.classes()], "{mixer}");
+        let err = rel_err(&recurrent.data, &parallel.data);
+        assert!(
+            err < 1e-4,
+            "{mixer} on {}: recurrent vs parallel {err:.2e}",
+            task.name()
+        );
+    }
+}
+
+struct Quiet;
+
+impl Observer for Quiet {
+    fn step(&mut self, _: u64, _: u64, loss: f64, accuracy: f64) {
+        assert!(loss.is_finite() && (0.0..=1.0).contains(&accuracy));
+    }
+    fn eval(&mut self, _: &MetricRow) {}
+}
+
+#[test]
+fn step_tasks_train_and_report_per_target_accuracy() {
+    let config = config(TASKS[0].0, "mamba");
+    let dir = std::env::temp_dir().join(format!("statespace-steps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let summary = train::<Autodiff<Flex>>(
+        &config,
+        &RunDir::new(&dir),
+        false,
+        &Default::default(),
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(summary.steps, 4);
+    assert!((0.0..=1.0).contains(&summary.test_accuracy));
+    // Accuracy counts targets: 8 test sequences × 4 copied tokens.
+    assert!((summary.test_accuracy * 32.0 - (summary.test_accuracy * 32.0).round()).abs() < 1e-9);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bidirectional_models_are_refused_for_step_tasks() {
+    let mut config = config(TASKS[1].0, "s4d");
+    config.model.bidirectional = true;
+    let task = config.task.build().unwrap();
+    let err = config
+        .model
+        .classifier(task.as_ref())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bidirectional") && err.contains("future"),
+        "{err}"
+    );
+}
