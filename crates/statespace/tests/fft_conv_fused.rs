@@ -23,13 +23,14 @@ fn fused_convolution_and_gradients_equal_composite() {
         let rand = |shape: [usize; 3]| {
             Tensor::<AD, 3>::random(shape, Distribution::Normal(0.0, 1.0), &device).cast(DType::F64)
         };
-        let u = rand([batch, h, len]).require_grad();
+        let u = rand([batch, len, h]).require_grad();
         let k = rand([c, h, k_len]).require_grad();
+        let d = rand([1, c, h]).reshape([c, h]).require_grad();
         let gy =
-            Tensor::<AD, 4>::random([batch, c, h, len], Distribution::Normal(0.0, 1.0), &device)
+            Tensor::<AD, 3>::random([batch, len, c * h], Distribution::Normal(0.0, 1.0), &device)
                 .cast(DType::F64);
-        let fused = causal_conv(u.clone(), k.clone());
-        let reference = causal_conv_composite(u.clone(), k.clone());
+        let fused = causal_conv(u.clone(), k.clone(), d.clone());
+        let reference = causal_conv_composite(u.clone(), k.clone(), d.clone());
         let err = rel_err(
             &HostTensor::from_tensor(&fused).data,
             &HostTensor::from_tensor(&reference).data,
@@ -55,5 +56,15 @@ fn fused_convolution_and_gradients_equal_composite() {
                 (batch, c, h, len, k_len)
             );
         }
+        let (da, db) = (d.grad(&g1).unwrap(), d.grad(&g2).unwrap());
+        let err = rel_err(
+            &HostTensor::from_tensor(&da).data,
+            &HostTensor::from_tensor(&db).data,
+        );
+        assert!(
+            err < 1e-12,
+            "grad d {:?}: {err:.2e}",
+            (batch, c, h, len, k_len)
+        );
     }
 }

@@ -217,26 +217,24 @@ impl<B: SsmBackend> S4<B> {
             ));
         }
         let channels = self.channels();
-        let u = x.swap_dims(1, 2); // (B, H, L)
         let k = self.kernel.kernel(len)?; // (kc, H, L)
-        let mut y = causal_conv(u.clone(), k.clone().narrow(0, 0, channels));
+        // y = K ∗ u + D u, channel-last: (B, L, C·H).
+        let mut y = causal_conv(x.clone(), k.clone().narrow(0, 0, channels), self.D.val());
         if self.bidirectional {
             // y_t += Σ_{d ≥ 1} k₁[d − 1] u_{t+d}: convolve the reversed input and shift by one.
             let k1 = k.narrow(0, channels, channels);
-            let z = causal_conv(u.clone().flip([2]), k1).flip([3]);
+            let no_skip = self.D.val().zeros_like();
+            let z = causal_conv(x.flip([1]), k1, no_skip).flip([1]);
             let shifted = Tensor::cat(
                 vec![
-                    z.clone().narrow(3, 1, len - 1),
-                    z.narrow(3, 0, 1).zeros_like(),
+                    z.clone().narrow(1, 1, len - 1),
+                    z.narrow(1, 0, 1).zeros_like(),
                 ],
-                3,
+                1,
             );
             y = y + shifted;
         }
-        let skip =
-            self.D.val().unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0) * u.unsqueeze_dim::<4>(1);
-        let y = (y + skip).reshape([batch, channels * h, len]);
-        Ok(self.activation.apply(y).swap_dims(1, 2))
+        Ok(self.activation.apply(y))
     }
 
     /// The recurrent view: discretises the layer once for O(1)-per-token

@@ -245,11 +245,12 @@ impl<B: SsmBackend> S4Recurrent<B> {
             }
             Transition::Diagonal { a, log_a } => {
                 let (channels, _, m) = self.dims();
-                let u_bhl = u.swap_dims(1, 2); // (B, H, L)
+                let u_bhl = u.clone().swap_dims(1, 2); // (B, H, L)
                 // Input part: the convolution with K_l = 2 Re Σ C B̄ Āˡ.
                 let coef = self.c.mul(&self.b.map(|t| t.unsqueeze_dim::<3>(0)));
                 let kernel = vandermonde_kernel(log_a, &coef, len).mul_scalar(self.scale / 2.0);
-                let y_in = causal_conv(u_bhl.clone(), kernel); // (B, C, H, L)
+                // With the skip term, channel-last: (B, L, C·H).
+                let y_in = causal_conv(u.clone(), kernel, self.d.clone());
                 // State part: y_t += s·Re Σ C Āᵗ⁺¹ x₀.
                 let coef_state = self
                     .c
@@ -264,14 +265,8 @@ impl<B: SsmBackend> S4Recurrent<B> {
                 let y_state = vandermonde_kernel(log_a, &coef_state, len)
                     .mul_scalar(self.scale / 2.0)
                     .reshape([batch, channels, h, len]);
-                let y = y_in
-                    + y_state
-                    + self.d.clone().unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0)
-                        * u_bhl.clone().unsqueeze_dim::<4>(1);
-                let y = self
-                    .activation
-                    .apply(y.reshape([batch, channels * h, len]))
-                    .swap_dims(1, 2);
+                let y_state = y_state.reshape([batch, channels * h, len]).swap_dims(1, 2);
+                let y = self.activation.apply(y_in + y_state);
                 // New state: Āᴸ x₀ + Σ_l Āᴸ⁻¹⁻ˡ B̄ u_l.
                 let device = u_bhl.device();
                 let back: Vec<f64> = (0..len).map(|l| (len - 1 - l) as f64).collect();

@@ -14,29 +14,35 @@ use super::FftConvOps;
 #[derive(Debug)]
 struct ConvBackward;
 
-impl<B: Backend + FftConvOps> Backward<B, 2> for ConvBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>);
+impl<B: Backend + FftConvOps> Backward<B, 3> for ConvBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (u, k) = ops.state;
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (u, k, d) = ops.state;
         let grad = grads.consume::<B>(&ops.node);
-        let (du, dk) = B::fft_conv_backward(u, k, grad);
-        let [node_u, node_k] = ops.parents;
-        if let Some(node) = node_u {
-            grads.register::<B>(node.id, du);
-        }
-        if let Some(node) = node_k {
-            grads.register::<B>(node.id, dk);
+        let (du, dk, dd) = B::fft_conv_backward(u, k, d, grad);
+        for (node, g) in ops.parents.into_iter().zip([du, dk, dd]) {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
         }
     }
 }
 
 impl<B: Backend + FftConvOps, C: CheckpointStrategy> FftConvOps for Autodiff<B, C> {
-    fn fft_conv(u: FloatTensor<Self>, k: FloatTensor<Self>) -> FloatTensor<Self> {
-        let nodes = [u.node.clone(), k.node.clone()];
-        let y = B::fft_conv(u.primitive.clone(), k.primitive.clone());
+    fn fft_conv(
+        u: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let nodes = [u.node.clone(), k.node.clone(), d.node.clone()];
+        let y = B::fft_conv(
+            u.primitive.clone(),
+            k.primitive.clone(),
+            d.primitive.clone(),
+        );
         match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((u.primitive, k.primitive), y),
+            OpsKind::Tracked(prep) => prep.finish((u.primitive, k.primitive, d.primitive), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -44,8 +50,9 @@ impl<B: Backend + FftConvOps, C: CheckpointStrategy> FftConvOps for Autodiff<B, 
     fn fft_conv_backward(
         _u: FloatTensor<Self>,
         _k: FloatTensor<Self>,
+        _d: FloatTensor<Self>,
         _grad_y: FloatTensor<Self>,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unimplemented!("second-order gradients of the FFT convolution are not supported")
     }
 }

@@ -6,9 +6,23 @@ use burn::tensor::Tensor;
 use super::fft_len;
 use crate::ops::spectral::{SpectralOps, irfft, rfft};
 
-/// Causal convolution u (B, H, L) ∗ k (C, H, Lk ≤ L) → (B, C, H, L) through
-/// `rfft`/`irfft` and broadcast complex products.
-pub fn causal_conv_composite<B: SpectralOps>(u: Tensor<B, 3>, k: Tensor<B, 3>) -> Tensor<B, 4> {
+/// [`super::causal_conv`] through `rfft`/`irfft`, broadcast complex products
+/// and tensor reshapes: u (B, L, H), k (C, H, Lk ≤ L), d (C, H) → (B, L, C·H).
+pub fn causal_conv_composite<B: SpectralOps>(
+    u: Tensor<B, 3>,
+    k: Tensor<B, 3>,
+    d: Tensor<B, 2>,
+) -> Tensor<B, 3> {
+    let [batch, len, h] = u.dims();
+    let c = k.dims()[0];
+    let skip = d.unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0)
+        * u.clone().swap_dims(1, 2).unsqueeze_dim::<4>(1);
+    let y = conv_bchl(u.swap_dims(1, 2), k) + skip; // (B, C, H, L)
+    y.reshape([batch, c * h, len]).swap_dims(1, 2)
+}
+
+/// u (B, H, L) ∗ k (C, H, Lk) → (B, C, H, L).
+fn conv_bchl<B: SpectralOps>(u: Tensor<B, 3>, k: Tensor<B, 3>) -> Tensor<B, 4> {
     let len = u.dims()[2];
     let n = fft_len(len, k.dims()[2]);
     let (u_re, u_im) = rfft(u, n);

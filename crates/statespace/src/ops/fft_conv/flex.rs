@@ -1,6 +1,7 @@
 //! The fused CPU kernel: per channel h (in parallel), the FFTs of every
-//! batch row and kernel, their products and inverse FFTs, with no
-//! intermediate tensors.
+//! batch row and kernel, their products, inverse FFTs and the skip term,
+//! with no intermediate tensors; rows are gathered from and scattered to the
+//! (batch, length, channel) layout inside the kernel.
 
 use burn::tensor::{DType, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
@@ -11,10 +12,10 @@ use super::{FftConvOps, fft_len};
 use crate::ops::spectral::flex::{Real, forward_plan, inverse_plan};
 
 impl FftConvOps for Flex {
-    fn fft_conv(u: FlexTensor, k: FlexTensor) -> FlexTensor {
+    fn fft_conv(u: FlexTensor, k: FlexTensor, d: FlexTensor) -> FlexTensor {
         match u.dtype() {
-            DType::F32 => forward::<f32>(&u, &k),
-            DType::F64 => forward::<f64>(&u, &k),
+            DType::F32 => forward::<f32>(&u, &k, &d),
+            DType::F64 => forward::<f64>(&u, &k, &d),
             other => panic!("fft_conv: unsupported dtype {other:?} (f32, f64)"),
         }
     }
@@ -22,11 +23,12 @@ impl FftConvOps for Flex {
     fn fft_conv_backward(
         u: FlexTensor,
         k: FlexTensor,
+        d: FlexTensor,
         grad_y: FlexTensor,
-    ) -> (FlexTensor, FlexTensor) {
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
         match u.dtype() {
-            DType::F32 => backward::<f32>(&u, &k, &grad_y),
-            DType::F64 => backward::<f64>(&u, &k, &grad_y),
+            DType::F32 => backward::<f32>(&u, &k, &d, &grad_y),
+            DType::F64 => backward::<f64>(&u, &k, &d, &grad_y),
             other => panic!("fft_conv: unsupported dtype {other:?} (f32, f64)"),
         }
     }
@@ -91,23 +93,33 @@ fn inverse<T: Real>(
     }
 }
 
-fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor) -> FlexTensor {
+/// Row `hi` of channel-last data (batch, len, width): element t of row b
+/// is `src[(b·len + t)·width + col]`.
+fn gather<T: Real>(src: &[T], b: usize, len: usize, width: usize, col: usize, out: &mut [T]) {
+    for (t, o) in out.iter_mut().enumerate() {
+        *o = src[(b * len + t) * width + col];
+    }
+}
+
+fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTensor {
     let (us, ks) = (u.shape(), k.shape());
-    let (batch, h, len) = (us[0], us[1], us[2]);
+    let (batch, len, h) = (us[0], us[1], us[2]);
     let (c, k_len) = (ks[0], ks[2]);
     let n = fft_len(len, k_len);
     let bins = n / 2 + 1;
-    let (u, k) = (values::<T>(u), values::<T>(k));
-    // Per channel: (B·C·L) outputs, assembled after.
+    let (u, k, d) = (values::<T>(u), values::<T>(k), values::<T>(d));
+    // Per channel: (B·C·L) outputs, scattered after.
     let per_h: Vec<Vec<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
             let mut spectra = Spectra::<T>::new(n);
+            let mut rows = vec![T::zero(); batch * len];
             let mut uf = vec![Complex::new(T::zero(), T::zero()); batch * bins];
             let mut kf = vec![Complex::new(T::zero(), T::zero()); c * bins];
             for b in 0..batch {
-                let at = (b * h + hi) * len;
-                spectra.transform(&u[at..at + len], &mut uf[b * bins..(b + 1) * bins]);
+                let row = &mut rows[b * len..(b + 1) * len];
+                gather(&u, b, len, h, hi, row);
+                spectra.transform(row, &mut uf[b * bins..(b + 1) * bins]);
             }
             for ci in 0..c {
                 let at = (ci * h + hi) * k_len;
@@ -125,64 +137,82 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor) -> FlexTensor {
                         prod[f] = uf[b * bins + f] * kf[ci * bins + f];
                     }
                     let o = (b * c + ci) * len;
-                    inverse(
-                        n,
-                        &mut prod,
-                        &mut out[o..o + len],
-                        len,
-                        &mut buf,
-                        &mut scratch,
-                    );
+                    let y = &mut out[o..o + len];
+                    inverse(n, &mut prod, y, len, &mut buf, &mut scratch);
+                    let skip = d[ci * h + hi];
+                    for (y, x) in y.iter_mut().zip(&rows[b * len..(b + 1) * len]) {
+                        *y = *y + skip * *x;
+                    }
                 }
             }
             out
         })
         .collect();
-    let mut y = vec![T::zero(); batch * c * h * len];
+    let width = c * h;
+    let mut y = vec![T::zero(); batch * len * width];
     for (hi, out) in per_h.iter().enumerate() {
         for b in 0..batch {
             for ci in 0..c {
-                let src = (b * c + ci) * len;
-                let dst = ((b * c + ci) * h + hi) * len;
-                y[dst..dst + len].copy_from_slice(&out[src..src + len]);
+                let src = &out[(b * c + ci) * len..(b * c + ci + 1) * len];
+                for (t, v) in src.iter().enumerate() {
+                    y[(b * len + t) * width + ci * h + hi] = *v;
+                }
             }
         }
     }
-    FlexTensor::from_data(TensorData::new(y, [batch, c, h, len]))
+    FlexTensor::from_data(TensorData::new(y, [batch, len, width]))
 }
 
 fn backward<T: Real>(
     u: &FlexTensor,
     k: &FlexTensor,
+    d: &FlexTensor,
     grad_y: &FlexTensor,
-) -> (FlexTensor, FlexTensor) {
+) -> (FlexTensor, FlexTensor, FlexTensor) {
     let (us, ks) = (u.shape(), k.shape());
-    let (batch, h, len) = (us[0], us[1], us[2]);
+    let (batch, len, h) = (us[0], us[1], us[2]);
     let (c, k_len) = (ks[0], ks[2]);
+    let width = c * h;
     let n = fft_len(len, k_len);
     let bins = n / 2 + 1;
-    let (u, k, gy) = (values::<T>(u), values::<T>(k), values::<T>(grad_y));
+    let (u, k, d, gy) = (
+        values::<T>(u),
+        values::<T>(k),
+        values::<T>(d),
+        values::<T>(grad_y),
+    );
     let zero = Complex::new(T::zero(), T::zero());
-    let per_h: Vec<(Vec<T>, Vec<T>)> = (0..h)
+    type PerChannel<T> = (Vec<T>, Vec<T>, Vec<T>);
+    let per_h: Vec<PerChannel<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
             let mut spectra = Spectra::<T>::new(n);
+            let mut rows = vec![T::zero(); batch * len];
+            let mut grows = vec![T::zero(); batch * c * len];
             let mut uf = vec![zero; batch * bins];
             let mut kf = vec![zero; c * bins];
             let mut gf = vec![zero; batch * c * bins];
             for b in 0..batch {
-                let at = (b * h + hi) * len;
-                spectra.transform(&u[at..at + len], &mut uf[b * bins..(b + 1) * bins]);
+                let row = &mut rows[b * len..(b + 1) * len];
+                gather(&u, b, len, h, hi, row);
+                spectra.transform(row, &mut uf[b * bins..(b + 1) * bins]);
             }
             for ci in 0..c {
                 let at = (ci * h + hi) * k_len;
                 spectra.transform(&k[at..at + k_len], &mut kf[ci * bins..(ci + 1) * bins]);
             }
+            let mut dd = vec![T::zero(); c];
             for b in 0..batch {
                 for ci in 0..c {
-                    let at = ((b * c + ci) * h + hi) * len;
+                    let r = (b * c + ci) * len;
+                    let row = &mut grows[r..r + len];
+                    gather(&gy, b, len, width, ci * h + hi, row);
                     let g = (b * c + ci) * bins;
-                    spectra.transform(&gy[at..at + len], &mut gf[g..g + bins]);
+                    spectra.transform(row, &mut gf[g..g + bins]);
+                    dd[ci] = row
+                        .iter()
+                        .zip(&rows[b * len..(b + 1) * len])
+                        .fold(dd[ci], |acc, (g, x)| acc + *g * *x);
                 }
             }
             let (mut acc, mut buf, mut scratch) = (vec![zero; bins], Vec::new(), Vec::new());
@@ -194,14 +224,15 @@ fn backward<T: Real>(
                         acc[f] = acc[f] + gf[(b * c + ci) * bins + f] * kf[ci * bins + f].conj();
                     }
                 }
-                inverse(
-                    n,
-                    &mut acc,
-                    &mut du[b * len..(b + 1) * len],
-                    len,
-                    &mut buf,
-                    &mut scratch,
-                );
+                let du_b = &mut du[b * len..(b + 1) * len];
+                inverse(n, &mut acc, du_b, len, &mut buf, &mut scratch);
+                for ci in 0..c {
+                    let skip = d[ci * h + hi];
+                    let r = (b * c + ci) * len;
+                    for (x, g) in du_b.iter_mut().zip(&grows[r..r + len]) {
+                        *x = *x + skip * *g;
+                    }
+                }
             }
             let mut dk = vec![T::zero(); c * k_len];
             for ci in 0..c {
@@ -220,23 +251,27 @@ fn backward<T: Real>(
                     &mut scratch,
                 );
             }
-            (du, dk)
+            (du, dk, dd)
         })
         .collect();
-    let mut grad_u = vec![T::zero(); batch * h * len];
+    let mut grad_u = vec![T::zero(); batch * len * h];
     let mut grad_k = vec![T::zero(); c * h * k_len];
-    for (hi, (du, dk)) in per_h.iter().enumerate() {
+    let mut grad_d = vec![T::zero(); c * h];
+    for (hi, (du, dk, dd)) in per_h.iter().enumerate() {
         for b in 0..batch {
-            let dst = (b * h + hi) * len;
-            grad_u[dst..dst + len].copy_from_slice(&du[b * len..(b + 1) * len]);
+            for t in 0..len {
+                grad_u[(b * len + t) * h + hi] = du[b * len + t];
+            }
         }
         for ci in 0..c {
             let dst = (ci * h + hi) * k_len;
             grad_k[dst..dst + k_len].copy_from_slice(&dk[ci * k_len..(ci + 1) * k_len]);
+            grad_d[ci * h + hi] = dd[ci];
         }
     }
     (
-        FlexTensor::from_data(TensorData::new(grad_u, [batch, h, len])),
+        FlexTensor::from_data(TensorData::new(grad_u, [batch, len, h])),
         FlexTensor::from_data(TensorData::new(grad_k, [c, h, k_len])),
+        FlexTensor::from_data(TensorData::new(grad_d, [c, h])),
     )
 }

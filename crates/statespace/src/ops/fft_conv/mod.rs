@@ -1,11 +1,13 @@
 //! Causal long convolution through the FFT, as a backend extension with a
 //! fused CPU kernel and its own backward.
 //!
-//! y[b, c, h, t] = Σ_{s ≤ t} k[c, h, t − s] · u[b, h, s] for t < L, with
-//! u (B, H, L) and k (C, H, Lk). Computed as a linear (zero-padded)
-//! convolution with FFTs of length n ≥ L + Lk − 1, so nothing wraps around.
-//! The backward pass is two correlations in the same frequency domain:
-//! ∂/∂u = IFFT(Σ_c conj(K_c)·GY_c)[..L], ∂/∂k = IFFT(Σ_b conj(U_b)·GY_b)[..Lk].
+//! y[b, t, c·H + h] = Σ_{s ≤ t} k[c, h, t − s] · u[b, s, h] + d[c, h] · u[b, t, h]
+//! for t < L, with u (B, L, H), k (C, H, Lk) and the skip d (C, H): the S4
+//! convolution with its D term, in the layers' channel-last layout.
+//! Computed as a linear (zero-padded) convolution with FFTs of length
+//! n ≥ L + Lk − 1, so nothing wraps around. The backward pass is two
+//! correlations in the same frequency domain: ∂/∂u = IFFT(Σ_c conj(K_c)·GY_c)[..L]
+//! (+ Σ_c d·gy), ∂/∂k = IFFT(Σ_b conj(U_b)·GY_b)[..Lk], and ∂/∂d = Σ_{b,t} gy·u.
 
 mod autodiff;
 mod composite;
@@ -26,24 +28,35 @@ pub fn fft_len(len: usize, k_len: usize) -> usize {
 
 /// Backends that run the causal FFT convolution.
 pub trait FftConvOps: Backend {
-    /// y (B, C, H, L) from u (B, H, L) and k (C, H, Lk), Lk ≤ L.
-    fn fft_conv(u: FloatTensor<Self>, k: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// y (B, L, C·H) from u (B, L, H), k (C, H, Lk ≤ L) and d (C, H).
+    fn fft_conv(
+        u: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 
-    /// (∂/∂u (B, H, L), ∂/∂k (C, H, Lk)) from the gradient of y.
+    /// (∂/∂u (B, L, H), ∂/∂k (C, H, Lk), ∂/∂d (C, H)) from the gradient of y.
     fn fft_conv_backward(
         u: FloatTensor<Self>,
         k: FloatTensor<Self>,
+        d: FloatTensor<Self>,
         grad_y: FloatTensor<Self>,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// Causal convolution of every channel with its kernels: u (B, H, L),
-/// k (C, H, Lk) with any Lk (taps past L are unused) → (B, C, H, L).
-/// Differentiable in both arguments.
-pub fn causal_conv<B: FftConvOps>(u: Tensor<B, 3>, k: Tensor<B, 3>) -> Tensor<B, 4> {
-    let len = u.dims()[2];
+/// Causal convolution of every channel with its kernels plus the skip term:
+/// u (B, L, H), k (C, H, Lk) with any Lk (taps past L are unused), d (C, H)
+/// → y (B, L, C·H) with y[b, t, c·H + h] = (k[c, h] ∗ u[b, ·, h])_t + d[c, h]·u[b, t, h].
+/// Differentiable in all three arguments.
+pub fn causal_conv<B: FftConvOps>(
+    u: Tensor<B, 3>,
+    k: Tensor<B, 3>,
+    d: Tensor<B, 2>,
+) -> Tensor<B, 3> {
+    let len = u.dims()[1];
     let k_len = k.dims()[2].min(len);
     let k = k.narrow(2, 0, k_len);
-    let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
-    Tensor::from_primitive(TensorPrimitive::Float(B::fft_conv(prim(u), prim(k))))
+    let prim3 = |t: Tensor<B, 3>| t.into_primitive().tensor();
+    let d = d.into_primitive().tensor();
+    Tensor::from_primitive(TensorPrimitive::Float(B::fft_conv(prim3(u), prim3(k), d)))
 }
