@@ -2,6 +2,8 @@
 //! whole run is position k mod N of epoch ⌊k/N⌋'s permutation, which is a
 //! pure function of (seed, epoch); a resumed run sees the same sequence.
 
+use std::cell::RefCell;
+
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -39,24 +41,36 @@ impl<B: Backend> Batch<B> {
     }
 }
 
+/// The permutation of 0..n that orders epoch `epoch`.
+fn epoch_order(seed: u64, n: usize, epoch: usize) -> Vec<usize> {
+    let mut perm: Vec<usize> = (0..n).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed ^ 0xDA7A_0000 ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+    );
+    perm.shuffle(&mut rng);
+    perm
+}
+
+thread_local! {
+    /// The last epoch order drawn, keyed by (seed, n, epoch): consecutive
+    /// steps reuse it instead of reshuffling (a pure cache).
+    static ORDER: RefCell<Option<((u64, usize, usize), Vec<usize>)>> = const { RefCell::new(None) };
+}
+
 /// Example indices of training step `step` (1-based).
 pub fn train_indices(seed: u64, n: usize, batch: usize, step: u64) -> Vec<usize> {
     let first = (step - 1) as usize * batch;
-    let mut cached: Option<(usize, Vec<usize>)> = None;
-    (first..first + batch)
-        .map(|k| {
-            let epoch = k / n;
-            if cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                let mut perm: Vec<usize> = (0..n).collect();
-                let mut rng = ChaCha8Rng::seed_from_u64(
-                    seed ^ 0xDA7A_0000 ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
-                );
-                perm.shuffle(&mut rng);
-                cached = Some((epoch, perm));
-            }
-            cached.as_ref().unwrap().1[k % n]
-        })
-        .collect()
+    ORDER.with_borrow_mut(|cache| {
+        (first..first + batch)
+            .map(|k| {
+                let key = (seed, n, k / n);
+                if cache.as_ref().is_none_or(|(c, _)| *c != key) {
+                    *cache = Some((key, epoch_order(seed, n, key.2)));
+                }
+                cache.as_ref().expect("filled above").1[k % n]
+            })
+            .collect()
+    })
 }
 
 /// Collates `examples` into a batch on `device`.

@@ -61,18 +61,36 @@ impl<T: Real> Host<T> {
         }
     }
 
-    /// exp(l·w[h, m]) for l < len, as (re, im).
+    /// exp(l·w[h, m]) for l < len, as (re, im): exp((s + j)·w) is formed
+    /// as exp(s·w)·exp(j·w) from exactly evaluated factors (s a multiple of
+    /// [`POWER_BLOCK`], j below it), so each entry carries a few ulps of
+    /// error, with a sixteenth of the transcendental evaluations.
     fn powers(&self, hi: usize, m: usize, len: usize, re: &mut [T], im: &mut [T]) {
         let (a, b) = (self.w_re[hi * self.n + m], self.w_im[hi * self.n + m]);
-        for l in 0..len {
+        let exact = |l: usize| {
             let lf = T::from(l).unwrap();
             let mag = (lf * a).exp();
             let (s, c) = (lf * b).sin_cos();
-            re[l] = mag * c;
-            im[l] = mag * s;
+            (mag * c, mag * s)
+        };
+        let small: Vec<(T, T)> = (0..POWER_BLOCK.min(len)).map(exact).collect();
+        for start in (0..len).step_by(POWER_BLOCK) {
+            let (br, bi) = exact(start);
+            let end = (start + POWER_BLOCK).min(len);
+            for ((r, i), &(sr, si)) in re[start..end]
+                .iter_mut()
+                .zip(&mut im[start..end])
+                .zip(&small)
+            {
+                *r = br * sr - bi * si;
+                *i = br * si + bi * sr;
+            }
         }
     }
 }
+
+/// Block length of the power tables (see `Host::powers`).
+const POWER_BLOCK: usize = 16;
 
 fn forward<T: Real>(inputs: &VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
     let p = Host::<T>::new(inputs);
