@@ -380,7 +380,9 @@ impl<B: Backend> Mamba2<B> {
                 let (b1, c1) = (per_head(b), per_head(c));
                 let x1 = x_dt.reshape([batch, heads, p, 1]);
                 let decay = a_dt.reshape([batch, heads, 1, 1]).exp();
-                let h = h * decay + x1 * b1.unsqueeze_dim::<4>(2);
+                // B ⊗ x as a K = 1 matmul: a broadcast product would walk
+                // both operands through strided iteration.
+                let h = h * decay + x1.matmul(b1.unsqueeze_dim::<4>(2));
                 let y = h
                     .clone()
                     .matmul(c1.unsqueeze_dim::<4>(3))
