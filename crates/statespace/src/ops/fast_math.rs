@@ -14,7 +14,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     const HIGHEST: f32 = 88.722_83;
     // Round to nearest by adding and removing 1.5·2²³ (no libm call).
     const SHIFT: f32 = 12_582_912.0;
-    let clamped = x.max(LOWEST).min(HIGHEST);
+    let clamped = x.clamp(LOWEST, HIGHEST);
     let k = (clamped * LOG2E + SHIFT) - SHIFT;
     let r = clamped - k * LN2_HI - k * LN2_LO;
     let p = 1.0

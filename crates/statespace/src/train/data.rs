@@ -51,10 +51,13 @@ fn epoch_order(seed: u64, n: usize, epoch: usize) -> Vec<usize> {
     perm
 }
 
+/// An epoch order and its (seed, n, epoch) key.
+type CachedOrder = Option<((u64, usize, usize), Vec<usize>)>;
+
 thread_local! {
     /// The last epoch order drawn, keyed by (seed, n, epoch): consecutive
     /// steps reuse it instead of reshuffling (a pure cache).
-    static ORDER: RefCell<Option<((u64, usize, usize), Vec<usize>)>> = const { RefCell::new(None) };
+    static ORDER: RefCell<CachedOrder> = const { RefCell::new(None) };
 }
 
 /// Example indices of training step `step` (1-based).

@@ -203,16 +203,16 @@ fn backward<T: Real>(
             }
             let mut dd = vec![T::zero(); c];
             for b in 0..batch {
-                for ci in 0..c {
+                for (ci, dd) in dd.iter_mut().enumerate() {
                     let r = (b * c + ci) * len;
                     let row = &mut grows[r..r + len];
                     gather(&gy, b, len, width, ci * h + hi, row);
                     let g = (b * c + ci) * bins;
                     spectra.transform(row, &mut gf[g..g + bins]);
-                    dd[ci] = row
+                    *dd = row
                         .iter()
                         .zip(&rows[b * len..(b + 1) * len])
-                        .fold(dd[ci], |acc, (g, x)| acc + *g * *x);
+                        .fold(*dd, |acc, (g, x)| acc + *g * *x);
                 }
             }
             let (mut acc, mut buf, mut scratch) = (vec![zero; bins], Vec::new(), Vec::new());
