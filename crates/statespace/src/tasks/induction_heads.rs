@@ -9,7 +9,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Example, Split, Task, example_rng, nonzero, split_size};
+use super::{Example, Split, Task, check_split_sizes, example_rng, split_size};
 use crate::error::{Error, Result};
 use crate::models::classifier::InputKind;
 
@@ -55,9 +55,7 @@ pub struct InductionHeads {
 impl InductionHeads {
     /// Checks the settings.
     pub fn new(config: InductionHeadsConfig) -> Result<Self> {
-        nonzero("task.train_size", config.train_size)?;
-        nonzero("task.val_size", config.val_size)?;
-        nonzero("task.test_size", config.test_size)?;
+        check_split_sizes(config.train_size, config.val_size, config.test_size)?;
         if config.vocab < 3 {
             return Err(Error::config(
                 "task.vocab",

@@ -11,7 +11,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Example, Split, Task, example_rng, nonzero};
+use super::{Example, Split, Task, check_split_sizes, example_rng, split_size};
 use crate::error::{Error, Result};
 use crate::models::classifier::InputKind;
 
@@ -83,9 +83,7 @@ pub struct ListOps {
 impl ListOps {
     /// Checks the settings.
     pub fn new(config: ListOpsConfig) -> Result<Self> {
-        nonzero("task.train_size", config.train_size)?;
-        nonzero("task.val_size", config.val_size)?;
-        nonzero("task.test_size", config.test_size)?;
+        check_split_sizes(config.train_size, config.val_size, config.test_size)?;
         if config.max_args < 2 {
             return Err(Error::config(
                 "task.max_args",
@@ -162,11 +160,8 @@ impl Task for ListOps {
     }
 
     fn size(&self, split: Split) -> usize {
-        match split {
-            Split::Train => self.config.train_size,
-            Split::Val => self.config.val_size,
-            Split::Test => self.config.test_size,
-        }
+        let c = &self.config;
+        split_size(split, c.train_size, c.val_size, c.test_size)
     }
 
     fn example(&self, split: Split, index: usize) -> Example {

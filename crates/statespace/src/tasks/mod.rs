@@ -179,6 +179,13 @@ pub(crate) fn split_size(split: Split, train: usize, val: usize, test: usize) ->
     }
 }
 
+/// Checks that every split holds at least one example.
+pub(crate) fn check_split_sizes(train: usize, val: usize, test: usize) -> Result<()> {
+    nonzero("task.train_size", train)?;
+    nonzero("task.val_size", val)?;
+    nonzero("task.test_size", test)
+}
+
 /// Checks a split size.
 pub(crate) fn nonzero(key: &str, n: usize) -> Result<()> {
     if n == 0 {

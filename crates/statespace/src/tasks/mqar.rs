@@ -13,7 +13,7 @@ use rand::Rng;
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 
-use super::{Example, Split, Task, example_rng, nonzero, split_size};
+use super::{Example, Split, Task, check_split_sizes, example_rng, split_size};
 use crate::error::{Error, Result};
 use crate::models::classifier::InputKind;
 
@@ -68,9 +68,7 @@ pub struct Mqar {
 impl Mqar {
     /// Checks the settings.
     pub fn new(config: MqarConfig) -> Result<Self> {
-        nonzero("task.train_size", config.train_size)?;
-        nonzero("task.val_size", config.val_size)?;
-        nonzero("task.test_size", config.test_size)?;
+        check_split_sizes(config.train_size, config.val_size, config.test_size)?;
         for (key, len, pairs) in [
             ("task.length/kv_pairs", config.length, config.kv_pairs),
             (

@@ -14,7 +14,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Example, Split, Task, example_rng, nonzero, split_size};
+use super::{Example, Split, Task, check_split_sizes, example_rng, nonzero, split_size};
 use crate::error::{Error, Result};
 use crate::models::classifier::InputKind;
 
@@ -82,9 +82,7 @@ const TRIES: usize = 200;
 impl Pathfinder {
     /// Checks the settings.
     pub fn new(config: PathfinderConfig) -> Result<Self> {
-        nonzero("task.train_size", config.train_size)?;
-        nonzero("task.val_size", config.val_size)?;
-        nonzero("task.test_size", config.test_size)?;
+        check_split_sizes(config.train_size, config.val_size, config.test_size)?;
         nonzero("task.dashes", config.dashes)?;
         if config.size < 8 {
             return Err(Error::config(

@@ -12,7 +12,7 @@ use rand::Rng;
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 
-use super::{Example, Split, Task, example_rng, nonzero, split_size};
+use super::{Example, Split, Task, check_split_sizes, example_rng, nonzero, split_size};
 use crate::error::{Error, Result};
 use crate::models::classifier::InputKind;
 
@@ -58,9 +58,7 @@ pub struct SelectiveCopying {
 impl SelectiveCopying {
     /// Checks the settings.
     pub fn new(config: SelectiveCopyingConfig) -> Result<Self> {
-        nonzero("task.train_size", config.train_size)?;
-        nonzero("task.val_size", config.val_size)?;
-        nonzero("task.test_size", config.test_size)?;
+        check_split_sizes(config.train_size, config.val_size, config.test_size)?;
         nonzero("task.tokens", config.tokens)?;
         if config.vocab < 3 {
             return Err(Error::config(

@@ -15,9 +15,9 @@ pub fn causal_conv_composite<B: SpectralOps>(
 ) -> Tensor<B, 3> {
     let [batch, len, h] = u.dims();
     let c = k.dims()[0];
-    let skip = d.unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0)
-        * u.clone().swap_dims(1, 2).unsqueeze_dim::<4>(1);
-    let y = conv_bchl(u.swap_dims(1, 2), k) + skip; // (B, C, H, L)
+    let u = u.swap_dims(1, 2); // (B, H, L)
+    let skip = d.unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0) * u.clone().unsqueeze_dim::<4>(1);
+    let y = conv_bchl(u, k) + skip; // (B, C, H, L)
     y.reshape([batch, c * h, len]).swap_dims(1, 2)
 }
 
