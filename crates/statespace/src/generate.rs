@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::decode::FusedDecoder;
 use crate::error::{Error, Result};
 use crate::io::HostTensor;
 use crate::models::{LanguageModel, LmState};
@@ -124,10 +125,17 @@ pub fn sample(logits: &[f64], history: &[i64], sampling: &Sampling, rng: &mut im
     order[order.len() - 1] as i64
 }
 
+/// How decode steps run: fused loops on the CPU backend in f32, else the
+/// model's own step, layer by layer in tensor ops.
+enum Decoding<B: SsmBackend> {
+    Fused(Box<FusedDecoder>),
+    Layered(LmState<B>),
+}
+
 /// Generation in progress for one sequence.
 pub struct Generator<'a, B: SsmBackend> {
     model: &'a LanguageModel<B>,
-    state: LmState<B>,
+    decoding: Decoding<B>,
     logits: Vec<f64>,
     history: Vec<i64>,
     sampling: Sampling,
@@ -156,14 +164,21 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
                 TensorData::new(chunk.to_vec(), [1, chunk.len()]),
                 device,
             );
-            let (logits, next) = model.forward_with_state(&state, tokens)?;
+            let (logits, next) = model.prefill(&state, tokens)?;
             state = next;
-            last = Some(logits.narrow(1, chunk.len() - 1, 1));
+            last = Some(logits);
         }
         let logits = HostTensor::from_tensor(&last.expect("non-empty prompt")).data;
+        let decoding = match FusedDecoder::new(model) {
+            Some(mut fused) => {
+                fused.load_state(&state)?;
+                Decoding::Fused(Box::new(fused))
+            }
+            None => Decoding::Layered(state),
+        };
         Ok(Self {
             model,
-            state,
+            decoding,
             logits,
             history: prompt.to_vec(),
             rng: ChaCha8Rng::seed_from_u64(sampling.seed),
@@ -176,10 +191,20 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
     pub fn next_token(&mut self) -> Result<i64> {
         let token = sample(&self.logits, &self.history, &self.sampling, &mut self.rng);
         self.history.push(token);
-        let input = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![token], [1]), &self.device);
-        let (logits, state) = self.model.step(&self.state, input)?;
-        self.state = state;
-        self.logits = HostTensor::from_tensor(&logits).data;
+        match &mut self.decoding {
+            Decoding::Fused(fused) => {
+                let logits = fused.step(token)?;
+                self.logits.clear();
+                self.logits.extend(logits.iter().map(|&v| f64::from(v)));
+            }
+            Decoding::Layered(state) => {
+                let input =
+                    Tensor::<B, 1, Int>::from_data(TensorData::new(vec![token], [1]), &self.device);
+                let (logits, next) = self.model.step(state, input)?;
+                *state = next;
+                self.logits = HostTensor::from_tensor(&logits).data;
+            }
+        }
         Ok(token)
     }
 

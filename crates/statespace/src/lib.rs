@@ -7,6 +7,7 @@
 //! discretised ([`discretize`]), turned into a convolution kernel
 //! ([`kernel`]), and wrapped as a layer ([`layers`]).
 
+pub mod decode;
 pub mod error;
 pub mod generate;
 pub mod golden;

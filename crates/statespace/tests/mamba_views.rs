@@ -85,6 +85,27 @@ fn language_model_recurrent_decoding_equals_parallel_logits() {
             "{:?}: stepping differs by {err:.2e}",
             config.mixer
         );
+        // Prefill: the last position's logits and the same state.
+        let tokens = Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, 17]), &device);
+        let (last, prefilled) = model
+            .prefill(&model.initial_state(1).unwrap(), tokens)
+            .unwrap();
+        let vocab = 40;
+        let err = rel_err(&host(&last), &full[16 * vocab..]);
+        assert!(
+            err < 1e-5,
+            "{:?}: prefill differs by {err:.2e}",
+            config.mixer
+        );
+        let probe = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![5i64], [1]), &device);
+        let (a, _) = model.step(&prefilled, probe.clone()).unwrap();
+        let (b, _) = model.step(&state, probe).unwrap();
+        let err = rel_err(&host(&a), &host(&b));
+        assert!(
+            err < 1e-5,
+            "{:?}: prefill state differs by {err:.2e}",
+            config.mixer
+        );
     }
 }
 

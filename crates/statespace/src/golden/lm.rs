@@ -8,6 +8,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use super::Check;
 use crate::error::{Error, Result};
+use crate::generate::{Generator, Sampling};
 use crate::io::checkpoint::load;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::models::LanguageModel;
@@ -16,42 +17,26 @@ use crate::ops::SsmBackend;
 /// f32 logits must match to this norm-relative error.
 pub const TOLERANCE: f64 = 1e-4;
 
-/// Greedy decoding in recurrent mode: the prompt (1, P) is prefilled in one
-/// parallel pass, then each new token is one step. Returns prompt + `new`
-/// tokens.
+/// Greedy decoding as `ssm generate` runs it: the prompt is prefilled in
+/// one parallel pass, then each new token is one recurrent step (fused on
+/// the CPU). Returns prompt + `new` tokens.
 pub fn greedy<B: SsmBackend>(
     model: &LanguageModel<B>,
     prompt: &[i64],
     new: usize,
     device: &B::Device,
 ) -> Result<Vec<i64>> {
-    let tokens =
-        Tensor::<B, 2, Int>::from_data(TensorData::new(prompt.to_vec(), [1, prompt.len()]), device);
-    let (logits, mut state) = model.forward_with_state(&model.initial_state(1)?, tokens)?;
-    let mut out = prompt.to_vec();
-    let mut last = logits.narrow(1, prompt.len() - 1, 1).squeeze_dim::<2>(1);
-    for i in 0..new {
-        let next = argmax(&last);
-        out.push(next);
-        if i + 1 == new {
-            break;
-        }
-        let token = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![next], [1]), device);
-        let (logits, s) = model.step(&state, token)?;
-        state = s;
-        last = logits;
+    let mut generator = Generator::new(
+        model,
+        prompt,
+        Sampling::default(),
+        prompt.len().max(1),
+        device,
+    )?;
+    for _ in 0..new {
+        generator.next_token()?;
     }
-    Ok(out)
-}
-
-fn argmax<B: SsmBackend>(logits: &Tensor<B, 2>) -> i64 {
-    let row = HostTensor::from_tensor(logits).data;
-    row.iter()
-        .enumerate()
-        .fold((0usize, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
-            if v > bv { (i, v) } else { (bi, bv) }
-        })
-        .0 as i64
+    Ok(generator.tokens().to_vec())
 }
 
 /// The two checkpoint folders of an I/O case (`hf_mamba_io` → `hf_mamba`, `native_mamba`).

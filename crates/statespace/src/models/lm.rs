@@ -153,7 +153,34 @@ impl<B: SsmBackend> LanguageModel<B> {
         state: &LmState<B>,
         tokens: Tensor<B, 2, Int>,
     ) -> Result<(Tensor<B, 3>, LmState<B>)> {
+        let (h, next) = self.hidden_with_state(state, tokens)?;
+        Ok((self.logits(h), next))
+    }
+
+    /// Prompt processing: a chunk of tokens (B, L) from `state`, returning
+    /// only the logits of the chunk's last position, (B, vocab), and the
+    /// state after it. Skips the head on the other L − 1 positions.
+    pub fn prefill(
+        &self,
+        state: &LmState<B>,
+        tokens: Tensor<B, 2, Int>,
+    ) -> Result<(Tensor<B, 2>, LmState<B>)> {
+        let (h, next) = self.hidden_with_state(state, tokens)?;
+        let len = h.dims()[1];
+        let logits = self.logits(h.narrow(1, len - 1, 1));
+        Ok((logits.squeeze_dim::<2>(1), next))
+    }
+
+    /// The last block's output (B, L, d) of a chunk from `state`, and the state after it.
+    fn hidden_with_state(
+        &self,
+        state: &LmState<B>,
+        tokens: Tensor<B, 2, Int>,
+    ) -> Result<(Tensor<B, 3>, LmState<B>)> {
         self.check_tokens(&tokens)?;
+        if tokens.dims()[1] == 0 {
+            return Err(Error::config("tokens", "a chunk needs at least one token"));
+        }
         if state.layers.len() != self.layers.len() {
             return Err(Error::config(
                 "state",
@@ -173,7 +200,7 @@ impl<B: SsmBackend> LanguageModel<B> {
             h = h + y;
             next.push(s);
         }
-        Ok((self.logits(h), LmState { layers: next }))
+        Ok((h, LmState { layers: next }))
     }
 
     /// One token per sequence, (B): logits (B, vocab) and the next state.

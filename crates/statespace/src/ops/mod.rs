@@ -3,7 +3,7 @@
 //! and an autodiff implementation with its own backward.
 
 pub mod causal_conv1d;
-mod fast_math;
+pub(crate) mod fast_math;
 pub mod fft_conv;
 #[cfg(feature = "cuda")]
 mod host;

@@ -175,10 +175,10 @@ impl Task for ListOps {
                 &self.config,
                 &mut tokens,
                 self.config.max_length,
-            ) {
-                if tokens.len() > self.config.min_length && tokens.len() < self.config.max_length {
-                    return Example::Tokens { tokens, label };
-                }
+            ) && tokens.len() > self.config.min_length
+                && tokens.len() < self.config.max_length
+            {
+                return Example::Tokens { tokens, label };
             }
         }
     }

@@ -137,7 +137,8 @@ fn backward<T: Real>(
     let g: Vec<T> = values(grad);
     let two = T::from(2.0).unwrap();
     // Per channel h: (dw_re, dw_im) over N, (dc_re, dc_im) over C·N.
-    let per_h: Vec<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> = (0..h)
+    type ChannelGrads<T> = (Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+    let per_h: Vec<ChannelGrads<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
             let (mut dwr, mut dwi) = (vec![T::zero(); n], vec![T::zero(); n]);

@@ -1,0 +1,194 @@
+//! One-token step of a Mamba-2 mixer on host f32 memory (batch 1), the same
+//! arithmetic as [`crate::layers::mamba2::Mamba2::step`]:
+//!
+//!   h_head ← e^{Δ·A} h_head + (Δ·x) ⊗ B_group,   y = h_head · C_group + D·x,
+//!
+//! then the gated RMSNorm (or y·silu(z)) and out_proj.
+
+use burn::tensor::backend::Backend;
+use rayon::prelude::*;
+
+use super::kernels::{conv_step, decay_update_dot, gemv, silu, softplus};
+use super::shared::{Shared, host_values};
+use crate::error::{Error, Result};
+use crate::layers::mamba2::{Mamba2, Mamba2State};
+
+/// The gated RMSNorm's parameters.
+struct GatedNorm {
+    weight: Shared,
+    eps: f32,
+    groups: usize,
+    before_gate: bool,
+}
+
+/// A Mamba-2 mixer's weights (shared with the model) and its state.
+pub(crate) struct Mamba2Step {
+    in_proj: Shared,
+    in_bias: Option<Shared>,
+    conv_w: Shared,
+    conv_b: Option<Shared>,
+    dt_bias: Vec<f32>,
+    /// A = −exp(A_log) per head.
+    a: Vec<f32>,
+    d: Vec<f32>,
+    norm: Option<GatedNorm>,
+    out_proj: Shared,
+    out_bias: Option<Shared>,
+    dt_limit: (f32, f32),
+    heads: usize,
+    headdim: usize,
+    d_state: usize,
+    groups: usize,
+    /// (conv_dim, K − 1), oldest first.
+    conv_state: Vec<f32>,
+    /// (heads, headdim, N).
+    ssm_state: Vec<f32>,
+    // Scratch.
+    proj: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Mamba2Step {
+    /// `None` unless every weight is an f32 tensor of the CPU backend and
+    /// in_proj has no extra MLP channels.
+    pub(crate) fn new<B: Backend>(m: &Mamba2<B>) -> Option<Self> {
+        let opt = |p: &Option<burn::module::Param<burn::tensor::Tensor<B, 1>>>| match p {
+            Some(p) => Shared::of(p.val()).map(Some),
+            None => Some(None),
+        };
+        let heads = m.nheads();
+        let (p, n, g) = (m.headdim, m.d_state, m.ngroups);
+        let d_inner = heads * p;
+        let [conv_dim, _, k] = m.conv1d.weight.val().dims();
+        if m.in_proj.d_out() != d_inner + conv_dim + heads {
+            return None;
+        }
+        let norm = match &m.norm {
+            Some(norm) => Some(GatedNorm {
+                weight: Shared::of(norm.weight.val())?,
+                eps: norm.eps as f32,
+                groups: norm.n_groups,
+                before_gate: norm.norm_before_gate,
+            }),
+            None => None,
+        };
+        Some(Self {
+            in_proj: Shared::of(m.in_proj.weight.val())?,
+            in_bias: opt(&m.in_proj.bias)?,
+            conv_w: Shared::of(m.conv1d.weight.val())?,
+            conv_b: opt(&m.conv1d.bias)?,
+            dt_bias: host_values(m.dt_bias.val())?,
+            a: host_values(m.A_log.val())?
+                .into_iter()
+                .map(|v| -v.exp())
+                .collect(),
+            d: host_values(m.D.val())?,
+            norm,
+            out_proj: Shared::of(m.out_proj.weight.val())?,
+            out_bias: opt(&m.out_proj.bias)?,
+            dt_limit: (m.dt_limit_min as f32, m.dt_limit_max as f32),
+            heads,
+            headdim: p,
+            d_state: n,
+            groups: g,
+            conv_state: vec![0.0; conv_dim * (k - 1)],
+            ssm_state: vec![0.0; heads * p * n],
+            proj: vec![0.0; m.in_proj.d_out()],
+            y: vec![0.0; d_inner],
+        })
+    }
+
+    /// Takes the state of sequence 0 of `state` (batch 1).
+    pub(crate) fn load_state<B: Backend>(&mut self, state: &Mamba2State<B>) -> Result<()> {
+        let not_f32 = || Error::config("state", "the fused decoder reads f32 CPU tensors only");
+        let conv = host_values(state.conv.clone()).ok_or_else(not_f32)?;
+        let ssm = host_values(state.ssm.clone()).ok_or_else(not_f32)?;
+        if conv.len() != self.conv_state.len() || ssm.len() != self.ssm_state.len() {
+            return Err(Error::shape(
+                "Mamba-2 state (batch 1)",
+                &[1, self.heads, self.headdim, self.d_state],
+                &state.ssm.dims(),
+            ));
+        }
+        self.conv_state = conv;
+        self.ssm_state = ssm;
+        Ok(())
+    }
+
+    /// out = mixer(x) for one token, advancing the state; x, out (d_model).
+    pub(crate) fn step(&mut self, x: &[f32], out: &mut [f32]) {
+        let (heads, p, n, g) = (self.heads, self.headdim, self.d_state, self.groups);
+        let d_inner = heads * p;
+        gemv(
+            self.in_proj.slice(),
+            x,
+            self.in_bias.as_ref().map(Shared::slice),
+            &mut self.proj,
+        );
+        let (z, rest) = self.proj.split_at_mut(d_inner);
+        let conv_dim = rest.len() - heads;
+        let (xbc, dt_raw) = rest.split_at_mut(conv_dim);
+        conv_step(
+            xbc,
+            &mut self.conv_state,
+            self.conv_w.slice(),
+            self.conv_b.as_ref().map(Shared::slice),
+        );
+        xbc.iter_mut().for_each(|v| *v = silu(*v));
+        let (xs, bc) = xbc.split_at(d_inner);
+        let (b, c) = bc.split_at(g * n);
+        let (lo, hi) = self.dt_limit;
+        let (a, d, dt_bias) = (&self.a, &self.d, &self.dt_bias);
+        let dt_raw = &*dt_raw;
+        self.y
+            .par_chunks_mut(p)
+            .zip(self.ssm_state.par_chunks_mut(p * n))
+            .enumerate()
+            .for_each(|(head, (y, h))| {
+                let dt = softplus(dt_raw[head] + dt_bias[head]).clamp(lo, hi);
+                let decay = (dt * a[head]).exp();
+                let group = head / (heads / g);
+                let (b, c) = (
+                    &b[group * n..(group + 1) * n],
+                    &c[group * n..(group + 1) * n],
+                );
+                for (i, (y, h)) in y.iter_mut().zip(h.chunks_exact_mut(n)).enumerate() {
+                    let u = xs[head * p + i];
+                    *y = decay_update_dot(h, decay, u * dt, b, c) + u * d[head];
+                }
+            });
+        match &self.norm {
+            Some(norm) => gated_norm(&mut self.y, z, norm),
+            None => self
+                .y
+                .iter_mut()
+                .zip(z.iter())
+                .for_each(|(y, z)| *y *= silu(*z)),
+        }
+        gemv(
+            self.out_proj.slice(),
+            &self.y,
+            self.out_bias.as_ref().map(Shared::slice),
+            out,
+        );
+    }
+}
+
+/// y ← rmsnorm_groups(y · silu(z)) · w, or rmsnorm_groups(y) · w · silu(z)
+/// when normalising before the gate.
+fn gated_norm(y: &mut [f32], z: &[f32], norm: &GatedNorm) {
+    if !norm.before_gate {
+        y.iter_mut().zip(z).for_each(|(y, z)| *y *= silu(*z));
+    }
+    let width = y.len() / norm.groups;
+    let weight = norm.weight.slice();
+    for (group, ys) in y.chunks_exact_mut(width).enumerate() {
+        let mean_sq = ys.iter().map(|v| v * v).sum::<f32>() / width as f32;
+        let scale = 1.0 / (mean_sq + norm.eps).sqrt();
+        let w = &weight[group * width..(group + 1) * width];
+        ys.iter_mut().zip(w).for_each(|(y, w)| *y = *y * scale * w);
+    }
+    if norm.before_gate {
+        y.iter_mut().zip(z).for_each(|(y, z)| *y *= silu(*z));
+    }
+}
