@@ -176,7 +176,7 @@ pub struct CausalConv1d<B: Backend> {
 }
 
 impl<B: Backend> CausalConv1d<B> {
-    /// x (B, D, L) after `state` (B, D, K − 1) → (y, new state).
+    /// x (B, L, D) after `state` (B, D, K − 1) → (y (B, L, D), new state).
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
@@ -310,12 +310,13 @@ impl<B: SelectiveScanOps> Mamba<B> {
             None => (None, None),
         };
         let xz = self.in_proj.forward(h); // (B, L, 2·d_inner)
-        let x = xz.clone().narrow(2, 0, d_inner).swap_dims(1, 2); // (B, d_inner, L)
-        let z = xz.narrow(2, d_inner, d_inner).swap_dims(1, 2);
+        let x = xz.clone().narrow(2, 0, d_inner);
+        let z = xz.narrow(2, d_inner, d_inner).swap_dims(1, 2); // (B, d_inner, L)
         let (x, conv_next) = self.conv1d.forward(x, conv_state);
-        let x = silu(x);
+        let x = silu(x); // (B, L, d_inner)
         let r = self.dt_proj.weight.val().dims()[1];
-        let x_dbl = self.x_proj.forward(x.clone().swap_dims(1, 2)); // (B, L, r + 2N)
+        let x_dbl = self.x_proj.forward(x.clone()); // (B, L, r + 2N)
+        let x = x.swap_dims(1, 2); // (B, d_inner, L)
         let dt = x_dbl.clone().narrow(2, 0, r);
         let b = x_dbl
             .clone()

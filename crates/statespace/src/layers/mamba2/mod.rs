@@ -344,13 +344,10 @@ impl<B: Backend> Mamba2<B> {
         // mamba_ssm allows extra MLP channels in front: (z0, x0, z, xBC, δ).
         let d_mlp = (total - 2 * d_inner - 2 * g * n - heads) / 2;
         let z = proj.clone().narrow(2, 2 * d_mlp, d_inner);
-        let xbc = proj
-            .clone()
-            .narrow(2, 2 * d_mlp + d_inner, conv_dim)
-            .swap_dims(1, 2);
+        let xbc = proj.clone().narrow(2, 2 * d_mlp + d_inner, conv_dim);
         let dt_raw = proj.narrow(2, 2 * d_mlp + d_inner + conv_dim, heads); // (B, L, H)
         let (xbc, conv_next) = self.conv1d.forward(xbc, conv_state);
-        let xbc = silu(xbc).swap_dims(1, 2); // (B, L, conv_dim)
+        let xbc = silu(xbc); // (B, L, conv_dim)
         let x = xbc
             .clone()
             .narrow(2, 0, d_inner)
