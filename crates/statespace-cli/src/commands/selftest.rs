@@ -59,14 +59,17 @@ pub fn run(args: Args) -> Result<()> {
                 .as_ref()
                 .and_then(|m| m.get(&case)?.get("block_len_used")?.as_u64())
                 .unwrap_or(16) as usize;
-            checks.extend(golden::ssd::check_case::<Autodiff<B>>(
-                &case,
-                &file,
-                chunk,
-                ssd_dtype,
-                ssd_tolerance,
-                &device,
-            )?);
+            for chunked in [false, true] {
+                checks.extend(golden::ssd::check_case::<Autodiff<B>>(
+                    &case,
+                    &file,
+                    chunk,
+                    chunked,
+                    ssd_dtype,
+                    ssd_tolerance,
+                    &device,
+                )?);
+            }
         }
         for (case, file) in golden::cases(&dir, "hf_mamba")? {
             checks.extend(golden::lm::check_case::<B>(&dir, &case, &file, &device)?);

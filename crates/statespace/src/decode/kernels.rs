@@ -85,39 +85,6 @@ mod avx2 {
         _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
     }
 
-    /// As [`super::decay_update_dot`].
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn decay_update_dot(
-        h: &mut [f32],
-        decay: f32,
-        scale: f32,
-        b: &[f32],
-        c: &[f32],
-    ) -> f32 {
-        let n = h.len();
-        assert!(b.len() >= n && c.len() >= n);
-        let body = n - n % LANES;
-        let (decay_v, scale_v) = (_mm256_set1_ps(decay), _mm256_set1_ps(scale));
-        let mut acc = _mm256_setzero_ps();
-        let mut s = 0;
-        while s < body {
-            // SAFETY: s + LANES ≤ body ≤ n ≤ the lengths of h, b and c.
-            unsafe {
-                let input = _mm256_mul_ps(scale_v, _mm256_loadu_ps(b.as_ptr().add(s)));
-                let state = _mm256_fmadd_ps(_mm256_loadu_ps(h.as_ptr().add(s)), decay_v, input);
-                _mm256_storeu_ps(h.as_mut_ptr().add(s), state);
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(c.as_ptr().add(s)), state, acc);
-            }
-            s += LANES;
-        }
-        let mut sum = horizontal_sum(acc);
-        for j in body..n {
-            h[j] = h[j] * decay + scale * b[j];
-            sum += c[j] * h[j];
-        }
-        sum
-    }
-
     /// y = W x with ROW_GROUP rows per pass: each 8-wide slice of x is
     /// loaded once and multiplied into one accumulator per row.
     #[target_feature(enable = "avx2,fma")]
@@ -163,32 +130,6 @@ mod avx2 {
             *y = horizontal_sum(acc) + tail(r);
         }
     }
-}
-
-/// h ← decay · h + scale · b, then returns c · h (all of one length):
-/// one row of a Mamba-2 head's state update.
-pub(crate) fn decay_update_dot(h: &mut [f32], decay: f32, scale: f32, b: &[f32], c: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has both features, checked just above.
-        return unsafe { avx2::decay_update_dot(h, decay, scale, b, c) };
-    }
-    decay_update_dot_portable(h, decay, scale, b, c)
-}
-
-fn decay_update_dot_portable(h: &mut [f32], decay: f32, scale: f32, b: &[f32], c: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let mut sum = 0.0;
-    let body = h.len() - h.len() % LANES;
-    for (s, (h, (b, c))) in h.iter_mut().zip(b.iter().zip(c)).enumerate() {
-        *h = *h * decay + scale * b;
-        if s < body {
-            acc[s % LANES] += c * *h;
-        } else {
-            sum += c * *h;
-        }
-    }
-    acc.iter().sum::<f32>() + sum
 }
 
 /// out = x / √(mean(x²) + ε) · weight.
@@ -272,16 +213,6 @@ mod tests {
         rows_times_portable(&w, &x, &mut plain);
         for (f, p) in fast.iter().zip(&plain) {
             assert!((f - p).abs() < 1e-5 * (1.0 + p.abs()), "{f} vs {p}");
-        }
-        let b: Vec<f32> = (0..19).map(|i| (i as f32 * 0.3).cos()).collect();
-        let c: Vec<f32> = (0..19).map(|i| (i as f32 * 0.7).sin()).collect();
-        let mut h1: Vec<f32> = (0..19).map(|i| i as f32 * 0.1).collect();
-        let mut h2 = h1.clone();
-        let y1 = decay_update_dot(&mut h1, 0.9, 0.5, &b, &c);
-        let y2 = decay_update_dot_portable(&mut h2, 0.9, 0.5, &b, &c);
-        assert!((y1 - y2).abs() < 1e-5, "{y1} vs {y2}");
-        for (a, b) in h1.iter().zip(&h2) {
-            assert!((a - b).abs() < 1e-6);
         }
     }
 

@@ -8,10 +8,11 @@
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::kernels::{conv_step, decay_update_dot, gemv, silu, softplus};
+use super::kernels::{conv_step, gemv, silu, softplus};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba2::{Mamba2, Mamba2State};
+use crate::ops::row_update::decay_update_dot;
 
 /// The gated RMSNorm's parameters.
 struct GatedNorm {

@@ -7,17 +7,20 @@ use burn::tensor::backend::AutodiffBackend;
 use super::Check;
 use crate::error::Result;
 use crate::io::{HostTensor, SafetensorsFile};
-use crate::ops::{Ssd, ssd};
+use crate::ops::{Ssd, SsdOps, ssd, ssd_chunked};
 
 /// Tolerance in f64.
 pub const TOLERANCE_F64: f64 = 1e-9;
 
 /// Every quantity of the case computed with `chunk_size`, in `dtype`
-/// (F64 where the backend supports it).
-pub fn check_case<B: AutodiffBackend>(
+/// (F64 where the backend supports it), by the backend's SSD op or, with
+/// `chunked`, by the chunked composite.
+#[allow(clippy::too_many_arguments)]
+pub fn check_case<B: AutodiffBackend + SsdOps>(
     case: &str,
     file: &SafetensorsFile,
     chunk_size: usize,
+    chunked: bool,
     dtype: DType,
     tolerance: f64,
     device: &B::Device,
@@ -38,7 +41,7 @@ pub fn check_case<B: AutodiffBackend>(
         .f64("C")?
         .to_tensor::<B, 4>("C", device, dtype)?
         .require_grad();
-    let (y, last) = ssd(Ssd {
+    let inputs = Ssd {
         x: x.clone(),
         a: a.clone(),
         b: b.clone(),
@@ -46,8 +49,14 @@ pub fn check_case<B: AutodiffBackend>(
         chunk_size,
         initial_state: None,
         starts: None,
-    })?;
-    let tag = format!("{case} (chunk {chunk_size})");
+    };
+    let (y, last) = if chunked {
+        ssd_chunked(inputs)?
+    } else {
+        ssd(inputs)?
+    };
+    let algorithm = if chunked { "chunked" } else { "op" };
+    let tag = format!("{case} ({algorithm}, chunk {chunk_size})");
     let mut checks = vec![
         Check::new(
             format!("{tag}: Y"),

@@ -7,6 +7,7 @@ pub(crate) mod fast_math;
 pub mod fft_conv;
 #[cfg(feature = "cuda")]
 mod host;
+pub(crate) mod row_update;
 pub mod selective_scan;
 pub mod spectral;
 pub mod ssd;
@@ -16,10 +17,13 @@ pub use causal_conv1d::causal_conv1d;
 pub use fft_conv::{FftConvOps, causal_conv};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
-pub use ssd::{Ssd, ssd};
+pub use ssd::{Ssd, SsdOps, ssd, ssd_chunked};
 pub use vandermonde::{VandermondeOps, vandermonde};
 
 /// Everything statespace's layers need from a backend.
-pub trait SsmBackend: SpectralOps + SelectiveScanOps + FftConvOps + VandermondeOps {}
+pub trait SsmBackend:
+    SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps
+{
+}
 
-impl<B: SpectralOps + SelectiveScanOps + FftConvOps + VandermondeOps> SsmBackend for B {}
+impl<B: SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps> SsmBackend for B {}

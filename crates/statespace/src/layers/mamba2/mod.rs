@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::layers::mamba::CausalConv1d;
 use crate::layers::norm::GatedRmsNorm;
-use crate::ops::{Ssd, ssd};
+use crate::ops::{Ssd, SsdOps, ssd};
 
 /// Hyperparameters of a Mamba-2 mixer (defaults of mamba_ssm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,7 +278,9 @@ impl<B: Backend> Mamba2<B> {
             ssm: Tensor::zeros([batch, self.nheads(), self.headdim, self.d_state], options),
         }
     }
+}
 
+impl<B: SsdOps> Mamba2<B> {
     /// The parallel view: h (B, L, d_model) → (B, L, d_model).
     pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         Ok(self.run(h, None)?.0)

@@ -80,7 +80,8 @@ impl SequenceStarts {
         self.resets[b][t]
     }
 
-    fn dims(&self) -> (usize, usize) {
+    /// (batch rows, L).
+    pub(crate) fn dims(&self) -> (usize, usize) {
         (self.resets.len(), self.resets.first().map_or(0, Vec::len))
     }
 }

@@ -1,10 +1,4 @@
-//! State space duality (SSD): Mamba-2's scan with a scalar decay per head,
-//!
-//!   h_t = exp(a_t) h_{t−1} + B_t ⊗ x_t,   y_t = C_t · h_t
-//!
-//! with x (batch, L, H, P), a (batch, L, H) already discretised (Δ·A ≤ 0),
-//! B, C (batch, L, G, N) shared by H/G heads each, h (batch, H, P, N). As
-//! mamba_ssm's chunked algorithm (`ssd_minimal_discrete`): the sequence is
+//! SSD by mamba_ssm's chunked algorithm (`ssd_minimal_discrete`): the sequence is
 //! cut into chunks of `chunk_size`; within a chunk the output is the
 //! quadratic (attention-like) form Y = (C Bᵀ ∘ L) X with the decay matrix
 //! L[i, j] = exp(a_{j+1} + … + a_i); chunks exchange their final states
@@ -18,30 +12,11 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::SequenceStarts;
-use crate::error::{Error, Result};
+use super::Ssd;
+use crate::error::Result;
 
 /// A decay that zeroes the state: exp(RESET) underflows to 0 in f32 and f64.
 const RESET: f64 = -1e30;
-
-/// The inputs of [`ssd`].
-#[derive(Debug, Clone)]
-pub struct Ssd<B: Backend> {
-    /// x, (batch, L, H, P).
-    pub x: Tensor<B, 4>,
-    /// a = Δ·A, (batch, L, H).
-    pub a: Tensor<B, 3>,
-    /// B, (batch, L, G, N).
-    pub b: Tensor<B, 4>,
-    /// C, (batch, L, G, N).
-    pub c: Tensor<B, 4>,
-    /// Chunk length (any ≥ 1; the result does not depend on it).
-    pub chunk_size: usize,
-    /// State before the first step, (batch, H, P, N).
-    pub initial_state: Option<Tensor<B, 4>>,
-    /// Packed-sequence boundaries.
-    pub starts: Option<SequenceStarts>,
-}
 
 fn float_tensor<B: Backend, const D: usize>(
     values: Vec<f64>,
@@ -79,43 +54,12 @@ fn segment_sums<B: Backend, const D: usize, const E: usize>(
     (sums * lower.clone(), lower)
 }
 
-/// Runs SSD: returns y (batch, L, H, P) and the final state (batch, H, P, N).
-pub fn ssd<B: Backend>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
+/// SSD by the chunked algorithm, composed of differentiable tensor ops:
+/// returns y (batch, L, H, P) and the final state (batch, H, P, N).
+pub fn ssd_chunked<B: Backend>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
+    s.validate()?;
     let [batch, len, heads, p] = s.x.dims();
     let [_, _, groups, n] = s.b.dims();
-    if s.a.dims() != [batch, len, heads] {
-        return Err(Error::shape(
-            "a (batch, L, heads)",
-            &[batch, len, heads],
-            &s.a.dims(),
-        ));
-    }
-    if groups == 0 || heads % groups != 0 || s.b.dims() != [batch, len, groups, n] {
-        return Err(Error::shape(
-            "B (batch, L, groups, dstate), groups dividing heads",
-            &[batch, len, groups, n],
-            &s.b.dims(),
-        ));
-    }
-    if s.c.dims() != [batch, len, groups, n] {
-        return Err(Error::shape(
-            "C (batch, L, groups, dstate)",
-            &[batch, len, groups, n],
-            &s.c.dims(),
-        ));
-    }
-    if let Some(h0) = &s.initial_state
-        && h0.dims() != [batch, heads, p, n]
-    {
-        return Err(Error::shape(
-            "initial_state (batch, heads, headdim, dstate)",
-            &[batch, heads, p, n],
-            &h0.dims(),
-        ));
-    }
-    if s.chunk_size == 0 {
-        return Err(Error::config("chunk_size", "must be at least 1"));
-    }
     let q = s.chunk_size.min(len.max(1));
     let chunks = len.div_ceil(q).max(1);
     let padded = chunks * q;

@@ -1,0 +1,185 @@
+//! State space duality (SSD): Mamba-2's scan with a scalar decay per head,
+//!
+//!   h_t = exp(a_t) h_{t−1} + x_t ⊗ B_t,   y_t = h_t · C_t
+//!
+//! with x (batch, L, H, P), a (batch, L, H) already discretised (Δ·A ≤ 0),
+//! B, C (batch, L, G, N) shared by H/G heads each, h (batch, H, P, N).
+//!
+//! Two algorithms compute it, with equal results (tested against
+//! mamba_ssm's golden cases and each other):
+//! - [`ssd_chunked`], mamba_ssm's chunked algorithm as differentiable tensor
+//!   ops: matmul-shaped work for wide parallel devices;
+//! - the backend op [`SsdOps`] behind [`ssd`]: on the CPU a recurrence per
+//!   (batch, head), vectorised along the state (fewer operations than the
+//!   chunked form: 2·P·N multiply-adds per step instead of about
+//!   Q·(N + P) for chunk length Q), with a hand-written backward that
+//!   recomputes states from checkpoints every [`CHUNK`] steps; on CubeCL
+//!   devices the chunked composite forward and the CPU backward.
+//!
+//! Packed sequences: at a position that starts a new sequence the carried
+//! state is zeroed (the decay there is exactly 0).
+
+mod autodiff;
+mod chunked;
+mod cpu;
+#[cfg(feature = "cuda")]
+mod cube;
+
+use std::sync::Arc;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+use super::SequenceStarts;
+use crate::error::{Error, Result};
+pub use chunked::ssd_chunked;
+
+/// Steps between the state checkpoints the CPU backward recomputes from.
+pub const CHUNK: usize = 16;
+
+/// The inputs of [`ssd`] and [`ssd_chunked`].
+#[derive(Debug, Clone)]
+pub struct Ssd<B: Backend> {
+    /// x, (batch, L, H, P).
+    pub x: Tensor<B, 4>,
+    /// a = Δ·A, (batch, L, H).
+    pub a: Tensor<B, 3>,
+    /// B, (batch, L, G, N).
+    pub b: Tensor<B, 4>,
+    /// C, (batch, L, G, N).
+    pub c: Tensor<B, 4>,
+    /// Chunk length of the chunked algorithm (any ≥ 1; the result does not
+    /// depend on it).
+    pub chunk_size: usize,
+    /// State before the first step, (batch, H, P, N).
+    pub initial_state: Option<Tensor<B, 4>>,
+    /// Packed-sequence boundaries.
+    pub starts: Option<SequenceStarts>,
+}
+
+impl<B: Backend> Ssd<B> {
+    fn validate(&self) -> Result<()> {
+        let [batch, len, heads, p] = self.x.dims();
+        let [_, _, groups, n] = self.b.dims();
+        if self.a.dims() != [batch, len, heads] {
+            return Err(Error::shape(
+                "a (batch, L, heads)",
+                &[batch, len, heads],
+                &self.a.dims(),
+            ));
+        }
+        if groups == 0 || heads % groups != 0 || self.b.dims() != [batch, len, groups, n] {
+            return Err(Error::shape(
+                "B (batch, L, groups, dstate), groups dividing heads",
+                &[batch, len, groups, n],
+                &self.b.dims(),
+            ));
+        }
+        if self.c.dims() != [batch, len, groups, n] {
+            return Err(Error::shape(
+                "C (batch, L, groups, dstate)",
+                &[batch, len, groups, n],
+                &self.c.dims(),
+            ));
+        }
+        if let Some(h0) = &self.initial_state
+            && h0.dims() != [batch, heads, p, n]
+        {
+            return Err(Error::shape(
+                "initial_state (batch, heads, headdim, dstate)",
+                &[batch, heads, p, n],
+                &h0.dims(),
+            ));
+        }
+        if self.chunk_size == 0 {
+            return Err(Error::config("chunk_size", "must be at least 1"));
+        }
+        if let Some(starts) = &self.starts {
+            let (rows, cols) = starts.dims();
+            if [rows, cols] != [batch, len] {
+                return Err(Error::shape(
+                    "sequence starts (batch, L)",
+                    &[batch, len],
+                    &[rows, cols],
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Non-tensor arguments of the SSD op.
+#[derive(Debug, Clone)]
+pub struct SsdArgs {
+    /// Whether an initial state is present (else a placeholder is passed).
+    pub has_initial_state: bool,
+    /// Chunk length, for implementations that chunk.
+    pub chunk_size: usize,
+    /// Packed-sequence boundaries.
+    pub starts: Option<Arc<SequenceStarts>>,
+}
+
+/// The tensors of the SSD op, as backend primitives, in a fixed order.
+#[derive(Debug, Clone)]
+pub struct SsdTensors<T> {
+    /// x (batch, L, H, P).
+    pub x: T,
+    /// a (batch, L, H).
+    pub a: T,
+    /// B (batch, L, G, N).
+    pub b: T,
+    /// C (batch, L, G, N).
+    pub c: T,
+    /// Initial state (batch, H, P, N) or a placeholder.
+    pub initial_state: T,
+}
+
+/// Backends that run SSD.
+pub trait SsdOps: Backend {
+    /// Forward: (y (batch, L, H, P), final state (batch, H, P, N)).
+    fn ssd_forward(
+        inputs: SsdTensors<FloatTensor<Self>>,
+        args: &SsdArgs,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Backward from the gradients of y and of the final state; the
+    /// placeholder initial state gets a gradient of its own shape.
+    fn ssd_backward(
+        inputs: SsdTensors<FloatTensor<Self>>,
+        grad_y: FloatTensor<Self>,
+        grad_final: FloatTensor<Self>,
+        args: &SsdArgs,
+    ) -> SsdTensors<FloatTensor<Self>>;
+}
+
+/// Runs SSD through the backend op: returns y (batch, L, H, P) and the final
+/// state (batch, H, P, N). Differentiable in every tensor input.
+pub fn ssd<B: SsdOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
+    s.validate()?;
+    let device = s.x.device();
+    let args = SsdArgs {
+        has_initial_state: s.initial_state.is_some(),
+        chunk_size: s.chunk_size,
+        starts: s.starts.map(Arc::new),
+    };
+    let inputs = SsdTensors {
+        x: s.x.into_primitive().tensor(),
+        a: s.a.into_primitive().tensor(),
+        b: s.b.into_primitive().tensor(),
+        c: s.c.into_primitive().tensor(),
+        initial_state: s.initial_state.map_or_else(
+            || {
+                Tensor::<B, 1>::zeros([1], &device)
+                    .into_primitive()
+                    .tensor()
+            },
+            |t| t.into_primitive().tensor(),
+        ),
+    };
+    let (y, last) = B::ssd_forward(inputs, &args);
+    Ok((
+        Tensor::from_primitive(TensorPrimitive::Float(y)),
+        Tensor::from_primitive(TensorPrimitive::Float(last)),
+    ))
+}
