@@ -125,8 +125,8 @@ pub fn sample(logits: &[f64], history: &[i64], sampling: &Sampling, rng: &mut im
     order[order.len() - 1] as i64
 }
 
-/// How decode steps run: fused loops on the CPU backend in f32, else the
-/// model's own step, layer by layer in tensor ops.
+/// How prefill and decode run: fused loops on the CPU backend in f32, else
+/// the model's own tensor ops, layer by layer.
 enum Decoding<B: SsmBackend> {
     Fused(Box<FusedDecoder>),
     Layered(LmState<B>),
@@ -157,24 +157,33 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         if prompt.is_empty() {
             return Err(Error::config("prompt", "needs at least one token"));
         }
-        let mut state = model.initial_state(1)?;
-        let mut last = None;
-        for chunk in prompt.chunks(prefill_chunk.max(1)) {
-            let tokens = Tensor::<B, 2, Int>::from_data(
-                TensorData::new(chunk.to_vec(), [1, chunk.len()]),
-                device,
-            );
-            let (logits, next) = model.prefill(&state, tokens)?;
-            state = next;
-            last = Some(logits);
-        }
-        let logits = HostTensor::from_tensor(&last.expect("non-empty prompt")).data;
-        let decoding = match FusedDecoder::new(model) {
+        let (decoding, logits) = match FusedDecoder::new(model) {
             Some(mut fused) => {
-                fused.load_state(&state)?;
-                Decoding::Fused(Box::new(fused))
+                let mut logits = Vec::new();
+                for chunk in prompt.chunks(prefill_chunk.max(1)) {
+                    logits = fused
+                        .prefill(chunk)?
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect();
+                }
+                (Decoding::Fused(Box::new(fused)), logits)
             }
-            None => Decoding::Layered(state),
+            None => {
+                let mut state = model.initial_state(1)?;
+                let mut last = None;
+                for chunk in prompt.chunks(prefill_chunk.max(1)) {
+                    let tokens = Tensor::<B, 2, Int>::from_data(
+                        TensorData::new(chunk.to_vec(), [1, chunk.len()]),
+                        device,
+                    );
+                    let (logits, next) = model.prefill(&state, tokens)?;
+                    state = next;
+                    last = Some(logits);
+                }
+                let logits = HostTensor::from_tensor(&last.expect("non-empty prompt")).data;
+                (Decoding::Layered(state), logits)
+            }
         };
         Ok(Self {
             model,

@@ -1,20 +1,26 @@
-//! One-token step of a Mamba mixer on host f32 memory (batch 1), the same
-//! arithmetic as [`crate::layers::mamba::Mamba::step`] without a tensor op
-//! per line.
+//! A Mamba mixer over a block of tokens on host f32 memory (batch 1): the
+//! same arithmetic as [`crate::layers::mamba::Mamba::forward_with_state`]
+//! without a tensor op per line. One token is a decode step; more are a
+//! prefill chunk.
 
 use burn::tensor::backend::Backend;
+use rayon::prelude::*;
 
-use super::kernels::{conv_step, gemv, silu, softplus};
+use super::kernels::{conv_block, matmul_t, silu, softplus, transpose};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba::{Mamba, MambaState};
 use crate::ops::fast_math::exp_f32;
 
+/// Channels per parallel task of the scan over a block.
+const CHANNEL_BLOCK: usize = 32;
+
 /// A Mamba mixer's weights (shared with the model) and its state.
-pub(crate) struct MambaStep {
+pub(crate) struct FusedMamba {
     in_proj: Shared,
     in_bias: Option<Shared>,
-    conv_w: Shared,
+    /// Convolution taps transposed to (K, d_inner).
+    conv_taps: Vec<f32>,
     conv_b: Option<Shared>,
     x_proj: Shared,
     dt_proj: Shared,
@@ -31,14 +37,9 @@ pub(crate) struct MambaStep {
     conv_state: Vec<f32>,
     /// (d_inner, N).
     ssm_state: Vec<f32>,
-    // Scratch.
-    xz: Vec<f32>,
-    x_dbl: Vec<f32>,
-    delta: Vec<f32>,
-    y: Vec<f32>,
 }
 
-impl MambaStep {
+impl FusedMamba {
     /// `None` unless every weight is an f32 tensor of the CPU backend.
     pub(crate) fn new<B: Backend>(m: &Mamba<B>) -> Option<Self> {
         let opt = |p: &Option<burn::module::Param<burn::tensor::Tensor<B, 1>>>| match p {
@@ -52,10 +53,11 @@ impl MambaStep {
             .into_iter()
             .map(|v| -v.exp())
             .collect();
+        let conv_taps = transpose(&host_values(m.conv1d.weight.val())?, d_inner, k);
         Some(Self {
             in_proj: Shared::of(m.in_proj.weight.val())?,
             in_bias: opt(&m.in_proj.bias)?,
-            conv_w: Shared::of(m.conv1d.weight.val())?,
+            conv_taps,
             conv_b: opt(&m.conv1d.bias)?,
             x_proj: Shared::of(m.x_proj.weight.val())?,
             dt_proj: Shared::of(m.dt_proj.weight.val())?,
@@ -69,15 +71,12 @@ impl MambaStep {
             dt_rank,
             conv_state: vec![0.0; d_inner * (k - 1)],
             ssm_state: vec![0.0; d_inner * d_state],
-            xz: vec![0.0; 2 * d_inner],
-            x_dbl: vec![0.0; dt_rank + 2 * d_state],
-            delta: vec![0.0; d_inner],
-            y: vec![0.0; d_inner],
         })
     }
 
     /// Takes the state of sequence 0 of `state` (batch 1).
     pub(crate) fn load_state<B: Backend>(&mut self, state: &MambaState<B>) -> Result<()> {
+        let not_f32 = || Error::config("state", "the fused decoder reads f32 CPU tensors only");
         let conv = host_values(state.conv.clone()).ok_or_else(not_f32)?;
         let ssm = host_values(state.ssm.clone()).ok_or_else(not_f32)?;
         if conv.len() != self.conv_state.len() || ssm.len() != self.ssm_state.len() {
@@ -92,138 +91,195 @@ impl MambaStep {
         Ok(())
     }
 
-    /// out = mixer(x) for one token, advancing the state; x, out (d_model).
-    pub(crate) fn step(&mut self, x: &[f32], out: &mut [f32]) {
+    /// out = mixer(x) for `len` tokens, advancing the state; x, out (len, d_model).
+    pub(crate) fn forward(&mut self, len: usize, x: &[f32], out: &mut [f32]) {
         let (di, n, r) = (self.d_inner, self.d_state, self.dt_rank);
-        gemv(
-            self.in_proj.slice(),
+        let mut xz = vec![0.0; len * 2 * di];
+        matmul_t(
+            len,
             x,
+            self.in_proj.slice(),
             self.in_bias.as_ref().map(Shared::slice),
-            &mut self.xz,
+            &mut xz,
         );
-        let (xs, z) = self.xz.split_at_mut(di);
-        conv_step(
-            xs,
+        let raw: Vec<f32> = xz
+            .chunks_exact(2 * di)
+            .flat_map(|row| &row[..di])
+            .copied()
+            .collect();
+        let mut u = vec![0.0; len * di];
+        conv_block(
+            di,
+            &raw,
             &mut self.conv_state,
-            self.conv_w.slice(),
+            &self.conv_taps,
             self.conv_b.as_ref().map(Shared::slice),
+            &mut u,
         );
-        xs.iter_mut().for_each(|v| *v = silu(*v));
-        gemv(self.x_proj.slice(), xs, None, &mut self.x_dbl);
-        let (dt_low, bc) = self.x_dbl.split_at(r);
-        let (b, c) = bc.split_at(n);
-        gemv(
+        u.iter_mut().for_each(|v| *v = silu(*v));
+        let width = r + 2 * n;
+        let mut x_dbl = vec![0.0; len * width];
+        matmul_t(len, &u, self.x_proj.slice(), None, &mut x_dbl);
+        let dt_low: Vec<f32> = x_dbl
+            .chunks_exact(width)
+            .flat_map(|row| &row[..r])
+            .copied()
+            .collect();
+        let mut delta = vec![0.0; len * di];
+        matmul_t(
+            len,
+            &dt_low,
             self.dt_proj.slice(),
-            dt_low,
             self.dt_bias.as_ref().map(Shared::slice),
-            &mut self.delta,
+            &mut delta,
         );
         let scan = Scan {
+            len,
             a: &self.a,
-            b,
-            c,
+            x_dbl: &x_dbl,
+            b_at: r,
             d: self.d.slice(),
-            delta: &self.delta,
-            x: xs,
-            z,
+            delta: &delta,
+            u: &u,
+            xz: &xz,
         };
-        scan.run(&mut self.ssm_state, &mut self.y);
-        gemv(
+        // y channel-major (d_inner, len): each channel's outputs contiguous.
+        let mut y = vec![0.0; di * len];
+        if len == 1 {
+            scan.run(0, &mut self.ssm_state, &mut y);
+        } else {
+            y.par_chunks_mut(CHANNEL_BLOCK * len)
+                .zip(self.ssm_state.par_chunks_mut(CHANNEL_BLOCK * n))
+                .enumerate()
+                .for_each(|(block, (y, h))| scan.run(block * CHANNEL_BLOCK, h, y));
+        }
+        let y = if len == 1 { y } else { transpose(&y, di, len) };
+        matmul_t(
+            len,
+            &y,
             self.out_proj.slice(),
-            &self.y,
             self.out_bias.as_ref().map(Shared::slice),
             out,
         );
     }
 }
 
-/// The selective-scan step of every channel, with its inputs.
+/// The selective scan over a block, with its inputs in the layouts the
+/// projections produced.
 struct Scan<'a> {
+    len: usize,
     /// (d_inner, N).
     a: &'a [f32],
-    /// (N).
-    b: &'a [f32],
-    /// (N).
-    c: &'a [f32],
+    /// (len, dt_rank + 2N): δ, B, C per token.
+    x_dbl: &'a [f32],
+    /// Column of B in `x_dbl` (C follows it).
+    b_at: usize,
     /// (d_inner).
     d: &'a [f32],
-    /// Δ before softplus, (d_inner).
+    /// Δ before softplus, (len, d_inner).
     delta: &'a [f32],
-    /// (d_inner).
-    x: &'a [f32],
-    /// Gate, (d_inner).
-    z: &'a [f32],
+    /// The convolved input, (len, d_inner).
+    u: &'a [f32],
+    /// in_proj's output (len, 2·d_inner); the gate z is its second half.
+    xz: &'a [f32],
 }
 
 impl Scan<'_> {
-    /// h ← e^{Δ·A} h + Δ·B·x and y = (C·h + D·x) · silu(z), per channel;
-    /// h (d_inner, N), y (d_inner).
-    fn run(&self, h: &mut [f32], y: &mut [f32]) {
+    /// Channels `first..` (as many as `h` holds, (·, N)) over every token:
+    /// h ← e^{Δ·A} h + Δ·B·u and y = (C·h + D·u) · silu(z); y (channels, len).
+    fn run(&self, first: usize, h: &mut [f32], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has both features, checked just above.
-            unsafe { self.run_avx2(h, y) };
+            unsafe { self.run_avx2(first, h, y) };
             return;
         }
-        self.run_portable(h, y);
+        self.run_portable(first, h, y);
+    }
+
+    fn n(&self) -> usize {
+        self.a.len() / self.d.len()
+    }
+
+    /// (Δ, u, C-and-B offset, gate) of channel `ch` at token t.
+    fn inputs(&self, ch: usize, t: usize) -> (f32, f32, usize, f32) {
+        let di = self.d.len();
+        let width = self.x_dbl.len() / self.len;
+        (
+            softplus(self.delta[t * di + ch]),
+            self.u[t * di + ch],
+            t * width + self.b_at,
+            silu(self.xz[t * 2 * di + di + ch]),
+        )
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&self, h: &mut [f32], y: &mut [f32]) {
+    fn run_avx2(&self, first: usize, h: &mut [f32], y: &mut [f32]) {
         use crate::ops::fast_math::avx2::exp;
         use std::arch::x86_64::*;
         const LANES: usize = 8;
-        let n = self.b.len();
+        let n = self.n();
         let body = n - n % LANES;
-        for (ch, (y, h)) in y.iter_mut().zip(h.chunks_exact_mut(n)).enumerate() {
-            let dt = softplus(self.delta[ch]);
-            let u = self.x[ch];
+        for (i, (h, y)) in h
+            .chunks_exact_mut(n)
+            .zip(y.chunks_exact_mut(self.len))
+            .enumerate()
+        {
+            let ch = first + i;
             let a = &self.a[ch * n..(ch + 1) * n];
-            let (dt_v, du_v) = (_mm256_set1_ps(dt), _mm256_set1_ps(dt * u));
-            let mut acc = _mm256_setzero_ps();
-            for s in (0..body).step_by(LANES) {
-                // SAFETY: s + LANES ≤ body ≤ n, the length of h, a, B and C.
-                unsafe {
-                    let decay = exp(_mm256_mul_ps(dt_v, _mm256_loadu_ps(a.as_ptr().add(s))));
-                    let input = _mm256_mul_ps(du_v, _mm256_loadu_ps(self.b.as_ptr().add(s)));
-                    let state = _mm256_fmadd_ps(decay, _mm256_loadu_ps(h.as_ptr().add(s)), input);
-                    _mm256_storeu_ps(h.as_mut_ptr().add(s), state);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(self.c.as_ptr().add(s)), state, acc);
+            for (t, y) in y.iter_mut().enumerate() {
+                let (dt, u, at, gate) = self.inputs(ch, t);
+                let (b, c) = (&self.x_dbl[at..at + n], &self.x_dbl[at + n..at + 2 * n]);
+                let (dt_v, du_v) = (_mm256_set1_ps(dt), _mm256_set1_ps(dt * u));
+                let mut acc = _mm256_setzero_ps();
+                for s in (0..body).step_by(LANES) {
+                    // SAFETY: s + LANES ≤ body ≤ n, the length of h, a, b and c.
+                    unsafe {
+                        let decay = exp(_mm256_mul_ps(dt_v, _mm256_loadu_ps(a.as_ptr().add(s))));
+                        let input = _mm256_mul_ps(du_v, _mm256_loadu_ps(b.as_ptr().add(s)));
+                        let state =
+                            _mm256_fmadd_ps(decay, _mm256_loadu_ps(h.as_ptr().add(s)), input);
+                        _mm256_storeu_ps(h.as_mut_ptr().add(s), state);
+                        acc = _mm256_fmadd_ps(_mm256_loadu_ps(c.as_ptr().add(s)), state, acc);
+                    }
                 }
+                let mut lanes = [0.0f32; LANES];
+                // SAFETY: `lanes` holds LANES values.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+                let mut sum: f32 = lanes.iter().sum();
+                for j in body..n {
+                    h[j] = exp_f32(dt * a[j]) * h[j] + dt * u * b[j];
+                    sum += c[j] * h[j];
+                }
+                *y = (sum + self.d[ch] * u) * gate;
             }
-            let mut lanes = [0.0f32; LANES];
-            // SAFETY: `lanes` holds LANES values.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-            let mut sum: f32 = lanes.iter().sum();
-            for j in body..n {
-                h[j] = exp_f32(dt * a[j]) * h[j] + dt * u * self.b[j];
-                sum += self.c[j] * h[j];
-            }
-            *y = (sum + self.d[ch] * u) * silu(self.z[ch]);
         }
     }
 
     /// The portable loop.
-    fn run_portable(&self, h: &mut [f32], y: &mut [f32]) {
-        let n = self.b.len();
-        for (ch, (y, h)) in y.iter_mut().zip(h.chunks_exact_mut(n)).enumerate() {
-            let dt = softplus(self.delta[ch]);
-            let u = self.x[ch];
+    fn run_portable(&self, first: usize, h: &mut [f32], y: &mut [f32]) {
+        let n = self.n();
+        for (i, (h, y)) in h
+            .chunks_exact_mut(n)
+            .zip(y.chunks_exact_mut(self.len))
+            .enumerate()
+        {
+            let ch = first + i;
             let a = &self.a[ch * n..(ch + 1) * n];
-            let mut sum = 0.0;
-            for j in 0..n {
-                h[j] = exp_f32(dt * a[j]) * h[j] + dt * u * self.b[j];
-                sum += self.c[j] * h[j];
+            for (t, y) in y.iter_mut().enumerate() {
+                let (dt, u, at, gate) = self.inputs(ch, t);
+                let (b, c) = (&self.x_dbl[at..at + n], &self.x_dbl[at + n..at + 2 * n]);
+                let mut sum = 0.0;
+                for j in 0..n {
+                    h[j] = exp_f32(dt * a[j]) * h[j] + dt * u * b[j];
+                    sum += c[j] * h[j];
+                }
+                *y = (sum + self.d[ch] * u) * gate;
             }
-            *y = (sum + self.d[ch] * u) * silu(self.z[ch]);
         }
     }
-}
-
-fn not_f32() -> Error {
-    Error::config("state", "the fused decoder reads f32 CPU tensors only")
 }
 
 #[cfg(test)]
@@ -232,28 +288,29 @@ mod tests {
 
     #[test]
     fn vector_and_portable_scans_agree() {
-        let (channels, n) = (5, 19);
-        let values = |len: usize, k: f32| -> Vec<f32> {
-            (0..len).map(|i| ((i as f32 + 1.0) * k).sin()).collect()
+        let (channels, n, r, len) = (5, 19, 3, 4);
+        let values = |count: usize, k: f32| -> Vec<f32> {
+            (0..count).map(|i| ((i as f32 + 1.0) * k).sin()).collect()
         };
         let a: Vec<f32> = values(channels * n, 0.37)
             .iter()
             .map(|v| -v.abs() - 0.1)
             .collect();
         let scan = Scan {
+            len,
             a: &a,
-            b: &values(n, 0.7),
-            c: &values(n, 1.3),
+            x_dbl: &values(len * (r + 2 * n), 0.7),
+            b_at: r,
             d: &values(channels, 0.2),
-            delta: &values(channels, 2.1),
-            x: &values(channels, 0.9),
-            z: &values(channels, 1.7),
+            delta: &values(len * channels, 2.1),
+            u: &values(len * channels, 0.9),
+            xz: &values(len * 2 * channels, 1.7),
         };
         let mut h1 = values(channels * n, 0.11);
         let mut h2 = h1.clone();
-        let (mut y1, mut y2) = (vec![0.0; channels], vec![0.0; channels]);
-        scan.run(&mut h1, &mut y1);
-        scan.run_portable(&mut h2, &mut y2);
+        let (mut y1, mut y2) = (vec![0.0; channels * len], vec![0.0; channels * len]);
+        scan.run(0, &mut h1, &mut y1);
+        scan.run_portable(0, &mut h2, &mut y2);
         for (a, b) in y1.iter().zip(&y2).chain(h1.iter().zip(&h2)) {
             assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
         }

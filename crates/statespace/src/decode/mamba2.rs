@@ -1,5 +1,6 @@
-//! One-token step of a Mamba-2 mixer on host f32 memory (batch 1), the same
-//! arithmetic as [`crate::layers::mamba2::Mamba2::step`]:
+//! A Mamba-2 mixer over a block of tokens on host f32 memory (batch 1), the
+//! same arithmetic as [`crate::layers::mamba2::Mamba2::forward_with_state`]
+//! (one token is a decode step, more a prefill chunk), per token:
 //!
 //!   h_head ← e^{Δ·A} h_head + (Δ·x) ⊗ B_group,   y = h_head · C_group + D·x,
 //!
@@ -8,7 +9,7 @@
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::kernels::{conv_step, gemv, silu, softplus};
+use super::kernels::{conv_block, matmul_t, silu, softplus, transpose};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba2::{Mamba2, Mamba2State};
@@ -23,10 +24,11 @@ struct GatedNorm {
 }
 
 /// A Mamba-2 mixer's weights (shared with the model) and its state.
-pub(crate) struct Mamba2Step {
+pub(crate) struct FusedMamba2 {
     in_proj: Shared,
     in_bias: Option<Shared>,
-    conv_w: Shared,
+    /// Convolution taps transposed to (K, conv_dim).
+    conv_taps: Vec<f32>,
     conv_b: Option<Shared>,
     dt_bias: Vec<f32>,
     /// A = −exp(A_log) per head.
@@ -44,12 +46,9 @@ pub(crate) struct Mamba2Step {
     conv_state: Vec<f32>,
     /// (heads, headdim, N).
     ssm_state: Vec<f32>,
-    // Scratch.
-    proj: Vec<f32>,
-    y: Vec<f32>,
 }
 
-impl Mamba2Step {
+impl FusedMamba2 {
     /// `None` unless every weight is an f32 tensor of the CPU backend and
     /// in_proj has no extra MLP channels.
     pub(crate) fn new<B: Backend>(m: &Mamba2<B>) -> Option<Self> {
@@ -76,7 +75,7 @@ impl Mamba2Step {
         Some(Self {
             in_proj: Shared::of(m.in_proj.weight.val())?,
             in_bias: opt(&m.in_proj.bias)?,
-            conv_w: Shared::of(m.conv1d.weight.val())?,
+            conv_taps: transpose(&host_values(m.conv1d.weight.val())?, conv_dim, k),
             conv_b: opt(&m.conv1d.bias)?,
             dt_bias: host_values(m.dt_bias.val())?,
             a: host_values(m.A_log.val())?
@@ -94,8 +93,6 @@ impl Mamba2Step {
             groups: g,
             conv_state: vec![0.0; conv_dim * (k - 1)],
             ssm_state: vec![0.0; heads * p * n],
-            proj: vec![0.0; m.in_proj.d_out()],
-            y: vec![0.0; d_inner],
         })
     }
 
@@ -116,63 +113,90 @@ impl Mamba2Step {
         Ok(())
     }
 
-    /// out = mixer(x) for one token, advancing the state; x, out (d_model).
-    pub(crate) fn step(&mut self, x: &[f32], out: &mut [f32]) {
+    /// out = mixer(x) for `len` tokens, advancing the state; x, out (len, d_model).
+    pub(crate) fn forward(&mut self, len: usize, x: &[f32], out: &mut [f32]) {
         let (heads, p, n, g) = (self.heads, self.headdim, self.d_state, self.groups);
         let d_inner = heads * p;
-        gemv(
-            self.in_proj.slice(),
+        let conv_dim = d_inner + 2 * g * n;
+        let width = d_inner + conv_dim + heads;
+        let mut proj = vec![0.0; len * width];
+        matmul_t(
+            len,
             x,
+            self.in_proj.slice(),
             self.in_bias.as_ref().map(Shared::slice),
-            &mut self.proj,
+            &mut proj,
         );
-        let (z, rest) = self.proj.split_at_mut(d_inner);
-        let conv_dim = rest.len() - heads;
-        let (xbc, dt_raw) = rest.split_at_mut(conv_dim);
-        conv_step(
-            xbc,
+        let raw: Vec<f32> = proj
+            .chunks_exact(width)
+            .flat_map(|row| &row[d_inner..d_inner + conv_dim])
+            .copied()
+            .collect();
+        let mut xbc = vec![0.0; len * conv_dim];
+        conv_block(
+            conv_dim,
+            &raw,
             &mut self.conv_state,
-            self.conv_w.slice(),
+            &self.conv_taps,
             self.conv_b.as_ref().map(Shared::slice),
+            &mut xbc,
         );
         xbc.iter_mut().for_each(|v| *v = silu(*v));
-        let (xs, bc) = xbc.split_at(d_inner);
-        let (b, c) = bc.split_at(g * n);
         let (lo, hi) = self.dt_limit;
         let (a, d, dt_bias) = (&self.a, &self.d, &self.dt_bias);
-        let dt_raw = &*dt_raw;
-        self.y
-            .par_chunks_mut(p)
+        let (proj_ref, xbc_ref) = (&proj, &xbc);
+        // y head-major (heads, len, headdim): each head's outputs contiguous.
+        let mut y = vec![0.0; heads * len * p];
+        y.par_chunks_mut(len * p)
             .zip(self.ssm_state.par_chunks_mut(p * n))
             .enumerate()
             .for_each(|(head, (y, h))| {
-                let dt = softplus(dt_raw[head] + dt_bias[head]).clamp(lo, hi);
-                let decay = (dt * a[head]).exp();
                 let group = head / (heads / g);
-                let (b, c) = (
-                    &b[group * n..(group + 1) * n],
-                    &c[group * n..(group + 1) * n],
-                );
-                for (i, (y, h)) in y.iter_mut().zip(h.chunks_exact_mut(n)).enumerate() {
-                    let u = xs[head * p + i];
-                    *y = decay_update_dot(h, decay, u * dt, b, c) + u * d[head];
+                for (t, y) in y.chunks_exact_mut(p).enumerate() {
+                    let dt_raw = proj_ref[t * width + d_inner + conv_dim + head];
+                    let dt = softplus(dt_raw + dt_bias[head]).clamp(lo, hi);
+                    let decay = (dt * a[head]).exp();
+                    let row = &xbc_ref[t * conv_dim..(t + 1) * conv_dim];
+                    let xs = &row[head * p..(head + 1) * p];
+                    let b = &row[d_inner + group * n..d_inner + (group + 1) * n];
+                    let c = &row[d_inner + (g + group) * n..d_inner + (g + group + 1) * n];
+                    for (i, (y, h)) in y.iter_mut().zip(h.chunks_exact_mut(n)).enumerate() {
+                        *y = decay_update_dot(h, decay, xs[i] * dt, b, c) + xs[i] * d[head];
+                    }
                 }
             });
-        match &self.norm {
-            Some(norm) => gated_norm(&mut self.y, z, norm),
-            None => self
-                .y
-                .iter_mut()
-                .zip(z.iter())
-                .for_each(|(y, z)| *y *= silu(*z)),
+        // (heads, len, P) → (len, heads·P).
+        let mut y = if heads == 1 || len == 1 {
+            y
+        } else {
+            transpose_blocks(&y, heads, len, p)
+        };
+        for (t, y) in y.chunks_exact_mut(d_inner).enumerate() {
+            let z = &proj[t * width..t * width + d_inner];
+            match &self.norm {
+                Some(norm) => gated_norm(y, z, norm),
+                None => y.iter_mut().zip(z).for_each(|(y, z)| *y *= silu(*z)),
+            }
         }
-        gemv(
+        matmul_t(
+            len,
+            &y,
             self.out_proj.slice(),
-            &self.y,
             self.out_bias.as_ref().map(Shared::slice),
             out,
         );
     }
+}
+
+/// (A, B, P) → (B, A, P): swaps the outer two axes of blocks of P values.
+fn transpose_blocks(x: &[f32], outer: usize, inner: usize, p: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for a in 0..outer {
+        for b in 0..inner {
+            out[(b * outer + a) * p..][..p].copy_from_slice(&x[(a * inner + b) * p..][..p]);
+        }
+    }
+    out
 }
 
 /// y ← rmsnorm_groups(y · silu(z)) · w, or rmsnorm_groups(y) · w · silu(z)

@@ -1,13 +1,16 @@
-//! Fused one-token decoding of Mamba and Mamba-2 language models on the CPU.
+//! Fused inference of Mamba and Mamba-2 language models on the CPU: prompt
+//! prefill in blocks of tokens and one-token decode steps.
 //!
-//! A decode step of a 130m model is a few dozen matrix–vector products and
-//! a few thousand scalar updates; run as burn tensor ops it spends half its
-//! time dispatching them. [`FusedDecoder`] runs the same step as plain loops
-//! over the model's own f32 storage (read in place, not copied), with the
-//! products split across the rayon pool so they stream the weights at
-//! memory bandwidth. It reproduces [`LanguageModel::step`] to float
-//! rounding (tested), and is used by [`crate::generate::Generator`]
-//! whenever the model lives on the CPU backend in f32.
+//! Run as burn tensor ops, a decode step of a 130m model spends half its
+//! time dispatching a few hundred small ops, and a prefill walks its
+//! activations through strided copies between them. [`FusedDecoder`] runs
+//! the same arithmetic as plain loops over the model's own f32 storage (read
+//! in place, not copied): projections as GEMMs (a block) or matrix–vector
+//! products split across the rayon pool (one token, at memory bandwidth),
+//! the convolution, scan and norms as vectorised loops. It reproduces
+//! [`LanguageModel::prefill`] and [`LanguageModel::step`] to float rounding
+//! (tested), and is used by [`crate::generate::Generator`] whenever the
+//! model lives on the CPU backend in f32.
 
 mod kernels;
 mod mamba;
@@ -19,14 +22,14 @@ use burn::tensor::backend::Backend;
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmState, Mixer, MixerState};
 use kernels::{gemv, rms_norm};
-use mamba::MambaStep;
-use mamba2::Mamba2Step;
+use mamba::FusedMamba;
+use mamba2::FusedMamba2;
 use shared::Shared;
 
 /// One block's mixer, fused.
 enum FusedMixer {
-    Mamba(Box<MambaStep>),
-    Mamba2(Box<Mamba2Step>),
+    Mamba(Box<FusedMamba>),
+    Mamba2(Box<FusedMamba2>),
 }
 
 /// A block: its pre-norm weight and ε, and the mixer.
@@ -46,10 +49,7 @@ pub struct FusedDecoder {
     /// (vocab, d_model): the head, or the embeddings when tied.
     head: Shared,
     d_model: usize,
-    // Scratch.
-    residual: Vec<f32>,
-    normed: Vec<f32>,
-    mixed: Vec<f32>,
+    /// The logits of the last token fed.
     logits: Vec<f32>,
 }
 
@@ -63,8 +63,8 @@ impl FusedDecoder {
             .iter()
             .map(|block| {
                 let mixer = match &block.mixer {
-                    Mixer::Mamba(m) => FusedMixer::Mamba(Box::new(MambaStep::new(m)?)),
-                    Mixer::Mamba2(m) => FusedMixer::Mamba2(Box::new(Mamba2Step::new(m)?)),
+                    Mixer::Mamba(m) => FusedMixer::Mamba(Box::new(FusedMamba::new(m)?)),
+                    Mixer::Mamba2(m) => FusedMixer::Mamba2(Box::new(FusedMamba2::new(m)?)),
                     Mixer::S4(_) => return None,
                 };
                 Some(FusedBlock {
@@ -86,9 +86,6 @@ impl FusedDecoder {
             eps_f: model.norm_f.eps as f32,
             head: Shared::of(head)?,
             d_model,
-            residual: vec![0.0; d_model],
-            normed: vec![0.0; d_model],
-            mixed: vec![0.0; d_model],
             logits: vec![0.0; vocab],
         })
     }
@@ -123,42 +120,53 @@ impl FusedDecoder {
 
     /// Feeds `token` and returns the logits (vocab) of the next one.
     pub fn step(&mut self, token: i64) -> Result<&[f32]> {
-        let vocab = self.logits.len();
-        let row = usize::try_from(token)
-            .ok()
-            .filter(|&t| t < vocab)
-            .ok_or_else(|| {
-                Error::config(
-                    "tokens",
-                    format!("token ids must lie in 0..{vocab}, got {token}"),
-                )
-            })?;
-        let d = self.d_model;
-        self.residual
-            .copy_from_slice(&self.embeddings.slice()[row * d..(row + 1) * d]);
-        for block in &mut self.blocks {
-            rms_norm(
-                &self.residual,
-                block.norm.slice(),
-                block.eps,
-                &mut self.normed,
-            );
-            match &mut block.mixer {
-                FusedMixer::Mamba(m) => m.step(&self.normed, &mut self.mixed),
-                FusedMixer::Mamba2(m) => m.step(&self.normed, &mut self.mixed),
-            }
-            self.residual
-                .iter_mut()
-                .zip(&self.mixed)
-                .for_each(|(r, m)| *r += m);
+        self.prefill(&[token])
+    }
+
+    /// Feeds a block of tokens at once (a prompt, or a chunk of one) and
+    /// returns the logits (vocab) after its last token. Memory grows with
+    /// the block's length; feed long prompts in chunks.
+    pub fn prefill(&mut self, tokens: &[i64]) -> Result<&[f32]> {
+        let (vocab, d) = (self.logits.len(), self.d_model);
+        if tokens.is_empty() {
+            return Err(Error::config("tokens", "a block needs at least one token"));
         }
-        rms_norm(
-            &self.residual,
-            self.norm_f.slice(),
-            self.eps_f,
-            &mut self.normed,
-        );
-        gemv(self.head.slice(), &self.normed, None, &mut self.logits);
+        let rows = tokens
+            .iter()
+            .map(|&token| {
+                usize::try_from(token)
+                    .ok()
+                    .filter(|&t| t < vocab)
+                    .ok_or_else(|| {
+                        Error::config(
+                            "tokens",
+                            format!("token ids must lie in 0..{vocab}, got {token}"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let len = rows.len();
+        let embeddings = self.embeddings.slice();
+        let mut residual: Vec<f32> = rows
+            .iter()
+            .flat_map(|&r| &embeddings[r * d..(r + 1) * d])
+            .copied()
+            .collect();
+        let mut normed = vec![0.0; len * d];
+        let mut mixed = vec![0.0; len * d];
+        for block in &mut self.blocks {
+            for (x, out) in residual.chunks_exact(d).zip(normed.chunks_exact_mut(d)) {
+                rms_norm(x, block.norm.slice(), block.eps, out);
+            }
+            match &mut block.mixer {
+                FusedMixer::Mamba(m) => m.forward(len, &normed, &mut mixed),
+                FusedMixer::Mamba2(m) => m.forward(len, &normed, &mut mixed),
+            }
+            residual.iter_mut().zip(&mixed).for_each(|(r, m)| *r += m);
+        }
+        let last = &residual[(len - 1) * d..];
+        rms_norm(last, self.norm_f.slice(), self.eps_f, &mut normed[..d]);
+        gemv(self.head.slice(), &normed[..d], None, &mut self.logits);
         Ok(&self.logits)
     }
 }
@@ -226,8 +234,28 @@ mod tests {
             let (_, mut state) = model
                 .prefill(&model.initial_state(1).unwrap(), tokens)
                 .unwrap();
+            // A fused prefill in two blocks gives the same logits and state.
             let mut fused = FusedDecoder::new(&model).expect("fusable");
-            fused.load_state(&state).unwrap();
+            fused.prefill(&prompt[..4]).unwrap();
+            let (want, _) = model
+                .prefill(
+                    &model.initial_state(1).unwrap(),
+                    Tensor::<B, 2, Int>::from_data(
+                        TensorData::new(prompt.clone(), [1, 9]),
+                        &device,
+                    ),
+                )
+                .unwrap();
+            let got = fused.prefill(&prompt[4..]).unwrap().to_vec();
+            let want: Vec<f32> = want.into_data().to_vec().unwrap();
+            let err = crate::golden::rel_err(
+                &got.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                &want.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            );
+            assert!(err < 1e-5, "{:?} prefill: {err:.2e}", config.mixer);
+            // Steps from the fused prefill's state and from a loaded state.
+            let mut loaded = FusedDecoder::new(&model).expect("fusable");
+            loaded.load_state(&state).unwrap();
             for t in 0..6i64 {
                 let token = (t * 11 + 3) % 37;
                 let input =
@@ -235,12 +263,14 @@ mod tests {
                 let (want, next) = model.step(&state, input).unwrap();
                 state = next;
                 let want: Vec<f32> = want.into_data().to_vec().unwrap();
-                let got = fused.step(token).unwrap();
-                let err = crate::golden::rel_err(
-                    &got.iter().map(|&v| v as f64).collect::<Vec<_>>(),
-                    &want.iter().map(|&v| v as f64).collect::<Vec<_>>(),
-                );
-                assert!(err < 1e-5, "{:?} step {t}: {err:.2e}", config.mixer);
+                for decoder in [&mut fused, &mut loaded] {
+                    let got = decoder.step(token).unwrap();
+                    let err = crate::golden::rel_err(
+                        &got.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                        &want.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                    );
+                    assert!(err < 1e-5, "{:?} step {t}: {err:.2e}", config.mixer);
+                }
             }
         }
     }
