@@ -47,10 +47,18 @@ fn add_bias(y: &mut [f32], bias: Option<&[f32]>) {
 /// y = W x for one block of rows, on the widest instructions available.
 fn rows_times(w: &[f32], x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has both features, checked just above.
-        unsafe { avx2::rows_times(w, x, y) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the feature, checked just above.
+            unsafe { avx512::rows_times(w, x, y) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has both features, checked just above.
+            unsafe { avx2::rows_times(w, x, y) };
+            return;
+        }
     }
     rows_times_portable(w, x, y);
 }
@@ -69,6 +77,60 @@ fn rows_times_portable(w: &[f32], x: &[f32], y: &mut [f32]) {
         }
         let tail: f32 = (body..cols).map(|c| w_row[c] * x[c]).sum();
         *y = acc.iter().sum::<f32>() + tail;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::ROW_GROUP;
+    use std::arch::x86_64::*;
+
+    /// f32 lanes of an AVX-512 register.
+    const WIDE: usize = 16;
+
+    /// y = W x with ROW_GROUP rows per pass, sixteen columns per instruction.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn rows_times(w: &[f32], x: &[f32], y: &mut [f32]) {
+        let cols = x.len();
+        let body = cols - cols % WIDE;
+        let rows = y.len();
+        assert!(w.len() >= rows * cols);
+        let tail = |r: usize| -> f32 { (body..cols).map(|c| w[r * cols + c] * x[c]).sum() };
+        let mut row = 0;
+        while row + ROW_GROUP <= rows {
+            let mut acc = [_mm512_setzero_ps(); ROW_GROUP];
+            let mut c = 0;
+            while c < body {
+                // SAFETY: c + WIDE ≤ body ≤ cols, and row + ROW_GROUP ≤
+                // rows with w holding rows · cols values (asserted above).
+                unsafe {
+                    let xv = _mm512_loadu_ps(x.as_ptr().add(c));
+                    for (g, acc) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_loadu_ps(w.as_ptr().add((row + g) * cols + c));
+                        *acc = _mm512_fmadd_ps(wv, xv, *acc);
+                    }
+                }
+                c += WIDE;
+            }
+            for (g, acc) in acc.iter().enumerate() {
+                y[row + g] = _mm512_reduce_add_ps(*acc) + tail(row + g);
+            }
+            row += ROW_GROUP;
+        }
+        for (r, y) in y.iter_mut().enumerate().skip(row) {
+            let mut acc = _mm512_setzero_ps();
+            let mut c = 0;
+            while c < body {
+                // SAFETY: as above, for the single row r < rows.
+                unsafe {
+                    let xv = _mm512_loadu_ps(x.as_ptr().add(c));
+                    let wv = _mm512_loadu_ps(w.as_ptr().add(r * cols + c));
+                    acc = _mm512_fmadd_ps(wv, xv, acc);
+                }
+                c += WIDE;
+            }
+            *y = _mm512_reduce_add_ps(acc) + tail(r);
+        }
     }
 }
 
@@ -299,6 +361,16 @@ mod tests {
         rows_times_portable(&w, &x, &mut plain);
         for (f, p) in fast.iter().zip(&plain) {
             assert!((f - p).abs() < 1e-5 * (1.0 + p.abs()), "{f} vs {p}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            let mut narrow = vec![0.0; rows];
+            // SAFETY: the features were detected just above.
+            unsafe { avx2::rows_times(&w, &x, &mut narrow) };
+            for (f, p) in narrow.iter().zip(&plain) {
+                assert!((f - p).abs() < 1e-5 * (1.0 + p.abs()), "{f} vs {p}");
+            }
         }
     }
 
