@@ -39,20 +39,32 @@ pub fn run(args: Args) -> Result<()> {
         DeviceKind::Cpu => (DType::F64, golden::ssd::TOLERANCE_F64),
         DeviceKind::Cuda => (DType::F32, golden::selective_scan::TOLERANCE),
     };
+    // Each case's checks are printed as soon as it is done.
+    let emit = |checks: &mut Vec<Check>, new: Vec<Check>| {
+        for check in &new {
+            println!("{check}  [{:.1} s]", start.elapsed().as_secs_f64());
+        }
+        checks.extend(new);
+    };
     let checks: Vec<Check> = with_backend!(args.device, |B, device| {
         let mut checks = Vec::new();
         for (case, file) in golden::cases(&dir, "s4_fftconv_")? {
             let m = manifest.as_ref();
-            checks.extend(golden::s4::check_forward_and_gradients::<Autodiff<B>>(
-                &case, &file, m, &device,
-            )?);
-            checks.extend(golden::s4::check_recurrent::<B>(&case, &file, m, &device)?);
+            emit(
+                &mut checks,
+                golden::s4::check_forward_and_gradients::<Autodiff<B>>(&case, &file, m, &device)?,
+            );
+            emit(
+                &mut checks,
+                golden::s4::check_recurrent::<B>(&case, &file, m, &device)?,
+            );
         }
         for (case, file) in golden::cases(&dir, "selective_scan_")? {
             let m = manifest.as_ref();
-            checks.extend(golden::selective_scan::check_case::<Autodiff<B>>(
-                &case, &file, m, &device,
-            )?);
+            emit(
+                &mut checks,
+                golden::selective_scan::check_case::<Autodiff<B>>(&case, &file, m, &device)?,
+            );
         }
         for (case, file) in golden::cases(&dir, "ssd_")? {
             let chunk = manifest
@@ -60,25 +72,28 @@ pub fn run(args: Args) -> Result<()> {
                 .and_then(|m| m.get(&case)?.get("block_len_used")?.as_u64())
                 .unwrap_or(16) as usize;
             for chunked in [false, true] {
-                checks.extend(golden::ssd::check_case::<Autodiff<B>>(
-                    &case,
-                    &file,
-                    chunk,
-                    chunked,
-                    ssd_dtype,
-                    ssd_tolerance,
-                    &device,
-                )?);
+                emit(
+                    &mut checks,
+                    golden::ssd::check_case::<Autodiff<B>>(
+                        &case,
+                        &file,
+                        chunk,
+                        chunked,
+                        ssd_dtype,
+                        ssd_tolerance,
+                        &device,
+                    )?,
+                );
             }
         }
         for (case, file) in golden::cases(&dir, "hf_mamba")? {
-            checks.extend(golden::lm::check_case::<B>(&dir, &case, &file, &device)?);
+            emit(
+                &mut checks,
+                golden::lm::check_case::<B>(&dir, &case, &file, &device)?,
+            );
         }
         Ok::<_, anyhow::Error>(checks)
     })?;
-    for check in &checks {
-        println!("{check}");
-    }
     let failed = checks.iter().filter(|c| !c.passed()).count();
     println!(
         "{} passed, {} failed ({:?}, {:.1} s)",

@@ -39,8 +39,10 @@ struct FusedBlock {
     mixer: FusedMixer,
 }
 
-/// A Mamba / Mamba-2 language model decoding one token at a time, batch 1,
-/// on host f32 memory shared with the model it was built from.
+/// A Mamba / Mamba-2 language model run for one sequence (batch 1) on host
+/// f32 memory shared with the model it was built from: blocks of prompt
+/// tokens ([`Self::prefill`]) and single tokens ([`Self::step`]), carrying
+/// the recurrent state between calls.
 pub struct FusedDecoder {
     embeddings: Shared,
     blocks: Vec<FusedBlock>,
