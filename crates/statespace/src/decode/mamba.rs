@@ -14,6 +14,8 @@ use crate::ops::fast_math::exp_f32;
 
 /// Channels per parallel task of the scan over a block.
 const CHANNEL_BLOCK: usize = 32;
+/// Channel-steps per parallel task at least (one token: 384 channels).
+const SCAN_TASK_MIN: usize = 384;
 
 /// A Mamba mixer's weights (shared with the model) and its state.
 pub(crate) struct FusedMamba {
@@ -145,14 +147,11 @@ impl FusedMamba {
         };
         // y channel-major (d_inner, len): each channel's outputs contiguous.
         let mut y = vec![0.0; di * len];
-        if len == 1 {
-            scan.run(0, &mut self.ssm_state, &mut y);
-        } else {
-            y.par_chunks_mut(CHANNEL_BLOCK * len)
-                .zip(self.ssm_state.par_chunks_mut(CHANNEL_BLOCK * n))
-                .enumerate()
-                .for_each(|(block, (y, h))| scan.run(block * CHANNEL_BLOCK, h, y));
-        }
+        let block = CHANNEL_BLOCK.max(SCAN_TASK_MIN.div_ceil(len));
+        y.par_chunks_mut(block * len)
+            .zip(self.ssm_state.par_chunks_mut(block * n))
+            .enumerate()
+            .for_each(|(i, (y, h))| scan.run(i * block, h, y));
         let y = if len == 1 { y } else { transpose(&y, di, len) };
         matmul_t(
             len,
