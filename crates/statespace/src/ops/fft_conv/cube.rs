@@ -1,10 +1,15 @@
-//! The convolution on CubeCL devices: the composite spectral form.
+//! The convolution on CubeCL devices: the composite spectral form forward;
+//! the backward is the CPU kernel through host memory until a GPU kernel
+//! lands.
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
+use burn_flex::Flex;
+
 use super::{FftConvOps, causal_conv_composite};
+use crate::ops::host::{from_host, to_host};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
     for CubeBackend<R, F, I, BT>
@@ -26,30 +31,19 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
         d: FloatTensor<Self>,
         grad_y: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        // Differentiate the composite form with a local autodiff graph.
-        type Ad<R, F, I, BT> = burn_autodiff::Autodiff<CubeBackend<R, F, I, BT>>;
-        let u = Tensor::<Ad<R, F, I, BT>, 3>::from_inner(Tensor::from_primitive(
-            TensorPrimitive::Float(u),
-        ))
-        .require_grad();
-        let k = Tensor::<Ad<R, F, I, BT>, 3>::from_inner(Tensor::from_primitive(
-            TensorPrimitive::Float(k),
-        ))
-        .require_grad();
-        let d = Tensor::<Ad<R, F, I, BT>, 2>::from_inner(Tensor::from_primitive(
-            TensorPrimitive::Float(d),
-        ))
-        .require_grad();
-        let gy = Tensor::<Ad<R, F, I, BT>, 3>::from_inner(Tensor::from_primitive(
-            TensorPrimitive::Float(grad_y),
-        ));
-        let grads = (causal_conv_composite(u.clone(), k.clone(), d.clone()) * gy)
-            .sum()
-            .backward();
+        // The CPU kernel through host memory: differentiating the composite
+        // with a nested autodiff graph inside the outer backward pass stalls.
+        let device = u.device.clone();
+        let (du, dk, dd) = Flex::fft_conv_backward(
+            to_host::<Self>(u),
+            to_host::<Self>(k),
+            to_host::<Self>(d),
+            to_host::<Self>(grad_y),
+        );
         (
-            u.grad(&grads).expect("tracked").into_primitive().tensor(),
-            k.grad(&grads).expect("tracked").into_primitive().tensor(),
-            d.grad(&grads).expect("tracked").into_primitive().tensor(),
+            from_host::<Self>(du, &device),
+            from_host::<Self>(dk, &device),
+            from_host::<Self>(dd, &device),
         )
     }
 }

@@ -1,11 +1,15 @@
-//! The Vandermonde product on CubeCL devices: the composite form.
+//! The Vandermonde product on CubeCL devices: the composite forward; the
+//! backward is the CPU kernel through host memory until a GPU kernel lands.
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
+use burn_flex::Flex;
+
 use super::{VandermondeInputs, VandermondeOps, vandermonde_composite};
 use crate::complex::ComplexTensor;
+use crate::ops::host::{from_host, to_host};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> VandermondeOps
     for CubeBackend<R, F, I, BT>
@@ -24,37 +28,21 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Vandermond
         i: VandermondeInputs<FloatTensor<Self>>,
         grad: FloatTensor<Self>,
     ) -> VandermondeInputs<FloatTensor<Self>> {
-        type Ad<R, F, I, BT> = burn_autodiff::Autodiff<CubeBackend<R, F, I, BT>>;
-        let t2 = |p| {
-            Tensor::<Ad<R, F, I, BT>, 2>::from_inner(Tensor::from_primitive(
-                TensorPrimitive::Float(p),
-            ))
-            .require_grad()
+        // The CPU kernel through host memory: differentiating the composite
+        // with a nested autodiff graph inside the outer backward pass stalls.
+        let device = i.w_re.device.clone();
+        let host = VandermondeInputs {
+            w_re: to_host::<Self>(i.w_re),
+            w_im: to_host::<Self>(i.w_im),
+            coef_re: to_host::<Self>(i.coef_re),
+            coef_im: to_host::<Self>(i.coef_im),
         };
-        let t3 = |p| {
-            Tensor::<Ad<R, F, I, BT>, 3>::from_inner(Tensor::from_primitive(
-                TensorPrimitive::Float(p),
-            ))
-            .require_grad()
-        };
-        let w = ComplexTensor::new(t2(i.w_re), t2(i.w_im));
-        let coef = ComplexTensor::new(t3(i.coef_re), t3(i.coef_im));
-        let len = burn::tensor::TensorMetadata::shape(&grad)[2];
-        let g = Tensor::<Ad<R, F, I, BT>, 3>::from_inner(Tensor::from_primitive(
-            TensorPrimitive::Float(grad),
-        ));
-        let grads = (vandermonde_composite(&w, &coef, len) * g).sum().backward();
-        let out2 = |t: &Tensor<Ad<R, F, I, BT>, 2>| {
-            t.grad(&grads).expect("tracked").into_primitive().tensor()
-        };
-        let out3 = |t: &Tensor<Ad<R, F, I, BT>, 3>| {
-            t.grad(&grads).expect("tracked").into_primitive().tensor()
-        };
+        let g = Flex::vandermonde_backward(host, to_host::<Self>(grad));
         VandermondeInputs {
-            w_re: out2(&w.re),
-            w_im: out2(&w.im),
-            coef_re: out3(&coef.re),
-            coef_im: out3(&coef.im),
+            w_re: from_host::<Self>(g.w_re, &device),
+            w_im: from_host::<Self>(g.w_im, &device),
+            coef_re: from_host::<Self>(g.coef_re, &device),
+            coef_im: from_host::<Self>(g.coef_im, &device),
         }
     }
 }
