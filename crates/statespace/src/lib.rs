@@ -21,5 +21,6 @@ pub mod kernel;
 pub mod layers;
 pub mod models;
 pub mod ops;
+pub mod parity;
 pub mod tasks;
 pub mod train;

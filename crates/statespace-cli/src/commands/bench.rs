@@ -32,6 +32,9 @@ pub enum Bench {
     /// Training steps per second of a classifier (forward, cross-entropy,
     /// backward, AdamW) on random token batches of a fixed shape.
     Train(TrainArgs),
+    /// The SSM ops alone (selective scan, SSD, FFT convolution) at the
+    /// shapes of the peer benchmark script.
+    Kernels(super::bench_kernels::KernelArgs),
 }
 
 /// Arguments of `ssm bench train`.
@@ -148,6 +151,7 @@ pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Generate(args) => generate(args),
         Bench::Train(args) => train_steps(args),
+        Bench::Kernels(args) => super::bench_kernels::run(args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per `ssm` subcommand.
 
 pub mod bench;
+pub mod bench_kernels;
 pub mod eval;
 pub mod generate;
 pub mod hippo;

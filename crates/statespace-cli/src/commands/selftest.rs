@@ -1,4 +1,5 @@
-//! `ssm selftest`: the golden reference cases on a chosen device.
+//! `ssm selftest`: the golden reference cases on a chosen device, and on a
+//! GPU the parity of its extension ops with the CPU's.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -90,6 +91,19 @@ pub fn run(args: Args) -> Result<()> {
             emit(
                 &mut checks,
                 golden::lm::check_case::<B>(&dir, &case, &file, &device)?,
+            );
+        }
+        if args.device != DeviceKind::Cpu {
+            emit(
+                &mut checks,
+                statespace::parity::selective_scan_checks::<Autodiff<B>>(
+                    &statespace::parity::scan_cases(),
+                    &device,
+                )?,
+            );
+            emit(
+                &mut checks,
+                statespace::parity::op_checks::<Autodiff<B>>(&device)?,
             );
         }
         Ok::<_, anyhow::Error>(checks)

@@ -14,6 +14,7 @@
 //!
 //! An inverse real FFT of K̂ at the L roots gives K_0..K_{L−1}.
 
+use crate::ops::{MatmulOps, matmul};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use faer::linalg::solvers::Solve;
@@ -43,7 +44,7 @@ pub struct DplrKernelParams<B: Backend> {
 /// The S4 convolution kernel K (Cc, H, `len`) of a DPLR system whose C̃ is
 /// attuned to the internal length `kernel_len` (any length ≥ `len`):
 /// K_l = C Āˡ B̄ for l < `len`.
-pub fn dplr_kernel<B: SpectralOps>(
+pub fn dplr_kernel<B: SpectralOps + MatmulOps>(
     params: &DplrKernelParams<B>,
     kernel_len: usize,
     len: usize,
@@ -188,13 +189,13 @@ fn cat0<B: Backend>(parts: &[ComplexTensor<B, 3>]) -> ComplexTensor<B, 3> {
 }
 
 /// Batched complex matrix product (H, M, K) @ (H, K, N) → (H, M, N).
-pub fn complex_matmul<B: Backend>(
+pub fn complex_matmul<B: MatmulOps>(
     a: &ComplexTensor<B, 3>,
     b: &ComplexTensor<B, 3>,
 ) -> ComplexTensor<B, 3> {
     ComplexTensor::new(
-        a.re.clone().matmul(b.re.clone()) - a.im.clone().matmul(b.im.clone()),
-        a.re.clone().matmul(b.im.clone()) + a.im.clone().matmul(b.re.clone()),
+        matmul(a.re.clone(), b.re.clone()) - matmul(a.im.clone(), b.im.clone()),
+        matmul(a.re.clone(), b.im.clone()) + matmul(a.im.clone(), b.re.clone()),
     )
 }
 

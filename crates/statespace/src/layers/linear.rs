@@ -1,6 +1,7 @@
 //! A linear layer stored as PyTorch stores it, so checkpoints load without
 //! transposes: y = x Wᵀ + b with W (d_out, d_in).
 
+use crate::ops::{MatmulOps, matmul};
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
@@ -38,7 +39,9 @@ impl<B: Backend> Linear<B> {
     pub fn d_out(&self) -> usize {
         self.weight.val().dims()[0]
     }
+}
 
+impl<B: MatmulOps> Linear<B> {
     /// Applies the layer to the last dimension of x (…, d_in) → (…, d_out).
     ///
     /// The leading dimensions are flattened so the product is one 2-D
@@ -49,7 +52,7 @@ impl<B: Backend> Linear<B> {
 }
 
 /// x Wᵀ (+ b) over the last dimension, for W (d_out, d_in).
-pub fn project<B: Backend, const D: usize>(
+pub fn project<B: MatmulOps, const D: usize>(
     x: Tensor<B, D>,
     w: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
@@ -58,7 +61,7 @@ pub fn project<B: Backend, const D: usize>(
     let d_in = dims[D - 1];
     let d_out = w.dims()[0];
     let rows: usize = dims[..D - 1].iter().product();
-    let mut y = x.reshape([rows, d_in]).matmul(w.transpose());
+    let mut y = matmul(x.reshape([rows, d_in]), w.transpose());
     if let Some(b) = bias {
         y = y + b.unsqueeze_dim::<2>(0);
     }

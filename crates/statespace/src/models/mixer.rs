@@ -64,7 +64,7 @@ pub struct S4Block<B: Backend> {
     pub output_linear: Linear<B>,
 }
 
-impl<B: Backend> S4Block<B> {
+impl<B: crate::ops::MatmulOps> S4Block<B> {
     fn output(&self, y: Tensor<B, 3>) -> Tensor<B, 3> {
         let y = self.output_linear.forward(y);
         let h = y.dims()[2] / 2;

@@ -7,6 +7,7 @@ pub(crate) mod fast_math;
 pub mod fft_conv;
 #[cfg(feature = "cuda")]
 mod host;
+pub mod matmul;
 pub(crate) mod row_update;
 pub mod selective_scan;
 pub mod spectral;
@@ -15,6 +16,7 @@ pub mod vandermonde;
 
 pub use causal_conv1d::causal_conv1d;
 pub use fft_conv::{FftConvOps, causal_conv};
+pub use matmul::{MatmulOps, matmul};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, ssd, ssd_chunked};
@@ -22,8 +24,11 @@ pub use vandermonde::{VandermondeOps, vandermonde};
 
 /// Everything statespace's layers need from a backend.
 pub trait SsmBackend:
-    SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps
+    SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps + MatmulOps
 {
 }
 
-impl<B: SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps> SsmBackend for B {}
+impl<B: SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps + MatmulOps>
+    SsmBackend for B
+{
+}

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::layers::mamba::CausalConv1d;
 use crate::layers::norm::GatedRmsNorm;
-use crate::ops::{Ssd, SsdOps, ssd};
+use crate::ops::{Ssd, SsdOps, matmul, ssd};
 
 /// Hyperparameters of a Mamba-2 mixer (defaults of mamba_ssm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -381,11 +381,8 @@ impl<B: SsdOps> Mamba2<B> {
                 let decay = a_dt.reshape([batch, heads, 1, 1]).exp();
                 // B ⊗ x as a K = 1 matmul: a broadcast product would walk
                 // both operands through strided iteration.
-                let h = h * decay + x1.matmul(b1.unsqueeze_dim::<4>(2));
-                let y = h
-                    .clone()
-                    .matmul(c1.unsqueeze_dim::<4>(3))
-                    .reshape([batch, 1, heads, p]);
+                let h = h * decay + matmul(x1, b1.unsqueeze_dim::<4>(2));
+                let y = matmul(h.clone(), c1.unsqueeze_dim::<4>(3)).reshape([batch, 1, heads, p]);
                 (y, h)
             }
             initial_state => ssd(Ssd {

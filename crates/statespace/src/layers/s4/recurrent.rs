@@ -17,7 +17,7 @@ use crate::io::tensor_from_f64;
 use crate::kernel::dplr::complex_matmul;
 use crate::kernel::vandermonde::vandermonde_kernel;
 use crate::layers::activation::Activation;
-use crate::ops::{SsmBackend, causal_conv};
+use crate::ops::{SsmBackend, causal_conv, matmul};
 
 enum Transition<B: Backend> {
     /// Ā diagonal, (H, M), with log Ā for closed-form powers.
@@ -185,7 +185,7 @@ impl<B: SsmBackend> S4Recurrent<B> {
     fn readout(&self, x: &ComplexTensor<B, 3>) -> Tensor<B, 3> {
         let x_hbm = x.map(|t| t.swap_dims(0, 1)); // (H, B, M)
         let c_hmc = self.c.map(|t| t.permute([1, 2, 0])); // (H, M, C)
-        let re = x_hbm.re.matmul(c_hmc.re) - x_hbm.im.matmul(c_hmc.im); // (H, B, C)
+        let re = matmul(x_hbm.re, c_hmc.re) - matmul(x_hbm.im, c_hmc.im); // (H, B, C)
         re.permute([1, 2, 0]).mul_scalar(self.scale)
     }
 
@@ -274,7 +274,7 @@ impl<B: SsmBackend> S4Recurrent<B> {
                 let powers = log_a.map(|t| t.unsqueeze_dim::<3>(1)).mul_real(&back).exp(); // (H, L, M)
                 let u_hbl = u_bhl.swap_dims(0, 1); // (H, B, L)
                 let driven =
-                    ComplexTensor::new(u_hbl.clone().matmul(powers.re), u_hbl.matmul(powers.im)) // (H, B, M)
+                    ComplexTensor::new(matmul(u_hbl.clone(), powers.re), matmul(u_hbl, powers.im)) // (H, B, M)
                         .map(|t| t.swap_dims(0, 1))
                         .mul(&self.b.map(|t| t.unsqueeze_dim::<3>(0)));
                 let lf = len as f64;

@@ -30,6 +30,10 @@ impl<B: Backend + FftConvOps> Backward<B, 3> for ConvBackward {
 }
 
 impl<B: Backend + FftConvOps, C: CheckpointStrategy> FftConvOps for Autodiff<B, C> {
+    fn fft_conv_prefers_composite() -> bool {
+        B::fft_conv_prefers_composite()
+    }
+
     fn fft_conv(
         u: FloatTensor<Self>,
         k: FloatTensor<Self>,

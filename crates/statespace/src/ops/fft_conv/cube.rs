@@ -14,6 +14,10 @@ use crate::ops::host::{from_host, to_host};
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
     for CubeBackend<R, F, I, BT>
 {
+    fn fft_conv_prefers_composite() -> bool {
+        true
+    }
+
     fn fft_conv(
         u: FloatTensor<Self>,
         k: FloatTensor<Self>,

@@ -15,7 +15,6 @@ mod composite;
 mod cube;
 mod flex;
 
-use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
@@ -27,7 +26,7 @@ pub fn fft_len(len: usize, k_len: usize) -> usize {
 }
 
 /// Backends that run the causal FFT convolution.
-pub trait FftConvOps: Backend {
+pub trait FftConvOps: crate::ops::SpectralOps {
     /// y (B, L, C·H) from u (B, L, H), k (C, H, Lk ≤ L) and d (C, H).
     fn fft_conv(
         u: FloatTensor<Self>,
@@ -42,6 +41,13 @@ pub trait FftConvOps: Backend {
         d: FloatTensor<Self>,
         grad_y: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Whether [`causal_conv`] runs the differentiable spectral composite
+    /// ([`causal_conv_composite`]) instead of this op: true on devices with
+    /// no fused kernel yet, so training stays on the device.
+    fn fft_conv_prefers_composite() -> bool {
+        false
+    }
 }
 
 /// Causal convolution of every channel with its kernels plus the skip term:
@@ -56,6 +62,9 @@ pub fn causal_conv<B: FftConvOps>(
     let len = u.dims()[1];
     let k_len = k.dims()[2].min(len);
     let k = k.narrow(2, 0, k_len);
+    if B::fft_conv_prefers_composite() {
+        return causal_conv_composite(u, k, d);
+    }
     let prim3 = |t: Tensor<B, 3>| t.into_primitive().tensor();
     let d = d.into_primitive().tensor();
     Tensor::from_primitive(TensorPrimitive::Float(B::fft_conv(prim3(u), prim3(k), d)))

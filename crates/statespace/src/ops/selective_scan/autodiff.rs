@@ -1,10 +1,13 @@
-//! The selective scan under autodiff: the two outputs are tracked as one
-//! node (flattened and concatenated), whose backward calls the backend's
-//! hand-written backward pass.
+//! The selective scan under autodiff. Its two outputs are tracked as two
+//! nodes over the same inputs (they may differ in dtype: bf16 activations
+//! give a bf16 output and a state in the parameters' dtype). Each node's
+//! backward runs the backend's hand-written backward pass with a zero
+//! cotangent for the other output, so a loss that uses only `out` (the
+//! common case) costs one backward pass.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Shape, Slice, TensorMetadata};
+use burn::tensor::{DType, Shape, TensorMetadata};
 use burn_autodiff::{
     Autodiff,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -14,29 +17,24 @@ use burn_autodiff::{
 
 use super::{ScanArgs, ScanTensors, SelectiveScanOps};
 
-#[derive(Debug)]
-struct ScanBackward;
+/// Which output a node stands for.
+#[derive(Debug, Clone, Copy)]
+enum Output {
+    Out,
+    Last,
+}
 
-/// What the backward pass needs: the inputs, the arguments and the output shapes.
+#[derive(Debug)]
+struct ScanBackward(Output);
+
+/// What the backward pass needs: the inputs, the arguments, and the shape
+/// and dtype of the other output (for its zero cotangent).
 #[derive(Debug, Clone)]
 struct Saved<B: Backend> {
     inputs: ScanTensors<FloatTensor<B>>,
     args: ScanArgs,
-    out_shape: Shape,
-    last_shape: Shape,
-}
-
-fn flat<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
-    let numel = t.shape().num_elements();
-    B::float_reshape(t, Shape::new([numel]))
-}
-
-fn part<B: Backend>(t: FloatTensor<B>, start: usize, shape: &Shape) -> FloatTensor<B> {
-    let numel = shape.num_elements();
-    B::float_reshape(
-        B::float_slice(t, &[Slice::from(start..start + numel)]),
-        shape.clone(),
-    )
+    other_shape: Shape,
+    other_dtype: DType,
 }
 
 impl<B: Backend + SelectiveScanOps> Backward<B, 9> for ScanBackward {
@@ -45,9 +43,12 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 9> for ScanBackward {
     fn backward(self, ops: Ops<Self::State, 9>, grads: &mut Gradients, _: &mut Checkpointer) {
         let saved = ops.state;
         let grad = grads.consume::<B>(&ops.node);
-        let out_numel = saved.out_shape.num_elements();
-        let grad_out = part::<B>(grad.clone(), 0, &saved.out_shape);
-        let grad_last = part::<B>(grad, out_numel, &saved.last_shape);
+        let device = B::float_device(&saved.inputs.u);
+        let other = B::float_zeros(saved.other_shape, &device, saved.other_dtype.into());
+        let (grad_out, grad_last) = match self.0 {
+            Output::Out => (grad, other),
+            Output::Last => (other, grad),
+        };
         let g = B::selective_scan_backward(saved.inputs, grad_out, grad_last, &saved.args);
         let results = [
             g.u,
@@ -96,24 +97,27 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
             initial_state: inputs.initial_state.primitive,
         };
         let (out, last) = B::selective_scan_forward(inner.clone(), args);
-        let (out_shape, last_shape) = (out.shape(), last.shape());
-        let both = B::float_cat(vec![flat::<B>(out), flat::<B>(last)], 0);
-        let both = match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(
-                Saved {
-                    inputs: inner,
-                    args: args.clone(),
-                    out_shape: out_shape.clone(),
-                    last_shape: last_shape.clone(),
-                },
-                both,
-            ),
-            OpsKind::UnTracked(prep) => prep.finish(both),
+        let track = |which: Output, value: FloatTensor<B>, other: &FloatTensor<B>| {
+            match ScanBackward(which)
+                .prepare::<C>(nodes.clone())
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(
+                    Saved {
+                        inputs: inner.clone(),
+                        args: args.clone(),
+                        other_shape: other.shape(),
+                        other_dtype: other.dtype(),
+                    },
+                    value,
+                ),
+                OpsKind::UnTracked(prep) => prep.finish(value),
+            }
         };
-        let out_numel = out_shape.num_elements();
         (
-            part::<Self>(both.clone(), 0, &out_shape),
-            part::<Self>(both, out_numel, &last_shape),
+            track(Output::Out, out.clone(), &last),
+            track(Output::Last, last, &out),
         )
     }
 

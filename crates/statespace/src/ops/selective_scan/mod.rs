@@ -20,6 +20,8 @@ mod autodiff;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
+#[cfg(feature = "cuda")]
+mod kernels;
 
 use std::sync::Arc;
 
@@ -131,7 +133,7 @@ pub struct ScanTensors<T> {
 pub type ScanGrads<T> = ScanTensors<T>;
 
 /// Backends that run the selective scan.
-pub trait SelectiveScanOps: Backend {
+pub trait SelectiveScanOps: crate::ops::MatmulOps {
     /// Forward: (out (batch, D, L), last state (batch, D, N)).
     fn selective_scan_forward(
         inputs: ScanTensors<FloatTensor<Self>>,

@@ -19,6 +19,25 @@ fn first<B: burn::tensor::backend::Backend>(t: FloatTensor<B>) -> FloatTensor<B>
     B::float_slice(t, &ranges)
 }
 
+/// `im` with the bins at `bins` of its last dimension set to zero.
+fn zero_bins<B: burn::tensor::backend::Backend>(
+    mut im: FloatTensor<B>,
+    bins: &[usize],
+) -> FloatTensor<B> {
+    let dims: Vec<usize> = im.shape().as_slice().to_vec();
+    let last = dims.len() - 1;
+    for &bin in bins.iter().filter(|&&b| b < dims[last]) {
+        let ranges: Vec<Slice> = dims
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| Slice::from(if i == last { bin..bin + 1 } else { 0..d }))
+            .collect();
+        let zeros = B::float_mul_scalar(B::float_slice(im.clone(), &ranges), 0.0.into());
+        im = B::float_slice_assign(im, &ranges, zeros);
+    }
+    im
+}
+
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOps
     for CubeBackend<R, F, I, BT>
 {
@@ -47,6 +66,10 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
             n.is_power_of_two(),
             "irfft on the GPU needs a power-of-two length, got {n}"
         );
+        // The DC and Nyquist bins are real by the trait's contract: their
+        // imaginary parts (which gradients can carry) must not reach the
+        // transform, which would otherwise use them.
+        let im = zero_bins::<Self>(im, &[0, n / 2]);
         let last = re.shape().num_dims() - 1;
         <Self as ModuleOps<Self>>::irfft(re, im, last, Some(n))
     }

@@ -13,6 +13,10 @@ use crate::ops::host::{from_host, to_host};
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SsdOps
     for CubeBackend<R, F, I, BT>
 {
+    fn ssd_prefers_chunked() -> bool {
+        true
+    }
+
     fn ssd_forward(
         inputs: SsdTensors<FloatTensor<Self>>,
         args: &SsdArgs,

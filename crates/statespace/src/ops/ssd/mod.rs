@@ -32,6 +32,7 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::SequenceStarts;
+use super::matmul::MatmulOps;
 use crate::error::{Error, Result};
 pub use chunked::ssd_chunked;
 
@@ -136,7 +137,7 @@ pub struct SsdTensors<T> {
 }
 
 /// Backends that run SSD.
-pub trait SsdOps: Backend {
+pub trait SsdOps: MatmulOps {
     /// Forward: (y (batch, L, H, P), final state (batch, H, P, N)).
     fn ssd_forward(
         inputs: SsdTensors<FloatTensor<Self>>,
@@ -151,12 +152,23 @@ pub trait SsdOps: Backend {
         grad_final: FloatTensor<Self>,
         args: &SsdArgs,
     ) -> SsdTensors<FloatTensor<Self>>;
+
+    /// Whether [`ssd`] runs the differentiable chunked composite
+    /// ([`ssd_chunked`]) instead of this op: true on devices where
+    /// matmul-shaped work is fastest and no fused kernel exists yet, so
+    /// training stays on the device.
+    fn ssd_prefers_chunked() -> bool {
+        false
+    }
 }
 
 /// Runs SSD through the backend op: returns y (batch, L, H, P) and the final
 /// state (batch, H, P, N). Differentiable in every tensor input.
 pub fn ssd<B: SsdOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
     s.validate()?;
+    if B::ssd_prefers_chunked() {
+        return ssd_chunked(s);
+    }
     let device = s.x.device();
     let args = SsdArgs {
         has_initial_state: s.initial_state.is_some(),

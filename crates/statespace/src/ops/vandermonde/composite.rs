@@ -2,13 +2,13 @@
 //! fused kernel is tested against, and the GPU path.
 
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use crate::complex::ComplexTensor;
 use crate::io::tensor_from_f64;
+use crate::ops::matmul::{MatmulOps, matmul};
 
 /// 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) via an (H, N, L) tensor of powers.
-pub fn vandermonde_composite<B: Backend>(
+pub fn vandermonde_composite<B: MatmulOps>(
     w: &ComplexTensor<B, 2>,
     coef: &ComplexTensor<B, 3>,
     len: usize,
@@ -25,6 +25,6 @@ pub fn vandermonde_composite<B: Backend>(
         .mul_real(&positions)
         .exp(); // (H, N, L)
     let coef = coef.map(|t| t.swap_dims(0, 1)); // (H, C, N)
-    let re = coef.re.matmul(powers.re) - coef.im.matmul(powers.im);
+    let re = matmul(coef.re, powers.re) - matmul(coef.im, powers.im);
     re.swap_dims(0, 1).mul_scalar(2.0)
 }

@@ -14,6 +14,10 @@ use crate::ops::host::{from_host, to_host};
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> VandermondeOps
     for CubeBackend<R, F, I, BT>
 {
+    fn vandermonde_prefers_composite() -> bool {
+        true
+    }
+
     fn vandermonde(i: VandermondeInputs<FloatTensor<Self>>, len: usize) -> FloatTensor<Self> {
         let t2 = |p| Tensor::<Self, 2>::from_primitive(TensorPrimitive::Float(p));
         let t3 = |p| Tensor::<Self, 3>::from_primitive(TensorPrimitive::Float(p));

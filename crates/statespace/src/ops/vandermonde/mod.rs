@@ -14,7 +14,6 @@ mod composite;
 mod cube;
 mod flex;
 
-use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
@@ -36,7 +35,7 @@ pub struct VandermondeInputs<T> {
 }
 
 /// Backends that compute the Vandermonde product.
-pub trait VandermondeOps: Backend {
+pub trait VandermondeOps: crate::ops::MatmulOps {
     /// K (C, H, len).
     fn vandermonde(inputs: VandermondeInputs<FloatTensor<Self>>, len: usize) -> FloatTensor<Self>;
 
@@ -45,6 +44,13 @@ pub trait VandermondeOps: Backend {
         inputs: VandermondeInputs<FloatTensor<Self>>,
         grad: FloatTensor<Self>,
     ) -> VandermondeInputs<FloatTensor<Self>>;
+
+    /// Whether [`vandermonde`] runs the differentiable composite
+    /// ([`vandermonde_composite`]) instead of this op: true on devices with
+    /// no fused kernel yet, so training stays on the device.
+    fn vandermonde_prefers_composite() -> bool {
+        false
+    }
 }
 
 /// K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) for l < `len`:
@@ -54,6 +60,9 @@ pub fn vandermonde<B: VandermondeOps>(
     coef: &ComplexTensor<B, 3>,
     len: usize,
 ) -> Tensor<B, 3> {
+    if B::vandermonde_prefers_composite() {
+        return vandermonde_composite(w, coef, len);
+    }
     let p2 = |t: &Tensor<B, 2>| t.clone().into_primitive().tensor();
     let p3 = |t: &Tensor<B, 3>| t.clone().into_primitive().tensor();
     let inputs = VandermondeInputs {

@@ -1,0 +1,207 @@
+//! `ssm bench kernels`: the SSM ops alone, at the shapes of
+//! `../shared/peers/bench_peers.py`, as JSON lines with the same fields, so
+//! `bench/peers/kernel_ratios.py` can set them beside the peers' run.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::backend::Autodiff;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{DType, Distribution, Tensor};
+use statespace::ops::selective_scan::{ScanArgs, ScanTensors};
+use statespace::ops::{SelectiveScanOps, Ssd, SsmBackend, causal_conv, ssd};
+
+use crate::device::{DeviceKind, with_backend};
+
+/// Arguments of `ssm bench kernels`.
+#[derive(clap::Args)]
+pub struct KernelArgs {
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+    /// Which kernels: all, scan, ssd or fftconv.
+    #[arg(long, default_value = "all")]
+    only: String,
+}
+
+/// Median milliseconds of `f` (the device synchronised around each run)
+/// after two warm-up runs; at most 10 runs or about 3 s.
+fn time_ms<B: Backend>(device: &B::Device, mut f: impl FnMut()) -> f64 {
+    for _ in 0..2 {
+        f();
+    }
+    let _ = B::sync(device);
+    let mut times = Vec::new();
+    let budget = Instant::now();
+    while times.len() < 10 && (times.len() < 3 || budget.elapsed().as_secs_f64() < 3.0) {
+        let start = Instant::now();
+        f();
+        let _ = B::sync(device);
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn random<B: Backend, const D: usize>(
+    shape: [usize; D],
+    scale: f64,
+    dtype: DType,
+    device: &B::Device,
+) -> Tensor<B, D> {
+    let t = Tensor::<B, D>::random(shape, Distribution::Normal(0.0, 1.0), device) * scale;
+    if dtype == DType::F32 {
+        t
+    } else {
+        t.cast(dtype)
+    }
+}
+
+fn dtype_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::BF16 => "torch.bfloat16",
+        DType::F16 => "torch.float16",
+        _ => "torch.float32",
+    }
+}
+
+/// The selective scan, forward and backward, as mamba_ssm's CUDA extension is
+/// timed: D, z, δ_bias, softplus, B and C varying per step (one group).
+fn scan<B: SelectiveScanOps>(device: &B::Device, name: &str) {
+    let shapes = [
+        (8, 1536, 2048, 16, DType::F32),
+        (8, 1536, 2048, 16, DType::BF16),
+        (1, 1536, 65536, 16, DType::BF16),
+    ];
+    for (b, d, len, n, dtype) in shapes {
+        let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
+        let inputs = ScanTensors {
+            u: prim(random::<B, 3>([b, d, len], 1.0, dtype, device)),
+            delta: prim(random::<B, 3>([b, d, len], 0.5, dtype, device)),
+            a: (-Tensor::<B, 2>::random([d, n], Distribution::Uniform(0.0, 1.0), device))
+                .into_primitive()
+                .tensor(),
+            b: random::<B, 4>([b, 1, n, len], 1.0, dtype, device)
+                .into_primitive()
+                .tensor(),
+            c: random::<B, 4>([b, 1, n, len], 1.0, dtype, device)
+                .into_primitive()
+                .tensor(),
+            d: random::<B, 1>([d], 1.0, DType::F32, device)
+                .into_primitive()
+                .tensor(),
+            z: prim(random::<B, 3>([b, d, len], 1.0, dtype, device)),
+            delta_bias: random::<B, 1>([d], 0.1, DType::F32, device)
+                .into_primitive()
+                .tensor(),
+            initial_state: Tensor::<B, 1>::zeros([1], device).into_primitive().tensor(),
+        };
+        let args = ScanArgs {
+            has_d: true,
+            has_z: true,
+            has_delta_bias: true,
+            has_initial_state: false,
+            delta_softplus: true,
+            starts: None,
+        };
+        let fwd_ms = time_ms::<B>(device, || {
+            let _ = B::selective_scan_forward(inputs.clone(), &args);
+        });
+        let grad_out = prim(random::<B, 3>([b, d, len], 1.0, dtype, device));
+        let grad_last = Tensor::<B, 3>::zeros([b, d, n], device)
+            .into_primitive()
+            .tensor();
+        let bwd_ms = time_ms::<B>(device, || {
+            let _ = B::selective_scan_backward(
+                inputs.clone(),
+                grad_out.clone(),
+                grad_last.clone(),
+                &args,
+            );
+        });
+        let esz = if dtype == DType::F32 { 4 } else { 2 };
+        let bytes_min = esz * (4 * b * d * len + 2 * b * n * len);
+        println!(
+            "{{\"what\": \"{name}.selective_scan\", \"batch\": {b}, \"dim\": {d}, \"L\": {len}, \"dstate\": {n}, \"dtype\": \"{}\", \"fwd_ms\": {fwd_ms:.4}, \"bwd_ms\": {bwd_ms:.4}, \"fwd_GBps_min_traffic\": {:.1}}}",
+            dtype_name(dtype),
+            bytes_min as f64 / fwd_ms / 1e6
+        );
+    }
+}
+
+/// Mamba-2's SSD: forward, and forward plus backward through autodiff.
+fn ssd_bench<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str)
+where
+    A::InnerBackend: SsmBackend,
+{
+    for (b, len, h, p, n) in [(8, 2048, 24, 64, 128), (1, 65536, 24, 64, 128)] {
+        let dtype = DType::BF16;
+        let x = random::<A, 4>([b, len, h, p], 1.0, dtype, device).require_grad();
+        let a = (-Tensor::<A, 3>::random([b, len, h], Distribution::Uniform(0.0, 1.0), device))
+            .require_grad();
+        let bm = random::<A, 4>([b, len, 1, n], 1.0, dtype, device).require_grad();
+        let cm = random::<A, 4>([b, len, 1, n], 1.0, dtype, device).require_grad();
+        let run = || {
+            ssd(Ssd {
+                x: x.clone(),
+                a: a.clone().cast(dtype),
+                b: bm.clone(),
+                c: cm.clone(),
+                chunk_size: 256,
+                initial_state: None,
+                starts: None,
+            })
+            .expect("valid shapes")
+            .0
+        };
+        let fwd_ms = time_ms::<A>(device, || {
+            let _ = run();
+        });
+        let fwd_bwd_ms = time_ms::<A>(device, || {
+            let _ = run().cast(DType::F32).sum().backward();
+        });
+        println!(
+            "{{\"what\": \"{name}.ssd\", \"batch\": {b}, \"L\": {len}, \"heads\": {h}, \"headdim\": {p}, \"dstate\": {n}, \"dtype\": \"bf16\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
+        );
+    }
+}
+
+/// The FFT long convolution: forward, and forward plus backward.
+fn fftconv<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
+    for (b, h, len) in [(16, 256, 4096), (4, 256, 16384), (1, 256, 65536)] {
+        let u = random::<A, 3>([b, len, h], 1.0, DType::F32, device).require_grad();
+        let k = random::<A, 3>([1, h, len], 1.0, DType::F32, device).require_grad();
+        let d = Tensor::<A, 2>::zeros([1, h], device).require_grad();
+        let run = || causal_conv(u.clone(), k.clone(), d.clone());
+        let fwd_ms = time_ms::<A>(device, || {
+            let _ = run();
+        });
+        let fwd_bwd_ms = time_ms::<A>(device, || {
+            let _ = run().sum().backward();
+        });
+        println!(
+            "{{\"what\": \"{name}.fftconv\", \"batch\": {b}, \"H\": {h}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
+        );
+    }
+}
+
+/// Runs `ssm bench kernels`.
+pub fn run(args: KernelArgs) -> Result<()> {
+    let all = args.only == "all";
+    if !all && !["scan", "ssd", "fftconv"].contains(&args.only.as_str()) {
+        anyhow::bail!("unknown --only `{}` (all, scan, ssd or fftconv)", args.only);
+    }
+    let name = "statespace";
+    with_backend!(args.device, |B, device| {
+        if all || args.only == "scan" {
+            scan::<B>(&device, name);
+        }
+        if all || args.only == "ssd" {
+            ssd_bench::<Autodiff<B>>(&device, name);
+        }
+        if all || args.only == "fftconv" {
+            fftconv::<Autodiff<B>>(&device, name);
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}

@@ -1,0 +1,433 @@
+//! Op parity: a backend's extension ops (forward and autodiff backward)
+//! against the CPU implementation, on random inputs of shapes chosen to hit
+//! the edges of the GPU kernels (odd lengths, L = 1, grouped B/C, small and
+//! large state sizes, every optional input, bf16 activations).
+//!
+//! The CPU reference gets the same values the device gets (bf16 inputs are
+//! rounded first) and computes in f32; errors are norm-relative, as in
+//! [`crate::golden`].
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{DType, Tensor, TensorData};
+use burn_flex::Flex;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution as _, Normal, Uniform};
+
+use crate::complex::ComplexTensor;
+use crate::error::Result;
+use crate::golden::Check;
+use crate::io::HostTensor;
+use crate::ops::{
+    SelectiveScan, SelectiveScanOps, SsmBackend, causal_conv, matmul, selective_scan, vandermonde,
+};
+
+/// Tolerance of f32 ops against the CPU.
+pub const TOLERANCE_F32: f64 = 1e-5;
+/// Tolerance of bf16-stored results (8 significant bits) against the CPU.
+pub const TOLERANCE_BF16: f64 = 1e-2;
+
+/// One selective-scan parity case.
+#[derive(Debug, Clone)]
+pub struct ScanCase {
+    /// Batch rows.
+    pub batch: usize,
+    /// Channels D.
+    pub dim: usize,
+    /// Groups sharing B and C.
+    pub groups: usize,
+    /// State size N.
+    pub n: usize,
+    /// Sequence length L.
+    pub len: usize,
+    /// D, z, δ_bias, softplus and an initial state all present (else none).
+    pub full: bool,
+    /// Storage type of u, δ, B, C, z on the device (parameters stay f32).
+    pub dtype: DType,
+}
+
+/// The shapes every GPU backend must match the CPU on.
+pub fn scan_cases() -> Vec<ScanCase> {
+    let case = |batch, dim, groups, n, len, full, dtype| ScanCase {
+        batch,
+        dim,
+        groups,
+        n,
+        len,
+        full,
+        dtype,
+    };
+    vec![
+        case(2, 8, 1, 16, 1, true, DType::F32),
+        case(2, 12, 3, 16, 37, true, DType::F32),
+        case(1, 16, 1, 4, 100, false, DType::F32),
+        case(2, 6, 2, 64, 65, true, DType::F32),
+        case(1, 3, 1, 16, 33, false, DType::F32),
+        case(2, 32, 1, 16, 130, true, DType::BF16),
+        case(1, 4, 1, 300, 9, true, DType::F32),
+    ]
+}
+
+/// Host values of one tensor, drawn once and sent to both backends.
+struct Draw {
+    data: Vec<f32>,
+    shape: Vec<usize>,
+}
+
+impl Draw {
+    fn new(rng: &mut ChaCha8Rng, shape: &[usize], sample: impl Fn(&mut ChaCha8Rng) -> f32) -> Self {
+        let count = shape.iter().product();
+        Self {
+            data: (0..count).map(|_| sample(rng)).collect(),
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// On `device` as `dtype`, as a gradient leaf.
+    fn tensor<B: AutodiffBackend, const D: usize>(
+        &self,
+        device: &B::Device,
+        dtype: DType,
+    ) -> Tensor<B, D> {
+        let t = Tensor::<B, D>::from_data(
+            TensorData::new(self.data.clone(), self.shape.clone()),
+            device,
+        );
+        let t = if dtype == DType::F32 {
+            t
+        } else {
+            t.cast(dtype)
+        };
+        t.require_grad()
+    }
+
+    /// The values as `dtype` stores them, back in f32 (what the device sees).
+    fn rounded(&self, dtype: DType) -> Self {
+        let data = match dtype {
+            DType::BF16 => self
+                .data
+                .iter()
+                .map(|&x| burn::tensor::bf16::from_f32(x).to_f32())
+                .collect(),
+            _ => self.data.clone(),
+        };
+        Self {
+            data,
+            shape: self.shape.clone(),
+        }
+    }
+}
+
+/// Every output and gradient of one scan, on the host, named.
+type Results = Vec<(&'static str, Vec<f64>)>;
+
+struct ScanDraws {
+    u: Draw,
+    delta: Draw,
+    a: Draw,
+    b: Draw,
+    c: Draw,
+    d: Draw,
+    z: Draw,
+    bias: Draw,
+    init: Draw,
+    grad_out: Draw,
+    grad_last: Draw,
+}
+
+fn host<B: burn::tensor::backend::Backend, const D: usize>(t: &Tensor<B, D>) -> Vec<f64> {
+    HostTensor::from_tensor(&t.clone().cast(DType::F32)).data
+}
+
+fn run_scan<B: AutodiffBackend + SelectiveScanOps>(
+    case: &ScanCase,
+    draws: &ScanDraws,
+    act: DType,
+    device: &B::Device,
+) -> Result<Results> {
+    let u = draws.u.tensor::<B, 3>(device, act);
+    let delta = draws.delta.tensor::<B, 3>(device, act);
+    let a = draws.a.tensor::<B, 2>(device, DType::F32);
+    let b = draws.b.tensor::<B, 4>(device, act);
+    let c = draws.c.tensor::<B, 4>(device, act);
+    let d = draws.d.tensor::<B, 1>(device, DType::F32);
+    let z = draws.z.tensor::<B, 3>(device, act);
+    let bias = draws.bias.tensor::<B, 1>(device, DType::F32);
+    let init = draws.init.tensor::<B, 3>(device, DType::F32);
+    let scan = SelectiveScan {
+        d: case.full.then(|| d.clone()),
+        z: case.full.then(|| z.clone()),
+        delta_bias: case.full.then(|| bias.clone()),
+        delta_softplus: case.full,
+        initial_state: case.full.then(|| init.clone()),
+        ..SelectiveScan::new(u.clone(), delta.clone(), a.clone(), b.clone(), c.clone())
+    };
+    let (out, last) = selective_scan(scan)?;
+    let grad_out = draws.grad_out.tensor::<B, 3>(device, act).detach();
+    let grad_last = draws.grad_last.tensor::<B, 3>(device, DType::F32).detach();
+    let loss = (out.clone().cast(DType::F32) * grad_out.cast(DType::F32)).sum()
+        + (last.clone() * grad_last).sum();
+    let grads = loss.backward();
+    let grad = |name: &'static str, g: Option<Vec<f64>>| (name, g.unwrap_or_default());
+    let mut results = vec![
+        ("out", host(&out)),
+        ("last_state", host(&last)),
+        grad("grad_u", u.grad(&grads).map(|g| host(&g))),
+        grad("grad_delta", delta.grad(&grads).map(|g| host(&g))),
+        grad("grad_A", a.grad(&grads).map(|g| host(&g))),
+        grad("grad_B", b.grad(&grads).map(|g| host(&g))),
+        grad("grad_C", c.grad(&grads).map(|g| host(&g))),
+    ];
+    if case.full {
+        results.extend([
+            grad("grad_D", d.grad(&grads).map(|g| host(&g))),
+            grad("grad_z", z.grad(&grads).map(|g| host(&g))),
+            grad("grad_delta_bias", bias.grad(&grads).map(|g| host(&g))),
+            grad("grad_initial_state", init.grad(&grads).map(|g| host(&g))),
+        ]);
+    }
+    Ok(results)
+}
+
+/// The selective scan on backend `B` against the CPU, for each case (see
+/// [`scan_cases`]): one check per output and gradient.
+pub fn selective_scan_checks<B: AutodiffBackend + SelectiveScanOps>(
+    cases: &[ScanCase],
+    device: &B::Device,
+) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(index as u64);
+        let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
+        let n01 = |r: &mut ChaCha8Rng| normal.sample(r);
+        let small = Uniform::new(0.01f32, 0.2).expect("valid range");
+        let (bt, dim, n, len, g) = (case.batch, case.dim, case.n, case.len, case.groups);
+        let draws = ScanDraws {
+            u: Draw::new(&mut rng, &[bt, dim, len], n01),
+            delta: if case.full {
+                Draw::new(&mut rng, &[bt, dim, len], |r| 0.5 * normal.sample(r) - 1.0)
+            } else {
+                Draw::new(&mut rng, &[bt, dim, len], |r| small.sample(r))
+            },
+            a: Draw::new(&mut rng, &[dim, n], |r| -(0.5 * normal.sample(r)).exp()),
+            b: Draw::new(&mut rng, &[bt, g, n, len], n01),
+            c: Draw::new(&mut rng, &[bt, g, n, len], n01),
+            d: Draw::new(&mut rng, &[dim], n01),
+            z: Draw::new(&mut rng, &[bt, dim, len], n01),
+            bias: Draw::new(&mut rng, &[dim], |r| 0.1 * normal.sample(r)),
+            init: Draw::new(&mut rng, &[bt, dim, n], n01),
+            grad_out: Draw::new(&mut rng, &[bt, dim, len], n01),
+            grad_last: Draw::new(&mut rng, &[bt, dim, n], n01),
+        };
+        let ours = run_scan::<B>(case, &draws, case.dtype, device)?;
+        let rounded = ScanDraws {
+            u: draws.u.rounded(case.dtype),
+            delta: draws.delta.rounded(case.dtype),
+            a: draws.a.rounded(DType::F32),
+            b: draws.b.rounded(case.dtype),
+            c: draws.c.rounded(case.dtype),
+            d: draws.d.rounded(DType::F32),
+            z: draws.z.rounded(case.dtype),
+            bias: draws.bias.rounded(DType::F32),
+            init: draws.init.rounded(DType::F32),
+            grad_out: draws.grad_out.rounded(case.dtype),
+            grad_last: draws.grad_last.rounded(DType::F32),
+        };
+        let reference =
+            run_scan::<Autodiff<Flex>>(case, &rounded, DType::F32, &Default::default())?;
+        let tolerance = if case.dtype == DType::F32 {
+            TOLERANCE_F32
+        } else {
+            TOLERANCE_BF16
+        };
+        let label = format!(
+            "scan b{bt} d{dim} g{g} n{n} L{len}{} {:?}",
+            if case.full { " full" } else { "" },
+            case.dtype
+        );
+        for ((name, actual), (_, expected)) in ours.iter().zip(&reference) {
+            checks.push(Check::new(
+                format!("{label}: {name}"),
+                actual,
+                expected,
+                tolerance,
+            ));
+        }
+    }
+    Ok(checks)
+}
+
+/// Every output and input gradient of `out` (a loss Σ out·g backs it).
+fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
+    out: Tensor<B, D>,
+    g: &Draw,
+    inputs: &[(&'static str, &dyn Fn(&B::Gradients) -> Option<Vec<f64>>)],
+    device: &B::Device,
+) -> Results {
+    let grads = (out.clone() * g.tensor::<B, D>(device, DType::F32).detach())
+        .sum()
+        .backward();
+    let mut results = vec![("out", host(&out))];
+    for (name, grad) in inputs {
+        results.push((name, grad(&grads).unwrap_or_default()));
+    }
+    results
+}
+
+fn run_conv<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 4], device: &B::Device) -> Results {
+    let u = draws[0].tensor::<B, 3>(device, DType::F32);
+    let k = draws[1].tensor::<B, 3>(device, DType::F32);
+    let d = draws[2].tensor::<B, 2>(device, DType::F32);
+    let out = causal_conv(u.clone(), k.clone(), d.clone());
+    outputs_and_grads(
+        out,
+        &draws[3],
+        &[
+            ("grad_u", &|g| u.grad(g).map(|t| host(&t))),
+            ("grad_k", &|g| k.grad(g).map(|t| host(&t))),
+            ("grad_d", &|g| d.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
+fn run_vandermonde<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 5],
+    len: usize,
+    device: &B::Device,
+) -> Results {
+    let w = ComplexTensor::new(
+        draws[0].tensor::<B, 2>(device, DType::F32),
+        draws[1].tensor::<B, 2>(device, DType::F32),
+    );
+    let coef = ComplexTensor::new(
+        draws[2].tensor::<B, 3>(device, DType::F32),
+        draws[3].tensor::<B, 3>(device, DType::F32),
+    );
+    let out = vandermonde(&w, &coef, len);
+    outputs_and_grads(
+        out,
+        &draws[4],
+        &[
+            ("grad_w_re", &|g| w.re.grad(g).map(|t| host(&t))),
+            ("grad_w_im", &|g| w.im.grad(g).map(|t| host(&t))),
+            ("grad_coef_re", &|g| coef.re.grad(g).map(|t| host(&t))),
+            ("grad_coef_im", &|g| coef.im.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
+fn run_matmul<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::Device) -> Results {
+    let a = draws[0].tensor::<B, 3>(device, DType::F32);
+    let b = draws[1].tensor::<B, 3>(device, DType::F32);
+    let out = matmul(a.clone(), b.clone());
+    outputs_and_grads(
+        out,
+        &draws[2],
+        &[
+            ("grad_lhs", &|g| a.grad(g).map(|t| host(&t))),
+            ("grad_rhs", &|g| b.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
+fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<Check>) {
+    for ((name, actual), (_, expected)) in ours.iter().zip(reference) {
+        checks.push(Check::new(
+            format!("{label}: {name}"),
+            actual,
+            expected,
+            TOLERANCE_F32,
+        ));
+    }
+}
+
+/// The FFT convolution, the Vandermonde product and the full-precision
+/// matmul on backend `B` against the CPU, in f32, at odd lengths, L = 1
+/// and degenerate matrix shapes: one check per output and gradient.
+pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<Vec<Check>> {
+    let cpu = Default::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
+    let mut draw = |shape: &[usize]| Draw::new(&mut rng, shape, |r| normal.sample(r));
+    let mut checks = Vec::new();
+    // (batch, L, H, channels, Lk)
+    for (bt, len, h, c, k_len) in [(2, 1, 3, 1, 1), (2, 37, 4, 2, 37), (1, 64, 3, 1, 20)] {
+        let draws = [
+            draw(&[bt, len, h]),
+            draw(&[c, h, k_len]),
+            draw(&[c, h]),
+            draw(&[bt, len, c * h]),
+        ];
+        compare(
+            format!("fftconv b{bt} L{len} H{h} C{c} Lk{k_len}"),
+            &run_conv::<B>(&draws, device),
+            &run_conv::<Autodiff<Flex>>(&draws, &cpu),
+            &mut checks,
+        );
+    }
+    // (H, N, C, L)
+    for (h, n, c, len) in [(3, 4, 2, 1), (4, 8, 1, 33), (2, 16, 1, 64)] {
+        let mut w_re = draw(&[h, n]);
+        w_re.data
+            .iter_mut()
+            .for_each(|x| *x = -0.1 * x.abs() - 0.01);
+        let mut w_im = draw(&[h, n]);
+        w_im.data.iter_mut().for_each(|x| *x *= 0.5);
+        let draws = [
+            w_re,
+            w_im,
+            draw(&[c, h, n]),
+            draw(&[c, h, n]),
+            draw(&[c, h, len]),
+        ];
+        compare(
+            format!("vandermonde H{h} N{n} C{c} L{len}"),
+            &run_vandermonde::<B>(&draws, len, device),
+            &run_vandermonde::<Autodiff<Flex>>(&draws, len, &cpu),
+            &mut checks,
+        );
+    }
+    // (batch, M, K, N)
+    for (g, m, k, n) in [(2, 5, 1, 7), (3, 4, 6, 1), (1, 1, 9, 3), (2, 33, 17, 65)] {
+        let draws = [draw(&[g, m, k]), draw(&[g, k, n]), draw(&[g, m, n])];
+        compare(
+            format!("matmul {g}×({m}×{k})·({k}×{n})"),
+            &run_matmul::<B>(&draws, device),
+            &run_matmul::<Autodiff<Flex>>(&draws, &cpu),
+            &mut checks,
+        );
+    }
+    Ok(checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The harness itself: the CPU against the CPU is exact.
+    #[test]
+    fn cpu_ops_match_themselves() {
+        let checks = op_checks::<Autodiff<Flex>>(&Default::default()).unwrap();
+        assert!(checks.len() > 30);
+        for check in checks {
+            assert_eq!(check.error, 0.0, "{check}");
+        }
+    }
+
+    #[test]
+    fn cpu_scan_matches_itself() {
+        let cases: Vec<_> = scan_cases()
+            .into_iter()
+            .filter(|c| c.dtype == DType::F32)
+            .collect();
+        let checks = selective_scan_checks::<Autodiff<Flex>>(&cases, &Default::default()).unwrap();
+        assert!(checks.len() > 40);
+        for check in checks {
+            assert_eq!(check.error, 0.0, "{check}");
+        }
+    }
+}
