@@ -65,6 +65,10 @@ pub fn scan_cases() -> Vec<ScanCase> {
         case(2, 6, 2, 64, 65, true, DType::F32),
         case(1, 3, 1, 16, 33, false, DType::F32),
         case(2, 32, 1, 16, 130, true, DType::BF16),
+        // Long enough for the GPU scan to split the sequence in segments.
+        case(1, 8, 1, 16, 1000, true, DType::F32),
+        case(1, 16, 2, 8, 700, false, DType::F32),
+        case(1, 16, 1, 16, 600, true, DType::BF16),
         case(1, 4, 1, 300, 9, true, DType::F32),
     ]
 }
@@ -258,11 +262,17 @@ pub fn selective_scan_checks<B: AutodiffBackend + SelectiveScanOps>(
     Ok(checks)
 }
 
+/// A named reader of one input's gradient.
+type GradOf<'a, B> = (
+    &'static str,
+    &'a dyn Fn(&<B as AutodiffBackend>::Gradients) -> Option<Vec<f64>>,
+);
+
 /// Every output and input gradient of `out` (a loss Σ out·g backs it).
 fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
     out: Tensor<B, D>,
     g: &Draw,
-    inputs: &[(&'static str, &dyn Fn(&B::Gradients) -> Option<Vec<f64>>)],
+    inputs: &[GradOf<'_, B>],
     device: &B::Device,
 ) -> Results {
     let grads = (out.clone() * g.tensor::<B, D>(device, DType::F32).detach())

@@ -15,6 +15,13 @@ pub fn causal_conv_composite<B: SpectralOps>(
 ) -> Tensor<B, 3> {
     let [batch, len, h] = u.dims();
     let c = k.dims()[0];
+    if len == 1 {
+        // One step: y = (k₀ + d)·u, formed with reshapes only. (On the
+        // CubeCL backend the general path, which swaps a unit dimension,
+        // returned wrong values at L = 1: parity suite, 2026-11-29.)
+        let w = k.narrow(2, 0, 1).reshape([c, h]) + d;
+        return (u.reshape([batch, 1, 1, h]) * w.reshape([1, 1, c, h])).reshape([batch, 1, c * h]);
+    }
     let u = u.swap_dims(1, 2); // (B, H, L)
     let skip = d.unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0) * u.clone().unsqueeze_dim::<4>(1);
     let y = conv_bchl(u, k) + skip; // (B, C, H, L)

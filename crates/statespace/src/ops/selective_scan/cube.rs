@@ -13,7 +13,10 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
-use super::kernels::{ScanFlags, ScanTiling, scan_backward, scan_checkpoints, scan_forward};
+use super::kernels::{
+    ScanFlags, ScanTiling, scan_backward, scan_checkpoints, scan_forward, scan_segment_ends,
+    scan_segment_starts,
+};
 use super::{ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
 use crate::ops::host::{from_host, to_host};
 
@@ -34,7 +37,7 @@ fn tiling(n: usize, dim_per_group: usize) -> Option<ScanTiling> {
         return None;
     }
     let mut d_tile = (UNITS / n).max(1).next_power_of_two();
-    while d_tile > 1 && (dim_per_group % d_tile != 0 || d_tile * n > UNITS.max(n)) {
+    while d_tile > 1 && (!dim_per_group.is_multiple_of(d_tile) || d_tile * n > UNITS.max(n)) {
         d_tile /= 2;
     }
     let floats =
@@ -108,11 +111,98 @@ fn plan<R: CubeRuntime>(t: &ScanTensors<CubeTensor<R>>, args: &ScanArgs) -> Opti
     })
 }
 
-fn grid(p: &Plan) -> (CubeCount, CubeDim) {
+/// Cubes that fill the device about once (132 SMs × 8 resident cubes on an
+/// H100/H200); fewer (small batch × width) split the sequence in segments.
+const TARGET_CUBES: usize = 1024;
+
+/// Segments of at least this many time tiles, so the extra pass that finds
+/// their start states stays short beside the scan itself.
+const MIN_SEGMENT_TILES: usize = 8;
+
+/// (segments S, steps per segment): S = 1 when batch × channel tiles fill
+/// the device.
+fn segmentation(p: &Plan) -> (usize, usize) {
+    let tile = p.tiling.tile;
+    let cubes = (p.dim / p.tiling.d_tile) * p.batch;
+    let wanted = TARGET_CUBES.div_ceil(cubes);
+    let most = (p.len / (MIN_SEGMENT_TILES * tile)).max(1);
+    let segments = wanted.min(most).max(1);
+    let seg_len = p.len.div_ceil(segments).div_ceil(tile) * tile;
+    (p.len.div_ceil(seg_len), seg_len)
+}
+
+fn grid(p: &Plan, segments: usize) -> (CubeCount, CubeDim) {
     (
-        CubeCount::Static((p.dim / p.tiling.d_tile) as u32, p.batch as u32, 1),
+        CubeCount::Static(
+            (p.dim / p.tiling.d_tile) as u32,
+            p.batch as u32,
+            segments as u32,
+        ),
         CubeDim::new_2d(p.tiling.n_state as u32, p.tiling.d_tile as u32),
     )
+}
+
+/// The start state of each of `segments` segments of `seg_len` steps,
+/// (batch, S, D, N) in f32; a 1-element placeholder when S = 1 (the
+/// kernels then start from the initial state).
+fn segment_starts<R: CubeRuntime>(
+    t: &ScanTensors<CubeTensor<R>>,
+    p: &Plan,
+    segments: usize,
+    seg_len: usize,
+) -> CubeTensor<R> {
+    if segments == 1 {
+        return empty(&t.u, &[1], DType::F32);
+    }
+    let n = p.tiling.n_state;
+    let client = t.u.client.clone();
+    let shape = [p.batch, segments, p.dim, n];
+    let ends = empty(&t.u, &shape, DType::F32);
+    let decays = empty(&t.u, &shape, DType::F32);
+    let starts = empty(&t.u, &shape, DType::F32);
+    // The last segment's end is never used: S − 1 segments are summarised.
+    let (count, cube_dim) = grid(p, segments - 1);
+    let elements = p.batch * p.dim * n;
+    // SAFETY: `plan` checked every shape the kernels index with; the
+    // buffers are allocated here with the shapes the kernels assume.
+    unsafe {
+        scan_segment_ends::launch_unchecked::<R>(
+            &client,
+            count,
+            cube_dim,
+            t.u.clone().into_tensor_arg(),
+            t.delta.clone().into_tensor_arg(),
+            t.a.clone().into_tensor_arg(),
+            t.b.clone().into_tensor_arg(),
+            t.delta_bias.clone().into_tensor_arg(),
+            ends.clone().into_tensor_arg(),
+            decays.clone().into_tensor_arg(),
+            p.len as u32,
+            p.dim as u32,
+            p.groups as u32,
+            seg_len as u32,
+            segments as u32,
+            p.flags,
+            p.tiling,
+            [p.activations.into(), p.params.into()],
+        );
+        scan_segment_starts::launch_unchecked::<R>(
+            &client,
+            CubeCount::Static(elements.div_ceil(256) as u32, 1, 1),
+            CubeDim::new_1d(256),
+            t.initial_state.clone().into_tensor_arg(),
+            ends.into_tensor_arg(),
+            decays.into_tensor_arg(),
+            starts.clone().into_tensor_arg(),
+            p.batch as u32,
+            p.dim as u32,
+            n as u32,
+            segments as u32,
+            p.flags.has_init,
+            p.params.into(),
+        );
+    }
+    starts
 }
 
 fn to_cpu<B: Backend>(t: ScanTensors<FloatTensor<B>>) -> ScanTensors<FloatTensor<Flex>> {
@@ -159,7 +249,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         let out = empty(&t.u, &[p.batch, p.dim, p.len], p.activations);
         let last = empty(&t.u, &[p.batch, p.dim, n], p.params);
         let client = t.u.client.clone();
-        let (count, cube_dim) = grid(&p);
+        let (segments, seg_len) = segmentation(&p);
+        let starts = segment_starts(&t, &p, segments, seg_len);
+        let (count, cube_dim) = grid(&p, segments);
         // SAFETY: `plan` checked every shape the kernel indexes with.
         unsafe {
             scan_forward::launch_unchecked::<R>(
@@ -175,11 +267,13 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
                 t.z.into_tensor_arg(),
                 t.delta_bias.into_tensor_arg(),
                 t.initial_state.into_tensor_arg(),
+                starts.into_tensor_arg(),
                 out.clone().into_tensor_arg(),
                 last.clone().into_tensor_arg(),
                 p.len as u32,
                 p.dim as u32,
                 p.groups as u32,
+                seg_len as u32,
                 p.flags,
                 p.tiling,
                 [p.activations.into(), p.params.into()],
@@ -233,15 +327,20 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     let n_tiles = p.len.div_ceil(tile);
     let d_cubes = p.dim / p.tiling.d_tile;
     let client = t.u.client.clone();
-    let (count, cube_dim) = grid(p);
+    let (count, cube_dim) = grid(p, 1);
     let dtypes = [p.activations.into(), p.params.into()];
 
+    // The checkpoints run in segments like the forward pass; the reverse
+    // sweep below is one pass per (batch row, channel tile).
+    let (segments, seg_len) = segmentation(p);
+    let starts = segment_starts(&t, p, segments, seg_len);
+    let (seg_count, _) = grid(p, segments);
     let checkpoints = empty(&t.u, &[p.batch, n_tiles, p.dim, n], DType::F32);
     // SAFETY: `plan` checked every shape the kernels index with.
     unsafe {
         scan_checkpoints::launch_unchecked::<R>(
             &client,
-            count.clone(),
+            seg_count,
             cube_dim,
             t.u.clone().into_tensor_arg(),
             t.delta.clone().into_tensor_arg(),
@@ -249,10 +348,12 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
             t.b.clone().into_tensor_arg(),
             t.delta_bias.clone().into_tensor_arg(),
             t.initial_state.clone().into_tensor_arg(),
+            starts.into_tensor_arg(),
             checkpoints.clone().into_tensor_arg(),
             p.len as u32,
             p.dim as u32,
             p.groups as u32,
+            seg_len as u32,
             p.flags,
             p.tiling,
             dtypes,

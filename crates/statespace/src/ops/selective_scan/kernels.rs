@@ -142,6 +142,11 @@ fn stage_tile<F: Float, W: Float>(
 }
 
 /// Forward scan: out (batch, D, L) and the last state (batch, D, N).
+///
+/// Long sequences are cut into segments of `seg_len` steps (grid z) that
+/// run in parallel, each from its start state in `starts` (batch, S, D, N),
+/// which [`scan_segment_ends`] and [`scan_segment_starts`] provide; with
+/// one segment, `starts` is unused and the state begins at `init`.
 #[cube(launch_unchecked, fast_math = fast_math())]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_forward<F: Float, W: Float>(
@@ -154,11 +159,13 @@ pub fn scan_forward<F: Float, W: Float>(
     z: &Tensor<F>,
     delta_bias: &Tensor<W>,
     init: &Tensor<W>,
+    starts: &Tensor<f32>,
     out: &mut Tensor<F>,
     last: &mut Tensor<W>,
     len: u32,
     dim: u32,
     groups: u32,
+    seg_len: u32,
     #[comptime] flags: ScanFlags,
     #[comptime] tiling: ScanTiling,
     #[define(F, W)] _dtypes: [StorageType; 2],
@@ -179,9 +186,19 @@ pub fn scan_forward<F: Float, W: Float>(
     let d = d0 + dl;
     let g = d0 / (dim / groups);
 
+    let segments = CUBE_COUNT_Z as usize;
+    let seg = CUBE_POS_Z as usize;
+    let seg_start = seg * seg_len as usize;
+    let mut seg_end = seg_start + seg_len as usize;
+    if seg_end > len {
+        seg_end = len;
+    }
+
     let a_dn = f32::cast_from(a[d * a.stride(0) + n * a.stride(1)]);
     let mut x = 0.0f32;
-    if flags.has_init {
+    if segments > 1 {
+        x = starts[((batch * segments + seg) * dim + d) * n_state + n];
+    } else if flags.has_init {
         x = f32::cast_from(init[batch * init.stride(0) + d * init.stride(1) + n * init.stride(2)]);
     }
 
@@ -193,12 +210,12 @@ pub fn scan_forward<F: Float, W: Float>(
     let mut s_y = SharedMemory::<f32>::new(d_tile * n_state * (tile + 1));
 
     let own = (dl * n_state + n) * (tile + 1);
-    let n_tiles = len.div_ceil(tile);
+    let n_tiles = (seg_end - seg_start).div_ceil(tile);
     for k in 0..n_tiles {
-        let t0 = k * tile;
+        let t0 = seg_start + k * tile;
         stage_tile::<F, W>(
             u, delta, b, c, delta_bias, &mut s_dt, &mut s_dtu, &mut s_u, &mut s_b, &mut s_c, batch,
-            g, d0, t0, len, true, flags, tiling,
+            g, d0, t0, seg_end, true, flags, tiling,
         );
         sync_cube();
 
@@ -214,7 +231,7 @@ pub fn scan_forward<F: Float, W: Float>(
         while i < d_tile * tile {
             let dd = i / tile;
             let t = i % tile;
-            if t0 + t < len {
+            if t0 + t < seg_end {
                 let mut y = 0.0f32;
                 for nn in 0..n_state {
                     y += s_y[(dd * n_state + nn) * (tile + 1) + t];
@@ -235,11 +252,14 @@ pub fn scan_forward<F: Float, W: Float>(
         }
         sync_cube();
     }
-    last[batch * last.stride(0) + d * last.stride(1) + n * last.stride(2)] = W::cast_from(x);
+    if seg == segments - 1 {
+        last[batch * last.stride(0) + d * last.stride(1) + n * last.stride(2)] = W::cast_from(x);
+    }
 }
 
 /// The states at the start of every time tile, (batch, tiles, D, N) in f32:
-/// the checkpoints the backward pass recomputes each tile from.
+/// the checkpoints the backward pass recomputes each tile from. Segments
+/// (grid z) run in parallel from their start states.
 #[cube(launch_unchecked, fast_math = fast_math())]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_checkpoints<F: Float, W: Float>(
@@ -249,10 +269,12 @@ pub fn scan_checkpoints<F: Float, W: Float>(
     b: &Tensor<F>,
     delta_bias: &Tensor<W>,
     init: &Tensor<W>,
+    starts: &Tensor<f32>,
     checkpoints: &mut Tensor<f32>,
     len: u32,
     dim: u32,
     groups: u32,
+    seg_len: u32,
     #[comptime] flags: ScanFlags,
     #[comptime] tiling: ScanTiling,
     #[define(F, W)] _dtypes: [StorageType; 2],
@@ -271,9 +293,19 @@ pub fn scan_checkpoints<F: Float, W: Float>(
     let d = d0 + dl;
     let g = d0 / (dim / groups);
 
+    let segments = CUBE_COUNT_Z as usize;
+    let seg = CUBE_POS_Z as usize;
+    let seg_start = seg * seg_len as usize;
+    let mut seg_end = seg_start + seg_len as usize;
+    if seg_end > len {
+        seg_end = len;
+    }
+
     let a_dn = f32::cast_from(a[d * a.stride(0) + n * a.stride(1)]);
     let mut x = 0.0f32;
-    if flags.has_init {
+    if segments > 1 {
+        x = starts[((batch * segments + seg) * dim + d) * n_state + n];
+    } else if flags.has_init {
         x = f32::cast_from(init[batch * init.stride(0) + d * init.stride(1) + n * init.stride(2)]);
     }
 
@@ -283,13 +315,15 @@ pub fn scan_checkpoints<F: Float, W: Float>(
     let mut s_b = SharedMemory::<f32>::new(n_state * (tile + 1));
     let mut s_c = SharedMemory::<f32>::new(1usize);
 
-    let n_tiles = len.div_ceil(tile);
+    let all_tiles = len.div_ceil(tile);
+    let first_tile = seg_start / tile;
+    let n_tiles = (seg_end - seg_start).div_ceil(tile);
     for k in 0..n_tiles {
-        let t0 = k * tile;
-        checkpoints[((batch * n_tiles + k) * dim + d) * n_state + n] = x;
+        let t0 = seg_start + k * tile;
+        checkpoints[((batch * all_tiles + first_tile + k) * dim + d) * n_state + n] = x;
         stage_tile::<F, W>(
             u, delta, b, b, delta_bias, &mut s_dt, &mut s_dtu, &mut s_u, &mut s_b, &mut s_c, batch,
-            g, d0, t0, len, false, flags, tiling,
+            g, d0, t0, seg_end, false, flags, tiling,
         );
         sync_cube();
         #[unroll]
@@ -298,6 +332,122 @@ pub fn scan_checkpoints<F: Float, W: Float>(
             x = (dt * a_dn).exp() * x + s_dtu[dl * tile + t] * s_b[n * (tile + 1) + t];
         }
         sync_cube();
+    }
+}
+
+/// Per segment (grid z), the state its steps lead to from zero, and the
+/// decay exp(A·ΣΔ) they apply to the state they start from: both
+/// (batch, S, D, N) in f32. The state after segment s is
+/// decay_s · start_s + end_s.
+#[cube(launch_unchecked, fast_math = fast_math())]
+#[allow(clippy::too_many_arguments)]
+pub fn scan_segment_ends<F: Float, W: Float>(
+    u: &Tensor<F>,
+    delta: &Tensor<F>,
+    a: &Tensor<W>,
+    b: &Tensor<F>,
+    delta_bias: &Tensor<W>,
+    ends: &mut Tensor<f32>,
+    decays: &mut Tensor<f32>,
+    len: u32,
+    dim: u32,
+    groups: u32,
+    seg_len: u32,
+    segments: u32,
+    #[comptime] flags: ScanFlags,
+    #[comptime] tiling: ScanTiling,
+    #[define(F, W)] _dtypes: [StorageType; 2],
+) {
+    let n_state = tiling.n_state;
+    let d_tile = tiling.d_tile;
+    let tile = tiling.tile;
+    let len = len as usize;
+    let dim = dim as usize;
+    let groups = groups as usize;
+    let segments = segments as usize;
+
+    let n = UNIT_POS_X as usize;
+    let dl = UNIT_POS_Y as usize;
+    let d0 = CUBE_POS_X as usize * d_tile;
+    let batch = CUBE_POS_Y as usize;
+    let seg = CUBE_POS_Z as usize;
+    let d = d0 + dl;
+    let g = d0 / (dim / groups);
+    let seg_start = seg * seg_len as usize;
+    let mut seg_end = seg_start + seg_len as usize;
+    if seg_end > len {
+        seg_end = len;
+    }
+
+    let a_dn = f32::cast_from(a[d * a.stride(0) + n * a.stride(1)]);
+    let mut x = 0.0f32;
+    let mut sum_dt = 0.0f32;
+
+    let mut s_dt = SharedMemory::<f32>::new(d_tile * tile);
+    let mut s_dtu = SharedMemory::<f32>::new(d_tile * tile);
+    let mut s_u = SharedMemory::<f32>::new(d_tile * tile);
+    let mut s_b = SharedMemory::<f32>::new(n_state * (tile + 1));
+    let mut s_c = SharedMemory::<f32>::new(1usize);
+
+    let n_tiles = (seg_end - seg_start).div_ceil(tile);
+    for k in 0..n_tiles {
+        let t0 = seg_start + k * tile;
+        stage_tile::<F, W>(
+            u, delta, b, b, delta_bias, &mut s_dt, &mut s_dtu, &mut s_u, &mut s_b, &mut s_c, batch,
+            g, d0, t0, seg_end, false, flags, tiling,
+        );
+        sync_cube();
+        #[unroll]
+        for t in 0..tile {
+            let dt = s_dt[dl * tile + t];
+            sum_dt += dt;
+            x = (dt * a_dn).exp() * x + s_dtu[dl * tile + t] * s_b[n * (tile + 1) + t];
+        }
+        sync_cube();
+    }
+    let at = ((batch * segments + seg) * dim + d) * n_state + n;
+    ends[at] = x;
+    decays[at] = (sum_dt * a_dn).exp();
+}
+
+/// The start state of every segment, (batch, S, D, N) in f32, from the
+/// initial state (or zero) and the segments' ends and decays: a short
+/// sequential pass per state element.
+#[cube(launch_unchecked)]
+pub fn scan_segment_starts<W: Float>(
+    init: &Tensor<W>,
+    ends: &Tensor<f32>,
+    decays: &Tensor<f32>,
+    starts: &mut Tensor<f32>,
+    batches: u32,
+    dim: u32,
+    n_state: u32,
+    segments: u32,
+    #[comptime] has_init: bool,
+    #[define(W)] _dtype: StorageType,
+) {
+    let (batches, dim, n_state, segments) = (
+        batches as usize,
+        dim as usize,
+        n_state as usize,
+        segments as usize,
+    );
+    let pos = ABSOLUTE_POS;
+    if pos >= batches * dim * n_state {
+        terminate!();
+    }
+    let batch = pos / (dim * n_state);
+    let dn = pos % (dim * n_state);
+    let d = dn / n_state;
+    let n = dn % n_state;
+    let mut x = 0.0f32;
+    if has_init {
+        x = f32::cast_from(init[batch * init.stride(0) + d * init.stride(1) + n * init.stride(2)]);
+    }
+    for seg in 0..segments {
+        let at = (batch * segments + seg) * dim * n_state + dn;
+        starts[at] = x;
+        x = decays[at] * x + ends[at];
     }
 }
 
