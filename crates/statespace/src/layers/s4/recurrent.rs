@@ -274,22 +274,15 @@ impl<B: SsmBackend> S4Recurrent<B> {
                 };
                 let y = self.activation.apply(y_in + y_state);
                 // New state: Āᴸ x₀ + Σ_l Āᴸ⁻¹⁻ˡ B̄ u_l.
-                let b_bar = self.b.map(|t| t.unsqueeze_dim::<3>(0)); // (1, H, M)
-                let driven = if len == 1 {
-                    // Ā⁰ = 1: B̄·u₀, without the swaps of unit dimensions that
-                    // went wrong on the CubeCL backend (see
-                    // `causal_conv_composite`).
-                    b_bar.mul_real(&u.clone().reshape([batch, h, 1]))
-                } else {
-                    let device = u_bhl.device();
-                    let back: Vec<f64> = (0..len).map(|l| (len - 1 - l) as f64).collect();
-                    let back = tensor_from_f64(back, [1, len, 1], &device, u_bhl.dtype());
-                    let powers = log_a.map(|t| t.unsqueeze_dim::<3>(1)).mul_real(&back).exp(); // (H, L, M)
-                    let u_hbl = u_bhl.swap_dims(0, 1); // (H, B, L)
+                let device = u_bhl.device();
+                let back: Vec<f64> = (0..len).map(|l| (len - 1 - l) as f64).collect();
+                let back = tensor_from_f64(back, [1, len, 1], &device, u_bhl.dtype());
+                let powers = log_a.map(|t| t.unsqueeze_dim::<3>(1)).mul_real(&back).exp(); // (H, L, M)
+                let u_hbl = u_bhl.swap_dims(0, 1); // (H, B, L)
+                let driven =
                     ComplexTensor::new(matmul(u_hbl.clone(), powers.re), matmul(u_hbl, powers.im)) // (H, B, M)
                         .map(|t| t.swap_dims(0, 1))
-                        .mul(&b_bar)
-                };
+                        .mul(&self.b.map(|t| t.unsqueeze_dim::<3>(0)));
                 let lf = len as f64;
                 let decay = log_a.mul_scalar(lf).exp().map(|t| t.unsqueeze_dim::<3>(0));
                 let x = state.x.mul(&decay).add(&driven);
