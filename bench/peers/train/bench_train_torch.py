@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch peer benchmark for `ssm train`: training steps/s on the CPU.
+"""PyTorch peer benchmark for `ssm train`: training steps/s on the CPU (or,
+with --device cuda, on the GPU, adding tokens/s and peak memory).
 
 Models
   s4d    The official S4 example model: `S4Model` and `setup_optimizer` of
@@ -40,7 +41,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-S4_ROOT = os.path.join(HERE, "s4")
+S4_ROOT = os.environ.get("S4_ROOT", os.path.join(HERE, "s4"))
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -210,9 +211,15 @@ def bench(name, a):
     torch.manual_seed(a.seed)
     builder = {"s4d": build_s4d, "mamba": build_mamba}[name]
     model, optimizer, forward, info = builder(a)
+    model.to(a.device)
+    # Optimiser state is created lazily, on the parameters' device.
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     batches = make_batches(4, a.batch, a.len, torch.Generator().manual_seed(a.seed))
+    batches = [tuple(t.to(a.device) for t in b) for b in batches]
+    cuda = a.device == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     times = []
     loss_value = float("nan")
     for i in range(a.warmup + a.steps):
@@ -224,6 +231,8 @@ def bench(name, a):
         loss.backward()
         optimizer.step()
         loss_value = loss.item()
+        if cuda:
+            torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         if i >= a.warmup:
             times.append(dt)
@@ -245,8 +254,14 @@ def bench(name, a):
         "params": n_params,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "device": a.device,
         **info,
     }
+    if cuda:
+        row["tokens_per_s"] = round(a.batch * a.len / med, 1)
+        row["peak_alloc_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        row["peak_reserved_mib"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
+        row["gpu"] = torch.cuda.get_device_name()
     print(json.dumps(row), flush=True)
     return row
 
@@ -261,6 +276,7 @@ def main():
     p.add_argument("--steps", type=int, default=20, help="timed steps (median)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--d-model", dest="d_model", type=int, default=64)
     p.add_argument("--n-layers", dest="n_layers", type=int, default=4)

@@ -25,9 +25,14 @@ macro_rules! with_backend {
             $crate::device::DeviceKind::Cuda => {
                 #[cfg(feature = "cuda")]
                 {
-                    type $b = burn::backend::Cuda;
-                    let $device: burn::tensor::Device<$b> = Default::default();
-                    $body
+                    match $crate::device::check_cuda() {
+                        Err(e) => Err(e),
+                        Ok(()) => {
+                            type $b = burn::backend::Cuda;
+                            let $device: burn::tensor::Device<$b> = Default::default();
+                            $body
+                        }
+                    }
                 }
                 #[cfg(not(feature = "cuda"))]
                 {
@@ -42,3 +47,67 @@ macro_rules! with_backend {
 }
 
 pub(crate) use with_backend;
+
+/// Checks that CUDA work can start here: the NVIDIA driver loads, a GPU
+/// is visible, and NVRTC (which compiles our kernels at run time) is
+/// present and not newer than the driver. Each failure says which and
+/// what to do.
+#[cfg(feature = "cuda")]
+pub fn check_cuda() -> anyhow::Result<()> {
+    use anyhow::bail;
+    use cudarc::{driver, nvrtc};
+
+    const FALLBACK: &str = "or run with --device cpu";
+    // SAFETY: these probes only try to load the shared libraries.
+    if !unsafe { driver::sys::is_culib_present() } {
+        bail!(
+            "no NVIDIA driver here: libcuda.so could not be loaded. Install the NVIDIA driver, \
+             {FALLBACK}"
+        );
+    }
+    if let Err(e) = driver::result::init() {
+        bail!(
+            "the NVIDIA driver did not start ({e}): no usable GPU is visible (check nvidia-smi \
+             and CUDA_VISIBLE_DEVICES), {FALLBACK}"
+        );
+    }
+    match driver::result::device::get_count() {
+        Ok(0) => {
+            bail!("no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES), {FALLBACK}")
+        }
+        Err(e) => bail!("could not count the CUDA GPUs ({e}), {FALLBACK}"),
+        Ok(_) => {}
+    }
+    let mut driver_version = 0;
+    // SAFETY: the driver library is loaded (checked above); the call writes one int.
+    unsafe { driver::sys::cuDriverGetVersion(&mut driver_version) }
+        .result()
+        .map_err(|e| anyhow::anyhow!("could not read the driver's CUDA version ({e})"))?;
+    let driver = (driver_version / 1000, (driver_version % 1000) / 10);
+    // SAFETY: as above, for NVRTC.
+    if !unsafe { nvrtc::sys::is_culib_present() } {
+        bail!(
+            "NVRTC (libnvrtc.so), CUDA's run-time compiler, was not found; statespace compiles \
+             its GPU kernels with it. Install it (the CUDA toolkit's cuda-nvrtc package, or \
+             `pip install nvidia-cuda-nvrtc` with its lib folder on LD_LIBRARY_PATH), {FALLBACK}"
+        );
+    }
+    let (mut major, mut minor) = (0, 0);
+    // SAFETY: NVRTC is loaded (checked above); the call writes two ints.
+    let status = unsafe { nvrtc::sys::nvrtcVersion(&mut major, &mut minor) };
+    if status != nvrtc::sys::nvrtcResult::NVRTC_SUCCESS {
+        bail!("NVRTC is present but does not answer ({status:?}), {FALLBACK}");
+    }
+    if (major, minor) > driver {
+        bail!(
+            "the NVIDIA driver is too old: it runs CUDA {}.{} but NVRTC is {major}.{minor}, and \
+             kernels compiled by a newer NVRTC do not load. Update the driver (or install NVRTC \
+             {}.{}), {FALLBACK}",
+            driver.0,
+            driver.1,
+            driver.0,
+            driver.1
+        );
+    }
+    Ok(())
+}

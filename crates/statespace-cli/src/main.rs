@@ -2,6 +2,7 @@
 
 mod commands;
 mod device;
+mod panics;
 mod plot;
 
 use clap::{Parser, Subcommand};
@@ -37,7 +38,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = panics::catch(|| match cli.command {
         Command::Hippo(args) => commands::hippo::run(args),
         Command::Selftest(args) => commands::selftest::run(args),
         Command::Generate(args) => commands::generate::run(args),
@@ -45,7 +46,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Info(args) => commands::info::run(args),
-    };
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

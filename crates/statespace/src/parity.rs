@@ -65,11 +65,14 @@ pub fn scan_cases() -> Vec<ScanCase> {
         case(2, 6, 2, 64, 65, true, DType::F32),
         case(1, 3, 1, 16, 33, false, DType::F32),
         case(2, 32, 1, 16, 130, true, DType::BF16),
-        // Long enough for the GPU scan to split the sequence in segments.
+        // Several chunks of the GPU scan.
         case(1, 8, 1, 16, 1000, true, DType::F32),
         case(1, 16, 2, 8, 700, false, DType::F32),
         case(1, 16, 1, 16, 600, true, DType::BF16),
         case(1, 4, 1, 300, 9, true, DType::F32),
+        // Long enough for the GPU scan to split the sequence in segments.
+        case(1, 8, 1, 16, 5000, true, DType::F32),
+        case(1, 16, 2, 8, 4500, false, DType::BF16),
     ]
 }
 

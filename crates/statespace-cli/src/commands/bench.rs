@@ -32,6 +32,12 @@ pub enum Bench {
     /// Training steps per second of a classifier (forward, cross-entropy,
     /// backward, AdamW) on random token batches of a fixed shape.
     Train(TrainArgs),
+    /// Language-model training steps (next-token cross-entropy, AdamW) of a
+    /// random-weight model of the mamba-130m or mamba2-130m shape.
+    TrainLm(super::bench_lm::TrainLmArgs),
+    /// Batched greedy decoding of a random-weight model of the mamba-130m
+    /// or mamba2-130m shape.
+    Decode(super::bench_lm::DecodeArgs),
     /// The SSM ops alone (selective scan, SSD, FFT convolution) at the
     /// shapes of the peer benchmark script.
     Kernels(super::bench_kernels::KernelArgs),
@@ -116,7 +122,7 @@ pub struct GenerateArgs {
 }
 
 /// The configurations of the published 130m checkpoints.
-fn shapes(which: &str) -> Result<Vec<(&'static str, LmConfig)>> {
+pub(super) fn shapes(which: &str) -> Result<Vec<(&'static str, LmConfig)>> {
     let mamba = LmConfig {
         vocab_size: 50280,
         n_layer: 24,
@@ -152,6 +158,8 @@ pub fn run(bench: Bench) -> Result<()> {
         Bench::Generate(args) => generate(args),
         Bench::Train(args) => train_steps(args),
         Bench::Kernels(args) => super::bench_kernels::run(args),
+        Bench::TrainLm(args) => super::bench_lm::train_lm(args),
+        Bench::Decode(args) => super::bench_lm::decode(args),
     }
 }
 

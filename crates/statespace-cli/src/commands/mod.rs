@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_kernels;
+pub mod bench_lm;
 pub mod eval;
 pub mod generate;
 pub mod hippo;

@@ -82,16 +82,21 @@ pub struct AdamW<B: Backend> {
     pub moments: HashMap<String, Moments<B>>,
 }
 
-struct NormVisitor<'a> {
+/// Sums the squares of every gradient on the device (one host read for
+/// the whole model, not one per parameter).
+struct NormVisitor<'a, B: Backend> {
     grads: &'a GradientsParams,
-    sum_sq: f64,
+    sum_sq: Option<Tensor<B, 1>>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for NormVisitor<'_> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for NormVisitor<'_, B::InnerBackend> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            let s: f64 = burn::tensor::ElementConversion::elem(g.square().sum().into_scalar());
-            self.sum_sq += s;
+            let s = g.square().sum();
+            self.sum_sq = Some(match self.sum_sq.take() {
+                Some(acc) => acc + s,
+                None => s,
+            });
         }
     }
 }
@@ -167,9 +172,15 @@ pub fn step<B: AutodiffBackend, M: AutodiffModule<B>>(
     grads: &GradientsParams,
     lr_scale: f64,
 ) -> (M, f64) {
-    let mut visitor = NormVisitor { grads, sum_sq: 0.0 };
+    let mut visitor = NormVisitor::<B::InnerBackend> {
+        grads,
+        sum_sq: None,
+    };
     module.visit(&mut visitor);
-    let norm = visitor.sum_sq.sqrt();
+    let sum_sq: f64 = visitor.sum_sq.map_or(0.0, |s| {
+        burn::tensor::ElementConversion::elem(s.into_scalar())
+    });
+    let norm = sum_sq.sqrt();
     let grad_scale = match optim.config.grad_clip {
         Some(max) if norm > max && norm > 0.0 => max / norm,
         _ => 1.0,

@@ -232,6 +232,12 @@ impl<B: SsmBackend> S4Recurrent<B> {
             ));
         }
         self.check_state(state, batch)?;
+        if len == 1 {
+            // One token is one step: cheaper than the chunk formulas, and
+            // the path decoding takes.
+            let (y, next) = self.step(state, u.squeeze_dim::<2>(1))?;
+            return Ok((y.unsqueeze_dim::<3>(1), next));
+        }
         match &self.transition {
             Transition::Dense { .. } => {
                 let mut x = state.clone();
@@ -265,13 +271,7 @@ impl<B: SsmBackend> S4Recurrent<B> {
                 let y_state = vandermonde_kernel(log_a, &coef_state, len)
                     .mul_scalar(self.scale / 2.0)
                     .reshape([batch, channels, h, len]);
-                let y_state = if len == 1 {
-                    // The same values; a swap of a unit dimension went wrong
-                    // on the CubeCL backend (see `causal_conv_composite`).
-                    y_state.reshape([batch, 1, channels * h])
-                } else {
-                    y_state.reshape([batch, channels * h, len]).swap_dims(1, 2)
-                };
+                let y_state = y_state.reshape([batch, channels * h, len]).swap_dims(1, 2);
                 let y = self.activation.apply(y_in + y_state);
                 // New state: Āᴸ x₀ + Σ_l Āᴸ⁻¹⁻ˡ B̄ u_l.
                 let device = u_bhl.device();

@@ -1,5 +1,6 @@
-//! The selective scan on CubeCL devices: the kernels of [`super::kernels`],
-//! launched on the device's tensors. Packed sequences, state sizes over
+//! The selective scan on CubeCL devices: the kernels of
+//! [`super::forward_kernels`] and [`super::backward_kernel`], launched on
+//! the device's tensors. Packed sequences, state sizes over
 //! [`MAX_STATE`] and mixed storage types the kernels do not take run the CPU
 //! kernel through host memory.
 
@@ -13,43 +14,65 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
-use super::kernels::{
-    ScanFlags, ScanTiling, scan_backward, scan_checkpoints, scan_forward, scan_segment_ends,
-    scan_segment_starts,
+use super::backward_kernel::scan_chunked_backward;
+use super::forward_kernels::{
+    ChunkGeometry, ChunkPass, LANES, ScanFlags, scan_chunked, scan_segment_starts,
 };
 use super::{ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
 use crate::ops::host::{from_host, to_host};
 
-/// Largest state size N the kernels take (one unit per state element).
+/// Largest state size N the kernels take.
 pub const MAX_STATE: usize = 256;
-
-/// Units per cube the tiling aims for.
-const UNITS: usize = 128;
 
 /// Static shared memory per cube (CUDA's limit is 48 KiB).
 const SHARED_BYTES: usize = 46 * 1024;
 
-/// The cube geometry for state size `n` and `dim_per_group` channels per
-/// group: `n × d_tile` units with `d_tile` dividing the group, and the
-/// longest time tile whose backward staging fits in shared memory.
-fn tiling(n: usize, dim_per_group: usize) -> Option<ScanTiling> {
+/// Consecutive steps per lane (a chunk is `LANES · ITEMS` steps).
+const ITEMS: usize = 8;
+
+/// The most channels per cube and the largest state block whose shared
+/// memory, `floats(warps, state_block, padded_n)` f32 values, fits: more
+/// channels first (they share the staged B and C, and the backward's
+/// atomics shrink with them), channels dividing the group.
+fn geometry(
+    n: usize,
+    dim_per_group: usize,
+    floats: impl Fn(usize, usize, usize) -> usize,
+) -> Option<ChunkGeometry> {
     if n == 0 || n > MAX_STATE {
         return None;
     }
-    let mut d_tile = (UNITS / n).max(1).next_power_of_two();
-    while d_tile > 1 && (!dim_per_group.is_multiple_of(d_tile) || d_tile * n > UNITS.max(n)) {
-        d_tile /= 2;
-    }
-    let floats =
-        |t: usize| 6 * d_tile * t + 2 * n * (t + 1) + 2 * d_tile * n * (t + 1) + d_tile * n;
-    let tile = [32, 16, 8, 4]
+    let warps_choices = [8, 4, 2, 1]
         .into_iter()
-        .find(|&t| 4 * floats(t) <= SHARED_BYTES)?;
-    Some(ScanTiling {
-        n_state: n,
-        d_tile,
-        tile,
-    })
+        .filter(|w| dim_per_group.is_multiple_of(*w));
+    for warps in warps_choices {
+        for state_block in [16, 8, 4, 2, 1].into_iter().filter(|&b| b <= n) {
+            let padded_n = n.div_ceil(state_block) * state_block;
+            if 4 * floats(warps, state_block, padded_n) <= SHARED_BYTES {
+                return Some(ChunkGeometry {
+                    n_state: n,
+                    state_block,
+                    warps,
+                    items: ITEMS,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Shared memory of [`scan_chunked`]: B and C blocks, the per-plane
+/// staging area, and per channel its carry and A.
+fn forward_floats(warps: usize, block: usize, padded_n: usize) -> usize {
+    let row = LANES * (ITEMS + 1);
+    2 * block * row + warps * row + 2 * warps * padded_n
+}
+
+/// Shared memory of [`scan_chunked_backward`]: as the forward, plus the
+/// per-channel dA and the two reduction areas of dB and dC.
+fn backward_floats(warps: usize, block: usize, padded_n: usize) -> usize {
+    let row = LANES * (ITEMS + 1);
+    2 * block * row + 3 * warps * row + 3 * warps * padded_n
 }
 
 fn is_kernel_float(dtype: DType) -> bool {
@@ -62,7 +85,10 @@ struct Plan {
     dim: usize,
     len: usize,
     groups: usize,
-    tiling: ScanTiling,
+    /// Geometry of the forward kernels.
+    geometry: ChunkGeometry,
+    /// Geometry of the backward kernel.
+    backward: ChunkGeometry,
     flags: ScanFlags,
     activations: DType,
     params: DType,
@@ -98,7 +124,8 @@ fn plan<R: CubeRuntime>(t: &ScanTensors<CubeTensor<R>>, args: &ScanArgs) -> Opti
         dim,
         len,
         groups,
-        tiling: tiling(n, dim / groups)?,
+        geometry: geometry(n, dim / groups, forward_floats)?,
+        backward: geometry(n, dim / groups, backward_floats)?,
         flags: ScanFlags {
             has_d: args.has_d,
             has_z: args.has_z,
@@ -115,31 +142,82 @@ fn plan<R: CubeRuntime>(t: &ScanTensors<CubeTensor<R>>, args: &ScanArgs) -> Opti
 /// H100/H200); fewer (small batch × width) split the sequence in segments.
 const TARGET_CUBES: usize = 1024;
 
-/// Segments of at least this many time tiles, so the extra pass that finds
+/// Segments of at least this many chunks, so the extra pass that finds
 /// their start states stays short beside the scan itself.
-const MIN_SEGMENT_TILES: usize = 8;
+const MIN_SEGMENT_CHUNKS: usize = 8;
 
-/// (segments S, steps per segment): S = 1 when batch × channel tiles fill
-/// the device.
+/// (segments S, steps per segment, a multiple of the chunk): S = 1 when
+/// batch × channel blocks fill the device.
 fn segmentation(p: &Plan) -> (usize, usize) {
-    let tile = p.tiling.tile;
-    let cubes = (p.dim / p.tiling.d_tile) * p.batch;
+    let chunk = LANES * p.geometry.items;
+    let cubes = (p.dim / p.geometry.warps) * p.batch;
     let wanted = TARGET_CUBES.div_ceil(cubes);
-    let most = (p.len / (MIN_SEGMENT_TILES * tile)).max(1);
+    let most = (p.len / (MIN_SEGMENT_CHUNKS * chunk)).max(1);
     let segments = wanted.min(most).max(1);
-    let seg_len = p.len.div_ceil(segments).div_ceil(tile) * tile;
+    let seg_len = p.len.div_ceil(segments).div_ceil(chunk) * chunk;
     (p.len.div_ceil(seg_len), seg_len)
 }
 
-fn grid(p: &Plan, segments: usize) -> (CubeCount, CubeDim) {
-    (
-        CubeCount::Static(
-            (p.dim / p.tiling.d_tile) as u32,
-            p.batch as u32,
+/// The outputs of one launch of [`scan_chunked`]; those its pass does not
+/// write may be 1-element placeholders.
+struct ChunkOutputs<R: CubeRuntime> {
+    out: CubeTensor<R>,
+    last: CubeTensor<R>,
+    checkpoints: CubeTensor<R>,
+    ends: CubeTensor<R>,
+    decays: CubeTensor<R>,
+}
+
+/// Launches [`scan_chunked`] over `grid_segments` segments of `seg_len`
+/// steps (`segments` in all, which indexes `starts`, `ends` and `decays`).
+fn launch_chunked<R: CubeRuntime>(
+    t: &ScanTensors<CubeTensor<R>>,
+    p: &Plan,
+    pass: ChunkPass,
+    starts: &CubeTensor<R>,
+    outputs: &ChunkOutputs<R>,
+    (grid_segments, segments, seg_len): (usize, usize, usize),
+) {
+    let geo = p.geometry;
+    let count = CubeCount::Static(
+        (p.dim / geo.warps) as u32,
+        p.batch as u32,
+        grid_segments as u32,
+    );
+    let cube_dim = CubeDim::new_2d(LANES as u32, geo.warps as u32);
+    // SAFETY: `plan` checked every shape the kernel indexes with; scratch
+    // buffers are allocated with the shapes the kernel assumes.
+    unsafe {
+        scan_chunked::launch_unchecked::<R>(
+            &t.u.client,
+            count,
+            cube_dim,
+            t.u.clone().into_tensor_arg(),
+            t.delta.clone().into_tensor_arg(),
+            t.a.clone().into_tensor_arg(),
+            t.b.clone().into_tensor_arg(),
+            t.c.clone().into_tensor_arg(),
+            t.d.clone().into_tensor_arg(),
+            t.z.clone().into_tensor_arg(),
+            t.delta_bias.clone().into_tensor_arg(),
+            t.initial_state.clone().into_tensor_arg(),
+            starts.clone().into_tensor_arg(),
+            outputs.out.clone().into_tensor_arg(),
+            outputs.last.clone().into_tensor_arg(),
+            outputs.checkpoints.clone().into_tensor_arg(),
+            outputs.ends.clone().into_tensor_arg(),
+            outputs.decays.clone().into_tensor_arg(),
+            p.len as u32,
+            p.dim as u32,
+            p.groups as u32,
+            seg_len as u32,
             segments as u32,
-        ),
-        CubeDim::new_2d(p.tiling.n_state as u32, p.tiling.d_tile as u32),
-    )
+            p.flags,
+            geo,
+            pass,
+            [p.activations.into(), p.params.into()],
+        );
+    }
 }
 
 /// The start state of each of `segments` segments of `seg_len` steps,
@@ -151,48 +229,45 @@ fn segment_starts<R: CubeRuntime>(
     segments: usize,
     seg_len: usize,
 ) -> CubeTensor<R> {
+    let placeholder = || empty(&t.u, &[1], DType::F32);
     if segments == 1 {
-        return empty(&t.u, &[1], DType::F32);
+        return placeholder();
     }
-    let n = p.tiling.n_state;
-    let client = t.u.client.clone();
+    let n = p.geometry.n_state;
     let shape = [p.batch, segments, p.dim, n];
-    let ends = empty(&t.u, &shape, DType::F32);
-    let decays = empty(&t.u, &shape, DType::F32);
-    let starts = empty(&t.u, &shape, DType::F32);
+    let summaries = ChunkOutputs {
+        out: empty(&t.u, &[1], p.activations),
+        last: empty(&t.u, &[1], p.params),
+        checkpoints: placeholder(),
+        ends: empty(&t.u, &shape, DType::F32),
+        decays: empty(&t.u, &shape, DType::F32),
+    };
+    let pass = ChunkPass {
+        output: false,
+        checkpoints: false,
+        ends: true,
+    };
     // The last segment's end is never used: S − 1 segments are summarised.
-    let (count, cube_dim) = grid(p, segments - 1);
+    launch_chunked(
+        t,
+        p,
+        pass,
+        &placeholder(),
+        &summaries,
+        (segments - 1, segments, seg_len),
+    );
+    let starts = empty(&t.u, &shape, DType::F32);
     let elements = p.batch * p.dim * n;
-    // SAFETY: `plan` checked every shape the kernels index with; the
-    // buffers are allocated here with the shapes the kernels assume.
+    // SAFETY: the buffers were allocated above with the shapes the kernel
+    // indexes with.
     unsafe {
-        scan_segment_ends::launch_unchecked::<R>(
-            &client,
-            count,
-            cube_dim,
-            t.u.clone().into_tensor_arg(),
-            t.delta.clone().into_tensor_arg(),
-            t.a.clone().into_tensor_arg(),
-            t.b.clone().into_tensor_arg(),
-            t.delta_bias.clone().into_tensor_arg(),
-            ends.clone().into_tensor_arg(),
-            decays.clone().into_tensor_arg(),
-            p.len as u32,
-            p.dim as u32,
-            p.groups as u32,
-            seg_len as u32,
-            segments as u32,
-            p.flags,
-            p.tiling,
-            [p.activations.into(), p.params.into()],
-        );
         scan_segment_starts::launch_unchecked::<R>(
-            &client,
+            &t.u.client,
             CubeCount::Static(elements.div_ceil(256) as u32, 1, 1),
             CubeDim::new_1d(256),
             t.initial_state.clone().into_tensor_arg(),
-            ends.into_tensor_arg(),
-            decays.into_tensor_arg(),
+            summaries.ends.into_tensor_arg(),
+            summaries.decays.into_tensor_arg(),
             starts.clone().into_tensor_arg(),
             p.batch as u32,
             p.dim as u32,
@@ -245,40 +320,30 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
             );
         };
         let t = inputs;
-        let n = p.tiling.n_state;
-        let out = empty(&t.u, &[p.batch, p.dim, p.len], p.activations);
-        let last = empty(&t.u, &[p.batch, p.dim, n], p.params);
-        let client = t.u.client.clone();
+        let n = p.geometry.n_state;
         let (segments, seg_len) = segmentation(&p);
         let starts = segment_starts(&t, &p, segments, seg_len);
-        let (count, cube_dim) = grid(&p, segments);
-        // SAFETY: `plan` checked every shape the kernel indexes with.
-        unsafe {
-            scan_forward::launch_unchecked::<R>(
-                &client,
-                count,
-                cube_dim,
-                t.u.into_tensor_arg(),
-                t.delta.into_tensor_arg(),
-                t.a.into_tensor_arg(),
-                t.b.into_tensor_arg(),
-                t.c.into_tensor_arg(),
-                t.d.into_tensor_arg(),
-                t.z.into_tensor_arg(),
-                t.delta_bias.into_tensor_arg(),
-                t.initial_state.into_tensor_arg(),
-                starts.into_tensor_arg(),
-                out.clone().into_tensor_arg(),
-                last.clone().into_tensor_arg(),
-                p.len as u32,
-                p.dim as u32,
-                p.groups as u32,
-                seg_len as u32,
-                p.flags,
-                p.tiling,
-                [p.activations.into(), p.params.into()],
-            );
-        }
+        let outputs = ChunkOutputs {
+            out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
+            last: empty(&t.u, &[p.batch, p.dim, n], p.params),
+            checkpoints: empty(&t.u, &[1], DType::F32),
+            ends: empty(&t.u, &[1], DType::F32),
+            decays: empty(&t.u, &[1], DType::F32),
+        };
+        let pass = ChunkPass {
+            output: true,
+            checkpoints: false,
+            ends: false,
+        };
+        launch_chunked(
+            &t,
+            &p,
+            pass,
+            &starts,
+            &outputs,
+            (segments, segments, seg_len),
+        );
+        let (out, last) = (outputs.out, outputs.last);
         (out, last)
     }
 
@@ -322,43 +387,35 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     p: &Plan,
 ) -> ScanGrads<CubeTensor<R>> {
     type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
-    let n = p.tiling.n_state;
-    let tile = p.tiling.tile;
-    let n_tiles = p.len.div_ceil(tile);
-    let d_cubes = p.dim / p.tiling.d_tile;
+    let n = p.geometry.n_state;
+    let chunks = p.len.div_ceil(LANES * ITEMS);
     let client = t.u.client.clone();
-    let (count, cube_dim) = grid(p, 1);
-    let dtypes = [p.activations.into(), p.params.into()];
+    let device = t.u.device.clone();
 
-    // The checkpoints run in segments like the forward pass; the reverse
-    // sweep below is one pass per (batch row, channel tile).
+    // The chunk-start states, from the forward kernel in segments.
     let (segments, seg_len) = segmentation(p);
     let starts = segment_starts(&t, p, segments, seg_len);
-    let (seg_count, _) = grid(p, segments);
-    let checkpoints = empty(&t.u, &[p.batch, n_tiles, p.dim, n], DType::F32);
-    // SAFETY: `plan` checked every shape the kernels index with.
-    unsafe {
-        scan_checkpoints::launch_unchecked::<R>(
-            &client,
-            seg_count,
-            cube_dim,
-            t.u.clone().into_tensor_arg(),
-            t.delta.clone().into_tensor_arg(),
-            t.a.clone().into_tensor_arg(),
-            t.b.clone().into_tensor_arg(),
-            t.delta_bias.clone().into_tensor_arg(),
-            t.initial_state.clone().into_tensor_arg(),
-            starts.into_tensor_arg(),
-            checkpoints.clone().into_tensor_arg(),
-            p.len as u32,
-            p.dim as u32,
-            p.groups as u32,
-            seg_len as u32,
-            p.flags,
-            p.tiling,
-            dtypes,
-        );
-    }
+    let outputs = ChunkOutputs {
+        out: empty(&t.u, &[1], p.activations),
+        last: empty(&t.u, &[1], p.params),
+        checkpoints: empty(&t.u, &[p.batch, chunks, p.dim, n], DType::F32),
+        ends: empty(&t.u, &[1], DType::F32),
+        decays: empty(&t.u, &[1], DType::F32),
+    };
+    let pass = ChunkPass {
+        output: false,
+        checkpoints: true,
+        ends: false,
+    };
+    launch_chunked(
+        &t,
+        p,
+        pass,
+        &starts,
+        &outputs,
+        (segments, segments, seg_len),
+    );
+    let checkpoints = outputs.checkpoints;
 
     let act = [p.batch, p.dim, p.len];
     let du = empty(&t.u, &act, p.activations);
@@ -368,27 +425,37 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     } else {
         empty(&t.u, &[1], p.activations)
     };
-    let db_part = empty(&t.u, &[p.batch, d_cubes, n, p.len], DType::F32);
-    let dc_part = empty(&t.u, &[p.batch, d_cubes, n, p.len], DType::F32);
+    let zeros = |shape: &[usize]| {
+        zeros_client(
+            client.clone(),
+            device.clone(),
+            Shape::from(shape.to_vec()),
+            DType::F32,
+        )
+    };
+    let db_acc = zeros(&[p.batch, p.groups, n, p.len]);
+    let dc_acc = zeros(&[p.batch, p.groups, n, p.len]);
     let da_part = empty(&t.u, &[p.batch, p.dim, n], DType::F32);
     let dd_part = empty(&t.u, &[p.batch, p.dim], DType::F32);
     let dbias_part = empty(&t.u, &[p.batch, p.dim], DType::F32);
     let dinit = empty(&t.u, &[p.batch, p.dim, n], DType::F32);
-    let (a_dtype, b_dtype, c_dtype) = (t.a.dtype, t.b.dtype, t.c.dtype);
-    let device = t.u.device.clone();
-    let placeholder = |dtype: DType| -> CubeTensor<R> {
-        zeros_client(client.clone(), device.clone(), Shape::new([1]), dtype)
-    };
-    let d_dtype = t.d.dtype;
-    let bias_dtype = t.delta_bias.dtype;
-    let init_dtype = t.initial_state.dtype;
-    let z_dtype = t.z.dtype;
-
+    let dtypes = (
+        t.a.dtype,
+        t.b.dtype,
+        t.c.dtype,
+        t.d.dtype,
+        t.delta_bias.dtype,
+        t.initial_state.dtype,
+        t.z.dtype,
+    );
+    let geo = p.backward;
+    // SAFETY: `plan` checked every shape the kernel indexes with; the
+    // outputs were allocated above with the shapes it assumes.
     unsafe {
-        scan_backward::launch_unchecked::<R>(
+        scan_chunked_backward::launch_unchecked::<R>(
             &client,
-            count,
-            cube_dim,
+            CubeCount::Static((p.dim / geo.warps) as u32, p.batch as u32, 1),
+            CubeDim::new_2d(LANES as u32, geo.warps as u32),
             t.u.into_tensor_arg(),
             t.delta.into_tensor_arg(),
             t.a.into_tensor_arg(),
@@ -403,8 +470,8 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
             du.clone().into_tensor_arg(),
             ddelta.clone().into_tensor_arg(),
             dz.clone().into_tensor_arg(),
-            db_part.clone().into_tensor_arg(),
-            dc_part.clone().into_tensor_arg(),
+            db_acc.clone().into_tensor_arg(),
+            dc_acc.clone().into_tensor_arg(),
             da_part.clone().into_tensor_arg(),
             dd_part.clone().into_tensor_arg(),
             dbias_part.clone().into_tensor_arg(),
@@ -413,11 +480,12 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
             p.dim as u32,
             p.groups as u32,
             p.flags,
-            p.tiling,
-            dtypes,
+            geo,
+            [p.activations.into(), p.params.into()],
         );
     }
 
+    let (a_dtype, b_dtype, c_dtype, d_dtype, bias_dtype, init_dtype, z_dtype) = dtypes;
     let cast = |x: CubeTensor<R>, dtype: DType| {
         if x.dtype == dtype {
             x
@@ -425,18 +493,8 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
             B::<R, F, I, BT>::float_cast(x, dtype.into())
         }
     };
-    // Sums over the cubes of each group: (batch, G, cubes/G, N, L) → (batch, G, N, L).
-    let group_sum = |part: CubeTensor<R>, dtype: DType| {
-        let per_group = d_cubes / p.groups;
-        let part = B::<R, F, I, BT>::float_reshape(
-            part,
-            Shape::new([p.batch, p.groups, per_group, n, p.len]),
-        );
-        let summed = B::<R, F, I, BT>::float_sum_dim(part, 2);
-        cast(
-            B::<R, F, I, BT>::float_reshape(summed, Shape::new([p.batch, p.groups, n, p.len])),
-            dtype,
-        )
+    let placeholder = |dtype: DType| -> CubeTensor<R> {
+        zeros_client(client.clone(), device.clone(), Shape::new([1]), dtype)
     };
     let batch_sum = |part: CubeTensor<R>, shape: Shape, dtype: DType| {
         let summed = B::<R, F, I, BT>::float_sum_dim(part, 0);
@@ -446,8 +504,8 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
         u: du,
         delta: ddelta,
         a: batch_sum(da_part, Shape::new([p.dim, n]), a_dtype),
-        b: group_sum(db_part, b_dtype),
-        c: group_sum(dc_part, c_dtype),
+        b: cast(db_acc, b_dtype),
+        c: cast(dc_acc, c_dtype),
         d: if p.flags.has_d {
             batch_sum(dd_part, Shape::new([p.dim]), d_dtype)
         } else {

@@ -17,11 +17,13 @@
 //! a new sequence begins; the state is reset to zero there.
 
 mod autodiff;
+#[cfg(feature = "cuda")]
+mod backward_kernel;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
-mod kernels;
+mod forward_kernels;
 
 use std::sync::Arc;
 

@@ -1,0 +1,144 @@
+//! `ssm bench train-lm` and `ssm bench decode`: language-model training
+//! throughput and batched greedy decoding of random-weight models of the
+//! published 130m shapes.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::backend::Autodiff;
+use burn::optim::GradientsParams;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use statespace::train::optim::{AdamW, OptimConfig, step};
+
+use super::bench::shapes;
+use crate::device::{DeviceKind, with_backend};
+
+/// Arguments of `ssm bench train-lm`.
+#[derive(clap::Args)]
+pub struct TrainLmArgs {
+    /// Which shape: mamba-130m or mamba2-130m.
+    #[arg(long, default_value = "mamba-130m")]
+    model: String,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 1024)]
+    len: usize,
+    /// Timed steps (after 2 warm-up steps); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+/// Arguments of `ssm bench decode`.
+#[derive(clap::Args)]
+pub struct DecodeArgs {
+    /// Which shape: mamba-130m or mamba2-130m.
+    #[arg(long, default_value = "mamba-130m")]
+    model: String,
+    /// Sequences decoded together.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Tokens decoded per sequence (after a one-token prompt and 4 warm-up steps).
+    #[arg(long, default_value_t = 128)]
+    tokens: usize,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+fn one_shape(model: &str) -> Result<statespace::models::LmConfig> {
+    let mut found = shapes(model)?;
+    anyhow::ensure!(
+        found.len() == 1,
+        "pick one --model: mamba-130m or mamba2-130m"
+    );
+    Ok(found.remove(0).1)
+}
+
+/// Forward, next-token cross-entropy, backward and AdamW on random tokens;
+/// prints tokens per second.
+pub fn train_lm(args: TrainLmArgs) -> Result<()> {
+    let config = one_shape(&args.model)?;
+    let (batch, len) = (args.batch.max(1), args.len.max(2));
+    with_backend!(args.device, |B, device| {
+        type A = Autodiff<B>;
+        let mut model = config.init::<A>(&device)?;
+        let mut adam = AdamW::new(OptimConfig::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut times = Vec::with_capacity(args.steps);
+        for s in 0..args.steps + 2 {
+            let ids: Vec<i64> = (0..batch * (len + 1))
+                .map(|_| rng.random_range(0..config.vocab_size as i64))
+                .collect();
+            let ids =
+                Tensor::<A, 2, Int>::from_data(TensorData::new(ids, [batch, len + 1]), &device);
+            let start = Instant::now();
+            let inputs = ids.clone().narrow(1, 0, len);
+            let targets = ids.narrow(1, 1, len).reshape([batch * len, 1]);
+            let logits = model
+                .forward(inputs)?
+                .reshape([batch * len, config.vocab_size]);
+            let loss = log_softmax(logits, 1).gather(1, targets).mean().neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            // The step reads the gradient norm back, which waits for the device.
+            model = step::<A, _>(&mut adam, model, &grads, 1.0).0;
+            if s >= 2 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
+            args.model,
+            args.device,
+            median * 1e3,
+            (batch * len) as f64 / median
+        );
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+/// Greedy decoding of `batch` sequences at once from a one-token prompt;
+/// the tokens stay on the device until the end. Prints tokens per second
+/// (all sequences together).
+pub fn decode(args: DecodeArgs) -> Result<()> {
+    let config = one_shape(&args.model)?;
+    let batch = args.batch.max(1);
+    with_backend!(args.device, |B, device| {
+        let model = config.init::<B>(&device)?;
+        let first: Vec<i64> = (0..batch).map(|i| (i * 7919 % 50000) as i64).collect();
+        let mut tokens = Tensor::<B, 1, Int>::from_data(TensorData::new(first, [batch]), &device);
+        let mut state = model.initial_state(batch)?;
+        let mut run = |steps: usize, tokens: &mut Tensor<B, 1, Int>| -> Result<()> {
+            for _ in 0..steps {
+                let (logits, next) = model.step(&state, tokens.clone())?;
+                state = next;
+                *tokens = logits.argmax(1).reshape([batch]);
+            }
+            Ok(())
+        };
+        run(4, &mut tokens)?;
+        let _ = tokens.to_data();
+        let start = Instant::now();
+        run(args.tokens, &mut tokens)?;
+        let _ = tokens.to_data();
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "{{\"what\": \"decode\", \"model\": \"{}\", \"device\": \"{:?}\", \"batch\": {batch}, \"tokens\": {}, \"ms_per_step\": {:.2}, \"tokens_per_s\": {:.1}}}",
+            args.model,
+            args.device,
+            args.tokens,
+            seconds * 1e3 / args.tokens as f64,
+            (batch * args.tokens) as f64 / seconds
+        );
+        Ok::<_, anyhow::Error>(())
+    })
+}
