@@ -20,7 +20,8 @@ use crate::error::Result;
 use crate::golden::Check;
 use crate::io::HostTensor;
 use crate::ops::{
-    SelectiveScan, SelectiveScanOps, SsmBackend, causal_conv, matmul, selective_scan, vandermonde,
+    SelectiveScan, SelectiveScanOps, SsmBackend, causal_conv, irfft, matmul, rfft, selective_scan,
+    vandermonde,
 };
 
 /// Tolerance of f32 ops against the CPU.
@@ -347,6 +348,31 @@ fn run_matmul<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::De
     )
 }
 
+/// rfft of a signal and irfft of a spectrum, both of length `n`, in one
+/// output row-wise: (rows, 2·(n/2 + 1) + n).
+fn run_spectral<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 4],
+    n: usize,
+    device: &B::Device,
+) -> Results {
+    let x = draws[0].tensor::<B, 2>(device, DType::F32);
+    let spec_re = draws[1].tensor::<B, 2>(device, DType::F32);
+    let spec_im = draws[2].tensor::<B, 2>(device, DType::F32);
+    let (re, im) = rfft(x.clone(), n);
+    let y = irfft(spec_re.clone(), spec_im.clone(), n);
+    let out = Tensor::cat(vec![re, im, y], 1);
+    outputs_and_grads(
+        out,
+        &draws[3],
+        &[
+            ("grad_signal", &|g| x.grad(g).map(|t| host(&t))),
+            ("grad_spectrum_re", &|g| spec_re.grad(g).map(|t| host(&t))),
+            ("grad_spectrum_im", &|g| spec_im.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
 fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<Check>) {
     for ((name, actual), (_, expected)) in ours.iter().zip(reference) {
         checks.push(Check::new(
@@ -358,8 +384,8 @@ fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<
     }
 }
 
-/// The FFT convolution, the Vandermonde product and the full-precision
-/// matmul on backend `B` against the CPU, in f32, at odd lengths, L = 1
+/// The FFT convolution, the real FFTs, the Vandermonde product and the
+/// full-precision matmul on backend `B` against the CPU, in f32, at odd lengths, L = 1
 /// and degenerate matrix shapes: one check per output and gradient.
 pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<Vec<Check>> {
     let cpu = Default::default();
@@ -401,6 +427,23 @@ pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<
             format!("vandermonde H{h} N{n} C{c} L{len}"),
             &run_vandermonde::<B>(&draws, len, device),
             &run_vandermonde::<Autodiff<Flex>>(&draws, len, &cpu),
+            &mut checks,
+        );
+    }
+    // (signal length, spectrum bins, n): odd, even and power-of-two n,
+    // signals and spectra shorter and longer than the transform.
+    for (m, bins, n) in [(7, 4, 7), (10, 6, 12), (40, 30, 30), (16, 9, 16), (5, 3, 1)] {
+        let rows = 2;
+        let draws = [
+            draw(&[rows, m]),
+            draw(&[rows, bins]),
+            draw(&[rows, bins]),
+            draw(&[rows, 2 * (n / 2 + 1) + n]),
+        ];
+        compare(
+            format!("rfft/irfft m{m} bins{bins} n{n}"),
+            &run_spectral::<B>(&draws, n, device),
+            &run_spectral::<Autodiff<Flex>>(&draws, n, &cpu),
             &mut checks,
         );
     }

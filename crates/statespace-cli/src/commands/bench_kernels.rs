@@ -19,7 +19,7 @@ pub struct KernelArgs {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
-    /// Which kernels: all, scan, ssd or fftconv.
+    /// Which kernels: all, scan, ssd, fftconv or matmul.
     #[arg(long, default_value = "all")]
     only: String,
 }
@@ -185,11 +185,37 @@ fn fftconv<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
     }
 }
 
+/// f32 matmuls at the shapes of a mamba-130m training step (8 × 1024
+/// tokens): in_proj, out_proj and the tied LM head. `exact` is statespace's
+/// full-precision matmul (what its layers use); `backend` is burn's, which
+/// stages f32 as TF32 on CubeCL devices. Reports TFLOP/s.
+fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str) {
+    for (m, k, n) in [(8192, 768, 3072), (8192, 1536, 768), (8192, 768, 50280)] {
+        let a = random::<B, 2>([m, k], 1.0, DType::F32, device);
+        let b = random::<B, 2>([k, n], 1.0, DType::F32, device);
+        let exact_ms = time_ms::<B>(device, || {
+            let _ = statespace::ops::matmul::matmul(a.clone(), b.clone());
+        });
+        let backend_ms = time_ms::<B>(device, || {
+            let _ = a.clone().matmul(b.clone());
+        });
+        let tflops = |ms: f64| 2.0 * (m * k * n) as f64 / ms / 1e9;
+        println!(
+            "{{\"what\": \"{name}.matmul_f32\", \"m\": {m}, \"k\": {k}, \"n\": {n}, \"exact_ms\": {exact_ms:.4}, \"exact_tflops\": {:.2}, \"backend_tf32_ms\": {backend_ms:.4}, \"backend_tf32_tflops\": {:.2}}}",
+            tflops(exact_ms),
+            tflops(backend_ms)
+        );
+    }
+}
+
 /// Runs `ssm bench kernels`.
 pub fn run(args: KernelArgs) -> Result<()> {
     let all = args.only == "all";
-    if !all && !["scan", "ssd", "fftconv"].contains(&args.only.as_str()) {
-        anyhow::bail!("unknown --only `{}` (all, scan, ssd or fftconv)", args.only);
+    if !all && !["scan", "ssd", "fftconv", "matmul"].contains(&args.only.as_str()) {
+        anyhow::bail!(
+            "unknown --only `{}` (all, scan, ssd, fftconv or matmul)",
+            args.only
+        );
     }
     let name = "statespace";
     with_backend!(args.device, |B, device| {
@@ -201,6 +227,9 @@ pub fn run(args: KernelArgs) -> Result<()> {
         }
         if all || args.only == "fftconv" {
             fftconv::<Autodiff<B>>(&device, name);
+        }
+        if all || args.only == "matmul" {
+            matmul_bench::<B>(&device, name);
         }
         Ok::<_, anyhow::Error>(())
     })

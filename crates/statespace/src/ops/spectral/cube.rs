@@ -1,12 +1,89 @@
-//! GPU transforms: burn's CubeCL FFT, which needs power-of-two lengths
-//! (length 1 is handled here: it is the identity).
+//! GPU transforms: burn's CubeCL FFT for power-of-two lengths; other
+//! lengths as exact f32 matmuls with the DFT's cosine and sine matrices,
+//! built on the device (length 1 is the identity).
 
-use burn::tensor::Slice;
-use burn::tensor::TensorMetadata;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps, ModuleOps};
+use burn::tensor::{Int, Slice, Tensor, TensorMetadata, TensorPrimitive};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::SpectralOps;
+use crate::ops::matmul::{MatmulOps, matmul};
+
+/// cos and sin of 2π·k·t/n for k in 0..rows, t in 0..cols, each
+/// (rows, cols), the angle reduced mod n in integers first (exact).
+fn dft_matrices<B: MatmulOps>(
+    rows: usize,
+    cols: usize,
+    n: usize,
+    device: &B::Device,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let k = Tensor::<B, 1, Int>::arange(0..rows as i64, device).reshape([rows, 1]);
+    let t = Tensor::<B, 1, Int>::arange(0..cols as i64, device).reshape([1, cols]);
+    let angle = (k * t)
+        .remainder_scalar(n as i64)
+        .float()
+        .mul_scalar(2.0 * std::f64::consts::PI / n as f64);
+    (angle.clone().cos(), angle.sin())
+}
+
+/// `x` (…, m) as a matrix (rows, m), and the leading dimensions.
+fn as_matrix<B: MatmulOps>(x: FloatTensor<B>) -> (Tensor<B, 2>, Vec<usize>) {
+    let dims: Vec<usize> = x.shape().as_slice().to_vec();
+    let m = *dims.last().expect("a transform needs a dimension");
+    let lead = dims[..dims.len() - 1].to_vec();
+    let rows = lead.iter().product();
+    let t = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(B::float_reshape(
+        x,
+        burn::tensor::Shape::new([rows * m]),
+    )));
+    (t.reshape([rows, m]), lead)
+}
+
+/// A matrix (rows, c) back to (lead…, c).
+fn from_matrix<B: MatmulOps>(x: Tensor<B, 2>, lead: &[usize]) -> FloatTensor<B> {
+    let c = x.dims()[1];
+    let mut shape = lead.to_vec();
+    shape.push(c);
+    B::float_reshape(
+        x.into_primitive().tensor(),
+        burn::tensor::Shape::from(shape),
+    )
+}
+
+/// rfft of any length n as two matmuls: Re X_k = Σ_t x_t cos(2πkt/n),
+/// Im X_k = −Σ_t x_t sin(2πkt/n), over the first min(m, n) samples.
+fn rfft_by_matmul<B: MatmulOps>(signal: FloatTensor<B>, n: usize) -> (FloatTensor<B>, FloatTensor<B>) {
+    let (x, lead) = as_matrix::<B>(signal);
+    let used = x.dims()[1].min(n);
+    let x = x.narrow(1, 0, used);
+    let (cos, sin) = dft_matrices::<B>(used, n / 2 + 1, n, &x.device());
+    let re = matmul(x.clone(), cos);
+    let im = matmul(x, sin).neg();
+    (from_matrix(re, &lead), from_matrix(im, &lead))
+}
+
+/// irfft of any length n as two matmuls: x_t = (1/n) Σ_k c_k (Re X_k
+/// cos(2πkt/n) − Im X_k sin(2πkt/n)), c_k = 1 for DC and Nyquist, else 2,
+/// over the first min(m, n/2 + 1) bins (the sine rows of DC and Nyquist
+/// vanish, so their imaginary parts are ignored).
+fn irfft_by_matmul<B: MatmulOps>(
+    re: FloatTensor<B>,
+    im: FloatTensor<B>,
+    n: usize,
+) -> FloatTensor<B> {
+    let (re, lead) = as_matrix::<B>(re);
+    let (im, _) = as_matrix::<B>(im);
+    let bins = re.dims()[1].min(n / 2 + 1);
+    let (re, im) = (re.narrow(1, 0, bins), im.narrow(1, 0, bins));
+    let device = re.device();
+    let weights: Vec<f32> = (0..bins)
+        .map(|k| if k == 0 || 2 * k == n { 1.0 } else { 2.0 } / n as f32)
+        .collect();
+    let weights = Tensor::<B, 1>::from_floats(weights.as_slice(), &device).reshape([bins, 1]);
+    let (cos, sin) = dft_matrices::<B>(bins, n, n, &device);
+    let x = matmul(re, cos * weights.clone()) - matmul(im, sin * weights);
+    from_matrix(x, &lead)
+}
 
 /// The first element of the last dimension.
 fn first<B: burn::tensor::backend::Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
@@ -50,10 +127,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
             let zeros = Self::float_mul_scalar(x.clone(), 0.0.into());
             return (x, zeros);
         }
-        assert!(
-            n.is_power_of_two(),
-            "rfft on the GPU needs a power-of-two length, got {n}"
-        );
+        if !n.is_power_of_two() {
+            return rfft_by_matmul::<Self>(signal, n);
+        }
         let last = signal.shape().num_dims() - 1;
         <Self as ModuleOps<Self>>::rfft(signal, last, Some(n))
     }
@@ -62,10 +138,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
         if n == 1 {
             return first::<Self>(re);
         }
-        assert!(
-            n.is_power_of_two(),
-            "irfft on the GPU needs a power-of-two length, got {n}"
-        );
+        if !n.is_power_of_two() {
+            return irfft_by_matmul::<Self>(re, im, n);
+        }
         // The DC and Nyquist bins are real by the trait's contract: their
         // imaginary parts (which gradients can carry) must not reach the
         // transform, which would otherwise use them.
