@@ -22,8 +22,8 @@
 use cubecl::prelude::*;
 
 use super::forward_kernels::{
-    ChunkGeometry, LANES, ScanFlags, fast_math, lane_start, lane_start_reverse, load_items,
-    softplus, stage_states, store_items,
+    ChunkGeometry, LANES, ScanFlags, channel_scalar, fast_math, lane_entry, load_items, load_steps,
+    stage_states, store_items,
 };
 
 /// Backward scan from the chunk-start states `checkpoints` (batch, chunks,
@@ -112,16 +112,8 @@ pub fn scan_chunked_backward<F: Float, W: Float>(
         n += LANES;
     }
 
-    let mut bias = 0.0f32;
-    if flags.has_bias {
-        bias = f32::cast_from(delta_bias[d * delta_bias.stride(0)]);
-    }
-    let mut skip = 0.0f32;
-    if flags.has_d {
-        skip = f32::cast_from(d_skip[d * d_skip.stride(0)]);
-    }
-    let row_u = batch * u.stride(0) + d * u.stride(1);
-    let row_delta = batch * delta.stride(0) + d * delta.stride(1);
+    let bias = channel_scalar::<W>(delta_bias, d, flags.has_bias);
+    let skip = channel_scalar::<W>(d_skip, d, flags.has_d);
     let row_gout = batch * grad_out.stride(0) + d * grad_out.stride(1);
     let row_z = batch * z.stride(0) + d * z.stride(1);
     let acc_row = batch * db_acc.stride(0) + g * db_acc.stride(1);
@@ -143,9 +135,22 @@ pub fn scan_chunked_backward<F: Float, W: Float>(
     for kr in 0..n_chunks {
         let k = n_chunks - 1 - kr;
         let t0 = k * chunk;
-        load_items::<F>(u, row_u, t0, len, &mut s_io, region, lane, &mut uu, items);
-        load_items::<F>(
-            delta, row_delta, t0, len, &mut s_io, region, lane, &mut dt, items,
+        load_steps::<F>(
+            u,
+            delta,
+            batch,
+            d,
+            t0,
+            len,
+            &mut s_io,
+            region,
+            lane,
+            bias,
+            &mut uu,
+            &mut dt,
+            &mut dtu,
+            flags.softplus,
+            items,
         );
         load_items::<F>(
             grad_out, row_gout, t0, len, &mut s_io, region, lane, &mut dy, items,
@@ -161,17 +166,6 @@ pub fn scan_chunked_backward<F: Float, W: Float>(
         }
         #[unroll]
         for i in 0..items {
-            let mut v = dt[i];
-            if t0 + lane * items + i < len {
-                v += bias;
-                if flags.softplus {
-                    v = softplus(v);
-                }
-            } else {
-                v = 0.0;
-            }
-            dt[i] = v;
-            dtu[i] = v * uu[i];
             hb[i] = 0.0;
             aq[i] = 0.0;
             yz[i] = 0.0;
@@ -203,7 +197,7 @@ pub fn scan_chunked_backward<F: Float, W: Float>(
                 if n < n_state {
                     start = checkpoints[((batch * n_chunks + k) * dim + d) * n_state + n];
                 }
-                let mut x = lane_start(pa, pb, start, lane);
+                let mut x = lane_entry(pa, pb, start, lane, false);
                 #[unroll]
                 for i in 0..items {
                     xs[i] = x;
@@ -224,7 +218,7 @@ pub fn scan_chunked_backward<F: Float, W: Float>(
                     rb = da[i] * (s_c[slot + i] * dy[i] + rb);
                     ra *= da[i];
                 }
-                let mut flow = lane_start_reverse(ra, rb, s_h[own + n], lane);
+                let mut flow = lane_entry(ra, rb, s_h[own + n], lane, true);
 
                 // 3. Per-step sums and this state's dA, dB terms.
                 let mut da_lane = 0.0f32;

@@ -171,6 +171,19 @@ struct ChunkOutputs<R: CubeRuntime> {
     decays: CubeTensor<R>,
 }
 
+impl<R: CubeRuntime> ChunkOutputs<R> {
+    /// Placeholders for every output, to be replaced by the pass's own.
+    fn unused(like: &CubeTensor<R>, p: &Plan) -> Self {
+        Self {
+            out: empty(like, &[1], p.activations),
+            last: empty(like, &[1], p.params),
+            checkpoints: empty(like, &[1], DType::F32),
+            ends: empty(like, &[1], DType::F32),
+            decays: empty(like, &[1], DType::F32),
+        }
+    }
+}
+
 /// Launches [`scan_chunked`] over `grid_segments` segments of `seg_len`
 /// steps (`segments` in all, which indexes `starts`, `ends` and `decays`).
 fn launch_chunked<R: CubeRuntime>(
@@ -240,11 +253,9 @@ fn segment_starts<R: CubeRuntime>(
     let n = p.geometry.n_state;
     let shape = [p.batch, segments, p.dim, n];
     let summaries = ChunkOutputs {
-        out: empty(&t.u, &[1], p.activations),
-        last: empty(&t.u, &[1], p.params),
-        checkpoints: placeholder(),
         ends: empty(&t.u, &shape, DType::F32),
         decays: empty(&t.u, &shape, DType::F32),
+        ..ChunkOutputs::unused(&t.u, p)
     };
     let pass = ChunkPass {
         output: false,
@@ -332,9 +343,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         let outputs = ChunkOutputs {
             out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
             last: empty(&t.u, &[p.batch, p.dim, n], p.params),
-            checkpoints: empty(&t.u, &[1], DType::F32),
-            ends: empty(&t.u, &[1], DType::F32),
-            decays: empty(&t.u, &[1], DType::F32),
+            ..ChunkOutputs::unused(&t.u, &p)
         };
         let pass = ChunkPass {
             output: true,
@@ -404,11 +413,8 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     let (segments, seg_len) = segmentation(p, geo);
     let starts = segment_starts(&t, p, geo, segments, seg_len);
     let outputs = ChunkOutputs {
-        out: empty(&t.u, &[1], p.activations),
-        last: empty(&t.u, &[1], p.params),
         checkpoints: empty(&t.u, &[p.batch, chunks, p.dim, n], DType::F32),
-        ends: empty(&t.u, &[1], DType::F32),
-        decays: empty(&t.u, &[1], DType::F32),
+        ..ChunkOutputs::unused(&t.u, p)
     };
     let pass = ChunkPass {
         output: false,

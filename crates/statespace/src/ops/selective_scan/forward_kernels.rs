@@ -180,57 +180,115 @@ pub(super) fn stage_states<F: Float>(
     }
 }
 
-/// The plane-wide scan of the lanes' affine maps x ↦ a·x + b (lane order =
-/// time order): returns the lane's start state given the chunk's start
-/// state `carry`.
+/// The plane-wide scan of the lanes' affine maps x ↦ a·x + b: returns
+/// what enters this lane given what enters the plane, `carry`. In time
+/// order (`reverse` false) the maps compose from lane 0 up and the result
+/// is the lane's start state; in reverse they compose from the last lane
+/// down and `carry` enters after it.
 #[cube]
-pub(super) fn lane_start(a: f32, b: f32, carry: f32, lane: usize) -> f32 {
+pub(super) fn lane_entry(
+    a: f32,
+    b: f32,
+    carry: f32,
+    lane: usize,
+    #[comptime] reverse: bool,
+) -> f32 {
     let mut pa = a;
     let mut pb = b;
     #[unroll]
     for level in 0..5u32 {
         let offset = 1u32 << level;
-        let qa = plane_shuffle_up(pa, offset);
-        let qb = plane_shuffle_up(pb, offset);
-        if lane as u32 >= offset {
+        let qa = if reverse {
+            plane_shuffle_down(pa, offset)
+        } else {
+            plane_shuffle_up(pa, offset)
+        };
+        let qb = if reverse {
+            plane_shuffle_down(pb, offset)
+        } else {
+            plane_shuffle_up(pb, offset)
+        };
+        let has_source = if reverse {
+            lane + (offset as usize) < LANES
+        } else {
+            lane >= offset as usize
+        };
+        if has_source {
             pb += pa * qb;
             pa *= qa;
         }
     }
-    // Exclusive: the maps of the lanes before this one.
-    let ea = plane_shuffle_up(pa, 1u32);
-    let eb = plane_shuffle_up(pb, 1u32);
+    // Exclusive: the maps of the lanes before this one (in scan order).
+    let ea = if reverse {
+        plane_shuffle_down(pa, 1u32)
+    } else {
+        plane_shuffle_up(pa, 1u32)
+    };
+    let eb = if reverse {
+        plane_shuffle_down(pb, 1u32)
+    } else {
+        plane_shuffle_up(pb, 1u32)
+    };
+    let first = if reverse {
+        lane == LANES - 1
+    } else {
+        lane == 0
+    };
     let mut x = carry;
-    if lane > 0 {
+    if !first {
         x = ea * carry + eb;
     }
     x
 }
 
-/// [`lane_start`] in reverse time: the lanes' maps compose from the last
-/// lane down, and `carry` enters after the last lane. Returns what enters
-/// this lane from the lanes after it.
+/// A per-channel parameter (D or δ_bias) as f32, zero when absent.
 #[cube]
-pub(super) fn lane_start_reverse(a: f32, b: f32, carry: f32, lane: usize) -> f32 {
-    let mut pa = a;
-    let mut pb = b;
+pub(super) fn channel_scalar<W: Float>(t: &Tensor<W>, d: usize, #[comptime] present: bool) -> f32 {
+    let mut v = 0.0f32;
+    if present {
+        v = f32::cast_from(t[d * t.stride(0)]);
+    }
+    v
+}
+
+/// Loads u and δ of the chunk's steps for one channel and forms
+/// Δ = softplus(δ + bias) (or δ + bias) and Δ·u; Δ = 0 past `end`, so the
+/// state carries through unchanged.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn load_steps<F: Float>(
+    u: &Tensor<F>,
+    delta: &Tensor<F>,
+    batch: usize,
+    d: usize,
+    t0: usize,
+    end: usize,
+    stage: &mut SharedMemory<f32>,
+    region: usize,
+    lane: usize,
+    bias: f32,
+    uu: &mut Array<f32>,
+    dt: &mut Array<f32>,
+    dtu: &mut Array<f32>,
+    #[comptime] softplus_delta: bool,
+    #[comptime] items: usize,
+) {
+    let row_u = batch * u.stride(0) + d * u.stride(1);
+    let row_delta = batch * delta.stride(0) + d * delta.stride(1);
+    load_items::<F>(u, row_u, t0, end, stage, region, lane, uu, items);
+    load_items::<F>(delta, row_delta, t0, end, stage, region, lane, dt, items);
     #[unroll]
-    for level in 0..5u32 {
-        let offset = 1u32 << level;
-        let qa = plane_shuffle_down(pa, offset);
-        let qb = plane_shuffle_down(pb, offset);
-        if lane + (offset as usize) < LANES {
-            pb += pa * qb;
-            pa *= qa;
+    for i in 0..items {
+        let mut v = 0.0f32;
+        if t0 + lane * items + i < end {
+            v = dt[i] + bias;
+            if softplus_delta {
+                v = softplus(v);
+            }
         }
+        dt[i] = v;
+        dtu[i] = v * uu[i];
     }
-    let ea = plane_shuffle_down(pa, 1u32);
-    let eb = plane_shuffle_down(pb, 1u32);
-    let mut x = carry;
-    if lane < LANES - 1 {
-        x = ea * carry + eb;
-    }
-    x
 }
 
 /// The forward family of the selective scan (see the module docs); `pass`
@@ -318,16 +376,8 @@ pub fn scan_chunked<F: Float, W: Float>(
         n += LANES;
     }
 
-    let mut bias = 0.0f32;
-    if flags.has_bias {
-        bias = f32::cast_from(delta_bias[d * delta_bias.stride(0)]);
-    }
-    let mut skip = 0.0f32;
-    if flags.has_d {
-        skip = f32::cast_from(d_skip[d * d_skip.stride(0)]);
-    }
-    let row_u = batch * u.stride(0) + d * u.stride(1);
-    let row_delta = batch * delta.stride(0) + d * delta.stride(1);
+    let bias = channel_scalar::<W>(delta_bias, d, flags.has_bias);
+    let skip = channel_scalar::<W>(d_skip, d, flags.has_d);
     let all_chunks = len.div_ceil(chunk);
     let mut sum_dt = 0.0f32;
 
@@ -341,27 +391,27 @@ pub fn scan_chunked<F: Float, W: Float>(
     let n_chunks = (seg_end - seg_start).div_ceil(chunk);
     for k in 0..n_chunks {
         let t0 = seg_start + k * chunk;
-        load_items::<F>(
-            u, row_u, t0, seg_end, &mut s_io, region, lane, &mut uu, items,
-        );
-        load_items::<F>(
-            delta, row_delta, t0, seg_end, &mut s_io, region, lane, &mut dt, items,
+        load_steps::<F>(
+            u,
+            delta,
+            batch,
+            d,
+            t0,
+            seg_end,
+            &mut s_io,
+            region,
+            lane,
+            bias,
+            &mut uu,
+            &mut dt,
+            &mut dtu,
+            flags.softplus,
+            items,
         );
         #[unroll]
         for i in 0..items {
-            let mut v = dt[i];
-            if t0 + lane * items + i < seg_end {
-                v += bias;
-                if flags.softplus {
-                    v = softplus(v);
-                }
-            } else {
-                v = 0.0;
-            }
-            dt[i] = v;
-            dtu[i] = v * uu[i];
             y[i] = 0.0;
-            sum_dt += v;
+            sum_dt += dt[i];
         }
 
         for nb in 0..n_blocks {
@@ -387,7 +437,7 @@ pub fn scan_chunked<F: Float, W: Float>(
                     pa *= da[i];
                 }
                 let carry = s_carry[own + n];
-                let mut x = lane_start(pa, pb, carry, lane);
+                let mut x = lane_entry(pa, pb, carry, lane, false);
                 if pass.checkpoints && lane == 0 && n < n_state {
                     checkpoints[((batch * all_chunks + t0 / chunk) * dim + d) * n_state + n] = x;
                 }

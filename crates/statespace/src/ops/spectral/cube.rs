@@ -52,7 +52,10 @@ fn from_matrix<B: MatmulOps>(x: Tensor<B, 2>, lead: &[usize]) -> FloatTensor<B> 
 
 /// rfft of any length n as two matmuls: Re X_k = Σ_t x_t cos(2πkt/n),
 /// Im X_k = −Σ_t x_t sin(2πkt/n), over the first min(m, n) samples.
-fn rfft_by_matmul<B: MatmulOps>(signal: FloatTensor<B>, n: usize) -> (FloatTensor<B>, FloatTensor<B>) {
+fn rfft_by_matmul<B: MatmulOps>(
+    signal: FloatTensor<B>,
+    n: usize,
+) -> (FloatTensor<B>, FloatTensor<B>) {
     let (x, lead) = as_matrix::<B>(signal);
     let used = x.dims()[1].min(n);
     let x = x.narrow(1, 0, used);
