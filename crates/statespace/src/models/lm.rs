@@ -114,12 +114,10 @@ impl<B: SsmBackend> LanguageModel<B> {
 
     fn check_tokens(&self, tokens: &Tensor<B, 2, Int>) -> Result<()> {
         let vocab = self.vocab_size() as i64;
-        let max = tokens.clone().max().into_scalar();
-        let min = tokens.clone().min().into_scalar();
-        let (max, min): (i64, i64) = (
-            burn::tensor::ElementConversion::elem(max),
-            burn::tensor::ElementConversion::elem(min),
-        );
+        // One host read for both bounds (each read waits for the device).
+        let bounds = Tensor::cat(vec![tokens.clone().max(), tokens.clone().min()], 0).into_data();
+        let bounds: Vec<i64> = bounds.iter::<i64>().collect();
+        let (max, min) = (bounds[0], bounds[1]);
         if min < 0 || max >= vocab {
             return Err(Error::config(
                 "tokens",
