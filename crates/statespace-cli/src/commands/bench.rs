@@ -61,7 +61,7 @@ pub struct TrainArgs {
     /// Blocks.
     #[arg(long, default_value_t = 4)]
     layers: usize,
-    /// Timed steps (after 3 warm-up steps); the median is reported.
+    /// Timed steps (at least 1, after 3 warm-up steps); the median is reported.
     #[arg(long, default_value_t = 20)]
     steps: usize,
     /// Device to run on.
@@ -152,6 +152,12 @@ fn rss_mib() -> Option<f64> {
     Some(pages * 4096.0 / (1024.0 * 1024.0))
 }
 
+/// The median of a non-empty list of timings.
+pub(super) fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 /// Runs `ssm bench ...`.
 pub fn run(bench: Bench) -> Result<()> {
     match bench {
@@ -188,8 +194,8 @@ fn train_steps(args: TrainArgs) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut net = classifier.init::<A>(&device, &mut rng)?;
         let mut adam = AdamW::new(optim.clone());
-        let mut times = Vec::with_capacity(args.steps);
-        for s in 0..args.steps + 3 {
+        let mut times = Vec::with_capacity(args.steps.max(1));
+        for s in 0..args.steps.max(1) + 3 {
             let start = Instant::now();
             let batch = train_batch::<A>(&task, 0, args.batch, s as u64 + 1, &device);
             let logits = net.forward(batch.inputs.clone(), batch.readout())?;
@@ -200,8 +206,7 @@ fn train_steps(args: TrainArgs) -> Result<()> {
                 times.push(start.elapsed().as_secs_f64());
             }
         }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let median = median(times);
         println!(
             "{{\"what\": \"train_step\", \"mixer\": \"{}\", \"device\": \"{:?}\", \"batch\": {}, \"len\": {}, \"d_model\": {}, \"layers\": {}, \"params\": {}, \"ms_per_step\": {:.1}, \"steps_per_s\": {:.2}, \"threads\": {}}}",
             args.mixer,

@@ -39,8 +39,7 @@ fn time_ms<B: Backend>(device: &B::Device, mut f: impl FnMut()) -> f64 {
         let _ = B::sync(device);
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    super::bench::median(times)
 }
 
 fn random<B: Backend, const D: usize>(

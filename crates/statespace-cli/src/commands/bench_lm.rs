@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statespace::train::optim::{AdamW, OptimConfig, step};
 
-use super::bench::shapes;
+use super::bench::{median, shapes};
 use crate::device::{DeviceKind, with_backend};
 
 /// Arguments of `ssm bench train-lm`.
@@ -28,7 +28,7 @@ pub struct TrainLmArgs {
     /// Tokens per sequence.
     #[arg(long, default_value_t = 1024)]
     len: usize,
-    /// Timed steps (after 2 warm-up steps); the median is reported.
+    /// Timed steps (at least 1, after 2 warm-up steps); the median is reported.
     #[arg(long, default_value_t = 5)]
     steps: usize,
     /// Device to run on.
@@ -72,8 +72,8 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
         let mut model = config.init::<A>(&device)?;
         let mut adam = AdamW::new(OptimConfig::default());
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let mut times = Vec::with_capacity(args.steps);
-        for s in 0..args.steps + 2 {
+        let mut times = Vec::with_capacity(args.steps.max(1));
+        for s in 0..args.steps.max(1) + 2 {
             let ids: Vec<i64> = (0..batch * (len + 1))
                 .map(|_| rng.random_range(0..config.vocab_size as i64))
                 .collect();
@@ -93,8 +93,7 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
                 times.push(start.elapsed().as_secs_f64());
             }
         }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let median = median(times);
         println!(
             "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
             args.model,

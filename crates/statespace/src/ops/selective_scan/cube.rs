@@ -28,8 +28,8 @@ pub const MAX_STATE: usize = 256;
 const SHARED_BYTES: usize = 46 * 1024;
 
 /// Consecutive steps per lane (a chunk is `LANES · ITEMS` steps). 16
-/// (as mamba_ssm) measured 1.9× slower in the forward on the H200: the
-/// longer per-lane arrays spill.
+/// (as mamba_ssm) measured 1.9× slower in the forward on the H200 (likely
+/// register spills; not profiled).
 const ITEMS: usize = 8;
 
 /// The most channels per cube and the largest state block whose shared
@@ -151,7 +151,8 @@ const MIN_SEGMENT_CHUNKS: usize = 8;
 
 /// (segments S, steps per segment, a multiple of the chunk): S = 1 when
 /// batch × channel blocks fill the device.
-fn segmentation(p: &Plan, geo: ChunkGeometry) -> (usize, usize) {
+fn segmentation(p: &Plan) -> (usize, usize) {
+    let geo = p.geometry;
     let chunk = LANES * geo.items;
     let cubes = (p.dim / geo.warps) * p.batch;
     let wanted = TARGET_CUBES.div_ceil(cubes);
@@ -189,12 +190,12 @@ impl<R: CubeRuntime> ChunkOutputs<R> {
 fn launch_chunked<R: CubeRuntime>(
     t: &ScanTensors<CubeTensor<R>>,
     p: &Plan,
-    geo: ChunkGeometry,
     pass: ChunkPass,
     starts: &CubeTensor<R>,
     outputs: &ChunkOutputs<R>,
     (grid_segments, segments, seg_len): (usize, usize, usize),
 ) {
+    let geo = p.geometry;
     let count = CubeCount::Static(
         (p.dim / geo.warps) as u32,
         p.batch as u32,
@@ -242,7 +243,6 @@ fn launch_chunked<R: CubeRuntime>(
 fn segment_starts<R: CubeRuntime>(
     t: &ScanTensors<CubeTensor<R>>,
     p: &Plan,
-    geo: ChunkGeometry,
     segments: usize,
     seg_len: usize,
 ) -> CubeTensor<R> {
@@ -266,7 +266,6 @@ fn segment_starts<R: CubeRuntime>(
     launch_chunked(
         t,
         p,
-        geo,
         pass,
         &placeholder(),
         &summaries,
@@ -294,6 +293,19 @@ fn segment_starts<R: CubeRuntime>(
         );
     }
     starts
+}
+
+/// Runs one pass of [`scan_chunked`] over the whole sequence, in parallel
+/// segments when the batch and channels leave the device idle.
+fn run_pass<R: CubeRuntime>(
+    t: &ScanTensors<CubeTensor<R>>,
+    p: &Plan,
+    pass: ChunkPass,
+    outputs: &ChunkOutputs<R>,
+) {
+    let (segments, seg_len) = segmentation(p);
+    let starts = segment_starts(t, p, segments, seg_len);
+    launch_chunked(t, p, pass, &starts, outputs, (segments, segments, seg_len));
 }
 
 fn to_cpu<B: Backend>(t: ScanTensors<FloatTensor<B>>) -> ScanTensors<FloatTensor<Flex>> {
@@ -337,9 +349,6 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         };
         let t = inputs;
         let n = p.geometry.n_state;
-        let geo = p.geometry;
-        let (segments, seg_len) = segmentation(&p, geo);
-        let starts = segment_starts(&t, &p, geo, segments, seg_len);
         let outputs = ChunkOutputs {
             out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
             last: empty(&t.u, &[p.batch, p.dim, n], p.params),
@@ -350,17 +359,8 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
             checkpoints: false,
             ends: false,
         };
-        launch_chunked(
-            &t,
-            &p,
-            geo,
-            pass,
-            &starts,
-            &outputs,
-            (segments, segments, seg_len),
-        );
-        let (out, last) = (outputs.out, outputs.last);
-        (out, last)
+        run_pass(&t, &p, pass, &outputs);
+        (outputs.out, outputs.last)
     }
 
     fn selective_scan_backward(
@@ -408,10 +408,7 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     let client = t.u.client.clone();
     let device = t.u.device.clone();
 
-    // The chunk-start states, from the forward kernel in segments.
-    let geo = p.geometry;
-    let (segments, seg_len) = segmentation(p, geo);
-    let starts = segment_starts(&t, p, geo, segments, seg_len);
+    // The chunk-start states, from the forward kernel.
     let outputs = ChunkOutputs {
         checkpoints: empty(&t.u, &[p.batch, chunks, p.dim, n], DType::F32),
         ..ChunkOutputs::unused(&t.u, p)
@@ -421,15 +418,7 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
         checkpoints: true,
         ends: false,
     };
-    launch_chunked(
-        &t,
-        p,
-        geo,
-        pass,
-        &starts,
-        &outputs,
-        (segments, segments, seg_len),
-    );
+    run_pass(&t, p, pass, &outputs);
     let checkpoints = outputs.checkpoints;
 
     let act = [p.batch, p.dim, p.len];

@@ -32,11 +32,8 @@ fn as_matrix<B: MatmulOps>(x: FloatTensor<B>) -> (Tensor<B, 2>, Vec<usize>) {
     let m = *dims.last().expect("a transform needs a dimension");
     let lead = dims[..dims.len() - 1].to_vec();
     let rows = lead.iter().product();
-    let t = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(B::float_reshape(
-        x,
-        burn::tensor::Shape::new([rows * m]),
-    )));
-    (t.reshape([rows, m]), lead)
+    let matrix = B::float_reshape(x, burn::tensor::Shape::new([rows, m]));
+    (Tensor::from_primitive(TensorPrimitive::Float(matrix)), lead)
 }
 
 /// A matrix (rows, c) back to (lead…, c).
