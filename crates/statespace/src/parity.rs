@@ -394,7 +394,13 @@ pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<
     let mut draw = |shape: &[usize]| Draw::new(&mut rng, shape, |r| normal.sample(r));
     let mut checks = Vec::new();
     // (batch, L, H, channels, Lk)
-    for (bt, len, h, c, k_len) in [(2, 1, 3, 1, 1), (2, 37, 4, 2, 37), (1, 64, 3, 1, 20)] {
+    let conv_shapes = [
+        (2, 1, 3, 1, 1),
+        (2, 37, 4, 2, 37),
+        (1, 64, 3, 1, 20),
+        (2, 300, 5, 2, 300),
+    ];
+    for (bt, len, h, c, k_len) in conv_shapes {
         let draws = [
             draw(&[bt, len, h]),
             draw(&[c, h, k_len]),
@@ -432,7 +438,16 @@ pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<
     }
     // (signal length, spectrum bins, n): odd, even and power-of-two n,
     // signals and spectra shorter and longer than the transform.
-    for (m, bins, n) in [(7, 4, 7), (10, 6, 12), (40, 30, 30), (16, 9, 16), (5, 3, 1)] {
+    let spectral_shapes = [
+        (7, 4, 7),
+        (10, 6, 12),
+        (40, 30, 30),
+        (16, 9, 16),
+        (5, 3, 1),
+        (1000, 600, 1024),
+        (3000, 1600, 3000),
+    ];
+    for (m, bins, n) in spectral_shapes {
         let rows = 2;
         let draws = [
             draw(&[rows, m]),
@@ -447,11 +462,20 @@ pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<
             &mut checks,
         );
     }
-    // (batch, M, K, N)
-    for (g, m, k, n) in [(2, 5, 1, 7), (3, 4, 6, 1), (1, 1, 9, 3), (2, 33, 17, 65)] {
-        let draws = [draw(&[g, m, k]), draw(&[g, k, n]), draw(&[g, m, n])];
+    // (lhs batch, rhs batch, M, K, N): a batch of 1 broadcasts.
+    let matmul_shapes = [
+        (2, 2, 5, 1, 7),
+        (3, 3, 4, 6, 1),
+        (1, 1, 1, 9, 3),
+        (2, 2, 33, 17, 65),
+        (3, 1, 40, 70, 90),
+        (1, 4, 8, 5, 6),
+    ];
+    for (ga, gb, m, k, n) in matmul_shapes {
+        let g = ga.max(gb);
+        let draws = [draw(&[ga, m, k]), draw(&[gb, k, n]), draw(&[g, m, n])];
         compare(
-            format!("matmul {g}×({m}×{k})·({k}×{n})"),
+            format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
             &run_matmul::<B>(&draws, device),
             &run_matmul::<Autodiff<Flex>>(&draws, &cpu),
             &mut checks,

@@ -3,6 +3,8 @@
 //! and an autodiff implementation with its own backward.
 
 pub mod causal_conv1d;
+#[cfg(feature = "cuda")]
+mod cuda_libs;
 pub(crate) mod fast_math;
 pub mod fft_conv;
 #[cfg(feature = "cuda")]

@@ -1,6 +1,7 @@
-//! The full-precision matmul on CubeCL devices: cubek's unit routine (no
-//! tensor cores, so f32 stays f32) for f32 operands; burn's matmul (tensor
-//! cores, f32 accumulation) otherwise.
+//! The full-precision matmul on CubeCL devices: for f32 operands cuBLAS's
+//! SGEMM on CUDA devices where the library loads (`ops::cuda_libs`), else
+//! cubek's unit routine (no tensor cores, so f32 stays f32); burn's matmul
+//! (tensor cores, f32 accumulation) for 16-bit operands.
 
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
@@ -14,6 +15,7 @@ use cubek::matmul::launch::{Strategy, launch_ref};
 use cubek::std::InputBinding;
 
 use super::MatmulOps;
+use crate::ops::cuda_libs::cublas;
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> MatmulOps
     for CubeBackend<R, F, I, BT>
@@ -21,6 +23,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> MatmulOps
     fn exact_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
         if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
             return Self::float_matmul(lhs, rhs);
+        }
+        if let Some(out) = cublas::matmul(&lhs, &rhs) {
+            return out;
         }
         let out = init_matmul_output(&lhs, &rhs, DType::F32);
         let mut dtypes = MatmulElems::from_globals(&MatmulGlobalElems {

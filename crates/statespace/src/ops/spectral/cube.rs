@@ -1,13 +1,82 @@
-//! GPU transforms: burn's CubeCL FFT for power-of-two lengths; other
-//! lengths as exact f32 matmuls with the DFT's cosine and sine matrices,
-//! built on the device (length 1 is the identity).
+//! GPU transforms: cuFFT for f32 on CUDA devices where the library loads
+//! (`ops::cuda_libs`); otherwise burn's CubeCL FFT for power-of-two
+//! lengths, and other lengths as exact f32 matmuls with the DFT's cosine
+//! and sine matrices, built on the device (length 1 is the identity).
 
 use burn::tensor::ops::{FloatTensor, FloatTensorOps, ModuleOps};
-use burn::tensor::{Int, Slice, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{DType, Int, Slice, Tensor, TensorMetadata, TensorPrimitive};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::SpectralOps;
+use crate::ops::cuda_libs::cufft;
+
+/// The backend the cuFFT routes build their f32 tensor ops on.
+type F32Cube<R> = CubeBackend<R, f32, i32, u8>;
 use crate::ops::matmul::{MatmulOps, matmul};
+
+/// rfft through cuFFT: `None` where it cannot run (not f32, no library),
+/// so the caller takes another route.
+fn rfft_by_cufft<R: CubeRuntime>(
+    signal: &CubeTensor<R>,
+    n: usize,
+) -> Option<(CubeTensor<R>, CubeTensor<R>)> {
+    if signal.dtype != DType::F32 || !cufft::available() {
+        return None;
+    }
+    let (x, lead) = as_matrix::<F32Cube<R>>(signal.clone());
+    let [rows, m] = x.dims();
+    let x = if m < n {
+        let pad = Tensor::zeros([rows, n - m], &x.device());
+        Tensor::cat(vec![x, pad], 1)
+    } else {
+        x
+    };
+    let spectra = cufft::rfft_rows(&into_contiguous(x.into_primitive().tensor()), n)?;
+    let spectra = Tensor::<F32Cube<R>, 3>::from_primitive(TensorPrimitive::Float(spectra));
+    let part = |i: usize| spectra.clone().narrow(2, i, 1).reshape([rows, n / 2 + 1]);
+    Some((from_matrix(part(0), &lead), from_matrix(part(1), &lead)))
+}
+
+/// irfft through cuFFT (see [`rfft_by_cufft`]): the spectrum's first
+/// min(m, n/2 + 1) bins, the imaginary parts of DC and Nyquist dropped,
+/// scaled by 1/n.
+fn irfft_by_cufft<R: CubeRuntime>(
+    re: &CubeTensor<R>,
+    im: &CubeTensor<R>,
+    n: usize,
+) -> Option<CubeTensor<R>> {
+    if re.dtype != DType::F32 || im.dtype != DType::F32 || !cufft::available() {
+        return None;
+    }
+    let (re, lead) = as_matrix::<F32Cube<R>>(re.clone());
+    let (im, _) = as_matrix::<F32Cube<R>>(im.clone());
+    let [rows, given] = re.dims();
+    let bins = n / 2 + 1;
+    let used = given.min(bins);
+    let device = re.device();
+    let im_scale: Vec<f32> = (0..used)
+        .map(|k| {
+            if k == 0 || 2 * k == n {
+                0.0
+            } else {
+                1.0 / n as f32
+            }
+        })
+        .collect();
+    let im_scale = Tensor::<F32Cube<R>, 1>::from_floats(im_scale.as_slice(), &device);
+    let re = re.narrow(1, 0, used).mul_scalar(1.0 / n as f64);
+    let im = im.narrow(1, 0, used) * im_scale.reshape([1, used]);
+    let mut spectra = Tensor::stack::<3>(vec![re, im], 2); // (rows, used, 2)
+    if used < bins {
+        let pad = Tensor::zeros([rows, bins - used, 2], &device);
+        spectra = Tensor::cat(vec![spectra, pad], 1);
+    }
+    let x = cufft::irfft_rows(into_contiguous(spectra.into_primitive().tensor()), n)?;
+    let x = Tensor::<F32Cube<R>, 2>::from_primitive(TensorPrimitive::Float(x));
+    Some(from_matrix(x, &lead))
+}
 
 /// cos and sin of 2π·k·t/n for k in 0..rows, t in 0..cols, each
 /// (rows, cols), the angle reduced mod n in integers first (exact).
@@ -127,6 +196,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
             let zeros = Self::float_mul_scalar(x.clone(), 0.0.into());
             return (x, zeros);
         }
+        if let Some(spectrum) = rfft_by_cufft(&signal, n) {
+            return spectrum;
+        }
         if !n.is_power_of_two() {
             return rfft_by_matmul::<Self>(signal, n);
         }
@@ -137,6 +209,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
     fn spectral_irfft(re: FloatTensor<Self>, im: FloatTensor<Self>, n: usize) -> FloatTensor<Self> {
         if n == 1 {
             return first::<Self>(re);
+        }
+        if let Some(signal) = irfft_by_cufft(&re, &im, n) {
+            return signal;
         }
         if !n.is_power_of_two() {
             return irfft_by_matmul::<Self>(re, im, n);

@@ -1,0 +1,214 @@
+//! The f32 matmul through cuBLAS (`cublasSgemmStridedBatched`, full f32:
+//! the handle's default math mode uses no TF32).
+//!
+//! burn's tensors are row-major; cuBLAS is column-major. A row-major
+//! (M, N) product C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ, so cuBLAS gets the
+//! operands swapped. A row-major operand is, read column-major, its own
+//! transpose; a transposed view (strides (1, ld)) is read as it is and
+//! flagged for transposition instead of being copied.
+
+use burn::tensor::DType;
+use burn_cubecl::CubeRuntime;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+use burn_cubecl::tensor::CubeTensor;
+use cudarc::cublas::{result as blas, sys::cublasOperation_t};
+
+use super::{as_cuda, enabled, run_after_cubecl, warn_once};
+
+/// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) for f32 CUDA tensors whose
+/// leading dimensions either match the output's or are all 1. `None`
+/// where cuBLAS cannot take the operands as they are (other dtypes or
+/// runtimes, a layout it cannot read, the library missing or failing),
+/// so the caller runs its own routine.
+pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Option<CubeTensor<R>> {
+    if !available() || lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
+        return None;
+    }
+    as_cuda(lhs)?;
+    let lhs_dims = lhs.meta.shape().as_slice();
+    let rhs_dims = rhs.meta.shape().as_slice();
+    let rank = lhs_dims.len();
+    if rank < 2 || rhs_dims.len() != rank {
+        return None;
+    }
+    let (m, k, n) = (lhs_dims[rank - 2], lhs_dims[rank - 1], rhs_dims[rank - 1]);
+    if rhs_dims[rank - 2] != k || m == 0 || n == 0 || k == 0 {
+        return None;
+    }
+    let lead: Vec<usize> = (0..rank - 2)
+        .map(|d| lhs_dims[d].max(rhs_dims[d]))
+        .collect();
+    let batch: usize = lead.iter().product();
+    // Operands whose strides cuBLAS cannot read (permuted batches) are
+    // copied to row-major first.
+    let (lhs_copy, rhs_copy);
+    let (lhs, a) = match Operand::of(lhs, &lead, m, k) {
+        Some(a) => (lhs, a),
+        None => {
+            lhs_copy = into_contiguous(lhs.clone());
+            (&lhs_copy, Operand::of(&lhs_copy, &lead, m, k)?)
+        }
+    };
+    let (rhs, b) = match Operand::of(rhs, &lead, k, n) {
+        Some(b) => (rhs, b),
+        None => {
+            rhs_copy = into_contiguous(rhs.clone());
+            (&rhs_copy, Operand::of(&rhs_copy, &lead, k, n)?)
+        }
+    };
+    let (lhs_cuda, rhs_cuda) = (as_cuda(lhs)?, as_cuda(rhs)?);
+    let fits = |x: usize| i32::try_from(x).is_ok();
+    if ![m, n, k, batch, a.ld, b.ld].into_iter().all(fits) {
+        return None;
+    }
+    let mut out_dims = lead;
+    out_dims.extend([m, n]);
+    let out = empty_device_contiguous_dtype(
+        lhs.client.clone(),
+        lhs.device.clone(),
+        out_dims.into(),
+        DType::F32,
+    );
+    let out_cuda = as_cuda(&out)?;
+    let result = run_after_cubecl(&[lhs_cuda, rhs_cuda, out_cuda], |device, ptrs| {
+        let handle = device.blas_handle()?;
+        let (alpha, beta) = (1.0f32, 0.0f32);
+        // SAFETY: the addresses are live f32 buffers holding the operands
+        // in the layouts `Operand` read off their strides, and the output
+        // holds batch·M·N floats.
+        unsafe {
+            blas::set_stream(handle, device.stream as _).map_err(|e| e.to_string())?;
+            blas::sgemm_strided_batched(
+                handle,
+                b.op,
+                a.op,
+                n as i32,
+                m as i32,
+                k as i32,
+                &alpha,
+                ptrs[1] as *const f32,
+                b.ld as i32,
+                b.batch_stride,
+                ptrs[0] as *const f32,
+                a.ld as i32,
+                a.batch_stride,
+                &beta,
+                ptrs[2] as *mut f32,
+                n as i32,
+                (m * n) as i64,
+                batch as i32,
+            )
+            .map_err(|e| e.to_string())
+        }
+    });
+    match result {
+        Ok(()) => Some(out),
+        Err(e) => {
+            warn_once("cuBLAS matmul", &e);
+            None
+        }
+    }
+}
+
+/// Whether cuBLAS can be used: enabled and its library found.
+fn available() -> bool {
+    use std::sync::OnceLock;
+    static PRESENT: OnceLock<bool> = OnceLock::new();
+    // SAFETY: only probes whether the shared library loads.
+    enabled() && *PRESENT.get_or_init(|| unsafe { cudarc::cublas::sys::is_culib_present() })
+}
+
+/// One operand as cuBLAS reads it: the operation that turns its
+/// column-major reading into the needed transposed factor, its leading
+/// dimension and the stride between batch entries (0 when broadcast).
+struct Operand {
+    op: cublasOperation_t,
+    ld: usize,
+    batch_stride: i64,
+}
+
+impl Operand {
+    /// The (rows, cols) matrices of `t` (…, rows, cols) against the
+    /// output's leading dimensions `lead`; `None` if the layout or the
+    /// broadcast pattern is not one strided batch.
+    fn of<R: CubeRuntime>(
+        t: &CubeTensor<R>,
+        lead: &[usize],
+        rows: usize,
+        cols: usize,
+    ) -> Option<Self> {
+        let dims = t.meta.shape().as_slice();
+        let strides: &[usize] = t.meta.strides();
+        let rank = dims.len();
+        let (s_row, s_col) = (strides[rank - 2], strides[rank - 1]);
+        // Row-major rows (ld = row stride) read column-major are the
+        // transpose that the swapped product needs: no operation.
+        let (op, ld) = if (cols == 1 || s_col == 1) && (rows == 1 || s_row >= cols) {
+            let ld = if rows == 1 { cols } else { s_row };
+            (cublasOperation_t::CUBLAS_OP_N, ld)
+        } else if (rows == 1 || s_row == 1) && (cols == 1 || s_col >= rows) {
+            let ld = if cols == 1 { rows } else { s_col };
+            (cublasOperation_t::CUBLAS_OP_T, ld)
+        } else {
+            return None;
+        };
+        let batch_stride = batch_stride(&dims[..rank - 2], &strides[..rank - 2], lead)?;
+        Some(Self {
+            op,
+            ld,
+            batch_stride,
+        })
+    }
+}
+
+/// The one stride between consecutive batch entries of leading dimensions
+/// `dims` with `strides`: 0 if they are all 1 (broadcast), else they must
+/// equal the output's `lead` and step through memory evenly.
+fn batch_stride(dims: &[usize], strides: &[usize], lead: &[usize]) -> Option<i64> {
+    if dims.iter().all(|&d| d == 1) {
+        return Some(0);
+    }
+    if dims != lead {
+        return None;
+    }
+    let used: Vec<(usize, usize)> = dims
+        .iter()
+        .zip(strides)
+        .filter(|(d, _)| **d > 1)
+        .map(|(&d, &s)| (d, s))
+        .collect();
+    let (_, inner) = *used.last()?;
+    let even = used.windows(2).all(|w| w[0].1 == w[1].1 * w[1].0);
+    (even && inner > 0).then_some(inner as i64)
+}
+
+impl super::DeviceLibs {
+    /// The device's cuBLAS handle, created on first use.
+    fn blas_handle(&mut self) -> Result<cudarc::cublas::sys::cublasHandle_t, String> {
+        if let Some(handle) = self.blas {
+            return Ok(handle);
+        }
+        let handle = blas::create_handle().map_err(|e| e.to_string())?;
+        self.blas = Some(handle);
+        Ok(handle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_stride;
+
+    #[test]
+    fn batch_strides_follow_memory_or_broadcast() {
+        assert_eq!(batch_stride(&[1, 1], &[7, 7], &[2, 3]), Some(0));
+        assert_eq!(batch_stride(&[2, 3], &[60, 20], &[2, 3]), Some(20));
+        assert_eq!(
+            batch_stride(&[2, 1, 3], &[60, 99, 20], &[2, 1, 3]),
+            Some(20)
+        );
+        // Uneven steps (a sliced batch) and partial broadcasts are refused.
+        assert_eq!(batch_stride(&[2, 3], &[100, 20], &[2, 3]), None);
+        assert_eq!(batch_stride(&[1, 3], &[60, 20], &[2, 3]), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! NVIDIA's cuBLAS and cuFFT for the CubeCL CUDA backend, through cudarc:
+//! the f32 matmul and the real FFTs, where CubeCL's own routines measured
+//! 0.5× cuBLAS and far below cuFFT (docs/BENCHMARKS.md). The libraries are
+//! loaded at run time; where one is missing, or `SSM_CUDA_LIBS=off` is set,
+//! the CubeCL routines run instead.
+//!
+//! The libraries run on a stream of their own. Each call waits for the work
+//! queued on CubeCL's stream, runs, and waits for its own stream before
+//! returning, so every tensor is complete when the other side reads it.
+
+pub mod cublas;
+pub mod cufft;
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Mutex, OnceLock};
+
+use burn_cubecl::CubeRuntime;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::cuda::{CudaDevice, CudaRuntime};
+use cudarc::driver::result as driver;
+use cudarc::driver::sys::{CUcontext, CUstream};
+
+/// Whether the libraries may be used: not when `SSM_CUDA_LIBS=off`.
+fn enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        !std::env::var("SSM_CUDA_LIBS").is_ok_and(|v| v.eq_ignore_ascii_case("off") || v == "0")
+    })
+}
+
+/// The libraries' state on one device: its primary context (CubeCL's), a
+/// stream, the cuBLAS handle and the cached cuFFT plans.
+struct DeviceLibs {
+    context: CUcontext,
+    stream: CUstream,
+    blas: Option<cudarc::cublas::sys::cublasHandle_t>,
+    fft_plans: HashMap<cufft::PlanKey, cudarc::cufft::sys::cufftHandle>,
+}
+
+// SAFETY: the context, stream and handles are process-wide CUDA objects,
+// only used under the `DEVICES` lock after making the context current.
+unsafe impl Send for DeviceLibs {}
+
+/// The state of each device (by index), created on first use.
+static DEVICES: Mutex<Option<HashMap<usize, DeviceLibs>>> = Mutex::new(None);
+
+/// The tensor as a CUDA tensor, or `None` on another CubeCL runtime.
+fn as_cuda<R: CubeRuntime>(t: &CubeTensor<R>) -> Option<&CubeTensor<CudaRuntime>> {
+    (t as &dyn Any).downcast_ref::<CubeTensor<CudaRuntime>>()
+}
+
+/// Runs `work` on the libraries' stream of the tensors' device once
+/// everything queued on CubeCL's stream has finished, then waits for that
+/// stream. `work` gets the device's state and the device addresses of
+/// `tensors`, in order.
+fn run_after_cubecl<T>(
+    tensors: &[&CubeTensor<CudaRuntime>],
+    work: impl FnOnce(&mut DeviceLibs, &[u64]) -> Result<T, String>,
+) -> Result<T, String> {
+    let first = tensors.first().ok_or("no tensors")?;
+    // Each tensor's memory, kept from reuse until the call is done; its
+    // device address includes the tensor's offset.
+    let memory = tensors
+        .iter()
+        .map(|t| t.client.get_resource(t.handle.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot address a CUDA tensor: {e:?}"))?;
+    cubecl::future::block_on(first.client.sync())
+        .map_err(|e| format!("CUDA stream failed before a library call: {e:?}"))?;
+    let addresses: Vec<u64> = memory.iter().map(|m| m.resource().ptr).collect();
+    let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
+    let devices = devices.get_or_insert_with(HashMap::new);
+    let CudaDevice { index } = first.device;
+    let device = match devices.entry(index) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => entry.insert(DeviceLibs::new(index)?),
+    };
+    // SAFETY: the context was retained for this device and stays alive for
+    // the process; making it current is required before any library call.
+    unsafe { driver::ctx::set_current(device.context) }
+        .map_err(|e| format!("cannot make the CUDA context current: {e}"))?;
+    let out = work(device, &addresses)?;
+    // SAFETY: the stream is valid (created for this context).
+    unsafe { driver::stream::synchronize(device.stream) }
+        .map_err(|e| format!("CUDA library call failed: {e}"))?;
+    drop(memory);
+    Ok(out)
+}
+
+impl DeviceLibs {
+    fn new(index: usize) -> Result<Self, String> {
+        let fail = |e: driver::DriverError| format!("cannot set up a CUDA stream: {e}");
+        let device = driver::device::get(index as i32).map_err(fail)?;
+        // SAFETY: `device` is a valid device handle; the primary context is
+        // the one CubeCL runs on, retained for the life of the process.
+        let context = unsafe { driver::primary_ctx::retain(device) }.map_err(fail)?;
+        unsafe { driver::ctx::set_current(context) }.map_err(fail)?;
+        let stream =
+            driver::stream::create(driver::stream::StreamKind::NonBlocking).map_err(fail)?;
+        Ok(Self {
+            context,
+            stream,
+            blas: None,
+            fft_plans: HashMap::new(),
+        })
+    }
+}
+
+/// Reports a library failure once, and that the CubeCL routine is used
+/// instead.
+fn warn_once(what: &'static str, error: &str) {
+    static WARNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if !warned.contains(&what) {
+        warned.push(what);
+        eprintln!("warning: {what} failed ({error}); using CubeCL's routine instead");
+    }
+}
