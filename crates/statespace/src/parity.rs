@@ -470,6 +470,8 @@ pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<
         (2, 2, 33, 17, 65),
         (3, 1, 40, 70, 90),
         (1, 4, 8, 5, 6),
+        // 2³⁰ multiply-adds in each product: large enough for cuBLAS on CUDA.
+        (2, 1, 512, 1024, 1024),
     ];
     for (ga, gb, m, k, n) in matmul_shapes {
         let g = ga.max(gb);

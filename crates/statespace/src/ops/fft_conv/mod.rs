@@ -14,6 +14,8 @@ mod composite;
 #[cfg(feature = "cuda")]
 mod cube;
 mod flex;
+#[cfg(feature = "cuda")]
+mod kernels;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
@@ -43,8 +45,9 @@ pub trait FftConvOps: crate::ops::SpectralOps {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// Whether [`causal_conv`] runs the differentiable spectral composite
-    /// ([`causal_conv_composite`]) instead of this op: true on devices with
-    /// no fused kernel yet, so training stays on the device.
+    /// ([`causal_conv_composite`]) instead of this op: true on devices
+    /// without this op's own passes (CUDA without cuFFT), so training stays
+    /// on the device.
     fn fft_conv_prefers_composite() -> bool {
         false
     }
