@@ -23,7 +23,7 @@ use cubecl::prelude::*;
 
 use super::forward_kernels::{
     ChunkGeometry, LANES, ScanFlags, channel_scalar, fast_math, lane_entry, load_items, load_steps,
-    stage_states, store_items,
+    stage_states, staged_slot, store_items,
 };
 
 /// Backward scan from the chunk-start states `checkpoints` (batch, chunks,
@@ -245,7 +245,7 @@ pub fn scan_chunked_backward<F: Float, W: Float>(
                 let mut j = tid;
                 while j < chunk {
                     if n < n_state && t0 + j < len {
-                        let at = (j / items) * (items + 1) + j % items;
+                        let at = staged_slot(j, items);
                         let mut sum_b = 0.0f32;
                         let mut sum_c = 0.0f32;
                         for ww in 0..geo.warps {

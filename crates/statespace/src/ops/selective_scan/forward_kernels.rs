@@ -81,6 +81,14 @@ pub struct ChunkPass {
     pub ends: bool,
 }
 
+/// Where step `step` of a chunk sits in a staging row: lane l's `items`
+/// consecutive steps at l·(items + 1) … l·(items + 1) + items − 1, one
+/// padding slot per lane against bank conflicts.
+#[cube]
+pub(super) fn staged_slot(step: usize, #[comptime] items: usize) -> usize {
+    (step / items) * (items + 1) + step % items
+}
+
 /// Loads the chunk's steps `t0..t0 + LANES·items` of one channel (zero past
 /// `end`) into `items` per lane, lane l taking steps l·items.., through
 /// the plane's staging area so that the global reads are coalesced.
@@ -106,7 +114,7 @@ pub(super) fn load_items<F: Float>(
         if t0 + j < end {
             v = f32::cast_from(src[base + (t0 + j) * stride]);
         }
-        stage[region + (j / items) * (items + 1) + j % items] = v;
+        stage[region + staged_slot(j, items)] = v;
     }
     sync_plane();
     #[unroll]
@@ -141,8 +149,7 @@ pub(super) fn store_items<F: Float>(
     for k in 0..items {
         let j = lane + LANES * k;
         if t0 + j < end {
-            dst[base + (t0 + j) * stride] =
-                F::cast_from(stage[region + (j / items) * (items + 1) + j % items]);
+            dst[base + (t0 + j) * stride] = F::cast_from(stage[region + staged_slot(j, items)]);
         }
     }
 }
@@ -175,7 +182,7 @@ pub(super) fn stage_states<F: Float>(
         if n0 + nn < geo.n_state && t0 + tt < end {
             v = f32::cast_from(src[base + (n0 + nn) * src.stride(2) + (t0 + tt) * src.stride(3)]);
         }
-        stage[nn * row + (tt / items) * (items + 1) + tt % items] = v;
+        stage[nn * row + staged_slot(tt, items)] = v;
         j += threads;
     }
 }
