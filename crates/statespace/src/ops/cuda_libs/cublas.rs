@@ -10,11 +10,10 @@
 use burn::tensor::DType;
 use burn_cubecl::CubeRuntime;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cudarc::cublas::{result as blas, sys::cublasOperation_t};
 
-use super::{as_cuda, enabled, run_after_cubecl, warn_once};
+use super::{as_cuda, empty_f32, enabled, run_into};
 
 /// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) for f32 CUDA tensors whose
 /// leading dimensions either match the output's or are all 1. `None`
@@ -61,21 +60,14 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
             (&rhs_copy, Operand::of(&rhs_copy, &lead, k, n)?)
         }
     };
-    let (lhs_cuda, rhs_cuda) = (as_cuda(lhs)?, as_cuda(rhs)?);
     let fits = |x: usize| i32::try_from(x).is_ok();
     if ![m, n, k, batch, a.ld, b.ld].into_iter().all(fits) {
         return None;
     }
     let mut out_dims = lead;
     out_dims.extend([m, n]);
-    let out = empty_device_contiguous_dtype(
-        lhs.client.clone(),
-        lhs.device.clone(),
-        out_dims.into(),
-        DType::F32,
-    );
-    let out_cuda = as_cuda(&out)?;
-    let result = run_after_cubecl(&[lhs_cuda, rhs_cuda, out_cuda], |device, ptrs| {
+    let out = empty_f32(lhs, &out_dims);
+    run_into(&[lhs, rhs], out, "cuBLAS matmul", |device, ptrs| {
         let handle = device.blas_handle()?;
         let (alpha, beta) = (1.0f32, 0.0f32);
         // SAFETY: the addresses are live f32 buffers holding the operands
@@ -105,14 +97,7 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
             )
             .map_err(|e| e.to_string())
         }
-    });
-    match result {
-        Ok(()) => Some(out),
-        Err(e) => {
-            warn_once("cuBLAS matmul", &e);
-            None
-        }
-    }
+    })
 }
 
 /// Products below this many multiply-adds stay on cubek's routine. A

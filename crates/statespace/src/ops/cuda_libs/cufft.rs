@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::ffi::c_int;
 
-use burn::tensor::DType;
+use burn::tensor::{DType, Tensor, TensorPrimitive};
 use burn_cubecl::CubeRuntime;
-use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use cudarc::cufft::{result as fft, sys};
 
-use super::{DeviceLibs, as_cuda, enabled, run_after_cubecl, warn_once};
+use super::{DeviceLibs, F32Cube, empty_f32, enabled, run_into};
 
 /// Plans kept per device before the cache is emptied (each holds a
 /// work area on the device).
@@ -34,14 +34,17 @@ pub fn available() -> bool {
     enabled() && *PRESENT.get_or_init(|| unsafe { sys::is_culib_present() })
 }
 
-/// The real FFT of length `n` of each row of `x` (rows, m ≥ n), contiguous
-/// f32, over its first n samples: the spectra (rows, n/2 + 1, 2) as
-/// (re, im) pairs. `None` where cuFFT cannot run it (see [`available`]),
-/// so the caller runs its own routine.
+/// The real FFT of length `n` of each row of `x` (rows, m), contiguous
+/// f32, over its first n samples (zero-padded when m < n): the spectra
+/// (rows, n/2 + 1, 2) as (re, im) pairs. `None` where cuFFT cannot run it
+/// (see [`available`]), so the caller runs its own routine.
 pub fn rfft_rows<R: CubeRuntime>(x: &CubeTensor<R>, n: usize) -> Option<CubeTensor<R>> {
     let [rows, m] = rows_of(x)?;
     if m < n {
-        return None;
+        let x = Tensor::<F32Cube<R>, 2>::from_primitive(TensorPrimitive::Float(x.clone()));
+        let pad = Tensor::zeros([rows, n - m], &x.device());
+        let padded = into_contiguous(Tensor::cat(vec![x, pad], 1).into_primitive().tensor());
+        return rfft_rows(&padded, n);
     }
     let key = PlanKey {
         forward: true,
@@ -49,27 +52,7 @@ pub fn rfft_rows<R: CubeRuntime>(x: &CubeTensor<R>, n: usize) -> Option<CubeTens
         rows,
         input_row: m,
     };
-    let out = empty_device_contiguous_dtype(
-        x.client.clone(),
-        x.device.clone(),
-        [rows, n / 2 + 1, 2].into(),
-        DType::F32,
-    );
-    let done = run_after_cubecl(&[as_cuda(x)?, as_cuda(&out)?], |device, ptrs| {
-        let plan = device.fft_plan(key)?;
-        // SAFETY: the plan reads `rows` rows of n floats, m apart, from the
-        // input and writes rows·(n/2 + 1) complex values to the output.
-        unsafe {
-            fft::set_stream(plan, device.stream as _).map_err(|e| e.to_string())?;
-            fft::exec_r2c(
-                plan,
-                ptrs[0] as *mut sys::cufftReal,
-                ptrs[1] as *mut sys::cufftComplex,
-            )
-            .map_err(|e| e.to_string())
-        }
-    });
-    finish(done, out, "cuFFT rfft")
+    transform(x, key, empty_f32(x, &[rows, n / 2 + 1, 2]), "cuFFT rfft")
 }
 
 /// The unnormalised inverse real FFT of length `n` of each row of `z`
@@ -90,27 +73,41 @@ pub fn irfft_rows<R: CubeRuntime>(z: CubeTensor<R>, n: usize) -> Option<CubeTens
         rows,
         input_row: n / 2 + 1,
     };
-    let out = empty_device_contiguous_dtype(
-        z.client.clone(),
-        z.device.clone(),
-        [rows, n].into(),
-        DType::F32,
-    );
-    let done = run_after_cubecl(&[as_cuda(&z)?, as_cuda(&out)?], |device, ptrs| {
+    transform(&z, key, empty_f32(&z, &[rows, n]), "cuFFT irfft")
+}
+
+/// Runs the transform `key` describes from `input` into `out`.
+fn transform<R: CubeRuntime>(
+    input: &CubeTensor<R>,
+    key: PlanKey,
+    out: CubeTensor<R>,
+    what: &'static str,
+) -> Option<CubeTensor<R>> {
+    run_into(&[input], out, what, |device, ptrs| {
         let plan = device.fft_plan(key)?;
-        // SAFETY: the plan reads rows·(n/2 + 1) complex values and writes
-        // rows·n floats, both buffers that size.
+        // SAFETY: the plan reads `rows` input rows `input_row` apart (n
+        // floats, or n/2 + 1 complex values, each) and writes as many
+        // output rows (n/2 + 1 complex values, or n floats), the sizes the
+        // callers allocated.
         unsafe {
             fft::set_stream(plan, device.stream as _).map_err(|e| e.to_string())?;
-            fft::exec_c2r(
-                plan,
-                ptrs[0] as *mut sys::cufftComplex,
-                ptrs[1] as *mut sys::cufftReal,
-            )
+            let (from, to) = (ptrs[0], ptrs[1]);
+            if key.forward {
+                fft::exec_r2c(
+                    plan,
+                    from as *mut sys::cufftReal,
+                    to as *mut sys::cufftComplex,
+                )
+            } else {
+                fft::exec_c2r(
+                    plan,
+                    from as *mut sys::cufftComplex,
+                    to as *mut sys::cufftReal,
+                )
+            }
             .map_err(|e| e.to_string())
         }
-    });
-    finish(done, out, "cuFFT irfft")
+    })
 }
 
 /// (rows, m) of a contiguous f32 matrix with at least one row.
@@ -118,20 +115,6 @@ fn rows_of<R: CubeRuntime>(x: &CubeTensor<R>) -> Option<[usize; 2]> {
     let dims = x.meta.shape().as_slice();
     let ok = x.dtype == DType::F32 && x.is_contiguous() && dims.len() == 2 && dims[0] > 0;
     (ok && available()).then(|| [dims[0], dims[1]])
-}
-
-fn finish<R: CubeRuntime>(
-    done: Result<(), String>,
-    out: CubeTensor<R>,
-    what: &'static str,
-) -> Option<CubeTensor<R>> {
-    match done {
-        Ok(()) => Some(out),
-        Err(e) => {
-            warn_once(what, &e);
-            None
-        }
-    }
 }
 
 impl DeviceLibs {

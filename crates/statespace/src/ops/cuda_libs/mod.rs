@@ -16,8 +16,10 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Mutex, OnceLock};
 
-use burn_cubecl::CubeRuntime;
+use burn::tensor::DType;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::{CubeBackend, CubeRuntime};
 use cubecl::cuda::{CudaDevice, CudaRuntime};
 use cudarc::driver::result as driver;
 use cudarc::driver::sys::{CUcontext, CUstream};
@@ -49,6 +51,44 @@ static DEVICES: Mutex<Option<HashMap<usize, DeviceLibs>>> = Mutex::new(None);
 /// The tensor as a CUDA tensor, or `None` on another CubeCL runtime.
 fn as_cuda<R: CubeRuntime>(t: &CubeTensor<R>) -> Option<&CubeTensor<CudaRuntime>> {
     (t as &dyn Any).downcast_ref::<CubeTensor<CudaRuntime>>()
+}
+
+/// The backend the GPU paths around the libraries build their f32 tensor
+/// ops on.
+pub(crate) type F32Cube<R> = CubeBackend<R, f32, i32, u8>;
+
+/// A packed f32 tensor of `shape` on `like`'s device, uninitialised.
+pub(crate) fn empty_f32<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
+    empty_device_contiguous_dtype(
+        like.client.clone(),
+        like.device.clone(),
+        shape.to_vec().into(),
+        DType::F32,
+    )
+}
+
+/// Runs the library call `work` (see [`run_after_cubecl`]) on the device
+/// addresses of `inputs` followed by `out`'s, and returns `out` once it
+/// is written; `None` on other runtimes or when the call fails (reported
+/// once as `what`), so the caller runs its own routine.
+fn run_into<R: CubeRuntime>(
+    inputs: &[&CubeTensor<R>],
+    out: CubeTensor<R>,
+    what: &'static str,
+    work: impl FnOnce(&mut DeviceLibs, &[u64]) -> Result<(), String>,
+) -> Option<CubeTensor<R>> {
+    let mut tensors = inputs
+        .iter()
+        .map(|t| as_cuda(t))
+        .collect::<Option<Vec<_>>>()?;
+    tensors.push(as_cuda(&out)?);
+    match run_after_cubecl(&tensors, work) {
+        Ok(()) => Some(out),
+        Err(e) => {
+            warn_once(what, &e);
+            None
+        }
+    }
 }
 
 /// Runs `work` on the libraries' stream of the tensors' device once

@@ -9,7 +9,6 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
@@ -18,7 +17,7 @@ use super::kernels::{
     TILE, TILE_ROWS, padded_rows, rows_to_sequence, spectra_correlation, spectra_product,
 };
 use super::{FftConvOps, causal_conv_composite, fft_len};
-use crate::ops::cuda_libs::cufft;
+use crate::ops::cuda_libs::{F32Cube, cufft, empty_f32};
 use crate::ops::host::{from_host, to_host};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
@@ -113,7 +112,7 @@ impl Spectral {
         let u_spectra = self.sequence_spectra(&u, self.channels)?;
         let k_spectra = self.kernel_spectra(&k)?;
         let (b, c, h, f) = (self.batch, self.kernels, self.channels, self.bins());
-        let y_spectra = empty(&u, &[b * c * h, f, 2]);
+        let y_spectra = empty_f32(&u, &[b * c * h, f, 2]);
         let units = b * c * h * f;
         // SAFETY: the buffers have the shapes the kernel indexes with
         // (above and in `sequence_spectra`/`kernel_spectra`).
@@ -151,7 +150,7 @@ impl Spectral {
         let k_spectra = self.kernel_spectra(&k)?;
         let gy_spectra = self.sequence_spectra(&gy, c * h)?;
         let correlate = |other: &CubeTensor<R>, rows: usize, over_kernels: bool| {
-            let out = empty(&u, &[rows, f, 2]);
+            let out = empty_f32(&u, &[rows, f, 2]);
             // SAFETY: `other` is (C or B, H, F) and gy (B, C, H, F)
             // complex, `out` (rows, F) complex, as the kernel indexes.
             unsafe {
@@ -178,7 +177,7 @@ impl Spectral {
         // Row (c, h) of the correlation is Σ_b Σ_t gy[b, t, c·H + h]·u[b, t − j, h]
         // at lag j: ∂k for j < Lk, and ∂d at j = 0.
         let dk_rows = cufft::irfft_rows(dk_spectra, self.n)?;
-        let lags = Tensor::<Cube<R>, 2>::from_primitive(TensorPrimitive::Float(dk_rows))
+        let lags = Tensor::<F32Cube<R>, 2>::from_primitive(TensorPrimitive::Float(dk_rows))
             .narrow(1, 0, self.k_len)
             .mul_scalar(1.0 / self.n as f64);
         let dd = lags.clone().narrow(1, 0, 1).reshape([c, h]);
@@ -196,7 +195,7 @@ impl Spectral {
         s: &CubeTensor<R>,
         channels: usize,
     ) -> Option<CubeTensor<R>> {
-        let rows = empty(s, &[self.batch * channels, self.n]);
+        let rows = empty_f32(s, &[self.batch * channels, self.n]);
         // SAFETY: s is (B, L, J) and rows (B, J, n), contiguous f32, as
         // the kernel indexes.
         unsafe {
@@ -217,15 +216,9 @@ impl Spectral {
     /// The spectra (C·H, F, 2) of the kernels k (C, H, Lk), zero-padded.
     fn kernel_spectra<R: CubeRuntime>(&self, k: &CubeTensor<R>) -> Option<CubeTensor<R>> {
         let rows = self.kernels * self.channels;
-        let k = Tensor::<Cube<R>, 2>::from_primitive(TensorPrimitive::Float(k.clone()))
+        let k = Tensor::<F32Cube<R>, 3>::from_primitive(TensorPrimitive::Float(k.clone()))
             .reshape([rows, self.k_len]);
-        let k = if self.k_len < self.n {
-            let pad = Tensor::zeros([rows, self.n - self.k_len], &k.device());
-            Tensor::cat(vec![k, pad], 1)
-        } else {
-            k
-        };
-        cufft::rfft_rows(&into_contiguous(k.into_primitive().tensor()), self.n)
+        cufft::rfft_rows(&k.into_primitive().tensor(), self.n)
     }
 
     /// Rows x (B, J, n) of unnormalised inverse transforms back to a
@@ -240,7 +233,7 @@ impl Spectral {
         skip_channels: usize,
         terms: usize,
     ) -> CubeTensor<R> {
-        let out = empty(x, &[self.batch, self.len, channels]);
+        let out = empty_f32(x, &[self.batch, self.len, channels]);
         // SAFETY: x is (B, J, n), s (B, L, Js), d (C·H) and out (B, L, J),
         // contiguous f32, as the kernel indexes.
         unsafe {
@@ -264,8 +257,6 @@ impl Spectral {
     }
 }
 
-type Cube<R> = CubeBackend<R, f32, i32, u8>;
-
 fn dims<R: CubeRuntime, const D: usize>(t: &CubeTensor<R>) -> [usize; D] {
     let shape = t.meta.shape().as_slice();
     std::array::from_fn(|i| shape.get(i).copied().unwrap_or(0))
@@ -286,15 +277,6 @@ fn cast<R: CubeRuntime>(t: CubeTensor<R>, dtype: DType) -> CubeTensor<R> {
         return t;
     }
     burn_cubecl::kernel::cast(t, dtype)
-}
-
-fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
-    empty_device_contiguous_dtype(
-        like.client.clone(),
-        like.device.clone(),
-        shape.to_vec().into(),
-        DType::F32,
-    )
 }
 
 fn linear_cubes(units: usize) -> CubeCount {

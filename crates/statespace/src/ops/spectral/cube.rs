@@ -10,10 +10,7 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::SpectralOps;
-use crate::ops::cuda_libs::cufft;
-
-/// The backend the cuFFT routes build their f32 tensor ops on.
-type F32Cube<R> = CubeBackend<R, f32, i32, u8>;
+use crate::ops::cuda_libs::{F32Cube, cufft};
 use crate::ops::matmul::{MatmulOps, matmul};
 
 /// rfft through cuFFT: `None` where it cannot run (not f32, no library),
@@ -26,13 +23,7 @@ fn rfft_by_cufft<R: CubeRuntime>(
         return None;
     }
     let (x, lead) = as_matrix::<F32Cube<R>>(signal.clone());
-    let [rows, m] = x.dims();
-    let x = if m < n {
-        let pad = Tensor::zeros([rows, n - m], &x.device());
-        Tensor::cat(vec![x, pad], 1)
-    } else {
-        x
-    };
+    let rows = x.dims()[0];
     let spectra = cufft::rfft_rows(&into_contiguous(x.into_primitive().tensor()), n)?;
     let spectra = Tensor::<F32Cube<R>, 3>::from_primitive(TensorPrimitive::Float(spectra));
     let part = |i: usize| spectra.clone().narrow(2, i, 1).reshape([rows, n / 2 + 1]);
