@@ -9,7 +9,7 @@
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use burn_flex::Flex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -20,8 +20,8 @@ use crate::error::Result;
 use crate::golden::Check;
 use crate::io::HostTensor;
 use crate::ops::{
-    SelectiveScan, SelectiveScanOps, SsmBackend, causal_conv, irfft, matmul, rfft, selective_scan,
-    vandermonde,
+    AdamWOps, AdamWScalars, SelectiveScan, SelectiveScanOps, SsmBackend, causal_conv,
+    causal_conv1d, irfft, matmul, rfft, selective_scan, vandermonde,
 };
 
 /// Tolerance of f32 ops against the CPU.
@@ -46,6 +46,9 @@ pub struct ScanCase {
     pub full: bool,
     /// Storage type of u, δ, B, C, z on the device (parameters stay f32).
     pub dtype: DType,
+    /// u, δ and z passed as transposed views of (B, L, D) tensors (as
+    /// Mamba's layers pass them), not as (B, D, L) tensors.
+    pub time_major: bool,
 }
 
 /// The shapes every GPU backend must match the CPU on.
@@ -58,6 +61,11 @@ pub fn scan_cases() -> Vec<ScanCase> {
         len,
         full,
         dtype,
+        time_major: false,
+    };
+    let time_major = |case: ScanCase| ScanCase {
+        time_major: true,
+        ..case
     };
     vec![
         case(2, 8, 1, 16, 1, true, DType::F32),
@@ -74,6 +82,9 @@ pub fn scan_cases() -> Vec<ScanCase> {
         // Long enough for the GPU scan to split the sequence in segments.
         case(1, 8, 1, 16, 5000, true, DType::F32),
         case(1, 16, 2, 8, 4500, false, DType::BF16),
+        // Channel-fastest activations, as from Mamba's projections.
+        time_major(case(2, 8, 1, 16, 300, true, DType::F32)),
+        time_major(case(2, 16, 1, 16, 130, false, DType::BF16)),
     ]
 }
 
@@ -108,6 +119,23 @@ impl Draw {
             t.cast(dtype)
         };
         t.require_grad()
+    }
+
+    /// A (B, D, L) draw as the (B, L, D) tensor it is the transpose of.
+    fn time_major(&self) -> Self {
+        let [batch, dim, len] = [self.shape[0], self.shape[1], self.shape[2]];
+        let mut data = vec![0.0; self.data.len()];
+        for b in 0..batch {
+            for d in 0..dim {
+                for t in 0..len {
+                    data[(b * len + t) * dim + d] = self.data[(b * dim + d) * len + t];
+                }
+            }
+        }
+        Self {
+            data,
+            shape: vec![batch, len, dim],
+        }
     }
 
     /// The values as `dtype` stores them, back in f32 (what the device sees).
@@ -154,22 +182,32 @@ fn run_scan<B: AutodiffBackend + SelectiveScanOps>(
     act: DType,
     device: &B::Device,
 ) -> Result<Results> {
-    let u = draws.u.tensor::<B, 3>(device, act);
-    let delta = draws.delta.tensor::<B, 3>(device, act);
+    // (the leaf, the (B, D, L) view the scan gets)
+    let activation = |draw: &Draw| {
+        if case.time_major {
+            let leaf = draw.time_major().tensor::<B, 3>(device, act);
+            (leaf.clone(), leaf.swap_dims(1, 2))
+        } else {
+            let leaf = draw.tensor::<B, 3>(device, act);
+            (leaf.clone(), leaf)
+        }
+    };
+    let (u, u_in) = activation(&draws.u);
+    let (delta, delta_in) = activation(&draws.delta);
     let a = draws.a.tensor::<B, 2>(device, DType::F32);
     let b = draws.b.tensor::<B, 4>(device, act);
     let c = draws.c.tensor::<B, 4>(device, act);
     let d = draws.d.tensor::<B, 1>(device, DType::F32);
-    let z = draws.z.tensor::<B, 3>(device, act);
+    let (z, z_in) = activation(&draws.z);
     let bias = draws.bias.tensor::<B, 1>(device, DType::F32);
     let init = draws.init.tensor::<B, 3>(device, DType::F32);
     let scan = SelectiveScan {
         d: case.full.then(|| d.clone()),
-        z: case.full.then(|| z.clone()),
+        z: case.full.then(|| z_in.clone()),
         delta_bias: case.full.then(|| bias.clone()),
         delta_softplus: case.full,
         initial_state: case.full.then(|| init.clone()),
-        ..SelectiveScan::new(u.clone(), delta.clone(), a.clone(), b.clone(), c.clone())
+        ..SelectiveScan::new(u_in, delta_in, a.clone(), b.clone(), c.clone())
     };
     let (out, last) = selective_scan(scan)?;
     let grad_out = draws.grad_out.tensor::<B, 3>(device, act).detach();
@@ -250,8 +288,9 @@ pub fn selective_scan_checks<B: AutodiffBackend + SelectiveScanOps>(
             TOLERANCE_BF16
         };
         let label = format!(
-            "scan b{bt} d{dim} g{g} n{n} L{len}{} {:?}",
+            "scan b{bt} d{dim} g{g} n{n} L{len}{}{} {:?}",
             if case.full { " full" } else { "" },
+            if case.time_major { " time-major" } else { "" },
             case.dtype
         );
         for ((name, actual), (_, expected)) in ours.iter().zip(&reference) {
@@ -373,6 +412,102 @@ fn run_spectral<B: AutodiffBackend + SsmBackend>(
     )
 }
 
+/// The causal depthwise convolution of a strided view (x is a slice of a
+/// wider tensor, as in Mamba-2) after a state, with and without SiLU.
+fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 5],
+    silu: bool,
+    device: &B::Device,
+) -> Results {
+    let wide = draws[0].tensor::<B, 3>(device, DType::F32);
+    let dim = draws[3].shape[0];
+    let x = wide.clone().narrow(2, 1, dim);
+    let state = draws[1].tensor::<B, 3>(device, DType::F32);
+    let weight = draws[2].tensor::<B, 3>(device, DType::F32);
+    let bias = draws[3].tensor::<B, 1>(device, DType::F32);
+    let (y, _) = causal_conv1d(
+        x,
+        weight.clone(),
+        Some(bias.clone()),
+        Some(state.clone()),
+        silu,
+    );
+    outputs_and_grads(
+        y,
+        &draws[4],
+        &[
+            ("grad_x", &|g| wide.grad(g).map(|t| host(&t))),
+            ("grad_state", &|g| state.grad(g).map(|t| host(&t))),
+            ("grad_weight", &|g| weight.grad(g).map(|t| host(&t))),
+            ("grad_bias", &|g| bias.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
+/// One AdamW step (param′, m′, v′) on the inner backend of `B`, where the
+/// optimiser runs, from flat draws of param, grad, m and v.
+fn run_adamw<B: AutodiffBackend>(draws: &[Draw; 4], device: &B::Device) -> Results
+where
+    B::InnerBackend: AdamWOps,
+{
+    let flat = |d: &Draw| {
+        Tensor::<B::InnerBackend, 1>::from_data(
+            TensorData::new(d.data.clone(), d.shape.clone()),
+            device,
+        )
+        .into_primitive()
+        .tensor()
+    };
+    let scalars = AdamWScalars {
+        lr: 0.003,
+        weight_decay: 0.05,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        step: 3,
+        grad_scale: 0.7,
+    };
+    let (param, m, v) = B::InnerBackend::adamw_update(
+        flat(&draws[0]),
+        flat(&draws[1]),
+        flat(&draws[2]),
+        flat(&draws[3]),
+        &scalars,
+    );
+    let host = |t| {
+        host(&Tensor::<B::InnerBackend, 1>::from_primitive(
+            TensorPrimitive::Float(t),
+        ))
+    };
+    vec![("param", host(param)), ("m", host(m)), ("v", host(v))]
+}
+
+/// Σ x² over several flat draws, on the inner backend of `B`.
+fn run_sum_of_squares<B: AutodiffBackend>(draws: &[Draw], device: &B::Device) -> Results
+where
+    B::InnerBackend: AdamWOps,
+{
+    let tensors = draws
+        .iter()
+        .map(|d| {
+            Tensor::<B::InnerBackend, 1>::from_data(
+                TensorData::new(d.data.clone(), d.shape.clone()),
+                device,
+            )
+            .into_primitive()
+            .tensor()
+        })
+        .collect();
+    let total = B::InnerBackend::sum_of_squares(tensors, device);
+    vec![(
+        "sum",
+        host(&Tensor::<B::InnerBackend, 1>::from_primitive(
+            TensorPrimitive::Float(total),
+        )),
+    )]
+}
+
 fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<Check>) {
     for ((name, actual), (_, expected)) in ours.iter().zip(reference) {
         checks.push(Check::new(
@@ -387,7 +522,10 @@ fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<
 /// The FFT convolution, the real FFTs, the Vandermonde product and the
 /// full-precision matmul on backend `B` against the CPU, in f32, at odd lengths, L = 1
 /// and degenerate matrix shapes: one check per output and gradient.
-pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<Vec<Check>> {
+pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<Vec<Check>>
+where
+    B::InnerBackend: AdamWOps,
+{
     let cpu = Default::default();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
@@ -483,6 +621,57 @@ pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<
             &mut checks,
         );
     }
+    // (batch, L, D, K): L below K − 1, more channels than one cube's 32,
+    // enough rows for several row blocks.
+    for (bt, len, dim, k) in [
+        (2, 1, 3, 4),
+        (2, 37, 5, 4),
+        (1, 300, 70, 4),
+        (3, 513, 40, 2),
+        (3, 513, 40, 4),
+        (1, 37, 5, 2),
+        (3, 37, 5, 2),
+        (1, 513, 40, 2),
+        (2, 37, 5, 3),
+    ] {
+        for silu in [false, true] {
+            let draws = [
+                draw(&[bt, len, dim + 3]),
+                draw(&[bt, dim, k - 1]),
+                draw(&[dim, 1, k]),
+                draw(&[dim]),
+                draw(&[bt, len, dim]),
+            ];
+            compare(
+                format!(
+                    "causal conv1d b{bt} L{len} D{dim} K{k}{}",
+                    if silu { " silu" } else { "" }
+                ),
+                &run_causal_conv1d::<B>(&draws, silu, device),
+                &run_causal_conv1d::<Autodiff<Flex>>(&draws, silu, &cpu),
+                &mut checks,
+            );
+        }
+    }
+    // The optimiser's kernels: odd lengths, one longer than a launch's cubes.
+    for n in [1, 1000, 300_001] {
+        let mut v = draw(&[n]);
+        v.data.iter_mut().for_each(|x| *x = x.abs());
+        let draws = [draw(&[n]), draw(&[n]), draw(&[n]), v];
+        compare(
+            format!("adamw n{n}"),
+            &run_adamw::<B>(&draws, device),
+            &run_adamw::<Autodiff<Flex>>(&draws, &cpu),
+            &mut checks,
+        );
+    }
+    let draws = [draw(&[1]), draw(&[1000]), draw(&[300_001])];
+    compare(
+        "sum of squares".into(),
+        &run_sum_of_squares::<B>(&draws, device),
+        &run_sum_of_squares::<Autodiff<Flex>>(&draws, &cpu),
+        &mut checks,
+    );
     Ok(checks)
 }
 

@@ -2,6 +2,7 @@
 //! CPU implementation, a GPU implementation where the `cuda` feature is on,
 //! and an autodiff implementation with its own backward.
 
+pub mod adamw;
 pub mod causal_conv1d;
 #[cfg(feature = "cuda")]
 mod cuda_libs;
@@ -16,7 +17,8 @@ pub mod spectral;
 pub mod ssd;
 pub mod vandermonde;
 
-pub use causal_conv1d::causal_conv1d;
+pub use adamw::{AdamWOps, AdamWScalars};
+pub use causal_conv1d::{CausalConv1dOps, causal_conv1d};
 pub use fft_conv::{FftConvOps, causal_conv};
 pub use matmul::{MatmulOps, matmul};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
@@ -26,11 +28,26 @@ pub use vandermonde::{VandermondeOps, vandermonde};
 
 /// Everything statespace's layers need from a backend.
 pub trait SsmBackend:
-    SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps + MatmulOps
+    SpectralOps
+    + SelectiveScanOps
+    + SsdOps
+    + FftConvOps
+    + VandermondeOps
+    + MatmulOps
+    + AdamWOps
+    + CausalConv1dOps
 {
 }
 
-impl<B: SpectralOps + SelectiveScanOps + SsdOps + FftConvOps + VandermondeOps + MatmulOps>
-    SsmBackend for B
+impl<
+    B: SpectralOps
+        + SelectiveScanOps
+        + SsdOps
+        + FftConvOps
+        + VandermondeOps
+        + MatmulOps
+        + AdamWOps
+        + CausalConv1dOps,
+> SsmBackend for B
 {
 }

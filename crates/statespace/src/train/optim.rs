@@ -7,11 +7,17 @@ use std::collections::HashMap;
 
 use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::ops::{FloatTensor, FloatTensorOps};
+use burn::tensor::{Tensor, TensorPrimitive};
 use serde::{Deserialize, Serialize};
 
 use crate::io::state_dict::Path;
+use crate::ops::{AdamWOps, AdamWScalars};
+
+fn float<B: Backend>(t: FloatTensor<B>) -> Tensor<B, 1> {
+    Tensor::from_primitive(TensorPrimitive::Float(t))
+}
 
 /// Hyperparameters of the optimiser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,21 +88,18 @@ pub struct AdamW<B: Backend> {
     pub moments: HashMap<String, Moments<B>>,
 }
 
-/// Sums the squares of every gradient on the device (one host read for
-/// the whole model, not one per parameter).
-struct NormVisitor<'a, B: Backend> {
+/// Collects every gradient, flattened, for one squared-norm pass on the
+/// device (one host read for the whole model, not one per parameter).
+struct GradVisitor<'a, B: Backend> {
     grads: &'a GradientsParams,
-    sum_sq: Option<Tensor<B, 1>>,
+    flat: Vec<FloatTensor<B>>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for NormVisitor<'_, B::InnerBackend> {
+impl<B: AutodiffBackend> ModuleVisitor<B> for GradVisitor<'_, B::InnerBackend> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            let s = g.square().sum();
-            self.sum_sq = Some(match self.sum_sq.take() {
-                Some(acc) => acc + s,
-                None => s,
-            });
+            let numel = g.shape().num_elements();
+            self.flat.push(g.reshape([numel]).into_primitive().tensor());
         }
     }
 }
@@ -109,7 +112,10 @@ struct Update<'a, B: AutodiffBackend> {
     grad_scale: f64,
 }
 
-impl<B: AutodiffBackend> ModuleMapper<B> for Update<'_, B> {
+impl<B: AutodiffBackend> ModuleMapper<B> for Update<'_, B>
+where
+    B::InnerBackend: AdamWOps,
+{
     fn enter_module(&mut self, name: &str, container: &str) {
         self.path.enter(name, container);
     }
@@ -129,24 +135,34 @@ impl<B: AutodiffBackend> ModuleMapper<B> for Update<'_, B> {
         } else {
             (c.lr, c.weight_decay)
         };
-        let lr = lr * self.lr_scale;
-        let (b1, b2, eps) = (c.beta1, c.beta2, c.eps);
-        let t = self.state.step as i32;
+        let scalars = AdamWScalars {
+            lr: lr * self.lr_scale,
+            weight_decay: wd,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            step: self.state.step as i32,
+            grad_scale: self.grad_scale,
+        };
         let p = param.val().inner();
         let dims = p.dims();
         let numel: usize = dims.iter().product();
-        let g = grad.reshape([numel]).mul_scalar(self.grad_scale);
+        let g = grad.reshape([numel]);
         let p_flat = p.reshape([numel]);
         let moments = self.state.moments.entry(name).or_insert_with(|| Moments {
             m: p_flat.zeros_like(),
             v: p_flat.zeros_like(),
         });
-        moments.m = moments.m.clone().mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
-        moments.v = moments.v.clone().mul_scalar(b2) + g.square().mul_scalar(1.0 - b2);
-        let m_hat = moments.m.clone().div_scalar(1.0 - b1.powi(t));
-        let v_hat = moments.v.clone().div_scalar(1.0 - b2.powi(t));
-        let decayed = p_flat.mul_scalar(1.0 - lr * wd);
-        let updated = decayed - m_hat.div(v_hat.sqrt().add_scalar(eps)).mul_scalar(lr);
+        let (updated, m, v) = B::InnerBackend::adamw_update(
+            p_flat.into_primitive().tensor(),
+            g.into_primitive().tensor(),
+            moments.m.clone().into_primitive().tensor(),
+            moments.v.clone().into_primitive().tensor(),
+            &scalars,
+        );
+        moments.m = float(m);
+        moments.v = float(v);
+        let updated = float::<B::InnerBackend>(updated);
         let updated = Tensor::<B, D>::from_inner(updated.reshape(dims)).require_grad();
         param.map(|_| updated)
     }
@@ -171,15 +187,23 @@ pub fn step<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: M,
     grads: &GradientsParams,
     lr_scale: f64,
-) -> (M, f64) {
-    let mut visitor = NormVisitor::<B::InnerBackend> {
+) -> (M, f64)
+where
+    B::InnerBackend: AdamWOps,
+{
+    let mut visitor = GradVisitor::<B::InnerBackend> {
         grads,
-        sum_sq: None,
+        flat: Vec::new(),
     };
     module.visit(&mut visitor);
-    let sum_sq: f64 = visitor.sum_sq.map_or(0.0, |s| {
-        burn::tensor::ElementConversion::elem(s.into_scalar())
-    });
+    let device = visitor
+        .flat
+        .first()
+        .map(B::InnerBackend::float_device)
+        .unwrap_or_default();
+    let sum_sq = B::InnerBackend::sum_of_squares(visitor.flat, &device);
+    let sum_sq: f64 =
+        burn::tensor::ElementConversion::elem(float::<B::InnerBackend>(sum_sq).into_scalar());
     let norm = sum_sq.sqrt();
     let grad_scale = match optim.config.grad_clip {
         Some(max) if norm > max && norm > 0.0 => max / norm,

@@ -14,13 +14,12 @@
 
 use crate::layers::linear::Linear;
 use burn::module::{Module, Param};
-use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ops::{SelectiveScan, SelectiveScanOps, causal_conv1d, selective_scan};
+use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, causal_conv1d, selective_scan};
 
 /// Hyperparameters of a Mamba mixer (defaults of mamba_ssm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,21 +174,26 @@ pub struct CausalConv1d<B: Backend> {
     pub bias: Option<Param<Tensor<B, 1>>>,
 }
 
-impl<B: Backend> CausalConv1d<B> {
-    /// x (B, L, D) after `state` (B, D, K − 1) → (y (B, L, D), new state).
+impl<B: CausalConv1dOps> CausalConv1d<B> {
+    /// x (B, L, D) after `state` (B, D, K − 1) → (y (B, L, D), new state),
+    /// y passed through SiLU when `silu` (fused on GPUs).
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
         state: Option<Tensor<B, 3>>,
+        silu: bool,
     ) -> (Tensor<B, 3>, Tensor<B, 3>) {
         causal_conv1d(
             x,
             self.weight.val(),
             self.bias.as_ref().map(|b| b.val()),
             state,
+            silu,
         )
     }
+}
 
+impl<B: Backend> CausalConv1d<B> {
     /// Kernel width K.
     pub fn width(&self) -> usize {
         self.weight.val().dims()[2]
@@ -224,7 +228,7 @@ pub struct MambaState<B: Backend> {
     pub ssm: Tensor<B, 3>,
 }
 
-impl<B: SelectiveScanOps> Mamba<B> {
+impl<B: SelectiveScanOps + CausalConv1dOps> Mamba<B> {
     /// d_inner.
     pub fn d_inner(&self) -> usize {
         self.D.val().dims()[0]
@@ -312,8 +316,7 @@ impl<B: SelectiveScanOps> Mamba<B> {
         let xz = self.in_proj.forward(h); // (B, L, 2·d_inner)
         let x = xz.clone().narrow(2, 0, d_inner);
         let z = xz.narrow(2, d_inner, d_inner).swap_dims(1, 2); // (B, d_inner, L)
-        let (x, conv_next) = self.conv1d.forward(x, conv_state);
-        let x = silu(x); // (B, L, d_inner)
+        let (x, conv_next) = self.conv1d.forward(x, conv_state, true); // silu'd, (B, L, d_inner)
         let r = self.dt_proj.weight.val().dims()[1];
         let x_dbl = self.x_proj.forward(x.clone()); // (B, L, r + 2N)
         let x = x.swap_dims(1, 2); // (B, d_inner, L)

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::layers::mamba::CausalConv1d;
 use crate::layers::norm::GatedRmsNorm;
-use crate::ops::{Ssd, SsdOps, matmul, ssd};
+use crate::ops::{CausalConv1dOps, Ssd, SsdOps, matmul, ssd};
 
 /// Hyperparameters of a Mamba-2 mixer (defaults of mamba_ssm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,7 +280,7 @@ impl<B: Backend> Mamba2<B> {
     }
 }
 
-impl<B: SsdOps> Mamba2<B> {
+impl<B: SsdOps + CausalConv1dOps> Mamba2<B> {
     /// The parallel view: h (B, L, d_model) → (B, L, d_model).
     pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         Ok(self.run(h, None)?.0)
@@ -348,8 +348,7 @@ impl<B: SsdOps> Mamba2<B> {
         let z = proj.clone().narrow(2, 2 * d_mlp, d_inner);
         let xbc = proj.clone().narrow(2, 2 * d_mlp + d_inner, conv_dim);
         let dt_raw = proj.narrow(2, 2 * d_mlp + d_inner + conv_dim, heads); // (B, L, H)
-        let (xbc, conv_next) = self.conv1d.forward(xbc, conv_state);
-        let xbc = silu(xbc); // (B, L, conv_dim)
+        let (xbc, conv_next) = self.conv1d.forward(xbc, conv_state, true); // silu'd, (B, L, conv_dim)
         let x = xbc
             .clone()
             .narrow(2, 0, d_inner)

@@ -67,14 +67,14 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
     let mut out_dims = lead;
     out_dims.extend([m, n]);
     let out = empty_f32(lhs, &out_dims);
-    run_into(&[lhs, rhs], out, "cuBLAS matmul", |device, ptrs| {
+    run_into(&[lhs, rhs], out, "cuBLAS matmul", |device, stream, ptrs| {
         let handle = device.blas_handle()?;
         let (alpha, beta) = (1.0f32, 0.0f32);
         // SAFETY: the addresses are live f32 buffers holding the operands
         // in the layouts `Operand` read off their strides, and the output
         // holds batch·M·N floats.
         unsafe {
-            blas::set_stream(handle, device.stream as _).map_err(|e| e.to_string())?;
+            blas::set_stream(handle, stream as _).map_err(|e| e.to_string())?;
             blas::sgemm_strided_batched(
                 handle,
                 b.op,
@@ -100,15 +100,15 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
     })
 }
 
-/// Products below this many multiply-adds stay on cubek's routine. A
-/// library call waits for CubeCL's stream and for its own, which costs the
-/// overlap of host and device work: decoding mamba-130m at batch 64 took
-/// 45.6 ms per step with every f32 product on cuBLAS against 31.7 … 32.1 ms
-/// on cubek (H200). At 2²⁸ every product of a mamba-130m training step goes
-/// to cuBLAS (the smallest, dt_proj's, is 6·10⁸; the step took 476 … 485 ms
-/// against 641 … 642 ms on cubek, interleaved in one session) and of a
-/// decoding step only the LM head, from batch 7 on (32.8 … 33.0 ms per
-/// step at batch 64).
+/// Products below this many multiply-adds stay on cubek's routine. Set
+/// while every library call waited on the host for CubeCL's stream and its
+/// own: that wait cost the overlap of host and device work (decoding
+/// mamba-130m at batch 64 took 45.6 ms per step with every f32 product on
+/// cuBLAS against 31.7 … 32.1 ms on cubek, H200). At 2²⁸ every product of a
+/// mamba-130m training step goes to cuBLAS (the smallest, dt_proj's, is
+/// 6·10⁸) and of a decoding step only the LM head, from batch 7 on. Calls
+/// now run on CubeCL's stream without waits; the threshold is not
+/// re-measured since.
 const MIN_MULTIPLY_ADDS: usize = 1 << 28;
 
 /// Whether cuBLAS can be used: enabled and its library found.

@@ -83,14 +83,14 @@ fn transform<R: CubeRuntime>(
     out: CubeTensor<R>,
     what: &'static str,
 ) -> Option<CubeTensor<R>> {
-    run_into(&[input], out, what, |device, ptrs| {
+    run_into(&[input], out, what, |device, stream, ptrs| {
         let plan = device.fft_plan(key)?;
         // SAFETY: the plan reads `rows` input rows `input_row` apart (n
         // floats, or n/2 + 1 complex values, each) and writes as many
         // output rows (n/2 + 1 complex values, or n floats), the sizes the
         // callers allocated.
         unsafe {
-            fft::set_stream(plan, device.stream as _).map_err(|e| e.to_string())?;
+            fft::set_stream(plan, stream as _).map_err(|e| e.to_string())?;
             let (from, to) = (ptrs[0], ptrs[1]);
             if key.forward {
                 fft::exec_r2c(

@@ -4,9 +4,12 @@
 //! loaded at run time; where one is missing, or `SSM_CUDA_LIBS=off` is set,
 //! the CubeCL routines run instead.
 //!
-//! The libraries run on a stream of their own. Each call waits for the work
-//! queued on CubeCL's stream, runs, and waits for its own stream before
-//! returning, so every tensor is complete when the other side reads it.
+//! The libraries run on CubeCL's own stream, in order with its kernels and
+//! without waiting on the host: cubecl-cuda is patched (vendor/cubecl-cuda)
+//! to report the stream that owns a tensor's memory. Where the tensors of
+//! one call belong to different streams (tensors made on other threads),
+//! the call waits for CubeCL's work, runs on a stream of its own, and waits
+//! for that stream before returning.
 
 pub mod cublas;
 pub mod cufft;
@@ -67,7 +70,7 @@ pub(crate) fn empty_f32<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -
     )
 }
 
-/// Runs the library call `work` (see [`run_after_cubecl`]) on the device
+/// Runs the library call `work` (see [`run_in_order`]) on the device
 /// addresses of `inputs` followed by `out`'s, and returns `out` once it
 /// is written; `None` on other runtimes or when the call fails (reported
 /// once as `what`), so the caller runs its own routine.
@@ -75,14 +78,14 @@ fn run_into<R: CubeRuntime>(
     inputs: &[&CubeTensor<R>],
     out: CubeTensor<R>,
     what: &'static str,
-    work: impl FnOnce(&mut DeviceLibs, &[u64]) -> Result<(), String>,
+    work: impl FnOnce(&mut DeviceLibs, CUstream, &[u64]) -> Result<(), String>,
 ) -> Option<CubeTensor<R>> {
     let mut tensors = inputs
         .iter()
         .map(|t| as_cuda(t))
         .collect::<Option<Vec<_>>>()?;
     tensors.push(as_cuda(&out)?);
-    match run_after_cubecl(&tensors, work) {
+    match run_in_order(&tensors, work) {
         Ok(()) => Some(out),
         Err(e) => {
             warn_once(what, &e);
@@ -91,25 +94,31 @@ fn run_into<R: CubeRuntime>(
     }
 }
 
-/// Runs `work` on the libraries' stream of the tensors' device once
-/// everything queued on CubeCL's stream has finished, then waits for that
-/// stream. `work` gets the device's state and the device addresses of
+/// Runs `work` in order with CubeCL's kernels: on CubeCL's stream when
+/// every tensor's memory belongs to it (no host waits), else on the
+/// libraries' own stream between host waits for both. `work` gets the
+/// device's state, the stream to run on and the device addresses of
 /// `tensors`, in order.
-fn run_after_cubecl<T>(
+fn run_in_order<T>(
     tensors: &[&CubeTensor<CudaRuntime>],
-    work: impl FnOnce(&mut DeviceLibs, &[u64]) -> Result<T, String>,
+    work: impl FnOnce(&mut DeviceLibs, CUstream, &[u64]) -> Result<T, String>,
 ) -> Result<T, String> {
     let first = tensors.first().ok_or("no tensors")?;
-    // Each tensor's memory, kept from reuse until the call is done; its
-    // device address includes the tensor's offset.
+    // Each tensor's memory, kept from reuse until the call is queued; its
+    // device address includes the tensor's offset. Getting it goes through
+    // CubeCL's queue, so every kernel launched before is on the stream.
     let memory = tensors
         .iter()
         .map(|t| t.client.get_resource(t.handle.clone()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("cannot address a CUDA tensor: {e:?}"))?;
-    cubecl::future::block_on(first.client.sync())
-        .map_err(|e| format!("CUDA stream failed before a library call: {e:?}"))?;
     let addresses: Vec<u64> = memory.iter().map(|m| m.resource().ptr).collect();
+    let owner = memory[0].resource().stream;
+    let shared_stream = memory.iter().all(|m| m.resource().stream == owner);
+    if !shared_stream {
+        cubecl::future::block_on(first.client.sync())
+            .map_err(|e| format!("CUDA stream failed before a library call: {e:?}"))?;
+    }
     let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
     let devices = devices.get_or_insert_with(HashMap::new);
     let CudaDevice { index } = first.device;
@@ -121,9 +130,15 @@ fn run_after_cubecl<T>(
     // the process; making it current is required before any library call.
     unsafe { driver::ctx::set_current(device.context) }
         .map_err(|e| format!("cannot make the CUDA context current: {e}"))?;
-    let out = work(device, &addresses)?;
+    if shared_stream {
+        // Later kernels on this stream, including those that reuse this
+        // memory once it is released, run after the call.
+        return work(device, owner, &addresses);
+    }
+    let own = device.stream;
+    let out = work(device, own, &addresses)?;
     // SAFETY: the stream is valid (created for this context).
-    unsafe { driver::stream::synchronize(device.stream) }
+    unsafe { driver::stream::synchronize(own) }
         .map_err(|e| format!("CUDA library call failed: {e}"))?;
     drop(memory);
     Ok(out)

@@ -1,0 +1,181 @@
+//! The causal convolution on CubeCL devices: the kernels of
+//! [`super::kernels`] for f32 tensors (other storage types take the
+//! tensor-op composites).
+
+use burn::tensor::DType;
+use burn::tensor::Shape;
+use burn::tensor::ops::FloatTensor;
+use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::{empty_device_contiguous_dtype, zeros_client};
+use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+
+use super::kernels::{
+    CHANNELS, ROW_GROUPS, conv_forward, conv_input_grads, conv_silu_grad, conv_weight_grads,
+};
+use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
+
+/// Units per cube of the element-wise kernels.
+const UNITS: usize = 256;
+
+/// Cubes of the weight-gradient kernel, about one device fill.
+const TARGET_CUBES: usize = 1024;
+
+fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
+    empty_device_contiguous_dtype(
+        like.client.clone(),
+        like.device.clone(),
+        Shape::from(shape.to_vec()),
+        DType::F32,
+    )
+}
+
+fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
+    zeros_client(
+        like.client.clone(),
+        like.device.clone(),
+        Shape::from(shape.to_vec()),
+        DType::F32,
+    )
+}
+
+fn linear_cubes(units: usize) -> CubeCount {
+    CubeCount::Static(units.div_ceil(UNITS) as u32, 1, 1)
+}
+
+/// (B, L, D, K) when every tensor is f32 and the kernels apply.
+fn sizes<R: CubeRuntime>(tensors: &[&CubeTensor<R>], weight: &CubeTensor<R>) -> Option<[usize; 4]> {
+    if tensors.iter().any(|t| t.dtype != DType::F32) {
+        return None;
+    }
+    let [batch, len, dim] = tensors[0].meta.shape().dims::<3>();
+    let taps = weight.meta.shape().dims::<2>()[1];
+    (batch * len * dim > 0 && taps > 0).then_some([batch, len, dim, taps])
+}
+
+impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv1dOps
+    for CubeBackend<R, F, I, BT>
+{
+    fn causal_conv1d_forward(
+        x: FloatTensor<Self>,
+        history: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        silu: bool,
+    ) -> FloatTensor<Self> {
+        let Some([batch, len, dim, taps]) = sizes(&[&x, &history, &weight, &bias], &weight) else {
+            return conv_forward_composite::<Self>(x, history, weight, bias, silu);
+        };
+        let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
+        let y = empty(&x, &[batch, len, dim]);
+        // SAFETY: x and history are read through their strides at the
+        // shapes checked above; weight (D, K), bias (D) and y are contiguous.
+        unsafe {
+            conv_forward::launch_unchecked::<R>(
+                &x.client,
+                linear_cubes(batch * len * dim),
+                CubeDim::new_1d(UNITS as u32),
+                x.clone().into_tensor_arg(),
+                history.into_tensor_arg(),
+                weight.into_tensor_arg(),
+                bias.into_tensor_arg(),
+                y.clone().into_tensor_arg(),
+                len as u32,
+                dim as u32,
+                taps,
+                silu,
+            );
+        }
+        y
+    }
+
+    fn causal_conv1d_backward(
+        x: FloatTensor<Self>,
+        history: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        silu: bool,
+        grad_y: FloatTensor<Self>,
+    ) -> ConvGrads<FloatTensor<Self>> {
+        let tensors = [&x, &history, &weight, &bias, &grad_y];
+        let Some([batch, len, dim, taps]) = sizes(&tensors, &weight) else {
+            return conv_backward_composite::<Self>(x, history, weight, bias, silu, grad_y);
+        };
+        let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
+        let elements = batch * len * dim;
+        let grad_pre = if silu {
+            let grad_pre = empty(&x, &[batch, len, dim]);
+            // SAFETY: as the forward; grad_y is read through its strides.
+            unsafe {
+                conv_silu_grad::launch_unchecked::<R>(
+                    &x.client,
+                    linear_cubes(elements),
+                    CubeDim::new_1d(UNITS as u32),
+                    x.clone().into_tensor_arg(),
+                    history.clone().into_tensor_arg(),
+                    weight.clone().into_tensor_arg(),
+                    bias.into_tensor_arg(),
+                    grad_y.into_tensor_arg(),
+                    grad_pre.clone().into_tensor_arg(),
+                    len as u32,
+                    dim as u32,
+                    taps,
+                );
+            }
+            grad_pre
+        } else {
+            into_contiguous(grad_y)
+        };
+        let grad_x = empty(&x, &[batch, len, dim]);
+        let grad_history = empty(&x, &[batch, taps - 1, dim]);
+        // SAFETY: grad_pre (B, L, D) and weight (D, K) are contiguous, the
+        // outputs allocated at the shapes the kernel writes.
+        unsafe {
+            conv_input_grads::launch_unchecked::<R>(
+                &x.client,
+                linear_cubes(batch * (len + taps - 1) * dim),
+                CubeDim::new_1d(UNITS as u32),
+                grad_pre.clone().into_tensor_arg(),
+                weight.clone().into_tensor_arg(),
+                grad_x.clone().into_tensor_arg(),
+                grad_history.clone().into_tensor_arg(),
+                len as u32,
+                dim as u32,
+                taps,
+            );
+        }
+        let grad_weight = zeros(&x, &[dim, taps]);
+        let grad_bias = zeros(&x, &[dim]);
+        let column_tiles = dim.div_ceil(CHANNELS);
+        let rows = batch * len;
+        let blocks = TARGET_CUBES
+            .div_ceil(column_tiles)
+            .min(rows.div_ceil(ROW_GROUPS));
+        let rows_per_cube = rows.div_ceil(blocks);
+        // SAFETY: x and history through their strides, grad_pre contiguous
+        // (B·L rows of D); the accumulators are (D, K) and (D).
+        unsafe {
+            conv_weight_grads::launch_unchecked::<R>(
+                &grad_pre.client.clone(),
+                CubeCount::Static(column_tiles as u32, rows.div_ceil(rows_per_cube) as u32, 1),
+                CubeDim::new_2d(CHANNELS as u32, ROW_GROUPS as u32),
+                x.into_tensor_arg(),
+                history.into_tensor_arg(),
+                grad_pre.into_tensor_arg(),
+                grad_weight.clone().into_tensor_arg(),
+                grad_bias.clone().into_tensor_arg(),
+                len as u32,
+                dim as u32,
+                rows_per_cube as u32,
+                taps,
+            );
+        }
+        ConvGrads {
+            x: grad_x,
+            history: grad_history,
+            weight: grad_weight,
+            bias: grad_bias,
+        }
+    }
+}
