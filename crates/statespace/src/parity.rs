@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::golden::Check;
 use crate::io::HostTensor;
 use crate::ops::{
-    AdamWOps, AdamWScalars, SelectiveScan, SelectiveScanOps, SsmBackend, causal_conv,
+    AdamWOps, AdamWScalars, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias, causal_conv,
     causal_conv1d, irfft, matmul, rfft, selective_scan, vandermonde,
 };
 
@@ -445,6 +445,22 @@ fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
     )
 }
 
+/// y + b on every row, and both gradients (∂b is a column sum).
+fn run_add_bias<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::Device) -> Results {
+    let y = draws[0].tensor::<B, 2>(device, DType::F32);
+    let b = draws[1].tensor::<B, 1>(device, DType::F32);
+    let out = add_bias(y.clone(), b.clone());
+    outputs_and_grads(
+        out,
+        &draws[2],
+        &[
+            ("grad_y", &|g| y.grad(g).map(|t| host(&t))),
+            ("grad_bias", &|g| b.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
 /// One AdamW step (param′, m′, v′) on the inner backend of `B`, where the
 /// optimiser runs, from flat draws of param, grad, m and v.
 fn run_adamw<B: AutodiffBackend>(draws: &[Draw; 4], device: &B::Device) -> Results
@@ -618,6 +634,16 @@ where
             format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
             &run_matmul::<B>(&draws, device),
             &run_matmul::<Autodiff<Flex>>(&draws, &cpu),
+            &mut checks,
+        );
+    }
+    // (rows, cols): prime and composite row counts, one a block-sum shape.
+    for (rows, cols) in [(1, 5), (97, 3), (4096, 70)] {
+        let draws = [draw(&[rows, cols]), draw(&[cols]), draw(&[rows, cols])];
+        compare(
+            format!("add bias {rows}×{cols}"),
+            &run_add_bias::<B>(&draws, device),
+            &run_add_bias::<Autodiff<Flex>>(&draws, &cpu),
             &mut checks,
         );
     }

@@ -1,7 +1,7 @@
 //! A linear layer stored as PyTorch stores it, so checkpoints load without
 //! transposes: y = x Wᵀ + b with W (d_out, d_in).
 
-use crate::ops::{MatmulOps, matmul};
+use crate::ops::{MatmulOps, add_bias, matmul};
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
@@ -63,7 +63,7 @@ pub fn project<B: MatmulOps, const D: usize>(
     let rows: usize = dims[..D - 1].iter().product();
     let mut y = matmul(x.reshape([rows, d_in]), w.transpose());
     if let Some(b) = bias {
-        y = y + b.unsqueeze_dim::<2>(0);
+        y = add_bias(y, b);
     }
     let mut out = dims;
     out[D - 1] = d_out;

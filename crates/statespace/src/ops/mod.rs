@@ -20,7 +20,7 @@ pub mod vandermonde;
 pub use adamw::{AdamWOps, AdamWScalars};
 pub use causal_conv1d::{CausalConv1dOps, causal_conv1d};
 pub use fft_conv::{FftConvOps, causal_conv};
-pub use matmul::{MatmulOps, matmul};
+pub use matmul::{MatmulOps, add_bias, matmul};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, ssd, ssd_chunked};

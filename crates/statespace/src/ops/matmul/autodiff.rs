@@ -54,7 +54,38 @@ impl<B: MatmulOps> Backward<B, 2> for MatmulBackward {
     }
 }
 
+#[derive(Debug)]
+struct BiasBackward;
+
+impl<B: MatmulOps> Backward<B, 2> for BiasBackward {
+    type State = ();
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let [y_node, b_node] = ops.parents;
+        if let Some(node) = b_node {
+            grads.register::<B>(node.id, B::column_sum(grad.clone()));
+        }
+        if let Some(node) = y_node {
+            grads.register::<B>(node.id, grad);
+        }
+    }
+}
+
 impl<B: MatmulOps, C: CheckpointStrategy> MatmulOps for Autodiff<B, C> {
+    fn add_bias(y: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [y.node.clone(), b.node.clone()];
+        let out = B::add_bias(y.primitive, b.primitive);
+        BiasBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateless(out)
+    }
+
+    fn column_sum(_x: FloatTensor<Self>) -> FloatTensor<Self> {
+        unimplemented!("column sums are only taken of gradients, on the inner backend")
+    }
+
     fn exact_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
         let nodes = [lhs.node.clone(), rhs.node.clone()];
         let out = B::exact_matmul(lhs.primitive.clone(), rhs.primitive.clone());
