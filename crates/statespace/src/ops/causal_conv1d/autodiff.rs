@@ -1,4 +1,6 @@
-//! The convolution under autodiff, with the backend's backward pass.
+//! The convolution under autodiff, with the backend's backward pass. (The
+//! backward op called on autodiff tensors directly is the trait's
+//! differentiable composite.)
 
 use burn::tensor::ops::FloatTensor;
 use burn_autodiff::{
@@ -8,7 +10,7 @@ use burn_autodiff::{
     ops::{Backward, Ops, OpsKind},
 };
 
-use super::{CausalConv1dOps, ConvGrads};
+use super::CausalConv1dOps;
 
 #[derive(Debug)]
 struct ConvBackward {
@@ -63,16 +65,5 @@ impl<B: CausalConv1dOps, C: CheckpointStrategy> CausalConv1dOps for Autodiff<B, 
             ),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
-    }
-
-    fn causal_conv1d_backward(
-        _x: FloatTensor<Self>,
-        _history: FloatTensor<Self>,
-        _weight: FloatTensor<Self>,
-        _bias: FloatTensor<Self>,
-        _silu: bool,
-        _grad_y: FloatTensor<Self>,
-    ) -> ConvGrads<FloatTensor<Self>> {
-        unimplemented!("second-order gradients of the causal convolution are not supported")
     }
 }
