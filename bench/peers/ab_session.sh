@@ -11,19 +11,7 @@ set -u
 OUT=${OUT:-.}
 export SSM_GOLDEN_DIR=$PWD/.carry/golden
 for b in ssm ssm-k ssm-base; do python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" .carry/bins/$b.xz .carry/$b; chmod +x .carry/$b; done
-peak() {
-  local base max m pid
-  base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
-  max=$base
-  "$@" & pid=$!
-  while kill -0 $pid 2>/dev/null; do
-    m=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
-    [ "$m" -gt "$max" ] && max=$m
-    sleep 0.2
-  done
-  wait $pid
-  echo "{\"what\": \"gpu_peak\", \"cmd\": \"$*\", \"peak_mib_over_idle\": $((max - base))}"
-}
+source "$(dirname "$0")/peak.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 timeout 170 .carry/ssm selftest --device cuda > $OUT/selftest.txt 2>&1; echo "selftest rc=$?"
 grep -c "^ok" $OUT/selftest.txt; grep -v "^ok" $OUT/selftest.txt | tail -12

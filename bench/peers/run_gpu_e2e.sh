@@ -5,19 +5,7 @@
 # run_gpu_bench.sh (whose bench_peers.py builds it first) when the mamba_ssm rows matter.
 set -u
 OUT=${OUT:-.}
-peak() {
-  local base max m pid
-  base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
-  max=$base
-  "$@" & pid=$!
-  while kill -0 $pid 2>/dev/null; do
-    m=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
-    [ "$m" -gt "$max" ] && max=$m
-    sleep 0.2
-  done
-  wait $pid
-  echo "{\"what\": \"gpu_peak\", \"cmd\": \"$*\", \"peak_mib_over_idle\": $((max - base))}"
-}
+source "$(dirname "$0")/peak.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 date -u
 peak timeout 120 .carry/ssm bench train-lm --device cuda --batch 8 --len 1024 --steps 5 2>&1 | tee $OUT/ours_e2e.jsonl
