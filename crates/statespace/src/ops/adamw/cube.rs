@@ -6,24 +6,15 @@ use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
 use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::{empty_device_contiguous_dtype, zeros_client};
-use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::ops::numeric::zeros_client;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::kernels::{UNITS, adamw_update, sum_of_squares};
 use super::{AdamWOps, AdamWScalars, adamw_update_composite, sum_of_squares_composite};
+use crate::ops::cuda_libs::{empty_f32, linear_cubes};
 
 /// Most cubes of one squared-norm launch (each adds one atomic).
 const MAX_NORM_CUBES: usize = 1024;
-
-fn empty_like<R: CubeRuntime>(t: &CubeTensor<R>) -> CubeTensor<R> {
-    empty_device_contiguous_dtype(
-        t.client.clone(),
-        t.device.clone(),
-        t.meta.shape().clone(),
-        DType::F32,
-    )
-}
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> AdamWOps
     for CubeBackend<R, F, I, BT>
@@ -42,15 +33,19 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> AdamWOps
             return adamw_update_composite::<Self>(param, grad, m, v, s);
         }
         let [param, grad, m, v] = [param, grad, m, v].map(into_contiguous);
-        let (param_out, m_out, v_out) = (empty_like(&param), empty_like(&m), empty_like(&v));
         let n = param.meta.shape().num_elements();
+        let (param_out, m_out, v_out) = (
+            empty_f32(&param, &[n]),
+            empty_f32(&m, &[n]),
+            empty_f32(&v, &[n]),
+        );
         // SAFETY: all seven tensors are contiguous with n elements (the
         // caller passes flat tensors of one length; outputs are allocated
         // like the inputs), and the kernel stops at n.
         unsafe {
             adamw_update::launch_unchecked::<R>(
                 &param.client,
-                CubeCount::Static(n.div_ceil(UNITS) as u32, 1, 1),
+                linear_cubes(n),
                 CubeDim::new_1d(UNITS as u32),
                 param.clone().into_tensor_arg(),
                 grad.into_tensor_arg(),

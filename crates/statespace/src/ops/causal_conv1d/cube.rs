@@ -7,7 +7,7 @@ use burn::tensor::Shape;
 use burn::tensor::ops::FloatTensor;
 use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::{empty_device_contiguous_dtype, zeros_client};
+use burn_cubecl::ops::numeric::zeros_client;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
@@ -15,21 +15,10 @@ use super::kernels::{
     CHANNELS, ROW_GROUPS, conv_forward, conv_input_grads, conv_silu_grad, conv_weight_grads,
 };
 use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
-
-/// Units per cube of the element-wise kernels.
-const UNITS: usize = 256;
+use crate::ops::cuda_libs::{LINEAR_UNITS, empty_f32, linear_cubes};
 
 /// Cubes of the weight-gradient kernel, about one device fill.
 const TARGET_CUBES: usize = 1024;
-
-fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
-    empty_device_contiguous_dtype(
-        like.client.clone(),
-        like.device.clone(),
-        Shape::from(shape.to_vec()),
-        DType::F32,
-    )
-}
 
 fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
     zeros_client(
@@ -38,10 +27,6 @@ fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R>
         Shape::from(shape.to_vec()),
         DType::F32,
     )
-}
-
-fn linear_cubes(units: usize) -> CubeCount {
-    CubeCount::Static(units.div_ceil(UNITS) as u32, 1, 1)
 }
 
 /// (B, L, D, K) when every tensor is f32 and the kernels apply.
@@ -68,14 +53,14 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
             return conv_forward_composite::<Self>(x, history, weight, bias, silu);
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
-        let y = empty(&x, &[batch, len, dim]);
+        let y = empty_f32(&x, &[batch, len, dim]);
         // SAFETY: x and history are read through their strides at the
         // shapes checked above; weight (D, K), bias (D) and y are contiguous.
         unsafe {
             conv_forward::launch_unchecked::<R>(
                 &x.client,
                 linear_cubes(batch * len * dim),
-                CubeDim::new_1d(UNITS as u32),
+                CubeDim::new_1d(LINEAR_UNITS as u32),
                 x.clone().into_tensor_arg(),
                 history.into_tensor_arg(),
                 weight.into_tensor_arg(),
@@ -105,13 +90,13 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
         let elements = batch * len * dim;
         let grad_pre = if silu {
-            let grad_pre = empty(&x, &[batch, len, dim]);
+            let grad_pre = empty_f32(&x, &[batch, len, dim]);
             // SAFETY: as the forward; grad_y is read through its strides.
             unsafe {
                 conv_silu_grad::launch_unchecked::<R>(
                     &x.client,
                     linear_cubes(elements),
-                    CubeDim::new_1d(UNITS as u32),
+                    CubeDim::new_1d(LINEAR_UNITS as u32),
                     x.clone().into_tensor_arg(),
                     history.clone().into_tensor_arg(),
                     weight.clone().into_tensor_arg(),
@@ -127,15 +112,15 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         } else {
             into_contiguous(grad_y)
         };
-        let grad_x = empty(&x, &[batch, len, dim]);
-        let grad_history = empty(&x, &[batch, taps - 1, dim]);
+        let grad_x = empty_f32(&x, &[batch, len, dim]);
+        let grad_history = empty_f32(&x, &[batch, taps - 1, dim]);
         // SAFETY: grad_pre (B, L, D) and weight (D, K) are contiguous, the
         // outputs allocated at the shapes the kernel writes.
         unsafe {
             conv_input_grads::launch_unchecked::<R>(
                 &x.client,
                 linear_cubes(batch * (len + taps - 1) * dim),
-                CubeDim::new_1d(UNITS as u32),
+                CubeDim::new_1d(LINEAR_UNITS as u32),
                 grad_pre.clone().into_tensor_arg(),
                 weight.clone().into_tensor_arg(),
                 grad_x.clone().into_tensor_arg(),

@@ -70,6 +70,14 @@ pub(crate) fn empty_f32<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -
     )
 }
 
+/// Units per cube of the one-unit-per-element CubeCL kernels.
+pub(crate) const LINEAR_UNITS: usize = 256;
+
+/// Cubes of [`LINEAR_UNITS`] units covering `units` units along x.
+pub(crate) fn linear_cubes(units: usize) -> cubecl::prelude::CubeCount {
+    cubecl::prelude::CubeCount::Static(units.div_ceil(LINEAR_UNITS) as u32, 1, 1)
+}
+
 /// Runs the library call `work` (see [`run_in_order`]) on the device
 /// addresses of `inputs` followed by `out`'s, and returns `out` once it
 /// is written; `None` on other runtimes or when the call fails (reported

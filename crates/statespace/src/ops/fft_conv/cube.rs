@@ -17,7 +17,7 @@ use super::kernels::{
     TILE, TILE_ROWS, padded_rows, rows_to_sequence, spectra_correlation, spectra_product,
 };
 use super::{FftConvOps, causal_conv_composite, fft_len};
-use crate::ops::cuda_libs::{F32Cube, cufft, empty_f32};
+use crate::ops::cuda_libs::{F32Cube, LINEAR_UNITS, cufft, empty_f32, linear_cubes};
 use crate::ops::host::{from_host, to_host};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
@@ -120,7 +120,7 @@ impl Spectral {
             spectra_product::launch_unchecked::<R>(
                 &u.client,
                 linear_cubes(units),
-                CubeDim::new_1d(256),
+                CubeDim::new_1d(LINEAR_UNITS as u32),
                 u_spectra.into_tensor_arg(),
                 k_spectra.into_tensor_arg(),
                 y_spectra.clone().into_tensor_arg(),
@@ -157,7 +157,7 @@ impl Spectral {
                 spectra_correlation::launch_unchecked::<R>(
                     &u.client,
                     linear_cubes(rows * f),
-                    CubeDim::new_1d(256),
+                    CubeDim::new_1d(LINEAR_UNITS as u32),
                     other.clone().into_tensor_arg(),
                     gy_spectra.clone().into_tensor_arg(),
                     out.clone().into_tensor_arg(),
@@ -277,10 +277,6 @@ fn cast<R: CubeRuntime>(t: CubeTensor<R>, dtype: DType) -> CubeTensor<R> {
         return t;
     }
     burn_cubecl::kernel::cast(t, dtype)
-}
-
-fn linear_cubes(units: usize) -> CubeCount {
-    CubeCount::Static(units.div_ceil(256) as u32, 1, 1)
 }
 
 /// Cubes tiling (along × across) per batch entry.
