@@ -9,9 +9,9 @@
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{DType, Int, Tensor, TensorData, TensorPrimitive};
 use burn_flex::Flex;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Normal, Uniform};
 
@@ -20,8 +20,9 @@ use crate::error::Result;
 use crate::golden::Check;
 use crate::io::HostTensor;
 use crate::ops::{
-    AdamWOps, AdamWScalars, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias, causal_conv,
-    causal_conv1d, irfft, matmul, rfft, selective_scan, vandermonde,
+    AdamWOps, AdamWScalars, NormKind, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias,
+    causal_conv, causal_conv1d, embedding, irfft, matmul, mean_cross_entropy, norm, rfft,
+    selective_scan, vandermonde,
 };
 
 /// Tolerance of f32 ops against the CPU.
@@ -461,6 +462,74 @@ fn run_add_bias<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::
     )
 }
 
+/// The rows of a (V, D) table that `tokens` (B, L; repeated) name, and the
+/// table's gradient: a scatter-add of ∂out.
+fn run_embedding<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 2],
+    tokens: &[i64],
+    device: &B::Device,
+) -> Results {
+    let table = draws[0].tensor::<B, 2>(device, DType::F32);
+    let (bt, len) = (draws[1].shape[0], draws[1].shape[1]);
+    let tokens =
+        Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [bt, len]), device);
+    let out = embedding(table.clone(), tokens);
+    outputs_and_grads(
+        out,
+        &draws[1],
+        &[("grad_table", &|g| table.grad(g).map(|t| host(&t)))],
+        device,
+    )
+}
+
+/// LayerNorm or RMSNorm of a strided view (x is a slice of a wider
+/// tensor), and every gradient.
+fn run_norm<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 4],
+    kind: NormKind,
+    device: &B::Device,
+) -> Results {
+    let wide = draws[0].tensor::<B, 3>(device, DType::F32);
+    let dim = draws[1].shape[0];
+    let x = wide.clone().narrow(2, 1, dim);
+    let w = draws[1].tensor::<B, 1>(device, DType::F32);
+    let b = draws[2].tensor::<B, 1>(device, DType::F32);
+    let bias = (kind == NormKind::Layer).then(|| b.clone());
+    let out = norm(x, w.clone(), bias, 1e-5, kind);
+    outputs_and_grads(
+        out,
+        &draws[3],
+        &[
+            ("grad_x", &|g| wide.grad(g).map(|t| host(&t))),
+            ("grad_weight", &|g| w.grad(g).map(|t| host(&t))),
+            ("grad_bias", &|g| b.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
+/// The mean cross-entropy of (N, C) logits against `labels`, and the
+/// logits' gradient (scaled up by N so it is not all below the tolerance's
+/// floor).
+fn run_cross_entropy<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 1],
+    labels: &[i64],
+    device: &B::Device,
+) -> Results {
+    let logits = draws[0].tensor::<B, 2>(device, DType::F32);
+    let rows = labels.len();
+    let labels = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.to_vec(), [rows]), device);
+    let loss = mean_cross_entropy(logits.clone(), labels).mul_scalar(rows as f64);
+    let grads = loss.clone().backward();
+    vec![
+        ("loss", host(&loss)),
+        (
+            "grad_logits",
+            logits.grad(&grads).map(|t| host(&t)).unwrap_or_default(),
+        ),
+    ]
+}
+
 /// One AdamW step (param′, m′, v′) on the inner backend of `B`, where the
 /// optimiser runs, from flat draws of param, grad, m and v.
 fn run_adamw<B: AutodiffBackend>(draws: &[Draw; 4], device: &B::Device) -> Results
@@ -544,6 +613,7 @@ where
 {
     let cpu = Default::default();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut rng_tokens = ChaCha8Rng::seed_from_u64(11);
     let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
     let mut draw = |shape: &[usize]| Draw::new(&mut rng, shape, |r| normal.sample(r));
     let mut checks = Vec::new();
@@ -678,6 +748,67 @@ where
                 &mut checks,
             );
         }
+    }
+    // (V, D, batch, L): one token; few rows hit many times; a byte-level
+    // table under an LRA-sized batch (every row hit ≈ 16 times).
+    for (vocab, dim, bt, len) in [
+        (5, 3, 1, 1),
+        (7, 33, 2, 37),
+        (300, 70, 3, 100),
+        (256, 128, 4, 1024),
+    ] {
+        let tokens: Vec<i64> = (0..bt * len)
+            .map(|_| rng_tokens.random_range(0..vocab as i64))
+            .collect();
+        let draws = [draw(&[vocab, dim]), draw(&[bt, len, dim])];
+        compare(
+            format!("embedding V{vocab} D{dim} b{bt} L{len}"),
+            &run_embedding::<B>(&draws, &tokens, device),
+            &run_embedding::<Autodiff<Flex>>(&draws, &tokens, &cpu),
+            &mut checks,
+        );
+    }
+    // (batch, L, d): one row; widths below, at and above one warp's 32
+    // lanes; Mamba-130m's 768 over a batch of rows. (Not d = 1: RMSNorm's
+    // ∂x there is r·ĝ·(1 − x̂²) = r³·ε·ĝ, a cancellation that no f32
+    // implementation, the CPU's included, computes to 1e-5.)
+    for (bt, len, dim) in [
+        (1, 1, 1),
+        (2, 37, 5),
+        (3, 33, 32),
+        (2, 100, 70),
+        (2, 512, 768),
+    ] {
+        for kind in [NormKind::Rms, NormKind::Layer] {
+            let draws = [
+                draw(&[bt, len, dim + 3]),
+                draw(&[dim]),
+                draw(&[dim]),
+                draw(&[bt, len, dim]),
+            ];
+            compare(
+                format!("{kind:?} norm b{bt} L{len} d{dim}"),
+                &run_norm::<B>(&draws, kind, device),
+                &run_norm::<Autodiff<Flex>>(&draws, kind, &cpu),
+                &mut checks,
+            );
+        }
+    }
+    // (N, C): one class; fewer classes than a cube's units; an LM head's
+    // vocabulary (mamba-130m's padded 50,280) with logits of spread 10.
+    for (rows, classes) in [(1, 1), (3, 7), (37, 300), (64, 10), (16, 50_280)] {
+        let labels: Vec<i64> = (0..rows)
+            .map(|_| rng_tokens.random_range(0..classes as i64))
+            .collect();
+        let mut logits = draw(&[rows, classes]);
+        logits.data.iter_mut().for_each(|x| *x *= 10.0);
+        let draws = [logits];
+        compare(
+            format!("cross entropy N{rows} C{classes}"),
+            &run_cross_entropy::<B>(&draws, &labels, device),
+            &run_cross_entropy::<Autodiff<Flex>>(&draws, &labels, &cpu),
+            &mut checks,
+        );
     }
     // The optimiser's kernels: odd lengths, one longer than a launch's cubes.
     for n in [1, 1000, 300_001] {

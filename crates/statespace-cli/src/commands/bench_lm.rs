@@ -7,10 +7,10 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::optim::GradientsParams;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use statespace::ops::mean_cross_entropy;
 use statespace::train::optim::{AdamW, OptimConfig, step};
 
 use super::bench::{median, shapes};
@@ -81,11 +81,11 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
                 Tensor::<A, 2, Int>::from_data(TensorData::new(ids, [batch, len + 1]), &device);
             let start = Instant::now();
             let inputs = ids.clone().narrow(1, 0, len);
-            let targets = ids.narrow(1, 1, len).reshape([batch * len, 1]);
+            let targets = ids.narrow(1, 1, len).reshape([batch * len]);
             let logits = model
                 .forward(inputs)?
                 .reshape([batch * len, config.vocab_size]);
-            let loss = log_softmax(logits, 1).gather(1, targets).mean().neg();
+            let loss = mean_cross_entropy(logits, targets);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             // The step reads the gradient norm back, which waits for the device.
             model = step::<A, _>(&mut adam, model, &grads, 1.0).0;

@@ -3,6 +3,7 @@
 //! `step`, and chunked `forward_with_state`, held equal by tests.
 
 pub mod activation;
+pub mod embedding;
 pub mod linear;
 pub mod mamba;
 pub mod mamba2;

@@ -1,5 +1,6 @@
 //! Normalisation layers with the parameter names of the reference models.
 
+use crate::ops::{NormKind, NormOps, norm};
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -22,14 +23,12 @@ impl<B: Backend> RmsNorm<B> {
             eps,
         }
     }
+}
 
-    /// Normalises the last dimension of `x`.
+impl<B: NormOps> RmsNorm<B> {
+    /// Normalises the last dimension of `x` (…, d).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let mean_sq = x.clone().square().mean_dim(D - 1);
-        let d = self.weight.val().dims()[0];
-        let mut shape = [1usize; D];
-        shape[D - 1] = d;
-        x * (mean_sq.add_scalar(self.eps)).sqrt().recip() * self.weight.val().reshape(shape)
+        norm(x, self.weight.val(), None, self.eps, NormKind::Rms)
     }
 }
 
@@ -105,17 +104,18 @@ impl<B: Backend> LayerNorm<B> {
             eps,
         }
     }
+}
 
-    /// Normalises the last dimension of `x`.
+impl<B: NormOps> LayerNorm<B> {
+    /// Normalises the last dimension of `x` (…, d).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let d = self.weight.val().dims()[0];
-        let mut shape = [1usize; D];
-        shape[D - 1] = d;
-        let mean = x.clone().mean_dim(D - 1);
-        let centred = x - mean;
-        let var = centred.clone().square().mean_dim(D - 1);
-        centred * var.add_scalar(self.eps).sqrt().recip() * self.weight.val().reshape(shape)
-            + self.bias.val().reshape(shape)
+        norm(
+            x,
+            self.weight.val(),
+            Some(self.bias.val()),
+            self.eps,
+            NormKind::Layer,
+        )
     }
 }
 
@@ -128,7 +128,7 @@ pub enum Norm<B: Backend> {
     Rms(RmsNorm<B>),
 }
 
-impl<B: Backend> Norm<B> {
+impl<B: NormOps> Norm<B> {
     /// Normalises the last dimension of `x`.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self {

@@ -7,7 +7,7 @@
 //!   logits = decoder(norm_f(h)[b, t])            or read at chosen steps (sequence tasks)
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::Rng;
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
+use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
 use crate::layers::norm::{LayerNorm, Norm, RmsNorm};
 use crate::ops::SsmBackend;
@@ -173,9 +174,7 @@ impl ClassifierConfig {
             NormKind::Rms => Norm::Rms(RmsNorm::new(d, 1e-5, device)),
         };
         let encoder = match self.input {
-            InputKind::Tokens { vocab } => {
-                Encoder::Tokens(EmbeddingConfig::new(vocab, d).init(device))
-            }
+            InputKind::Tokens { vocab } => Encoder::Tokens(Embedding::new(vocab, d, device)),
             InputKind::Values { channels } => {
                 Encoder::Values(Linear::new(channels, d, true, device))
             }

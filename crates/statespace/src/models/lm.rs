@@ -9,8 +9,8 @@
 //! `layers.{i}.mixer.*`, `norm_f.weight`, `lm_head.weight`.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig};
 
+use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
@@ -51,7 +51,7 @@ impl LmConfig {
         }
         let d = self.d_model();
         Ok(LanguageModel {
-            embeddings: EmbeddingConfig::new(self.vocab_size, d).init(device),
+            embeddings: Embedding::new(self.vocab_size, d, device),
             layers: (0..self.n_layer)
                 .map(|_| {
                     Ok(Block {

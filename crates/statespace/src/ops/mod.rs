@@ -4,13 +4,16 @@
 
 pub mod adamw;
 pub mod causal_conv1d;
+pub mod cross_entropy;
 #[cfg(feature = "cuda")]
 mod cuda_libs;
+pub mod embedding;
 pub(crate) mod fast_math;
 pub mod fft_conv;
 #[cfg(feature = "cuda")]
 mod host;
 pub mod matmul;
+pub mod norm;
 pub(crate) mod row_update;
 pub mod selective_scan;
 pub mod spectral;
@@ -19,8 +22,11 @@ pub mod vandermonde;
 
 pub use adamw::{AdamWOps, AdamWScalars};
 pub use causal_conv1d::{CausalConv1dOps, causal_conv1d};
+pub use cross_entropy::{CrossEntropyOps, mean_cross_entropy};
+pub use embedding::{EmbeddingOps, embedding};
 pub use fft_conv::{FftConvOps, causal_conv};
 pub use matmul::{MatmulOps, add_bias, matmul};
+pub use norm::{NormKind, NormOps, norm};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, ssd, ssd_chunked};
@@ -36,6 +42,9 @@ pub trait SsmBackend:
     + MatmulOps
     + AdamWOps
     + CausalConv1dOps
+    + EmbeddingOps
+    + NormOps
+    + CrossEntropyOps
 {
 }
 
@@ -47,7 +56,10 @@ impl<
         + VandermondeOps
         + MatmulOps
         + AdamWOps
-        + CausalConv1dOps,
+        + CausalConv1dOps
+        + EmbeddingOps
+        + NormOps
+        + CrossEntropyOps,
 > SsmBackend for B
 {
 }

@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
-use burn::tensor::activation::log_softmax;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -21,7 +20,7 @@ use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use crate::models::classifier::Classifier;
-use crate::ops::SsmBackend;
+use crate::ops::{CrossEntropyOps, SsmBackend, mean_cross_entropy};
 use crate::tasks::{Split, Task};
 
 /// One row of the metrics CSV.
@@ -122,7 +121,7 @@ impl RunDir {
 
 /// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
 /// number of correct argmax predictions.
-pub fn cross_entropy<B: Backend>(
+pub fn cross_entropy<B: CrossEntropyOps>(
     logits: Tensor<B, 2>,
     labels: Tensor<B, 1, Int>,
 ) -> (Tensor<B, 1>, usize) {
@@ -130,9 +129,7 @@ pub fn cross_entropy<B: Backend>(
     let predicted = logits.clone().argmax(1).reshape([batch]);
     let correct = predicted.equal(labels.clone()).int().sum().into_scalar();
     let correct: i64 = burn::tensor::ElementConversion::elem(correct);
-    let logp = log_softmax(logits, 1);
-    let picked = logp.gather(1, labels.reshape([batch, 1]));
-    (picked.mean().neg(), correct as usize)
+    (mean_cross_entropy(logits, labels), correct as usize)
 }
 
 /// Loss and accuracy of `model` on a whole split; accuracy is the fraction

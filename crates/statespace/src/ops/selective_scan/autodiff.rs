@@ -27,11 +27,13 @@ enum Output {
 #[derive(Debug)]
 struct ScanBackward(Output);
 
-/// What the backward pass needs: the inputs, the arguments, and the shape
-/// and dtype of the other output (for its zero cotangent).
+/// What the backward pass needs: the inputs, what the backend's forward
+/// saved for it, the arguments, and the shape and dtype of the other output
+/// (for its zero cotangent).
 #[derive(Debug, Clone)]
 struct Saved<B: Backend> {
     inputs: ScanTensors<FloatTensor<B>>,
+    residual: Option<FloatTensor<B>>,
     args: ScanArgs,
     other_shape: Shape,
     other_dtype: DType,
@@ -49,7 +51,13 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 9> for ScanBackward {
             Output::Out => (grad, other),
             Output::Last => (other, grad),
         };
-        let g = B::selective_scan_backward(saved.inputs, grad_out, grad_last, &saved.args);
+        let g = B::selective_scan_backward_saved(
+            saved.inputs,
+            saved.residual,
+            grad_out,
+            grad_last,
+            &saved.args,
+        );
         let results = [
             g.u,
             g.delta,
@@ -96,7 +104,7 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
             delta_bias: inputs.delta_bias.primitive,
             initial_state: inputs.initial_state.primitive,
         };
-        let (out, last) = B::selective_scan_forward(inner.clone(), args);
+        let (out, last, residual) = B::selective_scan_forward_saving(inner.clone(), args);
         let track = |which: Output, value: FloatTensor<B>, other: &FloatTensor<B>| {
             match ScanBackward(which)
                 .prepare::<C>(nodes.clone())
@@ -106,6 +114,7 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
                 OpsKind::Tracked(prep) => prep.finish(
                     Saved {
                         inputs: inner.clone(),
+                        residual: residual.clone(),
                         args: args.clone(),
                         other_shape: other.shape(),
                         other_dtype: other.dtype(),

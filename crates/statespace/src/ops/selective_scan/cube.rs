@@ -322,6 +322,13 @@ fn to_cpu<B: Backend>(t: ScanTensors<FloatTensor<B>>) -> ScanTensors<FloatTensor
     }
 }
 
+/// The shape of the chunk-start states (batch, chunks, D, N) that the
+/// backward kernel reads.
+fn checkpoint_shape(p: &Plan) -> [usize; 4] {
+    let chunks = p.len.div_ceil(LANES * ITEMS);
+    [p.batch, chunks, p.dim, p.geometry.n_state]
+}
+
 /// A packed (unpadded) tensor of `shape` on the device of `like`.
 fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize], dtype: DType) -> CubeTensor<R> {
     empty_device_contiguous_dtype(
@@ -363,6 +370,62 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         (outputs.out, outputs.last)
     }
 
+    /// Also writes the chunk-start states, which the backward pass would
+    /// otherwise recompute with a forward pass of its own.
+    fn selective_scan_forward_saving(
+        inputs: ScanTensors<FloatTensor<Self>>,
+        args: &ScanArgs,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let Some(p) = plan(&inputs, args) else {
+            let (out, last) = Self::selective_scan_forward(inputs, args);
+            return (out, last, None);
+        };
+        let t = inputs;
+        let n = p.geometry.n_state;
+        let outputs = ChunkOutputs {
+            out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
+            last: empty(&t.u, &[p.batch, p.dim, n], p.params),
+            checkpoints: empty(&t.u, &checkpoint_shape(&p), DType::F32),
+            ..ChunkOutputs::unused(&t.u, &p)
+        };
+        let pass = ChunkPass {
+            output: true,
+            checkpoints: true,
+            ends: false,
+        };
+        run_pass(&t, &p, pass, &outputs);
+        (outputs.out, outputs.last, Some(outputs.checkpoints))
+    }
+
+    fn selective_scan_backward_saved(
+        inputs: ScanTensors<FloatTensor<Self>>,
+        saved: Option<FloatTensor<Self>>,
+        grad_out: FloatTensor<Self>,
+        grad_last_state: FloatTensor<Self>,
+        args: &ScanArgs,
+    ) -> ScanGrads<FloatTensor<Self>> {
+        let plan = plan(&inputs, args)
+            .filter(|p| grad_out.dtype == p.activations && grad_last_state.dtype == p.params);
+        match (plan, saved) {
+            (Some(p), Some(checkpoints))
+                if checkpoints.meta.shape().dims::<4>() == checkpoint_shape(&p) =>
+            {
+                backward_on_device::<R, F, I, BT>(
+                    inputs,
+                    Some(checkpoints),
+                    grad_out,
+                    grad_last_state,
+                    &p,
+                )
+            }
+            _ => Self::selective_scan_backward(inputs, grad_out, grad_last_state, args),
+        }
+    }
+
     fn selective_scan_backward(
         inputs: ScanTensors<FloatTensor<Self>>,
         grad_out: FloatTensor<Self>,
@@ -392,7 +455,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
                 initial_state: back(g.initial_state),
             };
         };
-        backward_on_device::<R, F, I, BT>(inputs, grad_out, grad_last_state, &p)
+        backward_on_device::<R, F, I, BT>(inputs, None, grad_out, grad_last_state, &p)
     }
 }
 
@@ -412,28 +475,31 @@ fn is_time_major<R: CubeRuntime>(t: &CubeTensor<R>) -> bool {
 /// 31.6 ms of a 481 ms mamba-130m training step on the H200.)
 fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
     t: ScanTensors<CubeTensor<R>>,
+    saved_checkpoints: Option<CubeTensor<R>>,
     grad_out: CubeTensor<R>,
     grad_last: CubeTensor<R>,
     p: &Plan,
 ) -> ScanGrads<CubeTensor<R>> {
     type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
     let n = p.geometry.n_state;
-    let chunks = p.len.div_ceil(LANES * ITEMS);
     let client = t.u.client.clone();
     let device = t.u.device.clone();
 
-    // The chunk-start states, from the forward kernel.
-    let outputs = ChunkOutputs {
-        checkpoints: empty(&t.u, &[p.batch, chunks, p.dim, n], DType::F32),
-        ..ChunkOutputs::unused(&t.u, p)
-    };
-    let pass = ChunkPass {
-        output: false,
-        checkpoints: true,
-        ends: false,
-    };
-    run_pass(&t, p, pass, &outputs);
-    let checkpoints = outputs.checkpoints;
+    // The chunk-start states: saved by the forward pass, or recomputed by
+    // the forward kernel.
+    let checkpoints = saved_checkpoints.unwrap_or_else(|| {
+        let outputs = ChunkOutputs {
+            checkpoints: empty(&t.u, &checkpoint_shape(p), DType::F32),
+            ..ChunkOutputs::unused(&t.u, p)
+        };
+        let pass = ChunkPass {
+            output: false,
+            checkpoints: true,
+            ends: false,
+        };
+        run_pass(&t, p, pass, &outputs);
+        outputs.checkpoints
+    });
 
     let laid_out_as = |input: &CubeTensor<R>| {
         if is_time_major(input) {

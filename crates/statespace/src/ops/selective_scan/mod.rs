@@ -149,6 +149,35 @@ pub trait SelectiveScanOps: crate::ops::MatmulOps {
         grad_last_state: FloatTensor<Self>,
         args: &ScanArgs,
     ) -> ScanGrads<FloatTensor<Self>>;
+
+    /// Forward for training: as [`Self::selective_scan_forward`], plus what
+    /// the backward pass may reuse instead of recomputing (`None` unless
+    /// the backend saves something: CubeCL devices keep the chunk-start
+    /// states, a few MB per layer).
+    fn selective_scan_forward_saving(
+        inputs: ScanTensors<FloatTensor<Self>>,
+        args: &ScanArgs,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let (out, last) = Self::selective_scan_forward(inputs, args);
+        (out, last, None)
+    }
+
+    /// [`Self::selective_scan_backward`] given what
+    /// [`Self::selective_scan_forward_saving`] saved for these inputs.
+    fn selective_scan_backward_saved(
+        inputs: ScanTensors<FloatTensor<Self>>,
+        saved: Option<FloatTensor<Self>>,
+        grad_out: FloatTensor<Self>,
+        grad_last_state: FloatTensor<Self>,
+        args: &ScanArgs,
+    ) -> ScanGrads<FloatTensor<Self>> {
+        let _ = saved;
+        Self::selective_scan_backward(inputs, grad_out, grad_last_state, args)
+    }
 }
 
 /// The inputs of [`selective_scan`]; shapes as in mamba_ssm.

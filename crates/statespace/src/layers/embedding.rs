@@ -1,0 +1,37 @@
+//! A token embedding table whose backward pass is the backend's own
+//! scatter-add ([`crate::ops::embedding`]); stored as burn's and PyTorch's
+//! `weight` (vocab, d_model), so records and checkpoints are unchanged.
+
+use crate::ops::{EmbeddingOps, embedding};
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Int, Tensor};
+
+/// h[b, t] = weight[tokens[b, t]].
+#[derive(Module, Debug)]
+pub struct Embedding<B: Backend> {
+    /// The table, (vocab, d_model).
+    pub weight: Param<Tensor<B, 2>>,
+}
+
+impl<B: Backend> Embedding<B> {
+    /// A (`vocab`, `d_model`) table drawn from N(0, 1), as PyTorch and burn
+    /// initialise embeddings.
+    pub fn new(vocab: usize, d_model: usize, device: &B::Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::random(
+                [vocab, d_model],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            )),
+        }
+    }
+}
+
+impl<B: EmbeddingOps> Embedding<B> {
+    /// The embeddings of `tokens` (batch, len), (batch, len, d_model).
+    /// Every token must be below the vocabulary size.
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        embedding(self.weight.val(), tokens)
+    }
+}

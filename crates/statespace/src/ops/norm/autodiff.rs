@@ -1,0 +1,88 @@
+//! The norm under autodiff, with the backend's backward pass. (The
+//! backward op called on autodiff tensors directly is the trait's
+//! differentiable composite.)
+
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::ops::FloatTensor;
+use burn_autodiff::{
+    Autodiff,
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+};
+
+use super::{NormForward, NormKind, NormOps};
+
+/// The backward pass of a norm; its inputs are x and w, and b for
+/// LayerNorm.
+#[derive(Debug)]
+struct NormBackward {
+    kind: NormKind,
+}
+
+/// x, w, μ and r of the forward pass.
+type Saved<B> = [FloatTensor<B>; 4];
+
+impl<B: NormOps, const N: usize> Backward<B, N> for NormBackward {
+    type State = Saved<B>;
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x, weight, mean, rstd] = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let g = B::norm_backward(x, weight, (mean, rstd), self.kind, grad);
+        let all = [Some(g.x), Some(g.weight), g.bias];
+        for (node, g) in ops.parents.into_iter().zip(all) {
+            if let (Some(node), Some(g)) = (node, g) {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+impl<B: NormOps, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
+    fn norm_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        eps: f64,
+        kind: NormKind,
+    ) -> NormForward<FloatTensor<Self>> {
+        let inner = B::norm_forward(
+            x.primitive.clone(),
+            weight.primitive.clone(),
+            bias.as_ref().map(|b| b.primitive.clone()),
+            eps,
+            kind,
+        );
+        let saved = [
+            x.primitive,
+            weight.primitive,
+            inner.mean.clone(),
+            inner.rstd.clone(),
+        ];
+        let op = NormBackward { kind };
+        let y = match bias {
+            Some(b) => match op
+                .prepare::<C>([x.node, weight.node, b.node])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(saved, inner.y),
+                OpsKind::UnTracked(prep) => prep.finish(inner.y),
+            },
+            None => match op
+                .prepare::<C>([x.node, weight.node])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(saved, inner.y),
+                OpsKind::UnTracked(prep) => prep.finish(inner.y),
+            },
+        };
+        NormForward {
+            y,
+            mean: Self::from_inner(inner.mean),
+            rstd: Self::from_inner(inner.rstd),
+        }
+    }
+}
