@@ -5,7 +5,7 @@
 # xz-compressed: two binaries exceed the device's 64 MiB carry limit) and .carry/golden
 # (a copy of ../shared/golden). Optional: NCU_LAUNCHES=N profiles the new build's first
 # N kernel launches of one LM step with Nsight Compute (kernel times only), NCU_S4D_LAUNCHES=N
-# the first N of two S4D classifier steps. Writes to $OUT.
+# the first N of two S4D classifier steps; DECODE=0 skips decoding. Writes to $OUT.
 set -u
 OUT=${OUT:-.}
 export SSM_GOLDEN_DIR=$PWD/.carry/golden
@@ -22,7 +22,7 @@ for r in 1 2; do for bin in ssm-prev ssm; do
   timeout 100 .carry/$bin bench train-lm --device cuda --batch 8 --len 1024 --steps 5 2>&1 | tail -1
   timeout 60 .carry/$bin bench train --device cuda --mixer s4d --batch 64 --len 1024 --d-model 128 --layers 4 --steps 10 2>&1 | tail -1
 done; done 2>&1 | tee $OUT/ab_train.txt
-for bin in ssm-prev ssm; do
+[ "${DECODE:-1}" = 0 ] || for bin in ssm-prev ssm; do
   echo "== $bin"
   for b in 1 64; do timeout 60 .carry/$bin bench decode --device cuda --batch $b --tokens 128 2>&1 | tail -1; done
 done 2>&1 | tee $OUT/ab_decode.txt

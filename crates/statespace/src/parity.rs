@@ -773,7 +773,7 @@ where
     // ∂x there is r·ĝ·(1 − x̂²) = r³·ε·ĝ, a cancellation that no f32
     // implementation, the CPU's included, computes to 1e-5.)
     for (bt, len, dim) in [
-        (1, 1, 1),
+        (1, 1, 2),
         (2, 37, 5),
         (3, 33, 32),
         (2, 100, 70),

@@ -4,9 +4,11 @@ extern crate alloc;
 
 mod compute;
 mod device;
+mod occupancy;
 mod runtime;
 
 pub use device::*;
+pub use occupancy::set_min_blocks_per_sm;
 pub use runtime::*;
 
 #[cfg(feature = "ptx-wmma")]

@@ -144,6 +144,16 @@ impl CudaContext {
         }
 
         let cube_dim = kernel_compiled.cube_dim;
+        // statespace patch: occupancy hints (`crate::occupancy`).
+        if let Some(min_blocks) = crate::occupancy::min_blocks_for(&kernel_compiled.entrypoint_name)
+        {
+            let units = cube_dim.num_elems();
+            kernel_compiled.source = kernel_compiled.source.replacen(
+                &format!("__launch_bounds__({units})"),
+                &format!("__launch_bounds__({units}, {min_blocks})"),
+                1,
+            );
+        }
         let arch = if self.arch.version >= 90 {
             format!("--gpu-architecture=sm_{}a", self.arch)
         } else {

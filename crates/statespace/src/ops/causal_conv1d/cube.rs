@@ -12,10 +12,10 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::kernels::{
-    CHANNELS, ROW_GROUPS, conv_forward, conv_input_grads, conv_silu_grad, conv_weight_grads,
+    CHANNELS, ROW_GROUPS, RUN, conv_input_grads, conv_pre_activations, conv_weight_grads,
 };
 use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
-use crate::ops::cuda_libs::{LINEAR_UNITS, empty_f32, linear_cubes};
+use crate::ops::cuda_libs::empty_f32;
 
 /// Cubes of the weight-gradient kernel, about one device fill.
 const TARGET_CUBES: usize = 1024;
@@ -29,6 +29,19 @@ fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R>
     )
 }
 
+/// The grid and cube of a run kernel over `rows` steps of every channel
+/// of every batch (see [`RUN`]).
+fn run_launch(batch: usize, rows: usize, dim: usize) -> (CubeCount, CubeDim) {
+    (
+        CubeCount::Static(
+            dim.div_ceil(CHANNELS) as u32,
+            rows.div_ceil(ROW_GROUPS * RUN) as u32,
+            batch as u32,
+        ),
+        CubeDim::new_2d(CHANNELS as u32, ROW_GROUPS as u32),
+    )
+}
+
 /// (B, L, D, K) when every tensor is f32 and the kernels apply.
 fn sizes<R: CubeRuntime>(tensors: &[&CubeTensor<R>], weight: &CubeTensor<R>) -> Option<[usize; 4]> {
     if tensors.iter().any(|t| t.dtype != DType::F32) {
@@ -36,7 +49,10 @@ fn sizes<R: CubeRuntime>(tensors: &[&CubeTensor<R>], weight: &CubeTensor<R>) -> 
     }
     let [batch, len, dim] = tensors[0].meta.shape().dims::<3>();
     let taps = weight.meta.shape().dims::<2>()[1];
-    (batch * len * dim > 0 && taps > 0).then_some([batch, len, dim, taps])
+    // CUDA's grid limit of 65,535 along y and z (the run kernels' steps
+    // and batch).
+    let fits = batch < 65_536 && (len + taps).div_ceil(ROW_GROUPS * RUN) < 65_536;
+    (batch * len * dim > 0 && taps > 0 && fits).then_some([batch, len, dim, taps])
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv1dOps
@@ -54,22 +70,27 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
         let y = empty_f32(&x, &[batch, len, dim]);
+        let (count, cube_dim) = run_launch(batch, len, dim);
         // SAFETY: x and history are read through their strides at the
-        // shapes checked above; weight (D, K), bias (D) and y are contiguous.
+        // shapes checked above; weight (D, K), bias (D) and y are contiguous;
+        // the kernel stops at channel D and step L. (x stands in for the
+        // unread ∂y.)
         unsafe {
-            conv_forward::launch_unchecked::<R>(
+            conv_pre_activations::launch_unchecked::<R>(
                 &x.client,
-                linear_cubes(batch * len * dim),
-                CubeDim::new_1d(LINEAR_UNITS as u32),
+                count,
+                cube_dim,
                 x.clone().into_tensor_arg(),
                 history.into_tensor_arg(),
                 weight.into_tensor_arg(),
                 bias.into_tensor_arg(),
+                x.clone().into_tensor_arg(),
                 y.clone().into_tensor_arg(),
                 len as u32,
                 dim as u32,
                 taps,
                 silu,
+                false,
             );
         }
         y
@@ -88,15 +109,15 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
             return conv_backward_composite::<Self>(x, history, weight, bias, silu, grad_y);
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
-        let elements = batch * len * dim;
         let grad_pre = if silu {
             let grad_pre = empty_f32(&x, &[batch, len, dim]);
+            let (count, cube_dim) = run_launch(batch, len, dim);
             // SAFETY: as the forward; grad_y is read through its strides.
             unsafe {
-                conv_silu_grad::launch_unchecked::<R>(
+                conv_pre_activations::launch_unchecked::<R>(
                     &x.client,
-                    linear_cubes(elements),
-                    CubeDim::new_1d(LINEAR_UNITS as u32),
+                    count,
+                    cube_dim,
                     x.clone().into_tensor_arg(),
                     history.clone().into_tensor_arg(),
                     weight.clone().into_tensor_arg(),
@@ -106,6 +127,8 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
                     len as u32,
                     dim as u32,
                     taps,
+                    true,
+                    true,
                 );
             }
             grad_pre
@@ -116,11 +139,12 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         let grad_history = empty_f32(&x, &[batch, taps - 1, dim]);
         // SAFETY: grad_pre (B, L, D) and weight (D, K) are contiguous, the
         // outputs allocated at the shapes the kernel writes.
+        let (count, cube_dim) = run_launch(batch, len + taps - 1, dim);
         unsafe {
             conv_input_grads::launch_unchecked::<R>(
                 &x.client,
-                linear_cubes(batch * (len + taps - 1) * dim),
-                CubeDim::new_1d(LINEAR_UNITS as u32),
+                count,
+                cube_dim,
                 grad_pre.clone().into_tensor_arg(),
                 weight.clone().into_tensor_arg(),
                 grad_x.clone().into_tensor_arg(),

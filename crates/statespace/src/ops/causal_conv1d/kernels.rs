@@ -30,88 +30,102 @@ fn padded_input(
     }
 }
 
-/// bias[d] + Σ_i w[d, i] · x̃[b, t + i, d].
+/// Consecutive steps per unit of the run kernels ([`conv_forward`],
+/// [`conv_silu_grad`], [`conv_input_grads`]): each unit walks one channel
+/// through `RUN` steps with the last K − 1 inputs in registers, so every
+/// input is read about once and no unit divides indices.
+pub const RUN: usize = 16;
+
+/// The (channel d, first step, batch b) of a run kernel's unit, on the grid
+/// (⌈D / CHANNELS⌉, ⌈rows / (ROW_GROUPS · RUN)⌉, B) with units (CHANNELS,
+/// ROW_GROUPS).
 #[cube]
-fn pre_activation(
-    x: &Tensor<f32>,
-    history: &Tensor<f32>,
-    weight: &Tensor<f32>,
-    bias: &Tensor<f32>,
-    b: usize,
-    t: usize,
-    d: usize,
-    #[comptime] taps: usize,
-) -> f32 {
-    let mut acc = bias[d];
+fn run_start() -> (usize, usize, usize) {
+    let d = CUBE_POS_X as usize * CHANNELS + UNIT_POS_X as usize;
+    let first = (CUBE_POS_Y as usize * ROW_GROUPS + UNIT_POS_Y as usize) * RUN;
+    (d, first, CUBE_POS_Z as usize)
+}
+
+/// w[d, ·] in registers.
+#[cube]
+fn taps_of(weight: &Tensor<f32>, d: usize, #[comptime] taps: usize) -> Array<f32> {
+    let mut w = Array::<f32>::new(taps);
     #[unroll]
     for i in 0..taps {
-        acc += weight[d * taps + i] * padded_input(x, history, b, t + i, d, taps);
+        w[i] = weight[d * taps + i];
     }
-    acc
+    w
 }
 
-/// (b, t, d) of element `pos` of a contiguous (B, rows, D) tensor.
-#[cube]
-fn position(pos: usize, rows: usize, dim: usize) -> (usize, usize, usize) {
-    (pos / (dim * rows), (pos / dim) % rows, pos % dim)
-}
-
-/// y = act(pre-activation), y (B, L, D). One unit per element.
+/// One pass over the pre-activations p[b, t, d] = bias[d] + Σ_i w[d, i] ·
+/// x̃[b, t + i, d], written to `out` (B, L, D) contiguous as
+/// - the forward (`grad` false): y = p, or silu(p) when `silu`;
+/// - the SiLU gradient (`grad` true): ĝ = ∂y · silu′(p), with
+///   silu′(p) = σ(p)·(1 + p·(1 − σ(p))) and ∂y read through its strides.
+///
+/// x and history are read through their strides. Run-kernel grid (see
+/// [`RUN`]).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_forward(
-    x: &Tensor<f32>,
-    history: &Tensor<f32>,
-    weight: &Tensor<f32>,
-    bias: &Tensor<f32>,
-    y: &mut Tensor<f32>,
-    len: u32,
-    dim: u32,
-    #[comptime] taps: usize,
-    #[comptime] silu: bool,
-) {
-    let pos = ABSOLUTE_POS;
-    if pos >= y.len() {
-        terminate!();
-    }
-    let (b, t, d) = position(pos, len as usize, dim as usize);
-    let p = pre_activation(x, history, weight, bias, b, t, d, taps);
-    if silu {
-        y[pos] = p / (1.0 + (-p).exp());
-    } else {
-        y[pos] = p;
-    }
-}
-
-/// ĝ = ∂y · silu′(p) with the pre-activation p recomputed, ĝ (B, L, D)
-/// contiguous; silu′(p) = σ(p)·(1 + p·(1 − σ(p))). One unit per element.
-#[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
-pub fn conv_silu_grad(
+pub fn conv_pre_activations(
     x: &Tensor<f32>,
     history: &Tensor<f32>,
     weight: &Tensor<f32>,
     bias: &Tensor<f32>,
     grad_y: &Tensor<f32>,
-    grad_pre: &mut Tensor<f32>,
+    out: &mut Tensor<f32>,
     len: u32,
     dim: u32,
     #[comptime] taps: usize,
+    #[comptime] silu: bool,
+    #[comptime] grad: bool,
 ) {
-    let pos = ABSOLUTE_POS;
-    if pos >= grad_pre.len() {
+    let (len, dim) = (len as usize, dim as usize);
+    let (d, first, b) = run_start();
+    if d >= dim || first >= len {
         terminate!();
     }
-    let (b, t, d) = position(pos, len as usize, dim as usize);
-    let p = pre_activation(x, history, weight, bias, b, t, d, taps);
-    let s = 1.0 / (1.0 + (-p).exp());
-    let g = grad_y[b * grad_y.stride(0) + t * grad_y.stride(1) + d * grad_y.stride(2)];
-    grad_pre[pos] = g * s * (1.0 + p * (1.0 - s));
+    let w = taps_of(weight, d, taps);
+    let mut window = Array::<f32>::new(taps);
+    #[unroll]
+    for i in 0..taps - 1 {
+        window[i] = padded_input(x, history, b, first + i, d, taps);
+    }
+    let mut end = first + RUN;
+    if end > len {
+        end = len;
+    }
+    let bias_d = bias[d];
+    let mut t = first;
+    while t < end {
+        window[taps - 1] = x[b * x.stride(0) + t * x.stride(1) + d * x.stride(2)];
+        let mut p = bias_d;
+        #[unroll]
+        for i in 0..taps {
+            p += w[i] * window[i];
+        }
+        #[unroll]
+        for i in 0..taps - 1 {
+            window[i] = window[i + 1];
+        }
+        let at = (b * len + t) * dim + d;
+        if grad {
+            let s = 1.0 / (1.0 + (-p).exp());
+            let g = grad_y[b * grad_y.stride(0) + t * grad_y.stride(1) + d * grad_y.stride(2)];
+            out[at] = g * s * (1.0 + p * (1.0 - s));
+        } else if silu {
+            out[at] = p / (1.0 + (-p).exp());
+        } else {
+            out[at] = p;
+        }
+        t += 1;
+    }
 }
 
 /// ∂x̃[b, s, d] = Σ_i w[d, i] · ĝ[b, s − i, d] over 0 ≤ s − i < L, split
 /// into ∂history (B, K − 1, D) for s < K − 1 and ∂x (B, L, D) after. ĝ
-/// (B, L, D) contiguous. One unit per element of x̃.
+/// (B, L, D) contiguous. Run-kernel grid over the K − 1 + L steps of x̃,
+/// the last K − 1 values of ĝ in registers.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn conv_input_grads(
@@ -125,25 +139,48 @@ pub fn conv_input_grads(
 ) {
     let (len, dim) = (len as usize, dim as usize);
     let padded = len + taps - 1;
-    let pos = ABSOLUTE_POS;
-    if pos >= grad_x.len() + grad_history.len() {
+    let (d, first, b) = run_start();
+    if d >= dim || first >= padded {
         terminate!();
     }
-    let (b, s, d) = position(pos, padded, dim);
-    let mut acc = 0.0f32;
+    let w = taps_of(weight, d, taps);
+    // window[j] = ĝ[first − (K − 1) + j] for j < K − 1 (zero outside 0..L).
+    let mut window = Array::<f32>::new(taps);
     #[unroll]
-    for i in 0..taps {
-        // t = s − i, kept unsigned: s + (K − 1 − i) − (K − 1).
-        let shifted = s + (taps - 1 - i);
+    for j in 0..taps - 1 {
+        let shifted = first + j;
+        let mut value = 0.0f32;
         if shifted >= taps - 1 && shifted - (taps - 1) < len {
-            let t = shifted - (taps - 1);
-            acc += weight[d * taps + i] * grad_pre[(b * len + t) * dim + d];
+            value = grad_pre[(b * len + shifted - (taps - 1)) * dim + d];
         }
+        window[j] = value;
     }
-    if s < taps - 1 {
-        grad_history[(b * (taps - 1) + s) * dim + d] = acc;
-    } else {
-        grad_x[(b * len + s - (taps - 1)) * dim + d] = acc;
+    let mut end = first + RUN;
+    if end > padded {
+        end = padded;
+    }
+    let mut s = first;
+    while s < end {
+        let mut newest = 0.0f32;
+        if s < len {
+            newest = grad_pre[(b * len + s) * dim + d];
+        }
+        window[taps - 1] = newest;
+        let mut acc = 0.0f32;
+        #[unroll]
+        for i in 0..taps {
+            acc += w[i] * window[taps - 1 - i];
+        }
+        #[unroll]
+        for j in 0..taps - 1 {
+            window[j] = window[j + 1];
+        }
+        if s < taps - 1 {
+            grad_history[(b * (taps - 1) + s) * dim + d] = acc;
+        } else {
+            grad_x[(b * len + s - (taps - 1)) * dim + d] = acc;
+        }
+        s += 1;
     }
 }
 

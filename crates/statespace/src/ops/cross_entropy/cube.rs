@@ -40,6 +40,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntro
                 loss.clone().into_tensor_arg(),
                 lse.clone().into_tensor_arg(),
                 classes as u32,
+                f32::NAN,
                 label_dtype.into(),
             );
         }

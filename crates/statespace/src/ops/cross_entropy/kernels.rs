@@ -12,8 +12,9 @@ const MAX_PLANES: usize = UNITS / 32;
 /// loss[n] = lse[n] − x[n, y[n]] and lse[n] for one row of logits x (N,
 /// `classes`, packed) per cube: each unit keeps a running maximum and the
 /// sum of exp(x − maximum) over its share of the row, then the cube merges
-/// them. A label not below `classes` gives a NaN loss (never a read outside
-/// the row).
+/// them. A label not below `classes` gives the loss `invalid` (the caller
+/// passes NaN; a NaN literal does not survive CubeCL's code generation) and
+/// never a read outside the row.
 #[cube(launch_unchecked)]
 pub fn cross_entropy_forward<I: Int>(
     logits: &Tensor<f32>,
@@ -21,6 +22,7 @@ pub fn cross_entropy_forward<I: Int>(
     loss: &mut Tensor<f32>,
     lse: &mut Tensor<f32>,
     classes: u32,
+    invalid: f32,
     #[define(I)] _dtype: StorageType,
 ) {
     let mut shared_max = SharedMemory::<f32>::new(MAX_PLANES);
@@ -66,7 +68,7 @@ pub fn cross_entropy_forward<I: Int>(
         if label >= I::new(0) && label < I::cast_from(classes) {
             loss[row] = log_sum - logits[base + usize::cast_from(label)];
         } else {
-            loss[row] = (-1.0f32).sqrt();
+            loss[row] = invalid;
         }
     }
 }

@@ -24,6 +24,10 @@ use crate::ops::host::{from_host, to_host};
 /// Largest state size N the kernels take.
 pub const MAX_STATE: usize = 256;
 
+/// Resident warps per streaming multiprocessor the backward kernel is
+/// compiled for (an occupancy hint to NVRTC).
+const MIN_WARPS_PER_SM: usize = 16;
+
 /// Static shared memory per cube (CUDA's limit is 48 KiB).
 const SHARED_BYTES: usize = 46 * 1024;
 
@@ -540,6 +544,15 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
         t.z.dtype,
     );
     let geo = p.backward;
+    // At least 16 resident warps per SM: caps the kernel at 128 registers
+    // per thread. Left to itself NVRTC gave it 182, one 8-warp cube per SM;
+    // capped, the (8, 1536, 2048) f32 backward went from 3.48 to 2.13 ms
+    // and the (1, 1536, 65536) bf16 one from 21.6 to 12.3 ms on the H200
+    // (`ssm bench kernels --only scan`, one session).
+    cubecl::cuda::set_min_blocks_per_sm(
+        "scan_chunked_backward",
+        (MIN_WARPS_PER_SM / geo.warps) as u32,
+    );
     // SAFETY: `plan` checked every shape the kernel indexes with; the
     // outputs were allocated above with the shapes it assumes.
     unsafe {
