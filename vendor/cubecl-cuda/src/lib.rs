@@ -8,7 +8,7 @@ mod occupancy;
 mod runtime;
 
 pub use device::*;
-pub use occupancy::set_min_blocks_per_sm;
+pub use occupancy::set_min_warps_per_sm;
 pub use runtime::*;
 
 #[cfg(feature = "ptx-wmma")]

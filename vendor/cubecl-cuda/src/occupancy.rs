@@ -1,29 +1,35 @@
 //! statespace patch: per-kernel occupancy hints. A kernel whose entry point
 //! starts with a registered prefix is compiled with
-//! `__launch_bounds__(units, min_blocks)`, so NVRTC caps its registers to
-//! let `min_blocks` cubes share a streaming multiprocessor.
+//! `__launch_bounds__(units, min_blocks)`, min_blocks being the registered
+//! number of resident warps per streaming multiprocessor over the warps of
+//! one cube, so NVRTC caps its registers to let that many cubes share one.
 
 use std::sync::Mutex;
 
-static MIN_BLOCKS: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
+/// Threads per warp on NVIDIA GPUs.
+const WARP: u32 = 32;
 
-/// Asks for at least `min_blocks` resident cubes per streaming
-/// multiprocessor for kernels whose entry point starts with `prefix`
-/// (compiled after this call; the latest hint for a prefix wins; 1 removes
-/// the hint).
-pub fn set_min_blocks_per_sm(prefix: &str, min_blocks: u32) {
-    let mut hints = MIN_BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+static MIN_WARPS: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
+
+/// Asks for at least `warps` resident warps per streaming multiprocessor
+/// for kernels whose entry point starts with `prefix`, whatever their cube
+/// size (kernels compiled after this call; the latest hint for a prefix
+/// wins; 0 removes it).
+pub fn set_min_warps_per_sm(prefix: &str, warps: u32) {
+    let mut hints = MIN_WARPS.lock().unwrap_or_else(|e| e.into_inner());
     hints.retain(|(p, _)| p != prefix);
-    if min_blocks > 1 {
-        hints.push((prefix.to_string(), min_blocks));
+    if warps > 0 {
+        hints.push((prefix.to_string(), warps));
     }
 }
 
-/// The hint for the kernel `entrypoint`, if any.
-pub(crate) fn min_blocks_for(entrypoint: &str) -> Option<u32> {
-    let hints = MIN_BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
-    hints
+/// The cubes per streaming multiprocessor to compile the kernel
+/// `entrypoint` of `units` threads per cube for, when hinted and above 1.
+pub(crate) fn min_blocks_for(entrypoint: &str, units: u32) -> Option<u32> {
+    let hints = MIN_WARPS.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, warps) = hints
         .iter()
-        .find(|(prefix, _)| entrypoint.starts_with(prefix.as_str()))
-        .map(|(_, n)| *n)
+        .find(|(prefix, _)| entrypoint.starts_with(prefix.as_str()))?;
+    let blocks = warps / units.div_ceil(WARP).max(1);
+    (blocks > 1).then_some(blocks)
 }

@@ -145,14 +145,23 @@ impl CudaContext {
 
         let cube_dim = kernel_compiled.cube_dim;
         // statespace patch: occupancy hints (`crate::occupancy`).
-        if let Some(min_blocks) = crate::occupancy::min_blocks_for(&kernel_compiled.entrypoint_name)
+        let units = cube_dim.num_elems();
+        if let Some(min_blocks) =
+            crate::occupancy::min_blocks_for(&kernel_compiled.entrypoint_name, units)
         {
-            let units = cube_dim.num_elems();
-            kernel_compiled.source = kernel_compiled.source.replacen(
-                &format!("__launch_bounds__({units})"),
-                &format!("__launch_bounds__({units}, {min_blocks})"),
-                1,
-            );
+            let bounds = format!("__launch_bounds__({units})");
+            if kernel_compiled.source.contains(&bounds) {
+                kernel_compiled.source = kernel_compiled.source.replacen(
+                    &bounds,
+                    &format!("__launch_bounds__({units}, {min_blocks})"),
+                    1,
+                );
+            } else {
+                log::warn!(
+                    "occupancy hint for {} not applied: no {bounds} in its source",
+                    kernel_compiled.entrypoint_name
+                );
+            }
         }
         let arch = if self.arch.version >= 90 {
             format!("--gpu-architecture=sm_{}a", self.arch)

@@ -7,9 +7,10 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
-/// Channels per cube of [`conv_weight_grads`] (one plane).
+/// Channels per cube (one plane) of every kernel here.
 pub const CHANNELS: usize = 32;
-/// Row groups per cube of [`conv_weight_grads`].
+/// Row groups per cube of every kernel here (a run kernel's group walks
+/// [`RUN`] steps; [`conv_weight_grads`]' strides over rows).
 pub const ROW_GROUPS: usize = 8;
 
 /// x̃[b, s, d] for s < K − 1 + L: the history, then x.
@@ -30,8 +31,8 @@ fn padded_input(
     }
 }
 
-/// Consecutive steps per unit of the run kernels ([`conv_forward`],
-/// [`conv_silu_grad`], [`conv_input_grads`]): each unit walks one channel
+/// Consecutive steps per unit of the run kernels
+/// ([`conv_pre_activations`], [`conv_input_grads`]): each unit walks one channel
 /// through `RUN` steps with the last K − 1 inputs in registers, so every
 /// input is read about once and no unit divides indices.
 pub const RUN: usize = 16;

@@ -92,10 +92,19 @@ pub fn cross_entropy_backward_composite<B: Backend>(
 
 /// The mean softmax cross-entropy of `logits` (N, C) against `labels` (N),
 /// each below C: a one-element tensor, differentiable in the logits.
+///
+/// # Panics
+/// If `labels` does not hold one label per row of `logits` (a caller's
+/// bug; the GPU kernels would otherwise read past the labels).
 pub fn mean_cross_entropy<B: CrossEntropyOps>(
     logits: Tensor<B, 2>,
     labels: Tensor<B, 1, Int>,
 ) -> Tensor<B, 1> {
+    let (rows, count) = (logits.dims()[0], labels.dims()[0]);
+    assert_eq!(
+        rows, count,
+        "cross-entropy: {count} labels for {rows} rows of logits"
+    );
     let (loss, _) = B::cross_entropy_forward(float(logits), labels.into_primitive());
     tensor::<B, 1>(loss).mean()
 }

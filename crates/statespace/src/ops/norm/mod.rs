@@ -113,7 +113,8 @@ pub fn norm_forward_composite<B: Backend>(
         let mean = x.clone().mean_dim(1);
         (x - mean.clone(), mean)
     } else {
-        (x, Tensor::zeros([rows, 1], &w.device()))
+        let dtype = x.dtype();
+        (x, Tensor::zeros([rows, 1], (&w.device(), dtype)))
     };
     let rstd = centred
         .clone()
@@ -163,6 +164,11 @@ pub fn norm_backward_composite<B: Backend>(
 
 /// The norm of the last dimension of `x` (…, d) with `weight` (d) and, for
 /// LayerNorm, `bias` (d); differentiable in all three.
+///
+/// # Panics
+/// If `weight` or `bias` is not of length d (a caller's bug; the GPU
+/// kernels would otherwise read past them), or if RMSNorm is given a bias
+/// (it has none; the bias would get no gradient).
 pub fn norm<B: NormOps, const D: usize>(
     x: Tensor<B, D>,
     weight: Tensor<B, 1>,
@@ -172,6 +178,16 @@ pub fn norm<B: NormOps, const D: usize>(
 ) -> Tensor<B, D> {
     let dims = x.dims();
     let d = dims[D - 1];
+    assert!(
+        kind == NormKind::Layer || bias.is_none(),
+        "norm: RMSNorm takes no bias"
+    );
+    for (name, t) in [("weight", Some(&weight)), ("bias", bias.as_ref())] {
+        if let Some(t) = t {
+            let n = t.dims()[0];
+            assert_eq!(n, d, "norm: {name} of length {n} for rows of width {d}");
+        }
+    }
     let rows = dims[..D - 1].iter().product::<usize>();
     let flat = x.reshape([rows, d]);
     let out = B::norm_forward(float(flat), float(weight), bias.map(float), eps, kind);

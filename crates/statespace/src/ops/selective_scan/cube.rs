@@ -4,6 +4,8 @@
 //! [`MAX_STATE`] and mixed storage types the kernels do not take run the CPU
 //! kernel through host memory.
 
+use std::sync::Once;
+
 use burn::tensor::DType;
 use burn::tensor::Shape;
 use burn::tensor::backend::Backend;
@@ -26,7 +28,7 @@ pub const MAX_STATE: usize = 256;
 
 /// Resident warps per streaming multiprocessor the backward kernel is
 /// compiled for (an occupancy hint to NVRTC).
-const MIN_WARPS_PER_SM: usize = 16;
+const MIN_WARPS_PER_SM: u32 = 16;
 
 /// Static shared memory per cube (CUDA's limit is 48 KiB).
 const SHARED_BYTES: usize = 46 * 1024;
@@ -549,10 +551,10 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     // capped, the (8, 1536, 2048) f32 backward went from 3.48 to 2.13 ms
     // and the (1, 1536, 65536) bf16 one from 21.6 to 12.3 ms on the H200
     // (`ssm bench kernels --only scan`, one session).
-    cubecl::cuda::set_min_blocks_per_sm(
-        "scan_chunked_backward",
-        (MIN_WARPS_PER_SM / geo.warps) as u32,
-    );
+    static OCCUPANCY_HINT: Once = Once::new();
+    OCCUPANCY_HINT.call_once(|| {
+        cubecl::cuda::set_min_warps_per_sm("scan_chunked_backward", MIN_WARPS_PER_SM);
+    });
     // SAFETY: `plan` checked every shape the kernel indexes with; the
     // outputs were allocated above with the shapes it assumes.
     unsafe {
