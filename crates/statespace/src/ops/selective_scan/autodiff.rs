@@ -104,7 +104,14 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
             delta_bias: inputs.delta_bias.primitive,
             initial_state: inputs.initial_state.primitive,
         };
-        let (out, last, residual) = B::selective_scan_forward_saving(inner.clone(), args);
+        // Save for the backward only when some input needs a gradient.
+        let tracked = nodes.iter().any(|node| !node.requirement.is_none());
+        let (out, last, residual) = if tracked {
+            B::selective_scan_forward_saving(inner.clone(), args)
+        } else {
+            let (out, last) = B::selective_scan_forward(inner.clone(), args);
+            (out, last, None)
+        };
         let track = |which: Output, value: FloatTensor<B>, other: &FloatTensor<B>| {
             match ScanBackward(which)
                 .prepare::<C>(nodes.clone())
