@@ -14,6 +14,7 @@ pub mod fft_conv;
 mod host;
 pub mod matmul;
 pub mod norm;
+pub(crate) mod primitive;
 pub(crate) mod row_update;
 pub mod selective_scan;
 pub mod spectral;

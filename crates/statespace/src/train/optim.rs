@@ -7,17 +7,14 @@ use std::collections::HashMap;
 
 use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
-use burn::tensor::{Tensor, TensorPrimitive};
 use serde::{Deserialize, Serialize};
 
 use crate::io::state_dict::Path;
+use crate::ops::primitive::tensor;
 use crate::ops::{AdamWOps, AdamWScalars};
-
-fn float<B: Backend>(t: FloatTensor<B>) -> Tensor<B, 1> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
 
 /// Hyperparameters of the optimiser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,9 +157,9 @@ where
             moments.v.clone().into_primitive().tensor(),
             &scalars,
         );
-        moments.m = float(m);
-        moments.v = float(v);
-        let updated = float::<B::InnerBackend>(updated);
+        moments.m = tensor(m);
+        moments.v = tensor(v);
+        let updated = tensor::<B::InnerBackend, 1>(updated);
         let updated = Tensor::<B, D>::from_inner(updated.reshape(dims)).require_grad();
         param.map(|_| updated)
     }
@@ -203,7 +200,7 @@ where
         .unwrap_or_default();
     let sum_sq = B::InnerBackend::sum_of_squares(visitor.flat, &device);
     let sum_sq: f64 =
-        burn::tensor::ElementConversion::elem(float::<B::InnerBackend>(sum_sq).into_scalar());
+        burn::tensor::ElementConversion::elem(tensor::<B::InnerBackend, 1>(sum_sq).into_scalar());
     let norm = sum_sq.sqrt();
     let grad_scale = match optim.config.grad_clip {
         Some(max) if norm > max && norm > 0.0 => max / norm,

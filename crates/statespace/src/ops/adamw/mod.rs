@@ -12,9 +12,10 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 
+use crate::ops::primitive::tensor;
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
 use burn_flex::Flex;
 
 /// The scalars of one AdamW step of one parameter (decoupled weight decay,
@@ -82,10 +83,6 @@ impl<B: Backend, C: burn_autodiff::checkpoint::strategy::CheckpointStrategy> Ada
 {
 }
 
-fn float<B: Backend>(t: FloatTensor<B>) -> Tensor<B, 1> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
 /// [`AdamWOps::adamw_update`] in tensor ops.
 pub fn adamw_update_composite<B: Backend>(
     param: FloatTensor<B>,
@@ -95,10 +92,10 @@ pub fn adamw_update_composite<B: Backend>(
     s: &AdamWScalars,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let (param, grad, m, v) = (
-        float::<B>(param),
-        float::<B>(grad),
-        float::<B>(m),
-        float::<B>(v),
+        tensor::<B, 1>(param),
+        tensor::<B, 1>(grad),
+        tensor::<B, 1>(m),
+        tensor::<B, 1>(v),
     );
     let g = grad.mul_scalar(s.grad_scale);
     let m = m.mul_scalar(s.beta1) + g.clone().mul_scalar(1.0 - s.beta1);
@@ -121,7 +118,7 @@ pub fn sum_of_squares_composite<B: Backend>(
 ) -> FloatTensor<B> {
     let total = tensors
         .into_iter()
-        .map(|t| float::<B>(t).square().sum())
+        .map(|t| tensor::<B, 1>(t).square().sum())
         .reduce(|acc, s| acc + s)
         .unwrap_or_else(|| Tensor::zeros([1], device));
     total.into_primitive().tensor()

@@ -1,20 +1,13 @@
 //! The convolution and its backward pass in tensor ops: every tap is a
 //! contiguous slice of the channel-last x̃ times a broadcast row of taps.
 
+use burn::tensor::Tensor;
 use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::ConvGrads;
-
-fn tensor<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
-}
+use crate::ops::primitive::{float, tensor};
 
 /// Tap i of weight (D, K) as a broadcast row (1, 1, D).
 fn tap<B: Backend>(weight: &Tensor<B, 2>, i: usize) -> Tensor<B, 3> {

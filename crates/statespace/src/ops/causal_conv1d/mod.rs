@@ -20,6 +20,7 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 
+use crate::ops::primitive::float;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
@@ -68,10 +69,6 @@ pub trait CausalConv1dOps: Backend {
 }
 
 impl CausalConv1dOps for Flex {}
-
-fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
-}
 
 /// Convolves `x` (B, L, D) with depthwise `weight` (D, 1, K) and `bias` (D),
 /// after the `state` (B, D, K − 1) of earlier inputs (zeros if `None`),

@@ -17,9 +17,10 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 
+use crate::ops::primitive::{float, tensor};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorPrimitive};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 use burn_flex::Flex;
 
 /// Backends that compute softmax cross-entropy in one pass each way.
@@ -46,14 +47,6 @@ pub trait CrossEntropyOps: Backend {
 }
 
 impl CrossEntropyOps for Flex {}
-
-fn tensor<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
-}
 
 /// [`CrossEntropyOps::cross_entropy_forward`] in tensor ops.
 pub fn cross_entropy_forward_composite<B: Backend>(

@@ -18,12 +18,13 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
 use burn_flex::Flex;
 
 use super::MatmulOps;
+use crate::ops::primitive::{float, tensor};
 
 /// What a norm subtracts and adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +89,6 @@ pub trait NormOps: MatmulOps {
 }
 
 impl NormOps for Flex {}
-
-fn tensor<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
-}
 
 /// [`NormOps::norm_forward`] in tensor ops (the order of operations of
 /// the reference models' norms).
