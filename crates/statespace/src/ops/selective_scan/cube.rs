@@ -360,20 +360,8 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
                 from_host::<Self>(last, &device),
             );
         };
-        let t = inputs;
-        let n = p.geometry.n_state;
-        let outputs = ChunkOutputs {
-            out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
-            last: empty(&t.u, &[p.batch, p.dim, n], p.params),
-            ..ChunkOutputs::unused(&t.u, &p)
-        };
-        let pass = ChunkPass {
-            output: true,
-            checkpoints: false,
-            ends: false,
-        };
-        run_pass(&t, &p, pass, &outputs);
-        (outputs.out, outputs.last)
+        let (out, last, _) = forward_on_device(&inputs, &p, false);
+        (out, last)
     }
 
     /// Also writes the chunk-start states, which the backward pass would
@@ -390,21 +378,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
             let (out, last) = Self::selective_scan_forward(inputs, args);
             return (out, last, None);
         };
-        let t = inputs;
-        let n = p.geometry.n_state;
-        let outputs = ChunkOutputs {
-            out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
-            last: empty(&t.u, &[p.batch, p.dim, n], p.params),
-            checkpoints: empty(&t.u, &checkpoint_shape(&p), DType::F32),
-            ..ChunkOutputs::unused(&t.u, &p)
-        };
-        let pass = ChunkPass {
-            output: true,
-            checkpoints: true,
-            ends: false,
-        };
-        run_pass(&t, &p, pass, &outputs);
-        (outputs.out, outputs.last, Some(outputs.checkpoints))
+        forward_on_device(&inputs, &p, true)
     }
 
     fn selective_scan_backward_saved(
@@ -463,6 +437,37 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         };
         backward_on_device::<R, F, I, BT>(inputs, None, grad_out, grad_last_state, &p)
     }
+}
+
+/// The forward pass on the device: out (B, D, L) and the last state
+/// (B, D, N), and with `save` the chunk-start states the backward reads.
+fn forward_on_device<R: CubeRuntime>(
+    t: &ScanTensors<CubeTensor<R>>,
+    p: &Plan,
+    save: bool,
+) -> (CubeTensor<R>, CubeTensor<R>, Option<CubeTensor<R>>) {
+    let unused = ChunkOutputs::unused(&t.u, p);
+    let outputs = ChunkOutputs {
+        out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
+        last: empty(&t.u, &[p.batch, p.dim, p.geometry.n_state], p.params),
+        checkpoints: if save {
+            empty(&t.u, &checkpoint_shape(p), DType::F32)
+        } else {
+            unused.checkpoints
+        },
+        ..unused
+    };
+    let pass = ChunkPass {
+        output: true,
+        checkpoints: save,
+        ends: false,
+    };
+    run_pass(t, p, pass, &outputs);
+    (
+        outputs.out,
+        outputs.last,
+        save.then_some(outputs.checkpoints),
+    )
 }
 
 /// Whether a (B, D, L) activation steps through channels faster than
