@@ -352,15 +352,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         inputs: ScanTensors<FloatTensor<Self>>,
         args: &ScanArgs,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let Some(p) = plan(&inputs, args) else {
-            let device = inputs.u.device.clone();
-            let (out, last) = Flex::selective_scan_forward(to_cpu::<Self>(inputs), args);
-            return (
-                from_host::<Self>(out, &device),
-                from_host::<Self>(last, &device),
-            );
-        };
-        let (out, last, _) = forward_on_device(&inputs, &p, false);
+        let (out, last, _) = forward::<R, F, I, BT>(inputs, args, false);
         (out, last)
     }
 
@@ -374,40 +366,12 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         FloatTensor<Self>,
         Option<FloatTensor<Self>>,
     ) {
-        let Some(p) = plan(&inputs, args) else {
-            let (out, last) = Self::selective_scan_forward(inputs, args);
-            return (out, last, None);
-        };
-        forward_on_device(&inputs, &p, true)
+        forward::<R, F, I, BT>(inputs, args, true)
     }
 
     fn selective_scan_backward_saved(
         inputs: ScanTensors<FloatTensor<Self>>,
         saved: Option<FloatTensor<Self>>,
-        grad_out: FloatTensor<Self>,
-        grad_last_state: FloatTensor<Self>,
-        args: &ScanArgs,
-    ) -> ScanGrads<FloatTensor<Self>> {
-        let plan = plan(&inputs, args)
-            .filter(|p| grad_out.dtype == p.activations && grad_last_state.dtype == p.params);
-        match (plan, saved) {
-            (Some(p), Some(checkpoints))
-                if checkpoints.meta.shape().dims::<4>() == checkpoint_shape(&p) =>
-            {
-                backward_on_device::<R, F, I, BT>(
-                    inputs,
-                    Some(checkpoints),
-                    grad_out,
-                    grad_last_state,
-                    &p,
-                )
-            }
-            _ => Self::selective_scan_backward(inputs, grad_out, grad_last_state, args),
-        }
-    }
-
-    fn selective_scan_backward(
-        inputs: ScanTensors<FloatTensor<Self>>,
         grad_out: FloatTensor<Self>,
         grad_last_state: FloatTensor<Self>,
         args: &ScanArgs,
@@ -435,23 +399,45 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
                 initial_state: back(g.initial_state),
             };
         };
-        backward_on_device::<R, F, I, BT>(inputs, None, grad_out, grad_last_state, &p)
+        // States saved for other shapes are not these inputs': recompute.
+        let saved = saved.filter(|c| c.meta.shape().dims::<4>() == checkpoint_shape(&p));
+        backward_on_device::<R, F, I, BT>(inputs, saved, grad_out, grad_last_state, &p)
+    }
+
+    fn selective_scan_backward(
+        inputs: ScanTensors<FloatTensor<Self>>,
+        grad_out: FloatTensor<Self>,
+        grad_last_state: FloatTensor<Self>,
+        args: &ScanArgs,
+    ) -> ScanGrads<FloatTensor<Self>> {
+        Self::selective_scan_backward_saved(inputs, None, grad_out, grad_last_state, args)
     }
 }
 
-/// The forward pass on the device: out (B, D, L) and the last state
-/// (B, D, N), and with `save` the chunk-start states the backward reads.
-fn forward_on_device<R: CubeRuntime>(
-    t: &ScanTensors<CubeTensor<R>>,
-    p: &Plan,
+/// The forward pass: out (B, D, L) and the last state (B, D, N), and with
+/// `save` the chunk-start states the backward reads; inputs the kernels do
+/// not take run the CPU kernel through host memory (and save nothing).
+fn forward<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+    t: ScanTensors<CubeTensor<R>>,
+    args: &ScanArgs,
     save: bool,
 ) -> (CubeTensor<R>, CubeTensor<R>, Option<CubeTensor<R>>) {
-    let unused = ChunkOutputs::unused(&t.u, p);
+    type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
+    let Some(p) = plan(&t, args) else {
+        let device = t.u.device.clone();
+        let (out, last) = Flex::selective_scan_forward(to_cpu::<B<R, F, I, BT>>(t), args);
+        return (
+            from_host::<B<R, F, I, BT>>(out, &device),
+            from_host::<B<R, F, I, BT>>(last, &device),
+            None,
+        );
+    };
+    let unused = ChunkOutputs::unused(&t.u, &p);
     let outputs = ChunkOutputs {
         out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
         last: empty(&t.u, &[p.batch, p.dim, p.geometry.n_state], p.params),
         checkpoints: if save {
-            empty(&t.u, &checkpoint_shape(p), DType::F32)
+            empty(&t.u, &checkpoint_shape(&p), DType::F32)
         } else {
             unused.checkpoints
         },
@@ -462,7 +448,7 @@ fn forward_on_device<R: CubeRuntime>(
         checkpoints: save,
         ends: false,
     };
-    run_pass(t, p, pass, &outputs);
+    run_pass(&t, &p, pass, &outputs);
     (
         outputs.out,
         outputs.last,
