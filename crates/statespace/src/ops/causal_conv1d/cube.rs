@@ -42,6 +42,56 @@ fn run_launch(batch: usize, rows: usize, dim: usize) -> (CubeCount, CubeDim) {
     )
 }
 
+/// What one [`conv_pre_activations`] launch writes.
+enum PreActivationPass {
+    /// y = p, or silu(p).
+    Forward { silu: bool },
+    /// ĝ = ∂y · silu′(p).
+    SiluGrad,
+}
+
+/// One pass of [`conv_pre_activations`] into a new (B, L, D) tensor; `grad_y`
+/// is read only by [`PreActivationPass::SiluGrad`].
+fn pre_activations<R: CubeRuntime>(
+    x: &CubeTensor<R>,
+    history: &CubeTensor<R>,
+    weight: &CubeTensor<R>,
+    bias: &CubeTensor<R>,
+    grad_y: &CubeTensor<R>,
+    [batch, len, dim, taps]: [usize; 4],
+    pass: PreActivationPass,
+) -> CubeTensor<R> {
+    let out = empty_f32(x, &[batch, len, dim]);
+    let (count, cube_dim) = run_launch(batch, len, dim);
+    let (silu, grad) = match pass {
+        PreActivationPass::Forward { silu } => (silu, false),
+        PreActivationPass::SiluGrad => (true, true),
+    };
+    // SAFETY: x, history and grad_y are read through their strides at the
+    // shapes `sizes` checked; weight (D, K) and bias (D) are contiguous (the
+    // callers made them so) and `out` is allocated packed; the kernel stops
+    // at channel D and step L.
+    unsafe {
+        conv_pre_activations::launch_unchecked::<R>(
+            &x.client,
+            count,
+            cube_dim,
+            x.clone().into_tensor_arg(),
+            history.clone().into_tensor_arg(),
+            weight.clone().into_tensor_arg(),
+            bias.clone().into_tensor_arg(),
+            grad_y.clone().into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            len as u32,
+            dim as u32,
+            taps,
+            silu,
+            grad,
+        );
+    }
+    out
+}
+
 /// (B, L, D, K) when every tensor is f32 and the kernels apply.
 fn sizes<R: CubeRuntime>(tensors: &[&CubeTensor<R>], weight: &CubeTensor<R>) -> Option<[usize; 4]> {
     if tensors.iter().any(|t| t.dtype != DType::F32) {
@@ -69,31 +119,17 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
             return conv_forward_composite::<Self>(x, history, weight, bias, silu);
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
-        let y = empty_f32(&x, &[batch, len, dim]);
-        let (count, cube_dim) = run_launch(batch, len, dim);
-        // SAFETY: x and history are read through their strides at the
-        // shapes checked above; weight (D, K), bias (D) and y are contiguous;
-        // the kernel stops at channel D and step L. (x stands in for the
-        // unread ∂y.)
-        unsafe {
-            conv_pre_activations::launch_unchecked::<R>(
-                &x.client,
-                count,
-                cube_dim,
-                x.clone().into_tensor_arg(),
-                history.into_tensor_arg(),
-                weight.into_tensor_arg(),
-                bias.into_tensor_arg(),
-                x.clone().into_tensor_arg(),
-                y.clone().into_tensor_arg(),
-                len as u32,
-                dim as u32,
-                taps,
-                silu,
-                false,
-            );
-        }
-        y
+        // x stands in for the ∂y this pass does not read.
+        let pass = PreActivationPass::Forward { silu };
+        pre_activations(
+            &x,
+            &history,
+            &weight,
+            &bias,
+            &x,
+            [batch, len, dim, taps],
+            pass,
+        )
     }
 
     fn causal_conv1d_backward(
@@ -110,36 +146,17 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
         let grad_pre = if silu {
-            let grad_pre = empty_f32(&x, &[batch, len, dim]);
-            let (count, cube_dim) = run_launch(batch, len, dim);
-            // SAFETY: as the forward; grad_y is read through its strides.
-            unsafe {
-                conv_pre_activations::launch_unchecked::<R>(
-                    &x.client,
-                    count,
-                    cube_dim,
-                    x.clone().into_tensor_arg(),
-                    history.clone().into_tensor_arg(),
-                    weight.clone().into_tensor_arg(),
-                    bias.into_tensor_arg(),
-                    grad_y.into_tensor_arg(),
-                    grad_pre.clone().into_tensor_arg(),
-                    len as u32,
-                    dim as u32,
-                    taps,
-                    true,
-                    true,
-                );
-            }
-            grad_pre
+            let sizes = [batch, len, dim, taps];
+            let pass = PreActivationPass::SiluGrad;
+            pre_activations(&x, &history, &weight, &bias, &grad_y, sizes, pass)
         } else {
             into_contiguous(grad_y)
         };
         let grad_x = empty_f32(&x, &[batch, len, dim]);
         let grad_history = empty_f32(&x, &[batch, taps - 1, dim]);
+        let (count, cube_dim) = run_launch(batch, len + taps - 1, dim);
         // SAFETY: grad_pre (B, L, D) and weight (D, K) are contiguous, the
         // outputs allocated at the shapes the kernel writes.
-        let (count, cube_dim) = run_launch(batch, len + taps - 1, dim);
         unsafe {
             conv_input_grads::launch_unchecked::<R>(
                 &x.client,
