@@ -16,13 +16,14 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Normal, Uniform};
 
 use crate::complex::ComplexTensor;
+use crate::discretize::Discretization;
 use crate::error::Result;
 use crate::golden::Check;
 use crate::io::HostTensor;
 use crate::ops::{
     AdamWOps, AdamWScalars, NormKind, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias,
-    causal_conv, causal_conv1d, embedding, irfft, matmul, mean_cross_entropy, norm, rfft,
-    selective_scan, vandermonde,
+    causal_conv, causal_conv1d, diagonal_kernel, embedding, irfft, matmul, mean_cross_entropy,
+    norm, rfft, selective_scan, vandermonde,
 };
 
 /// Tolerance of f32 ops against the CPU.
@@ -373,6 +374,42 @@ fn run_vandermonde<B: AutodiffBackend + SsmBackend>(
     )
 }
 
+/// The fused diagonal kernel of Δ (H), A and B (H, N), C (C, H, N).
+fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 8],
+    rule: Discretization,
+    len: usize,
+    device: &B::Device,
+) -> Results {
+    let dt = draws[0].tensor::<B, 1>(device, DType::F32);
+    let complex2 = |i: usize| {
+        ComplexTensor::new(
+            draws[i].tensor::<B, 2>(device, DType::F32),
+            draws[i + 1].tensor::<B, 2>(device, DType::F32),
+        )
+    };
+    let (a, b) = (complex2(1), complex2(3));
+    let c = ComplexTensor::new(
+        draws[5].tensor::<B, 3>(device, DType::F32),
+        draws[6].tensor::<B, 3>(device, DType::F32),
+    );
+    let out = diagonal_kernel(&dt, &a, &b, &c, rule, len);
+    outputs_and_grads(
+        out,
+        &draws[7],
+        &[
+            ("grad_dt", &|g| dt.grad(g).map(|t| host(&t))),
+            ("grad_a_re", &|g| a.re.grad(g).map(|t| host(&t))),
+            ("grad_a_im", &|g| a.im.grad(g).map(|t| host(&t))),
+            ("grad_b_re", &|g| b.re.grad(g).map(|t| host(&t))),
+            ("grad_b_im", &|g| b.im.grad(g).map(|t| host(&t))),
+            ("grad_c_re", &|g| c.re.grad(g).map(|t| host(&t))),
+            ("grad_c_im", &|g| c.im.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
 fn run_matmul<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::Device) -> Results {
     let a = draws[0].tensor::<B, 3>(device, DType::F32);
     let b = draws[1].tensor::<B, 3>(device, DType::F32);
@@ -638,14 +675,30 @@ where
             &mut checks,
         );
     }
-    // (H, N, C, L)
-    for (h, n, c, len) in [(3, 4, 2, 1), (4, 8, 1, 33), (2, 16, 1, 64)] {
+    // (H, N, C, L): the last an S4D-Lin layer (ΔA = Δ·(−½ + iπn), Δ up to
+    // 0.1), whose phases reach 10⁴ radians over the kernel.
+    for (h, n, c, len) in [
+        (3, 4, 2, 1),
+        (4, 8, 1, 33),
+        (2, 16, 1, 64),
+        (16, 32, 2, 1000),
+    ] {
+        let s4d_lin = len == 1000;
         let mut w_re = draw(&[h, n]);
         w_re.data
             .iter_mut()
             .for_each(|x| *x = -0.1 * x.abs() - 0.01);
         let mut w_im = draw(&[h, n]);
         w_im.data.iter_mut().for_each(|x| *x *= 0.5);
+        if s4d_lin {
+            for hi in 0..h {
+                let dt = 0.001 * 100f32.powf(hi as f32 / (h - 1) as f32);
+                for m in 0..n {
+                    w_re.data[hi * n + m] = -0.5 * dt;
+                    w_im.data[hi * n + m] = std::f32::consts::PI * m as f32 * dt;
+                }
+            }
+        }
         let draws = [
             w_re,
             w_im,
@@ -659,6 +712,41 @@ where
             &run_vandermonde::<Autodiff<Flex>>(&draws, len, &cpu),
             &mut checks,
         );
+    }
+    // (H, N, C, L) of the fused diagonal kernel, S4D-shaped: Δ log-uniform
+    // in [0.001, 0.1], A = −½·e^{noise} + iπn.
+    for rule in [Discretization::Zoh, Discretization::Bilinear] {
+        for (h, n, c, len) in [(3, 4, 2, 1), (5, 7, 1, 33), (16, 32, 2, 1000)] {
+            let mut dt = draw(&[h]);
+            dt.data
+                .iter_mut()
+                .for_each(|x| *x = 0.001 * 100f32.powf(x.abs().min(1.0)));
+            let mut a_re = draw(&[h, n]);
+            a_re.data
+                .iter_mut()
+                .for_each(|x| *x = -0.5 * (0.1 * *x).exp());
+            let mut a_im = draw(&[h, n]);
+            a_im.data
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, x)| *x = std::f32::consts::PI * (i % n) as f32 + 0.1 * *x);
+            let draws = [
+                dt,
+                a_re,
+                a_im,
+                draw(&[h, n]),
+                draw(&[h, n]),
+                draw(&[c, h, n]),
+                draw(&[c, h, n]),
+                draw(&[c, h, len]),
+            ];
+            compare(
+                format!("diagonal kernel {rule} H{h} N{n} C{c} L{len}"),
+                &run_diagonal_kernel::<B>(&draws, rule, len, device),
+                &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, &cpu),
+                &mut checks,
+            );
+        }
     }
     // (signal length, spectrum bins, n): odd, even and power-of-two n,
     // signals and spectra shorter and longer than the transform.

@@ -7,7 +7,10 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{DType, Distribution, Tensor};
+use burn::tensor::{DType, Distribution, Tensor, TensorData};
+use statespace::complex::ComplexTensor;
+use statespace::discretize::Discretization;
+use statespace::kernel::vandermonde::{diagonal_kernel, diagonal_kernel_composite};
 use statespace::ops::selective_scan::{ScanArgs, ScanTensors};
 use statespace::ops::{SelectiveScanOps, Ssd, SsmBackend, causal_conv, ssd};
 
@@ -19,7 +22,7 @@ pub struct KernelArgs {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
-    /// Which kernels: all, scan, ssd, fftconv or matmul.
+    /// Which kernels: all, scan, ssd, fftconv, s4d or matmul.
     #[arg(long, default_value = "all")]
     only: String,
 }
@@ -184,6 +187,58 @@ fn fftconv<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
     }
 }
 
+/// The S4D convolution kernel from its parameters (ZOH discretisation and
+/// the Vandermonde product), forward and forward plus backward: the fused
+/// op (one kernel each way) beside the same math as tensor ops (what the
+/// s4 repository's S4D computes without its CUDA extension).
+fn s4d_kernel<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
+    for (h, n, len) in [(128, 32, 1024), (256, 32, 4096), (256, 32, 16384)] {
+        let dt = (random::<A, 1>([h], 1.0, DType::F32, device).abs() * -4.6).exp();
+        let dt = dt.require_grad();
+        let a = ComplexTensor::new(
+            Tensor::<A, 2>::full([h, n], -0.5, device),
+            Tensor::<A, 2>::from_data(
+                TensorData::new(
+                    (0..h * n)
+                        .map(|i| std::f32::consts::PI * (i % n) as f32)
+                        .collect(),
+                    [h, n],
+                ),
+                device,
+            ),
+        )
+        .map(|t| t.require_grad());
+        let b = ComplexTensor::new(
+            Tensor::<A, 2>::ones([h, n], device),
+            Tensor::<A, 2>::zeros([h, n], device),
+        )
+        .map(|t| t.require_grad());
+        let c = ComplexTensor::new(
+            random::<A, 3>([1, h, n], 0.5, DType::F32, device),
+            random::<A, 3>([1, h, n], 0.5, DType::F32, device),
+        )
+        .map(|t| t.require_grad());
+        for (form, fused) in [("fused", true), ("tensor_ops", false)] {
+            let run = || {
+                if fused {
+                    diagonal_kernel(&dt, &a, &b, &c, Discretization::Zoh, len)
+                } else {
+                    diagonal_kernel_composite(&dt, &a, &b, &c, Discretization::Zoh, len)
+                }
+            };
+            let fwd_ms = time_ms::<A>(device, || {
+                let _ = run();
+            });
+            let fwd_bwd_ms = time_ms::<A>(device, || {
+                let _ = run().sum().backward();
+            });
+            println!(
+                "{{\"what\": \"{name}.s4d_kernel\", \"form\": \"{form}\", \"H\": {h}, \"N\": {n}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
+            );
+        }
+    }
+}
+
 /// f32 matmuls at the shapes of a mamba-130m training step (8 × 1024
 /// tokens): in_proj, out_proj and the tied LM head. `exact` is statespace's
 /// full-precision matmul (what its layers use); `backend` is burn's, which
@@ -210,9 +265,9 @@ fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str) {
 /// Runs `ssm bench kernels`.
 pub fn run(args: KernelArgs) -> Result<()> {
     let all = args.only == "all";
-    if !all && !["scan", "ssd", "fftconv", "matmul"].contains(&args.only.as_str()) {
+    if !all && !["scan", "ssd", "fftconv", "s4d", "matmul"].contains(&args.only.as_str()) {
         anyhow::bail!(
-            "unknown --only `{}` (all, scan, ssd, fftconv or matmul)",
+            "unknown --only `{}` (all, scan, ssd, fftconv, s4d or matmul)",
             args.only
         );
     }
@@ -226,6 +281,9 @@ pub fn run(args: KernelArgs) -> Result<()> {
         }
         if all || args.only == "fftconv" {
             fftconv::<Autodiff<B>>(&device, name);
+        }
+        if all || args.only == "s4d" {
+            s4d_kernel::<Autodiff<B>>(&device, name);
         }
         if all || args.only == "matmul" {
             matmul_bench::<B>(&device, name);

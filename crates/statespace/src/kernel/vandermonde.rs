@@ -19,12 +19,17 @@ pub fn vandermonde_kernel<B: VandermondeOps>(
     vandermonde(log_a, coef, len)
 }
 
-/// The kernel of a diagonal continuous system (A, B, C) sampled with step Δ:
+/// The kernel of a diagonal continuous system, one backend op each way.
+pub use crate::ops::diagonal_kernel;
+
+/// The kernel of a diagonal continuous system (A, B, C) sampled with step Δ
+/// from tensor ops (discretisation, then the Vandermonde product): the
+/// reference [`diagonal_kernel`] is tested against.
 /// `dt` (H), `a` (H, N), `b` (H, N), `c` (C, H, N) → K (C, H, len).
 ///
 /// ZOH: K_l = 2·Re Σ C B (e^{ΔA} − 1)/A · e^{lΔA};
 /// bilinear: K_l = 2·Re Σ C Δ B/(1 − ΔA/2) · ((1 + ΔA/2)/(1 − ΔA/2))ˡ.
-pub fn diagonal_kernel<B: VandermondeOps>(
+pub fn diagonal_kernel_composite<B: VandermondeOps>(
     dt: &Tensor<B, 1>,
     a: &ComplexTensor<B, 2>,
     b: &ComplexTensor<B, 2>,

@@ -7,6 +7,7 @@ pub mod causal_conv1d;
 pub mod cross_entropy;
 #[cfg(feature = "cuda")]
 mod cuda_libs;
+pub mod diagonal_kernel;
 pub mod embedding;
 pub(crate) mod fast_math;
 pub mod fft_conv;
@@ -24,6 +25,7 @@ pub mod vandermonde;
 pub use adamw::{AdamWOps, AdamWScalars};
 pub use causal_conv1d::{CausalConv1dOps, causal_conv1d};
 pub use cross_entropy::{CrossEntropyOps, mean_cross_entropy};
+pub use diagonal_kernel::{DiagonalKernelOps, diagonal_kernel};
 pub use embedding::{EmbeddingOps, embedding};
 pub use fft_conv::{FftConvOps, causal_conv};
 pub use matmul::{MatmulOps, add_bias, matmul};
@@ -40,6 +42,7 @@ pub trait SsmBackend:
     + SsdOps
     + FftConvOps
     + VandermondeOps
+    + DiagonalKernelOps
     + MatmulOps
     + AdamWOps
     + CausalConv1dOps
@@ -55,6 +58,7 @@ impl<
         + SsdOps
         + FftConvOps
         + VandermondeOps
+        + DiagonalKernelOps
         + MatmulOps
         + AdamWOps
         + CausalConv1dOps

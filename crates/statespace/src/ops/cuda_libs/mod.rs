@@ -20,9 +20,10 @@ use std::collections::hash_map::Entry;
 use std::sync::{Mutex, OnceLock};
 
 use burn::tensor::DType;
+use burn::tensor::ops::FloatTensorOps;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{CubeBackend, CubeRuntime};
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use cubecl::cuda::{CudaDevice, CudaRuntime};
 use cudarc::driver::result as driver;
 use cudarc::driver::sys::{CUcontext, CUstream};
@@ -68,6 +69,18 @@ pub(crate) fn empty_f32<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -
         shape.to_vec().into(),
         DType::F32,
     )
+}
+
+/// `t` in `dtype` (no copy when it already is).
+pub(crate) fn to_dtype<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+    t: CubeTensor<R>,
+    dtype: DType,
+) -> CubeTensor<R> {
+    if t.dtype == dtype {
+        t
+    } else {
+        <CubeBackend<R, F, I, BT> as FloatTensorOps<_>>::float_cast(t, dtype.into())
+    }
 }
 
 /// Units per cube of the one-unit-per-element CubeCL kernels.

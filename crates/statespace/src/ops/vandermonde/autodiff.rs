@@ -33,10 +33,6 @@ impl<B: Backend + VandermondeOps> Backward<B, 4> for VandermondeBackward {
 }
 
 impl<B: Backend + VandermondeOps, C: CheckpointStrategy> VandermondeOps for Autodiff<B, C> {
-    fn vandermonde_prefers_composite() -> bool {
-        B::vandermonde_prefers_composite()
-    }
-
     fn vandermonde(inputs: VandermondeInputs<FloatTensor<Self>>, len: usize) -> FloatTensor<Self> {
         let nodes = [
             inputs.w_re.node.clone(),

@@ -1,5 +1,5 @@
 //! The Vandermonde product from differentiable tensor ops: the reference the
-//! fused kernel is tested against, and the GPU path.
+//! fused kernels are tested against, and the GPU path for f64.
 
 use burn::tensor::Tensor;
 

@@ -1,5 +1,5 @@
 //! The Vandermonde product of diagonal SSM kernels as a backend extension
-//! with a fused CPU kernel and its own backward:
+//! with fused kernels (CPU, and CubeCL on the GPU) and its own backward:
 //!
 //!   K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]),   l < L,
 //!
@@ -13,6 +13,8 @@ mod composite;
 #[cfg(feature = "cuda")]
 mod cube;
 mod flex;
+#[cfg(feature = "cuda")]
+mod kernels;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
@@ -34,6 +36,19 @@ pub struct VandermondeInputs<T> {
     pub coef_im: T,
 }
 
+impl<T> VandermondeInputs<T> {
+    /// The four tensors, each through `f`, in the order w_re, w_im,
+    /// coef_re, coef_im.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> VandermondeInputs<U> {
+        VandermondeInputs {
+            w_re: f(self.w_re),
+            w_im: f(self.w_im),
+            coef_re: f(self.coef_re),
+            coef_im: f(self.coef_im),
+        }
+    }
+}
+
 /// Backends that compute the Vandermonde product.
 pub trait VandermondeOps: crate::ops::MatmulOps {
     /// K (C, H, len).
@@ -44,13 +59,6 @@ pub trait VandermondeOps: crate::ops::MatmulOps {
         inputs: VandermondeInputs<FloatTensor<Self>>,
         grad: FloatTensor<Self>,
     ) -> VandermondeInputs<FloatTensor<Self>>;
-
-    /// Whether [`vandermonde`] runs the differentiable composite
-    /// ([`vandermonde_composite`]) instead of this op: true on devices with
-    /// no fused kernel yet, so training stays on the device.
-    fn vandermonde_prefers_composite() -> bool {
-        false
-    }
 }
 
 /// K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) for l < `len`:
@@ -60,9 +68,6 @@ pub fn vandermonde<B: VandermondeOps>(
     coef: &ComplexTensor<B, 3>,
     len: usize,
 ) -> Tensor<B, 3> {
-    if B::vandermonde_prefers_composite() {
-        return vandermonde_composite(w, coef, len);
-    }
     let p2 = |t: &Tensor<B, 2>| t.clone().into_primitive().tensor();
     let p3 = |t: &Tensor<B, 3>| t.clone().into_primitive().tensor();
     let inputs = VandermondeInputs {
