@@ -18,7 +18,7 @@ use rand_distr::{Distribution as _, Normal, Uniform};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::error::Result;
-use crate::golden::Check;
+use crate::golden::{Check, rel_err};
 use crate::io::HostTensor;
 use crate::ops::{
     AdamWOps, AdamWScalars, NormKind, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias,
@@ -320,7 +320,7 @@ fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
     inputs: &[GradOf<'_, B>],
     device: &B::Device,
 ) -> Results {
-    let grads = (out.clone() * g.tensor::<B, D>(device, DType::F32).detach())
+    let grads = (out.clone() * g.tensor::<B, D>(device, out.dtype()).detach())
         .sum()
         .backward();
     let mut results = vec![("out", host(&out))];
@@ -379,19 +379,20 @@ fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 8],
     rule: Discretization,
     len: usize,
+    dtype: DType,
     device: &B::Device,
 ) -> Results {
-    let dt = draws[0].tensor::<B, 1>(device, DType::F32);
+    let dt = draws[0].tensor::<B, 1>(device, dtype);
     let complex2 = |i: usize| {
         ComplexTensor::new(
-            draws[i].tensor::<B, 2>(device, DType::F32),
-            draws[i + 1].tensor::<B, 2>(device, DType::F32),
+            draws[i].tensor::<B, 2>(device, dtype),
+            draws[i + 1].tensor::<B, 2>(device, dtype),
         )
     };
     let (a, b) = (complex2(1), complex2(3));
     let c = ComplexTensor::new(
-        draws[5].tensor::<B, 3>(device, DType::F32),
-        draws[6].tensor::<B, 3>(device, DType::F32),
+        draws[5].tensor::<B, 3>(device, dtype),
+        draws[6].tensor::<B, 3>(device, dtype),
     );
     let out = diagonal_kernel(&dt, &a, &b, &c, rule, len);
     outputs_and_grads(
@@ -641,6 +642,30 @@ fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<
     }
 }
 
+/// Checks of f32 results against the CPU in f64 where f32 itself limits the
+/// accuracy: the tolerance is [`TOLERANCE_F32`] or twice the CPU's own f32
+/// error, whichever is larger. (A bilinear S4D kernel's high modes barely
+/// decay, so over 1000 steps the rounding of log Ā to f32 alone moves the
+/// kernel by ≈ 5·10⁻⁵ relative, on any f32 implementation.)
+fn compare_conditioned(
+    label: String,
+    ours: &Results,
+    cpu_f32: &Results,
+    cpu_f64: &Results,
+    checks: &mut Vec<Check>,
+) {
+    for (((name, actual), (_, f32_values)), (_, expected)) in ours.iter().zip(cpu_f32).zip(cpu_f64)
+    {
+        let cpu_error = rel_err(f32_values, expected);
+        checks.push(Check::new(
+            format!("{label}: {name} vs f64 (CPU f32: {cpu_error:.1e})"),
+            actual,
+            expected,
+            TOLERANCE_F32.max(2.0 * cpu_error),
+        ));
+    }
+}
+
 /// The FFT convolution, the real FFTs, the Vandermonde product and the
 /// full-precision matmul on backend `B` against the CPU, in f32, at odd lengths, L = 1
 /// and degenerate matrix shapes: one check per output and gradient.
@@ -740,10 +765,11 @@ where
                 draw(&[c, h, n]),
                 draw(&[c, h, len]),
             ];
-            compare(
+            compare_conditioned(
                 format!("diagonal kernel {rule} H{h} N{n} C{c} L{len}"),
-                &run_diagonal_kernel::<B>(&draws, rule, len, device),
-                &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, &cpu),
+                &run_diagonal_kernel::<B>(&draws, rule, len, DType::F32, device),
+                &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, DType::F32, &cpu),
+                &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, DType::F64, &cpu),
                 &mut checks,
             );
         }
@@ -926,13 +952,18 @@ where
 mod tests {
     use super::*;
 
-    /// The harness itself: the CPU against the CPU is exact.
+    /// The harness itself: the CPU against the CPU is exact, and the CPU's
+    /// f32 results stay within the conditioned checks' tolerance of f64.
     #[test]
     fn cpu_ops_match_themselves() {
         let checks = op_checks::<Autodiff<Flex>>(&Default::default()).unwrap();
         assert!(checks.len() > 30);
         for check in checks {
-            assert_eq!(check.error, 0.0, "{check}");
+            if check.what.contains(" vs f64 ") {
+                assert!(check.passed(), "{check}");
+            } else {
+                assert_eq!(check.error, 0.0, "{check}");
+            }
         }
     }
 
