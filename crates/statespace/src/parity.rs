@@ -11,6 +11,7 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Int, Tensor, TensorData, TensorPrimitive};
 use burn_flex::Flex;
+use num_complex::Complex64;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Normal, Uniform};
@@ -22,8 +23,8 @@ use crate::golden::{Check, rel_err};
 use crate::io::HostTensor;
 use crate::ops::{
     AdamWOps, AdamWScalars, NormKind, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias,
-    causal_conv, causal_conv1d, diagonal_kernel, embedding, irfft, matmul, mean_cross_entropy,
-    norm, rfft, selective_scan, vandermonde,
+    cauchy, causal_conv, causal_conv1d, diagonal_kernel, embedding, irfft, matmul,
+    mean_cross_entropy, norm, rfft, selective_scan, vandermonde,
 };
 
 /// Tolerance of f32 ops against the CPU.
@@ -411,6 +412,38 @@ fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
     )
 }
 
+/// The Cauchy product of v (H, R, N) over poles z (H, N) at S4's nodes
+/// ±2i·tan(πk/L); output (H, R, 2·S) with real parts first.
+fn run_cauchy<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 5],
+    nodes: &[Complex64],
+    device: &B::Device,
+) -> Results {
+    let complex = |i: usize| {
+        (
+            draws[i].tensor::<B, 3>(device, DType::F32),
+            draws[i + 1].tensor::<B, 3>(device, DType::F32),
+        )
+    };
+    let (v_re, v_im) = complex(0);
+    let (z_re, z_im) = complex(2);
+    let v = ComplexTensor::new(v_re, v_im);
+    let z = ComplexTensor::new(z_re.squeeze_dim(1), z_im.squeeze_dim(1));
+    let y = cauchy(&v, &z, nodes);
+    let out = Tensor::cat(vec![y.re, y.im], 2);
+    outputs_and_grads(
+        out,
+        &draws[4],
+        &[
+            ("grad_v_re", &|g| v.re.grad(g).map(|t| host(&t))),
+            ("grad_v_im", &|g| v.im.grad(g).map(|t| host(&t))),
+            ("grad_z_re", &|g| z.re.grad(g).map(|t| host(&t))),
+            ("grad_z_im", &|g| z.im.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    )
+}
+
 fn run_matmul<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::Device) -> Results {
     let a = draws[0].tensor::<B, 3>(device, DType::F32);
     let b = draws[1].tensor::<B, 3>(device, DType::F32);
@@ -773,6 +806,39 @@ where
                 &mut checks,
             );
         }
+    }
+    // (H, R, N, L) of the Cauchy product at the nodes of an S4 kernel of
+    // length L (⌈L/2⌉ tangents at ±), poles ΔΛ of S4D-Lin shape.
+    for (h, r, n, len) in [(3, 2, 4, 1usize), (4, 4, 7, 33), (16, 6, 32, 1000)] {
+        let tangents =
+            (0..len.div_ceil(2)).map(|k| (std::f64::consts::PI * k as f64 / len as f64).tan());
+        let nodes: Vec<Complex64> = tangents
+            .clone()
+            .map(|t| Complex64::new(0.0, 2.0 * t))
+            .chain(tangents.map(|t| Complex64::new(0.0, -2.0 * t)))
+            .collect();
+        let mut z_re = draw(&[h, 1, n]);
+        z_re.data
+            .iter_mut()
+            .for_each(|x| *x = -0.05 * (0.1 * *x).exp());
+        let mut z_im = draw(&[h, 1, n]);
+        z_im.data
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = 0.1 * std::f32::consts::PI * (i % n) as f32 + 0.01 * *x);
+        let draws = [
+            draw(&[h, r, n]),
+            draw(&[h, r, n]),
+            z_re,
+            z_im,
+            draw(&[h, r, 2 * nodes.len()]),
+        ];
+        compare(
+            format!("cauchy H{h} R{r} N{n} L{len}"),
+            &run_cauchy::<B>(&draws, &nodes, device),
+            &run_cauchy::<Autodiff<Flex>>(&draws, &nodes, &cpu),
+            &mut checks,
+        );
     }
     // (signal length, spectrum bins, n): odd, even and power-of-two n,
     // signals and spectra shorter and longer than the transform.

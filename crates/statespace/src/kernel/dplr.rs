@@ -19,11 +19,12 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use faer::linalg::solvers::Solve;
 use faer::{Mat, c64};
+use num_complex::Complex64;
 
 use crate::complex::ComplexTensor;
 use crate::error::{Error, Result};
 use crate::io::tensor_from_f64;
-use crate::ops::{SpectralOps, irfft};
+use crate::ops::{CauchyOps, SpectralOps, cauchy, irfft};
 
 /// Parameters of a DPLR kernel over H channels (already transformed:
 /// Δ = exp(inv_dt), Λ = −exp(A_real) − i·A_imag).
@@ -44,7 +45,7 @@ pub struct DplrKernelParams<B: Backend> {
 /// The S4 convolution kernel K (Cc, H, `len`) of a DPLR system whose C̃ is
 /// attuned to the internal length `kernel_len` (any length ≥ `len`):
 /// K_l = C Āˡ B̄ for l < `len`.
-pub fn dplr_kernel<B: SpectralOps + MatmulOps>(
+pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
     params: &DplrKernelParams<B>,
     kernel_len: usize,
     len: usize,
@@ -79,19 +80,14 @@ pub fn dplr_kernel<B: SpectralOps + MatmulOps>(
         .map(|k| (std::f64::consts::PI * k as f64 / kernel_len as f64).tan())
         .collect();
     // Evaluate S(s) = Σ v/(s − ΔΛ) at s and −s: the conjugate half is conj(S(−s)).
-    let s_im: Vec<f64> = tangents
+    let nodes: Vec<Complex64> = tangents
         .iter()
-        .map(|t| 2.0 * t)
-        .chain(tangents.iter().map(|t| -2.0 * t))
+        .map(|t| Complex64::new(0.0, 2.0 * t))
+        .chain(tangents.iter().map(|t| Complex64::new(0.0, -2.0 * t)))
         .collect();
-    let s = ComplexTensor::new(
-        tensor_from_f64(vec![0.0; 2 * half], [1, 1, 2 * half], &device, dtype),
-        tensor_from_f64(s_im, [1, 1, 2 * half], &device, dtype),
-    );
 
     let dt = params.dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
-    let dt_lambda = params.lambda.mul_real(&dt).map(|t| t.unsqueeze_dim::<3>(2)); // (H, Nh, 1)
-    let resolvent = s.sub(&dt_lambda).recip(); // (H, Nh, 2·half)
+    let dt_lambda = params.lambda.mul_real(&dt); // (H, Nh)
 
     // Rows a ∈ [B, P_1..P_r], columns b ∈ [C̃_1..C̃_Cc, Q_1..Q_r] with Q = conj(P).
     let rows = cat0(&[params.b.map(|t| t.unsqueeze_dim::<3>(0)), params.p.clone()]); // (1+r, H, Nh)
@@ -103,7 +99,7 @@ pub fn dplr_kernel<B: SpectralOps + MatmulOps>(
         .mul(&cols.map(|t| t.swap_dims(0, 1).unsqueeze_dim::<4>(1))) // (H, 1, Cc+r, Nh)
         .map(|t| t.reshape([h, n_rows * n_cols, nh]))
         .mul_real(&dt.clone().unsqueeze_dim::<3>(2));
-    let both = complex_matmul(&v, &resolvent); // (H, ab, 2·half)
+    let both = cauchy(&v, &dt_lambda, &nodes); // (H, ab, 2·half)
     let at_s = both.map(|t| t.clone().narrow(2, 0, half));
     let at_minus_s = both.map(|t| t.narrow(2, half, half));
     let cauchy = at_s

@@ -3,6 +3,7 @@
 //! and an autodiff implementation with its own backward.
 
 pub mod adamw;
+pub mod cauchy;
 pub mod causal_conv1d;
 pub mod cross_entropy;
 #[cfg(feature = "cuda")]
@@ -23,6 +24,7 @@ pub mod ssd;
 pub mod vandermonde;
 
 pub use adamw::{AdamWOps, AdamWScalars};
+pub use cauchy::{CauchyOps, cauchy};
 pub use causal_conv1d::{CausalConv1dOps, causal_conv1d};
 pub use cross_entropy::{CrossEntropyOps, mean_cross_entropy};
 pub use diagonal_kernel::{DiagonalKernelOps, diagonal_kernel};
@@ -43,6 +45,7 @@ pub trait SsmBackend:
     + FftConvOps
     + VandermondeOps
     + DiagonalKernelOps
+    + CauchyOps
     + MatmulOps
     + AdamWOps
     + CausalConv1dOps
@@ -59,6 +62,7 @@ impl<
         + FftConvOps
         + VandermondeOps
         + DiagonalKernelOps
+        + CauchyOps
         + MatmulOps
         + AdamWOps
         + CausalConv1dOps
