@@ -21,6 +21,7 @@ use crate::discretize::Discretization;
 use crate::error::Result;
 use crate::golden::{Check, rel_err};
 use crate::io::HostTensor;
+use crate::kernel::dplr::cauchy_nodes;
 use crate::ops::{
     AdamWOps, AdamWScalars, NormKind, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias,
     cauchy, causal_conv, causal_conv1d, diagonal_kernel, embedding, irfft, matmul,
@@ -419,16 +420,14 @@ fn run_cauchy<B: AutodiffBackend + SsmBackend>(
     nodes: &[Complex64],
     device: &B::Device,
 ) -> Results {
-    let complex = |i: usize| {
-        (
-            draws[i].tensor::<B, 3>(device, DType::F32),
-            draws[i + 1].tensor::<B, 3>(device, DType::F32),
-        )
-    };
-    let (v_re, v_im) = complex(0);
-    let (z_re, z_im) = complex(2);
-    let v = ComplexTensor::new(v_re, v_im);
-    let z = ComplexTensor::new(z_re.squeeze_dim(1), z_im.squeeze_dim(1));
+    let v = ComplexTensor::new(
+        draws[0].tensor::<B, 3>(device, DType::F32),
+        draws[1].tensor::<B, 3>(device, DType::F32),
+    );
+    let z = ComplexTensor::new(
+        draws[2].tensor::<B, 2>(device, DType::F32),
+        draws[3].tensor::<B, 2>(device, DType::F32),
+    );
     let y = cauchy(&v, &z, nodes);
     let out = Tensor::cat(vec![y.re, y.im], 2);
     outputs_and_grads(
@@ -809,19 +808,13 @@ where
     }
     // (H, R, N, L) of the Cauchy product at the nodes of an S4 kernel of
     // length L (⌈L/2⌉ tangents at ±), poles ΔΛ of S4D-Lin shape.
-    for (h, r, n, len) in [(3, 2, 4, 1usize), (4, 4, 7, 33), (16, 6, 32, 1000)] {
-        let tangents =
-            (0..len.div_ceil(2)).map(|k| (std::f64::consts::PI * k as f64 / len as f64).tan());
-        let nodes: Vec<Complex64> = tangents
-            .clone()
-            .map(|t| Complex64::new(0.0, 2.0 * t))
-            .chain(tangents.map(|t| Complex64::new(0.0, -2.0 * t)))
-            .collect();
-        let mut z_re = draw(&[h, 1, n]);
+    for (h, r, n, len) in [(3, 2, 4, 1), (4, 4, 7, 33), (16, 6, 32, 1000)] {
+        let nodes = cauchy_nodes(len);
+        let mut z_re = draw(&[h, n]);
         z_re.data
             .iter_mut()
             .for_each(|x| *x = -0.05 * (0.1 * *x).exp());
-        let mut z_im = draw(&[h, 1, n]);
+        let mut z_im = draw(&[h, n]);
         z_im.data
             .iter_mut()
             .enumerate()

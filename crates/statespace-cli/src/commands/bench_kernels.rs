@@ -10,9 +10,11 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Distribution, Tensor, TensorData};
 use statespace::complex::ComplexTensor;
 use statespace::discretize::Discretization;
+use statespace::kernel::dplr::cauchy_nodes;
 use statespace::kernel::vandermonde::{diagonal_kernel, diagonal_kernel_composite};
+use statespace::ops::cauchy::cauchy_composite;
 use statespace::ops::selective_scan::{ScanArgs, ScanTensors};
-use statespace::ops::{SelectiveScanOps, Ssd, SsmBackend, causal_conv, ssd};
+use statespace::ops::{SelectiveScanOps, Ssd, SsmBackend, cauchy, causal_conv, ssd};
 
 use crate::device::{DeviceKind, with_backend};
 
@@ -22,7 +24,7 @@ pub struct KernelArgs {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
-    /// Which kernels: all, scan, ssd, fftconv, s4d or matmul.
+    /// Which kernels: all, scan, ssd, fftconv, s4d, cauchy or matmul.
     #[arg(long, default_value = "all")]
     only: String,
 }
@@ -239,6 +241,44 @@ fn s4d_kernel<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
     }
 }
 
+/// S4's Cauchy product at the nodes of a length-L kernel (2·⌈L/2⌉ nodes ±2i·tan,
+/// R = 4 rows: B and P against C̃ and Pᴴ at rank 1), forward and forward
+/// plus backward: the fused op beside the same math as tensor ops.
+fn cauchy_bench<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
+    for (h, r, n, len) in [(128, 4, 32, 1024), (256, 4, 32, 4096), (256, 4, 32, 16384)] {
+        let nodes = cauchy_nodes(len);
+        let v = ComplexTensor::new(
+            random::<A, 3>([h, r, n], 1.0, DType::F32, device),
+            random::<A, 3>([h, r, n], 1.0, DType::F32, device),
+        )
+        .map(|t| t.require_grad());
+        let z = ComplexTensor::new(
+            Tensor::<A, 2>::full([h, n], -0.005, device),
+            random::<A, 2>([h, n], 1.0, DType::F32, device),
+        )
+        .map(|t| t.require_grad());
+        for (form, fused) in [("fused", true), ("tensor_ops", false)] {
+            let run = || {
+                if fused {
+                    cauchy(&v, &z, &nodes)
+                } else {
+                    cauchy_composite(&v, &z, &nodes)
+                }
+            };
+            let fwd_ms = time_ms::<A>(device, || {
+                let _ = run();
+            });
+            let fwd_bwd_ms = time_ms::<A>(device, || {
+                let y = run();
+                let _ = (y.re.sum() + y.im.sum()).backward();
+            });
+            println!(
+                "{{\"what\": \"{name}.cauchy\", \"form\": \"{form}\", \"H\": {h}, \"R\": {r}, \"N\": {n}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
+            );
+        }
+    }
+}
+
 /// f32 matmuls at the shapes of a mamba-130m training step (8 × 1024
 /// tokens): in_proj, out_proj and the tied LM head. `exact` is statespace's
 /// full-precision matmul (what its layers use); `backend` is burn's, which
@@ -265,9 +305,10 @@ fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str) {
 /// Runs `ssm bench kernels`.
 pub fn run(args: KernelArgs) -> Result<()> {
     let all = args.only == "all";
-    if !all && !["scan", "ssd", "fftconv", "s4d", "matmul"].contains(&args.only.as_str()) {
+    let known = ["scan", "ssd", "fftconv", "s4d", "cauchy", "matmul"];
+    if !all && !known.contains(&args.only.as_str()) {
         anyhow::bail!(
-            "unknown --only `{}` (all, scan, ssd, fftconv, s4d or matmul)",
+            "unknown --only `{}` (all, scan, ssd, fftconv, s4d, cauchy or matmul)",
             args.only
         );
     }
@@ -284,6 +325,9 @@ pub fn run(args: KernelArgs) -> Result<()> {
         }
         if all || args.only == "s4d" {
             s4d_kernel::<Autodiff<B>>(&device, name);
+        }
+        if all || args.only == "cauchy" {
+            cauchy_bench::<Autodiff<B>>(&device, name);
         }
         if all || args.only == "matmul" {
             matmul_bench::<B>(&device, name);

@@ -80,11 +80,7 @@ pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
         .map(|k| (std::f64::consts::PI * k as f64 / kernel_len as f64).tan())
         .collect();
     // Evaluate S(s) = Σ v/(s − ΔΛ) at s and −s: the conjugate half is conj(S(−s)).
-    let nodes: Vec<Complex64> = tangents
-        .iter()
-        .map(|t| Complex64::new(0.0, 2.0 * t))
-        .chain(tangents.iter().map(|t| Complex64::new(0.0, -2.0 * t)))
-        .collect();
+    let nodes = cauchy_nodes(kernel_len);
 
     let dt = params.dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
     let dt_lambda = params.lambda.mul_real(&dt); // (H, Nh)
@@ -174,6 +170,19 @@ pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
     };
     let kernel = irfft(spec_re, spec_im, kernel_len); // (H, Cc, L)
     Ok(kernel.narrow(2, 0, len).swap_dims(0, 1))
+}
+
+/// The nodes at which a DPLR kernel of length `kernel_len` evaluates its
+/// Cauchy sums: s_k = 2i·tan(πk/L) for k < ⌈L/2⌉, then their negatives
+/// (2·⌈L/2⌉ nodes).
+pub fn cauchy_nodes(kernel_len: usize) -> Vec<Complex64> {
+    let tangents = (0..kernel_len.div_ceil(2))
+        .map(|k| (std::f64::consts::PI * k as f64 / kernel_len as f64).tan());
+    tangents
+        .clone()
+        .map(|t| Complex64::new(0.0, 2.0 * t))
+        .chain(tangents.map(|t| Complex64::new(0.0, -2.0 * t)))
+        .collect()
 }
 
 /// Concatenates complex tensors along dimension 0.
