@@ -24,7 +24,7 @@ use crate::io::HostTensor;
 use crate::kernel::dplr::cauchy_nodes;
 use crate::ops::{
     AdamWOps, AdamWScalars, NormKind, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias,
-    cauchy, causal_conv, causal_conv1d, diagonal_kernel, embedding, irfft, matmul,
+    cauchy, causal_conv, causal_conv1d, diagonal_kernel, embedding, gelu, irfft, matmul,
     mean_cross_entropy, norm, rfft, selective_scan, vandermonde,
 };
 
@@ -443,6 +443,18 @@ fn run_cauchy<B: AutodiffBackend + SsmBackend>(
     )
 }
 
+/// GELU of x (any shape), scaled so its tails are reached.
+fn run_gelu<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 2], device: &B::Device) -> Results {
+    let x = draws[0].tensor::<B, 3>(device, DType::F32);
+    let out = gelu(x.clone().mul_scalar(3.0));
+    outputs_and_grads(
+        out,
+        &draws[1],
+        &[("grad_x", &|g| x.grad(g).map(|t| host(&t)))],
+        device,
+    )
+}
+
 fn run_matmul<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::Device) -> Results {
     let a = draws[0].tensor::<B, 3>(device, DType::F32);
     let b = draws[1].tensor::<B, 3>(device, DType::F32);
@@ -830,6 +842,15 @@ where
             format!("cauchy H{h} R{r} N{n} L{len}"),
             &run_cauchy::<B>(&draws, &nodes, device),
             &run_cauchy::<Autodiff<Flex>>(&draws, &nodes, &cpu),
+            &mut checks,
+        );
+    }
+    for shape in [[1, 1, 1], [2, 37, 5], [64, 33, 128]] {
+        let draws = [draw(&shape), draw(&shape)];
+        compare(
+            format!("gelu {shape:?}"),
+            &run_gelu::<B>(&draws, device),
+            &run_gelu::<Autodiff<Flex>>(&draws, &cpu),
             &mut checks,
         );
     }

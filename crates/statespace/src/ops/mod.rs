@@ -12,6 +12,7 @@ pub mod diagonal_kernel;
 pub mod embedding;
 pub(crate) mod fast_math;
 pub mod fft_conv;
+pub mod gelu;
 #[cfg(feature = "cuda")]
 mod host;
 pub mod matmul;
@@ -30,6 +31,7 @@ pub use cross_entropy::{CrossEntropyOps, mean_cross_entropy};
 pub use diagonal_kernel::{DiagonalKernelOps, diagonal_kernel};
 pub use embedding::{EmbeddingOps, embedding};
 pub use fft_conv::{FftConvOps, causal_conv};
+pub use gelu::{GeluOps, gelu};
 pub use matmul::{MatmulOps, add_bias, matmul};
 pub use norm::{NormKind, NormOps, norm};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
@@ -52,6 +54,7 @@ pub trait SsmBackend:
     + EmbeddingOps
     + NormOps
     + CrossEntropyOps
+    + GeluOps
 {
 }
 
@@ -68,7 +71,8 @@ impl<
         + CausalConv1dOps
         + EmbeddingOps
         + NormOps
-        + CrossEntropyOps,
+        + CrossEntropyOps
+        + GeluOps,
 > SsmBackend for B
 {
 }
