@@ -98,6 +98,20 @@ fn fused_diagonal_kernel_is_accurate_in_f32_at_small_steps() {
         check("a_re", grad(&a32.re, &grads32), grad(&a.re, &g64));
         check("a_im", grad(&a32.im, &grads32), grad(&a.im, &g64));
         check("b_re", grad(&b32.re, &grads32), grad(&b.re, &g64));
+        check("b_im", grad(&b32.im, &grads32), grad(&b.im, &g64));
+        check("c_re", grad(&c32.re, &grads32), grad(&cc.re, &g64));
         check("c_im", grad(&c32.im, &grads32), grad(&cc.im, &g64));
     }
+}
+
+/// Mismatched shapes stop with a message naming them, before any kernel
+/// indexes by them.
+#[test]
+#[should_panic(expected = "diagonal_kernel: Δ must be (H), A and B (H, N), C (C, H, N)")]
+fn mismatched_shapes_are_refused() {
+    let dt = random([3], 0.001, 0.1);
+    let a = ComplexTensor::new(random([2, 4], -1.0, -0.1), random([2, 4], -1.0, 1.0));
+    let b = ComplexTensor::new(random([2, 4], -1.0, 1.0), random([2, 4], -1.0, 1.0));
+    let c = ComplexTensor::new(random([1, 2, 4], -1.0, 1.0), random([1, 2, 4], -1.0, 1.0));
+    let _ = diagonal_kernel(&dt, &a, &b, &c, Discretization::Zoh, 8);
 }

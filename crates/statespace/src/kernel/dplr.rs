@@ -98,12 +98,12 @@ pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
     let both = cauchy(&v, &dt_lambda, &nodes); // (H, ab, 2·half)
     let at_s = both.map(|t| t.clone().narrow(2, 0, half));
     let at_minus_s = both.map(|t| t.narrow(2, half, half));
-    let cauchy = at_s
+    let sums = at_s
         .add(&at_minus_s.conj())
         .map(|t| t.reshape([h, n_rows, n_cols, half]));
 
     let entry = |a: usize, b: usize| {
-        cauchy.map(|t| {
+        sums.map(|t| {
             t.clone()
                 .narrow(1, a, 1)
                 .narrow(2, b, 1)
@@ -111,7 +111,7 @@ pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
         })
     };
     // k00 (H, Cc, half); k10[a] (H, Cc, half); k01[b], k11[a][b] (H, 1, half)
-    let k00 = cauchy.map(|t| {
+    let k00 = sums.map(|t| {
         t.clone()
             .narrow(1, 0, 1)
             .narrow(2, 0, channels)
@@ -119,7 +119,7 @@ pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
     });
     let k10: Vec<ComplexTensor<B, 3>> = (0..rank)
         .map(|a| {
-            cauchy.map(|t| {
+            sums.map(|t| {
                 t.clone()
                     .narrow(1, 1 + a, 1)
                     .narrow(2, 0, channels)

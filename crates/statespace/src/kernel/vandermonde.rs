@@ -20,7 +20,7 @@ pub fn vandermonde_kernel<B: VandermondeOps>(
 }
 
 /// The kernel of a diagonal continuous system, one backend op each way.
-pub use crate::ops::diagonal_kernel;
+pub use crate::ops::diagonal_kernel::diagonal_kernel;
 
 /// The kernel of a diagonal continuous system (A, B, C) sampled with step Δ
 /// from tensor ops (discretisation, then the Vandermonde product): the

@@ -2,7 +2,7 @@
 //! ([`super::kernels`]), computing in f32 (half-precision inputs are
 //! widened, the results narrowed back to each input's type). f64 inputs
 //! keep full precision: the composite forward, the CPU backward through
-//! host memory; so do node counts beyond one launch's grid.
+//! host memory; so does the forward at node counts beyond one launch's grid.
 
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorData};
@@ -30,6 +30,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CauchyOps
     for CubeBackend<R, F, I, BT>
 {
     fn cauchy(i: CauchyInputs<FloatTensor<Self>>, nodes: &[Complex64]) -> FloatTensor<Self> {
+        i.assert_shapes(|t| t.meta.shape().to_vec());
         let [heads, rows, modes] = i.v_re.meta.shape().dims::<3>();
         let blocks = nodes.len().div_ceil(UNITS);
         if all_f64(&i) || blocks > MAX_GRID_Y {
@@ -71,7 +72,14 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CauchyOps
         nodes: &[Complex64],
         grad: FloatTensor<Self>,
     ) -> CauchyInputs<FloatTensor<Self>> {
+        i.assert_shapes(|t| t.meta.shape().to_vec());
         let [heads, rows, modes] = i.v_re.meta.shape().dims::<3>();
+        let grad_shape = grad.meta.shape().to_vec();
+        assert_eq!(
+            grad_shape,
+            [2, heads, rows, nodes.len()],
+            "cauchy: ∂y must be (2, H, R, S)"
+        );
         if all_f64(&i) {
             let device = i.v_re.device.clone();
             let host = i.map(to_host::<Self>);

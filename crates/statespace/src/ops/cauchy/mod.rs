@@ -16,8 +16,8 @@ mod flex;
 #[cfg(feature = "cuda")]
 mod kernels;
 
-use burn::tensor::Tensor;
 use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorMetadata};
 use num_complex::Complex64;
 
 pub use composite::cauchy_composite;
@@ -39,6 +39,19 @@ pub struct CauchyInputs<T> {
 }
 
 impl<T> CauchyInputs<T> {
+    /// Panics, naming the shapes, unless v is (H, R, N) and z (H, N) in both
+    /// parts (`shape` reads a tensor's shape): the kernels index by these
+    /// shapes unchecked.
+    pub fn assert_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) {
+        let (v, v_im) = (shape(&self.v_re), shape(&self.v_im));
+        let (z, z_im) = (shape(&self.z_re), shape(&self.z_im));
+        assert!(
+            v.len() == 3 && z.len() == 2 && v_im == v && z_im == z && [v[0], v[2]] == z[..],
+            "cauchy: v must be (H, R, N) and z (H, N), in both parts; \
+             got v {v:?} / {v_im:?}, z {z:?} / {z_im:?}"
+        );
+    }
+
     /// The four tensors, each through `f`, in the order v_re, v_im, z_re,
     /// z_im.
     pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> CauchyInputs<U> {
@@ -77,6 +90,7 @@ pub fn cauchy<B: CauchyOps>(
         z_re: float(z.re.clone()),
         z_im: float(z.im.clone()),
     };
+    inputs.assert_shapes(|t| t.shape().to_vec());
     let y: Tensor<B, 4> = tensor(B::cauchy(inputs, nodes));
     let part = |i: usize| y.clone().narrow(0, i, 1).squeeze_dim::<3>(0);
     ComplexTensor::new(part(0), part(1))

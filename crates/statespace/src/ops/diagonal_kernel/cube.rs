@@ -32,6 +32,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DiagonalKe
         rule: Discretization,
         len: usize,
     ) -> FloatTensor<Self> {
+        system.assert_shapes(|t| t.meta.shape().to_vec());
         if all_f64(&system) {
             let s = system;
             let k = diagonal_kernel_composite(
@@ -55,6 +56,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DiagonalKe
         rule: Discretization,
         grad: FloatTensor<Self>,
     ) -> DiagonalSystem<FloatTensor<Self>> {
+        system.assert_shapes(|t| t.meta.shape().to_vec());
         if all_f64(&system) {
             let device = system.dt.device.clone();
             let host = system.map(to_host::<Self>);

@@ -21,8 +21,8 @@ pub(crate) mod host;
 #[cfg(feature = "cuda")]
 mod kernels;
 
-use burn::tensor::Tensor;
 use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorMetadata};
 
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
@@ -61,6 +61,29 @@ impl<T> DiagonalSystem<T> {
             c_re: f(self.c_re),
             c_im: f(self.c_im),
         }
+    }
+
+    /// Panics, naming the shapes, unless Δ is (H), A and B (H, N) and C
+    /// (C, H, N), in both parts (`shape` reads a tensor's shape): the
+    /// kernels index by these shapes unchecked.
+    pub fn assert_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) {
+        let dt = shape(&self.dt);
+        let a = shape(&self.a_re);
+        let c = shape(&self.c_re);
+        let modes_ok = [&self.a_im, &self.b_re, &self.b_im]
+            .iter()
+            .all(|t| shape(t) == a);
+        assert!(
+            dt.len() == 1
+                && a.len() == 2
+                && c.len() == 3
+                && modes_ok
+                && shape(&self.c_im) == c
+                && a[0] == dt[0]
+                && c[1..] == a[..],
+            "diagonal_kernel: Δ must be (H), A and B (H, N), C (C, H, N), in both parts; \
+             got Δ {dt:?}, A {a:?}, C {c:?}"
+        );
     }
 
     /// The seven tensors in declaration order.
@@ -108,5 +131,6 @@ pub fn diagonal_kernel<B: DiagonalKernelOps>(
         c_re: float(c.re.clone()),
         c_im: float(c.im.clone()),
     };
+    system.assert_shapes(|t| t.shape().to_vec());
     tensor(B::diagonal_kernel(system, rule, len))
 }

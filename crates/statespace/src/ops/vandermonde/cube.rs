@@ -2,7 +2,8 @@
 //! backward ([`super::kernels`]), computing in f32 (half-precision inputs
 //! are widened, the results narrowed back to each input's type). f64
 //! inputs keep full precision: the composite forward, the CPU backward
-//! through host memory; so do lengths beyond one launch's grid.
+//! through host memory; so does the forward at lengths beyond one launch's
+//! grid.
 
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
@@ -30,6 +31,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Vandermond
     for CubeBackend<R, F, I, BT>
 {
     fn vandermonde(i: VandermondeInputs<FloatTensor<Self>>, len: usize) -> FloatTensor<Self> {
+        i.assert_shapes(|t| t.meta.shape().to_vec());
         let [channels, heads, modes] = i.coef_re.meta.shape().dims::<3>();
         let blocks = len.div_ceil(UNITS);
         if all_f64(&i) || blocks > MAX_GRID_Y {
@@ -68,8 +70,14 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Vandermond
         i: VandermondeInputs<FloatTensor<Self>>,
         grad: FloatTensor<Self>,
     ) -> VandermondeInputs<FloatTensor<Self>> {
+        i.assert_shapes(|t| t.meta.shape().to_vec());
         let [channels, heads, modes] = i.coef_re.meta.shape().dims::<3>();
-        let len = grad.meta.shape()[2];
+        let grad_shape = grad.meta.shape().to_vec();
+        assert!(
+            grad_shape.len() == 3 && grad_shape[..2] == [channels, heads],
+            "vandermonde: ∂K must be (C, H, L) = ({channels}, {heads}, L), got {grad_shape:?}"
+        );
+        let len = grad_shape[2];
         if all_f64(&i) {
             return backward_on_host::<R, F, I, BT>(i, grad);
         }

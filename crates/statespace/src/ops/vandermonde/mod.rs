@@ -17,7 +17,7 @@ mod flex;
 mod kernels;
 
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive};
 
 pub use composite::vandermonde_composite;
 
@@ -37,6 +37,19 @@ pub struct VandermondeInputs<T> {
 }
 
 impl<T> VandermondeInputs<T> {
+    /// Panics, naming the shapes, unless w is (H, N) and coef (C, H, N) in
+    /// both parts (`shape` reads a tensor's shape): the kernels index by
+    /// these shapes unchecked.
+    pub fn assert_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) {
+        let (w, w_im) = (shape(&self.w_re), shape(&self.w_im));
+        let (coef, coef_im) = (shape(&self.coef_re), shape(&self.coef_im));
+        assert!(
+            w.len() == 2 && coef.len() == 3 && w_im == w && coef_im == coef && coef[1..] == w[..],
+            "vandermonde: w must be (H, N) and coef (C, H, N), in both parts; \
+             got w {w:?} / {w_im:?}, coef {coef:?} / {coef_im:?}"
+        );
+    }
+
     /// The four tensors, each through `f`, in the order w_re, w_im,
     /// coef_re, coef_im.
     pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> VandermondeInputs<U> {
@@ -76,5 +89,6 @@ pub fn vandermonde<B: VandermondeOps>(
         coef_re: p3(&coef.re),
         coef_im: p3(&coef.im),
     };
+    inputs.assert_shapes(|t| t.shape().to_vec());
     Tensor::from_primitive(TensorPrimitive::Float(B::vandermonde(inputs, len)))
 }
