@@ -1,8 +1,6 @@
 //! The fused Cauchy product and its hand-written backward equal the
 //! composite tensor form and its autodiff gradients.
 
-use burn::backend::{Autodiff, Flex};
-use burn::tensor::{DType, Distribution, Tensor};
 use num_complex::Complex64;
 use statespace::complex::ComplexTensor;
 use statespace::golden::rel_err;
@@ -10,20 +8,9 @@ use statespace::io::HostTensor;
 use statespace::ops::cauchy;
 use statespace::ops::cauchy::cauchy_composite;
 
-type AD = Autodiff<Flex>;
+mod common;
 
-fn random<const D: usize>(shape: [usize; D], lo: f64, hi: f64) -> Tensor<AD, D> {
-    Tensor::<AD, D>::random(shape, Distribution::Uniform(lo, hi), &Default::default())
-        .cast(DType::F64)
-        .require_grad()
-}
-
-fn grad<const D: usize>(
-    t: &Tensor<AD, D>,
-    grads: &<AD as burn::tensor::backend::AutodiffBackend>::Gradients,
-) -> Vec<f64> {
-    HostTensor::from_tensor(&t.grad(grads).expect("tracked")).data
-}
+use common::{CpuAutodiff as AD, grad_values, uniform_leaf};
 
 #[test]
 fn fused_cauchy_and_gradients_equal_composite() {
@@ -35,8 +22,14 @@ fn fused_cauchy_and_gradients_equal_composite() {
                 Complex64::new(0.0, if k % 2 == 0 { 2.0 * t } else { -2.0 * t })
             })
             .collect();
-        let v = ComplexTensor::new(random([h, r, n], -1.0, 1.0), random([h, r, n], -1.0, 1.0));
-        let z = ComplexTensor::new(random([h, n], -0.5, -0.01), random([h, n], -5.0, 5.0));
+        let v = ComplexTensor::new(
+            uniform_leaf([h, r, n], -1.0, 1.0),
+            uniform_leaf([h, r, n], -1.0, 1.0),
+        );
+        let z = ComplexTensor::new(
+            uniform_leaf([h, n], -0.5, -0.01),
+            uniform_leaf([h, n], -5.0, 5.0),
+        );
         let fused = cauchy(&v, &z, &nodes);
         let reference = cauchy_composite(&v, &z, &nodes);
         let case = format!("{:?}", (h, r, n, count));
@@ -47,18 +40,18 @@ fn fused_cauchy_and_gradients_equal_composite() {
             );
             assert!(err < 1e-12, "forward {case}: {err:.2e}");
         }
-        let g_re = random([h, r, count], -1.0, 1.0).detach();
-        let g_im = random([h, r, count], -1.0, 1.0).detach();
+        let g_re = uniform_leaf([h, r, count], -1.0, 1.0).detach();
+        let g_im = uniform_leaf([h, r, count], -1.0, 1.0).detach();
         let loss = |y: &ComplexTensor<AD, 3>| {
             (y.re.clone() * g_re.clone()).sum() + (y.im.clone() * g_im.clone()).sum()
         };
         let g1 = loss(&fused).backward();
         let g2 = loss(&reference).backward();
         for (name, ours, theirs) in [
-            ("v_re", grad(&v.re, &g1), grad(&v.re, &g2)),
-            ("v_im", grad(&v.im, &g1), grad(&v.im, &g2)),
-            ("z_re", grad(&z.re, &g1), grad(&z.re, &g2)),
-            ("z_im", grad(&z.im, &g1), grad(&z.im, &g2)),
+            ("v_re", grad_values(&v.re, &g1), grad_values(&v.re, &g2)),
+            ("v_im", grad_values(&v.im, &g1), grad_values(&v.im, &g2)),
+            ("z_re", grad_values(&z.re, &g1), grad_values(&z.re, &g2)),
+            ("z_im", grad_values(&z.im, &g1), grad_values(&z.im, &g2)),
         ] {
             let err = rel_err(&ours, &theirs);
             assert!(err < 1e-12, "grad {name} {case}: {err:.2e}");

@@ -2,28 +2,16 @@
 //! and its hand-written backward equal the composite tensor form and its
 //! autodiff gradients, for ZOH and bilinear.
 
-use burn::backend::{Autodiff, Flex};
-use burn::tensor::{DType, Distribution, Tensor};
+use burn::tensor::Tensor;
 use statespace::complex::ComplexTensor;
 use statespace::discretize::Discretization;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::kernel::vandermonde::{diagonal_kernel, diagonal_kernel_composite};
 
-type AD = Autodiff<Flex>;
+mod common;
 
-fn random<const D: usize>(shape: [usize; D], lo: f64, hi: f64) -> Tensor<AD, D> {
-    Tensor::<AD, D>::random(shape, Distribution::Uniform(lo, hi), &Default::default())
-        .cast(DType::F64)
-        .require_grad()
-}
-
-fn grad<const D: usize>(
-    t: &Tensor<AD, D>,
-    grads: &<AD as burn::tensor::backend::AutodiffBackend>::Gradients,
-) -> Vec<f64> {
-    HostTensor::from_tensor(&t.grad(grads).expect("tracked")).data
-}
+use common::{CpuAutodiff as AD, grad_values, uniform_leaf};
 
 /// `t`'s values as a new f32 leaf tensor.
 fn f32_leaf<const D: usize>(t: &Tensor<AD, D>) -> Tensor<AD, D> {
@@ -34,12 +22,21 @@ fn f32_leaf<const D: usize>(t: &Tensor<AD, D>) -> Tensor<AD, D> {
 fn fused_diagonal_kernel_and_gradients_equal_composite() {
     for rule in [Discretization::Zoh, Discretization::Bilinear] {
         for (c, h, n, len) in [(1, 3, 4, 37), (2, 2, 5, 1), (3, 1, 2, 64)] {
-            let dt = random([h], 0.001, 0.1);
+            let dt = uniform_leaf([h], 0.001, 0.1);
             // S4D-like: Re A < 0.
-            let a = ComplexTensor::new(random([h, n], -1.0, -0.1), random([h, n], -10.0, 10.0));
-            let b = ComplexTensor::new(random([h, n], -1.0, 1.0), random([h, n], -1.0, 1.0));
-            let cc = ComplexTensor::new(random([c, h, n], -1.0, 1.0), random([c, h, n], -1.0, 1.0));
-            let g = random([c, h, len], -1.0, 1.0).detach();
+            let a = ComplexTensor::new(
+                uniform_leaf([h, n], -1.0, -0.1),
+                uniform_leaf([h, n], -10.0, 10.0),
+            );
+            let b = ComplexTensor::new(
+                uniform_leaf([h, n], -1.0, 1.0),
+                uniform_leaf([h, n], -1.0, 1.0),
+            );
+            let cc = ComplexTensor::new(
+                uniform_leaf([c, h, n], -1.0, 1.0),
+                uniform_leaf([c, h, n], -1.0, 1.0),
+            );
+            let g = uniform_leaf([c, h, len], -1.0, 1.0).detach();
             let fused = diagonal_kernel(&dt, &a, &b, &cc, rule, len);
             let reference = diagonal_kernel_composite(&dt, &a, &b, &cc, rule, len);
             let case = format!("{rule} {:?}", (c, h, n, len));
@@ -55,13 +52,13 @@ fn fused_diagonal_kernel_and_gradients_equal_composite() {
                 assert!(err < 1e-12, "grad {name} {case}: {err:.2e}");
             };
             let grads = [&g1, &g2];
-            check("dt", grads.map(|g| grad(&dt, g)));
-            check("a_re", grads.map(|g| grad(&a.re, g)));
-            check("a_im", grads.map(|g| grad(&a.im, g)));
-            check("b_re", grads.map(|g| grad(&b.re, g)));
-            check("b_im", grads.map(|g| grad(&b.im, g)));
-            check("c_re", grads.map(|g| grad(&cc.re, g)));
-            check("c_im", grads.map(|g| grad(&cc.im, g)));
+            check("dt", grads.map(|g| grad_values(&dt, g)));
+            check("a_re", grads.map(|g| grad_values(&a.re, g)));
+            check("a_im", grads.map(|g| grad_values(&a.im, g)));
+            check("b_re", grads.map(|g| grad_values(&b.re, g)));
+            check("b_im", grads.map(|g| grad_values(&b.im, g)));
+            check("c_re", grads.map(|g| grad_values(&cc.re, g)));
+            check("c_im", grads.map(|g| grad_values(&cc.im, g)));
         }
     }
 }
@@ -73,11 +70,20 @@ fn fused_diagonal_kernel_and_gradients_equal_composite() {
 fn fused_diagonal_kernel_is_accurate_in_f32_at_small_steps() {
     for rule in [Discretization::Zoh, Discretization::Bilinear] {
         let (c, h, n, len) = (2, 4, 6, 200);
-        let dt = random([h], 0.0005, 0.002);
-        let a = ComplexTensor::new(random([h, n], -0.6, -0.1), random([h, n], -1.0, 1.0));
-        let b = ComplexTensor::new(random([h, n], -1.0, 1.0), random([h, n], -1.0, 1.0));
-        let cc = ComplexTensor::new(random([c, h, n], -1.0, 1.0), random([c, h, n], -1.0, 1.0));
-        let g = random([c, h, len], -1.0, 1.0).detach();
+        let dt = uniform_leaf([h], 0.0005, 0.002);
+        let a = ComplexTensor::new(
+            uniform_leaf([h, n], -0.6, -0.1),
+            uniform_leaf([h, n], -1.0, 1.0),
+        );
+        let b = ComplexTensor::new(
+            uniform_leaf([h, n], -1.0, 1.0),
+            uniform_leaf([h, n], -1.0, 1.0),
+        );
+        let cc = ComplexTensor::new(
+            uniform_leaf([c, h, n], -1.0, 1.0),
+            uniform_leaf([c, h, n], -1.0, 1.0),
+        );
+        let g = uniform_leaf([c, h, len], -1.0, 1.0).detach();
         let reference = diagonal_kernel_composite(&dt, &a, &b, &cc, rule, len);
         let g64 = (reference.clone() * g.clone()).sum().backward();
         let (dt32, g32) = (f32_leaf(&dt), f32_leaf(&g));
@@ -94,13 +100,37 @@ fn fused_diagonal_kernel_is_accurate_in_f32_at_small_steps() {
             HostTensor::from_tensor(&fused).data,
             HostTensor::from_tensor(&reference).data,
         );
-        check("dt", grad(&dt32, &grads32), grad(&dt, &g64));
-        check("a_re", grad(&a32.re, &grads32), grad(&a.re, &g64));
-        check("a_im", grad(&a32.im, &grads32), grad(&a.im, &g64));
-        check("b_re", grad(&b32.re, &grads32), grad(&b.re, &g64));
-        check("b_im", grad(&b32.im, &grads32), grad(&b.im, &g64));
-        check("c_re", grad(&c32.re, &grads32), grad(&cc.re, &g64));
-        check("c_im", grad(&c32.im, &grads32), grad(&cc.im, &g64));
+        check("dt", grad_values(&dt32, &grads32), grad_values(&dt, &g64));
+        check(
+            "a_re",
+            grad_values(&a32.re, &grads32),
+            grad_values(&a.re, &g64),
+        );
+        check(
+            "a_im",
+            grad_values(&a32.im, &grads32),
+            grad_values(&a.im, &g64),
+        );
+        check(
+            "b_re",
+            grad_values(&b32.re, &grads32),
+            grad_values(&b.re, &g64),
+        );
+        check(
+            "b_im",
+            grad_values(&b32.im, &grads32),
+            grad_values(&b.im, &g64),
+        );
+        check(
+            "c_re",
+            grad_values(&c32.re, &grads32),
+            grad_values(&cc.re, &g64),
+        );
+        check(
+            "c_im",
+            grad_values(&c32.im, &grads32),
+            grad_values(&cc.im, &g64),
+        );
     }
 }
 
@@ -109,9 +139,18 @@ fn fused_diagonal_kernel_is_accurate_in_f32_at_small_steps() {
 #[test]
 #[should_panic(expected = "diagonal_kernel: Δ must be (H), A and B (H, N), C (C, H, N)")]
 fn mismatched_shapes_are_refused() {
-    let dt = random([3], 0.001, 0.1);
-    let a = ComplexTensor::new(random([2, 4], -1.0, -0.1), random([2, 4], -1.0, 1.0));
-    let b = ComplexTensor::new(random([2, 4], -1.0, 1.0), random([2, 4], -1.0, 1.0));
-    let c = ComplexTensor::new(random([1, 2, 4], -1.0, 1.0), random([1, 2, 4], -1.0, 1.0));
+    let dt = uniform_leaf([3], 0.001, 0.1);
+    let a = ComplexTensor::new(
+        uniform_leaf([2, 4], -1.0, -0.1),
+        uniform_leaf([2, 4], -1.0, 1.0),
+    );
+    let b = ComplexTensor::new(
+        uniform_leaf([2, 4], -1.0, 1.0),
+        uniform_leaf([2, 4], -1.0, 1.0),
+    );
+    let c = ComplexTensor::new(
+        uniform_leaf([1, 2, 4], -1.0, 1.0),
+        uniform_leaf([1, 2, 4], -1.0, 1.0),
+    );
     let _ = diagonal_kernel(&dt, &a, &b, &c, Discretization::Zoh, 8);
 }

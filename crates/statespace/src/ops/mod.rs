@@ -12,6 +12,7 @@ pub mod diagonal_kernel;
 pub mod embedding;
 pub(crate) mod fast_math;
 pub mod fft_conv;
+pub(crate) mod flex_values;
 pub mod gelu;
 #[cfg(feature = "cuda")]
 mod host;

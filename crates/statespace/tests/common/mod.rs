@@ -40,3 +40,29 @@ pub fn assert_checks(checks: &[Check]) {
         assert!(check.passed(), "{check}");
     }
 }
+
+/// The CPU autodiff backend the fused-op tests differentiate on.
+pub type CpuAutodiff = burn::backend::Autodiff<burn::backend::Flex>;
+
+/// A uniform [lo, hi) f64 leaf tensor that tracks its gradient.
+pub fn uniform_leaf<const D: usize>(
+    shape: [usize; D],
+    lo: f64,
+    hi: f64,
+) -> burn::tensor::Tensor<CpuAutodiff, D> {
+    burn::tensor::Tensor::<CpuAutodiff, D>::random(
+        shape,
+        burn::tensor::Distribution::Uniform(lo, hi),
+        &Default::default(),
+    )
+    .cast(burn::tensor::DType::F64)
+    .require_grad()
+}
+
+/// The gradient of leaf `t` in `grads`, as f64 values.
+pub fn grad_values<const D: usize>(
+    t: &burn::tensor::Tensor<CpuAutodiff, D>,
+    grads: &<CpuAutodiff as burn::tensor::backend::AutodiffBackend>::Gradients,
+) -> Vec<f64> {
+    statespace::io::HostTensor::from_tensor(&t.grad(grads).expect("tracked")).data
+}

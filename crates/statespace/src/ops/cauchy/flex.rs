@@ -4,14 +4,10 @@
 use burn::tensor::{DType, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_complex::{Complex, Complex64};
-use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CauchyInputs, CauchyOps};
-
-trait Real: Float + burn::tensor::Element + bytemuck::Pod + Send + Sync {}
-impl Real for f32 {}
-impl Real for f64 {}
+use crate::ops::flex_values::{HostReal, complex_values, values};
 
 impl CauchyOps for Flex {
     fn cauchy(inputs: CauchyInputs<FlexTensor>, nodes: &[Complex64]) -> FlexTensor {
@@ -35,18 +31,6 @@ impl CauchyOps for Flex {
     }
 }
 
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    t.to_contiguous().storage::<T>().to_vec()
-}
-
-fn complex<T: Real>(re: &FlexTensor, im: &FlexTensor) -> Vec<Complex<T>> {
-    values::<T>(re)
-        .into_iter()
-        .zip(values::<T>(im))
-        .map(|(re, im)| Complex::new(re, im))
-        .collect()
-}
-
 /// The inputs on the host: v (H, R, N), z (H, N), the nodes (S).
 struct Host<T> {
     h: usize,
@@ -57,7 +41,7 @@ struct Host<T> {
     nodes: Vec<Complex<T>>,
 }
 
-impl<T: Real> Host<T> {
+impl<T: HostReal> Host<T> {
     fn new(i: &CauchyInputs<FlexTensor>, nodes: &[Complex64]) -> Self {
         let [h, r, n] = i.v_re.shape().dims();
         let cast = |x: f64| T::from(x).expect("representable");
@@ -65,8 +49,8 @@ impl<T: Real> Host<T> {
             h,
             r,
             n,
-            v: complex(&i.v_re, &i.v_im),
-            z: complex(&i.z_re, &i.z_im),
+            v: complex_values(&i.v_re, &i.v_im),
+            z: complex_values(&i.z_re, &i.z_im),
             nodes: nodes
                 .iter()
                 .map(|s| Complex::new(cast(s.re), cast(s.im)))

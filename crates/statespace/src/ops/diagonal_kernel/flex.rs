@@ -4,16 +4,12 @@
 use burn::tensor::{DType, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_complex::Complex;
-use num_traits::Float;
 
 use super::host::{discretize, discretize_backward};
 use super::{DiagonalKernelOps, DiagonalSystem};
 use crate::discretize::Discretization;
+use crate::ops::flex_values::{HostReal, complex_values, values};
 use crate::ops::vandermonde::{VandermondeInputs, VandermondeOps};
-
-trait Real: Float + burn::tensor::Element + bytemuck::Pod {}
-impl Real for f32 {}
-impl Real for f64 {}
 
 impl DiagonalKernelOps for Flex {
     fn diagonal_kernel(
@@ -57,35 +53,23 @@ struct Modes<T> {
     p: Vec<Complex<T>>,
 }
 
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    t.to_contiguous().storage::<T>().to_vec()
-}
-
-fn complex<T: Real>(re: &FlexTensor, im: &FlexTensor) -> Vec<Complex<T>> {
-    values::<T>(re)
-        .into_iter()
-        .zip(values::<T>(im))
-        .map(|(re, im)| Complex::new(re, im))
-        .collect()
-}
-
-fn real_tensor<T: Real>(values: Vec<T>, shape: &[usize]) -> FlexTensor {
+fn real_tensor<T: HostReal>(values: Vec<T>, shape: &[usize]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.to_vec()))
 }
 
-fn parts<T: Real>(values: &[Complex<T>], shape: &[usize]) -> (FlexTensor, FlexTensor) {
+fn parts<T: HostReal>(values: &[Complex<T>], shape: &[usize]) -> (FlexTensor, FlexTensor) {
     (
         real_tensor(values.iter().map(|v| v.re).collect(), shape),
         real_tensor(values.iter().map(|v| v.im).collect(), shape),
     )
 }
 
-impl<T: Real> Modes<T> {
+impl<T: HostReal> Modes<T> {
     fn new(s: DiagonalSystem<FlexTensor>, rule: Discretization) -> Self {
         let dims: [usize; 3] = s.c_re.shape().dims();
         let dt = values::<T>(&s.dt);
-        let a = complex::<T>(&s.a_re, &s.a_im);
-        let b = complex::<T>(&s.b_re, &s.b_im);
+        let a = complex_values::<T>(&s.a_re, &s.a_im);
+        let b = complex_values::<T>(&s.b_re, &s.b_im);
         let n = dims[2];
         let (w, p) = (0..a.len())
             .map(|i| discretize(dt[i / n], a[i], b[i], rule))
@@ -95,7 +79,7 @@ impl<T: Real> Modes<T> {
             dt,
             a,
             b,
-            c: complex::<T>(&s.c_re, &s.c_im),
+            c: complex_values::<T>(&s.c_re, &s.c_im),
             rule,
             w,
             p,
@@ -121,8 +105,8 @@ impl<T: Real> Modes<T> {
     fn backward(self, grad: FlexTensor) -> DiagonalSystem<FlexTensor> {
         let [_, h, n] = self.dims;
         let g = Flex::vandermonde_backward(self.vandermonde_inputs(), grad);
-        let grad_w = complex::<T>(&g.w_re, &g.w_im);
-        let grad_coef = complex::<T>(&g.coef_re, &g.coef_im);
+        let grad_w = complex_values::<T>(&g.w_re, &g.w_im);
+        let grad_coef = complex_values::<T>(&g.coef_re, &g.coef_im);
         let modes = h * n;
         let mut grad_p = vec![Complex::new(T::zero(), T::zero()); modes];
         let mut grad_c = Vec::with_capacity(self.c.len());

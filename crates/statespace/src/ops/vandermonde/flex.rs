@@ -3,14 +3,10 @@
 
 use burn::tensor::{DType, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
-use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{VandermondeInputs, VandermondeOps};
-
-trait Real: Float + burn::tensor::Element + bytemuck::Pod + Send + Sync {}
-impl Real for f32 {}
-impl Real for f64 {}
+use crate::ops::flex_values::{HostReal, values};
 
 impl VandermondeOps for Flex {
     fn vandermonde(inputs: VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
@@ -33,10 +29,6 @@ impl VandermondeOps for Flex {
     }
 }
 
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    t.to_contiguous().storage::<T>().to_vec()
-}
-
 struct Host<T> {
     c: usize,
     h: usize,
@@ -47,7 +39,7 @@ struct Host<T> {
     ci: Vec<T>,
 }
 
-impl<T: Real> Host<T> {
+impl<T: HostReal> Host<T> {
     fn new(i: &VandermondeInputs<FlexTensor>) -> Self {
         let cs = i.coef_re.shape();
         Self {
@@ -92,7 +84,7 @@ impl<T: Real> Host<T> {
 /// Block length of the power tables (see `Host::powers`).
 const POWER_BLOCK: usize = 16;
 
-fn forward<T: Real>(inputs: &VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
+fn forward<T: HostReal>(inputs: &VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
     let p = Host::<T>::new(inputs);
     let (c, h, n) = (p.c, p.h, p.n);
     let two = T::from(2.0).unwrap();
@@ -127,7 +119,7 @@ fn forward<T: Real>(inputs: &VandermondeInputs<FlexTensor>, len: usize) -> FlexT
     FlexTensor::from_data(TensorData::new(k, [c, h, len]))
 }
 
-fn backward<T: Real>(
+fn backward<T: HostReal>(
     inputs: &VandermondeInputs<FlexTensor>,
     grad: &FlexTensor,
 ) -> VandermondeInputs<FlexTensor> {
