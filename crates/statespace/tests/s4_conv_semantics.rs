@@ -3,7 +3,7 @@
 //! with its one-step offset) and the D skip.
 
 use burn::backend::Flex;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Distribution, Tensor, TensorData};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
@@ -126,7 +126,13 @@ fn recurrent_views_equal_convolution_for_every_init() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let layer = config.init::<B>(&device, &mut rng).unwrap();
         let len = 30;
-        let x = Tensor::<B, 3>::random([2, len, 3], Distribution::Normal(0.0, 1.0), &device);
+        // Drawn from the seeded generator: burn's `random` is unseeded, and
+        // the DPLR FouT step's f32 error ranges 2e-5 … 1e-4 over inputs.
+        let normal = rand_distr::Normal::new(0.0f32, 1.0).expect("valid normal");
+        let values: Vec<f32> = (0..2 * len * 3)
+            .map(|_| rand_distr::Distribution::sample(&normal, &mut rng))
+            .collect();
+        let x = Tensor::<B, 3>::from_data(TensorData::new(values, [2, len, 3]), &device);
         let y = HostTensor::from_tensor(&layer.forward(x.clone()).unwrap()).data;
         let rec = layer.recurrent().unwrap();
         let mut state = rec.initial_state(2);
