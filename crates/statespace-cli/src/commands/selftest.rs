@@ -103,6 +103,13 @@ pub fn run(args: Args) -> Result<()> {
             );
             emit(
                 &mut checks,
+                statespace::parity::ssd_checks::<Autodiff<B>>(
+                    &statespace::parity::ssd_cases(),
+                    &device,
+                )?,
+            );
+            emit(
+                &mut checks,
                 statespace::parity::op_checks::<Autodiff<B>>(&device)?,
             );
         }

@@ -59,8 +59,8 @@ impl<B: Backend + SsdOps> Backward<B, 5> for SsdBackward {
 }
 
 impl<B: Backend + SsdOps, C: CheckpointStrategy> SsdOps for Autodiff<B, C> {
-    fn ssd_prefers_chunked() -> bool {
-        B::ssd_prefers_chunked()
+    fn ssd_prefers_chunked(args: &SsdArgs) -> bool {
+        B::ssd_prefers_chunked(args)
     }
 
     fn ssd_forward(

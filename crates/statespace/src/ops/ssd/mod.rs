@@ -14,7 +14,8 @@
 //!   chunked form: 2·P·N multiply-adds per step instead of about
 //!   Q·(N + P) for chunk length Q), with a hand-written backward that
 //!   recomputes states from checkpoints every [`CHUNK`] steps; on CubeCL
-//!   devices the chunked composite forward and the CPU backward.
+//!   devices fused kernels of the chunked algorithm, forward and backward
+//!   (packed sequences there run the composite).
 //!
 //! Packed sequences: at a position that starts a new sequence the carried
 //! state is zeroed (the decay there is exactly 0).
@@ -24,6 +25,8 @@ mod chunked;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
+#[cfg(feature = "cuda")]
+mod kernels;
 
 use std::sync::Arc;
 
@@ -154,10 +157,10 @@ pub trait SsdOps: MatmulOps {
     ) -> SsdTensors<FloatTensor<Self>>;
 
     /// Whether [`ssd`] runs the differentiable chunked composite
-    /// ([`ssd_chunked`]) instead of this op: true on devices where
-    /// matmul-shaped work is fastest and no fused kernel exists yet, so
-    /// training stays on the device.
-    fn ssd_prefers_chunked() -> bool {
+    /// ([`ssd_chunked`]) instead of this op for these arguments: true where
+    /// the backend's kernels do not take them and the composite keeps
+    /// training on the device.
+    fn ssd_prefers_chunked(_args: &SsdArgs) -> bool {
         false
     }
 }
@@ -166,15 +169,15 @@ pub trait SsdOps: MatmulOps {
 /// state (batch, H, P, N). Differentiable in every tensor input.
 pub fn ssd<B: SsdOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
     s.validate()?;
-    if B::ssd_prefers_chunked() {
-        return ssd_chunked(s);
-    }
-    let device = s.x.device();
     let args = SsdArgs {
         has_initial_state: s.initial_state.is_some(),
         chunk_size: s.chunk_size,
-        starts: s.starts.map(Arc::new),
+        starts: s.starts.clone().map(Arc::new),
     };
+    if B::ssd_prefers_chunked(&args) {
+        return ssd_chunked(s);
+    }
+    let device = s.x.device();
     let inputs = SsdTensors {
         x: s.x.into_primitive().tensor(),
         a: s.a.into_primitive().tensor(),

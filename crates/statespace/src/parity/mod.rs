@@ -28,6 +28,10 @@ use crate::ops::{
     mean_cross_entropy, norm, rfft, selective_scan, vandermonde,
 };
 
+mod ssd;
+
+pub use ssd::{SsdCase, ssd_cases, ssd_checks};
+
 /// Tolerance of f32 ops against the CPU.
 pub const TOLERANCE_F32: f64 = 1e-5;
 /// Tolerance of bf16-stored results (8 significant bits) against the CPU.
