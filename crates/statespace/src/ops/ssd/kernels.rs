@@ -39,6 +39,8 @@ pub const BLOCK: usize = 64;
 pub const EDGE: usize = 16;
 /// Units per cube.
 pub const UNITS: usize = EDGE * EDGE;
+/// Chunks whose states one unit of the state pass loads at a time.
+const PASS_AHEAD: usize = 8;
 /// Rows of the inner dimension staged at a time.
 const SLICE: usize = 32;
 /// Row stride of a staged slice or block (one padding float against bank
@@ -507,15 +509,37 @@ pub fn ssd_state_pass<F: Float, S: Float>(
                 + (e % n_dim) * init.stride(3)],
         );
     }
-    for i in 0..chunks {
-        let mut k = i;
-        if reverse {
-            k = chunks - 1 - i;
+    // PASS_AHEAD chunks' states are loaded before any is replaced, so that
+    // many loads are in flight (one at a time, the walk is latency-bound).
+    let mut own = Array::<f32>::new(PASS_AHEAD);
+    let mut decay = Array::<f32>::new(PASS_AHEAD);
+    let mut i0 = 0;
+    while i0 < chunks {
+        #[unroll]
+        for j in 0..PASS_AHEAD {
+            let i = i0 + j;
+            if i < chunks {
+                let mut k = i;
+                if reverse {
+                    k = chunks - 1 - i;
+                }
+                own[j] = states[((batch * chunks + k) * heads + h) * size + e];
+                decay[j] = decays[bh * chunks + k];
+            }
         }
-        let at = ((batch * chunks + k) * heads + h) * size + e;
-        let own = states[at];
-        states[at] = carry;
-        carry = decays[bh * chunks + k] * carry + own;
+        #[unroll]
+        for j in 0..PASS_AHEAD {
+            let i = i0 + j;
+            if i < chunks {
+                let mut k = i;
+                if reverse {
+                    k = chunks - 1 - i;
+                }
+                states[((batch * chunks + k) * heads + h) * size + e] = carry;
+                carry = decay[j] * carry + own[j];
+            }
+        }
+        i0 += PASS_AHEAD;
     }
     last[pos] = S::cast_from(carry);
 }
