@@ -37,7 +37,7 @@ pub use matmul::{MatmulOps, add_bias, matmul};
 pub use norm::{NormKind, NormOps, norm};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
-pub use ssd::{Ssd, SsdOps, ssd, ssd_chunked};
+pub use ssd::{Ssd, SsdOps, SsdProblem, ssd, ssd_chunked};
 pub use vandermonde::{VandermondeOps, vandermonde};
 
 /// Everything statespace's layers need from a backend.

@@ -154,6 +154,11 @@ impl Draw {
                 .iter()
                 .map(|&x| burn::tensor::bf16::from_f32(x).to_f32())
                 .collect(),
+            DType::F16 => self
+                .data
+                .iter()
+                .map(|&x| burn::tensor::f16::from_f32(x).to_f32())
+                .collect(),
             _ => self.data.clone(),
         };
         Self {

@@ -1,8 +1,8 @@
 //! SSD parity: the backend's `ssd` (forward and autodiff backward) against
 //! the CPU recurrence, at shapes that hit the edges of the chunked GPU
 //! kernels: L = 1, lengths that end inside a chunk, head and state sizes
-//! over one 64-wide block, grouped B and C, with and without an initial
-//! state, bf16.
+//! over one 64-wide block, more chunks than the state pass loads at once,
+//! grouped B and C, with and without an initial state, bf16 and f16.
 
 use burn::backend::Autodiff;
 use burn::tensor::DType;
@@ -56,6 +56,9 @@ pub fn ssd_cases() -> Vec<SsdCase> {
         case(1, 128, 2, 16, 1, 32, true, DType::F32),
         case(1, 200, 3, 70, 3, 130, true, DType::F32),
         case(2, 130, 4, 64, 1, 128, true, DType::BF16),
+        // More chunks than the state pass loads at a time (18 of 64 steps).
+        case(1, 1100, 2, 16, 1, 16, true, DType::F32),
+        case(1, 100, 2, 32, 1, 64, false, DType::F16),
     ]
 }
 

@@ -12,7 +12,7 @@ use burn_autodiff::{
     ops::{Backward, Ops, OpsKind},
 };
 
-use super::{SsdArgs, SsdOps, SsdTensors};
+use super::{SsdArgs, SsdOps, SsdProblem, SsdTensors};
 
 #[derive(Debug)]
 struct SsdBackward;
@@ -59,8 +59,8 @@ impl<B: Backend + SsdOps> Backward<B, 5> for SsdBackward {
 }
 
 impl<B: Backend + SsdOps, C: CheckpointStrategy> SsdOps for Autodiff<B, C> {
-    fn ssd_prefers_chunked(args: &SsdArgs) -> bool {
-        B::ssd_prefers_chunked(args)
+    fn ssd_prefers_chunked(problem: &SsdProblem) -> bool {
+        B::ssd_prefers_chunked(problem)
     }
 
     fn ssd_forward(

@@ -1,8 +1,11 @@
 //! SSD on CubeCL devices: the chunked kernels of [`super::kernels`],
-//! forward and backward, for f32, bf16 and f16 inputs of one storage type.
-//! Packed sequences run the differentiable chunked composite instead (see
-//! [`SsdOps::ssd_prefers_chunked`]); other dtypes or mixed storage types run
-//! the composite forward and the CPU backward through host memory.
+//! forward and backward, for the problems they take
+//! ([`super::kernel_plan::kernels_take`]: f32, bf16 or f16 inputs of one
+//! storage type, no packed sequences, sizes within 32-bit indices). `ssd()`
+//! runs the differentiable chunked composite for the others
+//! ([`SsdOps::ssd_prefers_chunked`]); the op itself, called directly with
+//! such inputs, runs the composite forward and the CPU backward (f32 or f64
+//! of one type) through host memory.
 
 use std::sync::Once;
 
@@ -14,11 +17,12 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
+use super::kernel_plan::kernels_take;
 use super::kernels::{
     BLOCK, EDGE, STEPS, ssd_chunk_backward, ssd_chunk_bc_grads, ssd_chunk_cb, ssd_chunk_outputs,
     ssd_chunk_states, ssd_decay_carry, ssd_decay_grad, ssd_state_pass,
 };
-use super::{Ssd, SsdArgs, SsdOps, SsdTensors, ssd_chunked};
+use super::{Ssd, SsdArgs, SsdOps, SsdProblem, SsdTensors, ssd_chunked};
 use crate::ops::host::{from_host, to_host};
 
 /// Units per cube of the element-wise kernels.
@@ -51,18 +55,19 @@ impl Plan {
 }
 
 fn plan<R: CubeRuntime>(t: &SsdTensors<CubeTensor<R>>, args: &SsdArgs) -> Option<Plan> {
-    if args.starts.is_some() {
-        return None;
-    }
     let [batch, len, heads, p] = t.x.meta.shape().dims::<4>();
     let [_, _, groups, n] = t.b.meta.shape().dims::<4>();
     let dtype = t.x.dtype;
-    let same = [&t.a, &t.b, &t.c]
-        .into_iter()
-        .chain(args.has_initial_state.then_some(&t.initial_state))
-        .all(|x| x.dtype == dtype);
-    let kernel_float = matches!(dtype, DType::F32 | DType::BF16 | DType::F16);
-    if !same || !kernel_float || [batch, len, heads, p, n].contains(&0) {
+    let problem = SsdProblem {
+        dims: [batch, len, heads, p, groups, n],
+        dtypes: [&t.x, &t.a, &t.b, &t.c]
+            .into_iter()
+            .chain(args.has_initial_state.then_some(&t.initial_state))
+            .map(|x| x.dtype)
+            .collect(),
+        packed: args.starts.is_some(),
+    };
+    if !kernels_take(&problem) {
         return None;
     }
     Some(Plan {
@@ -337,10 +342,11 @@ fn backward_on_device<R: CubeRuntime>(
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SsdOps
     for CubeBackend<R, F, I, BT>
 {
-    /// Packed sequences: the kernels do not zero the state at sequence
-    /// starts, and the composite keeps training on the device.
-    fn ssd_prefers_chunked(args: &SsdArgs) -> bool {
-        args.starts.is_some()
+    /// Problems the kernels do not take (packed sequences, f64, mixed
+    /// storage types, sizes past 32-bit indices): the composite keeps
+    /// training on the device.
+    fn ssd_prefers_chunked(problem: &SsdProblem) -> bool {
+        !kernels_take(problem)
     }
 
     fn ssd_forward(

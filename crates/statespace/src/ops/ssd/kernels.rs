@@ -25,14 +25,14 @@
 //! (batch, L, H, P); a, ∂a (batch, L, H); B, C, ∂B, ∂C (batch, L, G, N);
 //! states (batch, chunks, H, P, N) and decays (batch, H, chunks), f32,
 //! packed. Inputs are read through their strides. Indices are in bounds by
-//! construction (the launcher checks shapes), so the kernels launch
-//! unchecked.
+//! construction (`ssd()` validated the shapes; the launcher reads the sizes
+//! off the inputs and checks they fit 32-bit indices), so the kernels
+//! launch unchecked.
 
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
-/// Steps per chunk.
-pub const STEPS: usize = 64;
+pub use super::kernel_plan::STEPS;
 /// Edge of the output block of one cube.
 pub const BLOCK: usize = 64;
 /// Units along each edge of a cube (16 × 16 = 256 units).
@@ -53,11 +53,11 @@ const TILE: usize = BLOCK / EDGE;
 
 /// How a staged operand is scaled along its time index t (in the chunk):
 /// not, by e^{c_t}, or by e^{c_end − c_t}.
-pub const SCALE_NONE: u32 = 0;
+const SCALE_NONE: u32 = 0;
 /// Scale by e^{c_t}.
-pub const SCALE_FROM_START: u32 = 1;
+const SCALE_FROM_START: u32 = 1;
 /// Scale by e^{c_end − c_t}.
-pub const SCALE_TO_END: u32 = 2;
+const SCALE_TO_END: u32 = 2;
 
 /// Loads a of the chunk's steps t0.. for (batch, head) and forms the
 /// inclusive cumulative sums c (a = 0 past `len`, so c_end = c[STEPS − 1]).

@@ -25,6 +25,9 @@ mod chunked;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
+// Used by the CUDA launchers only; compiled and tested on every build.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+mod kernel_plan;
 #[cfg(feature = "cuda")]
 mod kernels;
 
@@ -32,7 +35,7 @@ use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorPrimitive};
 
 use super::SequenceStarts;
 use super::matmul::MatmulOps;
@@ -113,6 +116,37 @@ impl<B: Backend> Ssd<B> {
     }
 }
 
+/// What decides whether a backend's kernels take an SSD problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsdProblem {
+    /// (batch, L, heads H, head size P, groups G, state size N).
+    pub dims: [usize; 6],
+    /// Storage types of x, a, B, C and, when given, the initial state.
+    pub dtypes: Vec<DType>,
+    /// Whether packed-sequence boundaries are given.
+    pub packed: bool,
+}
+
+impl<B: Backend> Ssd<B> {
+    /// The sizes, storage types and packing of these inputs.
+    pub fn problem(&self) -> SsdProblem {
+        let [batch, len, heads, p] = self.x.dims();
+        let [_, _, groups, n] = self.b.dims();
+        let mut dtypes = vec![
+            self.x.dtype(),
+            self.a.dtype(),
+            self.b.dtype(),
+            self.c.dtype(),
+        ];
+        dtypes.extend(self.initial_state.as_ref().map(|h| h.dtype()));
+        SsdProblem {
+            dims: [batch, len, heads, p, groups, n],
+            dtypes,
+            packed: self.starts.is_some(),
+        }
+    }
+}
+
 /// Non-tensor arguments of the SSD op.
 #[derive(Debug, Clone)]
 pub struct SsdArgs {
@@ -157,10 +191,10 @@ pub trait SsdOps: MatmulOps {
     ) -> SsdTensors<FloatTensor<Self>>;
 
     /// Whether [`ssd`] runs the differentiable chunked composite
-    /// ([`ssd_chunked`]) instead of this op for these arguments: true where
-    /// the backend's kernels do not take them and the composite keeps
-    /// training on the device.
-    fn ssd_prefers_chunked(_args: &SsdArgs) -> bool {
+    /// ([`ssd_chunked`]) instead of this op for `problem`: true where the
+    /// backend's kernels do not take it and the composite keeps training on
+    /// the device.
+    fn ssd_prefers_chunked(_problem: &SsdProblem) -> bool {
         false
     }
 }
@@ -169,14 +203,14 @@ pub trait SsdOps: MatmulOps {
 /// state (batch, H, P, N). Differentiable in every tensor input.
 pub fn ssd<B: SsdOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
     s.validate()?;
+    if B::ssd_prefers_chunked(&s.problem()) {
+        return ssd_chunked(s);
+    }
     let args = SsdArgs {
         has_initial_state: s.initial_state.is_some(),
         chunk_size: s.chunk_size,
-        starts: s.starts.clone().map(Arc::new),
+        starts: s.starts.map(Arc::new),
     };
-    if B::ssd_prefers_chunked(&args) {
-        return ssd_chunked(s);
-    }
     let device = s.x.device();
     let inputs = SsdTensors {
         x: s.x.into_primitive().tensor(),
