@@ -61,14 +61,25 @@ fn as_cuda<R: CubeRuntime>(t: &CubeTensor<R>) -> Option<&CubeTensor<CudaRuntime>
 /// ops on.
 pub(crate) type F32Cube<R> = CubeBackend<R, f32, i32, u8>;
 
-/// A packed f32 tensor of `shape` on `like`'s device, uninitialised.
-pub(crate) fn empty_f32<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
+/// A packed (unpadded) tensor of `shape` and `dtype` on `like`'s device,
+/// uninitialised. (CubeCL's default allocation pads rows; the kernels
+/// address scratch buffers as packed.)
+pub(crate) fn empty_packed<R: CubeRuntime>(
+    like: &CubeTensor<R>,
+    shape: &[usize],
+    dtype: DType,
+) -> CubeTensor<R> {
     empty_device_contiguous_dtype(
         like.client.clone(),
         like.device.clone(),
         shape.to_vec().into(),
-        DType::F32,
+        dtype,
     )
+}
+
+/// A packed f32 tensor of `shape` on `like`'s device, uninitialised.
+pub(crate) fn empty_f32<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
+    empty_packed(like, shape, DType::F32)
 }
 
 /// `t` in `dtype` (no copy when it already is).

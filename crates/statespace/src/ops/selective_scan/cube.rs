@@ -11,7 +11,7 @@ use burn::tensor::Shape;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
-use burn_cubecl::ops::numeric::{empty_device_contiguous_dtype, zeros_client};
+use burn_cubecl::ops::numeric::zeros_client;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
@@ -21,6 +21,7 @@ use super::forward_kernels::{
     ChunkGeometry, ChunkPass, LANES, ScanFlags, scan_chunked, scan_segment_starts,
 };
 use super::{ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
+use crate::ops::cuda_libs::empty_packed as empty;
 use crate::ops::host::{from_host, to_host};
 
 /// Largest state size N the kernels take.
@@ -333,16 +334,6 @@ fn to_cpu<B: Backend>(t: ScanTensors<FloatTensor<B>>) -> ScanTensors<FloatTensor
 fn checkpoint_shape(p: &Plan) -> [usize; 4] {
     let chunks = p.len.div_ceil(LANES * ITEMS);
     [p.batch, chunks, p.dim, p.geometry.n_state]
-}
-
-/// A packed (unpadded) tensor of `shape` on the device of `like`.
-fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize], dtype: DType) -> CubeTensor<R> {
-    empty_device_contiguous_dtype(
-        like.client.clone(),
-        like.device.clone(),
-        Shape::from(shape.to_vec()),
-        dtype,
-    )
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveScanOps

@@ -12,7 +12,7 @@ use std::sync::Once;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Shape, Tensor, TensorPrimitive};
 use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
-use burn_cubecl::ops::numeric::{empty_device_contiguous_dtype, zeros_client};
+use burn_cubecl::ops::numeric::zeros_client;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
@@ -23,6 +23,7 @@ use super::kernels::{
     ssd_chunk_states, ssd_decay_carry, ssd_decay_grad, ssd_state_pass,
 };
 use super::{Ssd, SsdArgs, SsdOps, SsdProblem, SsdTensors, ssd_chunked};
+use crate::ops::cuda_libs::empty_packed as empty;
 use crate::ops::host::{from_host, to_host};
 
 /// Units per cube of the element-wise kernels.
@@ -81,16 +82,6 @@ fn plan<R: CubeRuntime>(t: &SsdTensors<CubeTensor<R>>, args: &SsdArgs) -> Option
         dtype,
         has_init: args.has_initial_state,
     })
-}
-
-/// A packed tensor of `shape` on the device of `like`.
-fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize], dtype: DType) -> CubeTensor<R> {
-    empty_device_contiguous_dtype(
-        like.client.clone(),
-        like.device.clone(),
-        Shape::from(shape.to_vec()),
-        dtype,
-    )
 }
 
 fn cube_2d() -> CubeDim {
