@@ -295,25 +295,19 @@ pub fn selective_scan_checks<B: AutodiffBackend + SelectiveScanOps>(
         };
         let reference =
             run_scan::<Autodiff<Flex>>(case, &rounded, DType::F32, &Default::default())?;
-        let tolerance = if case.dtype == DType::F32 {
-            TOLERANCE_F32
-        } else {
-            TOLERANCE_BF16
-        };
         let label = format!(
             "scan b{bt} d{dim} g{g} n{n} L{len}{}{} {:?}",
             if case.full { " full" } else { "" },
             if case.time_major { " time-major" } else { "" },
             case.dtype
         );
-        for ((name, actual), (_, expected)) in ours.iter().zip(&reference) {
-            checks.push(Check::new(
-                format!("{label}: {name}"),
-                actual,
-                expected,
-                tolerance,
-            ));
-        }
+        compare_within(
+            label,
+            &ours,
+            &reference,
+            tolerance_for(case.dtype),
+            &mut checks,
+        );
     }
     Ok(checks)
 }
@@ -685,13 +679,34 @@ where
 }
 
 fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<Check>) {
+    compare_within(label, ours, reference, TOLERANCE_F32, checks);
+}
+
+/// One check per named result, each within `tolerance`.
+fn compare_within(
+    label: String,
+    ours: &Results,
+    reference: &Results,
+    tolerance: f64,
+    checks: &mut Vec<Check>,
+) {
     for ((name, actual), (_, expected)) in ours.iter().zip(reference) {
         checks.push(Check::new(
             format!("{label}: {name}"),
             actual,
             expected,
-            TOLERANCE_F32,
+            tolerance,
         ));
+    }
+}
+
+/// The tolerance of results stored as `dtype`: [`TOLERANCE_F32`] for f32,
+/// [`TOLERANCE_BF16`] for the 16-bit types.
+fn tolerance_for(dtype: DType) -> f64 {
+    if dtype == DType::F32 {
+        TOLERANCE_F32
+    } else {
+        TOLERANCE_BF16
     }
 }
 

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Normal, Uniform};
 
-use super::{Draw, Results, TOLERANCE_BF16, TOLERANCE_F32, host};
+use super::{Draw, Results, compare_within, host, tolerance_for};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{Ssd, SsdOps, ssd};
@@ -141,24 +141,18 @@ pub fn ssd_checks<B: AutodiffBackend + SsdOps>(
         let ours = run_ssd::<B>(case, &draws, case.dtype, device)?;
         let rounded = draws.each_ref().map(|d| d.rounded(case.dtype));
         let reference = run_ssd::<Autodiff<Flex>>(case, &rounded, DType::F32, &Default::default())?;
-        let tolerance = if case.dtype == DType::F32 {
-            TOLERANCE_F32
-        } else {
-            TOLERANCE_BF16
-        };
         let label = format!(
             "ssd b{bt} L{len} h{h} p{p} g{g} n{n}{} {:?}",
             if case.initial_state { " init" } else { "" },
             case.dtype
         );
-        for ((name, actual), (_, expected)) in ours.iter().zip(&reference) {
-            checks.push(Check::new(
-                format!("{label}: {name}"),
-                actual,
-                expected,
-                tolerance,
-            ));
-        }
+        compare_within(
+            label,
+            &ours,
+            &reference,
+            tolerance_for(case.dtype),
+            &mut checks,
+        );
     }
     Ok(checks)
 }
