@@ -4,16 +4,14 @@
 mod common;
 
 use burn::backend::{Autodiff, Flex};
-use common::{assert_checks, golden_cases, golden_dir};
-use statespace::golden::s4::read_manifest;
+use common::{assert_checks, golden_set};
 use statespace::golden::selective_scan::check_case;
 
 #[test]
 fn selective_scan_matches_reference_forward_and_gradients() {
-    let manifest = read_manifest(&golden_dir());
-    for (case, file) in golden_cases("selective_scan_") {
-        let checks =
-            check_case::<Autodiff<Flex>>(&case, &file, manifest.as_ref(), &Default::default())
+    let set = golden_set();
+    for (case, file) in set.cases("selective_scan_").unwrap_or_else(|e| panic!("{e}")) {
+        let checks = check_case::<Autodiff<Flex>>(&case, &file, set.manifest(), &Default::default())
                 .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_checks(&checks);
     }

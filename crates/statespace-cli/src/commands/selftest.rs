@@ -33,7 +33,8 @@ pub fn run(args: Args) -> Result<()> {
             dir.display()
         );
     }
-    let manifest = golden::s4::read_manifest(&dir);
+    let set = golden::GoldenSet::open(&dir)?;
+    let manifest = set.manifest().cloned();
     let start = Instant::now();
     // f64 where the device computes it exactly (the CPU); f32 elsewhere.
     let (ssd_dtype, ssd_tolerance) = match args.device {
@@ -49,7 +50,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     let checks: Vec<Check> = with_backend!(args.device, |B, device| {
         let mut checks = Vec::new();
-        for (case, file) in golden::cases(&dir, "s4_fftconv_")? {
+        let mut s4_cases = set.cases("s4_fftconv_")?;
+        s4_cases.extend(set.cases_if_any("s4_f64_fftconv_")?);
+        for (case, file) in s4_cases {
             let m = manifest.as_ref();
             emit(
                 &mut checks,
@@ -60,14 +63,14 @@ pub fn run(args: Args) -> Result<()> {
                 golden::s4::check_recurrent::<B>(&case, &file, m, &device)?,
             );
         }
-        for (case, file) in golden::cases(&dir, "selective_scan_")? {
+        for (case, file) in set.cases("selective_scan_")? {
             let m = manifest.as_ref();
             emit(
                 &mut checks,
                 golden::selective_scan::check_case::<Autodiff<B>>(&case, &file, m, &device)?,
             );
         }
-        for (case, file) in golden::cases(&dir, "ssd_")? {
+        for (case, file) in set.cases("ssd_")? {
             let chunk = manifest
                 .as_ref()
                 .and_then(|m| m.get(&case)?.get("block_len_used")?.as_u64())
@@ -87,7 +90,7 @@ pub fn run(args: Args) -> Result<()> {
                 );
             }
         }
-        for (case, file) in golden::cases(&dir, "hf_mamba")? {
+        for (case, file) in set.cases("hf_mamba")? {
             emit(
                 &mut checks,
                 golden::lm::check_case::<B>(&dir, &case, &file, &device)?,

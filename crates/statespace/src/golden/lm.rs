@@ -78,8 +78,14 @@ pub fn check_case<B: SsmBackend>(
             &expected.data,
             TOLERANCE,
         ));
-        let ours = greedy(&ckpt.model, &prompt, reference.len() - prompt.len(), device)?;
-        let mismatches = ours.iter().zip(&reference).filter(|(a, b)| a != b).count();
+        let new_tokens = reference.len().checked_sub(prompt.len()).ok_or_else(|| Error::Format {
+            path: file.path().to_path_buf(),
+            message: "greedy_output is shorter than greedy_prompt".into(),
+        })?;
+        let ours = greedy(&ckpt.model, &prompt, new_tokens, device)?;
+        // A position present on one side only counts as a mismatch.
+        let mismatches = ours.iter().zip(&reference).filter(|(a, b)| a != b).count()
+            + ours.len().abs_diff(reference.len());
         checks.push(Check {
             what: format!("{case} [{folder}]: greedy tokens differing from reference ({ours:?})"),
             error: mismatches as f64,

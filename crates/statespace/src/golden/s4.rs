@@ -1,19 +1,33 @@
-//! Golden cases `s4_fftconv_*`: state-spaces/s4's standalone `FFTConv`
-//! (input/output in (batch, H, L) layout, parameters by module name).
+//! Golden cases `s4_fftconv_*` and `s4_f64_fftconv_*`: state-spaces/s4's
+//! standalone `FFTConv` (input/output in (batch, H, L) layout, parameters by
+//! module name). Each case runs in the precision its file is stored in: a
+//! float64 file is checked in f64 at [`TOLERANCE_F64`], a float32 file in
+//! f32 at [`TOLERANCE`].
 
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Tensor};
 use rand::SeedableRng;
 
-use super::Check;
+use super::{Check, check_named, rel_err};
 use crate::error::{Error, Result};
-use crate::io::{HostTensor, SafetensorsFile, named_grads};
-use crate::layers::s4::{KernelMode, S4, S4Config, SsmInit};
+use crate::io::{HostTensor, SafetensorsFile, cast_params, named_grads};
+use crate::layers::s4::{KernelMode, S4, S4Config, S4Recurrent, SsmInit};
 use crate::ops::SsmBackend;
 
 /// f32 layer outputs and gradients must match to this norm-relative error.
 pub const TOLERANCE: f64 = 1e-4;
+/// f64 layer outputs and gradients must match to this norm-relative error.
+pub const TOLERANCE_F64: f64 = 1e-9;
+
+/// The precision a case is stored in (its `input` tensor's dtype: F64 for
+/// float64 files, else F32) and the tolerance that goes with it.
+pub fn case_precision(file: &SafetensorsFile) -> Result<(DType, f64)> {
+    Ok(match file.dtype("input")? {
+        safetensors::Dtype::F64 => (DType::F64, TOLERANCE_F64),
+        _ => (DType::F32, TOLERANCE),
+    })
+}
 
 /// The case's description in the manifest (e.g. "FFTConv (mode=dplr, init=legs)").
 fn manifest_op(manifest: Option<&serde_json::Value>, case: &str) -> String {
@@ -76,29 +90,31 @@ pub fn config_for(
     Ok((config, l_kernel))
 }
 
-/// The case's layer, with every parameter loaded from `param.*`.
+/// The case's layer with its parameters stored as `dtype`, every one loaded
+/// from `param.*`.
 pub fn layer_from_case<B: SsmBackend>(
     case: &str,
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,
+    dtype: DType,
     device: &B::Device,
 ) -> Result<S4<B>> {
     let (config, l_kernel) = config_for(case, file, manifest)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    config
-        .init::<B>(device, &mut rng)?
-        .load(|name| file.f64(&format!("param.{name}")), l_kernel)
+    let layer = cast_params(config.init::<B>(device, &mut rng)?, dtype);
+    layer.load(|name| file.f64(&format!("param.{name}")), l_kernel)
 }
 
-/// A (B, H, L) tensor of the case as the layer's (B, L, H).
+/// A (B, H, L) tensor of the case as the layer's (B, L, H), stored as `dtype`.
 fn input_blh<B: Backend>(
     file: &SafetensorsFile,
     name: &str,
+    dtype: DType,
     device: &B::Device,
 ) -> Result<Tensor<B, 3>> {
     Ok(file
-        .f32(name)?
-        .to_tensor::<B, 3>(name, device, DType::F32)?
+        .f64(name)?
+        .to_tensor::<B, 3>(name, device, dtype)?
         .swap_dims(1, 2))
 }
 
@@ -106,7 +122,37 @@ fn host_bhl<B: Backend>(y: &Tensor<B, 3>) -> Vec<f64> {
     HostTensor::from_tensor(&y.clone().swap_dims(1, 2)).data
 }
 
-/// Output, input gradient and every parameter gradient of the case.
+/// Output, input gradient and parameter gradients of the case's layer run
+/// in `dtype`, by name (`output`, `grad_input`, `grad.<param>`).
+fn forward_and_gradients<B>(
+    case: &str,
+    file: &SafetensorsFile,
+    manifest: Option<&serde_json::Value>,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<Vec<(String, Vec<f64>)>>
+where
+    B: AutodiffBackend + SsmBackend,
+{
+    let layer = layer_from_case::<B>(case, file, manifest, dtype, device)?;
+    let x = input_blh::<B>(file, "input", dtype, device)?.require_grad();
+    let y = layer.forward(x.clone())?;
+    let mut ours = vec![("output".to_string(), host_bhl(&y))];
+    let grad_out = input_blh::<B>(file, "grad_output", dtype, device)?;
+    let grads = (y * grad_out).sum().backward();
+    if let Some(grad_x) = x.grad(&grads) {
+        ours.push(("grad_input".to_string(), host_bhl(&grad_x)));
+    }
+    let params = GradientsParams::from_grads(grads, &layer);
+    for (name, grad) in named_grads::<B, S4<B>>(&layer, &params) {
+        ours.push((format!("grad.{name}"), grad.data));
+    }
+    Ok(ours)
+}
+
+/// Output, input gradient and every parameter gradient of the case, in the
+/// precision the case is stored in. Every parameter the file holds must have
+/// its gradient in the file and the other way round.
 pub fn check_forward_and_gradients<B>(
     case: &str,
     file: &SafetensorsFile,
@@ -116,42 +162,78 @@ pub fn check_forward_and_gradients<B>(
 where
     B: AutodiffBackend + SsmBackend,
 {
-    let layer = layer_from_case::<B>(case, file, manifest, device)?;
-    let x = input_blh::<B>(file, "input", device)?.require_grad();
-    let y = layer.forward(x.clone())?;
-    let mut checks = vec![Check::new(
-        format!("{case}: output"),
-        &host_bhl(&y),
-        &file.f64("output")?.data,
-        TOLERANCE,
-    )];
+    let (dtype, tolerance) = case_precision(file)?;
+    let ours = forward_and_gradients::<B>(case, file, manifest, dtype, device)?;
+    let mut expected: Vec<String> = vec!["output".into(), "grad_input".into()];
+    expected.extend(
+        file.names()
+            .into_iter()
+            .filter(|n| n.starts_with("grad.") || n.starts_with("param.")),
+    );
+    // A parameter in the file whose gradient is missing is a missing reference.
+    let expected: Vec<String> = expected
+        .into_iter()
+        .map(|n| match n.strip_prefix("param.") {
+            Some(p) => format!("grad.{p}"),
+            None => n,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    check_named(case, &ours, file, &expected, str::to_string, tolerance)
+}
 
-    let grad_out = input_blh::<B>(file, "grad_output", device)?;
-    let grads = (y * grad_out).sum().backward();
-    let grad_x = x.grad(&grads).expect("the input requires a gradient");
-    checks.push(Check::new(
-        format!("{case}: grad_input"),
-        &host_bhl(&grad_x),
-        &file.f64("grad_input")?.data,
-        TOLERANCE,
-    ));
-    let params = GradientsParams::from_grads(grads, &layer);
-    let ours = named_grads::<B, S4<B>>(&layer, &params);
-    for name in file.names().into_iter().filter(|n| n.starts_with("grad.")) {
-        let param = &name["grad.".len()..];
-        let actual = ours
-            .iter()
-            .find(|(n, _)| n == param)
-            .map(|(_, g)| g.data.clone())
-            .unwrap_or_default();
-        checks.push(Check::new(
-            format!("{case}: {name}"),
-            &actual,
-            &file.f64(&name)?.data,
-            TOLERANCE,
-        ));
+/// For a case that also stores the official code's float32 run of the same
+/// float64 weights (`f32.output`, `f32.grad_input`, `f32.grad.<param>`,
+/// `f32.output_step`):
+/// our float32 run, each quantity compared with the float64 truth. A check
+/// passes if ours is within [`TOLERANCE`] of the truth or no further from it
+/// than the official float32 result is. None if the case has no such run.
+pub fn check_f32_against_official_f32<B>(
+    case: &str,
+    file: &SafetensorsFile,
+    manifest: Option<&serde_json::Value>,
+    device: &B::Device,
+) -> Result<Option<Vec<Check>>>
+where
+    B: AutodiffBackend + SsmBackend,
+{
+    if !file.contains("f32.output") {
+        return Ok(None);
     }
-    Ok(checks)
+    let mut ours = forward_and_gradients::<B>(case, file, manifest, DType::F32, device)?;
+    let layer = layer_from_case::<B>(case, file, manifest, DType::F32, device)?;
+    let x = input_blh::<B>(file, "input", DType::F32, device)?;
+    ours.push((
+        "output_step".into(),
+        stepped_output(&layer.recurrent()?, &x)?,
+    ));
+    let mut checks = Vec::new();
+    for name in file.names().into_iter().filter(|n| n.starts_with("f32.")) {
+        let quantity = &name["f32.".len()..];
+        let truth = file.f64(quantity)?.data;
+        let official = rel_err(&file.f64(&name)?.data, &truth);
+        let what = format!("{case}: {quantity} in f32 vs the f64 truth (official f32: {official:.2e})");
+        checks.push(match ours.iter().find(|(n, _)| n == quantity) {
+            Some((_, values)) => Check::new(what, values, &truth, TOLERANCE.max(official)),
+            None => Check::missing(what, "we computed none"),
+        });
+    }
+    Ok(Some(checks))
+}
+
+/// The recurrent view run one token at a time from a zero state over x
+/// (B, L, H): the output in the file's (B, H, L) order.
+fn stepped_output<B: SsmBackend>(rec: &S4Recurrent<B>, x: &Tensor<B, 3>) -> Result<Vec<f64>> {
+    let [batch, len, _] = x.dims();
+    let mut state = rec.initial_state(batch);
+    let mut ys = Vec::with_capacity(len);
+    for t in 0..len {
+        let (y, next) = rec.step(&state, x.clone().narrow(1, t, 1).squeeze_dim::<2>(1))?;
+        ys.push(y.unsqueeze_dim::<3>(1));
+        state = next;
+    }
+    Ok(host_bhl(&Tensor::cat(ys, 1)))
 }
 
 /// The recurrent view: stepping token by token (`output_step`), and
@@ -162,26 +244,17 @@ pub fn check_recurrent<B: SsmBackend>(
     manifest: Option<&serde_json::Value>,
     device: &B::Device,
 ) -> Result<Vec<Check>> {
-    let layer = layer_from_case::<B>(case, file, manifest, device)?;
-    let x = input_blh::<B>(file, "input", device)?;
+    let (dtype, tolerance) = case_precision(file)?;
+    let layer = layer_from_case::<B>(case, file, manifest, dtype, device)?;
+    let x = input_blh::<B>(file, "input", dtype, device)?;
     let [batch, len, _] = x.dims();
     let rec = layer.recurrent()?;
-    let mut checks = Vec::new();
-
-    let mut state = rec.initial_state(batch);
-    let mut ys = Vec::with_capacity(len);
-    for t in 0..len {
-        let (y, next) = rec.step(&state, x.clone().narrow(1, t, 1).squeeze_dim::<2>(1))?;
-        ys.push(y.unsqueeze_dim::<3>(1));
-        state = next;
-    }
-    let expected_step = file.f64("output_step")?.data;
-    checks.push(Check::new(
+    let mut checks = vec![Check::new(
         format!("{case}: output_step"),
-        &host_bhl(&Tensor::cat(ys, 1)),
-        &expected_step,
-        TOLERANCE,
-    ));
+        &stepped_output(&rec, &x)?,
+        &file.f64("output_step")?.data,
+        tolerance,
+    )];
 
     let expected = file.f64("output")?.data;
     for chunk in [1, 7, 50, len] {
@@ -199,14 +272,8 @@ pub fn check_recurrent<B: SsmBackend>(
             format!("{case}: streamed in chunks of {chunk}"),
             &host_bhl(&Tensor::cat(ys, 1)),
             &expected,
-            TOLERANCE,
+            tolerance,
         ));
     }
     Ok(checks)
-}
-
-/// Reads `manifest.json` of a golden folder, if present.
-pub fn read_manifest(dir: &std::path::Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join("manifest.json")).ok()?;
-    serde_json::from_str(&text).ok()
 }

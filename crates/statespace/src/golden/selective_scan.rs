@@ -4,7 +4,7 @@
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Tensor};
 
-use super::Check;
+use super::{Check, check_named};
 use crate::error::Result;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::ops::{SelectiveScan, SelectiveScanOps, selective_scan};
@@ -75,73 +75,39 @@ pub fn check_case<B: AutodiffBackend + SelectiveScanOps>(
         ..SelectiveScan::new(u.clone(), delta.clone(), a.clone(), b.clone(), c.clone())
     };
     let (out, last) = selective_scan(scan)?;
-    let mut checks = vec![
-        Check::new(
-            format!("{case}: out"),
-            &HostTensor::from_tensor(&out).data,
-            &file.f64("out")?.data,
-            TOLERANCE,
-        ),
-        Check::new(
-            format!("{case}: last_state"),
-            &HostTensor::from_tensor(&last).data,
-            &file.f64("last_state")?.data,
-            TOLERANCE,
-        ),
+    let host = |t: &Tensor<B, 3>| HostTensor::from_tensor(t).data;
+    let mut ours: Vec<(String, Vec<f64>)> = vec![
+        ("out".into(), host(&out)),
+        ("last_state".into(), HostTensor::from_tensor(&last).data),
     ];
     let grad_out = load::<B, 3>(file, "grad_out", device)?;
     let grads = (out * grad_out).sum().backward();
-    let host = |t: Option<Tensor<B::InnerBackend, 4>>| t.map(|t| HostTensor::from_tensor(&t).data);
-    let mut ours: Vec<(&str, Option<Vec<f64>>)> = vec![
-        (
-            "grad_u",
-            u.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
-        ),
-        (
-            "grad_delta",
-            delta.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
-        ),
-        (
-            "grad_A",
-            a.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
-        ),
-        ("grad_B", host(b.grad(&grads))),
-        ("grad_C", host(c.grad(&grads))),
-    ];
-    if let Some(d) = &d {
-        ours.push((
-            "grad_D",
-            d.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
-        ));
+    let mut push = |name: &str, grad: Option<Vec<f64>>| {
+        if let Some(grad) = grad {
+            ours.push((format!("grad_{name}"), grad));
+        }
+    };
+    push("u", u.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
+    push("delta", delta.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
+    push("A", a.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
+    push("B", b.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
+    push("C", c.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
+    for (name, t) in [("D", &d), ("delta_bias", &bias)] {
+        push(name, t.as_ref().and_then(|t| t.grad(&grads)).map(|t| HostTensor::from_tensor(&t).data));
     }
-    if let Some(bias) = &bias {
-        ours.push((
-            "grad_delta_bias",
-            bias.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
-        ));
+    push("z", z.as_ref().and_then(|t| t.grad(&grads)).map(|t| HostTensor::from_tensor(&t).data));
+    // Every input the file holds must have its gradient there, and every
+    // stored gradient must have ours.
+    let mut expected: Vec<String> = vec!["out".into(), "last_state".into()];
+    for input in ["u", "delta", "A", "B", "C", "D", "delta_bias", "z"] {
+        if file.contains(input) {
+            expected.push(format!("grad_{input}"));
+        }
     }
-    if let Some(z) = &z {
-        ours.push((
-            "grad_z",
-            z.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
-        ));
+    for name in file.names() {
+        if name.starts_with("grad_") && name != "grad_out" && !expected.contains(&name) {
+            expected.push(name);
+        }
     }
-    for name in file
-        .names()
-        .into_iter()
-        .filter(|n| n.starts_with("grad_") && n != "grad_out")
-    {
-        let actual = ours
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, g)| g.clone())
-            .unwrap_or_default();
-        checks.push(Check::new(
-            format!("{case}: {name}"),
-            &actual,
-            &file.f64(&name)?.data,
-            TOLERANCE,
-        ));
-    }
-    Ok(checks)
+    check_named(case, &ours, file, &expected, str::to_string, TOLERANCE)
 }

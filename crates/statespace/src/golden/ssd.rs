@@ -1,10 +1,10 @@
 //! Golden cases `ssd_*`: mamba_ssm's `ssd_minimal_discrete` in float64
 //! (output, final state and the gradients of X, A, B, C).
 
-use burn::tensor::DType;
+use burn::tensor::{DType, Tensor};
 use burn::tensor::backend::AutodiffBackend;
 
-use super::Check;
+use super::{Check, check_named};
 use crate::error::Result;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::ops::{Ssd, SsdOps, ssd, ssd_chunked};
@@ -57,51 +57,26 @@ pub fn check_case<B: AutodiffBackend + SsdOps>(
     };
     let algorithm = if chunked { "chunked" } else { "op" };
     let tag = format!("{case} ({algorithm}, chunk {chunk_size})");
-    let mut checks = vec![
-        Check::new(
-            format!("{tag}: Y"),
-            &HostTensor::from_tensor(&y).data,
-            &file.f64("Y")?.data,
-            tolerance,
-        ),
-        Check::new(
-            format!("{tag}: final_state"),
-            &HostTensor::from_tensor(&last).data,
-            &file.f64("final_state")?.data,
-            tolerance,
-        ),
+    let mut ours: Vec<(String, Vec<f64>)> = vec![
+        ("Y".into(), HostTensor::from_tensor(&y).data),
+        ("final_state".into(), HostTensor::from_tensor(&last).data),
     ];
     let grad_y = file
         .f64("grad_Y")?
         .to_tensor::<B, 4>("grad_Y", device, dtype)?;
     let grads = (y * grad_y).sum().backward();
-    let ours = [
-        (
-            "grad_X",
-            x.grad(&grads).map(|g| HostTensor::from_tensor(&g).data),
-        ),
-        (
-            "grad_A",
-            a.grad(&grads).map(|g| HostTensor::from_tensor(&g).data),
-        ),
-        (
-            "grad_B",
-            b.grad(&grads).map(|g| HostTensor::from_tensor(&g).data),
-        ),
-        (
-            "grad_C",
-            c.grad(&grads).map(|g| HostTensor::from_tensor(&g).data),
-        ),
-    ];
-    for (name, grad) in ours {
-        if file.contains(name) {
-            checks.push(Check::new(
-                format!("{tag}: {name}"),
-                &grad.unwrap_or_default(),
-                &file.f64(name)?.data,
-                tolerance,
-            ));
+    let mut push = |name: &str, grad: Option<Tensor<B::InnerBackend, 4>>| {
+        if let Some(g) = grad {
+            ours.push((name.to_string(), HostTensor::from_tensor(&g).data));
         }
-    }
-    Ok(checks)
+    };
+    push("grad_X", x.grad(&grads));
+    push("grad_A", a.grad(&grads).map(|g| g.unsqueeze_dim(3)));
+    push("grad_B", b.grad(&grads));
+    push("grad_C", c.grad(&grads));
+    let expected: Vec<String> = ["Y", "final_state", "grad_X", "grad_A", "grad_B", "grad_C"]
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    check_named(&tag, &ours, file, &expected, str::to_string, tolerance)
 }

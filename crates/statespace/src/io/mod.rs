@@ -11,4 +11,4 @@ pub use self::atomic::write_atomic;
 pub use self::host::tensor_from_f64;
 pub use self::pytorch::PyTorchFile;
 pub use self::safetensors::{HostTensor, SafetensorsFile};
-pub use self::state_dict::{ParamInfo, load_params, named_grads, param_infos};
+pub use self::state_dict::{ParamInfo, cast_params, load_params, named_grads, param_infos};

@@ -97,6 +97,13 @@ impl SafetensorsFile {
         Ok(view.shape().to_vec())
     }
 
+    /// The stored element type of tensor `name`.
+    pub fn dtype(&self, name: &str) -> Result<Dtype> {
+        let st = self.parse()?;
+        let view = st.tensor(name).map_err(|_| self.missing(name))?;
+        Ok(view.dtype())
+    }
+
     /// The string metadata of the header (`__metadata__`), if any.
     pub fn metadata(&self) -> Vec<(String, String)> {
         match SafeTensors::read_metadata(&self.map) {

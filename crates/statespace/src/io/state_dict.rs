@@ -4,7 +4,7 @@
 
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::host::tensor_from_f64;
@@ -143,6 +143,24 @@ pub fn load_params<B: Backend, M: Module<B>>(
         Some(err) => Err(err),
         None => Ok(loaded),
     }
+}
+
+struct Caster(DType);
+
+impl<B: Backend> ModuleMapper<B> for Caster {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let dtype = self.0;
+        param.map(|t| {
+            let requires = t.is_require_grad();
+            t.cast(dtype).detach().set_require_grad(requires)
+        })
+    }
+}
+
+/// `module` with every float parameter stored as `dtype` (ids and
+/// trainability kept), e.g. F64 to run a layer in double precision.
+pub fn cast_params<B: Backend, M: Module<B>>(module: M, dtype: DType) -> M {
+    module.map(&mut Caster(dtype))
 }
 
 /// The gradient of every parameter that received one, by name, as f64.

@@ -15,7 +15,7 @@
 //! An inverse real FFT of K̂ at the L roots gives K_0..K_{L−1}.
 
 use crate::ops::{MatmulOps, matmul};
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 use burn::tensor::backend::Backend;
 use faer::linalg::solvers::Solve;
 use faer::{Mat, c64};
@@ -44,8 +44,36 @@ pub struct DplrKernelParams<B: Backend> {
 
 /// The S4 convolution kernel K (Cc, H, `len`) of a DPLR system whose C̃ is
 /// attuned to the internal length `kernel_len` (any length ≥ `len`):
-/// K_l = C Āˡ B̄ for l < `len`.
+/// K_l = C Āˡ B̄ for l < `len`, in the parameters' dtype.
+///
+/// The generating function and its inverse FFT are always evaluated in f64
+/// (the parameters are widened, the kernel narrowed back): the Woodbury
+/// correction cancels terms of size |ΔB·P/(s − ΔΛ)| for modes near a node
+/// (HiPPO-FouT keeps one at Λ ≈ −10⁻⁴ − 10⁻⁴i, next to s = 0), so in f32
+/// the gradients of Λ, B, C̃ and Δ would lose up to all their digits there
+/// (state-spaces/s4's own f32 autograd is 7e-2 … 2.6 off its f64 result in
+/// `A_imag` on the FouT reference cases).
 pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
+    params: &DplrKernelParams<B>,
+    kernel_len: usize,
+    len: usize,
+) -> Result<Tensor<B, 3>> {
+    let dtype = params.dt.dtype();
+    if dtype == DType::F64 {
+        return dplr_kernel_f64(params, kernel_len, len);
+    }
+    let wide = DplrKernelParams {
+        dt: params.dt.clone().cast(DType::F64),
+        lambda: params.lambda.map(|t| t.cast(DType::F64)),
+        b: params.b.map(|t| t.cast(DType::F64)),
+        c_tilde: params.c_tilde.map(|t| t.cast(DType::F64)),
+        p: params.p.map(|t| t.cast(DType::F64)),
+    };
+    Ok(dplr_kernel_f64(&wide, kernel_len, len)?.cast(dtype))
+}
+
+/// [`dplr_kernel`] for f64 parameters.
+fn dplr_kernel_f64<B: SpectralOps + CauchyOps>(
     params: &DplrKernelParams<B>,
     kernel_len: usize,
     len: usize,

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use statespace::golden::{self, Check};
+use statespace::golden::{self, Check, GoldenSet};
 use statespace::io::SafetensorsFile;
 
 /// The golden reference folder: `SSM_GOLDEN_DIR` (relative paths from the
@@ -21,9 +21,28 @@ pub fn golden_dir() -> PathBuf {
     dir
 }
 
-/// Every golden case whose file name starts with `prefix`; panics on none.
+/// The golden folder with its manifest (a malformed manifest fails).
+pub fn golden_set() -> GoldenSet {
+    GoldenSet::open(golden_dir()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The repository's own reference cases (`tests/reference`), made with the
+/// official code by `scripts/reference/`.
+pub fn reference_set() -> GoldenSet {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference");
+    GoldenSet::open(dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every golden case whose file name starts with `prefix`; panics on none
+/// or on fewer than the manifest lists.
 pub fn golden_cases(prefix: &str) -> Vec<(String, SafetensorsFile)> {
-    golden::cases(&golden_dir(), prefix).unwrap_or_else(|e| panic!("{e}"))
+    golden_set().cases(prefix).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The cases of `prefix` in `set` (possibly none), each with the set's
+/// manifest entry source.
+pub fn cases_in(set: &GoldenSet, prefix: &str) -> Vec<(String, SafetensorsFile)> {
+    set.cases_if_any(prefix).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Asserts `rel_err(actual, expected) <= tol`, naming `what` on failure.

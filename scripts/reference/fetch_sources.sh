@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Fetches the official sources the reference scripts import, into the
+# git-ignored folder target/ref-src/ (nothing of them is committed).
+#
+#   scripts/reference/fetch_sources.sh
+#
+# By default clones from GitHub at the pinned commits. If GitHub is not
+# reachable, point S4_GIT_DIR / MAMBA_GIT_DIR at an existing clone or bare
+# mirror of the repository; the pinned commit (or HEAD if it is absent) is
+# exported from it with `git archive`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+DEST="$ROOT/target/ref-src"
+S4_COMMIT=e757cef57d89e448c413de7325ed5601aceaac13
+MAMBA_COMMIT=e9594ce1c732d97440f0332fdc43170a2294dbfa
+
+export_repo() { # name url commit gitdir-override paths...
+  local name=$1 url=$2 commit=$3 gitdir=$4; shift 4
+  rm -rf "$DEST/$name" && mkdir -p "$DEST/$name"
+  if [ -z "$gitdir" ]; then
+    gitdir="$DEST/.$name.git"
+    [ -d "$gitdir" ] || git clone --bare --filter=blob:none "$url" "$gitdir"
+  fi
+  local rev=$commit
+  git --git-dir="$gitdir" cat-file -e "$commit^{commit}" 2>/dev/null || {
+    echo "warning: $commit not in $gitdir, using HEAD" >&2; rev=HEAD; }
+  git --git-dir="$gitdir" archive "$rev" "$@" | tar -x -C "$DEST/$name"
+  git --git-dir="$gitdir" rev-parse "$rev" > "$DEST/$name/COMMIT"
+  echo "$name @ $(cat "$DEST/$name/COMMIT") -> $DEST/$name"
+}
+
+export_repo s4 https://github.com/state-spaces/s4 $S4_COMMIT "${S4_GIT_DIR:-}" models/s4
+export_repo mamba https://github.com/state-spaces/mamba $MAMBA_COMMIT "${MAMBA_GIT_DIR:-}" \
+  mamba_ssm/modules/ssd_minimal.py mamba_ssm/ops/triton/layernorm_gated.py mamba_ssm/modules/mamba2.py \
+  mamba_ssm/models/mixer_seq_simple.py mamba_ssm/models/config_mamba.py
