@@ -22,5 +22,6 @@ pub mod layers;
 pub mod models;
 pub mod ops;
 pub mod parity;
+pub mod random;
 pub mod tasks;
 pub mod train;

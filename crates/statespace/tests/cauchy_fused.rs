@@ -10,10 +10,11 @@ use statespace::ops::cauchy::cauchy_composite;
 
 mod common;
 
-use common::{CpuAutodiff as AD, grad_values, uniform_leaf};
+use common::{CpuAutodiff as AD, grad_values, Draws};
 
 #[test]
 fn fused_cauchy_and_gradients_equal_composite() {
+    let mut draws = Draws::new(1);
     // (H, R, N, S): S4's nodes 2i·tan(πk/L) at ±, one row, several, one node.
     for (h, r, n, count) in [(3, 4, 5, 16), (2, 1, 7, 9), (1, 3, 2, 1)] {
         let nodes: Vec<Complex64> = (0..count)
@@ -23,12 +24,12 @@ fn fused_cauchy_and_gradients_equal_composite() {
             })
             .collect();
         let v = ComplexTensor::new(
-            uniform_leaf([h, r, n], -1.0, 1.0),
-            uniform_leaf([h, r, n], -1.0, 1.0),
+            draws.leaf([h, r, n], -1.0, 1.0),
+            draws.leaf([h, r, n], -1.0, 1.0),
         );
         let z = ComplexTensor::new(
-            uniform_leaf([h, n], -0.5, -0.01),
-            uniform_leaf([h, n], -5.0, 5.0),
+            draws.leaf([h, n], -0.5, -0.01),
+            draws.leaf([h, n], -5.0, 5.0),
         );
         let fused = cauchy(&v, &z, &nodes);
         let reference = cauchy_composite(&v, &z, &nodes);
@@ -40,8 +41,8 @@ fn fused_cauchy_and_gradients_equal_composite() {
             );
             assert!(err < 1e-12, "forward {case}: {err:.2e}");
         }
-        let g_re = uniform_leaf([h, r, count], -1.0, 1.0).detach();
-        let g_im = uniform_leaf([h, r, count], -1.0, 1.0).detach();
+        let g_re = draws.leaf([h, r, count], -1.0, 1.0).detach();
+        let g_im = draws.leaf([h, r, count], -1.0, 1.0).detach();
         let loss = |y: &ComplexTensor<AD, 3>| {
             (y.re.clone() * g_re.clone()).sum() + (y.im.clone() * g_im.clone()).sum()
         };

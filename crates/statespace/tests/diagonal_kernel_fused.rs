@@ -11,7 +11,7 @@ use statespace::kernel::vandermonde::{diagonal_kernel, diagonal_kernel_composite
 
 mod common;
 
-use common::{CpuAutodiff as AD, grad_values, uniform_leaf};
+use common::{CpuAutodiff as AD, grad_values, Draws};
 
 /// `t`'s values as a new f32 leaf tensor.
 fn f32_leaf<const D: usize>(t: &Tensor<AD, D>) -> Tensor<AD, D> {
@@ -20,23 +20,24 @@ fn f32_leaf<const D: usize>(t: &Tensor<AD, D>) -> Tensor<AD, D> {
 
 #[test]
 fn fused_diagonal_kernel_and_gradients_equal_composite() {
+    let mut draws = Draws::new(1);
     for rule in [Discretization::Zoh, Discretization::Bilinear] {
         for (c, h, n, len) in [(1, 3, 4, 37), (2, 2, 5, 1), (3, 1, 2, 64)] {
-            let dt = uniform_leaf([h], 0.001, 0.1);
+            let dt = draws.leaf([h], 0.001, 0.1);
             // S4D-like: Re A < 0.
             let a = ComplexTensor::new(
-                uniform_leaf([h, n], -1.0, -0.1),
-                uniform_leaf([h, n], -10.0, 10.0),
+                draws.leaf([h, n], -1.0, -0.1),
+                draws.leaf([h, n], -10.0, 10.0),
             );
             let b = ComplexTensor::new(
-                uniform_leaf([h, n], -1.0, 1.0),
-                uniform_leaf([h, n], -1.0, 1.0),
+                draws.leaf([h, n], -1.0, 1.0),
+                draws.leaf([h, n], -1.0, 1.0),
             );
             let cc = ComplexTensor::new(
-                uniform_leaf([c, h, n], -1.0, 1.0),
-                uniform_leaf([c, h, n], -1.0, 1.0),
+                draws.leaf([c, h, n], -1.0, 1.0),
+                draws.leaf([c, h, n], -1.0, 1.0),
             );
-            let g = uniform_leaf([c, h, len], -1.0, 1.0).detach();
+            let g = draws.leaf([c, h, len], -1.0, 1.0).detach();
             let fused = diagonal_kernel(&dt, &a, &b, &cc, rule, len);
             let reference = diagonal_kernel_composite(&dt, &a, &b, &cc, rule, len);
             let case = format!("{rule} {:?}", (c, h, n, len));
@@ -68,22 +69,23 @@ fn fused_diagonal_kernel_and_gradients_equal_composite() {
 /// and log((1 + z/2)/(1 − z/2)) lose digits to cancellation.
 #[test]
 fn fused_diagonal_kernel_is_accurate_in_f32_at_small_steps() {
+    let mut draws = Draws::new(2);
     for rule in [Discretization::Zoh, Discretization::Bilinear] {
         let (c, h, n, len) = (2, 4, 6, 200);
-        let dt = uniform_leaf([h], 0.0005, 0.002);
+        let dt = draws.leaf([h], 0.0005, 0.002);
         let a = ComplexTensor::new(
-            uniform_leaf([h, n], -0.6, -0.1),
-            uniform_leaf([h, n], -1.0, 1.0),
+            draws.leaf([h, n], -0.6, -0.1),
+            draws.leaf([h, n], -1.0, 1.0),
         );
         let b = ComplexTensor::new(
-            uniform_leaf([h, n], -1.0, 1.0),
-            uniform_leaf([h, n], -1.0, 1.0),
+            draws.leaf([h, n], -1.0, 1.0),
+            draws.leaf([h, n], -1.0, 1.0),
         );
         let cc = ComplexTensor::new(
-            uniform_leaf([c, h, n], -1.0, 1.0),
-            uniform_leaf([c, h, n], -1.0, 1.0),
+            draws.leaf([c, h, n], -1.0, 1.0),
+            draws.leaf([c, h, n], -1.0, 1.0),
         );
-        let g = uniform_leaf([c, h, len], -1.0, 1.0).detach();
+        let g = draws.leaf([c, h, len], -1.0, 1.0).detach();
         let reference = diagonal_kernel_composite(&dt, &a, &b, &cc, rule, len);
         let g64 = (reference.clone() * g.clone()).sum().backward();
         let (dt32, g32) = (f32_leaf(&dt), f32_leaf(&g));
@@ -139,18 +141,19 @@ fn fused_diagonal_kernel_is_accurate_in_f32_at_small_steps() {
 #[test]
 #[should_panic(expected = "diagonal_kernel: Δ must be (H), A and B (H, N), C (C, H, N)")]
 fn mismatched_shapes_are_refused() {
-    let dt = uniform_leaf([3], 0.001, 0.1);
+    let mut draws = Draws::new(3);
+    let dt = draws.leaf([3], 0.001, 0.1);
     let a = ComplexTensor::new(
-        uniform_leaf([2, 4], -1.0, -0.1),
-        uniform_leaf([2, 4], -1.0, 1.0),
+        draws.leaf([2, 4], -1.0, -0.1),
+        draws.leaf([2, 4], -1.0, 1.0),
     );
     let b = ComplexTensor::new(
-        uniform_leaf([2, 4], -1.0, 1.0),
-        uniform_leaf([2, 4], -1.0, 1.0),
+        draws.leaf([2, 4], -1.0, 1.0),
+        draws.leaf([2, 4], -1.0, 1.0),
     );
     let c = ComplexTensor::new(
-        uniform_leaf([1, 2, 4], -1.0, 1.0),
-        uniform_leaf([1, 2, 4], -1.0, 1.0),
+        draws.leaf([1, 2, 4], -1.0, 1.0),
+        draws.leaf([1, 2, 4], -1.0, 1.0),
     );
     let _ = diagonal_kernel(&dt, &a, &b, &c, Discretization::Zoh, 8);
 }

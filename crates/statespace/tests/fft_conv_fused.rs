@@ -3,32 +3,32 @@
 //! even and short lengths and several channel counts.
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{DType, Distribution, Tensor};
+use burn::tensor::DType;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::ops::causal_conv;
 use statespace::ops::fft_conv::causal_conv_composite;
 
+mod common;
+
+use common::Draws;
+
 type AD = Autodiff<Flex>;
 
 #[test]
 fn fused_convolution_and_gradients_equal_composite() {
-    let device = Default::default();
+    let mut draws = Draws::new(17);
     for (batch, c, h, len, k_len) in [
         (2, 1, 3, 37, 37),
         (1, 3, 2, 64, 20),
         (3, 2, 1, 1, 1),
         (2, 2, 4, 100, 100),
     ] {
-        let rand = |shape: [usize; 3]| {
-            Tensor::<AD, 3>::random(shape, Distribution::Normal(0.0, 1.0), &device).cast(DType::F64)
-        };
+        let mut rand = |shape: [usize; 3]| draws.normal::<AD, 3>(shape, DType::F64);
         let u = rand([batch, len, h]).require_grad();
         let k = rand([c, h, k_len]).require_grad();
         let d = rand([1, c, h]).reshape([c, h]).require_grad();
-        let gy =
-            Tensor::<AD, 3>::random([batch, len, c * h], Distribution::Normal(0.0, 1.0), &device)
-                .cast(DType::F64);
+        let gy = rand([batch, len, c * h]);
         let fused = causal_conv(u.clone(), k.clone(), d.clone());
         let reference = causal_conv_composite(u.clone(), k.clone(), d.clone());
         let err = rel_err(

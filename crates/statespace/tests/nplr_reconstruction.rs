@@ -3,8 +3,15 @@
 
 use statespace::hippo::{Measure, nplr, transition};
 
+/// max |x|, NaN if any x is NaN (so a NaN reconstruction fails).
 fn max_abs(m: impl Iterator<Item = f64>) -> f64 {
-    m.fold(0.0, |acc, x| acc.max(x.abs()))
+    m.fold(0.0, |acc, x| {
+        if acc.is_nan() || x.is_nan() {
+            f64::NAN
+        } else {
+            acc.max(x.abs())
+        }
+    })
 }
 
 #[test]
@@ -60,6 +67,12 @@ fn nplr_reconstructs_hippo_matrices_up_to_n_1024() {
             );
         }
     }
+}
+
+#[test]
+fn max_abs_propagates_nan() {
+    assert!(max_abs([1.0, f64::NAN, 2.0].into_iter()).is_nan());
+    assert_eq!(max_abs([1.0, -3.0].into_iter()), 3.0);
 }
 
 #[test]

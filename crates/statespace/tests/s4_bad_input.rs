@@ -1,8 +1,11 @@
 //! Bad input to S4 layers gets a clear error naming the problem, never a
 //! panic or a silent wrong answer.
 
+mod common;
+
+use common::Draws;
 use burn::backend::Flex;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{DType, Tensor};
 use rand::SeedableRng;
 use statespace::error::Error;
 use statespace::io::HostTensor;
@@ -135,11 +138,11 @@ fn nan_step_size_is_rejected() {
 #[test]
 fn wrong_input_width_and_too_long_sequences_are_errors() {
     let s4 = layer(&S4Config::s4(4, 32));
-    let device = Default::default();
-    let x = Tensor::<B, 3>::random([2, 16, 5], Distribution::Default, &device);
+    let mut draws = Draws::new(4);
+    let x = draws.normal::<B, 3>([2, 16, 5], DType::F32);
     let err = s4.forward(x).unwrap_err().to_string();
     assert!(err.contains("input") && err.contains("5"), "{err}");
-    let long = Tensor::<B, 3>::random([1, 64, 4], Distribution::Default, &device);
+    let long = draws.normal::<B, 3>([1, 64, 4], DType::F32);
     let err = s4.forward(long).unwrap_err().to_string();
     assert!(err.contains("attune"), "{err}");
 }

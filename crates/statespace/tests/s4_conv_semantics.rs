@@ -2,8 +2,11 @@
 //! several output channels, bidirectional kernels (s4's anti-causal part
 //! with its one-step offset) and the D skip.
 
+mod common;
+
+use common::Draws;
 use burn::backend::Flex;
-use burn::tensor::{Distribution, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
@@ -17,7 +20,7 @@ fn check(config: S4Config) {
     let device = Default::default();
     let layer = config.init::<B>(&device, &mut rng).unwrap();
     let (batch, len, h, ch) = (2, 40, config.d_model, config.channels);
-    let x = Tensor::<B, 3>::random([batch, len, h], Distribution::Normal(0.0, 1.0), &device);
+    let x = Draws::new(6).normal::<B, 3>([batch, len, h], DType::F32);
     let y = HostTensor::from_tensor(&layer.forward(x.clone()).unwrap()).data; // (B, L, ch·H)
     let k = HostTensor::from_tensor(&layer.kernel.kernel(len).unwrap()).data; // (kc, H, L)
     let d = HostTensor::from_tensor(&layer.D.val()).data; // (ch, H)

@@ -12,7 +12,8 @@ use burn::backend::{Autodiff, Flex};
 use common::{assert_checks, cases_in, golden_set, reference_set};
 use statespace::golden::GoldenSet;
 use statespace::golden::s4::{
-    check_f32_against_official_f32, check_forward_and_gradients, check_recurrent,
+    check_f32_against_official_f32, check_f64_against_truth, check_forward_and_gradients,
+    check_recurrent,
 };
 
 const PREFIXES: [&str; 2] = ["s4_fftconv_", "s4_f64_fftconv_"];
@@ -80,4 +81,25 @@ fn s4_f32_gradients_are_as_close_to_f64_truth_as_the_official_f32() {
     }
     assert_checks(&all);
     assert!(compared > 0, "no case holds the official float32 run (f32.*)");
+}
+
+#[test]
+fn s4_f64_gradients_match_the_high_precision_truth() {
+    let mut compared = 0;
+    let mut all = Vec::new();
+    for (set, case, file) in all_cases() {
+        if let Some(checks) = check_f64_against_truth::<Autodiff<Flex>>(
+            &case,
+            &file,
+            set.manifest(),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{case}: {e}"))
+        {
+            all.extend(checks);
+            compared += 1;
+        }
+    }
+    assert_checks(&all);
+    assert!(compared > 0, "no case holds 40-digit values (truth.*)");
 }

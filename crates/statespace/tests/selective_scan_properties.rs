@@ -193,37 +193,47 @@ fn packed_sequences_equal_separate_runs() {
     let x = Data::random(1, 4, 3, 2, 90, 5);
     let cut = 40;
     let starts = SequenceStarts::from_cu_seqlens(&[0, cut, 90], 90).unwrap();
-    let packed = HostTensor::from_tensor(&objective::<Flex>(&x, Some(starts)).1[0]).data;
-    // Run the second sequence alone, from a zero state.
+    let packed = objective::<Flex>(&x, Some(starts)).1;
+    let (packed_out, packed_last) = (
+        HostTensor::from_tensor(&packed[0]).data,
+        HostTensor::from_tensor(&packed[1]).data,
+    );
     let (d, n, g, l) = (x.dim, x.n, x.groups, x.len);
-    let sub = |v: &[f64], rows: usize| -> Vec<f64> {
+    // Steps [from, to) of every row of a (rows, L) tensor.
+    let sub = |v: &[f64], rows: usize, from: usize, to: usize| -> Vec<f64> {
         (0..rows)
-            .flat_map(|r| v[r * l + cut..(r + 1) * l].to_vec())
+            .flat_map(|r| v[r * l + from..r * l + to].to_vec())
             .collect()
     };
-    let second = Data {
+    let piece = |from: usize, to: usize, init: Vec<f64>| Data {
         batch: 1,
         dim: d,
         n,
         groups: g,
-        len: l - cut,
-        u: sub(&x.u, d),
-        delta: sub(&x.delta, d),
+        len: to - from,
+        u: sub(&x.u, d, from, to),
+        delta: sub(&x.delta, d, from, to),
         a: x.a.clone(),
-        b: sub(&x.b, g * n),
-        c: sub(&x.c, g * n),
+        b: sub(&x.b, g * n, from, to),
+        c: sub(&x.c, g * n, from, to),
         d: x.d.clone(),
-        z: sub(&x.z, d),
+        z: sub(&x.z, d, from, to),
         bias: x.bias.clone(),
-        init: vec![0.0; d * n],
+        init,
     };
-    let alone = HostTensor::from_tensor(&objective::<Flex>(&second, None).1[0]).data;
-    let packed_second = sub(&packed, d);
-    let err = rel_err(&packed_second, &alone);
-    assert!(
-        err < 1e-12,
-        "second packed sequence differs from a separate run by {err:.2e}"
-    );
+    // The first sequence starts from the initial state, the second from zero.
+    let first = objective::<Flex>(&piece(0, cut, x.init.clone()), None).1;
+    let second = objective::<Flex>(&piece(cut, l, vec![0.0; d * n]), None).1;
+    for (what, packed_part, alone) in [
+        ("first sequence's output", sub(&packed_out, d, 0, cut), &first[0]),
+        ("second sequence's output", sub(&packed_out, d, cut, l), &second[0]),
+        ("last state", packed_last.clone(), &second[1]),
+    ] {
+        let alone = HostTensor::from_tensor(alone).data;
+        assert_eq!(packed_part.len(), alone.len(), "{what}: lengths");
+        let err = rel_err(&packed_part, &alone);
+        assert!(err < 1e-12, "{what} differs from a separate run by {err:.2e}");
+    }
 }
 
 #[test]

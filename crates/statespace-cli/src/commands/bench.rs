@@ -227,7 +227,7 @@ fn train_steps(args: TrainArgs) -> Result<()> {
 fn generate(args: GenerateArgs) -> Result<()> {
     for (name, config) in shapes(&args.model)? {
         with_backend!(args.device, |B, device| {
-            let model = config.init::<B>(&device)?;
+            let model = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1))?;
             let prompt: Vec<i64> = (0..args.prompt.max(1))
                 .map(|i| (i * 7919 % 50000) as i64)
                 .collect();

@@ -69,7 +69,7 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
     let (batch, len) = (args.batch.max(1), args.len.max(2));
     with_backend!(args.device, |B, device| {
         type A = Autodiff<B>;
-        let mut model = config.init::<A>(&device)?;
+        let mut model = config.init::<A>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1))?;
         let mut adam = AdamW::new(OptimConfig::default());
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut times = Vec::with_capacity(args.steps.max(1));
@@ -112,7 +112,7 @@ pub fn decode(args: DecodeArgs) -> Result<()> {
     let config = one_shape(&args.model)?;
     let batch = args.batch.max(1);
     with_backend!(args.device, |B, device| {
-        let model = config.init::<B>(&device)?;
+        let model = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2))?;
         let first: Vec<i64> = (0..batch).map(|i| (i * 7919 % 50000) as i64).collect();
         let mut tokens = Tensor::<B, 1, Int>::from_data(TensorData::new(first, [batch]), &device);
         let mut state = model.initial_state(batch)?;

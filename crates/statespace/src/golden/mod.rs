@@ -205,16 +205,17 @@ impl std::fmt::Display for Check {
 }
 
 /// Compares named results with a reference file both ways: one check per
-/// name in `ours` (read from the file as `key(name)`) and a failing check
-/// for every name in `reference_names` that we did not produce. A tensor on
-/// one side only is a failure, never a skipped check.
+/// name in `ours` (read from the file as `key(name)`, within
+/// `tolerance(stored name)`) and a failing check for every name in
+/// `reference_names` that we did not produce. A tensor on one side only is
+/// a failure, never a skipped check.
 pub fn check_named(
     case: &str,
     ours: &[(String, Vec<f64>)],
     file: &SafetensorsFile,
     reference_names: &[String],
     key: impl Fn(&str) -> String,
-    tolerance: f64,
+    tolerance: impl Fn(&str) -> f64,
 ) -> Result<Vec<Check>> {
     let mut checks = Vec::with_capacity(ours.len());
     for (name, values) in ours {
@@ -224,7 +225,7 @@ pub fn check_named(
                 format!("{case}: {stored}"),
                 values,
                 &file.f64(&stored)?.data,
-                tolerance,
+                tolerance(&stored),
             )
         } else {
             Check::missing(format!("{case}: {stored}"), "not in the reference file")

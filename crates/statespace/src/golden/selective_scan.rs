@@ -109,5 +109,5 @@ pub fn check_case<B: AutodiffBackend + SelectiveScanOps>(
             expected.push(name);
         }
     }
-    check_named(case, &ours, file, &expected, str::to_string, TOLERANCE)
+    check_named(case, &ours, file, &expected, str::to_string, |_| TOLERANCE)
 }

@@ -78,5 +78,5 @@ pub fn check_case<B: AutodiffBackend + SsdOps>(
         .into_iter()
         .map(str::to_string)
         .collect();
-    check_named(&tag, &ours, file, &expected, str::to_string, tolerance)
+    check_named(&tag, &ours, file, &expected, str::to_string, |_| tolerance)
 }

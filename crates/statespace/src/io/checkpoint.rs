@@ -491,7 +491,8 @@ pub fn load<B: crate::ops::SsmBackend>(dir: &Path, device: &B::Device) -> Result
     if !tensors.contains("lm_head.weight") {
         config.tie_embeddings = true;
     }
-    let model = config.init::<B>(device)?;
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    let model = config.init::<B>(device, &mut rng)?;
     let model = load_params(model, |name| tensors.get(&file_name(layout, name), dir))?;
     Ok(Checkpoint {
         model,

@@ -24,7 +24,7 @@ use num_complex::Complex64;
 use crate::complex::ComplexTensor;
 use crate::error::{Error, Result};
 use crate::io::tensor_from_f64;
-use crate::ops::{CauchyOps, SpectralOps, cauchy, irfft};
+use crate::ops::{DplrSpectrumOps, SpectralOps, dplr_spectrum, irfft};
 
 /// Parameters of a DPLR kernel over H channels (already transformed:
 /// Δ = exp(inv_dt), Λ = −exp(A_real) − i·A_imag).
@@ -46,14 +46,15 @@ pub struct DplrKernelParams<B: Backend> {
 /// attuned to the internal length `kernel_len` (any length ≥ `len`):
 /// K_l = C Āˡ B̄ for l < `len`, in the parameters' dtype.
 ///
-/// The generating function and its inverse FFT are always evaluated in f64
-/// (the parameters are widened, the kernel narrowed back): the Woodbury
-/// correction cancels terms of size |ΔB·P/(s − ΔΛ)| for modes near a node
-/// (HiPPO-FouT keeps one at Λ ≈ −10⁻⁴ − 10⁻⁴i, next to s = 0), so in f32
-/// the gradients of Λ, B, C̃ and Δ would lose up to all their digits there
+/// The generating function ([`dplr_spectrum`], whose gradients are
+/// factorised to avoid the Woodbury cancellation) and the inverse FFT are
+/// always evaluated in f64 (the parameters are widened, the kernel narrowed
+/// back): for a mode next to a node (HiPPO-FouT keeps one at
+/// Λ ≈ −10⁻⁴ − 10⁻⁴i, beside s = 0) the gradients of Λ, B, C̃ and Δ are
+/// conditioned like |ΔBP/(s − ΔΛ)|², which f32 cannot resolve
 /// (state-spaces/s4's own f32 autograd is 7e-2 … 2.6 off its f64 result in
 /// `A_imag` on the FouT reference cases).
-pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
+pub fn dplr_kernel<B: SpectralOps + DplrSpectrumOps>(
     params: &DplrKernelParams<B>,
     kernel_len: usize,
     len: usize,
@@ -73,7 +74,7 @@ pub fn dplr_kernel<B: SpectralOps + CauchyOps>(
 }
 
 /// [`dplr_kernel`] for f64 parameters.
-fn dplr_kernel_f64<B: SpectralOps + CauchyOps>(
+fn dplr_kernel_f64<B: SpectralOps + DplrSpectrumOps>(
     params: &DplrKernelParams<B>,
     kernel_len: usize,
     len: usize,
@@ -90,14 +91,6 @@ fn dplr_kernel_f64<B: SpectralOps + CauchyOps>(
             format!("kernel requested for length {len} but C̃ is attuned to {kernel_len}"),
         ));
     }
-    let [channels, h, nh] = params.c_tilde.dims();
-    let rank = params.p.dims()[0];
-    if rank == 0 || rank > 2 {
-        return Err(Error::config(
-            "rank",
-            format!("DPLR rank must be 1 or 2, got {rank}"),
-        ));
-    }
     let device = params.dt.device();
     let dtype = params.dt.dtype();
 
@@ -107,78 +100,22 @@ fn dplr_kernel_f64<B: SpectralOps + CauchyOps>(
     let tangents: Vec<f64> = (0..half)
         .map(|k| (std::f64::consts::PI * k as f64 / kernel_len as f64).tan())
         .collect();
-    // Evaluate S(s) = Σ v/(s − ΔΛ) at s and −s: the conjugate half is conj(S(−s)).
-    let nodes = cauchy_nodes(kernel_len);
-
+    let nodes: Vec<Complex64> = tangents.iter().map(|t| Complex64::new(0.0, 2.0 * t)).collect();
+    let spectrum = dplr_spectrum(
+        &params.dt,
+        &params.lambda,
+        &params.b,
+        &params.p,
+        &params.c_tilde,
+        &nodes,
+    )?; // (H, Cc, half)
     let dt = params.dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
-    let dt_lambda = params.lambda.mul_real(&dt); // (H, Nh)
-
-    // Rows a ∈ [B, P_1..P_r], columns b ∈ [C̃_1..C̃_Cc, Q_1..Q_r] with Q = conj(P).
-    let rows = cat0(&[params.b.map(|t| t.unsqueeze_dim::<3>(0)), params.p.clone()]); // (1+r, H, Nh)
-    let cols = cat0(&[params.c_tilde.clone(), params.p.conj()]); // (Cc+r, H, Nh)
-    let (n_rows, n_cols) = (1 + rank, channels + rank);
-    // v[h, a·n_cols + b, n] = rows[a, h, n] · cols[b, h, n] · Δ[h]
-    let v = rows
-        .map(|t| t.swap_dims(0, 1).unsqueeze_dim::<4>(2)) // (H, 1+r, 1, Nh)
-        .mul(&cols.map(|t| t.swap_dims(0, 1).unsqueeze_dim::<4>(1))) // (H, 1, Cc+r, Nh)
-        .map(|t| t.reshape([h, n_rows * n_cols, nh]))
-        .mul_real(&dt.clone().unsqueeze_dim::<3>(2));
-    let both = cauchy(&v, &dt_lambda, &nodes); // (H, ab, 2·half)
-    let at_s = both.map(|t| t.clone().narrow(2, 0, half));
-    let at_minus_s = both.map(|t| t.narrow(2, half, half));
-    let sums = at_s
-        .add(&at_minus_s.conj())
-        .map(|t| t.reshape([h, n_rows, n_cols, half]));
-
-    let entry = |a: usize, b: usize| {
-        sums.map(|t| {
-            t.clone()
-                .narrow(1, a, 1)
-                .narrow(2, b, 1)
-                .reshape([h, 1, half])
-        })
-    };
-    // k00 (H, Cc, half); k10[a] (H, Cc, half); k01[b], k11[a][b] (H, 1, half)
-    let k00 = sums.map(|t| {
-        t.clone()
-            .narrow(1, 0, 1)
-            .narrow(2, 0, channels)
-            .reshape([h, channels, half])
-    });
-    let k10: Vec<ComplexTensor<B, 3>> = (0..rank)
-        .map(|a| {
-            sums.map(|t| {
-                t.clone()
-                    .narrow(1, 1 + a, 1)
-                    .narrow(2, 0, channels)
-                    .reshape([h, channels, half])
-            })
-        })
-        .collect();
-    let k01: Vec<ComplexTensor<B, 3>> = (0..rank).map(|b| entry(0, channels + b)).collect();
-    let k11 = |a: usize, b: usize| entry(1 + a, channels + b);
-
-    // Woodbury: K̂ = k00 − Σ_{a,b} k10[a] · M⁻¹[a][b] · k01[b], with M = I + k11ᵀ.
-    let correction = match rank {
-        1 => k10[0].mul(&k01[0]).div(&k11(0, 0).add_scalar(1.0)),
-        _ => {
-            let m00 = k11(0, 0).add_scalar(1.0);
-            let m01 = k11(1, 0);
-            let m10 = k11(0, 1);
-            let m11 = k11(1, 1).add_scalar(1.0);
-            let det = m00.mul(&m11).sub(&m01.mul(&m10));
-            // M⁻¹ = [[m11, −m01], [−m10, m00]] / det
-            let t0 = k10[0].mul(&m11.mul(&k01[0]).sub(&m01.mul(&k01[1])));
-            let t1 = k10[1].mul(&m00.mul(&k01[1]).sub(&m10.mul(&k01[0])));
-            t0.add(&t1).div(&det)
-        }
-    };
     // Bilinear factor 2/(1 + ω) = 1 + i·tan(πk/L).
     let factor = ComplexTensor::new(
         tensor_from_f64(vec![1.0; half], [1, 1, half], &device, dtype),
         tensor_from_f64(tangents, [1, 1, half], &device, dtype),
     );
-    let spectrum = k00.sub(&correction).mul(&factor); // (H, Cc, half)
+    let spectrum = spectrum.mul(&factor); // (H, Cc, half)
 
     // Nyquist node ω = −1: K̂ = (Δ/2)·Σ_{2Nh} C̃B = Δ·Re Σₙ C̃ₙBₙ (low-rank terms vanish as s → ∞).
     let nyquist = params
@@ -211,14 +148,6 @@ pub fn cauchy_nodes(kernel_len: usize) -> Vec<Complex64> {
         .map(|t| Complex64::new(0.0, 2.0 * t))
         .chain(tangents.map(|t| Complex64::new(0.0, -2.0 * t)))
         .collect()
-}
-
-/// Concatenates complex tensors along dimension 0.
-fn cat0<B: Backend>(parts: &[ComplexTensor<B, 3>]) -> ComplexTensor<B, 3> {
-    ComplexTensor::new(
-        Tensor::cat(parts.iter().map(|p| p.re.clone()).collect(), 0),
-        Tensor::cat(parts.iter().map(|p| p.im.clone()).collect(), 0),
-    )
 }
 
 /// Batched complex matrix product (H, M, K) @ (H, K, N) → (H, M, N).

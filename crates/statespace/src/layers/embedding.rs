@@ -5,7 +5,10 @@
 use crate::ops::{EmbeddingOps, embedding};
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Int, Tensor};
+use burn::tensor::{Int, Tensor};
+use rand::Rng;
+
+use crate::random::normal;
 
 /// h[b, t] = weight[tokens[b, t]].
 #[derive(Module, Debug)]
@@ -15,15 +18,11 @@ pub struct Embedding<B: Backend> {
 }
 
 impl<B: Backend> Embedding<B> {
-    /// A (`vocab`, `d_model`) table drawn from N(0, 1), as PyTorch and burn
-    /// initialise embeddings.
-    pub fn new(vocab: usize, d_model: usize, device: &B::Device) -> Self {
+    /// A (`vocab`, `d_model`) table drawn from N(0, 1) by `rng`, as PyTorch
+    /// and burn initialise embeddings.
+    pub fn new(vocab: usize, d_model: usize, device: &B::Device, rng: &mut impl Rng) -> Self {
         Self {
-            weight: Param::from_tensor(Tensor::random(
-                [vocab, d_model],
-                Distribution::Normal(0.0, 1.0),
-                device,
-            )),
+            weight: Param::from_tensor(normal(rng, [vocab, d_model], 0.0, 1.0, device)),
         }
     }
 }

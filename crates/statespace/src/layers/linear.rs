@@ -4,7 +4,10 @@
 use crate::ops::{MatmulOps, add_bias, matmul};
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
+use rand::Rng;
+
+use crate::random::uniform;
 
 /// y = x Wᵀ + b.
 #[derive(Module, Debug)]
@@ -17,21 +20,19 @@ pub struct Linear<B: Backend> {
 
 impl<B: Backend> Linear<B> {
     /// PyTorch's default initialisation: W, b ~ U(−1/√d_in, 1/√d_in).
-    pub fn new(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Self {
+    /// Values drawn from `rng`.
+    pub fn new(
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        device: &B::Device,
+        rng: &mut impl Rng,
+    ) -> Self {
         let bound = 1.0 / (d_in.max(1) as f64).sqrt();
+        let weight = Param::from_tensor(uniform(rng, [d_out, d_in], -bound, bound, device));
         Self {
-            weight: Param::from_tensor(Tensor::random(
-                [d_out, d_in],
-                Distribution::Uniform(-bound, bound),
-                device,
-            )),
-            bias: bias.then(|| {
-                Param::from_tensor(Tensor::random(
-                    [d_out],
-                    Distribution::Uniform(-bound, bound),
-                    device,
-                ))
-            }),
+            weight,
+            bias: bias.then(|| Param::from_tensor(uniform(rng, [d_out], -bound, bound, device))),
         }
     }
 

@@ -174,9 +174,9 @@ impl ClassifierConfig {
             NormKind::Rms => Norm::Rms(RmsNorm::new(d, 1e-5, device)),
         };
         let encoder = match self.input {
-            InputKind::Tokens { vocab } => Encoder::Tokens(Embedding::new(vocab, d, device)),
+            InputKind::Tokens { vocab } => Encoder::Tokens(Embedding::new(vocab, d, device, rng)),
             InputKind::Values { channels } => {
-                Encoder::Values(Linear::new(channels, d, true, device))
+                Encoder::Values(Linear::new(channels, d, true, device, rng))
             }
         };
         Ok(Classifier {
@@ -191,7 +191,7 @@ impl ClassifierConfig {
                 })
                 .collect::<Result<_>>()?,
             norm_f: self.prenorm.then(|| norm(device)),
-            decoder: Linear::new(d, self.classes, true, device),
+            decoder: Linear::new(d, self.classes, true, device, rng),
             pooling: self.pooling,
             prenorm: self.prenorm,
         })

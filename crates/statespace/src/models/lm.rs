@@ -43,25 +43,29 @@ impl LmConfig {
         self.mixer.d_model()
     }
 
-    /// A freshly initialised model.
-    pub fn init<B: SsmBackend>(&self, device: &B::Device) -> Result<LanguageModel<B>> {
-        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    /// A freshly initialised model, every random value drawn from `rng`.
+    pub fn init<B: SsmBackend>(
+        &self,
+        device: &B::Device,
+        rng: &mut impl rand::Rng,
+    ) -> Result<LanguageModel<B>> {
         if self.vocab_size == 0 {
             return Err(Error::config("vocab_size", "must be at least 1"));
         }
         let d = self.d_model();
         Ok(LanguageModel {
-            embeddings: Embedding::new(self.vocab_size, d, device),
+            embeddings: Embedding::new(self.vocab_size, d, device, rng),
             layers: (0..self.n_layer)
                 .map(|_| {
                     Ok(Block {
                         norm: RmsNorm::new(d, self.norm_eps, device),
-                        mixer: self.mixer.init(device, &mut rng)?,
+                        mixer: self.mixer.init(device, rng)?,
                     })
                 })
                 .collect::<Result<_>>()?,
             norm_f: RmsNorm::new(d, self.norm_eps, device),
-            lm_head: (!self.tie_embeddings).then(|| Linear::new(d, self.vocab_size, false, device)),
+            lm_head: (!self.tie_embeddings)
+                .then(|| Linear::new(d, self.vocab_size, false, device, rng)),
         })
     }
 }

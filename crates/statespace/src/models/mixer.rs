@@ -39,18 +39,18 @@ impl MixerConfig {
         }
     }
 
-    /// Builds a freshly initialised mixer; `rng` draws the S4 kernels' Δ, C and D.
+    /// Builds a freshly initialised mixer; every random value is drawn from `rng`.
     pub fn init<B: SsmBackend>(&self, device: &B::Device, rng: &mut impl Rng) -> Result<Mixer<B>> {
         Ok(match self {
             MixerConfig::S4(c) => {
                 let h = c.d_model;
                 Mixer::S4(S4Block {
                     layer: c.init(device, rng)?,
-                    output_linear: Linear::new(c.channels * h, 2 * h, true, device),
+                    output_linear: Linear::new(c.channels * h, 2 * h, true, device, rng),
                 })
             }
-            MixerConfig::Mamba(c) => Mixer::Mamba(c.init(device)?),
-            MixerConfig::Mamba2(c) => Mixer::Mamba2(c.init(device)?),
+            MixerConfig::Mamba(c) => Mixer::Mamba(c.init(device, rng)?),
+            MixerConfig::Mamba2(c) => Mixer::Mamba2(c.init(device, rng)?),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod cross_entropy;
 #[cfg(feature = "cuda")]
 mod cuda_libs;
 pub mod diagonal_kernel;
+pub mod dplr_spectrum;
 pub mod embedding;
 pub(crate) mod fast_math;
 pub mod fft_conv;
@@ -30,6 +31,7 @@ pub use cauchy::{CauchyOps, cauchy};
 pub use causal_conv1d::{CausalConv1dOps, causal_conv1d};
 pub use cross_entropy::{CrossEntropyOps, mean_cross_entropy};
 pub use diagonal_kernel::{DiagonalKernelOps, diagonal_kernel};
+pub use dplr_spectrum::{DplrSpectrumOps, dplr_spectrum};
 pub use embedding::{EmbeddingOps, embedding};
 pub use fft_conv::{FftConvOps, causal_conv};
 pub use gelu::{GeluOps, gelu};
@@ -49,6 +51,7 @@ pub trait SsmBackend:
     + VandermondeOps
     + DiagonalKernelOps
     + CauchyOps
+    + DplrSpectrumOps
     + MatmulOps
     + AdamWOps
     + CausalConv1dOps
@@ -67,6 +70,7 @@ impl<
         + VandermondeOps
         + DiagonalKernelOps
         + CauchyOps
+        + DplrSpectrumOps
         + MatmulOps
         + AdamWOps
         + CausalConv1dOps

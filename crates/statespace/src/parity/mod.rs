@@ -19,7 +19,7 @@ use rand_distr::{Distribution as _, Normal, Uniform};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::error::Result;
-use crate::golden::{Check, rel_err};
+use crate::golden::Check;
 use crate::io::HostTensor;
 use crate::kernel::dplr::cauchy_nodes;
 use crate::ops::{
@@ -485,8 +485,11 @@ fn run_spectral<B: AutodiffBackend + SsmBackend>(
     let spec_im = draws[2].tensor::<B, 2>(device, DType::F32);
     let (re, im) = rfft(x.clone(), n);
     let y = irfft(spec_re.clone(), spec_im.clone(), n);
+    // Each output compared on its own scale (the spectrum is ~n times the
+    // signal's): one loss drives every gradient.
+    let parts = [("rfft_re", host(&re)), ("rfft_im", host(&im)), ("irfft", host(&y))];
     let out = Tensor::cat(vec![re, im, y], 1);
-    outputs_and_grads(
+    let mut results = outputs_and_grads(
         out,
         &draws[3],
         &[
@@ -495,7 +498,9 @@ fn run_spectral<B: AutodiffBackend + SsmBackend>(
             ("grad_spectrum_im", &|g| spec_im.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    );
+    results.splice(0..1, parts);
+    results
 }
 
 /// The causal depthwise convolution of a strided view (x is a slice of a
@@ -581,16 +586,15 @@ fn run_norm<B: AutodiffBackend + SsmBackend>(
     let b = draws[2].tensor::<B, 1>(device, DType::F32);
     let bias = (kind == NormKind::Layer).then(|| b.clone());
     let out = norm(x, w.clone(), bias, 1e-5, kind);
-    outputs_and_grads(
-        out,
-        &draws[3],
-        &[
-            ("grad_x", &|g| wide.grad(g).map(|t| host(&t))),
-            ("grad_weight", &|g| w.grad(g).map(|t| host(&t))),
-            ("grad_bias", &|g| b.grad(g).map(|t| host(&t))),
-        ],
-        device,
-    )
+    let grad_x: GradOf<'_, B> = ("grad_x", &|g| wide.grad(g).map(|t| host(&t)));
+    let grad_w: GradOf<'_, B> = ("grad_weight", &|g| w.grad(g).map(|t| host(&t)));
+    let grad_b: GradOf<'_, B> = ("grad_bias", &|g| b.grad(g).map(|t| host(&t)));
+    // RMSNorm has no bias, so no bias gradient to compare.
+    let grads = match kind {
+        NormKind::Layer => vec![grad_x, grad_w, grad_b],
+        NormKind::Rms => vec![grad_x, grad_w],
+    };
+    outputs_and_grads(out, &draws[3], &grads, device)
 }
 
 /// The mean cross-entropy of (N, C) logits against `labels`, and the
@@ -710,32 +714,25 @@ fn tolerance_for(dtype: DType) -> f64 {
     }
 }
 
-/// The largest CPU f32 error a conditioned check widens its tolerance to.
-const MAX_CONDITIONED: f64 = 1e-3;
-
 /// Checks of f32 results against the CPU in f64 where f32 itself limits the
-/// accuracy: the tolerance is [`TOLERANCE_F32`] or twice the CPU's own f32
-/// error (itself at most [`MAX_CONDITIONED`]), whichever is larger. (A bilinear S4D kernel's high modes barely
-/// decay, so over 1000 steps the rounding of log Ā to f32 alone moves the
-/// kernel by ≈ 5·10⁻⁵ relative, on any f32 implementation.)
+/// accuracy, each within a fixed `ceiling` chosen per case from the CPU's
+/// own f32 error on it (measured: ≤ 1.1e-5 for a ZOH S4D kernel at L 1000,
+/// ≤ 6.2e-5 bilinear, where the high modes barely decay and rounding log Ā
+/// to f32 alone moves the kernel by ≈ 5·10⁻⁵ on any f32 implementation);
+/// `cpu_ops_match_themselves` holds the CPU's f32 to the same ceilings.
 fn compare_conditioned(
     label: String,
     ours: &Results,
-    cpu_f32: &Results,
     cpu_f64: &Results,
+    ceiling: f64,
     checks: &mut Vec<Check>,
 ) {
-    for (((name, actual), (_, f32_values)), (_, expected)) in ours.iter().zip(cpu_f32).zip(cpu_f64)
-    {
-        // A CPU f32 error that is not finite or above this bound is no
-        // measure of conditioning; the check then holds at TOLERANCE_F32.
-        let cpu_error = Some(rel_err(f32_values, expected)).filter(|e| *e <= MAX_CONDITIONED);
-        let shown = cpu_error.map_or_else(|| "not finite or > 1e-3".into(), |e| format!("{e:.1e}"));
+    for ((name, actual), (_, expected)) in ours.iter().zip(cpu_f64) {
         checks.push(Check::new(
-            format!("{label}: {name} vs f64 (CPU f32: {shown})"),
+            format!("{label}: {name} vs f64"),
             actual,
             expected,
-            TOLERANCE_F32.max(2.0 * cpu_error.unwrap_or(0.0)),
+            ceiling,
         ));
     }
 }
@@ -839,11 +836,16 @@ where
                 draw(&[c, h, n]),
                 draw(&[c, h, len]),
             ];
+            let ceiling = match (len, rule) {
+                (..=100, _) => TOLERANCE_F32,
+                (_, Discretization::Zoh) => 3e-5,
+                (_, Discretization::Bilinear) => 2e-4,
+            };
             compare_conditioned(
                 format!("diagonal kernel {rule} H{h} N{n} C{c} L{len}"),
                 &run_diagonal_kernel::<B>(&draws, rule, len, DType::F32, device),
-                &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, DType::F32, &cpu),
                 &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, DType::F64, &cpu),
+                ceiling,
                 &mut checks,
             );
         }
@@ -1063,13 +1065,13 @@ mod tests {
     use super::*;
 
     /// The harness itself: the CPU against the CPU is exact, and the CPU's
-    /// f32 results stay within the conditioned checks' tolerance of f64.
+    /// f32 results stay within the conditioned checks' fixed ceilings of f64.
     #[test]
     fn cpu_ops_match_themselves() {
         let checks = op_checks::<Autodiff<Flex>>(&Default::default()).unwrap();
         assert!(checks.len() > 30);
         for check in checks {
-            if check.what.contains(" vs f64 ") {
+            if check.what.contains(" vs f64") {
                 assert!(check.passed(), "{check}");
             } else {
                 assert_eq!(check.error, 0.0, "{check}");

@@ -63,19 +63,68 @@ pub fn assert_checks(checks: &[Check]) {
 /// The CPU autodiff backend the fused-op tests differentiate on.
 pub type CpuAutodiff = burn::backend::Autodiff<burn::backend::Flex>;
 
-/// A uniform [lo, hi) f64 leaf tensor that tracks its gradient.
-pub fn uniform_leaf<const D: usize>(
-    shape: [usize; D],
-    lo: f64,
-    hi: f64,
-) -> burn::tensor::Tensor<CpuAutodiff, D> {
-    burn::tensor::Tensor::<CpuAutodiff, D>::random(
-        shape,
-        burn::tensor::Distribution::Uniform(lo, hi),
-        &Default::default(),
-    )
-    .cast(burn::tensor::DType::F64)
-    .require_grad()
+/// Seeded random tensors for the tests, so a failure reproduces: every
+/// draw comes from one ChaCha8 stream.
+pub struct Draws(rand_chacha::ChaCha8Rng);
+
+impl Draws {
+    /// A stream seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        use rand::SeedableRng;
+        Self(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    /// Uniform [lo, hi) values.
+    pub fn uniform_values(&mut self, count: usize, lo: f64, hi: f64) -> Vec<f64> {
+        use rand::Rng;
+        (0..count).map(|_| self.0.random_range(lo..hi)).collect()
+    }
+
+    /// Standard normal values.
+    pub fn normal_values(&mut self, count: usize) -> Vec<f64> {
+        use rand_distr::Distribution;
+        (0..count)
+            .map(|_| rand_distr::StandardNormal.sample(&mut self.0))
+            .collect()
+    }
+
+    /// A uniform [lo, hi) f64 tensor on backend `B`'s default device.
+    pub fn uniform<B: burn::tensor::backend::Backend, const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        lo: f64,
+        hi: f64,
+    ) -> burn::tensor::Tensor<B, D> {
+        let values = self.uniform_values(shape.iter().product(), lo, hi);
+        burn::tensor::Tensor::from_data(
+            burn::tensor::TensorData::new(values, shape),
+            (&Default::default(), burn::tensor::DType::F64),
+        )
+    }
+
+    /// A standard normal tensor of `dtype` on backend `B`'s default device.
+    pub fn normal<B: burn::tensor::backend::Backend, const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        dtype: burn::tensor::DType,
+    ) -> burn::tensor::Tensor<B, D> {
+        let values = self.normal_values(shape.iter().product());
+        burn::tensor::Tensor::from_data(
+            burn::tensor::TensorData::new(values, shape),
+            (&Default::default(), dtype),
+        )
+    }
+
+    /// A uniform [lo, hi) f64 leaf of the CPU autodiff backend that tracks
+    /// its gradient.
+    pub fn leaf<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        lo: f64,
+        hi: f64,
+    ) -> burn::tensor::Tensor<CpuAutodiff, D> {
+        self.uniform::<CpuAutodiff, D>(shape, lo, hi).require_grad()
+    }
 }
 
 /// The gradient of leaf `t` in `grads`, as f64 values.

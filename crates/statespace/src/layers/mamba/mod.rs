@@ -12,10 +12,12 @@
 
 #![allow(non_snake_case)] // A_log, D follow the reference names
 
+use crate::random::uniform;
 use crate::layers::linear::Linear;
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -111,24 +113,18 @@ impl MambaConfig {
 
     /// A freshly initialised mixer (mamba_ssm's initialisation: S4D-Real
     /// A, D = 1, Δ log-uniform in [dt_min, dt_max] through the bias).
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mamba<B>> {
+    /// Every random value is drawn from `rng`.
+    pub fn init<B: Backend>(&self, device: &B::Device, rng: &mut impl Rng) -> Result<Mamba<B>> {
         self.validate()?;
         let (d_model, d_inner, n, r) = (self.d_model, self.d_inner(), self.d_state, self.dt_rank());
-        let linear = |d_in: usize, d_out: usize, bias: bool| Linear::new(d_in, d_out, bias, device);
-        let mut dt_proj = linear(r, d_inner, true);
+        let in_proj = Linear::new(d_model, 2 * d_inner, self.bias, device, rng);
+        let mut dt_proj = Linear::new(r, d_inner, true, device, rng);
         let std = (r as f64).powf(-0.5);
-        dt_proj.weight = Param::from_tensor(Tensor::random(
-            [d_inner, r],
-            Distribution::Uniform(-std, std),
-            device,
-        ));
+        dt_proj.weight = Param::from_tensor(uniform(rng, [d_inner, r], -std, std, device));
         // Δ = exp(U[log dt_min, log dt_max]) clamped at the floor; the bias
         // is its inverse softplus, log(expm1(Δ)).
-        let log_dt = Tensor::<B, 1>::random(
-            [d_inner],
-            Distribution::Uniform(self.dt_min.ln(), self.dt_max.ln()),
-            device,
-        );
+        let log_dt: Tensor<B, 1> =
+            uniform(rng, [d_inner], self.dt_min.ln(), self.dt_max.ln(), device);
         let dt = log_dt.exp().clamp_min(self.dt_init_floor);
         let inv_softplus = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
         dt_proj.bias = Some(Param::from_tensor(inv_softplus));
@@ -139,27 +135,22 @@ impl MambaConfig {
             .repeat_dim(0, d_inner);
         let fan_in = self.d_conv as f64;
         let bound = 1.0 / fan_in.sqrt();
+        let conv1d = CausalConv1d {
+            weight: Param::from_tensor(uniform(rng, [d_inner, 1, self.d_conv], -bound, bound, device)),
+            bias: self
+                .conv_bias
+                .then(|| Param::from_tensor(uniform(rng, [d_inner], -bound, bound, device))),
+        };
+        let x_proj = Linear::new(d_inner, r + 2 * n, false, device, rng);
+        let out_proj = Linear::new(d_inner, d_model, self.bias, device, rng);
         Ok(Mamba {
-            in_proj: linear(d_model, 2 * d_inner, self.bias),
-            conv1d: CausalConv1d {
-                weight: Param::from_tensor(Tensor::random(
-                    [d_inner, 1, self.d_conv],
-                    Distribution::Uniform(-bound, bound),
-                    device,
-                )),
-                bias: self.conv_bias.then(|| {
-                    Param::from_tensor(Tensor::random(
-                        [d_inner],
-                        Distribution::Uniform(-bound, bound),
-                        device,
-                    ))
-                }),
-            },
-            x_proj: linear(d_inner, r + 2 * n, false),
+            in_proj,
+            conv1d,
+            x_proj,
             dt_proj,
             A_log: Param::from_tensor(a_log),
             D: Param::from_tensor(Tensor::ones([d_inner], device)),
-            out_proj: linear(d_inner, d_model, self.bias),
+            out_proj,
         })
     }
 }

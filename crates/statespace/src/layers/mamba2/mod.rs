@@ -11,11 +11,13 @@
 
 #![allow(non_snake_case)] // A_log, D follow the reference names
 
+use crate::random::uniform;
 use crate::layers::linear::Linear;
 use burn::module::{Module, Param};
 use burn::tensor::activation::{silu, softplus};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -154,40 +156,34 @@ impl Mamba2Config {
         Ok(())
     }
 
-    /// A freshly initialised mixer (mamba_ssm's initialisation).
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mamba2<B>> {
+    /// A freshly initialised mixer (mamba_ssm's initialisation); every
+    /// random value is drawn from `rng`.
+    pub fn init<B: Backend>(&self, device: &B::Device, rng: &mut impl Rng) -> Result<Mamba2<B>> {
         self.validate()?;
         let (d_model, d_inner, heads) = (self.d_model, self.d_inner(), self.nheads());
-        let linear = |d_in: usize, d_out: usize| Linear::new(d_in, d_out, self.bias, device);
-        let log_dt = Tensor::<B, 1>::random(
-            [heads],
-            Distribution::Uniform(self.dt_min.ln(), self.dt_max.ln()),
+        let in_proj = Linear::new(
+            d_model,
+            2 * d_inner + 2 * self.ngroups * self.d_state + heads,
+            self.bias,
             device,
+            rng,
         );
+        let log_dt: Tensor<B, 1> = uniform(rng, [heads], self.dt_min.ln(), self.dt_max.ln(), device);
         let dt = log_dt.exp().clamp_min(self.dt_init_floor);
         let dt_bias = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
-        let a_log = Tensor::<B, 1>::random([heads], Distribution::Uniform(1.0, 16.0), device).log();
+        let a_log = uniform::<B, 1>(rng, [heads], 1.0, 16.0, device).log();
         let bound = 1.0 / (self.d_conv as f64).sqrt();
         let conv_dim = self.conv_dim();
+        let conv1d = CausalConv1d {
+            weight: Param::from_tensor(uniform(rng, [conv_dim, 1, self.d_conv], -bound, bound, device)),
+            bias: self
+                .conv_bias
+                .then(|| Param::from_tensor(uniform(rng, [conv_dim], -bound, bound, device))),
+        };
+        let out_proj = Linear::new(d_inner, d_model, self.bias, device, rng);
         Ok(Mamba2 {
-            in_proj: linear(
-                d_model,
-                2 * d_inner + 2 * self.ngroups * self.d_state + heads,
-            ),
-            conv1d: CausalConv1d {
-                weight: Param::from_tensor(Tensor::random(
-                    [conv_dim, 1, self.d_conv],
-                    Distribution::Uniform(-bound, bound),
-                    device,
-                )),
-                bias: self.conv_bias.then(|| {
-                    Param::from_tensor(Tensor::random(
-                        [conv_dim],
-                        Distribution::Uniform(-bound, bound),
-                        device,
-                    ))
-                }),
-            },
+            in_proj,
+            conv1d,
             dt_bias: Param::from_tensor(dt_bias),
             A_log: Param::from_tensor(a_log),
             D: Param::from_tensor(Tensor::ones([heads], device)),
@@ -200,7 +196,7 @@ impl Mamba2Config {
                     device,
                 )
             }),
-            out_proj: linear(d_inner, d_model),
+            out_proj,
             headdim: self.headdim,
             ngroups: self.ngroups,
             d_state: self.d_state,

@@ -111,7 +111,7 @@ pub fn causal_conv1d<B: CausalConv1dOps>(
 mod tests {
     use burn::backend::Autodiff;
     use burn::tensor::activation::silu;
-    use burn::tensor::{Distribution, Tensor};
+    use burn::tensor::Tensor;
     use burn_flex::Flex;
 
     use super::causal_conv1d;
@@ -146,17 +146,19 @@ mod tests {
     #[test]
     fn own_backward_matches_autodiff() {
         let device = Default::default();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
         for (k, act) in [(4, true), (4, false), (2, true)] {
             let (b, l, d) = (3, 53, 40);
-            let normal = Distribution::Normal(0.0, 1.0);
-            let draw = |shape: [usize; 3]| Tensor::<Ad, 3>::random(shape, normal, &device);
+            let mut draw = |shape: [usize; 3]| {
+                crate::random::normal::<Ad, 3>(&mut rng, shape, 0.0, 1.0, &device)
+            };
             let (wide, w, s, g) = (
                 draw([b, l, d + 3]),
                 draw([d, 1, k]),
                 draw([b, d, k - 1]),
                 draw([b, l, d]),
             );
-            let bias = Tensor::<Ad, 1>::random([d], normal, &device);
+            let bias = crate::random::normal::<Ad, 1>(&mut rng, [d], 0.0, 1.0, &device);
             let run = |own: bool| {
                 let leaves = (
                     wide.clone().require_grad(),

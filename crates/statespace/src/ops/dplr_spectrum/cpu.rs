@@ -1,0 +1,343 @@
+//! The fused CPU kernel: per channel (in parallel) and node, the Cauchy sums
+//! over the conjugate-expanded modes, the rank-r Woodbury solve, and for the
+//! backward the factorised per-mode gradients.
+//!
+//! Backward. With α_j = Σ_i (M⁻¹)_{ji} k_{B,Q_i} and β_{c,i} =
+//! Σ_j k_{P_j,C_c} (M⁻¹)_{ji}, the holomorphic differential of K̂_c is
+//! Σ_ab (∂K̂_c/∂k_ab) dk_ab with coefficients 1 (B,C_c), −α_j (P_j,C_c),
+//! −β_{c,i} (B,Q_i), β_{c,i}α_j (P_j,Q_i); per expanded mode m they sum to
+//! U_m·V_cm with U_m = B_m − Σ_j α_j P_jm and V_cm = C_cm − Σ_i β_{c,i} Q_im.
+//! So, with x_m = 1/(s − Δλ_m):
+//!   ∂K̂_c/∂B_m = Δx_m V_cm,  ∂K̂_c/∂C_cm = Δx_m U_m,  ∂K̂_c/∂λ_m = Δ²x_m² U_m V_cm,
+//!   ∂K̂_c/∂P_jm = −Δx_m α_j V_cm (as a row),  ∂K̂_c/∂Q_im = −Δx_m β_{c,i} U_m,
+//!   ∂K̂_c/∂Δ = s Σ_m x_m² U_m V_cm.
+//! A stored value θ sits at mode n and its conjugate at n̄ (Q_n = P̄_n,
+//! Q_n̄ = P_n), so its gradient (∂L/∂Re θ + i ∂L/∂Im θ) is
+//! Σ_{c,k} G·conj(∂K̂/∂θ) + conj(G)·∂K̂/∂θ̄ for G = ∂L/∂Re K̂ + i ∂L/∂Im K̂;
+//! Δ, real, gets Σ Re(conj(G)·∂K̂/∂Δ).
+
+use burn::tensor::{DType, TensorData, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
+use num_complex::{Complex, Complex64};
+use rayon::prelude::*;
+
+use super::{DplrSpectrumInputs, DplrSpectrumOps};
+use crate::ops::flex_values::{HostReal, complex_values, values};
+
+impl DplrSpectrumOps for Flex {
+    fn dplr_spectrum(inputs: DplrSpectrumInputs<FlexTensor>, nodes: &[Complex64]) -> FlexTensor {
+        match inputs.dt.dtype() {
+            DType::F64 => Systems::<f64>::new(&inputs, nodes).forward(),
+            _ => Systems::<f32>::new(&inputs, nodes).forward(),
+        }
+    }
+
+    fn dplr_spectrum_backward(
+        inputs: DplrSpectrumInputs<FlexTensor>,
+        nodes: &[Complex64],
+        grad: FlexTensor,
+    ) -> DplrSpectrumInputs<FlexTensor> {
+        match inputs.dt.dtype() {
+            DType::F64 => Systems::<f64>::new(&inputs, nodes).backward(&grad),
+            _ => Systems::<f32>::new(&inputs, nodes).backward(&grad),
+        }
+    }
+}
+
+type C<T> = Complex<T>;
+
+/// The H systems on the host, each over its 2N expanded modes.
+struct Systems<T> {
+    h: usize,
+    n: usize,
+    rank: usize,
+    channels: usize,
+    dt: Vec<T>,
+    lambda: Vec<C<T>>,
+    b: Vec<C<T>>,
+    p: Vec<C<T>>,
+    c: Vec<C<T>>,
+    nodes: Vec<C<T>>,
+}
+
+/// One channel's expanded system: mode m < N is stored mode m, mode N + m
+/// its conjugate.
+struct Channel<T> {
+    dt: T,
+    /// Δλ_m, (2N).
+    w: Vec<C<T>>,
+    /// B_m, (2N).
+    b: Vec<C<T>>,
+    /// P_jm, (r, 2N).
+    p: Vec<Vec<C<T>>>,
+    /// Q_im = conj(P_im) over the expanded modes, (r, 2N).
+    q: Vec<Vec<C<T>>>,
+    /// C̃_cm, (Cc, 2N).
+    c: Vec<Vec<C<T>>>,
+}
+
+/// The Woodbury quantities of one channel at one node.
+struct Solve<T> {
+    /// x_m = 1/(s − Δλ_m), (2N).
+    x: Vec<C<T>>,
+    /// α_j, (r).
+    alpha: Vec<C<T>>,
+    /// β_{c,i}, (Cc, r).
+    beta: Vec<Vec<C<T>>>,
+    /// K̂_c, (Cc).
+    spectrum: Vec<C<T>>,
+}
+
+fn expand<T: HostReal>(x: &[C<T>]) -> Vec<C<T>> {
+    x.iter().copied().chain(x.iter().map(|z| z.conj())).collect()
+}
+
+impl<T: HostReal> Channel<T> {
+    /// Δ Σ_m a_m b_m x_m.
+    fn sum(&self, a: &[C<T>], b: &[C<T>], x: &[C<T>]) -> C<T> {
+        let mut acc = C::new(T::zero(), T::zero());
+        for ((a, b), x) in a.iter().zip(b).zip(x) {
+            acc = acc + *a * *b * *x;
+        }
+        acc * self.dt
+    }
+
+    fn solve(&self, s: C<T>) -> Solve<T> {
+        let one = C::new(T::one(), T::zero());
+        let x: Vec<C<T>> = self.w.iter().map(|w| (s - *w).inv()).collect();
+        let rank = self.p.len();
+        let k_bq: Vec<C<T>> = self.q.iter().map(|q| self.sum(&self.b, q, &x)).collect();
+        // M_{ij} = δ_ij + k_{P_j, Q_i}, inverted in closed form (r ≤ 2).
+        let m = |i: usize, j: usize| {
+            let k = self.sum(&self.p[j], &self.q[i], &x);
+            if i == j { one + k } else { k }
+        };
+        let inv: Vec<Vec<C<T>>> = match rank {
+            1 => vec![vec![m(0, 0).inv()]],
+            _ => {
+                let (m00, m01, m10, m11) = (m(0, 0), m(0, 1), m(1, 0), m(1, 1));
+                let det = (m00 * m11 - m01 * m10).inv();
+                vec![
+                    vec![m11 * det, -m01 * det],
+                    vec![-m10 * det, m00 * det],
+                ]
+            }
+        };
+        let alpha: Vec<C<T>> = (0..rank)
+            .map(|j| (0..rank).map(|i| inv[j][i] * k_bq[i]).sum())
+            .collect();
+        let mut beta = Vec::with_capacity(self.c.len());
+        let mut spectrum = Vec::with_capacity(self.c.len());
+        for c in &self.c {
+            let k_pc: Vec<C<T>> = self.p.iter().map(|p| self.sum(p, c, &x)).collect();
+            let k_bc = self.sum(&self.b, c, &x);
+            beta.push(
+                (0..rank)
+                    .map(|i| (0..rank).map(|j| k_pc[j] * inv[j][i]).sum())
+                    .collect(),
+            );
+            spectrum.push(k_bc - (0..rank).map(|j| k_pc[j] * alpha[j]).sum::<C<T>>());
+        }
+        Solve {
+            x,
+            alpha,
+            beta,
+            spectrum,
+        }
+    }
+}
+
+/// Per-channel gradients, over the stored modes.
+struct ChannelGrads<T> {
+    dt: T,
+    lambda: Vec<C<T>>,
+    b: Vec<C<T>>,
+    p: Vec<Vec<C<T>>>,
+    c: Vec<Vec<C<T>>>,
+}
+
+impl<T: HostReal> Systems<T> {
+    fn new(i: &DplrSpectrumInputs<FlexTensor>, nodes: &[Complex64]) -> Self {
+        let [rank, h, n] = i.p_re.shape().dims();
+        let channels = i.c_re.shape().dims::<3>()[0];
+        let cast = |x: f64| T::from(x).expect("representable");
+        Self {
+            h,
+            n,
+            rank,
+            channels,
+            dt: values(&i.dt),
+            lambda: complex_values(&i.lambda_re, &i.lambda_im),
+            b: complex_values(&i.b_re, &i.b_im),
+            p: complex_values(&i.p_re, &i.p_im),
+            c: complex_values(&i.c_re, &i.c_im),
+            nodes: nodes
+                .iter()
+                .map(|s| C::new(cast(s.re), cast(s.im)))
+                .collect(),
+        }
+    }
+
+    fn channel(&self, hi: usize) -> Channel<T> {
+        let (h, n) = (self.h, self.n);
+        let row = |v: &[C<T>], r: usize| v[(r * h + hi) * n..(r * h + hi + 1) * n].to_vec();
+        let dt = self.dt[hi];
+        let p: Vec<Vec<C<T>>> = (0..self.rank).map(|r| expand(&row(&self.p, r))).collect();
+        Channel {
+            dt,
+            w: expand(&row(&self.lambda, 0))
+                .into_iter()
+                .map(|l| l * dt)
+                .collect(),
+            b: expand(&row(&self.b, 0)),
+            q: p.iter()
+                .map(|p| p.iter().map(|z| z.conj()).collect())
+                .collect(),
+            p,
+            c: (0..self.channels)
+                .map(|c| expand(&row(&self.c, c)))
+                .collect(),
+        }
+    }
+
+    fn forward(&self) -> FlexTensor {
+        let count = self.nodes.len();
+        let per_h: Vec<Vec<C<T>>> = (0..self.h)
+            .into_par_iter()
+            .map(|hi| {
+                let channel = self.channel(hi);
+                let mut out = vec![C::new(T::zero(), T::zero()); self.channels * count];
+                for (k, &s) in self.nodes.iter().enumerate() {
+                    for (c, value) in channel.solve(s).spectrum.into_iter().enumerate() {
+                        out[c * count + k] = value;
+                    }
+                }
+                out
+            })
+            .collect();
+        let y: Vec<C<T>> = per_h.concat();
+        let data: Vec<T> = y.iter().map(|z| z.re).chain(y.iter().map(|z| z.im)).collect();
+        FlexTensor::from_data(TensorData::new(data, [2, self.h, self.channels, count]))
+    }
+
+    fn backward(&self, grad: &FlexTensor) -> DplrSpectrumInputs<FlexTensor> {
+        let count = self.nodes.len();
+        let g = values::<T>(grad);
+        let half = self.h * self.channels * count;
+        let (n, rank, channels) = (self.n, self.rank, self.channels);
+        let zero = C::new(T::zero(), T::zero());
+        let per_h: Vec<ChannelGrads<T>> = (0..self.h)
+            .into_par_iter()
+            .map(|hi| {
+                let ch = self.channel(hi);
+                let dt = ch.dt;
+                let mut out = ChannelGrads {
+                    dt: T::zero(),
+                    lambda: vec![zero; n],
+                    b: vec![zero; n],
+                    p: vec![vec![zero; n]; rank],
+                    c: vec![vec![zero; n]; channels],
+                };
+                for (k, &s) in self.nodes.iter().enumerate() {
+                    let solve = ch.solve(s);
+                    let x = &solve.x;
+                    // U_m (2N) and V_cm (Cc, 2N).
+                    let u: Vec<C<T>> = (0..2 * n)
+                        .map(|m| {
+                            ch.b[m] - (0..rank).map(|j| solve.alpha[j] * ch.p[j][m]).sum::<C<T>>()
+                        })
+                        .collect();
+                    for c in 0..channels {
+                        let at = (hi * channels + c) * count + k;
+                        let gk = C::new(g[at], g[half + at]);
+                        let gc = gk.conj();
+                        let beta = &solve.beta[c];
+                        let v: Vec<C<T>> = (0..2 * n)
+                            .map(|m| {
+                                ch.c[c][m]
+                                    - (0..rank).map(|i| beta[i] * ch.q[i][m]).sum::<C<T>>()
+                            })
+                            .collect();
+                        let mut d_dt = zero;
+                        for m in 0..2 * n {
+                            d_dt = d_dt + x[m] * x[m] * u[m] * v[m];
+                        }
+                        out.dt = out.dt + (gc * s * d_dt).re;
+                        // Stored mode n0 and its conjugate n1 = N + n0.
+                        for n0 in 0..n {
+                            let n1 = n + n0;
+                            let fold = |holo: C<T>, anti: C<T>| gk * holo.conj() + gc * anti;
+                            out.b[n0] = out.b[n0]
+                                + fold(x[n0] * v[n0] * dt, x[n1] * v[n1] * dt);
+                            out.c[c][n0] = out.c[c][n0]
+                                + fold(x[n0] * u[n0] * dt, x[n1] * u[n1] * dt);
+                            let dt2 = dt * dt;
+                            out.lambda[n0] = out.lambda[n0]
+                                + fold(
+                                    x[n0] * x[n0] * u[n0] * v[n0] * dt2,
+                                    x[n1] * x[n1] * u[n1] * v[n1] * dt2,
+                                );
+                            for j in 0..rank {
+                                // P_j as a row at n0 (holo) and n1 (anti); as
+                                // the column Q_j = P̄_j at n1 (holo) and n0 (anti).
+                                let holo = -(x[n0] * solve.alpha[j] * v[n0]
+                                    + x[n1] * beta[j] * u[n1])
+                                    * dt;
+                                let anti = -(x[n1] * solve.alpha[j] * v[n1]
+                                    + x[n0] * beta[j] * u[n0])
+                                    * dt;
+                                out.p[j][n0] = out.p[j][n0] + fold(holo, anti);
+                            }
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        self.to_tensors(per_h)
+    }
+
+    /// Gathers per-channel gradients into the inputs' layouts.
+    fn to_tensors(&self, per_h: Vec<ChannelGrads<T>>) -> DplrSpectrumInputs<FlexTensor> {
+        let (h, n) = (self.h, self.n);
+        let mut lambda = vec![C::new(T::zero(), T::zero()); h * n];
+        let mut b = lambda.clone();
+        let mut p = vec![C::new(T::zero(), T::zero()); self.rank * h * n];
+        let mut c = vec![C::new(T::zero(), T::zero()); self.channels * h * n];
+        let mut dt = vec![T::zero(); h];
+        for (hi, grads) in per_h.into_iter().enumerate() {
+            dt[hi] = grads.dt;
+            lambda[hi * n..(hi + 1) * n].copy_from_slice(&grads.lambda);
+            b[hi * n..(hi + 1) * n].copy_from_slice(&grads.b);
+            for (r, row) in grads.p.iter().enumerate() {
+                p[(r * h + hi) * n..(r * h + hi + 1) * n].copy_from_slice(row);
+            }
+            for (ci, row) in grads.c.iter().enumerate() {
+                c[(ci * h + hi) * n..(ci * h + hi + 1) * n].copy_from_slice(row);
+            }
+        }
+        let parts = |v: &[C<T>], shape: Vec<usize>| {
+            let re: Vec<T> = v.iter().map(|z| z.re).collect();
+            let im: Vec<T> = v.iter().map(|z| z.im).collect();
+            (
+                FlexTensor::from_data(TensorData::new(re, shape.clone())),
+                FlexTensor::from_data(TensorData::new(im, shape)),
+            )
+        };
+        let (lambda_re, lambda_im) = parts(&lambda, vec![h, n]);
+        let (b_re, b_im) = parts(&b, vec![h, n]);
+        let (p_re, p_im) = parts(&p, vec![self.rank, h, n]);
+        let (c_re, c_im) = parts(&c, vec![self.channels, h, n]);
+        DplrSpectrumInputs {
+            dt: FlexTensor::from_data(TensorData::new(dt, vec![h])),
+            lambda_re,
+            lambda_im,
+            b_re,
+            b_im,
+            p_re,
+            p_im,
+            c_re,
+            c_im,
+        }
+    }
+}
