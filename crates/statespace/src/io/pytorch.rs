@@ -8,6 +8,13 @@
 //! the globals that rebuild tensors (`torch._utils._rebuild_tensor_v2`,
 //! `collections.OrderedDict`, `torch.*Storage`); anything else is refused
 //! with an error naming it.
+//!
+//! Hostile files are bounded: the pickle is at most [`MAX_PICKLE_BYTES`],
+//! nests at most [`MAX_DEPTH`] containers deep and builds at most
+//! [`MAX_VALUES`] values (a memo that copies itself cannot blow up); a
+//! tensor's shape, strides and offset are checked against its storage (with
+//! overflow-checked arithmetic) before anything is allocated, and only the
+//! bytes it needs are read.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -15,6 +22,13 @@ use std::path::{Path, PathBuf};
 
 use super::safetensors::HostTensor;
 use crate::error::{Error, Result};
+
+/// The largest `data.pkl` read (a state dict's pickle is kilobytes).
+pub const MAX_PICKLE_BYTES: u64 = 64 << 20;
+/// The deepest nesting of containers accepted (a state dict nests ~4).
+pub const MAX_DEPTH: usize = 64;
+/// The most values the pickle machine builds, copies by memo included.
+pub const MAX_VALUES: usize = 10_000_000;
 
 /// Element type of a torch storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +116,85 @@ enum Value {
     Mark,
 }
 
+impl Value {
+    /// The value's kind, for error messages (a value may be huge).
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::None => "None",
+            Value::Bool(_) => "a bool",
+            Value::Int(_) => "an int",
+            Value::Float(_) => "a float",
+            Value::Str(_) => "a string",
+            Value::Tuple(_) => "a tuple",
+            Value::List(_) => "a list",
+            Value::Dict(_) => "a dict",
+            Value::Global(..) => "a global",
+            Value::Storage { .. } => "a storage",
+            Value::Tensor(_) => "a tensor",
+            Value::Mark => "a mark",
+        }
+    }
+
+    /// Containers nested in this value, itself included (0 for a scalar).
+    /// Recursion is bounded: no container deeper than [`MAX_DEPTH`] is built.
+    fn depth(&self) -> usize {
+        match self {
+            Value::Tuple(items) | Value::List(items) => {
+                1 + items.iter().map(Value::depth).max().unwrap_or(0)
+            }
+            Value::Dict(items) => {
+                1 + items
+                    .iter()
+                    .map(|(k, v)| k.depth().max(v.depth()))
+                    .max()
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    /// The number of values this one holds, itself included.
+    fn count(&self) -> usize {
+        match self {
+            Value::Tuple(items) | Value::List(items) => {
+                1 + items.iter().map(Value::count).sum::<usize>()
+            }
+            Value::Dict(items) => 1 + items.iter().map(|(k, v)| k.count() + v.count()).sum::<usize>(),
+            _ => 1,
+        }
+    }
+}
+
+/// The pickle machine's limits: values built (memo copies included) and
+/// container depth.
+struct Budget {
+    built: usize,
+}
+
+impl Budget {
+    /// Counts `n` more values, failing past [`MAX_VALUES`].
+    fn charge(&mut self, n: usize) -> std::result::Result<(), String> {
+        self.built = self.built.saturating_add(n);
+        if self.built > MAX_VALUES {
+            return Err(format!(
+                "the pickle builds more than {MAX_VALUES} values: not a state dict"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fails if putting `item` into a container makes it deeper than
+    /// [`MAX_DEPTH`].
+    fn nest(item: &Value) -> std::result::Result<(), String> {
+        if item.depth() + 1 > MAX_DEPTH {
+            return Err(format!(
+                "containers nested deeper than {MAX_DEPTH} levels: not a state dict"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A PyTorch zip checkpoint, its state dict indexed by name.
 pub struct PyTorchFile {
     path: PathBuf,
@@ -139,8 +232,14 @@ impl PyTorchFile {
         archive
             .by_name(&pkl)
             .map_err(|e| bad(format!("reading {pkl}: {e}")))?
+            .take(MAX_PICKLE_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| bad(format!("reading {pkl}: {e}")))?;
+        if bytes.len() as u64 > MAX_PICKLE_BYTES {
+            return Err(bad(format!(
+                "{pkl} is larger than {MAX_PICKLE_BYTES} bytes: not a state dict"
+            )));
+        }
         let root = unpickle(&bytes).map_err(|m| bad(format!("{pkl}: {m}")))?;
         let mut tensors = HashMap::new();
         let mut names = Vec::new();
@@ -177,36 +276,86 @@ impl PyTorchFile {
     }
 
     /// Tensor `name` as f64 (any storage type), gathered through its strides.
+    /// The view must lie inside its storage and hold no more elements than
+    /// the storage does; both are checked before anything is allocated.
     pub fn f64(&mut self, name: &str) -> Result<HostTensor<f64>> {
         let t = self.tensor_ref(name)?.clone();
         let entry = format!("{}data/{}", self.prefix, t.key);
+        let path = self.path.clone();
         let bad = |message: String| Error::Format {
-            path: self.path.clone(),
-            message,
+            path: path.clone(),
+            message: format!("tensor `{name}`: {message}"),
         };
-        let mut raw = Vec::new();
-        self.archive
-            .by_name(&entry)
-            .map_err(|e| bad(format!("storage {entry} of `{name}`: {e}")))?
-            .read_to_end(&mut raw)
-            .map_err(|e| bad(format!("storage {entry} of `{name}`: {e}")))?;
         let size = t.dtype.size();
-        let numel: usize = t.shape.iter().product();
+        let mut storage = self
+            .archive
+            .by_name(&entry)
+            .map_err(|e| bad(format!("storage {entry}: {e}")))?;
+        if storage.compression() != zip::CompressionMethod::Stored {
+            return Err(bad(format!(
+                "storage {entry} is compressed; torch.save stores storages uncompressed"
+            )));
+        }
+        let numel = t
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| bad(format!("shape {:?} overflows", t.shape)))?;
+        // One past the last storage element the view reads.
+        let end = if numel == 0 {
+            t.offset
+        } else {
+            t.shape
+                .iter()
+                .zip(&t.stride)
+                .try_fold(t.offset, |acc, (&d, &s)| {
+                    (d - 1).checked_mul(s).and_then(|x| acc.checked_add(x))
+                })
+                .and_then(|last| last.checked_add(1))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "offset {} and strides {:?} overflow",
+                        t.offset, t.stride
+                    ))
+                })?
+        };
+        // A state dict's tensors do not repeat elements (no expanded
+        // views), so the elements fit in the span they read; this also
+        // bounds the allocation below by the bytes actually present.
+        if numel > end - t.offset {
+            return Err(bad(format!(
+                "shape {:?} with strides {:?} repeats storage elements",
+                t.shape, t.stride
+            )));
+        }
+        let bytes = end
+            .checked_mul(size)
+            .ok_or_else(|| bad(format!("{end} elements of {size} bytes overflow")))?;
+        let mut raw = Vec::new();
+        (&mut storage)
+            .take(bytes as u64)
+            .read_to_end(&mut raw)
+            .map_err(|e| bad(format!("storage {entry}: {e}")))?;
+        if raw.len() < bytes {
+            return Err(bad(format!(
+                "offset {} and strides {:?} read past the end of storage {entry} \
+                 ({} of {bytes} bytes present: truncated or malformed file)",
+                t.offset,
+                t.stride,
+                raw.len()
+            )));
+        }
         let mut data = Vec::with_capacity(numel);
         let mut index = vec![0usize; t.shape.len()];
         for _ in 0..numel {
+            // In range: every index is below its dimension, checked above.
             let pos = t.offset
                 + index
                     .iter()
                     .zip(&t.stride)
                     .map(|(i, s)| i * s)
                     .sum::<usize>();
-            let bytes = raw.get(pos * size..(pos + 1) * size).ok_or_else(|| {
-                bad(format!(
-                    "tensor `{name}` reads past the end of its storage (truncated file?)"
-                ))
-            })?;
-            data.push(t.dtype.read(bytes));
+            data.push(t.dtype.read(&raw[pos * size..(pos + 1) * size]));
             for d in (0..index.len()).rev() {
                 index[d] += 1;
                 if index[d] < t.shape[d] {
@@ -253,21 +402,21 @@ fn collect_tensors(
 fn as_usize(v: &Value) -> std::result::Result<usize, String> {
     match v {
         Value::Int(i) if *i >= 0 => Ok(*i as usize),
-        other => Err(format!("expected a non-negative integer, got {other:?}")),
+        other => Err(format!("expected a non-negative integer, got {}", other.kind())),
     }
 }
 
 fn as_usizes(v: &Value) -> std::result::Result<Vec<usize>, String> {
     match v {
         Value::Tuple(items) | Value::List(items) => items.iter().map(as_usize).collect(),
-        other => Err(format!("expected a tuple of integers, got {other:?}")),
+        other => Err(format!("expected a tuple of integers, got {}", other.kind())),
     }
 }
 
 /// Calls an allowed global with `args`.
 fn reduce(callable: Value, args: Value) -> std::result::Result<Value, String> {
     let Value::Global(module, name) = callable else {
-        return Err(format!("REDUCE on a non-global {callable:?}"));
+        return Err(format!("REDUCE on a non-global {}", callable.kind()));
     };
     let Value::Tuple(args) = args else {
         return Err("REDUCE arguments are not a tuple".into());
@@ -281,12 +430,20 @@ fn reduce(callable: Value, args: Value) -> std::result::Result<Value, String> {
             let Value::Storage { dtype, key } = storage else {
                 return Err("_rebuild_tensor_v2 without a storage".into());
             };
+            let (shape, stride) = (as_usizes(size)?, as_usizes(stride)?);
+            if shape.len() != stride.len() {
+                return Err(format!(
+                    "_rebuild_tensor_v2 with {} dimensions but {} strides",
+                    shape.len(),
+                    stride.len()
+                ));
+            }
             Ok(Value::Tensor(TensorRef {
                 dtype: *dtype,
                 key: key.clone(),
                 offset: as_usize(offset)?,
-                shape: as_usizes(size)?,
-                stride: as_usizes(stride)?,
+                shape,
+                stride,
             }))
         }
         ("torch._utils", "_rebuild_parameter") => match args.into_iter().next() {
@@ -310,6 +467,7 @@ fn allowed_global(module: &str, name: &str) -> bool {
 fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
     let mut stack: Vec<Value> = Vec::new();
     let mut memo: HashMap<u32, Value> = HashMap::new();
+    let mut budget = Budget { built: 0 };
     let mut pos = 0usize;
     let take = |pos: &mut usize, n: usize| -> std::result::Result<&[u8], String> {
         let s = bytes.get(*pos..*pos + n).ok_or("truncated pickle")?;
@@ -341,6 +499,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
     };
     loop {
         let op = *take(&mut pos, 1)?.first().unwrap();
+        budget.charge(1)?;
         match op {
             0x80 => {
                 take(&mut pos, 1)?; // PROTO
@@ -401,32 +560,24 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
                     String::from_utf8_lossy(take(&mut pos, n)?).into_owned(),
                 ));
             }
-            b'q' => {
-                let k = take(&mut pos, 1)?[0] as u32;
-                memo.insert(k, stack.last().cloned().ok_or("BINPUT on empty stack")?);
+            b'q' | b'r' | 0x94 => {
+                let k = match op {
+                    b'q' => take(&mut pos, 1)?[0] as u32, // BINPUT
+                    b'r' => u32::from_le_bytes(take(&mut pos, 4)?.try_into().unwrap()),
+                    _ => memo.len() as u32, // MEMOIZE
+                };
+                let top = stack.last().ok_or("memo put on an empty stack")?;
+                budget.charge(top.count())?;
+                memo.insert(k, top.clone());
             }
-            b'r' => {
-                let k = u32::from_le_bytes(take(&mut pos, 4)?.try_into().unwrap());
-                memo.insert(
-                    k,
-                    stack.last().cloned().ok_or("LONG_BINPUT on empty stack")?,
-                );
-            }
-            0x94 => {
-                let k = memo.len() as u32; // MEMOIZE
-                memo.insert(k, stack.last().cloned().ok_or("MEMOIZE on empty stack")?);
-            }
-            b'h' => {
-                let k = take(&mut pos, 1)?[0] as u32;
-                stack.push(memo.get(&k).cloned().ok_or("BINGET of an unknown key")?);
-            }
-            b'j' => {
-                let k = u32::from_le_bytes(take(&mut pos, 4)?.try_into().unwrap());
-                stack.push(
-                    memo.get(&k)
-                        .cloned()
-                        .ok_or("LONG_BINGET of an unknown key")?,
-                );
+            b'h' | b'j' => {
+                let k = match op {
+                    b'h' => take(&mut pos, 1)?[0] as u32, // BINGET
+                    _ => u32::from_le_bytes(take(&mut pos, 4)?.try_into().unwrap()),
+                };
+                let value = memo.get(&k).ok_or("memo get of an unknown key")?;
+                budget.charge(value.count())?;
+                stack.push(value.clone());
             }
             b'c' => {
                 let module = line(&mut pos)?;
@@ -453,6 +604,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
             }
             b't' => {
                 let items = pop_mark(&mut stack)?;
+                items.iter().try_for_each(Budget::nest)?;
                 stack.push(Value::Tuple(items));
             }
             0x85..=0x87 => {
@@ -461,6 +613,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
                     return Err("pickle stack underflow".into());
                 }
                 let items = stack.split_off(stack.len() - n);
+                items.iter().try_for_each(Budget::nest)?;
                 stack.push(Value::Tuple(items));
             }
             b'Q' => {
@@ -482,7 +635,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
                             key: key.clone(),
                         });
                     }
-                    other => return Err(format!("unsupported persistent id {other:?}")),
+                    _ => return Err("unsupported persistent id".into()),
                 }
             }
             b'R' => {
@@ -496,6 +649,8 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
             b's' => {
                 let v = pop(&mut stack)?;
                 let k = pop(&mut stack)?;
+                Budget::nest(&k)?;
+                Budget::nest(&v)?;
                 match stack.last_mut() {
                     Some(Value::Dict(items)) => items.push((k, v)),
                     _ => return Err("SETITEM on a non-dict".into()),
@@ -503,6 +658,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
             }
             b'u' => {
                 let items = pop_mark(&mut stack)?;
+                items.iter().try_for_each(Budget::nest)?;
                 match stack.last_mut() {
                     Some(Value::Dict(d)) => {
                         let mut it = items.into_iter();
@@ -515,6 +671,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
             }
             b'a' => {
                 let v = pop(&mut stack)?;
+                Budget::nest(&v)?;
                 match stack.last_mut() {
                     Some(Value::List(l)) => l.push(v),
                     _ => return Err("APPEND on a non-list".into()),
@@ -522,6 +679,7 @@ fn unpickle(bytes: &[u8]) -> std::result::Result<Value, String> {
             }
             b'e' => {
                 let items = pop_mark(&mut stack)?;
+                items.iter().try_for_each(Budget::nest)?;
                 match stack.last_mut() {
                     Some(Value::List(l)) => l.extend(items),
                     _ => return Err("APPENDS on a non-list".into()),
