@@ -41,7 +41,10 @@ pub fn line_chart(
     {
         let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let all = series.iter().flat_map(|s| s.points.iter());
+        let all = series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|(x, y)| x.is_finite() && y.is_finite());
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for &(x, y) in all {
             x0 = x0.min(x);
@@ -50,6 +53,15 @@ pub fn line_chart(
             y1 = y1.max(y);
         }
         let pad = ((y1 - y0) * 0.05).max(1e-9);
+        // An axis must be finite once padded (plotters' tick search does
+        // not end on an infinite range).
+        let ranges = [x0, x1, y0 - pad, y1 + pad];
+        if x0 > x1 || ranges.iter().any(|v| !v.is_finite()) {
+            anyhow::bail!(
+                "{}: nothing finite to plot, or values too large to plot (y from {y0:e} to {y1:e})",
+                path.display()
+            );
+        }
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))
             .margin(12)

@@ -23,5 +23,6 @@ pub mod models;
 pub mod ops;
 pub mod parity;
 pub mod random;
+pub mod size;
 pub mod tasks;
 pub mod train;

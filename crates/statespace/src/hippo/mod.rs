@@ -7,4 +7,4 @@ pub mod online;
 mod transition;
 
 pub use nplr::{Nplr, nplr};
-pub use transition::{Measure, Transition, rank_correction, transition};
+pub use transition::{MAX_N, Measure, Transition, rank_correction, transition};

@@ -31,9 +31,15 @@ pub struct Projection {
     pub window: f64,
 }
 
+/// The largest signal magnitude [`project`] accepts (squares stay finite).
+pub const MAX_SAMPLE: f64 = 1e150;
+/// The largest state size [`project`] accepts (an N×N solve per sample).
+pub const MAX_STATE: usize = 1024;
+
 /// Runs the HiPPO system of `measure` with `n` states over `signal`
 /// (samples on [0, 1]). `window` (0, 1] is the sliding-window length for
 /// LegT, FouT and LagT (LegS always covers the whole history).
+
 pub fn project(measure: Measure, n: usize, signal: &[f64], window: f64) -> Result<Projection> {
     if signal.is_empty() {
         return Err(Error::config("input", "the signal is empty"));
@@ -43,6 +49,24 @@ pub fn project(measure: Measure, n: usize, signal: &[f64], window: f64) -> Resul
             name: "input".into(),
             message: format!("signal value {bad}"),
         });
+    }
+    if let Some(big) = signal.iter().find(|x| x.abs() > MAX_SAMPLE) {
+        return Err(Error::config(
+            "input",
+            format!(
+                "signal value {big:e} exceeds {MAX_SAMPLE:e} in magnitude: the projection's \
+                 sums of squares would overflow (rescale the signal)"
+            ),
+        ));
+    }
+    if n > MAX_STATE {
+        return Err(Error::config(
+            "n",
+            format!(
+                "state size {n} is above {MAX_STATE}: the online projection solves an N×N \
+                 system per sample"
+            ),
+        ));
     }
     if !(window > 0.0 && window <= 1.0) {
         return Err(Error::config(

@@ -80,11 +80,20 @@ pub struct Transition {
     pub b: Col<f64>,
 }
 
-/// The HiPPO transition (A, B) of `measure` with state size `n` (n ≥ 1; FouT
-/// needs an even n).
+/// The largest state size whose dense HiPPO matrix is built (512 MiB in f64).
+pub const MAX_N: usize = 8192;
+
+/// The HiPPO transition (A, B) of `measure` with state size `n` (1 ≤ n ≤ [`MAX_N`];
+/// FouT needs an even n).
 pub fn transition(measure: Measure, n: usize) -> Result<Transition> {
     if n == 0 {
         return Err(Error::config("d_state", "state size N must be at least 1"));
+    }
+    if n > MAX_N {
+        return Err(Error::config(
+            "d_state",
+            format!("state size N = {n} is above {MAX_N} (the dense N×N matrix would not fit)"),
+        ));
     }
     let sq = |i: usize| ((2 * i + 1) as f64).sqrt();
     let (a, b) = match measure {

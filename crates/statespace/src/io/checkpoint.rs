@@ -215,10 +215,11 @@ fn hf_config(r: &ConfigReader<'_>) -> Result<LmConfig> {
                 ngroups: r.usize_or("n_groups", 1)?,
                 chunk_size: r.usize_or("chunk_size", 256)?,
                 rmsnorm: r.bool_or("rms_norm", true)?,
-                // transformers gates before normalising and normalises over all
-                // of d_inner, whatever n_groups is.
+                // transformers gates before normalising; from 5.24 it takes the
+                // mean square per group of d_inner/n_groups channels, as
+                // mamba_ssm does (and as the gated norm here always does;
+                // earlier versions normalised over all of d_inner).
                 norm_before_gate: false,
-                norm_per_group: false,
                 norm_eps: r.f64_or("layer_norm_epsilon", 1e-5)?,
                 dt_limit: limit,
                 conv_bias: r.bool_or("use_conv_bias", true)?,
@@ -384,6 +385,36 @@ impl Tensors {
         }
     }
 
+    /// Every tensor name the checkpoint holds.
+    fn names(&self) -> Vec<String> {
+        match self {
+            Tensors::Safetensors(_, m) | Tensors::PyTorch(_, m) => m.keys().cloned().collect(),
+        }
+    }
+
+    /// The elements of all tensors, in checked arithmetic; each tensor's
+    /// count is bounded by the bytes its file holds.
+    fn total_elements(&mut self, dir: &Path) -> Result<usize> {
+        let names = self.names();
+        let mut total = 0usize;
+        for name in names {
+            let numel = match self {
+                Tensors::Safetensors(files, map) => files[map[&name]]
+                    .shape(&name)?
+                    .iter()
+                    .try_fold(1usize, |n, &d| n.checked_mul(d)),
+                Tensors::PyTorch(files, map) => Some(files[map[&name]].numel(&name)?),
+            };
+            total = numel
+                .and_then(|n| total.checked_add(n))
+                .ok_or_else(|| Error::Format {
+                    path: dir.to_path_buf(),
+                    message: format!("tensor `{name}`: element counts overflow"),
+                })?;
+        }
+        Ok(total)
+    }
+
     fn get(&mut self, name: &str, dir: &Path) -> Result<HostTensor<f64>> {
         let missing = || Error::MissingTensor {
             name: name.to_string(),
@@ -426,6 +457,13 @@ fn shards(index: &Path) -> Result<(Vec<PathBuf>, HashMap<String, usize>)> {
             path: index.to_path_buf(),
             message: format!("weight_map entry for `{name}` is not a file name"),
         })?;
+        // Shards live beside the index: a bare file name, never a path.
+        if file.is_empty() || file.contains(['/', '\\']) || file == ".." || file == "." {
+            return Err(Error::Format {
+                path: index.to_path_buf(),
+                message: format!("weight_map entry for `{name}` is not a file name: `{file}`"),
+            });
+        }
         let path = dir.join(file);
         let i = match files.iter().position(|f| *f == path) {
             Some(i) => i,
@@ -484,6 +522,14 @@ fn file_name(layout: Layout, name: &str) -> String {
 }
 
 /// Loads the model in folder `dir` onto `device`.
+///
+/// Before anything is allocated, the config is validated and the parameter
+/// count it implies is compared with the elements the weights hold (a
+/// config asking for more than the checkpoint stores is an error, as is one
+/// that does not fit in memory); after loading, a tensor the model did not
+/// take is an error too (a config with fewer layers than the checkpoint
+/// would silently drop weights). A tied model may store its head if it
+/// equals the embeddings.
 pub fn load<B: crate::ops::SsmBackend>(dir: &Path, device: &B::Device) -> Result<Checkpoint<B>> {
     let (mut config, layout, vocab_size) = read_config(dir)?;
     let mut tensors = Tensors::open(dir)?;
@@ -491,9 +537,62 @@ pub fn load<B: crate::ops::SsmBackend>(dir: &Path, device: &B::Device) -> Result
     if !tensors.contains("lm_head.weight") {
         config.tie_embeddings = true;
     }
+    config.validate()?;
+    let expected = config.param_count()?;
+    let stored = tensors.total_elements(dir)?;
+    if expected > stored {
+        return Err(Error::Format {
+            path: dir.join("config.json"),
+            message: format!(
+                "the config implies {expected} parameters but the weights hold {stored} elements"
+            ),
+        });
+    }
+    crate::size::check_fits(
+        "the model",
+        "config.json",
+        (expected as u128) * (std::mem::size_of::<f32>() as u128),
+    )?;
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
     let model = config.init::<B>(device, &mut rng)?;
-    let model = load_params(model, |name| tensors.get(&file_name(layout, name), dir))?;
+    let mut used = std::collections::HashSet::new();
+    let model = load_params(model, |name| {
+        let stored = file_name(layout, name);
+        used.insert(stored.clone());
+        tensors.get(&stored, dir)
+    })?;
+    let mut unused: Vec<String> = tensors
+        .names()
+        .into_iter()
+        .filter(|n| !used.contains(n))
+        .collect();
+    unused.sort();
+    let stored_head = unused.iter().position(|n| n == "lm_head.weight");
+    if let (true, Some(at)) = (config.tie_embeddings, stored_head) {
+        let head = tensors.get("lm_head.weight", dir)?;
+        let embeddings = tensors.get(&file_name(layout, "embeddings.weight"), dir)?;
+        if head != embeddings {
+            return Err(Error::Format {
+                path: dir.to_path_buf(),
+                message: "the config ties the head to the embeddings, but lm_head.weight differs \
+                          from them"
+                    .into(),
+            });
+        }
+        unused.remove(at);
+    }
+    if !unused.is_empty() {
+        let shown: Vec<&str> = unused.iter().take(5).map(String::as_str).collect();
+        return Err(Error::Format {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{} tensors are not used by the model the config describes (e.g. {}): \
+                 the config does not match the weights",
+                unused.len(),
+                shown.join(", ")
+            ),
+        });
+    }
     Ok(Checkpoint {
         model,
         config,

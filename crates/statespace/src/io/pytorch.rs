@@ -275,6 +275,35 @@ impl PyTorchFile {
         })
     }
 
+    /// The element count of tensor `name`, checked against the size of its
+    /// storage entry (so that a lying pickle cannot make a caller allocate
+    /// more than the archive holds).
+    pub fn numel(&mut self, name: &str) -> Result<usize> {
+        let t = self.tensor_ref(name)?.clone();
+        let entry = format!("{}data/{}", self.prefix, t.key);
+        let bad = |message: String| Error::Format {
+            path: self.path.clone(),
+            message: format!("tensor `{name}`: {message}"),
+        };
+        let stored = self
+            .archive
+            .by_name(&entry)
+            .map_err(|e| bad(format!("storage {entry}: {e}")))?
+            .compressed_size();
+        let numel = t
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| (n as u128) * (t.dtype.size() as u128) <= u128::from(stored))
+            .ok_or_else(|| {
+                bad(format!(
+                    "shape {:?} needs more than the {stored} bytes of storage {entry}",
+                    t.shape
+                ))
+            })?;
+        Ok(numel)
+    }
+
     /// Tensor `name` as f64 (any storage type), gathered through its strides.
     /// The view must lie inside its storage and hold no more elements than
     /// the storage does; both are checked before anything is allocated.

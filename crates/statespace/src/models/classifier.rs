@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
+use crate::size::{overflow, sum_of_products};
 use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
 use crate::layers::norm::{LayerNorm, Norm, RmsNorm};
@@ -153,12 +154,9 @@ impl<B: Backend> Inputs<B> {
 }
 
 impl ClassifierConfig {
-    /// Builds a freshly initialised classifier.
-    pub fn init<B: SsmBackend>(
-        &self,
-        device: &B::Device,
-        rng: &mut impl Rng,
-    ) -> Result<Classifier<B>> {
+    /// Checks every field (the mixer's too), naming the first one out of its
+    /// domain, and that the sizes' product does not overflow.
+    pub fn validate(&self) -> Result<()> {
         if self.classes < 2 {
             return Err(Error::config(
                 "classes",
@@ -168,6 +166,46 @@ impl ClassifierConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::config("dropout", "must be in [0, 1)"));
         }
+        self.mixer.validate()?;
+        self.param_count()?;
+        Ok(())
+    }
+
+    /// The number of parameters, in checked arithmetic (an error naming the
+    /// size that overflows).
+    pub fn param_count(&self) -> Result<usize> {
+        let d = self.mixer.d_model();
+        let norm = match self.norm {
+            NormKind::Layer => 2 * d,
+            NormKind::Rms => d,
+        };
+        let encoder = match self.input {
+            InputKind::Tokens { vocab } => sum_of_products(&[&[vocab, d]]),
+            InputKind::Values { channels } => sum_of_products(&[&[channels, d], &[d]]),
+        }
+        .ok_or_else(|| overflow("d_model"))?;
+        let per_layer = self
+            .mixer
+            .param_count()?
+            .checked_add(norm)
+            .ok_or_else(|| overflow("d_model"))?;
+        sum_of_products(&[
+            &[encoder],
+            &[self.n_layers, per_layer],
+            &[usize::from(self.prenorm), norm],
+            &[d, self.classes],
+            &[self.classes],
+        ])
+        .ok_or_else(|| overflow("n_layers"))
+    }
+
+    /// Builds a freshly initialised classifier.
+    pub fn init<B: SsmBackend>(
+        &self,
+        device: &B::Device,
+        rng: &mut impl Rng,
+    ) -> Result<Classifier<B>> {
+        self.validate()?;
         let d = self.mixer.d_model();
         let norm = |device: &B::Device| match self.norm {
             NormKind::Layer => Norm::Layer(LayerNorm::new(d, 1e-5, device)),

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
+use crate::size::{overflow, sum_of_products};
 use crate::layers::norm::RmsNorm;
 use crate::ops::SsmBackend;
 
@@ -38,6 +39,45 @@ pub struct LmConfig {
 }
 
 impl LmConfig {
+    /// Checks every field (the mixer's too), naming the first one out of its
+    /// domain, and that the sizes' product does not overflow.
+    pub fn validate(&self) -> Result<()> {
+        if self.vocab_size == 0 {
+            return Err(Error::config("vocab_size", "must be at least 1"));
+        }
+        if self.n_layer == 0 {
+            return Err(Error::config("n_layer", "must be at least 1"));
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
+            return Err(Error::config(
+                "layer_norm_epsilon",
+                format!("must be finite and positive, got {}", self.norm_eps),
+            ));
+        }
+        self.mixer.validate()?;
+        self.param_count()?;
+        Ok(())
+    }
+
+    /// The number of parameters, in checked arithmetic (an error naming the
+    /// size that overflows).
+    pub fn param_count(&self) -> Result<usize> {
+        let d = self.d_model();
+        let head = usize::from(!self.tie_embeddings);
+        let per_layer = self
+            .mixer
+            .param_count()?
+            .checked_add(d)
+            .ok_or_else(|| overflow("d_model"))?;
+        sum_of_products(&[
+            &[self.vocab_size, d],
+            &[self.n_layer, per_layer],
+            &[d],
+            &[head, self.vocab_size, d],
+        ])
+        .ok_or_else(|| overflow("vocab_size"))
+    }
+
     /// Model width.
     pub fn d_model(&self) -> usize {
         self.mixer.d_model()
@@ -49,9 +89,7 @@ impl LmConfig {
         device: &B::Device,
         rng: &mut impl rand::Rng,
     ) -> Result<LanguageModel<B>> {
-        if self.vocab_size == 0 {
-            return Err(Error::config("vocab_size", "must be at least 1"));
-        }
+        self.validate()?;
         let d = self.d_model();
         Ok(LanguageModel {
             embeddings: Embedding::new(self.vocab_size, d, device, rng),

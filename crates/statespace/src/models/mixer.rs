@@ -11,6 +11,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::size::{overflow, sum_of_products};
 use crate::layers::linear::Linear;
 use crate::layers::mamba::{Mamba, MambaConfig, MambaState};
 use crate::layers::mamba2::{Mamba2, Mamba2Config, Mamba2State};
@@ -36,6 +37,32 @@ impl MixerConfig {
             MixerConfig::S4(c) => c.d_model,
             MixerConfig::Mamba(c) => c.d_model,
             MixerConfig::Mamba2(c) => c.d_model,
+        }
+    }
+
+    /// Checks the mixer's fields, naming the first one out of its domain.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            MixerConfig::S4(c) => c.validate(),
+            MixerConfig::Mamba(c) => c.validate(),
+            MixerConfig::Mamba2(c) => c.validate(),
+        }
+    }
+
+    /// The number of parameters of one mixer (for S4, with its GLU output
+    /// projection), in checked arithmetic; call after [`Self::validate`].
+    pub fn param_count(&self) -> Result<usize> {
+        match self {
+            MixerConfig::S4(c) => {
+                let h = c.d_model;
+                let glu = sum_of_products(&[&[c.channels, h, 2, h], &[2, h]])
+                    .ok_or_else(|| overflow("d_model"))?;
+                c.param_count()?
+                    .checked_add(glu)
+                    .ok_or_else(|| overflow("d_model"))
+            }
+            MixerConfig::Mamba(c) => c.param_count(),
+            MixerConfig::Mamba2(c) => c.param_count(),
         }
     }
 

@@ -21,6 +21,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::size::{overflow, sum_of_products};
 use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, causal_conv1d, selective_scan};
 
 /// Hyperparameters of a Mamba mixer (defaults of mamba_ssm).
@@ -85,6 +86,29 @@ impl MambaConfig {
         self.dt_rank.unwrap_or(self.d_model.div_ceil(16))
     }
 
+    /// The number of parameters, in checked arithmetic (an error naming
+    /// `d_model` on overflow); call after [`Self::validate`].
+    pub fn param_count(&self) -> Result<usize> {
+        let (d, n, k, r) = (self.d_model, self.d_state, self.d_conv, self.dt_rank());
+        let e = self.expand.checked_mul(d).ok_or_else(|| overflow("expand"))?;
+        let (bias, conv_bias) = (usize::from(self.bias), usize::from(self.conv_bias));
+        let x_proj = r.checked_add(2usize.saturating_mul(n)).ok_or_else(|| overflow("d_state"))?;
+        sum_of_products(&[
+            &[d, 2, e],
+            &[bias, 2, e],
+            &[e, k],
+            &[conv_bias, e],
+            &[e, x_proj],
+            &[r, e],
+            &[e],
+            &[e, n],
+            &[e],
+            &[e, d],
+            &[bias, d],
+        ])
+        .ok_or_else(|| overflow("d_model"))
+    }
+
     /// Checks every field, naming the first one out of its domain.
     pub fn validate(&self) -> Result<()> {
         for (key, value) in [
@@ -108,6 +132,10 @@ impl MambaConfig {
         if !(self.dt_min > 0.0 && self.dt_max >= self.dt_min && self.dt_max.is_finite()) {
             return Err(Error::config("dt_min/dt_max", "need 0 < dt_min ≤ dt_max"));
         }
+        if self.expand.checked_mul(self.d_model).is_none() {
+            return Err(overflow("expand"));
+        }
+        self.param_count()?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::size::{overflow, sum_of_products};
 use crate::layers::mamba::CausalConv1d;
 use crate::layers::norm::GatedRmsNorm;
 use crate::ops::{CausalConv1dOps, Ssd, SsdOps, matmul, ssd};
@@ -47,9 +48,6 @@ pub struct Mamba2Config {
     pub rmsnorm: bool,
     /// Normalise before gating.
     pub norm_before_gate: bool,
-    /// Take the gated norm's mean square per group of d_inner/ngroups
-    /// channels (mamba_ssm) rather than over all of d_inner (transformers).
-    pub norm_per_group: bool,
     /// ε of the gated norm.
     pub norm_eps: f64,
     /// Bounds applied to Δ after softplus (`time_step_limit`).
@@ -78,7 +76,6 @@ impl Default for Mamba2Config {
             chunk_size: 256,
             rmsnorm: true,
             norm_before_gate: false,
-            norm_per_group: true,
             norm_eps: 1e-5,
             dt_limit: (0.0, f64::INFINITY),
             dt_min: 0.001,
@@ -114,6 +111,29 @@ impl Mamba2Config {
         self.d_inner() + 2 * self.ngroups * self.d_state
     }
 
+    /// The number of parameters, in checked arithmetic (an error naming the
+    /// size that overflows).
+    pub fn param_count(&self) -> Result<usize> {
+        let (d, n, g, k) = (self.d_model, self.d_state, self.ngroups, self.d_conv);
+        let e = self.expand.checked_mul(d).ok_or_else(|| overflow("expand"))?;
+        let heads = e / self.headdim.max(1);
+        let bc = sum_of_products(&[&[2, g, n]]).ok_or_else(|| overflow("d_state"))?;
+        let conv = e.checked_add(bc).ok_or_else(|| overflow("d_state"))?;
+        let proj = sum_of_products(&[&[2, e], &[1, bc], &[heads]]).ok_or_else(|| overflow("d_model"))?;
+        let (bias, conv_bias) = (usize::from(self.bias), usize::from(self.conv_bias));
+        sum_of_products(&[
+            &[d, proj],
+            &[bias, proj],
+            &[conv, k],
+            &[conv_bias, conv],
+            &[3, heads],
+            &[usize::from(self.rmsnorm), e],
+            &[e, d],
+            &[bias, d],
+        ])
+        .ok_or_else(|| overflow("d_model"))
+    }
+
     /// Checks every field, naming the first one out of its domain.
     pub fn validate(&self) -> Result<()> {
         for (key, value) in [
@@ -127,6 +147,16 @@ impl Mamba2Config {
             if value == 0 {
                 return Err(Error::config(key, "must be at least 1"));
             }
+        }
+        self.param_count()?;
+        if !(self.dt_min > 0.0 && self.dt_max >= self.dt_min && self.dt_max.is_finite()) {
+            return Err(Error::config("dt_min/dt_max", "need 0 < dt_min ≤ dt_max"));
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
+            return Err(Error::config(
+                "norm_eps",
+                format!("must be finite and positive, got {}", self.norm_eps),
+            ));
         }
         if !self.d_inner().is_multiple_of(self.headdim) {
             return Err(Error::config(

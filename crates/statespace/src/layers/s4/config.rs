@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::init::SsmInit;
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
+use crate::size::{overflow, sum_of_products};
 use crate::layers::activation::Activation;
 
 /// How the convolution kernel is parameterised and computed.
@@ -104,6 +105,22 @@ impl S4Config {
         self.channels * if self.bidirectional { 2 } else { 1 }
     }
 
+    /// The number of parameters, in checked arithmetic (an error naming
+    /// `d_model` on overflow).
+    pub fn param_count(&self) -> Result<usize> {
+        let (h, nh, s) = (self.d_model, self.d_state / 2, self.n_ssm());
+        let dplr = usize::from(self.mode == KernelMode::Dplr);
+        sum_of_products(&[
+            &[h],
+            &[2, s, nh],
+            &[s, nh, 2],
+            &[self.kernel_channels(), h, nh, 2],
+            &[dplr, self.rank, s, nh, 2],
+            &[self.channels, h],
+        ])
+        .ok_or_else(|| overflow("d_model"))
+    }
+
     /// Checks every field, naming the first one out of its domain.
     pub fn validate(&self) -> Result<()> {
         if self.d_model == 0 {
@@ -159,6 +176,13 @@ impl S4Config {
             }
         }
         self.init.check_rank(self.rank, self.mode)?;
+        if self.d_state > crate::hippo::MAX_N {
+            return Err(Error::config(
+                "d_state",
+                format!("must be at most {}, got {}", crate::hippo::MAX_N, self.d_state),
+            ));
+        }
+        self.param_count()?;
         Ok(())
     }
 }
