@@ -266,3 +266,80 @@ fn train_rejects_unknown_config_keys() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("widht"));
 }
+
+/// Runs `ssm` with `args`, expecting a clean failure (exit 1, a message
+/// containing `expected`, no panic): returns stderr.
+fn fails_cleanly(args: &[&std::ffi::OsStr], expected: &str) -> String {
+    let start = std::time::Instant::now();
+    let out = ssm().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{stderr}");
+    assert!(start.elapsed().as_secs() < 60, "{args:?} took {:?}", start.elapsed());
+    stderr
+}
+
+#[test]
+fn hostile_hippo_inputs_are_clear_errors() {
+    let dir = scratch("hostile-hippo");
+    fails_cleanly(
+        &["hippo".as_ref(), "--n".as_ref(), "100000".as_ref()],
+        "state size 100000",
+    );
+    let huge = dir.join("huge.csv");
+    std::fs::write(&huge, "1e308\n-1e308\n1.7e308\n").unwrap();
+    fails_cleanly(
+        &["hippo".as_ref(), "--input".as_ref(), huge.as_os_str()],
+        "exceeds",
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn info_on_impossible_configs_is_a_clear_error() {
+    let dir = scratch("hostile-info");
+    for (tag, size) in [("max", u64::MAX), ("big", 1_000_000_000)] {
+        let folder = dir.join(tag);
+        std::fs::create_dir_all(&folder).unwrap();
+        for entry in std::fs::read_dir(golden().join("hf_mamba")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), folder.join(entry.file_name())).unwrap();
+        }
+        let text = std::fs::read_to_string(folder.join("config.json")).unwrap();
+        let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+        config["hidden_size"] = serde_json::json!(size);
+        std::fs::write(folder.join("config.json"), config.to_string()).unwrap();
+        fails_cleanly(&["info".as_ref(), folder.as_os_str()], "config");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn generate_reads_a_long_prompt_from_a_file() {
+    let dir = scratch("prompt-file");
+    let prompt = dir.join("prompt.txt");
+    std::fs::write(&prompt, "state space ".repeat(2000)).unwrap();
+    let out = ssm()
+        .args(["generate", "--max-tokens", "2", "--byte-level", "--prompt-file"])
+        .arg(&prompt)
+        .arg("--model")
+        .arg(golden().join("native_mamba"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("prefill 24000 tokens"));
+    std::fs::write(&prompt, [0xff, 0xfe, 0x00]).unwrap();
+    fails_cleanly(
+        &[
+            "generate".as_ref(),
+            "--byte-level".as_ref(),
+            "--prompt-file".as_ref(),
+            prompt.as_os_str(),
+            "--model".as_ref(),
+            golden().join("native_mamba").as_os_str(),
+        ],
+        "not UTF-8",
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

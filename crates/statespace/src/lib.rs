@@ -25,4 +25,5 @@ pub mod parity;
 pub mod random;
 pub mod size;
 pub mod tasks;
+pub mod text;
 pub mod train;

@@ -163,3 +163,88 @@ fn shipped_configs_parse_and_build_their_models() {
     }
     assert!(seen >= 11, "configs/ holds {seen} configs");
 }
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_resumes_from_step_one() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    type B = Autodiff<Flex>;
+    let device = Default::default();
+    let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
+    let full = RunDir::new(scratch("early-full"));
+    train::<B>(&config, &full, false, &device, &mut Quiet { stop_at: None }).unwrap();
+    // As a kill after the config was written and before any checkpoint leaves it.
+    let early = RunDir::new(scratch("early"));
+    std::fs::create_dir_all(&early.dir).unwrap();
+    std::fs::write(early.config(), config.to_toml()).unwrap();
+    train::<B>(&config, &early, true, &device, &mut Quiet { stop_at: None }).unwrap();
+    assert_eq!(
+        read_metrics(&full.metrics()).unwrap(),
+        read_metrics(&early.metrics()).unwrap()
+    );
+    // Resuming a folder that holds no run is an error, and creates nothing.
+    let none = RunDir::new(scratch("none"));
+    let err = train::<B>(&config, &none, true, &device, &mut Quiet { stop_at: None }).unwrap_err();
+    assert!(err.to_string().contains("no config.toml"), "{err}");
+    assert!(!none.dir.exists());
+    for dir in [full.dir, early.dir] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn a_locked_or_taken_run_folder_is_refused() {
+    type B = Autodiff<Flex>;
+    let device = Default::default();
+    let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
+    let run = RunDir::new(scratch("locked"));
+    let held = run.acquire().unwrap();
+    let err = train::<B>(&config, &run, false, &device, &mut Quiet { stop_at: None }).unwrap_err();
+    assert!(err.to_string().contains("in use by another"), "{err}");
+    drop(held);
+    // A folder that already holds a run is not overwritten by a new one.
+    std::fs::write(run.config(), "seed = 99\n").unwrap();
+    let err = train::<B>(&config, &run, false, &device, &mut Quiet { stop_at: None }).unwrap_err();
+    assert!(err.to_string().contains("already holds a run"), "{err}");
+    assert_eq!(std::fs::read_to_string(run.config()).unwrap(), "seed = 99\n");
+    std::fs::remove_dir_all(run.dir).unwrap();
+}
+
+#[test]
+fn bad_optimiser_values_and_injected_overrides_are_refused() {
+    for (set, key) in [
+        ("optim.lr=-0.1", "optim.lr"),
+        ("optim.weight_decay=-1", "optim.weight_decay"),
+        ("optim.ssm_lr=nan", "optim.ssm_lr"),
+        ("optim.beta2=1.0", "optim.beta2"),
+        ("optim.eps=0", "optim.eps"),
+        ("optim.grad_clip=-1", "optim.grad_clip"),
+        ("model.dropout=1.5", "model.dropout"),
+    ] {
+        let err = TrainConfig::from_toml(CONFIG, &[set.to_string()]).unwrap_err();
+        assert!(err.to_string().contains(key), "{set}: {err}");
+    }
+    for injected in ["seed=1\n[schedule]\nsteps = 1", "schedule.steps=5\r", "task.kind=listops\u{0}"] {
+        let err = TrainConfig::from_toml(CONFIG, &[injected.to_string()]).unwrap_err();
+        assert!(err.to_string().contains("one line"), "{injected:?}: {err}");
+    }
+}
+
+#[test]
+fn a_batch_that_cannot_fit_in_memory_is_refused_before_training() {
+    if statespace::size::available_memory().is_none() {
+        return;
+    }
+    type B = Autodiff<Flex>;
+    let config = TrainConfig::from_toml(CONFIG, &["schedule.batch_size=100000000".into()]).unwrap();
+    let run = RunDir::new(scratch("huge"));
+    let err = train::<B>(&config, &run, false, &Default::default(), &mut Quiet { stop_at: None })
+        .unwrap_err();
+    assert!(err.to_string().contains("schedule.batch_size"), "{err}");
+    let _ = std::fs::remove_dir_all(run.dir);
+    let config = TrainConfig::from_toml(CONFIG, &["model.d_model=1000000".into()]).unwrap();
+    let run = RunDir::new(scratch("wide"));
+    let err = train::<B>(&config, &run, false, &Default::default(), &mut Quiet { stop_at: None })
+        .unwrap_err();
+    assert!(err.to_string().contains("model.d_model") || err.to_string().contains("memory"), "{err}");
+    let _ = std::fs::remove_dir_all(run.dir);
+}

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use statespace::generate::{Generator, Sampling};
 use statespace::io::checkpoint::load;
+use statespace::text::{Codec, check_prompt};
 
 use crate::device::{DeviceKind, with_backend};
 
@@ -17,8 +18,12 @@ pub struct Args {
     #[arg(long)]
     model: PathBuf,
     /// The prompt.
-    #[arg(long)]
-    prompt: String,
+    #[arg(long, required_unless_present = "prompt_file", conflicts_with = "prompt_file")]
+    prompt: Option<String>,
+    /// A file holding the prompt (UTF-8), for prompts longer than a command
+    /// line takes.
+    #[arg(long, value_name = "FILE")]
+    prompt_file: Option<PathBuf>,
     /// Tokens to generate.
     #[arg(long, default_value_t = 64)]
     max_tokens: usize,
@@ -49,64 +54,20 @@ pub struct Args {
     device: DeviceKind,
 }
 
-/// Text ↔ token ids.
-enum Codec {
-    Tokenizer(Box<tokenizers::Tokenizer>),
-    Bytes,
-}
-
-impl Codec {
-    fn for_folder(dir: &std::path::Path, byte_level: bool) -> Result<Self> {
-        if byte_level {
-            return Ok(Codec::Bytes);
-        }
-        let path = dir.join("tokenizer.json");
-        if !path.is_file() {
-            bail!(
-                "{} has no tokenizer.json: pass --byte-level to use raw bytes as tokens",
-                dir.display()
-            );
-        }
-        let tok = tokenizers::Tokenizer::from_file(&path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        Ok(Codec::Tokenizer(Box::new(tok)))
-    }
-
-    fn encode(&self, text: &str) -> Result<Vec<i64>> {
-        match self {
-            Codec::Bytes => Ok(text.bytes().map(i64::from).collect()),
-            Codec::Tokenizer(t) => Ok(t
-                .encode(text, false)
-                .map_err(|e| anyhow::anyhow!("tokenizing the prompt: {e}"))?
-                .get_ids()
-                .iter()
-                .map(|&i| i as i64)
-                .collect()),
-        }
-    }
-
-    fn decode(&self, ids: &[i64]) -> String {
-        match self {
-            Codec::Bytes => String::from_utf8_lossy(
-                &ids.iter()
-                    .map(|&i| i.clamp(0, 255) as u8)
-                    .collect::<Vec<_>>(),
-            )
-            .into_owned(),
-            Codec::Tokenizer(t) => t
-                .decode(&ids.iter().map(|&i| i as u32).collect::<Vec<_>>(), true)
-                .unwrap_or_default(),
-        }
-    }
-}
-
 /// Runs `ssm generate`.
 pub fn run(args: Args) -> Result<()> {
     let codec = Codec::for_folder(&args.model, args.byte_level)?;
-    let prompt = codec.encode(&args.prompt)?;
-    if prompt.is_empty() {
-        bail!("the prompt encodes to no tokens");
-    }
+    let text = match (&args.prompt, &args.prompt_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            String::from_utf8(bytes)
+                .with_context(|| format!("{}: the prompt is not UTF-8 text", path.display()))?
+        }
+        (None, None) => bail!("give --prompt or --prompt-file"),
+    };
+    let prompt = codec.encode(&text)?;
     let sampling = Sampling {
         temperature: args.temperature,
         top_k: args.top_k,
@@ -118,22 +79,14 @@ pub fn run(args: Args) -> Result<()> {
         let start = Instant::now();
         let ckpt = load::<B>(&args.model, &device)
             .with_context(|| format!("loading {}", args.model.display()))?;
-        if let Some(&bad) = prompt
-            .iter()
-            .find(|&&t| t as usize >= ckpt.model.vocab_size())
-        {
-            bail!(
-                "prompt token {bad} is outside the model's vocabulary ({})",
-                ckpt.model.vocab_size()
-            );
-        }
+        check_prompt(&prompt, ckpt.model.vocab_size())?;
         let loaded = start.elapsed();
         let start = Instant::now();
         let mut generator =
             Generator::new(&ckpt.model, &prompt, sampling, args.prefill_chunk, &device)?;
         let prefill = start.elapsed();
         let mut out = std::io::stdout().lock();
-        write!(out, "{}", args.prompt)?;
+        write!(out, "{text}")?;
         let mut shown = codec.decode(&prompt);
         let start = Instant::now();
         for _ in 0..args.max_tokens {

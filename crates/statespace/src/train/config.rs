@@ -216,8 +216,17 @@ impl TrainConfig {
             let (key, raw) = item
                 .split_once('=')
                 .ok_or_else(|| Error::config(item.as_str(), "overrides are written key=value"))?;
+            // One line, one value: a newline (or any control character)
+            // could otherwise add or hide TOML around the value.
+            if item.chars().any(char::is_control) {
+                return Err(Error::config(
+                    key.trim(),
+                    "an override is one line: control characters (newlines, tabs) are not allowed",
+                ));
+            }
             let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
                 .ok()
+                .filter(|t| t.len() == 1)
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or_else(|| toml::Value::String(raw.to_string()));
             set_path(&mut value, key.trim(), parsed)?;
@@ -236,6 +245,13 @@ impl TrainConfig {
 
     /// Checks cross-field constraints.
     pub fn validate(&self) -> Result<()> {
+        self.optim.validate()?;
+        if !(0.0..1.0).contains(&self.model.dropout) {
+            return Err(Error::config(
+                "model.dropout",
+                format!("must be in [0, 1), got {}", self.model.dropout),
+            ));
+        }
         if self.schedule.steps == 0 {
             return Err(Error::config("schedule.steps", "must be at least 1"));
         }

@@ -12,6 +12,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::io::state_dict::Path;
 use crate::ops::primitive::tensor;
 use crate::ops::{AdamWOps, AdamWScalars};
@@ -34,6 +35,45 @@ pub struct OptimConfig {
     pub eps: f64,
     /// Clip the global gradient norm to this value (none if absent).
     pub grad_clip: Option<f64>,
+}
+
+impl OptimConfig {
+    /// Checks every field, naming the first one out of its domain.
+    pub fn validate(&self) -> Result<()> {
+        let rate = |key: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(Error::config(
+                    key,
+                    format!("must be finite and non-negative, got {v}"),
+                ))
+            }
+        };
+        rate("optim.lr", self.lr)?;
+        rate("optim.ssm_lr", self.ssm_lr)?;
+        rate("optim.weight_decay", self.weight_decay)?;
+        for (key, beta) in [("optim.beta1", self.beta1), ("optim.beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(Error::config(key, format!("must be in [0, 1), got {beta}")));
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return Err(Error::config(
+                "optim.eps",
+                format!("must be finite and positive, got {}", self.eps),
+            ));
+        }
+        if let Some(clip) = self.grad_clip
+            && !(clip.is_finite() && clip > 0.0)
+        {
+            return Err(Error::config(
+                "optim.grad_clip",
+                format!("must be finite and positive, got {clip}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for OptimConfig {

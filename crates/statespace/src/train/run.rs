@@ -117,6 +117,38 @@ impl RunDir {
     pub fn last(&self) -> PathBuf {
         self.dir.join("checkpoints").join("last.safetensors")
     }
+    /// The lock file a training process holds while it writes the run.
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join(".lock")
+    }
+
+    /// Creates the folder if needed and takes its lock: fails, naming the
+    /// folder, if another process holds it. The lock is released when the
+    /// returned file is dropped (or the process dies).
+    pub fn acquire(&self) -> Result<std::fs::File> {
+        let io = |source| Error::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.lock())
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::config(
+                "run",
+                format!(
+                    "{} is in use by another training process",
+                    self.dir.display()
+                ),
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
 }
 
 /// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
@@ -182,8 +214,38 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricRow>> {
         .collect())
 }
 
+/// Bytes of f32 activations kept per (example, step, d_model channel, layer)
+/// for the backward: a floor (the selective mixers keep more), enough to
+/// refuse sizes that cannot fit without refusing ones that might.
+const ACTIVATION_BYTES: u128 = 32;
+
+/// Fails, naming the key to change, if one training step cannot fit in
+/// memory: parameters, gradients and two AdamW moments (16 bytes each) plus
+/// the activations of a batch.
+fn check_memory(
+    config: &TrainConfig,
+    model: &crate::models::classifier::ClassifierConfig,
+    max_len: usize,
+) -> Result<()> {
+    let params = model.param_count()? as u128;
+    crate::size::check_fits("the model and its optimiser state", "model.d_model", params * 16)?;
+    let activations = config.schedule.batch_size as u128
+        * max_len as u128
+        * model.mixer.d_model() as u128
+        * model.n_layers as u128
+        * ACTIVATION_BYTES;
+    crate::size::check_fits(
+        "one training step's activations",
+        "schedule.batch_size",
+        params * 16 + activations,
+    )
+}
+
 /// Trains per `config` in `run`; with `resume`, continues from the run's
-/// last checkpoint (its config must equal `config`).
+/// last checkpoint (its config must equal `config`; a run killed before its
+/// first checkpoint starts again from step 1). The run folder is locked for
+/// the whole call: a second process on the same folder gets an error, and a
+/// new run never overwrites a folder that holds one.
 pub fn train<B>(
     config: &TrainConfig,
     run: &RunDir,
@@ -196,8 +258,17 @@ where
     B::InnerBackend: SsmBackend,
 {
     let started = Instant::now();
+    if resume && !run.config().is_file() {
+        return Err(Error::config(
+            "resume",
+            format!("{} holds no run (no config.toml)", run.dir.display()),
+        ));
+    }
+    let _lock = run.acquire()?;
     let task = config.task.build()?;
     let model_config = config.model.classifier(task.as_ref())?;
+    model_config.validate()?;
+    check_memory(config, &model_config, task.max_len())?;
     let toml = config.to_toml();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     B::seed(device, config.seed);
@@ -205,7 +276,16 @@ where
     let mut optim = AdamW::<B::InnerBackend>::new(config.optim.clone());
     let mut metrics: Vec<MetricRow> = Vec::new();
     let mut first_step = 1;
-    if resume {
+    if !resume && run.config().exists() {
+        return Err(Error::config(
+            "run",
+            format!(
+                "{} already holds a run: choose another --name or --resume it",
+                run.dir.display()
+            ),
+        ));
+    }
+    if resume && run.last().is_file() {
         let last = run.last();
         let info = checkpoint::info(&last)?;
         if info.config != toml {
@@ -225,10 +305,7 @@ where
             .collect();
         first_step = info.step + 1;
     } else {
-        std::fs::create_dir_all(&run.dir).map_err(|source| Error::Io {
-            path: run.dir.clone(),
-            source,
-        })?;
+        // A new run, or one killed before its first checkpoint: from step 1.
         write_atomic(&run.config(), toml.as_bytes())?;
     }
     let schedule = CosineWithWarmup {
@@ -290,12 +367,14 @@ where
             observer.eval(&val_row);
             metrics.push(train_row);
             metrics.push(val_row);
+            // Metrics first: a kill between the two leaves rows that a
+            // resume from the older checkpoint drops, never a gap.
+            write_metrics(&run.metrics(), &metrics)?;
             if accuracy > best_val {
                 best_val = accuracy;
                 checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
             }
             checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
-            write_metrics(&run.metrics(), &metrics)?;
             if s < total && observer.should_stop(s) {
                 return Err(Error::Interrupted { step: s });
             }
