@@ -1,9 +1,27 @@
 //! Text ↔ token ids for generation: a checkpoint folder's Hugging Face
 //! `tokenizer.json`, or raw bytes (token = byte).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+/// Runs a call into the `tokenizers` crate, turning a panic inside it (it
+/// panics on some malformed tokenizer.json files, found by fuzzing) into an
+/// error naming `what`.
+fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(call)).map_err(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Error::Format {
+            path: "tokenizer.json".into(),
+            message: format!("{what}: the tokenizer library failed ({detail})"),
+        }
+    })
+}
 
 /// Encodes prompts and decodes generated ids.
 pub enum Codec {
@@ -43,8 +61,10 @@ impl Codec {
             path: "tokenizer.json".into(),
             message,
         };
-        let tokenizer = tokenizers::Tokenizer::from_bytes(bytes)
-            .map_err(|e| bad(format!("not a tokenizer: {e}")))?;
+        let tokenizer = guarded("reading the tokenizer", || {
+            tokenizers::Tokenizer::from_bytes(bytes)
+        })?
+        .map_err(|e| bad(format!("not a tokenizer: {e}")))?;
         Ok(Codec::Tokenizer(Box::new(tokenizer)))
     }
 
@@ -52,8 +72,7 @@ impl Codec {
     pub fn encode(&self, text: &str) -> Result<Vec<i64>> {
         match self {
             Codec::Bytes => Ok(text.bytes().map(i64::from).collect()),
-            Codec::Tokenizer(t) => Ok(t
-                .encode(text, false)
+            Codec::Tokenizer(t) => Ok(guarded("tokenizing the prompt", || t.encode(text, false))?
                 .map_err(|e| Error::Format {
                     path: "tokenizer.json".into(),
                     message: format!("tokenizing the prompt: {e}"),
@@ -65,7 +84,8 @@ impl Codec {
         }
     }
 
-    /// The text of `ids`; ids the codec cannot represent are skipped.
+    /// The text of `ids`; ids the codec cannot represent are skipped (and a
+    /// tokenizer that fails decodes to nothing).
     pub fn decode(&self, ids: &[i64]) -> String {
         match self {
             Codec::Bytes => {
@@ -74,7 +94,10 @@ impl Codec {
             }
             Codec::Tokenizer(t) => {
                 let ids: Vec<u32> = ids.iter().filter_map(|&i| u32::try_from(i).ok()).collect();
-                t.decode(&ids, true).unwrap_or_default()
+                guarded("decoding", || t.decode(&ids, true))
+                    .ok()
+                    .and_then(|r| r.ok())
+                    .unwrap_or_default()
             }
         }
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use plotters::style::RGBColor;
 use statespace::hippo::Measure;
-use statespace::hippo::online::{project, relative_error};
+use statespace::hippo::online::{parse_signal, project, relative_error};
 
 use crate::plot::{Series, line_chart};
 
@@ -47,33 +47,11 @@ pub fn builtin_signal(len: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Reads samples from a CSV file: one per line, last column; a first line
-/// that does not parse is taken as a header.
+/// Reads samples from a CSV file (see [`parse_signal`]).
 pub fn read_signal(path: &Path) -> Result<Vec<f64>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let field = line.rsplit(',').next().unwrap_or("").trim();
-        match field.parse::<f64>() {
-            Ok(v) if v.is_finite() => out.push(v),
-            Ok(v) => bail!("{}:{}: non-finite sample {v}", path.display(), i + 1),
-            Err(_) if out.is_empty() && i == 0 => continue, // header
-            Err(_) => bail!("{}:{}: `{field}` is not a number", path.display(), i + 1),
-        }
-    }
-    if out.len() < 2 {
-        bail!(
-            "{}: needs at least two samples, found {}",
-            path.display(),
-            out.len()
-        );
-    }
-    Ok(out)
+    Ok(parse_signal(&text, &path.display().to_string())?)
 }
 
 /// Runs `ssm hippo`.

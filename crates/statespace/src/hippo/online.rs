@@ -31,6 +31,37 @@ pub struct Projection {
     pub window: f64,
 }
 
+/// Samples of a CSV text: one per line, the last column; a first line that
+/// does not parse is a header. `source` names the text in errors (with the
+/// line). At least two samples, every one finite.
+pub fn parse_signal(text: &str, source: &str) -> Result<Vec<f64>> {
+    let bad = |line: usize, message: String| Error::Format {
+        path: format!("{source}:{line}").into(),
+        message,
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let field = line.rsplit(',').next().unwrap_or("").trim();
+        match field.parse::<f64>() {
+            Ok(v) if v.is_finite() => out.push(v),
+            Ok(v) => return Err(bad(i + 1, format!("non-finite sample {v}"))),
+            Err(_) if out.is_empty() && i == 0 => continue, // header
+            Err(_) => return Err(bad(i + 1, format!("`{field}` is not a number"))),
+        }
+    }
+    if out.len() < 2 {
+        return Err(Error::Format {
+            path: source.into(),
+            message: format!("needs at least two samples, found {}", out.len()),
+        });
+    }
+    Ok(out)
+}
+
 /// The largest signal magnitude [`project`] accepts (squares stay finite).
 pub const MAX_SAMPLE: f64 = 1e150;
 /// The largest state size [`project`] accepts (an N×N solve per sample).

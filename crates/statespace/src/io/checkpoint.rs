@@ -323,7 +323,10 @@ fn native_config(r: &ConfigReader<'_>) -> Result<(LmConfig, usize)> {
             ));
         }
     };
-    let padded = vocab.div_ceil(multiple) * multiple;
+    let padded = vocab
+        .div_ceil(multiple)
+        .checked_mul(multiple)
+        .ok_or_else(|| r.bad("vocab_size", "padded to pad_vocab_size_multiple, it overflows"))?;
     Ok((
         LmConfig {
             vocab_size: padded,
@@ -477,14 +480,23 @@ fn shards(index: &Path) -> Result<(Vec<PathBuf>, HashMap<String, usize>)> {
     Ok((files, names))
 }
 
-/// Reads `dir/config.json` and detects the layout.
+/// Reads `dir/config.json` and detects the layout (see [`parse_config`]).
 pub fn read_config(dir: &Path) -> Result<(LmConfig, Layout, usize)> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
         path: path.clone(),
         source,
     })?;
-    let value = parse_json_lenient(&text).map_err(|e| Error::Format {
+    parse_config(&text, &path)
+}
+
+/// The model configuration, layout and tokenizer vocabulary of a
+/// `config.json` text in either layout (`path` names it in errors). The
+/// configuration is not validated here: [`load`] validates it against the
+/// weights.
+pub fn parse_config(text: &str, path: &Path) -> Result<(LmConfig, Layout, usize)> {
+    let path = path.to_path_buf();
+    let value = parse_json_lenient(text).map_err(|e| Error::Format {
         path: path.clone(),
         message: format!("invalid JSON: {e}"),
     })?;

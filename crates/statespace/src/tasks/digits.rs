@@ -22,10 +22,8 @@ use crate::models::classifier::InputKind;
 
 /// SHA-256 of scikit-learn's `digits.csv.gz`.
 pub const DIGITS_SHA256: &str = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22";
-/// Images in the file.
-const IMAGES: usize = 1797;
 /// Pixels per image.
-const PIXELS: usize = 64;
+pub const PIXELS: usize = 64;
 /// Test images (20 %).
 const TEST: usize = 360;
 /// Validation images (10 %).
@@ -87,40 +85,7 @@ impl Digits {
                 ),
             ));
         }
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .map_err(|e| Error::config("task.path", format!("{}: {e}", path.display())))?;
-        let (mut pixels, mut labels) = (Vec::with_capacity(IMAGES), Vec::with_capacity(IMAGES));
-        for (n, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-            let values: Vec<f32> = line
-                .split(',')
-                .map(|v| v.trim().parse::<f32>())
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| {
-                    Error::config(
-                        "task.path",
-                        format!("{} line {}: {e}", path.display(), n + 1),
-                    )
-                })?;
-            if values.len() != PIXELS + 1 {
-                return Err(Error::config(
-                    "task.path",
-                    format!(
-                        "{} line {}: {} fields, expected 65",
-                        path.display(),
-                        n + 1,
-                        values.len()
-                    ),
-                ));
-            }
-            let mut row = [0f32; PIXELS];
-            for (r, v) in row.iter_mut().zip(&values) {
-                *r = v / 16.0;
-            }
-            pixels.push(row);
-            labels.push(values[PIXELS] as i64);
-        }
+        let (pixels, labels) = parse_gz(&bytes, &path)?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x00D1_6175);
         let mut images: Vec<usize> = (0..pixels.len()).collect();
         images.shuffle(&mut rng);
@@ -147,6 +112,64 @@ impl Digits {
             Split::Test => 2,
         }]
     }
+}
+
+/// The images of a gzipped digits CSV (`bytes`, read from `path`): rows of
+/// 64 pixel values in 0..=16 and an integer label in 0..=9, scaled to
+/// [0, 1]. Every malformed row is an error naming the line; fewer images
+/// than the three splits need is an error too. The decompressed text is
+/// bounded (the real file is 0.3 MB).
+pub fn parse_gz(bytes: &[u8], path: &std::path::Path) -> Result<(Vec<[f32; PIXELS]>, Vec<i64>)> {
+    const MAX_TEXT: u64 = 16 << 20;
+    let bad = |message: String| Error::config("task.path", format!("{}: {message}", path.display()));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(MAX_TEXT + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 > MAX_TEXT {
+        return Err(bad(format!("more than {MAX_TEXT} bytes of text: not the digits file")));
+    }
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = n + 1;
+        let values: Vec<f32> = line
+            .split(',')
+            .map(|v| v.trim().parse::<f32>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(format!("line {line_no}: {e}")))?;
+        if values.len() != PIXELS + 1 {
+            return Err(bad(format!(
+                "line {line_no}: {} fields, expected {}",
+                values.len(),
+                PIXELS + 1
+            )));
+        }
+        let mut row = [0f32; PIXELS];
+        for (r, &v) in row.iter_mut().zip(&values) {
+            if !(0.0..=16.0).contains(&v) {
+                return Err(bad(format!("line {line_no}: pixel {v} outside 0..=16")));
+            }
+            *r = v / 16.0;
+        }
+        let label = values[PIXELS];
+        if !(label.fract() == 0.0 && (0.0..=9.0).contains(&label)) {
+            return Err(bad(format!("line {line_no}: label {label} is not a digit")));
+        }
+        pixels.push(row);
+        labels.push(label as i64);
+    }
+    if pixels.len() <= TEST + VAL {
+        return Err(bad(format!(
+            "{} images, fewer than the {} the splits need",
+            pixels.len(),
+            TEST + VAL + 1
+        )));
+    }
+    Ok((pixels, labels))
 }
 
 impl Task for Digits {
