@@ -166,3 +166,96 @@ fn code_through_stack_global_is_refused() {
     let err = open_and_read(&path).unwrap_err();
     assert!(err.contains("refusing") && err.contains("os.system"), "{err}");
 }
+
+mod safetensors_files {
+    use statespace::io::SafetensorsFile;
+
+    fn write(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("statespace-hostile-{}-{name}.safetensors", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// A safetensors file with a hand-written JSON header and `data` bytes.
+    fn with_header(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut out = (header.len() as u64).to_le_bytes().to_vec();
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn a_header_claiming_2_40_elements_is_refused_without_allocating() {
+        let header = r#"{"w":{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,16]}}"#;
+        let path = write("huge", &with_header(header, &[0u8; 16]));
+        let err = SafetensorsFile::open(&path).err().expect("refused").to_string();
+        assert!(err.contains("not a valid safetensors file"), "{err}");
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn truncated_files_and_headers_are_errors() {
+        let header = r#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#;
+        let whole = with_header(header, &[0u8; 16]);
+        for cut in [0, 4, 8, 20, whole.len() - 1] {
+            let path = write(&format!("cut{cut}"), &whole[..cut]);
+            assert!(SafetensorsFile::open(&path).is_err(), "cut at {cut} opened");
+            std::fs::remove_file(path).unwrap();
+        }
+        // A header length far beyond the file.
+        let mut lying = whole.clone();
+        lying[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let path = write("lying", &lying);
+        assert!(SafetensorsFile::open(&path).is_err());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn nan_and_infinite_weights_are_refused_when_loading() {
+        use burn::backend::Flex;
+        use statespace::io::checkpoint::load;
+        let golden = {
+            let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+            statespace::golden::golden_dir(&repo).join("hf_mamba")
+        };
+        let file = SafetensorsFile::open(golden.join("model.safetensors")).unwrap();
+        let names = file.names();
+        for (tag, bad) in [("nan", f32::NAN), ("inf", f32::INFINITY)] {
+            let dir = std::env::temp_dir().join(format!("statespace-hostile-{}-{tag}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(golden.join("config.json"), dir.join("config.json")).unwrap();
+            let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let t = file.f32(n).unwrap();
+                    let mut data = t.data.clone();
+                    if i == names.len() / 2 {
+                        data[0] = bad;
+                    }
+                    (n.clone(), data.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape)
+                })
+                .collect();
+            let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+                .iter()
+                .map(|(n, bytes, shape)| {
+                    let view = safetensors::tensor::TensorView::new(
+                        safetensors::Dtype::F32,
+                        shape.clone(),
+                        bytes,
+                    )
+                    .unwrap();
+                    (n.clone(), view)
+                })
+                .collect();
+            std::fs::write(
+                dir.join("model.safetensors"),
+                safetensors::serialize(views, None).unwrap(),
+            )
+            .unwrap();
+            let err = load::<Flex>(&dir, &Default::default()).err().expect("refused");
+            assert!(err.to_string().contains("non-finite"), "{tag}: {err}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}

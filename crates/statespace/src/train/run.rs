@@ -149,6 +149,27 @@ impl RunDir {
             Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
         }
     }
+
+    /// Removes the temporary files a killed writer left (`.<name>.<pid>.tmp`
+    /// beside a file written atomically); call while holding the lock.
+    pub fn remove_stale_temporaries(&self) -> Result<()> {
+        for dir in [self.dir.clone(), self.dir.join("checkpoints")] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    std::fs::remove_file(entry.path()).map_err(|source| Error::Io {
+                        path: entry.path(),
+                        source,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
@@ -265,6 +286,7 @@ where
         ));
     }
     let _lock = run.acquire()?;
+    run.remove_stale_temporaries()?;
     let task = config.task.build()?;
     let model_config = config.model.classifier(task.as_ref())?;
     model_config.validate()?;
