@@ -23,6 +23,9 @@ pub enum Error {
         source_name: String,
         dtype: String,
     },
+    /// Tensors that one operation combines were on different devices.
+    #[error("tensor `{tensor}`: {message}")]
+    Device { tensor: String, message: String },
     /// A configuration value is out of its domain or inconsistent.
     #[error("invalid config `{key}`: {message}")]
     Config { key: String, message: String },

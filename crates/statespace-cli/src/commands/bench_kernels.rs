@@ -176,7 +176,7 @@ fn fftconv<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
         let u = random::<A, 3>([b, len, h], 1.0, DType::F32, device).require_grad();
         let k = random::<A, 3>([1, h, len], 1.0, DType::F32, device).require_grad();
         let d = Tensor::<A, 2>::zeros([1, h], device).require_grad();
-        let run = || causal_conv(u.clone(), k.clone(), d.clone());
+        let run = || causal_conv(u.clone(), k.clone(), d.clone()).expect("valid shapes");
         let fwd_ms = time_ms::<A>(device, || {
             let _ = run();
         });
@@ -227,6 +227,7 @@ fn s4d_kernel<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
                 } else {
                     diagonal_kernel_composite(&dt, &a, &b, &c, Discretization::Zoh, len)
                 }
+                .expect("valid shapes")
             };
             let fwd_ms = time_ms::<A>(device, || {
                 let _ = run();
@@ -260,7 +261,7 @@ fn cauchy_bench<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str)
         for (form, fused) in [("fused", true), ("tensor_ops", false)] {
             let run = || {
                 if fused {
-                    cauchy(&v, &z, &nodes)
+                    cauchy(&v, &z, &nodes).expect("valid shapes")
                 } else {
                     cauchy_composite(&v, &z, &nodes)
                 }

@@ -133,7 +133,7 @@ fn dplr_kernel_f64<B: SpectralOps + DplrSpectrumOps>(
     } else {
         (spectrum.re, spectrum.im)
     };
-    let kernel = irfft(spec_re, spec_im, kernel_len); // (H, Cc, L)
+    let kernel = irfft(spec_re, spec_im, kernel_len)?; // (H, Cc, L)
     Ok(kernel.narrow(2, 0, len).swap_dims(0, 1))
 }
 
@@ -151,14 +151,15 @@ pub fn cauchy_nodes(kernel_len: usize) -> Vec<Complex64> {
 }
 
 /// Batched complex matrix product (H, M, K) @ (H, K, N) → (H, M, N).
+/// Fails as [`matmul`] does.
 pub fn complex_matmul<B: MatmulOps>(
     a: &ComplexTensor<B, 3>,
     b: &ComplexTensor<B, 3>,
-) -> ComplexTensor<B, 3> {
-    ComplexTensor::new(
-        matmul(a.re.clone(), b.re.clone()) - matmul(a.im.clone(), b.im.clone()),
-        matmul(a.re.clone(), b.im.clone()) + matmul(a.im.clone(), b.re.clone()),
-    )
+) -> Result<ComplexTensor<B, 3>> {
+    Ok(ComplexTensor::new(
+        matmul(a.re.clone(), b.re.clone())? - matmul(a.im.clone(), b.im.clone())?,
+        matmul(a.re.clone(), b.im.clone())? + matmul(a.im.clone(), b.re.clone())?,
+    ))
 }
 
 /// One channel of a DPLR system in f64 on the host, for set-up work that is

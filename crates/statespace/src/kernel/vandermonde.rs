@@ -1,21 +1,23 @@
 //! Kernels of diagonal systems (S4D, DSS) as a Vandermonde product.
 
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 use crate::complex::ComplexTensor;
 use crate::discretize::{Discretization, diagonal};
+use crate::error::Result;
 use crate::ops::{VandermondeOps, vandermonde};
 
 /// K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · log_a[h, n]) for l in 0..len.
 ///
 /// `log_a` (H, N) is log Ā (for ZOH simply ΔA), `coef` (C, H, N) is C·B̄.
 /// The factor 2 sums the implicit conjugate half of the spectrum. Returns
-/// (C, H, len) in the dtype of the inputs.
+/// (C, H, len) in the dtype of the inputs. Fails as [`vandermonde`] does.
 pub fn vandermonde_kernel<B: VandermondeOps>(
     log_a: &ComplexTensor<B, 2>,
     coef: &ComplexTensor<B, 3>,
     len: usize,
-) -> Tensor<B, 3> {
+) -> Result<Tensor<B, 3>> {
     vandermonde(log_a, coef, len)
 }
 
@@ -29,6 +31,8 @@ pub use crate::ops::diagonal_kernel::diagonal_kernel;
 ///
 /// ZOH: K_l = 2·Re Σ C B (e^{ΔA} − 1)/A · e^{lΔA};
 /// bilinear: K_l = 2·Re Σ C Δ B/(1 − ΔA/2) · ((1 + ΔA/2)/(1 − ΔA/2))ˡ.
+///
+/// Fails as [`vandermonde`] does (the discretisation itself is unchecked).
 pub fn diagonal_kernel_composite<B: VandermondeOps>(
     dt: &Tensor<B, 1>,
     a: &ComplexTensor<B, 2>,
@@ -36,7 +40,21 @@ pub fn diagonal_kernel_composite<B: VandermondeOps>(
     c: &ComplexTensor<B, 3>,
     rule: Discretization,
     len: usize,
-) -> Tensor<B, 3> {
+) -> Result<Tensor<B, 3>> {
+    let (log_a, coef) = vandermonde_factors(dt, a, b, c, rule);
+    vandermonde_kernel(&log_a, &coef, len)
+}
+
+/// The Vandermonde product's inputs for a diagonal system, from tensor ops:
+/// log Ā (H, N) and C·B̄ (C, H, N) of `dt` (H), `a`, `b` (H, N) and `c`
+/// (C, H, N) sampled by `rule`. Unchecked.
+pub fn vandermonde_factors<B: Backend>(
+    dt: &Tensor<B, 1>,
+    a: &ComplexTensor<B, 2>,
+    b: &ComplexTensor<B, 2>,
+    c: &ComplexTensor<B, 3>,
+    rule: Discretization,
+) -> (ComplexTensor<B, 2>, ComplexTensor<B, 3>) {
     let dt = dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
     let dt_a = a.mul_real(&dt);
     let dt_b = b.mul_real(&dt);
@@ -46,5 +64,5 @@ pub fn diagonal_kernel_composite<B: VandermondeOps>(
         Discretization::Bilinear => a_bar.log(),
     };
     let coef = c.mul(&b_bar.map(|t| t.unsqueeze_dim::<3>(0)));
-    vandermonde_kernel(&log_a, &coef, len)
+    (log_a, coef)
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use burn::tensor::{Tensor, activation};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
 use crate::ops::{GeluOps, gelu};
 
 /// A pointwise nonlinearity.
@@ -27,18 +28,18 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Applies the activation elementwise.
-    pub fn apply<B: GeluOps, const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        match self {
+    /// Applies the activation elementwise; fails as [`gelu`] does.
+    pub fn apply<B: GeluOps, const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
+        Ok(match self {
             // x·Φ(x) through erf, with its exact derivative (burn's gelu
             // differentiates as its tanh approximation on CubeCL devices,
             // 1e-4 … 1e-3 off), as one backend op each way.
-            Activation::Gelu => gelu(x),
+            Activation::Gelu => gelu(x)?,
             Activation::Identity => x,
             Activation::Tanh => x.tanh(),
             Activation::Relu => activation::relu(x),
             Activation::Silu => activation::silu(x),
-        }
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! scatter-add ([`crate::ops::embedding`]); stored as burn's and PyTorch's
 //! `weight` (vocab, d_model), so records and checkpoints are unchanged.
 
+use crate::error::Result;
 use crate::ops::{EmbeddingOps, embedding};
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
@@ -29,8 +30,9 @@ impl<B: Backend> Embedding<B> {
 
 impl<B: EmbeddingOps> Embedding<B> {
     /// The embeddings of `tokens` (batch, len), (batch, len, d_model).
-    /// Every token must be below the vocabulary size.
-    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+    /// Every token must be below the vocabulary size. Fails as
+    /// [`embedding`] does.
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         embedding(self.weight.val(), tokens)
     }
 }

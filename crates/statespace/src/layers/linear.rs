@@ -1,6 +1,7 @@
 //! A linear layer stored as PyTorch stores it, so checkpoints load without
 //! transposes: y = x Wᵀ + b with W (d_out, d_in).
 
+use crate::error::Result;
 use crate::ops::{MatmulOps, add_bias, matmul};
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
@@ -47,26 +48,28 @@ impl<B: MatmulOps> Linear<B> {
     ///
     /// The leading dimensions are flattened so the product is one 2-D
     /// matmul against the transposed view of W (no copy of the weight).
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+    /// Fails as [`project`] does (x of another width than d_in).
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         project(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()))
     }
 }
 
-/// x Wᵀ (+ b) over the last dimension, for W (d_out, d_in).
+/// x Wᵀ (+ b) over the last dimension, for W (d_out, d_in); fails as
+/// [`matmul`] and [`add_bias`] do.
 pub fn project<B: MatmulOps, const D: usize>(
     x: Tensor<B, D>,
     w: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
-) -> Tensor<B, D> {
+) -> Result<Tensor<B, D>> {
     let dims = x.dims();
     let d_in = dims[D - 1];
     let d_out = w.dims()[0];
     let rows: usize = dims[..D - 1].iter().product();
-    let mut y = matmul(x.reshape([rows, d_in]), w.transpose());
+    let mut y = matmul(x.reshape([rows, d_in]), w.transpose())?;
     if let Some(b) = bias {
-        y = add_bias(y, b);
+        y = add_bias(y, b)?;
     }
     let mut out = dims;
     out[D - 1] = d_out;
-    y.reshape(out)
+    Ok(y.reshape(out))
 }

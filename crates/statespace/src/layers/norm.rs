@@ -1,5 +1,6 @@
 //! Normalisation layers with the parameter names of the reference models.
 
+use crate::error::Result;
 use crate::ops::{NormKind, NormOps, norm};
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
@@ -26,8 +27,8 @@ impl<B: Backend> RmsNorm<B> {
 }
 
 impl<B: NormOps> RmsNorm<B> {
-    /// Normalises the last dimension of `x` (…, d).
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+    /// Normalises the last dimension of `x` (…, d); fails as [`norm`] does.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         norm(x, self.weight.val(), None, self.eps, NormKind::Rms)
     }
 }
@@ -107,8 +108,8 @@ impl<B: Backend> LayerNorm<B> {
 }
 
 impl<B: NormOps> LayerNorm<B> {
-    /// Normalises the last dimension of `x` (…, d).
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+    /// Normalises the last dimension of `x` (…, d); fails as [`norm`] does.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         norm(
             x,
             self.weight.val(),
@@ -129,8 +130,8 @@ pub enum Norm<B: Backend> {
 }
 
 impl<B: NormOps> Norm<B> {
-    /// Normalises the last dimension of `x`.
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+    /// Normalises the last dimension of `x`; fails as [`norm`] does.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         match self {
             Norm::Layer(n) => n.forward(x),
             Norm::Rms(n) => n.forward(x),

@@ -239,8 +239,8 @@ impl ClassifierConfig {
 impl<B: SsmBackend> Classifier<B> {
     fn encode(&self, inputs: Inputs<B>) -> Result<Tensor<B, 3>> {
         match (&self.encoder, inputs) {
-            (Encoder::Tokens(e), Inputs::Tokens(t)) => Ok(e.forward(t)),
-            (Encoder::Values(e), Inputs::Values(v)) => Ok(e.forward(v)),
+            (Encoder::Tokens(e), Inputs::Tokens(t)) => e.forward(t),
+            (Encoder::Values(e), Inputs::Values(v)) => e.forward(v),
             _ => Err(Error::config(
                 "input",
                 "the inputs are not of the kind this model reads",
@@ -255,11 +255,11 @@ impl<B: SsmBackend> Classifier<B> {
         mixed: impl FnOnce(Tensor<B, 3>) -> Result<Tensor<B, 3>>,
     ) -> Result<Tensor<B, 3>> {
         if self.prenorm {
-            Ok(h.clone() + block.dropout.forward(mixed(block.norm.forward(h))?))
+            Ok(h.clone() + block.dropout.forward(mixed(block.norm.forward(h)?)?))
         } else {
-            Ok(block
+            block
                 .norm
-                .forward(h.clone() + block.dropout.forward(mixed(h)?)))
+                .forward(h.clone() + block.dropout.forward(mixed(h)?))
         }
     }
 
@@ -269,10 +269,10 @@ impl<B: SsmBackend> Classifier<B> {
         for block in &self.layers {
             h = self.block(block, h, |x| block.mixer.forward(x))?;
         }
-        Ok(match &self.norm_f {
+        match &self.norm_f {
             Some(n) => n.forward(h),
-            None => h,
-        })
+            None => Ok(h),
+        }
     }
 
     /// Class logits (N, classes): N = B pooled outputs, or one per listed
@@ -281,7 +281,7 @@ impl<B: SsmBackend> Classifier<B> {
         let (batch, len) = inputs.dims();
         check_readout(readout, batch, len)?;
         let h = self.features(inputs)?;
-        Ok(self.decoder.forward(self.read(h, readout)))
+        self.decoder.forward(self.read(h, readout))
     }
 
     /// Logits computed recurrently, one step at a time (every mixer in its
@@ -309,10 +309,10 @@ impl<B: SsmBackend> Classifier<B> {
             })?;
         }
         let h = match &self.norm_f {
-            Some(n) => n.forward(h),
+            Some(n) => n.forward(h)?,
             None => h,
         };
-        Ok(self.decoder.forward(self.read(h, readout)))
+        self.decoder.forward(self.read(h, readout))
     }
 
     fn read(&self, h: Tensor<B, 3>, readout: Readout<'_>) -> Tensor<B, 2> {

@@ -169,8 +169,8 @@ impl<B: SsmBackend> LanguageModel<B> {
         Ok(())
     }
 
-    fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = self.norm_f.forward(h);
+    fn logits(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
+        let h = self.norm_f.forward(h)?;
         match &self.lm_head {
             Some(head) => head.forward(h),
             None => crate::layers::linear::project(h, self.embeddings.weight.val(), None),
@@ -180,11 +180,11 @@ impl<B: SsmBackend> LanguageModel<B> {
     /// Logits (B, L, vocab) of tokens (B, L), in parallel.
     pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         self.check_tokens(&tokens)?;
-        let mut h = self.embeddings.forward(tokens);
+        let mut h = self.embeddings.forward(tokens)?;
         for block in &self.layers {
-            h = h.clone() + block.mixer.forward(block.norm.forward(h))?;
+            h = h.clone() + block.mixer.forward(block.norm.forward(h)?)?;
         }
-        Ok(self.logits(h))
+        self.logits(h)
     }
 
     /// Logits of a chunk of tokens (B, L) continuing from `state`; the state after it.
@@ -194,7 +194,7 @@ impl<B: SsmBackend> LanguageModel<B> {
         tokens: Tensor<B, 2, Int>,
     ) -> Result<(Tensor<B, 3>, LmState<B>)> {
         let (h, next) = self.hidden_with_state(state, tokens)?;
-        Ok((self.logits(h), next))
+        Ok((self.logits(h)?, next))
     }
 
     /// Prompt processing: a chunk of tokens (B, L) from `state`, returning
@@ -207,7 +207,7 @@ impl<B: SsmBackend> LanguageModel<B> {
     ) -> Result<(Tensor<B, 2>, LmState<B>)> {
         let (h, next) = self.hidden_with_state(state, tokens)?;
         let len = h.dims()[1];
-        let logits = self.logits(h.narrow(1, len - 1, 1));
+        let logits = self.logits(h.narrow(1, len - 1, 1))?;
         Ok((logits.squeeze_dim::<2>(1), next))
     }
 
@@ -231,12 +231,12 @@ impl<B: SsmBackend> LanguageModel<B> {
                 ),
             ));
         }
-        let mut h = self.embeddings.forward(tokens);
+        let mut h = self.embeddings.forward(tokens)?;
         let mut next = Vec::with_capacity(self.layers.len());
         for (block, s) in self.layers.iter().zip(&state.layers) {
             let (y, s) = block
                 .mixer
-                .forward_with_state(s, block.norm.forward(h.clone()))?;
+                .forward_with_state(s, block.norm.forward(h.clone())?)?;
             h = h + y;
             next.push(s);
         }

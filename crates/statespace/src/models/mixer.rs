@@ -92,10 +92,10 @@ pub struct S4Block<B: Backend> {
 }
 
 impl<B: crate::ops::MatmulOps> S4Block<B> {
-    fn output(&self, y: Tensor<B, 3>) -> Tensor<B, 3> {
-        let y = self.output_linear.forward(y);
+    fn output(&self, y: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
+        let y = self.output_linear.forward(y)?;
         let h = y.dims()[2] / 2;
-        y.clone().narrow(2, 0, h) * sigmoid(y.narrow(2, h, h))
+        Ok(y.clone().narrow(2, 0, h) * sigmoid(y.narrow(2, h, h)))
     }
 }
 
@@ -138,7 +138,7 @@ impl<B: SsmBackend> Mixer<B> {
     /// (B, L, d) → (B, L, d).
     pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         match self {
-            Mixer::S4(b) => Ok(b.output(b.layer.forward(h)?)),
+            Mixer::S4(b) => b.output(b.layer.forward(h)?),
             Mixer::Mamba(m) => m.forward(h),
             Mixer::Mamba2(m) => m.forward(h),
         }
@@ -153,7 +153,7 @@ impl<B: SsmBackend> Mixer<B> {
         match (self, state) {
             (Mixer::S4(b), MixerState::S4(rec, s)) => {
                 let (y, s) = rec.forward_with_state(s, h)?;
-                Ok((b.output(y), MixerState::S4(rec.clone(), s)))
+                Ok((b.output(y)?, MixerState::S4(rec.clone(), s)))
             }
             (Mixer::Mamba(m), MixerState::Mamba(s)) => {
                 let (y, s) = m.forward_with_state(s, h)?;

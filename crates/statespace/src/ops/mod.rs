@@ -1,6 +1,16 @@
 //! SSM-specific tensor operations as burn backend extensions: each has a
 //! CPU implementation, a GPU implementation where the `cuda` feature is on,
 //! and an autodiff implementation with its own backward.
+//!
+//! Every entry point (the functions re-exported here) checks the shapes,
+//! dtypes and devices of its tensors before any kernel indexes by them and
+//! returns a [`crate::Result`] whose error names the op and the argument
+//! ([`mean_cross_entropy`] panics with that error instead; callers check
+//! first with [`cross_entropy::check_cross_entropy`]); the `*_composite`
+//! and reference functions, which the backends run on
+//! inputs an entry point checked, do not check again. The CPU kernels
+//! compute f64 inputs in f64 and every other float type in f32 (16-bit
+//! inputs widened, results narrowed back).
 
 pub mod adamw;
 pub mod cauchy;
@@ -24,6 +34,7 @@ pub(crate) mod row_update;
 pub mod selective_scan;
 pub mod spectral;
 pub mod ssd;
+pub(crate) mod support;
 pub mod vandermonde;
 
 pub use adamw::{AdamWOps, AdamWScalars};

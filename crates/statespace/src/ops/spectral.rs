@@ -17,6 +17,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
+use crate::error::{Error, Result};
+use crate::ops::support::check::{self, arg};
+
 /// Spectral transforms supplied by each backend statespace runs on.
 pub trait SpectralOps: Backend {
     /// Real FFT of length `n` along the last dimension: (…, m) → ((…, n/2+1), (…, n/2+1)).
@@ -28,33 +31,61 @@ pub trait SpectralOps: Backend {
 }
 
 /// Real FFT of length `n` (any n ≥ 1) along the last dimension of `signal`
-/// (…, m): returns the real and imaginary parts, each (…, n/2 + 1).
-/// Differentiable.
+/// (…, m ≥ 1): returns the real and imaginary parts, each (…, n/2 + 1).
+/// Differentiable. Fails, naming the argument, on n = 0, an empty last
+/// axis or a signal not stored as a float type.
 pub fn rfft<B: SpectralOps, const D: usize>(
     signal: Tensor<B, D>,
     n: usize,
-) -> (Tensor<B, D>, Tensor<B, D>) {
-    assert!(n >= 1, "rfft: n must be at least 1");
+) -> Result<(Tensor<B, D>, Tensor<B, D>)> {
+    const OP: &str = "rfft";
+    transform_length(OP, n)?;
+    let dims = signal.dims();
+    check::min_rank(OP, "signal (…, m)", 1, &dims)?;
+    check::min_axis(OP, "signal (…, m ≥ 1)", &dims, D - 1, 1)?;
+    check::float_dtype(OP, "signal", signal.dtype())?;
     let (re, im) = B::spectral_rfft(signal.into_primitive().tensor(), n);
-    (
+    Ok((
         Tensor::from_primitive(TensorPrimitive::Float(re)),
         Tensor::from_primitive(TensorPrimitive::Float(im)),
-    )
+    ))
 }
 
 /// Inverse real FFT of length `n` (any n ≥ 1) along the last dimension of
-/// the spectrum (re, im), each (…, m): returns (…, n). Differentiable.
+/// the spectrum (re, im), each (…, m ≥ 1): returns (…, n). Differentiable.
+/// Fails, naming the argument, on n = 0, parts of different shapes, an
+/// empty last axis, or parts not of one float dtype on one device.
 pub fn irfft<B: SpectralOps, const D: usize>(
     re: Tensor<B, D>,
     im: Tensor<B, D>,
     n: usize,
-) -> Tensor<B, D> {
-    assert!(n >= 1, "irfft: n must be at least 1");
-    Tensor::from_primitive(TensorPrimitive::Float(B::spectral_irfft(
-        re.into_primitive().tensor(),
-        im.into_primitive().tensor(),
-        n,
+) -> Result<Tensor<B, D>> {
+    const OP: &str = "irfft";
+    transform_length(OP, n)?;
+    let dims = re.dims();
+    check::min_rank(OP, "re (…, m)", 1, &dims)?;
+    check::min_axis(OP, "re (…, m ≥ 1)", &dims, D - 1, 1)?;
+    check::shape(OP, "im (…, m)", &dims, &im.dims())?;
+    check::floats_on_one_device(OP, &[arg("re", &re), arg("im", &im)])?;
+    Ok(Tensor::from_primitive(TensorPrimitive::Float(
+        B::spectral_irfft(
+            re.into_primitive().tensor(),
+            im.into_primitive().tensor(),
+            n,
+        ),
     )))
+}
+
+/// The transform length `n` of `op` is at least 1.
+fn transform_length(op: &str, n: usize) -> Result<()> {
+    if n >= 1 {
+        Ok(())
+    } else {
+        Err(Error::config(
+            format!("{op}: n"),
+            "the transform length must be at least 1",
+        ))
+    }
 }
 
 mod autodiff;

@@ -22,6 +22,7 @@ use crate::error::Result;
 use crate::golden::Check;
 use crate::io::HostTensor;
 use crate::kernel::dplr::cauchy_nodes;
+use crate::ops::cross_entropy::check_cross_entropy;
 use crate::ops::{
     AdamWOps, AdamWScalars, NormKind, SelectiveScan, SelectiveScanOps, SsmBackend, add_bias,
     cauchy, causal_conv, causal_conv1d, diagonal_kernel, embedding, gelu, irfft, matmul,
@@ -335,12 +336,15 @@ fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
     results
 }
 
-fn run_conv<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 4], device: &B::Device) -> Results {
+fn run_conv<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 4],
+    device: &B::Device,
+) -> Result<Results> {
     let u = draws[0].tensor::<B, 3>(device, DType::F32);
     let k = draws[1].tensor::<B, 3>(device, DType::F32);
     let d = draws[2].tensor::<B, 2>(device, DType::F32);
-    let out = causal_conv(u.clone(), k.clone(), d.clone());
-    outputs_and_grads(
+    let out = causal_conv(u.clone(), k.clone(), d.clone())?;
+    Ok(outputs_and_grads(
         out,
         &draws[3],
         &[
@@ -349,14 +353,14 @@ fn run_conv<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 4], device: &B::Devi
             ("grad_d", &|g| d.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    ))
 }
 
 fn run_vandermonde<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 5],
     len: usize,
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let w = ComplexTensor::new(
         draws[0].tensor::<B, 2>(device, DType::F32),
         draws[1].tensor::<B, 2>(device, DType::F32),
@@ -365,8 +369,8 @@ fn run_vandermonde<B: AutodiffBackend + SsmBackend>(
         draws[2].tensor::<B, 3>(device, DType::F32),
         draws[3].tensor::<B, 3>(device, DType::F32),
     );
-    let out = vandermonde(&w, &coef, len);
-    outputs_and_grads(
+    let out = vandermonde(&w, &coef, len)?;
+    Ok(outputs_and_grads(
         out,
         &draws[4],
         &[
@@ -376,7 +380,7 @@ fn run_vandermonde<B: AutodiffBackend + SsmBackend>(
             ("grad_coef_im", &|g| coef.im.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    ))
 }
 
 /// The fused diagonal kernel of Δ (H), A and B (H, N), C (C, H, N).
@@ -386,7 +390,7 @@ fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
     len: usize,
     dtype: DType,
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let dt = draws[0].tensor::<B, 1>(device, dtype);
     let complex2 = |i: usize| {
         ComplexTensor::new(
@@ -399,8 +403,8 @@ fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
         draws[5].tensor::<B, 3>(device, dtype),
         draws[6].tensor::<B, 3>(device, dtype),
     );
-    let out = diagonal_kernel(&dt, &a, &b, &c, rule, len);
-    outputs_and_grads(
+    let out = diagonal_kernel(&dt, &a, &b, &c, rule, len)?;
+    Ok(outputs_and_grads(
         out,
         &draws[7],
         &[
@@ -413,7 +417,7 @@ fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
             ("grad_c_im", &|g| c.im.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    ))
 }
 
 /// The Cauchy product of v (H, R, N) over poles z (H, N) at S4's nodes
@@ -422,7 +426,7 @@ fn run_cauchy<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 5],
     nodes: &[Complex64],
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let v = ComplexTensor::new(
         draws[0].tensor::<B, 3>(device, DType::F32),
         draws[1].tensor::<B, 3>(device, DType::F32),
@@ -431,9 +435,9 @@ fn run_cauchy<B: AutodiffBackend + SsmBackend>(
         draws[2].tensor::<B, 2>(device, DType::F32),
         draws[3].tensor::<B, 2>(device, DType::F32),
     );
-    let y = cauchy(&v, &z, nodes);
+    let y = cauchy(&v, &z, nodes)?;
     let out = Tensor::cat(vec![y.re, y.im], 2);
-    outputs_and_grads(
+    Ok(outputs_and_grads(
         out,
         &draws[4],
         &[
@@ -443,26 +447,32 @@ fn run_cauchy<B: AutodiffBackend + SsmBackend>(
             ("grad_z_im", &|g| z.im.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    ))
 }
 
 /// GELU of x (any shape), scaled so its tails are reached.
-fn run_gelu<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 2], device: &B::Device) -> Results {
+fn run_gelu<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 2],
+    device: &B::Device,
+) -> Result<Results> {
     let x = draws[0].tensor::<B, 3>(device, DType::F32);
-    let out = gelu(x.clone().mul_scalar(3.0));
-    outputs_and_grads(
+    let out = gelu(x.clone().mul_scalar(3.0))?;
+    Ok(outputs_and_grads(
         out,
         &draws[1],
         &[("grad_x", &|g| x.grad(g).map(|t| host(&t)))],
         device,
-    )
+    ))
 }
 
-fn run_matmul<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::Device) -> Results {
+fn run_matmul<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 3],
+    device: &B::Device,
+) -> Result<Results> {
     let a = draws[0].tensor::<B, 3>(device, DType::F32);
     let b = draws[1].tensor::<B, 3>(device, DType::F32);
-    let out = matmul(a.clone(), b.clone());
-    outputs_and_grads(
+    let out = matmul(a.clone(), b.clone())?;
+    Ok(outputs_and_grads(
         out,
         &draws[2],
         &[
@@ -470,7 +480,7 @@ fn run_matmul<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::De
             ("grad_rhs", &|g| b.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    ))
 }
 
 /// rfft of a signal and irfft of a spectrum, both of length `n`, in one
@@ -479,12 +489,12 @@ fn run_spectral<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 4],
     n: usize,
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let x = draws[0].tensor::<B, 2>(device, DType::F32);
     let spec_re = draws[1].tensor::<B, 2>(device, DType::F32);
     let spec_im = draws[2].tensor::<B, 2>(device, DType::F32);
-    let (re, im) = rfft(x.clone(), n);
-    let y = irfft(spec_re.clone(), spec_im.clone(), n);
+    let (re, im) = rfft(x.clone(), n)?;
+    let y = irfft(spec_re.clone(), spec_im.clone(), n)?;
     // Each output compared on its own scale (the spectrum is ~n times the
     // signal's): one loss drives every gradient.
     let parts = [("rfft_re", host(&re)), ("rfft_im", host(&im)), ("irfft", host(&y))];
@@ -500,7 +510,7 @@ fn run_spectral<B: AutodiffBackend + SsmBackend>(
         device,
     );
     results.splice(0..1, parts);
-    results
+    Ok(results)
 }
 
 /// The causal depthwise convolution of a strided view (x is a slice of a
@@ -509,7 +519,7 @@ fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 5],
     silu: bool,
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let wide = draws[0].tensor::<B, 3>(device, DType::F32);
     let dim = draws[3].shape[0];
     let x = wide.clone().narrow(2, 1, dim);
@@ -522,8 +532,8 @@ fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
         Some(bias.clone()),
         Some(state.clone()),
         silu,
-    );
-    outputs_and_grads(
+    )?;
+    Ok(outputs_and_grads(
         y,
         &draws[4],
         &[
@@ -533,15 +543,18 @@ fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
             ("grad_bias", &|g| bias.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    ))
 }
 
 /// y + b on every row, and both gradients (∂b is a column sum).
-fn run_add_bias<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::Device) -> Results {
+fn run_add_bias<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 3],
+    device: &B::Device,
+) -> Result<Results> {
     let y = draws[0].tensor::<B, 2>(device, DType::F32);
     let b = draws[1].tensor::<B, 1>(device, DType::F32);
-    let out = add_bias(y.clone(), b.clone());
-    outputs_and_grads(
+    let out = add_bias(y.clone(), b.clone())?;
+    Ok(outputs_and_grads(
         out,
         &draws[2],
         &[
@@ -549,7 +562,7 @@ fn run_add_bias<B: AutodiffBackend + SsmBackend>(draws: &[Draw; 3], device: &B::
             ("grad_bias", &|g| b.grad(g).map(|t| host(&t))),
         ],
         device,
-    )
+    ))
 }
 
 /// The rows of a (V, D) table that `tokens` (B, L; repeated) name, and the
@@ -558,18 +571,18 @@ fn run_embedding<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 2],
     tokens: &[i64],
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let table = draws[0].tensor::<B, 2>(device, DType::F32);
     let (bt, len) = (draws[1].shape[0], draws[1].shape[1]);
     let tokens =
         Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [bt, len]), device);
-    let out = embedding(table.clone(), tokens);
-    outputs_and_grads(
+    let out = embedding(table.clone(), tokens)?;
+    Ok(outputs_and_grads(
         out,
         &draws[1],
         &[("grad_table", &|g| table.grad(g).map(|t| host(&t)))],
         device,
-    )
+    ))
 }
 
 /// LayerNorm or RMSNorm of a strided view (x is a slice of a wider
@@ -578,14 +591,14 @@ fn run_norm<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 4],
     kind: NormKind,
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let wide = draws[0].tensor::<B, 3>(device, DType::F32);
     let dim = draws[1].shape[0];
     let x = wide.clone().narrow(2, 1, dim);
     let w = draws[1].tensor::<B, 1>(device, DType::F32);
     let b = draws[2].tensor::<B, 1>(device, DType::F32);
     let bias = (kind == NormKind::Layer).then(|| b.clone());
-    let out = norm(x, w.clone(), bias, 1e-5, kind);
+    let out = norm(x, w.clone(), bias, 1e-5, kind)?;
     let grad_x: GradOf<'_, B> = ("grad_x", &|g| wide.grad(g).map(|t| host(&t)));
     let grad_w: GradOf<'_, B> = ("grad_weight", &|g| w.grad(g).map(|t| host(&t)));
     let grad_b: GradOf<'_, B> = ("grad_bias", &|g| b.grad(g).map(|t| host(&t)));
@@ -594,7 +607,7 @@ fn run_norm<B: AutodiffBackend + SsmBackend>(
         NormKind::Layer => vec![grad_x, grad_w, grad_b],
         NormKind::Rms => vec![grad_x, grad_w],
     };
-    outputs_and_grads(out, &draws[3], &grads, device)
+    Ok(outputs_and_grads(out, &draws[3], &grads, device))
 }
 
 /// The mean cross-entropy of (N, C) logits against `labels`, and the
@@ -604,19 +617,20 @@ fn run_cross_entropy<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 1],
     labels: &[i64],
     device: &B::Device,
-) -> Results {
+) -> Result<Results> {
     let logits = draws[0].tensor::<B, 2>(device, DType::F32);
     let rows = labels.len();
     let labels = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.to_vec(), [rows]), device);
+    check_cross_entropy(&logits, &labels)?;
     let loss = mean_cross_entropy(logits.clone(), labels).mul_scalar(rows as f64);
     let grads = loss.clone().backward();
-    vec![
+    Ok(vec![
         ("loss", host(&loss)),
         (
             "grad_logits",
             logits.grad(&grads).map(|t| host(&t)).unwrap_or_default(),
         ),
-    ]
+    ])
 }
 
 /// One AdamW step (param′, m′, v′) on the inner backend of `B`, where the
@@ -766,8 +780,8 @@ where
         ];
         compare(
             format!("fftconv b{bt} L{len} H{h} C{c} Lk{k_len}"),
-            &run_conv::<B>(&draws, device),
-            &run_conv::<Autodiff<Flex>>(&draws, &cpu),
+            &run_conv::<B>(&draws, device)?,
+            &run_conv::<Autodiff<Flex>>(&draws, &cpu)?,
             &mut checks,
         );
     }
@@ -804,8 +818,8 @@ where
         ];
         compare(
             format!("vandermonde H{h} N{n} C{c} L{len}"),
-            &run_vandermonde::<B>(&draws, len, device),
-            &run_vandermonde::<Autodiff<Flex>>(&draws, len, &cpu),
+            &run_vandermonde::<B>(&draws, len, device)?,
+            &run_vandermonde::<Autodiff<Flex>>(&draws, len, &cpu)?,
             &mut checks,
         );
     }
@@ -843,8 +857,8 @@ where
             };
             compare_conditioned(
                 format!("diagonal kernel {rule} H{h} N{n} C{c} L{len}"),
-                &run_diagonal_kernel::<B>(&draws, rule, len, DType::F32, device),
-                &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, DType::F64, &cpu),
+                &run_diagonal_kernel::<B>(&draws, rule, len, DType::F32, device)?,
+                &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, DType::F64, &cpu)?,
                 ceiling,
                 &mut checks,
             );
@@ -872,8 +886,8 @@ where
         ];
         compare(
             format!("cauchy H{h} R{r} N{n} L{len}"),
-            &run_cauchy::<B>(&draws, &nodes, device),
-            &run_cauchy::<Autodiff<Flex>>(&draws, &nodes, &cpu),
+            &run_cauchy::<B>(&draws, &nodes, device)?,
+            &run_cauchy::<Autodiff<Flex>>(&draws, &nodes, &cpu)?,
             &mut checks,
         );
     }
@@ -881,8 +895,8 @@ where
         let draws = [draw(&shape), draw(&shape)];
         compare(
             format!("gelu {shape:?}"),
-            &run_gelu::<B>(&draws, device),
-            &run_gelu::<Autodiff<Flex>>(&draws, &cpu),
+            &run_gelu::<B>(&draws, device)?,
+            &run_gelu::<Autodiff<Flex>>(&draws, &cpu)?,
             &mut checks,
         );
     }
@@ -907,8 +921,8 @@ where
         ];
         compare(
             format!("rfft/irfft m{m} bins{bins} n{n}"),
-            &run_spectral::<B>(&draws, n, device),
-            &run_spectral::<Autodiff<Flex>>(&draws, n, &cpu),
+            &run_spectral::<B>(&draws, n, device)?,
+            &run_spectral::<Autodiff<Flex>>(&draws, n, &cpu)?,
             &mut checks,
         );
     }
@@ -928,8 +942,8 @@ where
         let draws = [draw(&[ga, m, k]), draw(&[gb, k, n]), draw(&[g, m, n])];
         compare(
             format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
-            &run_matmul::<B>(&draws, device),
-            &run_matmul::<Autodiff<Flex>>(&draws, &cpu),
+            &run_matmul::<B>(&draws, device)?,
+            &run_matmul::<Autodiff<Flex>>(&draws, &cpu)?,
             &mut checks,
         );
     }
@@ -938,8 +952,8 @@ where
         let draws = [draw(&[rows, cols]), draw(&[cols]), draw(&[rows, cols])];
         compare(
             format!("add bias {rows}×{cols}"),
-            &run_add_bias::<B>(&draws, device),
-            &run_add_bias::<Autodiff<Flex>>(&draws, &cpu),
+            &run_add_bias::<B>(&draws, device)?,
+            &run_add_bias::<Autodiff<Flex>>(&draws, &cpu)?,
             &mut checks,
         );
     }
@@ -969,8 +983,8 @@ where
                     "causal conv1d b{bt} L{len} D{dim} K{k}{}",
                     if silu { " silu" } else { "" }
                 ),
-                &run_causal_conv1d::<B>(&draws, silu, device),
-                &run_causal_conv1d::<Autodiff<Flex>>(&draws, silu, &cpu),
+                &run_causal_conv1d::<B>(&draws, silu, device)?,
+                &run_causal_conv1d::<Autodiff<Flex>>(&draws, silu, &cpu)?,
                 &mut checks,
             );
         }
@@ -989,8 +1003,8 @@ where
         let draws = [draw(&[vocab, dim]), draw(&[bt, len, dim])];
         compare(
             format!("embedding V{vocab} D{dim} b{bt} L{len}"),
-            &run_embedding::<B>(&draws, &tokens, device),
-            &run_embedding::<Autodiff<Flex>>(&draws, &tokens, &cpu),
+            &run_embedding::<B>(&draws, &tokens, device)?,
+            &run_embedding::<Autodiff<Flex>>(&draws, &tokens, &cpu)?,
             &mut checks,
         );
     }
@@ -1016,8 +1030,8 @@ where
             ];
             compare(
                 format!("{kind:?} norm b{bt} L{len} d{dim}"),
-                &run_norm::<B>(&draws, kind, device),
-                &run_norm::<Autodiff<Flex>>(&draws, kind, &cpu),
+                &run_norm::<B>(&draws, kind, device)?,
+                &run_norm::<Autodiff<Flex>>(&draws, kind, &cpu)?,
                 &mut checks,
             );
         }
@@ -1033,8 +1047,8 @@ where
         let draws = [logits];
         compare(
             format!("cross entropy N{rows} C{classes}"),
-            &run_cross_entropy::<B>(&draws, &labels, device),
-            &run_cross_entropy::<Autodiff<Flex>>(&draws, &labels, &cpu),
+            &run_cross_entropy::<B>(&draws, &labels, device)?,
+            &run_cross_entropy::<Autodiff<Flex>>(&draws, &labels, &cpu)?,
             &mut checks,
         );
     }

@@ -195,13 +195,14 @@ pub struct CausalConv1d<B: Backend> {
 
 impl<B: CausalConv1dOps> CausalConv1d<B> {
     /// x (B, L, D) after `state` (B, D, K − 1) → (y (B, L, D), new state),
-    /// y passed through SiLU when `silu` (fused on GPUs).
+    /// y passed through SiLU when `silu` (fused on GPUs). Fails as
+    /// [`causal_conv1d`] does.
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
         state: Option<Tensor<B, 3>>,
         silu: bool,
-    ) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    ) -> Result<(Tensor<B, 3>, Tensor<B, 3>)> {
         causal_conv1d(
             x,
             self.weight.val(),
@@ -332,12 +333,12 @@ impl<B: SelectiveScanOps + CausalConv1dOps> Mamba<B> {
             Some(s) => (Some(s.conv), Some(s.ssm)),
             None => (None, None),
         };
-        let xz = self.in_proj.forward(h); // (B, L, 2·d_inner)
+        let xz = self.in_proj.forward(h)?; // (B, L, 2·d_inner)
         let x = xz.clone().narrow(2, 0, d_inner);
         let z = xz.narrow(2, d_inner, d_inner).swap_dims(1, 2); // (B, d_inner, L)
-        let (x, conv_next) = self.conv1d.forward(x, conv_state, true); // silu'd, (B, L, d_inner)
+        let (x, conv_next) = self.conv1d.forward(x, conv_state, true)?; // silu'd, (B, L, d_inner)
         let r = self.dt_proj.weight.val().dims()[1];
-        let x_dbl = self.x_proj.forward(x.clone()); // (B, L, r + 2N)
+        let x_dbl = self.x_proj.forward(x.clone())?; // (B, L, r + 2N)
         let x = x.swap_dims(1, 2); // (B, d_inner, L)
         let dt = x_dbl.clone().narrow(2, 0, r);
         let b = x_dbl
@@ -350,7 +351,7 @@ impl<B: SelectiveScanOps + CausalConv1dOps> Mamba<B> {
             .swap_dims(1, 2)
             .unsqueeze_dim::<4>(1);
         let delta =
-            crate::layers::linear::project(dt, self.dt_proj.weight.val(), None).swap_dims(1, 2); // (B, d_inner, L)
+            crate::layers::linear::project(dt, self.dt_proj.weight.val(), None)?.swap_dims(1, 2); // (B, d_inner, L)
         let a = self.A_log.val().exp().neg();
         let scan = SelectiveScan {
             d: Some(self.D.val()),
@@ -361,7 +362,7 @@ impl<B: SelectiveScanOps + CausalConv1dOps> Mamba<B> {
             ..SelectiveScan::new(x, delta, a, b, c)
         };
         let (y, ssm_next) = selective_scan(scan)?;
-        let out = self.out_proj.forward(y.swap_dims(1, 2));
+        let out = self.out_proj.forward(y.swap_dims(1, 2))?;
         Ok((
             out,
             MambaState {

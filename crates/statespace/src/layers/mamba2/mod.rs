@@ -367,14 +367,14 @@ impl<B: SsdOps + CausalConv1dOps> Mamba2<B> {
             Some(s) => (Some(s.conv), Some(s.ssm)),
             None => (None, None),
         };
-        let proj = self.in_proj.forward(h);
+        let proj = self.in_proj.forward(h)?;
         let total = proj.dims()[2];
         // mamba_ssm allows extra MLP channels in front: (z0, x0, z, xBC, δ).
         let d_mlp = (total - 2 * d_inner - 2 * g * n - heads) / 2;
         let z = proj.clone().narrow(2, 2 * d_mlp, d_inner);
         let xbc = proj.clone().narrow(2, 2 * d_mlp + d_inner, conv_dim);
         let dt_raw = proj.narrow(2, 2 * d_mlp + d_inner + conv_dim, heads); // (B, L, H)
-        let (xbc, conv_next) = self.conv1d.forward(xbc, conv_state, true); // silu'd, (B, L, conv_dim)
+        let (xbc, conv_next) = self.conv1d.forward(xbc, conv_state, true)?; // silu'd, (B, L, conv_dim)
         let x = xbc
             .clone()
             .narrow(2, 0, d_inner)
@@ -406,8 +406,8 @@ impl<B: SsdOps + CausalConv1dOps> Mamba2<B> {
                 let decay = a_dt.reshape([batch, heads, 1, 1]).exp();
                 // B ⊗ x as a K = 1 matmul: a broadcast product would walk
                 // both operands through strided iteration.
-                let h = h * decay + matmul(x1, b1.unsqueeze_dim::<4>(2));
-                let y = matmul(h.clone(), c1.unsqueeze_dim::<4>(3)).reshape([batch, 1, heads, p]);
+                let h = h * decay + matmul(x1, b1.unsqueeze_dim::<4>(2))?;
+                let y = matmul(h.clone(), c1.unsqueeze_dim::<4>(3))?.reshape([batch, 1, heads, p]);
                 (y, h)
             }
             initial_state => ssd(Ssd {
@@ -427,7 +427,7 @@ impl<B: SsdOps + CausalConv1dOps> Mamba2<B> {
             None => y * silu(z),
         };
         Ok((
-            self.out_proj.forward(y),
+            self.out_proj.forward(y)?,
             Mamba2State {
                 conv: conv_next,
                 ssm: ssm_next,

@@ -103,14 +103,9 @@ impl<B: SsmBackend> SsmKernel<B> {
     /// The convolution kernel K, (channels, H, `len`).
     pub fn kernel(&self, len: usize) -> Result<Tensor<B, 3>> {
         match self.mode {
-            KernelMode::Diag => Ok(diagonal_kernel(
-                &self.dt(),
-                &self.a(),
-                &self.b(),
-                &self.c(),
-                self.disc,
-                len,
-            )),
+            KernelMode::Diag => {
+                diagonal_kernel(&self.dt(), &self.a(), &self.b(), &self.c(), self.disc, len)
+            }
             KernelMode::Dplr => {
                 if len > self.l_kernel {
                     return Err(Error::config(

@@ -219,12 +219,12 @@ impl<B: SsmBackend> S4<B> {
         let channels = self.channels();
         let k = self.kernel.kernel(len)?; // (kc, H, L)
         // y = K ∗ u + D u, channel-last: (B, L, C·H).
-        let mut y = causal_conv(x.clone(), k.clone().narrow(0, 0, channels), self.D.val());
+        let mut y = causal_conv(x.clone(), k.clone().narrow(0, 0, channels), self.D.val())?;
         if self.bidirectional {
             // y_t += Σ_{d ≥ 1} k₁[d − 1] u_{t+d}: convolve the reversed input and shift by one.
             let k1 = k.narrow(0, channels, channels);
             let no_skip = self.D.val().zeros_like();
-            let z = causal_conv(x.flip([1]), k1, no_skip).flip([1]);
+            let z = causal_conv(x.flip([1]), k1, no_skip)?.flip([1]);
             let shifted = Tensor::cat(
                 vec![
                     z.clone().narrow(1, 1, len - 1),
@@ -234,7 +234,7 @@ impl<B: SsmBackend> S4<B> {
             );
             y = y + shifted;
         }
-        Ok(self.activation.apply(y))
+        self.activation.apply(y)
     }
 
     /// The recurrent view: discretises the layer once for O(1)-per-token

@@ -171,25 +171,25 @@ impl<B: SsmBackend> S4Recurrent<B> {
     }
 
     /// Ā x for x (B, H, M).
-    fn transition(&self, x: &ComplexTensor<B, 3>) -> ComplexTensor<B, 3> {
-        match &self.transition {
+    fn transition(&self, x: &ComplexTensor<B, 3>) -> Result<ComplexTensor<B, 3>> {
+        Ok(match &self.transition {
             Transition::Diagonal { a, .. } => x.mul(&a.map(|t| t.unsqueeze_dim::<3>(0))),
             Transition::Dense { a } => {
                 let x_hmb = x.map(|t| t.permute([1, 2, 0]));
-                complex_matmul(a, &x_hmb).map(|t| t.permute([2, 0, 1]))
+                complex_matmul(a, &x_hmb)?.map(|t| t.permute([2, 0, 1]))
             }
-        }
+        })
     }
 
     /// s·Re(C x) for x (B, H, M) → (B, channels, H).
-    fn readout(&self, x: &ComplexTensor<B, 3>) -> Tensor<B, 3> {
+    fn readout(&self, x: &ComplexTensor<B, 3>) -> Result<Tensor<B, 3>> {
         let x_hbm = x.map(|t| t.swap_dims(0, 1)); // (H, B, M)
         let c_hmc = self.c.map(|t| t.permute([1, 2, 0])); // (H, M, C)
-        let re = matmul(x_hbm.re, c_hmc.re) - matmul(x_hbm.im, c_hmc.im); // (H, B, C)
-        re.permute([1, 2, 0]).mul_scalar(self.scale)
+        let re = matmul(x_hbm.re, c_hmc.re)? - matmul(x_hbm.im, c_hmc.im)?; // (H, B, C)
+        Ok(re.permute([1, 2, 0]).mul_scalar(self.scale))
     }
 
-    fn finish(&self, y: Tensor<B, 3>, u: Tensor<B, 2>) -> Tensor<B, 2> {
+    fn finish(&self, y: Tensor<B, 3>, u: Tensor<B, 2>) -> Result<Tensor<B, 2>> {
         let [batch, channels, h] = y.dims();
         let y = y + self.d.clone().unsqueeze_dim::<3>(0) * u.unsqueeze_dim::<3>(1);
         self.activation.apply(y.reshape([batch, channels * h]))
@@ -206,14 +206,14 @@ impl<B: SsmBackend> S4Recurrent<B> {
             ));
         }
         self.check_state(state, batch)?;
-        let x = self.transition(&state.x).add(
+        let x = self.transition(&state.x)?.add(
             &self
                 .b
                 .map(|t| t.unsqueeze_dim::<3>(0))
                 .mul_real(&u.clone().unsqueeze_dim::<3>(2)),
         );
-        let y = self.readout(&x);
-        Ok((self.finish(y, u), S4State { x }))
+        let y = self.readout(&x)?;
+        Ok((self.finish(y, u)?, S4State { x }))
     }
 
     /// A chunk: u (B, L, H) from `state` → y (B, L, channels·H) and the
@@ -254,9 +254,9 @@ impl<B: SsmBackend> S4Recurrent<B> {
                 let u_bhl = u.clone().swap_dims(1, 2); // (B, H, L)
                 // Input part: the convolution with K_l = 2 Re Σ C B̄ Āˡ.
                 let coef = self.c.mul(&self.b.map(|t| t.unsqueeze_dim::<3>(0)));
-                let kernel = vandermonde_kernel(log_a, &coef, len).mul_scalar(self.scale / 2.0);
+                let kernel = vandermonde_kernel(log_a, &coef, len)?.mul_scalar(self.scale / 2.0);
                 // With the skip term, channel-last: (B, L, C·H).
-                let y_in = causal_conv(u.clone(), kernel, self.d.clone());
+                let y_in = causal_conv(u.clone(), kernel, self.d.clone())?;
                 // State part: y_t += s·Re Σ C Āᵗ⁺¹ x₀.
                 let coef_state = self
                     .c
@@ -268,21 +268,23 @@ impl<B: SsmBackend> S4Recurrent<B> {
                             .map(|t| t.unsqueeze_dim::<4>(1)),
                     )
                     .map(|t| t.reshape([batch * channels, h, m]));
-                let y_state = vandermonde_kernel(log_a, &coef_state, len)
+                let y_state = vandermonde_kernel(log_a, &coef_state, len)?
                     .mul_scalar(self.scale / 2.0)
                     .reshape([batch, channels, h, len]);
                 let y_state = y_state.reshape([batch, channels * h, len]).swap_dims(1, 2);
-                let y = self.activation.apply(y_in + y_state);
+                let y = self.activation.apply(y_in + y_state)?;
                 // New state: Āᴸ x₀ + Σ_l Āᴸ⁻¹⁻ˡ B̄ u_l.
                 let device = u_bhl.device();
                 let back: Vec<f64> = (0..len).map(|l| (len - 1 - l) as f64).collect();
                 let back = tensor_from_f64(back, [1, len, 1], &device, u_bhl.dtype());
                 let powers = log_a.map(|t| t.unsqueeze_dim::<3>(1)).mul_real(&back).exp(); // (H, L, M)
                 let u_hbl = u_bhl.swap_dims(0, 1); // (H, B, L)
-                let driven =
-                    ComplexTensor::new(matmul(u_hbl.clone(), powers.re), matmul(u_hbl, powers.im)) // (H, B, M)
-                        .map(|t| t.swap_dims(0, 1))
-                        .mul(&self.b.map(|t| t.unsqueeze_dim::<3>(0)));
+                let driven = ComplexTensor::new(
+                    matmul(u_hbl.clone(), powers.re)?,
+                    matmul(u_hbl, powers.im)?,
+                ) // (H, B, M)
+                .map(|t| t.swap_dims(0, 1))
+                .mul(&self.b.map(|t| t.unsqueeze_dim::<3>(0)));
                 let lf = len as f64;
                 let decay = log_a.mul_scalar(lf).exp().map(|t| t.unsqueeze_dim::<3>(0));
                 let x = state.x.mul(&decay).add(&driven);

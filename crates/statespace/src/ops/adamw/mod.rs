@@ -83,7 +83,8 @@ impl<B: Backend, C: burn_autodiff::checkpoint::strategy::CheckpointStrategy> Ada
 {
 }
 
-/// [`AdamWOps::adamw_update`] in tensor ops.
+/// [`AdamWOps::adamw_update`] in tensor ops. Unchecked: the four tensors
+/// must be flat and of one length.
 pub fn adamw_update_composite<B: Backend>(
     param: FloatTensor<B>,
     grad: FloatTensor<B>,
@@ -111,7 +112,7 @@ pub fn adamw_update_composite<B: Backend>(
     )
 }
 
-/// [`AdamWOps::sum_of_squares`] in tensor ops.
+/// [`AdamWOps::sum_of_squares`] in tensor ops; unchecked (flat tensors).
 pub fn sum_of_squares_composite<B: Backend>(
     tensors: Vec<FloatTensor<B>>,
     device: &B::Device,

@@ -30,7 +30,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CauchyOps
     for CubeBackend<R, F, I, BT>
 {
     fn cauchy(i: CauchyInputs<FloatTensor<Self>>, nodes: &[Complex64]) -> FloatTensor<Self> {
-        i.assert_shapes(|t| t.meta.shape().to_vec());
+        // The kernels index by these shapes unchecked: [`super::cauchy`]
+        // checked them, a direct caller of the trait must not get past.
+        if let Err(e) = i.check_shapes(|t| t.meta.shape().to_vec()) {
+            panic!("{e}");
+        }
         let [heads, rows, modes] = i.v_re.meta.shape().dims::<3>();
         let blocks = nodes.len().div_ceil(UNITS);
         if all_f64(&i) || blocks > MAX_GRID_Y {
@@ -72,7 +76,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CauchyOps
         nodes: &[Complex64],
         grad: FloatTensor<Self>,
     ) -> CauchyInputs<FloatTensor<Self>> {
-        i.assert_shapes(|t| t.meta.shape().to_vec());
+        // The kernels index by these shapes unchecked: [`super::cauchy`]
+        // checked them, a direct caller of the trait must not get past.
+        if let Err(e) = i.check_shapes(|t| t.meta.shape().to_vec()) {
+            panic!("{e}");
+        }
         let [heads, rows, modes] = i.v_re.meta.shape().dims::<3>();
         let grad_shape = grad.meta.shape().to_vec();
         assert_eq!(

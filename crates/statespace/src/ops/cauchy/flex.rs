@@ -1,21 +1,26 @@
 //! The fused CPU kernel: per channel h (in parallel), each node's
-//! reciprocals 1/(s − z) formed once and used for every row r.
+//! reciprocals 1/(s − z) formed once and used for every row r; in f64 for
+//! f64 inputs, else in f32 ([`crate::ops::support::precision`]).
 
-use burn::tensor::{DType, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_complex::{Complex, Complex64};
 use rayon::prelude::*;
 
 use super::{CauchyInputs, CauchyOps};
 use crate::ops::flex_values::{HostReal, complex_values, values};
+use crate::ops::support::precision::{Precision, narrow};
 
 impl CauchyOps for Flex {
     fn cauchy(inputs: CauchyInputs<FlexTensor>, nodes: &[Complex64]) -> FlexTensor {
-        match inputs.z_re.dtype() {
-            DType::F32 => Host::<f32>::new(&inputs, nodes).forward(),
-            DType::F64 => Host::<f64>::new(&inputs, nodes).forward(),
-            other => panic!("cauchy: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = inputs.z_re.dtype();
+        let precision = Precision::of(&[dtype]);
+        let inputs = inputs.map(|t| precision.widen(t));
+        let y = match precision {
+            Precision::F32 => Host::<f32>::new(&inputs, nodes).forward(),
+            Precision::F64 => Host::<f64>::new(&inputs, nodes).forward(),
+        };
+        narrow(y, dtype)
     }
 
     fn cauchy_backward(
@@ -23,11 +28,14 @@ impl CauchyOps for Flex {
         nodes: &[Complex64],
         grad: FlexTensor,
     ) -> CauchyInputs<FlexTensor> {
-        match inputs.z_re.dtype() {
-            DType::F32 => Host::<f32>::new(&inputs, nodes).backward(&grad),
-            DType::F64 => Host::<f64>::new(&inputs, nodes).backward(&grad),
-            other => panic!("cauchy: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = inputs.z_re.dtype();
+        let precision = Precision::of(&[dtype]);
+        let (inputs, grad) = (inputs.map(|t| precision.widen(t)), precision.widen(grad));
+        let grads = match precision {
+            Precision::F32 => Host::<f32>::new(&inputs, nodes).backward(&grad),
+            Precision::F64 => Host::<f64>::new(&inputs, nodes).backward(&grad),
+        };
+        grads.map(|t| narrow(t, dtype))
     }
 }
 

@@ -23,7 +23,11 @@ use num_complex::Complex64;
 pub use composite::cauchy_composite;
 
 use crate::complex::ComplexTensor;
+use crate::error::Result;
 use crate::ops::primitive::{float, tensor};
+use crate::ops::support::check::{self, arg};
+
+const OP: &str = "cauchy";
 
 /// The four real inputs of the product: v (H, R, N) and z (H, N) as parts.
 #[derive(Debug, Clone)]
@@ -39,17 +43,16 @@ pub struct CauchyInputs<T> {
 }
 
 impl<T> CauchyInputs<T> {
-    /// Panics, naming the shapes, unless v is (H, R, N) and z (H, N) in both
+    /// Fails, naming the part, unless v is (H, R, N) and z (H, N) in both
     /// parts (`shape` reads a tensor's shape): the kernels index by these
     /// shapes unchecked.
-    pub fn assert_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) {
-        let (v, v_im) = (shape(&self.v_re), shape(&self.v_im));
-        let (z, z_im) = (shape(&self.z_re), shape(&self.z_im));
-        assert!(
-            v.len() == 3 && z.len() == 2 && v_im == v && z_im == z && [v[0], v[2]] == z[..],
-            "cauchy: v must be (H, R, N) and z (H, N), in both parts; \
-             got v {v:?} / {v_im:?}, z {z:?} / {z_im:?}"
-        );
+    pub fn check_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) -> Result<()> {
+        let (v, z) = (shape(&self.v_re), shape(&self.z_re));
+        check::rank(OP, "v.re (H, R, N)", 3, &v)?;
+        check::rank(OP, "z.re (H, N)", 2, &z)?;
+        check::shape(OP, "v.im (H, R, N)", &v, &shape(&self.v_im))?;
+        check::shape(OP, "z.re (H, N)", &[v[0], v[2]], &z)?;
+        check::shape(OP, "z.im (H, N)", &z, &shape(&self.z_im))
     }
 
     /// The four tensors, each through `f`, in the order v_re, v_im, z_re,
@@ -79,19 +82,31 @@ pub trait CauchyOps: crate::ops::MatmulOps {
 
 /// y[h, r, k] = Σₙ v[h, r, n] / (nodes[k] − z[h, n]): v (H, R, N), z (H, N)
 /// → (H, R, S). Differentiable in v and z.
+///
+/// Fails, naming the part, unless the shapes are these and all four parts
+/// are of one float dtype on one device.
 pub fn cauchy<B: CauchyOps>(
     v: &ComplexTensor<B, 3>,
     z: &ComplexTensor<B, 2>,
     nodes: &[Complex64],
-) -> ComplexTensor<B, 3> {
+) -> Result<ComplexTensor<B, 3>> {
+    check::floats_on_one_device(
+        OP,
+        &[
+            arg("v.re", &v.re),
+            arg("v.im", &v.im),
+            arg("z.re", &z.re),
+            arg("z.im", &z.im),
+        ],
+    )?;
     let inputs = CauchyInputs {
         v_re: float(v.re.clone()),
         v_im: float(v.im.clone()),
         z_re: float(z.re.clone()),
         z_im: float(z.im.clone()),
     };
-    inputs.assert_shapes(|t| t.shape().to_vec());
+    inputs.check_shapes(|t| t.shape().to_vec())?;
     let y: Tensor<B, 4> = tensor(B::cauchy(inputs, nodes));
     let part = |i: usize| y.clone().narrow(0, i, 1).squeeze_dim::<3>(0);
-    ComplexTensor::new(part(0), part(1))
+    Ok(ComplexTensor::new(part(0), part(1)))
 }

@@ -31,6 +31,8 @@ fn pre_activation<B: Backend>(
 }
 
 /// [`super::CausalConv1dOps::causal_conv1d_forward`] in tensor ops.
+/// Unchecked: a reference for the backends; [`super::causal_conv1d`] is
+/// the checked entry.
 pub fn conv_forward_composite<B: Backend>(
     x: FloatTensor<B>,
     history: FloatTensor<B>,
@@ -45,7 +47,8 @@ pub fn conv_forward_composite<B: Backend>(
     float(if silu_after { silu(y) } else { y })
 }
 
-/// [`super::CausalConv1dOps::causal_conv1d_backward`] in tensor ops.
+/// [`super::CausalConv1dOps::causal_conv1d_backward`] in tensor ops;
+/// unchecked, as the forward.
 pub fn conv_backward_composite<B: Backend>(
     x: FloatTensor<B>,
     history: FloatTensor<B>,

@@ -20,11 +20,14 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 
-use crate::ops::primitive::float;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 use burn_flex::Flex;
+
+use crate::error::Result;
+use crate::ops::primitive::float;
+use crate::ops::support::check::{self, arg};
 
 pub use composite::{conv_backward_composite, conv_forward_composite};
 
@@ -70,18 +73,22 @@ pub trait CausalConv1dOps: Backend {
 
 impl CausalConv1dOps for Flex {}
 
-/// Convolves `x` (B, L, D) with depthwise `weight` (D, 1, K) and `bias` (D),
-/// after the `state` (B, D, K − 1) of earlier inputs (zeros if `None`),
-/// then applies SiLU when `silu`. Returns y (B, L, D) and the new state
-/// (B, D, K − 1): the last K − 1 inputs seen, oldest first. Differentiable
-/// in x, the state, the weight and the bias.
+/// Convolves `x` (B, L ≥ 1, D ≥ 1) with depthwise `weight` (D, 1, K), K ≥ 2, and
+/// `bias` (D), after the `state` (B, D, K − 1) of earlier inputs (zeros if
+/// `None`), then applies SiLU when `silu`. Returns y (B, L, D) and the new
+/// state (B, D, K − 1): the last K − 1 inputs seen, oldest first.
+/// Differentiable in x, the state, the weight and the bias.
+///
+/// Fails, naming the argument, unless the shapes are these, every input is
+/// of one float dtype and all are on one device.
 pub fn causal_conv1d<B: CausalConv1dOps>(
     x: Tensor<B, 3>,
     weight: Tensor<B, 3>,
     bias: Option<Tensor<B, 1>>,
     state: Option<Tensor<B, 3>>,
     silu: bool,
-) -> (Tensor<B, 3>, Tensor<B, 3>) {
+) -> Result<(Tensor<B, 3>, Tensor<B, 3>)> {
+    validate(&x, &weight, bias.as_ref(), state.as_ref())?;
     let [batch, len, dim] = x.dims();
     let k = weight.dims()[2];
     let options = (&x.device(), x.dtype());
@@ -104,7 +111,40 @@ pub fn causal_conv1d<B: CausalConv1dOps>(
     } else {
         Tensor::cat(vec![history, x], 1).narrow(1, len, k - 1)
     };
-    (y, new_history.swap_dims(1, 2))
+    Ok((y, new_history.swap_dims(1, 2)))
+}
+
+/// The input checks of [`causal_conv1d`]: the kernels index the bias and
+/// the state by D and K unchecked, and the state and the steps are slices
+/// of at least one step (burn narrows no axis to nothing).
+fn validate<B: Backend>(
+    x: &Tensor<B, 3>,
+    weight: &Tensor<B, 3>,
+    bias: Option<&Tensor<B, 1>>,
+    state: Option<&Tensor<B, 3>>,
+) -> Result<()> {
+    const OP: &str = "causal_conv1d";
+    let [batch, _, dim] = x.dims();
+    let k = weight.dims()[2];
+    check::shape(OP, "weight (D, 1, K)", &[dim, 1, k], &weight.dims())?;
+    check::min_axis(OP, "weight (D, 1, K ≥ 2)", &weight.dims(), 2, 2)?;
+    check::min_axis(OP, "x (B, L ≥ 1, D)", &x.dims(), 1, 1)?;
+    check::min_axis(OP, "x (B, L, D ≥ 1)", &x.dims(), 2, 1)?;
+    let mut args = vec![arg("x", x), arg("weight", weight)];
+    if let Some(bias) = bias {
+        check::shape(OP, "bias (D)", &[dim], &bias.dims())?;
+        args.push(arg("bias", bias));
+    }
+    if let Some(state) = state {
+        check::shape(
+            OP,
+            "state (B, D, K − 1)",
+            &[batch, dim, k - 1],
+            &state.dims(),
+        )?;
+        args.push(arg("state", state));
+    }
+    check::floats_on_one_device(OP, &args)
 }
 
 #[cfg(test)]
@@ -169,7 +209,7 @@ mod tests {
                 let x = leaves.0.clone().narrow(2, 1, d);
                 let (w, s, bias) = (leaves.1.clone(), leaves.2.clone(), leaves.3.clone());
                 let y = if own {
-                    causal_conv1d(x, w, Some(bias), Some(s), act).0
+                    causal_conv1d(x, w, Some(bias), Some(s), act).unwrap().0
                 } else {
                     reference(x, w, bias, s, act)
                 };

@@ -17,7 +17,9 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 
+use crate::error::Result;
 use crate::ops::primitive::{float, tensor};
+use crate::ops::support::check;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{IndexingUpdateOp, Int, Tensor};
@@ -48,7 +50,8 @@ pub trait CrossEntropyOps: Backend {
 
 impl CrossEntropyOps for Flex {}
 
-/// [`CrossEntropyOps::cross_entropy_forward`] in tensor ops.
+/// [`CrossEntropyOps::cross_entropy_forward`] in tensor ops. Unchecked: a
+/// reference for the backends; [`mean_cross_entropy`] is the checked entry.
 pub fn cross_entropy_forward_composite<B: Backend>(
     logits: FloatTensor<B>,
     labels: IntTensor<B>,
@@ -62,7 +65,7 @@ pub fn cross_entropy_forward_composite<B: Backend>(
     (float(loss.reshape([rows])), float(lse.reshape([rows])))
 }
 
-/// [`CrossEntropyOps::cross_entropy_backward`] in tensor ops.
+/// [`CrossEntropyOps::cross_entropy_backward`] in tensor ops; unchecked.
 pub fn cross_entropy_backward_composite<B: Backend>(
     logits: FloatTensor<B>,
     labels: IntTensor<B>,
@@ -84,22 +87,39 @@ pub fn cross_entropy_backward_composite<B: Backend>(
 }
 
 /// The mean softmax cross-entropy of `logits` (N, C) against `labels` (N),
-/// each below C: a one-element tensor, differentiable in the logits.
+/// each below C (not checked: that would read the labels back from the
+/// device): a one-element tensor, differentiable in the logits.
 ///
 /// # Panics
-/// If `labels` does not hold one label per row of `logits` (a caller's
-/// bug; the GPU kernels would otherwise read past the labels).
+/// With [`check_cross_entropy`]'s error on the inputs it refuses (labels
+/// not one per row would have the GPU kernels read past them).
 pub fn mean_cross_entropy<B: CrossEntropyOps>(
     logits: Tensor<B, 2>,
     labels: Tensor<B, 1, Int>,
 ) -> Tensor<B, 1> {
-    let (rows, count) = (logits.dims()[0], labels.dims()[0]);
-    assert_eq!(
-        rows, count,
-        "cross-entropy: {count} labels for {rows} rows of logits"
-    );
+    if let Err(e) = check_cross_entropy(&logits, &labels) {
+        panic!("{e}");
+    }
     let (loss, _) = B::cross_entropy_forward(float(logits), labels.into_primitive());
     tensor::<B, 1>(loss).mean()
+}
+
+/// Fails, naming the argument, unless `labels` holds one label per row of
+/// `logits` (N, C ≥ 1), the logits are stored as a float type, and both
+/// are on one device.
+pub fn check_cross_entropy<B: Backend>(
+    logits: &Tensor<B, 2>,
+    labels: &Tensor<B, 1, Int>,
+) -> Result<()> {
+    const OP: &str = "mean_cross_entropy";
+    let [rows, classes] = logits.dims();
+    check::shape(OP, "labels (N)", &[rows], &labels.dims())?;
+    check::min_axis(OP, "logits (N, C ≥ 1)", &[rows, classes], 1, 1)?;
+    check::float_dtype(OP, "logits", logits.dtype())?;
+    check::same_device(
+        OP,
+        &[("logits", logits.device()), ("labels", labels.device())],
+    )
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::kernels::{discretize_backward, discretize_forward};
 use super::{DiagonalKernelOps, DiagonalSystem};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
-use crate::kernel::vandermonde::diagonal_kernel_composite;
+use crate::kernel::vandermonde::vandermonde_factors;
 use crate::ops::cuda_libs::{LINEAR_UNITS, empty_f32, linear_cubes, to_dtype};
 use crate::ops::host::{from_host, to_host};
 use crate::ops::primitive::{float, tensor};
@@ -32,18 +32,23 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DiagonalKe
         rule: Discretization,
         len: usize,
     ) -> FloatTensor<Self> {
-        system.assert_shapes(|t| t.meta.shape().to_vec());
+        check_shapes(&system);
         if all_f64(&system) {
             let s = system;
-            let k = diagonal_kernel_composite(
+            let (w, coef) = vandermonde_factors(
                 &tensor::<Self, 1>(s.dt),
                 &ComplexTensor::new(tensor(s.a_re), tensor(s.a_im)),
                 &ComplexTensor::new(tensor(s.b_re), tensor(s.b_im)),
                 &ComplexTensor::new(tensor(s.c_re), tensor(s.c_im)),
                 rule,
-                len,
             );
-            return float(k);
+            let inputs = VandermondeInputs {
+                w_re: float(w.re),
+                w_im: float(w.im),
+                coef_re: float(coef.re),
+                coef_im: float(coef.im),
+            };
+            return Self::vandermonde(inputs, len);
         }
         let dtype = system.c_re.dtype;
         let system = system.map(|t| into_contiguous(to_dtype::<R, F, I, BT>(t, DType::F32)));
@@ -56,7 +61,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DiagonalKe
         rule: Discretization,
         grad: FloatTensor<Self>,
     ) -> DiagonalSystem<FloatTensor<Self>> {
-        system.assert_shapes(|t| t.meta.shape().to_vec());
+        check_shapes(&system);
         if all_f64(&system) {
             let device = system.dt.device.clone();
             let host = system.map(to_host::<Self>);
@@ -171,6 +176,14 @@ fn discretized<R: CubeRuntime>(
         }
     }
     out
+}
+
+/// The kernels index by the system's shapes unchecked: [`super::diagonal_kernel`]
+/// checked them, a direct caller of the trait must not get past.
+fn check_shapes<R: CubeRuntime>(s: &DiagonalSystem<CubeTensor<R>>) {
+    if let Err(e) = s.check_shapes(|t| t.meta.shape().to_vec()) {
+        panic!("{e}");
+    }
 }
 
 fn all_f64<R: CubeRuntime>(s: &DiagonalSystem<CubeTensor<R>>) -> bool {

@@ -1,7 +1,8 @@
 //! The diagonal kernel on the CPU: the discretisation per mode on the
-//! host ([`super::host`]), then the fused Vandermonde product.
+//! host ([`super::host`]), then the fused Vandermonde product; in f64 for
+//! f64 inputs, else in f32 ([`crate::ops::support::precision`]).
 
-use burn::tensor::{DType, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_complex::Complex;
 
@@ -9,6 +10,7 @@ use super::host::{discretize, discretize_backward};
 use super::{DiagonalKernelOps, DiagonalSystem};
 use crate::discretize::Discretization;
 use crate::ops::flex_values::{HostReal, complex_values, values};
+use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::vandermonde::{VandermondeInputs, VandermondeOps};
 
 impl DiagonalKernelOps for Flex {
@@ -17,12 +19,14 @@ impl DiagonalKernelOps for Flex {
         rule: Discretization,
         len: usize,
     ) -> FlexTensor {
-        let inputs = match system.dt.dtype() {
-            DType::F32 => Modes::<f32>::new(system, rule).vandermonde_inputs(),
-            DType::F64 => Modes::<f64>::new(system, rule).vandermonde_inputs(),
-            other => panic!("diagonal_kernel: unsupported dtype {other:?} (f32, f64)"),
+        let dtype = system.dt.dtype();
+        let precision = Precision::of(&[dtype]);
+        let system = system.map(|t| precision.widen(t));
+        let inputs = match precision {
+            Precision::F32 => Modes::<f32>::new(system, rule).vandermonde_inputs(),
+            Precision::F64 => Modes::<f64>::new(system, rule).vandermonde_inputs(),
         };
-        Flex::vandermonde(inputs, len)
+        narrow(Flex::vandermonde(inputs, len), dtype)
     }
 
     fn diagonal_kernel_backward(
@@ -30,11 +34,14 @@ impl DiagonalKernelOps for Flex {
         rule: Discretization,
         grad: FlexTensor,
     ) -> DiagonalSystem<FlexTensor> {
-        match system.dt.dtype() {
-            DType::F32 => Modes::<f32>::new(system, rule).backward(grad),
-            DType::F64 => Modes::<f64>::new(system, rule).backward(grad),
-            other => panic!("diagonal_kernel: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = system.dt.dtype();
+        let precision = Precision::of(&[dtype]);
+        let (system, grad) = (system.map(|t| precision.widen(t)), precision.widen(grad));
+        let grads = match precision {
+            Precision::F32 => Modes::<f32>::new(system, rule).backward(grad),
+            Precision::F64 => Modes::<f64>::new(system, rule).backward(grad),
+        };
+        grads.map(|t| narrow(t, dtype))
     }
 }
 

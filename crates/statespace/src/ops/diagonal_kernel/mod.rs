@@ -26,8 +26,12 @@ use burn::tensor::{Tensor, TensorMetadata};
 
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
+use crate::error::Result;
 use crate::ops::primitive::{float, tensor};
+use crate::ops::support::check::{self, arg};
 use crate::ops::vandermonde::VandermondeOps;
+
+const OP: &str = "diagonal_kernel";
 
 /// A diagonal system of H channels and N modes: Δ (H), A and B (H, N),
 /// C (C, H, N), complex ones as real and imaginary parts.
@@ -63,27 +67,24 @@ impl<T> DiagonalSystem<T> {
         }
     }
 
-    /// Panics, naming the shapes, unless Δ is (H), A and B (H, N) and C
+    /// Fails, naming the part, unless Δ is (H), A and B (H, N) and C
     /// (C, H, N), in both parts (`shape` reads a tensor's shape): the
     /// kernels index by these shapes unchecked.
-    pub fn assert_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) {
-        let dt = shape(&self.dt);
-        let a = shape(&self.a_re);
-        let c = shape(&self.c_re);
-        let modes_ok = [&self.a_im, &self.b_re, &self.b_im]
-            .iter()
-            .all(|t| shape(t) == a);
-        assert!(
-            dt.len() == 1
-                && a.len() == 2
-                && c.len() == 3
-                && modes_ok
-                && shape(&self.c_im) == c
-                && a[0] == dt[0]
-                && c[1..] == a[..],
-            "diagonal_kernel: Δ must be (H), A and B (H, N), C (C, H, N), in both parts; \
-             got Δ {dt:?}, A {a:?}, C {c:?}"
-        );
+    pub fn check_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) -> Result<()> {
+        let (dt, a, c) = (shape(&self.dt), shape(&self.a_re), shape(&self.c_re));
+        check::rank(OP, "dt (H)", 1, &dt)?;
+        check::rank(OP, "A.re (H, N)", 2, &a)?;
+        check::rank(OP, "C.re (C, H, N)", 3, &c)?;
+        check::shape(OP, "A.re (H, N)", &[dt[0], a[1]], &a)?;
+        for (name, t) in [
+            ("A.im (H, N)", &self.a_im),
+            ("B.re (H, N)", &self.b_re),
+            ("B.im (H, N)", &self.b_im),
+        ] {
+            check::shape(OP, name, &a, &shape(t))?;
+        }
+        check::shape(OP, "C.re (C, H, N)", &[c[0], a[0], a[1]], &c)?;
+        check::shape(OP, "C.im (C, H, N)", &c, &shape(&self.c_im))
     }
 
     /// The seven tensors in declaration order.
@@ -114,6 +115,9 @@ pub trait DiagonalKernelOps: VandermondeOps {
 /// The kernel of a diagonal continuous system (Δ, A, B, C) sampled by
 /// `rule`: `dt` (H), `a` and `b` (H, N), `c` (C, H, N) → K (C, H, `len`).
 /// Differentiable.
+///
+/// Fails, naming the part, unless the shapes are these and all seven
+/// tensors are of one float dtype on one device.
 pub fn diagonal_kernel<B: DiagonalKernelOps>(
     dt: &Tensor<B, 1>,
     a: &ComplexTensor<B, 2>,
@@ -121,7 +125,7 @@ pub fn diagonal_kernel<B: DiagonalKernelOps>(
     c: &ComplexTensor<B, 3>,
     rule: Discretization,
     len: usize,
-) -> Tensor<B, 3> {
+) -> Result<Tensor<B, 3>> {
     let system = DiagonalSystem {
         dt: float(dt.clone()),
         a_re: float(a.re.clone()),
@@ -131,6 +135,18 @@ pub fn diagonal_kernel<B: DiagonalKernelOps>(
         c_re: float(c.re.clone()),
         c_im: float(c.im.clone()),
     };
-    system.assert_shapes(|t| t.shape().to_vec());
-    tensor(B::diagonal_kernel(system, rule, len))
+    system.check_shapes(|t| t.shape().to_vec())?;
+    check::floats_on_one_device(
+        OP,
+        &[
+            arg("dt", dt),
+            arg("A.re", &a.re),
+            arg("A.im", &a.im),
+            arg("B.re", &b.re),
+            arg("B.im", &b.im),
+            arg("C.re", &c.re),
+            arg("C.im", &c.im),
+        ],
+    )?;
+    Ok(tensor(B::diagonal_kernel(system, rule, len)))
 }

@@ -31,12 +31,13 @@ pub mod reference;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Tensor, TensorMetadata};
+use burn::tensor::{DType, Tensor};
 use num_complex::Complex64;
 
 use crate::complex::ComplexTensor;
 use crate::error::{Error, Result};
 use crate::ops::primitive::{float, tensor};
+use crate::ops::support::check::{self, arg};
 
 /// The op's inputs as real tensors: Δ (H), λ (H, N), B (H, N), P (r, H, N),
 /// C̃ (Cc, H, N), complex ones as (re, im) parts.
@@ -114,7 +115,7 @@ pub trait DplrSpectrumOps: Backend {
 /// The generating function K̂ (H, Cc, S) of H DPLR systems at `nodes`:
 /// Δ (H), λ (H, N), B (H, N), P (r, H, N) with r ∈ {1, 2}, C̃ (Cc, H, N),
 /// all f32 or all f64 on one device. Differentiable in every input.
-/// Fails, naming the argument, on a shape, rank or dtype mismatch.
+/// Fails, naming the argument, on a shape, rank, dtype or device mismatch.
 pub fn dplr_spectrum<B: DplrSpectrumOps>(
     dt: &Tensor<B, 1>,
     lambda: &ComplexTensor<B, 2>,
@@ -123,28 +124,30 @@ pub fn dplr_spectrum<B: DplrSpectrumOps>(
     c: &ComplexTensor<B, 3>,
     nodes: &[Complex64],
 ) -> Result<ComplexTensor<B, 3>> {
+    const OP: &str = "dplr_spectrum";
     let [h] = dt.dims();
-    let [h_l, n] = lambda.dims();
-    let [rank, h_p, n_p] = p.dims();
-    let [channels, h_c, n_c] = c.dims();
-    let expect = |name: &str, actual: Vec<usize>, expected: Vec<usize>| {
-        if actual == expected {
-            Ok(())
-        } else {
-            Err(Error::shape(name, &expected, &actual))
-        }
-    };
-    expect("lambda (H, N)", vec![h_l, n], vec![h, n])?;
-    expect("lambda.im", lambda.im.dims().to_vec(), vec![h, n])?;
-    expect("B (H, N)", b.re.dims().to_vec(), vec![h, n])?;
-    expect("B.im", b.im.dims().to_vec(), vec![h, n])?;
-    expect("P (rank, H, N)", vec![rank, h_p, n_p], vec![rank, h, n])?;
-    expect("P.im", p.im.dims().to_vec(), vec![rank, h, n])?;
-    expect("C (channels, H, N)", vec![channels, h_c, n_c], vec![channels, h, n])?;
-    expect("C.im", c.im.dims().to_vec(), vec![channels, h, n])?;
+    let n = lambda.dims()[1];
+    let (rank, channels) = (p.dims()[0], c.dims()[0]);
+    let shapes = [
+        ("lambda (H, N)", vec![h, n], lambda.re.dims().to_vec()),
+        ("lambda.im", vec![h, n], lambda.im.dims().to_vec()),
+        ("B (H, N)", vec![h, n], b.re.dims().to_vec()),
+        ("B.im", vec![h, n], b.im.dims().to_vec()),
+        ("P (rank, H, N)", vec![rank, h, n], p.re.dims().to_vec()),
+        ("P.im", vec![rank, h, n], p.im.dims().to_vec()),
+        (
+            "C (channels, H, N)",
+            vec![channels, h, n],
+            c.re.dims().to_vec(),
+        ),
+        ("C.im", vec![channels, h, n], c.im.dims().to_vec()),
+    ];
+    for (name, expected, actual) in &shapes {
+        check::shape(OP, name, expected, actual)?;
+    }
     if !(1..=2).contains(&rank) {
         return Err(Error::config(
-            "rank",
+            "dplr_spectrum: rank",
             format!("the DPLR spectrum takes rank 1 or 2, got {rank}"),
         ));
     }
@@ -156,6 +159,20 @@ pub fn dplr_spectrum<B: DplrSpectrumOps>(
             dtype: format!("{dtype:?}"),
         });
     }
+    check::floats_on_one_device(
+        OP,
+        &[
+            arg("dt", dt),
+            arg("lambda.re", &lambda.re),
+            arg("lambda.im", &lambda.im),
+            arg("B.re", &b.re),
+            arg("B.im", &b.im),
+            arg("P.re", &p.re),
+            arg("P.im", &p.im),
+            arg("C.re", &c.re),
+            arg("C.im", &c.im),
+        ],
+    )?;
     let inputs = DplrSpectrumInputs {
         dt: float(dt.clone()),
         lambda_re: float(lambda.re.clone()),
@@ -167,16 +184,6 @@ pub fn dplr_spectrum<B: DplrSpectrumOps>(
         c_re: float(c.re.clone()),
         c_im: float(c.im.clone()),
     };
-    let names = ["dt", "lambda.re", "lambda.im", "B.re", "B.im", "P.re", "P.im", "C.re", "C.im"];
-    for (t, name) in inputs.clone().into_array().iter().zip(names) {
-        if t.dtype() != dtype {
-            return Err(Error::Dtype {
-                name: name.into(),
-                source_name: format!("dplr_spectrum (every input as dt, {dtype:?})"),
-                dtype: format!("{:?}", t.dtype()),
-            });
-        }
-    }
     let y: Tensor<B, 4> = tensor(B::dplr_spectrum(inputs, nodes));
     let part = |i: usize| y.clone().narrow(0, i, 1).squeeze_dim::<3>(0);
     Ok(ComplexTensor::new(part(0), part(1)))

@@ -7,12 +7,14 @@ use burn::tensor::Tensor;
 use num_complex::Complex64;
 
 use crate::complex::ComplexTensor;
+use crate::error::Result;
 use crate::ops::{CauchyOps, cauchy};
 
 /// K̂ (H, Cc, S) of Δ (H), λ (H, N), B (H, N), P (r, H, N), C̃ (Cc, H, N)
 /// at `nodes`, by Cauchy products at s and −s (the conjugate half is
 /// conj(S(−s)) for nodes on the imaginary axis) and the Woodbury identity
-/// (r = 1 or 2). Shapes are assumed valid.
+/// (r = 1 or 2). Unchecked: shapes are assumed valid; fails only where the
+/// Cauchy product refuses its inputs.
 pub fn dplr_spectrum_reference<B: CauchyOps>(
     dt: &Tensor<B, 1>,
     lambda: &ComplexTensor<B, 2>,
@@ -20,7 +22,7 @@ pub fn dplr_spectrum_reference<B: CauchyOps>(
     p: &ComplexTensor<B, 3>,
     c: &ComplexTensor<B, 3>,
     nodes: &[Complex64],
-) -> ComplexTensor<B, 3> {
+) -> Result<ComplexTensor<B, 3>> {
     let [channels, h, n] = c.dims();
     let rank = p.dims()[0];
     let count = nodes.len();
@@ -36,7 +38,7 @@ pub fn dplr_spectrum_reference<B: CauchyOps>(
         .mul(&cols.map(|t| t.swap_dims(0, 1).unsqueeze_dim::<4>(1)))
         .map(|t| t.reshape([h, n_rows * n_cols, n]))
         .mul_real(&dt.unsqueeze_dim::<3>(2));
-    let y = cauchy(&v, &dt_lambda, &both); // (H, ab, 2S)
+    let y = cauchy(&v, &dt_lambda, &both)?; // (H, ab, 2S)
     let sums = y
         .map(|t| t.clone().narrow(2, 0, count))
         .add(&y.map(|t| t.narrow(2, count, count)).conj())
@@ -66,7 +68,7 @@ pub fn dplr_spectrum_reference<B: CauchyOps>(
             t0.add(&t1).div(&det)
         }
     };
-    k00.sub(&correction)
+    Ok(k00.sub(&correction))
 }
 
 /// Concatenates complex tensors along dimension 0.

@@ -19,6 +19,9 @@ use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{Int, Shape, Tensor, TensorMetadata, TensorPrimitive};
 use burn_flex::Flex;
 
+use crate::error::Result;
+use crate::ops::support::check;
+
 /// Backends that look rows up in a table and scatter gradients back.
 pub trait EmbeddingOps: Backend {
     /// The rows of `weight` (V, D) that `indices` (N) name, (N, D). Every
@@ -41,6 +44,7 @@ pub trait EmbeddingOps: Backend {
 impl EmbeddingOps for Flex {}
 
 /// [`EmbeddingOps::embedding_grad`] as burn's select-add into zeros.
+/// Unchecked: a reference for the backends.
 pub fn embedding_grad_composite<B: Backend>(
     grad: FloatTensor<B>,
     indices: IntTensor<B>,
@@ -52,14 +56,31 @@ pub fn embedding_grad_composite<B: Backend>(
     B::float_select_add(zeros, 0, indices, grad)
 }
 
-/// The embeddings of `tokens` (B, L) in `weight` (V, D): (B, L, D).
-/// Differentiable in `weight`. Every token must be below V.
-pub fn embedding<B: EmbeddingOps>(weight: Tensor<B, 2>, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+/// The embeddings of `tokens` (B ≥ 1, L ≥ 1) in `weight` (V ≥ 1, D ≥ 1):
+/// (B, L, D). Differentiable in `weight`. Every token must be below V (not
+/// checked: that would read the tokens back from the device).
+///
+/// Fails, naming the argument, on an empty axis, a table not stored as a
+/// float type, or the two on different devices.
+pub fn embedding<B: EmbeddingOps>(
+    weight: Tensor<B, 2>,
+    tokens: Tensor<B, 2, Int>,
+) -> Result<Tensor<B, 3>> {
+    const OP: &str = "embedding";
     let [batch, len] = tokens.dims();
+    for axis in 0..2 {
+        check::min_axis(OP, "tokens (B ≥ 1, L ≥ 1)", &tokens.dims(), axis, 1)?;
+        check::min_axis(OP, "weight (V ≥ 1, D ≥ 1)", &weight.dims(), axis, 1)?;
+    }
+    check::float_dtype(OP, "weight", weight.dtype())?;
+    check::same_device(
+        OP,
+        &[("weight", weight.device()), ("tokens", tokens.device())],
+    )?;
     let [_, dim] = weight.dims();
     let flat = tokens.reshape([batch * len]).into_primitive();
     let rows = B::embedding_lookup(weight.into_primitive().tensor(), flat);
-    Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(rows)).reshape([batch, len, dim])
+    Ok(Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(rows)).reshape([batch, len, dim]))
 }
 
 #[cfg(test)]
@@ -77,7 +98,7 @@ mod tests {
         let table =
             Tensor::<B, 2>::from_data([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], &device).require_grad();
         let tokens = Tensor::<B, 2, Int>::from_data(TensorData::from([[2i64, 0, 2]]), &device);
-        let out = embedding(table.clone(), tokens);
+        let out = embedding(table.clone(), tokens).unwrap();
         out.to_data().assert_eq(
             &TensorData::from([[[5.0f32, 6.0], [1.0, 2.0], [5.0, 6.0]]]),
             false,

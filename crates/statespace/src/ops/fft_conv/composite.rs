@@ -4,10 +4,13 @@
 use burn::tensor::Tensor;
 
 use super::fft_len;
-use crate::ops::spectral::{SpectralOps, irfft, rfft};
+use crate::ops::primitive::{float, tensor};
+use crate::ops::spectral::SpectralOps;
 
-/// [`super::causal_conv`] through `rfft`/`irfft`, broadcast complex products
-/// and tensor reshapes: u (B, L, H), k (C, H, Lk ≤ L), d (C, H) → (B, L, C·H).
+/// [`super::causal_conv`] through the backend's real FFTs, broadcast complex
+/// products and tensor reshapes: u (B, L ≥ 1, H), k (C, H, 1 ≤ Lk ≤ L),
+/// d (C, H) → (B, L, C·H). Unchecked (the backends run it on inputs
+/// [`super::causal_conv`] checked).
 pub fn causal_conv_composite<B: SpectralOps>(
     u: Tensor<B, 3>,
     k: Tensor<B, 3>,
@@ -32,11 +35,15 @@ pub fn causal_conv_composite<B: SpectralOps>(
 fn conv_bchl<B: SpectralOps>(u: Tensor<B, 3>, k: Tensor<B, 3>) -> Tensor<B, 4> {
     let len = u.dims()[2];
     let n = fft_len(len, k.dims()[2]);
-    let (u_re, u_im) = rfft(u, n);
-    let (k_re, k_im) = rfft(k, n);
+    let rfft = |x: Tensor<B, 3>| {
+        let (re, im) = B::spectral_rfft(float(x), n);
+        (tensor::<B, 3>(re), tensor::<B, 3>(im))
+    };
+    let (u_re, u_im) = rfft(u);
+    let (k_re, k_im) = rfft(k);
     let (u_re, u_im) = (u_re.unsqueeze_dim::<4>(1), u_im.unsqueeze_dim::<4>(1)); // (B, 1, H, F)
     let (k_re, k_im) = (k_re.unsqueeze_dim::<4>(0), k_im.unsqueeze_dim::<4>(0)); // (1, C, H, F)
     let y_re = u_re.clone() * k_re.clone() - u_im.clone() * k_im.clone();
     let y_im = u_re * k_im + u_im * k_re;
-    irfft(y_re, y_im, n).narrow(3, 0, len)
+    tensor::<B, 4>(B::spectral_irfft(float(y_re), float(y_im), n)).narrow(3, 0, len)
 }

@@ -1,23 +1,28 @@
 //! The fused CPU kernel: per channel h (in parallel), the FFTs of every
 //! batch row and kernel, their products, inverse FFTs and the skip term,
 //! with no intermediate tensors; rows are gathered from and scattered to the
-//! (batch, length, channel) layout inside the kernel.
+//! (batch, length, channel) layout inside the kernel; in f64 for f64
+//! inputs, else in f32 ([`crate::ops::support::precision`]).
 
-use burn::tensor::{DType, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 
 use super::{FftConvOps, fft_len};
 use crate::ops::spectral::flex::{Real, forward_plan, inverse_plan};
+use crate::ops::support::precision::{Precision, narrow};
 
 impl FftConvOps for Flex {
     fn fft_conv(u: FlexTensor, k: FlexTensor, d: FlexTensor) -> FlexTensor {
-        match u.dtype() {
-            DType::F32 => forward::<f32>(&u, &k, &d),
-            DType::F64 => forward::<f64>(&u, &k, &d),
-            other => panic!("fft_conv: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = u.dtype();
+        let precision = Precision::of(&[dtype]);
+        let [u, k, d] = [u, k, d].map(|t| precision.widen(t));
+        let y = match precision {
+            Precision::F32 => forward::<f32>(&u, &k, &d),
+            Precision::F64 => forward::<f64>(&u, &k, &d),
+        };
+        narrow(y, dtype)
     }
 
     fn fft_conv_backward(
@@ -26,11 +31,14 @@ impl FftConvOps for Flex {
         d: FlexTensor,
         grad_y: FlexTensor,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        match u.dtype() {
-            DType::F32 => backward::<f32>(&u, &k, &d, &grad_y),
-            DType::F64 => backward::<f64>(&u, &k, &d, &grad_y),
-            other => panic!("fft_conv: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = u.dtype();
+        let precision = Precision::of(&[dtype]);
+        let [u, k, d, grad_y] = [u, k, d, grad_y].map(|t| precision.widen(t));
+        let (du, dk, dd) = match precision {
+            Precision::F32 => backward::<f32>(&u, &k, &d, &grad_y),
+            Precision::F64 => backward::<f64>(&u, &k, &d, &grad_y),
+        };
+        (narrow(du, dtype), narrow(dk, dtype), narrow(dd, dtype))
     }
 }
 

@@ -22,6 +22,9 @@ use burn::tensor::{Tensor, TensorPrimitive};
 
 pub use composite::causal_conv_composite;
 
+use crate::error::Result;
+use crate::ops::support::check::{self, arg};
+
 /// The FFT length used for a convolution of L outputs with Lk taps.
 pub fn fft_len(len: usize, k_len: usize) -> usize {
     (len + k_len - 1).next_power_of_two()
@@ -54,21 +57,35 @@ pub trait FftConvOps: crate::ops::SpectralOps {
 }
 
 /// Causal convolution of every channel with its kernels plus the skip term:
-/// u (B, L, H), k (C, H, Lk) with any Lk (taps past L are unused), d (C, H)
-/// → y (B, L, C·H) with y[b, t, c·H + h] = (k[c, h] ∗ u[b, ·, h])_t + d[c, h]·u[b, t, h].
+/// u (B, L ≥ 1, H), k (C, H, Lk ≥ 1) with any Lk (taps past L are unused),
+/// d (C, H) → y (B, L, C·H) with
+/// y[b, t, c·H + h] = (k[c, h] ∗ u[b, ·, h])_t + d[c, h]·u[b, t, h].
 /// Differentiable in all three arguments.
+///
+/// Fails, naming the argument, unless the shapes are these and all three
+/// are of one float dtype on one device.
 pub fn causal_conv<B: FftConvOps>(
     u: Tensor<B, 3>,
     k: Tensor<B, 3>,
     d: Tensor<B, 2>,
-) -> Tensor<B, 3> {
-    let len = u.dims()[1];
-    let k_len = k.dims()[2].min(len);
-    let k = k.narrow(2, 0, k_len);
+) -> Result<Tensor<B, 3>> {
+    const OP: &str = "causal_conv";
+    let [_, len, h] = u.dims();
+    let [c, _, k_len] = k.dims();
+    check::min_axis(OP, "u (B, L ≥ 1, H)", &u.dims(), 1, 1)?;
+    check::shape(OP, "k (C, H, Lk)", &[c, h, k_len], &k.dims())?;
+    check::min_axis(OP, "k (C, H, Lk ≥ 1)", &k.dims(), 2, 1)?;
+    check::shape(OP, "d (C, H)", &[c, h], &d.dims())?;
+    check::floats_on_one_device(OP, &[arg("u", &u), arg("k", &k), arg("d", &d)])?;
+    let k = k.narrow(2, 0, k_len.min(len));
     if B::fft_conv_prefers_composite() {
-        return causal_conv_composite(u, k, d);
+        return Ok(causal_conv_composite(u, k, d));
     }
     let prim3 = |t: Tensor<B, 3>| t.into_primitive().tensor();
     let d = d.into_primitive().tensor();
-    Tensor::from_primitive(TensorPrimitive::Float(B::fft_conv(prim3(u), prim3(k), d)))
+    Ok(Tensor::from_primitive(TensorPrimitive::Float(B::fft_conv(
+        prim3(u),
+        prim3(k),
+        d,
+    ))))
 }

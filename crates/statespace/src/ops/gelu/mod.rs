@@ -16,7 +16,9 @@ use burn::tensor::{Tensor, TensorMetadata};
 use burn_flex::Flex;
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
+use crate::error::Result;
 use crate::ops::primitive::{float, tensor};
+use crate::ops::support::check;
 
 /// Backends that compute GELU; the defaults are the tensor-op composites.
 pub trait GeluOps: Backend {
@@ -33,14 +35,15 @@ pub trait GeluOps: Backend {
 
 impl GeluOps for Flex {}
 
-/// y = x·Φ(x) as tensor ops.
+/// y = x·Φ(x) as tensor ops. Unchecked: a reference for the backends;
+/// [`gelu`] is the checked entry.
 pub fn gelu_composite<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
     let shape = x.shape();
     let x = flat::<B>(x);
     B::float_reshape(float(x.clone() * cdf(x)), shape)
 }
 
-/// ∂y·(Φ(x) + x·φ(x)) as tensor ops.
+/// ∂y·(Φ(x) + x·φ(x)) as tensor ops; unchecked (∂y shaped as x).
 pub fn gelu_backward_composite<B: Backend>(
     x: FloatTensor<B>,
     grad: FloatTensor<B>,
@@ -64,9 +67,11 @@ fn cdf<B: Backend>(x: Tensor<B, 1>) -> Tensor<B, 1> {
     (x * FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5)
 }
 
-/// GELU of `x`, exact (erf) form. Differentiable.
-pub fn gelu<B: GeluOps, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    tensor(B::gelu_exact(float(x)))
+/// GELU of `x` (any shape), exact (erf) form. Differentiable. Fails,
+/// naming `x`, unless x is stored as a float type.
+pub fn gelu<B: GeluOps, const D: usize>(x: Tensor<B, D>) -> Result<Tensor<B, D>> {
+    check::float_dtype("gelu", "x", x.dtype())?;
+    Ok(tensor(B::gelu_exact(float(x))))
 }
 
 #[cfg(test)]
@@ -88,7 +93,7 @@ mod tests {
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(4);
         let x = crate::random::normal::<AD, 2>(&mut rng, [7, 33], 0.0, 3.0, &device).require_grad();
         let g = crate::random::normal::<AD, 2>(&mut rng, [7, 33], 0.0, 1.0, &device);
-        let ours = gelu(x.clone());
+        let ours = gelu(x.clone()).unwrap();
         let flat = x.clone().reshape([7 * 33]);
         let reference = (flat.clone() * cdf(flat)).reshape([7, 33]);
         let host = |t: &Tensor<AD, 2>| HostTensor::from_tensor(t).data;

@@ -19,6 +19,9 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 use burn_flex::Flex;
 
+use crate::error::Result;
+use crate::ops::support::check::{self, arg};
+
 /// Backends with a full-precision matmul.
 pub trait MatmulOps: Backend {
     /// lhs (…, M, K) × rhs (…, K, N) → (…, M, N), leading dimensions
@@ -44,15 +47,46 @@ pub trait MatmulOps: Backend {
 impl MatmulOps for Flex {}
 
 /// y (rows, cols) + b (cols) on every row, differentiable in both (see
-/// [`MatmulOps::add_bias`]).
-pub fn add_bias<B: MatmulOps>(y: Tensor<B, 2>, b: Tensor<B, 1>) -> Tensor<B, 2> {
+/// [`MatmulOps::add_bias`]). Fails, naming the argument, unless b has
+/// y's width, both of one float dtype on one device.
+pub fn add_bias<B: MatmulOps>(y: Tensor<B, 2>, b: Tensor<B, 1>) -> Result<Tensor<B, 2>> {
+    const OP: &str = "add_bias";
+    check::shape(OP, "b (cols)", &[y.dims()[1]], &b.dims())?;
+    check::floats_on_one_device(OP, &[arg("y", &y), arg("b", &b)])?;
     let out = B::add_bias(y.into_primitive().tensor(), b.into_primitive().tensor());
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
 }
 
 /// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) at the storage type's full
-/// precision (see the module doc). Differentiable in both arguments.
-pub fn matmul<B: MatmulOps, const D: usize>(lhs: Tensor<B, D>, rhs: Tensor<B, D>) -> Tensor<B, D> {
+/// precision (see the module doc), the leading axes equal or 1 (broadcast).
+/// Differentiable in both arguments. Fails, naming the argument, unless
+/// the shapes are these (rank ≥ 2), both of one float dtype on one device.
+pub fn matmul<B: MatmulOps, const D: usize>(
+    lhs: Tensor<B, D>,
+    rhs: Tensor<B, D>,
+) -> Result<Tensor<B, D>> {
+    validate_matmul(&lhs, &rhs)?;
     let out = B::exact_matmul(lhs.into_primitive().tensor(), rhs.into_primitive().tensor());
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+}
+
+/// The input checks of [`matmul`].
+fn validate_matmul<B: Backend, const D: usize>(
+    lhs: &Tensor<B, D>,
+    rhs: &Tensor<B, D>,
+) -> Result<()> {
+    const OP: &str = "matmul";
+    let (l, r) = (lhs.dims(), rhs.dims());
+    check::min_rank(OP, "lhs (…, M, K)", 2, &l)?;
+    check::min_rank(OP, "rhs (…, K, N)", 2, &r)?;
+    // The rhs lhs would take: its batch axes broadcast, K from lhs.
+    let mut expected = r;
+    for (e, (&a, &b)) in expected.iter_mut().zip(l.iter().zip(&r)).take(D - 2) {
+        if a != b && a != 1 && b != 1 {
+            *e = a;
+        }
+    }
+    expected[D - 2] = l[D - 1];
+    check::shape(OP, "rhs (…, K, N)", &expected, &r)?;
+    check::floats_on_one_device(OP, &[arg("lhs", lhs), arg("rhs", rhs)])
 }

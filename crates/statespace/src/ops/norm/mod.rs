@@ -24,7 +24,9 @@ use burn::tensor::ops::FloatTensor;
 use burn_flex::Flex;
 
 use super::MatmulOps;
+use crate::error::{Error, Result};
 use crate::ops::primitive::{float, tensor};
+use crate::ops::support::check::{self, arg};
 
 /// What a norm subtracts and adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +93,8 @@ pub trait NormOps: MatmulOps {
 impl NormOps for Flex {}
 
 /// [`NormOps::norm_forward`] in tensor ops (the order of operations of
-/// the reference models' norms).
+/// the reference models' norms). Unchecked: a reference for the backends;
+/// [`norm`] is the checked entry.
 pub fn norm_forward_composite<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
@@ -127,7 +130,8 @@ pub fn norm_forward_composite<B: Backend>(
     }
 }
 
-/// [`NormOps::norm_backward`] in tensor ops.
+/// [`NormOps::norm_backward`] in tensor ops; unchecked, as
+/// [`norm_forward_composite`].
 pub fn norm_backward_composite<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
@@ -155,36 +159,51 @@ pub fn norm_backward_composite<B: Backend>(
     }
 }
 
-/// The norm of the last dimension of `x` (…, d) with `weight` (d) and, for
-/// LayerNorm, `bias` (d); differentiable in all three.
+/// The norm of the last dimension of `x` (…, d ≥ 1) with `weight` (d) and,
+/// for LayerNorm, `bias` (d); differentiable in all three.
 ///
-/// # Panics
-/// If `weight` or `bias` is not of length d (a caller's bug; the GPU
-/// kernels would otherwise read past them), or if RMSNorm is given a bias
-/// (it has none; the bias would get no gradient).
+/// Fails, naming the argument, if `weight` or `bias` is not of length d
+/// (the GPU kernels would read past them), if RMSNorm is given a bias (it
+/// has none; the bias would get no gradient), or unless every input is of
+/// one float dtype on one device.
 pub fn norm<B: NormOps, const D: usize>(
     x: Tensor<B, D>,
     weight: Tensor<B, 1>,
     bias: Option<Tensor<B, 1>>,
     eps: f64,
     kind: NormKind,
-) -> Tensor<B, D> {
+) -> Result<Tensor<B, D>> {
+    validate(&x, &weight, bias.as_ref(), kind)?;
     let dims = x.dims();
     let d = dims[D - 1];
-    assert!(
-        kind == NormKind::Layer || bias.is_none(),
-        "norm: RMSNorm takes no bias"
-    );
-    for (name, t) in [("weight", Some(&weight)), ("bias", bias.as_ref())] {
-        if let Some(t) = t {
-            let n = t.dims()[0];
-            assert_eq!(n, d, "norm: {name} of length {n} for rows of width {d}");
-        }
-    }
     let rows = dims[..D - 1].iter().product::<usize>();
     let flat = x.reshape([rows, d]);
     let out = B::norm_forward(float(flat), float(weight), bias.map(float), eps, kind);
-    tensor::<B, 2>(out.y).reshape(dims)
+    Ok(tensor::<B, 2>(out.y).reshape(dims))
+}
+
+/// The input checks of [`norm`].
+fn validate<B: Backend, const D: usize>(
+    x: &Tensor<B, D>,
+    weight: &Tensor<B, 1>,
+    bias: Option<&Tensor<B, 1>>,
+    kind: NormKind,
+) -> Result<()> {
+    const OP: &str = "norm";
+    let dims = x.dims();
+    check::min_rank(OP, "x (…, d)", 1, &dims)?;
+    check::min_axis(OP, "x (…, d ≥ 1)", &dims, D - 1, 1)?;
+    let d = dims[D - 1];
+    check::shape(OP, "weight (d)", &[d], &weight.dims())?;
+    let mut args = vec![arg("x", x), arg("weight", weight)];
+    if let Some(bias) = bias {
+        if !kind.centred() {
+            return Err(Error::config("norm: bias", "RMSNorm takes no bias"));
+        }
+        check::shape(OP, "bias (d)", &[d], &bias.dims())?;
+        args.push(arg("bias", bias));
+    }
+    check::floats_on_one_device(OP, &args)
 }
 
 #[cfg(test)]
@@ -239,7 +258,7 @@ mod tests {
             let w = leaf(vec![d]).require_grad();
             let b = kind.centred().then(|| leaf(vec![d]).require_grad());
             let g = leaf(vec![batch, len, d]).reshape([batch, len, d]);
-            let ours = norm(x.clone(), w.clone(), b.clone(), 1e-5, kind);
+            let ours = norm(x.clone(), w.clone(), b.clone(), 1e-5, kind).unwrap();
             let theirs = reference(x.clone(), w.clone(), b.clone());
             let tol = Tolerance::<f32>::absolute(1e-5);
             ours.to_data().assert_approx_eq(&theirs.to_data(), tol);

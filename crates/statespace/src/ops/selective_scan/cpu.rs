@@ -1,25 +1,32 @@
 //! The selective scan on the CPU: one sequential recurrence per (batch row,
 //! channel), channels in parallel with rayon. B and C are transposed to
-//! (batch, G, L, N) first so each step reads them contiguously.
+//! (batch, G, L, N) first so each step reads them contiguously. In f64 when
+//! the activations or the parameters are f64, else in f32 (16-bit inputs
+//! widened, see [`crate::ops::support::precision`]); the output comes back
+//! in the activations' dtype, the last state in the parameters'.
 
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Element, TensorData, TensorMetadata};
+use burn::tensor::{Element, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CHUNK, ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
+use crate::ops::support::precision::{Precision, narrow};
 
 impl SelectiveScanOps for Flex {
     fn selective_scan_forward(
         inputs: ScanTensors<FlexTensor>,
         args: &ScanArgs,
     ) -> (FlexTensor, FlexTensor) {
-        match inputs.u.dtype() {
-            DType::F32 => forward::<f32>(&inputs, args),
-            DType::F64 => forward::<f64>(&inputs, args),
-            other => panic!("selective scan: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let (activations, params) = (inputs.u.dtype(), inputs.a.dtype());
+        let precision = Precision::of(&[activations, params]);
+        let inputs = inputs.map(|t| precision.widen(t));
+        let (out, last) = match precision {
+            Precision::F32 => forward::<f32>(&inputs, args),
+            Precision::F64 => forward::<f64>(&inputs, args),
+        };
+        (narrow(out, activations), narrow(last, params))
     }
 
     fn selective_scan_backward(
@@ -28,11 +35,15 @@ impl SelectiveScanOps for Flex {
         grad_last_state: FlexTensor,
         args: &ScanArgs,
     ) -> ScanGrads<FloatTensor<Self>> {
-        match inputs.u.dtype() {
-            DType::F32 => backward::<f32>(&inputs, &grad_out, &grad_last_state, args),
-            DType::F64 => backward::<f64>(&inputs, &grad_out, &grad_last_state, args),
-            other => panic!("selective scan: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtypes = inputs.clone().map(|t| t.dtype());
+        let precision = Precision::of(&[dtypes.u, dtypes.a]);
+        let inputs = inputs.map(|t| precision.widen(t));
+        let [grad_out, grad_last] = [grad_out, grad_last_state].map(|t| precision.widen(t));
+        let grads = match precision {
+            Precision::F32 => backward::<f32>(&inputs, &grad_out, &grad_last, args),
+            Precision::F64 => backward::<f64>(&inputs, &grad_out, &grad_last, args),
+        };
+        grads.zip(dtypes).map(|(g, dtype)| narrow(g, dtype))
     }
 }
 

@@ -32,6 +32,7 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
 use crate::error::{Error, Result};
+use crate::ops::support::check::{self, arg};
 
 /// Steps between the state checkpoints the backward pass recomputes from.
 pub const CHUNK: usize = 64;
@@ -129,6 +130,38 @@ pub struct ScanTensors<T> {
     pub delta_bias: T,
     /// Initial state (batch, D, N) or a placeholder.
     pub initial_state: T,
+}
+
+impl<T> ScanTensors<T> {
+    /// The nine tensors, each through `f`, in declaration order.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> ScanTensors<U> {
+        ScanTensors {
+            u: f(self.u),
+            delta: f(self.delta),
+            a: f(self.a),
+            b: f(self.b),
+            c: f(self.c),
+            d: f(self.d),
+            z: f(self.z),
+            delta_bias: f(self.delta_bias),
+            initial_state: f(self.initial_state),
+        }
+    }
+
+    /// Each tensor paired with the same field of `other`.
+    pub fn zip<U>(self, other: ScanTensors<U>) -> ScanTensors<(T, U)> {
+        ScanTensors {
+            u: (self.u, other.u),
+            delta: (self.delta, other.delta),
+            a: (self.a, other.a),
+            b: (self.b, other.b),
+            c: (self.c, other.c),
+            d: (self.d, other.d),
+            z: (self.z, other.z),
+            delta_bias: (self.delta_bias, other.delta_bias),
+            initial_state: (self.initial_state, other.initial_state),
+        }
+    }
 }
 
 /// Gradients of a scan with respect to each tensor (placeholders get zeros).
@@ -231,61 +264,80 @@ impl<B: Backend> SelectiveScan<B> {
         }
     }
 
+    /// Fails, naming the argument, unless the shapes are as the fields
+    /// state, the groups divide D, the activations (u, δ, B, C, z) are of
+    /// one float dtype and the parameters (A, D, δ_bias, initial state) of
+    /// one float dtype (the two may differ, as in mamba_ssm), and every
+    /// tensor is on one device.
     fn validate(&self) -> Result<()> {
+        const OP: &str = "selective_scan";
         let [batch, dim, len] = self.u.dims();
-        let check = |name: &str, actual: &[usize], expected: &[usize]| {
-            if actual != expected {
-                Err(Error::shape(name, expected, actual))
-            } else {
-                Ok(())
-            }
-        };
-        check("delta", &self.delta.dims(), &[batch, dim, len])?;
+        check::shape(
+            OP,
+            "delta (batch, D, L)",
+            &[batch, dim, len],
+            &self.delta.dims(),
+        )?;
         let [a_dim, n] = self.a.dims();
-        check("A (dim, dstate)", &[a_dim, n], &[dim, n])?;
+        check::shape(OP, "A (D, N)", &[dim, n], &[a_dim, n])?;
         let groups = self.b.dims()[1];
         if groups == 0 || dim % groups != 0 {
             return Err(Error::config(
-                "B",
+                "selective_scan: B",
                 format!("groups ({groups}) must divide dim ({dim})"),
             ));
         }
-        check(
-            "B (batch, groups, dstate, L)",
-            &self.b.dims(),
-            &[batch, groups, n, len],
-        )?;
-        check(
-            "C (batch, groups, dstate, L)",
-            &self.c.dims(),
-            &[batch, groups, n, len],
-        )?;
+        let bc = [batch, groups, n, len];
+        check::shape(OP, "B (batch, G, N, L)", &bc, &self.b.dims())?;
+        check::shape(OP, "C (batch, G, N, L)", &bc, &self.c.dims())?;
+        let mut activations = vec![
+            arg("u", &self.u),
+            arg("delta", &self.delta),
+            arg("B", &self.b),
+            arg("C", &self.c),
+        ];
+        let mut params = vec![arg("A", &self.a)];
         if let Some(d) = &self.d {
-            check("D", &d.dims(), &[dim])?;
+            check::shape(OP, "D (D)", &[dim], &d.dims())?;
+            params.push(arg("D", d));
         }
         if let Some(z) = &self.z {
-            check("z", &z.dims(), &[batch, dim, len])?;
+            check::shape(OP, "z (batch, D, L)", &[batch, dim, len], &z.dims())?;
+            activations.push(arg("z", z));
         }
         if let Some(bias) = &self.delta_bias {
-            check("delta_bias", &bias.dims(), &[dim])?;
+            check::shape(OP, "delta_bias (D)", &[dim], &bias.dims())?;
+            params.push(arg("delta_bias", bias));
         }
         if let Some(s) = &self.initial_state {
-            check(
-                "initial_state (batch, dim, dstate)",
-                &s.dims(),
+            check::shape(
+                OP,
+                "initial_state (batch, D, N)",
                 &[batch, dim, n],
+                &s.dims(),
             )?;
+            params.push(arg("initial_state", s));
         }
         if let Some(starts) = &self.starts {
             let (rows, cols) = starts.dims();
-            check("sequence starts (batch, L)", &[rows, cols], &[batch, len])?;
+            check::shape(
+                OP,
+                "sequence starts (batch, L)",
+                &[batch, len],
+                &[rows, cols],
+            )?;
         }
-        Ok(())
+        check::floats_on_one_device(OP, &activations)?;
+        check::floats_on_one_device(OP, &params)?;
+        check::same_device(OP, &[("u", self.u.device()), ("A", self.a.device())])
     }
 }
 
-/// Runs the selective scan: returns (out (batch, D, L), last state
-/// (batch, D, N)). Differentiable in every tensor input.
+/// Runs the selective scan: returns (out (batch, D, L) in the activations'
+/// dtype, last state (batch, D, N) in the parameters'). Differentiable in
+/// every tensor input. Fails, naming the argument, on inputs
+/// [`SelectiveScan`]'s shapes, dtypes and devices do not allow (see its
+/// fields; activations and parameters each of one float dtype, one device).
 pub fn selective_scan<B: SelectiveScanOps>(
     scan: SelectiveScan<B>,
 ) -> Result<(Tensor<B, 3>, Tensor<B, 3>)> {

@@ -11,7 +11,7 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::SpectralOps;
 use crate::ops::cuda_libs::{F32Cube, cufft};
-use crate::ops::matmul::{MatmulOps, matmul};
+use crate::ops::matmul::MatmulOps;
 
 /// rfft through cuFFT: `None` where it cannot run (not f32, no library),
 /// so the caller takes another route.
@@ -105,6 +105,14 @@ fn from_matrix<B: MatmulOps>(x: Tensor<B, 2>, lead: &[usize]) -> FloatTensor<B> 
         x.into_primitive().tensor(),
         burn::tensor::Shape::from(shape),
     )
+}
+
+/// The backend's exact product of matrices this file builds (their shapes
+/// agree by construction, so the checks of [`crate::ops::matmul()`] are not
+/// needed).
+fn matmul<B: MatmulOps>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
+    let product = B::exact_matmul(a.into_primitive().tensor(), b.into_primitive().tensor());
+    Tensor::from_primitive(TensorPrimitive::Float(product))
 }
 
 /// rfft of any length n as two matmuls: Re X_k = Σ_t x_t cos(2πkt/n),

@@ -1,36 +1,44 @@
-//! CPU transforms with `realfft`, parallel over rows with rayon.
+//! CPU transforms with `realfft`, parallel over rows with rayon; in f64
+//! for f64 input, else in f32 ([`crate::ops::support::precision`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use burn::tensor::TensorData;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftNum, RealFftPlanner, RealToComplex};
 
 use super::SpectralOps;
+use crate::ops::support::precision::{Precision, narrow};
 
 impl SpectralOps for Flex {
     fn spectral_rfft(
         signal: FloatTensor<Flex>,
         n: usize,
     ) -> (FloatTensor<Flex>, FloatTensor<Flex>) {
-        match signal.dtype() {
-            DType::F64 => rfft_typed::<f64>(signal, n),
-            DType::F32 => rfft_typed::<f32>(signal, n),
-            other => panic!("rfft: unsupported dtype {other:?} (f32 and f64 only)"),
-        }
+        let dtype = signal.dtype();
+        let precision = Precision::of(&[dtype]);
+        let signal = precision.widen(signal);
+        let (re, im) = match precision {
+            Precision::F64 => rfft_typed::<f64>(signal, n),
+            Precision::F32 => rfft_typed::<f32>(signal, n),
+        };
+        (narrow(re, dtype), narrow(im, dtype))
     }
 
     fn spectral_irfft(re: FloatTensor<Flex>, im: FloatTensor<Flex>, n: usize) -> FloatTensor<Flex> {
-        match re.dtype() {
-            DType::F64 => irfft_typed::<f64>(re, im, n),
-            DType::F32 => irfft_typed::<f32>(re, im, n),
-            other => panic!("irfft: unsupported dtype {other:?} (f32 and f64 only)"),
-        }
+        let dtype = re.dtype();
+        let precision = Precision::of(&[dtype]);
+        let [re, im] = [re, im].map(|t| precision.widen(t));
+        let signal = match precision {
+            Precision::F64 => irfft_typed::<f64>(re, im, n),
+            Precision::F32 => irfft_typed::<f32>(re, im, n),
+        };
+        narrow(signal, dtype)
     }
 }
 

@@ -56,7 +56,8 @@ fn segment_sums<B: Backend, const D: usize, const E: usize>(
 }
 
 /// SSD by the chunked algorithm, composed of differentiable tensor ops:
-/// returns y (batch, L, H, P) and the final state (batch, H, P, N).
+/// returns y (batch, L, H, P) and the final state (batch, H, P, N). Fails
+/// on the inputs [`super::ssd`] refuses.
 pub fn ssd_chunked<B: MatmulOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
     s.validate()?;
     let [batch, len, heads, p] = s.x.dims();
@@ -117,14 +118,14 @@ pub fn ssd_chunked<B: MatmulOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4
     let (seg, lower) = segment_sums::<B, 4, 5>(a_h.clone());
     let decay = seg.exp() * lower;
     let y_diag = matmul(
-        matmul(c_h.clone(), b_h.clone().swap_dims(3, 4)) * decay,
+        matmul(c_h.clone(), b_h.clone().swap_dims(3, 4))? * decay,
         x_h.clone(),
-    );
+    )?;
 
     // 2. Each chunk's own final state: Σ_j exp(a_{j+1} + … + a_{q−1}) B_j ⊗ x_j.
     let total = a_h.clone().sum_dim(3); // (b, c, h, 1)
     let to_end = decay_to_end::<B>(a_h.clone()); // exp(Σ_{k>j} a_k)
-    let chunk_states = matmul((x_h * to_end.unsqueeze_dim::<5>(4)).swap_dims(3, 4), b_h); // (b, c, h, p, n)
+    let chunk_states = matmul((x_h * to_end.unsqueeze_dim::<5>(4)).swap_dims(3, 4), b_h)?; // (b, c, h, p, n)
 
     // 3. Across chunks: h_c = Σ_{z ≤ c} exp(total_{z+1} + … + total_c) s_z, with the initial state first.
     let h0 = s
@@ -145,13 +146,13 @@ pub fn ssd_chunked<B: MatmulOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4
     let flat = states
         .permute([0, 2, 1, 3, 4])
         .reshape([batch, heads, chunks + 1, p * n]);
-    let passed = matmul(across, flat).reshape([batch, heads, chunks + 1, p, n]); // state after chunk z−1
+    let passed = matmul(across, flat)?.reshape([batch, heads, chunks + 1, p, n]); // state after chunk z−1
     let entering = passed.clone().narrow(2, 0, chunks).permute([0, 2, 1, 3, 4]); // (b, c, h, p, n)
     let final_state = passed.narrow(2, chunks, 1).squeeze_dim::<4>(2); // (b, h, p, n)
 
     // 4. The entering state's contribution: exp(a_0 + … + a_i) C_i · h.
     let from_start = a_h.cumsum(3).exp(); // (b, c, h, q)
-    let y_off = matmul(c_h, entering.swap_dims(3, 4)) * from_start.unsqueeze_dim::<5>(4); // (b, c, h, q, p)
+    let y_off = matmul(c_h, entering.swap_dims(3, 4))? * from_start.unsqueeze_dim::<5>(4); // (b, c, h, q, p)
 
     let y = (y_diag + y_off)
         .permute([0, 1, 3, 2, 4])

@@ -7,26 +7,33 @@
 //!   da_t = e^{a_t} ⟨g, h_{t−1}⟩, g ← e^{a_t} g,
 //! where a reset position has decay 0 (so da_t = 0 there) and the states are
 //! recomputed from checkpoints every [`CHUNK`] steps.
+//!
+//! In f64 for f64 inputs, else in f32 (16-bit inputs widened, see
+//! [`crate::ops::support::precision`]).
 
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Element, TensorData, TensorMetadata};
+use burn::tensor::{Element, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CHUNK, SsdArgs, SsdOps, SsdTensors};
 use crate::ops::row_update::decay_update_dot;
+use crate::ops::support::precision::{Precision, narrow};
 
 impl SsdOps for Flex {
     fn ssd_forward(
         inputs: SsdTensors<FlexTensor>,
         args: &SsdArgs,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        match inputs.x.dtype() {
-            DType::F32 => forward::<f32>(&inputs, args),
-            DType::F64 => forward::<f64>(&inputs, args),
-            other => panic!("ssd: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = inputs.x.dtype();
+        let precision = Precision::of(&[dtype]);
+        let inputs = inputs.map(|t| precision.widen(t));
+        let (y, last) = match precision {
+            Precision::F32 => forward::<f32>(&inputs, args),
+            Precision::F64 => forward::<f64>(&inputs, args),
+        };
+        (narrow(y, dtype), narrow(last, dtype))
     }
 
     fn ssd_backward(
@@ -35,11 +42,15 @@ impl SsdOps for Flex {
         grad_final: FlexTensor,
         args: &SsdArgs,
     ) -> SsdTensors<FloatTensor<Self>> {
-        match inputs.x.dtype() {
-            DType::F32 => backward::<f32>(&inputs, &grad_y, &grad_final, args),
-            DType::F64 => backward::<f64>(&inputs, &grad_y, &grad_final, args),
-            other => panic!("ssd: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtypes = inputs.clone().map(|t| t.dtype());
+        let precision = Precision::of(&[dtypes.x]);
+        let inputs = inputs.map(|t| precision.widen(t));
+        let [grad_y, grad_final] = [grad_y, grad_final].map(|t| precision.widen(t));
+        let grads = match precision {
+            Precision::F32 => backward::<f32>(&inputs, &grad_y, &grad_final, args),
+            Precision::F64 => backward::<f64>(&inputs, &grad_y, &grad_final, args),
+        };
+        grads.zip(dtypes).map(|(g, dtype)| narrow(g, dtype))
     }
 }
 

@@ -40,6 +40,7 @@ use burn::tensor::{DType, Tensor, TensorPrimitive};
 use super::SequenceStarts;
 use super::matmul::MatmulOps;
 use crate::error::{Error, Result};
+use crate::ops::support::check::{self, arg};
 pub use chunked::ssd_chunked;
 
 /// Steps between the state checkpoints the CPU backward recomputes from.
@@ -66,53 +67,55 @@ pub struct Ssd<B: Backend> {
 }
 
 impl<B: Backend> Ssd<B> {
+    /// Fails, naming the argument, unless the shapes are as the fields
+    /// state with no empty axis (G dividing H), the chunk size is at least
+    /// 1, and every tensor is of one float dtype on one device.
     fn validate(&self) -> Result<()> {
+        const OP: &str = "ssd";
         let [batch, len, heads, p] = self.x.dims();
         let [_, _, groups, n] = self.b.dims();
-        if self.a.dims() != [batch, len, heads] {
-            return Err(Error::shape(
-                "a (batch, L, heads)",
-                &[batch, len, heads],
-                &self.a.dims(),
+        for axis in 0..4 {
+            check::min_axis(OP, "x (batch, L, H, P), each ≥ 1", &self.x.dims(), axis, 1)?;
+        }
+        check::min_axis(OP, "B (batch, L, G, N ≥ 1)", &self.b.dims(), 3, 1)?;
+        check::shape(OP, "a (batch, L, H)", &[batch, len, heads], &self.a.dims())?;
+        let bc = [batch, len, groups, n];
+        if groups == 0 || heads % groups != 0 {
+            return Err(Error::config(
+                "ssd: B",
+                format!("groups ({groups}) must divide heads ({heads})"),
             ));
         }
-        if groups == 0 || heads % groups != 0 || self.b.dims() != [batch, len, groups, n] {
-            return Err(Error::shape(
-                "B (batch, L, groups, dstate), groups dividing heads",
-                &[batch, len, groups, n],
-                &self.b.dims(),
-            ));
-        }
-        if self.c.dims() != [batch, len, groups, n] {
-            return Err(Error::shape(
-                "C (batch, L, groups, dstate)",
-                &[batch, len, groups, n],
-                &self.c.dims(),
-            ));
-        }
-        if let Some(h0) = &self.initial_state
-            && h0.dims() != [batch, heads, p, n]
-        {
-            return Err(Error::shape(
-                "initial_state (batch, heads, headdim, dstate)",
+        check::shape(OP, "B (batch, L, G, N)", &bc, &self.b.dims())?;
+        check::shape(OP, "C (batch, L, G, N)", &bc, &self.c.dims())?;
+        let mut args = vec![
+            arg("x", &self.x),
+            arg("a", &self.a),
+            arg("B", &self.b),
+            arg("C", &self.c),
+        ];
+        if let Some(h0) = &self.initial_state {
+            check::shape(
+                OP,
+                "initial_state (batch, H, P, N)",
                 &[batch, heads, p, n],
                 &h0.dims(),
-            ));
+            )?;
+            args.push(arg("initial_state", h0));
         }
         if self.chunk_size == 0 {
-            return Err(Error::config("chunk_size", "must be at least 1"));
+            return Err(Error::config("ssd: chunk_size", "must be at least 1"));
         }
         if let Some(starts) = &self.starts {
             let (rows, cols) = starts.dims();
-            if [rows, cols] != [batch, len] {
-                return Err(Error::shape(
-                    "sequence starts (batch, L)",
-                    &[batch, len],
-                    &[rows, cols],
-                ));
-            }
+            check::shape(
+                OP,
+                "sequence starts (batch, L)",
+                &[batch, len],
+                &[rows, cols],
+            )?;
         }
-        Ok(())
+        check::floats_on_one_device(OP, &args)
     }
 }
 
@@ -173,6 +176,30 @@ pub struct SsdTensors<T> {
     pub initial_state: T,
 }
 
+impl<T> SsdTensors<T> {
+    /// The five tensors, each through `f`, in declaration order.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> SsdTensors<U> {
+        SsdTensors {
+            x: f(self.x),
+            a: f(self.a),
+            b: f(self.b),
+            c: f(self.c),
+            initial_state: f(self.initial_state),
+        }
+    }
+
+    /// Each tensor paired with the same field of `other`.
+    pub fn zip<U>(self, other: SsdTensors<U>) -> SsdTensors<(T, U)> {
+        SsdTensors {
+            x: (self.x, other.x),
+            a: (self.a, other.a),
+            b: (self.b, other.b),
+            c: (self.c, other.c),
+            initial_state: (self.initial_state, other.initial_state),
+        }
+    }
+}
+
 /// Backends that run SSD.
 pub trait SsdOps: MatmulOps {
     /// Forward: (y (batch, L, H, P), final state (batch, H, P, N)).
@@ -200,7 +227,9 @@ pub trait SsdOps: MatmulOps {
 }
 
 /// Runs SSD through the backend op: returns y (batch, L, H, P) and the final
-/// state (batch, H, P, N). Differentiable in every tensor input.
+/// state (batch, H, P, N). Differentiable in every tensor input. Fails,
+/// naming the argument, on inputs [`Ssd`]'s shapes do not allow, of mixed
+/// or non-float dtypes, or on different devices.
 pub fn ssd<B: SsdOps>(s: Ssd<B>) -> Result<(Tensor<B, 4>, Tensor<B, 4>)> {
     s.validate()?;
     if B::ssd_prefers_chunked(&s.problem()) {

@@ -5,9 +5,12 @@ use burn::tensor::Tensor;
 
 use crate::complex::ComplexTensor;
 use crate::io::tensor_from_f64;
-use crate::ops::matmul::{MatmulOps, matmul};
+use crate::ops::matmul::MatmulOps;
+use crate::ops::primitive::{float, tensor};
 
 /// 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) via an (H, N, L) tensor of powers.
+/// Unchecked (the backends run it on inputs [`super::vandermonde`] checked):
+/// w (H, N), coef (C, H, N).
 pub fn vandermonde_composite<B: MatmulOps>(
     w: &ComplexTensor<B, 2>,
     coef: &ComplexTensor<B, 3>,
@@ -25,6 +28,8 @@ pub fn vandermonde_composite<B: MatmulOps>(
         .mul_real(&positions)
         .exp(); // (H, N, L)
     let coef = coef.map(|t| t.swap_dims(0, 1)); // (H, C, N)
+    let matmul =
+        |a: Tensor<B, 3>, b: Tensor<B, 3>| tensor::<B, 3>(B::exact_matmul(float(a), float(b)));
     let re = matmul(coef.re, powers.re) - matmul(coef.im, powers.im);
     re.swap_dims(0, 1).mul_scalar(2.0)
 }

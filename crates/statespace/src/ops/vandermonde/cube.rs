@@ -31,7 +31,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Vandermond
     for CubeBackend<R, F, I, BT>
 {
     fn vandermonde(i: VandermondeInputs<FloatTensor<Self>>, len: usize) -> FloatTensor<Self> {
-        i.assert_shapes(|t| t.meta.shape().to_vec());
+        // The kernels index by these shapes unchecked: [`super::vandermonde`]
+        // checked them, a direct caller of the trait must not get past.
+        if let Err(e) = i.check_shapes(|t| t.meta.shape().to_vec()) {
+            panic!("{e}");
+        }
         let [channels, heads, modes] = i.coef_re.meta.shape().dims::<3>();
         let blocks = len.div_ceil(UNITS);
         if all_f64(&i) || blocks > MAX_GRID_Y {
@@ -70,7 +74,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> Vandermond
         i: VandermondeInputs<FloatTensor<Self>>,
         grad: FloatTensor<Self>,
     ) -> VandermondeInputs<FloatTensor<Self>> {
-        i.assert_shapes(|t| t.meta.shape().to_vec());
+        // The kernels index by these shapes unchecked: [`super::vandermonde`]
+        // checked them, a direct caller of the trait must not get past.
+        if let Err(e) = i.check_shapes(|t| t.meta.shape().to_vec()) {
+            panic!("{e}");
+        }
         let [channels, heads, modes] = i.coef_re.meta.shape().dims::<3>();
         let grad_shape = grad.meta.shape().to_vec();
         assert!(

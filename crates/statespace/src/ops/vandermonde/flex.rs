@@ -1,31 +1,39 @@
 //! The fused CPU kernel: per channel h (in parallel), the powers exp(l·w)
-//! of each mode, accumulated into every output row.
+//! of each mode, accumulated into every output row; in f64 for f64 inputs,
+//! else in f32 ([`crate::ops::support::precision`]).
 
-use burn::tensor::{DType, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::{VandermondeInputs, VandermondeOps};
 use crate::ops::flex_values::{HostReal, values};
+use crate::ops::support::precision::{Precision, narrow};
 
 impl VandermondeOps for Flex {
     fn vandermonde(inputs: VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
-        match inputs.w_re.dtype() {
-            DType::F32 => forward::<f32>(&inputs, len),
-            DType::F64 => forward::<f64>(&inputs, len),
-            other => panic!("vandermonde: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = inputs.w_re.dtype();
+        let precision = Precision::of(&[dtype]);
+        let inputs = inputs.map(|t| precision.widen(t));
+        let k = match precision {
+            Precision::F32 => forward::<f32>(&inputs, len),
+            Precision::F64 => forward::<f64>(&inputs, len),
+        };
+        narrow(k, dtype)
     }
 
     fn vandermonde_backward(
         inputs: VandermondeInputs<FlexTensor>,
         grad: FlexTensor,
     ) -> VandermondeInputs<FlexTensor> {
-        match inputs.w_re.dtype() {
-            DType::F32 => backward::<f32>(&inputs, &grad),
-            DType::F64 => backward::<f64>(&inputs, &grad),
-            other => panic!("vandermonde: unsupported dtype {other:?} (f32, f64)"),
-        }
+        let dtype = inputs.w_re.dtype();
+        let precision = Precision::of(&[dtype]);
+        let (inputs, grad) = (inputs.map(|t| precision.widen(t)), precision.widen(grad));
+        let grads = match precision {
+            Precision::F32 => backward::<f32>(&inputs, &grad),
+            Precision::F64 => backward::<f64>(&inputs, &grad),
+        };
+        grads.map(|t| narrow(t, dtype))
     }
 }
 

@@ -22,6 +22,10 @@ use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive};
 pub use composite::vandermonde_composite;
 
 use crate::complex::ComplexTensor;
+use crate::error::Result;
+use crate::ops::support::check::{self, arg};
+
+const OP: &str = "vandermonde";
 
 /// The four real inputs of the product: w (H, N) and coef (C, H, N) as parts.
 #[derive(Debug, Clone)]
@@ -37,17 +41,16 @@ pub struct VandermondeInputs<T> {
 }
 
 impl<T> VandermondeInputs<T> {
-    /// Panics, naming the shapes, unless w is (H, N) and coef (C, H, N) in
+    /// Fails, naming the part, unless w is (H, N) and coef (C, H, N) in
     /// both parts (`shape` reads a tensor's shape): the kernels index by
     /// these shapes unchecked.
-    pub fn assert_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) {
-        let (w, w_im) = (shape(&self.w_re), shape(&self.w_im));
-        let (coef, coef_im) = (shape(&self.coef_re), shape(&self.coef_im));
-        assert!(
-            w.len() == 2 && coef.len() == 3 && w_im == w && coef_im == coef && coef[1..] == w[..],
-            "vandermonde: w must be (H, N) and coef (C, H, N), in both parts; \
-             got w {w:?} / {w_im:?}, coef {coef:?} / {coef_im:?}"
-        );
+    pub fn check_shapes(&self, shape: impl Fn(&T) -> Vec<usize>) -> Result<()> {
+        let (w, coef) = (shape(&self.w_re), shape(&self.coef_re));
+        check::rank(OP, "w.re (H, N)", 2, &w)?;
+        check::rank(OP, "coef.re (C, H, N)", 3, &coef)?;
+        check::shape(OP, "w.im (H, N)", &w, &shape(&self.w_im))?;
+        check::shape(OP, "coef.re (C, H, N)", &[coef[0], w[0], w[1]], &coef)?;
+        check::shape(OP, "coef.im (C, H, N)", &coef, &shape(&self.coef_im))
     }
 
     /// The four tensors, each through `f`, in the order w_re, w_im,
@@ -76,11 +79,23 @@ pub trait VandermondeOps: crate::ops::MatmulOps {
 
 /// K[c, h, l] = 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) for l < `len`:
 /// w (H, N), coef (C, H, N) → (C, H, len). Differentiable.
+///
+/// Fails, naming the part, unless the shapes are these and all four parts
+/// are of one float dtype on one device.
 pub fn vandermonde<B: VandermondeOps>(
     w: &ComplexTensor<B, 2>,
     coef: &ComplexTensor<B, 3>,
     len: usize,
-) -> Tensor<B, 3> {
+) -> Result<Tensor<B, 3>> {
+    check::floats_on_one_device(
+        OP,
+        &[
+            arg("w.re", &w.re),
+            arg("w.im", &w.im),
+            arg("coef.re", &coef.re),
+            arg("coef.im", &coef.im),
+        ],
+    )?;
     let p2 = |t: &Tensor<B, 2>| t.clone().into_primitive().tensor();
     let p3 = |t: &Tensor<B, 3>| t.clone().into_primitive().tensor();
     let inputs = VandermondeInputs {
@@ -89,6 +104,8 @@ pub fn vandermonde<B: VandermondeOps>(
         coef_re: p3(&coef.re),
         coef_im: p3(&coef.im),
     };
-    inputs.assert_shapes(|t| t.shape().to_vec());
-    Tensor::from_primitive(TensorPrimitive::Float(B::vandermonde(inputs, len)))
+    inputs.check_shapes(|t| t.shape().to_vec())?;
+    Ok(Tensor::from_primitive(TensorPrimitive::Float(
+        B::vandermonde(inputs, len),
+    )))
 }
