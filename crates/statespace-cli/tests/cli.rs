@@ -275,8 +275,15 @@ fn fails_cleanly(args: &[&std::ffi::OsStr], expected: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
     assert!(stderr.contains(expected), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{stderr}");
-    assert!(start.elapsed().as_secs() < 60, "{args:?} took {:?}", start.elapsed());
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal error"),
+        "{stderr}"
+    );
+    assert!(
+        start.elapsed().as_secs() < 60,
+        "{args:?} took {:?}",
+        start.elapsed()
+    );
     stderr
 }
 
@@ -321,13 +328,23 @@ fn generate_reads_a_long_prompt_from_a_file() {
     let prompt = dir.join("prompt.txt");
     std::fs::write(&prompt, "state space ".repeat(2000)).unwrap();
     let out = ssm()
-        .args(["generate", "--max-tokens", "2", "--byte-level", "--prompt-file"])
+        .args([
+            "generate",
+            "--max-tokens",
+            "2",
+            "--byte-level",
+            "--prompt-file",
+        ])
         .arg(&prompt)
         .arg("--model")
         .arg(golden().join("native_mamba"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("prefill 24000 tokens"));
     std::fs::write(&prompt, [0xff, 0xfe, 0x00]).unwrap();
     fails_cleanly(
@@ -342,4 +359,94 @@ fn generate_reads_a_long_prompt_from_a_file() {
         "not UTF-8",
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Every `ssm bench` subcommand runs to the end at small sizes and prints
+/// its JSON line (the speeds themselves are benchmarks, not tests).
+#[test]
+fn every_bench_subcommand_runs_at_small_sizes() {
+    let cases: [(&[&str], &[&str]); 5] = [
+        (
+            &[
+                "bench",
+                "train",
+                "--batch",
+                "2",
+                "--len",
+                "16",
+                "--d-model",
+                "8",
+                "--layers",
+                "1",
+                "--steps",
+                "1",
+            ],
+            &["\"what\": \"train_step\""],
+        ),
+        (
+            &[
+                "bench", "generate", "--prompt", "4", "--decode", "2", "--layers", "1",
+            ],
+            &[
+                "\"model\": \"mamba-130m\"",
+                "\"model\": \"mamba2-130m\"",
+                "decode_tok_s",
+            ],
+        ),
+        (
+            &[
+                "bench",
+                "train-lm",
+                "--model",
+                "mamba2-130m",
+                "--batch",
+                "1",
+                "--len",
+                "4",
+                "--steps",
+                "1",
+                "--layers",
+                "1",
+            ],
+            &["\"what\": \"train_lm\"", "tokens_per_s"],
+        ),
+        (
+            &[
+                "bench", "decode", "--batch", "2", "--tokens", "2", "--layers", "1",
+            ],
+            &["\"what\": \"decode\"", "\"batch\": 2"],
+        ),
+        (
+            &["bench", "kernels", "--smoke"],
+            &[
+                "statespace.selective_scan",
+                "statespace.ssd",
+                "statespace.fftconv",
+                "statespace.s4d_kernel",
+                "statespace.cauchy",
+                "statespace.matmul_f32",
+            ],
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = ssm().args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for needle in expected {
+            assert!(
+                stdout.contains(needle),
+                "{args:?}: {needle} not in {stdout}"
+            );
+        }
+    }
+    let out = ssm()
+        .args(["bench", "decode", "--layers", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--layers"));
 }

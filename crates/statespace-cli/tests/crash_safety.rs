@@ -96,7 +96,11 @@ fn training_survives_repeated_kills_during_checkpoint_writes() {
         }
     }
     let start = Instant::now();
-    let out = ssm().args(["train", "--resume"]).arg(&run).output().unwrap();
+    let out = ssm()
+        .args(["train", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "the final resume failed: {}",
@@ -109,7 +113,11 @@ fn training_survives_repeated_kills_during_checkpoint_writes() {
         .filter(|l| l.contains(",val,"))
         .map(|l| l.split(',').next().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(rows, (1..=steps as u64).collect::<Vec<u64>>(), "one validation row per step");
+    assert_eq!(
+        rows,
+        (1..=steps as u64).collect::<Vec<u64>>(),
+        "one validation row per step"
+    );
     assert!(metrics.lines().any(|l| l.contains(",test,")));
     let leftovers: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
         .unwrap()
@@ -122,6 +130,9 @@ fn training_survives_repeated_kills_during_checkpoint_writes() {
         "survived {survived} kills (checkpoints at steps {resumed_from:?}); final resume took {:?}",
         start.elapsed()
     );
-    assert!(survived >= kills / 2, "only {survived} kills landed during training");
+    assert!(
+        survived >= kills / 2,
+        "only {survived} kills landed during training"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }

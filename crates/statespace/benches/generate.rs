@@ -36,7 +36,12 @@ fn generation(c: &mut Criterion) {
             shape(MixerConfig::Mamba2(Mamba2Config::new(768))),
         ),
     ] {
-        let model = config.init::<Flex>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1)).expect("valid shape");
+        let model = config
+            .init::<Flex>(
+                &device,
+                &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+            )
+            .expect("valid shape");
         group.bench_function(format!("{name}/prefill_512"), |b| {
             b.iter(|| Generator::new(&model, &prompt, Sampling::default(), 512, &device).unwrap())
         });

@@ -8,9 +8,7 @@ use crate::error::{Error, Result};
 /// Σ of the products of `terms`, or None on overflow.
 pub fn sum_of_products(terms: &[&[usize]]) -> Option<usize> {
     terms.iter().try_fold(0usize, |acc, factors| {
-        let product = factors
-            .iter()
-            .try_fold(1usize, |p, &f| p.checked_mul(f))?;
+        let product = factors.iter().try_fold(1usize, |p, &f| p.checked_mul(f))?;
         acc.checked_add(product)
     })
 }

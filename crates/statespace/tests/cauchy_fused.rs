@@ -10,7 +10,7 @@ use statespace::ops::cauchy::cauchy_composite;
 
 mod common;
 
-use common::{CpuAutodiff as AD, grad_values, Draws};
+use common::{CpuAutodiff as AD, Draws, grad_values};
 
 #[test]
 fn fused_cauchy_and_gradients_equal_composite() {

@@ -11,7 +11,7 @@ use statespace::kernel::vandermonde::{diagonal_kernel, diagonal_kernel_composite
 
 mod common;
 
-use common::{CpuAutodiff as AD, grad_values, Draws};
+use common::{CpuAutodiff as AD, Draws, grad_values};
 
 /// `t`'s values as a new f32 leaf tensor.
 fn f32_leaf<const D: usize>(t: &Tensor<AD, D>) -> Tensor<AD, D> {
@@ -29,10 +29,8 @@ fn fused_diagonal_kernel_and_gradients_equal_composite() {
                 draws.leaf([h, n], -1.0, -0.1),
                 draws.leaf([h, n], -10.0, 10.0),
             );
-            let b = ComplexTensor::new(
-                draws.leaf([h, n], -1.0, 1.0),
-                draws.leaf([h, n], -1.0, 1.0),
-            );
+            let b =
+                ComplexTensor::new(draws.leaf([h, n], -1.0, 1.0), draws.leaf([h, n], -1.0, 1.0));
             let cc = ComplexTensor::new(
                 draws.leaf([c, h, n], -1.0, 1.0),
                 draws.leaf([c, h, n], -1.0, 1.0),
@@ -77,10 +75,7 @@ fn fused_diagonal_kernel_is_accurate_in_f32_at_small_steps() {
             draws.leaf([h, n], -0.6, -0.1),
             draws.leaf([h, n], -1.0, 1.0),
         );
-        let b = ComplexTensor::new(
-            draws.leaf([h, n], -1.0, 1.0),
-            draws.leaf([h, n], -1.0, 1.0),
-        );
+        let b = ComplexTensor::new(draws.leaf([h, n], -1.0, 1.0), draws.leaf([h, n], -1.0, 1.0));
         let cc = ComplexTensor::new(
             draws.leaf([c, h, n], -1.0, 1.0),
             draws.leaf([c, h, n], -1.0, 1.0),
@@ -146,10 +141,7 @@ fn mismatched_shapes_are_refused() {
         draws.leaf([2, 4], -1.0, -0.1),
         draws.leaf([2, 4], -1.0, 1.0),
     );
-    let b = ComplexTensor::new(
-        draws.leaf([2, 4], -1.0, 1.0),
-        draws.leaf([2, 4], -1.0, 1.0),
-    );
+    let b = ComplexTensor::new(draws.leaf([2, 4], -1.0, 1.0), draws.leaf([2, 4], -1.0, 1.0));
     let c = ComplexTensor::new(
         draws.leaf([1, 2, 4], -1.0, 1.0),
         draws.leaf([1, 2, 4], -1.0, 1.0),

@@ -27,7 +27,10 @@ struct System {
 impl System {
     fn draw(draws: &mut Draws, channels: usize, h: usize, n: usize, rank: usize) -> Self {
         let mut pair2 = |shape: [usize; 2], lo: f64, hi: f64, spread: f64| {
-            ComplexTensor::new(draws.leaf(shape, lo, hi), draws.leaf(shape, -spread, spread))
+            ComplexTensor::new(
+                draws.leaf(shape, lo, hi),
+                draws.leaf(shape, -spread, spread),
+            )
         };
         let lambda = pair2([h, n], -0.8, -0.1, 5.0);
         let b = pair2([h, n], -1.0, 1.0, 1.0);
@@ -49,7 +52,12 @@ impl System {
 /// Nodes 2i·tan(πk/L), k < ⌈L/2⌉, as the DPLR kernel uses them.
 fn nodes(len: usize) -> Vec<Complex64> {
     (0..len.div_ceil(2))
-        .map(|k| Complex64::new(0.0, 2.0 * (std::f64::consts::PI * k as f64 / len as f64).tan()))
+        .map(|k| {
+            Complex64::new(
+                0.0,
+                2.0 * (std::f64::consts::PI * k as f64 / len as f64).tan(),
+            )
+        })
         .collect()
 }
 
@@ -116,8 +124,16 @@ fn fused_gradient_is_accurate_beside_a_near_dc_pole() {
     im[0] = -1e-4;
     let lambda_at = |re: &[f64], im: &[f64]| {
         ComplexTensor::new(
-            Tensor::<AD, 2>::from_data(burn::tensor::TensorData::new(re.to_vec(), [h, n]), (&Default::default(), DType::F64)).require_grad(),
-            Tensor::<AD, 2>::from_data(burn::tensor::TensorData::new(im.to_vec(), [h, n]), (&Default::default(), DType::F64)).require_grad(),
+            Tensor::<AD, 2>::from_data(
+                burn::tensor::TensorData::new(re.to_vec(), [h, n]),
+                (&Default::default(), DType::F64),
+            )
+            .require_grad(),
+            Tensor::<AD, 2>::from_data(
+                burn::tensor::TensorData::new(im.to_vec(), [h, n]),
+                (&Default::default(), DType::F64),
+            )
+            .require_grad(),
         )
     };
     let nodes = nodes(len);
@@ -139,18 +155,22 @@ fn fused_gradient_is_accurate_beside_a_near_dc_pole() {
         im2[0] += d;
         value(&re, &im2)
     };
-    let numeric = (8.0 * (at(step) - at(-step)) - (at(2.0 * step) - at(-2.0 * step))) / (12.0 * step);
+    let numeric =
+        (8.0 * (at(step) - at(-step)) - (at(2.0 * step) - at(-2.0 * step))) / (12.0 * step);
     let lambda = lambda_at(&re, &im);
     let fused = dplr_spectrum(&s.dt, &lambda, &s.b, &s.p, &s.c, &nodes).unwrap();
     let fused_grad = grad_values(&lambda.im, &loss_of(&fused).backward())[0];
     let fused_err = (fused_grad - numeric).abs() / numeric.abs();
-    assert!(fused_err < 1e-8, "fused gradient {fused_grad} vs differences {numeric}");
+    assert!(
+        fused_err < 1e-8,
+        "fused gradient {fused_grad} vs differences {numeric}"
+    );
 }
 
 #[test]
 fn f32_spectrum_stays_near_f64() {
     let mut draws = Draws::new(3);
-    let s = System::draw(&mut draws, 2, 3, 6, 1, );
+    let s = System::draw(&mut draws, 2, 3, 6, 1);
     let nodes = nodes(40);
     let y64 = dplr_spectrum(&s.dt, &s.lambda, &s.b, &s.p, &s.c, &nodes).unwrap();
     let f32c = |t: &ComplexTensor<AD, 2>| t.map(|x| x.cast(DType::F32));

@@ -56,14 +56,18 @@ fn state_dict(numel: i64, offset: i64, shape: &[i64], stride: &[i64]) -> Vec<u8>
 
 /// A torch-style zip: `archive/data.pkl` and stored entries `archive/data/<key>`.
 fn archive(name: &str, pickle: &[u8], storages: &[(&str, &[u8])]) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("statespace-hostile-{}-{name}.bin", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "statespace-hostile-{}-{name}.bin",
+        std::process::id()
+    ));
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let stored =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     zip.start_file("archive/data.pkl", stored).unwrap();
     zip.write_all(pickle).unwrap();
     for (key, bytes) in storages {
-        zip.start_file(format!("archive/data/{key}"), stored).unwrap();
+        zip.start_file(format!("archive/data/{key}"), stored)
+            .unwrap();
         zip.write_all(bytes).unwrap();
     }
     zip.finish().unwrap();
@@ -89,13 +93,18 @@ fn a_well_formed_hand_built_state_dict_loads() {
     let data = floats(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     // A transposed (2, 3) view of a (3, 2) storage, offset 0.
     let path = archive("ok", &state_dict(6, 0, &[2, 3], &[1, 2]), &[("0", &data)]);
-    assert_eq!(open_and_read(&path).unwrap(), [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+    assert_eq!(
+        open_and_read(&path).unwrap(),
+        [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]
+    );
 }
 
 #[test]
 fn lying_shapes_strides_and_offsets_are_refused_before_allocating() {
     let data = floats(&[1.0, 2.0, 3.0]);
-    let cases: [(&str, i64, &[i64], &[i64], &str); 7] = [
+    // (name, storage offset, shape, stride, expected message)
+    type Case<'a> = (&'a str, i64, &'a [i64], &'a [i64], &'a str);
+    let cases: [Case; 7] = [
         ("huge", 0, &[1 << 40], &[1], "read past the end"),
         ("broadcast", 0, &[1 << 40], &[0], "repeats storage elements"),
         ("stride", 0, &[3], &[1 << 62], "overflow"),
@@ -164,14 +173,20 @@ fn code_through_stack_global_is_refused() {
     p.extend(b"\x85R.");
     let path = archive("stackglobal", &p, &[]);
     let err = open_and_read(&path).unwrap_err();
-    assert!(err.contains("refusing") && err.contains("os.system"), "{err}");
+    assert!(
+        err.contains("refusing") && err.contains("os.system"),
+        "{err}"
+    );
 }
 
 mod safetensors_files {
     use statespace::io::SafetensorsFile;
 
     fn write(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-        let path = std::env::temp_dir().join(format!("statespace-hostile-{}-{name}.safetensors", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "statespace-hostile-{}-{name}.safetensors",
+            std::process::id()
+        ));
         std::fs::write(&path, bytes).unwrap();
         path
     }
@@ -188,7 +203,10 @@ mod safetensors_files {
     fn a_header_claiming_2_40_elements_is_refused_without_allocating() {
         let header = r#"{"w":{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,16]}}"#;
         let path = write("huge", &with_header(header, &[0u8; 16]));
-        let err = SafetensorsFile::open(&path).err().expect("refused").to_string();
+        let err = SafetensorsFile::open(&path)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(err.contains("not a valid safetensors file"), "{err}");
         std::fs::remove_file(path).unwrap();
     }
@@ -221,7 +239,8 @@ mod safetensors_files {
         let file = SafetensorsFile::open(golden.join("model.safetensors")).unwrap();
         let names = file.names();
         for (tag, bad) in [("nan", f32::NAN), ("inf", f32::INFINITY)] {
-            let dir = std::env::temp_dir().join(format!("statespace-hostile-{}-{tag}", std::process::id()));
+            let dir = std::env::temp_dir()
+                .join(format!("statespace-hostile-{}-{tag}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::copy(golden.join("config.json"), dir.join("config.json")).unwrap();
             let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = names
@@ -233,7 +252,11 @@ mod safetensors_files {
                     if i == names.len() / 2 {
                         data[0] = bad;
                     }
-                    (n.clone(), data.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape)
+                    (
+                        n.clone(),
+                        data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                        t.shape,
+                    )
                 })
                 .collect();
             let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
@@ -253,7 +276,9 @@ mod safetensors_files {
                 safetensors::serialize(views, None).unwrap(),
             )
             .unwrap();
-            let err = load::<Flex>(&dir, &Default::default()).err().expect("refused");
+            let err = load::<Flex>(&dir, &Default::default())
+                .err()
+                .expect("refused");
             assert!(err.to_string().contains("non-finite"), "{tag}: {err}");
             std::fs::remove_dir_all(dir).unwrap();
         }

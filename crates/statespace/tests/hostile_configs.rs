@@ -14,7 +14,10 @@ use statespace::io::checkpoint::load;
 /// config.json (as a JSON value).
 fn folder_with(name: &str, tag: &str, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
     let src = golden_dir().join(name);
-    let dst = std::env::temp_dir().join(format!("statespace-config-{}-{name}-{tag}", std::process::id()));
+    let dst = std::env::temp_dir().join(format!(
+        "statespace-config-{}-{name}-{tag}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dst).unwrap();
     for entry in std::fs::read_dir(&src).unwrap() {
         let entry = entry.unwrap();
@@ -24,7 +27,11 @@ fn folder_with(name: &str, tag: &str, edit: impl Fn(&mut serde_json::Value)) -> 
     // The golden configs write Infinity as {"__float__": "Infinity"}: plain JSON.
     let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
     edit(&mut value);
-    std::fs::write(dst.join("config.json"), serde_json::to_string(&value).unwrap()).unwrap();
+    std::fs::write(
+        dst.join("config.json"),
+        serde_json::to_string(&value).unwrap(),
+    )
+    .unwrap();
     dst
 }
 
@@ -41,11 +48,23 @@ fn error_of(dir: &Path) -> String {
 fn impossible_sizes_are_refused_before_allocating() {
     let cases: [(&str, &str, serde_json::Value); 6] = [
         ("hidden_max", "hidden_size", serde_json::json!(u64::MAX)),
-        ("hidden_1e9", "hidden_size", serde_json::json!(1_000_000_000u64)),
-        ("vocab_1e12", "vocab_size", serde_json::json!(1_000_000_000_000u64)),
+        (
+            "hidden_1e9",
+            "hidden_size",
+            serde_json::json!(1_000_000_000u64),
+        ),
+        (
+            "vocab_1e12",
+            "vocab_size",
+            serde_json::json!(1_000_000_000_000u64),
+        ),
         ("expand_2_40", "expand", serde_json::json!(1u64 << 40)),
         ("state_2_40", "state_size", serde_json::json!(1u64 << 40)),
-        ("layers_1e6", "num_hidden_layers", serde_json::json!(1_000_000u64)),
+        (
+            "layers_1e6",
+            "num_hidden_layers",
+            serde_json::json!(1_000_000u64),
+        ),
     ];
     for (tag, key, value) in cases {
         let dir = folder_with("hf_mamba", tag, |c| c[key] = value.clone());
@@ -59,10 +78,17 @@ fn impossible_sizes_are_refused_before_allocating() {
 
 #[test]
 fn fewer_layers_than_the_weights_is_an_error() {
-    let dir = folder_with("hf_mamba", "fewer", |c| c["num_hidden_layers"] = serde_json::json!(1));
+    let dir = folder_with("hf_mamba", "fewer", |c| {
+        c["num_hidden_layers"] = serde_json::json!(1)
+    });
     let err = error_of(&dir);
-    assert!(err.contains("not used") && err.contains("layers.1"), "{err}");
-    let dir = folder_with("native_mamba2", "fewer", |c| c["n_layer"] = serde_json::json!(1));
+    assert!(
+        err.contains("not used") && err.contains("layers.1"),
+        "{err}"
+    );
+    let dir = folder_with("native_mamba2", "fewer", |c| {
+        c["n_layer"] = serde_json::json!(1)
+    });
     let err = error_of(&dir);
     assert!(err.contains("not used"), "{err}");
 }

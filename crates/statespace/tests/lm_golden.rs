@@ -26,7 +26,10 @@ fn language_models_match_transformers_in_both_layouts() {
 fn grouped_mamba2_models_match_transformers() {
     let set = reference_set();
     let cases = cases_in(&set, "hf_mamba2_g");
-    assert!(cases.len() >= 2, "the grouped Mamba-2 reference cases are missing");
+    assert!(
+        cases.len() >= 2,
+        "the grouped Mamba-2 reference cases are missing"
+    );
     for (case, file) in cases {
         let checks = check_case::<Flex>(set.dir(), &case, &file, &Default::default())
             .unwrap_or_else(|e| panic!("{case}: {e}"));

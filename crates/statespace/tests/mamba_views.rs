@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::Draws;
 use burn::backend::Flex;
 use burn::tensor::{DType, Int, Tensor, TensorData};
+use common::Draws;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::layers::mamba::MambaConfig;
@@ -38,7 +38,12 @@ fn configs() -> Vec<MixerConfig> {
 fn mixer_step_and_chunks_equal_parallel_pass() {
     let device = Default::default();
     for config in configs() {
-        let mixer = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(100)).unwrap();
+        let mixer = config
+            .init::<B>(
+                &device,
+                &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(100),
+            )
+            .unwrap();
         let len = 23;
         let x = Draws::new(3).normal::<B, 3>([2, len, 16], DType::F32);
         let full = host(&mixer.forward(x.clone()).unwrap());
@@ -69,7 +74,12 @@ fn language_model_recurrent_decoding_equals_parallel_logits() {
             norm_eps: 1e-5,
             tie_embeddings: true,
         };
-        let model = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1)).unwrap();
+        let model = config
+            .init::<B>(
+                &device,
+                &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+            )
+            .unwrap();
         let ids: Vec<i64> = (0..17).map(|i| (i * 7 + 3) % 40).collect();
         let tokens = Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, 17]), &device);
         let full = host(&model.forward(tokens).unwrap());
@@ -122,7 +132,12 @@ fn out_of_range_tokens_are_an_error() {
         norm_eps: 1e-5,
         tie_embeddings: true,
     };
-    let model = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2)).unwrap();
+    let model = config
+        .init::<B>(
+            &device,
+            &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2),
+        )
+        .unwrap();
     let tokens = Tensor::<B, 2, Int>::from_data(TensorData::new(vec![1i64, 10], [1, 2]), &device);
     let err = model.forward(tokens).unwrap_err().to_string();
     assert!(err.contains("0..10"), "{err}");

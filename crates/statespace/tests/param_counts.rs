@@ -39,7 +39,10 @@ fn mixers() -> Vec<MixerConfig> {
         MixerConfig::Mamba(mamba),
         MixerConfig::Mamba(MambaConfig::new(8)),
         MixerConfig::Mamba2(mamba2),
-        MixerConfig::Mamba2(Mamba2Config { headdim: 4, ..Mamba2Config::new(8) }),
+        MixerConfig::Mamba2(Mamba2Config {
+            headdim: 4,
+            ..Mamba2Config::new(8)
+        }),
         MixerConfig::S4(dplr2),
     ]
 }
@@ -78,7 +81,11 @@ fn counts_from_configs_equal_built_models() {
                 pooling: Pooling::Mean,
             };
             let model = classifier.init::<Flex>(&device, &mut rng).unwrap();
-            assert_eq!(classifier.param_count().unwrap(), model.num_params(), "{classifier:?}");
+            assert_eq!(
+                classifier.param_count().unwrap(),
+                model.num_params(),
+                "{classifier:?}"
+            );
         }
     }
 }
@@ -108,7 +115,10 @@ fn impossible_sizes_are_named_errors_before_allocating() {
         ..huge.clone()
     };
     let err = vocab.validate().unwrap_err().to_string();
-    assert!(err.contains("vocab_size") || err.contains("overflow"), "{err}");
+    assert!(
+        err.contains("vocab_size") || err.contains("overflow"),
+        "{err}"
+    );
     for eps in [f64::NAN, -1e-5, 0.0, f64::INFINITY] {
         let bad = LmConfig {
             norm_eps: eps,

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::Draws;
 use burn::backend::Flex;
 use burn::tensor::{DType, Tensor};
+use common::Draws;
 use rand::SeedableRng;
 use statespace::error::Error;
 use statespace::io::HostTensor;

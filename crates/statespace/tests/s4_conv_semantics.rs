@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::Draws;
 use burn::backend::Flex;
 use burn::tensor::{DType, Tensor, TensorData};
+use common::Draws;
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;

@@ -28,9 +28,9 @@ fn all_cases() -> Vec<(GoldenSet, String, statespace::io::SafetensorsFile)> {
             }
         }
     }
-    let golden = all.iter().filter(|(s, c, _)| {
-        s.dir() == golden_set().dir() && c.starts_with("s4_fftconv_")
-    });
+    let golden = all
+        .iter()
+        .filter(|(s, c, _)| s.dir() == golden_set().dir() && c.starts_with("s4_fftconv_"));
     assert!(golden.count() > 0, "no golden case s4_fftconv_*");
     all
 }
@@ -80,7 +80,10 @@ fn s4_f32_gradients_are_as_close_to_f64_truth_as_the_official_f32() {
         }
     }
     assert_checks(&all);
-    assert!(compared > 0, "no case holds the official float32 run (f32.*)");
+    assert!(
+        compared > 0,
+        "no case holds the official float32 run (f32.*)"
+    );
 }
 
 #[test]

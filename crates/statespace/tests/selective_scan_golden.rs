@@ -10,8 +10,12 @@ use statespace::golden::selective_scan::check_case;
 #[test]
 fn selective_scan_matches_reference_forward_and_gradients() {
     let set = golden_set();
-    for (case, file) in set.cases("selective_scan_").unwrap_or_else(|e| panic!("{e}")) {
-        let checks = check_case::<Autodiff<Flex>>(&case, &file, set.manifest(), &Default::default())
+    for (case, file) in set
+        .cases("selective_scan_")
+        .unwrap_or_else(|e| panic!("{e}"))
+    {
+        let checks =
+            check_case::<Autodiff<Flex>>(&case, &file, set.manifest(), &Default::default())
                 .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_checks(&checks);
     }

@@ -225,14 +225,25 @@ fn packed_sequences_equal_separate_runs() {
     let first = objective::<Flex>(&piece(0, cut, x.init.clone()), None).1;
     let second = objective::<Flex>(&piece(cut, l, vec![0.0; d * n]), None).1;
     for (what, packed_part, alone) in [
-        ("first sequence's output", sub(&packed_out, d, 0, cut), &first[0]),
-        ("second sequence's output", sub(&packed_out, d, cut, l), &second[0]),
+        (
+            "first sequence's output",
+            sub(&packed_out, d, 0, cut),
+            &first[0],
+        ),
+        (
+            "second sequence's output",
+            sub(&packed_out, d, cut, l),
+            &second[0],
+        ),
         ("last state", packed_last.clone(), &second[1]),
     ] {
         let alone = HostTensor::from_tensor(alone).data;
         assert_eq!(packed_part.len(), alone.len(), "{what}: lengths");
         let err = rel_err(&packed_part, &alone);
-        assert!(err < 1e-12, "{what} differs from a separate run by {err:.2e}");
+        assert!(
+            err < 1e-12,
+            "{what} differs from a separate run by {err:.2e}"
+        );
     }
 }
 

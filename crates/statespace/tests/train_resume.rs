@@ -205,7 +205,10 @@ fn a_locked_or_taken_run_folder_is_refused() {
     std::fs::write(run.config(), "seed = 99\n").unwrap();
     let err = train::<B>(&config, &run, false, &device, &mut Quiet { stop_at: None }).unwrap_err();
     assert!(err.to_string().contains("already holds a run"), "{err}");
-    assert_eq!(std::fs::read_to_string(run.config()).unwrap(), "seed = 99\n");
+    assert_eq!(
+        std::fs::read_to_string(run.config()).unwrap(),
+        "seed = 99\n"
+    );
     std::fs::remove_dir_all(run.dir).unwrap();
 }
 
@@ -223,7 +226,11 @@ fn bad_optimiser_values_and_injected_overrides_are_refused() {
         let err = TrainConfig::from_toml(CONFIG, &[set.to_string()]).unwrap_err();
         assert!(err.to_string().contains(key), "{set}: {err}");
     }
-    for injected in ["seed=1\n[schedule]\nsteps = 1", "schedule.steps=5\r", "task.kind=listops\u{0}"] {
+    for injected in [
+        "seed=1\n[schedule]\nsteps = 1",
+        "schedule.steps=5\r",
+        "task.kind=listops\u{0}",
+    ] {
         let err = TrainConfig::from_toml(CONFIG, &[injected.to_string()]).unwrap_err();
         assert!(err.to_string().contains("one line"), "{injected:?}: {err}");
     }
@@ -237,14 +244,29 @@ fn a_batch_that_cannot_fit_in_memory_is_refused_before_training() {
     type B = Autodiff<Flex>;
     let config = TrainConfig::from_toml(CONFIG, &["schedule.batch_size=100000000".into()]).unwrap();
     let run = RunDir::new(scratch("huge"));
-    let err = train::<B>(&config, &run, false, &Default::default(), &mut Quiet { stop_at: None })
-        .unwrap_err();
+    let err = train::<B>(
+        &config,
+        &run,
+        false,
+        &Default::default(),
+        &mut Quiet { stop_at: None },
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("schedule.batch_size"), "{err}");
     let _ = std::fs::remove_dir_all(run.dir);
     let config = TrainConfig::from_toml(CONFIG, &["model.d_model=1000000".into()]).unwrap();
     let run = RunDir::new(scratch("wide"));
-    let err = train::<B>(&config, &run, false, &Default::default(), &mut Quiet { stop_at: None })
-        .unwrap_err();
-    assert!(err.to_string().contains("model.d_model") || err.to_string().contains("memory"), "{err}");
+    let err = train::<B>(
+        &config,
+        &run,
+        false,
+        &Default::default(),
+        &mut Quiet { stop_at: None },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("model.d_model") || err.to_string().contains("memory"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(run.dir);
 }

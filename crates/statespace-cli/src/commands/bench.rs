@@ -116,23 +116,32 @@ pub struct GenerateArgs {
     /// 1k tokens and at the end (0 = skip).
     #[arg(long, default_value_t = 0)]
     rss_tokens: usize,
+    /// Blocks (default: the published shape's 24); fewer for a quick run.
+    #[arg(long)]
+    layers: Option<usize>,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
 }
 
-/// The configurations of the published 130m checkpoints.
-pub(super) fn shapes(which: &str) -> Result<Vec<(&'static str, LmConfig)>> {
+/// The configurations of the published 130m checkpoints, with `layers`
+/// blocks instead of 24 where given.
+pub(super) fn shapes(which: &str, layers: Option<usize>) -> Result<Vec<(&'static str, LmConfig)>> {
+    let n_layer = match layers {
+        Some(0) => bail!("--layers must be at least 1"),
+        Some(n) => n,
+        None => 24,
+    };
     let mamba = LmConfig {
         vocab_size: 50280,
-        n_layer: 24,
+        n_layer,
         mixer: MixerConfig::Mamba(MambaConfig::new(768)),
         norm_eps: 1e-5,
         tie_embeddings: true,
     };
     let mamba2 = LmConfig {
         vocab_size: 50280,
-        n_layer: 24,
+        n_layer,
         mixer: MixerConfig::Mamba2(Mamba2Config::new(768)),
         norm_eps: 1e-5,
         tie_embeddings: true,
@@ -199,7 +208,7 @@ fn train_steps(args: TrainArgs) -> Result<()> {
             let start = Instant::now();
             let batch = train_batch::<A>(&task, 0, args.batch, s as u64 + 1, &device);
             let logits = net.forward(batch.inputs.clone(), batch.readout())?;
-            let (loss, _) = cross_entropy(logits, batch.labels);
+            let (loss, _) = cross_entropy(logits, batch.labels)?;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = step::<A, _>(&mut adam, net, &grads, 1.0).0;
             if s >= 3 {
@@ -225,9 +234,12 @@ fn train_steps(args: TrainArgs) -> Result<()> {
 }
 
 fn generate(args: GenerateArgs) -> Result<()> {
-    for (name, config) in shapes(&args.model)? {
+    for (name, config) in shapes(&args.model, args.layers)? {
         with_backend!(args.device, |B, device| {
-            let model = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1))?;
+            let model = config.init::<B>(
+                &device,
+                &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+            )?;
             let prompt: Vec<i64> = (0..args.prompt.max(1))
                 .map(|i| (i * 7919 % 50000) as i64)
                 .collect();

@@ -27,24 +27,34 @@ pub struct KernelArgs {
     /// Which kernels: all, scan, ssd, fftconv, s4d, cauchy or matmul.
     #[arg(long, default_value = "all")]
     only: String,
+    /// One tiny shape per kernel: checks that each bench runs (its timings
+    /// mean nothing).
+    #[arg(long)]
+    smoke: bool,
 }
 
 /// Median milliseconds of `f` (the device synchronised around each run)
-/// after two warm-up runs; at most 10 runs or about 3 s.
-fn time_ms<B: Backend>(device: &B::Device, mut f: impl FnMut()) -> f64 {
+/// after two warm-up runs; at most 10 runs or about 3 s. Stops at `f`'s
+/// first error.
+fn time_ms<B: Backend>(device: &B::Device, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     for _ in 0..2 {
-        f();
+        f()?;
     }
     let _ = B::sync(device);
     let mut times = Vec::new();
     let budget = Instant::now();
     while times.len() < 10 && (times.len() < 3 || budget.elapsed().as_secs_f64() < 3.0) {
         let start = Instant::now();
-        f();
+        f()?;
         let _ = B::sync(device);
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    super::bench::median(times)
+    Ok(super::bench::median(times))
+}
+
+/// The shapes to time: `full`, or only `tiny` for a smoke run.
+fn pick<T: Copy>(smoke: bool, full: &[T], tiny: T) -> Vec<T> {
+    if smoke { vec![tiny] } else { full.to_vec() }
 }
 
 fn random<B: Backend, const D: usize>(
@@ -71,13 +81,13 @@ fn dtype_name(dtype: DType) -> &'static str {
 
 /// The selective scan, forward and backward, as mamba_ssm's CUDA extension is
 /// timed: D, z, δ_bias, softplus, B and C varying per step (one group).
-fn scan<B: SelectiveScanOps>(device: &B::Device, name: &str) {
+fn scan<B: SelectiveScanOps>(device: &B::Device, name: &str, smoke: bool) -> Result<()> {
     let shapes = [
         (8, 1536, 2048, 16, DType::F32),
         (8, 1536, 2048, 16, DType::BF16),
         (1, 1536, 65536, 16, DType::BF16),
     ];
-    for (b, d, len, n, dtype) in shapes {
+    for (b, d, len, n, dtype) in pick(smoke, &shapes, (1, 8, 32, 4, DType::F32)) {
         let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
         let inputs = ScanTensors {
             u: prim(random::<B, 3>([b, d, len], 1.0, dtype, device)),
@@ -110,7 +120,8 @@ fn scan<B: SelectiveScanOps>(device: &B::Device, name: &str) {
         };
         let fwd_ms = time_ms::<B>(device, || {
             let _ = B::selective_scan_forward(inputs.clone(), &args);
-        });
+            Ok(())
+        })?;
         let grad_out = prim(random::<B, 3>([b, d, len], 1.0, dtype, device));
         let grad_last = Tensor::<B, 3>::zeros([b, d, n], device)
             .into_primitive()
@@ -122,7 +133,8 @@ fn scan<B: SelectiveScanOps>(device: &B::Device, name: &str) {
                 grad_last.clone(),
                 &args,
             );
-        });
+            Ok(())
+        })?;
         let esz = if dtype == DType::F32 { 4 } else { 2 };
         let bytes_min = esz * (4 * b * d * len + 2 * b * n * len);
         println!(
@@ -131,14 +143,20 @@ fn scan<B: SelectiveScanOps>(device: &B::Device, name: &str) {
             bytes_min as f64 / fwd_ms / 1e6
         );
     }
+    Ok(())
 }
 
 /// Mamba-2's SSD: forward, and forward plus backward through autodiff.
-fn ssd_bench<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str)
+fn ssd_bench<A: AutodiffBackend + SsmBackend>(
+    device: &A::Device,
+    name: &str,
+    smoke: bool,
+) -> Result<()>
 where
     A::InnerBackend: SsmBackend,
 {
-    for (b, len, h, p, n) in [(8, 2048, 24, 64, 128), (1, 65536, 24, 64, 128)] {
+    let shapes = [(8, 2048, 24, 64, 128), (1, 65536, 24, 64, 128)];
+    for (b, len, h, p, n) in pick(smoke, &shapes, (1, 64, 2, 4, 8)) {
         let dtype = DType::BF16;
         let x = random::<A, 4>([b, len, h, p], 1.0, dtype, device).require_grad();
         let a = (-Tensor::<A, 3>::random([b, len, h], Distribution::Uniform(0.0, 1.0), device))
@@ -151,50 +169,65 @@ where
                 a: a.clone().cast(dtype),
                 b: bm.clone(),
                 c: cm.clone(),
-                chunk_size: 256,
+                chunk_size: 256.min(len),
                 initial_state: None,
                 starts: None,
             })
-            .expect("valid shapes")
-            .0
+            .map(|(y, _)| y)
         };
         let fwd_ms = time_ms::<A>(device, || {
-            let _ = run();
-        });
+            run()?;
+            Ok(())
+        })?;
         let fwd_bwd_ms = time_ms::<A>(device, || {
-            let _ = run().cast(DType::F32).sum().backward();
-        });
+            let _ = run()?.cast(DType::F32).sum().backward();
+            Ok(())
+        })?;
         println!(
             "{{\"what\": \"{name}.ssd\", \"batch\": {b}, \"L\": {len}, \"heads\": {h}, \"headdim\": {p}, \"dstate\": {n}, \"dtype\": \"bf16\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
         );
     }
+    Ok(())
 }
 
 /// The FFT long convolution: forward, and forward plus backward.
-fn fftconv<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
-    for (b, h, len) in [(16, 256, 4096), (4, 256, 16384), (1, 256, 65536)] {
+fn fftconv<A: AutodiffBackend + SsmBackend>(
+    device: &A::Device,
+    name: &str,
+    smoke: bool,
+) -> Result<()> {
+    let shapes = [(16, 256, 4096), (4, 256, 16384), (1, 256, 65536)];
+    for (b, h, len) in pick(smoke, &shapes, (1, 4, 64)) {
         let u = random::<A, 3>([b, len, h], 1.0, DType::F32, device).require_grad();
         let k = random::<A, 3>([1, h, len], 1.0, DType::F32, device).require_grad();
         let d = Tensor::<A, 2>::zeros([1, h], device).require_grad();
-        let run = || causal_conv(u.clone(), k.clone(), d.clone()).expect("valid shapes");
+        let run = || causal_conv(u.clone(), k.clone(), d.clone());
         let fwd_ms = time_ms::<A>(device, || {
-            let _ = run();
-        });
+            run()?;
+            Ok(())
+        })?;
         let fwd_bwd_ms = time_ms::<A>(device, || {
-            let _ = run().sum().backward();
-        });
+            let _ = run()?.sum().backward();
+            Ok(())
+        })?;
         println!(
             "{{\"what\": \"{name}.fftconv\", \"batch\": {b}, \"H\": {h}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
         );
     }
+    Ok(())
 }
 
 /// The S4D convolution kernel from its parameters (ZOH discretisation and
 /// the Vandermonde product), forward and forward plus backward: the fused
 /// op (one kernel each way) beside the same math as tensor ops (what the
 /// s4 repository's S4D computes without its CUDA extension).
-fn s4d_kernel<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
-    for (h, n, len) in [(128, 32, 1024), (256, 32, 4096), (256, 32, 16384)] {
+fn s4d_kernel<A: AutodiffBackend + SsmBackend>(
+    device: &A::Device,
+    name: &str,
+    smoke: bool,
+) -> Result<()> {
+    let shapes = [(128, 32, 1024), (256, 32, 4096), (256, 32, 16384)];
+    for (h, n, len) in pick(smoke, &shapes, (2, 4, 32)) {
         let dt = (random::<A, 1>([h], 1.0, DType::F32, device).abs() * -4.6).exp();
         let dt = dt.require_grad();
         let a = ComplexTensor::new(
@@ -227,26 +260,33 @@ fn s4d_kernel<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
                 } else {
                     diagonal_kernel_composite(&dt, &a, &b, &c, Discretization::Zoh, len)
                 }
-                .expect("valid shapes")
             };
             let fwd_ms = time_ms::<A>(device, || {
-                let _ = run();
-            });
+                run()?;
+                Ok(())
+            })?;
             let fwd_bwd_ms = time_ms::<A>(device, || {
-                let _ = run().sum().backward();
-            });
+                let _ = run()?.sum().backward();
+                Ok(())
+            })?;
             println!(
                 "{{\"what\": \"{name}.s4d_kernel\", \"form\": \"{form}\", \"H\": {h}, \"N\": {n}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
             );
         }
     }
+    Ok(())
 }
 
 /// S4's Cauchy product at the nodes of a length-L kernel (2·⌈L/2⌉ nodes ±2i·tan,
 /// R = 4 rows: B and P against C̃ and Pᴴ at rank 1), forward and forward
 /// plus backward: the fused op beside the same math as tensor ops.
-fn cauchy_bench<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str) {
-    for (h, r, n, len) in [(128, 4, 32, 1024), (256, 4, 32, 4096), (256, 4, 32, 16384)] {
+fn cauchy_bench<A: AutodiffBackend + SsmBackend>(
+    device: &A::Device,
+    name: &str,
+    smoke: bool,
+) -> Result<()> {
+    let shapes = [(128, 4, 32, 1024), (256, 4, 32, 4096), (256, 4, 32, 16384)];
+    for (h, r, n, len) in pick(smoke, &shapes, (2, 4, 4, 32)) {
         let nodes = cauchy_nodes(len);
         let v = ComplexTensor::new(
             random::<A, 3>([h, r, n], 1.0, DType::F32, device),
@@ -261,39 +301,45 @@ fn cauchy_bench<A: AutodiffBackend + SsmBackend>(device: &A::Device, name: &str)
         for (form, fused) in [("fused", true), ("tensor_ops", false)] {
             let run = || {
                 if fused {
-                    cauchy(&v, &z, &nodes).expect("valid shapes")
+                    cauchy(&v, &z, &nodes)
                 } else {
-                    cauchy_composite(&v, &z, &nodes)
+                    Ok(cauchy_composite(&v, &z, &nodes))
                 }
             };
             let fwd_ms = time_ms::<A>(device, || {
-                let _ = run();
-            });
+                run()?;
+                Ok(())
+            })?;
             let fwd_bwd_ms = time_ms::<A>(device, || {
-                let y = run();
+                let y = run()?;
                 let _ = (y.re.sum() + y.im.sum()).backward();
-            });
+                Ok(())
+            })?;
             println!(
                 "{{\"what\": \"{name}.cauchy\", \"form\": \"{form}\", \"H\": {h}, \"R\": {r}, \"N\": {n}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
             );
         }
     }
+    Ok(())
 }
 
 /// f32 matmuls at the shapes of a mamba-130m training step (8 × 1024
 /// tokens): in_proj, out_proj and the tied LM head. `exact` is statespace's
 /// full-precision matmul (what its layers use); `backend` is burn's, which
 /// stages f32 as TF32 on CubeCL devices. Reports TFLOP/s.
-fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str) {
-    for (m, k, n) in [(8192, 768, 3072), (8192, 1536, 768), (8192, 768, 50280)] {
+fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str, smoke: bool) -> Result<()> {
+    let shapes = [(8192, 768, 3072), (8192, 1536, 768), (8192, 768, 50280)];
+    for (m, k, n) in pick(smoke, &shapes, (16, 8, 12)) {
         let a = random::<B, 2>([m, k], 1.0, DType::F32, device);
         let b = random::<B, 2>([k, n], 1.0, DType::F32, device);
         let exact_ms = time_ms::<B>(device, || {
-            let _ = statespace::ops::matmul::matmul(a.clone(), b.clone());
-        });
+            statespace::ops::matmul::matmul(a.clone(), b.clone())?;
+            Ok(())
+        })?;
         let backend_ms = time_ms::<B>(device, || {
             let _ = a.clone().matmul(b.clone());
-        });
+            Ok(())
+        })?;
         let tflops = |ms: f64| 2.0 * (m * k * n) as f64 / ms / 1e9;
         println!(
             "{{\"what\": \"{name}.matmul_f32\", \"m\": {m}, \"k\": {k}, \"n\": {n}, \"exact_ms\": {exact_ms:.4}, \"exact_tflops\": {:.2}, \"backend_tf32_ms\": {backend_ms:.4}, \"backend_tf32_tflops\": {:.2}}}",
@@ -301,6 +347,7 @@ fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str) {
             tflops(backend_ms)
         );
     }
+    Ok(())
 }
 
 /// Runs `ssm bench kernels`.
@@ -316,22 +363,22 @@ pub fn run(args: KernelArgs) -> Result<()> {
     let name = "statespace";
     with_backend!(args.device, |B, device| {
         if all || args.only == "scan" {
-            scan::<B>(&device, name);
+            scan::<B>(&device, name, args.smoke)?;
         }
         if all || args.only == "ssd" {
-            ssd_bench::<Autodiff<B>>(&device, name);
+            ssd_bench::<Autodiff<B>>(&device, name, args.smoke)?;
         }
         if all || args.only == "fftconv" {
-            fftconv::<Autodiff<B>>(&device, name);
+            fftconv::<Autodiff<B>>(&device, name, args.smoke)?;
         }
         if all || args.only == "s4d" {
-            s4d_kernel::<Autodiff<B>>(&device, name);
+            s4d_kernel::<Autodiff<B>>(&device, name, args.smoke)?;
         }
         if all || args.only == "cauchy" {
-            cauchy_bench::<Autodiff<B>>(&device, name);
+            cauchy_bench::<Autodiff<B>>(&device, name, args.smoke)?;
         }
         if all || args.only == "matmul" {
-            matmul_bench::<B>(&device, name);
+            matmul_bench::<B>(&device, name, args.smoke)?;
         }
         Ok::<_, anyhow::Error>(())
     })

@@ -31,6 +31,9 @@ pub struct TrainLmArgs {
     /// Timed steps (at least 1, after 2 warm-up steps); the median is reported.
     #[arg(long, default_value_t = 5)]
     steps: usize,
+    /// Blocks (default: the published shape's 24); fewer for a quick run.
+    #[arg(long)]
+    layers: Option<usize>,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
@@ -48,13 +51,16 @@ pub struct DecodeArgs {
     /// Tokens decoded per sequence (after a one-token prompt and 4 warm-up steps).
     #[arg(long, default_value_t = 128)]
     tokens: usize,
+    /// Blocks (default: the published shape's 24); fewer for a quick run.
+    #[arg(long)]
+    layers: Option<usize>,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
 }
 
-fn one_shape(model: &str) -> Result<statespace::models::LmConfig> {
-    let mut found = shapes(model)?;
+fn one_shape(model: &str, layers: Option<usize>) -> Result<statespace::models::LmConfig> {
+    let mut found = shapes(model, layers)?;
     anyhow::ensure!(
         found.len() == 1,
         "pick one --model: mamba-130m or mamba2-130m"
@@ -65,11 +71,14 @@ fn one_shape(model: &str) -> Result<statespace::models::LmConfig> {
 /// Forward, next-token cross-entropy, backward and AdamW on random tokens;
 /// prints tokens per second.
 pub fn train_lm(args: TrainLmArgs) -> Result<()> {
-    let config = one_shape(&args.model)?;
+    let config = one_shape(&args.model, args.layers)?;
     let (batch, len) = (args.batch.max(1), args.len.max(2));
     with_backend!(args.device, |B, device| {
         type A = Autodiff<B>;
-        let mut model = config.init::<A>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1))?;
+        let mut model = config.init::<A>(
+            &device,
+            &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+        )?;
         let mut adam = AdamW::new(OptimConfig::default());
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut times = Vec::with_capacity(args.steps.max(1));
@@ -85,7 +94,7 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
             let logits = model
                 .forward(inputs)?
                 .reshape([batch * len, config.vocab_size]);
-            let loss = mean_cross_entropy(logits, targets);
+            let loss = mean_cross_entropy(logits, targets)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             // The step reads the gradient norm back, which waits for the device.
             model = step::<A, _>(&mut adam, model, &grads, 1.0).0;
@@ -109,10 +118,13 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
 /// the tokens stay on the device until the end. Prints tokens per second
 /// (all sequences together).
 pub fn decode(args: DecodeArgs) -> Result<()> {
-    let config = one_shape(&args.model)?;
+    let config = one_shape(&args.model, args.layers)?;
     let batch = args.batch.max(1);
     with_backend!(args.device, |B, device| {
-        let model = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2))?;
+        let model = config.init::<B>(
+            &device,
+            &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2),
+        )?;
         let first: Vec<i64> = (0..batch).map(|i| (i * 7919 % 50000) as i64).collect();
         let mut tokens = Tensor::<B, 1, Int>::from_data(TensorData::new(first, [batch]), &device);
         let mut state = model.initial_state(batch)?;

@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<()> {
         );
         // The two views compute the same function; equal predictions alone
         // would pass NaN logits (whose argmax is 0 on both sides).
-        if !(worst <= RECURRENT_TOLERANCE) {
+        if worst.is_nan() || worst > RECURRENT_TOLERANCE {
             bail!(
                 "the recurrent view disagrees with the convolution view: {agree}/{n} equal \
                  predictions, logit difference {worst:.2e} (tolerance {RECURRENT_TOLERANCE:.0e})"

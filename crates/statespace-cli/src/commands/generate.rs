@@ -18,7 +18,11 @@ pub struct Args {
     #[arg(long)]
     model: PathBuf,
     /// The prompt.
-    #[arg(long, required_unless_present = "prompt_file", conflicts_with = "prompt_file")]
+    #[arg(
+        long,
+        required_unless_present = "prompt_file",
+        conflicts_with = "prompt_file"
+    )]
     prompt: Option<String>,
     /// A file holding the prompt (UTF-8), for prompts longer than a command
     /// line takes.

@@ -229,7 +229,12 @@ mod tests {
     fn fused_steps_equal_the_layered_steps_after_a_parallel_prefill() {
         let device = Default::default();
         for config in models() {
-            let model = config.init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1)).unwrap();
+            let model = config
+                .init::<B>(
+                    &device,
+                    &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+                )
+                .unwrap();
             let prompt: Vec<i64> = (0..9).map(|i| (i * 5 + 2) % 37).collect();
             let tokens =
                 Tensor::<B, 2, Int>::from_data(TensorData::new(prompt.clone(), [1, 9]), &device);
@@ -281,11 +286,21 @@ mod tests {
     fn bad_tokens_and_foreign_states_are_errors() {
         let device = Default::default();
         let configs = models();
-        let model = configs[0].init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2)).unwrap();
+        let model = configs[0]
+            .init::<B>(
+                &device,
+                &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2),
+            )
+            .unwrap();
         let mut fused = FusedDecoder::new(&model).unwrap();
         assert!(fused.step(37).unwrap_err().to_string().contains("0..37"));
         assert!(fused.step(-1).is_err());
-        let other = configs[1].init::<B>(&device, &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3)).unwrap();
+        let other = configs[1]
+            .init::<B>(
+                &device,
+                &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3),
+            )
+            .unwrap();
         let err = fused
             .load_state(&other.initial_state(1).unwrap())
             .unwrap_err();

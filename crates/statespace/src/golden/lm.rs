@@ -78,10 +78,14 @@ pub fn check_case<B: SsmBackend>(
             &expected.data,
             TOLERANCE,
         ));
-        let new_tokens = reference.len().checked_sub(prompt.len()).ok_or_else(|| Error::Format {
-            path: file.path().to_path_buf(),
-            message: "greedy_output is shorter than greedy_prompt".into(),
-        })?;
+        let new_tokens =
+            reference
+                .len()
+                .checked_sub(prompt.len())
+                .ok_or_else(|| Error::Format {
+                    path: file.path().to_path_buf(),
+                    message: "greedy_output is shorter than greedy_prompt".into(),
+                })?;
         let ours = greedy(&ckpt.model, &prompt, new_tokens, device)?;
         // A position present on one side only counts as a mismatch.
         let mismatches = ours.iter().zip(&reference).filter(|(a, b)| a != b).count()

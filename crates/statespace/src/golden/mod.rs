@@ -275,11 +275,7 @@ mod tests {
         assert!(GoldenSet::open(&dir).is_err());
         std::fs::write(dir.join("manifest.json"), "[1, 2]").unwrap();
         assert!(GoldenSet::open(&dir).is_err());
-        std::fs::write(
-            dir.join("manifest.json"),
-            r#"{"demo_a": {}, "demo_b": {}}"#,
-        )
-        .unwrap();
+        std::fs::write(dir.join("manifest.json"), r#"{"demo_a": {}, "demo_b": {}}"#).unwrap();
         let empty = safetensors::serialize(
             std::iter::empty::<(String, safetensors::tensor::TensorView<'_>)>(),
             None,
@@ -287,7 +283,10 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("demo_a.safetensors"), &empty).unwrap();
         let set = GoldenSet::open(&dir).unwrap();
-        let err = set.cases("demo_").err().expect("demo_b is listed but missing");
+        let err = set
+            .cases("demo_")
+            .err()
+            .expect("demo_b is listed but missing");
         assert!(err.to_string().contains("demo_b"), "{err}");
         std::fs::write(dir.join("demo_b.safetensors"), &empty).unwrap();
         assert_eq!(set.cases("demo_").unwrap().len(), 2);

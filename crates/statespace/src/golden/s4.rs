@@ -284,7 +284,8 @@ where
         let quantity = &name["f32.".len()..];
         let truth = file.f64(quantity)?.data;
         let official = rel_err(&file.f64(&name)?.data, &truth);
-        let what = format!("{case}: {quantity} in f32 vs the f64 truth (official f32: {official:.2e})");
+        let what =
+            format!("{case}: {quantity} in f32 vs the f64 truth (official f32: {official:.2e})");
         checks.push(match ours.iter().find(|(n, _)| n == quantity) {
             Some((_, values)) => Check::new(what, values, &truth, TOLERANCE.max(official)),
             None => Check::missing(what, "we computed none"),

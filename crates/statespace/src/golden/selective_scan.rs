@@ -87,15 +87,40 @@ pub fn check_case<B: AutodiffBackend + SelectiveScanOps>(
             ours.push((format!("grad_{name}"), grad));
         }
     };
-    push("u", u.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
-    push("delta", delta.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
-    push("A", a.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
-    push("B", b.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
-    push("C", c.grad(&grads).map(|t| HostTensor::from_tensor(&t).data));
+    push(
+        "u",
+        u.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+    );
+    push(
+        "delta",
+        delta.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+    );
+    push(
+        "A",
+        a.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+    );
+    push(
+        "B",
+        b.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+    );
+    push(
+        "C",
+        c.grad(&grads).map(|t| HostTensor::from_tensor(&t).data),
+    );
     for (name, t) in [("D", &d), ("delta_bias", &bias)] {
-        push(name, t.as_ref().and_then(|t| t.grad(&grads)).map(|t| HostTensor::from_tensor(&t).data));
+        push(
+            name,
+            t.as_ref()
+                .and_then(|t| t.grad(&grads))
+                .map(|t| HostTensor::from_tensor(&t).data),
+        );
     }
-    push("z", z.as_ref().and_then(|t| t.grad(&grads)).map(|t| HostTensor::from_tensor(&t).data));
+    push(
+        "z",
+        z.as_ref()
+            .and_then(|t| t.grad(&grads))
+            .map(|t| HostTensor::from_tensor(&t).data),
+    );
     // Every input the file holds must have its gradient there, and every
     // stored gradient must have ours.
     let mut expected: Vec<String> = vec!["out".into(), "last_state".into()];

@@ -1,8 +1,8 @@
 //! Golden cases `ssd_*`: mamba_ssm's `ssd_minimal_discrete` in float64
 //! (output, final state and the gradients of X, A, B, C).
 
-use burn::tensor::{DType, Tensor};
 use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{DType, Tensor};
 
 use super::{Check, check_named};
 use crate::error::Result;

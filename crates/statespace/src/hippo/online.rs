@@ -70,7 +70,6 @@ pub const MAX_STATE: usize = 1024;
 /// Runs the HiPPO system of `measure` with `n` states over `signal`
 /// (samples on [0, 1]). `window` (0, 1] is the sliding-window length for
 /// LegT, FouT and LagT (LegS always covers the whole history).
-
 pub fn project(measure: Measure, n: usize, signal: &[f64], window: f64) -> Result<Projection> {
     if signal.is_empty() {
         return Err(Error::config("input", "the signal is empty"));

@@ -326,7 +326,12 @@ fn native_config(r: &ConfigReader<'_>) -> Result<(LmConfig, usize)> {
     let padded = vocab
         .div_ceil(multiple)
         .checked_mul(multiple)
-        .ok_or_else(|| r.bad("vocab_size", "padded to pad_vocab_size_multiple, it overflows"))?;
+        .ok_or_else(|| {
+            r.bad(
+                "vocab_size",
+                "padded to pad_vocab_size_multiple, it overflows",
+            )
+        })?;
     Ok((
         LmConfig {
             vocab_size: padded,

@@ -159,7 +159,12 @@ impl Value {
             Value::Tuple(items) | Value::List(items) => {
                 1 + items.iter().map(Value::count).sum::<usize>()
             }
-            Value::Dict(items) => 1 + items.iter().map(|(k, v)| k.count() + v.count()).sum::<usize>(),
+            Value::Dict(items) => {
+                1 + items
+                    .iter()
+                    .map(|(k, v)| k.count() + v.count())
+                    .sum::<usize>()
+            }
             _ => 1,
         }
     }
@@ -431,14 +436,20 @@ fn collect_tensors(
 fn as_usize(v: &Value) -> std::result::Result<usize, String> {
     match v {
         Value::Int(i) if *i >= 0 => Ok(*i as usize),
-        other => Err(format!("expected a non-negative integer, got {}", other.kind())),
+        other => Err(format!(
+            "expected a non-negative integer, got {}",
+            other.kind()
+        )),
     }
 }
 
 fn as_usizes(v: &Value) -> std::result::Result<Vec<usize>, String> {
     match v {
         Value::Tuple(items) | Value::List(items) => items.iter().map(as_usize).collect(),
-        other => Err(format!("expected a tuple of integers, got {}", other.kind())),
+        other => Err(format!(
+            "expected a tuple of integers, got {}",
+            other.kind()
+        )),
     }
 }
 

@@ -15,8 +15,8 @@
 //! An inverse real FFT of K̂ at the L roots gives K_0..K_{L−1}.
 
 use crate::ops::{MatmulOps, matmul};
-use burn::tensor::{DType, Tensor};
 use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Tensor};
 use faer::linalg::solvers::Solve;
 use faer::{Mat, c64};
 use num_complex::Complex64;
@@ -100,7 +100,10 @@ fn dplr_kernel_f64<B: SpectralOps + DplrSpectrumOps>(
     let tangents: Vec<f64> = (0..half)
         .map(|k| (std::f64::consts::PI * k as f64 / kernel_len as f64).tan())
         .collect();
-    let nodes: Vec<Complex64> = tangents.iter().map(|t| Complex64::new(0.0, 2.0 * t)).collect();
+    let nodes: Vec<Complex64> = tangents
+        .iter()
+        .map(|t| Complex64::new(0.0, 2.0 * t))
+        .collect();
     let spectrum = dplr_spectrum(
         &params.dt,
         &params.lambda,

@@ -4,8 +4,8 @@
 use crate::error::Result;
 use crate::ops::{MatmulOps, add_bias, matmul};
 use burn::module::{Module, Param};
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 use rand::Rng;
 
 use crate::random::uniform;

@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
-use crate::size::{overflow, sum_of_products};
 use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
 use crate::layers::norm::{LayerNorm, Norm, RmsNorm};
 use crate::ops::SsmBackend;
+use crate::size::{overflow, sum_of_products};
 
 /// How a sequence is reduced to one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

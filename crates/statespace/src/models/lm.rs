@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
-use crate::size::{overflow, sum_of_products};
 use crate::layers::norm::RmsNorm;
 use crate::ops::SsmBackend;
+use crate::size::{overflow, sum_of_products};
 
 /// Hyperparameters of a language model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

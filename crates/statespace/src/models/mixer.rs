@@ -11,12 +11,12 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::size::{overflow, sum_of_products};
 use crate::layers::linear::Linear;
 use crate::layers::mamba::{Mamba, MambaConfig, MambaState};
 use crate::layers::mamba2::{Mamba2, Mamba2Config, Mamba2State};
 use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
 use crate::ops::SsmBackend;
+use crate::size::{overflow, sum_of_products};
 
 /// Which mixer a block uses, with its hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

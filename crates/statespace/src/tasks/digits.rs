@@ -121,14 +121,17 @@ impl Digits {
 /// bounded (the real file is 0.3 MB).
 pub fn parse_gz(bytes: &[u8], path: &std::path::Path) -> Result<(Vec<[f32; PIXELS]>, Vec<i64>)> {
     const MAX_TEXT: u64 = 16 << 20;
-    let bad = |message: String| Error::config("task.path", format!("{}: {message}", path.display()));
+    let bad =
+        |message: String| Error::config("task.path", format!("{}: {message}", path.display()));
     let mut text = String::new();
     flate2::read::GzDecoder::new(bytes)
         .take(MAX_TEXT + 1)
         .read_to_string(&mut text)
         .map_err(|e| bad(e.to_string()))?;
     if text.len() as u64 > MAX_TEXT {
-        return Err(bad(format!("more than {MAX_TEXT} bytes of text: not the digits file")));
+        return Err(bad(format!(
+            "more than {MAX_TEXT} bytes of text: not the digits file"
+        )));
     }
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     for (n, line) in text.lines().enumerate() {

@@ -173,16 +173,18 @@ impl RunDir {
 }
 
 /// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
-/// number of correct argmax predictions.
+/// number of correct argmax predictions; fails on labels that are not one
+/// per row of the logits.
 pub fn cross_entropy<B: CrossEntropyOps>(
     logits: Tensor<B, 2>,
     labels: Tensor<B, 1, Int>,
-) -> (Tensor<B, 1>, usize) {
+) -> Result<(Tensor<B, 1>, usize)> {
+    crate::ops::cross_entropy::check_cross_entropy(&logits, &labels)?;
     let batch = labels.dims()[0];
     let predicted = logits.clone().argmax(1).reshape([batch]);
     let correct = predicted.equal(labels.clone()).int().sum().into_scalar();
     let correct: i64 = burn::tensor::ElementConversion::elem(correct);
-    (mean_cross_entropy(logits, labels), correct as usize)
+    Ok((mean_cross_entropy(logits, labels)?, correct as usize))
 }
 
 /// Loss and accuracy of `model` on a whole split; accuracy is the fraction
@@ -203,7 +205,7 @@ pub fn evaluate<B: SsmBackend>(
         let b = collate::<B>(task, &examples, device);
         let count = b.targets();
         let logits = model.forward(b.inputs.clone(), b.readout())?;
-        let (loss, c) = cross_entropy(logits, b.labels);
+        let (loss, c) = cross_entropy(logits, b.labels)?;
         let loss: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
         loss_sum += loss * count as f64;
         correct += c;
@@ -249,7 +251,11 @@ fn check_memory(
     max_len: usize,
 ) -> Result<()> {
     let params = model.param_count()? as u128;
-    crate::size::check_fits("the model and its optimiser state", "model.d_model", params * 16)?;
+    crate::size::check_fits(
+        "the model and its optimiser state",
+        "model.d_model",
+        params * 16,
+    )?;
     let activations = config.schedule.batch_size as u128
         * max_len as u128
         * model.mixer.d_model() as u128
@@ -351,7 +357,7 @@ where
         let b = train_batch::<B>(task.as_ref(), config.seed, batch, s, device);
         let count = b.targets();
         let logits = model.forward(b.inputs.clone(), b.readout())?;
-        let (loss, correct) = cross_entropy(logits, b.labels);
+        let (loss, correct) = cross_entropy(logits, b.labels)?;
         let loss_value: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
         if !loss_value.is_finite() {
             return Err(Error::NonFinite {

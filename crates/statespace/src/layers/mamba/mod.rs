@@ -12,17 +12,17 @@
 
 #![allow(non_snake_case)] // A_log, D follow the reference names
 
-use crate::random::uniform;
 use crate::layers::linear::Linear;
+use crate::random::uniform;
 use burn::module::{Module, Param};
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::size::{overflow, sum_of_products};
 use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, causal_conv1d, selective_scan};
+use crate::size::{overflow, sum_of_products};
 
 /// Hyperparameters of a Mamba mixer (defaults of mamba_ssm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,9 +90,14 @@ impl MambaConfig {
     /// `d_model` on overflow); call after [`Self::validate`].
     pub fn param_count(&self) -> Result<usize> {
         let (d, n, k, r) = (self.d_model, self.d_state, self.d_conv, self.dt_rank());
-        let e = self.expand.checked_mul(d).ok_or_else(|| overflow("expand"))?;
+        let e = self
+            .expand
+            .checked_mul(d)
+            .ok_or_else(|| overflow("expand"))?;
         let (bias, conv_bias) = (usize::from(self.bias), usize::from(self.conv_bias));
-        let x_proj = r.checked_add(2usize.saturating_mul(n)).ok_or_else(|| overflow("d_state"))?;
+        let x_proj = r
+            .checked_add(2usize.saturating_mul(n))
+            .ok_or_else(|| overflow("d_state"))?;
         sum_of_products(&[
             &[d, 2, e],
             &[bias, 2, e],
@@ -164,7 +169,13 @@ impl MambaConfig {
         let fan_in = self.d_conv as f64;
         let bound = 1.0 / fan_in.sqrt();
         let conv1d = CausalConv1d {
-            weight: Param::from_tensor(uniform(rng, [d_inner, 1, self.d_conv], -bound, bound, device)),
+            weight: Param::from_tensor(uniform(
+                rng,
+                [d_inner, 1, self.d_conv],
+                -bound,
+                bound,
+                device,
+            )),
             bias: self
                 .conv_bias
                 .then(|| Param::from_tensor(uniform(rng, [d_inner], -bound, bound, device))),

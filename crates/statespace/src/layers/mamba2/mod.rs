@@ -11,20 +11,20 @@
 
 #![allow(non_snake_case)] // A_log, D follow the reference names
 
-use crate::random::uniform;
 use crate::layers::linear::Linear;
+use crate::random::uniform;
 use burn::module::{Module, Param};
+use burn::tensor::Tensor;
 use burn::tensor::activation::{silu, softplus};
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::size::{overflow, sum_of_products};
 use crate::layers::mamba::CausalConv1d;
 use crate::layers::norm::GatedRmsNorm;
 use crate::ops::{CausalConv1dOps, Ssd, SsdOps, matmul, ssd};
+use crate::size::{overflow, sum_of_products};
 
 /// Hyperparameters of a Mamba-2 mixer (defaults of mamba_ssm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,11 +115,15 @@ impl Mamba2Config {
     /// size that overflows).
     pub fn param_count(&self) -> Result<usize> {
         let (d, n, g, k) = (self.d_model, self.d_state, self.ngroups, self.d_conv);
-        let e = self.expand.checked_mul(d).ok_or_else(|| overflow("expand"))?;
+        let e = self
+            .expand
+            .checked_mul(d)
+            .ok_or_else(|| overflow("expand"))?;
         let heads = e / self.headdim.max(1);
         let bc = sum_of_products(&[&[2, g, n]]).ok_or_else(|| overflow("d_state"))?;
         let conv = e.checked_add(bc).ok_or_else(|| overflow("d_state"))?;
-        let proj = sum_of_products(&[&[2, e], &[1, bc], &[heads]]).ok_or_else(|| overflow("d_model"))?;
+        let proj =
+            sum_of_products(&[&[2, e], &[1, bc], &[heads]]).ok_or_else(|| overflow("d_model"))?;
         let (bias, conv_bias) = (usize::from(self.bias), usize::from(self.conv_bias));
         sum_of_products(&[
             &[d, proj],
@@ -198,14 +202,21 @@ impl Mamba2Config {
             device,
             rng,
         );
-        let log_dt: Tensor<B, 1> = uniform(rng, [heads], self.dt_min.ln(), self.dt_max.ln(), device);
+        let log_dt: Tensor<B, 1> =
+            uniform(rng, [heads], self.dt_min.ln(), self.dt_max.ln(), device);
         let dt = log_dt.exp().clamp_min(self.dt_init_floor);
         let dt_bias = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
         let a_log = uniform::<B, 1>(rng, [heads], 1.0, 16.0, device).log();
         let bound = 1.0 / (self.d_conv as f64).sqrt();
         let conv_dim = self.conv_dim();
         let conv1d = CausalConv1d {
-            weight: Param::from_tensor(uniform(rng, [conv_dim, 1, self.d_conv], -bound, bound, device)),
+            weight: Param::from_tensor(uniform(
+                rng,
+                [conv_dim, 1, self.d_conv],
+                -bound,
+                bound,
+                device,
+            )),
             bias: self
                 .conv_bias
                 .then(|| Param::from_tensor(uniform(rng, [conv_dim], -bound, bound, device))),

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::init::SsmInit;
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
-use crate::size::{overflow, sum_of_products};
 use crate::layers::activation::Activation;
+use crate::size::{overflow, sum_of_products};
 
 /// How the convolution kernel is parameterised and computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -179,7 +179,11 @@ impl S4Config {
         if self.d_state > crate::hippo::MAX_N {
             return Err(Error::config(
                 "d_state",
-                format!("must be at most {}, got {}", crate::hippo::MAX_N, self.d_state),
+                format!(
+                    "must be at most {}, got {}",
+                    crate::hippo::MAX_N,
+                    self.d_state
+                ),
             ));
         }
         self.param_count()?;

@@ -150,8 +150,8 @@ fn validate<B: Backend>(
 #[cfg(test)]
 mod tests {
     use burn::backend::Autodiff;
-    use burn::tensor::activation::silu;
     use burn::tensor::Tensor;
+    use burn::tensor::activation::silu;
     use burn_flex::Flex;
 
     use super::causal_conv1d;

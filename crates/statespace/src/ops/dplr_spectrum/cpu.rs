@@ -89,7 +89,10 @@ struct Solve<T> {
 }
 
 fn expand<T: HostReal>(x: &[C<T>]) -> Vec<C<T>> {
-    x.iter().copied().chain(x.iter().map(|z| z.conj())).collect()
+    x.iter()
+        .copied()
+        .chain(x.iter().map(|z| z.conj()))
+        .collect()
 }
 
 impl<T: HostReal> Channel<T> {
@@ -117,10 +120,7 @@ impl<T: HostReal> Channel<T> {
             _ => {
                 let (m00, m01, m10, m11) = (m(0, 0), m(0, 1), m(1, 0), m(1, 1));
                 let det = (m00 * m11 - m01 * m10).inv();
-                vec![
-                    vec![m11 * det, -m01 * det],
-                    vec![-m10 * det, m00 * det],
-                ]
+                vec![vec![m11 * det, -m01 * det], vec![-m10 * det, m00 * det]]
             }
         };
         let alpha: Vec<C<T>> = (0..rank)
@@ -216,7 +216,11 @@ impl<T: HostReal> Systems<T> {
             })
             .collect();
         let y: Vec<C<T>> = per_h.concat();
-        let data: Vec<T> = y.iter().map(|z| z.re).chain(y.iter().map(|z| z.im)).collect();
+        let data: Vec<T> = y
+            .iter()
+            .map(|z| z.re)
+            .chain(y.iter().map(|z| z.im))
+            .collect();
         FlexTensor::from_data(TensorData::new(data, [2, self.h, self.channels, count]))
     }
 
@@ -254,8 +258,7 @@ impl<T: HostReal> Systems<T> {
                         let beta = &solve.beta[c];
                         let v: Vec<C<T>> = (0..2 * n)
                             .map(|m| {
-                                ch.c[c][m]
-                                    - (0..rank).map(|i| beta[i] * ch.q[i][m]).sum::<C<T>>()
+                                ch.c[c][m] - (0..rank).map(|i| beta[i] * ch.q[i][m]).sum::<C<T>>()
                             })
                             .collect();
                         let mut d_dt = zero;
@@ -267,26 +270,22 @@ impl<T: HostReal> Systems<T> {
                         for n0 in 0..n {
                             let n1 = n + n0;
                             let fold = |holo: C<T>, anti: C<T>| gk * holo.conj() + gc * anti;
-                            out.b[n0] = out.b[n0]
-                                + fold(x[n0] * v[n0] * dt, x[n1] * v[n1] * dt);
-                            out.c[c][n0] = out.c[c][n0]
-                                + fold(x[n0] * u[n0] * dt, x[n1] * u[n1] * dt);
+                            out.b[n0] = out.b[n0] + fold(x[n0] * v[n0] * dt, x[n1] * v[n1] * dt);
+                            out.c[c][n0] =
+                                out.c[c][n0] + fold(x[n0] * u[n0] * dt, x[n1] * u[n1] * dt);
                             let dt2 = dt * dt;
                             out.lambda[n0] = out.lambda[n0]
                                 + fold(
                                     x[n0] * x[n0] * u[n0] * v[n0] * dt2,
                                     x[n1] * x[n1] * u[n1] * v[n1] * dt2,
                                 );
-                            for j in 0..rank {
+                            let rows = out.p.iter_mut().zip(&solve.alpha).zip(beta.iter());
+                            for ((p_j, &alpha_j), &beta_j) in rows.take(rank) {
                                 // P_j as a row at n0 (holo) and n1 (anti); as
                                 // the column Q_j = P̄_j at n1 (holo) and n0 (anti).
-                                let holo = -(x[n0] * solve.alpha[j] * v[n0]
-                                    + x[n1] * beta[j] * u[n1])
-                                    * dt;
-                                let anti = -(x[n1] * solve.alpha[j] * v[n1]
-                                    + x[n0] * beta[j] * u[n0])
-                                    * dt;
-                                out.p[j][n0] = out.p[j][n0] + fold(holo, anti);
+                                let holo = -(x[n0] * alpha_j * v[n0] + x[n1] * beta_j * u[n1]) * dt;
+                                let anti = -(x[n1] * alpha_j * v[n1] + x[n0] * beta_j * u[n0]) * dt;
+                                p_j[n0] = p_j[n0] + fold(holo, anti);
                             }
                         }
                     }

@@ -26,7 +26,11 @@ pub fn dplr_spectrum_reference<B: CauchyOps>(
     let [channels, h, n] = c.dims();
     let rank = p.dims()[0];
     let count = nodes.len();
-    let both: Vec<Complex64> = nodes.iter().copied().chain(nodes.iter().map(|s| -s)).collect();
+    let both: Vec<Complex64> = nodes
+        .iter()
+        .copied()
+        .chain(nodes.iter().map(|s| -s))
+        .collect();
     let dt = dt.clone().unsqueeze_dim::<2>(1); // (H, 1)
     let dt_lambda = lambda.mul_real(&dt);
     // Rows a ∈ [B, P_1..P_r], columns b ∈ [C̃_1..C̃_Cc, Q_1..Q_r], Q = conj(P).
