@@ -231,7 +231,7 @@ mod safetensors_files {
     #[test]
     fn nan_and_infinite_weights_are_refused_when_loading() {
         use burn::backend::Flex;
-        use statespace::io::checkpoint::load;
+        use statespace::models::pretrained::load;
         let golden = {
             let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
             statespace::golden::golden_dir(&repo).join("hf_mamba")

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
 use common::golden_dir;
-use statespace::io::checkpoint::load;
+use statespace::models::pretrained::load;
 
 /// A copy of golden checkpoint folder `name` with `edit` applied to its
 /// config.json (as a JSON value).

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use statespace::generate::{Generator, Sampling};
-use statespace::io::checkpoint::load;
+use statespace::models::pretrained::load;
 use statespace::text::{Codec, check_prompt};
 
 use crate::device::{DeviceKind, with_backend};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use statespace::io::checkpoint::load;
+use statespace::models::pretrained::load;
 use statespace::models::MixerConfig;
 
 /// Arguments of `ssm info`.

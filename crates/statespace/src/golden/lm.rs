@@ -9,7 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::Check;
 use crate::error::{Error, Result};
 use crate::generate::{Generator, Sampling};
-use crate::io::checkpoint::load;
+use crate::models::pretrained::load;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::models::LanguageModel;
 use crate::ops::SsmBackend;

@@ -1,7 +1,7 @@
-//! Reading and writing tensors and checkpoints.
+//! Reading and writing tensors and checkpoint files (what a file holds;
+//! building models from them is [`crate::models::pretrained`]).
 
 pub mod atomic;
-pub mod checkpoint;
 mod host;
 pub mod pytorch;
 pub mod safetensors;

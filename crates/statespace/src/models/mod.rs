@@ -1,9 +1,11 @@
 //! Models built from mixers: a language model (embedding → residual
-//! blocks → norm → head) for any mixer.
+//! blocks → norm → head) for any mixer, a sequence classifier, and
+//! pretrained language models loaded from checkpoint folders.
 
 pub mod classifier;
 pub mod lm;
 pub mod mixer;
+pub mod pretrained;
 
 pub use lm::{LanguageModel, LmConfig, LmState};
 pub use mixer::{Mixer, MixerConfig, MixerState};

@@ -1,4 +1,5 @@
-//! Loading language-model checkpoints from a folder in either layout:
+//! Pretrained language models from a checkpoint folder in either layout
+//! (the files themselves are read by [`crate::io`]):
 //!
 //! - Hugging Face transformers (`MambaForCausalLM`, `Mamba2ForCausalLM`):
 //!   `config.json` with `model_type`, `hidden_size`, `state_size`, …, and
@@ -18,10 +19,10 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde_json::Value;
 
-use super::pytorch::PyTorchFile;
-use super::safetensors::{HostTensor, SafetensorsFile};
-use super::state_dict::load_params;
 use crate::error::{Error, Result};
+use crate::io::pytorch::PyTorchFile;
+use crate::io::safetensors::{HostTensor, SafetensorsFile};
+use crate::io::state_dict::load_params;
 use crate::layers::mamba::MambaConfig;
 use crate::layers::mamba2::Mamba2Config;
 use crate::models::{LanguageModel, LmConfig, MixerConfig};
