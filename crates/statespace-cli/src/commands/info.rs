@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use statespace::models::pretrained::load;
 use statespace::models::MixerConfig;
+use statespace::models::pretrained::load;
 
 /// Arguments of `ssm info`.
 #[derive(clap::Args)]

@@ -9,7 +9,7 @@
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::kernels::{conv_block, matmul_t, silu, softplus, transpose};
+use super::cpu_kernels::{conv_block, matmul_t, silu, softplus, transpose};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba2::{Mamba2, Mamba2State};

@@ -12,7 +12,7 @@
 //! (tested), and is used by [`crate::generate::Generator`] whenever the
 //! model lives on the CPU backend in f32.
 
-mod kernels;
+mod cpu_kernels;
 mod mamba;
 mod mamba2;
 mod shared;
@@ -21,7 +21,7 @@ use burn::tensor::backend::Backend;
 
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmState, Mixer, MixerState};
-use kernels::{gemv, rms_norm};
+use cpu_kernels::{gemv, rms_norm};
 use mamba::FusedMamba;
 use mamba2::FusedMamba2;
 use shared::Shared;

@@ -9,9 +9,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::Check;
 use crate::error::{Error, Result};
 use crate::generate::{Generator, Sampling};
-use crate::models::pretrained::load;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::models::LanguageModel;
+use crate::models::pretrained::load;
 use crate::ops::SsmBackend;
 
 /// f32 logits must match to this norm-relative error.

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::layers::mamba::{Mamba, MambaConfig, MambaState};
 use crate::layers::mamba2::{Mamba2, Mamba2Config, Mamba2State};
+use crate::layers::mixer::StatefulMixer;
 use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
 use crate::ops::SsmBackend;
 use crate::size::{overflow, sum_of_products};

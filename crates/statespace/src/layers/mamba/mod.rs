@@ -21,7 +21,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, causal_conv1d, selective_scan};
+use crate::layers::causal_conv::CausalConv1d;
+use crate::layers::mixer::StatefulMixer;
+use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, selective_scan};
 use crate::size::{overflow, sum_of_products};
 
 /// Hyperparameters of a Mamba mixer (defaults of mamba_ssm).
@@ -194,43 +196,6 @@ impl MambaConfig {
     }
 }
 
-/// A depthwise causal convolution, parameters as PyTorch's `nn.Conv1d`
-/// with groups = channels: weight (D, 1, K), bias (D).
-#[derive(Module, Debug)]
-pub struct CausalConv1d<B: Backend> {
-    /// Taps, (D, 1, K).
-    pub weight: Param<Tensor<B, 3>>,
-    /// Bias, (D).
-    pub bias: Option<Param<Tensor<B, 1>>>,
-}
-
-impl<B: CausalConv1dOps> CausalConv1d<B> {
-    /// x (B, L, D) after `state` (B, D, K − 1) → (y (B, L, D), new state),
-    /// y passed through SiLU when `silu` (fused on GPUs). Fails as
-    /// [`causal_conv1d`] does.
-    pub fn forward(
-        &self,
-        x: Tensor<B, 3>,
-        state: Option<Tensor<B, 3>>,
-        silu: bool,
-    ) -> Result<(Tensor<B, 3>, Tensor<B, 3>)> {
-        causal_conv1d(
-            x,
-            self.weight.val(),
-            self.bias.as_ref().map(|b| b.val()),
-            state,
-            silu,
-        )
-    }
-}
-
-impl<B: Backend> CausalConv1d<B> {
-    /// Kernel width K.
-    pub fn width(&self) -> usize {
-        self.weight.val().dims()[2]
-    }
-}
-
 /// The Mamba mixer.
 #[derive(Module, Debug)]
 pub struct Mamba<B: Backend> {
@@ -259,7 +224,7 @@ pub struct MambaState<B: Backend> {
     pub ssm: Tensor<B, 3>,
 }
 
-impl<B: SelectiveScanOps + CausalConv1dOps> Mamba<B> {
+impl<B: Backend> Mamba<B> {
     /// d_inner.
     pub fn d_inner(&self) -> usize {
         self.D.val().dims()[0]
@@ -269,13 +234,16 @@ impl<B: SelectiveScanOps + CausalConv1dOps> Mamba<B> {
     pub fn d_state(&self) -> usize {
         self.A_log.val().dims()[1]
     }
+}
+
+impl<B: SelectiveScanOps + CausalConv1dOps> StatefulMixer<B> for Mamba<B> {
+    type State = MambaState<B>;
 
     fn d_model(&self) -> usize {
         self.out_proj.weight.val().dims()[0]
     }
 
-    /// The zero state for `batch` sequences.
-    pub fn initial_state(&self, batch: usize) -> MambaState<B> {
+    fn initial_state(&self, batch: usize) -> MambaState<B> {
         let reference = self.D.val();
         let options = (&reference.device(), reference.dtype());
         MambaState {
@@ -284,54 +252,16 @@ impl<B: SelectiveScanOps + CausalConv1dOps> Mamba<B> {
         }
     }
 
-    /// The parallel view: h (B, L, d_model) → (B, L, d_model).
-    pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
-        Ok(self.run(h, None)?.0)
-    }
-
-    /// The chunked view: continues from `state`; equal to one pass over the
-    /// concatenated chunks.
-    pub fn forward_with_state(
-        &self,
-        state: &MambaState<B>,
-        h: Tensor<B, 3>,
-    ) -> Result<(Tensor<B, 3>, MambaState<B>)> {
-        self.run(h, Some(state.clone()))
-    }
-
-    /// The recurrent view: one token h (B, d_model) → (B, d_model).
-    pub fn step(
-        &self,
-        state: &MambaState<B>,
-        h: Tensor<B, 2>,
-    ) -> Result<(Tensor<B, 2>, MambaState<B>)> {
-        let (y, next) = self.run(h.unsqueeze_dim::<3>(1), Some(state.clone()))?;
-        Ok((y.squeeze_dim::<2>(1), next))
-    }
-
     fn run(
         &self,
         h: Tensor<B, 3>,
         state: Option<MambaState<B>>,
     ) -> Result<(Tensor<B, 3>, MambaState<B>)> {
-        let [batch, len, d_model] = h.dims();
-        if d_model != self.d_model() {
-            return Err(Error::shape(
-                "input (batch, length, d_model)",
-                &[batch, len, self.d_model()],
-                &[batch, len, d_model],
-            ));
-        }
+        let [batch, _, _] = h.dims();
+        self.check_input(h.dims())?;
         let (d_inner, n) = (self.d_inner(), self.d_state());
         if let Some(s) = &state {
-            let k = self.conv1d.width();
-            if s.conv.dims() != [batch, d_inner, k - 1] {
-                return Err(Error::shape(
-                    "conv state",
-                    &[batch, d_inner, k - 1],
-                    &s.conv.dims(),
-                ));
-            }
+            self.conv1d.check_state(&s.conv, batch)?;
             if s.ssm.dims() != [batch, d_inner, n] {
                 return Err(Error::shape(
                     "ssm state",

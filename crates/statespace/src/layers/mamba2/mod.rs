@@ -21,7 +21,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::layers::mamba::CausalConv1d;
+use crate::layers::causal_conv::CausalConv1d;
+use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::GatedRmsNorm;
 use crate::ops::{CausalConv1dOps, Ssd, SsdOps, matmul, ssd};
 use crate::size::{overflow, sum_of_products};
@@ -298,16 +299,19 @@ impl<B: Backend> Mamba2<B> {
         self.nheads() * self.headdim
     }
 
+    fn conv_dim(&self) -> usize {
+        self.conv1d.channels()
+    }
+}
+
+impl<B: SsdOps + CausalConv1dOps> StatefulMixer<B> for Mamba2<B> {
+    type State = Mamba2State<B>;
+
     fn d_model(&self) -> usize {
         self.out_proj.weight.val().dims()[0]
     }
 
-    fn conv_dim(&self) -> usize {
-        self.conv1d.weight.val().dims()[0]
-    }
-
-    /// The zero state for `batch` sequences.
-    pub fn initial_state(&self, batch: usize) -> Mamba2State<B> {
+    fn initial_state(&self, batch: usize) -> Mamba2State<B> {
         let reference = self.D.val();
         let options = (&reference.device(), reference.dtype());
         Mamba2State {
@@ -315,57 +319,18 @@ impl<B: Backend> Mamba2<B> {
             ssm: Tensor::zeros([batch, self.nheads(), self.headdim, self.d_state], options),
         }
     }
-}
-
-impl<B: SsdOps + CausalConv1dOps> Mamba2<B> {
-    /// The parallel view: h (B, L, d_model) → (B, L, d_model).
-    pub fn forward(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
-        Ok(self.run(h, None)?.0)
-    }
-
-    /// The chunked view: continues from `state`.
-    pub fn forward_with_state(
-        &self,
-        state: &Mamba2State<B>,
-        h: Tensor<B, 3>,
-    ) -> Result<(Tensor<B, 3>, Mamba2State<B>)> {
-        self.run(h, Some(state.clone()))
-    }
-
-    /// The recurrent view: one token h (B, d_model) → (B, d_model).
-    pub fn step(
-        &self,
-        state: &Mamba2State<B>,
-        h: Tensor<B, 2>,
-    ) -> Result<(Tensor<B, 2>, Mamba2State<B>)> {
-        let (y, next) = self.run(h.unsqueeze_dim::<3>(1), Some(state.clone()))?;
-        Ok((y.squeeze_dim::<2>(1), next))
-    }
 
     fn run(
         &self,
         h: Tensor<B, 3>,
         state: Option<Mamba2State<B>>,
     ) -> Result<(Tensor<B, 3>, Mamba2State<B>)> {
-        let [batch, len, d_model] = h.dims();
-        if d_model != self.d_model() {
-            return Err(Error::shape(
-                "input (batch, length, d_model)",
-                &[batch, len, self.d_model()],
-                &[batch, len, d_model],
-            ));
-        }
+        let [batch, len, _] = h.dims();
+        self.check_input(h.dims())?;
         let (heads, p, n, g) = (self.nheads(), self.headdim, self.d_state, self.ngroups);
         let (d_inner, conv_dim) = (self.d_inner(), self.conv_dim());
         if let Some(s) = &state {
-            let k = self.conv1d.width();
-            if s.conv.dims() != [batch, conv_dim, k - 1] {
-                return Err(Error::shape(
-                    "conv state",
-                    &[batch, conv_dim, k - 1],
-                    &s.conv.dims(),
-                ));
-            }
+            self.conv1d.check_state(&s.conv, batch)?;
             if s.ssm.dims() != [batch, heads, p, n] {
                 return Err(Error::shape(
                     "ssm state",

@@ -1,4 +1,4 @@
-//! The f32 building blocks of a one-token step: matrix–vector products
+//! The f32 CPU building blocks of a one-token step: matrix–vector products
 //! split across the rayon pool, RMSNorm, and the scalar activations.
 
 use rayon::prelude::*;
