@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Normal, Uniform};
 
-use super::{Draw, Results, compare_within, host, tolerance_for};
+use super::harness::{Draw, Results, compare_within, host, tolerance_for};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{Ssd, SsdOps, ssd};

@@ -1,0 +1,106 @@
+//! Parity of the optimiser's kernels: the AdamW update and the squared-norm sum.
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn_flex::Flex;
+
+use super::harness::{Draw, Results, compare, host};
+use crate::error::Result;
+use crate::golden::Check;
+use crate::ops::{AdamWOps, AdamWScalars};
+
+/// One AdamW step (param′, m′, v′) on the inner backend of `B`, where the
+/// optimiser runs, from flat draws of param, grad, m and v.
+fn run_adamw<B: AutodiffBackend>(draws: &[Draw; 4], device: &B::Device) -> Results
+where
+    B::InnerBackend: AdamWOps,
+{
+    let flat = |d: &Draw| {
+        Tensor::<B::InnerBackend, 1>::from_data(
+            TensorData::new(d.data.clone(), d.shape.clone()),
+            device,
+        )
+        .into_primitive()
+        .tensor()
+    };
+    let scalars = AdamWScalars {
+        lr: 0.003,
+        weight_decay: 0.05,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        step: 3,
+        grad_scale: 0.7,
+    };
+    let (param, m, v) = B::InnerBackend::adamw_update(
+        flat(&draws[0]),
+        flat(&draws[1]),
+        flat(&draws[2]),
+        flat(&draws[3]),
+        &scalars,
+    );
+    let host = |t| {
+        host(&Tensor::<B::InnerBackend, 1>::from_primitive(
+            TensorPrimitive::Float(t),
+        ))
+    };
+    vec![("param", host(param)), ("m", host(m)), ("v", host(v))]
+}
+
+/// Σ x² over several flat draws, on the inner backend of `B`.
+fn run_sum_of_squares<B: AutodiffBackend>(draws: &[Draw], device: &B::Device) -> Results
+where
+    B::InnerBackend: AdamWOps,
+{
+    let tensors = draws
+        .iter()
+        .map(|d| {
+            Tensor::<B::InnerBackend, 1>::from_data(
+                TensorData::new(d.data.clone(), d.shape.clone()),
+                device,
+            )
+            .into_primitive()
+            .tensor()
+        })
+        .collect();
+    let total = B::InnerBackend::sum_of_squares(tensors, device);
+    vec![(
+        "sum",
+        host(&Tensor::<B::InnerBackend, 1>::from_primitive(
+            TensorPrimitive::Float(total),
+        )),
+    )]
+}
+
+/// The optimiser's kernels: the AdamW update and the squared-norm sum.
+pub(super) fn checks<B: AutodiffBackend>(
+    draw: &mut impl FnMut(&[usize]) -> Draw,
+    device: &B::Device,
+    checks: &mut Vec<Check>,
+) -> Result<()>
+where
+    B::InnerBackend: AdamWOps,
+{
+    let cpu = Default::default();
+    // The optimiser's kernels: odd lengths, one longer than a launch's cubes.
+    for n in [1, 1000, 300_001] {
+        let mut v = draw(&[n]);
+        v.data.iter_mut().for_each(|x| *x = x.abs());
+        let draws = [draw(&[n]), draw(&[n]), draw(&[n]), v];
+        compare(
+            format!("adamw n{n}"),
+            &run_adamw::<B>(&draws, device),
+            &run_adamw::<Autodiff<Flex>>(&draws, &cpu),
+            checks,
+        );
+    }
+    let draws = [draw(&[1]), draw(&[1000]), draw(&[300_001])];
+    compare(
+        "sum of squares".into(),
+        &run_sum_of_squares::<B>(&draws, device),
+        &run_sum_of_squares::<Autodiff<Flex>>(&draws, &cpu),
+        checks,
+    );
+    Ok(())
+}

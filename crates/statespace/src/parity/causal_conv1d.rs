@@ -1,0 +1,86 @@
+//! Parity of mamba's causal depthwise convolution, with and without its state and SiLU.
+
+use burn::backend::Autodiff;
+use burn::tensor::DType;
+use burn::tensor::backend::AutodiffBackend;
+use burn_flex::Flex;
+
+use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use crate::error::Result;
+use crate::golden::Check;
+use crate::ops::{SsmBackend, causal_conv1d};
+
+/// The causal depthwise convolution of a strided view (x is a slice of a
+/// wider tensor, as in Mamba-2) after a state, with and without SiLU.
+fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 5],
+    silu: bool,
+    device: &B::Device,
+) -> Result<Results> {
+    let wide = draws[0].tensor::<B, 3>(device, DType::F32);
+    let dim = draws[3].shape[0];
+    let x = wide.clone().narrow(2, 1, dim);
+    let state = draws[1].tensor::<B, 3>(device, DType::F32);
+    let weight = draws[2].tensor::<B, 3>(device, DType::F32);
+    let bias = draws[3].tensor::<B, 1>(device, DType::F32);
+    let (y, _) = causal_conv1d(
+        x,
+        weight.clone(),
+        Some(bias.clone()),
+        Some(state.clone()),
+        silu,
+    )?;
+    Ok(outputs_and_grads(
+        y,
+        &draws[4],
+        &[
+            ("grad_x", &|g| wide.grad(g).map(|t| host(&t))),
+            ("grad_state", &|g| state.grad(g).map(|t| host(&t))),
+            ("grad_weight", &|g| weight.grad(g).map(|t| host(&t))),
+            ("grad_bias", &|g| bias.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    ))
+}
+
+/// Mamba's causal depthwise convolution, with and without its state and SiLU.
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
+    draw: &mut impl FnMut(&[usize]) -> Draw,
+    device: &B::Device,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let cpu = Default::default();
+    // (batch, L, D, K): L below K − 1, more channels than one cube's 32,
+    // enough rows for several row blocks.
+    for (bt, len, dim, k) in [
+        (2, 1, 3, 4),
+        (2, 37, 5, 4),
+        (1, 300, 70, 4),
+        (3, 513, 40, 2),
+        (3, 513, 40, 4),
+        (1, 37, 5, 2),
+        (3, 37, 5, 2),
+        (1, 513, 40, 2),
+        (2, 37, 5, 3),
+    ] {
+        for silu in [false, true] {
+            let draws = [
+                draw(&[bt, len, dim + 3]),
+                draw(&[bt, dim, k - 1]),
+                draw(&[dim, 1, k]),
+                draw(&[dim]),
+                draw(&[bt, len, dim]),
+            ];
+            compare(
+                format!(
+                    "causal conv1d b{bt} L{len} D{dim} K{k}{}",
+                    if silu { " silu" } else { "" }
+                ),
+                &run_causal_conv1d::<B>(&draws, silu, device)?,
+                &run_causal_conv1d::<Autodiff<Flex>>(&draws, silu, &cpu)?,
+                checks,
+            );
+        }
+    }
+    Ok(())
+}

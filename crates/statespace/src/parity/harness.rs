@@ -1,0 +1,173 @@
+//! What every parity check shares: host draws sent to both backends, the
+//! named results of one run, and the comparisons that turn them into checks.
+
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{DType, Tensor, TensorData};
+use rand_chacha::ChaCha8Rng;
+
+use super::{TOLERANCE_BF16, TOLERANCE_F32};
+use crate::golden::Check;
+use crate::io::HostTensor;
+
+/// Host values of one tensor, drawn once and sent to both backends.
+pub(super) struct Draw {
+    pub(super) data: Vec<f32>,
+    pub(super) shape: Vec<usize>,
+}
+
+impl Draw {
+    pub(super) fn new(
+        rng: &mut ChaCha8Rng,
+        shape: &[usize],
+        sample: impl Fn(&mut ChaCha8Rng) -> f32,
+    ) -> Self {
+        let count = shape.iter().product();
+        Self {
+            data: (0..count).map(|_| sample(rng)).collect(),
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// On `device` as `dtype`, as a gradient leaf.
+    pub(super) fn tensor<B: AutodiffBackend, const D: usize>(
+        &self,
+        device: &B::Device,
+        dtype: DType,
+    ) -> Tensor<B, D> {
+        let t = Tensor::<B, D>::from_data(
+            TensorData::new(self.data.clone(), self.shape.clone()),
+            device,
+        );
+        let t = if dtype == DType::F32 {
+            t
+        } else {
+            t.cast(dtype)
+        };
+        t.require_grad()
+    }
+
+    /// A (B, D, L) draw as the (B, L, D) tensor it is the transpose of.
+    pub(super) fn time_major(&self) -> Self {
+        let [batch, dim, len] = [self.shape[0], self.shape[1], self.shape[2]];
+        let mut data = vec![0.0; self.data.len()];
+        for b in 0..batch {
+            for d in 0..dim {
+                for t in 0..len {
+                    data[(b * len + t) * dim + d] = self.data[(b * dim + d) * len + t];
+                }
+            }
+        }
+        Self {
+            data,
+            shape: vec![batch, len, dim],
+        }
+    }
+
+    /// The values as `dtype` stores them, back in f32 (what the device sees).
+    pub(super) fn rounded(&self, dtype: DType) -> Self {
+        let data = match dtype {
+            DType::BF16 => self
+                .data
+                .iter()
+                .map(|&x| burn::tensor::bf16::from_f32(x).to_f32())
+                .collect(),
+            DType::F16 => self
+                .data
+                .iter()
+                .map(|&x| burn::tensor::f16::from_f32(x).to_f32())
+                .collect(),
+            _ => self.data.clone(),
+        };
+        Self {
+            data,
+            shape: self.shape.clone(),
+        }
+    }
+}
+
+/// Every output and gradient of one scan, on the host, named.
+pub(super) type Results = Vec<(&'static str, Vec<f64>)>;
+
+pub(super) fn host<B: burn::tensor::backend::Backend, const D: usize>(
+    t: &Tensor<B, D>,
+) -> Vec<f64> {
+    HostTensor::from_tensor(&t.clone().cast(DType::F32)).data
+}
+
+/// A named reader of one input's gradient.
+pub(super) type GradOf<'a, B> = (
+    &'static str,
+    &'a dyn Fn(&<B as AutodiffBackend>::Gradients) -> Option<Vec<f64>>,
+);
+
+/// Every output and input gradient of `out` (a loss Σ out·g backs it).
+pub(super) fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
+    out: Tensor<B, D>,
+    g: &Draw,
+    inputs: &[GradOf<'_, B>],
+    device: &B::Device,
+) -> Results {
+    let grads = (out.clone() * g.tensor::<B, D>(device, out.dtype()).detach())
+        .sum()
+        .backward();
+    let mut results = vec![("out", host(&out))];
+    for (name, grad) in inputs {
+        results.push((name, grad(&grads).unwrap_or_default()));
+    }
+    results
+}
+
+pub(super) fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<Check>) {
+    compare_within(label, ours, reference, TOLERANCE_F32, checks);
+}
+
+/// One check per named result, each within `tolerance`.
+pub(super) fn compare_within(
+    label: String,
+    ours: &Results,
+    reference: &Results,
+    tolerance: f64,
+    checks: &mut Vec<Check>,
+) {
+    for ((name, actual), (_, expected)) in ours.iter().zip(reference) {
+        checks.push(Check::new(
+            format!("{label}: {name}"),
+            actual,
+            expected,
+            tolerance,
+        ));
+    }
+}
+
+/// The tolerance of results stored as `dtype`: [`TOLERANCE_F32`] for f32,
+/// [`TOLERANCE_BF16`] for the 16-bit types.
+pub(super) fn tolerance_for(dtype: DType) -> f64 {
+    if dtype == DType::F32 {
+        TOLERANCE_F32
+    } else {
+        TOLERANCE_BF16
+    }
+}
+
+/// Checks of f32 results against the CPU in f64 where f32 itself limits the
+/// accuracy, each within a fixed `ceiling` chosen per case from the CPU's
+/// own f32 error on it (measured: ≤ 1.1e-5 for a ZOH S4D kernel at L 1000,
+/// ≤ 6.2e-5 bilinear, where the high modes barely decay and rounding log Ā
+/// to f32 alone moves the kernel by ≈ 5·10⁻⁵ on any f32 implementation);
+/// `cpu_ops_match_themselves` holds the CPU's f32 to the same ceilings.
+pub(super) fn compare_conditioned(
+    label: String,
+    ours: &Results,
+    cpu_f64: &Results,
+    ceiling: f64,
+    checks: &mut Vec<Check>,
+) {
+    for ((name, actual), (_, expected)) in ours.iter().zip(cpu_f64) {
+        checks.push(Check::new(
+            format!("{label}: {name} vs f64"),
+            actual,
+            expected,
+            ceiling,
+        ));
+    }
+}

@@ -1,0 +1,81 @@
+//! Parity of the real FFTs (`rfft`, `irfft`) at odd, even and power-of-two sizes.
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{DType, Tensor};
+use burn_flex::Flex;
+
+use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use crate::error::Result;
+use crate::golden::Check;
+use crate::ops::{SsmBackend, irfft, rfft};
+
+/// rfft of a signal and irfft of a spectrum, both of length `n`, in one
+/// output row-wise: (rows, 2·(n/2 + 1) + n).
+fn run_spectral<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 4],
+    n: usize,
+    device: &B::Device,
+) -> Result<Results> {
+    let x = draws[0].tensor::<B, 2>(device, DType::F32);
+    let spec_re = draws[1].tensor::<B, 2>(device, DType::F32);
+    let spec_im = draws[2].tensor::<B, 2>(device, DType::F32);
+    let (re, im) = rfft(x.clone(), n)?;
+    let y = irfft(spec_re.clone(), spec_im.clone(), n)?;
+    // Each output compared on its own scale (the spectrum is ~n times the
+    // signal's): one loss drives every gradient.
+    let parts = [
+        ("rfft_re", host(&re)),
+        ("rfft_im", host(&im)),
+        ("irfft", host(&y)),
+    ];
+    let out = Tensor::cat(vec![re, im, y], 1);
+    let mut results = outputs_and_grads(
+        out,
+        &draws[3],
+        &[
+            ("grad_signal", &|g| x.grad(g).map(|t| host(&t))),
+            ("grad_spectrum_re", &|g| spec_re.grad(g).map(|t| host(&t))),
+            ("grad_spectrum_im", &|g| spec_im.grad(g).map(|t| host(&t))),
+        ],
+        device,
+    );
+    results.splice(0..1, parts);
+    Ok(results)
+}
+
+/// The real FFTs (`rfft`, `irfft`) at odd, even and power-of-two sizes.
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
+    draw: &mut impl FnMut(&[usize]) -> Draw,
+    device: &B::Device,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let cpu = Default::default();
+    // (signal length, spectrum bins, n): odd, even and power-of-two n,
+    // signals and spectra shorter and longer than the transform.
+    let spectral_shapes = [
+        (7, 4, 7),
+        (10, 6, 12),
+        (40, 30, 30),
+        (16, 9, 16),
+        (5, 3, 1),
+        (1000, 600, 1024),
+        (3000, 1600, 3000),
+    ];
+    for (m, bins, n) in spectral_shapes {
+        let rows = 2;
+        let draws = [
+            draw(&[rows, m]),
+            draw(&[rows, bins]),
+            draw(&[rows, bins]),
+            draw(&[rows, 2 * (n / 2 + 1) + n]),
+        ];
+        compare(
+            format!("rfft/irfft m{m} bins{bins} n{n}"),
+            &run_spectral::<B>(&draws, n, device)?,
+            &run_spectral::<Autodiff<Flex>>(&draws, n, &cpu)?,
+            checks,
+        );
+    }
+    Ok(())
+}
