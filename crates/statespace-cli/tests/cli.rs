@@ -450,3 +450,85 @@ fn every_bench_subcommand_runs_at_small_sizes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--layers"));
 }
+
+/// `ssm generate` with the folder's `tokenizer.json` (a word-level
+/// vocabulary `w0` … `w{V−1}`): the prompt is encoded by the tokenizer, and
+/// the text printed is the tokenizer's decoding of exactly the greedy tokens
+/// the library generates from those ids.
+#[test]
+fn generate_encodes_and_decodes_with_the_folders_tokenizer() {
+    use burn::backend::Flex;
+    use statespace::generate::{Generator, Sampling};
+    let golden = golden().join("native_mamba");
+    let dir = scratch("tokenizer");
+    for entry in std::fs::read_dir(&golden).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let ckpt = statespace::models::pretrained::load::<Flex>(&dir, &Default::default()).unwrap();
+    let vocab: serde_json::Map<String, serde_json::Value> = (0..ckpt.vocab_size)
+        .map(|i| (format!("w{i}"), i.into()))
+        .collect();
+    let tokenizer = serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [],
+        "normalizer": null,
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": null,
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "w0"}
+    });
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+
+    let prompt = [17i64, 200, 3];
+    let mut generator = Generator::new(
+        &ckpt.model,
+        &prompt,
+        Sampling::default(),
+        512,
+        &Default::default(),
+    )
+    .unwrap()
+    .with_vocabulary(ckpt.vocab_size)
+    .unwrap();
+    let tokens: Vec<i64> = (0..6).map(|_| generator.next_token().unwrap()).collect();
+    let expected: Vec<String> = prompt
+        .iter()
+        .chain(&tokens)
+        .map(|t| format!("w{t}"))
+        .collect();
+
+    let out = ssm()
+        .args([
+            "generate",
+            "--prompt",
+            "w17 w200 w3",
+            "--max-tokens",
+            "6",
+            "--model",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        expected.join(" ")
+    );
+    // A tokenizer.json that is not one is a clear error naming the file.
+    std::fs::write(dir.join("tokenizer.json"), "{\"model\": 7}").unwrap();
+    let out = ssm()
+        .args(["generate", "--prompt", "w1", "--model"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer.json"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

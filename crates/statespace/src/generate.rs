@@ -137,6 +137,8 @@ pub struct Generator<'a, B: SsmBackend> {
     model: &'a LanguageModel<B>,
     decoding: Decoding<B>,
     logits: Vec<f64>,
+    /// Tokens that may be sampled: the first `vocabulary` logits.
+    vocabulary: usize,
     history: Vec<i64>,
     sampling: Sampling,
     rng: ChaCha8Rng,
@@ -188,6 +190,7 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         Ok(Self {
             model,
             decoding,
+            vocabulary: logits.len(),
             logits,
             history: prompt.to_vec(),
             rng: ChaCha8Rng::seed_from_u64(sampling.seed),
@@ -196,9 +199,29 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         })
     }
 
+    /// Samples only among the first `vocabulary` tokens: a state-spaces
+    /// checkpoint pads its embedding rows to a multiple (mamba_ssm's
+    /// `pad_vocab_size_multiple`) and, as mamba_ssm's own decoding does,
+    /// the padding rows are never chosen. Fails unless 1 ≤ `vocabulary` ≤
+    /// the model's (padded) vocabulary.
+    pub fn with_vocabulary(mut self, vocabulary: usize) -> Result<Self> {
+        if vocabulary == 0 || vocabulary > self.logits.len() {
+            return Err(Error::config(
+                "vocab_size",
+                &format!(
+                    "{vocabulary} tokens to sample from, but the model has {}",
+                    self.logits.len()
+                ),
+            ));
+        }
+        self.vocabulary = vocabulary;
+        Ok(self)
+    }
+
     /// Chooses the next token and advances the state by it.
     pub fn next_token(&mut self) -> Result<i64> {
-        let token = sample(&self.logits, &self.history, &self.sampling, &mut self.rng);
+        let logits = &self.logits[..self.vocabulary.min(self.logits.len())];
+        let token = sample(logits, &self.history, &self.sampling, &mut self.rng);
         self.history.push(token);
         match &mut self.decoding {
             Decoding::Fused(fused) => {

@@ -83,11 +83,12 @@ pub fn run(args: Args) -> Result<()> {
         let start = Instant::now();
         let ckpt = load::<B>(&args.model, &device)
             .with_context(|| format!("loading {}", args.model.display()))?;
-        check_prompt(&prompt, ckpt.model.vocab_size())?;
+        check_prompt(&prompt, ckpt.vocab_size)?;
         let loaded = start.elapsed();
         let start = Instant::now();
         let mut generator =
-            Generator::new(&ckpt.model, &prompt, sampling, args.prefill_chunk, &device)?;
+            Generator::new(&ckpt.model, &prompt, sampling, args.prefill_chunk, &device)?
+                .with_vocabulary(ckpt.vocab_size)?;
         let prefill = start.elapsed();
         let mut out = std::io::stdout().lock();
         write!(out, "{text}")?;
