@@ -208,7 +208,7 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         if vocabulary == 0 || vocabulary > self.logits.len() {
             return Err(Error::config(
                 "vocab_size",
-                &format!(
+                format!(
                     "{vocabulary} tokens to sample from, but the model has {}",
                     self.logits.len()
                 ),
