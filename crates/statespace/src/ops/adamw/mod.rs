@@ -12,7 +12,7 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 
-use crate::ops::primitive::tensor;
+use crate::ops::support::primitive::tensor;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;

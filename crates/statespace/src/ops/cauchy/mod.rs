@@ -24,7 +24,7 @@ pub use composite::cauchy_composite;
 
 use crate::complex::ComplexTensor;
 use crate::error::Result;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
 
 const OP: &str = "cauchy";

@@ -26,7 +26,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use burn_flex::Flex;
 
 use crate::error::Result;
-use crate::ops::primitive::float;
+use crate::ops::support::primitive::float;
 use crate::ops::support::check::{self, arg};
 
 pub use composite::{conv_backward_composite, conv_forward_composite};

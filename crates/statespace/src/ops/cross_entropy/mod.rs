@@ -18,7 +18,7 @@ mod cube;
 mod kernels;
 
 use crate::error::Result;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};

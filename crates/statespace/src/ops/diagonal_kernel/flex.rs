@@ -9,7 +9,7 @@ use num_complex::Complex;
 use super::host::{discretize, discretize_backward};
 use super::{DiagonalKernelOps, DiagonalSystem};
 use crate::discretize::Discretization;
-use crate::ops::flex_values::{HostReal, complex_values, values};
+use crate::ops::support::flex_values::{HostReal, complex_values, values};
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::vandermonde::{VandermondeInputs, VandermondeOps};
 

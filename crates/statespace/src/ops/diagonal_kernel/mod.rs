@@ -27,7 +27,7 @@ use burn::tensor::{Tensor, TensorMetadata};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::error::Result;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
 use crate::ops::vandermonde::VandermondeOps;
 

@@ -36,7 +36,7 @@ use num_complex::Complex64;
 
 use crate::complex::ComplexTensor;
 use crate::error::{Error, Result};
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
 
 /// The op's inputs as real tensors: Δ (H), λ (H, N), B (H, N), P (r, H, N),

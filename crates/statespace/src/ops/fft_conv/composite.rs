@@ -4,7 +4,7 @@
 use burn::tensor::Tensor;
 
 use super::fft_len;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::spectral::SpectralOps;
 
 /// [`super::causal_conv`] through the backend's real FFTs, broadcast complex

@@ -17,7 +17,7 @@ use burn_flex::Flex;
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 use crate::error::Result;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check;
 
 /// Backends that compute GELU; the defaults are the tensor-op composites.

@@ -25,7 +25,7 @@ use burn_flex::Flex;
 
 use super::MatmulOps;
 use crate::error::{Error, Result};
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
 
 /// What a norm subtracts and adds.
