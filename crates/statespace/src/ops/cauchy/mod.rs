@@ -9,10 +9,10 @@
 //! composite ([`cauchy_composite`]) materialises w (H, N, S) and multiplies.
 
 mod autodiff;
-mod composite;
+mod reference;
 #[cfg(feature = "cuda")]
 mod cube;
-mod flex;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod kernels;
 
@@ -20,7 +20,7 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorMetadata};
 use num_complex::Complex64;
 
-pub use composite::cauchy_composite;
+pub use reference::cauchy_composite;
 
 use crate::complex::ComplexTensor;
 use crate::error::Result;

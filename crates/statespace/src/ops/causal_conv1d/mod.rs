@@ -14,7 +14,7 @@
 //! layer.
 
 mod autodiff;
-mod composite;
+mod reference;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
@@ -29,7 +29,7 @@ use crate::error::Result;
 use crate::ops::support::primitive::float;
 use crate::ops::support::check::{self, arg};
 
-pub use composite::{conv_backward_composite, conv_forward_composite};
+pub use reference::{conv_backward_composite, conv_forward_composite};
 
 /// The gradients of one convolution: ∂x (B, L, D), ∂history (B, K − 1, D),
 /// ∂w (D, K), ∂bias (D).

@@ -16,7 +16,7 @@
 mod autodiff;
 #[cfg(feature = "cuda")]
 mod cube;
-mod flex;
+mod cpu;
 pub(crate) mod host;
 #[cfg(feature = "cuda")]
 mod kernels;

@@ -91,4 +91,4 @@ fn transform_length(op: &str, n: usize) -> Result<()> {
 mod autodiff;
 #[cfg(feature = "cuda")]
 mod cube;
-pub(crate) mod flex;
+pub(crate) mod cpu;
