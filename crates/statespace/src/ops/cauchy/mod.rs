@@ -9,12 +9,12 @@
 //! composite ([`cauchy_composite`]) materialises w (H, N, S) and multiplies.
 
 mod autodiff;
-mod reference;
-#[cfg(feature = "cuda")]
-mod cube;
 mod cpu;
 #[cfg(feature = "cuda")]
+mod cube;
+#[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorMetadata};
@@ -24,8 +24,8 @@ pub use reference::cauchy_composite;
 
 use crate::complex::ComplexTensor;
 use crate::error::Result;
-use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::{float, tensor};
 
 const OP: &str = "cauchy";
 

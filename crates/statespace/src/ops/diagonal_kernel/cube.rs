@@ -19,8 +19,8 @@ use super::{DiagonalKernelOps, DiagonalSystem};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::kernel::vandermonde::vandermonde_factors;
-use crate::ops::support::launch::{LINEAR_UNITS, empty_f32, linear_cubes, to_dtype};
 use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::{LINEAR_UNITS, empty_f32, linear_cubes, to_dtype};
 use crate::ops::support::primitive::{float, tensor};
 use crate::ops::vandermonde::{VandermondeInputs, VandermondeOps};
 

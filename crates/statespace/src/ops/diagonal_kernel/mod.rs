@@ -14,9 +14,9 @@
 //! convention: the gradient of a complex input is ∂L/∂re + i·∂L/∂im).
 
 mod autodiff;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
-mod cpu;
 pub(crate) mod host;
 #[cfg(feature = "cuda")]
 mod kernels;
@@ -27,8 +27,8 @@ use burn::tensor::{Tensor, TensorMetadata};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::error::Result;
-use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::vandermonde::VandermondeOps;
 
 const OP: &str = "diagonal_kernel";

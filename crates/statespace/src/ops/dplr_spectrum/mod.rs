@@ -36,8 +36,8 @@ use num_complex::Complex64;
 
 use crate::complex::ComplexTensor;
 use crate::error::{Error, Result};
-use crate::ops::support::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::{float, tensor};
 
 /// The op's inputs as real tensors: Δ (H), λ (H, N), B (H, N), P (r, H, N),
 /// C̃ (Cc, H, N), complex ones as (re, im) parts.

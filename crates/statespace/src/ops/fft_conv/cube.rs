@@ -18,8 +18,8 @@ use super::kernels::{
 };
 use super::{FftConvOps, causal_conv_composite, fft_len};
 use crate::ops::cuda_libs::cufft;
-use crate::ops::support::launch::{F32Cube, LINEAR_UNITS, empty_f32, linear_cubes};
 use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::{F32Cube, LINEAR_UNITS, empty_f32, linear_cubes};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
     for CubeBackend<R, F, I, BT>

@@ -10,12 +10,12 @@
 //! (+ Σ_c d·gy), ∂/∂k = IFFT(Σ_b conj(U_b)·GY_b)[..Lk], and ∂/∂d = Σ_{b,t} gy·u.
 
 mod autodiff;
-mod reference;
-#[cfg(feature = "cuda")]
-mod cube;
 mod cpu;
 #[cfg(feature = "cuda")]
+mod cube;
+#[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};

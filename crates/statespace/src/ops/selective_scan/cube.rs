@@ -21,8 +21,8 @@ use super::forward_kernels::{
     ChunkGeometry, ChunkPass, LANES, ScanFlags, scan_chunked, scan_segment_starts,
 };
 use super::{ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
-use crate::ops::support::launch::empty_packed as empty;
 use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::empty_packed as empty;
 
 /// Largest state size N the kernels take.
 pub const MAX_STATE: usize = 256;

@@ -11,8 +11,8 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::SpectralOps;
 use crate::ops::cuda_libs::cufft;
-use crate::ops::support::launch::F32Cube;
 use crate::ops::matmul::MatmulOps;
+use crate::ops::support::launch::F32Cube;
 
 /// rfft through cuFFT: `None` where it cannot run (not f32, no library),
 /// so the caller takes another route.

@@ -23,8 +23,8 @@ use super::kernels::{
     ssd_chunk_states, ssd_decay_carry, ssd_decay_grad, ssd_state_pass,
 };
 use super::{Ssd, SsdArgs, SsdOps, SsdProblem, SsdTensors, ssd_chunked};
-use crate::ops::support::launch::empty_packed as empty;
 use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::empty_packed as empty;
 
 /// Units per cube of the element-wise kernels.
 const UNITS_1D: u32 = 256;

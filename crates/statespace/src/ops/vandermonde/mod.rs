@@ -9,12 +9,12 @@
 //! ∂/∂w_im = −2Σ_{c,l} g·l·(coef_re E_im + coef_im E_re).
 
 mod autodiff;
-mod reference;
-#[cfg(feature = "cuda")]
-mod cube;
 mod cpu;
 #[cfg(feature = "cuda")]
+mod cube;
+#[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive};
