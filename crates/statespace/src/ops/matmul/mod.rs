@@ -10,6 +10,7 @@
 //! tensor-core routine for 16-bit ones. On the CPU it is burn's matmul.
 
 mod autodiff;
+mod complex;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
@@ -21,6 +22,8 @@ use burn::tensor::{Tensor, TensorPrimitive};
 
 use crate::error::Result;
 use crate::ops::support::check::{self, arg};
+
+pub use complex::complex_matmul;
 
 /// Backends with a full-precision matmul.
 pub trait MatmulOps: Backend {
