@@ -32,7 +32,7 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
-pub use super::kernel_plan::STEPS;
+pub use super::plan::STEPS;
 /// Edge of the output block of one cube.
 pub const BLOCK: usize = 64;
 /// Units along each edge of a cube (16 × 16 = 256 units).
