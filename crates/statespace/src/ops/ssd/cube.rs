@@ -17,10 +17,11 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
-use super::kernels::{
-    BLOCK, EDGE, STEPS, ssd_chunk_backward, ssd_chunk_bc_grads, ssd_chunk_cb, ssd_chunk_outputs,
-    ssd_chunk_states, ssd_decay_carry, ssd_decay_grad, ssd_state_pass,
+use super::kernels::backward::{
+    ssd_chunk_backward, ssd_chunk_bc_grads, ssd_decay_carry, ssd_decay_grad,
 };
+use super::kernels::forward::{ssd_chunk_cb, ssd_chunk_outputs, ssd_chunk_states, ssd_state_pass};
+use super::kernels::{BLOCK, EDGE, STEPS};
 use super::plan::kernels_take;
 use super::{Ssd, SsdArgs, SsdOps, SsdProblem, SsdTensors, ssd_chunked};
 use crate::ops::support::host::{from_host, to_host};
