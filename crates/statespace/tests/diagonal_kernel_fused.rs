@@ -7,7 +7,7 @@ use statespace::complex::ComplexTensor;
 use statespace::discretize::Discretization;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
-use statespace::kernel::vandermonde::{diagonal_kernel, diagonal_kernel_composite};
+use statespace::ops::diagonal_kernel::{diagonal_kernel, diagonal_kernel_composite};
 
 mod common;
 

@@ -11,8 +11,8 @@ use burn::tensor::{DType, Distribution, Tensor, TensorData};
 use statespace::complex::ComplexTensor;
 use statespace::discretize::Discretization;
 use statespace::kernel::dplr::cauchy_nodes;
-use statespace::kernel::vandermonde::{diagonal_kernel, diagonal_kernel_composite};
 use statespace::ops::cauchy::cauchy_composite;
+use statespace::ops::diagonal_kernel::{diagonal_kernel, diagonal_kernel_composite};
 use statespace::ops::selective_scan::{ScanArgs, ScanTensors};
 use statespace::ops::{SelectiveScanOps, Ssd, SsmBackend, cauchy, causal_conv, ssd};
 

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::ops::fast_math::exp_f32;
+use crate::ops::support::fast_math::exp_f32;
 
 /// Rows of W one inner loop reads at a time (x is loaded once for all).
 const ROW_GROUP: usize = 4;

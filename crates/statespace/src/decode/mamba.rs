@@ -10,7 +10,7 @@ use super::cpu_kernels::{conv_block, matmul_t, silu, softplus, transpose};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba::{Mamba, MambaState};
-use crate::ops::fast_math::exp_f32;
+use crate::ops::support::fast_math::exp_f32;
 
 /// Channels per parallel task of the scan over a block.
 const CHANNEL_BLOCK: usize = 32;
@@ -216,7 +216,7 @@ impl Scan<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn run_avx2(&self, first: usize, h: &mut [f32], y: &mut [f32]) {
-        use crate::ops::fast_math::avx2::exp;
+        use crate::ops::support::fast_math::avx2::exp;
         use std::arch::x86_64::*;
         const LANES: usize = 8;
         let n = self.n();

@@ -13,7 +13,7 @@ use super::cpu_kernels::{conv_block, matmul_t, silu, softplus, transpose};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba2::{Mamba2, Mamba2State};
-use crate::ops::row_update::decay_update_dot;
+use crate::ops::support::row_update::decay_update_dot;
 
 /// The gated RMSNorm's parameters.
 struct GatedNorm {

@@ -14,7 +14,6 @@
 //!
 //! An inverse real FFT of K̂ at the L roots gives K_0..K_{L−1}.
 
-use crate::ops::{MatmulOps, matmul};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor};
 use faer::linalg::solvers::Solve;
@@ -151,18 +150,6 @@ pub fn cauchy_nodes(kernel_len: usize) -> Vec<Complex64> {
         .map(|t| Complex64::new(0.0, 2.0 * t))
         .chain(tangents.map(|t| Complex64::new(0.0, -2.0 * t)))
         .collect()
-}
-
-/// Batched complex matrix product (H, M, K) @ (H, K, N) → (H, M, N).
-/// Fails as [`matmul`] does.
-pub fn complex_matmul<B: MatmulOps>(
-    a: &ComplexTensor<B, 3>,
-    b: &ComplexTensor<B, 3>,
-) -> Result<ComplexTensor<B, 3>> {
-    Ok(ComplexTensor::new(
-        matmul(a.re.clone(), b.re.clone())? - matmul(a.im.clone(), b.im.clone())?,
-        matmul(a.re.clone(), b.im.clone())? + matmul(a.im.clone(), b.re.clone())?,
-    ))
 }
 
 /// One channel of a DPLR system in f64 on the host, for set-up work that is

@@ -21,16 +21,10 @@ mod cuda_libs;
 pub mod diagonal_kernel;
 pub mod dplr_spectrum;
 pub mod embedding;
-pub(crate) mod fast_math;
 pub mod fft_conv;
-pub(crate) mod flex_values;
 pub mod gelu;
-#[cfg(feature = "cuda")]
-mod host;
 pub mod matmul;
 pub mod norm;
-pub(crate) mod primitive;
-pub(crate) mod row_update;
 pub mod selective_scan;
 pub mod spectral;
 pub mod ssd;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::state_dict::Path;
-use crate::ops::primitive::tensor;
+use crate::ops::support::primitive::tensor;
 use crate::ops::{AdamWOps, AdamWScalars};
 
 /// Hyperparameters of the optimiser.

@@ -14,9 +14,9 @@ use crate::complex::ComplexTensor;
 use crate::discretize::{Discretization, diagonal};
 use crate::error::{Error, Result};
 use crate::io::tensor_from_f64;
-use crate::kernel::dplr::complex_matmul;
 use crate::kernel::vandermonde::vandermonde_kernel;
 use crate::layers::activation::Activation;
+use crate::ops::matmul::complex_matmul;
 use crate::ops::{SsmBackend, causal_conv, matmul};
 
 enum Transition<B: Backend> {

@@ -11,7 +11,7 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::kernels::{UNITS, adamw_update, sum_of_squares};
 use super::{AdamWOps, AdamWScalars, adamw_update_composite, sum_of_squares_composite};
-use crate::ops::cuda_libs::{empty_f32, linear_cubes};
+use crate::ops::support::launch::{empty_f32, linear_cubes};
 
 /// Most cubes of one squared-norm launch (each adds one atomic).
 const MAX_NORM_CUBES: usize = 1024;

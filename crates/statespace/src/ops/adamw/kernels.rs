@@ -4,7 +4,7 @@ use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
 /// Units per cube of both kernels (eight planes of 32 on CUDA).
-pub const UNITS: usize = crate::ops::cuda_libs::LINEAR_UNITS;
+pub const UNITS: usize = crate::ops::support::launch::LINEAR_UNITS;
 
 /// Planes per cube at most (UNITS over the smallest plane width, 32).
 const MAX_PLANES: usize = UNITS / 32;

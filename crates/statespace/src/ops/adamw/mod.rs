@@ -5,18 +5,20 @@
 //! more than the arithmetic (a Mamba LM's 242 parameters: ≈ 5,300 launches
 //! per step). CubeCL devices run each parameter's update and its norm
 //! contribution as one kernel each ([`cube`]); other backends run the tensor
-//! ops below, which define the semantics.
+//! ops of [`reference`], which define the semantics.
 
+mod autodiff;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
-use crate::ops::primitive::tensor;
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn_flex::Flex;
+
+pub use reference::{adamw_update_composite, sum_of_squares_composite};
 
 /// The scalars of one AdamW step of one parameter (decoupled weight decay,
 /// as `torch.optim.AdamW`).
@@ -74,53 +76,4 @@ pub trait AdamWOps: Backend {
     fn sum_of_squares(tensors: Vec<FloatTensor<Self>>, device: &Self::Device) -> FloatTensor<Self> {
         sum_of_squares_composite::<Self>(tensors, device)
     }
-}
-
-impl AdamWOps for Flex {}
-
-impl<B: Backend, C: burn_autodiff::checkpoint::strategy::CheckpointStrategy> AdamWOps
-    for burn_autodiff::Autodiff<B, C>
-{
-}
-
-/// [`AdamWOps::adamw_update`] in tensor ops. Unchecked: the four tensors
-/// must be flat and of one length.
-pub fn adamw_update_composite<B: Backend>(
-    param: FloatTensor<B>,
-    grad: FloatTensor<B>,
-    m: FloatTensor<B>,
-    v: FloatTensor<B>,
-    s: &AdamWScalars,
-) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let (param, grad, m, v) = (
-        tensor::<B, 1>(param),
-        tensor::<B, 1>(grad),
-        tensor::<B, 1>(m),
-        tensor::<B, 1>(v),
-    );
-    let g = grad.mul_scalar(s.grad_scale);
-    let m = m.mul_scalar(s.beta1) + g.clone().mul_scalar(1.0 - s.beta1);
-    let v = v.mul_scalar(s.beta2) + g.square().mul_scalar(1.0 - s.beta2);
-    let m_hat = m.clone().div_scalar(s.bias1());
-    let v_hat = v.clone().div_scalar(s.bias2());
-    let decayed = param.mul_scalar(1.0 - s.lr * s.weight_decay);
-    let param = decayed - m_hat.div(v_hat.sqrt().add_scalar(s.eps)).mul_scalar(s.lr);
-    (
-        param.into_primitive().tensor(),
-        m.into_primitive().tensor(),
-        v.into_primitive().tensor(),
-    )
-}
-
-/// [`AdamWOps::sum_of_squares`] in tensor ops; unchecked (flat tensors).
-pub fn sum_of_squares_composite<B: Backend>(
-    tensors: Vec<FloatTensor<B>>,
-    device: &B::Device,
-) -> FloatTensor<B> {
-    let total = tensors
-        .into_iter()
-        .map(|t| tensor::<B, 1>(t).square().sum())
-        .reduce(|acc, s| acc + s)
-        .unwrap_or_else(|| Tensor::zeros([1], device));
-    total.into_primitive().tensor()
 }

@@ -17,9 +17,9 @@ use burn_flex::Flex;
 use super::kernels::{UNITS, cauchy_backward, cauchy_forward};
 use super::{CauchyInputs, CauchyOps, cauchy_composite};
 use crate::complex::ComplexTensor;
-use crate::ops::cuda_libs::{empty_f32, to_dtype};
-use crate::ops::host::{from_host, to_host};
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::{empty_f32, to_dtype};
+use crate::ops::support::primitive::{float, tensor};
 
 /// The most cubes a launch takes along y (CUDA's grid limit).
 const MAX_GRID_Y: usize = 65_535;

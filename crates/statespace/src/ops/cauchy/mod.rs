@@ -9,23 +9,23 @@
 //! composite ([`cauchy_composite`]) materialises w (H, N, S) and multiplies.
 
 mod autodiff;
-mod composite;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
-mod flex;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorMetadata};
 use num_complex::Complex64;
 
-pub use composite::cauchy_composite;
+pub use reference::cauchy_composite;
 
 use crate::complex::ComplexTensor;
 use crate::error::Result;
-use crate::ops::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::{float, tensor};
 
 const OP: &str = "cauchy";
 

@@ -15,7 +15,7 @@ use super::kernels::{
     CHANNELS, ROW_GROUPS, RUN, conv_input_grads, conv_pre_activations, conv_weight_grads,
 };
 use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
-use crate::ops::cuda_libs::empty_f32;
+use crate::ops::support::launch::empty_f32;
 
 /// Cubes of the weight-gradient kernel, about one device fill.
 const TARGET_CUBES: usize = 1024;

@@ -14,22 +14,22 @@
 //! layer.
 
 mod autodiff;
-mod composite;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
-use burn_flex::Flex;
 
 use crate::error::Result;
-use crate::ops::primitive::float;
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::float;
 
-pub use composite::{conv_backward_composite, conv_forward_composite};
+pub use reference::{conv_backward_composite, conv_forward_composite};
 
 /// The gradients of one convolution: ∂x (B, L, D), ∂history (B, K − 1, D),
 /// ∂w (D, K), ∂bias (D).
@@ -70,8 +70,6 @@ pub trait CausalConv1dOps: Backend {
         conv_backward_composite::<Self>(x, history, weight, bias, silu, grad_y)
     }
 }
-
-impl CausalConv1dOps for Flex {}
 
 /// Convolves `x` (B, L ≥ 1, D ≥ 1) with depthwise `weight` (D, 1, K), K ≥ 2, and
 /// `bias` (D), after the `state` (B, D, K − 1) of earlier inputs (zeros if

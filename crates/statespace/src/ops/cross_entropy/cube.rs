@@ -10,7 +10,7 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::kernels::{UNITS, cross_entropy_backward, cross_entropy_forward};
 use super::{CrossEntropyOps, cross_entropy_backward_composite, cross_entropy_forward_composite};
-use crate::ops::cuda_libs::{empty_f32, linear_cubes};
+use crate::ops::support::launch::{empty_f32, linear_cubes};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntropyOps
     for CubeBackend<R, F, I, BT>

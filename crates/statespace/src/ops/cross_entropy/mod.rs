@@ -8,22 +8,26 @@
 //! several passes non-vectorised (a mamba-130m step's 8,192 × 50,280
 //! logits: ≈ 17 ms of a 245 ms step on an H200). CubeCL devices read them
 //! once forward (one cube per row, an online max and sum) and once
-//! backward ([`cube`]); the defaults are the tensor ops below, which define
-//! the semantics.
+//! backward ([`cube`]); the defaults are the tensor ops of [`reference`], which
+//! define the semantics.
 
 mod autodiff;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
-use crate::error::Result;
-use crate::ops::primitive::{float, tensor};
-use crate::ops::support::check;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{IndexingUpdateOp, Int, Tensor};
-use burn_flex::Flex;
+use burn::tensor::{Int, Tensor};
+
+use crate::error::Result;
+use crate::ops::support::check;
+use crate::ops::support::primitive::{float, tensor};
+
+pub use reference::{cross_entropy_backward_composite, cross_entropy_forward_composite};
 
 /// Backends that compute softmax cross-entropy in one pass each way.
 pub trait CrossEntropyOps: Backend {
@@ -46,44 +50,6 @@ pub trait CrossEntropyOps: Backend {
     ) -> FloatTensor<Self> {
         cross_entropy_backward_composite::<Self>(logits, labels, lse, grad_loss)
     }
-}
-
-impl CrossEntropyOps for Flex {}
-
-/// [`CrossEntropyOps::cross_entropy_forward`] in tensor ops. Unchecked: a
-/// reference for the backends; [`mean_cross_entropy`] is the checked entry.
-pub fn cross_entropy_forward_composite<B: Backend>(
-    logits: FloatTensor<B>,
-    labels: IntTensor<B>,
-) -> (FloatTensor<B>, FloatTensor<B>) {
-    let x = tensor::<B, 2>(logits);
-    let rows = x.dims()[0];
-    let labels = Tensor::<B, 1, Int>::from_primitive(labels).reshape([rows, 1]);
-    let max = x.clone().max_dim(1);
-    let lse = max.clone() + (x.clone() - max).exp().sum_dim(1).log();
-    let loss = lse.clone() - x.gather(1, labels);
-    (float(loss.reshape([rows])), float(lse.reshape([rows])))
-}
-
-/// [`CrossEntropyOps::cross_entropy_backward`] in tensor ops; unchecked.
-pub fn cross_entropy_backward_composite<B: Backend>(
-    logits: FloatTensor<B>,
-    labels: IntTensor<B>,
-    lse: FloatTensor<B>,
-    grad_loss: FloatTensor<B>,
-) -> FloatTensor<B> {
-    let x = tensor::<B, 2>(logits);
-    let [rows, classes] = x.dims();
-    let device = x.device();
-    let labels = Tensor::<B, 1, Int>::from_primitive(labels).reshape([rows, 1]);
-    let probs = (x - tensor::<B, 1>(lse).reshape([rows, 1])).exp();
-    let one_hot = Tensor::<B, 2>::zeros([rows, classes], &device).scatter(
-        1,
-        labels,
-        Tensor::ones([rows, 1], &device),
-        IndexingUpdateOp::Add,
-    );
-    float((probs - one_hot) * tensor::<B, 1>(grad_loss).reshape([rows, 1]))
 }
 
 /// The mean softmax cross-entropy of `logits` (N, C) against `labels` (N),
@@ -126,6 +92,7 @@ mod tests {
     use burn::backend::Autodiff;
     use burn::tensor::activation::log_softmax;
     use burn::tensor::{TensorData, Tolerance};
+    use burn_flex::Flex;
 
     type B = Autodiff<Flex>;
 

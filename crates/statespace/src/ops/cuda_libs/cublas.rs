@@ -13,7 +13,8 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use cudarc::cublas::{result as blas, sys::cublasOperation_t};
 
-use super::{as_cuda, empty_f32, enabled, run_into};
+use super::{as_cuda, enabled, run_into};
+use crate::ops::support::launch::empty_f32;
 
 /// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) for f32 CUDA tensors whose
 /// leading dimensions either match the output's or are all 1. `None`

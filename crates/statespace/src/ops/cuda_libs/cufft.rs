@@ -10,7 +10,8 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use cudarc::cufft::{result as fft, sys};
 
-use super::{DeviceLibs, F32Cube, empty_f32, enabled, run_into};
+use super::{DeviceLibs, enabled, run_into};
+use crate::ops::support::launch::{F32Cube, empty_f32};
 
 /// Plans kept per device before the cache is emptied (each holds a
 /// work area on the device).

@@ -19,11 +19,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Mutex, OnceLock};
 
-use burn::tensor::DType;
-use burn::tensor::ops::FloatTensorOps;
-use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+use burn_cubecl::CubeRuntime;
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use cubecl::cuda::{CudaDevice, CudaRuntime};
 use cudarc::driver::result as driver;
 use cudarc::driver::sys::{CUcontext, CUstream};
@@ -55,51 +52,6 @@ static DEVICES: Mutex<Option<HashMap<usize, DeviceLibs>>> = Mutex::new(None);
 /// The tensor as a CUDA tensor, or `None` on another CubeCL runtime.
 fn as_cuda<R: CubeRuntime>(t: &CubeTensor<R>) -> Option<&CubeTensor<CudaRuntime>> {
     (t as &dyn Any).downcast_ref::<CubeTensor<CudaRuntime>>()
-}
-
-/// The backend the GPU paths around the libraries build their f32 tensor
-/// ops on.
-pub(crate) type F32Cube<R> = CubeBackend<R, f32, i32, u8>;
-
-/// A packed (unpadded) tensor of `shape` and `dtype` on `like`'s device,
-/// uninitialised. (CubeCL's default allocation pads rows; the kernels
-/// address scratch buffers as packed.)
-pub(crate) fn empty_packed<R: CubeRuntime>(
-    like: &CubeTensor<R>,
-    shape: &[usize],
-    dtype: DType,
-) -> CubeTensor<R> {
-    empty_device_contiguous_dtype(
-        like.client.clone(),
-        like.device.clone(),
-        shape.to_vec().into(),
-        dtype,
-    )
-}
-
-/// A packed f32 tensor of `shape` on `like`'s device, uninitialised.
-pub(crate) fn empty_f32<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
-    empty_packed(like, shape, DType::F32)
-}
-
-/// `t` in `dtype` (no copy when it already is).
-pub(crate) fn to_dtype<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
-    t: CubeTensor<R>,
-    dtype: DType,
-) -> CubeTensor<R> {
-    if t.dtype == dtype {
-        t
-    } else {
-        <CubeBackend<R, F, I, BT> as FloatTensorOps<_>>::float_cast(t, dtype.into())
-    }
-}
-
-/// Units per cube of the one-unit-per-element CubeCL kernels.
-pub(crate) const LINEAR_UNITS: usize = 256;
-
-/// Cubes of [`LINEAR_UNITS`] units covering `units` units along x.
-pub(crate) fn linear_cubes(units: usize) -> cubecl::prelude::CubeCount {
-    cubecl::prelude::CubeCount::Static(units.div_ceil(LINEAR_UNITS) as u32, 1, 1)
 }
 
 /// Runs the library call `work` (see [`run_in_order`]) on the device

@@ -15,13 +15,12 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use burn_flex::Flex;
 
 use super::kernels::{discretize_backward, discretize_forward};
-use super::{DiagonalKernelOps, DiagonalSystem};
+use super::{DiagonalKernelOps, DiagonalSystem, vandermonde_factors};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
-use crate::kernel::vandermonde::vandermonde_factors;
-use crate::ops::cuda_libs::{LINEAR_UNITS, empty_f32, linear_cubes, to_dtype};
-use crate::ops::host::{from_host, to_host};
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::{LINEAR_UNITS, empty_f32, linear_cubes, to_dtype};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::vandermonde::{VandermondeInputs, VandermondeOps};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DiagonalKernelOps

@@ -1,10 +1,10 @@
 //! The CubeCL kernels of the discretisation, f32, one unit per mode (h, n):
-//! transcriptions of [`super::host`]'s formulas. All tensors packed.
+//! transcriptions of [`super::discretize`]'s formulas. All tensors packed.
 
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
-use super::host::{SERIES_RADIUS, SERIES_TERMS};
+use super::discretize::{SERIES_RADIUS, SERIES_TERMS};
 
 /// A complex number in f32.
 #[derive(CubeType, Clone, Copy)]
@@ -56,7 +56,7 @@ impl Cf {
     }
 }
 
-/// φ₁(z) = (eᶻ − 1)/z and φ₁′(z) (see `host::phi1`: the series below
+/// φ₁(z) = (eᶻ − 1)/z and φ₁′(z) (see `discretize::phi1`: the series below
 /// |z| = `SERIES_RADIUS`, the closed forms above).
 #[cube]
 fn phi1(z: Cf) -> (Cf, Cf) {
@@ -101,7 +101,7 @@ fn ln_1p(u: Cf) -> Cf {
     )
 }
 
-/// (w, p) of one mode (see `host::discretize`).
+/// (w, p) of one mode (see `discretize::discretize`).
 #[cube]
 fn discretize(dt: f32, a: Cf, b: Cf, #[comptime] bilinear: bool) -> (Cf, Cf) {
     let one = Cf::new(1.0, 0.0);
@@ -196,7 +196,7 @@ fn bilinear_grads(dt: f32, a: Cf, b: Cf, grad_w: Cf, grad_p: Cf) -> ModeGrads {
 
 /// ∂A, ∂B (H, N), ∂C (C, H, N) and each mode's share of ∂Δ (H, N; the
 /// caller sums over N) from ∂w (H, N) and ∂coef (C, H, N) (see
-/// `host::discretize_backward`); one unit per (h, n).
+/// `discretize::discretize_backward`); one unit per (h, n).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn discretize_backward(

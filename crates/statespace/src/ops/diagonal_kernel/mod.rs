@@ -9,17 +9,18 @@
 //!   bilinear: w = log((1 + z/2)/(1 − z/2)), p = B·Δ/(1 − z/2)
 //!   K[c, h, l] = 2·Re Σₙ C[c, h, n]·p[h, n]·exp(l·w[h, n]),
 //!
-//! i.e. [`crate::kernel::vandermonde::diagonal_kernel_composite`], whose
+//! i.e. [`diagonal_kernel_composite`] ([`reference`]), whose
 //! autodiff gradients the op's backward reproduces (conjugate-Wirtinger
 //! convention: the gradient of a complex input is ∂L/∂re + i·∂L/∂im).
 
 mod autodiff;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
-mod flex;
-pub(crate) mod host;
+mod discretize;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorMetadata};
@@ -27,9 +28,11 @@ use burn::tensor::{Tensor, TensorMetadata};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::error::Result;
-use crate::ops::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::{float, tensor};
 use crate::ops::vandermonde::VandermondeOps;
+
+pub use reference::{diagonal_kernel_composite, vandermonde_factors};
 
 const OP: &str = "diagonal_kernel";
 

@@ -22,7 +22,7 @@ use num_complex::{Complex, Complex64};
 use rayon::prelude::*;
 
 use super::{DplrSpectrumInputs, DplrSpectrumOps};
-use crate::ops::flex_values::{HostReal, complex_values, values};
+use crate::ops::support::flex_values::{HostReal, complex_values, values};
 
 impl DplrSpectrumOps for Flex {
     fn dplr_spectrum(inputs: DplrSpectrumInputs<FlexTensor>, nodes: &[Complex64]) -> FlexTensor {

@@ -8,7 +8,7 @@ use burn_flex::Flex;
 use num_complex::Complex64;
 
 use super::{DplrSpectrumInputs, DplrSpectrumOps};
-use crate::ops::host::{from_host, to_host};
+use crate::ops::support::host::{from_host, to_host};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DplrSpectrumOps
     for CubeBackend<R, F, I, BT>

@@ -8,7 +8,7 @@
 //! and the sums over the 2N conjugate-expanded modes (only one of each pair
 //! is stored). This is the Woodbury form of C̃(s − ΔA)⁻¹ΔB for
 //! A = diag(λ) − PPᴴ (the bilinear factor, the Nyquist node and the inverse
-//! FFT stay with the caller, [`crate::kernel::dplr`]).
+//! FFT stay with the caller, S4's DPLR kernel in `kernel::dplr`).
 //!
 //! Why one op: with α = M⁻ᵀ-weighted k_{B,Q} and β the k_{P,C}-weighted M⁻¹,
 //! every gradient factorises per mode as (B_m − Σ_j α_j P_jm)·(C_m −
@@ -36,8 +36,8 @@ use num_complex::Complex64;
 
 use crate::complex::ComplexTensor;
 use crate::error::{Error, Result};
-use crate::ops::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::{float, tensor};
 
 /// The op's inputs as real tensors: Δ (H), λ (H, N), B (H, N), P (r, H, N),
 /// C̃ (Cc, H, N), complex ones as (re, im) parts.

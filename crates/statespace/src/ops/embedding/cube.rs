@@ -11,7 +11,7 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::kernels::embedding_grad;
 use super::{EmbeddingOps, embedding_grad_composite};
-use crate::ops::cuda_libs::{LINEAR_UNITS, linear_cubes};
+use crate::ops::support::launch::{LINEAR_UNITS, linear_cubes};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> EmbeddingOps
     for CubeBackend<R, F, I, BT>

@@ -5,22 +5,25 @@
 //! one unit per column that walks every row in turn (one cube for a
 //! 128-wide table: 15.9 ms of a 47 ms S4D training step on an H200).
 //! CubeCL devices scatter-add ∂out with one unit per element and f32
-//! atomics instead ([`cube`]); other backends run burn's select-add, which
-//! defines the semantics.
+//! atomics instead ([`cube`]); other backends run burn's select-add
+//! ([`reference`]), which defines the semantics.
 
 mod autodiff;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{Int, Shape, Tensor, TensorMetadata, TensorPrimitive};
-use burn_flex::Flex;
+use burn::tensor::{Int, Tensor, TensorPrimitive};
 
 use crate::error::Result;
 use crate::ops::support::check;
+
+pub use reference::embedding_grad_composite;
 
 /// Backends that look rows up in a table and scatter gradients back.
 pub trait EmbeddingOps: Backend {
@@ -39,21 +42,6 @@ pub trait EmbeddingOps: Backend {
     ) -> FloatTensor<Self> {
         embedding_grad_composite::<Self>(grad, indices, vocab)
     }
-}
-
-impl EmbeddingOps for Flex {}
-
-/// [`EmbeddingOps::embedding_grad`] as burn's select-add into zeros.
-/// Unchecked: a reference for the backends.
-pub fn embedding_grad_composite<B: Backend>(
-    grad: FloatTensor<B>,
-    indices: IntTensor<B>,
-    vocab: usize,
-) -> FloatTensor<B> {
-    let dim = grad.shape()[1];
-    let device = B::float_device(&grad);
-    let zeros = B::float_zeros(Shape::new([vocab, dim]), &device, grad.dtype().into());
-    B::float_select_add(zeros, 0, indices, grad)
 }
 
 /// The embeddings of `tokens` (B ≥ 1, L ≥ 1) in `weight` (V ≥ 1, D ≥ 1):
@@ -88,6 +76,7 @@ mod tests {
     use super::*;
     use burn::backend::Autodiff;
     use burn::tensor::TensorData;
+    use burn_flex::Flex;
 
     /// Rows come out in token order; the table's gradient sums the rows of
     /// ∂out per token (a repeated token sums, an absent one is zero).

@@ -17,8 +17,9 @@ use super::kernels::{
     TILE, TILE_ROWS, padded_rows, rows_to_sequence, spectra_correlation, spectra_product,
 };
 use super::{FftConvOps, causal_conv_composite, fft_len};
-use crate::ops::cuda_libs::{F32Cube, LINEAR_UNITS, cufft, empty_f32, linear_cubes};
-use crate::ops::host::{from_host, to_host};
+use crate::ops::cuda_libs::cufft;
+use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::{F32Cube, LINEAR_UNITS, empty_f32, linear_cubes};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
     for CubeBackend<R, F, I, BT>

@@ -10,17 +10,17 @@
 //! (+ Σ_c d·gy), ∂/∂k = IFFT(Σ_b conj(U_b)·GY_b)[..Lk], and ∂/∂d = Σ_{b,t} gy·u.
 
 mod autodiff;
-mod composite;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
-mod flex;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-pub use composite::causal_conv_composite;
+pub use reference::causal_conv_composite;
 
 use crate::error::Result;
 use crate::ops::support::check::{self, arg};

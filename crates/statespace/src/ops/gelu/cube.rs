@@ -9,7 +9,7 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::kernels::{gelu_backward, gelu_forward};
 use super::{GeluOps, gelu_backward_composite, gelu_composite};
-use crate::ops::cuda_libs::{LINEAR_UNITS, empty_f32, linear_cubes};
+use crate::ops::support::launch::{LINEAR_UNITS, empty_f32, linear_cubes};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> GeluOps
     for CubeBackend<R, F, I, BT>

@@ -10,6 +10,8 @@
 //! tensor-core routine for 16-bit ones. On the CPU it is burn's matmul.
 
 mod autodiff;
+mod complex;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 
@@ -17,10 +19,11 @@ use burn::tensor::TensorMetadata;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
-use burn_flex::Flex;
 
 use crate::error::Result;
 use crate::ops::support::check::{self, arg};
+
+pub use complex::complex_matmul;
 
 /// Backends with a full-precision matmul.
 pub trait MatmulOps: Backend {
@@ -43,8 +46,6 @@ pub trait MatmulOps: Backend {
         Self::float_reshape(Self::float_sum_dim(x, 0), [cols].into())
     }
 }
-
-impl MatmulOps for Flex {}
 
 /// y (rows, cols) + b (cols) on every row, differentiable in both (see
 /// [`MatmulOps::add_bias`]). Fails, naming the argument, unless b has

@@ -13,7 +13,7 @@ use super::{
     NormForward, NormGrads, NormKind, NormOps, norm_backward_composite, norm_forward_composite,
 };
 use crate::ops::MatmulOps;
-use crate::ops::cuda_libs::empty_f32;
+use crate::ops::support::launch::empty_f32;
 
 fn launch_shape(rows: usize) -> (CubeCount, CubeDim) {
     (

@@ -9,24 +9,27 @@
 //! backward, two of them slow leading-axis sums (a Mamba LM's 49 norms:
 //! ≈ 1,000 launches and ≈ 8 ms of one-pass reductions per training step
 //! on an H200). CubeCL devices run one kernel each way plus the column
-//! sums of [`MatmulOps`] ([`cube`]); the defaults are the tensor ops below,
-//! which define the semantics.
+//! sums of [`MatmulOps`] ([`cube`]); the defaults are the tensor ops of
+//! [`reference`], which define the semantics.
 
 mod autodiff;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn_flex::Flex;
 
 use super::MatmulOps;
 use crate::error::{Error, Result};
-use crate::ops::primitive::{float, tensor};
 use crate::ops::support::check::{self, arg};
+use crate::ops::support::primitive::{float, tensor};
+
+pub use reference::{norm_backward_composite, norm_forward_composite};
 
 /// What a norm subtracts and adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,75 +93,6 @@ pub trait NormOps: MatmulOps {
     }
 }
 
-impl NormOps for Flex {}
-
-/// [`NormOps::norm_forward`] in tensor ops (the order of operations of
-/// the reference models' norms). Unchecked: a reference for the backends;
-/// [`norm`] is the checked entry.
-pub fn norm_forward_composite<B: Backend>(
-    x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    bias: Option<FloatTensor<B>>,
-    eps: f64,
-    kind: NormKind,
-) -> NormForward<FloatTensor<B>> {
-    let x = tensor::<B, 2>(x);
-    let w = tensor::<B, 1>(weight).unsqueeze_dim::<2>(0);
-    let rows = x.dims()[0];
-    let (centred, mean) = if kind.centred() {
-        let mean = x.clone().mean_dim(1);
-        (x - mean.clone(), mean)
-    } else {
-        let dtype = x.dtype();
-        (x, Tensor::zeros([rows, 1], (&w.device(), dtype)))
-    };
-    let rstd = centred
-        .clone()
-        .square()
-        .mean_dim(1)
-        .add_scalar(eps)
-        .sqrt()
-        .recip();
-    let mut y = centred * rstd.clone() * w;
-    if let Some(b) = bias {
-        y = y + tensor::<B, 1>(b).unsqueeze_dim::<2>(0);
-    }
-    NormForward {
-        y: float(y),
-        mean: float(mean.reshape([rows])),
-        rstd: float(rstd.reshape([rows])),
-    }
-}
-
-/// [`NormOps::norm_backward`] in tensor ops; unchecked, as
-/// [`norm_forward_composite`].
-pub fn norm_backward_composite<B: Backend>(
-    x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    (mean, rstd): (FloatTensor<B>, FloatTensor<B>),
-    kind: NormKind,
-    grad_y: FloatTensor<B>,
-) -> NormGrads<FloatTensor<B>> {
-    let x = tensor::<B, 2>(x);
-    let g = tensor::<B, 2>(grad_y);
-    let w = tensor::<B, 1>(weight).unsqueeze_dim::<2>(0);
-    let mean = tensor::<B, 1>(mean).unsqueeze_dim::<2>(1);
-    let rstd = tensor::<B, 1>(rstd).unsqueeze_dim::<2>(1);
-    let x_hat = (x - mean) * rstd.clone();
-    let g_hat = g.clone() * w;
-    let mut inner = g_hat.clone() - x_hat.clone() * (g_hat.clone() * x_hat.clone()).mean_dim(1);
-    if kind.centred() {
-        inner = inner - g_hat.mean_dim(1);
-    }
-    NormGrads {
-        x: float(inner * rstd),
-        weight: float((g.clone() * x_hat).sum_dim(0).squeeze_dim::<1>(0)),
-        bias: kind
-            .centred()
-            .then(|| float(g.sum_dim(0).squeeze_dim::<1>(0))),
-    }
-}
-
 /// The norm of the last dimension of `x` (…, d ≥ 1) with `weight` (d) and,
 /// for LayerNorm, `bias` (d); differentiable in all three.
 ///
@@ -211,6 +145,7 @@ mod tests {
     use super::*;
     use burn::backend::Autodiff;
     use burn::tensor::Tolerance;
+    use burn_flex::Flex;
 
     type B = Autodiff<Flex>;
 

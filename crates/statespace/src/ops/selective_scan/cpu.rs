@@ -61,7 +61,7 @@ trait Real: Float + Element + bytemuck::Pod + Send + Sync + std::iter::Sum {
 impl Real for f32 {
     #[inline(always)]
     fn decay_exp(self) -> Self {
-        crate::ops::fast_math::exp_f32(self)
+        crate::ops::support::fast_math::exp_f32(self)
     }
 
     fn scan_row(p: &Problem<Self>, row: usize, out: &mut [Self], x: &mut [Self]) {
@@ -289,7 +289,7 @@ fn scan_row<T: Real>(p: &Problem<T>, row: usize, out: &mut [T], x: &mut [T]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn scan_row_avx2(p: &Problem<f32>, row: usize, out: &mut [f32], x: &mut [f32]) {
-    use crate::ops::fast_math::avx2::exp;
+    use crate::ops::support::fast_math::avx2::exp;
     use std::arch::x86_64::*;
     let n = p.n;
     assert!(n.is_multiple_of(8) && x.len() == n);

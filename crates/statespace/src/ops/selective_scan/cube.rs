@@ -1,5 +1,5 @@
 //! The selective scan on CubeCL devices: the kernels of
-//! [`super::forward_kernels`] and [`super::backward_kernel`], launched on
+//! [`super::kernels`], launched on
 //! the device's tensors. Packed sequences, state sizes over
 //! [`MAX_STATE`] and mixed storage types the kernels do not take run the CPU
 //! kernel through host memory.
@@ -16,13 +16,13 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
-use super::backward_kernel::scan_chunked_backward;
-use super::forward_kernels::{
+use super::kernels::backward::scan_chunked_backward;
+use super::kernels::forward::{
     ChunkGeometry, ChunkPass, LANES, ScanFlags, scan_chunked, scan_segment_starts,
 };
 use super::{ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
-use crate::ops::cuda_libs::empty_packed as empty;
-use crate::ops::host::{from_host, to_host};
+use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::empty_packed as empty;
 
 /// Largest state size N the kernels take.
 pub const MAX_STATE: usize = 256;

@@ -17,13 +17,11 @@
 //! a new sequence begins; the state is reset to zero there.
 
 mod autodiff;
-#[cfg(feature = "cuda")]
-mod backward_kernel;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
 #[cfg(feature = "cuda")]
-mod forward_kernels;
+mod kernels;
 
 use std::sync::Arc;
 

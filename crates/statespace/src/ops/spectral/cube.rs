@@ -10,8 +10,9 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::SpectralOps;
-use crate::ops::cuda_libs::{F32Cube, cufft};
+use crate::ops::cuda_libs::cufft;
 use crate::ops::matmul::MatmulOps;
+use crate::ops::support::launch::F32Cube;
 
 /// rfft through cuFFT: `None` where it cannot run (not f32, no library),
 /// so the caller takes another route.

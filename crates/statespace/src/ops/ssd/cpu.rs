@@ -18,8 +18,8 @@ use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CHUNK, SsdArgs, SsdOps, SsdTensors};
-use crate::ops::row_update::decay_update_dot;
 use crate::ops::support::precision::{Precision, narrow};
+use crate::ops::support::row_update::decay_update_dot;
 
 impl SsdOps for Flex {
     fn ssd_forward(

@@ -1,6 +1,6 @@
 //! SSD on CubeCL devices: the chunked kernels of [`super::kernels`],
 //! forward and backward, for the problems they take
-//! ([`super::kernel_plan::kernels_take`]: f32, bf16 or f16 inputs of one
+//! ([`super::plan::kernels_take`]: f32, bf16 or f16 inputs of one
 //! storage type, no packed sequences, sizes within 32-bit indices). `ssd()`
 //! runs the differentiable chunked composite for the others
 //! ([`SsdOps::ssd_prefers_chunked`]); the op itself, called directly with
@@ -17,14 +17,15 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
-use super::kernel_plan::kernels_take;
-use super::kernels::{
-    BLOCK, EDGE, STEPS, ssd_chunk_backward, ssd_chunk_bc_grads, ssd_chunk_cb, ssd_chunk_outputs,
-    ssd_chunk_states, ssd_decay_carry, ssd_decay_grad, ssd_state_pass,
+use super::kernels::backward::{
+    ssd_chunk_backward, ssd_chunk_bc_grads, ssd_decay_carry, ssd_decay_grad,
 };
+use super::kernels::forward::{ssd_chunk_cb, ssd_chunk_outputs, ssd_chunk_states, ssd_state_pass};
+use super::kernels::{BLOCK, EDGE, STEPS};
+use super::plan::kernels_take;
 use super::{Ssd, SsdArgs, SsdOps, SsdProblem, SsdTensors, ssd_chunked};
-use crate::ops::cuda_libs::empty_packed as empty;
-use crate::ops::host::{from_host, to_host};
+use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::empty_packed as empty;
 
 /// Units per cube of the element-wise kernels.
 const UNITS_1D: u32 = 256;

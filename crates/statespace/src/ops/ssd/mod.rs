@@ -25,11 +25,11 @@ mod chunked;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
-// Used by the CUDA launchers only; compiled and tested on every build.
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-mod kernel_plan;
 #[cfg(feature = "cuda")]
 mod kernels;
+// Used by the CUDA launchers only; compiled and tested on every build.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+mod plan;
 
 use std::sync::Arc;
 

@@ -1,6 +1,18 @@
 //! What the op modules share: the input checks of their entry points
-//! ([`check`]) and the precision their CPU kernels compute in
-//! ([`precision`]).
+//! ([`check`]), the precision their CPU kernels compute in
+//! ([`precision`]) and the host helpers of those kernels ([`flex_values`],
+//! [`fast_math`], [`row_update`]), the conversions between tensors and
+//! backend primitives ([`primitive`]), and on CUDA builds the CubeCL
+//! launch helpers (`launch`) and the host round trip of ops without a
+//! device kernel (`host`).
 
 pub(crate) mod check;
+pub(crate) mod fast_math;
+pub(crate) mod flex_values;
+#[cfg(feature = "cuda")]
+pub(crate) mod host;
+#[cfg(feature = "cuda")]
+pub(crate) mod launch;
 pub(crate) mod precision;
+pub(crate) mod primitive;
+pub(crate) mod row_update;

@@ -17,9 +17,9 @@ use burn_flex::Flex;
 use super::kernels::{UNITS, vandermonde_backward, vandermonde_forward};
 use super::{VandermondeInputs, VandermondeOps, vandermonde_composite};
 use crate::complex::ComplexTensor;
-use crate::ops::cuda_libs::{empty_f32, to_dtype};
-use crate::ops::host::{from_host, to_host};
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::launch::{empty_f32, to_dtype};
+use crate::ops::support::primitive::{float, tensor};
 
 /// The most cubes a launch takes along y (CUDA's grid limit): lengths above
 /// 65,535 · [`UNITS`] take the composite.

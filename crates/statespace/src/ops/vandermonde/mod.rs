@@ -9,17 +9,17 @@
 //! ∂/∂w_im = −2Σ_{c,l} g·l·(coef_re E_im + coef_im E_re).
 
 mod autodiff;
-mod composite;
+mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
-mod flex;
 #[cfg(feature = "cuda")]
 mod kernels;
+mod reference;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive};
 
-pub use composite::vandermonde_composite;
+pub use reference::vandermonde_composite;
 
 use crate::complex::ComplexTensor;
 use crate::error::Result;

@@ -89,6 +89,6 @@ fn transform_length(op: &str, n: usize) -> Result<()> {
 }
 
 mod autodiff;
+pub(crate) mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
-pub(crate) mod flex;

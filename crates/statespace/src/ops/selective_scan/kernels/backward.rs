@@ -1,6 +1,6 @@
 //! The CubeCL kernel of the selective scan's backward pass.
 //!
-//! Same layout as the forward kernels ([`super::forward_kernels`]): one
+//! Same layout as the forward kernels ([`super::forward`]): one
 //! plane per channel, `warps` channels of one group per cube, chunks of
 //! 32·`items` steps with each lane owning `items` consecutive steps. Chunks
 //! are walked from the last; for each state n the plane
@@ -21,7 +21,7 @@
 
 use cubecl::prelude::*;
 
-use super::forward_kernels::{
+use super::forward::{
     ChunkGeometry, LANES, ScanFlags, channel_scalar, fast_math, lane_entry, load_items, load_steps,
     stage_states, staged_slot, store_items,
 };

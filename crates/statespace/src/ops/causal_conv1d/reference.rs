@@ -7,7 +7,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 
 use super::ConvGrads;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 
 /// Tap i of weight (D, K) as a broadcast row (1, 1, D).
 fn tap<B: Backend>(weight: &Tensor<B, 2>, i: usize) -> Tensor<B, 3> {

@@ -1,4 +1,4 @@
-//! Which SSD problems the fused GPU kernels (`kernels.rs`, built with the
+//! Which SSD problems the fused GPU kernels (`kernels/`, built with the
 //! `cuda` feature) take. Kept outside the feature so that the decision is
 //! tested on every build.
 

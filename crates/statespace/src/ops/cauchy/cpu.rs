@@ -8,7 +8,7 @@ use num_complex::{Complex, Complex64};
 use rayon::prelude::*;
 
 use super::{CauchyInputs, CauchyOps};
-use crate::ops::flex_values::{HostReal, complex_values, values};
+use crate::ops::support::flex_values::{HostReal, complex_values, values};
 use crate::ops::support::precision::{Precision, narrow};
 
 impl CauchyOps for Flex {

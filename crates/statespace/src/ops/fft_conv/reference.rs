@@ -4,8 +4,8 @@
 use burn::tensor::Tensor;
 
 use super::fft_len;
-use crate::ops::primitive::{float, tensor};
 use crate::ops::spectral::SpectralOps;
+use crate::ops::support::primitive::{float, tensor};
 
 /// [`super::causal_conv`] through the backend's real FFTs, broadcast complex
 /// products and tensor reshapes: u (B, L ≥ 1, H), k (C, H, 1 ≤ Lk ≤ L),

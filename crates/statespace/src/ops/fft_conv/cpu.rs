@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use realfft::num_complex::Complex;
 
 use super::{FftConvOps, fft_len};
-use crate::ops::spectral::flex::{Real, forward_plan, inverse_plan};
+use crate::ops::spectral::cpu::{Real, forward_plan, inverse_plan};
 use crate::ops::support::precision::{Precision, narrow};
 
 impl FftConvOps for Flex {

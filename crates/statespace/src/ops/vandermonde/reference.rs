@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use crate::complex::ComplexTensor;
 use crate::io::tensor_from_f64;
 use crate::ops::matmul::MatmulOps;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 
 /// 2·Re Σₙ coef[c, h, n] · exp(l · w[h, n]) via an (H, N, L) tensor of powers.
 /// Unchecked (the backends run it on inputs [`super::vandermonde`] checked):

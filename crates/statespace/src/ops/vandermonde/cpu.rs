@@ -7,7 +7,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::{VandermondeInputs, VandermondeOps};
-use crate::ops::flex_values::{HostReal, values};
+use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
 
 impl VandermondeOps for Flex {

@@ -1,15 +1,15 @@
 //! The diagonal kernel on the CPU: the discretisation per mode on the
-//! host ([`super::host`]), then the fused Vandermonde product; in f64 for
+//! host ([`super::discretize`]), then the fused Vandermonde product; in f64 for
 //! f64 inputs, else in f32 ([`crate::ops::support::precision`]).
 
 use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_complex::Complex;
 
-use super::host::{discretize, discretize_backward};
+use super::discretize::{discretize, discretize_backward};
 use super::{DiagonalKernelOps, DiagonalSystem};
 use crate::discretize::Discretization;
-use crate::ops::flex_values::{HostReal, complex_values, values};
+use crate::ops::support::flex_values::{HostReal, complex_values, values};
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::vandermonde::{VandermondeInputs, VandermondeOps};
 

@@ -7,7 +7,7 @@ use num_complex::Complex64;
 use crate::complex::ComplexTensor;
 use crate::io::tensor_from_f64;
 use crate::ops::MatmulOps;
-use crate::ops::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor};
 
 /// Σₙ v[h, r, n] / (nodes[k] − z[h, n]) through the (H, N, S) tensor of
 /// reciprocals and a batched complex product: v (H, R, N), z (H, N) →

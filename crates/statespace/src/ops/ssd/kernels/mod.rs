@@ -1,0 +1,433 @@
+//! CubeCL kernels of SSD by the chunked algorithm, forward
+//! ([`forward`]) and backward ([`backward`]), in f32 arithmetic whatever
+//! the storage type `F`; this module holds the device helpers both share.
+//!
+//! The sequence is cut into chunks of [`STEPS`] steps (an internal choice:
+//! the result does not depend on it). Per (batch, head) with cumulative
+//! decays cᵢ = a₀ + … + aᵢ inside a chunk:
+//! - chunk states S = Σⱼ e^{c_end − cⱼ} xⱼ ⊗ Bⱼ ([`forward::ssd_chunk_states`]);
+//! - the states entering each chunk, H_{k+1} = e^{c_end,k} H_k + S_k, one
+//!   unit per state element walking the chunks ([`forward::ssd_state_pass`]);
+//! - outputs yᵢ = Σ_{j≤i} e^{cᵢ − cⱼ} (Cᵢ·Bⱼ) xⱼ + e^{cᵢ} H Cᵢ
+//!   ([`forward::ssd_chunk_outputs`]), with the inner products Cᵢ·Bⱼ formed
+//!   once per group ([`forward::ssd_chunk_cb`]).
+//!
+//! The backward runs the same three passes in reverse on (∂y, C) to get the
+//! gradient state R arriving at each chunk's end, then ∂x (the transposed
+//! output pass), ∂B and ∂C per group summed over its heads
+//! ([`backward::ssd_chunk_bc_grads`]), and ∂a from ∂cᵢ = ∂yᵢ·yᵢ − xᵢ·∂xᵢ
+//! (plus ⟨∂h_final, h_final⟩ at the last step) summed from each step to the
+//! end (suffix sums in [`backward::ssd_chunk_backward`],
+//! [`backward::ssd_decay_carry`] and [`backward::ssd_decay_grad`]).
+//!
+//! Every product is a (64 × 64) output block of a cube of 16 × 16 units,
+//! each unit a 4 × 4 register tile, with its operands staged in shared
+//! memory [`SLICE`] rows of the inner dimension at a time. Shapes: x, ∂y, ∂x
+//! (batch, L, H, P); a, ∂a (batch, L, H); B, C, ∂B, ∂C (batch, L, G, N);
+//! states (batch, chunks, H, P, N) and decays (batch, H, chunks), f32,
+//! packed. Inputs are read through their strides. Indices are in bounds by
+//! construction (`ssd()` validated the shapes; the launcher reads the sizes
+//! off the inputs and checks they fit 32-bit indices), so the kernels
+//! launch unchecked.
+
+use burn_cubecl::cubecl;
+use burn_cubecl::cubecl::prelude::*;
+
+pub use super::plan::STEPS;
+
+pub mod backward;
+pub mod forward;
+
+/// Edge of the output block of one cube.
+pub const BLOCK: usize = 64;
+/// Units along each edge of a cube (16 × 16 = 256 units).
+pub const EDGE: usize = 16;
+/// Units per cube.
+pub const UNITS: usize = EDGE * EDGE;
+/// Rows of the inner dimension staged at a time.
+const SLICE: usize = 32;
+/// Row stride of a staged slice or block (one padding float against bank
+/// conflicts).
+const PAD: usize = BLOCK + 1;
+/// Edge of each unit's register tile.
+const TILE: usize = BLOCK / EDGE;
+
+/// How a staged operand is scaled along its time index t (in the chunk):
+/// not, by e^{c_t}, or by e^{c_end − c_t}.
+const SCALE_NONE: u32 = 0;
+/// Scale by e^{c_t}.
+const SCALE_FROM_START: u32 = 1;
+/// Scale by e^{c_end − c_t}.
+const SCALE_TO_END: u32 = 2;
+
+/// Loads a of the chunk's steps t0.. for (batch, head) and forms the
+/// inclusive cumulative sums c (a = 0 past `len`, so c_end = c[STEPS − 1]).
+#[cube]
+fn chunk_cumsum<F: Float>(
+    a: &Tensor<F>,
+    batch: usize,
+    head: usize,
+    t0: usize,
+    len: usize,
+    values: &mut SharedMemory<f32>,
+    cum: &mut SharedMemory<f32>,
+) {
+    let u = UNIT_POS as usize;
+    if u < STEPS {
+        let mut v = 0.0f32;
+        if t0 + u < len {
+            v = f32::cast_from(
+                a[batch * a.stride(0) + (t0 + u) * a.stride(1) + head * a.stride(2)],
+            );
+        }
+        values[u] = v;
+    }
+    sync_cube();
+    if u < STEPS {
+        let mut s = 0.0f32;
+        for v in 0..u + 1 {
+            s += values[v];
+        }
+        cum[u] = s;
+    }
+    sync_cube();
+}
+
+/// The time scale of a staged operand at chunk step t.
+#[cube]
+fn time_scale(cum: &SharedMemory<f32>, t: usize, #[comptime] scale: u32) -> f32 {
+    let mut s = 1.0f32;
+    if scale == SCALE_FROM_START {
+        s = cum[t].exp();
+    } else if scale == SCALE_TO_END {
+        s = (cum[STEPS - 1] - cum[t]).exp();
+    }
+    s
+}
+
+/// Stages a (BLOCK × SLICE) view of `src` as st[k·PAD + r]: element (r, k)
+/// at `base + r·r_stride + k·k_stride`, zero where r ≥ `r_lim` or
+/// k ≥ `k_lim`, scaled along its time index (r when `time_is_row`, else k,
+/// offset by `time_base` in the chunk). Global reads step along the
+/// contiguous index.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn stage<F: Float>(
+    src: &Tensor<F>,
+    base: usize,
+    r_stride: usize,
+    k_stride: usize,
+    r_lim: usize,
+    k_lim: usize,
+    st: &mut SharedMemory<f32>,
+    cum: &SharedMemory<f32>,
+    time_base: usize,
+    #[comptime] time_is_row: bool,
+    #[comptime] scale: u32,
+) {
+    let rows_fast = r_stride <= k_stride;
+    #[unroll]
+    for i in 0..BLOCK * SLICE / UNITS {
+        let e = UNIT_POS as usize + i * UNITS;
+        let mut r = e / SLICE;
+        let mut k = e % SLICE;
+        if rows_fast {
+            r = e % BLOCK;
+            k = e / BLOCK;
+        }
+        let mut v = 0.0f32;
+        if r < r_lim && k < k_lim {
+            v = f32::cast_from(src[base + r * r_stride + k * k_stride]);
+            if scale != SCALE_NONE {
+                let mut t = time_base + k;
+                if time_is_row {
+                    t = time_base + r;
+                }
+                v *= time_scale(cum, t, scale);
+            }
+        }
+        st[k * PAD + r] = v;
+    }
+}
+
+/// acc[i·TILE + j] += Σ_k A(m, k)·B(k, n) over k < SLICE, for this unit's
+/// rows m = y + EDGE·i and columns n = x + EDGE·j, with A(m, k) at
+/// `a[a_base + m·a_m + k·a_k]` and B(k, n) at `b[k·PAD + n]`. The strides
+/// are compile-time constants, so the unrolled loads take immediate offsets.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn tile_mma(
+    a: &SharedMemory<f32>,
+    a_base: usize,
+    #[comptime] a_m: usize,
+    #[comptime] a_k: usize,
+    b: &SharedMemory<f32>,
+    acc: &mut Array<f32>,
+    av: &mut Array<f32>,
+) {
+    let row = UNIT_POS_Y as usize;
+    let col = UNIT_POS_X as usize;
+    #[unroll]
+    for k in 0..SLICE {
+        #[unroll]
+        for i in 0..TILE {
+            av[i] = a[a_base + (row + EDGE * i) * a_m + k * a_k];
+        }
+        #[unroll]
+        for j in 0..TILE {
+            let bv = b[k * PAD + col + EDGE * j];
+            #[unroll]
+            for i in 0..TILE {
+                acc[i * TILE + j] += av[i] * bv;
+            }
+        }
+    }
+}
+
+#[cube]
+fn zero_tile(acc: &mut Array<f32>) {
+    #[unroll]
+    for e in 0..TILE * TILE {
+        acc[e] = 0.0;
+    }
+}
+
+/// Valid steps of the chunk starting at t0 (at most STEPS).
+#[cube]
+fn valid_steps(t0: usize, len: usize) -> usize {
+    let mut v = len - t0;
+    if v > STEPS {
+        v = STEPS;
+    }
+    v
+}
+
+/// max(v − base, 0).
+#[cube]
+fn remaining(v: usize, base: usize) -> usize {
+    let mut r = 0;
+    if v > base {
+        r = v - base;
+    }
+    r
+}
+
+/// The inner products uᵢ·wⱼ of the chunk's steps into this unit's tile of
+/// `acc` (rows i, columns j; 0 past `valid`), with uᵢ the rows of `u_src`
+/// and wⱼ those of `w_src` (both (batch, L, ·, F) with `features` along the
+/// last axis, at `u_base` / `w_base` for the chunk's first step).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn inner_products<F: Float>(
+    u_src: &Tensor<F>,
+    u_base: usize,
+    w_src: &Tensor<F>,
+    w_base: usize,
+    features: usize,
+    valid: usize,
+    cum: &SharedMemory<f32>,
+    st_a: &mut SharedMemory<f32>,
+    st_b: &mut SharedMemory<f32>,
+    acc: &mut Array<f32>,
+    av: &mut Array<f32>,
+) {
+    let u_t = u_src.stride(1);
+    let u_f = u_src.stride(u_src.rank() - 1);
+    let w_t = w_src.stride(1);
+    let w_f = w_src.stride(w_src.rank() - 1);
+    zero_tile(acc);
+    let mut f0 = 0;
+    while f0 < features {
+        let lim = features - f0;
+        stage::<F>(
+            u_src,
+            u_base + f0 * u_f,
+            u_t,
+            u_f,
+            valid,
+            lim,
+            st_a,
+            cum,
+            0,
+            true,
+            SCALE_NONE,
+        );
+        stage::<F>(
+            w_src,
+            w_base + f0 * w_f,
+            w_t,
+            w_f,
+            valid,
+            lim,
+            st_b,
+            cum,
+            0,
+            true,
+            SCALE_NONE,
+        );
+        sync_cube();
+        tile_mma(st_a, 0, 1usize, PAD, st_b, acc, av);
+        sync_cube();
+        f0 += SLICE;
+    }
+}
+
+/// M[i][j] = acc(i, j)·e^{cᵢ − cⱼ} for j ≤ i < `valid` (else 0), from this
+/// unit's tile of inner products, into `m` (STEPS × PAD).
+#[cube]
+fn apply_decay(acc: &Array<f32>, valid: usize, cum: &SharedMemory<f32>, m: &mut SharedMemory<f32>) {
+    let row = UNIT_POS_Y as usize;
+    let col = UNIT_POS_X as usize;
+    #[unroll]
+    for i in 0..TILE {
+        #[unroll]
+        for j in 0..TILE {
+            let (r, c) = (row + EDGE * i, col + EDGE * j);
+            let mut v = 0.0f32;
+            if c <= r && r < valid {
+                v = acc[i * TILE + j] * (cum[r] - cum[c]).exp();
+            }
+            m[r * PAD + c] = v;
+        }
+    }
+    sync_cube();
+}
+
+/// The chunk's decay-weighted products M[i][j] = (Cᵢ·Bⱼ)·e^{cᵢ − cⱼ} into
+/// `m`, from the group's inner products in `cb` (batch, chunks, G, STEPS,
+/// STEPS) at `base`.
+#[cube]
+fn decay_products_of(
+    cb: &Tensor<f32>,
+    base: usize,
+    valid: usize,
+    cum: &SharedMemory<f32>,
+    m: &mut SharedMemory<f32>,
+    acc: &mut Array<f32>,
+) {
+    let row = UNIT_POS_Y as usize;
+    let col = UNIT_POS_X as usize;
+    #[unroll]
+    for i in 0..TILE {
+        #[unroll]
+        for j in 0..TILE {
+            acc[i * TILE + j] = cb[base + (row + EDGE * i) * STEPS + col + EDGE * j];
+        }
+    }
+    apply_decay(acc, valid, cum, m);
+}
+
+/// One (STEPS × 64) block of a chunk's outputs into `acc`: with M the
+/// chunk's decay products,
+/// - forward: Σ_j M[i][j]·v_j[p] + e^{cᵢ} Σ_n wᵢ[n]·S[p][n]
+///   (v = x, w = C, S = entering state): y;
+/// - `transposed`: Σ_{s} M[s][i]·v_s[p] + e^{c_end − cᵢ} Σ_n wᵢ[n]·S[p][n]
+///   (v = ∂y, w = B, S = arriving gradient state): ∂x.
+///
+/// `v_base` is v at (chunk start, p0); `w_base` w at the chunk start;
+/// `s_base` S at (p0, 0) with rows of `n_dim`; `p_lim` = P − p0.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn chunk_output_block<F: Float>(
+    v: &Tensor<F>,
+    v_base: usize,
+    w: &Tensor<F>,
+    w_base: usize,
+    s: &Tensor<f32>,
+    s_base: usize,
+    p_lim: usize,
+    n_dim: usize,
+    valid: usize,
+    cum: &SharedMemory<f32>,
+    m: &SharedMemory<f32>,
+    st_a: &mut SharedMemory<f32>,
+    st_b: &mut SharedMemory<f32>,
+    acc: &mut Array<f32>,
+    av: &mut Array<f32>,
+    #[comptime] transposed: bool,
+) {
+    zero_tile(acc);
+    let v_t = v.stride(1);
+    let v_p = v.stride(v.rank() - 1);
+    let w_t = w.stride(1);
+    let w_n = w.stride(w.rank() - 1);
+    // Σ_j M·v over steps, SLICE at a time: B(k = step, n = p).
+    let mut s0 = 0;
+    while s0 < STEPS {
+        let lim = remaining(valid, s0);
+        stage::<F>(
+            v,
+            v_base + s0 * v_t,
+            v_p,
+            v_t,
+            p_lim,
+            lim,
+            st_b,
+            cum,
+            s0,
+            false,
+            SCALE_NONE,
+        );
+        sync_cube();
+        if transposed {
+            // A(m = i, k = s) = M[s0 + k][i].
+            tile_mma(m, s0 * PAD, 1usize, PAD, st_b, acc, av);
+        } else {
+            // A(m = i, k = j) = M[i][s0 + k].
+            tile_mma(m, s0, PAD, 1usize, st_b, acc, av);
+        }
+        sync_cube();
+        s0 += SLICE;
+    }
+    // The carried state: A(m = i, k = n) = scaled wᵢ[n], B(k = n, n = p) = S[p][n].
+    let mut n0 = 0;
+    while n0 < n_dim {
+        let lim = n_dim - n0;
+        if transposed {
+            stage::<F>(
+                w,
+                w_base + n0 * w_n,
+                w_t,
+                w_n,
+                valid,
+                lim,
+                st_a,
+                cum,
+                0,
+                true,
+                SCALE_TO_END,
+            );
+        } else {
+            stage::<F>(
+                w,
+                w_base + n0 * w_n,
+                w_t,
+                w_n,
+                valid,
+                lim,
+                st_a,
+                cum,
+                0,
+                true,
+                SCALE_FROM_START,
+            );
+        }
+        stage::<f32>(
+            s,
+            s_base + n0,
+            n_dim,
+            1,
+            p_lim,
+            lim,
+            st_b,
+            cum,
+            0,
+            true,
+            SCALE_NONE,
+        );
+        sync_cube();
+        tile_mma(st_a, 0, 1usize, PAD, st_b, acc, av);
+        sync_cube();
+        n0 += SLICE;
+    }
+}
