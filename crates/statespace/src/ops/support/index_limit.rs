@@ -3,14 +3,15 @@
 //! so every buffer a kernel addresses must hold fewer than [`INDEX_LIMIT`]
 //! elements. Host arithmetic for the launch plans, on every build.
 
+use crate::size::sum_of_products;
+
 /// 2³²: buffers the kernels address hold fewer elements than this.
 pub(crate) const INDEX_LIMIT: u128 = 1 << 32;
 
-/// The elements of a buffer of `dims` (saturating: any product past
-/// `u128` is past the limit too).
+/// The elements of a buffer of `dims`; `u128::MAX` where their product
+/// overflows `usize` (far past the limit too).
 pub(crate) fn elements(dims: &[usize]) -> u128 {
-    dims.iter()
-        .fold(1u128, |acc, &d| acc.saturating_mul(d as u128))
+    sum_of_products(&[dims]).map_or(u128::MAX, |n| n as u128)
 }
 
 /// The elements the indices of a tensor of `shape` at `strides` reach:
