@@ -4,13 +4,53 @@
 //!
 //! Every entry point (the functions re-exported here) checks the shapes,
 //! dtypes and devices of its tensors before any kernel indexes by them and
-//! returns a [`crate::Result`] whose error names the op and the argument
-//! ([`mean_cross_entropy`] panics with that error instead; callers check
-//! first with [`cross_entropy::check_cross_entropy`]); the `*_composite`
-//! and reference functions, which the backends run on
+//! returns a [`crate::Result`] whose error names the op and the argument;
+//! the `*_composite` and reference functions, which the backends run on
 //! inputs an entry point checked, do not check again. The CPU kernels
 //! compute f64 inputs in f64 and every other float type in f32 (16-bit
 //! inputs widened, results narrowed back).
+//!
+//! # The layout of an op
+//!
+//! Each op is a directory `ops/<op>/` whose files have one role each:
+//!
+//! - `mod.rs`: the module doc (the math, with every shape), the `<Op>Ops`
+//!   backend trait, and the checked entry that returns a `Result` (its
+//!   checks through `support::check`).
+//! - `reference.rs`: the reference composites, the op in burn tensor ops,
+//!   unchecked: the semantics every backend is tested against, and what
+//!   the trait's defaults run where it has them. `mod.rs` re-exports them
+//!   as `<op>::*_composite` (dplr_spectrum's module is public instead).
+//! - `cpu.rs`: `impl <Op>Ops for Flex`, a fused host kernel, or an empty
+//!   impl whose doc says that the CPU runs the reference composites.
+//! - `cube.rs` (`cuda`): `impl <Op>Ops for CubeBackend`, the launches, by
+//!   the plan.
+//! - `plan.rs`: the launch plan, where a launch is more than one grid over
+//!   elements or rows: which inputs the kernels take, the cube geometry,
+//!   chunks, segments and grids, in host arithmetic only. Built without
+//!   `cuda` too and unit tested on the CPU, CUDA's grid limits and the
+//!   kernels' 32-bit indices included.
+//! - `kernels.rs` (`cuda`): the `#[cube]` kernels; past about 400 lines
+//!   `kernels/forward.rs` and `kernels/backward.rs`, the device helpers
+//!   both share in `kernels/mod.rs`.
+//! - `autodiff.rs`: `impl <Op>Ops for Autodiff`, the backward node that
+//!   calls the trait's backward (an empty impl for an op that is not
+//!   differentiated: adamw).
+//!
+//! A role an op does not need has no file: no `reference.rs` where the
+//! trait's defaults are single burn calls (matmul) or the reference lives
+//! outside the crate (selective_scan: mamba_ssm's golden cases); no
+//! `plan.rs` where a launch is one grid over elements or rows, a few lines
+//! of `cube.rs`; no `plan.rs` or `kernels.rs` where the GPU runs a library
+//! (spectral: cuFFT) or the CPU kernel through host memory (dplr_spectrum).
+//!
+//! Op-specific helpers are allowed beside these, named for what they are:
+//! `ssd/chunked.rs` (SSD's chunked algorithm in tensor ops),
+//! `diagonal_kernel/discretize.rs` (one mode's discretisation in scalar
+//! arithmetic), `matmul/complex.rs` (complex products). What several ops
+//! share lives in `support/` (entry checks, CPU precision and host
+//! helpers, CubeCL launch helpers, the kernels' 32-bit index limit);
+//! `cuda_libs/` holds only the bindings to cuBLAS and cuFFT.
 
 pub mod adamw;
 pub mod cauchy;

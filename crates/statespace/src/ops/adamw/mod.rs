@@ -5,7 +5,7 @@
 //! more than the arithmetic (a Mamba LM's 242 parameters: ≈ 5,300 launches
 //! per step). CubeCL devices run each parameter's update and its norm
 //! contribution as one kernel each ([`cube`]); other backends run the tensor
-//! ops of [`reference`], which define the semantics.
+//! ops of `reference.rs`, which define the semantics.
 
 mod autodiff;
 mod cpu;

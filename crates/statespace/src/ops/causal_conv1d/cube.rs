@@ -1,6 +1,6 @@
 //! The causal convolution on CubeCL devices: the kernels of
-//! [`super::kernels`] for f32 tensors (other storage types take the
-//! tensor-op composites).
+//! [`super::kernels`] for the f32 convolutions [`super::plan`] takes (the
+//! others take the tensor-op composites).
 
 use burn::tensor::DType;
 use burn::tensor::Shape;
@@ -11,14 +11,11 @@ use burn_cubecl::ops::numeric::zeros_client;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
-use super::kernels::{
-    CHANNELS, ROW_GROUPS, RUN, conv_input_grads, conv_pre_activations, conv_weight_grads,
-};
+use super::kernels::{conv_input_grads, conv_pre_activations, conv_weight_grads};
+use super::plan::{ConvPlan, Grid};
 use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
+use crate::ops::support::index_limit::reach;
 use crate::ops::support::launch::empty_f32;
-
-/// Cubes of the weight-gradient kernel, about one device fill.
-const TARGET_CUBES: usize = 1024;
 
 fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
     zeros_client(
@@ -29,16 +26,11 @@ fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R>
     )
 }
 
-/// The grid and cube of a run kernel over `rows` steps of every channel
-/// of every batch (see [`RUN`]).
-fn run_launch(batch: usize, rows: usize, dim: usize) -> (CubeCount, CubeDim) {
+/// A plan's grid as CubeCL's launch arguments.
+fn launch_dims(([x, y, z], [units_x, units_y]): Grid) -> (CubeCount, CubeDim) {
     (
-        CubeCount::Static(
-            dim.div_ceil(CHANNELS) as u32,
-            rows.div_ceil(ROW_GROUPS * RUN) as u32,
-            batch as u32,
-        ),
-        CubeDim::new_2d(CHANNELS as u32, ROW_GROUPS as u32),
+        CubeCount::Static(x, y, z),
+        CubeDim::new_2d(units_x, units_y),
     )
 }
 
@@ -58,17 +50,20 @@ fn pre_activations<R: CubeRuntime>(
     weight: &CubeTensor<R>,
     bias: &CubeTensor<R>,
     grad_y: &CubeTensor<R>,
-    [batch, len, dim, taps]: [usize; 4],
+    plan: &ConvPlan,
     pass: PreActivationPass,
 ) -> CubeTensor<R> {
+    let ConvPlan {
+        batch, len, dim, ..
+    } = *plan;
     let out = empty_f32(x, &[batch, len, dim]);
-    let (count, cube_dim) = run_launch(batch, len, dim);
+    let (count, cube_dim) = launch_dims(plan.run_grid(len));
     let (silu, grad) = match pass {
         PreActivationPass::Forward { silu } => (silu, false),
         PreActivationPass::SiluGrad => (true, true),
     };
     // SAFETY: x, history and grad_y are read through their strides at the
-    // shapes `sizes` checked; weight (D, K) and bias (D) are contiguous (the
+    // shapes the plan checked; weight (D, K) and bias (D) are contiguous (the
     // callers made them so) and `out` is allocated packed; the kernel stops
     // at channel D and step L.
     unsafe {
@@ -84,7 +79,7 @@ fn pre_activations<R: CubeRuntime>(
             out.clone().into_tensor_arg(),
             len as u32,
             dim as u32,
-            taps,
+            plan.taps,
             silu,
             grad,
         );
@@ -92,17 +87,17 @@ fn pre_activations<R: CubeRuntime>(
     out
 }
 
-/// (B, L, D, K) when every tensor is f32 and the kernels apply.
-fn sizes<R: CubeRuntime>(tensors: &[&CubeTensor<R>], weight: &CubeTensor<R>) -> Option<[usize; 4]> {
-    if tensors.iter().any(|t| t.dtype != DType::F32) {
-        return None;
-    }
-    let [batch, len, dim] = tensors[0].meta.shape().dims::<3>();
+/// The plan of a convolution of `tensors` (x first) with `weight` (D, K),
+/// or `None` where the kernels do not take it.
+fn plan<R: CubeRuntime>(tensors: &[&CubeTensor<R>], weight: &CubeTensor<R>) -> Option<ConvPlan> {
+    let all_f32 = tensors.iter().all(|t| t.dtype == DType::F32);
+    let reaches: Vec<u128> = tensors
+        .iter()
+        .map(|t| reach(t.meta.shape().as_slice(), t.meta.strides()))
+        .collect();
+    let x = tensors[0].meta.shape().dims::<3>();
     let taps = weight.meta.shape().dims::<2>()[1];
-    // CUDA's grid limit of 65,535 along y and z (the run kernels' steps
-    // and batch).
-    let fits = batch < 65_536 && (len + taps).div_ceil(ROW_GROUPS * RUN) < 65_536;
-    (batch * len * dim > 0 && taps > 0 && fits).then_some([batch, len, dim, taps])
+    ConvPlan::new(x, taps, all_f32, &reaches)
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv1dOps
@@ -115,21 +110,13 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         bias: FloatTensor<Self>,
         silu: bool,
     ) -> FloatTensor<Self> {
-        let Some([batch, len, dim, taps]) = sizes(&[&x, &history, &weight, &bias], &weight) else {
+        let Some(plan) = plan(&[&x, &history, &weight, &bias], &weight) else {
             return conv_forward_composite::<Self>(x, history, weight, bias, silu);
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
         // x stands in for the ∂y this pass does not read.
         let pass = PreActivationPass::Forward { silu };
-        pre_activations(
-            &x,
-            &history,
-            &weight,
-            &bias,
-            &x,
-            [batch, len, dim, taps],
-            pass,
-        )
+        pre_activations(&x, &history, &weight, &bias, &x, &plan, pass)
     }
 
     fn causal_conv1d_backward(
@@ -141,20 +128,25 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         grad_y: FloatTensor<Self>,
     ) -> ConvGrads<FloatTensor<Self>> {
         let tensors = [&x, &history, &weight, &bias, &grad_y];
-        let Some([batch, len, dim, taps]) = sizes(&tensors, &weight) else {
+        let Some(plan) = plan(&tensors, &weight) else {
             return conv_backward_composite::<Self>(x, history, weight, bias, silu, grad_y);
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));
+        let ConvPlan {
+            batch,
+            len,
+            dim,
+            taps,
+        } = plan;
         let grad_pre = if silu {
-            let sizes = [batch, len, dim, taps];
             let pass = PreActivationPass::SiluGrad;
-            pre_activations(&x, &history, &weight, &bias, &grad_y, sizes, pass)
+            pre_activations(&x, &history, &weight, &bias, &grad_y, &plan, pass)
         } else {
             into_contiguous(grad_y)
         };
         let grad_x = empty_f32(&x, &[batch, len, dim]);
         let grad_history = empty_f32(&x, &[batch, taps - 1, dim]);
-        let (count, cube_dim) = run_launch(batch, len + taps - 1, dim);
+        let (count, cube_dim) = launch_dims(plan.run_grid(len + taps - 1));
         // SAFETY: grad_pre (B, L, D) and weight (D, K) are contiguous, the
         // outputs allocated at the shapes the kernel writes.
         unsafe {
@@ -173,19 +165,15 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         }
         let grad_weight = zeros(&x, &[dim, taps]);
         let grad_bias = zeros(&x, &[dim]);
-        let column_tiles = dim.div_ceil(CHANNELS);
-        let rows = batch * len;
-        let blocks = TARGET_CUBES
-            .div_ceil(column_tiles)
-            .min(rows.div_ceil(ROW_GROUPS));
-        let rows_per_cube = rows.div_ceil(blocks);
+        let (grid, rows_per_cube) = plan.weight_grad_grid();
+        let (count, cube_dim) = launch_dims(grid);
         // SAFETY: x and history through their strides, grad_pre contiguous
         // (B·L rows of D); the accumulators are (D, K) and (D).
         unsafe {
             conv_weight_grads::launch_unchecked::<R>(
                 &grad_pre.client.clone(),
-                CubeCount::Static(column_tiles as u32, rows.div_ceil(rows_per_cube) as u32, 1),
-                CubeDim::new_2d(CHANNELS as u32, ROW_GROUPS as u32),
+                count,
+                cube_dim,
                 x.into_tensor_arg(),
                 history.into_tensor_arg(),
                 grad_pre.into_tensor_arg(),

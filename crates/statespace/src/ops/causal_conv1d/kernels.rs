@@ -7,11 +7,7 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
-/// Channels per cube (one plane) of every kernel here.
-pub const CHANNELS: usize = 32;
-/// Row groups per cube of every kernel here (a run kernel's group walks
-/// [`RUN`] steps; [`conv_weight_grads`]' strides over rows).
-pub const ROW_GROUPS: usize = 8;
+use super::plan::{CHANNELS, ROW_GROUPS, RUN};
 
 /// x̃[b, s, d] for s < K − 1 + L: the history, then x.
 #[cube]
@@ -30,12 +26,6 @@ fn padded_input(
         x[b * x.stride(0) + t * x.stride(1) + d * x.stride(2)]
     }
 }
-
-/// Consecutive steps per unit of the run kernels
-/// ([`conv_pre_activations`], [`conv_input_grads`]): each unit walks one channel
-/// through `RUN` steps with the last K − 1 inputs in registers, so every
-/// input is read about once and no unit divides indices.
-pub const RUN: usize = 16;
 
 /// The (channel d, first step, batch b) of a run kernel's unit, on the grid
 /// (⌈D / CHANNELS⌉, ⌈rows / (ROW_GROUPS · RUN)⌉, B) with units (CHANNELS,

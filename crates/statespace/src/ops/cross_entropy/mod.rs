@@ -8,8 +8,8 @@
 //! several passes non-vectorised (a mamba-130m step's 8,192 × 50,280
 //! logits: ≈ 17 ms of a 245 ms step on an H200). CubeCL devices read them
 //! once forward (one cube per row, an online max and sum) and once
-//! backward ([`cube`]); the defaults are the tensor ops of [`reference`], which
-//! define the semantics.
+//! backward ([`cube`]); the defaults are the tensor ops of
+//! `reference.rs`, which define the semantics.
 
 mod autodiff;
 mod cpu;

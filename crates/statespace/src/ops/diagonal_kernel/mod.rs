@@ -9,7 +9,7 @@
 //!   bilinear: w = log((1 + z/2)/(1 − z/2)), p = B·Δ/(1 − z/2)
 //!   K[c, h, l] = 2·Re Σₙ C[c, h, n]·p[h, n]·exp(l·w[h, n]),
 //!
-//! i.e. [`diagonal_kernel_composite`] ([`reference`]), whose
+//! i.e. [`diagonal_kernel_composite`] (`reference.rs`), whose
 //! autodiff gradients the op's backward reproduces (conjugate-Wirtinger
 //! convention: the gradient of a complex input is ∂L/∂re + i·∂L/∂im).
 

@@ -19,7 +19,7 @@
 //! `A_imag` gradient was 8e-9 off a 40-digit evaluation, this op's is
 //! ≤ 1e-12 (`tests/dplr_spectrum_fused.rs`).
 //!
-//! Files: [`reference`] (the composite of Cauchy products, the op's test
+//! Files: [`mod@reference`] (the composite of Cauchy products, the op's test
 //! oracle), `cpu.rs` (fused host kernel), `cube.rs` (GPU: the host kernel by
 //! a round trip until a device kernel exists), `autodiff.rs`.
 

@@ -6,7 +6,7 @@
 //! 128-wide table: 15.9 ms of a 47 ms S4D training step on an H200).
 //! CubeCL devices scatter-add ∂out with one unit per element and f32
 //! atomics instead ([`cube`]); other backends run burn's select-add
-//! ([`reference`]), which defines the semantics.
+//! (`reference.rs`), which defines the semantics.
 
 mod autodiff;
 mod cpu;

@@ -13,10 +13,9 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
-use super::kernels::{
-    TILE, TILE_ROWS, padded_rows, rows_to_sequence, spectra_correlation, spectra_product,
-};
-use super::{FftConvOps, causal_conv_composite, fft_len};
+use super::kernels::{padded_rows, rows_to_sequence, spectra_correlation, spectra_product};
+use super::plan::{Grid, Spectral};
+use super::{FftConvOps, causal_conv_composite};
 use crate::ops::cuda_libs::cufft;
 use crate::ops::support::host::{from_host, to_host};
 use crate::ops::support::launch::{F32Cube, LINEAR_UNITS, empty_f32, linear_cubes};
@@ -33,7 +32,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
         k: FloatTensor<Self>,
         d: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        if let Some(y) = Spectral::new(&u, &k).and_then(|s| s.forward(&u, &k, &d)) {
+        if let Some(y) = spectral(&u, &k).and_then(|s| s.forward(&u, &k, &d)) {
             return y;
         }
         let u = Tensor::<Self, 3>::from_primitive(TensorPrimitive::Float(u));
@@ -48,7 +47,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
         d: FloatTensor<Self>,
         grad_y: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        if let Some(grads) = Spectral::new(&u, &k).and_then(|s| s.backward(&u, &k, &d, &grad_y)) {
+        if let Some(grads) = spectral(&u, &k).and_then(|s| s.backward(&u, &k, &d, &grad_y)) {
             return grads;
         }
         // The CPU kernel through host memory: differentiating the composite
@@ -68,39 +67,17 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
     }
 }
 
-/// The sizes of one convolution: u (B, L, H), k (C, H, Lk), FFT length n.
-#[derive(Clone, Copy)]
-struct Spectral {
-    batch: usize,
-    len: usize,
-    channels: usize,
-    kernels: usize,
-    k_len: usize,
-    n: usize,
+/// The sizes of a convolution of `u` with `k`, or `None` where cuFFT
+/// cannot run it or the plan refuses it (the caller falls back).
+fn spectral<R: CubeRuntime>(u: &CubeTensor<R>, k: &CubeTensor<R>) -> Option<Spectral> {
+    if !cufft::available() {
+        return None;
+    }
+    Spectral::new(dims::<R, 3>(u), dims::<R, 3>(k))
 }
 
+/// The passes of one convolution on the device.
 impl Spectral {
-    /// The sizes, or `None` where cuFFT cannot run (the caller falls back).
-    fn new<R: CubeRuntime>(u: &CubeTensor<R>, k: &CubeTensor<R>) -> Option<Self> {
-        let [batch, len, channels] = dims::<R, 3>(u);
-        let [kernels, _, k_len] = dims::<R, 3>(k);
-        let n = fft_len(len, k_len);
-        // A one-point transform (L = 1) is the composite's special case.
-        let ok = cufft::available() && batch * channels * kernels > 0 && n > 1;
-        ok.then_some(Self {
-            batch,
-            len,
-            channels,
-            kernels,
-            k_len,
-            n,
-        })
-    }
-
-    fn bins(&self) -> usize {
-        self.n / 2 + 1
-    }
-
     /// y (B, L, C·H) in u's dtype.
     fn forward<R: CubeRuntime>(
         &self,
@@ -197,13 +174,14 @@ impl Spectral {
         channels: usize,
     ) -> Option<CubeTensor<R>> {
         let rows = empty_f32(s, &[self.batch * channels, self.n]);
+        let (count, cube_dim) = launch_dims(self.tile_grid(self.n, channels));
         // SAFETY: s is (B, L, J) and rows (B, J, n), contiguous f32, as
         // the kernel indexes.
         unsafe {
             padded_rows::launch_unchecked::<R>(
                 &s.client,
-                tile_cubes(self.n, channels, self.batch),
-                CubeDim::new_2d(TILE as u32, TILE_ROWS as u32),
+                count,
+                cube_dim,
                 s.clone().into_tensor_arg(),
                 rows.clone().into_tensor_arg(),
                 self.len as u32,
@@ -235,13 +213,14 @@ impl Spectral {
         terms: usize,
     ) -> CubeTensor<R> {
         let out = empty_f32(x, &[self.batch, self.len, channels]);
+        let (count, cube_dim) = launch_dims(self.tile_grid(self.len, channels));
         // SAFETY: x is (B, J, n), s (B, L, Js), d (C·H) and out (B, L, J),
         // contiguous f32, as the kernel indexes.
         unsafe {
             rows_to_sequence::launch_unchecked::<R>(
                 &x.client,
-                tile_cubes(self.len, channels, self.batch),
-                CubeDim::new_2d(TILE as u32, TILE_ROWS as u32),
+                count,
+                cube_dim,
                 x.clone().into_tensor_arg(),
                 s.clone().into_tensor_arg(),
                 d.clone().into_tensor_arg(),
@@ -280,11 +259,10 @@ fn cast<R: CubeRuntime>(t: CubeTensor<R>, dtype: DType) -> CubeTensor<R> {
     burn_cubecl::kernel::cast(t, dtype)
 }
 
-/// Cubes tiling (along × across) per batch entry.
-fn tile_cubes(along: usize, across: usize, batch: usize) -> CubeCount {
-    CubeCount::Static(
-        along.div_ceil(TILE) as u32,
-        across.div_ceil(TILE) as u32,
-        batch as u32,
+/// A plan's grid as CubeCL's launch arguments.
+fn launch_dims(([x, y, z], [units_x, units_y]): Grid) -> (CubeCount, CubeDim) {
+    (
+        CubeCount::Static(x, y, z),
+        CubeDim::new_2d(units_x, units_y),
     )
 }

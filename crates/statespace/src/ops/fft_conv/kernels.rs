@@ -7,11 +7,7 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
-/// Side of the square tiles the transposing kernels stage (a cube is
-/// TILE × TILE_ROWS units, each moving TILE / TILE_ROWS elements).
-pub const TILE: usize = 32;
-/// Unit rows per transposing cube.
-pub const TILE_ROWS: usize = 8;
+use super::plan::{TILE, TILE_ROWS};
 
 /// Rows of a channel-last sequence: x[(b·J + j)·n + t] = s[(b·L + t)·J + j]
 /// for t < L, zero for L ≤ t < n; s is (B, L, J), x is (B, J, n). Cubes:

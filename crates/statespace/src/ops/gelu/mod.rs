@@ -1,7 +1,7 @@
 //! GELU in its exact form, y = x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)), as a
 //! backend op with its own backward, ∂x = g·(Φ(x) + x·φ(x)) with
 //! φ(x) = e^{−x²/2}/√(2π): one kernel each way on CubeCL devices, where the
-//! composite ([`reference`]) is five tensor ops forward and about ten
+//! composite (`reference.rs`) is five tensor ops forward and about ten
 //! backward over the whole activation.
 
 mod autodiff;

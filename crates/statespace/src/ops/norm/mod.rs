@@ -10,7 +10,7 @@
 //! ≈ 1,000 launches and ≈ 8 ms of one-pass reductions per training step
 //! on an H200). CubeCL devices run one kernel each way plus the column
 //! sums of [`MatmulOps`] ([`cube`]); the defaults are the tensor ops of
-//! [`reference`], which define the semantics.
+//! `reference.rs`, which define the semantics.
 
 mod autodiff;
 mod cpu;

@@ -1,8 +1,8 @@
-//! The selective scan on CubeCL devices: the kernels of
-//! [`super::kernels`], launched on
-//! the device's tensors. Packed sequences, state sizes over
-//! [`MAX_STATE`] and mixed storage types the kernels do not take run the CPU
-//! kernel through host memory.
+//! The selective scan on CubeCL devices: the kernels of [`super::kernels`],
+//! launched on the device's tensors by the plan of [`super::plan`]. Scans
+//! the plan refuses (packed sequences, state sizes over
+//! [`super::plan::MAX_STATE`], mixed storage types, buffers past 32-bit
+//! indices) run the CPU kernel through host memory.
 
 use std::sync::Once;
 
@@ -17,125 +17,60 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use burn_flex::Flex;
 
 use super::kernels::backward::scan_chunked_backward;
-use super::kernels::forward::{
-    ChunkGeometry, ChunkPass, LANES, ScanFlags, scan_chunked, scan_segment_starts,
-};
+use super::kernels::forward::{ChunkPass, scan_chunked, scan_segment_starts};
+use super::plan::{LANES, Plan, ScanFlags, ScanProblem, plan};
 use super::{ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
 use crate::ops::support::host::{from_host, to_host};
+use crate::ops::support::index_limit::reach;
 use crate::ops::support::launch::empty_packed as empty;
-
-/// Largest state size N the kernels take.
-pub const MAX_STATE: usize = 256;
 
 /// Resident warps per streaming multiprocessor the backward kernel is
 /// compiled for (an occupancy hint to NVRTC).
 const MIN_WARPS_PER_SM: u32 = 16;
 
-/// Static shared memory per cube (CUDA's limit is 48 KiB).
-const SHARED_BYTES: usize = 46 * 1024;
-
-/// Consecutive steps per lane (a chunk is `LANES · ITEMS` steps). 16
-/// (as mamba_ssm) measured 1.9× slower in the forward on the H200 (likely
-/// register spills; not profiled).
-const ITEMS: usize = 8;
-
-/// The most channels per cube and the largest state block whose shared
-/// memory, `floats(warps, state_block, padded_n)` f32 values, fits: more
-/// channels first (they share the staged B and C, and the backward's
-/// atomics shrink with them), channels dividing the group.
-fn geometry(
-    n: usize,
-    dim_per_group: usize,
-    floats: impl Fn(usize, usize, usize) -> usize,
-) -> Option<ChunkGeometry> {
-    if n == 0 || n > MAX_STATE {
-        return None;
-    }
-    let warps_choices = [8, 4, 2, 1]
-        .into_iter()
-        .filter(|w| dim_per_group.is_multiple_of(*w));
-    for warps in warps_choices {
-        for state_block in [16, 8, 4, 2, 1].into_iter().filter(|&b| b <= n) {
-            let padded_n = n.div_ceil(state_block) * state_block;
-            if 4 * floats(warps, state_block, padded_n) <= SHARED_BYTES {
-                return Some(ChunkGeometry {
-                    n_state: n,
-                    state_block,
-                    warps,
-                    items: ITEMS,
-                });
-            }
-        }
-    }
-    None
-}
-
-/// Shared memory of [`scan_chunked`]: B and C blocks, the per-plane
-/// staging area, and per channel its carry and A.
-fn forward_floats(warps: usize, block: usize, padded_n: usize) -> usize {
-    let row = LANES * (ITEMS + 1);
-    2 * block * row + warps * row + 2 * warps * padded_n
-}
-
-/// Shared memory of [`scan_chunked_backward`]: as the forward, plus the
-/// per-channel dA and the two reduction areas of dB and dC.
-fn backward_floats(warps: usize, block: usize, padded_n: usize) -> usize {
-    let row = LANES * (ITEMS + 1);
-    2 * block * row + 3 * warps * row + 3 * warps * padded_n
-}
-
-fn is_kernel_float(dtype: DType) -> bool {
-    matches!(dtype, DType::F32 | DType::BF16 | DType::F16)
-}
-
-/// Problem sizes read off the inputs, when the kernels can run them.
-struct Plan {
-    batch: usize,
-    dim: usize,
-    len: usize,
-    groups: usize,
-    /// Geometry of the forward kernels (output, checkpoint and segment
-    /// passes).
-    geometry: ChunkGeometry,
-    /// Geometry of the backward kernel.
-    backward: ChunkGeometry,
-    flags: ScanFlags,
-    activations: DType,
-    params: DType,
-}
-
-fn plan<R: CubeRuntime>(t: &ScanTensors<CubeTensor<R>>, args: &ScanArgs) -> Option<Plan> {
-    if args.starts.is_some() {
-        return None;
-    }
+/// The scan as [`plan`] reads it: sizes, storage types and the reach of
+/// every input the kernels read through its strides; with `grads` (∂out,
+/// ∂(last state)), the backward's.
+fn problem<R: CubeRuntime>(
+    t: &ScanTensors<CubeTensor<R>>,
+    args: &ScanArgs,
+    grads: Option<(&CubeTensor<R>, &CubeTensor<R>)>,
+) -> ScanProblem {
     let [batch, dim, len] = t.u.meta.shape().dims::<3>();
     let [_, groups, n, _] = t.b.meta.shape().dims::<4>();
-    let activations = t.u.dtype;
-    let params = t.a.dtype;
-    let same_act = [&t.delta, &t.b, &t.c]
-        .into_iter()
-        .chain(args.has_z.then_some(&t.z))
-        .all(|x| x.dtype == activations);
-    let same_params = [
-        (args.has_d, &t.d),
-        (args.has_delta_bias, &t.delta_bias),
-        (args.has_initial_state, &t.initial_state),
-    ]
-    .into_iter()
-    .all(|(present, x)| !present || x.dtype == params);
-    if !(same_act && same_params && is_kernel_float(activations) && is_kernel_float(params)) {
-        return None;
+    let mut activations = vec![("u", &t.u), ("delta", &t.delta), ("B", &t.b), ("C", &t.c)];
+    if args.has_z {
+        activations.push(("z", &t.z));
     }
-    if len == 0 || batch == 0 || dim == 0 {
-        return None;
+    let mut params = vec![("A", &t.a)];
+    let optional = [
+        (args.has_d, "D", &t.d),
+        (args.has_delta_bias, "delta_bias", &t.delta_bias),
+        (args.has_initial_state, "initial_state", &t.initial_state),
+    ];
+    params.extend(
+        optional
+            .into_iter()
+            .filter(|o| o.0)
+            .map(|(_, name, x)| (name, x)),
+    );
+    if let Some((grad_out, grad_last)) = grads {
+        activations.push(("grad_out", grad_out));
+        params.push(("grad_last_state", grad_last));
     }
-    Some(Plan {
+    let reach_of = |&(name, x): &(&'static str, &CubeTensor<R>)| {
+        (name, reach(x.meta.shape().as_slice(), x.meta.strides()))
+    };
+    ScanProblem {
         batch,
         dim,
         len,
         groups,
-        geometry: geometry(n, dim / groups, forward_floats)?,
-        backward: geometry(n, dim / groups, backward_floats)?,
+        n,
+        activations: activations.iter().map(|(_, x)| x.dtype).collect(),
+        params: params.iter().map(|(_, x)| x.dtype).collect(),
+        packed: args.starts.is_some(),
+        reaches: activations.iter().chain(&params).map(reach_of).collect(),
         flags: ScanFlags {
             has_d: args.has_d,
             has_z: args.has_z,
@@ -143,30 +78,7 @@ fn plan<R: CubeRuntime>(t: &ScanTensors<CubeTensor<R>>, args: &ScanArgs) -> Opti
             has_init: args.has_initial_state,
             softplus: args.delta_softplus,
         },
-        activations,
-        params,
-    })
-}
-
-/// Cubes that fill the device about once (132 SMs × 8 resident cubes on an
-/// H100/H200); fewer (small batch × width) split the sequence in segments.
-const TARGET_CUBES: usize = 1024;
-
-/// Segments of at least this many chunks, so the extra pass that finds
-/// their start states stays short beside the scan itself.
-const MIN_SEGMENT_CHUNKS: usize = 8;
-
-/// (segments S, steps per segment, a multiple of the chunk): S = 1 when
-/// batch × channel blocks fill the device.
-fn segmentation(p: &Plan) -> (usize, usize) {
-    let geo = p.geometry;
-    let chunk = LANES * geo.items;
-    let cubes = (p.dim / geo.warps) * p.batch;
-    let wanted = TARGET_CUBES.div_ceil(cubes);
-    let most = (p.len / (MIN_SEGMENT_CHUNKS * chunk)).max(1);
-    let segments = wanted.min(most).max(1);
-    let seg_len = p.len.div_ceil(segments).div_ceil(chunk) * chunk;
-    (p.len.div_ceil(seg_len), seg_len)
+    }
 }
 
 /// The outputs of one launch of [`scan_chunked`]; those its pass does not
@@ -310,7 +222,7 @@ fn run_pass<R: CubeRuntime>(
     pass: ChunkPass,
     outputs: &ChunkOutputs<R>,
 ) {
-    let (segments, seg_len) = segmentation(p);
+    let (segments, seg_len) = (p.segments, p.seg_len);
     let starts = segment_starts(t, p, segments, seg_len);
     launch_chunked(t, p, pass, &starts, outputs, (segments, segments, seg_len));
 }
@@ -327,13 +239,6 @@ fn to_cpu<B: Backend>(t: ScanTensors<FloatTensor<B>>) -> ScanTensors<FloatTensor
         delta_bias: to_host::<B>(t.delta_bias),
         initial_state: to_host::<B>(t.initial_state),
     }
-}
-
-/// The shape of the chunk-start states (batch, chunks, D, N) that the
-/// backward kernel reads.
-fn checkpoint_shape(p: &Plan) -> [usize; 4] {
-    let chunks = p.len.div_ceil(LANES * ITEMS);
-    [p.batch, chunks, p.dim, p.geometry.n_state]
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveScanOps
@@ -367,9 +272,8 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
         grad_last_state: FloatTensor<Self>,
         args: &ScanArgs,
     ) -> ScanGrads<FloatTensor<Self>> {
-        let plan = plan(&inputs, args)
-            .filter(|p| grad_out.dtype == p.activations && grad_last_state.dtype == p.params);
-        let Some(p) = plan else {
+        let grads = Some((&grad_out, &grad_last_state));
+        let Ok(p) = plan(&problem(&inputs, args, grads)) else {
             let device = inputs.u.device.clone();
             let g = Flex::selective_scan_backward(
                 to_cpu::<Self>(inputs),
@@ -391,7 +295,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SelectiveS
             };
         };
         // States saved for other shapes are not these inputs': recompute.
-        let saved = saved.filter(|c| c.meta.shape().dims::<4>() == checkpoint_shape(&p));
+        let saved = saved.filter(|c| c.meta.shape().dims::<4>() == p.checkpoint_shape());
         backward_on_device::<R, F, I, BT>(inputs, saved, grad_out, grad_last_state, &p)
     }
 
@@ -414,7 +318,7 @@ fn forward<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
     save: bool,
 ) -> (CubeTensor<R>, CubeTensor<R>, Option<CubeTensor<R>>) {
     type B<R, F, I, BT> = CubeBackend<R, F, I, BT>;
-    let Some(p) = plan(&t, args) else {
+    let Ok(p) = plan(&problem(&t, args, None)) else {
         let device = t.u.device.clone();
         let (out, last) = Flex::selective_scan_forward(to_cpu::<B<R, F, I, BT>>(t), args);
         return (
@@ -428,7 +332,7 @@ fn forward<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
         out: empty(&t.u, &[p.batch, p.dim, p.len], p.activations),
         last: empty(&t.u, &[p.batch, p.dim, p.geometry.n_state], p.params),
         checkpoints: if save {
-            empty(&t.u, &checkpoint_shape(&p), DType::F32)
+            empty(&t.u, &p.checkpoint_shape(), DType::F32)
         } else {
             unused.checkpoints
         },
@@ -477,7 +381,7 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     // the forward kernel.
     let checkpoints = saved_checkpoints.unwrap_or_else(|| {
         let outputs = ChunkOutputs {
-            checkpoints: empty(&t.u, &checkpoint_shape(p), DType::F32),
+            checkpoints: empty(&t.u, &p.checkpoint_shape(), DType::F32),
             ..ChunkOutputs::unused(&t.u, p)
         };
         let pass = ChunkPass {

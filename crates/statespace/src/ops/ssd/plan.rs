@@ -5,6 +5,7 @@
 use burn::tensor::DType;
 
 use super::SsdProblem;
+use crate::ops::support::index_limit::{INDEX_LIMIT, elements};
 
 /// Steps per chunk of the fused kernels.
 pub const STEPS: usize = 64;
@@ -40,11 +41,7 @@ pub(crate) fn kernels_take(problem: &SsdProblem) -> bool {
         [batch, chunks, groups, STEPS * STEPS],
         [batch, heads, chunks, STEPS],
     ];
-    buffers.iter().all(|dims| {
-        dims.iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .is_some_and(|elements| elements < 1 << 32)
-    })
+    buffers.iter().all(|dims| elements(dims) < INDEX_LIMIT)
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! ([`check`]), the precision their CPU kernels compute in
 //! ([`precision`]) and the host helpers of those kernels ([`flex_values`],
 //! [`fast_math`], [`row_update`]), the conversions between tensors and
-//! backend primitives ([`primitive`]), and on CUDA builds the CubeCL
+//! backend primitives ([`primitive`]), the 32-bit index limit of the
+//! kernels' launch plans ([`index_limit`]), and on CUDA builds the CubeCL
 //! launch helpers (`launch`) and the host round trip of ops without a
 //! device kernel (`host`).
 
@@ -11,6 +12,10 @@ pub(crate) mod fast_math;
 pub(crate) mod flex_values;
 #[cfg(feature = "cuda")]
 pub(crate) mod host;
+// Used by the CUDA launchers and their plans; compiled and tested on every
+// build.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) mod index_limit;
 #[cfg(feature = "cuda")]
 pub(crate) mod launch;
 pub(crate) mod precision;

@@ -22,9 +22,10 @@
 use cubecl::prelude::*;
 
 use super::forward::{
-    ChunkGeometry, LANES, ScanFlags, channel_scalar, fast_math, lane_entry, load_items, load_steps,
-    stage_states, staged_slot, store_items,
+    channel_scalar, fast_math, lane_entry, load_items, load_steps, stage_states, staged_slot,
+    store_items,
 };
+use crate::ops::selective_scan::plan::{ChunkGeometry, LANES, ScanFlags};
 
 /// Backward scan from the chunk-start states `checkpoints` (batch, chunks,
 /// D, N) of the forward kernels' checkpoint pass (`checkpoint_every` = the

@@ -22,15 +22,7 @@
 
 use cubecl::prelude::*;
 
-/// Which optional inputs a launch has, fixed per compiled kernel.
-#[derive(CubeType, Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct ScanFlags {
-    pub has_d: bool,
-    pub has_z: bool,
-    pub has_bias: bool,
-    pub has_init: bool,
-    pub softplus: bool,
-}
+use crate::ops::selective_scan::plan::{ChunkGeometry, LANES, ScanFlags};
 
 /// The float modes of the kernels: hardware exp/log and fast division (as
 /// mamba_ssm's `--use_fast_math`); inputs are finite.
@@ -51,22 +43,6 @@ pub(super) fn softplus(r: f32) -> f32 {
         out = r.exp().log1p();
     }
     out
-}
-
-/// Lanes of a plane: NVIDIA warps.
-pub const LANES: usize = 32;
-
-/// The geometry of one cube, fixed per compiled kernel.
-#[derive(CubeType, Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct ChunkGeometry {
-    /// State size N.
-    pub n_state: usize,
-    /// States staged in shared memory at a time (a block of the state).
-    pub state_block: usize,
-    /// Channels per cube, one plane each.
-    pub warps: usize,
-    /// Consecutive time steps per lane; a chunk is `LANES · items` steps.
-    pub items: usize,
 }
 
 /// What a launch computes and writes, fixed per compiled kernel.

@@ -1,0 +1,125 @@
+//! The launch plan of the GPU convolution (`cube.rs`, built with the `cuda`
+//! feature): its sizes, which convolutions cuFFT and the kernels around it
+//! take, and the grids of the transposing kernels. Host arithmetic only,
+//! kept outside the feature so that it is compiled and tested on every
+//! build.
+
+use super::fft_len;
+use crate::ops::support::index_limit::{INDEX_LIMIT, elements};
+
+/// Side of the square tiles the transposing kernels stage (a cube is
+/// TILE × TILE_ROWS units, each moving TILE / TILE_ROWS elements).
+pub const TILE: usize = 32;
+
+/// Unit rows per transposing cube.
+pub const TILE_ROWS: usize = 8;
+
+/// CUDA's limit on the second and third grid dimensions (the transposing
+/// kernels put channels along y and the batch along z).
+const GRID_YZ: usize = 65_535;
+
+/// Cubes along (x, y, z) and units per cube along (x, y).
+pub type Grid = ([u32; 3], [u32; 2]);
+
+/// The sizes of one convolution: u (B, L, H), k (C, H, Lk), FFT length n.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spectral {
+    pub batch: usize,
+    pub len: usize,
+    pub channels: usize,
+    pub kernels: usize,
+    pub k_len: usize,
+    pub n: usize,
+}
+
+impl Spectral {
+    /// The sizes of u `[B, L, H]` convolved with k `[C, H, Lk]`, or `None`
+    /// where the GPU passes do not run it: an empty axis, a one-point
+    /// transform (L = 1, the composite's special case), a grid past CUDA's
+    /// limits, or a buffer of 2³² elements or more (the largest are the
+    /// padded rows and spectra of y and ∂y, B·C·H rows of n + 2 floats).
+    pub fn new(
+        [batch, len, channels]: [usize; 3],
+        [kernels, _, k_len]: [usize; 3],
+    ) -> Option<Self> {
+        let empty = [batch, channels, kernels].contains(&0);
+        if empty || len == 0 || k_len == 0 {
+            return None;
+        }
+        let n = fft_len(len, k_len);
+        let rows = elements(&[kernels, channels]);
+        let fits_grid = batch <= GRID_YZ && rows.div_ceil(TILE as u128) <= GRID_YZ as u128;
+        let fits_indices = elements(&[batch, kernels, channels, n + 2]) < INDEX_LIMIT;
+        (n > 1 && fits_grid && fits_indices).then_some(Self {
+            batch,
+            len,
+            channels,
+            kernels,
+            k_len,
+            n,
+        })
+    }
+
+    /// Frequency bins per row, F = n/2 + 1.
+    pub fn bins(&self) -> usize {
+        self.n / 2 + 1
+    }
+
+    /// The grid of a transposing kernel over (`along` × `across`) tiles of
+    /// each batch entry: cubes (⌈along / TILE⌉, ⌈across / TILE⌉, B), units
+    /// (TILE, TILE_ROWS).
+    pub fn tile_grid(&self, along: usize, across: usize) -> Grid {
+        (
+            [
+                along.div_ceil(TILE) as u32,
+                across.div_ceil(TILE) as u32,
+                self.batch as u32,
+            ],
+            [TILE as u32, TILE_ROWS as u32],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An S4 layer's convolution (L = Lk = 1024, H = 256) and the shortest
+    /// one the passes take (L = 2): the FFT is long enough that nothing
+    /// wraps, and the tile grids cover every row and channel.
+    #[test]
+    fn sizes_and_grids_of_typical_and_short_convolutions() {
+        for (u, k) in [([16, 1024, 256], [1, 256, 1024]), ([1, 2, 1], [2, 1, 1])] {
+            let s = Spectral::new(u, k).unwrap();
+            let [batch, len, h] = u;
+            let [c, _, k_len] = k;
+            assert!(s.n >= len + k_len - 1 && s.n.is_power_of_two());
+            assert_eq!(s.bins(), s.n / 2 + 1);
+            for (along, across) in [(s.n, h), (len, c * h)] {
+                let ([x, y, z], units) = s.tile_grid(along, across);
+                assert_eq!(units, [TILE as u32, TILE_ROWS as u32]);
+                assert!(x as usize * TILE >= along && (x as usize - 1) * TILE < along);
+                assert!(y as usize * TILE >= across && (y as usize - 1) * TILE < across);
+                assert_eq!(z as usize, batch);
+            }
+        }
+    }
+
+    /// One step is the composite's (a one-point transform); empty axes,
+    /// grids past CUDA's limits and spectra of 2³² floats are refused.
+    #[test]
+    fn refuses_single_steps_empty_axes_and_sizes_past_the_limits() {
+        assert!(Spectral::new([4, 1, 8], [2, 8, 1]).is_none());
+        assert!(Spectral::new([0, 16, 8], [2, 8, 16]).is_none());
+        assert!(Spectral::new([4, 16, 8], [0, 8, 16]).is_none());
+        assert!(Spectral::new([GRID_YZ + 1, 2, 1], [1, 1, 1]).is_none());
+        assert!(Spectral::new([GRID_YZ, 2, 1], [1, 1, 1]).is_some());
+        let wide = TILE * GRID_YZ;
+        assert!(Spectral::new([1, 2, wide], [1, wide, 1]).is_some());
+        assert!(Spectral::new([1, 2, wide + 1], [1, wide + 1, 1]).is_none());
+        // B·C·H rows of n + 2 = 32770 floats: 2¹⁶ rows (2.1·10⁹ floats)
+        // fit, 2¹⁷ rows (4.3·10⁹ floats) do not.
+        assert!(Spectral::new([64, 16384, 512], [2, 512, 16384]).is_some());
+        assert!(Spectral::new([128, 16384, 512], [2, 512, 16384]).is_none());
+    }
+}
