@@ -1,18 +1,16 @@
 //! Parity of the optimiser's kernels: the AdamW update and the squared-norm sum.
 
-use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData, TensorPrimitive};
-use burn_flex::Flex;
 
-use super::harness::{Draw, Results, compare, host};
+use super::harness::{Draw, Results, host, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{AdamWOps, AdamWScalars};
 
 /// One AdamW step (param′, m′, v′) on the inner backend of `B`, where the
 /// optimiser runs, from flat draws of param, grad, m and v.
-fn run_adamw<B: AutodiffBackend>(draws: &[Draw; 4], device: &B::Device) -> Results
+fn run_adamw<B: AutodiffBackend>(draws: &[Draw; 4], device: &B::Device) -> Result<Results>
 where
     B::InnerBackend: AdamWOps,
 {
@@ -45,11 +43,11 @@ where
             TensorPrimitive::Float(t),
         ))
     };
-    vec![("param", host(param)), ("m", host(m)), ("v", host(v))]
+    Ok(vec![("param", host(param)), ("m", host(m)), ("v", host(v))])
 }
 
 /// Σ x² over several flat draws, on the inner backend of `B`.
-fn run_sum_of_squares<B: AutodiffBackend>(draws: &[Draw], device: &B::Device) -> Results
+fn run_sum_of_squares<B: AutodiffBackend>(draws: &[Draw], device: &B::Device) -> Result<Results>
 where
     B::InnerBackend: AdamWOps,
 {
@@ -65,12 +63,12 @@ where
         })
         .collect();
     let total = B::InnerBackend::sum_of_squares(tensors, device);
-    vec![(
+    Ok(vec![(
         "sum",
         host(&Tensor::<B::InnerBackend, 1>::from_primitive(
             TensorPrimitive::Float(total),
         )),
-    )]
+    )])
 }
 
 /// The optimiser's kernels: the AdamW update and the squared-norm sum.
@@ -82,25 +80,24 @@ pub(super) fn checks<B: AutodiffBackend>(
 where
     B::InnerBackend: AdamWOps,
 {
-    let cpu = Default::default();
     // The optimiser's kernels: odd lengths, one longer than a launch's cubes.
     for n in [1, 1000, 300_001] {
         let mut v = draw(&[n]);
         v.data.iter_mut().for_each(|x| *x = x.abs());
         let draws = [draw(&[n]), draw(&[n]), draw(&[n]), v];
-        compare(
-            format!("adamw n{n}"),
-            &run_adamw::<B>(&draws, device),
-            &run_adamw::<Autodiff<Flex>>(&draws, &cpu),
+        versus_cpu!(
             checks,
+            format!("adamw n{n}"),
+            run_adamw::<B>(&draws),
+            device
         );
     }
     let draws = [draw(&[1]), draw(&[1000]), draw(&[300_001])];
-    compare(
-        "sum of squares".into(),
-        &run_sum_of_squares::<B>(&draws, device),
-        &run_sum_of_squares::<Autodiff<Flex>>(&draws, &cpu),
+    versus_cpu!(
         checks,
+        "sum of squares".into(),
+        run_sum_of_squares::<B>(&draws),
+        device
     );
     Ok(())
 }

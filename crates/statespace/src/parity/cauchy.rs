@@ -1,12 +1,10 @@
 //! Parity of s4's Cauchy product at the nodes of a kernel of length L.
 
-use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
-use burn_flex::Flex;
 use num_complex::Complex64;
 
-use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::complex::ComplexTensor;
 use crate::error::Result;
 use crate::golden::Check;
@@ -49,7 +47,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (H, R, N, L) of the Cauchy product at the nodes of an S4 kernel of
     // length L (⌈L/2⌉ tangents at ±), poles ΔΛ of S4D-Lin shape.
     for (h, r, n, len) in [(3, 2, 4, 1), (4, 4, 7, 33), (16, 6, 32, 1000)] {
@@ -70,11 +67,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
             z_im,
             draw(&[h, r, 2 * nodes.len()]),
         ];
-        compare(
-            format!("cauchy H{h} R{r} N{n} L{len}"),
-            &run_cauchy::<B>(&draws, &nodes, device)?,
-            &run_cauchy::<Autodiff<Flex>>(&draws, &nodes, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("cauchy H{h} R{r} N{n} L{len}"),
+            run_cauchy::<B>(&draws, &nodes),
+            device
         );
     }
     Ok(())

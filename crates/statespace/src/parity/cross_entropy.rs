@@ -1,14 +1,12 @@
 //! Parity of the mean softmax cross-entropy and its logits gradient, up to an
 //! LM-head vocabulary.
 
-use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
-use burn_flex::Flex;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::harness::{Draw, Results, compare, host};
+use super::harness::{Draw, Results, host, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{SsmBackend, mean_cross_entropy};
@@ -42,7 +40,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (N, C): one class; fewer classes than a cube's units; an LM head's
     // vocabulary (mamba-130m's padded 50,280) with logits of spread 10.
     for (rows, classes) in [(1, 1), (3, 7), (37, 300), (64, 10), (16, 50_280)] {
@@ -52,11 +49,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
         let mut logits = draw(&[rows, classes]);
         logits.data.iter_mut().for_each(|x| *x *= 10.0);
         let draws = [logits];
-        compare(
-            format!("cross entropy N{rows} C{classes}"),
-            &run_cross_entropy::<B>(&draws, &labels, device)?,
-            &run_cross_entropy::<Autodiff<Flex>>(&draws, &labels, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("cross entropy N{rows} C{classes}"),
+            run_cross_entropy::<B>(&draws, &labels),
+            device
         );
     }
     Ok(())

@@ -58,7 +58,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (H, N, C, L) of the fused diagonal kernel, S4D-shaped: Δ log-uniform
     // in [0.001, 0.1], A = −½·e^{noise} + iπn.
     for rule in [Discretization::Zoh, Discretization::Bilinear] {
@@ -91,6 +90,7 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
                 (_, Discretization::Zoh) => 3e-5,
                 (_, Discretization::Bilinear) => 2e-4,
             };
+            let cpu = Default::default();
             compare_conditioned(
                 format!("diagonal kernel {rule} H{h} N{n} C{c} L{len}"),
                 &run_diagonal_kernel::<B>(&draws, rule, len, DType::F32, device)?,

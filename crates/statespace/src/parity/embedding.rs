@@ -1,13 +1,11 @@
 //! Parity of the embedding lookup and its scatter-add backward.
 
-use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
-use burn_flex::Flex;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{SsmBackend, embedding};
@@ -39,7 +37,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (V, D, batch, L): one token; few rows hit many times; a byte-level
     // table under an LRA-sized batch (every row hit ≈ 16 times).
     for (vocab, dim, bt, len) in [
@@ -52,11 +49,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
             .map(|_| rng_tokens.random_range(0..vocab as i64))
             .collect();
         let draws = [draw(&[vocab, dim]), draw(&[bt, len, dim])];
-        compare(
-            format!("embedding V{vocab} D{dim} b{bt} L{len}"),
-            &run_embedding::<B>(&draws, &tokens, device)?,
-            &run_embedding::<Autodiff<Flex>>(&draws, &tokens, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("embedding V{vocab} D{dim} b{bt} L{len}"),
+            run_embedding::<B>(&draws, &tokens),
+            device
         );
     }
     Ok(())

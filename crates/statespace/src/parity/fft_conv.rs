@@ -1,12 +1,10 @@
 //! Parity of the FFT long convolution (`causal_conv`): outputs and gradients at
 //! L = 1, odd lengths and kernels shorter than the input.
 
-use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use burn_flex::Flex;
 
-use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{SsmBackend, causal_conv};
@@ -38,7 +36,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (batch, L, H, channels, Lk)
     let conv_shapes = [
         (2, 1, 3, 1, 1),
@@ -53,11 +50,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
             draw(&[c, h]),
             draw(&[bt, len, c * h]),
         ];
-        compare(
-            format!("fftconv b{bt} L{len} H{h} C{c} Lk{k_len}"),
-            &run_conv::<B>(&draws, device)?,
-            &run_conv::<Autodiff<Flex>>(&draws, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("fftconv b{bt} L{len} H{h} C{c} Lk{k_len}"),
+            run_conv::<B>(&draws),
+            device
         );
     }
     Ok(())

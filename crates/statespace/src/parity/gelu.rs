@@ -1,11 +1,9 @@
 //! Parity of exact GELU, forward and backward.
 
-use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use burn_flex::Flex;
 
-use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{SsmBackend, gelu};
@@ -31,14 +29,13 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     for shape in [[1, 1, 1], [2, 37, 5], [64, 33, 128]] {
         let draws = [draw(&shape), draw(&shape)];
-        compare(
-            format!("gelu {shape:?}"),
-            &run_gelu::<B>(&draws, device)?,
-            &run_gelu::<Autodiff<Flex>>(&draws, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("gelu {shape:?}"),
+            run_gelu::<B>(&draws),
+            device
         );
     }
     Ok(())

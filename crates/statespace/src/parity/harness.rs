@@ -6,8 +6,23 @@ use burn::tensor::{DType, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::{TOLERANCE_BF16, TOLERANCE_F32};
+
+/// One check per result of `$run` on backend `$b` against the same run on
+/// the CPU (`$run(args…, device)` returns `Result<Results>`), within
+/// [`TOLERANCE_F32`].
+macro_rules! versus_cpu {
+    ($checks:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*), $device:expr) => {
+        $crate::parity::harness::compare(
+            $label,
+            &$run::<$b>($($arg,)* $device)?,
+            &$run::<burn::backend::Autodiff<burn_flex::Flex>>($($arg,)* &Default::default())?,
+            $checks,
+        )
+    };
+}
 use crate::golden::Check;
 use crate::io::HostTensor;
+pub(super) use versus_cpu;
 
 /// Host values of one tensor, drawn once and sent to both backends.
 pub(super) struct Draw {

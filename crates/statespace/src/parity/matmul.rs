@@ -1,12 +1,10 @@
 //! Parity of the full-precision matmul (broadcast batches, degenerate shapes, a
 //! cuBLAS-sized product) and the bias add.
 
-use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use burn_flex::Flex;
 
-use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{SsmBackend, add_bias, matmul};
@@ -55,7 +53,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (lhs batch, rhs batch, M, K, N): a batch of 1 broadcasts.
     let matmul_shapes = [
         (2, 2, 5, 1, 7),
@@ -70,21 +67,21 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     for (ga, gb, m, k, n) in matmul_shapes {
         let g = ga.max(gb);
         let draws = [draw(&[ga, m, k]), draw(&[gb, k, n]), draw(&[g, m, n])];
-        compare(
-            format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
-            &run_matmul::<B>(&draws, device)?,
-            &run_matmul::<Autodiff<Flex>>(&draws, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
+            run_matmul::<B>(&draws),
+            device
         );
     }
     // (rows, cols): prime and composite row counts, one a block-sum shape.
     for (rows, cols) in [(1, 5), (97, 3), (4096, 70)] {
         let draws = [draw(&[rows, cols]), draw(&[cols]), draw(&[rows, cols])];
-        compare(
-            format!("add bias {rows}×{cols}"),
-            &run_add_bias::<B>(&draws, device)?,
-            &run_add_bias::<Autodiff<Flex>>(&draws, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("add bias {rows}×{cols}"),
+            run_add_bias::<B>(&draws),
+            device
         );
     }
     Ok(())

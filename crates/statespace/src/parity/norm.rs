@@ -1,11 +1,9 @@
 //! Parity of rMSNorm and LayerNorm, forward and backward.
 
-use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use burn_flex::Flex;
 
-use super::harness::{Draw, GradOf, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, GradOf, Results, host, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{NormKind, SsmBackend, norm};
@@ -41,7 +39,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (batch, L, d): one row; widths below, at and above one warp's 32
     // lanes; Mamba-130m's 768 over a batch of rows. Not below d = 3: at
     // d = 1 (RMSNorm) and d = 2 (LayerNorm) the normalised row can only
@@ -62,11 +59,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
                 draw(&[dim]),
                 draw(&[bt, len, dim]),
             ];
-            compare(
-                format!("{kind:?} norm b{bt} L{len} d{dim}"),
-                &run_norm::<B>(&draws, kind, device)?,
-                &run_norm::<Autodiff<Flex>>(&draws, kind, &cpu)?,
+            versus_cpu!(
                 checks,
+                format!("{kind:?} norm b{bt} L{len} d{dim}"),
+                run_norm::<B>(&draws, kind),
+                device
             );
         }
     }

@@ -1,11 +1,9 @@
 //! Parity of the real FFTs (`rfft`, `irfft`) at odd, even and power-of-two sizes.
 
-use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
-use burn_flex::Flex;
 
-use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{SsmBackend, irfft, rfft};
@@ -50,7 +48,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (signal length, spectrum bins, n): odd, even and power-of-two n,
     // signals and spectra shorter and longer than the transform.
     let spectral_shapes = [
@@ -70,11 +67,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
             draw(&[rows, bins]),
             draw(&[rows, 2 * (n / 2 + 1) + n]),
         ];
-        compare(
-            format!("rfft/irfft m{m} bins{bins} n{n}"),
-            &run_spectral::<B>(&draws, n, device)?,
-            &run_spectral::<Autodiff<Flex>>(&draws, n, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("rfft/irfft m{m} bins{bins} n{n}"),
+            run_spectral::<B>(&draws, n),
+            device
         );
     }
     Ok(())

@@ -1,12 +1,10 @@
 //! Parity of the Vandermonde product of diagonal kernels, up to an S4D-Lin
 //! layer at L 1000.
 
-use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use burn_flex::Flex;
 
-use super::harness::{Draw, Results, compare, host, outputs_and_grads};
+use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::complex::ComplexTensor;
 use crate::error::Result;
 use crate::golden::Check;
@@ -45,7 +43,6 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
     checks: &mut Vec<Check>,
 ) -> Result<()> {
-    let cpu = Default::default();
     // (H, N, C, L): the last an S4D-Lin layer (ΔA = Δ·(−½ + iπn), Δ up to
     // 0.1), whose phases reach 10⁴ radians over the kernel.
     for (h, n, c, len) in [
@@ -77,11 +74,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
             draw(&[c, h, n]),
             draw(&[c, h, len]),
         ];
-        compare(
-            format!("vandermonde H{h} N{n} C{c} L{len}"),
-            &run_vandermonde::<B>(&draws, len, device)?,
-            &run_vandermonde::<Autodiff<Flex>>(&draws, len, &cpu)?,
+        versus_cpu!(
             checks,
+            format!("vandermonde H{h} N{n} C{c} L{len}"),
+            run_vandermonde::<B>(&draws, len),
+            device
         );
     }
     Ok(())

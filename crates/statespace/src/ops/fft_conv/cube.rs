@@ -32,6 +32,13 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
         k: FloatTensor<Self>,
         d: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
+        if [&u, &k, &d].iter().any(|t| t.dtype == DType::F64) {
+            // The device passes compute in f32: f64 runs the CPU's f64
+            // kernel through host memory.
+            let device = u.device.clone();
+            let y = Flex::fft_conv(to_host::<Self>(u), to_host::<Self>(k), to_host::<Self>(d));
+            return from_host::<Self>(y, &device);
+        }
         if let Some(y) = spectral(&u, &k).and_then(|s| s.forward(&u, &k, &d)) {
             return y;
         }
@@ -47,11 +54,15 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
         d: FloatTensor<Self>,
         grad_y: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        if let Some(grads) = spectral(&u, &k).and_then(|s| s.backward(&u, &k, &d, &grad_y)) {
+        let f64_inputs = [&u, &k, &d, &grad_y].iter().any(|t| t.dtype == DType::F64);
+        if !f64_inputs
+            && let Some(grads) = spectral(&u, &k).and_then(|s| s.backward(&u, &k, &d, &grad_y))
+        {
             return grads;
         }
-        // The CPU kernel through host memory: differentiating the composite
-        // with a nested autodiff graph inside the outer backward pass stalls.
+        // The CPU kernel through host memory (for f64, and where cuFFT cannot
+        // run): differentiating the composite with a nested autodiff graph
+        // inside the outer backward pass stalls.
         let device = u.device.clone();
         let (du, dk, dd) = Flex::fft_conv_backward(
             to_host::<Self>(u),

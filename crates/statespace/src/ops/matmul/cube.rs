@@ -1,7 +1,8 @@
 //! The full-precision matmul on CubeCL devices: for f32 operands cuBLAS's
 //! SGEMM on CUDA devices where the library loads (`ops::cuda_libs`), else
 //! cubek's unit routine (no tensor cores, so f32 stays f32); burn's matmul
-//! (tensor cores, f32 accumulation) for 16-bit operands.
+//! (tensor cores, f32 accumulation) for 16-bit operands; the CPU's for f64
+//! operands, through host memory (cubek has no f64 matmul).
 
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
@@ -14,8 +15,11 @@ use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
 use cubek::matmul::launch::{Strategy, launch_ref};
 use cubek::std::InputBinding;
 
+use burn_flex::Flex;
+
 use super::MatmulOps;
 use crate::ops::cuda_libs::cublas;
+use crate::ops::support::host::{from_host, to_host};
 
 /// The largest divisor of `n` not above √n.
 fn block_of(n: usize) -> usize {
@@ -45,6 +49,12 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> MatmulOps
     }
 
     fn exact_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        if lhs.dtype == DType::F64 || rhs.dtype == DType::F64 {
+            // cubek's matmul has no f64: the CPU's, through host memory.
+            let device = lhs.device.clone();
+            let out = Flex::exact_matmul(to_host::<Self>(lhs), to_host::<Self>(rhs));
+            return from_host::<Self>(out, &device);
+        }
         if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
             return Self::float_matmul(lhs, rhs);
         }

@@ -8,10 +8,12 @@ use burn::tensor::{DType, Int, Slice, Tensor, TensorMetadata, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use burn_flex::Flex;
 
 use super::SpectralOps;
 use crate::ops::cuda_libs::cufft;
 use crate::ops::matmul::MatmulOps;
+use crate::ops::support::host::{from_host, to_host};
 use crate::ops::support::launch::F32Cube;
 
 /// rfft through cuFFT: `None` where it cannot run (not f32, no library),
@@ -191,6 +193,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
         signal: FloatTensor<Self>,
         n: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        if signal.dtype == DType::F64 {
+            // f64 through host memory: cuFFT runs here in f32 only, and
+            // cubek's matmul has no f64.
+            let device = signal.device.clone();
+            let (re, im) = Flex::spectral_rfft(to_host::<Self>(signal), n);
+            return (
+                from_host::<Self>(re, &device),
+                from_host::<Self>(im, &device),
+            );
+        }
         if n == 1 {
             let x = first::<Self>(signal);
             let zeros = Self::float_mul_scalar(x.clone(), 0.0.into());
@@ -207,6 +219,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
     }
 
     fn spectral_irfft(re: FloatTensor<Self>, im: FloatTensor<Self>, n: usize) -> FloatTensor<Self> {
+        if re.dtype == DType::F64 || im.dtype == DType::F64 {
+            let device = re.device.clone();
+            let signal = Flex::spectral_irfft(to_host::<Self>(re), to_host::<Self>(im), n);
+            return from_host::<Self>(signal, &device);
+        }
         if n == 1 {
             return first::<Self>(re);
         }
