@@ -3,9 +3,8 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 
-use super::harness::{Draw, Results, host, versus_cpu};
+use super::harness::{Cx, Draw, Results, host, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{AdamWOps, AdamWScalars};
 
 /// One AdamW step (param′, m′, v′) on the inner backend of `B`, where the
@@ -72,32 +71,18 @@ where
 }
 
 /// The optimiser's kernels: the AdamW update and the squared-norm sum.
-pub(super) fn checks<B: AutodiffBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()>
+pub(super) fn checks<B: AutodiffBackend>(cx: &mut Cx<'_, B>) -> Result<()>
 where
     B::InnerBackend: AdamWOps,
 {
     // The optimiser's kernels: odd lengths, one longer than a launch's cubes.
     for n in [1, 1000, 300_001] {
-        let mut v = draw(&[n]);
+        let mut v = cx.draw(&[n]);
         v.data.iter_mut().for_each(|x| *x = x.abs());
-        let draws = [draw(&[n]), draw(&[n]), draw(&[n]), v];
-        versus_cpu!(
-            checks,
-            format!("adamw n{n}"),
-            run_adamw::<B>(&draws),
-            device
-        );
+        let draws = [cx.draw(&[n]), cx.draw(&[n]), cx.draw(&[n]), v];
+        versus_cpu!(cx, format!("adamw n{n}"), run_adamw::<B>(&draws));
     }
-    let draws = [draw(&[1]), draw(&[1000]), draw(&[300_001])];
-    versus_cpu!(
-        checks,
-        "sum of squares".into(),
-        run_sum_of_squares::<B>(&draws),
-        device
-    );
+    let draws = [cx.draw(&[1]), cx.draw(&[1000]), cx.draw(&[300_001])];
+    versus_cpu!(cx, "sum of squares".into(), run_sum_of_squares::<B>(&draws));
     Ok(())
 }

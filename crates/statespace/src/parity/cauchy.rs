@@ -4,10 +4,9 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
 use num_complex::Complex64;
 
-use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
 use crate::complex::ComplexTensor;
 use crate::error::Result;
-use crate::golden::Check;
 use crate::kernel::dplr::cauchy_nodes;
 use crate::ops::{SsmBackend, cauchy};
 
@@ -32,46 +31,41 @@ fn run_cauchy<B: AutodiffBackend + SsmBackend>(
         out,
         &draws[4],
         &[
-            ("grad_v_re", &|g| v.re.grad(g).map(|t| host(&t))),
-            ("grad_v_im", &|g| v.im.grad(g).map(|t| host(&t))),
-            ("grad_z_re", &|g| z.re.grad(g).map(|t| host(&t))),
-            ("grad_z_im", &|g| z.im.grad(g).map(|t| host(&t))),
+            ("grad_v_re", &v.re),
+            ("grad_v_im", &v.im),
+            ("grad_z_re", &z.re),
+            ("grad_z_im", &z.im),
         ],
         device,
     ))
 }
 
 /// S4's Cauchy product at the nodes of a kernel of length L.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (H, R, N, L) of the Cauchy product at the nodes of an S4 kernel of
     // length L (⌈L/2⌉ tangents at ±), poles ΔΛ of S4D-Lin shape.
     for (h, r, n, len) in [(3, 2, 4, 1), (4, 4, 7, 33), (16, 6, 32, 1000)] {
         let nodes = cauchy_nodes(len);
-        let mut z_re = draw(&[h, n]);
+        let mut z_re = cx.draw(&[h, n]);
         z_re.data
             .iter_mut()
             .for_each(|x| *x = -0.05 * (0.1 * *x).exp());
-        let mut z_im = draw(&[h, n]);
+        let mut z_im = cx.draw(&[h, n]);
         z_im.data
             .iter_mut()
             .enumerate()
             .for_each(|(i, x)| *x = 0.1 * std::f32::consts::PI * (i % n) as f32 + 0.01 * *x);
         let draws = [
-            draw(&[h, r, n]),
-            draw(&[h, r, n]),
+            cx.draw(&[h, r, n]),
+            cx.draw(&[h, r, n]),
             z_re,
             z_im,
-            draw(&[h, r, 2 * nodes.len()]),
+            cx.draw(&[h, r, 2 * nodes.len()]),
         ];
         versus_cpu!(
-            checks,
+            cx,
             format!("cauchy H{h} R{r} N{n} L{len}"),
-            run_cauchy::<B>(&draws, &nodes),
-            device
+            run_cauchy::<B>(&draws, &nodes)
         );
     }
     Ok(())

@@ -3,9 +3,8 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, causal_conv1d};
 
 /// The causal depthwise convolution of a strided view (x is a slice of a
@@ -32,21 +31,17 @@ fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
         y,
         &draws[4],
         &[
-            ("grad_x", &|g| wide.grad(g).map(|t| host(&t))),
-            ("grad_state", &|g| state.grad(g).map(|t| host(&t))),
-            ("grad_weight", &|g| weight.grad(g).map(|t| host(&t))),
-            ("grad_bias", &|g| bias.grad(g).map(|t| host(&t))),
+            ("grad_x", &wide),
+            ("grad_state", &state),
+            ("grad_weight", &weight),
+            ("grad_bias", &bias),
         ],
         device,
     ))
 }
 
 /// Mamba's causal depthwise convolution, with and without its state and SiLU.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (batch, L, D, K): L below K − 1, more channels than one cube's 32,
     // enough rows for several row blocks.
     for (bt, len, dim, k) in [
@@ -62,20 +57,19 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     ] {
         for silu in [false, true] {
             let draws = [
-                draw(&[bt, len, dim + 3]),
-                draw(&[bt, dim, k - 1]),
-                draw(&[dim, 1, k]),
-                draw(&[dim]),
-                draw(&[bt, len, dim]),
+                cx.draw(&[bt, len, dim + 3]),
+                cx.draw(&[bt, dim, k - 1]),
+                cx.draw(&[dim, 1, k]),
+                cx.draw(&[dim]),
+                cx.draw(&[bt, len, dim]),
             ];
             versus_cpu!(
-                checks,
+                cx,
                 format!(
                     "causal conv1d b{bt} L{len} D{dim} K{k}{}",
                     if silu { " silu" } else { "" }
                 ),
-                run_causal_conv1d::<B>(&draws, silu),
-                device
+                run_causal_conv1d::<B>(&draws, silu)
             );
         }
     }

@@ -4,11 +4,9 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
-use super::harness::{Draw, Results, host, versus_cpu};
+use super::harness::{Cx, Draw, Results, host, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, mean_cross_entropy};
 
 /// The mean cross-entropy of (N, C) logits against `labels`, and the
@@ -34,26 +32,20 @@ fn run_cross_entropy<B: AutodiffBackend + SsmBackend>(
 }
 
 /// The mean softmax cross-entropy and its logits gradient, up to an LM-head vocabulary.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    rng_tokens: &mut ChaCha8Rng,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (N, C): one class; fewer classes than a cube's units; an LM head's
     // vocabulary (mamba-130m's padded 50,280) with logits of spread 10.
     for (rows, classes) in [(1, 1), (3, 7), (37, 300), (64, 10), (16, 50_280)] {
         let labels: Vec<i64> = (0..rows)
-            .map(|_| rng_tokens.random_range(0..classes as i64))
+            .map(|_| cx.tokens.random_range(0..classes as i64))
             .collect();
-        let mut logits = draw(&[rows, classes]);
+        let mut logits = cx.draw(&[rows, classes]);
         logits.data.iter_mut().for_each(|x| *x *= 10.0);
         let draws = [logits];
         versus_cpu!(
-            checks,
+            cx,
             format!("cross entropy N{rows} C{classes}"),
-            run_cross_entropy::<B>(&draws, &labels),
-            device
+            run_cross_entropy::<B>(&draws, &labels)
         );
     }
     Ok(())

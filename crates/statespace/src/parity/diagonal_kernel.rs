@@ -7,11 +7,10 @@ use burn::tensor::backend::AutodiffBackend;
 use burn_flex::Flex;
 
 use super::TOLERANCE_F32;
-use super::harness::{Draw, Results, compare_conditioned, host, outputs_and_grads};
+use super::harness::{Cx, Draw, Results, compare_conditioned, outputs_and_grads};
 use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, diagonal_kernel};
 
 /// The fused diagonal kernel of Δ (H), A and B (H, N), C (C, H, N).
@@ -39,13 +38,13 @@ fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
         out,
         &draws[7],
         &[
-            ("grad_dt", &|g| dt.grad(g).map(|t| host(&t))),
-            ("grad_a_re", &|g| a.re.grad(g).map(|t| host(&t))),
-            ("grad_a_im", &|g| a.im.grad(g).map(|t| host(&t))),
-            ("grad_b_re", &|g| b.re.grad(g).map(|t| host(&t))),
-            ("grad_b_im", &|g| b.im.grad(g).map(|t| host(&t))),
-            ("grad_c_re", &|g| c.re.grad(g).map(|t| host(&t))),
-            ("grad_c_im", &|g| c.im.grad(g).map(|t| host(&t))),
+            ("grad_dt", &dt),
+            ("grad_a_re", &a.re),
+            ("grad_a_im", &a.im),
+            ("grad_b_re", &b.re),
+            ("grad_b_im", &b.im),
+            ("grad_c_re", &c.re),
+            ("grad_c_im", &c.im),
         ],
         device,
     ))
@@ -53,24 +52,20 @@ fn run_diagonal_kernel<B: AutodiffBackend + SsmBackend>(
 
 /// The fused diagonal (S4D) kernel, ZOH and bilinear, against the CPU in f64
 /// where f32 limits the accuracy.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (H, N, C, L) of the fused diagonal kernel, S4D-shaped: Δ log-uniform
     // in [0.001, 0.1], A = −½·e^{noise} + iπn.
     for rule in [Discretization::Zoh, Discretization::Bilinear] {
         for (h, n, c, len) in [(3, 4, 2, 1), (5, 7, 1, 33), (16, 32, 2, 1000)] {
-            let mut dt = draw(&[h]);
+            let mut dt = cx.draw(&[h]);
             dt.data
                 .iter_mut()
                 .for_each(|x| *x = 0.001 * 100f32.powf(x.abs().min(1.0)));
-            let mut a_re = draw(&[h, n]);
+            let mut a_re = cx.draw(&[h, n]);
             a_re.data
                 .iter_mut()
                 .for_each(|x| *x = -0.5 * (0.1 * *x).exp());
-            let mut a_im = draw(&[h, n]);
+            let mut a_im = cx.draw(&[h, n]);
             a_im.data
                 .iter_mut()
                 .enumerate()
@@ -79,11 +74,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
                 dt,
                 a_re,
                 a_im,
-                draw(&[h, n]),
-                draw(&[h, n]),
-                draw(&[c, h, n]),
-                draw(&[c, h, n]),
-                draw(&[c, h, len]),
+                cx.draw(&[h, n]),
+                cx.draw(&[h, n]),
+                cx.draw(&[c, h, n]),
+                cx.draw(&[c, h, n]),
+                cx.draw(&[c, h, len]),
             ];
             let ceiling = match (len, rule) {
                 (..=100, _) => TOLERANCE_F32,
@@ -93,10 +88,10 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
             let cpu = Default::default();
             compare_conditioned(
                 format!("diagonal kernel {rule} H{h} N{n} C{c} L{len}"),
-                &run_diagonal_kernel::<B>(&draws, rule, len, DType::F32, device)?,
+                &run_diagonal_kernel::<B>(&draws, rule, len, DType::F32, cx.device)?,
                 &run_diagonal_kernel::<Autodiff<Flex>>(&draws, rule, len, DType::F64, &cpu)?,
                 ceiling,
-                checks,
+                cx.checks,
             );
         }
     }

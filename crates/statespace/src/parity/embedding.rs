@@ -3,11 +3,9 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
-use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, embedding};
 
 /// The rows of a (V, D) table that `tokens` (B, L; repeated) name, and the
@@ -25,18 +23,13 @@ fn run_embedding<B: AutodiffBackend + SsmBackend>(
     Ok(outputs_and_grads(
         out,
         &draws[1],
-        &[("grad_table", &|g| table.grad(g).map(|t| host(&t)))],
+        &[("grad_table", &table)],
         device,
     ))
 }
 
 /// The embedding lookup and its scatter-add backward.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    rng_tokens: &mut ChaCha8Rng,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (V, D, batch, L): one token; few rows hit many times; a byte-level
     // table under an LRA-sized batch (every row hit ≈ 16 times).
     for (vocab, dim, bt, len) in [
@@ -46,14 +39,13 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
         (256, 128, 4, 1024),
     ] {
         let tokens: Vec<i64> = (0..bt * len)
-            .map(|_| rng_tokens.random_range(0..vocab as i64))
+            .map(|_| cx.tokens.random_range(0..vocab as i64))
             .collect();
-        let draws = [draw(&[vocab, dim]), draw(&[bt, len, dim])];
+        let draws = [cx.draw(&[vocab, dim]), cx.draw(&[bt, len, dim])];
         versus_cpu!(
-            checks,
+            cx,
             format!("embedding V{vocab} D{dim} b{bt} L{len}"),
-            run_embedding::<B>(&draws, &tokens),
-            device
+            run_embedding::<B>(&draws, &tokens)
         );
     }
     Ok(())

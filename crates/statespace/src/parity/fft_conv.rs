@@ -4,9 +4,8 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, causal_conv};
 
 fn run_conv<B: AutodiffBackend + SsmBackend>(
@@ -20,22 +19,14 @@ fn run_conv<B: AutodiffBackend + SsmBackend>(
     Ok(outputs_and_grads(
         out,
         &draws[3],
-        &[
-            ("grad_u", &|g| u.grad(g).map(|t| host(&t))),
-            ("grad_k", &|g| k.grad(g).map(|t| host(&t))),
-            ("grad_d", &|g| d.grad(g).map(|t| host(&t))),
-        ],
+        &[("grad_u", &u), ("grad_k", &k), ("grad_d", &d)],
         device,
     ))
 }
 
 /// The FFT long convolution (`causal_conv`): outputs and gradients at L = 1,
 /// odd lengths and kernels shorter than the input.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (batch, L, H, channels, Lk)
     let conv_shapes = [
         (2, 1, 3, 1, 1),
@@ -45,16 +36,15 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     ];
     for (bt, len, h, c, k_len) in conv_shapes {
         let draws = [
-            draw(&[bt, len, h]),
-            draw(&[c, h, k_len]),
-            draw(&[c, h]),
-            draw(&[bt, len, c * h]),
+            cx.draw(&[bt, len, h]),
+            cx.draw(&[c, h, k_len]),
+            cx.draw(&[c, h]),
+            cx.draw(&[bt, len, c * h]),
         ];
         versus_cpu!(
-            checks,
+            cx,
             format!("fftconv b{bt} L{len} H{h} C{c} Lk{k_len}"),
-            run_conv::<B>(&draws),
-            device
+            run_conv::<B>(&draws)
         );
     }
     Ok(())

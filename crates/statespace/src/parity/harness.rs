@@ -7,16 +7,16 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{TOLERANCE_BF16, TOLERANCE_F32};
 
-/// One check per result of `$run` on backend `$b` against the same run on
-/// the CPU (`$run(args…, device)` returns `Result<Results>`), within
-/// [`TOLERANCE_F32`].
+/// One check per result of `$run` on backend `$b` (on `$cx.device`) against
+/// the same run on the CPU (`$run(args…, device)` returns
+/// `Result<Results>`), within [`TOLERANCE_F32`], added to `$cx.checks`.
 macro_rules! versus_cpu {
-    ($checks:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*), $device:expr) => {
+    ($cx:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*)) => {
         $crate::parity::harness::compare(
             $label,
-            &$run::<$b>($($arg,)* $device)?,
+            &$run::<$b>($($arg,)* $cx.device)?,
             &$run::<burn::backend::Autodiff<burn_flex::Flex>>($($arg,)* &Default::default())?,
-            $checks,
+            $cx.checks,
         )
     };
 }
@@ -110,10 +110,36 @@ pub(super) fn host<B: burn::tensor::backend::Backend, const D: usize>(
 }
 
 /// A named reader of one input's gradient.
-pub(super) type GradOf<'a, B> = (
-    &'static str,
-    &'a dyn Fn(&<B as AutodiffBackend>::Gradients) -> Option<Vec<f64>>,
-);
+pub(super) type GradOf<'a, B> = (&'static str, &'a dyn Leaf<B>);
+
+/// A gradient leaf of any rank, whose gradient is read back to the host.
+pub(super) trait Leaf<B: AutodiffBackend> {
+    /// This leaf's gradient in `grads`, on the host (`None` if it has none).
+    fn host_grad(&self, grads: &B::Gradients) -> Option<Vec<f64>>;
+}
+
+impl<B: AutodiffBackend, const D: usize> Leaf<B> for Tensor<B, D> {
+    fn host_grad(&self, grads: &B::Gradients) -> Option<Vec<f64>> {
+        self.grad(grads).map(|t| host(&t))
+    }
+}
+
+/// What one op family's checks work with: the seeded draws and token
+/// stream every family shares (in a fixed order), the device under test,
+/// and the checks so far.
+pub(super) struct Cx<'a, B: AutodiffBackend> {
+    pub(super) draws: &'a mut dyn FnMut(&[usize]) -> Draw,
+    pub(super) tokens: &'a mut ChaCha8Rng,
+    pub(super) device: &'a B::Device,
+    pub(super) checks: &'a mut Vec<Check>,
+}
+
+impl<B: AutodiffBackend> Cx<'_, B> {
+    /// The next draw, of `shape`.
+    pub(super) fn draw(&mut self, shape: &[usize]) -> Draw {
+        (self.draws)(shape)
+    }
+}
 
 /// Every output and input gradient of `out` (a loss Σ out·g backs it).
 pub(super) fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
@@ -127,7 +153,7 @@ pub(super) fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
         .backward();
     let mut results = vec![("out", host(&out))];
     for (name, grad) in inputs {
-        results.push((name, grad(&grads).unwrap_or_default()));
+        results.push((name, grad.host_grad(&grads).unwrap_or_default()));
     }
     results
 }

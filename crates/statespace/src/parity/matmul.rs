@@ -4,9 +4,8 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, add_bias, matmul};
 
 fn run_matmul<B: AutodiffBackend + SsmBackend>(
@@ -19,10 +18,7 @@ fn run_matmul<B: AutodiffBackend + SsmBackend>(
     Ok(outputs_and_grads(
         out,
         &draws[2],
-        &[
-            ("grad_lhs", &|g| a.grad(g).map(|t| host(&t))),
-            ("grad_rhs", &|g| b.grad(g).map(|t| host(&t))),
-        ],
+        &[("grad_lhs", &a), ("grad_rhs", &b)],
         device,
     ))
 }
@@ -38,21 +34,14 @@ fn run_add_bias<B: AutodiffBackend + SsmBackend>(
     Ok(outputs_and_grads(
         out,
         &draws[2],
-        &[
-            ("grad_y", &|g| y.grad(g).map(|t| host(&t))),
-            ("grad_bias", &|g| b.grad(g).map(|t| host(&t))),
-        ],
+        &[("grad_y", &y), ("grad_bias", &b)],
         device,
     ))
 }
 
 /// The full-precision matmul (broadcast batches, degenerate shapes, a cuBLAS-
 /// sized product) and the bias add.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (lhs batch, rhs batch, M, K, N): a batch of 1 broadcasts.
     let matmul_shapes = [
         (2, 2, 5, 1, 7),
@@ -66,22 +55,28 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     ];
     for (ga, gb, m, k, n) in matmul_shapes {
         let g = ga.max(gb);
-        let draws = [draw(&[ga, m, k]), draw(&[gb, k, n]), draw(&[g, m, n])];
+        let draws = [
+            cx.draw(&[ga, m, k]),
+            cx.draw(&[gb, k, n]),
+            cx.draw(&[g, m, n]),
+        ];
         versus_cpu!(
-            checks,
+            cx,
             format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
-            run_matmul::<B>(&draws),
-            device
+            run_matmul::<B>(&draws)
         );
     }
     // (rows, cols): prime and composite row counts, one a block-sum shape.
     for (rows, cols) in [(1, 5), (97, 3), (4096, 70)] {
-        let draws = [draw(&[rows, cols]), draw(&[cols]), draw(&[rows, cols])];
+        let draws = [
+            cx.draw(&[rows, cols]),
+            cx.draw(&[cols]),
+            cx.draw(&[rows, cols]),
+        ];
         versus_cpu!(
-            checks,
+            cx,
             format!("add bias {rows}×{cols}"),
-            run_add_bias::<B>(&draws),
-            device
+            run_add_bias::<B>(&draws)
         );
     }
     Ok(())

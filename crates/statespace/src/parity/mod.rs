@@ -16,7 +16,7 @@ use rand_distr::{Distribution as _, Normal};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::ops::{AdamWOps, SsmBackend};
-use harness::Draw;
+use harness::{Cx, Draw};
 
 mod adamw;
 mod cauchy;
@@ -55,18 +55,24 @@ where
     let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
     let mut draw = |shape: &[usize]| Draw::new(&mut rng, shape, |r| normal.sample(r));
     let mut checks = Vec::new();
-    fft_conv::checks::<B>(&mut draw, device, &mut checks)?;
-    vandermonde::checks::<B>(&mut draw, device, &mut checks)?;
-    diagonal_kernel::checks::<B>(&mut draw, device, &mut checks)?;
-    cauchy::checks::<B>(&mut draw, device, &mut checks)?;
-    gelu::checks::<B>(&mut draw, device, &mut checks)?;
-    spectral::checks::<B>(&mut draw, device, &mut checks)?;
-    matmul::checks::<B>(&mut draw, device, &mut checks)?;
-    causal_conv1d::checks::<B>(&mut draw, device, &mut checks)?;
-    embedding::checks::<B>(&mut draw, &mut rng_tokens, device, &mut checks)?;
-    norm::checks::<B>(&mut draw, device, &mut checks)?;
-    cross_entropy::checks::<B>(&mut draw, &mut rng_tokens, device, &mut checks)?;
-    adamw::checks::<B>(&mut draw, device, &mut checks)?;
+    let mut cx = Cx {
+        draws: &mut draw,
+        tokens: &mut rng_tokens,
+        device,
+        checks: &mut checks,
+    };
+    fft_conv::checks::<B>(&mut cx)?;
+    vandermonde::checks::<B>(&mut cx)?;
+    diagonal_kernel::checks::<B>(&mut cx)?;
+    cauchy::checks::<B>(&mut cx)?;
+    gelu::checks::<B>(&mut cx)?;
+    spectral::checks::<B>(&mut cx)?;
+    matmul::checks::<B>(&mut cx)?;
+    causal_conv1d::checks::<B>(&mut cx)?;
+    embedding::checks::<B>(&mut cx)?;
+    norm::checks::<B>(&mut cx)?;
+    cross_entropy::checks::<B>(&mut cx)?;
+    adamw::checks::<B>(&mut cx)?;
     Ok(checks)
 }
 

@@ -3,9 +3,8 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::harness::{Draw, GradOf, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, GradOf, Results, outputs_and_grads, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{NormKind, SsmBackend, norm};
 
 /// LayerNorm or RMSNorm of a strided view (x is a slice of a wider
@@ -22,9 +21,9 @@ fn run_norm<B: AutodiffBackend + SsmBackend>(
     let b = draws[2].tensor::<B, 1>(device, DType::F32);
     let bias = (kind == NormKind::Layer).then(|| b.clone());
     let out = norm(x, w.clone(), bias, 1e-5, kind)?;
-    let grad_x: GradOf<'_, B> = ("grad_x", &|g| wide.grad(g).map(|t| host(&t)));
-    let grad_w: GradOf<'_, B> = ("grad_weight", &|g| w.grad(g).map(|t| host(&t)));
-    let grad_b: GradOf<'_, B> = ("grad_bias", &|g| b.grad(g).map(|t| host(&t)));
+    let grad_x: GradOf<'_, B> = ("grad_x", &wide);
+    let grad_w: GradOf<'_, B> = ("grad_weight", &w);
+    let grad_b: GradOf<'_, B> = ("grad_bias", &b);
     // RMSNorm has no bias, so no bias gradient to compare.
     let grads = match kind {
         NormKind::Layer => vec![grad_x, grad_w, grad_b],
@@ -34,11 +33,7 @@ fn run_norm<B: AutodiffBackend + SsmBackend>(
 }
 
 /// RMSNorm and LayerNorm, forward and backward.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (batch, L, d): one row; widths below, at and above one warp's 32
     // lanes; Mamba-130m's 768 over a batch of rows. Not below d = 3: at
     // d = 1 (RMSNorm) and d = 2 (LayerNorm) the normalised row can only
@@ -54,16 +49,15 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     ] {
         for kind in [NormKind::Rms, NormKind::Layer] {
             let draws = [
-                draw(&[bt, len, dim + 3]),
-                draw(&[dim]),
-                draw(&[dim]),
-                draw(&[bt, len, dim]),
+                cx.draw(&[bt, len, dim + 3]),
+                cx.draw(&[dim]),
+                cx.draw(&[dim]),
+                cx.draw(&[bt, len, dim]),
             ];
             versus_cpu!(
-                checks,
+                cx,
                 format!("{kind:?} norm b{bt} L{len} d{dim}"),
-                run_norm::<B>(&draws, kind),
-                device
+                run_norm::<B>(&draws, kind)
             );
         }
     }

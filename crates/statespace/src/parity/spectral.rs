@@ -3,9 +3,8 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
 
-use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, Results, host, outputs_and_grads, versus_cpu};
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, irfft, rfft};
 
 /// rfft of a signal and irfft of a spectrum, both of length `n`, in one
@@ -32,9 +31,9 @@ fn run_spectral<B: AutodiffBackend + SsmBackend>(
         out,
         &draws[3],
         &[
-            ("grad_signal", &|g| x.grad(g).map(|t| host(&t))),
-            ("grad_spectrum_re", &|g| spec_re.grad(g).map(|t| host(&t))),
-            ("grad_spectrum_im", &|g| spec_im.grad(g).map(|t| host(&t))),
+            ("grad_signal", &x),
+            ("grad_spectrum_re", &spec_re),
+            ("grad_spectrum_im", &spec_im),
         ],
         device,
     );
@@ -43,11 +42,7 @@ fn run_spectral<B: AutodiffBackend + SsmBackend>(
 }
 
 /// The real FFTs (`rfft`, `irfft`) at odd, even and power-of-two sizes.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (signal length, spectrum bins, n): odd, even and power-of-two n,
     // signals and spectra shorter and longer than the transform.
     let spectral_shapes = [
@@ -62,16 +57,15 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
     for (m, bins, n) in spectral_shapes {
         let rows = 2;
         let draws = [
-            draw(&[rows, m]),
-            draw(&[rows, bins]),
-            draw(&[rows, bins]),
-            draw(&[rows, 2 * (n / 2 + 1) + n]),
+            cx.draw(&[rows, m]),
+            cx.draw(&[rows, bins]),
+            cx.draw(&[rows, bins]),
+            cx.draw(&[rows, 2 * (n / 2 + 1) + n]),
         ];
         versus_cpu!(
-            checks,
+            cx,
             format!("rfft/irfft m{m} bins{bins} n{n}"),
-            run_spectral::<B>(&draws, n),
-            device
+            run_spectral::<B>(&draws, n)
         );
     }
     Ok(())

@@ -4,10 +4,9 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::harness::{Draw, Results, host, outputs_and_grads, versus_cpu};
+use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
 use crate::complex::ComplexTensor;
 use crate::error::Result;
-use crate::golden::Check;
 use crate::ops::{SsmBackend, vandermonde};
 
 fn run_vandermonde<B: AutodiffBackend + SsmBackend>(
@@ -28,21 +27,17 @@ fn run_vandermonde<B: AutodiffBackend + SsmBackend>(
         out,
         &draws[4],
         &[
-            ("grad_w_re", &|g| w.re.grad(g).map(|t| host(&t))),
-            ("grad_w_im", &|g| w.im.grad(g).map(|t| host(&t))),
-            ("grad_coef_re", &|g| coef.re.grad(g).map(|t| host(&t))),
-            ("grad_coef_im", &|g| coef.im.grad(g).map(|t| host(&t))),
+            ("grad_w_re", &w.re),
+            ("grad_w_im", &w.im),
+            ("grad_coef_re", &coef.re),
+            ("grad_coef_im", &coef.im),
         ],
         device,
     ))
 }
 
 /// The Vandermonde product of diagonal kernels, up to an S4D-Lin layer at L 1000.
-pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
-    draw: &mut impl FnMut(&[usize]) -> Draw,
-    device: &B::Device,
-    checks: &mut Vec<Check>,
-) -> Result<()> {
+pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (H, N, C, L): the last an S4D-Lin layer (ΔA = Δ·(−½ + iπn), Δ up to
     // 0.1), whose phases reach 10⁴ radians over the kernel.
     for (h, n, c, len) in [
@@ -52,11 +47,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
         (16, 32, 2, 1000),
     ] {
         let s4d_lin = len == 1000;
-        let mut w_re = draw(&[h, n]);
+        let mut w_re = cx.draw(&[h, n]);
         w_re.data
             .iter_mut()
             .for_each(|x| *x = -0.1 * x.abs() - 0.01);
-        let mut w_im = draw(&[h, n]);
+        let mut w_im = cx.draw(&[h, n]);
         w_im.data.iter_mut().for_each(|x| *x *= 0.5);
         if s4d_lin {
             for hi in 0..h {
@@ -70,15 +65,14 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(
         let draws = [
             w_re,
             w_im,
-            draw(&[c, h, n]),
-            draw(&[c, h, n]),
-            draw(&[c, h, len]),
+            cx.draw(&[c, h, n]),
+            cx.draw(&[c, h, n]),
+            cx.draw(&[c, h, len]),
         ];
         versus_cpu!(
-            checks,
+            cx,
             format!("vandermonde H{h} N{n} C{c} L{len}"),
-            run_vandermonde::<B>(&draws, len),
-            device
+            run_vandermonde::<B>(&draws, len)
         );
     }
     Ok(())
