@@ -12,3 +12,4 @@ pub mod mamba2;
 pub mod mixer;
 pub mod norm;
 pub mod s4;
+mod validate;

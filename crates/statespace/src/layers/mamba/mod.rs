@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::layers::causal_conv::CausalConv1d;
 use crate::layers::mixer::StatefulMixer;
+use crate::layers::validate;
 use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, selective_scan};
 use crate::size::{overflow, sum_of_products};
 
@@ -118,27 +119,14 @@ impl MambaConfig {
 
     /// Checks every field, naming the first one out of its domain.
     pub fn validate(&self) -> Result<()> {
-        for (key, value) in [
+        validate::at_least_one(&[
             ("d_model", self.d_model),
             ("d_state", self.d_state),
             ("expand", self.expand),
-        ] {
-            if value == 0 {
-                return Err(Error::config(key, "must be at least 1"));
-            }
-        }
-        if self.d_conv < 2 {
-            return Err(Error::config(
-                "d_conv",
-                format!("must be at least 2, got {}", self.d_conv),
-            ));
-        }
-        if self.dt_rank() == 0 {
-            return Err(Error::config("dt_rank", "must be at least 1"));
-        }
-        if !(self.dt_min > 0.0 && self.dt_max >= self.dt_min && self.dt_max.is_finite()) {
-            return Err(Error::config("dt_min/dt_max", "need 0 < dt_min ≤ dt_max"));
-        }
+            ("dt_rank", self.dt_rank()),
+        ])?;
+        validate::conv_width(self.d_conv)?;
+        validate::dt_range(self.dt_min, self.dt_max)?;
         if self.expand.checked_mul(self.d_model).is_none() {
             return Err(overflow("expand"));
         }

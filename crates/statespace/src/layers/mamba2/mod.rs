@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::layers::causal_conv::CausalConv1d;
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::GatedRmsNorm;
+use crate::layers::validate;
 use crate::ops::{CausalConv1dOps, Ssd, SsdOps, matmul, ssd};
 use crate::size::{overflow, sum_of_products};
 
@@ -141,22 +142,16 @@ impl Mamba2Config {
 
     /// Checks every field, naming the first one out of its domain.
     pub fn validate(&self) -> Result<()> {
-        for (key, value) in [
+        validate::at_least_one(&[
             ("d_model", self.d_model),
             ("d_state", self.d_state),
             ("expand", self.expand),
             ("headdim", self.headdim),
             ("ngroups", self.ngroups),
             ("chunk_size", self.chunk_size),
-        ] {
-            if value == 0 {
-                return Err(Error::config(key, "must be at least 1"));
-            }
-        }
+        ])?;
         self.param_count()?;
-        if !(self.dt_min > 0.0 && self.dt_max >= self.dt_min && self.dt_max.is_finite()) {
-            return Err(Error::config("dt_min/dt_max", "need 0 < dt_min ≤ dt_max"));
-        }
+        validate::dt_range(self.dt_min, self.dt_max)?;
         if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
             return Err(Error::config(
                 "norm_eps",
@@ -178,9 +173,7 @@ impl Mamba2Config {
                 format!("must divide the number of heads ({})", self.nheads()),
             ));
         }
-        if self.d_conv < 2 {
-            return Err(Error::config("d_conv", "must be at least 2"));
-        }
+        validate::conv_width(self.d_conv)?;
         let (lo, hi) = self.dt_limit;
         if lo.is_nan() || hi.is_nan() || lo > hi {
             return Err(Error::config(
