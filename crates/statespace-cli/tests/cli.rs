@@ -13,6 +13,17 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The output of `command`, which must succeed (its stderr shown if not).
+fn run_ok(command: &mut Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -21,15 +32,10 @@ fn repo_root() -> PathBuf {
 fn hippo_on_builtin_signal_prints_error_and_writes_png() {
     let dir = scratch("hippo");
     let png = dir.join("legs.png");
-    let out = ssm()
-        .args(["hippo", "--measure", "legs", "--n", "32", "--output"])
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        ssm()
+            .args(["hippo", "--measure", "legs", "--n", "32", "--output"])
+            .arg(&png),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let error: f64 = stdout
@@ -52,17 +58,12 @@ fn hippo_reads_csv_and_rejects_bad_csv() {
         .map(|i| format!("{i},{}", (i as f64 * 0.05).sin()))
         .collect();
     std::fs::write(&good, format!("t,value\n{}\n", values.join("\n"))).unwrap();
-    let out = ssm()
-        .args(["hippo", "--measure", "legt", "--n", "16", "--input"])
-        .arg(&good)
-        .arg("--output")
-        .arg(dir.join("p.png"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        ssm()
+            .args(["hippo", "--measure", "legt", "--n", "16", "--input"])
+            .arg(&good)
+            .arg("--output")
+            .arg(dir.join("p.png")),
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("200 samples"));
 
@@ -129,17 +130,8 @@ fn info_describes_both_layouts() {
         ("hf_mamba", "Hugging Face", "Mamba ("),
         ("native_mamba2", "state-spaces/mamba", "Mamba-2"),
     ] {
-        let out = ssm()
-            .arg("info")
-            .arg(golden().join(folder))
-            .output()
-            .unwrap();
+        let out = run_ok(ssm().arg("info").arg(golden().join(folder)));
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         assert!(
             stdout.contains(layout) && stdout.contains(mixer),
             "{stdout}"
@@ -150,23 +142,18 @@ fn info_describes_both_layouts() {
 
 #[test]
 fn generate_streams_bytes_and_requires_a_tokenizer_or_byte_level() {
-    let out = ssm()
-        .args([
-            "generate",
-            "--prompt",
-            "hi",
-            "--max-tokens",
-            "5",
-            "--byte-level",
-            "--model",
-        ])
-        .arg(golden().join("native_mamba"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        ssm()
+            .args([
+                "generate",
+                "--prompt",
+                "hi",
+                "--max-tokens",
+                "5",
+                "--byte-level",
+                "--model",
+            ])
+            .arg(golden().join("native_mamba")),
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("hi"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("decoded 5 tokens"));
@@ -190,39 +177,34 @@ fn generate_streams_bytes_and_requires_a_tokenizer_or_byte_level() {
 #[test]
 fn train_writes_a_run_folder_and_eval_checks_the_recurrent_view() {
     let runs = scratch("runs");
-    let out = ssm()
-        .args(["train", "--name", "tiny", "--runs"])
-        .arg(&runs)
-        .args([
-            "--set",
-            "schedule.steps=6",
-            "--set",
-            "schedule.eval_every=3",
-            "--set",
-            "schedule.batch_size=4",
-            "--set",
-            "task.min_length=10",
-            "--set",
-            "task.max_length=30",
-            "--set",
-            "task.train_size=32",
-            "--set",
-            "task.val_size=8",
-            "--set",
-            "task.test_size=8",
-            "--set",
-            "model.d_model=8",
-            "--set",
-            "model.n_layers=1",
-            "--set",
-            "model.d_state=8",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        ssm()
+            .args(["train", "--name", "tiny", "--runs"])
+            .arg(&runs)
+            .args([
+                "--set",
+                "schedule.steps=6",
+                "--set",
+                "schedule.eval_every=3",
+                "--set",
+                "schedule.batch_size=4",
+                "--set",
+                "task.min_length=10",
+                "--set",
+                "task.max_length=30",
+                "--set",
+                "task.train_size=32",
+                "--set",
+                "task.val_size=8",
+                "--set",
+                "task.test_size=8",
+                "--set",
+                "model.d_model=8",
+                "--set",
+                "model.n_layers=1",
+                "--set",
+                "model.d_state=8",
+            ]),
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("test accuracy"));
     let run = runs.join("tiny");
@@ -236,13 +218,8 @@ fn train_writes_a_run_folder_and_eval_checks_the_recurrent_view() {
     ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
-    let out = ssm().arg("eval").arg(&run).output().unwrap();
+    let out = run_ok(ssm().arg("eval").arg(&run));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.contains("8/8 predictions equal"), "{stdout}");
 
     // A second run under the same name is refused rather than overwritten.
@@ -327,23 +304,18 @@ fn generate_reads_a_long_prompt_from_a_file() {
     let dir = scratch("prompt-file");
     let prompt = dir.join("prompt.txt");
     std::fs::write(&prompt, "state space ".repeat(2000)).unwrap();
-    let out = ssm()
-        .args([
-            "generate",
-            "--max-tokens",
-            "2",
-            "--byte-level",
-            "--prompt-file",
-        ])
-        .arg(&prompt)
-        .arg("--model")
-        .arg(golden().join("native_mamba"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        ssm()
+            .args([
+                "generate",
+                "--max-tokens",
+                "2",
+                "--byte-level",
+                "--prompt-file",
+            ])
+            .arg(&prompt)
+            .arg("--model")
+            .arg(golden().join("native_mamba")),
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("prefill 24000 tokens"));
     std::fs::write(&prompt, [0xff, 0xfe, 0x00]).unwrap();
@@ -500,22 +472,17 @@ fn generate_encodes_and_decodes_with_the_folders_tokenizer() {
         .map(|t| format!("w{t}"))
         .collect();
 
-    let out = ssm()
-        .args([
-            "generate",
-            "--prompt",
-            "w17 w200 w3",
-            "--max-tokens",
-            "6",
-            "--model",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        ssm()
+            .args([
+                "generate",
+                "--prompt",
+                "w17 w200 w3",
+                "--max-tokens",
+                "6",
+                "--model",
+            ])
+            .arg(&dir),
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim_end(),

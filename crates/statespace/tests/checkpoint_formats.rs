@@ -251,6 +251,21 @@ fn sharded_and_half_precision_checkpoints_load_end_to_end() {
     }
 }
 
+/// A greedy generator on the CPU, prefilled with `prompt`.
+fn greedy_generator<'a>(
+    model: &'a statespace::models::LanguageModel<burn::backend::Flex>,
+    prompt: &[i64],
+) -> statespace::generate::Generator<'a, burn::backend::Flex> {
+    statespace::generate::Generator::new(
+        model,
+        prompt,
+        statespace::generate::Sampling::default(),
+        64,
+        &Default::default(),
+    )
+    .unwrap()
+}
+
 /// A state-spaces config whose vocabulary is padded to
 /// `pad_vocab_size_multiple` loads against the padded embedding rows, and
 /// generation, as mamba_ssm's, never picks a padding row (here made the
@@ -259,7 +274,6 @@ fn sharded_and_half_precision_checkpoints_load_end_to_end() {
 #[test]
 fn padded_vocabularies_load_sample_only_real_tokens_and_mismatches_are_refused() {
     use burn::backend::Flex;
-    use statespace::generate::{Generator, Sampling};
     use statespace::models::pretrained::load;
     let golden = golden_dir().join("native_mamba");
     let config: serde_json::Value =
@@ -283,14 +297,7 @@ fn padded_vocabularies_load_sample_only_real_tokens_and_mismatches_are_refused()
     let prompt = [1i64, 2, 3];
     let greedy = |dir: &std::path::Path, limit: bool, steps: usize| -> Vec<i64> {
         let ckpt = load::<Flex>(dir, &Default::default()).unwrap();
-        let generator = Generator::new(
-            &ckpt.model,
-            &prompt,
-            Sampling::default(),
-            64,
-            &Default::default(),
-        )
-        .unwrap();
+        let generator = greedy_generator(&ckpt.model, &prompt);
         let mut generator = if limit {
             generator.with_vocabulary(ckpt.vocab_size).unwrap()
         } else {
@@ -339,15 +346,11 @@ fn padded_vocabularies_load_sample_only_real_tokens_and_mismatches_are_refused()
     );
     let limited = greedy(&dir, true, 8);
     assert!(limited.iter().all(|&t| (t as usize) < vocab), "{limited:?}");
-    let generator = Generator::new(
-        &ckpt.model,
-        &prompt,
-        Sampling::default(),
-        64,
-        &Default::default(),
-    )
-    .unwrap();
-    assert!(generator.with_vocabulary(rows + 1).is_err());
+    assert!(
+        greedy_generator(&ckpt.model, &prompt)
+            .with_vocabulary(rows + 1)
+            .is_err()
+    );
     std::fs::remove_dir_all(dir).unwrap();
     // The same vocabulary unpadded asks for fewer rows than stored.
     let dir = folder("unpadded", vocab, 1, &tensors);

@@ -62,23 +62,32 @@ fn s4_step_mode_and_chunked_streaming_equal_reference() {
     }
 }
 
-#[test]
-fn s4_f32_gradients_are_as_close_to_f64_truth_as_the_official_f32() {
-    let mut compared = 0;
-    let mut all = Vec::new();
+/// The checks of `run` over every case it applies to (it returns `None`
+/// on the others), and how many cases those were.
+fn checks_where_present(
+    run: impl Fn(
+        &str,
+        &statespace::io::SafetensorsFile,
+        Option<&serde_json::Value>,
+    ) -> statespace::Result<Option<Vec<statespace::golden::Check>>>,
+) -> (Vec<statespace::golden::Check>, usize) {
+    let (mut all, mut compared) = (Vec::new(), 0);
     for (set, case, file) in all_cases() {
-        if let Some(checks) = check_f32_against_official_f32::<Autodiff<Flex>>(
-            &case,
-            &file,
-            set.manifest(),
-            &Default::default(),
-        )
-        .unwrap_or_else(|e| panic!("{case}: {e}"))
+        if let Some(checks) =
+            run(&case, &file, set.manifest()).unwrap_or_else(|e| panic!("{case}: {e}"))
         {
             all.extend(checks);
             compared += 1;
         }
     }
+    (all, compared)
+}
+
+#[test]
+fn s4_f32_gradients_are_as_close_to_f64_truth_as_the_official_f32() {
+    let (all, compared) = checks_where_present(|case, file, manifest| {
+        check_f32_against_official_f32::<Autodiff<Flex>>(case, file, manifest, &Default::default())
+    });
     assert_checks(&all);
     assert!(
         compared > 0,
@@ -88,21 +97,9 @@ fn s4_f32_gradients_are_as_close_to_f64_truth_as_the_official_f32() {
 
 #[test]
 fn s4_f64_gradients_match_the_high_precision_truth() {
-    let mut compared = 0;
-    let mut all = Vec::new();
-    for (set, case, file) in all_cases() {
-        if let Some(checks) = check_f64_against_truth::<Autodiff<Flex>>(
-            &case,
-            &file,
-            set.manifest(),
-            &Default::default(),
-        )
-        .unwrap_or_else(|e| panic!("{case}: {e}"))
-        {
-            all.extend(checks);
-            compared += 1;
-        }
-    }
+    let (all, compared) = checks_where_present(|case, file, manifest| {
+        check_f64_against_truth::<Autodiff<Flex>>(case, file, manifest, &Default::default())
+    });
     assert_checks(&all);
     assert!(compared > 0, "no case holds 40-digit values (truth.*)");
 }
