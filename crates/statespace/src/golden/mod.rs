@@ -1,8 +1,10 @@
 //! The golden reference data of the official implementations
-//! (state-spaces/s4, mamba_ssm, transformers): where it lives, how its cases
+//! (state-spaces/s4, mamba_ssm, transformers, goombalab/hydra): where it lives, how its cases
 //! are found, and how results are compared with it. Used by the test suite
 //! and by `ssm selftest` on any device.
 
+pub mod hydra;
+pub mod layer;
 pub mod lm;
 pub mod s4;
 pub mod selective_scan;

@@ -5,8 +5,11 @@ use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use rand::Rng;
+
 use crate::error::{Error, Result};
 use crate::ops::{CausalConv1dOps, causal_conv1d};
+use crate::random::uniform;
 
 /// A depthwise causal convolution, parameters as PyTorch's `nn.Conv1d`
 /// with groups = channels: weight (D, 1, K), bias (D).
@@ -36,9 +39,39 @@ impl<B: CausalConv1dOps> CausalConv1d<B> {
             silu,
         )
     }
+
+    /// The same taps read as a centred (non-causal) window, PyTorch's
+    /// `nn.Conv1d(padding = K // 2)` for odd K:
+    /// y[t] = bias + Σ_k weight[k] · x[t + k − K/2], zero outside [0, L).
+    /// x (B, L, D) → (B, L, D), through SiLU when `silu`. It is the causal
+    /// convolution of x followed by K/2 zeros, read K/2 steps later.
+    pub fn forward_centred(&self, x: Tensor<B, 3>, silu: bool) -> Result<Tensor<B, 3>> {
+        let [batch, len, channels] = x.dims();
+        let half = self.width() / 2;
+        let tail = Tensor::zeros([batch, half, channels], (&x.device(), x.dtype()));
+        let padded = Tensor::cat(vec![x, tail], 1);
+        let (y, _) = self.forward(padded, None, silu)?;
+        Ok(y.narrow(1, half, len))
+    }
 }
 
 impl<B: Backend> CausalConv1d<B> {
+    /// PyTorch's default initialisation of a depthwise `nn.Conv1d`: weight
+    /// and bias ~ U(−1/√K, 1/√K), drawn from `rng` (weight first).
+    pub fn init(
+        channels: usize,
+        width: usize,
+        bias: bool,
+        device: &B::Device,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let bound = 1.0 / (width.max(1) as f64).sqrt();
+        Self {
+            weight: Param::from_tensor(uniform(rng, [channels, 1, width], -bound, bound, device)),
+            bias: bias.then(|| Param::from_tensor(uniform(rng, [channels], -bound, bound, device))),
+        }
+    }
+
     /// Kernel width K.
     pub fn width(&self) -> usize {
         self.weight.val().dims()[2]

@@ -6,6 +6,8 @@
 pub mod activation;
 pub mod causal_conv;
 pub mod embedding;
+pub mod hydra;
+mod init;
 pub mod linear;
 pub mod mamba;
 pub mod mamba2;

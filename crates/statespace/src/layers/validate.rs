@@ -29,3 +29,44 @@ pub(crate) fn dt_range(dt_min: f64, dt_max: f64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Fails unless ε of a norm is finite and positive.
+pub(crate) fn norm_eps(eps: f64) -> Result<()> {
+    if !(eps.is_finite() && eps > 0.0) {
+        return Err(Error::config(
+            "norm_eps",
+            format!("must be finite and positive, got {eps}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless `headdim` divides `d_inner` and `ngroups` divides the
+/// number of heads d_inner / headdim (both at least 1).
+pub(crate) fn heads_and_groups(d_inner: usize, headdim: usize, ngroups: usize) -> Result<()> {
+    if !d_inner.is_multiple_of(headdim) {
+        return Err(Error::config(
+            "headdim",
+            format!("must divide d_inner = {d_inner} (expand · d_model)"),
+        ));
+    }
+    let heads = d_inner / headdim;
+    if !heads.is_multiple_of(ngroups) {
+        return Err(Error::config(
+            "ngroups",
+            format!("must divide the number of heads ({heads})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless the bounds on Δ are ordered numbers (min ≤ max).
+pub(crate) fn dt_limit((lo, hi): (f64, f64)) -> Result<()> {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        return Err(Error::config(
+            "dt_limit",
+            format!("need min ≤ max, got ({lo}, {hi})"),
+        ));
+    }
+    Ok(())
+}

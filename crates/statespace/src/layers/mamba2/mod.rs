@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layers::causal_conv::CausalConv1d;
+use crate::layers::init;
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::GatedRmsNorm;
 use crate::layers::validate;
@@ -152,36 +153,10 @@ impl Mamba2Config {
         ])?;
         self.param_count()?;
         validate::dt_range(self.dt_min, self.dt_max)?;
-        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
-            return Err(Error::config(
-                "norm_eps",
-                format!("must be finite and positive, got {}", self.norm_eps),
-            ));
-        }
-        if !self.d_inner().is_multiple_of(self.headdim) {
-            return Err(Error::config(
-                "headdim",
-                format!(
-                    "must divide d_inner = {} (expand · d_model)",
-                    self.d_inner()
-                ),
-            ));
-        }
-        if !self.nheads().is_multiple_of(self.ngroups) {
-            return Err(Error::config(
-                "ngroups",
-                format!("must divide the number of heads ({})", self.nheads()),
-            ));
-        }
+        validate::norm_eps(self.norm_eps)?;
+        validate::heads_and_groups(self.d_inner(), self.headdim, self.ngroups)?;
         validate::conv_width(self.d_conv)?;
-        let (lo, hi) = self.dt_limit;
-        if lo.is_nan() || hi.is_nan() || lo > hi {
-            return Err(Error::config(
-                "time_step_limit",
-                format!("need min ≤ max, got ({lo}, {hi})"),
-            ));
-        }
-        Ok(())
+        validate::dt_limit(self.dt_limit)
     }
 
     /// A freshly initialised mixer (mamba_ssm's initialisation); every
@@ -196,25 +171,14 @@ impl Mamba2Config {
             device,
             rng,
         );
-        let log_dt: Tensor<B, 1> =
-            uniform(rng, [heads], self.dt_min.ln(), self.dt_max.ln(), device);
-        let dt = log_dt.exp().clamp_min(self.dt_init_floor);
-        let dt_bias = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
+        let dt_bias = init::dt_bias(
+            rng,
+            heads,
+            (self.dt_min, self.dt_max, self.dt_init_floor),
+            device,
+        );
         let a_log = uniform::<B, 1>(rng, [heads], 1.0, 16.0, device).log();
-        let bound = 1.0 / (self.d_conv as f64).sqrt();
-        let conv_dim = self.conv_dim();
-        let conv1d = CausalConv1d {
-            weight: Param::from_tensor(uniform(
-                rng,
-                [conv_dim, 1, self.d_conv],
-                -bound,
-                bound,
-                device,
-            )),
-            bias: self
-                .conv_bias
-                .then(|| Param::from_tensor(uniform(rng, [conv_dim], -bound, bound, device))),
-        };
+        let conv1d = CausalConv1d::init(self.conv_dim(), self.d_conv, self.conv_bias, device, rng);
         let out_proj = Linear::new(d_inner, d_model, self.bias, device, rng);
         Ok(Mamba2 {
             in_proj,

@@ -1,0 +1,21 @@
+//! Initialisations the mixers share.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use rand::Rng;
+
+use crate::random::uniform;
+
+/// mamba_ssm's Δ bias: Δ = exp(U(ln dt_min, ln dt_max)) per head, floored at
+/// `floor`, stored through the inverse softplus (Δ + ln(1 − e^{−Δ})) so that
+/// softplus(dt_bias) = Δ. `range` is (dt_min, dt_max, floor).
+pub(crate) fn dt_bias<B: Backend>(
+    rng: &mut impl Rng,
+    heads: usize,
+    (dt_min, dt_max, floor): (f64, f64, f64),
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    let log_dt: Tensor<B, 1> = uniform(rng, [heads], dt_min.ln(), dt_max.ln(), device);
+    let dt = log_dt.exp().clamp_min(floor);
+    dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log()
+}
