@@ -1,7 +1,8 @@
 //! Sequence mixers. Each maps (batch, length, channels) to (batch, length,
 //! channels') and offers three views: `forward` (parallel), a recurrent
-//! `step`, and chunked `forward_with_state`, held equal by tests; Mamba and
-//! Mamba-2 derive all three from one `run` ([`mixer::StatefulMixer`]).
+//! `step`, and chunked `forward_with_state`, held equal by tests; Mamba,
+//! Mamba-2 and Mamba-3 derive all three from one `run`
+//! ([`mixer::StatefulMixer`]). Hydra is bidirectional: it has `forward` only.
 
 pub mod activation;
 pub mod causal_conv;
@@ -11,6 +12,7 @@ mod init;
 pub mod linear;
 pub mod mamba;
 pub mod mamba2;
+pub mod mamba3;
 pub mod mixer;
 pub mod norm;
 pub mod s4;

@@ -1,0 +1,399 @@
+//! The Mamba-3 mixer of state-spaces/mamba (`mamba_ssm/modules/mamba3.py`,
+//! class `Mamba3`), SISO and MIMO, with its parameter names:
+//!
+//!   (z, x, B, C, δ, α, τ, φ) = in_proj(u)
+//!   Δ = softplus(δ + dt_bias),  A = −max(f(α), A_floor),  λ = sigmoid(τ)
+//!   f(a) = 1 + a (a ≥ 0), 1/(1 − a) (a < 0)            (heavy-tail activation)
+//!   k_r = rope_θ(B_norm(B_r) + B_bias[h, r]),  q_r = rope_θ(C_norm(C_r) + C_bias[h, r])
+//!   θ_t = θ_{t−1} + π·tanh(φ_t)·Δ_t                     (data-dependent rotary angles)
+//!   v_r = x ⊙ mimo_x[h, r]                               (SISO: R = 1, v = x)
+//!   h_t = e^{AΔ_t} h_{t−1} + (1 − λ_t) Δ_t e^{AΔ_t} Σ_r v_{t−1,r} k_{t−1,r}ᵀ + λ_t Δ_t Σ_r v_{t,r} k_{t,r}ᵀ
+//!   y_{t,r} = h_t q_{t,r} + D v_{t,r}
+//!   out = out_proj(Σ_r gate(y_r, z ⊙ mimo_z[h, r]) ⊙ mimo_o[h, r])
+//!
+//! gate is y·silu(z), or with `is_outproj_norm` an RMSNorm over each head's
+//! channels before the gate. The exponential-trapezoidal recurrence is an
+//! SSD scan: a token's two contributions (this step's λΔ and the next
+//! step's (1 − λ)Δe^{AΔ}) share the decay, so the scan takes
+//! v·(λ_tΔ_t + (1 − λ_{t+1})Δ_{t+1}) and the term the next step has not
+//! yet added, (1 − λ_{t+1})Δ_{t+1}(q_t·k_t)v_t, is taken off the output
+//! (rotation cancels in a same-step dot product). MIMO runs each step as
+//! 2R − 1 sub-steps of the scan: R input sub-steps (decay on the first)
+//! then the R outputs, the first read together with the last input.
+//!
+//! Sequences are (batch, length, d_model) at the boundary.
+
+#![allow(non_snake_case)] // D, B_bias, C_norm follow the reference names
+
+mod config;
+
+use burn::module::{Module, Param};
+use burn::tensor::Tensor;
+use burn::tensor::activation::{sigmoid, silu, softplus};
+use burn::tensor::backend::Backend;
+
+pub use config::Mamba3Config;
+
+use crate::error::{Error, Result};
+use crate::layers::linear::Linear;
+use crate::layers::mixer::StatefulMixer;
+use crate::layers::norm::{GatedRmsNorm, RmsNorm};
+use crate::ops::{MatmulOps, NormOps, Ssd, SsdOps, matmul, ssd};
+
+/// The Mamba-3 mixer.
+#[derive(Module, Debug)]
+pub struct Mamba3<B: Backend> {
+    /// d_model → (z, x, B, C, δ, α, τ, φ).
+    pub in_proj: Linear<B>,
+    /// Δ bias per head.
+    pub dt_bias: Param<Tensor<B, 1>>,
+    /// Bias added to the normalised B, (heads, R, N).
+    pub B_bias: Param<Tensor<B, 3>>,
+    /// Bias added to the normalised C, (heads, R, N).
+    pub C_bias: Param<Tensor<B, 3>>,
+    /// RMSNorm of B over the state.
+    pub B_norm: RmsNorm<B>,
+    /// RMSNorm of C over the state.
+    pub C_norm: RmsNorm<B>,
+    /// Skip D per head.
+    pub D: Param<Tensor<B, 1>>,
+    /// MIMO: per-rank scale of x, (heads, R, headdim).
+    pub mimo_x: Option<Param<Tensor<B, 3>>>,
+    /// MIMO: per-rank scale of z, (heads, R, headdim).
+    pub mimo_z: Option<Param<Tensor<B, 3>>>,
+    /// MIMO: per-rank weight of the outputs, (heads, R, headdim).
+    pub mimo_o: Option<Param<Tensor<B, 3>>>,
+    /// Gated RMSNorm over each head's channels (`is_outproj_norm`).
+    pub norm: Option<GatedRmsNorm<B>>,
+    /// d_inner → d_model.
+    pub out_proj: Linear<B>,
+    /// Channels per head P.
+    pub headdim: usize,
+    /// Groups of heads sharing B and C.
+    pub ngroups: usize,
+    /// State size N.
+    pub d_state: usize,
+    /// Rank R (1 for SISO).
+    pub mimo_rank: usize,
+    /// Rotary angles S (pairs of state entries rotated).
+    pub num_rope_angles: usize,
+    /// Lower bound of −A.
+    pub a_floor: f64,
+    /// Chunk length of the scan (tiling only).
+    pub chunk_size: usize,
+}
+
+/// The recurrent state of a Mamba-3 mixer (mamba_ssm's decode cache).
+#[derive(Debug, Clone)]
+pub struct Mamba3State<B: Backend> {
+    /// θ after the last step, (batch, heads, S) (not reduced mod 2π).
+    pub angle: Tensor<B, 3>,
+    /// h, (batch, heads, headdim, N).
+    pub ssm: Tensor<B, 4>,
+    /// The last step's rotated k, (batch, R, heads, N).
+    pub k: Tensor<B, 4>,
+    /// The last step's x (before mimo_x), (batch, heads, headdim).
+    pub v: Tensor<B, 3>,
+}
+
+/// A step's quantities in the layouts the scan takes, (B, L, R, H, ·).
+struct Projected<B: Backend> {
+    z: Tensor<B, 5>,
+    x: Tensor<B, 4>,
+    v: Tensor<B, 5>,
+    k: Tensor<B, 5>,
+    q: Tensor<B, 5>,
+    dt: Tensor<B, 3>,
+    adt: Tensor<B, 3>,
+    lambda: Tensor<B, 3>,
+    theta: Tensor<B, 4>,
+}
+
+impl<B: Backend> Mamba3<B> {
+    /// Number of heads.
+    pub fn nheads(&self) -> usize {
+        self.D.val().dims()[0]
+    }
+
+    /// Whether the mixer is MIMO (rank R > 1 or per-rank weights).
+    pub fn is_mimo(&self) -> bool {
+        self.mimo_x.is_some()
+    }
+
+    fn d_inner(&self) -> usize {
+        self.nheads() * self.headdim
+    }
+
+    /// The per-rank weight `w` (heads, R, P) as (1, 1, R, heads, P).
+    fn rank_weight(w: &Param<Tensor<B, 3>>) -> Tensor<B, 5> {
+        w.val().swap_dims(0, 1).unsqueeze_dim::<4>(0).unsqueeze_dim(0)
+    }
+
+    /// x (B, L, H, P) as the rank inputs v (B, L, R, H, P).
+    fn rank_inputs(&self, x: Tensor<B, 4>) -> Tensor<B, 5> {
+        let x = x.unsqueeze_dim::<5>(2);
+        match &self.mimo_x {
+            Some(w) => x * Self::rank_weight(w),
+            None => x,
+        }
+    }
+}
+
+impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
+    /// in_proj and everything computed per step, continuing the angles
+    /// from `theta0` (B, H, S).
+    fn project(&self, u: Tensor<B, 3>, theta0: Option<Tensor<B, 3>>) -> Result<Projected<B>> {
+        let [batch, len, _] = u.dims();
+        let (heads, p, n, g, r) = (
+            self.nheads(),
+            self.headdim,
+            self.d_state,
+            self.ngroups,
+            self.mimo_rank,
+        );
+        let (e, s) = (self.d_inner(), self.num_rope_angles);
+        let proj = self.in_proj.forward(u)?;
+        let mut at = 0;
+        let mut take = |width: usize| {
+            let part = proj.clone().narrow(2, at, width);
+            at += width;
+            part
+        };
+        let z = take(e).reshape([batch, len, 1, heads, p]);
+        let x = take(e).reshape([batch, len, heads, p]);
+        let b = take(r * g * n);
+        let c = take(r * g * n);
+        let dd_dt = take(heads);
+        let dd_a = take(heads);
+        let trap = take(heads);
+        let angles = take(s);
+        let dt = softplus(dd_dt + self.dt_bias.val().reshape([1, 1, heads]), 1.0);
+        // −A = max(f(α), A_floor) with f the heavy-tail activation.
+        let heavy_tail = dd_a.clone().clamp_min(0.0) + (dd_a.clamp_max(0.0).neg().add_scalar(1.0)).recip();
+        let adt = heavy_tail.clamp_min(self.a_floor).neg() * dt.clone();
+        let lambda = sigmoid(trap);
+        let step_angle = (angles.tanh() * std::f64::consts::PI).unsqueeze_dim::<4>(2)
+            * dt.clone().unsqueeze_dim(3); // (B, L, H, S)
+        let mut theta = step_angle.cumsum(1);
+        if let Some(t0) = theta0 {
+            theta = theta + t0.unsqueeze_dim(1);
+        }
+        let per_head = |t: Tensor<B, 3>, norm: &RmsNorm<B>, bias: &Param<Tensor<B, 3>>| {
+            let normed = norm.forward(t.reshape([batch, len, r, g, 1, n]))?;
+            let expanded = normed
+                .repeat_dim(4, heads / g)
+                .reshape([batch, len, r, heads, n]);
+            Ok::<_, Error>(expanded + bias.val().swap_dims(0, 1).unsqueeze_dim::<4>(0).unsqueeze_dim(0))
+        };
+        let k = self.rotate(per_head(b, &self.B_norm, &self.B_bias)?, &theta);
+        let q = self.rotate(per_head(c, &self.C_norm, &self.C_bias)?, &theta);
+        let z = match &self.mimo_z {
+            Some(w) => z * Self::rank_weight(w),
+            None => z,
+        };
+        Ok(Projected {
+            z,
+            v: self.rank_inputs(x.clone()),
+            x,
+            k,
+            q,
+            dt,
+            adt,
+            lambda,
+            theta,
+        })
+    }
+
+    /// Rotates pairs of state entries of t (B, L, R, H, N) by θ (B, L, H, S):
+    /// (a, b) → (a cos θ − b sin θ, a sin θ + b cos θ) for the first S
+    /// pairs; SISO pairs (2i, 2i + 1), MIMO (i, i + N/2) (the kernels'
+    /// layouts). Entries past the S pairs pass through.
+    fn rotate(&self, t: Tensor<B, 5>, theta: &Tensor<B, 4>) -> Tensor<B, 5> {
+        let [batch, len, r, heads, n] = t.dims();
+        let half = n / 2;
+        let s = theta.dims()[3];
+        let full = if s < half {
+            let pad = Tensor::zeros([batch, len, heads, half - s], (&theta.device(), theta.dtype()));
+            Tensor::cat(vec![theta.clone(), pad], 3)
+        } else {
+            theta.clone()
+        };
+        let per_rank = |v: Tensor<B, 4>| {
+            v.unsqueeze_dim::<5>(2)
+                .repeat_dim(2, r)
+                .reshape([batch, len, r * heads, 1, half])
+        };
+        let (cos, sin) = (per_rank(full.clone().cos()), per_rank(full.sin()));
+        let pairwise = !self.is_mimo();
+        let pairs = if pairwise {
+            t.reshape([batch, len, r * heads, half, 2]).swap_dims(3, 4)
+        } else {
+            t.reshape([batch, len, r * heads, 2, half])
+        };
+        let first = pairs.clone().narrow(3, 0, 1);
+        let second = pairs.narrow(3, 1, 1);
+        let rotated = Tensor::cat(
+            vec![
+                first.clone() * cos.clone() - second.clone() * sin.clone(),
+                first * sin + second * cos,
+            ],
+            3,
+        );
+        let rotated = if pairwise {
+            rotated.swap_dims(3, 4)
+        } else {
+            rotated
+        };
+        rotated.reshape([batch, len, r, heads, n])
+    }
+
+    /// Σ_r v_r k_rᵀ of one step, v (B, R, H, P), k (B, R, H, N) → (B, H, P, N).
+    fn outer(v: Tensor<B, 4>, k: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
+        matmul(v.permute([0, 2, 3, 1]), k.swap_dims(1, 2))
+    }
+}
+
+/// `t` (B, L, H) one step later: t[1..] followed by a zero.
+fn next_step<B: Backend>(t: &Tensor<B, 3>) -> Tensor<B, 3> {
+    let [batch, len, heads] = t.dims();
+    let zero = Tensor::zeros([batch, 1, heads], (&t.device(), t.dtype()));
+    if len == 1 {
+        zero
+    } else {
+        Tensor::cat(vec![t.clone().narrow(1, 1, len - 1), zero], 1)
+    }
+}
+
+impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
+    type State = Mamba3State<B>;
+
+    fn d_model(&self) -> usize {
+        self.out_proj.weight.val().dims()[0]
+    }
+
+    fn initial_state(&self, batch: usize) -> Mamba3State<B> {
+        let reference = self.D.val();
+        let options = (&reference.device(), reference.dtype());
+        let (heads, p, n) = (self.nheads(), self.headdim, self.d_state);
+        Mamba3State {
+            angle: Tensor::zeros([batch, heads, self.num_rope_angles], options),
+            ssm: Tensor::zeros([batch, heads, p, n], options),
+            k: Tensor::zeros([batch, self.mimo_rank, heads, n], options),
+            v: Tensor::zeros([batch, heads, p], options),
+        }
+    }
+
+    fn run(
+        &self,
+        u: Tensor<B, 3>,
+        state: Option<Mamba3State<B>>,
+    ) -> Result<(Tensor<B, 3>, Mamba3State<B>)> {
+        let [batch, len, _] = u.dims();
+        self.check_input(u.dims())?;
+        if len == 0 {
+            return Err(Error::shape("input (batch, length ≥ 1, d_model)", &[batch, 1, self.d_model()], &u.dims()));
+        }
+        if let Some(s) = &state {
+            let expected = self.initial_state(batch);
+            let pairs = [
+                ("angle state", s.angle.dims().to_vec(), expected.angle.dims().to_vec()),
+                ("ssm state", s.ssm.dims().to_vec(), expected.ssm.dims().to_vec()),
+                ("k state", s.k.dims().to_vec(), expected.k.dims().to_vec()),
+                ("v state", s.v.dims().to_vec(), expected.v.dims().to_vec()),
+            ];
+            if let Some((name, got, want)) = pairs.into_iter().find(|(_, got, want)| got != want) {
+                return Err(Error::shape(name, &want, &got));
+            }
+        }
+        let (heads, p, r) = (self.nheads(), self.headdim, self.mimo_rank);
+        let pr = self.project(u, state.as_ref().map(|s| s.angle.clone()))?;
+        // The next step's (1 − λ)Δ, zero past the chunk (its state is exact).
+        let dt_next = next_step(&pr.dt);
+        let lambda_next = next_step(&pr.lambda);
+        let carry = lambda_next.neg().add_scalar(1.0) * dt_next; // (B, L, H)
+        let weight = pr.lambda.clone() * pr.dt.clone() + carry.clone();
+        // The previous step's trapezoid term enters through the initial state.
+        let initial_state = match state {
+            Some(s) => {
+                let first = |t: &Tensor<B, 3>| t.clone().narrow(1, 0, 1).reshape([batch, heads, 1, 1]);
+                let scale = first(&pr.lambda).neg().add_scalar(1.0) * first(&pr.dt);
+                let v_prev = self
+                    .rank_inputs(s.v.unsqueeze_dim(1))
+                    .reshape([batch, r, heads, p]);
+                Some(s.ssm + Self::outer(v_prev, s.k)? * scale)
+            }
+            None => None,
+        };
+        // 2R − 1 sub-steps per step: inputs at 0..R, outputs at R − 1..2R − 1.
+        let subs = 2 * r - 1;
+        let zeros_like = |t: &Tensor<B, 5>| {
+            let [b_, l_, _, h_, w_] = t.dims();
+            Tensor::<B, 5>::zeros([b_, l_, 1, h_, w_], (&t.device(), t.dtype()))
+        };
+        let sub_steps = |t: Tensor<B, 5>, inputs: bool| -> Tensor<B, 4> {
+            let [_, _, _, h_, w_] = t.dims();
+            let parts = (0..subs)
+                .map(|j| {
+                    let rank = if inputs { Some(j) } else { j.checked_sub(r - 1) };
+                    match rank.filter(|&i| i < r) {
+                        Some(i) => t.clone().narrow(2, i, 1),
+                        None => zeros_like(&t),
+                    }
+                })
+                .collect();
+            Tensor::cat(parts, 2).reshape([batch, len * subs, h_, w_])
+        };
+        let x_scan = sub_steps(pr.v.clone() * weight.clone().unsqueeze_dim::<4>(3).unsqueeze_dim(2), true);
+        let b_scan = sub_steps(pr.k.clone(), true);
+        let c_scan = sub_steps(pr.q.clone(), false);
+        let a_scan = {
+            let adt = pr.adt.clone().unsqueeze_dim::<4>(2);
+            let rest = Tensor::zeros([batch, len, subs - 1, heads], (&adt.device(), adt.dtype()));
+            Tensor::cat(vec![adt, rest], 2).reshape([batch, len * subs, heads])
+        };
+        let (y, ssm_next) = ssd(Ssd {
+            x: x_scan,
+            a: a_scan,
+            b: b_scan,
+            c: c_scan,
+            chunk_size: self.chunk_size,
+            initial_state,
+            starts: None,
+        })?;
+        let y = y
+            .reshape([batch, len, subs, heads, p])
+            .narrow(2, r - 1, r); // (B, L, R, H, P)
+        // Σ_r' (q_r · k_r') v_r' of the same step, to take the carry off.
+        let rows = batch * len;
+        let by_head = |t: Tensor<B, 5>| {
+            let [_, _, _, _, w_] = t.dims();
+            t.swap_dims(2, 3).reshape([rows, heads, r, w_])
+        };
+        let qk = matmul(by_head(pr.q), by_head(pr.k.clone()).swap_dims(2, 3))?;
+        let same_step = matmul(qk, by_head(pr.v.clone()))?
+            .reshape([batch, len, heads, r, p])
+            .swap_dims(2, 3);
+        let d = self.D.val().reshape([1, 1, 1, heads, 1]);
+        let y = y - same_step * carry.unsqueeze_dim::<4>(3).unsqueeze_dim(2) + pr.v * d;
+        let e = self.d_inner();
+        let gated = match &self.norm {
+            Some(norm) => norm
+                .forward(y.reshape([batch, len * r, e]), pr.z.reshape([batch, len * r, e]))
+                .reshape([batch, len, r, heads, p]),
+            None => y * silu(pr.z),
+        };
+        let y = match &self.mimo_o {
+            Some(w) => (gated * Self::rank_weight(w)).sum_dim(2),
+            None => gated,
+        };
+        let out = self.out_proj.forward(y.reshape([batch, len, e]))?;
+        let last = |t: Tensor<B, 4>| t.narrow(1, len - 1, 1);
+        let next = Mamba3State {
+            angle: last(pr.theta).reshape([batch, heads, self.num_rope_angles]),
+            ssm: ssm_next,
+            k: pr.k.narrow(1, len - 1, 1).reshape([batch, r, heads, self.d_state]),
+            v: last(pr.x).reshape([batch, heads, p]),
+        };
+        Ok((out, next))
+    }
+}
