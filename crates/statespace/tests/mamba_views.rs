@@ -1,4 +1,4 @@
-//! The three views of Mamba and Mamba-2 mixers and of the language model
+//! The three views of Mamba, Mamba-2 and Mamba-3 mixers and of the language model
 //! agree: the parallel pass, token-by-token steps, and streaming in chunks.
 
 mod common;
@@ -10,6 +10,7 @@ use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::layers::mamba::MambaConfig;
 use statespace::layers::mamba2::Mamba2Config;
+use statespace::layers::mamba3::Mamba3Config;
 use statespace::models::{LmConfig, MixerConfig};
 
 type B = Flex;
@@ -30,6 +31,21 @@ fn configs() -> Vec<MixerConfig> {
             ngroups: 2,
             chunk_size: 5,
             ..Mamba2Config::new(16)
+        }),
+        MixerConfig::Mamba3(Mamba3Config {
+            d_state: 8,
+            headdim: 8,
+            ngroups: 2,
+            ..Mamba3Config::new(16)
+        }),
+        MixerConfig::Mamba3(Mamba3Config {
+            d_state: 8,
+            headdim: 8,
+            rope_fraction: 1.0,
+            is_mimo: true,
+            mimo_rank: 3,
+            is_outproj_norm: true,
+            ..Mamba3Config::new(16)
         }),
     ]
 }

@@ -5,8 +5,10 @@
 use burn::backend::Flex;
 use burn::module::Module;
 use rand::SeedableRng;
+use statespace::layers::hydra::HydraConfig;
 use statespace::layers::mamba::MambaConfig;
 use statespace::layers::mamba2::Mamba2Config;
+use statespace::layers::mamba3::Mamba3Config;
 use statespace::layers::s4::{KernelMode, S4Config};
 use statespace::models::classifier::{ClassifierConfig, InputKind, NormKind, Pooling};
 use statespace::models::{LmConfig, MixerConfig};
@@ -44,6 +46,36 @@ fn mixers() -> Vec<MixerConfig> {
             ..Mamba2Config::new(8)
         }),
         MixerConfig::S4(dplr2),
+        MixerConfig::Mamba3(Mamba3Config {
+            d_state: 8,
+            headdim: 4,
+            ngroups: 2,
+            is_outproj_norm: true,
+            ..Mamba3Config::new(8)
+        }),
+        MixerConfig::Mamba3(Mamba3Config {
+            d_state: 6,
+            headdim: 4,
+            rope_fraction: 1.0,
+            is_mimo: true,
+            mimo_rank: 3,
+            ..Mamba3Config::new(8)
+        }),
+        MixerConfig::Hydra(HydraConfig {
+            d_state: 6,
+            headdim: 4,
+            d_conv: 5,
+            ..HydraConfig::new(8)
+        }),
+        MixerConfig::Hydra(HydraConfig {
+            d_state: 4,
+            headdim: 8,
+            ngroups: 2,
+            bias: true,
+            conv_bias: false,
+            learnable_init_states: true,
+            ..HydraConfig::new(8)
+        }),
     ]
 }
 
@@ -62,6 +94,11 @@ fn counts_from_configs_equal_built_models() {
             };
             if matches!(mixer, MixerConfig::S4(_)) {
                 continue; // the LM takes selective mixers only in checkpoints; S4 via the classifier
+            }
+            if !mixer.is_causal() {
+                let err = lm.validate().unwrap_err().to_string();
+                assert!(err.contains("causal"), "{err}");
+                continue;
             }
             let model = lm.init::<Flex>(&device, &mut rng).unwrap();
             assert_eq!(lm.param_count().unwrap(), model.num_params(), "{lm:?}");

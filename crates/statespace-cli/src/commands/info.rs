@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use statespace::models::MixerConfig;
 use statespace::models::pretrained::load;
 
 /// Arguments of `ssm info`.
@@ -22,26 +21,7 @@ pub fn run(args: Args) -> Result<()> {
     let c = &ckpt.config;
     println!("folder:       {}", args.dir.display());
     println!("layout:       {}", ckpt.layout);
-    let mixer = match &c.mixer {
-        MixerConfig::S4(s) => format!("S4 ({:?}, d_state {}, init {})", s.mode, s.d_state, s.init),
-        MixerConfig::Mamba(m) => format!(
-            "Mamba (d_state {}, d_conv {}, expand {}, dt_rank {})",
-            m.d_state,
-            m.d_conv,
-            m.expand,
-            m.dt_rank()
-        ),
-        MixerConfig::Mamba2(m) => format!(
-            "Mamba-2 (d_state {}, d_conv {}, expand {}, {} heads × {}, {} groups, chunk {})",
-            m.d_state,
-            m.d_conv,
-            m.expand,
-            m.nheads(),
-            m.headdim,
-            m.ngroups,
-            m.chunk_size
-        ),
-    };
+    let mixer = &c.mixer;
     println!("architecture: {} layers of {mixer}", c.n_layer);
     println!("d_model:      {}", c.d_model());
     println!(

@@ -90,6 +90,38 @@ pub fn run(args: Args) -> Result<()> {
                 );
             }
         }
+        // Whole layers (float64 cases): f64 on the CPU, f32 on a GPU.
+        let layer_dtype = match args.device {
+            DeviceKind::Cpu => DType::F64,
+            DeviceKind::Cuda => DType::F32,
+        };
+        let layer_tolerance = golden::layer::tolerance_for(layer_dtype);
+        for (case, file) in set.cases("hydra_")? {
+            emit(
+                &mut checks,
+                golden::hydra::check_case::<Autodiff<B>>(
+                    &case,
+                    &file,
+                    manifest.as_ref(),
+                    layer_dtype,
+                    layer_tolerance,
+                    &device,
+                )?,
+            );
+        }
+        for (case, file) in set.cases("mamba3_")? {
+            emit(
+                &mut checks,
+                golden::mamba3::check_case::<Autodiff<B>>(
+                    &case,
+                    &file,
+                    manifest.as_ref(),
+                    layer_dtype,
+                    layer_tolerance,
+                    &device,
+                )?,
+            );
+        }
         for (case, file) in set.cases("hf_mamba")? {
             emit(
                 &mut checks,

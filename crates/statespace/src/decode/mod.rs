@@ -58,7 +58,8 @@ pub struct FusedDecoder {
 impl FusedDecoder {
     /// The fused form of `model`, or `None` when it cannot be fused: a
     /// backend other than the CPU's, weights not in f32, or a block that is
-    /// not Mamba / Mamba-2. The state starts at zero (see [`Self::load_state`]).
+    /// not Mamba / Mamba-2 (S4, Mamba-3 and Hydra blocks run the model's own
+    /// recurrent view). The state starts at zero (see [`Self::load_state`]).
     pub fn new<B: Backend>(model: &LanguageModel<B>) -> Option<Self> {
         let blocks = model
             .layers
@@ -67,7 +68,7 @@ impl FusedDecoder {
                 let mixer = match &block.mixer {
                     Mixer::Mamba(m) => FusedMixer::Mamba(Box::new(FusedMamba::new(m)?)),
                     Mixer::Mamba2(m) => FusedMixer::Mamba2(Box::new(FusedMamba2::new(m)?)),
-                    Mixer::S4(_) => return None,
+                    Mixer::S4(_) | Mixer::Mamba3(_) | Mixer::Hydra(_) => return None,
                 };
                 Some(FusedBlock {
                     norm: Shared::of(block.norm.weight.val())?,

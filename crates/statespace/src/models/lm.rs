@@ -55,6 +55,12 @@ impl LmConfig {
             ));
         }
         self.mixer.validate()?;
+        if !self.mixer.is_causal() {
+            return Err(Error::config(
+                "mixer",
+                "a language model needs a causal mixer (Hydra and bidirectional S4 see the tokens they predict)",
+            ));
+        }
         self.param_count()?;
         Ok(())
     }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::layers::mamba::{Mamba, MambaConfig, MambaState};
+use crate::layers::hydra::{Hydra, HydraConfig};
 use crate::layers::mamba2::{Mamba2, Mamba2Config, Mamba2State};
+use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
 use crate::ops::SsmBackend;
@@ -29,6 +31,10 @@ pub enum MixerConfig {
     Mamba(MambaConfig),
     /// Mamba-2 (SSD).
     Mamba2(Mamba2Config),
+    /// Mamba-3 (SISO or MIMO).
+    Mamba3(Mamba3Config),
+    /// Hydra: bidirectional (not causal; classifiers only).
+    Hydra(HydraConfig),
 }
 
 impl MixerConfig {
@@ -38,6 +44,8 @@ impl MixerConfig {
             MixerConfig::S4(c) => c.d_model,
             MixerConfig::Mamba(c) => c.d_model,
             MixerConfig::Mamba2(c) => c.d_model,
+            MixerConfig::Mamba3(c) => c.d_model,
+            MixerConfig::Hydra(c) => c.d_model,
         }
     }
 
@@ -47,6 +55,8 @@ impl MixerConfig {
             MixerConfig::S4(c) => c.validate(),
             MixerConfig::Mamba(c) => c.validate(),
             MixerConfig::Mamba2(c) => c.validate(),
+            MixerConfig::Mamba3(c) => c.validate(),
+            MixerConfig::Hydra(c) => c.validate(),
         }
     }
 
@@ -64,6 +74,8 @@ impl MixerConfig {
             }
             MixerConfig::Mamba(c) => c.param_count(),
             MixerConfig::Mamba2(c) => c.param_count(),
+            MixerConfig::Mamba3(c) => c.param_count(),
+            MixerConfig::Hydra(c) => c.param_count(),
         }
     }
 
@@ -79,7 +91,73 @@ impl MixerConfig {
             }
             MixerConfig::Mamba(c) => Mixer::Mamba(c.init(device, rng)?),
             MixerConfig::Mamba2(c) => Mixer::Mamba2(c.init(device, rng)?),
+            MixerConfig::Mamba3(c) => Mixer::Mamba3(c.init(device, rng)?),
+            MixerConfig::Hydra(c) => Mixer::Hydra(c.init(device, rng)?),
         })
+    }
+
+    /// Whether every output step depends on past and present inputs only
+    /// (all mixers but Hydra, and S4 unless bidirectional).
+    pub fn is_causal(&self) -> bool {
+        match self {
+            MixerConfig::S4(c) => !c.bidirectional,
+            MixerConfig::Hydra(_) => false,
+            MixerConfig::Mamba(_) | MixerConfig::Mamba2(_) | MixerConfig::Mamba3(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for MixerConfig {
+    /// The mixer and its main sizes, e.g. `Mamba-2 (d_state 128, …)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MixerConfig::S4(s) => write!(f, "S4 ({:?}, d_state {}, init {})", s.mode, s.d_state, s.init),
+            MixerConfig::Mamba(m) => write!(
+                f,
+                "Mamba (d_state {}, d_conv {}, expand {}, dt_rank {})",
+                m.d_state,
+                m.d_conv,
+                m.expand,
+                m.dt_rank()
+            ),
+            MixerConfig::Mamba2(m) => write!(
+                f,
+                "Mamba-2 (d_state {}, d_conv {}, expand {}, {} heads × {}, {} groups, chunk {})",
+                m.d_state,
+                m.d_conv,
+                m.expand,
+                m.nheads(),
+                m.headdim,
+                m.ngroups,
+                m.chunk_size
+            ),
+            MixerConfig::Mamba3(m) => write!(
+                f,
+                "Mamba-3 {} (d_state {}, expand {}, {} heads × {}, {} groups, {} rotary angles{})",
+                if m.is_mimo {
+                    format!("MIMO rank {}", m.mimo_rank)
+                } else {
+                    "SISO".to_string()
+                },
+                m.d_state,
+                m.expand,
+                m.nheads(),
+                m.headdim,
+                m.ngroups,
+                m.num_rope_angles(),
+                if m.is_outproj_norm { ", output norm" } else { "" }
+            ),
+            MixerConfig::Hydra(m) => write!(
+                f,
+                "Hydra (bidirectional; d_state {}, d_conv {}, expand {}, {} heads × {}, {} groups)",
+                m.d_state,
+                m.d_conv,
+                m.expand,
+                m.nheads(),
+                m.headdim,
+                m.ngroups
+            ),
+        }
     }
 }
 
@@ -109,6 +187,10 @@ pub enum Mixer<B: Backend> {
     Mamba(Mamba<B>),
     /// Mamba-2.
     Mamba2(Mamba2<B>),
+    /// Mamba-3.
+    Mamba3(Mamba3<B>),
+    /// Hydra (bidirectional).
+    Hydra(Hydra<B>),
 }
 
 /// The recurrent state of a [`Mixer`].
@@ -120,6 +202,8 @@ pub enum MixerState<B: Backend> {
     Mamba(MambaState<B>),
     /// Of a Mamba-2 mixer.
     Mamba2(Mamba2State<B>),
+    /// Of a Mamba-3 mixer.
+    Mamba3(Mamba3State<B>),
 }
 
 impl<B: SsmBackend> Mixer<B> {
@@ -133,6 +217,13 @@ impl<B: SsmBackend> Mixer<B> {
             }
             Mixer::Mamba(m) => MixerState::Mamba(m.initial_state(batch)),
             Mixer::Mamba2(m) => MixerState::Mamba2(m.initial_state(batch)),
+            Mixer::Mamba3(m) => MixerState::Mamba3(m.initial_state(batch)),
+            Mixer::Hydra(_) => {
+                return Err(Error::config(
+                    "mixer",
+                    "Hydra is bidirectional: it has no recurrent state (no step or streaming view)",
+                ));
+            }
         })
     }
 
@@ -142,6 +233,8 @@ impl<B: SsmBackend> Mixer<B> {
             Mixer::S4(b) => b.output(b.layer.forward(h)?),
             Mixer::Mamba(m) => m.forward(h),
             Mixer::Mamba2(m) => m.forward(h),
+            Mixer::Mamba3(m) => m.forward(h),
+            Mixer::Hydra(m) => m.forward(h),
         }
     }
 
@@ -163,6 +256,10 @@ impl<B: SsmBackend> Mixer<B> {
             (Mixer::Mamba2(m), MixerState::Mamba2(s)) => {
                 let (y, s) = m.forward_with_state(s, h)?;
                 Ok((y, MixerState::Mamba2(s)))
+            }
+            (Mixer::Mamba3(m), MixerState::Mamba3(s)) => {
+                let (y, s) = m.forward_with_state(s, h)?;
+                Ok((y, MixerState::Mamba3(s)))
             }
             _ => Err(Error::config(
                 "state",

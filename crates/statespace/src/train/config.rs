@@ -7,7 +7,9 @@ use super::optim::OptimConfig;
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
 use crate::layers::mamba::MambaConfig;
+use crate::layers::hydra::HydraConfig;
 use crate::layers::mamba2::Mamba2Config;
+use crate::layers::mamba3::Mamba3Config;
 use crate::layers::s4::{KernelMode, S4Config, SsmInit};
 use crate::models::MixerConfig;
 use crate::models::classifier::{ClassifierConfig, NormKind, Pooling};
@@ -25,6 +27,10 @@ pub enum MixerKind {
     Mamba,
     /// Mamba-2.
     Mamba2,
+    /// Mamba-3 (SISO, or MIMO with `mimo_rank`).
+    Mamba3,
+    /// Hydra (bidirectional Mamba-2; for tasks that read the whole sequence).
+    Hydra,
 }
 
 /// The model of a run.
@@ -37,7 +43,8 @@ pub struct ModelConfig {
     pub d_model: usize,
     /// Number of blocks.
     pub n_layers: usize,
-    /// SSM state size (default: 64 for S4/S4D, 16 for Mamba, 64 for Mamba-2).
+    /// SSM state size (default: 64 for S4/S4D, 16 for Mamba, 64 for
+    /// Mamba-2, Mamba-3 and Hydra).
     pub d_state: Option<usize>,
     /// Dropout after each mixer.
     pub dropout: f64,
@@ -59,10 +66,12 @@ pub struct ModelConfig {
     pub dt_max: f64,
     /// Mamba expansion factor.
     pub expand: usize,
-    /// Mamba-2 head size.
+    /// Mamba-2 / Mamba-3 / Hydra head size.
     pub headdim: usize,
-    /// Mamba-2 SSD chunk.
+    /// Mamba-2 / Mamba-3 / Hydra scan chunk.
     pub chunk_size: usize,
+    /// Mamba-3: the MIMO rank (absent: SISO).
+    pub mimo_rank: Option<usize>,
 }
 
 impl Default for ModelConfig {
@@ -84,6 +93,7 @@ impl Default for ModelConfig {
             expand: 2,
             headdim: 32,
             chunk_size: 64,
+            mimo_rank: None,
         }
     }
 }
@@ -132,11 +142,49 @@ impl ModelConfig {
                 dt_max: self.dt_max,
                 ..Mamba2Config::new(d)
             }),
+            MixerKind::Mamba3 => MixerConfig::Mamba3(Mamba3Config {
+                d_state: self.d_state.unwrap_or(64),
+                expand: self.expand,
+                headdim: self.headdim,
+                chunk_size: self.chunk_size,
+                dt_min: self.dt_min,
+                dt_max: self.dt_max,
+                is_mimo: self.mimo_rank.is_some(),
+                mimo_rank: self.mimo_rank.unwrap_or(1),
+                ..Mamba3Config::new(d)
+            }),
+            MixerKind::Hydra => MixerConfig::Hydra(HydraConfig {
+                d_state: self.d_state.unwrap_or(64),
+                expand: self.expand,
+                headdim: self.headdim,
+                chunk_size: self.chunk_size,
+                dt_min: self.dt_min,
+                dt_max: self.dt_max,
+                ..HydraConfig::new(d)
+            }),
         };
+        if self.mimo_rank.is_some() && self.mixer != MixerKind::Mamba3 {
+            return Err(Error::config(
+                "model.mimo_rank",
+                "only the Mamba-3 mixer has a MIMO rank",
+            ));
+        }
         let norm = self.norm.unwrap_or(match self.mixer {
             MixerKind::S4 | MixerKind::S4d => NormKind::Layer,
-            MixerKind::Mamba | MixerKind::Mamba2 => NormKind::Rms,
+            MixerKind::Mamba | MixerKind::Mamba2 | MixerKind::Mamba3 | MixerKind::Hydra => {
+                NormKind::Rms
+            }
         });
+        if !mixer.is_causal() && task.step_targets() {
+            return Err(Error::config(
+                "model.mixer",
+                format!(
+                    "task `{}` reads outputs at steps, which the bidirectional {:?} mixer could read from the future",
+                    task.name(),
+                    self.mixer
+                ),
+            ));
+        }
         if self.bidirectional && task.step_targets() {
             return Err(Error::config(
                 "model.bidirectional",
@@ -146,10 +194,10 @@ impl ModelConfig {
                 ),
             ));
         }
-        if self.bidirectional && matches!(self.mixer, MixerKind::Mamba | MixerKind::Mamba2) {
+        if self.bidirectional && !matches!(self.mixer, MixerKind::S4 | MixerKind::S4d) {
             return Err(Error::config(
                 "model.bidirectional",
-                "only S4/S4D mixers are bidirectional",
+                "only S4/S4D mixers take this flag (use mixer = \"hydra\" for a bidirectional Mamba-2)",
             ));
         }
         Ok(ClassifierConfig {
