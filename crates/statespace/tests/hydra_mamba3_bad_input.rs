@@ -28,18 +28,71 @@ fn impossible_hydra_configs_name_the_field() {
         ..HydraConfig::new(16)
     };
     let cases = [
-        ("headdim", HydraConfig { headdim: 7, ..base.clone() }),
-        ("ngroups", HydraConfig { ngroups: 3, ..base.clone() }),
-        ("d_conv", HydraConfig { d_conv: 4, ..base.clone() }),
-        ("d_conv", HydraConfig { d_conv: 0, ..base.clone() }),
-        ("d_state", HydraConfig { d_state: 0, ..base.clone() }),
-        ("dt_limit", HydraConfig { dt_limit: (0.5, 0.1), ..base.clone() }),
-        ("norm_eps", HydraConfig { norm_eps: -1.0, ..base.clone() }),
-        ("expand", HydraConfig { expand: usize::MAX, ..base.clone() }),
+        (
+            "headdim",
+            HydraConfig {
+                headdim: 7,
+                ..base.clone()
+            },
+        ),
+        (
+            "ngroups",
+            HydraConfig {
+                ngroups: 3,
+                ..base.clone()
+            },
+        ),
+        (
+            "d_conv",
+            HydraConfig {
+                d_conv: 4,
+                ..base.clone()
+            },
+        ),
+        (
+            "d_conv",
+            HydraConfig {
+                d_conv: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "d_state",
+            HydraConfig {
+                d_state: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "dt_limit",
+            HydraConfig {
+                dt_limit: (0.5, 0.1),
+                ..base.clone()
+            },
+        ),
+        (
+            "norm_eps",
+            HydraConfig {
+                norm_eps: -1.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "expand",
+            HydraConfig {
+                expand: usize::MAX,
+                ..base.clone()
+            },
+        ),
     ];
     for (key, config) in cases {
         assert_names(config.validate().unwrap_err(), key);
-        assert_names(config.init::<B>(&Default::default(), &mut rng()).unwrap_err(), key);
+        assert_names(
+            config
+                .init::<B>(&Default::default(), &mut rng())
+                .unwrap_err(),
+            key,
+        );
     }
     base.validate().unwrap();
 }
@@ -52,14 +105,63 @@ fn impossible_mamba3_configs_name_the_field() {
         ..Mamba3Config::new(16)
     };
     let cases = [
-        ("headdim", Mamba3Config { headdim: 5, ..base.clone() }),
-        ("ngroups", Mamba3Config { ngroups: 3, ..base.clone() }),
-        ("d_state", Mamba3Config { d_state: 7, ..base.clone() }),
-        ("d_state", Mamba3Config { d_state: 2, ..base.clone() }),
-        ("rope_fraction", Mamba3Config { rope_fraction: 0.3, ..base.clone() }),
-        ("mimo_rank", Mamba3Config { is_mimo: true, mimo_rank: 0, ..base.clone() }),
-        ("A_floor", Mamba3Config { A_floor: f64::NAN, ..base.clone() }),
-        ("expand", Mamba3Config { expand: usize::MAX, ..base.clone() }),
+        (
+            "headdim",
+            Mamba3Config {
+                headdim: 5,
+                ..base.clone()
+            },
+        ),
+        (
+            "ngroups",
+            Mamba3Config {
+                ngroups: 3,
+                ..base.clone()
+            },
+        ),
+        (
+            "d_state",
+            Mamba3Config {
+                d_state: 7,
+                ..base.clone()
+            },
+        ),
+        (
+            "d_state",
+            Mamba3Config {
+                d_state: 2,
+                ..base.clone()
+            },
+        ),
+        (
+            "rope_fraction",
+            Mamba3Config {
+                rope_fraction: 0.3,
+                ..base.clone()
+            },
+        ),
+        (
+            "mimo_rank",
+            Mamba3Config {
+                is_mimo: true,
+                mimo_rank: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "A_floor",
+            Mamba3Config {
+                A_floor: f64::NAN,
+                ..base.clone()
+            },
+        ),
+        (
+            "expand",
+            Mamba3Config {
+                expand: usize::MAX,
+                ..base.clone()
+            },
+        ),
     ];
     for (key, config) in cases {
         assert_names(config.validate().unwrap_err(), key);
@@ -77,9 +179,20 @@ fn wrong_inputs_states_and_tensors_are_named_errors() {
     }
     .init::<B>(&device, &mut rng())
     .unwrap();
-    assert_names(hydra.forward(Tensor::zeros([2, 5, 15], &device)).unwrap_err(), "input");
+    assert_names(
+        hydra
+            .forward(Tensor::zeros([2, 5, 15], &device))
+            .unwrap_err(),
+        "input",
+    );
     // L = 1: the shift leaves only the diagonal term.
-    assert_eq!(hydra.forward(Tensor::zeros([2, 1, 16], &device)).unwrap().dims(), [2, 1, 16]);
+    assert_eq!(
+        hydra
+            .forward(Tensor::zeros([2, 1, 16], &device))
+            .unwrap()
+            .dims(),
+        [2, 1, 16]
+    );
 
     let config = Mamba3Config {
         d_state: 8,
@@ -89,12 +202,24 @@ fn wrong_inputs_states_and_tensors_are_named_errors() {
         ..Mamba3Config::new(16)
     };
     let mamba3 = config.init::<B>(&device, &mut rng()).unwrap();
-    assert_names(mamba3.forward(Tensor::zeros([2, 5, 12], &device)).unwrap_err(), "input");
-    assert_names(mamba3.forward(Tensor::zeros([2, 0, 16], &device)).unwrap_err(), "input");
+    assert_names(
+        mamba3
+            .forward(Tensor::zeros([2, 5, 12], &device))
+            .unwrap_err(),
+        "input",
+    );
+    assert_names(
+        mamba3
+            .forward(Tensor::zeros([2, 0, 16], &device))
+            .unwrap_err(),
+        "input",
+    );
     let mut state = mamba3.initial_state(2);
     state.k = Tensor::zeros([2, 1, 4, 8], &device);
     assert_names(
-        mamba3.forward_with_state(&state, Tensor::zeros([2, 3, 16], &device)).unwrap_err(),
+        mamba3
+            .forward_with_state(&state, Tensor::zeros([2, 3, 16], &device))
+            .unwrap_err(),
         "k state",
     );
     // A checkpoint tensor of the wrong shape or a missing one.

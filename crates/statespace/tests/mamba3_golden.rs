@@ -7,8 +7,8 @@ mod common;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
 use common::{assert_checks, golden_cases, golden_set};
-use statespace::golden::mamba3::check_case;
 use statespace::golden::layer::tolerance_for;
+use statespace::golden::mamba3::check_case;
 
 #[test]
 fn mamba3_matches_reference_in_f64_and_f32() {

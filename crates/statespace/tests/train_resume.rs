@@ -161,7 +161,7 @@ fn shipped_configs_parse_and_build_their_models() {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         seen += 1;
     }
-    assert!(seen >= 11, "configs/ holds {seen} configs");
+    assert!(seen >= 15, "configs/ holds {seen} configs");
 }
 
 #[test]

@@ -65,8 +65,10 @@ pub fn run(args: Args) -> Result<()> {
             task.size(Split::Test),
             args.checkpoint
         );
-        if config.model.bidirectional {
-            println!("recurrent check skipped: a bidirectional model has no recurrent view");
+        if !config.model.classifier(task.as_ref())?.mixer.is_causal() {
+            println!(
+                "recurrent check skipped: a bidirectional model (bidirectional S4, Hydra) has no recurrent view"
+            );
             return Ok::<_, anyhow::Error>(());
         }
         let n = args.recurrent_examples.min(task.size(Split::Test));

@@ -35,7 +35,10 @@ pub fn config_for(
     let dt_limit = match fields.get("dt_limit") {
         None | Some(serde_json::Value::Null) => (0.0, f64::INFINITY),
         Some(v) => {
-            let pair = v.as_array().filter(|a| a.len() == 2).ok_or_else(|| bad("dt_limit"))?;
+            let pair = v
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .ok_or_else(|| bad("dt_limit"))?;
             let at = |i: usize| pair[i].as_f64().ok_or_else(|| bad("dt_limit"));
             (at(0)?, at(1)?)
         }

@@ -9,8 +9,8 @@ use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 
 use super::Check;
-use super::layer::{check_outputs, forward_and_gradients, input, manifest_config};
 use super::check_named;
+use super::layer::{check_outputs, forward_and_gradients, input, manifest_config};
 use crate::error::{Error, Result};
 use crate::io::{HostTensor, SafetensorsFile, cast_params, load_params};
 use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
@@ -131,7 +131,10 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
         state = next;
     }
     let stepped = burn::tensor::Tensor::cat(outputs, 1);
-    let mut decode = vec![("out_step".to_string(), HostTensor::from_tensor(&stepped).data)];
+    let mut decode = vec![(
+        "out_step".to_string(),
+        HostTensor::from_tensor(&stepped).data,
+    )];
     decode.extend(state_values(&state));
     let mut expected = vec!["out_step".to_string()];
     expected.extend(STATE_NAMES.iter().map(|n| n.to_string()));

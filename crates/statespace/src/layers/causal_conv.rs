@@ -48,6 +48,9 @@ impl<B: CausalConv1dOps> CausalConv1d<B> {
     pub fn forward_centred(&self, x: Tensor<B, 3>, silu: bool) -> Result<Tensor<B, 3>> {
         let [batch, len, channels] = x.dims();
         let half = self.width() / 2;
+        if half == 0 {
+            return Ok(self.forward(x, None, silu)?.0);
+        }
         let tail = Tensor::zeros([batch, half, channels], (&x.device(), x.dtype()));
         let padded = Tensor::cat(vec![x, tail], 1);
         let (y, _) = self.forward(padded, None, silu)?;

@@ -11,9 +11,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::layers::hydra::{Hydra, HydraConfig};
 use crate::layers::linear::Linear;
 use crate::layers::mamba::{Mamba, MambaConfig, MambaState};
-use crate::layers::hydra::{Hydra, HydraConfig};
 use crate::layers::mamba2::{Mamba2, Mamba2Config, Mamba2State};
 use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
 use crate::layers::mixer::StatefulMixer;
@@ -111,7 +111,11 @@ impl std::fmt::Display for MixerConfig {
     /// The mixer and its main sizes, e.g. `Mamba-2 (d_state 128, …)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MixerConfig::S4(s) => write!(f, "S4 ({:?}, d_state {}, init {})", s.mode, s.d_state, s.init),
+            MixerConfig::S4(s) => write!(
+                f,
+                "S4 ({:?}, d_state {}, init {})",
+                s.mode, s.d_state, s.init
+            ),
             MixerConfig::Mamba(m) => write!(
                 f,
                 "Mamba (d_state {}, d_conv {}, expand {}, dt_rank {})",
@@ -145,7 +149,11 @@ impl std::fmt::Display for MixerConfig {
                 m.headdim,
                 m.ngroups,
                 m.num_rope_angles(),
-                if m.is_outproj_norm { ", output norm" } else { "" }
+                if m.is_outproj_norm {
+                    ", output norm"
+                } else {
+                    ""
+                }
             ),
             MixerConfig::Hydra(m) => write!(
                 f,

@@ -5,7 +5,7 @@
 //!   `config.json` with `model_type`, `hidden_size`, `state_size`, …, and
 //!   `model.safetensors` (or sharded with `model.safetensors.index.json`);
 //! - state-spaces/mamba (mamba_ssm): `config.json` with `d_model`,
-//!   `n_layer`, `ssm_cfg`, …, and `pytorch_model.bin` (torch zip pickle) or
+//!   `n_layer`, `ssm_cfg` (`layer` Mamba1, Mamba2 or Mamba3), …, and `pytorch_model.bin` (torch zip pickle) or
 //!   `model.safetensors`.
 //!
 //! Weights may be f32, bf16 or f16; they are converted to the device's
@@ -25,6 +25,7 @@ use crate::io::safetensors::{HostTensor, SafetensorsFile};
 use crate::io::state_dict::load_params;
 use crate::layers::mamba::MambaConfig;
 use crate::layers::mamba2::Mamba2Config;
+use crate::layers::mamba3::Mamba3Config;
 use crate::models::{LanguageModel, LmConfig, MixerConfig};
 
 /// Which layout a checkpoint folder uses.
@@ -317,10 +318,26 @@ fn native_config(r: &ConfigReader<'_>) -> Result<(LmConfig, usize)> {
             bias: ssm.bool_or("bias", false)?,
             ..Mamba2Config::default()
         }),
+        // `fuse_pregate_headwise_norm` picks a kernel fusion; the result
+        // does not depend on it.
+        "Mamba3" => MixerConfig::Mamba3(Mamba3Config {
+            d_model,
+            d_state: ssm.usize_or("d_state", 128)?,
+            expand: ssm.usize_or("expand", 2)?,
+            headdim: ssm.usize_or("headdim", 64)?,
+            ngroups: ssm.usize_or("ngroups", 1)?,
+            rope_fraction: ssm.f64_or("rope_fraction", 0.5)?,
+            A_floor: ssm.f64_or("A_floor", 1e-4)?,
+            is_outproj_norm: ssm.bool_or("is_outproj_norm", false)?,
+            is_mimo: ssm.bool_or("is_mimo", false)?,
+            mimo_rank: ssm.usize_or("mimo_rank", 4)?,
+            chunk_size: ssm.usize_or("chunk_size", 64)?,
+            ..Mamba3Config::default()
+        }),
         other => {
             return Err(ssm.bad(
                 "layer",
-                &format!("unknown mixer `{other}` (expected Mamba1 or Mamba2)"),
+                &format!("unknown mixer `{other}` (expected Mamba1, Mamba2 or Mamba3)"),
             ));
         }
     };

@@ -126,8 +126,8 @@ impl HydraConfig {
         let heads = e / self.headdim.max(1);
         let bc = sum_of_products(&[&[4, g, n]]).ok_or_else(|| overflow("d_state"))?;
         let conv = e.checked_add(bc).ok_or_else(|| overflow("d_state"))?;
-        let proj =
-            sum_of_products(&[&[2, e], &[1, bc], &[2, heads]]).ok_or_else(|| overflow("d_model"))?;
+        let proj = sum_of_products(&[&[2, e], &[1, bc], &[2, heads]])
+            .ok_or_else(|| overflow("d_model"))?;
         let (bias, conv_bias) = (usize::from(self.bias), usize::from(self.conv_bias));
         let init = usize::from(self.learnable_init_states);
         sum_of_products(&[
@@ -165,7 +165,10 @@ impl HydraConfig {
             // the official module fails there too.
             return Err(Error::config(
                 "d_conv",
-                format!("Hydra's centred convolution needs an odd width, got {}", self.d_conv),
+                format!(
+                    "Hydra's centred convolution needs an odd width, got {}",
+                    self.d_conv
+                ),
             ));
         }
         validate::dt_limit(self.dt_limit)

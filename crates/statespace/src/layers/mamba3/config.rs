@@ -158,13 +158,19 @@ impl Mamba3Config {
         if !self.d_state.is_multiple_of(2) {
             return Err(Error::config(
                 "d_state",
-                format!("rotary angles act on pairs: must be even, got {}", self.d_state),
+                format!(
+                    "rotary angles act on pairs: must be even, got {}",
+                    self.d_state
+                ),
             ));
         }
         if self.rope_fraction != 0.5 && self.rope_fraction != 1.0 {
             return Err(Error::config(
                 "rope_fraction",
-                format!("must be 0.5 or 1.0 (as mamba_ssm), got {}", self.rope_fraction),
+                format!(
+                    "must be 0.5 or 1.0 (as mamba_ssm), got {}",
+                    self.rope_fraction
+                ),
             ));
         }
         if self.num_rope_angles() == 0 {
@@ -197,7 +203,8 @@ impl Mamba3Config {
             device,
         );
         let out_proj = Linear::new(d_inner, d_model, false, device, rng);
-        let filled = |value: f64| Param::from_tensor(Tensor::<B, 3>::full([heads, r, p], value, device));
+        let filled =
+            |value: f64| Param::from_tensor(Tensor::<B, 3>::full([heads, r, p], value, device));
         Ok(Mamba3 {
             in_proj,
             dt_bias: Param::from_tensor(dt_bias),

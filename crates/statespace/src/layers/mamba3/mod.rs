@@ -126,7 +126,10 @@ impl<B: Backend> Mamba3<B> {
 
     /// The per-rank weight `w` (heads, R, P) as (1, 1, R, heads, P).
     fn rank_weight(w: &Param<Tensor<B, 3>>) -> Tensor<B, 5> {
-        w.val().swap_dims(0, 1).unsqueeze_dim::<4>(0).unsqueeze_dim(0)
+        w.val()
+            .swap_dims(0, 1)
+            .unsqueeze_dim::<4>(0)
+            .unsqueeze_dim(0)
     }
 
     /// x (B, L, H, P) as the rank inputs v (B, L, R, H, P).
@@ -169,7 +172,8 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
         let angles = take(s);
         let dt = softplus(dd_dt + self.dt_bias.val().reshape([1, 1, heads]), 1.0);
         // −A = max(f(α), A_floor) with f the heavy-tail activation.
-        let heavy_tail = dd_a.clone().clamp_min(0.0) + (dd_a.clamp_max(0.0).neg().add_scalar(1.0)).recip();
+        let heavy_tail =
+            dd_a.clone().clamp_min(0.0) + (dd_a.clamp_max(0.0).neg().add_scalar(1.0)).recip();
         let adt = heavy_tail.clamp_min(self.a_floor).neg() * dt.clone();
         let lambda = sigmoid(trap);
         let step_angle = (angles.tanh() * std::f64::consts::PI).unsqueeze_dim::<4>(2)
@@ -183,7 +187,14 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
             let expanded = normed
                 .repeat_dim(4, heads / g)
                 .reshape([batch, len, r, heads, n]);
-            Ok::<_, Error>(expanded + bias.val().swap_dims(0, 1).unsqueeze_dim::<4>(0).unsqueeze_dim(0))
+            Ok::<_, Error>(
+                expanded
+                    + bias
+                        .val()
+                        .swap_dims(0, 1)
+                        .unsqueeze_dim::<4>(0)
+                        .unsqueeze_dim(0),
+            )
         };
         let k = self.rotate(per_head(b, &self.B_norm, &self.B_bias)?, &theta);
         let q = self.rotate(per_head(c, &self.C_norm, &self.C_bias)?, &theta);
@@ -213,7 +224,10 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
         let half = n / 2;
         let s = theta.dims()[3];
         let full = if s < half {
-            let pad = Tensor::zeros([batch, len, heads, half - s], (&theta.device(), theta.dtype()));
+            let pad = Tensor::zeros(
+                [batch, len, heads, half - s],
+                (&theta.device(), theta.dtype()),
+            );
             Tensor::cat(vec![theta.clone(), pad], 3)
         } else {
             theta.clone()
@@ -291,13 +305,25 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
         let [batch, len, _] = u.dims();
         self.check_input(u.dims())?;
         if len == 0 {
-            return Err(Error::shape("input (batch, length ≥ 1, d_model)", &[batch, 1, self.d_model()], &u.dims()));
+            return Err(Error::shape(
+                "input (batch, length ≥ 1, d_model)",
+                &[batch, 1, self.d_model()],
+                &u.dims(),
+            ));
         }
         if let Some(s) = &state {
             let expected = self.initial_state(batch);
             let pairs = [
-                ("angle state", s.angle.dims().to_vec(), expected.angle.dims().to_vec()),
-                ("ssm state", s.ssm.dims().to_vec(), expected.ssm.dims().to_vec()),
+                (
+                    "angle state",
+                    s.angle.dims().to_vec(),
+                    expected.angle.dims().to_vec(),
+                ),
+                (
+                    "ssm state",
+                    s.ssm.dims().to_vec(),
+                    expected.ssm.dims().to_vec(),
+                ),
                 ("k state", s.k.dims().to_vec(), expected.k.dims().to_vec()),
                 ("v state", s.v.dims().to_vec(), expected.v.dims().to_vec()),
             ];
@@ -315,7 +341,8 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
         // The previous step's trapezoid term enters through the initial state.
         let initial_state = match state {
             Some(s) => {
-                let first = |t: &Tensor<B, 3>| t.clone().narrow(1, 0, 1).reshape([batch, heads, 1, 1]);
+                let first =
+                    |t: &Tensor<B, 3>| t.clone().narrow(1, 0, 1).reshape([batch, heads, 1, 1]);
                 let scale = first(&pr.lambda).neg().add_scalar(1.0) * first(&pr.dt);
                 let v_prev = self
                     .rank_inputs(s.v.unsqueeze_dim(1))
@@ -334,7 +361,11 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
             let [_, _, _, h_, w_] = t.dims();
             let parts = (0..subs)
                 .map(|j| {
-                    let rank = if inputs { Some(j) } else { j.checked_sub(r - 1) };
+                    let rank = if inputs {
+                        Some(j)
+                    } else {
+                        j.checked_sub(r - 1)
+                    };
                     match rank.filter(|&i| i < r) {
                         Some(i) => t.clone().narrow(2, i, 1),
                         None => zeros_like(&t),
@@ -343,10 +374,17 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
                 .collect();
             Tensor::cat(parts, 2).reshape([batch, len * subs, h_, w_])
         };
-        let x_scan = sub_steps(pr.v.clone() * weight.clone().unsqueeze_dim::<4>(3).unsqueeze_dim(2), true);
+        let x_scan = sub_steps(
+            pr.v.clone() * weight.clone().unsqueeze_dim::<4>(3).unsqueeze_dim(2),
+            true,
+        );
         let b_scan = sub_steps(pr.k.clone(), true);
         let c_scan = sub_steps(pr.q.clone(), false);
-        let a_scan = {
+        // The decay on each step's first sub-step. (No empty tensor for
+        // SISO: a zero-element launch is an invalid argument on CUDA.)
+        let a_scan = if subs == 1 {
+            pr.adt.clone()
+        } else {
             let adt = pr.adt.clone().unsqueeze_dim::<4>(2);
             let rest = Tensor::zeros([batch, len, subs - 1, heads], (&adt.device(), adt.dtype()));
             Tensor::cat(vec![adt, rest], 2).reshape([batch, len * subs, heads])
@@ -360,9 +398,7 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
             initial_state,
             starts: None,
         })?;
-        let y = y
-            .reshape([batch, len, subs, heads, p])
-            .narrow(2, r - 1, r); // (B, L, R, H, P)
+        let y = y.reshape([batch, len, subs, heads, p]).narrow(2, r - 1, r); // (B, L, R, H, P)
         // Σ_r' (q_r · k_r') v_r' of the same step, to take the carry off.
         let rows = batch * len;
         let by_head = |t: Tensor<B, 5>| {
@@ -378,7 +414,10 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
         let e = self.d_inner();
         let gated = match &self.norm {
             Some(norm) => norm
-                .forward(y.reshape([batch, len * r, e]), pr.z.reshape([batch, len * r, e]))
+                .forward(
+                    y.reshape([batch, len * r, e]),
+                    pr.z.reshape([batch, len * r, e]),
+                )
                 .reshape([batch, len, r, heads, p]),
             None => y * silu(pr.z),
         };
@@ -391,7 +430,10 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
         let next = Mamba3State {
             angle: last(pr.theta).reshape([batch, heads, self.num_rope_angles]),
             ssm: ssm_next,
-            k: pr.k.narrow(1, len - 1, 1).reshape([batch, r, heads, self.d_state]),
+            k: pr
+                .k
+                .narrow(1, len - 1, 1)
+                .reshape([batch, r, heads, self.d_state]),
             v: last(pr.x).reshape([batch, heads, p]),
         };
         Ok((out, next))
