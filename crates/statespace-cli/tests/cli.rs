@@ -362,6 +362,8 @@ fn every_bench_subcommand_runs_at_small_sizes() {
             &[
                 "\"model\": \"mamba-130m\"",
                 "\"model\": \"mamba2-130m\"",
+                "\"model\": \"mamba3-130m\"",
+                "\"model\": \"mamba3-mimo-130m\"",
                 "decode_tok_s",
             ],
         ),

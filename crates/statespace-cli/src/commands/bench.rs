@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use statespace::generate::{Generator, Sampling};
 use statespace::layers::mamba::MambaConfig;
 use statespace::layers::mamba2::Mamba2Config;
+use statespace::layers::mamba3::Mamba3Config;
 use statespace::models::classifier::InputKind;
 use statespace::models::{LmConfig, MixerConfig};
 use statespace::tasks::{Example, Split, Task, example_rng};
@@ -27,7 +28,7 @@ use crate::device::{DeviceKind, with_backend};
 #[derive(Subcommand)]
 pub enum Bench {
     /// Prefill and decode speed of random-weight models of the mamba-130m
-    /// and mamba2-130m shapes, batch 1.
+    /// and mamba2-130m shapes and that shape with Mamba-3 (SISO, MIMO), batch 1.
     Generate(GenerateArgs),
     /// Training steps per second of a classifier (forward, cross-entropy,
     /// backward, AdamW) on random token batches of a fixed shape.
@@ -103,8 +104,9 @@ impl Task for RandomTokens {
 /// Arguments of `ssm bench generate`.
 #[derive(clap::Args)]
 pub struct GenerateArgs {
-    /// Which shape: mamba-130m, mamba2-130m, or both.
-    #[arg(long, default_value = "both")]
+    /// Which shape: mamba-130m, mamba2-130m, mamba3-130m, mamba3-mimo-130m,
+    /// both (Mamba and Mamba-2) or all.
+    #[arg(long, default_value = "all")]
     model: String,
     /// Prompt length for the prefill measurement.
     #[arg(long, default_value_t = 512)]
@@ -124,34 +126,59 @@ pub struct GenerateArgs {
     device: DeviceKind,
 }
 
-/// The configurations of the published 130m checkpoints, with `layers`
-/// blocks instead of 24 where given.
+/// The configurations of the published 130m checkpoints (mamba-130m,
+/// mamba2-130m), and that shape with a Mamba-3 mixer of mamba_ssm's default
+/// hyperparameters, SISO (`mamba3-130m`) or MIMO of rank 4
+/// (`mamba3-mimo-130m`; no 130m Mamba-3 checkpoint is published); with
+/// `layers` blocks instead of 24 where given. `which` is one name, `both`
+/// (Mamba and Mamba-2) or `all`.
 pub(super) fn shapes(which: &str, layers: Option<usize>) -> Result<Vec<(&'static str, LmConfig)>> {
     let n_layer = match layers {
         Some(0) => bail!("--layers must be at least 1"),
         Some(n) => n,
         None => 24,
     };
-    let mamba = LmConfig {
+    let lm = |mixer| LmConfig {
         vocab_size: 50280,
         n_layer,
-        mixer: MixerConfig::Mamba(MambaConfig::new(768)),
+        mixer,
         norm_eps: 1e-5,
         tie_embeddings: true,
     };
-    let mamba2 = LmConfig {
-        vocab_size: 50280,
-        n_layer,
-        mixer: MixerConfig::Mamba2(Mamba2Config::new(768)),
-        norm_eps: 1e-5,
-        tie_embeddings: true,
+    let all = [
+        ("mamba-130m", lm(MixerConfig::Mamba(MambaConfig::new(768)))),
+        (
+            "mamba2-130m",
+            lm(MixerConfig::Mamba2(Mamba2Config::new(768))),
+        ),
+        (
+            "mamba3-130m",
+            lm(MixerConfig::Mamba3(Mamba3Config::new(768))),
+        ),
+        (
+            "mamba3-mimo-130m",
+            lm(MixerConfig::Mamba3(Mamba3Config {
+                is_mimo: true,
+                mimo_rank: 4,
+                ..Mamba3Config::new(768)
+            })),
+        ),
+    ];
+    let picked: Vec<_> = match which {
+        "all" => all.to_vec(),
+        "both" => all[..2].to_vec(),
+        one => all
+            .iter()
+            .filter(|(name, _)| *name == one)
+            .cloned()
+            .collect(),
     };
-    Ok(match which {
-        "mamba-130m" => vec![("mamba-130m", mamba)],
-        "mamba2-130m" => vec![("mamba2-130m", mamba2)],
-        "both" => vec![("mamba-130m", mamba), ("mamba2-130m", mamba2)],
-        other => bail!("unknown --model `{other}` (mamba-130m, mamba2-130m or both)"),
-    })
+    if picked.is_empty() {
+        bail!(
+            "unknown --model `{which}` (mamba-130m, mamba2-130m, mamba3-130m, mamba3-mimo-130m, both or all)"
+        );
+    }
+    Ok(picked)
 }
 
 /// Resident set size of this process in MiB (Linux).

@@ -1,4 +1,4 @@
-//! Fused inference of Mamba and Mamba-2 language models on the CPU: prompt
+//! Fused inference of Mamba, Mamba-2 and Mamba-3 language models on the CPU: prompt
 //! prefill in blocks of tokens and one-token decode steps.
 //!
 //! Run as burn tensor ops, a decode step of a 130m model spends half its
@@ -15,6 +15,7 @@
 mod cpu_kernels;
 mod mamba;
 mod mamba2;
+mod mamba3;
 mod shared;
 
 use burn::tensor::backend::Backend;
@@ -24,12 +25,14 @@ use crate::models::{LanguageModel, LmState, Mixer, MixerState};
 use cpu_kernels::{gemv, rms_norm};
 use mamba::FusedMamba;
 use mamba2::FusedMamba2;
+use mamba3::FusedMamba3;
 use shared::Shared;
 
 /// One block's mixer, fused.
 enum FusedMixer {
     Mamba(Box<FusedMamba>),
     Mamba2(Box<FusedMamba2>),
+    Mamba3(Box<FusedMamba3>),
 }
 
 /// A block: its pre-norm weight and ε, and the mixer.
@@ -39,7 +42,7 @@ struct FusedBlock {
     mixer: FusedMixer,
 }
 
-/// A Mamba / Mamba-2 language model run for one sequence (batch 1) on host
+/// A Mamba / Mamba-2 / Mamba-3 language model run for one sequence (batch 1) on host
 /// f32 memory shared with the model it was built from: blocks of prompt
 /// tokens ([`Self::prefill`]) and single tokens ([`Self::step`]), carrying
 /// the recurrent state between calls.
@@ -58,8 +61,8 @@ pub struct FusedDecoder {
 impl FusedDecoder {
     /// The fused form of `model`, or `None` when it cannot be fused: a
     /// backend other than the CPU's, weights not in f32, or a block that is
-    /// not Mamba / Mamba-2 (S4, Mamba-3 and Hydra blocks run the model's own
-    /// recurrent view). The state starts at zero (see [`Self::load_state`]).
+    /// not Mamba / Mamba-2 / Mamba-3 (S4 blocks run the model's own
+    /// recurrent view; Hydra has none). The state starts at zero (see [`Self::load_state`]).
     pub fn new<B: Backend>(model: &LanguageModel<B>) -> Option<Self> {
         let blocks = model
             .layers
@@ -68,7 +71,8 @@ impl FusedDecoder {
                 let mixer = match &block.mixer {
                     Mixer::Mamba(m) => FusedMixer::Mamba(Box::new(FusedMamba::new(m)?)),
                     Mixer::Mamba2(m) => FusedMixer::Mamba2(Box::new(FusedMamba2::new(m)?)),
-                    Mixer::S4(_) | Mixer::Mamba3(_) | Mixer::Hydra(_) => return None,
+                    Mixer::Mamba3(m) => FusedMixer::Mamba3(Box::new(FusedMamba3::new(m)?)),
+                    Mixer::S4(_) | Mixer::Hydra(_) => return None,
                 };
                 Some(FusedBlock {
                     norm: Shared::of(block.norm.weight.val())?,
@@ -110,6 +114,7 @@ impl FusedDecoder {
             match (&mut block.mixer, s) {
                 (FusedMixer::Mamba(m), MixerState::Mamba(s)) => m.load_state(s)?,
                 (FusedMixer::Mamba2(m), MixerState::Mamba2(s)) => m.load_state(s)?,
+                (FusedMixer::Mamba3(m), MixerState::Mamba3(s)) => m.load_state(s)?,
                 _ => {
                     return Err(Error::config(
                         "state",
@@ -164,6 +169,7 @@ impl FusedDecoder {
             match &mut block.mixer {
                 FusedMixer::Mamba(m) => m.forward(len, &normed, &mut mixed),
                 FusedMixer::Mamba2(m) => m.forward(len, &normed, &mut mixed),
+                FusedMixer::Mamba3(m) => m.forward(len, &normed, &mut mixed),
             }
             residual.iter_mut().zip(&mixed).for_each(|(r, m)| *r += m);
         }
@@ -182,6 +188,7 @@ mod tests {
 
     use crate::layers::mamba::MambaConfig;
     use crate::layers::mamba2::Mamba2Config;
+    use crate::layers::mamba3::Mamba3Config;
     use crate::models::{LmConfig, MixerConfig};
 
     type B = Flex;
@@ -222,6 +229,27 @@ mod tests {
                     ..Mamba2Config::new(24)
                 }),
                 true,
+            ),
+            lm(
+                MixerConfig::Mamba3(Mamba3Config {
+                    d_state: 8,
+                    headdim: 8,
+                    ngroups: 3,
+                    ..Mamba3Config::new(24)
+                }),
+                true,
+            ),
+            lm(
+                MixerConfig::Mamba3(Mamba3Config {
+                    d_state: 8,
+                    headdim: 12,
+                    rope_fraction: 1.0,
+                    is_mimo: true,
+                    mimo_rank: 3,
+                    is_outproj_norm: true,
+                    ..Mamba3Config::new(24)
+                }),
+                false,
             ),
         ]
     }
