@@ -11,6 +11,7 @@ use burn::tensor::{DType, Distribution, Tensor, TensorData};
 use statespace::complex::ComplexTensor;
 use statespace::discretize::Discretization;
 use statespace::kernel::dplr::cauchy_nodes;
+use statespace::layers::mamba3::{Mamba3Config, Mamba3Inputs};
 use statespace::ops::cauchy::cauchy_composite;
 use statespace::ops::diagonal_kernel::{diagonal_kernel, diagonal_kernel_composite};
 use statespace::ops::selective_scan::{ScanArgs, ScanTensors};
@@ -24,7 +25,7 @@ pub struct KernelArgs {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
-    /// Which kernels: all, scan, ssd, fftconv, s4d, cauchy or matmul.
+    /// Which kernels: all, scan, ssd, fftconv, s4d, cauchy, matmul or mamba3.
     #[arg(long, default_value = "all")]
     only: String,
     /// One tiny shape per kernel: checks that each bench runs (its timings
@@ -350,13 +351,70 @@ fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str, smoke: bool) -> R
     Ok(())
 }
 
+/// Mamba-3's scan (SISO) from in_proj's outputs to the gated outputs
+/// before out_proj: what mamba_ssm's Triton `mamba3_siso_combined` does
+/// (`bench/peers/mamba3_triton.py` times it at the same shapes). Ours is
+/// the composite of tensor ops around the SSD op (no Mamba-3 kernel yet).
+fn mamba3_bench<A: AutodiffBackend + SsmBackend>(
+    device: &A::Device,
+    name: &str,
+    smoke: bool,
+) -> Result<()>
+where
+    A::InnerBackend: SsmBackend,
+{
+    let shapes = [(8, 2048, 768, 64, 128), (1, 65536, 768, 64, 128)];
+    for (b, len, d_model, p, n) in pick(smoke, &shapes, (1, 64, 16, 8, 8)) {
+        let config = Mamba3Config {
+            d_state: n,
+            headdim: p,
+            ..Mamba3Config::new(d_model)
+        };
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        let layer = config.init::<A>(device, &mut rng)?;
+        let (h, s) = (config.nheads(), config.num_rope_angles());
+        let dtype = DType::F32;
+        let uniform = |shape: [usize; 3], lo: f64, hi: f64| {
+            Tensor::<A, 3>::random(shape, Distribution::Uniform(lo, hi), device).require_grad()
+        };
+        let dt = uniform([b, len, h], 0.01, 0.1);
+        let inputs = Mamba3Inputs {
+            z: random::<A, 4>([b, len, h, p], 1.0, dtype, device).require_grad(),
+            x: random::<A, 4>([b, len, h, p], 1.0, dtype, device).require_grad(),
+            b: random::<A, 5>([b, len, 1, 1, n], 1.0, dtype, device).require_grad(),
+            c: random::<A, 5>([b, len, 1, 1, n], 1.0, dtype, device).require_grad(),
+            adt: (dt.clone() * uniform([b, len, h], -2.0, -0.5))
+                .detach()
+                .require_grad(),
+            dt,
+            trap: random::<A, 3>([b, len, h], 1.0, dtype, device).require_grad(),
+            angles: random::<A, 3>([b, len, s], 1.0, dtype, device).require_grad(),
+        };
+        let run = || layer.scan(inputs.clone(), None).map(|(y, _)| y);
+        let fwd_ms = time_ms::<A>(device, || {
+            run()?;
+            Ok(())
+        })?;
+        let fwd_bwd_ms = time_ms::<A>(device, || {
+            let _ = run()?.sum().backward();
+            Ok(())
+        })?;
+        println!(
+            "{{\"what\": \"{name}.mamba3_siso\", \"batch\": {b}, \"L\": {len}, \"heads\": {h}, \"headdim\": {p}, \"dstate\": {n}, \"dtype\": \"f32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
+        );
+    }
+    Ok(())
+}
+
 /// Runs `ssm bench kernels`.
 pub fn run(args: KernelArgs) -> Result<()> {
     let all = args.only == "all";
-    let known = ["scan", "ssd", "fftconv", "s4d", "cauchy", "matmul"];
+    let known = [
+        "scan", "ssd", "fftconv", "s4d", "cauchy", "matmul", "mamba3",
+    ];
     if !all && !known.contains(&args.only.as_str()) {
         anyhow::bail!(
-            "unknown --only `{}` (all, scan, ssd, fftconv, s4d, cauchy or matmul)",
+            "unknown --only `{}` (all, scan, ssd, fftconv, s4d, cauchy, matmul or mamba3)",
             args.only
         );
     }
@@ -379,6 +437,9 @@ pub fn run(args: KernelArgs) -> Result<()> {
         }
         if all || args.only == "matmul" {
             matmul_bench::<B>(&device, name, args.smoke)?;
+        }
+        if all || args.only == "mamba3" {
+            mamba3_bench::<Autodiff<B>>(&device, name, args.smoke)?;
         }
         Ok::<_, anyhow::Error>(())
     })

@@ -96,6 +96,28 @@ pub struct Mamba3State<B: Backend> {
     pub v: Tensor<B, 3>,
 }
 
+/// What in_proj gives the scan, per step: the inputs of mamba_ssm's
+/// `mamba3_siso_combined` / `mamba3_mimo` kernels.
+#[derive(Debug, Clone)]
+pub struct Mamba3Inputs<B: Backend> {
+    /// The gate z, (B, L, H, P).
+    pub z: Tensor<B, 4>,
+    /// x, (B, L, H, P).
+    pub x: Tensor<B, 4>,
+    /// B normalised over the state (B_norm), (B, L, R, G, N).
+    pub b: Tensor<B, 5>,
+    /// C normalised over the state (C_norm), (B, L, R, G, N).
+    pub c: Tensor<B, 5>,
+    /// Δ, (B, L, H).
+    pub dt: Tensor<B, 3>,
+    /// A·Δ ≤ 0, (B, L, H).
+    pub adt: Tensor<B, 3>,
+    /// Trapezoid logits τ (λ = sigmoid(τ)), (B, L, H).
+    pub trap: Tensor<B, 3>,
+    /// Angle logits φ, (B, L, S).
+    pub angles: Tensor<B, 3>,
+}
+
 /// A step's quantities in the layouts the scan takes, (B, L, R, H, ·).
 struct Projected<B: Backend> {
     z: Tensor<B, 5>,
@@ -143,9 +165,9 @@ impl<B: Backend> Mamba3<B> {
 }
 
 impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
-    /// in_proj and everything computed per step, continuing the angles
-    /// from `theta0` (B, H, S).
-    fn project(&self, u: Tensor<B, 3>, theta0: Option<Tensor<B, 3>>) -> Result<Projected<B>> {
+    /// in_proj of u (B, L, d_model) split into the scan's inputs: Δ, A·Δ
+    /// and B, C normalised.
+    pub fn inputs(&self, u: Tensor<B, 3>) -> Result<Mamba3Inputs<B>> {
         let [batch, len, _] = u.dims();
         let (heads, p, n, g, r) = (
             self.nheads(),
@@ -162,10 +184,10 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
             at += width;
             part
         };
-        let z = take(e).reshape([batch, len, 1, heads, p]);
+        let z = take(e).reshape([batch, len, heads, p]);
         let x = take(e).reshape([batch, len, heads, p]);
-        let b = take(r * g * n);
-        let c = take(r * g * n);
+        let b = take(r * g * n).reshape([batch, len, r, g, n]);
+        let c = take(r * g * n).reshape([batch, len, r, g, n]);
         let dd_dt = take(heads);
         let dd_a = take(heads);
         let trap = take(heads);
@@ -175,44 +197,59 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
         let heavy_tail =
             dd_a.clone().clamp_min(0.0) + (dd_a.clamp_max(0.0).neg().add_scalar(1.0)).recip();
         let adt = heavy_tail.clamp_min(self.a_floor).neg() * dt.clone();
-        let lambda = sigmoid(trap);
-        let step_angle = (angles.tanh() * std::f64::consts::PI).unsqueeze_dim::<4>(2)
-            * dt.clone().unsqueeze_dim(3); // (B, L, H, S)
+        Ok(Mamba3Inputs {
+            z,
+            x,
+            b: self.B_norm.forward(b)?,
+            c: self.C_norm.forward(c)?,
+            dt,
+            adt,
+            trap,
+            angles,
+        })
+    }
+
+    /// The per-head, per-rank layouts of `inputs`, the angles continued
+    /// from `theta0` (B, H, S).
+    fn prepare(&self, inputs: Mamba3Inputs<B>, theta0: Option<Tensor<B, 3>>) -> Projected<B> {
+        let [batch, len, r, g, n] = inputs.b.dims();
+        let heads = self.nheads();
+        let step_angle = (inputs.angles.tanh() * std::f64::consts::PI).unsqueeze_dim::<4>(2)
+            * inputs.dt.clone().unsqueeze_dim(3); // (B, L, H, S)
         let mut theta = step_angle.cumsum(1);
         if let Some(t0) = theta0 {
             theta = theta + t0.unsqueeze_dim(1);
         }
-        let per_head = |t: Tensor<B, 3>, norm: &RmsNorm<B>, bias: &Param<Tensor<B, 3>>| {
-            let normed = norm.forward(t.reshape([batch, len, r, g, 1, n]))?;
-            let expanded = normed
+        let per_head = |t: Tensor<B, 5>, bias: &Param<Tensor<B, 3>>| {
+            let expanded = t
+                .reshape([batch, len, r, g, 1, n])
                 .repeat_dim(4, heads / g)
                 .reshape([batch, len, r, heads, n]);
-            Ok::<_, Error>(
-                expanded
-                    + bias
-                        .val()
-                        .swap_dims(0, 1)
-                        .unsqueeze_dim::<4>(0)
-                        .unsqueeze_dim(0),
-            )
+            expanded
+                + bias
+                    .val()
+                    .swap_dims(0, 1)
+                    .unsqueeze_dim::<4>(0)
+                    .unsqueeze_dim(0)
         };
-        let k = self.rotate(per_head(b, &self.B_norm, &self.B_bias)?, &theta);
-        let q = self.rotate(per_head(c, &self.C_norm, &self.C_bias)?, &theta);
+        let k = self.rotate(per_head(inputs.b, &self.B_bias), &theta);
+        let q = self.rotate(per_head(inputs.c, &self.C_bias), &theta);
+        let z = inputs.z.unsqueeze_dim::<5>(2);
         let z = match &self.mimo_z {
             Some(w) => z * Self::rank_weight(w),
             None => z,
         };
-        Ok(Projected {
+        Projected {
             z,
-            v: self.rank_inputs(x.clone()),
-            x,
+            v: self.rank_inputs(inputs.x.clone()),
+            x: inputs.x,
             k,
             q,
-            dt,
-            adt,
-            lambda,
+            dt: inputs.dt,
+            adt: inputs.adt,
+            lambda: sigmoid(inputs.trap),
             theta,
-        })
+        }
     }
 
     /// Rotates pairs of state entries of t (B, L, R, H, N) by θ (B, L, H, S):
@@ -311,6 +348,25 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
                 &u.dims(),
             ));
         }
+        let (y, next) = self.scan(self.inputs(u)?, state)?;
+        let out = self
+            .out_proj
+            .forward(y.reshape([batch, len, self.d_inner()]))?;
+        Ok((out, next))
+    }
+}
+
+impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
+    /// The scan of `inputs` (from [`Self::inputs`]) continued from `state`
+    /// (`None`: zero): the gated outputs contracted over the ranks, before
+    /// out_proj, (B, L, H, P), and the state after the last step. Fails on
+    /// a state of another shape.
+    pub fn scan(
+        &self,
+        inputs: Mamba3Inputs<B>,
+        state: Option<Mamba3State<B>>,
+    ) -> Result<(Tensor<B, 4>, Mamba3State<B>)> {
+        let [batch, len, _, _] = inputs.x.dims();
         if let Some(s) = &state {
             let expected = self.initial_state(batch);
             let pairs = [
@@ -332,7 +388,7 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
             }
         }
         let (heads, p, r) = (self.nheads(), self.headdim, self.mimo_rank);
-        let pr = self.project(u, state.as_ref().map(|s| s.angle.clone()))?;
+        let pr = self.prepare(inputs, state.as_ref().map(|s| s.angle.clone()));
         // The next step's (1 − λ)Δ, zero past the chunk (its state is exact).
         let dt_next = next_step(&pr.dt);
         let lambda_next = next_step(&pr.lambda);
@@ -425,7 +481,6 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
             Some(w) => (gated * Self::rank_weight(w)).sum_dim(2),
             None => gated,
         };
-        let out = self.out_proj.forward(y.reshape([batch, len, e]))?;
         let last = |t: Tensor<B, 4>| t.narrow(1, len - 1, 1);
         let next = Mamba3State {
             angle: last(pr.theta).reshape([batch, heads, self.num_rope_angles]),
@@ -436,6 +491,6 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
                 .reshape([batch, r, heads, self.d_state]),
             v: last(pr.x).reshape([batch, heads, p]),
         };
-        Ok((out, next))
+        Ok((y.reshape([batch, len, heads, p]), next))
     }
 }
