@@ -96,31 +96,22 @@ pub fn run(args: Args) -> Result<()> {
             DeviceKind::Cuda => DType::F32,
         };
         let layer_tolerance = golden::layer::tolerance_for(layer_dtype);
-        for (case, file) in set.cases("hydra_")? {
-            emit(
-                &mut checks,
-                golden::hydra::check_case::<Autodiff<B>>(
+        let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 2] = [
+            ("hydra_", golden::hydra::check_case::<Autodiff<B>>),
+            ("mamba3_", golden::mamba3::check_case::<Autodiff<B>>),
+        ];
+        for (prefix, check) in layers {
+            for (case, file) in set.cases(prefix)? {
+                let new = check(
                     &case,
                     &file,
                     manifest.as_ref(),
                     layer_dtype,
                     layer_tolerance,
                     &device,
-                )?,
-            );
-        }
-        for (case, file) in set.cases("mamba3_")? {
-            emit(
-                &mut checks,
-                golden::mamba3::check_case::<Autodiff<B>>(
-                    &case,
-                    &file,
-                    manifest.as_ref(),
-                    layer_dtype,
-                    layer_tolerance,
-                    &device,
-                )?,
-            );
+                )?;
+                emit(&mut checks, new);
+            }
         }
         for (case, file) in set.cases("hf_mamba")? {
             emit(

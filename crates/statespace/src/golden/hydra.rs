@@ -3,12 +3,11 @@
 
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use rand::SeedableRng;
 
 use super::Check;
-use super::layer::{check_outputs, forward_and_gradients, manifest_config};
+use super::layer::{check_outputs, forward_and_gradients, load_layer, manifest_config};
 use crate::error::{Error, Result};
-use crate::io::{SafetensorsFile, cast_params, load_params};
+use crate::io::SafetensorsFile;
 use crate::layers::hydra::{Hydra, HydraConfig};
 use crate::ops::SsmBackend;
 
@@ -73,9 +72,7 @@ pub fn layer_from_case<B: SsmBackend>(
     device: &B::Device,
 ) -> Result<Hydra<B>> {
     let config = config_for(case, file, manifest)?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let layer = cast_params(config.init::<B>(device, &mut rng)?, dtype);
-    load_params(layer, |name| file.f64(name))
+    load_layer(file, dtype, |rng| config.init::<B>(device, rng))
 }
 
 /// Output, input gradient and every parameter gradient of the case, run in

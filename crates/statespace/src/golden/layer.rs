@@ -3,19 +3,32 @@
 //! parameter under its state_dict name and the gradients `grad_u`,
 //! `grad_<name>` of Σ out · grad_out.
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Tensor};
 
 use super::{Check, check_named};
 use crate::error::{Error, Result};
-use crate::io::{HostTensor, SafetensorsFile, named_grads};
+use rand::SeedableRng;
+
+use crate::io::{HostTensor, SafetensorsFile, cast_params, load_params, named_grads};
 
 /// Tolerance of a layer run in f64 (the cases are float64).
 pub const TOLERANCE_F64: f64 = 1e-9;
 /// Tolerance of a layer run in f32 against the float64 case.
 pub const TOLERANCE_F32: f64 = 1e-4;
+
+/// A whole-layer case check (`hydra::check_case`, `mamba3::check_case`):
+/// (case, file, manifest, dtype, tolerance, device) → checks.
+pub type LayerCheck<B> = fn(
+    &str,
+    &SafetensorsFile,
+    Option<&serde_json::Value>,
+    DType,
+    f64,
+    &burn::tensor::Device<B>,
+) -> Result<Vec<Check>>;
 
 /// The tolerance that goes with running a float64 case in `dtype`.
 pub fn tolerance_for(dtype: DType) -> f64 {
@@ -40,6 +53,18 @@ pub fn manifest_config<'a>(
             path: file.path().to_path_buf(),
             message: format!("the manifest has no `config` for case {case}"),
         })
+}
+
+/// A layer built by `init` (from a fixed seed), its parameters stored as
+/// `dtype` and every one loaded from the case by its state_dict name (a
+/// missing or misshaped tensor fails, naming it).
+pub fn load_layer<B: Backend, M: Module<B>>(
+    file: &SafetensorsFile,
+    dtype: DType,
+    init: impl FnOnce(&mut rand_chacha::ChaCha8Rng) -> Result<M>,
+) -> Result<M> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    load_params(cast_params(init(&mut rng)?, dtype), |name| file.f64(name))
 }
 
 /// `u` of the case as a (B, L, d_model) tensor stored as `dtype`.

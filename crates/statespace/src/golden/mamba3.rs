@@ -6,13 +6,12 @@
 
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use rand::SeedableRng;
 
 use super::Check;
 use super::check_named;
-use super::layer::{check_outputs, forward_and_gradients, input, manifest_config};
+use super::layer::{check_outputs, forward_and_gradients, input, load_layer, manifest_config};
 use crate::error::{Error, Result};
-use crate::io::{HostTensor, SafetensorsFile, cast_params, load_params};
+use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
 use crate::layers::mixer::StatefulMixer;
 use crate::ops::SsmBackend;
@@ -78,9 +77,7 @@ pub fn layer_from_case<B: SsmBackend>(
     device: &B::Device,
 ) -> Result<Mamba3<B>> {
     let config = config_for(case, file, manifest)?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let layer = cast_params(config.init::<B>(device, &mut rng)?, dtype);
-    load_params(layer, |name| file.f64(name))
+    load_layer(file, dtype, |rng| config.init::<B>(device, rng))
 }
 
 /// The four decode-state tensors as host values, named as [`STATE_NAMES`].
