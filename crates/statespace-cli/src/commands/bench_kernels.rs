@@ -53,6 +53,23 @@ fn time_ms<B: Backend>(device: &B::Device, mut f: impl FnMut() -> Result<()>) ->
     Ok(super::bench::median(times))
 }
 
+/// Median milliseconds of `run` (see [`time_ms`]) and of `run` followed by
+/// the backward pass of the sum of its output (taken in f32).
+fn forward_and_backward_ms<A: AutodiffBackend, const D: usize>(
+    device: &A::Device,
+    run: impl Fn() -> statespace::Result<Tensor<A, D>>,
+) -> Result<(f64, f64)> {
+    let fwd_ms = time_ms::<A>(device, || {
+        run()?;
+        Ok(())
+    })?;
+    let fwd_bwd_ms = time_ms::<A>(device, || {
+        let _ = run()?.cast(DType::F32).sum().backward();
+        Ok(())
+    })?;
+    Ok((fwd_ms, fwd_bwd_ms))
+}
+
 /// The shapes to time: `full`, or only `tiny` for a smoke run.
 fn pick<T: Copy>(smoke: bool, full: &[T], tiny: T) -> Vec<T> {
     if smoke { vec![tiny] } else { full.to_vec() }
@@ -176,14 +193,7 @@ where
             })
             .map(|(y, _)| y)
         };
-        let fwd_ms = time_ms::<A>(device, || {
-            run()?;
-            Ok(())
-        })?;
-        let fwd_bwd_ms = time_ms::<A>(device, || {
-            let _ = run()?.cast(DType::F32).sum().backward();
-            Ok(())
-        })?;
+        let (fwd_ms, fwd_bwd_ms) = forward_and_backward_ms::<A, _>(device, run)?;
         println!(
             "{{\"what\": \"{name}.ssd\", \"batch\": {b}, \"L\": {len}, \"heads\": {h}, \"headdim\": {p}, \"dstate\": {n}, \"dtype\": \"bf16\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
         );
@@ -203,14 +213,7 @@ fn fftconv<A: AutodiffBackend + SsmBackend>(
         let k = random::<A, 3>([1, h, len], 1.0, DType::F32, device).require_grad();
         let d = Tensor::<A, 2>::zeros([1, h], device).require_grad();
         let run = || causal_conv(u.clone(), k.clone(), d.clone());
-        let fwd_ms = time_ms::<A>(device, || {
-            run()?;
-            Ok(())
-        })?;
-        let fwd_bwd_ms = time_ms::<A>(device, || {
-            let _ = run()?.sum().backward();
-            Ok(())
-        })?;
+        let (fwd_ms, fwd_bwd_ms) = forward_and_backward_ms::<A, _>(device, run)?;
         println!(
             "{{\"what\": \"{name}.fftconv\", \"batch\": {b}, \"H\": {h}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
         );
@@ -262,14 +265,7 @@ fn s4d_kernel<A: AutodiffBackend + SsmBackend>(
                     diagonal_kernel_composite(&dt, &a, &b, &c, Discretization::Zoh, len)
                 }
             };
-            let fwd_ms = time_ms::<A>(device, || {
-                run()?;
-                Ok(())
-            })?;
-            let fwd_bwd_ms = time_ms::<A>(device, || {
-                let _ = run()?.sum().backward();
-                Ok(())
-            })?;
+            let (fwd_ms, fwd_bwd_ms) = forward_and_backward_ms::<A, _>(device, run)?;
             println!(
                 "{{\"what\": \"{name}.s4d_kernel\", \"form\": \"{form}\", \"H\": {h}, \"N\": {n}, \"L\": {len}, \"dtype\": \"fp32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
             );
@@ -391,14 +387,7 @@ where
             angles: random::<A, 3>([b, len, s], 1.0, dtype, device).require_grad(),
         };
         let run = || layer.scan(inputs.clone(), None).map(|(y, _)| y);
-        let fwd_ms = time_ms::<A>(device, || {
-            run()?;
-            Ok(())
-        })?;
-        let fwd_bwd_ms = time_ms::<A>(device, || {
-            let _ = run()?.sum().backward();
-            Ok(())
-        })?;
+        let (fwd_ms, fwd_bwd_ms) = forward_and_backward_ms::<A, _>(device, run)?;
         println!(
             "{{\"what\": \"{name}.mamba3_siso\", \"batch\": {b}, \"L\": {len}, \"heads\": {h}, \"headdim\": {p}, \"dstate\": {n}, \"dtype\": \"f32\", \"fwd_ms\": {fwd_ms:.4}, \"fwd_bwd_ms\": {fwd_bwd_ms:.4}}}"
         );

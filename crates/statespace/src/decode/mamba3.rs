@@ -12,7 +12,7 @@
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::cpu_kernels::{matmul_t, silu, softplus};
+use super::cpu_kernels::{matmul_t, rms_norm, silu, softplus};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba3::{Mamba3, Mamba3State};
@@ -25,13 +25,14 @@ struct Weights {
     /// (heads, R, N) each.
     b_bias: Vec<f32>,
     c_bias: Vec<f32>,
-    b_norm: Vec<f32>,
-    c_norm: Vec<f32>,
+    /// RMSNorm weights (N) and ε of B and C.
+    b_norm: (Vec<f32>, f32),
+    c_norm: (Vec<f32>, f32),
     d: Vec<f32>,
     /// mimo_x, mimo_z, mimo_o, (heads, R, P) each; `None` for SISO.
     mimo: Option<[Vec<f32>; 3]>,
-    /// The gated norm's weight (d_inner), with `is_outproj_norm`.
-    norm: Option<Vec<f32>>,
+    /// The gated norm's weight (d_inner) and ε, with `is_outproj_norm`.
+    norm: Option<(Vec<f32>, f32)>,
     out_proj: Shared,
     a_floor: f32,
     heads: usize,
@@ -81,16 +82,22 @@ impl Weights {
         2 * self.heads * self.headdim
     }
 
-    /// Each (R, G) slice of `proj` rows at `offset` RMS-normalised with `weight`.
-    fn normalised(&self, proj: &[f32], offset: usize, weight: &[f32]) -> Vec<f32> {
+    /// Each (R, G) slice of `proj` rows at `offset` RMS-normalised by
+    /// `(weight, eps)`.
+    fn normalised(&self, proj: &[f32], offset: usize, (weight, eps): &(Vec<f32>, f32)) -> Vec<f32> {
         let n = self.d_state;
         let bc = self.rank * self.groups * n;
-        let mut values = Vec::with_capacity(proj.len() / self.width() * bc);
-        for row in proj.chunks_exact(self.width()) {
-            for v in row[offset..offset + bc].chunks_exact(n) {
-                let mean_sq = v.iter().map(|a| a * a).sum::<f32>() / n as f32;
-                let scale = 1.0 / (mean_sq + 1e-5).sqrt();
-                values.extend(v.iter().zip(weight).map(|(a, w)| a * scale * w));
+        let rows = proj.len() / self.width();
+        let mut values = vec![0.0; rows * bc];
+        for (row, out) in proj
+            .chunks_exact(self.width())
+            .zip(values.chunks_exact_mut(bc))
+        {
+            for (v, o) in row[offset..offset + bc]
+                .chunks_exact(n)
+                .zip(out.chunks_exact_mut(n))
+            {
+                rms_norm(v, weight, *eps, o);
             }
         }
         values
@@ -124,6 +131,7 @@ impl Weights {
         let mut q = vec![0.0; r * n];
         let mut v = vec![0.0; r * p];
         let mut ys = vec![0.0; r * p];
+        let mut normed = vec![0.0; p];
         for (t, y) in y.chunks_exact_mut(p).enumerate() {
             let row = &block.proj[t * width..(t + 1) * width];
             let dt = softplus(row[dt_at + head] + self.dt_bias[head]);
@@ -197,15 +205,14 @@ impl Weights {
                     *o += self.d[head] * v[rank * p + i];
                 }
                 let at = (head * r + rank) * p;
-                if let Some(weight) = &self.norm {
-                    let mean_sq = out_r.iter().map(|a| a * a).sum::<f32>() / p as f32;
-                    let scale = 1.0 / (mean_sq + 1e-5).sqrt();
-                    out_r
-                        .iter_mut()
-                        .zip(&weight[head * p..(head + 1) * p])
-                        .for_each(|(o, w)| *o *= scale * w);
-                }
-                for (i, (y, o)) in y.iter_mut().zip(out_r.iter()).enumerate() {
+                let out_r: &[f32] = match &self.norm {
+                    Some((weight, eps)) => {
+                        rms_norm(out_r, &weight[head * p..(head + 1) * p], *eps, &mut normed);
+                        &normed
+                    }
+                    None => out_r,
+                };
+                for (i, (y, o)) in y.iter_mut().zip(out_r).enumerate() {
                     let (gate_scale, out_scale) = match &self.mimo {
                         Some(m) => (m[1][at + i], m[2][at + i]),
                         None => (1.0, 1.0),
@@ -244,12 +251,12 @@ impl FusedMamba3 {
             dt_bias: host_values(m.dt_bias.val())?,
             b_bias: host_values(m.B_bias.val())?,
             c_bias: host_values(m.C_bias.val())?,
-            b_norm: host_values(m.B_norm.weight.val())?,
-            c_norm: host_values(m.C_norm.weight.val())?,
+            b_norm: (host_values(m.B_norm.weight.val())?, m.B_norm.eps as f32),
+            c_norm: (host_values(m.C_norm.weight.val())?, m.C_norm.eps as f32),
             d: host_values(m.D.val())?,
             mimo,
             norm: match &m.norm {
-                Some(norm) => Some(host_values(norm.weight.val())?),
+                Some(norm) => Some((host_values(norm.weight.val())?, norm.eps as f32)),
                 None => None,
             },
             out_proj: Shared::of(m.out_proj.weight.val())?,

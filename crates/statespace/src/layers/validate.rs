@@ -3,6 +3,19 @@
 
 use crate::error::{Error, Result};
 
+/// (d_inner, heads) = (expand · d_model, d_inner / headdim) in checked
+/// arithmetic: an error naming `expand` when the product overflows.
+pub(crate) fn inner_and_heads(
+    expand: usize,
+    d_model: usize,
+    headdim: usize,
+) -> Result<(usize, usize)> {
+    let inner = expand
+        .checked_mul(d_model)
+        .ok_or_else(|| crate::size::overflow("expand"))?;
+    Ok((inner, inner / headdim.max(1)))
+}
+
 /// Fails on the first of `fields` (key, value) that is 0.
 pub(crate) fn at_least_one(fields: &[(&str, usize)]) -> Result<()> {
     match fields.iter().find(|(_, value)| *value == 0) {

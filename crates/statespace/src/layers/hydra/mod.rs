@@ -119,11 +119,7 @@ impl HydraConfig {
     /// size that overflows).
     pub fn param_count(&self) -> Result<usize> {
         let (d, n, g, k) = (self.d_model, self.d_state, self.ngroups, self.d_conv);
-        let e = self
-            .expand
-            .checked_mul(d)
-            .ok_or_else(|| overflow("expand"))?;
-        let heads = e / self.headdim.max(1);
+        let (e, heads) = validate::inner_and_heads(self.expand, d, self.headdim)?;
         let bc = sum_of_products(&[&[4, g, n]]).ok_or_else(|| overflow("d_state"))?;
         let conv = e.checked_add(bc).ok_or_else(|| overflow("d_state"))?;
         let proj = sum_of_products(&[&[2, e], &[1, bc], &[2, heads]])

@@ -103,28 +103,22 @@ impl Mamba3Config {
         (rotated - rotated % 2) / 2
     }
 
-    /// in_proj's output width: z, x, B, C, Δ, A, λ and the angles.
+    /// in_proj's output width: z, x, B, C, Δ, A, λ and the angles, in
+    /// checked arithmetic.
     pub fn d_in_proj(&self) -> Result<usize> {
+        let (e, heads) = validate::inner_and_heads(self.expand, self.d_model, self.headdim)?;
         let bc = sum_of_products(&[&[2, self.d_state, self.ngroups, self.rank()]])
             .ok_or_else(|| overflow("d_state"))?;
-        sum_of_products(&[
-            &[2, self.d_inner()],
-            &[bc],
-            &[3, self.nheads()],
-            &[self.num_rope_angles()],
-        ])
-        .ok_or_else(|| overflow("d_model"))
+        sum_of_products(&[&[2, e], &[bc], &[3, heads], &[self.num_rope_angles()]])
+            .ok_or_else(|| overflow("d_model"))
     }
 
     /// The number of parameters, in checked arithmetic (an error naming the
     /// size that overflows).
     pub fn param_count(&self) -> Result<usize> {
         let d = self.d_model;
-        let e = self
-            .expand
-            .checked_mul(d)
-            .ok_or_else(|| overflow("expand"))?;
-        let (heads, n, r) = (e / self.headdim.max(1), self.d_state, self.rank());
+        let (e, heads) = validate::inner_and_heads(self.expand, d, self.headdim)?;
+        let (n, r) = (self.d_state, self.rank());
         let mimo = usize::from(self.is_mimo);
         sum_of_products(&[
             &[d, self.d_in_proj()?],
@@ -149,9 +143,6 @@ impl Mamba3Config {
             ("mimo_rank", self.mimo_rank),
             ("chunk_size", self.chunk_size),
         ])?;
-        self.expand
-            .checked_mul(self.d_model)
-            .ok_or_else(|| overflow("expand"))?;
         self.param_count()?;
         validate::dt_range(self.dt_min, self.dt_max)?;
         validate::heads_and_groups(self.d_inner(), self.headdim, self.ngroups)?;

@@ -137,6 +137,18 @@ impl<B: Backend> Mamba3<B> {
         self.D.val().dims()[0]
     }
 
+    /// The shapes of the decode state for `batch` sequences: angle (B, H, S),
+    /// ssm (B, H, P, N), k (B, R, H, N), v (B, H, P).
+    fn state_dims(&self, batch: usize) -> ([usize; 3], [usize; 4], [usize; 4], [usize; 3]) {
+        let (heads, p, n) = (self.nheads(), self.headdim, self.d_state);
+        (
+            [batch, heads, self.num_rope_angles],
+            [batch, heads, p, n],
+            [batch, self.mimo_rank, heads, n],
+            [batch, heads, p],
+        )
+    }
+
     /// Whether the mixer is MIMO (rank R > 1 or per-rank weights).
     pub fn is_mimo(&self) -> bool {
         self.mimo_x.is_some()
@@ -166,9 +178,17 @@ impl<B: Backend> Mamba3<B> {
 
 impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
     /// in_proj of u (B, L, d_model) split into the scan's inputs: Δ, A·Δ
-    /// and B, C normalised.
+    /// and B, C normalised. Fails on an empty or misshaped input.
     pub fn inputs(&self, u: Tensor<B, 3>) -> Result<Mamba3Inputs<B>> {
         let [batch, len, _] = u.dims();
+        self.check_input(u.dims())?;
+        if len == 0 {
+            return Err(Error::shape(
+                "input (batch, length ≥ 1, d_model)",
+                &[batch, 1, self.d_model()],
+                &u.dims(),
+            ));
+        }
         let (heads, p, n, g, r) = (
             self.nheads(),
             self.headdim,
@@ -325,12 +345,12 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
     fn initial_state(&self, batch: usize) -> Mamba3State<B> {
         let reference = self.D.val();
         let options = (&reference.device(), reference.dtype());
-        let (heads, p, n) = (self.nheads(), self.headdim, self.d_state);
+        let (angle, ssm, k, v) = self.state_dims(batch);
         Mamba3State {
-            angle: Tensor::zeros([batch, heads, self.num_rope_angles], options),
-            ssm: Tensor::zeros([batch, heads, p, n], options),
-            k: Tensor::zeros([batch, self.mimo_rank, heads, n], options),
-            v: Tensor::zeros([batch, heads, p], options),
+            angle: Tensor::zeros(angle, options),
+            ssm: Tensor::zeros(ssm, options),
+            k: Tensor::zeros(k, options),
+            v: Tensor::zeros(v, options),
         }
     }
 
@@ -340,14 +360,6 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
         state: Option<Mamba3State<B>>,
     ) -> Result<(Tensor<B, 3>, Mamba3State<B>)> {
         let [batch, len, _] = u.dims();
-        self.check_input(u.dims())?;
-        if len == 0 {
-            return Err(Error::shape(
-                "input (batch, length ≥ 1, d_model)",
-                &[batch, 1, self.d_model()],
-                &u.dims(),
-            ));
-        }
         let (y, next) = self.scan(self.inputs(u)?, state)?;
         let out = self
             .out_proj
@@ -367,24 +379,23 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
         state: Option<Mamba3State<B>>,
     ) -> Result<(Tensor<B, 4>, Mamba3State<B>)> {
         let [batch, len, _, _] = inputs.x.dims();
+        if len == 0 {
+            return Err(Error::shape(
+                "x (batch, length ≥ 1, heads, headdim)",
+                &[batch, 1, self.nheads(), self.headdim],
+                &inputs.x.dims(),
+            ));
+        }
         if let Some(s) = &state {
-            let expected = self.initial_state(batch);
-            let pairs = [
-                (
-                    "angle state",
-                    s.angle.dims().to_vec(),
-                    expected.angle.dims().to_vec(),
-                ),
-                (
-                    "ssm state",
-                    s.ssm.dims().to_vec(),
-                    expected.ssm.dims().to_vec(),
-                ),
-                ("k state", s.k.dims().to_vec(), expected.k.dims().to_vec()),
-                ("v state", s.v.dims().to_vec(), expected.v.dims().to_vec()),
+            let (angle, ssm, k, v) = self.state_dims(batch);
+            let pairs: [(&str, &[usize], &[usize]); 4] = [
+                ("angle state", &s.angle.dims(), &angle),
+                ("ssm state", &s.ssm.dims(), &ssm),
+                ("k state", &s.k.dims(), &k),
+                ("v state", &s.v.dims(), &v),
             ];
             if let Some((name, got, want)) = pairs.into_iter().find(|(_, got, want)| got != want) {
-                return Err(Error::shape(name, &want, &got));
+                return Err(Error::shape(name, want, got));
             }
         }
         let (heads, p, r) = (self.nheads(), self.headdim, self.mimo_rank);
