@@ -2,6 +2,8 @@
 forward+backward, at the shapes of `ssm bench kernels --only mamba3` (run on the GPU box).
 
 MAMBA_SRC: a folder holding mamba_ssm/ of state-spaces/mamba (commit e9594ce or later).
+DTYPES: comma-separated torch dtypes to time (default "float32,bfloat16"); each one
+autotunes the kernels afresh (minutes on a cold machine).
 Only the Triton modules are imported: the package's __init__ (which loads the CUDA
 extensions) is bypassed, so no build is needed. Prints one JSON line per measurement,
 with the fields of ours (`statespace.mamba3_siso`).
@@ -37,7 +39,7 @@ def bench(fn, warm=3, iters=10):
 
 
 for (b, L, h, p, n) in [(8, 2048, 24, 64, 128), (1, 65536, 24, 64, 128)]:
-    for dtype in [torch.float32, torch.bfloat16]:
+    for dtype in [getattr(torch, name) for name in os.environ.get("DTYPES", "float32,bfloat16").split(",")]:
         try:
             s = n // 4
             leaf = lambda *shape, dt=dtype, scale=1.0: (torch.randn(*shape, device=dev, dtype=dt) * scale).requires_grad_(True)

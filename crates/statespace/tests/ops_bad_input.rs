@@ -19,9 +19,9 @@ use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::ops::cross_entropy::check_cross_entropy;
 use statespace::ops::{
-    NormKind, SelectiveScan, Ssd, add_bias, cauchy, causal_conv, causal_conv1d, diagonal_kernel,
-    dplr_spectrum, embedding, gelu, irfft, matmul, mean_cross_entropy, norm, rfft, selective_scan,
-    ssd, ssd_chunked, vandermonde,
+    NormKind, RotaryPairs, SelectiveScan, Ssd, add_bias, cauchy, causal_conv, causal_conv1d,
+    diagonal_kernel, dplr_spectrum, embedding, gelu, irfft, matmul, mean_cross_entropy, norm,
+    prefix_sum, rfft, rotary, selective_scan, ssd, ssd_chunked, vandermonde,
 };
 
 type B = Flex;
@@ -104,6 +104,13 @@ fn gelu_refuses_a_quantized_tensor() {
     // GELU takes any shape: only the dtype can be wrong.
     let x = quantized(f32s(&mut Draws::new(4), [3, 4]));
     assert_refused(gelu(x), &["gelu", "`x`"]);
+}
+
+#[test]
+fn prefix_sum_refuses_a_quantized_tensor() {
+    // Running sums take any (B, L, F): only the dtype can be wrong.
+    let x = quantized(f32s(&mut Draws::new(4), [2, 3, 4]));
+    assert_refused(prefix_sum(x, false), &["prefix_sum", "`x`"]);
 }
 
 #[test]
@@ -634,4 +641,30 @@ fn shape_errors_are_the_shape_variant() {
             if tensor == "add_bias: b (cols)" && expected == &[3] && actual == &[2]),
         "{err:?}"
     );
+}
+
+#[test]
+fn rotary_refuses_odd_state_ungrouped_heads_and_long_angles() {
+    let mut draws = Draws::new(6);
+    // x (B 1, L 3, R 1, G 2, N 8), bias (H 4, R 1, N 8), θ (1, 3, 4, S ≤ 4).
+    let x = f32s(&mut draws, [1, 3, 1, 2, 8]);
+    let bias = f32s(&mut draws, [4, 1, 8]);
+    let theta = f32s(&mut draws, [1, 3, 4, 2]);
+    let pairs = RotaryPairs::Adjacent;
+    let odd = f32s(&mut draws, [1, 3, 1, 2, 7]);
+    let result = rotary(odd, f32s(&mut draws, [4, 1, 7]), theta.clone(), pairs);
+    assert_refused(result, &["rotary: x", "N even"]);
+    let result = rotary(x.clone(), f32s(&mut draws, [3, 1, 8]), theta.clone(), pairs);
+    assert_refused(result, &["rotary: bias", "multiple"]);
+    let result = rotary(
+        x.clone(),
+        bias.clone(),
+        f32s(&mut draws, [1, 3, 4, 5]),
+        pairs,
+    );
+    assert_refused(result, &["rotary: theta", "[1, 3, 4, 4]", "[1, 3, 4, 5]"]);
+    let result = rotary(x.clone(), f32s(&mut draws, [4, 2, 8]), theta.clone(), pairs);
+    assert_refused(result, &["rotary: bias", "[4, 1, 8]", "[4, 2, 8]"]);
+    let result = rotary(x, bias.cast(DType::F64), theta, pairs);
+    assert_refused(result, &["rotary", "`bias`", "F64"]);
 }

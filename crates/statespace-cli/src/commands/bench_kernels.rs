@@ -350,7 +350,7 @@ fn matmul_bench<B: SsmBackend>(device: &B::Device, name: &str, smoke: bool) -> R
 /// Mamba-3's scan (SISO) from in_proj's outputs to the gated outputs
 /// before out_proj: what mamba_ssm's Triton `mamba3_siso_combined` does
 /// (`bench/peers/mamba3_triton.py` times it at the same shapes). Ours is
-/// the composite of tensor ops around the SSD op (no Mamba-3 kernel yet).
+/// the rotary and running-sum ops and tensor ops around the SSD op.
 fn mamba3_bench<A: AutodiffBackend + SsmBackend>(
     device: &A::Device,
     name: &str,

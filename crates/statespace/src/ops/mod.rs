@@ -65,6 +65,8 @@ pub mod fft_conv;
 pub mod gelu;
 pub mod matmul;
 pub mod norm;
+pub mod prefix_sum;
+pub mod rotary;
 pub mod selective_scan;
 pub mod spectral;
 pub mod ssd;
@@ -82,6 +84,8 @@ pub use fft_conv::{FftConvOps, causal_conv};
 pub use gelu::{GeluOps, gelu};
 pub use matmul::{MatmulOps, add_bias, matmul};
 pub use norm::{NormKind, NormOps, norm};
+pub use prefix_sum::{PrefixSumOps, prefix_sum};
+pub use rotary::{RotaryOps, RotaryPairs, rotary};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, SsdProblem, ssd, ssd_chunked};
@@ -104,6 +108,8 @@ pub trait SsmBackend:
     + NormOps
     + CrossEntropyOps
     + GeluOps
+    + PrefixSumOps
+    + RotaryOps
 {
 }
 
@@ -122,7 +128,9 @@ impl<
         + EmbeddingOps
         + NormOps
         + CrossEntropyOps
-        + GeluOps,
+        + GeluOps
+        + PrefixSumOps
+        + RotaryOps,
 > SsmBackend for B
 {
 }

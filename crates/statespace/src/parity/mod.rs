@@ -29,6 +29,8 @@ mod gelu;
 mod harness;
 mod matmul;
 mod norm;
+mod prefix_sum;
+mod rotary;
 mod selective_scan;
 mod spectral;
 mod ssd;
@@ -71,6 +73,8 @@ where
     causal_conv1d::checks::<B>(&mut cx)?;
     embedding::checks::<B>(&mut cx)?;
     norm::checks::<B>(&mut cx)?;
+    prefix_sum::checks::<B>(&mut cx)?;
+    rotary::checks::<B>(&mut cx)?;
     cross_entropy::checks::<B>(&mut cx)?;
     adamw::checks::<B>(&mut cx)?;
     Ok(checks)

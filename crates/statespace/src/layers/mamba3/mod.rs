@@ -38,7 +38,10 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::{GatedRmsNorm, RmsNorm};
-use crate::ops::{MatmulOps, NormOps, Ssd, SsdOps, matmul, ssd};
+use crate::ops::{
+    MatmulOps, NormOps, PrefixSumOps, RotaryOps, RotaryPairs, Ssd, SsdOps, matmul, prefix_sum,
+    rotary, ssd,
+};
 
 /// The Mamba-3 mixer.
 #[derive(Module, Debug)]
@@ -176,7 +179,7 @@ impl<B: Backend> Mamba3<B> {
     }
 }
 
-impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
+impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
     /// in_proj of u (B, L, d_model) split into the scan's inputs: Δ, A·Δ
     /// and B, C normalised. Fails on an empty or misshaped input.
     pub fn inputs(&self, u: Tensor<B, 3>) -> Result<Mamba3Inputs<B>> {
@@ -231,35 +234,34 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
 
     /// The per-head, per-rank layouts of `inputs`, the angles continued
     /// from `theta0` (B, H, S).
-    fn prepare(&self, inputs: Mamba3Inputs<B>, theta0: Option<Tensor<B, 3>>) -> Projected<B> {
-        let [batch, len, r, g, n] = inputs.b.dims();
+    fn prepare(
+        &self,
+        inputs: Mamba3Inputs<B>,
+        theta0: Option<Tensor<B, 3>>,
+    ) -> Result<Projected<B>> {
+        let [batch, len, _, _, _] = inputs.b.dims();
         let heads = self.nheads();
         let step_angle = (inputs.angles.tanh() * std::f64::consts::PI).unsqueeze_dim::<4>(2)
             * inputs.dt.clone().unsqueeze_dim(3); // (B, L, H, S)
-        let mut theta = step_angle.cumsum(1);
+        let [_, _, _, s] = step_angle.dims();
+        let mut theta = prefix_sum(step_angle.reshape([batch, len, heads * s]), false)?
+            .reshape([batch, len, heads, s]);
         if let Some(t0) = theta0 {
             theta = theta + t0.unsqueeze_dim(1);
         }
-        let per_head = |t: Tensor<B, 5>, bias: &Param<Tensor<B, 3>>| {
-            let expanded = t
-                .reshape([batch, len, r, g, 1, n])
-                .repeat_dim(4, heads / g)
-                .reshape([batch, len, r, heads, n]);
-            expanded
-                + bias
-                    .val()
-                    .swap_dims(0, 1)
-                    .unsqueeze_dim::<4>(0)
-                    .unsqueeze_dim(0)
+        let pairs = if self.is_mimo() {
+            RotaryPairs::Halves
+        } else {
+            RotaryPairs::Adjacent
         };
-        let k = self.rotate(per_head(inputs.b, &self.B_bias), &theta);
-        let q = self.rotate(per_head(inputs.c, &self.C_bias), &theta);
+        let k = rotary(inputs.b, self.B_bias.val(), theta.clone(), pairs)?;
+        let q = rotary(inputs.c, self.C_bias.val(), theta.clone(), pairs)?;
         let z = inputs.z.unsqueeze_dim::<5>(2);
         let z = match &self.mimo_z {
             Some(w) => z * Self::rank_weight(w),
             None => z,
         };
-        Projected {
+        Ok(Projected {
             z,
             v: self.rank_inputs(inputs.x.clone()),
             x: inputs.x,
@@ -269,53 +271,7 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
             adt: inputs.adt,
             lambda: sigmoid(inputs.trap),
             theta,
-        }
-    }
-
-    /// Rotates pairs of state entries of t (B, L, R, H, N) by θ (B, L, H, S):
-    /// (a, b) → (a cos θ − b sin θ, a sin θ + b cos θ) for the first S
-    /// pairs; SISO pairs (2i, 2i + 1), MIMO (i, i + N/2) (the kernels'
-    /// layouts). Entries past the S pairs pass through.
-    fn rotate(&self, t: Tensor<B, 5>, theta: &Tensor<B, 4>) -> Tensor<B, 5> {
-        let [batch, len, r, heads, n] = t.dims();
-        let half = n / 2;
-        let s = theta.dims()[3];
-        let full = if s < half {
-            let pad = Tensor::zeros(
-                [batch, len, heads, half - s],
-                (&theta.device(), theta.dtype()),
-            );
-            Tensor::cat(vec![theta.clone(), pad], 3)
-        } else {
-            theta.clone()
-        };
-        let per_rank = |v: Tensor<B, 4>| {
-            v.unsqueeze_dim::<5>(2)
-                .repeat_dim(2, r)
-                .reshape([batch, len, r * heads, 1, half])
-        };
-        let (cos, sin) = (per_rank(full.clone().cos()), per_rank(full.sin()));
-        let pairwise = !self.is_mimo();
-        let pairs = if pairwise {
-            t.reshape([batch, len, r * heads, half, 2]).swap_dims(3, 4)
-        } else {
-            t.reshape([batch, len, r * heads, 2, half])
-        };
-        let first = pairs.clone().narrow(3, 0, 1);
-        let second = pairs.narrow(3, 1, 1);
-        let rotated = Tensor::cat(
-            vec![
-                first.clone() * cos.clone() - second.clone() * sin.clone(),
-                first * sin + second * cos,
-            ],
-            3,
-        );
-        let rotated = if pairwise {
-            rotated.swap_dims(3, 4)
-        } else {
-            rotated
-        };
-        rotated.reshape([batch, len, r, heads, n])
+        })
     }
 
     /// Σ_r v_r k_rᵀ of one step, v (B, R, H, P), k (B, R, H, N) → (B, H, P, N).
@@ -335,7 +291,7 @@ fn next_step<B: Backend>(t: &Tensor<B, 3>) -> Tensor<B, 3> {
     }
 }
 
-impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
+impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> StatefulMixer<B> for Mamba3<B> {
     type State = Mamba3State<B>;
 
     fn d_model(&self) -> usize {
@@ -368,7 +324,7 @@ impl<B: SsdOps + NormOps + MatmulOps> StatefulMixer<B> for Mamba3<B> {
     }
 }
 
-impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
+impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
     /// The scan of `inputs` (from [`Self::inputs`]) continued from `state`
     /// (`None`: zero): the gated outputs contracted over the ranks, before
     /// out_proj, (B, L, H, P), and the state after the last step. Fails on
@@ -399,7 +355,7 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
             }
         }
         let (heads, p, r) = (self.nheads(), self.headdim, self.mimo_rank);
-        let pr = self.prepare(inputs, state.as_ref().map(|s| s.angle.clone()));
+        let pr = self.prepare(inputs, state.as_ref().map(|s| s.angle.clone()))?;
         // The next step's (1 − λ)Δ, zero past the chunk (its state is exact).
         let dt_next = next_step(&pr.dt);
         let lambda_next = next_step(&pr.lambda);
@@ -467,15 +423,21 @@ impl<B: SsdOps + NormOps + MatmulOps> Mamba3<B> {
         })?;
         let y = y.reshape([batch, len, subs, heads, p]).narrow(2, r - 1, r); // (B, L, R, H, P)
         // Σ_r' (q_r · k_r') v_r' of the same step, to take the carry off.
-        let rows = batch * len;
-        let by_head = |t: Tensor<B, 5>| {
-            let [_, _, _, _, w_] = t.dims();
-            t.swap_dims(2, 3).reshape([rows, heads, r, w_])
+        // (SISO: one product per step and head, elementwise; batched 1 × 1
+        // matrix products would be millions of tiny launches' worth.)
+        let same_step = if r == 1 {
+            (pr.q * pr.k.clone()).sum_dim(4) * pr.v.clone()
+        } else {
+            let rows = batch * len;
+            let by_head = |t: Tensor<B, 5>| {
+                let [_, _, _, _, w_] = t.dims();
+                t.swap_dims(2, 3).reshape([rows, heads, r, w_])
+            };
+            let qk = matmul(by_head(pr.q), by_head(pr.k.clone()).swap_dims(2, 3))?;
+            matmul(qk, by_head(pr.v.clone()))?
+                .reshape([batch, len, heads, r, p])
+                .swap_dims(2, 3)
         };
-        let qk = matmul(by_head(pr.q), by_head(pr.k.clone()).swap_dims(2, 3))?;
-        let same_step = matmul(qk, by_head(pr.v.clone()))?
-            .reshape([batch, len, heads, r, p])
-            .swap_dims(2, 3);
         let d = self.D.val().reshape([1, 1, 1, heads, 1]);
         let y = y - same_step * carry.unsqueeze_dim::<4>(3).unsqueeze_dim(2) + pr.v * d;
         let e = self.d_inner();
