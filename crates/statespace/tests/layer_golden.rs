@@ -1,7 +1,9 @@
 //! Whole-layer golden cases: Hydra against goombalab/hydra's `Hydra`
 //! (`hydra_*`) and Mamba-3 against mamba_ssm's `Mamba3`, SISO and MIMO
-//! (`mamba3_*`: also the decode outputs and states): every output and
-//! gradient in f64 at ≤ 1e-9, and in f32 at ≤ 1e-4.
+//! (`mamba3_*`: also the decode outputs and states), and the long
+//! convolution against safari's `LongConv` (`longconv_*`: also the kernel
+//! it convolves): every output and gradient in f64 at ≤ 1e-9, and in f32
+//! at ≤ 1e-4.
 
 mod common;
 
@@ -9,7 +11,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
 use common::{assert_checks, golden_cases, golden_set};
 use statespace::golden::layer::{LayerCheck, tolerance_for};
-use statespace::golden::{hydra, mamba3};
+use statespace::golden::{hydra, long_conv, mamba3};
 
 type B = Autodiff<Flex>;
 
@@ -39,4 +41,9 @@ fn hydra_matches_reference_in_f64_and_f32() {
 #[test]
 fn mamba3_matches_reference_in_f64_and_f32() {
     check_all("mamba3_", mamba3::check_case::<B>);
+}
+
+#[test]
+fn long_conv_matches_reference_in_f64_and_f32() {
+    check_all("longconv_", long_conv::check_case::<B>);
 }

@@ -6,6 +6,7 @@
 pub mod hydra;
 pub mod layer;
 pub mod lm;
+pub mod long_conv;
 pub mod mamba3;
 pub mod s4;
 pub mod selective_scan;

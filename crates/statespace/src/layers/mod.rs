@@ -10,6 +10,7 @@ pub mod embedding;
 pub mod hydra;
 mod init;
 pub mod linear;
+pub mod long_conv;
 pub mod mamba;
 pub mod mamba2;
 pub mod mamba3;
