@@ -5,7 +5,7 @@
 #   scripts/reference/fetch_sources.sh
 #
 # By default clones from GitHub at the pinned commits. If GitHub is not
-# reachable, point S4_GIT_DIR / MAMBA_GIT_DIR at an existing clone or bare
+# reachable, point S4_GIT_DIR / MAMBA_GIT_DIR / SAFARI_GIT_DIR at an existing clone or bare
 # mirror of the repository; the pinned commit (or HEAD if it is absent) is
 # exported from it with `git archive`.
 set -euo pipefail
@@ -14,6 +14,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DEST="$ROOT/target/ref-src"
 S4_COMMIT=e757cef57d89e448c413de7325ed5601aceaac13
 MAMBA_COMMIT=e9594ce1c732d97440f0332fdc43170a2294dbfa
+SAFARI_COMMIT=02220c69d247e5473616cd053a443ad99fd2559b
 
 export_repo() { # name url commit gitdir-override paths...
   local name=$1 url=$2 commit=$3 gitdir=$4; shift 4
@@ -34,3 +35,5 @@ export_repo s4 https://github.com/state-spaces/s4 $S4_COMMIT "${S4_GIT_DIR:-}" m
 export_repo mamba https://github.com/state-spaces/mamba $MAMBA_COMMIT "${MAMBA_GIT_DIR:-}" \
   mamba_ssm/modules/ssd_minimal.py mamba_ssm/ops/triton/layernorm_gated.py mamba_ssm/modules/mamba2.py \
   mamba_ssm/models/mixer_seq_simple.py mamba_ssm/models/config_mamba.py
+export_repo safari https://github.com/HazyResearch/safari $SAFARI_COMMIT "${SAFARI_GIT_DIR:-}" \
+  src/models/sequence/hyena.py

@@ -4,6 +4,7 @@
 //! and by `ssm selftest` on any device.
 
 pub mod hydra;
+pub mod hyena;
 pub mod layer;
 pub mod lm;
 pub mod long_conv;

@@ -8,6 +8,7 @@ pub mod activation;
 pub mod causal_conv;
 pub mod embedding;
 pub mod hydra;
+pub mod hyena;
 mod init;
 pub mod linear;
 pub mod long_conv;

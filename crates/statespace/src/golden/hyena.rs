@@ -1,0 +1,136 @@
+//! Golden cases `hyena_*`: safari's `HyenaOperator` (`fftconv_ref` path) in
+//! float64: `input` and `output` (B, L, d), `grad_out`, `grad_input`, the
+//! modulated implicit filter (`aux_filter`) and every parameter with its
+//! gradient under the state_dict names (buffers `pos_emb.t` and
+//! `modulation.deltas` loaded as stored).
+
+use burn::optim::GradientsParams;
+use burn::tensor::DType;
+use burn::tensor::backend::AutodiffBackend;
+use rand::SeedableRng;
+
+use super::layer::{input, manifest_config};
+use super::{Check, check_named};
+use crate::error::{Error, Result};
+use crate::io::{HostTensor, SafetensorsFile, cast_params, named_grads};
+use crate::layers::activation::Activation;
+use crate::layers::hyena::{Hyena, HyenaConfig, official_name};
+use crate::ops::SsmBackend;
+
+/// The case's configuration from the manifest's `config`. Fails, naming
+/// the key, on settings whose official code does not run or that this
+/// layer does not reproduce (several heads, an inner factor, blocks,
+/// dropout).
+pub fn config_for(
+    case: &str,
+    file: &SafetensorsFile,
+    manifest: Option<&serde_json::Value>,
+) -> Result<HyenaConfig> {
+    let fields = manifest_config(manifest, case, file)?;
+    let bad = |key: &str, why: &str| Error::Format {
+        path: file.path().to_path_buf(),
+        message: format!("manifest config of {case}: `{key}` {why}"),
+    };
+    let get = |key: &str| fields.get(key).unwrap_or(&serde_json::Value::Null);
+    let defaults = HyenaConfig::default();
+    let number = |key: &str, default: usize| get(key).as_u64().map_or(default, |v| v as usize);
+    let real = |key: &str, default: f64| get(key).as_f64().unwrap_or(default);
+    let flag = |key: &str, default: bool| get(key).as_bool().unwrap_or(default);
+    for key in ["num_heads", "inner_factor", "num_blocks"] {
+        if number(key, 1) != 1 {
+            return Err(bad(key, "other than 1 is not supported"));
+        }
+    }
+    for key in ["dropout", "filter_dropout"] {
+        if real(key, 0.0) != 0.0 {
+            return Err(bad(key, "must be 0 to compare outputs"));
+        }
+    }
+    let d_model = get("d_model")
+        .as_u64()
+        .ok_or_else(|| bad("d_model", "missing"))? as usize;
+    let l_max = get("l_max")
+        .as_u64()
+        .ok_or_else(|| bad("l_max", "missing"))? as usize;
+    let activation: Activation = match get("activation") {
+        serde_json::Value::Null => Activation::Identity,
+        v => serde_json::from_value(v.clone()).map_err(|e| bad("activation", &e.to_string()))?,
+    };
+    Ok(HyenaConfig {
+        d_model,
+        l_max,
+        order: number("order", defaults.order),
+        filter_order: number("filter_order", defaults.filter_order),
+        emb_dim: number("emb_dim", defaults.emb_dim),
+        short_filter_order: number("short_filter_order", defaults.short_filter_order),
+        num_inner_mlps: number("num_inner_mlps", defaults.num_inner_mlps),
+        w: real("w", defaults.w),
+        bias: flag("bias", defaults.bias),
+        modulate: flag("modulate", defaults.modulate),
+        shift: real("shift", defaults.shift),
+        fast_decay_pct: real("fast_decay_pct", defaults.fast_decay_pct),
+        slow_decay_pct: real("slow_decay_pct", defaults.slow_decay_pct),
+        target: real("target", defaults.target),
+        normalized: flag("normalized", defaults.normalized),
+        outer_mixing: flag("outer_mixing", defaults.outer_mixing),
+        post_order_ffn: flag("post_order_ffn", defaults.post_order_ffn),
+        activation,
+    })
+}
+
+/// The case's operator with its parameters stored as `dtype`, every one
+/// loaded by its state_dict name.
+pub fn layer_from_case<B: SsmBackend>(
+    config: &HyenaConfig,
+    file: &SafetensorsFile,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<Hyena<B>> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    cast_params(config.init::<B>(device, &mut rng)?, dtype).load(|name| file.f64(name))
+}
+
+/// Output, filter, input gradient and every parameter gradient of the case,
+/// run in `dtype` at `tolerance`.
+pub fn check_case<B: AutodiffBackend + SsmBackend>(
+    case: &str,
+    file: &SafetensorsFile,
+    manifest: Option<&serde_json::Value>,
+    dtype: DType,
+    tolerance: f64,
+    device: &B::Device,
+) -> Result<Vec<Check>> {
+    let config = config_for(case, file, manifest)?;
+    let layer = layer_from_case::<B>(&config, file, dtype, device)?;
+    let u = input::<B>(file, "input", dtype, device)?.require_grad();
+    let len = u.dims()[1];
+    let out = layer.forward(u.clone())?;
+    let mut ours = vec![
+        ("output".to_string(), HostTensor::from_tensor(&out).data),
+        (
+            "aux_filter".to_string(),
+            HostTensor::from_tensor(&layer.filter_fn.filter(len)?).data,
+        ),
+    ];
+    let grad_out = input::<B>(file, "grad_out", dtype, device)?;
+    let grads = (out * grad_out).sum().backward();
+    if let Some(g) = u.grad(&grads) {
+        ours.push(("grad_input".to_string(), HostTensor::from_tensor(&g).data));
+    }
+    let params = GradientsParams::from_grads(grads, &layer);
+    for (name, grad) in named_grads::<B, _>(&layer, &params) {
+        ours.push((format!("grad_{}", official_name(&name)), grad.data));
+    }
+    let mut expected: Vec<String> = vec!["output".into(), "grad_input".into()];
+    expected.extend(file.names().into_iter().filter(|n| {
+        (n.starts_with("grad_") && n != "grad_out" && n != "grad_input") || n == "aux_filter"
+    }));
+    check_named(
+        &format!("{case} ({dtype:?})"),
+        &ours,
+        file,
+        &expected,
+        str::to_string,
+        |_| tolerance,
+    )
+}
