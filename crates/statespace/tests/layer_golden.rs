@@ -12,7 +12,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
 use common::{assert_checks, cases_in, golden_cases, golden_set, reference_set};
 use statespace::golden::layer::{LayerCheck, tolerance_for};
-use statespace::golden::{hydra, hyena, long_conv, mamba3};
+use statespace::golden::{h3, hydra, hyena, long_conv, mamba3};
 
 type B = Autodiff<Flex>;
 
@@ -74,4 +74,11 @@ fn hyena_matches_own_reference_cases() {
         .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_checks(&checks);
     }
+}
+
+/// H3 against safari's `H3` (float32 reference: outputs, kernels and
+/// states ≤ 1e-5, gradients ≤ 1e-4), run in f64 and f32.
+#[test]
+fn h3_matches_reference_forward_gradients_and_steps() {
+    check_all("h3_", h3::check_case::<B>);
 }

@@ -96,11 +96,12 @@ pub fn run(args: Args) -> Result<()> {
             DeviceKind::Cuda => DType::F32,
         };
         let layer_tolerance = golden::layer::tolerance_for(layer_dtype);
-        let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 4] = [
+        let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 5] = [
             ("hydra_", golden::hydra::check_case::<Autodiff<B>>),
             ("mamba3_", golden::mamba3::check_case::<Autodiff<B>>),
             ("longconv_", golden::long_conv::check_case::<Autodiff<B>>),
             ("hyena_", golden::hyena::check_case::<Autodiff<B>>),
+            ("h3_", golden::h3::check_case::<Autodiff<B>>),
         ];
         for (prefix, check) in layers {
             for (case, file) in set.cases(prefix)? {

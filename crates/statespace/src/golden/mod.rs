@@ -3,6 +3,7 @@
 //! are found, and how results are compared with it. Used by the test suite
 //! and by `ssm selftest` on any device.
 
+pub mod h3;
 pub mod hydra;
 pub mod hyena;
 pub mod layer;

@@ -1,0 +1,174 @@
+//! Golden cases `h3_*`: safari's `H3` (PyTorch FFT path) in float32 (its
+//! shift kernel forces it): `output`, every gradient, the two kernels
+//! (`aux_shift_kernel`, `aux_ssm_kernel`), the token-by-token outputs
+//! (`output_step`, from zero states, with the final states) and the
+//! prefill-then-step outputs (`output_prefill_step`).
+
+use burn::optim::GradientsParams;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{DType, Tensor};
+use rand::SeedableRng;
+
+use super::layer::{input, manifest_config};
+use super::{Check, check_named};
+use crate::discretize::Discretization;
+use crate::error::{Error, Result};
+use crate::io::{HostTensor, SafetensorsFile, cast_params, named_grads};
+use crate::layers::h3::{H3, H3Config};
+use crate::ops::SsmBackend;
+
+/// Tolerances against a float32 reference: outputs, kernels and states;
+/// gradients.
+pub const TOLERANCE_F32_REFERENCE: (f64, f64) = (1e-5, 1e-4);
+
+/// The case's configuration from the manifest's `config` and the shapes.
+/// Fails, naming the key, on a kernel mode or real-part transform this
+/// layer does not have.
+pub fn config_for(
+    case: &str,
+    file: &SafetensorsFile,
+    manifest: Option<&serde_json::Value>,
+) -> Result<H3Config> {
+    let fields = manifest_config(manifest, case, file)?;
+    let bad = |key: &str, why: &str| Error::Format {
+        path: file.path().to_path_buf(),
+        message: format!("manifest config of {case}: `{key}` {why}"),
+    };
+    let text = |key: &str| fields.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    if !matches!(text("mode"), "" | "diag") {
+        return Err(bad("mode", "other than diag is not supported"));
+    }
+    if !matches!(text("real_type"), "" | "exp") {
+        return Err(bad("real_type", "other than exp is not supported"));
+    }
+    if fields.get("channels").and_then(|v| v.as_u64()).unwrap_or(1) != 1 {
+        return Err(bad("channels", "other than 1 is not supported"));
+    }
+    let disc = match text("disc") {
+        "" | "bilinear" => Discretization::Bilinear,
+        "zoh" => Discretization::Zoh,
+        _ => return Err(bad("disc", "must be bilinear or zoh")),
+    };
+    let [d_model, d_state] = <[usize; 2]>::try_from(file.shape("ssm_k_kernel.kernel.B")?)
+        .map_err(|_| bad("ssm_k_kernel.kernel.B", "is not (d_model, N)"))?;
+    let heads = file.shape("D")?[0];
+    Ok(H3Config {
+        d_model,
+        d_state,
+        head_dim: d_model / heads.max(1),
+        disc,
+        ..H3Config::new(d_model)
+    })
+}
+
+/// The case's layer with its parameters stored as `dtype`.
+pub fn layer_from_case<B: SsmBackend>(
+    config: &H3Config,
+    file: &SafetensorsFile,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<H3<B>> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    cast_params(config.init::<B>(device, &mut rng)?, dtype).load(|name| file.f64(name))
+}
+
+/// Forward, kernels, gradients and both recurrent runs of the case in
+/// `dtype`. A float32 reference is held to [`TOLERANCE_F32_REFERENCE`]
+/// (its own rounding), a float64 one to `tolerance`.
+pub fn check_case<B: AutodiffBackend + SsmBackend>(
+    case: &str,
+    file: &SafetensorsFile,
+    manifest: Option<&serde_json::Value>,
+    dtype: DType,
+    tolerance: f64,
+    device: &B::Device,
+) -> Result<Vec<Check>> {
+    let config = config_for(case, file, manifest)?;
+    let layer = layer_from_case::<B>(&config, file, dtype, device)?;
+    let u = input::<B>(file, "input", dtype, device)?.require_grad();
+    let [batch, len, _] = u.dims();
+    let host2 = |t: Tensor<B, 2>| HostTensor::from_tensor(&t).data;
+    let host3 = |t: Tensor<B, 3>| HostTensor::from_tensor(&t).data;
+    let out = layer.forward(u.clone())?;
+    let shift = layer.shift_kernel(len);
+    let taps = shift.dims()[1];
+    let shift = if taps < len {
+        let pad = Tensor::zeros(
+            [config.d_model, len - taps],
+            (&shift.device(), shift.dtype()),
+        );
+        Tensor::cat(vec![shift, pad], 1)
+    } else {
+        shift
+    };
+    let mut ours = vec![
+        ("output".to_string(), host3(out.clone())),
+        ("aux_shift_kernel".to_string(), host2(shift)),
+        ("aux_ssm_kernel".to_string(), host2(layer.ssm_kernel(len)?)),
+    ];
+    let grad_out = input::<B>(file, "grad_out", dtype, device)?;
+    let grads = (out * grad_out).sum().backward();
+    if let Some(g) = u.grad(&grads) {
+        ours.push(("grad_input".to_string(), HostTensor::from_tensor(&g).data));
+    }
+    let params = GradientsParams::from_grads(grads, &layer);
+    for (name, grad) in named_grads::<B, _>(&layer, &params) {
+        ours.push((format!("grad_{name}"), grad.data));
+    }
+    // Token by token from zero states, and the final states.
+    let x = u.detach();
+    let (stepped, state) = layer.forward_with_state(x.clone(), layer.initial_state(batch))?;
+    ours.push(("output_step".to_string(), host3(stepped)));
+    ours.push(("step_final_state_shift".to_string(), host3(state.shift)));
+    let ssm = Tensor::stack::<4>(vec![state.ssm.re, state.ssm.im], 3);
+    ours.push((
+        "step_final_state_ssm".to_string(),
+        HostTensor::from_tensor(&ssm).data,
+    ));
+    // A prefix through the convolution, its state, then one token at a time.
+    if let Some(prefix) = manifest
+        .and_then(|m| m.get(case)?.get("prefill_len")?.as_u64())
+        .map(|p| (p as usize).clamp(1, len))
+    {
+        let head = layer.forward(x.clone().narrow(1, 0, prefix))?;
+        let (_, state) =
+            layer.forward_with_state(x.clone().narrow(1, 0, prefix), layer.initial_state(batch))?;
+        let mut parts = vec![head];
+        if prefix < len {
+            let (tail, _) = layer.forward_with_state(x.narrow(1, prefix, len - prefix), state)?;
+            parts.push(tail);
+        }
+        ours.push((
+            "output_prefill_step".to_string(),
+            host3(Tensor::cat(parts, 1)),
+        ));
+    }
+    let mut expected: Vec<String> = vec!["output".into(), "grad_input".into()];
+    expected.extend(file.names().into_iter().filter(|n| {
+        (n.starts_with("grad_") && n != "grad_out" && n != "grad_input")
+            || n.starts_with("aux_")
+            || n == "output_step"
+            || n == "output_prefill_step"
+            || n.starts_with("step_final_state")
+    }));
+    let f32_reference = file.dtype("output")? == safetensors::Dtype::F32;
+    let (outputs, gradients) = if f32_reference {
+        TOLERANCE_F32_REFERENCE
+    } else {
+        (tolerance, tolerance)
+    };
+    check_named(
+        &format!("{case} ({dtype:?})"),
+        &ours,
+        file,
+        &expected,
+        str::to_string,
+        |name| {
+            if name.starts_with("grad_") {
+                gradients
+            } else {
+                outputs
+            }
+        },
+    )
+}
