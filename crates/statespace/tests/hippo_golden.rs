@@ -115,3 +115,86 @@ fn lagt_state_is_the_laguerre_projection() {
         .collect();
     assert_close("LagT state vs Laguerre projection", &x, &projection, 1e-6);
 }
+
+/// S5's `make_HiPPO` / `make_DPLR_HiPPO` (golden `s5_init_hippo`): the
+/// LegS matrix, the eigenvalues exactly, and V, V*p and V*B up to each
+/// eigenvector's phase (LAPACK and faer pick different ones).
+#[test]
+fn s5_normal_hippo_equals_reference() {
+    use faer::c64;
+    use statespace::hippo::normal_legs;
+    let mut checked = 0;
+    for (case, file) in golden_cases("s5_init_hippo") {
+        for name in file.names() {
+            let Some(n) = name
+                .strip_prefix('N')
+                .and_then(|rest| rest.strip_suffix(".Lambda_re"))
+            else {
+                continue;
+            };
+            let n: usize = n.parse().unwrap();
+            let get = |key: &str| file.f64(&format!("N{n}.{key}")).unwrap().data;
+            let complex = |data: Vec<f64>| -> Vec<c64> {
+                data.chunks(2).map(|z| c64::new(z[0], z[1])).collect()
+            };
+            let ours = normal_legs(n).unwrap();
+            let t = transition(Measure::LegS, n).unwrap();
+            assert_close(
+                &format!("{case} N{n} hippo_A"),
+                &mat_to_vec(&t.a),
+                &get("hippo_A"),
+                1e-12,
+            );
+            let re: Vec<f64> = ours.lambda.iter().map(|z| z.re).collect();
+            let im: Vec<f64> = ours.lambda.iter().map(|z| z.im).collect();
+            assert_close(
+                &format!("{case} N{n} Lambda_re"),
+                &re,
+                &get("Lambda_re"),
+                1e-12,
+            );
+            assert_close(
+                &format!("{case} N{n} Lambda_im"),
+                &im,
+                &get("Lambda_im"),
+                1e-10,
+            );
+            // Each column's phase: the reference column is ours times e^{iφ_j}.
+            let v_ref = complex(get("V"));
+            let phases: Vec<c64> = (0..n)
+                .map(|j| {
+                    let dot: c64 = (0..n)
+                        .map(|i| ours.v[(i, j)].conj() * v_ref[i * n + j])
+                        .sum();
+                    dot / dot.norm()
+                })
+                .collect();
+            let flat = |v: Vec<c64>| -> Vec<f64> { v.iter().flat_map(|z| [z.re, z.im]).collect() };
+            let v_ours: Vec<c64> = (0..n)
+                .flat_map(|i| (0..n).map(move |j| (i, j)))
+                .map(|(i, j)| ours.v[(i, j)] * phases[j])
+                .collect();
+            assert_close(
+                &format!("{case} N{n} V"),
+                &flat(v_ours),
+                &flat(v_ref),
+                1e-10,
+            );
+            for (key, values) in [("P", &ours.p), ("B", &ours.b)] {
+                let rotated: Vec<c64> = values
+                    .iter()
+                    .zip(&phases)
+                    .map(|(x, ph)| x * ph.conj())
+                    .collect();
+                assert_close(
+                    &format!("{case} N{n} {key}"),
+                    &flat(rotated),
+                    &get(key),
+                    1e-10,
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no N<n>.Lambda_re tensors in s5_init_hippo");
+}
