@@ -4,16 +4,16 @@
 //! (`output_step`, from zero states, with the final states) and the
 //! prefill-then-step outputs (`output_prefill_step`).
 
-use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
-use rand::SeedableRng;
 
-use super::layer::{input, manifest_config};
+use super::layer::{
+    CaseNames, check_outputs, forward_and_gradients, input, load_layer, manifest_config,
+};
 use super::{Check, check_named};
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
-use crate::io::{HostTensor, SafetensorsFile, cast_params, named_grads};
+use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::h3::{H3, H3Config};
 use crate::ops::SsmBackend;
 
@@ -61,6 +61,22 @@ pub fn config_for(
     })
 }
 
+/// safari's names for the H3 cases (parameters by their own names).
+pub const NAMES: CaseNames = CaseNames {
+    input: "input",
+    output: "output",
+    aux: &["aux_shift_kernel", "aux_ssm_kernel"],
+    official: str::to_string,
+};
+
+/// The recurrent results a case may store.
+const STEP_NAMES: [&str; 4] = [
+    "output_step",
+    "output_prefill_step",
+    "step_final_state_shift",
+    "step_final_state_ssm",
+];
+
 /// The case's layer with its parameters stored as `dtype`.
 pub fn layer_from_case<B: SsmBackend>(
     config: &H3Config,
@@ -68,8 +84,9 @@ pub fn layer_from_case<B: SsmBackend>(
     dtype: DType,
     device: &B::Device,
 ) -> Result<H3<B>> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    cast_params(config.init::<B>(device, &mut rng)?, dtype).load(|name| file.f64(name))
+    load_layer(file, dtype, NAMES.official, |rng| {
+        config.init::<B>(device, rng)
+    })
 }
 
 /// Forward, kernels, gradients and both recurrent runs of the case in
@@ -85,11 +102,11 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
 ) -> Result<Vec<Check>> {
     let config = config_for(case, file, manifest)?;
     let layer = layer_from_case::<B>(&config, file, dtype, device)?;
-    let u = input::<B>(file, "input", dtype, device)?.require_grad();
-    let [batch, len, _] = u.dims();
     let host2 = |t: Tensor<B, 2>| HostTensor::from_tensor(&t).data;
     let host3 = |t: Tensor<B, 3>| HostTensor::from_tensor(&t).data;
-    let out = layer.forward(u.clone())?;
+    let mut ours = forward_and_gradients(&layer, file, NAMES, dtype, device, |m, u| m.forward(u))?;
+    let x = input::<B>(file, NAMES.input, dtype, device)?;
+    let [batch, len, _] = x.dims();
     let shift = layer.shift_kernel(len);
     let taps = shift.dims()[1];
     let shift = if taps < len {
@@ -101,30 +118,19 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
     } else {
         shift
     };
-    let mut ours = vec![
-        ("output".to_string(), host3(out.clone())),
-        ("aux_shift_kernel".to_string(), host2(shift)),
-        ("aux_ssm_kernel".to_string(), host2(layer.ssm_kernel(len)?)),
-    ];
-    let grad_out = input::<B>(file, "grad_out", dtype, device)?;
-    let grads = (out * grad_out).sum().backward();
-    if let Some(g) = u.grad(&grads) {
-        ours.push(("grad_input".to_string(), HostTensor::from_tensor(&g).data));
-    }
-    let params = GradientsParams::from_grads(grads, &layer);
-    for (name, grad) in named_grads::<B, _>(&layer, &params) {
-        ours.push((format!("grad_{name}"), grad.data));
-    }
+    ours.push(("aux_shift_kernel".to_string(), host2(shift)));
+    ours.push(("aux_ssm_kernel".to_string(), host2(layer.ssm_kernel(len)?)));
     // Token by token from zero states, and the final states.
-    let x = u.detach();
     let (stepped, state) = layer.forward_with_state(x.clone(), layer.initial_state(batch))?;
-    ours.push(("output_step".to_string(), host3(stepped)));
-    ours.push(("step_final_state_shift".to_string(), host3(state.shift)));
     let ssm = Tensor::stack::<4>(vec![state.ssm.re, state.ssm.im], 3);
-    ours.push((
-        "step_final_state_ssm".to_string(),
-        HostTensor::from_tensor(&ssm).data,
-    ));
+    let mut steps = vec![
+        ("output_step".to_string(), host3(stepped)),
+        ("step_final_state_shift".to_string(), host3(state.shift)),
+        (
+            "step_final_state_ssm".to_string(),
+            HostTensor::from_tensor(&ssm).data,
+        ),
+    ];
     // A prefix through the convolution, its state, then one token at a time.
     if let Some(prefix) = manifest
         .and_then(|m| m.get(case)?.get("prefill_len")?.as_u64())
@@ -138,37 +144,38 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
             let (tail, _) = layer.forward_with_state(x.narrow(1, prefix, len - prefix), state)?;
             parts.push(tail);
         }
-        ours.push((
+        steps.push((
             "output_prefill_step".to_string(),
             host3(Tensor::cat(parts, 1)),
         ));
     }
-    let mut expected: Vec<String> = vec!["output".into(), "grad_input".into()];
-    expected.extend(file.names().into_iter().filter(|n| {
-        (n.starts_with("grad_") && n != "grad_out" && n != "grad_input")
-            || n.starts_with("aux_")
-            || n == "output_step"
-            || n == "output_prefill_step"
-            || n.starts_with("step_final_state")
-    }));
-    let f32_reference = file.dtype("output")? == safetensors::Dtype::F32;
+    let f32_reference = file.dtype(NAMES.output)? == safetensors::Dtype::F32;
     let (outputs, gradients) = if f32_reference {
         TOLERANCE_F32_REFERENCE
     } else {
         (tolerance, tolerance)
     };
-    check_named(
-        &format!("{case} ({dtype:?})"),
-        &ours,
+    let tolerance_of = |name: &str| {
+        if name.starts_with("grad_") {
+            gradients
+        } else {
+            outputs
+        }
+    };
+    let tag = format!("{case} ({dtype:?})");
+    let mut checks = check_outputs(&tag, &ours, file, NAMES, tolerance_of)?;
+    let stored: Vec<String> = STEP_NAMES
+        .iter()
+        .filter(|n| file.contains(n))
+        .map(|n| n.to_string())
+        .collect();
+    checks.extend(check_named(
+        &tag,
+        &steps,
         file,
-        &expected,
+        &stored,
         str::to_string,
-        |name| {
-            if name.starts_with("grad_") {
-                gradients
-            } else {
-                outputs
-            }
-        },
-    )
+        tolerance_of,
+    )?);
+    Ok(checks)
 }

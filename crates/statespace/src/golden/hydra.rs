@@ -5,7 +5,9 @@ use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::Check;
-use super::layer::{check_outputs, forward_and_gradients, load_layer, manifest_config};
+use super::layer::{
+    MAMBA_NAMES, check_outputs, forward_and_gradients, load_layer, manifest_config,
+};
 use crate::error::{Error, Result};
 use crate::io::SafetensorsFile;
 use crate::layers::hydra::{Hydra, HydraConfig};
@@ -72,7 +74,9 @@ pub fn layer_from_case<B: SsmBackend>(
     device: &B::Device,
 ) -> Result<Hydra<B>> {
     let config = config_for(case, file, manifest)?;
-    load_layer(file, dtype, |rng| config.init::<B>(device, rng))
+    load_layer(file, dtype, MAMBA_NAMES.official, |rng| {
+        config.init::<B>(device, rng)
+    })
 }
 
 /// Output, input gradient and every parameter gradient of the case, run in
@@ -86,6 +90,14 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
 ) -> Result<Vec<Check>> {
     let layer = layer_from_case::<B>(case, file, manifest, dtype, device)?;
-    let ours = forward_and_gradients(&layer, file, dtype, device, |m, u| m.forward(u))?;
-    check_outputs(&format!("{case} ({dtype:?})"), &ours, file, tolerance)
+    let ours = forward_and_gradients(&layer, file, MAMBA_NAMES, dtype, device, |m, u| {
+        m.forward(u)
+    })?;
+    check_outputs(
+        &format!("{case} ({dtype:?})"),
+        &ours,
+        file,
+        MAMBA_NAMES,
+        |_| tolerance,
+    )
 }

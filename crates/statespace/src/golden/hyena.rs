@@ -4,15 +4,13 @@
 //! gradient under the state_dict names (buffers `pos_emb.t` and
 //! `modulation.deltas` loaded as stored).
 
-use burn::optim::GradientsParams;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use rand::SeedableRng;
 
-use super::layer::{input, manifest_config};
-use super::{Check, check_named};
+use super::Check;
+use super::layer::{CaseNames, check_outputs, forward_and_gradients, load_layer, manifest_config};
 use crate::error::{Error, Result};
-use crate::io::{HostTensor, SafetensorsFile, cast_params, named_grads};
+use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::activation::Activation;
 use crate::layers::hyena::{Hyena, HyenaConfig, official_name};
 use crate::ops::SsmBackend;
@@ -78,6 +76,14 @@ pub fn config_for(
     })
 }
 
+/// safari's names for the Hyena cases.
+pub const NAMES: CaseNames = CaseNames {
+    input: "input",
+    output: "output",
+    aux: &["aux_filter"],
+    official: official_name,
+};
+
 /// The case's operator with its parameters stored as `dtype`, every one
 /// loaded by its state_dict name.
 pub fn layer_from_case<B: SsmBackend>(
@@ -86,8 +92,9 @@ pub fn layer_from_case<B: SsmBackend>(
     dtype: DType,
     device: &B::Device,
 ) -> Result<Hyena<B>> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    cast_params(config.init::<B>(device, &mut rng)?, dtype).load(|name| file.f64(name))
+    load_layer(file, dtype, NAMES.official, |rng| {
+        config.init::<B>(device, rng)
+    })
 }
 
 /// Output, filter, input gradient and every parameter gradient of the case,
@@ -102,35 +109,13 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
 ) -> Result<Vec<Check>> {
     let config = config_for(case, file, manifest)?;
     let layer = layer_from_case::<B>(&config, file, dtype, device)?;
-    let u = input::<B>(file, "input", dtype, device)?.require_grad();
-    let len = u.dims()[1];
-    let out = layer.forward(u.clone())?;
-    let mut ours = vec![
-        ("output".to_string(), HostTensor::from_tensor(&out).data),
-        (
-            "aux_filter".to_string(),
-            HostTensor::from_tensor(&layer.filter_fn.filter(len)?).data,
-        ),
-    ];
-    let grad_out = input::<B>(file, "grad_out", dtype, device)?;
-    let grads = (out * grad_out).sum().backward();
-    if let Some(g) = u.grad(&grads) {
-        ours.push(("grad_input".to_string(), HostTensor::from_tensor(&g).data));
-    }
-    let params = GradientsParams::from_grads(grads, &layer);
-    for (name, grad) in named_grads::<B, _>(&layer, &params) {
-        ours.push((format!("grad_{}", official_name(&name)), grad.data));
-    }
-    let mut expected: Vec<String> = vec!["output".into(), "grad_input".into()];
-    expected.extend(file.names().into_iter().filter(|n| {
-        (n.starts_with("grad_") && n != "grad_out" && n != "grad_input") || n == "aux_filter"
-    }));
-    check_named(
-        &format!("{case} ({dtype:?})"),
-        &ours,
-        file,
-        &expected,
-        str::to_string,
-        |_| tolerance,
-    )
+    let mut ours = forward_and_gradients(&layer, file, NAMES, dtype, device, |m, u| m.forward(u))?;
+    let len = file.shape(NAMES.input)?[1];
+    ours.push((
+        "aux_filter".to_string(),
+        HostTensor::from_tensor(&layer.filter_fn.filter(len)?).data,
+    ));
+    check_outputs(&format!("{case} ({dtype:?})"), &ours, file, NAMES, |_| {
+        tolerance
+    })
 }

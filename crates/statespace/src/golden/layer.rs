@@ -1,7 +1,9 @@
-//! What the whole-layer golden cases (`hydra_*`, `mamba3_*`) share: a case
-//! stores the input `u`, the output `out`, a cotangent `grad_out`, every
-//! parameter under its state_dict name and the gradients `grad_u`,
-//! `grad_<name>` of Σ out · grad_out.
+//! What the whole-layer golden cases (`hydra_*`, `mamba3_*`, `longconv_*`,
+//! `hyena_*`, `h3_*`) share: a case stores an input, an output, a
+//! cotangent `grad_out`, every parameter under its state_dict name, the
+//! gradients of Σ output · grad_out (`grad_<input>`, `grad_<name>`) and
+//! possibly intermediate tensors (`aux_*`). [`CaseNames`] says which names
+//! a family uses.
 
 use burn::module::{AutodiffModule, Module};
 use burn::optim::GradientsParams;
@@ -55,19 +57,43 @@ pub fn manifest_config<'a>(
         })
 }
 
+/// How a family of cases names its tensors: the input and output, the
+/// intermediate tensors it stores (`aux`), its parameters (`official`: the
+/// file's name of our parameter); the cotangent is always `grad_out` and
+/// the input's gradient `grad_<input>`.
+#[derive(Clone, Copy)]
+pub struct CaseNames {
+    pub input: &'static str,
+    pub output: &'static str,
+    pub aux: &'static [&'static str],
+    pub official: fn(&str) -> String,
+}
+
+/// mamba_ssm and goombalab/hydra cases: `u`, `out`, parameters by our
+/// names.
+pub const MAMBA_NAMES: CaseNames = CaseNames {
+    input: "u",
+    output: "out",
+    aux: &[],
+    official: str::to_string,
+};
+
 /// A layer built by `init` (from a fixed seed), its parameters stored as
-/// `dtype` and every one loaded from the case by its state_dict name (a
-/// missing or misshaped tensor fails, naming it).
+/// `dtype` and every one loaded from the case by its name in the file
+/// (`official`; a missing or misshaped tensor fails, naming it).
 pub fn load_layer<B: Backend, M: Module<B>>(
     file: &SafetensorsFile,
     dtype: DType,
+    official: fn(&str) -> String,
     init: impl FnOnce(&mut rand_chacha::ChaCha8Rng) -> Result<M>,
 ) -> Result<M> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    load_params(cast_params(init(&mut rng)?, dtype), |name| file.f64(name))
+    load_params(cast_params(init(&mut rng)?, dtype), |name| {
+        file.f64(&official(name))
+    })
 }
 
-/// `u` of the case as a (B, L, d_model) tensor stored as `dtype`.
+/// Tensor `name` of the case as a rank-3 tensor stored as `dtype`.
 pub fn input<B: AutodiffBackend>(
     file: &SafetensorsFile,
     name: &str,
@@ -77,12 +103,14 @@ pub fn input<B: AutodiffBackend>(
     file.f64(name)?.to_tensor::<B, 3>(name, device, dtype)
 }
 
-/// Runs `forward` on the case's `u` and differentiates Σ out · grad_out;
-/// returns `out`, `grad_u` and `grad_<name>` for every parameter that
-/// received a gradient.
+/// Runs `forward` on the case's input and differentiates Σ output ·
+/// grad_out; returns the output, the input's gradient and `grad_<name>`
+/// for every parameter that received a gradient, named as the file names
+/// them.
 pub fn forward_and_gradients<B, M>(
     layer: &M,
     file: &SafetensorsFile,
+    names: CaseNames,
     dtype: DType,
     device: &B::Device,
     forward: impl Fn(&M, Tensor<B, 3>) -> Result<Tensor<B, 3>>,
@@ -91,35 +119,42 @@ where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
 {
-    let u = input::<B>(file, "u", dtype, device)?.require_grad();
+    let u = input::<B>(file, names.input, dtype, device)?.require_grad();
     let out = forward(layer, u.clone())?;
-    let mut ours = vec![("out".to_string(), HostTensor::from_tensor(&out).data)];
+    let mut ours = vec![(names.output.to_string(), HostTensor::from_tensor(&out).data)];
     let grad_out = input::<B>(file, "grad_out", dtype, device)?;
     let grads = (out * grad_out).sum().backward();
     if let Some(g) = u.grad(&grads) {
-        ours.push(("grad_u".to_string(), HostTensor::from_tensor(&g).data));
+        ours.push((
+            format!("grad_{}", names.input),
+            HostTensor::from_tensor(&g).data,
+        ));
     }
     let params = GradientsParams::from_grads(grads, layer);
     for (name, grad) in named_grads::<B, M>(layer, &params) {
-        ours.push((format!("grad_{name}"), grad.data));
+        ours.push((format!("grad_{}", (names.official)(&name)), grad.data));
     }
     Ok(ours)
 }
 
-/// Compares `ours` with the case: `out`, `grad_u` and every `grad_*` the
-/// file holds must be computed, and everything computed must be in the
-/// file.
+/// Compares `ours` with the case: the output, the input's gradient, the
+/// family's `aux` tensors and every other `grad_*` the file holds must be
+/// computed, and everything computed must be in the file; `tolerance` by
+/// stored name.
 pub fn check_outputs(
     tag: &str,
     ours: &[(String, Vec<f64>)],
     file: &SafetensorsFile,
-    tolerance: f64,
+    names: CaseNames,
+    tolerance: impl Fn(&str) -> f64,
 ) -> Result<Vec<Check>> {
-    let mut expected: Vec<String> = vec!["out".into(), "grad_u".into()];
+    let grad_input = format!("grad_{}", names.input);
+    let mut expected: Vec<String> = vec![names.output.into(), grad_input.clone()];
+    expected.extend(names.aux.iter().map(|n| n.to_string()));
     expected.extend(
         file.names()
             .into_iter()
-            .filter(|n| n.starts_with("grad_") && n != "grad_out" && n != "grad_u"),
+            .filter(|n| n.starts_with("grad_") && n != "grad_out" && *n != grad_input),
     );
-    check_named(tag, ours, file, &expected, str::to_string, |_| tolerance)
+    check_named(tag, ours, file, &expected, str::to_string, tolerance)
 }

@@ -3,15 +3,13 @@
 //! actually convolved (`aux_kernel`) and every parameter with its gradient
 //! under the state_dict names.
 
-use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
-use rand::SeedableRng;
 
-use super::layer::{input, manifest_config};
-use super::{Check, check_named};
+use super::Check;
+use super::layer::{CaseNames, check_outputs, forward_and_gradients, load_layer, manifest_config};
 use crate::error::{Error, Result};
-use crate::io::{HostTensor, SafetensorsFile, cast_params, named_grads};
+use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::activation::Activation;
 use crate::layers::long_conv::{LongConv, LongConvConfig, PostAct, official_name};
 use crate::ops::SsmBackend;
@@ -74,6 +72,14 @@ pub fn config_for(
     Ok((config, flag("transposed", true)))
 }
 
+/// safari's names for the long convolution's cases.
+pub const NAMES: CaseNames = CaseNames {
+    input: "input",
+    output: "output",
+    aux: &["aux_kernel"],
+    official: official_name,
+};
+
 /// The case's layer with its parameters stored as `dtype`, every one loaded
 /// by its state_dict name.
 pub fn layer_from_case<B: SsmBackend>(
@@ -82,8 +88,9 @@ pub fn layer_from_case<B: SsmBackend>(
     dtype: DType,
     device: &B::Device,
 ) -> Result<LongConv<B>> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    cast_params(config.init::<B>(device, &mut rng)?, dtype).load(|name| file.f64(name))
+    load_layer(file, dtype, NAMES.official, |rng| {
+        config.init::<B>(device, rng)
+    })
 }
 
 /// Output, effective kernel, input gradient and every parameter gradient of
@@ -100,32 +107,14 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
     let layer = layer_from_case::<B>(&config, file, dtype, device)?;
     // The file's layout ↔ the layer's (B, L, H).
     let layout = |t: Tensor<B, 3>| if transposed { t.swap_dims(1, 2) } else { t };
-    let u = input::<B>(file, "input", dtype, device)?.require_grad();
-    let out = layout(layer.forward(layout(u.clone()))?);
-    let host = |t: &Tensor<B, 3>| HostTensor::from_tensor(t).data;
-    let mut ours = vec![
-        ("output".to_string(), host(&out)),
-        ("aux_kernel".to_string(), host(&layer.effective_kernel())),
-    ];
-    let grad_out = input::<B>(file, "grad_out", dtype, device)?;
-    let grads = (out * grad_out).sum().backward();
-    if let Some(g) = u.grad(&grads) {
-        ours.push(("grad_input".to_string(), HostTensor::from_tensor(&g).data));
-    }
-    let params = GradientsParams::from_grads(grads, &layer);
-    for (name, grad) in named_grads::<B, _>(&layer, &params) {
-        ours.push((format!("grad_{}", official_name(&name)), grad.data));
-    }
-    let mut expected: Vec<String> = vec!["output".into(), "grad_input".into()];
-    expected.extend(file.names().into_iter().filter(|n| {
-        (n.starts_with("grad_") && n != "grad_out" && n != "grad_input") || n == "aux_kernel"
-    }));
-    check_named(
-        &format!("{case} ({dtype:?})"),
-        &ours,
-        file,
-        &expected,
-        str::to_string,
-        |_| tolerance,
-    )
+    let mut ours = forward_and_gradients(&layer, file, NAMES, dtype, device, |m, u| {
+        Ok(layout(m.forward(layout(u))?))
+    })?;
+    ours.push((
+        "aux_kernel".to_string(),
+        HostTensor::from_tensor(&layer.effective_kernel()).data,
+    ));
+    check_outputs(&format!("{case} ({dtype:?})"), &ours, file, NAMES, |_| {
+        tolerance
+    })
 }

@@ -9,7 +9,9 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::Check;
 use super::check_named;
-use super::layer::{check_outputs, forward_and_gradients, input, load_layer, manifest_config};
+use super::layer::{
+    MAMBA_NAMES, check_outputs, forward_and_gradients, input, load_layer, manifest_config,
+};
 use crate::error::{Error, Result};
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
@@ -77,7 +79,9 @@ pub fn layer_from_case<B: SsmBackend>(
     device: &B::Device,
 ) -> Result<Mamba3<B>> {
     let config = config_for(case, file, manifest)?;
-    load_layer(file, dtype, |rng| config.init::<B>(device, rng))
+    load_layer(file, dtype, MAMBA_NAMES.official, |rng| {
+        config.init::<B>(device, rng)
+    })
 }
 
 /// The four decode-state tensors as host values, named as [`STATE_NAMES`].
@@ -110,9 +114,11 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
     device: &B::Device,
 ) -> Result<Vec<Check>> {
     let layer = layer_from_case::<B>(case, file, manifest, dtype, device)?;
-    let ours = forward_and_gradients(&layer, file, dtype, device, |m, u| m.forward(u))?;
+    let ours = forward_and_gradients(&layer, file, MAMBA_NAMES, dtype, device, |m, u| {
+        m.forward(u)
+    })?;
     let tag = format!("{case} ({dtype:?})");
-    let mut checks = check_outputs(&tag, &ours, file, tolerance)?;
+    let mut checks = check_outputs(&tag, &ours, file, MAMBA_NAMES, |_| tolerance)?;
     if !file.contains("out_step") {
         return Ok(checks);
     }

@@ -5,15 +5,26 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
-/// The first step and one past the last of `chunk` of `len` steps.
+/// Unit (b, c, f) of the chunk passes: the offset of x[b, 0, f], and
+/// chunk c's first step and one past its last.
 #[cube]
-fn chunk_bounds(c: usize, chunk: usize, len: usize) -> (usize, usize) {
-    let start = c * chunk;
-    let mut end = start + chunk;
+fn chunk_unit(
+    unit: usize,
+    len: u32,
+    chunks: u32,
+    features: u32,
+    chunk: u32,
+) -> (usize, usize, usize) {
+    let (len, chunks, features) = (len as usize, chunks as usize, features as usize);
+    let f = unit % features;
+    let c = (unit / features) % chunks;
+    let b = unit / (features * chunks);
+    let start = c * chunk as usize;
+    let mut end = start + chunk as usize;
     if end > len {
         end = len;
     }
-    (start, end)
+    (b * len * features + f, start, end)
 }
 
 /// totals[b, c, f] = Σ of x[b, ·, f] over chunk c. One unit per (b, c, f).
@@ -30,12 +41,8 @@ pub fn chunk_totals(
     if unit >= totals.len() {
         terminate!();
     }
-    let (len, chunks, features) = (len as usize, chunks as usize, features as usize);
-    let f = unit % features;
-    let c = (unit / features) % chunks;
-    let b = unit / (features * chunks);
-    let (start, end) = chunk_bounds(c, chunk as usize, len);
-    let base = b * len * features + f;
+    let (base, start, end) = chunk_unit(unit, len, chunks, features, chunk);
+    let features = features as usize;
     let mut sum = 0.0f32;
     let mut t = start;
     while t < end {
@@ -91,12 +98,8 @@ pub fn chunk_scans(
     if unit >= carries.len() {
         terminate!();
     }
-    let (len, chunks, features) = (len as usize, chunks as usize, features as usize);
-    let f = unit % features;
-    let c = (unit / features) % chunks;
-    let b = unit / (features * chunks);
-    let (start, end) = chunk_bounds(c, chunk as usize, len);
-    let base = b * len * features + f;
+    let (base, start, end) = chunk_unit(unit, len, chunks, features, chunk);
+    let features = features as usize;
     let mut sum = carries[unit];
     let mut k = start;
     while k < end {

@@ -3,14 +3,15 @@
 //! the heads of a group and over (B, L) as tensor ops; other storage types,
 //! and buffers past the kernels' 32-bit indices, take the composites.
 
+use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Tensor};
 use burn_cubecl::cubecl::prelude::CubeDim;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::kernels::{rotary_backward, rotary_forward};
+use super::reference::input_and_bias_grads;
 use super::{RotaryGrads, RotaryOps, RotaryPairs, rotary_backward_composite, rotary_composite};
 use crate::ops::support::index_limit::{INDEX_LIMIT, elements};
 use crate::ops::support::launch::{LINEAR_UNITS, empty_f32, linear_cubes};
@@ -109,17 +110,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> RotaryOps
                 pairs == RotaryPairs::Halves,
             );
         }
-        let grad_p: Tensor<Self, 5> = tensor(grad_p);
-        let grad_x = grad_p
-            .clone()
-            .reshape([batch, len, r, g, heads / g, n])
-            .sum_dim(4)
-            .reshape([batch, len, r, g, n]);
-        let grad_bias = grad_p
-            .reshape([batch * len, r, heads, n])
-            .sum_dim(0)
-            .reshape([r, heads, n])
-            .swap_dims(0, 1);
+        let (grad_x, grad_bias) = input_and_bias_grads(tensor::<Self, 5>(grad_p), g);
         RotaryGrads {
             x: float(grad_x),
             bias: float(grad_bias),

@@ -107,7 +107,7 @@ pub fn rotary_backward_composite<B: Backend>(
     let bias: Tensor<B, 3> = tensor(bias);
     let theta: Tensor<B, 4> = tensor(theta);
     let grad: Tensor<B, 5> = tensor(grad);
-    let [batch, len, r, g, n] = x.dims();
+    let [batch, len, _, g, n] = x.dims();
     let heads = bias.dims()[0];
     let s = theta.dims()[3];
     let y = rotate(with_bias(x, bias), &theta, pairs, false);
@@ -121,20 +121,30 @@ pub fn rotary_backward_composite<B: Backend>(
     } else {
         per_pair.narrow(3, 0, s)
     };
-    let grad_p = rotate(grad, &theta, pairs, true);
-    let grad_x = grad_p
-        .clone()
-        .reshape([batch, len, r, g, heads / g, n])
-        .sum_dim(4)
-        .reshape([batch, len, r, g, n]);
-    let grad_bias = grad_p
-        .sum_dim(0)
-        .sum_dim(1)
-        .reshape([r, heads, n])
-        .swap_dims(0, 1);
+    let (grad_x, grad_bias) = input_and_bias_grads(rotate(grad, &theta, pairs, true), g);
     RotaryGrads {
         x: float(grad_x),
         bias: float(grad_bias),
         theta: float(grad_theta),
     }
+}
+
+/// ∂x (B, L, R, G, N) and ∂bias (H, R, N) from ∂p (B, L, R, H, N): sums
+/// over the heads of each of the `groups` groups and over (B, L).
+pub(super) fn input_and_bias_grads<B: Backend>(
+    grad_p: Tensor<B, 5>,
+    groups: usize,
+) -> (Tensor<B, 5>, Tensor<B, 3>) {
+    let [batch, len, r, heads, n] = grad_p.dims();
+    let grad_x = grad_p
+        .clone()
+        .reshape([batch, len, r, groups, heads / groups, n])
+        .sum_dim(4)
+        .reshape([batch, len, r, groups, n]);
+    let grad_bias = grad_p
+        .reshape([batch * len, r, heads, n])
+        .sum_dim(0)
+        .reshape([r, heads, n])
+        .swap_dims(0, 1);
+    (grad_x, grad_bias)
 }
