@@ -59,6 +59,7 @@ pub mod cross_entropy;
 #[cfg(feature = "cuda")]
 mod cuda_libs;
 pub mod diagonal_kernel;
+pub mod diagonal_scan;
 pub mod dplr_spectrum;
 pub mod embedding;
 pub mod fft_conv;
@@ -78,6 +79,7 @@ pub use cauchy::{CauchyOps, cauchy};
 pub use causal_conv1d::{CausalConv1dOps, causal_conv1d};
 pub use cross_entropy::{CrossEntropyOps, mean_cross_entropy};
 pub use diagonal_kernel::{DiagonalKernelOps, diagonal_kernel};
+pub use diagonal_scan::{DiagonalScanOps, diagonal_scan};
 pub use dplr_spectrum::{DplrSpectrumOps, dplr_spectrum};
 pub use embedding::{EmbeddingOps, embedding};
 pub use fft_conv::{FftConvOps, causal_conv};
@@ -110,6 +112,7 @@ pub trait SsmBackend:
     + GeluOps
     + PrefixSumOps
     + RotaryOps
+    + DiagonalScanOps
 {
 }
 
@@ -130,7 +133,8 @@ impl<
         + CrossEntropyOps
         + GeluOps
         + PrefixSumOps
-        + RotaryOps,
+        + RotaryOps
+        + DiagonalScanOps,
 > SsmBackend for B
 {
 }

@@ -23,6 +23,7 @@ mod cauchy;
 mod causal_conv1d;
 mod cross_entropy;
 mod diagonal_kernel;
+mod diagonal_scan;
 mod embedding;
 mod fft_conv;
 mod gelu;
@@ -77,6 +78,7 @@ where
     rotary::checks::<B>(&mut cx)?;
     cross_entropy::checks::<B>(&mut cx)?;
     adamw::checks::<B>(&mut cx)?;
+    diagonal_scan::checks::<B>(&mut cx)?;
     Ok(checks)
 }
 

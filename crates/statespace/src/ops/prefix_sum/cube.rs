@@ -1,4 +1,5 @@
-//! Running sums on CubeCL devices: the three launches of [`super::plan`]
+//! Running sums on CubeCL devices: the three launches of
+//! [`crate::ops::support::chunk_plan`]
 //! for f32 inputs; other storage types take the composite.
 
 use burn::tensor::DType;
@@ -8,8 +9,8 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::kernels::{chunk_carries, chunk_scans, chunk_totals};
-use super::plan::PrefixSumPlan;
 use super::{PrefixSumOps, prefix_sum_composite};
+use crate::ops::support::chunk_plan::ChunkPlan;
 use crate::ops::support::launch::{LINEAR_UNITS, empty_f32, linear_cubes};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> PrefixSumOps
@@ -17,10 +18,10 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> PrefixSumO
 {
     fn prefix_sum(x: FloatTensor<Self>, reverse: bool) -> FloatTensor<Self> {
         let dims = x.meta.shape().dims::<3>();
-        let Some(plan) = PrefixSumPlan::new(dims, x.dtype == DType::F32) else {
+        let Some(plan) = ChunkPlan::new(dims, x.dtype == DType::F32) else {
             return prefix_sum_composite::<Self>(x, reverse);
         };
-        let PrefixSumPlan {
+        let ChunkPlan {
             batch,
             len,
             features,

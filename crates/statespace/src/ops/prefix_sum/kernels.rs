@@ -1,6 +1,6 @@
 //! The CubeCL kernels of the running sums, f32, x (B, L, F) and every
 //! buffer packed; one unit per (b, chunk, f) or per (b, f), features
-//! fastest (see [`super::plan`]).
+//! fastest (see [`crate::ops::support::chunk_plan`]).
 
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;

@@ -3,11 +3,16 @@
 //! ([`precision`]) and the host helpers of those kernels ([`flex_values`],
 //! [`fast_math`], [`row_update`]), the conversions between tensors and
 //! backend primitives ([`primitive`]), the 32-bit index limit of the
-//! kernels' launch plans ([`index_limit`]), and on CUDA builds the CubeCL
+//! kernels' launch plans ([`index_limit`]), the chunking of the scans along
+//! L ([`chunk_plan`]), and on CUDA builds the CubeCL
 //! launch helpers (`launch`) and the host round trip of ops without a
 //! device kernel (`host`).
 
 pub(crate) mod check;
+// The launch plan of the CUDA chunked scans; compiled and tested on every
+// build.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) mod chunk_plan;
 pub(crate) mod fast_math;
 pub(crate) mod flex_values;
 #[cfg(feature = "cuda")]

@@ -1,19 +1,21 @@
-//! The launch plan of the running sums' CubeCL kernels (`kernels.rs`, built
-//! with the `cuda` feature): L is cut into chunks of [`PrefixSumPlan::chunk`]
-//! steps; one unit per (b, chunk, f) sums its chunk, one unit per (b, f)
-//! turns the chunk totals into the carries before each chunk, and one unit
-//! per (b, chunk, f) writes its chunk's running sums from its carry. Every
-//! unit reads L/chunk or chunk values, consecutive units consecutive
-//! features (coalesced). Host arithmetic only, tested on every build.
+//! The launch plan of the chunked scans along L (the running sums of
+//! `prefix_sum`, the diagonal recurrence of `diagonal_scan`; their CubeCL
+//! kernels are built with the `cuda` feature): L is cut into chunks of
+//! [`ChunkPlan::chunk`] steps; one unit per (b, chunk, f) reduces its chunk
+//! to a total, one unit per (b, f) turns the chunk totals into the carries
+//! into each chunk, and one unit per (b, chunk, f) writes its chunk's scan
+//! from its carry. Every unit reads L/chunk or chunk values, consecutive
+//! units consecutive features (coalesced). Host arithmetic only, tested on
+//! every build.
 
 use crate::ops::support::index_limit::{INDEX_LIMIT, elements};
 
 /// The shortest and the longest chunk.
 const CHUNK_RANGE: (usize, usize) = (32, 1024);
 
-/// Running sums of x (B, L, F) the kernels take.
+/// A scan along L of x (B, L, F): F independent lanes per sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrefixSumPlan {
+pub struct ChunkPlan {
     pub batch: usize,
     pub len: usize,
     pub features: usize,
@@ -25,7 +27,7 @@ pub struct PrefixSumPlan {
     pub chunks: usize,
 }
 
-impl PrefixSumPlan {
+impl ChunkPlan {
     /// The plan for x of `[batch, len, features]` when it is f32
     /// (`is_f32`), no axis is empty and every buffer stays below 2³²
     /// elements; `None` otherwise (the composite runs).
@@ -64,24 +66,21 @@ mod tests {
 
     #[test]
     fn chunks_near_the_square_root_of_the_length() {
-        let plan = PrefixSumPlan::new([1, 65_536, 768], true).unwrap();
+        let plan = ChunkPlan::new([1, 65_536, 768], true).unwrap();
         assert_eq!((plan.chunk, plan.chunks), (256, 256));
-        let plan = PrefixSumPlan::new([8, 2048, 768], true).unwrap();
+        let plan = ChunkPlan::new([8, 2048, 768], true).unwrap();
         assert_eq!((plan.chunk, plan.chunks), (64, 32));
         assert_eq!(plan.chunk_units(), 8 * 32 * 768);
         assert_eq!(plan.carry_units(), 8 * 768);
         // Short and very long sequences stay within the chunk range.
-        assert_eq!(PrefixSumPlan::new([2, 5, 3], true).unwrap().chunks, 1);
-        assert_eq!(
-            PrefixSumPlan::new([1, 1 << 22, 1], true).unwrap().chunk,
-            1024
-        );
+        assert_eq!(ChunkPlan::new([2, 5, 3], true).unwrap().chunks, 1);
+        assert_eq!(ChunkPlan::new([1, 1 << 22, 1], true).unwrap().chunk, 1024);
     }
 
     #[test]
     fn refuses_other_dtypes_empty_axes_and_huge_buffers() {
-        assert!(PrefixSumPlan::new([1, 8, 8], false).is_none());
-        assert!(PrefixSumPlan::new([1, 0, 8], true).is_none());
-        assert!(PrefixSumPlan::new([1 << 12, 1 << 12, 1 << 8], true).is_none());
+        assert!(ChunkPlan::new([1, 8, 8], false).is_none());
+        assert!(ChunkPlan::new([1, 0, 8], true).is_none());
+        assert!(ChunkPlan::new([1 << 12, 1 << 12, 1 << 8], true).is_none());
     }
 }
