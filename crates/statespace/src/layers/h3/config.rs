@@ -62,7 +62,7 @@ impl H3Config {
                 ),
             ));
         }
-        if self.head_dim == 0 || self.d_model % self.head_dim != 0 {
+        if self.head_dim == 0 || !self.d_model.is_multiple_of(self.head_dim) {
             return Err(Error::config(
                 "head_dim",
                 format!(

@@ -110,7 +110,7 @@ impl HyenaConfig {
                 ),
             ));
         }
-        if self.emb_dim < 3 || self.emb_dim % 2 == 0 {
+        if self.emb_dim < 3 || self.emb_dim.is_multiple_of(2) {
             return Err(Error::config(
                 "emb_dim",
                 format!(

@@ -177,10 +177,10 @@ impl<B: SsmBackend> LongConv<B> {
         })
     }
 
-    /// The kernel of the official FFT convolution as its n = min(L, l_max)
-    /// + L circular taps, (C, H, n): the effective kernel (bidirectional:
-    /// k₀ then L zeros, plus L zeros then flip(k₁)), truncated or
-    /// zero-padded to n.
+    /// The kernel of the official FFT convolution as its
+    /// n = min(L, l_max) + L circular taps, (C, H, n): the effective kernel
+    /// (bidirectional: k₀ then L zeros, plus L zeros then flip(k₁)),
+    /// truncated or zero-padded to n.
     fn circular_kernel(&self, len: usize) -> Tensor<B, 3> {
         let k = self.effective_kernel();
         let [_, h, l_max] = k.dims();

@@ -44,7 +44,7 @@ fn complex_power(re: f32, im: f32, n: u32) -> (f32, f32) {
             pr = r;
         }
         let r = br * br - bi * bi;
-        bi = 2.0 * br * bi;
+        bi *= 2.0 * br;
         br = r;
         e /= 2;
     }

@@ -148,7 +148,7 @@ mod tests {
         let x0_t = Tensor::<AD, 1>::from_floats(split(&[x0]).as_slice(), &device).reshape([1, 2]);
         for reverse in [false, true] {
             let mut x = x0;
-            let mut expected = vec![Complex64::default(); 3];
+            let mut expected = [Complex64::default(); 3];
             for k in 0..3 {
                 let t = if reverse { 2 - k } else { k };
                 x = lambda * x + u[t];
