@@ -12,7 +12,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
 use common::{assert_checks, cases_in, golden_cases, golden_set, reference_set};
 use statespace::golden::layer::{LayerCheck, tolerance_for};
-use statespace::golden::{h3, hydra, hyena, long_conv, mamba3};
+use statespace::golden::{h3, hydra, hyena, long_conv, mamba3, s5};
 
 type B = Autodiff<Flex>;
 
@@ -81,4 +81,14 @@ fn hyena_matches_own_reference_cases() {
 #[test]
 fn h3_matches_reference_forward_gradients_and_steps() {
     check_all("h3_", h3::check_case::<B>);
+}
+
+#[test]
+fn s5_ssm_matches_reference_in_f64_and_f32() {
+    check_all("s5_ssm_", s5::check_ssm_case::<B>);
+}
+
+#[test]
+fn s5_layer_matches_reference_in_f64_and_f32() {
+    check_all("s5_layer_", s5::check_layer_case::<B>);
 }

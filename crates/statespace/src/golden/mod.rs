@@ -11,6 +11,7 @@ pub mod lm;
 pub mod long_conv;
 pub mod mamba3;
 pub mod s4;
+pub mod s5;
 pub mod selective_scan;
 pub mod ssd;
 

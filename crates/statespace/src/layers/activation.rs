@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, activation};
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,15 @@ impl Activation {
             Activation::Silu => activation::silu(x),
         })
     }
+}
+
+/// GELU in its tanh form (flax's `nn.gelu` default, S5's):
+/// ½x(1 + tanh(√(2/π)(x + 0.044715x³))), in differentiable tensor ops.
+pub fn gelu_tanh<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+    let inner =
+        (x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715)).mul_scalar(SQRT_2_OVER_PI);
+    x.clone().mul_scalar(0.5) * inner.tanh().add_scalar(1.0)
 }
 
 impl fmt::Display for Activation {

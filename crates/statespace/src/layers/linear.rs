@@ -73,3 +73,35 @@ pub fn project<B: MatmulOps, const D: usize>(
     out[D - 1] = d_out;
     Ok(y.reshape(out))
 }
+
+/// A linear layer stored as flax stores it: y = x K + b with the kernel K
+/// (d_in, d_out) (flax's `Dense`, loaded without transposes).
+#[derive(Module, Debug)]
+pub struct Dense<B: Backend> {
+    /// K, (d_in, d_out).
+    pub kernel: Param<Tensor<B, 2>>,
+    /// b, (d_out).
+    pub bias: Param<Tensor<B, 1>>,
+}
+
+impl<B: Backend> Dense<B> {
+    /// flax's default initialisation: K LeCun-normal (a normal truncated
+    /// to ±2σ, variance 1/d_in), b = 0. Values drawn from `rng`.
+    pub fn new(d_in: usize, d_out: usize, device: &B::Device, rng: &mut impl Rng) -> Self {
+        let std = (1.0 / d_in.max(1) as f64).sqrt();
+        let values = crate::random::truncated_normal_values(rng, d_in * d_out, std);
+        Self {
+            kernel: Param::from_tensor(
+                Tensor::<B, 1>::from_floats(values.as_slice(), device).reshape([d_in, d_out]),
+            ),
+            bias: Param::from_tensor(Tensor::zeros([d_out], device)),
+        }
+    }
+}
+
+impl<B: MatmulOps> Dense<B> {
+    /// x (…, d_in) → x K + b (…, d_out); fails as [`project`] does.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
+        project(x, self.kernel.val().transpose(), Some(self.bias.val()))
+    }
+}

@@ -19,4 +19,5 @@ pub mod mamba3;
 pub mod mixer;
 pub mod norm;
 pub mod s4;
+pub mod s5;
 mod validate;
