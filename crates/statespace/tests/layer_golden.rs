@@ -3,8 +3,10 @@
 //! (`mamba3_*`: also the decode outputs and states), and the long
 //! convolution against safari's `LongConv` (`longconv_*`: also the kernel
 //! it convolves), Hyena against safari's `HyenaOperator` (`hyena_*`: also
-//! the implicit filter): every output and gradient in f64 at ≤ 1e-9, and in f32
-//! at ≤ 1e-4.
+//! the implicit filter), H3 against safari's `H3`, S5 against
+//! lindermanlab/S5's `S5SSM` and `SequenceLayer` (`s5_ssm_*`, `s5_layer_*`:
+//! also the discretised system and the initial eigenvalues): every output
+//! and gradient in f64 at ≤ 1e-9, and in f32 at ≤ 1e-4.
 
 mod common;
 
@@ -91,4 +93,37 @@ fn s5_ssm_matches_reference_in_f64_and_f32() {
 #[test]
 fn s5_layer_matches_reference_in_f64_and_f32() {
     check_all("s5_layer_", s5::check_layer_case::<B>);
+}
+
+/// S5 against lindermanlab/S5 at the settings the golden set lacks
+/// (`scripts/reference/s5_cases.py`): bidirectional scans (C1/C2 and one
+/// complex-normal C), bilinear, clipped eigenvalues, no conjugate
+/// symmetry, L = 1, BatchNorm, postnorm, the full GLU, the second half
+/// GLU, plain GELU and step rescales; f64 at ≤ 1e-9.
+#[test]
+fn s5_matches_own_reference_cases() {
+    let set = reference_set();
+    let ssm = cases_in(&set, "s5_ssm_");
+    let layers = cases_in(&set, "s5_layer_");
+    assert_eq!((ssm.len(), layers.len()), (3, 3));
+    let runs = ssm
+        .into_iter()
+        .map(|c| (c, s5::check_ssm_case::<B> as LayerCheck<B>))
+        .chain(
+            layers
+                .into_iter()
+                .map(|c| (c, s5::check_layer_case::<B> as LayerCheck<B>)),
+        );
+    for ((case, file), check) in runs {
+        let checks = check(
+            &case,
+            &file,
+            set.manifest(),
+            DType::F64,
+            tolerance_for(DType::F64),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_checks(&checks);
+    }
 }

@@ -96,12 +96,14 @@ pub fn run(args: Args) -> Result<()> {
             DeviceKind::Cuda => DType::F32,
         };
         let layer_tolerance = golden::layer::tolerance_for(layer_dtype);
-        let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 5] = [
+        let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 7] = [
             ("hydra_", golden::hydra::check_case::<Autodiff<B>>),
             ("mamba3_", golden::mamba3::check_case::<Autodiff<B>>),
             ("longconv_", golden::long_conv::check_case::<Autodiff<B>>),
             ("hyena_", golden::hyena::check_case::<Autodiff<B>>),
             ("h3_", golden::h3::check_case::<Autodiff<B>>),
+            ("s5_ssm_", golden::s5::check_ssm_case::<Autodiff<B>>),
+            ("s5_layer_", golden::s5::check_layer_case::<Autodiff<B>>),
         ];
         for (prefix, check) in layers {
             for (case, file) in set.cases(prefix)? {

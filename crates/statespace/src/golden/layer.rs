@@ -1,5 +1,5 @@
 //! What the whole-layer golden cases (`hydra_*`, `mamba3_*`, `longconv_*`,
-//! `hyena_*`, `h3_*`) share: a case stores an input, an output, a
+//! `hyena_*`, `h3_*`, `s5_*`) share: a case stores an input, an output, a
 //! cotangent `grad_out`, every parameter under its state_dict name, the
 //! gradients of Σ output · grad_out (`grad_<input>`, `grad_<name>`) and
 //! possibly intermediate tensors (`aux_*`). [`CaseNames`] says which names

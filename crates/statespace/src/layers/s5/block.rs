@@ -71,6 +71,13 @@ impl<B: SsmBackend> S5Block<B> {
         Ok((self.gate(y)?, state))
     }
 
+    /// One step u (B, H) from `state`; fails for a bidirectional SSM.
+    pub fn step(&self, u: Tensor<B, 2>, state: &S5State<B>) -> Result<(Tensor<B, 2>, S5State<B>)> {
+        let [batch, h] = u.dims();
+        let (y, state) = self.forward_with_state(u.reshape([batch, 1, h]), state)?;
+        Ok((y.reshape([batch, h]), state))
+    }
+
     /// The activation and gate of S5's `SequenceLayer` on the SSM output.
     fn gate(&self, y: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         let dense = |d: &Option<Dense<B>>, x: Tensor<B, 3>| match d {

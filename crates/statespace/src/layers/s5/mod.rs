@@ -317,3 +317,135 @@ impl<B: SsmBackend> S5Ssm<B> {
         Ok((y.reshape([batch, len, h]), last))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Autodiff;
+    use burn::tensor::{DType, Tensor};
+    use burn_flex::Flex;
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::io::{HostTensor, cast_params};
+
+    type B = Autodiff<Flex>;
+
+    fn host<const D: usize>(t: &Tensor<B, D>) -> Vec<f64> {
+        HostTensor::from_tensor(t).data
+    }
+
+    fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+    }
+
+    /// The three views agree in f64: the parallel scan, a prefix then a
+    /// chunk from its state, and one step at a time.
+    #[test]
+    fn forward_chunks_and_steps_agree() {
+        let device = Default::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for disc in [Discretization::Zoh, Discretization::Bilinear] {
+            let config = S5Config {
+                ssm_size: 8,
+                blocks: 2,
+                disc,
+                activation: S5Activation::FullGlu,
+                ..S5Config::new(6)
+            };
+            let block = cast_params(config.init::<B>(&device, &mut rng).unwrap(), DType::F64);
+            let u = crate::random::normal::<B, 3>(&mut rng, [2, 11, 6], 0.0, 1.0, &device)
+                .cast(DType::F64);
+            let full = host(&block.forward(u.clone()).unwrap());
+            let start = block.initial_state(2);
+            let (head, state) = block
+                .forward_with_state(u.clone().narrow(1, 0, 4), &start)
+                .unwrap();
+            let (tail, _) = block
+                .forward_with_state(u.clone().narrow(1, 4, 7), &state)
+                .unwrap();
+            let chunked = host(&Tensor::cat(vec![head, tail], 1));
+            assert!(max_diff(&chunked, &full) < 1e-12, "{disc:?} chunked");
+            let mut state = start;
+            let mut steps = Vec::new();
+            for t in 0..11 {
+                let (y, next) = block
+                    .step(u.clone().narrow(1, t, 1).reshape([2, 6]), &state)
+                    .unwrap();
+                steps.push(y.reshape([2, 1, 6]));
+                state = next;
+            }
+            let stepped = host(&Tensor::cat(steps, 1));
+            assert!(max_diff(&stepped, &full) < 1e-12, "{disc:?} stepped");
+        }
+    }
+
+    /// A bidirectional SSM has no stateful views; settings that cannot
+    /// work are refused, naming the field.
+    #[test]
+    fn refuses_stateful_bidirectional_views_and_bad_settings() {
+        let device = Default::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let config = S5Config {
+            bidirectional: true,
+            ssm_size: 4,
+            ..S5Config::new(3)
+        };
+        let block = config.init::<B>(&device, &mut rng).unwrap();
+        let u = Tensor::<B, 3>::zeros([1, 5, 3], &device);
+        assert!(block.forward(u.clone()).is_ok());
+        let err = block
+            .forward_with_state(u, &block.initial_state(1))
+            .unwrap_err();
+        assert!(err.to_string().contains("bidirectional"), "{err}");
+        let odd = S5Config {
+            ssm_size: 6,
+            blocks: 2,
+            ..S5Config::new(3)
+        };
+        let err = odd.validate().unwrap_err();
+        assert!(err.to_string().contains("ssm_size"), "{err}");
+        let err = S5Config {
+            blocks: 5,
+            ..S5Config::new(3)
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("blocks"), "{err}");
+        let err = S5Config {
+            step_rescale: 0.0,
+            ..S5Config::new(3)
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("step_rescale"), "{err}");
+        let wide = Tensor::<B, 3>::zeros([1, 5, 4], &device);
+        let err = block.forward(wide).unwrap_err();
+        assert!(err.to_string().contains("S5 input"), "{err}");
+    }
+
+    /// The parameter count the config states is the initialised module's.
+    #[test]
+    fn param_count_matches_the_module() {
+        let device = Default::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for (activation, bidirectional, c_init) in [
+            (S5Activation::Gelu, false, CInit::LecunNormal),
+            (S5Activation::FullGlu, true, CInit::TruncStandardNormal),
+            (S5Activation::HalfGlu2, true, CInit::ComplexNormal),
+        ] {
+            let config = S5Config {
+                activation,
+                bidirectional,
+                c_init,
+                ssm_size: 8,
+                ..S5Config::new(5)
+            };
+            let block = config.init::<B>(&device, &mut rng).unwrap();
+            assert_eq!(
+                block.num_params(),
+                config.param_count().unwrap(),
+                "{config:?}"
+            );
+        }
+    }
+}
