@@ -5,11 +5,16 @@
 use burn::backend::Flex;
 use burn::module::Module;
 use rand::SeedableRng;
+use statespace::layers::activation::Activation;
+use statespace::layers::h3::H3Config;
 use statespace::layers::hydra::HydraConfig;
+use statespace::layers::hyena::HyenaConfig;
+use statespace::layers::long_conv::{LongConvConfig, PostAct};
 use statespace::layers::mamba::MambaConfig;
 use statespace::layers::mamba2::Mamba2Config;
 use statespace::layers::mamba3::Mamba3Config;
 use statespace::layers::s4::{KernelMode, S4Config};
+use statespace::layers::s5::{S5Activation, S5Config};
 use statespace::models::classifier::{ClassifierConfig, InputKind, NormKind, Pooling};
 use statespace::models::{LmConfig, MixerConfig};
 
@@ -75,6 +80,39 @@ fn mixers() -> Vec<MixerConfig> {
             conv_bias: false,
             learnable_init_states: true,
             ..HydraConfig::new(8)
+        }),
+        MixerConfig::S5(S5Config {
+            ssm_size: 8,
+            blocks: 2,
+            ..S5Config::new(8)
+        }),
+        MixerConfig::S5(S5Config {
+            ssm_size: 6,
+            conj_sym: false,
+            bidirectional: true,
+            activation: S5Activation::FullGlu,
+            ..S5Config::new(8)
+        }),
+        MixerConfig::H3(H3Config {
+            d_state: 8,
+            head_dim: 2,
+            ..H3Config::new(8)
+        }),
+        MixerConfig::Hyena(HyenaConfig {
+            order: 3,
+            filter_order: 6,
+            emb_dim: 5,
+            post_order_ffn: true,
+            ..HyenaConfig::new(8, 40)
+        }),
+        MixerConfig::LongConv(LongConvConfig {
+            channels: 2,
+            bidirectional: true,
+            ..LongConvConfig::new(8, 40)
+        }),
+        MixerConfig::LongConv(LongConvConfig {
+            postact: Some(PostAct::Activation(Activation::Gelu)),
+            ..LongConvConfig::new(8, 40)
         }),
     ]
 }

@@ -72,7 +72,12 @@ impl FusedDecoder {
                     Mixer::Mamba(m) => FusedMixer::Mamba(Box::new(FusedMamba::new(m)?)),
                     Mixer::Mamba2(m) => FusedMixer::Mamba2(Box::new(FusedMamba2::new(m)?)),
                     Mixer::Mamba3(m) => FusedMixer::Mamba3(Box::new(FusedMamba3::new(m)?)),
-                    Mixer::S4(_) | Mixer::Hydra(_) => return None,
+                    Mixer::S4(_)
+                    | Mixer::Hydra(_)
+                    | Mixer::S5(_)
+                    | Mixer::H3(_)
+                    | Mixer::Hyena(_)
+                    | Mixer::LongConv(_) => return None,
                 };
                 Some(FusedBlock {
                     norm: Shared::of(block.norm.weight.val())?,

@@ -11,13 +11,17 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::layers::h3::{H3, H3Config, H3State};
 use crate::layers::hydra::{Hydra, HydraConfig};
+use crate::layers::hyena::{Hyena, HyenaConfig};
 use crate::layers::linear::Linear;
+use crate::layers::long_conv::{LongConv, LongConvConfig};
 use crate::layers::mamba::{Mamba, MambaConfig, MambaState};
 use crate::layers::mamba2::{Mamba2, Mamba2Config, Mamba2State};
 use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
+use crate::layers::s5::{S5Block, S5Config, S5State};
 use crate::ops::SsmBackend;
 use crate::size::{overflow, sum_of_products};
 
@@ -35,6 +39,15 @@ pub enum MixerConfig {
     Mamba3(Mamba3Config),
     /// Hydra: bidirectional (not causal; classifiers only).
     Hydra(HydraConfig),
+    /// S5: a MIMO diagonal SSM by a parallel scan, with its gate.
+    S5(S5Config),
+    /// H3: shift and diagonal SSMs with multiplicative gating.
+    H3(H3Config),
+    /// Hyena: implicit long convolutions with data-controlled gating.
+    Hyena(HyenaConfig),
+    /// A learned long convolution (smoothed, soft-thresholded kernel).
+    #[serde(rename = "long_conv")]
+    LongConv(LongConvConfig),
 }
 
 impl MixerConfig {
@@ -46,6 +59,10 @@ impl MixerConfig {
             MixerConfig::Mamba2(c) => c.d_model,
             MixerConfig::Mamba3(c) => c.d_model,
             MixerConfig::Hydra(c) => c.d_model,
+            MixerConfig::S5(c) => c.d_model,
+            MixerConfig::H3(c) => c.d_model,
+            MixerConfig::Hyena(c) => c.d_model,
+            MixerConfig::LongConv(c) => c.d_model,
         }
     }
 
@@ -57,6 +74,19 @@ impl MixerConfig {
             MixerConfig::Mamba2(c) => c.validate(),
             MixerConfig::Mamba3(c) => c.validate(),
             MixerConfig::Hydra(c) => c.validate(),
+            MixerConfig::S5(c) => c.validate(),
+            MixerConfig::H3(c) => c.validate(),
+            MixerConfig::Hyena(c) => c.validate(),
+            MixerConfig::LongConv(c) => {
+                c.validate()?;
+                if c.postact.is_none() && c.channels != 1 {
+                    return Err(Error::config(
+                        "postact",
+                        "a long-convolution mixer with several channels needs an output map (postact) back to d_model",
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -76,6 +106,10 @@ impl MixerConfig {
             MixerConfig::Mamba2(c) => c.param_count(),
             MixerConfig::Mamba3(c) => c.param_count(),
             MixerConfig::Hydra(c) => c.param_count(),
+            MixerConfig::S5(c) => c.param_count(),
+            MixerConfig::H3(c) => c.param_count(),
+            MixerConfig::Hyena(c) => c.param_count(),
+            MixerConfig::LongConv(c) => c.param_count(),
         }
     }
 
@@ -93,16 +127,27 @@ impl MixerConfig {
             MixerConfig::Mamba2(c) => Mixer::Mamba2(c.init(device, rng)?),
             MixerConfig::Mamba3(c) => Mixer::Mamba3(c.init(device, rng)?),
             MixerConfig::Hydra(c) => Mixer::Hydra(c.init(device, rng)?),
+            MixerConfig::S5(c) => Mixer::S5(c.init(device, rng)?),
+            MixerConfig::H3(c) => Mixer::H3(c.init(device, rng)?),
+            MixerConfig::Hyena(c) => Mixer::Hyena(c.init(device, rng)?),
+            MixerConfig::LongConv(c) => Mixer::LongConv(c.init(device, rng)?),
         })
     }
 
     /// Whether every output step depends on past and present inputs only
-    /// (all mixers but Hydra, and S4 unless bidirectional).
+    /// (all mixers but Hydra, and S4, S5 and the long convolution unless
+    /// bidirectional).
     pub fn is_causal(&self) -> bool {
         match self {
             MixerConfig::S4(c) => !c.bidirectional,
+            MixerConfig::S5(c) => !c.bidirectional,
+            MixerConfig::LongConv(c) => !c.bidirectional,
             MixerConfig::Hydra(_) => false,
-            MixerConfig::Mamba(_) | MixerConfig::Mamba2(_) | MixerConfig::Mamba3(_) => true,
+            MixerConfig::Mamba(_)
+            | MixerConfig::Mamba2(_)
+            | MixerConfig::Mamba3(_)
+            | MixerConfig::H3(_)
+            | MixerConfig::Hyena(_) => true,
         }
     }
 }
@@ -165,6 +210,43 @@ impl std::fmt::Display for MixerConfig {
                 m.headdim,
                 m.ngroups
             ),
+            MixerConfig::S5(m) => write!(
+                f,
+                "S5 ({}state size {} in {} blocks, {:?}, {}{:?})",
+                if m.bidirectional {
+                    "bidirectional; "
+                } else {
+                    ""
+                },
+                m.ssm_size,
+                m.blocks,
+                m.c_init,
+                if m.conj_sym { "conjugate pairs, " } else { "" },
+                m.activation
+            ),
+            MixerConfig::H3(m) => write!(
+                f,
+                "H3 (d_state {}, head dim {}, {})",
+                m.d_state, m.head_dim, m.disc
+            ),
+            MixerConfig::Hyena(m) => write!(
+                f,
+                "Hyena (order {}, filter order {}, l_max {}, short filter {})",
+                m.order, m.filter_order, m.l_max, m.short_filter_order
+            ),
+            MixerConfig::LongConv(m) => write!(
+                f,
+                "long convolution ({}l_max {}, λ {}, smoothing {})",
+                if m.bidirectional {
+                    "bidirectional; "
+                } else {
+                    ""
+                },
+                m.l_max,
+                m.lam,
+                m.ma_window_len
+                    .map_or("none".to_string(), |w| format!("window {w}"))
+            ),
         }
     }
 }
@@ -199,6 +281,14 @@ pub enum Mixer<B: Backend> {
     Mamba3(Mamba3<B>),
     /// Hydra (bidirectional).
     Hydra(Hydra<B>),
+    /// S5 with its gate.
+    S5(S5Block<B>),
+    /// H3.
+    H3(H3<B>),
+    /// Hyena.
+    Hyena(Hyena<B>),
+    /// Long convolution.
+    LongConv(LongConv<B>),
 }
 
 /// The recurrent state of a [`Mixer`].
@@ -212,6 +302,10 @@ pub enum MixerState<B: Backend> {
     Mamba2(Mamba2State<B>),
     /// Of a Mamba-3 mixer.
     Mamba3(Mamba3State<B>),
+    /// Of an S5 mixer.
+    S5(S5State<B>),
+    /// Of an H3 mixer.
+    H3(H3State<B>),
 }
 
 impl<B: SsmBackend> Mixer<B> {
@@ -226,10 +320,26 @@ impl<B: SsmBackend> Mixer<B> {
             Mixer::Mamba(m) => MixerState::Mamba(m.initial_state(batch)),
             Mixer::Mamba2(m) => MixerState::Mamba2(m.initial_state(batch)),
             Mixer::Mamba3(m) => MixerState::Mamba3(m.initial_state(batch)),
+            Mixer::S5(m) => {
+                if m.seq.settings().bidirectional {
+                    return Err(Error::config(
+                        "mixer",
+                        "a bidirectional S5 mixer has no recurrent state (no step or streaming view)",
+                    ));
+                }
+                MixerState::S5(m.initial_state(batch))
+            }
+            Mixer::H3(m) => MixerState::H3(m.initial_state(batch)),
             Mixer::Hydra(_) => {
                 return Err(Error::config(
                     "mixer",
                     "Hydra is bidirectional: it has no recurrent state (no step or streaming view)",
+                ));
+            }
+            Mixer::Hyena(_) | Mixer::LongConv(_) => {
+                return Err(Error::config(
+                    "mixer",
+                    "Hyena and the long convolution run as whole-sequence convolutions: they have no recurrent state (no step or streaming view)",
                 ));
             }
         })
@@ -243,6 +353,10 @@ impl<B: SsmBackend> Mixer<B> {
             Mixer::Mamba2(m) => m.forward(h),
             Mixer::Mamba3(m) => m.forward(h),
             Mixer::Hydra(m) => m.forward(h),
+            Mixer::S5(m) => m.forward(h),
+            Mixer::H3(m) => m.forward(h),
+            Mixer::Hyena(m) => m.forward(h),
+            Mixer::LongConv(m) => m.forward(h),
         }
     }
 
@@ -268,6 +382,14 @@ impl<B: SsmBackend> Mixer<B> {
             (Mixer::Mamba3(m), MixerState::Mamba3(s)) => {
                 let (y, s) = m.forward_with_state(s, h)?;
                 Ok((y, MixerState::Mamba3(s)))
+            }
+            (Mixer::S5(m), MixerState::S5(s)) => {
+                let (y, s) = m.forward_with_state(h, s)?;
+                Ok((y, MixerState::S5(s)))
+            }
+            (Mixer::H3(m), MixerState::H3(s)) => {
+                let (y, s) = m.forward_with_state(h, s.clone())?;
+                Ok((y, MixerState::H3(s)))
             }
             _ => Err(Error::config(
                 "state",

@@ -6,11 +6,15 @@ use serde::{Deserialize, Serialize};
 use super::optim::OptimConfig;
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
+use crate::layers::h3::H3Config;
 use crate::layers::hydra::HydraConfig;
+use crate::layers::hyena::HyenaConfig;
+use crate::layers::long_conv::LongConvConfig;
 use crate::layers::mamba::MambaConfig;
 use crate::layers::mamba2::Mamba2Config;
 use crate::layers::mamba3::Mamba3Config;
 use crate::layers::s4::{KernelMode, S4Config, SsmInit};
+use crate::layers::s5::S5Config;
 use crate::models::MixerConfig;
 use crate::models::classifier::{ClassifierConfig, NormKind, Pooling};
 use crate::tasks::{Task, TaskConfig};
@@ -31,6 +35,15 @@ pub enum MixerKind {
     Mamba3,
     /// Hydra (bidirectional Mamba-2; for tasks that read the whole sequence).
     Hydra,
+    /// S5 (MIMO diagonal SSM by a parallel scan, half GLU).
+    S5,
+    /// H3 (shift and diagonal SSMs with gating).
+    H3,
+    /// Hyena (implicit long convolutions, `order`).
+    Hyena,
+    /// A learned long convolution (safari's LongConv).
+    #[serde(rename = "long_conv")]
+    LongConv,
 }
 
 /// The model of a run.
@@ -44,7 +57,7 @@ pub struct ModelConfig {
     /// Number of blocks.
     pub n_layers: usize,
     /// SSM state size (default: 64 for S4/S4D, 16 for Mamba, 64 for
-    /// Mamba-2, Mamba-3 and Hydra).
+    /// Mamba-2, Mamba-3, Hydra and H3; S5's P, default 64).
     pub d_state: Option<usize>,
     /// Dropout after each mixer.
     pub dropout: f64,
@@ -54,7 +67,7 @@ pub struct ModelConfig {
     pub pooling: Pooling,
     /// Block norm (default: layer for S4/S4D, rms for Mamba).
     pub norm: Option<NormKind>,
-    /// Bidirectional S4/S4D kernels.
+    /// Bidirectional S4/S4D kernels, S5 scans or long convolutions.
     pub bidirectional: bool,
     /// S4/S4D initialisation (default: legs for S4, diag-lin for S4D).
     pub init: Option<SsmInit>,
@@ -72,6 +85,10 @@ pub struct ModelConfig {
     pub chunk_size: usize,
     /// Mamba-3: the MIMO rank (absent: SISO).
     pub mimo_rank: Option<usize>,
+    /// S5: HiPPO blocks of the initialisation.
+    pub blocks: usize,
+    /// Hyena: the order (long convolutions + 1).
+    pub order: usize,
 }
 
 impl Default for ModelConfig {
@@ -94,6 +111,8 @@ impl Default for ModelConfig {
             headdim: 32,
             chunk_size: 64,
             mimo_rank: None,
+            blocks: 1,
+            order: 2,
         }
     }
 }
@@ -162,7 +181,36 @@ impl ModelConfig {
                 dt_max: self.dt_max,
                 ..HydraConfig::new(d)
             }),
+            MixerKind::S5 => MixerConfig::S5(S5Config {
+                ssm_size: self.d_state.unwrap_or(64),
+                blocks: self.blocks,
+                bidirectional: self.bidirectional,
+                disc: self.disc,
+                dt_min: self.dt_min,
+                dt_max: self.dt_max,
+                ..S5Config::new(d)
+            }),
+            MixerKind::H3 => MixerConfig::H3(H3Config {
+                d_state: self.d_state.unwrap_or(64),
+                dt_min: self.dt_min,
+                dt_max: self.dt_max,
+                ..H3Config::new(d)
+            }),
+            MixerKind::Hyena => MixerConfig::Hyena(HyenaConfig {
+                order: self.order,
+                ..HyenaConfig::new(d, task.max_len())
+            }),
+            MixerKind::LongConv => MixerConfig::LongConv(LongConvConfig {
+                bidirectional: self.bidirectional,
+                ..LongConvConfig::new(d, task.max_len())
+            }),
         };
+        if self.d_state.is_some() && matches!(self.mixer, MixerKind::Hyena | MixerKind::LongConv) {
+            return Err(Error::config(
+                "model.d_state",
+                "Hyena and the long convolution have no state size",
+            ));
+        }
         if self.mimo_rank.is_some() && self.mixer != MixerKind::Mamba3 {
             return Err(Error::config(
                 "model.mimo_rank",
@@ -170,7 +218,12 @@ impl ModelConfig {
             ));
         }
         let norm = self.norm.unwrap_or(match self.mixer {
-            MixerKind::S4 | MixerKind::S4d => NormKind::Layer,
+            MixerKind::S4
+            | MixerKind::S4d
+            | MixerKind::S5
+            | MixerKind::H3
+            | MixerKind::Hyena
+            | MixerKind::LongConv => NormKind::Layer,
             MixerKind::Mamba | MixerKind::Mamba2 | MixerKind::Mamba3 | MixerKind::Hydra => {
                 NormKind::Rms
             }
@@ -194,10 +247,15 @@ impl ModelConfig {
                 ),
             ));
         }
-        if self.bidirectional && !matches!(self.mixer, MixerKind::S4 | MixerKind::S4d) {
+        if self.bidirectional
+            && !matches!(
+                self.mixer,
+                MixerKind::S4 | MixerKind::S4d | MixerKind::S5 | MixerKind::LongConv
+            )
+        {
             return Err(Error::config(
                 "model.bidirectional",
-                "only S4/S4D mixers take this flag (use mixer = \"hydra\" for a bidirectional Mamba-2)",
+                "only S4/S4D, S5 and long_conv mixers take this flag (use mixer = \"hydra\" for a bidirectional Mamba-2)",
             ));
         }
         Ok(ClassifierConfig {

@@ -90,9 +90,13 @@ impl Default for OptimConfig {
     }
 }
 
-/// Whether the parameter called `name` is an SSM parameter (its own group).
+/// Whether the parameter called `name` is an SSM parameter (its own
+/// group: `ssm_lr`, no weight decay): S4's Δ, A, B, P; Mamba's A and Δ
+/// bias; S5's Λ, B and log Δ (its "B fast, C decay" recipe); H3's diagonal
+/// SSM (log Δ, A, B); the long convolution's taps (safari's kernel
+/// learning rate).
 pub fn is_ssm_param(name: &str) -> bool {
-    const SUFFIXES: [&str; 8] = [
+    const SUFFIXES: [&str; 15] = [
         "kernel.inv_dt",
         "kernel.A_real",
         "kernel.A_imag",
@@ -101,6 +105,13 @@ pub fn is_ssm_param(name: &str) -> bool {
         "mixer.A_log",
         "mixer.dt_bias",
         "mixer.dt_proj.bias",
+        "seq.Lambda_re",
+        "seq.Lambda_im",
+        "seq.B",
+        "seq.log_step",
+        "kernel.log_dt",
+        "kernel.inv_A_real",
+        "kernel.kernel",
     ];
     SUFFIXES.iter().any(|s| name.ends_with(s))
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
+use crate::size::{overflow, sum_of_products};
 
 /// H3 (Dao, Fu et al., "Hungry Hungry Hippos") over `d_model` channels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,5 +76,15 @@ impl H3Config {
             return Err(Error::config("dt_min", "need 0 < dt_min ≤ dt_max"));
         }
         Ok(())
+    }
+
+    /// The number of parameters, in checked arithmetic: the four d × d
+    /// projections with biases, the shift SSM's B and C (d × N each) and
+    /// skip (d), the diagonal SSM's log Δ and skip (H) and its A, B, C
+    /// (3·H·N reals); call after [`Self::validate`].
+    pub fn param_count(&self) -> Result<usize> {
+        let (d, n, h) = (self.d_model, self.d_state, self.heads());
+        sum_of_products(&[&[4, d, d], &[4, d], &[2, d, n], &[d], &[2, h], &[3, h, n]])
+            .ok_or_else(|| overflow("d_model"))
     }
 }

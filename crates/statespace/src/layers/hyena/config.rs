@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layers::activation::Activation;
+use crate::size::{overflow, sum_of_products};
 
 /// Hyena of `order` (Poli et al.): an input projection to (order + 1)
 /// streams, a short causal convolution, then order − 1 rounds of gating and
@@ -126,5 +127,35 @@ impl HyenaConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The number of parameters (the buffers t and δ included, as the
+    /// module holds them), in checked arithmetic: in_proj d → (order+1)·d,
+    /// the short filter, out_proj, the filter MLP, its bias, z, t, δ, and
+    /// the post-order scales; call after [`Self::validate`].
+    pub fn param_count(&self) -> Result<usize> {
+        let (d, fo, l) = (self.d_model, self.filter_order, self.l_max);
+        let streams = self.order.checked_add(1).ok_or_else(|| overflow("order"))?;
+        let scales = if self.post_order_ffn { self.order } else { 0 };
+        let n = self.num_inner_mlps;
+        sum_of_products(&[
+            &[d, streams, d],
+            &[streams, d],
+            &[self.short_filter_order, streams, d],
+            &[streams, d],
+            &[d, d],
+            &[d],
+            &[self.emb_dim, fo],
+            &[fo],
+            &[n, fo, fo],
+            &[n, fo],
+            &[fo, d, self.order - 1],
+            &[fo],
+            &[2, d, self.order - 1],
+            &[self.emb_dim, l],
+            &[l],
+            &[scales],
+        ])
+        .ok_or_else(|| overflow("l_max"))
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layers::activation::Activation;
+use crate::size::{overflow, sum_of_products};
 
 /// What follows the activation (safari's `postact`): a linear map of the
 /// C·H channels back to H, through a GLU (to 2H, then a·σ(b)) or an
@@ -101,5 +102,24 @@ impl LongConvConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The number of parameters, in checked arithmetic: the kernel taps,
+    /// D, and the output map (C·H → 2H for the GLU, → H otherwise); call
+    /// after [`Self::validate`].
+    pub fn param_count(&self) -> Result<usize> {
+        let (h, c) = (self.d_model, self.channels);
+        let out = match self.postact {
+            None => 0,
+            Some(PostAct::Glu) => 2 * h,
+            Some(PostAct::Activation(_)) => h,
+        };
+        sum_of_products(&[
+            &[self.kernel_channels(), h, self.l_max],
+            &[c, h],
+            &[c, h, out],
+            &[out],
+        ])
+        .ok_or_else(|| overflow("l_max"))
     }
 }
