@@ -32,7 +32,9 @@ export_repo() { # name url commit gitdir-override paths...
   echo "$name @ $(cat "$DEST/$name/COMMIT") -> $DEST/$name"
 }
 
-export_repo s4 https://github.com/state-spaces/s4 $S4_COMMIT "${S4_GIT_DIR:-}" models/s4
+export_repo s4 https://github.com/state-spaces/s4 $S4_COMMIT "${S4_GIT_DIR:-}" models/s4 \
+  src/models/sequence/modules/lssl.py src/models/hippo src/models/functional/krylov.py \
+  src/models/functional/toeplitz.py
 export_repo mamba https://github.com/state-spaces/mamba $MAMBA_COMMIT "${MAMBA_GIT_DIR:-}" \
   mamba_ssm/modules/ssd_minimal.py mamba_ssm/ops/triton/layernorm_gated.py mamba_ssm/modules/mamba2.py \
   mamba_ssm/models/mixer_seq_simple.py mamba_ssm/models/config_mamba.py

@@ -6,7 +6,8 @@
 //! the implicit filter), H3 against safari's `H3`, S5 against
 //! lindermanlab/S5's `S5SSM` and `SequenceLayer` (`s5_ssm_*`, `s5_layer_*`:
 //! also the discretised system and the initial eigenvalues): every output
-//! and gradient in f64 at ≤ 1e-9, and in f32 at ≤ 1e-4.
+//! and gradient in f64 at ≤ 1e-9, and in f32 at ≤ 1e-4; LSSL against
+//! state-spaces/s4's `LSSL` on the repository's own cases.
 
 mod common;
 
@@ -14,7 +15,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
 use common::{assert_checks, cases_in, golden_cases, golden_set, reference_set};
 use statespace::golden::layer::{LayerCheck, tolerance_for};
-use statespace::golden::{h3, hydra, hyena, long_conv, mamba3, s5};
+use statespace::golden::{h3, hydra, hyena, long_conv, lssl, mamba3, s5};
 
 type B = Autodiff<Flex>;
 
@@ -125,5 +126,29 @@ fn s5_matches_own_reference_cases() {
         )
         .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_checks(&checks);
+    }
+}
+
+/// LSSL against state-spaces/s4's `LSSL` with the dense HiPPO transition
+/// (`scripts/reference/lssl_cases.py`): LegS, LegT with two channels and
+/// the bias, LagT without the output map; f64 at ≤ 1e-9 and f32 at ≤ 1e-4.
+#[test]
+fn lssl_matches_own_reference_cases() {
+    let set = reference_set();
+    let cases = cases_in(&set, "lssl_");
+    assert_eq!(cases.len(), 3);
+    for (case, file) in cases {
+        for dtype in [DType::F64, DType::F32] {
+            let checks = lssl::check_case::<B>(
+                &case,
+                &file,
+                set.manifest(),
+                dtype,
+                tolerance_for(dtype),
+                &Default::default(),
+            )
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_checks(&checks);
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod hyena;
 pub mod layer;
 pub mod lm;
 pub mod long_conv;
+pub mod lssl;
 pub mod mamba3;
 pub mod s4;
 pub mod s5;

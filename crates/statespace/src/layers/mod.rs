@@ -13,6 +13,7 @@ pub mod hyena;
 mod init;
 pub mod linear;
 pub mod long_conv;
+pub mod lssl;
 pub mod mamba;
 pub mod mamba2;
 pub mod mamba3;

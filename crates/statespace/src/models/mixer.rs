@@ -269,6 +269,8 @@ impl<B: crate::ops::MatmulOps> S4Block<B> {
 }
 
 /// A sequence mixer.
+// One per block, built once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Mixer<B: Backend> {
     /// S4 / S4D block.

@@ -200,8 +200,13 @@ impl ModelConfig {
                 order: self.order,
                 ..HyenaConfig::new(d, task.max_len())
             }),
+            // safari's layer recipe (configs/model/layer/long-conv.yaml):
+            // two channels, λ 0.003 (the code's default 0.1 zeroes the
+            // 0.002-scale initial taps).
             MixerKind::LongConv => MixerConfig::LongConv(LongConvConfig {
                 bidirectional: self.bidirectional,
+                channels: 2,
+                lam: 3e-3,
                 ..LongConvConfig::new(d, task.max_len())
             }),
         };
