@@ -233,6 +233,12 @@ impl<B: SsmBackend> H3<B> {
         let v = self.v_proj.forward(x)?;
         let shift = self.shift_kernel(len).unsqueeze_dim::<3>(0);
         let k = causal_conv(k, shift, self.ssm_k_D.val().unsqueeze_dim(0))?;
+        if p == 1 {
+            // One channel per head: the outer products are elementwise.
+            let kd = self.ssm_kernel(len)?.unsqueeze_dim::<3>(0);
+            let y = causal_conv(k * v, kd, self.D.val().unsqueeze_dim(0))?;
+            return self.output_linear.forward(q * y);
+        }
         // kv (B, L, H, p, p) as channels (h, i, j), each with head h's kernel.
         let kv = k.reshape([batch, len, heads, p, 1]) * v.reshape([batch, len, heads, 1, p]);
         let per_channel = |t: Tensor<B, 2>| -> Tensor<B, 2> {
