@@ -20,9 +20,23 @@ use statespace::golden::{h3, hydra, hyena, long_conv, lssl, mamba3, s5};
 type B = Autodiff<Flex>;
 
 fn check_all(prefix: &str, check: LayerCheck<B>) {
-    let set = golden_set();
-    for (case, file) in golden_cases(prefix) {
-        for dtype in [DType::F64, DType::F32] {
+    check_cases(
+        &golden_set(),
+        golden_cases(prefix),
+        check,
+        &[DType::F64, DType::F32],
+    );
+}
+
+/// Runs `check` on every case in every dtype (f64 at ≤ 1e-9, f32 at ≤ 1e-4).
+fn check_cases(
+    set: &statespace::golden::GoldenSet,
+    cases: Vec<(String, statespace::io::SafetensorsFile)>,
+    check: LayerCheck<B>,
+    dtypes: &[DType],
+) {
+    for (case, file) in cases {
+        for &dtype in dtypes {
             let checks = check(
                 &case,
                 &file,
@@ -65,18 +79,7 @@ fn hyena_matches_own_reference_cases() {
     let set = reference_set();
     let cases = cases_in(&set, "hyena_");
     assert_eq!(cases.len(), 2, "hyena_order3 and hyena_mixing");
-    for (case, file) in cases {
-        let checks = hyena::check_case::<B>(
-            &case,
-            &file,
-            set.manifest(),
-            DType::F64,
-            tolerance_for(DType::F64),
-            &Default::default(),
-        )
-        .unwrap_or_else(|e| panic!("{case}: {e}"));
-        assert_checks(&checks);
-    }
+    check_cases(&set, cases, hyena::check_case::<B>, &[DType::F64]);
 }
 
 /// H3 against safari's `H3` (float32 reference: outputs, kernels and
@@ -107,26 +110,8 @@ fn s5_matches_own_reference_cases() {
     let ssm = cases_in(&set, "s5_ssm_");
     let layers = cases_in(&set, "s5_layer_");
     assert_eq!((ssm.len(), layers.len()), (3, 3));
-    let runs = ssm
-        .into_iter()
-        .map(|c| (c, s5::check_ssm_case::<B> as LayerCheck<B>))
-        .chain(
-            layers
-                .into_iter()
-                .map(|c| (c, s5::check_layer_case::<B> as LayerCheck<B>)),
-        );
-    for ((case, file), check) in runs {
-        let checks = check(
-            &case,
-            &file,
-            set.manifest(),
-            DType::F64,
-            tolerance_for(DType::F64),
-            &Default::default(),
-        )
-        .unwrap_or_else(|e| panic!("{case}: {e}"));
-        assert_checks(&checks);
-    }
+    check_cases(&set, ssm, s5::check_ssm_case::<B>, &[DType::F64]);
+    check_cases(&set, layers, s5::check_layer_case::<B>, &[DType::F64]);
 }
 
 /// LSSL against state-spaces/s4's `LSSL` with the dense HiPPO transition
@@ -137,18 +122,10 @@ fn lssl_matches_own_reference_cases() {
     let set = reference_set();
     let cases = cases_in(&set, "lssl_");
     assert_eq!(cases.len(), 3);
-    for (case, file) in cases {
-        for dtype in [DType::F64, DType::F32] {
-            let checks = lssl::check_case::<B>(
-                &case,
-                &file,
-                set.manifest(),
-                dtype,
-                tolerance_for(dtype),
-                &Default::default(),
-            )
-            .unwrap_or_else(|e| panic!("{case}: {e}"));
-            assert_checks(&checks);
-        }
-    }
+    check_cases(
+        &set,
+        cases,
+        lssl::check_case::<B>,
+        &[DType::F64, DType::F32],
+    );
 }

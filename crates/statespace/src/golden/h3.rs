@@ -8,11 +8,11 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
 
 use super::layer::{
-    CaseNames, check_outputs, forward_and_gradients, input, load_layer, manifest_config,
+    CaseNames, ConfigFields, check_outputs, forward_and_gradients, input, load_layer,
 };
 use super::{Check, check_named};
 use crate::discretize::Discretization;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::h3::{H3, H3Config};
 use crate::ops::SsmBackend;
@@ -29,28 +29,24 @@ pub fn config_for(
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,
 ) -> Result<H3Config> {
-    let fields = manifest_config(manifest, case, file)?;
-    let bad = |key: &str, why: &str| Error::Format {
-        path: file.path().to_path_buf(),
-        message: format!("manifest config of {case}: `{key}` {why}"),
-    };
-    let text = |key: &str| fields.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let f = ConfigFields::of(manifest, case, file)?;
+    let text = |key: &str| f.text(key).unwrap_or("");
     if !matches!(text("mode"), "" | "diag") {
-        return Err(bad("mode", "other than diag is not supported"));
+        return Err(f.bad("mode", "other than diag is not supported"));
     }
     if !matches!(text("real_type"), "" | "exp") {
-        return Err(bad("real_type", "other than exp is not supported"));
+        return Err(f.bad("real_type", "other than exp is not supported"));
     }
-    if fields.get("channels").and_then(|v| v.as_u64()).unwrap_or(1) != 1 {
-        return Err(bad("channels", "other than 1 is not supported"));
+    if f.size_or("channels", 1) != 1 {
+        return Err(f.bad("channels", "other than 1 is not supported"));
     }
     let disc = match text("disc") {
         "" | "bilinear" => Discretization::Bilinear,
         "zoh" => Discretization::Zoh,
-        _ => return Err(bad("disc", "must be bilinear or zoh")),
+        _ => return Err(f.bad("disc", "must be bilinear or zoh")),
     };
     let [d_model, d_state] = <[usize; 2]>::try_from(file.shape("ssm_k_kernel.kernel.B")?)
-        .map_err(|_| bad("ssm_k_kernel.kernel.B", "is not (d_model, N)"))?;
+        .map_err(|_| f.bad("ssm_k_kernel.kernel.B", "is not (d_model, N)"))?;
     let heads = file.shape("D")?[0];
     Ok(H3Config {
         d_model,

@@ -8,8 +8,8 @@ use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::Check;
-use super::layer::{CaseNames, check_outputs, forward_and_gradients, load_layer, manifest_config};
-use crate::error::{Error, Result};
+use super::layer::{CaseNames, ConfigFields, check_outputs, forward_and_gradients, load_layer};
+use crate::error::Result;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::activation::Activation;
 use crate::layers::hyena::{Hyena, HyenaConfig, official_name};
@@ -24,54 +24,38 @@ pub fn config_for(
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,
 ) -> Result<HyenaConfig> {
-    let fields = manifest_config(manifest, case, file)?;
-    let bad = |key: &str, why: &str| Error::Format {
-        path: file.path().to_path_buf(),
-        message: format!("manifest config of {case}: `{key}` {why}"),
-    };
-    let get = |key: &str| fields.get(key).unwrap_or(&serde_json::Value::Null);
+    let f = ConfigFields::of(manifest, case, file)?;
     let defaults = HyenaConfig::default();
-    let number = |key: &str, default: usize| get(key).as_u64().map_or(default, |v| v as usize);
-    let real = |key: &str, default: f64| get(key).as_f64().unwrap_or(default);
-    let flag = |key: &str, default: bool| get(key).as_bool().unwrap_or(default);
     for key in ["num_heads", "inner_factor", "num_blocks"] {
-        if number(key, 1) != 1 {
-            return Err(bad(key, "other than 1 is not supported"));
+        if f.size_or(key, 1) != 1 {
+            return Err(f.bad(key, "other than 1 is not supported"));
         }
     }
     for key in ["dropout", "filter_dropout"] {
-        if real(key, 0.0) != 0.0 {
-            return Err(bad(key, "must be 0 to compare outputs"));
+        if f.real(key, 0.0) != 0.0 {
+            return Err(f.bad(key, "must be 0 to compare outputs"));
         }
     }
-    let d_model = get("d_model")
-        .as_u64()
-        .ok_or_else(|| bad("d_model", "missing"))? as usize;
-    let l_max = get("l_max")
-        .as_u64()
-        .ok_or_else(|| bad("l_max", "missing"))? as usize;
-    let activation: Activation = match get("activation") {
-        serde_json::Value::Null => Activation::Identity,
-        v => serde_json::from_value(v.clone()).map_err(|e| bad("activation", &e.to_string()))?,
-    };
+    let (d_model, l_max) = (f.size("d_model")?, f.size("l_max")?);
+    let activation: Activation = f.parse("activation", Activation::Identity)?;
     Ok(HyenaConfig {
         d_model,
         l_max,
-        order: number("order", defaults.order),
-        filter_order: number("filter_order", defaults.filter_order),
-        emb_dim: number("emb_dim", defaults.emb_dim),
-        short_filter_order: number("short_filter_order", defaults.short_filter_order),
-        num_inner_mlps: number("num_inner_mlps", defaults.num_inner_mlps),
-        w: real("w", defaults.w),
-        bias: flag("bias", defaults.bias),
-        modulate: flag("modulate", defaults.modulate),
-        shift: real("shift", defaults.shift),
-        fast_decay_pct: real("fast_decay_pct", defaults.fast_decay_pct),
-        slow_decay_pct: real("slow_decay_pct", defaults.slow_decay_pct),
-        target: real("target", defaults.target),
-        normalized: flag("normalized", defaults.normalized),
-        outer_mixing: flag("outer_mixing", defaults.outer_mixing),
-        post_order_ffn: flag("post_order_ffn", defaults.post_order_ffn),
+        order: f.size_or("order", defaults.order),
+        filter_order: f.size_or("filter_order", defaults.filter_order),
+        emb_dim: f.size_or("emb_dim", defaults.emb_dim),
+        short_filter_order: f.size_or("short_filter_order", defaults.short_filter_order),
+        num_inner_mlps: f.size_or("num_inner_mlps", defaults.num_inner_mlps),
+        w: f.real("w", defaults.w),
+        bias: f.flag("bias", defaults.bias),
+        modulate: f.flag("modulate", defaults.modulate),
+        shift: f.real("shift", defaults.shift),
+        fast_decay_pct: f.real("fast_decay_pct", defaults.fast_decay_pct),
+        slow_decay_pct: f.real("slow_decay_pct", defaults.slow_decay_pct),
+        target: f.real("target", defaults.target),
+        normalized: f.flag("normalized", defaults.normalized),
+        outer_mixing: f.flag("outer_mixing", defaults.outer_mixing),
+        post_order_ffn: f.flag("post_order_ffn", defaults.post_order_ffn),
         activation,
     })
 }

@@ -57,6 +57,82 @@ pub fn manifest_config<'a>(
         })
 }
 
+/// A case's manifest `config`, read key by key; an absent key reads as
+/// null, and every error names the case and the key.
+pub struct ConfigFields<'a> {
+    case: &'a str,
+    file: &'a SafetensorsFile,
+    fields: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// What an absent key reads as.
+static NULL: serde_json::Value = serde_json::Value::Null;
+
+impl<'a> ConfigFields<'a> {
+    /// The case's `config`; fails as [`manifest_config`] does.
+    pub fn of(
+        manifest: Option<&'a serde_json::Value>,
+        case: &'a str,
+        file: &'a SafetensorsFile,
+    ) -> Result<Self> {
+        Ok(Self {
+            case,
+            file,
+            fields: manifest_config(manifest, case, file)?,
+        })
+    }
+
+    /// The value of `key` (null when absent).
+    pub fn get(&self, key: &str) -> &'a serde_json::Value {
+        self.fields.get(key).unwrap_or(&NULL)
+    }
+
+    /// The error for `key` and the reason `why`.
+    pub fn bad(&self, key: &str, why: &str) -> Error {
+        Error::Format {
+            path: self.file.path().to_path_buf(),
+            message: format!("manifest config of {}: `{key}` {why}", self.case),
+        }
+    }
+
+    /// A boolean, `default` when absent.
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        self.get(key).as_bool().unwrap_or(default)
+    }
+
+    /// A number, `default` when absent.
+    pub fn real(&self, key: &str, default: f64) -> f64 {
+        self.get(key).as_f64().unwrap_or(default)
+    }
+
+    /// A count, `default` when absent.
+    pub fn size_or(&self, key: &str, default: usize) -> usize {
+        self.get(key).as_u64().map_or(default, |v| v as usize)
+    }
+
+    /// A count that must be present.
+    pub fn size(&self, key: &str) -> Result<usize> {
+        self.get(key)
+            .as_u64()
+            .map(|v| v as usize)
+            .ok_or_else(|| self.bad(key, "missing"))
+    }
+
+    /// A string, if present.
+    pub fn text(&self, key: &str) -> Option<&'a str> {
+        self.get(key).as_str()
+    }
+
+    /// `key` deserialised (a name such as an activation), `default` when
+    /// absent; an unknown value fails, naming the key.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        match self.get(key) {
+            serde_json::Value::Null => Ok(default),
+            v => serde_json::from_value(v.clone()).map_err(|e| self.bad(key, &e.to_string())),
+        }
+    }
+}
+
 /// How a family of cases names its tensors: the input and output, the
 /// intermediate tensors it stores (`aux`), its parameters (`official`: the
 /// file's name of our parameter); the cotangent is always `grad_out` and

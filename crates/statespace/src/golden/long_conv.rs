@@ -7,8 +7,8 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
 
 use super::Check;
-use super::layer::{CaseNames, check_outputs, forward_and_gradients, load_layer, manifest_config};
-use crate::error::{Error, Result};
+use super::layer::{CaseNames, ConfigFields, check_outputs, forward_and_gradients, load_layer};
+use crate::error::Result;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::activation::Activation;
 use crate::layers::long_conv::{LongConv, LongConvConfig, PostAct, official_name};
@@ -23,53 +23,40 @@ pub fn config_for(
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,
 ) -> Result<(LongConvConfig, bool)> {
-    let fields = manifest_config(manifest, case, file)?;
-    let bad = |key: &str, why: &str| Error::Format {
-        path: file.path().to_path_buf(),
-        message: format!("manifest config of {case}: `{key}` {why}"),
-    };
-    let get = |key: &str| fields.get(key).unwrap_or(&serde_json::Value::Null);
-    let number = |key: &str| get(key).as_u64().map(|v| v as usize);
-    let flag = |key: &str, default: bool| get(key).as_bool().unwrap_or(default);
-    let d_model = number("d_model").ok_or_else(|| bad("d_model", "missing"))?;
-    let l_max = number("l_max").ok_or_else(|| bad("l_max", "missing"))?;
-    if flag("smooth_freq", false) {
-        return Err(bad("smooth_freq", "true is not supported"));
+    let f = ConfigFields::of(manifest, case, file)?;
+    if f.flag("smooth_freq", false) {
+        return Err(f.bad("smooth_freq", "true is not supported"));
     }
-    if !flag("causal", true) {
-        return Err(bad("causal", "false is not supported"));
+    if !f.flag("causal", true) {
+        return Err(f.bad("causal", "false is not supported"));
     }
     for key in ["dropout", "kernel_dropout"] {
-        if get(key).as_f64().unwrap_or(0.0) != 0.0 {
-            return Err(bad(key, "must be 0 to compare outputs"));
+        if f.real(key, 0.0) != 0.0 {
+            return Err(f.bad(key, "must be 0 to compare outputs"));
         }
     }
-    let activation = |key: &str| -> Result<Activation> {
-        serde_json::from_value(get(key).clone()).map_err(|e| bad(key, &e.to_string()))
-    };
-    let postact = match get("postact") {
+    let postact = match f.get("postact") {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) if s == "glu" => Some(PostAct::Glu),
-        _ => Some(PostAct::Activation(activation("postact")?)),
+        _ => Some(PostAct::Activation(
+            f.parse("postact", Activation::Identity)?,
+        )),
     };
     let config = LongConvConfig {
-        d_model,
-        l_max,
-        channels: number("channels").unwrap_or(1),
-        lam: get("lam").as_f64().unwrap_or(0.1),
-        ma_window_len: if flag("use_ma_smoothing", false) {
-            Some(number("ma_window_len").unwrap_or(7))
+        d_model: f.size("d_model")?,
+        l_max: f.size("l_max")?,
+        channels: f.size_or("channels", 1),
+        lam: f.real("lam", 0.1),
+        ma_window_len: if f.flag("use_ma_smoothing", false) {
+            Some(f.size_or("ma_window_len", 7))
         } else {
             None
         },
-        bidirectional: flag("bidirectional", false),
-        activation: match get("activation") {
-            serde_json::Value::Null => Activation::Identity,
-            _ => activation("activation")?,
-        },
+        bidirectional: f.flag("bidirectional", false),
+        activation: f.parse("activation", Activation::Identity)?,
         postact,
     };
-    Ok((config, flag("transposed", true)))
+    Ok((config, f.flag("transposed", true)))
 }
 
 /// safari's names for the long convolution's cases.

@@ -7,8 +7,8 @@ use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::Check;
-use super::layer::{CaseNames, check_outputs, forward_and_gradients, load_layer, manifest_config};
-use crate::error::{Error, Result};
+use super::layer::{CaseNames, ConfigFields, check_outputs, forward_and_gradients, load_layer};
+use crate::error::Result;
 use crate::hippo::Measure;
 use crate::io::SafetensorsFile;
 use crate::layers::activation::Activation;
@@ -30,43 +30,30 @@ pub fn config_for(
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,
 ) -> Result<LsslConfig> {
-    let fields = manifest_config(manifest, case, file)?;
-    let bad = |key: &str, why: &str| Error::Format {
-        path: file.path().to_path_buf(),
-        message: format!("manifest config of {case}: `{key}` {why}"),
-    };
-    let get = |key: &str| fields.get(key).unwrap_or(&serde_json::Value::Null);
-    let size = |key: &str| {
-        get(key)
-            .as_u64()
-            .map(|v| v as usize)
-            .ok_or_else(|| bad(key, "missing"))
-    };
-    let measure = match get("measure").as_str().unwrap_or("legs") {
+    let f = ConfigFields::of(manifest, case, file)?;
+    let measure = match f.text("measure").unwrap_or("legs") {
         "legs" => Measure::LegS,
         "legt" => Measure::LegT,
         "lagt" => Measure::LagT { beta: 1.0 },
         "fourier" | "fout" => Measure::FouT,
-        other => return Err(bad("measure", &format!("`{other}` is not supported"))),
+        other => return Err(f.bad("measure", &format!("`{other}` is not supported"))),
     };
-    if get("learn").as_u64().unwrap_or(3) != 3 {
-        return Err(bad(
+    if f.size_or("learn", 3) != 3 {
+        return Err(f.bad(
             "learn",
             "only the dense transition (learn = 3) is reproduced",
         ));
     }
-    if !matches!(get("disc").as_str(), None | Some("bilinear")) {
-        return Err(bad("disc", "must be bilinear"));
+    if !matches!(f.text("disc"), None | Some("bilinear")) {
+        return Err(f.bad("disc", "must be bilinear"));
     }
-    let activation: Activation = serde_json::from_value(get("activation").clone())
-        .map_err(|e| bad("activation", &e.to_string()))?;
     Ok(LsslConfig {
         measure,
-        channels: size("channels")?,
-        bias: get("bias").as_bool().unwrap_or(false),
-        activation,
-        ff: get("ff").as_bool().unwrap_or(true),
-        ..LsslConfig::new(size("d_model")?, size("d_state")?)
+        channels: f.size("channels")?,
+        bias: f.flag("bias", false),
+        activation: f.parse("activation", Activation::Gelu)?,
+        ff: f.flag("ff", true),
+        ..LsslConfig::new(f.size("d_model")?, f.size("d_state")?)
     })
 }
 

@@ -8,11 +8,11 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
 
 use super::layer::{
-    CaseNames, check_outputs, forward_and_gradients, input, load_layer, manifest_config,
+    CaseNames, ConfigFields, check_outputs, forward_and_gradients, input, load_layer,
 };
 use super::{Check, check_named};
 use crate::discretize::Discretization;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::{HostTensor, SafetensorsFile};
 use crate::layers::s5::{CInit, S5Activation, S5Config, S5NormKind};
 use crate::ops::SsmBackend;
@@ -26,77 +26,47 @@ pub struct CaseConfig {
 }
 
 /// The case's settings from the manifest's `config` and the shapes.
-/// Fails, naming the key, on a value S5 does not have or a dropout that
-/// would make the outputs random.
+/// Fails, naming the key, on a value S5 does not have or a training-mode
+/// layer (dropout and batch statistics would make the outputs random).
 pub fn config_for(
     case: &str,
     file: &SafetensorsFile,
     manifest: Option<&serde_json::Value>,
 ) -> Result<CaseConfig> {
-    let fields = manifest_config(manifest, case, file)?;
-    let bad = |key: &str, why: &str| Error::Format {
-        path: file.path().to_path_buf(),
-        message: format!("manifest config of {case}: `{key}` {why}"),
-    };
-    let get = |key: &str| fields.get(key).unwrap_or(&serde_json::Value::Null);
-    let flag = |key: &str, default: bool| get(key).as_bool().unwrap_or(default);
-    let number = |key: &str| get(key).as_f64();
-    let size = |key: &str| {
-        get(key)
-            .as_u64()
-            .map(|v| v as usize)
-            .ok_or_else(|| bad(key, "missing"))
-    };
-    let named = |key: &str, default: &str| -> serde_json::Value {
-        get(key)
-            .as_str()
-            .map(|s| serde_json::Value::String(s.to_string()))
-            .unwrap_or_else(|| serde_json::Value::String(default.to_string()))
-    };
-    let c_init: CInit = serde_json::from_value(named("C_init", "lecun_normal"))
-        .map_err(|e| bad("C_init", &e.to_string()))?;
-    let activation: S5Activation = serde_json::from_value(named("activation", "gelu"))
-        .map_err(|e| bad("activation", &e.to_string()))?;
-    let disc = match get("discretization").as_str().unwrap_or("zoh") {
+    let f = ConfigFields::of(manifest, case, file)?;
+    let c_init: CInit = f.parse("C_init", CInit::LecunNormal)?;
+    let activation: S5Activation = f.parse("activation", S5Activation::Gelu)?;
+    let disc = match f.text("discretization").unwrap_or("zoh") {
         "zoh" => Discretization::Zoh,
         "bilinear" => Discretization::Bilinear,
-        _ => return Err(bad("discretization", "must be zoh or bilinear")),
+        _ => return Err(f.bad("discretization", "must be zoh or bilinear")),
     };
-    if number("dropout").unwrap_or(0.0) != 0.0 && flag("training", false) {
-        return Err(bad(
-            "dropout",
-            "must be 0 (or training false) to compare outputs",
-        ));
-    }
-    if flag("training", false) {
-        return Err(bad(
-            "training",
-            "true is not supported (evaluation mode only)",
-        ));
+    if f.flag("training", false) {
+        return Err(f.bad("training", "true is not supported (evaluation mode only)"));
     }
     let d_model = file.shape("input")?.last().copied().unwrap_or(0);
     let ssm = S5Config {
         d_model,
-        ssm_size: size("ssm_size_base")?,
-        blocks: size("blocks")?,
+        ssm_size: f.size("ssm_size_base")?,
+        blocks: f.size("blocks")?,
         c_init,
-        conj_sym: flag("conj_sym", true),
-        clip_eigs: flag("clip_eigs", false),
-        bidirectional: flag("bidirectional", false),
+        conj_sym: f.flag("conj_sym", true),
+        clip_eigs: f.flag("clip_eigs", false),
+        bidirectional: f.flag("bidirectional", false),
         disc,
-        dt_min: number("dt_min").unwrap_or(1e-3),
-        dt_max: number("dt_max").unwrap_or(1e-1),
-        step_rescale: number("step_rescale").unwrap_or(1.0),
+        dt_min: f.real("dt_min", 1e-3),
+        dt_max: f.real("dt_max", 1e-1),
+        step_rescale: f.real("step_rescale", 1.0),
         activation,
     };
     Ok(CaseConfig {
         ssm,
-        norm: if flag("batchnorm", false) {
+        norm: if f.flag("batchnorm", false) {
             S5NormKind::Batch
         } else {
             S5NormKind::Layer
         },
-        prenorm: flag("prenorm", false),
+        prenorm: f.flag("prenorm", false),
     })
 }
 
