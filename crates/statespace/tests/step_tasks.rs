@@ -138,3 +138,38 @@ fn bidirectional_models_are_refused_for_step_tasks() {
         "{err}"
     );
 }
+
+/// The convolutional family's settings that cannot work are named: a state
+/// size for the stateless convolutions, the bidirectional flag where the
+/// mixer has none, and a bidirectional S5 on a task read at steps.
+#[test]
+fn convolutional_mixers_name_their_bad_settings() {
+    let refused = |mixer: &str, edit: &dyn Fn(&mut TrainConfig)| {
+        let mut config = config(TASKS[1].0, mixer);
+        edit(&mut config);
+        let task = config.task.build().unwrap();
+        config
+            .model
+            .classifier(task.as_ref())
+            .unwrap_err()
+            .to_string()
+    };
+    for mixer in ["hyena", "long_conv"] {
+        let err = refused(mixer, &|_| {});
+        assert!(err.contains("model.d_state"), "{mixer}: {err}");
+    }
+    let err = refused("h3", &|c| c.model.bidirectional = true);
+    assert!(err.contains("model.bidirectional"), "{err}");
+    let err = refused("s5", &|c| c.model.bidirectional = true);
+    assert!(err.contains("future"), "{err}");
+    let mut config = config(TASKS[1].0, "s5");
+    config.model.blocks = 3;
+    let task = config.task.build().unwrap();
+    let err = config
+        .model
+        .classifier(task.as_ref())
+        .and_then(|c| c.validate())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("blocks"), "{err}");
+}
