@@ -47,7 +47,7 @@ pub enum Bench {
 /// Arguments of `ssm bench train`.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Mixer: s4, s4d, mamba or mamba2.
+    /// Mixer: s4, s4d, mamba, mamba2, mamba3, hydra, s5, h3, hyena or long_conv.
     #[arg(long, default_value = "s4d")]
     mixer: String,
     /// Sequences per step.
