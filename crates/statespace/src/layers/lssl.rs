@@ -18,9 +18,9 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rand::Rng;
 
-use crate::discretize::{Discretization, dense};
+use crate::discretize::{DenseDiscrete, Discretization, dense};
 use crate::error::{Error, Result};
-use crate::hippo::{Measure, transition};
+use crate::hippo::{Measure, Transition, transition};
 use crate::io::HostTensor;
 use crate::layers::activation::Activation;
 use crate::layers::linear::Linear;
@@ -109,12 +109,7 @@ impl LsslConfig {
             ))
             .set_require_grad(false),
             output_linear: self.ff.then(|| Linear::new(h * m, h, true, device, rng)),
-            a: system
-                .a
-                .col_iter()
-                .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-                .collect(),
-            b: system.b.iter().copied().collect(),
+            system,
             disc: self.disc,
             activation: self.activation,
         })
@@ -134,37 +129,27 @@ pub struct Lssl<B: Backend> {
     pub log_dt: Param<Tensor<B, 1>>,
     /// H·M → H (`ff`).
     pub output_linear: Option<Linear<B>>,
-    /// The continuous A, column-major (N·N), and B (N).
+    /// The measure's continuous (A, B).
     #[module(skip)]
-    a: Vec<f64>,
-    #[module(skip)]
-    b: Vec<f64>,
+    system: Transition,
     #[module(skip)]
     disc: Discretization,
     #[module(skip)]
     activation: Activation,
 }
 
-/// Per feature h: Āₕ (N, N) and B̄ₕ (N), f64.
-type Systems = Vec<(faer::Mat<f64>, faer::Col<f64>)>;
-
 impl<B: SsmBackend> Lssl<B> {
     fn dims(&self) -> [usize; 3] {
         self.C.val().dims()
     }
 
-    /// Each feature's discrete system from the current log Δ.
-    fn systems(&self) -> Result<Systems> {
-        let [_, _, n] = self.dims();
-        let a = faer::Mat::<f64>::from_fn(n, n, |i, j| self.a[j * n + i]);
-        let b = faer::Col::<f64>::from_fn(n, |i| self.b[i]);
+    /// Each feature's discrete system (Āₕ, B̄ₕ) from the current log Δ.
+    fn systems(&self) -> Result<Vec<DenseDiscrete>> {
+        let Transition { a, b } = &self.system;
         HostTensor::from_tensor(&self.log_dt.val())
             .data
             .iter()
-            .map(|log_dt| {
-                let d = dense(&a, &b, log_dt.exp(), self.disc)?;
-                Ok((d.a, d.b))
-            })
+            .map(|log_dt| dense(a, b, log_dt.exp(), self.disc))
             .collect()
     }
 
@@ -172,13 +157,13 @@ impl<B: SsmBackend> Lssl<B> {
     fn krylov(&self, len: usize) -> Result<Tensor<B, 3>> {
         let [h, _, n] = self.dims();
         let mut values = vec![0.0; h * n * len];
-        for (k, (a, b)) in self.systems()?.iter().enumerate() {
-            let mut x = b.clone();
+        for (k, system) in self.systems()?.iter().enumerate() {
+            let mut x = system.b.clone();
             for l in 0..len {
                 for i in 0..n {
                     values[(k * n + i) * len + l] = x[i];
                 }
-                x = a * &x;
+                x = &system.a * &x;
             }
         }
         let c = self.C.val();
@@ -230,11 +215,11 @@ impl<B: SsmBackend> Lssl<B> {
         let systems = self.systems()?;
         let a_bar: Vec<f64> = systems
             .iter()
-            .flat_map(|(a, _)| (0..n * n).map(move |i| a[(i / n, i % n)]))
+            .flat_map(|s| (0..n * n).map(move |i| s.a[(i / n, i % n)]))
             .collect();
         let b_bar: Vec<f64> = systems
             .iter()
-            .flat_map(|(_, b)| b.iter().copied().collect::<Vec<_>>())
+            .flat_map(|s| s.b.iter().copied().collect::<Vec<_>>())
             .collect();
         let a_bar: Tensor<B, 4> = host(a_bar, vec![h, n, n])?.unsqueeze(); // (1, H, N, N)
         let b_bar = host(b_bar, vec![1, h, n])?; // (1, H, N)
@@ -325,11 +310,10 @@ mod tests {
             let kernel = host(&layer.kernel(13).unwrap());
             let systems = layer.systems().unwrap();
             let c = HostTensor::from_tensor(&layer.C.val()).data;
-            for (h, (a, b)) in systems.into_iter().enumerate() {
-                let system = crate::discretize::DenseDiscrete { a, b };
+            for (h, system) in systems.iter().enumerate() {
                 for m in 0..channels {
                     let row = &c[(h * channels + m) * 8..(h * channels + m + 1) * 8];
-                    let expected = dense_kernel(&system, row, 13);
+                    let expected = dense_kernel(system, row, 13);
                     let ours = &kernel[(m * 3 + h) * 13..(m * 3 + h + 1) * 13];
                     let err = ours
                         .iter()
