@@ -51,6 +51,13 @@ fn complex_power(re: f32, im: f32, n: u32) -> (f32, f32) {
     (pr, pi)
 }
 
+/// λ·s + u for complex λ = (lr, li), s = (sr, si), u = (ur, ui): one step
+/// of the recurrence, (re, im).
+#[cube]
+fn step(lr: f32, li: f32, sr: f32, si: f32, ur: f32, ui: f32) -> (f32, f32) {
+    (lr * sr - li * si + ur, lr * si + li * sr + ui)
+}
+
 /// totals[b, c] = the chunk's scan from zero at its last step (its first
 /// when `reverse`): Σ over the chunk of λ^(steps after t)·u[t]. One unit
 /// per (b, c, f); totals (B, chunks, 2F).
@@ -78,9 +85,9 @@ pub fn chunk_totals(
     while k < end {
         let t = if reverse { end - 1 - (k - start) } else { k };
         let at = base + t * 2 * lanes;
-        let r = lr * sr - li * si + u[at];
-        si = lr * si + li * sr + u[at + lanes];
+        let (r, i) = step(lr, li, sr, si, u[at], u[at + lanes]);
         sr = r;
+        si = i;
         k += 1;
     }
     let out = (unit - f) * 2 + f;
@@ -131,9 +138,9 @@ pub fn chunk_carries(
             pr = r;
             pi = i;
         }
-        let r = pr * cr - pi * ci + tr;
-        ci = pr * ci + pi * cr + ti;
+        let (r, i) = step(pr, pi, cr, ci, tr, ti);
         cr = r;
+        ci = i;
         k += 1;
     }
 }
@@ -166,9 +173,9 @@ pub fn chunk_scans(
     while k < end {
         let t = if reverse { end - 1 - (k - start) } else { k };
         let at = base + t * 2 * lanes;
-        let r = lr * sr - li * si + u[at];
-        si = lr * si + li * sr + u[at + lanes];
+        let (r, i) = step(lr, li, sr, si, u[at], u[at + lanes]);
         sr = r;
+        si = i;
         x[at] = sr;
         x[at + lanes] = si;
         k += 1;
