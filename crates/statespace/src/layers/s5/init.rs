@@ -18,10 +18,19 @@ use crate::random::{normal_values, truncated_normal_values};
 pub(super) struct InitialValues {
     pub lambda: Vec<Complex64>,
     pub b: Vec<Complex64>,
-    /// C, or C1 and C2 (bidirectional with C·V initialisations).
-    pub c: Vec<Vec<Complex64>>,
+    /// C (H, P' or 2P'), or C1 and C2 (bidirectional with C·V
+    /// initialisations).
+    pub c: InitialC,
     pub log_step: Vec<f64>,
     pub d: Vec<f64>,
+}
+
+/// The initial output matrix in the layout the module stores it.
+pub(super) enum InitialC {
+    /// One C: (H, P'), or (H, 2P') bidirectional with a complex-normal init.
+    One(Vec<Complex64>),
+    /// C1 and C2, (H, P') each.
+    Two(Vec<Complex64>, Vec<Complex64>),
 }
 
 /// Draws the layer's initial parameters from `rng`; `config` validated.
@@ -71,30 +80,31 @@ pub(super) fn initial_values(config: &S5Config, rng: &mut impl Rng) -> Result<In
         c
     };
     let directions = if config.bidirectional { 2 } else { 1 };
-    let c = if config.c_init == CInit::ComplexNormal {
-        let parts = normal_values(rng, 2 * h * directions * modes, 0.5f64.sqrt());
-        vec![
-            parts
-                .chunks(2)
-                .map(|p| Complex64::new(p[0], p[1]))
-                .collect(),
-        ]
-    } else {
-        // One C·V (or C1, C2) per direction, from real (H, P, 2) draws.
-        let std_row = (1.0 / states as f64).sqrt();
-        let std_all = (1.0 / (states * h) as f64).sqrt();
-        (0..directions)
-            .map(|_| {
-                let raw: Vec<f64> = if config.c_init == CInit::TruncStandardNormal {
-                    (0..h)
-                        .flat_map(|_| truncated_normal_values(rng, 2 * states, std_row))
-                        .collect()
-                } else {
-                    truncated_normal_values(rng, 2 * states * h, std_all)
-                };
-                c_times_v(&raw)
-            })
-            .collect()
+    // C·V (C1, C2 bidirectional) from real (H, P, 2) draws.
+    let draw_cv = |rng: &mut _| {
+        let raw: Vec<f64> = if config.c_init == CInit::TruncStandardNormal {
+            let std_row = (1.0 / states as f64).sqrt();
+            (0..h)
+                .flat_map(|_| truncated_normal_values(rng, 2 * states, std_row))
+                .collect()
+        } else {
+            let std_all = (1.0 / (states * h) as f64).sqrt();
+            truncated_normal_values(rng, 2 * states * h, std_all)
+        };
+        c_times_v(&raw)
+    };
+    let c = match (config.c_init, config.bidirectional) {
+        (CInit::ComplexNormal, _) => {
+            let parts = normal_values(rng, 2 * h * directions * modes, 0.5f64.sqrt());
+            InitialC::One(
+                parts
+                    .chunks(2)
+                    .map(|p| Complex64::new(p[0], p[1]))
+                    .collect(),
+            )
+        }
+        (_, false) => InitialC::One(draw_cv(rng)),
+        (_, true) => InitialC::Two(draw_cv(rng), draw_cv(rng)),
     };
     let (lo, hi) = (config.dt_min.ln(), config.dt_max.ln());
     let log_step = (0..modes).map(|_| rng.random_range(lo..=hi)).collect();

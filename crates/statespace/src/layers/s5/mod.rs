@@ -35,7 +35,7 @@ use crate::complex::ComplexTensor;
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
 use crate::ops::{SsmBackend, diagonal_scan, matmul};
-use init::initial_values;
+use init::{InitialC, initial_values};
 
 /// The most Re Λ may be under `clip_eigs`.
 const CLIP_EIGS_MAX: f64 = -1e-4;
@@ -107,10 +107,9 @@ impl S5Config {
             Param::from_tensor(reals(flat).reshape(shape))
         };
         let lambda = &values.lambda;
-        let (C, C1, C2) = match values.c.as_slice() {
-            [c] => (Some(pairs(c, [h, c.len() / h, 2])), None, None),
-            [c1, c2] => (None, Some(pairs(c1, [h, p, 2])), Some(pairs(c2, [h, p, 2]))),
-            _ => unreachable!("one C or two"),
+        let (C, C1, C2) = match &values.c {
+            InitialC::One(c) => (Some(pairs(c, [h, c.len() / h, 2])), None, None),
+            InitialC::Two(c1, c2) => (None, Some(pairs(c1, [h, p, 2])), Some(pairs(c2, [h, p, 2]))),
         };
         Ok(S5Ssm {
             Lambda_re: Param::from_tensor(reals(lambda.iter().map(|z| z.re).collect())),
