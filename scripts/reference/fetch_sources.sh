@@ -39,6 +39,9 @@ export_repo mamba https://github.com/state-spaces/mamba $MAMBA_COMMIT "${MAMBA_G
   mamba_ssm/modules/ssd_minimal.py mamba_ssm/ops/triton/layernorm_gated.py mamba_ssm/modules/mamba2.py \
   mamba_ssm/models/mixer_seq_simple.py mamba_ssm/models/config_mamba.py
 export_repo safari https://github.com/HazyResearch/safari $SAFARI_COMMIT "${SAFARI_GIT_DIR:-}" \
-  src/models/sequence/hyena.py
+  src/models/sequence/hyena.py src/models/sequence/h3.py \
+  src/models/sequence/ssm/ss_kernel.py src/models/sequence/ssm/ss_kernel_diag.py \
+  src/models/sequence/ssm/ss_kernel_shift.py src/models/sequence/ssm/dplr.py \
+  src/models/sequence/ssm/hippo.py src/ops/vandermonde.py src/ops/krylov.py src/ops/toeplitz.py
 export_repo S5 https://github.com/lindermanlab/S5 $S5_COMMIT "${S5_GIT_DIR:-}" \
   s5/ssm.py s5/ssm_init.py s5/layers.py

@@ -89,6 +89,20 @@ fn h3_matches_reference_forward_gradients_and_steps() {
     check_all("h3_", h3::check_case::<B>);
 }
 
+/// The repository's own H3 cases (`scripts/reference/h3_cases.py`):
+/// head_dim 2 (d_state 8, L 33) and head_dim 4 (d_state 4, odd L 21, a
+/// prefill shorter than the shift register), float32 references as the
+/// golden case, run in f64 and f32. The recurrent results come from a copy
+/// of h3.py with the two lines corrected that fail at head_dim > 1 (see the
+/// manifest's `step`).
+#[test]
+fn h3_matches_own_reference_cases() {
+    let set = reference_set();
+    let cases = cases_in(&set, "h3_");
+    assert_eq!(cases.len(), 2, "h3_headdim2 and h3_headdim4_odd");
+    check_cases(&set, cases, h3::check_case::<B>, &[DType::F64, DType::F32]);
+}
+
 #[test]
 fn s5_ssm_matches_reference_in_f64_and_f32() {
     check_all("s5_ssm_", s5::check_ssm_case::<B>);

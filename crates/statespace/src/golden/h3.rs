@@ -118,7 +118,21 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
     ours.push(("aux_ssm_kernel".to_string(), host2(layer.ssm_kernel(len)?)));
     // Token by token from zero states, and the final states.
     let (stepped, state) = layer.forward_with_state(x.clone(), layer.initial_state(batch))?;
+    // (b, H p², N/2, 2), channel h p² + d1 p + d2; a case stored in safari's
+    // own layout ((b d1 d2), H, N/2, 2) gets ours permuted to it.
     let ssm = Tensor::stack::<4>(vec![state.ssm.re, state.ssm.im], 3);
+    let (heads, p) = (layer.heads(), config.d_model / layer.heads());
+    let safari_layout = p > 1
+        && file.contains("step_final_state_ssm")
+        && file.shape("step_final_state_ssm")?.first() == Some(&(batch * p * p));
+    let ssm = if safari_layout {
+        let [_, _, modes, _] = ssm.dims();
+        ssm.reshape([batch, heads, p * p, modes * 2])
+            .swap_dims(1, 2)
+            .reshape([batch * p * p, heads, modes, 2])
+    } else {
+        ssm
+    };
     let mut steps = vec![
         ("output_step".to_string(), host3(stepped)),
         ("step_final_state_shift".to_string(), host3(state.shift)),
