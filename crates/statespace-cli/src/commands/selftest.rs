@@ -20,6 +20,25 @@ pub struct Args {
     /// Golden folder (default: $SSM_GOLDEN_DIR, else ../shared/golden).
     #[arg(long)]
     golden: Option<PathBuf>,
+    /// Further case folders of the golden layout (manifest.json +
+    /// `<case>.safetensors`), e.g. crates/statespace/tests/reference: their
+    /// cases of the same families run too; a family may have none there.
+    #[arg(long = "extra", value_name = "DIR")]
+    extra: Vec<PathBuf>,
+}
+
+/// The cases of `prefix` in `set`: at least one in the golden folder
+/// (`required`), any number in an extra folder.
+fn cases_of(
+    set: &golden::GoldenSet,
+    prefix: &str,
+    required: bool,
+) -> statespace::Result<Vec<(String, statespace::io::SafetensorsFile)>> {
+    if required {
+        set.cases(prefix)
+    } else {
+        set.cases_if_any(prefix)
+    }
 }
 
 /// Runs `ssm selftest`.
@@ -33,8 +52,10 @@ pub fn run(args: Args) -> Result<()> {
             dir.display()
         );
     }
-    let set = golden::GoldenSet::open(&dir)?;
-    let manifest = set.manifest().cloned();
+    let mut sets = vec![(golden::GoldenSet::open(&dir)?, dir.clone(), true)];
+    for extra in &args.extra {
+        sets.push((golden::GoldenSet::open(extra)?, extra.clone(), false));
+    }
     let start = Instant::now();
     // f64 where the device computes it exactly (the CPU); f32 elsewhere.
     let (ssd_dtype, ssd_tolerance) = match args.device {
@@ -50,79 +71,85 @@ pub fn run(args: Args) -> Result<()> {
     };
     let checks: Vec<Check> = with_backend!(args.device, |B, device| {
         let mut checks = Vec::new();
-        let mut s4_cases = set.cases("s4_fftconv_")?;
-        s4_cases.extend(set.cases_if_any("s4_f64_fftconv_")?);
-        for (case, file) in s4_cases {
-            let m = manifest.as_ref();
-            emit(
-                &mut checks,
-                golden::s4::check_forward_and_gradients::<Autodiff<B>>(&case, &file, m, &device)?,
-            );
-            emit(
-                &mut checks,
-                golden::s4::check_recurrent::<B>(&case, &file, m, &device)?,
-            );
-        }
-        for (case, file) in set.cases("selective_scan_")? {
-            let m = manifest.as_ref();
-            emit(
-                &mut checks,
-                golden::selective_scan::check_case::<Autodiff<B>>(&case, &file, m, &device)?,
-            );
-        }
-        for (case, file) in set.cases("ssd_")? {
-            let chunk = manifest
-                .as_ref()
-                .and_then(|m| m.get(&case)?.get("block_len_used")?.as_u64())
-                .unwrap_or(16) as usize;
-            for chunked in [false, true] {
+        for (set, dir, required) in &sets {
+            let (dir, required) = (dir.as_path(), *required);
+            let manifest = set.manifest().cloned();
+            let mut s4_cases = cases_of(set, "s4_fftconv_", required)?;
+            s4_cases.extend(set.cases_if_any("s4_f64_fftconv_")?);
+            for (case, file) in s4_cases {
+                let m = manifest.as_ref();
                 emit(
                     &mut checks,
-                    golden::ssd::check_case::<Autodiff<B>>(
-                        &case,
-                        &file,
-                        chunk,
-                        chunked,
-                        ssd_dtype,
-                        ssd_tolerance,
-                        &device,
+                    golden::s4::check_forward_and_gradients::<Autodiff<B>>(
+                        &case, &file, m, &device,
                     )?,
                 );
+                emit(
+                    &mut checks,
+                    golden::s4::check_recurrent::<B>(&case, &file, m, &device)?,
+                );
             }
-        }
-        // Whole layers (float64 cases): f64 on the CPU, f32 on a GPU.
-        let layer_dtype = match args.device {
-            DeviceKind::Cpu => DType::F64,
-            DeviceKind::Cuda => DType::F32,
-        };
-        let layer_tolerance = golden::layer::tolerance_for(layer_dtype);
-        let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 7] = [
-            ("hydra_", golden::hydra::check_case::<Autodiff<B>>),
-            ("mamba3_", golden::mamba3::check_case::<Autodiff<B>>),
-            ("longconv_", golden::long_conv::check_case::<Autodiff<B>>),
-            ("hyena_", golden::hyena::check_case::<Autodiff<B>>),
-            ("h3_", golden::h3::check_case::<Autodiff<B>>),
-            ("s5_ssm_", golden::s5::check_ssm_case::<Autodiff<B>>),
-            ("s5_layer_", golden::s5::check_layer_case::<Autodiff<B>>),
-        ];
-        for (prefix, check) in layers {
-            for (case, file) in set.cases(prefix)? {
-                let new = check(
-                    &case,
-                    &file,
-                    manifest.as_ref(),
-                    layer_dtype,
-                    layer_tolerance,
-                    &device,
-                )?;
-                emit(&mut checks, new);
+            for (case, file) in cases_of(set, "selective_scan_", required)? {
+                let m = manifest.as_ref();
+                emit(
+                    &mut checks,
+                    golden::selective_scan::check_case::<Autodiff<B>>(&case, &file, m, &device)?,
+                );
             }
-        }
-        for (case, file) in set.cases("hf_mamba")? {
-            emit(
-                &mut checks,
-                golden::lm::check_case::<B>(&dir, &case, &file, &device)?,
-            );
+            for (case, file) in cases_of(set, "ssd_", required)? {
+                let chunk = manifest
+                    .as_ref()
+                    .and_then(|m| m.get(&case)?.get("block_len_used")?.as_u64())
+                    .unwrap_or(16) as usize;
+                for chunked in [false, true] {
+                    emit(
+                        &mut checks,
+                        golden::ssd::check_case::<Autodiff<B>>(
+                            &case,
+                            &file,
+                            chunk,
+                            chunked,
+                            ssd_dtype,
+                            ssd_tolerance,
+                            &device,
+                        )?,
+                    );
+                }
+            }
+            // Whole layers (float64 cases): f64 on the CPU, f32 on a GPU.
+            let layer_dtype = match args.device {
+                DeviceKind::Cpu => DType::F64,
+                DeviceKind::Cuda => DType::F32,
+            };
+            let layer_tolerance = golden::layer::tolerance_for(layer_dtype);
+            let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 7] = [
+                ("hydra_", golden::hydra::check_case::<Autodiff<B>>),
+                ("mamba3_", golden::mamba3::check_case::<Autodiff<B>>),
+                ("longconv_", golden::long_conv::check_case::<Autodiff<B>>),
+                ("hyena_", golden::hyena::check_case::<Autodiff<B>>),
+                ("h3_", golden::h3::check_case::<Autodiff<B>>),
+                ("s5_ssm_", golden::s5::check_ssm_case::<Autodiff<B>>),
+                ("s5_layer_", golden::s5::check_layer_case::<Autodiff<B>>),
+            ];
+            for (prefix, check) in layers {
+                for (case, file) in cases_of(set, prefix, required)? {
+                    let new = check(
+                        &case,
+                        &file,
+                        manifest.as_ref(),
+                        layer_dtype,
+                        layer_tolerance,
+                        &device,
+                    )?;
+                    emit(&mut checks, new);
+                }
+            }
+            for (case, file) in cases_of(set, "hf_mamba", required)? {
+                emit(
+                    &mut checks,
+                    golden::lm::check_case::<B>(dir, &case, &file, &device)?,
+                );
+            }
         }
         if args.device != DeviceKind::Cpu {
             emit(
