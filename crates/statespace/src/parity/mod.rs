@@ -28,6 +28,7 @@ mod embedding;
 mod fft_conv;
 mod gelu;
 mod harness;
+mod layout;
 mod matmul;
 mod norm;
 mod prefix_sum;
@@ -79,6 +80,7 @@ where
     cross_entropy::checks::<B>(&mut cx)?;
     adamw::checks::<B>(&mut cx)?;
     diagonal_scan::checks::<B>(&mut cx)?;
+    layout::checks::<B>(&mut cx)?;
     Ok(checks)
 }
 
