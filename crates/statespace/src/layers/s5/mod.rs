@@ -183,9 +183,9 @@ impl<B: SsmBackend> S5Ssm<B> {
             .mul_scalar(s.step_rescale);
         let (lambda_bar, coef) = match s.disc {
             Discretization::Zoh => {
-                let bar = lambda.mul_real(&step).exp();
-                let coef = bar.add_scalar(-1.0).div(&lambda);
-                (bar, coef)
+                // (Λ̄ − 1)/Λ = Δ·(e^{ΛΔ} − 1)/(ΛΔ), without the cancellation.
+                let z = lambda.mul_real(&step);
+                (z.exp(), z.exprel().mul_real(&step))
             }
             Discretization::Bilinear => {
                 let half = lambda.mul_real(&step).mul_scalar(0.5);
