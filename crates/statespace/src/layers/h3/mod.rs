@@ -15,8 +15,8 @@ mod config;
 mod recurrent;
 
 use burn::module::{Module, Param};
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
 use rand::Rng;
 
 pub use config::H3Config;
@@ -179,15 +179,24 @@ impl<B: SsmBackend> H3<B> {
         load_params(self, lookup)
     }
 
-    /// The shift SSM's kernel K_s (d, min(N, len)).
+    /// The shift SSM's kernel K_s (d, min(N, len)): K_s[c, j] =
+    /// Σ_m B[c, m]·C[c, m + j] (C = 0 past N − 1), as one gather of the
+    /// shifted C (d, taps, N), a product and a sum, so that a GPU runs three
+    /// kernels instead of three per tap.
     pub fn shift_kernel(&self, len: usize) -> Tensor<B, 2> {
         let b = self.ssm_k_kernel.kernel.B.val();
         let c = self.ssm_k_kernel.kernel.C.val().squeeze_dim::<2>(0);
-        let n = self.d_state();
-        let taps: Vec<Tensor<B, 2>> = (0..n.min(len))
-            .map(|j| (b.clone().narrow(1, 0, n - j) * c.clone().narrow(1, j, n - j)).sum_dim(1))
+        let [d, n] = c.dims();
+        let taps = n.min(len);
+        let padded = Tensor::cat(vec![c.clone(), c.zeros_like()], 1);
+        let index: Vec<i64> = (0..taps)
+            .flat_map(|j| (0..n).map(move |m| (j + m) as i64))
             .collect();
-        Tensor::cat(taps, 1)
+        let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index, [taps * n]), &c.device());
+        let shifted = padded.select(1, index).reshape([d, taps, n]);
+        (shifted * b.unsqueeze_dim::<3>(1))
+            .sum_dim(2)
+            .reshape([d, taps])
     }
 
     /// The diagonal SSM's continuous system: Δ (H), A, B (H, N/2), C
