@@ -85,7 +85,8 @@ fn run_heads<B: AutodiffBackend>(draws: &[Draw; 4], device: &B::Device) -> Resul
 }
 
 /// Each chain, forward and backward, with one and with two channels per
-/// head (size-1 axes take other stride paths than size-2 ones).
+/// head (size-1 axes take other stride paths than size-2 ones); the whole
+/// head mixing with two, the case H3 runs through these ops.
 pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     let (b, l, h) = (BATCH, LEN, HEADS);
     for p in [1, 2] {
@@ -106,6 +107,13 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
         versus_cpu!(cx, label("sum_dim"), run_contract::<B>(&draws));
         let draws = [cx.draw(&[b, l, h, p]), cx.draw(&[b, l, p * h])];
         versus_cpu!(cx, label("swap_dims"), run_swap::<B>(&draws));
+        if p == 1 {
+            // Composed at one channel per head, burn-cubecl's gradients are
+            // wrong (relative error 1.2–4.1 on the H200, each link above
+            // right); H3 runs that case elementwise instead
+            // (docs/ARCHITECTURE.md).
+            continue;
+        }
         let draws = [
             cx.draw(&[b, l, h * p]),
             cx.draw(&[b, l, h * p]),
