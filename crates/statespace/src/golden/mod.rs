@@ -14,6 +14,7 @@ pub mod mamba3;
 pub mod s4;
 pub mod s5;
 pub mod selective_scan;
+pub mod spacetime;
 pub mod ssd;
 
 use std::path::{Path, PathBuf};

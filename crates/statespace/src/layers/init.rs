@@ -1,5 +1,6 @@
 //! Initialisations the mixers share.
 
+use burn::module::Param;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rand::Rng;
@@ -18,4 +19,15 @@ pub(crate) fn dt_bias<B: Backend>(
     let log_dt: Tensor<B, 1> = uniform(rng, [heads], dt_min.ln(), dt_max.ln(), device);
     let dt = log_dt.exp().clamp_min(floor);
     dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log()
+}
+
+/// A parameter that takes no gradient (a PyTorch buffer) holding `values`
+/// in `shape`.
+pub(crate) fn buffer<B: Backend, const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    let t = Tensor::<B, 1>::from_floats(values.as_slice(), device).reshape(shape);
+    Param::from_tensor(t).set_require_grad(false)
 }

@@ -21,4 +21,5 @@ pub mod mixer;
 pub mod norm;
 pub mod s4;
 pub mod s5;
+pub mod spacetime;
 mod validate;

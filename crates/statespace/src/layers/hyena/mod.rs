@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::io::{HostTensor, load_params};
 use crate::layers::activation::Activation;
 use crate::layers::causal_conv::CausalConv1d;
+use crate::layers::init::buffer;
 use crate::layers::linear::Linear;
 use crate::ops::{SsmBackend, causal_conv};
 use crate::random::normal;
@@ -98,16 +99,6 @@ fn linspace(start: f64, end: f64, n: usize) -> Vec<f64> {
     (0..n)
         .map(|i| start + (end - start) * i as f64 / (n - 1) as f64)
         .collect()
-}
-
-/// A parameter that takes no gradient (a PyTorch buffer).
-fn buffer<B: Backend, const D: usize>(
-    values: Vec<f64>,
-    shape: [usize; D],
-    device: &B::Device,
-) -> Param<Tensor<B, D>> {
-    let t = Tensor::<B, 1>::from_floats(values.as_slice(), device).reshape(shape);
-    Param::from_tensor(t).set_require_grad(false)
 }
 
 impl HyenaConfig {
