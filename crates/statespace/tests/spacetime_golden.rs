@@ -40,3 +40,8 @@ fn krylov_and_companion_fft_kernels_match_reference() {
 fn ssm_classes_match_reference() {
     check_prefix("spacetime_ssm_");
 }
+
+#[test]
+fn networks_match_reference() {
+    check_prefix("spacetime_net_");
+}

@@ -122,7 +122,7 @@ pub fn run(args: Args) -> Result<()> {
                 DeviceKind::Cuda => DType::F32,
             };
             let layer_tolerance = golden::layer::tolerance_for(layer_dtype);
-            let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 7] = [
+            let layers: [(&str, golden::layer::LayerCheck<Autodiff<B>>); 8] = [
                 ("hydra_", golden::hydra::check_case::<Autodiff<B>>),
                 ("mamba3_", golden::mamba3::check_case::<Autodiff<B>>),
                 ("longconv_", golden::long_conv::check_case::<Autodiff<B>>),
@@ -130,6 +130,7 @@ pub fn run(args: Args) -> Result<()> {
                 ("h3_", golden::h3::check_case::<Autodiff<B>>),
                 ("s5_ssm_", golden::s5::check_ssm_case::<Autodiff<B>>),
                 ("s5_layer_", golden::s5::check_layer_case::<Autodiff<B>>),
+                ("spacetime_", golden::spacetime::check_case::<Autodiff<B>>),
             ];
             for (prefix, check) in layers {
                 for (case, file) in cases_of(set, prefix, required)? {

@@ -16,7 +16,7 @@ use super::{Check, check_named};
 use crate::error::{Error, Result};
 use crate::io::{HostTensor, SafetensorsFile, cast_params, load_params, named_grads};
 use crate::layers::spacetime::{
-    SsmKind, SsmKwargs, companion_fft_kernel, companion_matrix, krylov_states,
+    SpaceTimeConfig, SsmKind, SsmKwargs, companion_fft_kernel, companion_matrix, krylov_states,
 };
 use crate::ops::SsmBackend;
 
@@ -83,13 +83,18 @@ pub fn check_case<B: AutodiffBackend + SsmBackend>(
     let ours = match family {
         "spacetime_krylov" => krylov_case::<B>(file, dtype, device)?,
         "spacetime_ssm" => ssm_case::<B>(case, file, entry, dtype, device)?,
+        "spacetime_net" => net_case::<B>(case, file, entry, dtype, device)?,
         other => return Err(bad(file, case, format!("unknown family `{other}`"))),
     };
     let cotangents = names(entry, "grad_outputs");
     let mut expected: Vec<String> = file
         .names()
         .into_iter()
-        .filter(|n| n.starts_with("grad_") && !cotangents.contains(n) && n != "grad_K")
+        .filter(|n| {
+            let derivative = n.starts_with("grad_") || n.starts_with("gradall_");
+            let stored = n.starts_with("act.") || n == "forecast";
+            (derivative && !cotangents.contains(n) && n != "grad_K") || stored
+        })
         .collect();
     expected.extend(names(entry, "outputs"));
     expected.extend(
@@ -192,6 +197,106 @@ where
 }
 
 /// `spacetime_ssm_*`: one SSM class, open or closed loop.
+/// The case's config: a JSON object or a string holding one.
+fn config_of(
+    case: &str,
+    file: &SafetensorsFile,
+    entry: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    match entry.get("config") {
+        Some(serde_json::Value::String(s)) => {
+            serde_json::from_str(s).map_err(|e| bad(file, case, format!("config is not JSON: {e}")))
+        }
+        Some(v) => Ok(v.clone()),
+        None => Err(bad(file, case, "no config".into())),
+    }
+}
+
+/// `spacetime_net_*`: the network built from the official model config;
+/// its four outputs, every stored activation, the data transform (input =
+/// x_raw − its lag mean, forecast = y_c + that mean), `grad_*` (of the
+/// forecast alone) and `gradall_*` (of all four outputs).
+fn net_case<B: AutodiffBackend + SsmBackend>(
+    case: &str,
+    file: &SafetensorsFile,
+    entry: &serde_json::Value,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<Vec<(String, Vec<f64>)>> {
+    let config: SpaceTimeConfig = serde_json::from_value(config_of(case, file, entry)?)
+        .map_err(|e| bad(file, case, format!("model config: {e}")))?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let net = cast_params(config.init::<B>(device, &mut rng)?, dtype);
+    let net = net.load(|name| file.f64(name))?;
+    let official = net.official_names();
+    let outputs = names(entry, "outputs");
+    let cotangents = names(entry, "grad_outputs");
+    let mut ours = Vec::new();
+    // The data transform.
+    let raw = load::<B, 3>(file, "x_raw", dtype, device)?;
+    let lag = file.f64("input")?.shape[1];
+    let mean = raw.clone().narrow(1, 0, lag).mean_dim(1);
+    ours.push((
+        "input".to_string(),
+        host(&(raw.narrow(1, 0, lag) - mean.clone())),
+    ));
+    for (prefix, all) in [("grad_", false), ("gradall_", true)] {
+        let u = load::<B, 3>(file, "input", dtype, device)?.require_grad();
+        let out = net.forward(u.clone())?;
+        let named = [
+            ("y_c", out.y_c.clone()),
+            ("y_o", out.y_o.clone()),
+            ("z_u_pred", out.z_u_pred.clone()),
+            ("z_u_true", out.z_u_true.clone()),
+        ];
+        if !all {
+            for (name, t) in &named {
+                ours.push((name.to_string(), host(t)));
+            }
+            for (name, t) in &out.activations {
+                ours.push((format!("act.{name}"), host(t)));
+            }
+            ours.push((
+                "forecast".to_string(),
+                host(&(out.y_c.clone() + mean.clone())),
+            ));
+        }
+        let mut loss: Option<Tensor<B, 1>> = None;
+        for (name, cotangent) in outputs.iter().zip(&cotangents) {
+            if !all && name != "y_c" {
+                continue;
+            }
+            let t = named
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.clone())
+                .ok_or_else(|| bad(file, case, format!("unknown output `{name}`")))?;
+            let term = (t * load::<B, 3>(file, cotangent, dtype, device)?).sum();
+            loss = Some(match loss {
+                Some(l) => l + term,
+                None => term,
+            });
+        }
+        let loss = loss.ok_or_else(|| bad(file, case, "no cotangents".into()))?;
+        let grads = loss.backward();
+        if let Some(g) = u.grad(&grads) {
+            ours.push((format!("{prefix}input"), host(&g)));
+        }
+        let params = GradientsParams::from_grads(grads, &net);
+        for (name, grad) in named_grads::<B, _>(&net, &params) {
+            let name = official.get(&name).cloned().unwrap_or(name);
+            ours.push((format!("{prefix}{name}"), grad.data));
+        }
+        for unused in names(entry, "unused_params") {
+            let key = format!("{prefix}{unused}");
+            if !ours.iter().any(|(n, _)| *n == key) && file.contains(&key) {
+                ours.push((key.clone(), vec![0.0; file.f64(&key)?.data.len()]));
+            }
+        }
+    }
+    Ok(ours)
+}
+
 fn ssm_case<B: AutodiffBackend + SsmBackend>(
     case: &str,
     file: &SafetensorsFile,
@@ -199,12 +304,7 @@ fn ssm_case<B: AutodiffBackend + SsmBackend>(
     dtype: DType,
     device: &B::Device,
 ) -> Result<Vec<(String, Vec<f64>)>> {
-    let config: serde_json::Value = match entry.get("config") {
-        Some(serde_json::Value::String(s)) => serde_json::from_str(s)
-            .map_err(|e| bad(file, case, format!("config is not JSON: {e}")))?,
-        Some(v) => v.clone(),
-        None => return Err(bad(file, case, "no config".into())),
-    };
+    let config = config_of(case, file, entry)?;
     let kwargs: SsmKwargs =
         serde_json::from_value(config.get("kwargs").cloned().unwrap_or_default())
             .map_err(|e| bad(file, case, format!("config kwargs: {e}")))?;

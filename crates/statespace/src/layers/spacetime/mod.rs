@@ -12,6 +12,8 @@ mod companion_fft;
 mod config;
 mod conv;
 mod krylov;
+mod mlp;
+mod network;
 mod norm;
 mod preprocess;
 mod ssm;
@@ -20,6 +22,11 @@ pub use closed_loop::{ClosedLoopSsm, Forecast, TeacherForced};
 pub use companion_fft::companion_fft_kernel;
 pub use config::{ChannelLayout, SsmKwargs};
 pub use krylov::{companion_matrix, krylov_kernel, krylov_states, shift_matrix};
+pub use mlp::{Mlp, MlpKwargs};
+pub use network::{
+    Block, BlockConfig, Decoder, EmbeddingConfig, MlpConfig, OutputConfig, PreConfig, SpaceTime,
+    SpaceTimeConfig, SpaceTimeOutput, SsmConfig, StackConfig,
+};
 pub use norm::row_norm;
 pub use preprocess::{DifferencingSsm, ResidualSsm, pascal};
 pub use ssm::{CompanionSsm, SsmKind};
