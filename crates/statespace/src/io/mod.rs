@@ -5,10 +5,12 @@ pub mod atomic;
 mod host;
 pub mod pytorch;
 pub mod safetensors;
+pub mod series_csv;
 pub mod state_dict;
 
 pub use self::atomic::write_atomic;
 pub use self::host::tensor_from_f64;
 pub use self::pytorch::PyTorchFile;
 pub use self::safetensors::{HostTensor, SafetensorsFile};
+pub use self::series_csv::{SeriesTable, read_series_csv};
 pub use self::state_dict::{ParamInfo, cast_params, load_params, named_grads, param_infos};
