@@ -3,6 +3,7 @@
 //! same data in the same order with no downloads.
 
 pub mod digits;
+pub mod forecast;
 pub mod induction_heads;
 pub mod listops;
 pub mod mqar;

@@ -1,0 +1,271 @@
+//! Forecasting data by the Informer protocol (Zhou et al., the ETT
+//! benchmark): a series split by time into train / validation / test, each
+//! channel standardised with the training split's mean and (population)
+//! standard deviation, and windows of `lag` inputs followed by `horizon`
+//! targets, every start position of each split in order.
+//!
+//! The hourly ETT split is 12 / 4 / 4 months of 30 days (8640 / 2880 /
+//! 2880 steps); the validation and test windows may start up to `lag` steps
+//! before their split so that their first target is the split's first step,
+//! as the official data loaders do. Errors are on the standardised scale.
+
+use serde::{Deserialize, Serialize};
+
+use super::Split;
+use crate::error::{Error, Result};
+use crate::io::SeriesTable;
+
+/// Which channels are inputs and targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Features {
+    /// Univariate: the target channel in, the target channel out.
+    #[serde(rename = "S")]
+    Univariate,
+    /// Multivariate: every channel in, every channel out.
+    #[serde(rename = "M")]
+    Multivariate,
+    /// Every channel in, the target channel out.
+    #[serde(rename = "MS")]
+    MultiToOne,
+}
+
+/// The split borders of the hourly ETT sets (steps): 12, 4 and 4 months.
+pub const ETT_HOURLY_MONTHS: [usize; 3] = [12 * 30 * 24, 4 * 30 * 24, 4 * 30 * 24];
+
+/// A standardised series cut into the three splits.
+#[derive(Debug, Clone)]
+pub struct ForecastData {
+    /// Standardised values of the used channels (steps × channels).
+    values: Vec<f64>,
+    /// Channels kept.
+    channels: usize,
+    /// Index of the target among the kept channels.
+    target: usize,
+    features: Features,
+    /// Training mean and standard deviation per kept channel.
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    /// Split ends (exclusive): train, val, test.
+    ends: [usize; 3],
+    lag: usize,
+    horizon: usize,
+}
+
+/// One window: inputs (lag × input channels) and targets (horizon × target
+/// channels), row-major, standardised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// Inputs.
+    pub inputs: Vec<f64>,
+    /// Targets.
+    pub targets: Vec<f64>,
+}
+
+impl ForecastData {
+    /// Splits `table` into consecutive parts of `lengths` steps (train, val,
+    /// test), standardises with the training part and serves windows of
+    /// `lag` + `horizon`. Fails on a missing target column, zero lag or
+    /// horizon, splits longer than the series, a training split shorter
+    /// than one window, or a constant training channel.
+    pub fn new(
+        table: &SeriesTable,
+        target: &str,
+        features: Features,
+        lengths: [usize; 3],
+        lag: usize,
+        horizon: usize,
+    ) -> Result<Self> {
+        if lag == 0 || horizon == 0 {
+            return Err(Error::config(
+                "task.lag/task.horizon",
+                "both must be at least 1",
+            ));
+        }
+        let target_column = table.column(target)?;
+        let ends = [
+            lengths[0],
+            lengths[0] + lengths[1],
+            lengths[0] + lengths[1] + lengths[2],
+        ];
+        if ends[2] > table.rows() {
+            return Err(Error::config(
+                "task.splits",
+                format!(
+                    "the splits need {} steps; the series has {}",
+                    ends[2],
+                    table.rows()
+                ),
+            ));
+        }
+        if lengths[0] < lag + horizon || lengths[1] < horizon || lengths[2] < horizon {
+            return Err(Error::config(
+                "task.lag/task.horizon",
+                format!("lag {lag} + horizon {horizon} do not fit the splits {lengths:?}"),
+            ));
+        }
+        let all = table.columns.len();
+        let kept: Vec<usize> = match features {
+            Features::Univariate => vec![target_column],
+            _ => (0..all).collect(),
+        };
+        let target = kept.iter().position(|&c| c == target_column).unwrap_or(0);
+        let rows = ends[2];
+        let mut values = Vec::with_capacity(rows * kept.len());
+        for r in 0..rows {
+            values.extend(kept.iter().map(|&c| table.values[r * all + c]));
+        }
+        let channels = kept.len();
+        let train = lengths[0] as f64;
+        let mut mean = vec![0.0; channels];
+        let mut std = vec![0.0; channels];
+        for c in 0..channels {
+            let column = (0..lengths[0]).map(|r| values[r * channels + c]);
+            mean[c] = column.clone().sum::<f64>() / train;
+            std[c] = (column.map(|v| (v - mean[c]).powi(2)).sum::<f64>() / train).sqrt();
+            if std[c] == 0.0 {
+                return Err(Error::config(
+                    "task.target",
+                    format!(
+                        "channel {} is constant over the training split",
+                        table.columns[kept[c]]
+                    ),
+                ));
+            }
+        }
+        for (i, v) in values.iter_mut().enumerate() {
+            let c = i % channels;
+            *v = (*v - mean[c]) / std[c];
+        }
+        Ok(Self {
+            values,
+            channels,
+            target,
+            features,
+            mean,
+            std,
+            ends,
+            lag,
+            horizon,
+        })
+    }
+
+    /// Input channels per step.
+    pub fn input_channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Target channels per step.
+    pub fn target_channels(&self) -> usize {
+        match self.features {
+            Features::MultiToOne => 1,
+            _ => self.channels,
+        }
+    }
+
+    /// The training mean and standard deviation of the target channel(s),
+    /// to map forecasts back to the data's units.
+    pub fn scale(&self) -> (Vec<f64>, Vec<f64>) {
+        match self.features {
+            Features::MultiToOne => (vec![self.mean[self.target]], vec![self.std[self.target]]),
+            _ => (self.mean.clone(), self.std.clone()),
+        }
+    }
+
+    /// The first step a window of `split` may start at, and the end of its targets.
+    fn range(&self, split: Split) -> (usize, usize) {
+        match split {
+            Split::Train => (0, self.ends[0]),
+            Split::Val => (self.ends[0] - self.lag, self.ends[1]),
+            Split::Test => (self.ends[1] - self.lag, self.ends[2]),
+        }
+    }
+
+    /// Number of windows in `split`.
+    pub fn windows(&self, split: Split) -> usize {
+        let (start, end) = self.range(split);
+        (end - start + 1).saturating_sub(self.lag + self.horizon)
+    }
+
+    /// Window `index` of `split` (its inputs start `index` steps after the
+    /// split's first start). Panics past [`Self::windows`], like slice
+    /// indexing.
+    pub fn window(&self, split: Split, index: usize) -> Window {
+        assert!(index < self.windows(split), "window {index} of {split}");
+        let start = self.range(split).0 + index;
+        let c = self.channels;
+        let inputs = self.values[start * c..(start + self.lag) * c].to_vec();
+        let rows = &self.values[(start + self.lag) * c..(start + self.lag + self.horizon) * c];
+        let targets = match self.features {
+            Features::MultiToOne => rows.chunks(c).map(|row| row[self.target]).collect(),
+            _ => rows.to_vec(),
+        };
+        Window { inputs, targets }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: usize) -> SeriesTable {
+        SeriesTable {
+            columns: vec!["a".into(), "OT".into()],
+            timestamps: (0..rows).map(|r| format!("t{r}")).collect(),
+            values: (0..rows)
+                .flat_map(|r| [r as f64, (r * r) as f64 % 7.0])
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn windows_follow_the_informer_borders_and_training_statistics() {
+        let t = table(40);
+        let data = ForecastData::new(&t, "OT", Features::MultiToOne, [20, 10, 10], 4, 3).unwrap();
+        // Train: starts 0 … 20 − 7; val: from 20 − 4 so its first target is step 20.
+        assert_eq!(data.windows(Split::Train), 14);
+        assert_eq!(data.windows(Split::Val), 8);
+        assert_eq!(data.windows(Split::Test), 8);
+        let (mean, std) = data.scale();
+        let train: Vec<f64> = (0..20).map(|r| (r * r) as f64 % 7.0).collect();
+        let m = train.iter().sum::<f64>() / 20.0;
+        let s = (train.iter().map(|v| (v - m).powi(2)).sum::<f64>() / 20.0).sqrt();
+        assert!((mean[0] - m).abs() < 1e-12 && (std[0] - s).abs() < 1e-12);
+        let w = data.window(Split::Val, 0);
+        assert_eq!(w.inputs.len(), 4 * 2);
+        assert_eq!(w.targets.len(), 3);
+        assert!((w.targets[0] - ((400 % 7) as f64 - m) / s).abs() < 1e-12);
+        let a_mean = 9.5;
+        assert!((w.inputs[0] - (16.0 - a_mean) / data.std[0]).abs() < 1e-12);
+        let last = data.window(Split::Test, 7);
+        assert!((last.targets[2] - ((39 * 39 % 7) as f64 - m) / s).abs() < 1e-12);
+    }
+
+    #[test]
+    fn refuses_what_cannot_work() {
+        let t = table(40);
+        let f = Features::Univariate;
+        assert!(ForecastData::new(&t, "nope", f, [20, 10, 10], 4, 3).is_err());
+        assert!(ForecastData::new(&t, "OT", f, [20, 10, 11], 4, 3).is_err());
+        assert!(ForecastData::new(&t, "OT", f, [20, 10, 10], 0, 3).is_err());
+        assert!(ForecastData::new(&t, "OT", f, [5, 10, 10], 4, 3).is_err());
+        let flat = SeriesTable {
+            values: vec![1.0; 80],
+            ..table(40)
+        };
+        assert!(ForecastData::new(&flat, "OT", f, [20, 10, 10], 4, 3).is_err());
+    }
+
+    #[test]
+    fn ett_hourly_has_the_standard_window_counts() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/ett/ETTh1.csv");
+        let t = crate::io::read_series_csv(path).unwrap();
+        let data = ForecastData::new(&t, "OT", Features::Multivariate, ETT_HOURLY_MONTHS, 336, 96)
+            .unwrap();
+        // Informer/Autoformer counts for ETTh1 with seq_len 336, pred_len 96.
+        assert_eq!(data.windows(Split::Train), 8640 - 336 - 96 + 1);
+        assert_eq!(data.windows(Split::Val), 2880 - 96 + 1);
+        assert_eq!(data.windows(Split::Test), 2880 - 96 + 1);
+        assert_eq!(data.input_channels(), 7);
+    }
+}
