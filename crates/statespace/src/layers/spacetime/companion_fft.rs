@@ -103,3 +103,45 @@ pub fn companion_fft_kernel<B: SsmBackend>(
     let w = q_cb.add(&q_cp.mul(&q_eb).div(&denominator));
     irfft(w.re, w.im, len)
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Flex;
+    use burn::tensor::{DType, Tensor, TensorData};
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+
+    use super::companion_fft_kernel;
+    use crate::layers::spacetime::{companion_matrix, krylov_kernel, row_norm};
+
+    fn draw(rng: &mut rand_chacha::ChaCha8Rng, h: usize, n: usize) -> Tensor<Flex, 2> {
+        let normal = Normal::new(0.0, 1.0).unwrap();
+        let values: Vec<f64> = (0..h * n).map(|_| normal.sample(rng)).collect();
+        Tensor::<Flex, 2>::from_data(TensorData::new(values, [h, n]), &Default::default())
+            .cast(DType::F64)
+    }
+
+    /// The fast path equals the Krylov kernel, with N < L, N > L (the fold)
+    /// and odd L, to the complex64 roots' rounding.
+    #[test]
+    fn fast_kernel_equals_the_krylov_kernel() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for (h, n, len) in [(3, 8, 64), (2, 16, 7), (2, 5, 33), (1, 1, 9)] {
+            let p = row_norm(draw(&mut rng, h, n), 1);
+            let (b, c) = (draw(&mut rng, h, n), draw(&mut rng, h, n));
+            let fast = companion_fft_kernel(len, p.clone(), b.clone(), c.clone()).unwrap();
+            let slow = krylov_kernel(len, companion_matrix(p), b, c);
+            let fast: Vec<f64> = fast.into_data().to_vec().unwrap();
+            let slow: Vec<f64> = slow.into_data().to_vec().unwrap();
+            let scale = slow.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let err = fast
+                .iter()
+                .zip(&slow)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                err <= 1e-5 * scale,
+                "H {h} N {n} L {len}: {err} vs scale {scale}"
+            );
+        }
+    }
+}
