@@ -119,7 +119,7 @@ fn krylov_case<B: AutodiffBackend + SsmBackend>(
     let [h, n] = p.dims();
     let len = file.f64("K")?.shape[1];
     let a = companion_matrix(p.clone());
-    let x = krylov_states(len, a.clone(), b.clone().reshape([h, n, 1])).reshape([h, n, len]);
+    let x = krylov_states(len, a.clone(), b.clone().reshape([h, n, 1]))?.reshape([h, n, len]);
     let k = (x.clone() * c.clone().reshape([h, n, 1]))
         .sum_dim(1)
         .reshape([h, len]);

@@ -27,7 +27,7 @@ use super::norm::row_norm;
 use super::ssm::SsmKind;
 use crate::error::{Error, Result};
 use crate::io::{HostTensor, load_params};
-use crate::ops::SsmBackend;
+use crate::ops::{SsmBackend, matmul};
 use crate::random::normal;
 
 /// A closed-loop companion or shift SSM, one kernel per channel.
@@ -186,11 +186,11 @@ impl<B: SsmBackend> ClosedLoopSsm<B> {
         let n = sys.b.dims()[1];
         // x_L[b, h] = Σ_i u[b, i, h]·A_h^{L−1−i} b_h: the Krylov states read
         // backwards in time, contracted with u.
-        let states = krylov_states(lag, sys.a.clone(), sys.b.clone().reshape([d, n, 1]))
+        let states = krylov_states(lag, sys.a.clone(), sys.b.clone().reshape([d, n, 1]))?
             .reshape([d, n, lag])
             .flip([2]);
         let u_t = u.permute([2, 0, 1]); // (D, B, L)
-        let x_lag = u_t.matmul(states.swap_dims(1, 2)); // (D, B, N)
+        let x_lag = matmul(u_t, states.swap_dims(1, 2))?; // (D, B, N)
         // z_j = G^j x_L with G = A + bn knᵀ (kn = b at norm order 0).
         let kn = if self.norm_order > 0 {
             self.normed(self.k.val())
@@ -198,7 +198,7 @@ impl<B: SsmBackend> ClosedLoopSsm<B> {
             sys.b.clone()
         };
         let feedback = sys.a + sys.bn.reshape([d, n, 1]) * kn.reshape([d, 1, n]);
-        let z = krylov_states(self.horizon, feedback, x_lag.swap_dims(1, 2)); // (D, N, T, B)
+        let z = krylov_states(self.horizon, feedback, x_lag.swap_dims(1, 2))?; // (D, N, T, B)
         let read = |v: Tensor<B, 2>| {
             (z.clone() * v.reshape([d, n, 1, 1]))
                 .sum_dim(1)
@@ -217,8 +217,8 @@ impl<B: SsmBackend> ClosedLoopSsm<B> {
         let len = u.dims()[1];
         let sys = self.system();
         let k_hat = row_norm(self.k.val(), self.norm_order);
-        let kernel = krylov_kernel(len, sys.a.clone(), sys.bn.clone(), sys.cn);
-        let kernel_u = krylov_kernel(len, sys.a, sys.bn, k_hat);
+        let kernel = krylov_kernel(len, sys.a.clone(), sys.bn.clone(), sys.cn)?;
+        let kernel_u = krylov_kernel(len, sys.a, sys.bn, k_hat)?;
         Ok(TeacherForced {
             y: convolve_rows(u.clone(), kernel, self.layout, None)?,
             y_u: convolve_rows(u, kernel_u, self.layout, None)?,

@@ -1,6 +1,9 @@
 //! Companion matrices and Krylov sequences A^l b (SpaceTime's `krylov`).
 
 use burn::tensor::backend::Backend;
+
+use crate::error::Result;
+use crate::ops::{MatmulOps, matmul};
 use burn::tensor::{Tensor, TensorData};
 
 /// An (N, N) 0/1 matrix with ones where `one(i, j)`, of `like`'s dtype and device.
@@ -33,7 +36,11 @@ pub fn companion_matrix<B: Backend>(p: Tensor<B, 2>) -> Tensor<B, 3> {
 /// The Krylov states X (H, N, T, M) with X[h, :, t, m] = A_hᵗ x[h, :, m] for
 /// t < `len`, of A (H, N, N) and columns x (H, N, M): by repeated squaring
 /// as the official `krylov` (⌈log₂ len⌉ products with growing blocks).
-pub fn krylov_states<B: Backend>(len: usize, a: Tensor<B, 3>, x: Tensor<B, 3>) -> Tensor<B, 4> {
+pub fn krylov_states<B: MatmulOps>(
+    len: usize,
+    a: Tensor<B, 3>,
+    x: Tensor<B, 3>,
+) -> Result<Tensor<B, 4>> {
     let [h, n, m] = x.dims();
     // Columns t·M + m hold A^t x_m.
     let mut states = x;
@@ -41,24 +48,24 @@ pub fn krylov_states<B: Backend>(len: usize, a: Tensor<B, 3>, x: Tensor<B, 3>) -
     let mut have = 1;
     while have < len {
         let take = have.min(len - have);
-        let next = power.clone().matmul(states.clone().narrow(2, 0, take * m));
+        let next = matmul(power.clone(), states.clone().narrow(2, 0, take * m))?;
         states = Tensor::cat(vec![states, next], 2);
         have += take;
         if have < len {
-            power = power.clone().matmul(power);
+            power = matmul(power.clone(), power)?;
         }
     }
-    states.reshape([h, n, len, m])
+    Ok(states.reshape([h, n, len, m]))
 }
 
 /// The kernels K[h, l] = c_hᵀ A_hˡ b_h (H, len) of A (H, N, N), b and c (H, N).
-pub fn krylov_kernel<B: Backend>(
+pub fn krylov_kernel<B: MatmulOps>(
     len: usize,
     a: Tensor<B, 3>,
     b: Tensor<B, 2>,
     c: Tensor<B, 2>,
-) -> Tensor<B, 2> {
+) -> Result<Tensor<B, 2>> {
     let [h, n] = b.dims();
-    let states = krylov_states(len, a, b.reshape([h, n, 1])).reshape([h, n, len]);
-    (states * c.reshape([h, n, 1])).sum_dim(1).reshape([h, len])
+    let states = krylov_states(len, a, b.reshape([h, n, 1]))?.reshape([h, n, len]);
+    Ok((states * c.reshape([h, n, 1])).sum_dim(1).reshape([h, len]))
 }

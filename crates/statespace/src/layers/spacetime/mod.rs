@@ -90,7 +90,7 @@ mod tests {
         let ssm = kwargs(r#"{"model_dim": 2, "n_kernels": 2, "kernel_dim": 3}"#)
             .init_open::<Flex>(SsmKind::Shift, &device, &mut rng)
             .unwrap();
-        let k: Vec<f32> = ssm.kernel(5).into_data().to_vec().unwrap();
+        let k: Vec<f32> = ssm.kernel(5).unwrap().into_data().to_vec().unwrap();
         let c: Vec<f32> = ssm.c.val().into_data().to_vec().unwrap();
         assert_eq!(&k[..3], &c[..3]);
         assert_eq!(&k[3..5], &[0.0, 0.0]);

@@ -83,7 +83,7 @@ impl<B: SsmBackend> CompanionSsm<B> {
     }
 
     /// The kernels K (n_kernels, len).
-    pub fn kernel(&self, len: usize) -> Tensor<B, 2> {
+    pub fn kernel(&self, len: usize) -> Result<Tensor<B, 2>> {
         let c = self.c.val();
         match (&self.a, &self.b) {
             (Some(a), Some(b)) => {
@@ -94,7 +94,7 @@ impl<B: SsmBackend> CompanionSsm<B> {
                 };
                 krylov_kernel(len, companion_matrix(p), b.val(), c)
             }
-            _ => fir_taps(c, len),
+            _ => Ok(fir_taps(c, len)),
         }
     }
 
@@ -110,7 +110,7 @@ impl<B: SsmBackend> CompanionSsm<B> {
         }
         convolve_rows(
             u,
-            self.kernel(len),
+            self.kernel(len)?,
             self.layout,
             self.skip.as_ref().map(|s| s.val()),
         )
