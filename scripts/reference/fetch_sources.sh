@@ -6,7 +6,7 @@
 #
 # By default clones from GitHub at the pinned commits. If GitHub is not
 # reachable, point S4_GIT_DIR / MAMBA_GIT_DIR / SAFARI_GIT_DIR / S5_GIT_DIR at an existing clone or bare
-# mirror of the repository; the pinned commit (or HEAD if it is absent) is
+# mirror of the repository (SPACETIME_GIT_DIR for HazyResearch/spacetime); the pinned commit (or HEAD if it is absent) is
 # exported from it with `git archive`.
 set -euo pipefail
 
@@ -16,6 +16,7 @@ S4_COMMIT=e757cef57d89e448c413de7325ed5601aceaac13
 MAMBA_COMMIT=e9594ce1c732d97440f0332fdc43170a2294dbfa
 SAFARI_COMMIT=02220c69d247e5473616cd053a443ad99fd2559b
 S5_COMMIT=3c18fdb6b06414da35e77b94b9cd855f6a95ef17
+SPACETIME_COMMIT=7b7398caf3636d11dde4606eaeb96ea557aeee0e
 
 export_repo() { # name url commit gitdir-override paths...
   local name=$1 url=$2 commit=$3 gitdir=$4; shift 4
@@ -45,3 +46,5 @@ export_repo safari https://github.com/HazyResearch/safari $SAFARI_COMMIT "${SAFA
   src/models/sequence/ssm/hippo.py src/ops/vandermonde.py src/ops/krylov.py src/ops/toeplitz.py
 export_repo S5 https://github.com/lindermanlab/S5 $S5_COMMIT "${S5_GIT_DIR:-}" \
   s5/ssm.py s5/ssm_init.py s5/layers.py
+export_repo spacetime https://github.com/HazyResearch/spacetime $SPACETIME_COMMIT "${SPACETIME_GIT_DIR:-}" \
+  setup/args.py setup/configs/model.py configs/model

@@ -17,10 +17,10 @@ use statespace::models::classifier::InputKind;
 use statespace::models::{LmConfig, MixerConfig};
 use statespace::tasks::{Example, Split, Task, example_rng};
 use statespace::train::ModelConfig;
+use statespace::train::classify::cross_entropy;
 use statespace::train::config::MixerKind;
 use statespace::train::data::train_batch;
 use statespace::train::optim::{AdamW, OptimConfig, step};
-use statespace::train::run::cross_entropy;
 
 use crate::device::{DeviceKind, with_backend};
 

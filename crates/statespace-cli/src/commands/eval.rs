@@ -1,6 +1,6 @@
-//! `ssm eval`: test metrics of a saved run, and the check that the
-//! classifier run step by step (recurrent view) predicts as in convolution
-//! mode.
+//! `ssm eval`: test metrics of a saved run; for a classifier, the check
+//! that it run step by step (recurrent view) predicts as in convolution
+//! mode; for a forecaster, forecast-vs-truth plots of test windows.
 
 use std::path::PathBuf;
 
@@ -8,13 +8,15 @@ use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
-use statespace::tasks::Split;
+use statespace::tasks::{Split, TaskConfig};
 use statespace::train::checkpoint::load_model;
+use statespace::train::classify::evaluate;
 use statespace::train::data::collate;
-use statespace::train::run::evaluate;
+use statespace::train::forecast::Forecasting;
 use statespace::train::{RunDir, TrainConfig};
 
 use crate::device::{DeviceKind, with_backend};
+use crate::plot::{Series, line_chart};
 
 /// Arguments of `ssm eval`.
 #[derive(clap::Args)]
@@ -47,6 +49,9 @@ pub fn run(args: Args) -> Result<()> {
         "last" => run.last(),
         other => anyhow::bail!("--checkpoint must be best or last, not `{other}`"),
     };
+    if matches!(config.task, TaskConfig::Forecast(_)) {
+        return eval_forecast(&args, &run, &config, &path);
+    }
     let task = config.task.build()?;
     let model_config = config.model.classifier(task.as_ref())?;
     with_backend!(args.device, |B, device| {
@@ -108,5 +113,81 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
         Ok(())
+    })
+}
+
+/// Test windows drawn as forecast-vs-truth plots.
+const PLOTTED_WINDOWS: usize = 3;
+
+/// `ssm eval` of a forecasting run: test MSE / MAE and plots of the first,
+/// middle and last test windows (target channel, in the data's units).
+fn eval_forecast(
+    args: &Args,
+    run: &RunDir,
+    config: &TrainConfig,
+    path: &std::path::Path,
+) -> Result<()> {
+    let objective = Forecasting::new(config)?;
+    let data = objective.data();
+    with_backend!(args.device, |B, device| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
+        let model = load_model(path, objective.model().init::<B>(&device, &mut rng)?)
+            .with_context(|| format!("loading {}", path.display()))?;
+        let (mse, mae) = objective
+            .evaluate_split(&model, Split::Test, &device)?
+            .means();
+        let n = data.windows(Split::Test);
+        println!(
+            "test mse {mse:.4}  mae {mae:.4} (standardised scale) over {n} windows, {} checkpoint",
+            args.checkpoint
+        );
+        let (lag, horizon) = (data.lag(), data.horizon());
+        let (c_in, c_out) = (data.input_channels(), data.target_channels());
+        let (mean, std) = data.scale();
+        // The target among the outputs: the only one (S, MS) or its channel (M).
+        let out_target = if c_out == 1 { 0 } else { data.target() };
+        let unit = |v: f64| v * std[out_target] + mean[out_target];
+        let picks: Vec<usize> = (0..PLOTTED_WINDOWS)
+            .map(|i| i * (n - 1) / (PLOTTED_WINDOWS - 1).max(1))
+            .collect();
+        for &index in &picks {
+            let batch = objective.windows::<B>(Split::Test, &[index], &device);
+            let forecast = HostTensor::from_tensor(&objective.predict(&model, batch.x)?.forecast);
+            let window = data.window(Split::Test, index);
+            let history: Vec<(f64, f64)> = (0..lag)
+                .map(|t| (t as f64, unit(window.inputs[t * c_in + data.target()])))
+                .collect();
+            let at = |values: &[f64]| -> Vec<(f64, f64)> {
+                (0..horizon)
+                    .map(|t| ((lag + t) as f64, unit(values[t * c_out + out_target])))
+                    .collect()
+            };
+            let file = run.dir.join(format!("forecast-test-{index}.png"));
+            line_chart(
+                &file,
+                &format!("test window {index}: forecast of {horizon} steps from {lag}"),
+                "step",
+                "value",
+                &[
+                    Series {
+                        label: "history",
+                        points: history,
+                        color: plotters::style::RGBColor(120, 120, 120),
+                    },
+                    Series {
+                        label: "truth",
+                        points: at(&window.targets),
+                        color: plotters::style::RGBColor(40, 90, 200),
+                    },
+                    Series {
+                        label: "forecast",
+                        points: at(&forecast.data),
+                        color: plotters::style::RGBColor(220, 60, 40),
+                    },
+                ],
+            )?;
+            println!("wrote {}", file.display());
+        }
+        Ok::<_, anyhow::Error>(())
     })
 }

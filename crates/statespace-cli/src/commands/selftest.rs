@@ -25,20 +25,31 @@ pub struct Args {
     /// cases of the same families run too; a family may have none there.
     #[arg(long = "extra", value_name = "DIR")]
     extra: Vec<PathBuf>,
+    /// Run only the cases whose names start with one of these prefixes
+    /// (repeatable, e.g. `--only spacetime_`); the device parity checks
+    /// are skipped then.
+    #[arg(long = "only", value_name = "PREFIX")]
+    only: Vec<String>,
 }
 
 /// The cases of `prefix` in `set`: at least one in the golden folder
-/// (`required`), any number in an extra folder.
+/// (`required`), any number in an extra folder; with `only`, those of its
+/// prefixes alone (and none required).
 fn cases_of(
     set: &golden::GoldenSet,
     prefix: &str,
     required: bool,
+    only: &[String],
 ) -> statespace::Result<Vec<(String, statespace::io::SafetensorsFile)>> {
-    if required {
-        set.cases(prefix)
+    let mut cases = if required && only.is_empty() {
+        set.cases(prefix)?
     } else {
-        set.cases_if_any(prefix)
+        set.cases_if_any(prefix)?
+    };
+    if !only.is_empty() {
+        cases.retain(|(case, _)| only.iter().any(|o| case.starts_with(o.as_str())));
     }
+    Ok(cases)
 }
 
 /// Runs `ssm selftest`.
@@ -74,8 +85,8 @@ pub fn run(args: Args) -> Result<()> {
         for (set, dir, required) in &sets {
             let (dir, required) = (dir.as_path(), *required);
             let manifest = set.manifest().cloned();
-            let mut s4_cases = cases_of(set, "s4_fftconv_", required)?;
-            s4_cases.extend(set.cases_if_any("s4_f64_fftconv_")?);
+            let mut s4_cases = cases_of(set, "s4_fftconv_", required, &args.only)?;
+            s4_cases.extend(cases_of(set, "s4_f64_fftconv_", false, &args.only)?);
             for (case, file) in s4_cases {
                 let m = manifest.as_ref();
                 emit(
@@ -89,14 +100,14 @@ pub fn run(args: Args) -> Result<()> {
                     golden::s4::check_recurrent::<B>(&case, &file, m, &device)?,
                 );
             }
-            for (case, file) in cases_of(set, "selective_scan_", required)? {
+            for (case, file) in cases_of(set, "selective_scan_", required, &args.only)? {
                 let m = manifest.as_ref();
                 emit(
                     &mut checks,
                     golden::selective_scan::check_case::<Autodiff<B>>(&case, &file, m, &device)?,
                 );
             }
-            for (case, file) in cases_of(set, "ssd_", required)? {
+            for (case, file) in cases_of(set, "ssd_", required, &args.only)? {
                 let chunk = manifest
                     .as_ref()
                     .and_then(|m| m.get(&case)?.get("block_len_used")?.as_u64())
@@ -133,7 +144,7 @@ pub fn run(args: Args) -> Result<()> {
                 ("spacetime_", golden::spacetime::check_case::<Autodiff<B>>),
             ];
             for (prefix, check) in layers {
-                for (case, file) in cases_of(set, prefix, required)? {
+                for (case, file) in cases_of(set, prefix, required, &args.only)? {
                     let new = check(
                         &case,
                         &file,
@@ -145,14 +156,14 @@ pub fn run(args: Args) -> Result<()> {
                     emit(&mut checks, new);
                 }
             }
-            for (case, file) in cases_of(set, "hf_mamba", required)? {
+            for (case, file) in cases_of(set, "hf_mamba", required, &args.only)? {
                 emit(
                     &mut checks,
                     golden::lm::check_case::<B>(dir, &case, &file, &device)?,
                 );
             }
         }
-        if args.device != DeviceKind::Cpu {
+        if args.device != DeviceKind::Cpu && args.only.is_empty() {
             emit(
                 &mut checks,
                 statespace::parity::selective_scan_checks::<Autodiff<B>>(

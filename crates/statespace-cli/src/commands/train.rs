@@ -1,5 +1,6 @@
-//! `ssm train`: train a deep SSM classifier on a task, with a progress bar,
-//! a run folder (config, metrics, plots, checkpoints) and resumption.
+//! `ssm train`: train a deep SSM classifier or forecaster on a task, with a
+//! progress bar, a run folder (config, metrics, plots, checkpoints) and
+//! resumption.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -44,38 +45,45 @@ struct Bar {
     bar: ProgressBar,
     started: Instant,
     first_step: Option<u64>,
+    columns: [&'static str; 2],
     loss: f64,
-    accuracy: f64,
+    metric: f64,
 }
 
 impl Observer for Bar {
-    fn step(&mut self, step: u64, total: u64, loss: f64, accuracy: f64) {
+    fn columns(&mut self, names: [&'static str; 2]) {
+        self.columns = names;
+    }
+
+    fn step(&mut self, step: u64, total: u64, loss: f64, metric: f64) {
         let first = *self.first_step.get_or_insert(step);
         // Exponential moving averages keep the display readable.
         let a = if step == first { 1.0 } else { 0.05 };
         self.loss = (1.0 - a) * self.loss + a * loss;
-        self.accuracy = (1.0 - a) * self.accuracy + a * accuracy;
+        self.metric = (1.0 - a) * self.metric + a * metric;
         let rate = (step - first + 1) as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
         self.bar.set_length(total);
         self.bar.set_position(step);
         self.bar.set_message(format!(
-            "loss {:.4}  acc {:.3}  {:.2} steps/s",
-            self.loss, self.accuracy, rate
+            "{} {:.4}  {} {:.4}  {:.2} steps/s",
+            self.columns[0], self.loss, self.columns[1], self.metric, rate
         ));
     }
 
     fn eval(&mut self, row: &MetricRow) {
         if row.split != "train" {
             self.bar.println(format!(
-                "step {:>6}  {:<5} loss {:.4}  accuracy {:.4}",
-                row.step, row.split, row.loss, row.accuracy
+                "step {:>6}  {:<5} {} {:.4}  {} {:.4}",
+                row.step, row.split, self.columns[0], row.loss, self.columns[1], row.metric
             ));
         }
     }
 }
 
-/// Loss and accuracy curves of a run as PNG files beside its metrics.
-pub fn plot_curves(dir: &Path, rows: &[MetricRow]) -> Result<()> {
+/// The curves of a run's two metric columns (`columns`) as PNG files
+/// beside its metrics: `loss.png` and `accuracy.png` for classification,
+/// `mse.png` and `mae.png` for forecasting.
+pub fn plot_curves(dir: &Path, columns: [&str; 2], rows: &[MetricRow]) -> Result<()> {
     let series = |split: &str, value: fn(&MetricRow) -> f64| -> Vec<(f64, f64)> {
         rows.iter()
             .filter(|r| r.split == split)
@@ -86,14 +94,20 @@ pub fn plot_curves(dir: &Path, rows: &[MetricRow]) -> Result<()> {
         ("train", RGBColor(40, 90, 200)),
         ("val", RGBColor(220, 60, 40)),
     ];
-    for (file, title, value) in [
+    let first_title = if columns[0] == "loss" {
+        "cross-entropy"
+    } else {
+        columns[0]
+    };
+    for (name, title, value) in [
         (
-            "loss.png",
-            "cross-entropy",
+            columns[0],
+            first_title,
             (|r: &MetricRow| r.loss) as fn(&MetricRow) -> f64,
         ),
-        ("accuracy.png", "accuracy", |r: &MetricRow| r.accuracy),
+        (columns[1], columns[1], |r: &MetricRow| r.metric),
     ] {
+        let file = format!("{name}.png");
         let lines: Vec<Series<'_>> = colors
             .iter()
             .map(|(split, color)| Series {
@@ -104,7 +118,7 @@ pub fn plot_curves(dir: &Path, rows: &[MetricRow]) -> Result<()> {
             .filter(|s| !s.points.is_empty())
             .collect();
         if !lines.is_empty() {
-            line_chart(&dir.join(file), title, "step", title, &lines)?;
+            line_chart(&dir.join(&file), title, "step", title, &lines)?;
         }
     }
     Ok(())
@@ -168,22 +182,32 @@ pub fn run(args: Args) -> Result<()> {
         bar,
         started: Instant::now(),
         first_step: None,
+        columns: ["loss", "metric"],
         loss: 0.0,
-        accuracy: 0.0,
+        metric: 0.0,
     };
     let summary = with_backend!(args.device, |B, device| {
         train::<Autodiff<B>>(&config, &run_dir, resume, &device, &mut observer)
             .map_err(anyhow::Error::from)
     })?;
     observer.bar.finish_and_clear();
-    plot_curves(&run_dir.dir, &read_metrics(&run_dir.metrics())?)?;
+    let [first, second] = summary.columns;
+    plot_curves(
+        &run_dir.dir,
+        summary.columns,
+        &read_metrics(&run_dir.metrics())?,
+    )?;
     println!(
-        "trained {} steps in {:.0} s; best validation accuracy {:.4}",
-        summary.steps, summary.seconds, summary.best_val_accuracy
+        "trained {} steps in {:.0} s; best validation (step {}): {first} {:.4}, {second} {:.4}",
+        summary.steps,
+        summary.seconds,
+        summary.best_val.step,
+        summary.best_val.loss,
+        summary.best_val.metric
     );
     println!(
-        "test accuracy {:.4} (loss {:.4})",
-        summary.test_accuracy, summary.test_loss
+        "test of the best-validation checkpoint: {first} {:.4}, {second} {:.4}",
+        summary.test.loss, summary.test.metric
     );
     Ok(())
 }

@@ -225,6 +225,8 @@ fn net_case<B: AutodiffBackend + SsmBackend>(
 ) -> Result<Vec<(String, Vec<f64>)>> {
     let config: SpaceTimeConfig = serde_json::from_value(config_of(case, file, entry)?)
         .map_err(|e| bad(file, case, format!("model config: {e}")))?;
+    // The references are in evaluation mode: no dropout in the gradients.
+    let config = config.without_dropout();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let net = cast_params(config.init::<B>(device, &mut rng)?, dtype);
     let net = net.load(|name| file.f64(name))?;

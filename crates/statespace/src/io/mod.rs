@@ -12,5 +12,5 @@ pub use self::atomic::write_atomic;
 pub use self::host::tensor_from_f64;
 pub use self::pytorch::PyTorchFile;
 pub use self::safetensors::{HostTensor, SafetensorsFile};
-pub use self::series_csv::{SeriesTable, read_series_csv};
+pub use self::series_csv::{SeriesTable, parse_series_csv, read_series_csv};
 pub use self::state_dict::{ParamInfo, cast_params, load_params, named_grads, param_infos};

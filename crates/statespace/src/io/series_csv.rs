@@ -48,17 +48,30 @@ fn bad(path: &Path, message: String) -> Error {
 /// width, or a value that is not a finite number.
 pub fn read_series_csv(path: impl Into<PathBuf>) -> Result<SeriesTable> {
     let path = path.into();
-    let mut reader = csv::ReaderBuilder::new()
+    let reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_path(&path)
         .map_err(|e| bad(&path, format!("cannot open: {e}")))?;
+    parse(reader, &path)
+}
+
+/// Parses CSV `text` as [`read_series_csv`] reads a file; `name` stands for
+/// the file in errors (an embedded data set's name).
+pub fn parse_series_csv(text: &str, name: &str) -> Result<SeriesTable> {
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    parse(reader, Path::new(name))
+}
+
+fn parse<R: std::io::Read>(mut reader: csv::Reader<R>, path: &Path) -> Result<SeriesTable> {
     let header = reader
         .headers()
-        .map_err(|e| bad(&path, format!("row 1 (header): {e}")))?
+        .map_err(|e| bad(path, format!("row 1 (header): {e}")))?
         .clone();
     if header.len() < 2 {
         return Err(bad(
-            &path,
+            path,
             "row 1 (header): needs a timestamp column and at least one channel".into(),
         ));
     }
@@ -67,10 +80,10 @@ pub fn read_series_csv(path: impl Into<PathBuf>) -> Result<SeriesTable> {
     let mut values = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let row = i + 2;
-        let record = record.map_err(|e| bad(&path, format!("row {row}: {e}")))?;
+        let record = record.map_err(|e| bad(path, format!("row {row}: {e}")))?;
         if record.len() != header.len() {
             return Err(bad(
-                &path,
+                path,
                 format!(
                     "row {row}: {} fields, the header has {}",
                     record.len(),
@@ -87,7 +100,7 @@ pub fn read_series_csv(path: impl Into<PathBuf>) -> Result<SeriesTable> {
                 .filter(|v: &f64| v.is_finite())
                 .ok_or_else(|| {
                     bad(
-                        &path,
+                        path,
                         format!("row {row}, column {column}: `{field}` is not a finite number"),
                     )
                 })?;
@@ -95,7 +108,7 @@ pub fn read_series_csv(path: impl Into<PathBuf>) -> Result<SeriesTable> {
         }
     }
     if timestamps.is_empty() {
-        return Err(bad(&path, "no data rows after the header".into()));
+        return Err(bad(path, "no data rows after the header".into()));
     }
     Ok(SeriesTable {
         columns,

@@ -63,7 +63,8 @@ pub enum InputKind {
 pub struct ClassifierConfig {
     /// Input kind.
     pub input: InputKind,
-    /// Number of classes.
+    /// Outputs of the head: classes (at least 2 for a task), or the
+    /// channels of a forecast.
     pub classes: usize,
     /// Number of blocks.
     pub n_layers: usize,
@@ -157,10 +158,10 @@ impl ClassifierConfig {
     /// Checks every field (the mixer's too), naming the first one out of its
     /// domain, and that the sizes' product does not overflow.
     pub fn validate(&self) -> Result<()> {
-        if self.classes < 2 {
+        if self.classes == 0 {
             return Err(Error::config(
                 "classes",
-                "a classifier needs at least 2 classes",
+                "the head needs at least one output",
             ));
         }
         if !(0.0..1.0).contains(&self.dropout) {

@@ -1,8 +1,9 @@
 //! Models built from mixers: a language model (embedding → residual
-//! blocks → norm → head) for any mixer, a sequence classifier, and
-//! pretrained language models loaded from checkpoint folders.
+//! blocks → norm → head) for any mixer, a sequence classifier, forecasters,
+//! and pretrained language models loaded from checkpoint folders.
 
 pub mod classifier;
+pub mod forecaster;
 pub mod lm;
 pub mod mixer;
 pub mod pretrained;

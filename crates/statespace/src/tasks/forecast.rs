@@ -9,11 +9,137 @@
 //! before their split so that their first target is the split's first step,
 //! as the official data loaders do. Errors are on the standardised scale.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use super::Split;
 use crate::error::{Error, Result};
-use crate::io::SeriesTable;
+use crate::io::{SeriesTable, parse_series_csv, read_series_csv};
+
+/// ETTh1 (zhouhaoyi/ETDataset, CC BY-ND 4.0), embedded verbatim.
+const ETTH1: &str = include_str!("../../../../datasets/ett/ETTh1.csv");
+/// ETTh2, embedded verbatim.
+const ETTH2: &str = include_str!("../../../../datasets/ett/ETTh2.csv");
+
+/// How each window is centred before the model sees it (SpaceTime's
+/// `--data_transform`); forecasts are mapped back before any loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Transform {
+    /// Subtract each channel's mean over the lag window (`mean`).
+    #[default]
+    Mean,
+    /// The standardised values as they are (`none`).
+    None,
+}
+
+/// The training criterion (SpaceTime's `--loss`; the reported metrics are
+/// always MSE and MAE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Criterion {
+    /// Mean squared error.
+    #[default]
+    Mse,
+    /// Its square root (`informer_rmse`).
+    Rmse,
+    /// Mean absolute error.
+    Mae,
+}
+
+/// A forecasting task: which series, which channels, how far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForecastConfig {
+    /// `etth1` or `etth2` (embedded), or the path of a CSV file (a header,
+    /// a timestamp column, one numeric column per channel).
+    pub data: String,
+    /// Steps of train / validation / test (default for ETTh: 12 / 4 / 4
+    /// months; required for a CSV file).
+    pub splits: Option<[usize; 3]>,
+    /// The target channel.
+    pub target: String,
+    /// Univariate (S), multivariate (M) or all-to-target (MS).
+    pub features: Features,
+    /// Input steps.
+    pub lag: usize,
+    /// Forecast steps.
+    pub horizon: usize,
+    /// Per-window centring.
+    pub transform: Transform,
+    /// Training criterion.
+    pub loss: Criterion,
+    /// SpaceTime's weights of its three loss terms: the forecast, the
+    /// open-loop outputs over the lag, the decoder's next-input prediction.
+    pub criterion_weights: [f64; 3],
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        Self {
+            data: "etth1".into(),
+            splits: None,
+            target: "OT".into(),
+            features: Features::Univariate,
+            lag: 336,
+            horizon: 96,
+            transform: Transform::Mean,
+            loss: Criterion::Mse,
+            criterion_weights: [1.0, 1.0, 1.0],
+        }
+    }
+}
+
+impl ForecastConfig {
+    /// Reads the series and cuts its windows; fails naming the key or the
+    /// file row at fault.
+    pub fn load(&self) -> Result<ForecastData> {
+        let (table, splits) = match self.data.as_str() {
+            "etth1" => (
+                parse_series_csv(ETTH1, "ETTh1.csv")?,
+                self.splits.unwrap_or(ETT_HOURLY_MONTHS),
+            ),
+            "etth2" => (
+                parse_series_csv(ETTH2, "ETTh2.csv")?,
+                self.splits.unwrap_or(ETT_HOURLY_MONTHS),
+            ),
+            path if path.ends_with(".csv") => {
+                let splits = self.splits.ok_or_else(|| {
+                    Error::config(
+                        "task.splits",
+                        "a CSV file needs its [train, val, test] step counts",
+                    )
+                })?;
+                (read_series_csv(Path::new(path))?, splits)
+            }
+            other => {
+                return Err(Error::config(
+                    "task.data",
+                    format!("`{other}` is neither etth1, etth2 nor a .csv file"),
+                ));
+            }
+        };
+        if self
+            .criterion_weights
+            .iter()
+            .any(|w| !w.is_finite() || *w < 0.0)
+        {
+            return Err(Error::config(
+                "task.criterion_weights",
+                "weights must be finite and non-negative",
+            ));
+        }
+        ForecastData::new(
+            &table,
+            &self.target,
+            self.features,
+            splits,
+            self.lag,
+            self.horizon,
+        )
+    }
+}
 
 /// Which channels are inputs and targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +304,26 @@ impl ForecastData {
             Split::Val => (self.ends[0] - self.lag, self.ends[1]),
             Split::Test => (self.ends[1] - self.lag, self.ends[2]),
         }
+    }
+
+    /// Input steps.
+    pub fn lag(&self) -> usize {
+        self.lag
+    }
+
+    /// Forecast steps.
+    pub fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    /// The features setting.
+    pub fn features(&self) -> Features {
+        self.features
+    }
+
+    /// Index of the target among the input channels.
+    pub fn target(&self) -> usize {
+        self.target
     }
 
     /// Number of windows in `split`.

@@ -145,10 +145,13 @@ pub enum TaskConfig {
     Pathfinder(pathfinder::PathfinderConfig),
     /// Sequential 8×8 digits from scikit-learn (pixel by pixel, or permuted).
     Digits(digits::DigitsConfig),
+    /// Forecasting a time series (the Informer protocol); trained with
+    /// MSE/MAE, not as a classification [`Task`].
+    Forecast(forecast::ForecastConfig),
 }
 
 impl TaskConfig {
-    /// Builds the task.
+    /// Builds a classification task (every kind but `forecast`).
     pub fn build(&self) -> Result<Box<dyn Task>> {
         match self {
             TaskConfig::Listops(c) => Ok(Box::new(listops::ListOps::new(c.clone())?)),
@@ -161,6 +164,10 @@ impl TaskConfig {
             TaskConfig::Mqar(c) => Ok(Box::new(mqar::Mqar::new(c.clone())?)),
             TaskConfig::Pathfinder(c) => Ok(Box::new(pathfinder::Pathfinder::new(c.clone())?)),
             TaskConfig::Digits(c) => Ok(Box::new(digits::Digits::new(c.clone())?)),
+            TaskConfig::Forecast(_) => Err(Error::config(
+                "task.kind",
+                "a forecast task has no classes: it trains a forecaster, not a classifier",
+            )),
         }
     }
 }

@@ -15,8 +15,11 @@ use crate::layers::mamba2::Mamba2Config;
 use crate::layers::mamba3::Mamba3Config;
 use crate::layers::s4::{KernelMode, S4Config, SsmInit};
 use crate::layers::s5::S5Config;
+use crate::layers::spacetime::SpaceTimeRecipe;
 use crate::models::MixerConfig;
-use crate::models::classifier::{ClassifierConfig, NormKind, Pooling};
+use crate::models::classifier::{ClassifierConfig, InputKind, NormKind, Pooling};
+use crate::models::forecaster::ForecasterConfig;
+use crate::tasks::forecast::{ForecastConfig, ForecastData};
 use crate::tasks::{Task, TaskConfig};
 
 /// Which mixer the model stacks.
@@ -44,6 +47,11 @@ pub enum MixerKind {
     /// A learned long convolution (safari's LongConv).
     #[serde(rename = "long_conv")]
     LongConv,
+    /// The whole SpaceTime network (forecast tasks only), by the official
+    /// recipe: `d_model` = `--model_dim`, `n_layers` = `--n_blocks`,
+    /// `d_state` = `--kernel_dim`, `norm_order`, `dropout`.
+    #[serde(rename = "spacetime")]
+    SpaceTime,
 }
 
 /// The model of a run.
@@ -89,6 +97,8 @@ pub struct ModelConfig {
     pub blocks: usize,
     /// Hyena: the order (long convolutions + 1).
     pub order: usize,
+    /// SpaceTime: the norm order of the companion coefficients.
+    pub norm_order: usize,
 }
 
 impl Default for ModelConfig {
@@ -113,6 +123,7 @@ impl Default for ModelConfig {
             mimo_rank: None,
             blocks: 1,
             order: 2,
+            norm_order: 1,
         }
     }
 }
@@ -120,6 +131,62 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// The classifier for `task`.
     pub fn classifier(&self, task: &dyn Task) -> Result<ClassifierConfig> {
+        self.stack(&StackShape {
+            input: task.input(),
+            outputs: task.classes(),
+            max_len: task.max_len(),
+            reads_steps: task.step_targets(),
+            name: task.name(),
+        })
+    }
+
+    /// The forecaster for `task` (whose series is `data`); `seed` is the
+    /// run's, which SpaceTime's config records.
+    pub fn forecaster(
+        &self,
+        task: &ForecastConfig,
+        data: &ForecastData,
+        seed: u64,
+    ) -> Result<ForecasterConfig> {
+        if self.mixer == MixerKind::SpaceTime {
+            if data.input_channels() != 1 {
+                return Err(Error::config(
+                    "task.features",
+                    format!(
+                        "SpaceTime follows the official univariate recipe: use features = \"S\" (this series gives {} input channels)",
+                        data.input_channels()
+                    ),
+                ));
+            }
+            let recipe = SpaceTimeRecipe {
+                model_dim: Some(self.d_model),
+                n_blocks: self.n_layers,
+                kernel_dim: self.d_state.unwrap_or(64),
+                norm_order: self.norm_order,
+                dropout: self.dropout,
+                lag: task.lag,
+                horizon: task.horizon,
+                seed,
+            };
+            return Ok(ForecasterConfig::SpaceTime(recipe.config()?));
+        }
+        let model = self.stack(&StackShape {
+            input: InputKind::Values {
+                channels: data.input_channels(),
+            },
+            outputs: data.target_channels(),
+            max_len: task.lag + task.horizon,
+            reads_steps: false,
+            name: "forecast",
+        })?;
+        Ok(ForecasterConfig::Stack {
+            model,
+            horizon: task.horizon,
+        })
+    }
+
+    /// A mixer stack of `shape`.
+    fn stack(&self, shape: &StackShape<'_>) -> Result<ClassifierConfig> {
         let d = self.d_model;
         let mixer = match self.mixer {
             MixerKind::S4 | MixerKind::S4d => {
@@ -128,7 +195,7 @@ impl ModelConfig {
                     d_model: d,
                     d_state: self.d_state.unwrap_or(64),
                     bidirectional: self.bidirectional,
-                    l_max: Some(task.max_len()),
+                    l_max: Some(shape.max_len),
                     dt_min: self.dt_min,
                     dt_max: self.dt_max,
                     mode: if diag {
@@ -198,16 +265,25 @@ impl ModelConfig {
             }),
             MixerKind::Hyena => MixerConfig::Hyena(HyenaConfig {
                 order: self.order,
-                ..HyenaConfig::new(d, task.max_len())
+                ..HyenaConfig::new(d, shape.max_len)
             }),
             // safari's layer recipe (configs/model/layer/long-conv.yaml):
             // two channels, λ 0.003 (the code's default 0.1 zeroes the
             // 0.002-scale initial taps).
+            MixerKind::SpaceTime => {
+                return Err(Error::config(
+                    "model.mixer",
+                    format!(
+                        "SpaceTime is a whole forecasting network: use it with task.kind = \"forecast\", not with `{}`",
+                        shape.name
+                    ),
+                ));
+            }
             MixerKind::LongConv => MixerConfig::LongConv(LongConvConfig {
                 bidirectional: self.bidirectional,
                 channels: 2,
                 lam: 3e-3,
-                ..LongConvConfig::new(d, task.max_len())
+                ..LongConvConfig::new(d, shape.max_len)
             }),
         };
         if self.d_state.is_some() && matches!(self.mixer, MixerKind::Hyena | MixerKind::LongConv) {
@@ -229,26 +305,27 @@ impl ModelConfig {
             | MixerKind::H3
             | MixerKind::Hyena
             | MixerKind::LongConv => NormKind::Layer,
-            MixerKind::Mamba | MixerKind::Mamba2 | MixerKind::Mamba3 | MixerKind::Hydra => {
-                NormKind::Rms
-            }
+            MixerKind::Mamba
+            | MixerKind::Mamba2
+            | MixerKind::Mamba3
+            | MixerKind::Hydra
+            | MixerKind::SpaceTime => NormKind::Rms,
         });
-        if !mixer.is_causal() && task.step_targets() {
+        if !mixer.is_causal() && shape.reads_steps {
             return Err(Error::config(
                 "model.mixer",
                 format!(
                     "task `{}` reads outputs at steps, which the bidirectional {:?} mixer could read from the future",
-                    task.name(),
-                    self.mixer
+                    shape.name, self.mixer
                 ),
             ));
         }
-        if self.bidirectional && task.step_targets() {
+        if self.bidirectional && shape.reads_steps {
             return Err(Error::config(
                 "model.bidirectional",
                 format!(
                     "task `{}` reads outputs at steps, which a bidirectional model could read from the future",
-                    task.name()
+                    shape.name
                 ),
             ));
         }
@@ -264,8 +341,8 @@ impl ModelConfig {
             ));
         }
         Ok(ClassifierConfig {
-            input: task.input(),
-            classes: task.classes(),
+            input: shape.input,
+            classes: shape.outputs,
             n_layers: self.n_layers,
             mixer,
             norm,
@@ -274,6 +351,16 @@ impl ModelConfig {
             pooling: self.pooling,
         })
     }
+}
+
+/// What a mixer stack reads and writes.
+struct StackShape<'a> {
+    input: InputKind,
+    outputs: usize,
+    max_len: usize,
+    /// Whether outputs are read at steps whose later inputs hold targets.
+    reads_steps: bool,
+    name: &'a str,
 }
 
 /// Steps, batches and evaluation cadence.
@@ -288,6 +375,9 @@ pub struct ScheduleConfig {
     pub batch_size: usize,
     /// Evaluate on the validation set every this many steps (and at the end).
     pub eval_every: u64,
+    /// Stop after this many evaluations without a better validation row
+    /// (absent: run every step).
+    pub patience: Option<u64>,
 }
 
 impl Default for ScheduleConfig {
@@ -297,6 +387,7 @@ impl Default for ScheduleConfig {
             warmup: 100,
             batch_size: 32,
             eval_every: 200,
+            patience: None,
         }
     }
 }
@@ -368,6 +459,12 @@ impl TrainConfig {
         }
         if self.schedule.batch_size == 0 {
             return Err(Error::config("schedule.batch_size", "must be at least 1"));
+        }
+        if self.schedule.patience == Some(0) {
+            return Err(Error::config(
+                "schedule.patience",
+                "must be at least 1 (leave it out to run every step)",
+            ));
         }
         if self.schedule.eval_every == 0 {
             return Err(Error::config("schedule.eval_every", "must be at least 1"));

@@ -1,6 +1,7 @@
-//! The training loop: steps of AdamW on a classifier, periodic validation,
-//! the best and last checkpoints, a metrics CSV, and resumption from the
-//! last checkpoint with the same data order and randomness.
+//! The training loop: steps of AdamW on an [`Objective`]'s model, periodic
+//! validation, the best and last checkpoints, a metrics CSV, optional early
+//! stopping, and resumption from the last checkpoint with the same data
+//! order and randomness.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,43 +9,47 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Int, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint;
+use super::classify::Classification;
 use super::config::TrainConfig;
-use super::data::{collate, train_batch};
+use super::forecast::Forecasting;
+use super::objective::{Goal, Objective};
 use super::optim::{AdamW, step};
 use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
-use crate::models::classifier::Classifier;
-use crate::ops::{CrossEntropyOps, SsmBackend, mean_cross_entropy};
-use crate::tasks::{Split, Task};
+use crate::ops::SsmBackend;
+use crate::tasks::{Split, TaskConfig};
 
-/// One row of the metrics CSV.
+/// One row of the metrics CSV: `step,split,<loss>,<metric>,lr_scale`, the
+/// two middle columns named by the task (`loss,accuracy` for
+/// classification, `mse,mae` for forecasting).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
     /// Optimiser step.
     pub step: u64,
     /// `train`, `val` or `test`.
     pub split: String,
-    /// Mean cross-entropy.
+    /// The first column: mean cross-entropy, or mean squared error.
     pub loss: f64,
-    /// Accuracy in [0, 1].
-    pub accuracy: f64,
+    /// The second column: accuracy in [0, 1], or mean absolute error.
+    pub metric: f64,
     /// Learning-rate multiplier of the schedule.
     pub lr_scale: f64,
 }
 
 impl MetricRow {
-    const HEADER: &'static str = "step,split,loss,accuracy,lr_scale";
+    fn header(columns: [&str; 2]) -> String {
+        format!("step,split,{},{},lr_scale", columns[0], columns[1])
+    }
 
     fn to_csv(&self) -> String {
         format!(
             "{},{},{:.6},{:.6},{:.6}",
-            self.step, self.split, self.loss, self.accuracy, self.lr_scale
+            self.step, self.split, self.loss, self.metric, self.lr_scale
         )
     }
 
@@ -54,7 +59,7 @@ impl MetricRow {
             step: f.first()?.parse().ok()?,
             split: f.get(1)?.to_string(),
             loss: f.get(2)?.parse().ok()?,
-            accuracy: f.get(3)?.parse().ok()?,
+            metric: f.get(3)?.parse().ok()?,
             lr_scale: f.get(4)?.parse().ok()?,
         })
     }
@@ -62,8 +67,10 @@ impl MetricRow {
 
 /// Receives progress as training runs (a progress bar, a log).
 pub trait Observer {
-    /// After each optimiser step.
-    fn step(&mut self, step: u64, total: u64, loss: f64, accuracy: f64);
+    /// Before the first step: the names of the two metric columns.
+    fn columns(&mut self, _names: [&'static str; 2]) {}
+    /// After each optimiser step: the batch's two metrics.
+    fn step(&mut self, step: u64, total: u64, loss: f64, metric: f64);
     /// After each evaluation.
     fn eval(&mut self, row: &MetricRow);
     /// Checked after each step that wrote a checkpoint: `true` ends the run
@@ -76,14 +83,14 @@ pub trait Observer {
 /// The outcome of a run.
 #[derive(Debug, Clone)]
 pub struct Summary {
-    /// Step reached.
+    /// Step reached (before `schedule.steps` when early stopping ended it).
     pub steps: u64,
-    /// Best validation accuracy.
-    pub best_val_accuracy: f64,
-    /// Test accuracy of the best-validation checkpoint.
-    pub test_accuracy: f64,
-    /// Test loss of that checkpoint.
-    pub test_loss: f64,
+    /// The names of the two metric columns.
+    pub columns: [&'static str; 2],
+    /// The best validation row.
+    pub best_val: MetricRow,
+    /// The test row of the best-validation checkpoint.
+    pub test: MetricRow,
     /// Every metric row of the run.
     pub metrics: Vec<MetricRow>,
     /// Wall time of this invocation, seconds.
@@ -172,50 +179,8 @@ impl RunDir {
     }
 }
 
-/// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
-/// number of correct argmax predictions; fails on labels that are not one
-/// per row of the logits.
-pub fn cross_entropy<B: CrossEntropyOps>(
-    logits: Tensor<B, 2>,
-    labels: Tensor<B, 1, Int>,
-) -> Result<(Tensor<B, 1>, usize)> {
-    crate::ops::cross_entropy::check_cross_entropy(&logits, &labels)?;
-    let batch = labels.dims()[0];
-    let predicted = logits.clone().argmax(1).reshape([batch]);
-    let correct = predicted.equal(labels.clone()).int().sum().into_scalar();
-    let correct: i64 = burn::tensor::ElementConversion::elem(correct);
-    Ok((mean_cross_entropy(logits, labels)?, correct as usize))
-}
-
-/// Loss and accuracy of `model` on a whole split; accuracy is the fraction
-/// of correct targets (sequences, or target steps for step-target tasks).
-pub fn evaluate<B: SsmBackend>(
-    model: &Classifier<B>,
-    task: &dyn Task,
-    split: Split,
-    batch: usize,
-    device: &B::Device,
-) -> Result<(f64, f64)> {
-    let n = task.size(split);
-    let (mut loss_sum, mut correct, mut targets) = (0.0, 0usize, 0usize);
-    for start in (0..n).step_by(batch.max(1)) {
-        let examples: Vec<_> = (start..(start + batch).min(n))
-            .map(|i| task.example(split, i))
-            .collect();
-        let b = collate::<B>(task, &examples, device);
-        let count = b.targets();
-        let logits = model.forward(b.inputs.clone(), b.readout())?;
-        let (loss, c) = cross_entropy(logits, b.labels)?;
-        let loss: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
-        loss_sum += loss * count as f64;
-        correct += c;
-        targets += count;
-    }
-    Ok((loss_sum / targets as f64, correct as f64 / targets as f64))
-}
-
-fn write_metrics(path: &Path, rows: &[MetricRow]) -> Result<()> {
-    let mut text = String::from(MetricRow::HEADER);
+fn write_metrics(path: &Path, columns: [&str; 2], rows: &[MetricRow]) -> Result<()> {
+    let mut text = MetricRow::header(columns);
     text.push('\n');
     for r in rows {
         text.push_str(&r.to_csv());
@@ -237,42 +202,12 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricRow>> {
         .collect())
 }
 
-/// Bytes of f32 activations kept per (example, step, d_model channel, layer)
-/// for the backward: a floor (the selective mixers keep more), enough to
-/// refuse sizes that cannot fit without refusing ones that might.
-const ACTIVATION_BYTES: u128 = 32;
-
-/// Fails, naming the key to change, if one training step cannot fit in
-/// memory: parameters, gradients and two AdamW moments (16 bytes each) plus
-/// the activations of a batch.
-fn check_memory(
-    config: &TrainConfig,
-    model: &crate::models::classifier::ClassifierConfig,
-    max_len: usize,
-) -> Result<()> {
-    let params = model.param_count()? as u128;
-    crate::size::check_fits(
-        "the model and its optimiser state",
-        "model.d_model",
-        params * 16,
-    )?;
-    let activations = config.schedule.batch_size as u128
-        * max_len as u128
-        * model.mixer.d_model() as u128
-        * model.n_layers as u128
-        * ACTIVATION_BYTES;
-    crate::size::check_fits(
-        "one training step's activations",
-        "schedule.batch_size",
-        params * 16 + activations,
-    )
-}
-
 /// Trains per `config` in `run`; with `resume`, continues from the run's
 /// last checkpoint (its config must equal `config`; a run killed before its
 /// first checkpoint starts again from step 1). The run folder is locked for
 /// the whole call: a second process on the same folder gets an error, and a
-/// new run never overwrites a folder that holds one.
+/// new run never overwrites a folder that holds one. Classification tasks
+/// train a classifier, `forecast` tasks a forecaster.
 pub fn train<B>(
     config: &TrainConfig,
     run: &RunDir,
@@ -284,7 +219,6 @@ where
     B: AutodiffBackend + SsmBackend,
     B::InnerBackend: SsmBackend,
 {
-    let started = Instant::now();
     if resume && !run.config().is_file() {
         return Err(Error::config(
             "resume",
@@ -293,14 +227,51 @@ where
     }
     let _lock = run.acquire()?;
     run.remove_stale_temporaries()?;
-    let task = config.task.build()?;
-    let model_config = config.model.classifier(task.as_ref())?;
-    model_config.validate()?;
-    check_memory(config, &model_config, task.max_len())?;
+    match &config.task {
+        TaskConfig::Forecast(_) => {
+            let objective = Forecasting::new(config)?;
+            fit::<B, _>(&objective, config, run, resume, device, observer)
+        }
+        _ => {
+            let objective = Classification::new(config)?;
+            fit::<B, _>(&objective, config, run, resume, device, observer)
+        }
+    }
+}
+
+/// The number of validation rows after the best one (by `goal`).
+fn evals_since_best(metrics: &[MetricRow], goal: Goal) -> u64 {
+    let val: Vec<&MetricRow> = metrics.iter().filter(|r| r.split == "val").collect();
+    let mut best = 0;
+    for (i, r) in val.iter().enumerate() {
+        if goal.score(r.loss, r.metric) > goal.score(val[best].loss, val[best].metric) {
+            best = i;
+        }
+    }
+    val.len().saturating_sub(best + 1) as u64
+}
+
+/// The loop, for any objective; the run folder is locked by the caller.
+fn fit<B, O>(
+    objective: &O,
+    config: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    device: &B::Device,
+    observer: &mut dyn Observer,
+) -> Result<Summary>
+where
+    B: AutodiffBackend + SsmBackend,
+    B::InnerBackend: SsmBackend,
+    O: Objective<B>,
+{
+    let started = Instant::now();
+    let columns = objective.columns();
+    let goal = objective.goal();
     let toml = config.to_toml();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     B::seed(device, config.seed);
-    let mut model: Classifier<B> = model_config.init(device, &mut rng)?;
+    let mut model = objective.init(device, &mut rng)?;
     let mut optim = AdamW::<B::InnerBackend>::new(config.optim.clone());
     let mut metrics: Vec<MetricRow> = Vec::new();
     let mut first_step = 1;
@@ -329,7 +300,7 @@ where
         checkpoint::load_optim(&last, &mut optim, device)?;
         metrics = read_metrics(&run.metrics())?
             .into_iter()
-            .filter(|r| r.step <= info.step)
+            .filter(|r| r.step <= info.step && r.split != "test")
             .collect();
         first_step = info.step + 1;
     } else {
@@ -341,23 +312,27 @@ where
         total: config.schedule.steps,
     };
     let total = config.schedule.steps;
-    let batch = config.schedule.batch_size;
-    let mut best_val = metrics
+    let patience = config.schedule.patience;
+    let stopped =
+        |metrics: &[MetricRow]| patience.is_some_and(|p| evals_since_best(metrics, goal) >= p);
+    let mut best_score = metrics
         .iter()
         .filter(|r| r.split == "val")
-        .map(|r| r.accuracy)
+        .map(|r| goal.score(r.loss, r.metric))
         .fold(f64::NEG_INFINITY, f64::max);
-    let (mut window_loss, mut window_correct, mut window_seen) = (0.0, 0usize, 0usize);
+    let mut last_step = metrics.last().map_or(0, |r| r.step);
+    let mut window = super::objective::Tally::default();
+    observer.columns(columns);
     for s in first_step..=total {
+        if stopped(&metrics) {
+            break;
+        }
         // Dropout draws depend only on (seed, step), so a resumed run repeats them.
         B::seed(
             device,
             config.seed.wrapping_mul(0x9E37_79B9).wrapping_add(s),
         );
-        let b = train_batch::<B>(task.as_ref(), config.seed, batch, s, device);
-        let count = b.targets();
-        let logits = model.forward(b.inputs.clone(), b.readout())?;
-        let (loss, correct) = cross_entropy(logits, b.labels)?;
+        let (loss, tally) = objective.train_step(&model, config.seed, s, device)?;
         let loss_value: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
         if !loss_value.is_finite() {
             return Err(Error::NonFinite {
@@ -368,27 +343,29 @@ where
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr_scale = schedule.factor(s);
         model = step::<B, _>(&mut optim, model, &grads, lr_scale).0;
-        window_loss += loss_value * count as f64;
-        window_correct += correct;
-        window_seen += count;
-        observer.step(s, total, loss_value, correct as f64 / count as f64);
+        window.add(tally);
+        let (batch_loss, batch_metric) = tally.means();
+        observer.step(s, total, batch_loss, batch_metric);
+        last_step = s;
 
         if s % config.schedule.eval_every == 0 || s == total {
+            let (loss, metric) = window.means();
             let train_row = MetricRow {
                 step: s,
                 split: "train".into(),
-                loss: window_loss / window_seen as f64,
-                accuracy: window_correct as f64 / window_seen as f64,
+                loss,
+                metric,
                 lr_scale,
             };
-            (window_loss, window_correct, window_seen) = (0.0, 0, 0);
-            let valid = model.valid();
-            let (loss, accuracy) = evaluate(&valid, task.as_ref(), Split::Val, batch, device)?;
+            window = Default::default();
+            let (loss, metric) = objective
+                .evaluate(&model.valid(), Split::Val, device)?
+                .means();
             let val_row = MetricRow {
                 step: s,
                 split: "val".into(),
                 loss,
-                accuracy,
+                metric,
                 lr_scale,
             };
             observer.eval(&train_row);
@@ -397,43 +374,48 @@ where
             metrics.push(val_row);
             // Metrics first: a kill between the two leaves rows that a
             // resume from the older checkpoint drops, never a gap.
-            write_metrics(&run.metrics(), &metrics)?;
-            if accuracy > best_val {
-                best_val = accuracy;
+            write_metrics(&run.metrics(), columns, &metrics)?;
+            let score = goal.score(loss, metric);
+            if score > best_score {
+                best_score = score;
                 checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
             }
             checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
-            if s < total && observer.should_stop(s) {
+            if s < total && !stopped(&metrics) && observer.should_stop(s) {
                 return Err(Error::Interrupted { step: s });
             }
         }
     }
+    let best_val = metrics
+        .iter()
+        .filter(|r| r.split == "val")
+        .max_by(|a, b| {
+            goal.score(a.loss, a.metric)
+                .total_cmp(&goal.score(b.loss, b.metric))
+                .then(b.step.cmp(&a.step))
+        })
+        .cloned()
+        .ok_or_else(|| Error::config("schedule", "the run ended before its first evaluation"))?;
     // Test the best-validation model.
-    let best_model: Classifier<B> =
-        checkpoint::load_model(&run.best(), model_config.init(device, &mut rng)?)?;
-    let (test_loss, test_accuracy) = evaluate(
-        &best_model.valid(),
-        task.as_ref(),
-        Split::Test,
-        batch,
-        device,
-    )?;
-    let test_row = MetricRow {
-        step: total,
+    let best_model = checkpoint::load_model(&run.best(), objective.init(device, &mut rng)?)?;
+    let (loss, metric) = objective
+        .evaluate(&best_model.valid(), Split::Test, device)?
+        .means();
+    let test = MetricRow {
+        step: last_step,
         split: "test".into(),
-        loss: test_loss,
-        accuracy: test_accuracy,
+        loss,
+        metric,
         lr_scale: 0.0,
     };
-    observer.eval(&test_row);
-    metrics.retain(|r| r.split != "test");
-    metrics.push(test_row);
-    write_metrics(&run.metrics(), &metrics)?;
+    observer.eval(&test);
+    metrics.push(test.clone());
+    write_metrics(&run.metrics(), columns, &metrics)?;
     Ok(Summary {
-        steps: total,
-        best_val_accuracy: best_val,
-        test_accuracy,
-        test_loss,
+        steps: last_step,
+        columns,
+        best_val,
+        test,
         metrics,
         seconds: started.elapsed().as_secs_f64(),
     })

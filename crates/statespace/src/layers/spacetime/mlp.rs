@@ -1,8 +1,9 @@
 //! SpaceTime's MLP (`model/mlp.py`): an optional leading activation (with
-//! dropout, off in evaluation), then linear maps with activations between,
+//! element-wise dropout in training, none in evaluation), then linear maps with activations between,
 //! as the official `initialize_layers` orders them, plus an optional skip.
 
 use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rand::Rng;
@@ -24,7 +25,8 @@ pub struct MlpKwargs {
     /// Activation name ("gelu", "relu", …).
     #[serde(default)]
     pub activation: Option<Activation>,
-    /// Dropout (no effect in evaluation; training applies none either).
+    /// Dropout after the leading activation, in [0, 1) (the official
+    /// values above 1, a tied-mask hack, are refused); training only.
     #[serde(default)]
     pub dropout: f64,
     /// A LayerNorm first: not supported (refused).
@@ -64,7 +66,7 @@ enum Step {
     Act,
     /// The i-th of our linear maps.
     Linear(usize),
-    /// Dropout, identity here.
+    /// The dropout (identity in evaluation).
     Dropout,
 }
 
@@ -73,6 +75,8 @@ enum Step {
 pub struct Mlp<B: Backend> {
     /// The linear maps in order.
     pub linears: Vec<Linear<B>>,
+    /// The dropout (active only on an autodiff backend).
+    pub dropout: Dropout,
     #[module(skip)]
     steps: Vec<Step>,
     #[module(skip)]
@@ -96,6 +100,15 @@ impl MlpKwargs {
         }
         if self.input_shape.as_deref().is_some_and(|s| s != "bld") {
             return Err(Error::config("input_shape", "only \"bld\" is supported"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::config(
+                "dropout",
+                format!(
+                    "{} is not in [0, 1) (the official DropoutNd hack for values above 1 is not supported)",
+                    self.dropout
+                ),
+            ));
         }
         if self.n_layers == 0 {
             return Err(Error::config(
@@ -144,6 +157,7 @@ impl MlpKwargs {
         }
         Ok(Mlp {
             linears,
+            dropout: DropoutConfig::new(self.dropout).init(),
             steps,
             activation: self.activation.unwrap_or(Activation::Identity),
             skip_connection: self.skip_connection,
@@ -176,7 +190,7 @@ impl<B: SsmBackend> Mlp<B> {
         for step in &self.steps {
             y = match step {
                 Step::Act => self.activation.apply(y)?,
-                Step::Dropout => y,
+                Step::Dropout => self.dropout.forward(y),
                 Step::Linear(i) => self.linears[*i].forward(y)?,
             };
         }

@@ -16,6 +16,7 @@ mod mlp;
 mod network;
 mod norm;
 mod preprocess;
+mod recipe;
 mod ssm;
 
 pub use closed_loop::{ClosedLoopSsm, Forecast, TeacherForced};
@@ -29,6 +30,7 @@ pub use network::{
 };
 pub use norm::row_norm;
 pub use preprocess::{DifferencingSsm, ResidualSsm, pascal};
+pub use recipe::SpaceTimeRecipe;
 pub use ssm::{CompanionSsm, SsmKind};
 
 #[cfg(test)]

@@ -182,6 +182,33 @@ pub struct SpaceTimeOutput<B: Backend> {
 }
 
 impl SpaceTimeConfig {
+    /// The official `kernel_dim` of the network it builds: the first
+    /// encoder SSM's state size (1 without encoder blocks).
+    pub fn kernel_dim(&self) -> usize {
+        match self.encoder_config.blocks.first().map(|b| &b.ssm_config) {
+            Some(
+                SsmConfig::Companion(k)
+                | SsmConfig::Shift(k)
+                | SsmConfig::ClosedLoopCompanion(k)
+                | SsmConfig::ClosedLoopShift(k),
+            ) => k.kernel_dim,
+            None => 1,
+        }
+    }
+
+    /// The same config with every MLP dropout at 0: the model as the
+    /// official `eval()` runs it, also under autodiff (the reference
+    /// gradients were taken in evaluation mode).
+    pub fn without_dropout(mut self) -> Self {
+        for block in &mut self.encoder_config.blocks {
+            if let MlpConfig::Mlp(k) = &mut block.mlp_config {
+                k.dropout = 0.0;
+            }
+        }
+        self.output_config.kwargs.dropout = 0.0;
+        self
+    }
+
     /// The network with fresh weights; the decoder forecasts `horizon`
     /// steps (the config's, or the closed-loop SSM's). Fails, naming the
     /// key, on settings not supported.
@@ -317,6 +344,17 @@ impl<B: SsmBackend> SpaceTime<B> {
         load_params(self, |name| {
             lookup(names.get(name).map_or(name, String::as_str))
         })
+    }
+
+    /// The official `kernel_dim`: the first encoder SSM's state size, from
+    /// which the training loss supervises the open-loop outputs.
+    pub fn kernel_dim(&self) -> usize {
+        self.blocks.first().map_or(1, |b| b.ssm.state_size())
+    }
+
+    /// Input channels.
+    pub fn channels(&self) -> usize {
+        self.channels
     }
 
     /// The encoder's input width.

@@ -82,6 +82,11 @@ impl<B: SsmBackend> CompanionSsm<B> {
         load_params(self, lookup)
     }
 
+    /// The state size N (the official `kernel_dim`).
+    pub fn state_size(&self) -> usize {
+        self.c.dims()[1]
+    }
+
     /// The kernels K (n_kernels, len).
     pub fn kernel(&self, len: usize) -> Result<Tensor<B, 2>> {
         let c = self.c.val();

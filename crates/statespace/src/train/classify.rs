@@ -1,0 +1,179 @@
+//! Classification as a training objective: a [`Classifier`] on a task's
+//! token or value sequences, cross-entropy loss, accuracy as the metric.
+
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Int, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::TrainConfig;
+use super::data::{collate, train_batch};
+use super::objective::{Goal, Objective, Tally};
+use crate::error::Result;
+use crate::models::classifier::{Classifier, ClassifierConfig};
+use crate::ops::{CrossEntropyOps, SsmBackend, mean_cross_entropy};
+use crate::tasks::{Split, Task};
+
+/// A classification task and its classifier.
+pub struct Classification {
+    task: Box<dyn Task>,
+    model: ClassifierConfig,
+    batch: usize,
+}
+
+impl Classification {
+    /// The task and model of `config`, checked (including that a training
+    /// step fits in memory).
+    pub fn new(config: &TrainConfig) -> Result<Self> {
+        let task = config.task.build()?;
+        let model = config.model.classifier(task.as_ref())?;
+        model.validate()?;
+        check_memory(config, &model, task.max_len())?;
+        Ok(Self {
+            task,
+            model,
+            batch: config.schedule.batch_size,
+        })
+    }
+}
+
+impl<B> Objective<B> for Classification
+where
+    B: AutodiffBackend + SsmBackend,
+    B::InnerBackend: SsmBackend,
+{
+    type Model = Classifier<B>;
+
+    fn columns(&self) -> [&'static str; 2] {
+        ["loss", "accuracy"]
+    }
+
+    fn goal(&self) -> Goal {
+        Goal::MaxMetric
+    }
+
+    fn init(&self, device: &B::Device, rng: &mut ChaCha8Rng) -> Result<Classifier<B>> {
+        self.model.init(device, rng)
+    }
+
+    fn train_step(
+        &self,
+        model: &Classifier<B>,
+        seed: u64,
+        step: u64,
+        device: &B::Device,
+    ) -> Result<(Tensor<B, 1>, Tally)> {
+        let b = train_batch::<B>(self.task.as_ref(), seed, self.batch, step, device);
+        let count = b.targets();
+        let logits = model.forward(b.inputs.clone(), b.readout())?;
+        let (loss, correct) = cross_entropy(logits, b.labels)?;
+        let value: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
+        Ok((
+            loss,
+            Tally {
+                loss: value * count as f64,
+                metric: correct as f64,
+                count,
+            },
+        ))
+    }
+
+    fn evaluate(
+        &self,
+        model: &Classifier<B::InnerBackend>,
+        split: Split,
+        device: &B::Device,
+    ) -> Result<Tally> {
+        let (loss, accuracy, count) = tally(model, self.task.as_ref(), split, self.batch, device)?;
+        Ok(Tally {
+            loss: loss * count as f64,
+            metric: accuracy * count as f64,
+            count,
+        })
+    }
+}
+
+/// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
+/// number of correct argmax predictions; fails on labels that are not one
+/// per row of the logits.
+pub fn cross_entropy<B: CrossEntropyOps>(
+    logits: Tensor<B, 2>,
+    labels: Tensor<B, 1, Int>,
+) -> Result<(Tensor<B, 1>, usize)> {
+    crate::ops::cross_entropy::check_cross_entropy(&logits, &labels)?;
+    let batch = labels.dims()[0];
+    let predicted = logits.clone().argmax(1).reshape([batch]);
+    let correct = predicted.equal(labels.clone()).int().sum().into_scalar();
+    let correct: i64 = burn::tensor::ElementConversion::elem(correct);
+    Ok((mean_cross_entropy(logits, labels)?, correct as usize))
+}
+
+/// Loss and accuracy of `model` on a whole split; accuracy is the fraction
+/// of correct targets (sequences, or target steps for step-target tasks).
+pub fn evaluate<B: SsmBackend>(
+    model: &Classifier<B>,
+    task: &dyn Task,
+    split: Split,
+    batch: usize,
+    device: &B::Device,
+) -> Result<(f64, f64)> {
+    let (loss, accuracy, _) = tally(model, task, split, batch, device)?;
+    Ok((loss, accuracy))
+}
+
+/// Mean loss, accuracy and the number of targets of a split.
+fn tally<B: SsmBackend>(
+    model: &Classifier<B>,
+    task: &dyn Task,
+    split: Split,
+    batch: usize,
+    device: &B::Device,
+) -> Result<(f64, f64, usize)> {
+    let n = task.size(split);
+    let (mut loss_sum, mut correct, mut targets) = (0.0, 0usize, 0usize);
+    for start in (0..n).step_by(batch.max(1)) {
+        let examples: Vec<_> = (start..(start + batch).min(n))
+            .map(|i| task.example(split, i))
+            .collect();
+        let b = collate::<B>(task, &examples, device);
+        let count = b.targets();
+        let logits = model.forward(b.inputs.clone(), b.readout())?;
+        let (loss, c) = cross_entropy(logits, b.labels)?;
+        let loss: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
+        loss_sum += loss * count as f64;
+        correct += c;
+        targets += count;
+    }
+    let n = targets.max(1) as f64;
+    Ok((loss_sum / n, correct as f64 / n, targets))
+}
+
+/// Bytes of f32 activations kept per (example, step, d_model channel, layer)
+/// for the backward: a floor (the selective mixers keep more), enough to
+/// refuse sizes that cannot fit without refusing ones that might.
+const ACTIVATION_BYTES: u128 = 32;
+
+/// Fails, naming the key to change, if one training step cannot fit in
+/// memory: parameters, gradients and two AdamW moments (16 bytes each) plus
+/// the activations of a batch.
+pub(crate) fn check_memory(
+    config: &TrainConfig,
+    model: &ClassifierConfig,
+    max_len: usize,
+) -> Result<()> {
+    let params = model.param_count()? as u128;
+    crate::size::check_fits(
+        "the model and its optimiser state",
+        "model.d_model",
+        params * 16,
+    )?;
+    let activations = config.schedule.batch_size as u128
+        * max_len as u128
+        * model.mixer.d_model() as u128
+        * model.n_layers as u128
+        * ACTIVATION_BYTES;
+    crate::size::check_fits(
+        "one training step's activations",
+        "schedule.batch_size",
+        params * 16 + activations,
+    )
+}
