@@ -181,7 +181,7 @@ impl<B: SsmBackend> ClosedLoopSsm<B> {
     /// The closed loop: u (B, lag, D) → the forecast of `horizon` steps.
     pub fn forecast(&self, u: Tensor<B, 3>) -> Result<Forecast<B>> {
         self.check_input(&u)?;
-        let [batch, lag, d] = u.dims();
+        let [_, lag, d] = u.dims();
         let sys = self.system();
         let n = sys.b.dims()[1];
         // x_L[b, h] = Σ_i u[b, i, h]·A_h^{L−1−i} b_h: the Krylov states read
@@ -191,23 +191,34 @@ impl<B: SsmBackend> ClosedLoopSsm<B> {
             .flip([2]);
         let u_t = u.permute([2, 0, 1]); // (D, B, L)
         let x_lag = matmul(u_t, states.swap_dims(1, 2))?; // (D, B, N)
-        // z_j = G^j x_L with G = A + bn knᵀ (kn = b at norm order 0).
+        // z_j = G^j x_L with G = A + bn knᵀ (kn = b at norm order 0), read
+        // as y_j = cnᵀ z_j and u_j = kᵀ z_j. The rows cnᵀ G^j and kᵀ G^j are
+        // the Krylov states of Gᵀ (O(D·N²·T)), then one contraction with
+        // x_L per row (O(D·T·N·B)); the states z_j themselves, O(D·N²·T·B),
+        // are never formed.
         let kn = if self.norm_order > 0 {
             self.normed(self.k.val())
         } else {
             sys.b.clone()
         };
         let feedback = sys.a + sys.bn.reshape([d, n, 1]) * kn.reshape([d, 1, n]);
-        let z = krylov_states(self.horizon, feedback, x_lag.swap_dims(1, 2))?; // (D, N, T, B)
-        let read = |v: Tensor<B, 2>| {
-            (z.clone() * v.reshape([d, n, 1, 1]))
-                .sum_dim(1)
-                .reshape([d, self.horizon, batch])
-                .permute([2, 1, 0])
+        let readers = Tensor::cat(
+            vec![sys.cn.reshape([d, n, 1]), self.k.val().reshape([d, n, 1])],
+            2,
+        );
+        let rows = krylov_states(self.horizon, feedback.swap_dims(1, 2), readers)?; // (D, N, T, 2)
+        let x_lag = x_lag.swap_dims(1, 2); // (D, N, B)
+        let read = |which: usize| -> Result<Tensor<B, 3>> {
+            let r = rows
+                .clone()
+                .narrow(3, which, 1)
+                .reshape([d, n, self.horizon])
+                .swap_dims(1, 2); // (D, T, N)
+            Ok(matmul(r, x_lag.clone())?.permute([2, 1, 0])) // (B, T, D)
         };
         Ok(Forecast {
-            y: read(sys.cn),
-            u_next: read(self.k.val()),
+            y: read(0)?,
+            u_next: read(1)?,
         })
     }
 
