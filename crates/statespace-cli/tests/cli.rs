@@ -233,6 +233,62 @@ fn train_writes_a_run_folder_and_eval_checks_the_recurrent_view() {
     std::fs::remove_dir_all(runs).unwrap();
 }
 
+/// A forecast run: SpaceTime on a slice of ETTh1 (shipped in the binary)
+/// writes the MSE / MAE curves, and `ssm eval` reports the test MSE and
+/// draws forecast-vs-truth plots.
+#[test]
+fn forecast_run_writes_curves_and_eval_draws_forecasts() {
+    let runs = scratch("forecast");
+    let config = repo_root().join("configs/etth1-spacetime.toml");
+    let out = run_ok(
+        ssm()
+            .args(["train", "--name", "st", "--runs"])
+            .arg(&runs)
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "--set",
+                "task.lag=72",
+                "--set",
+                "task.horizon=8",
+                "--set",
+                "task.splits=[400, 120, 120]",
+                "--set",
+                "model.d_model=16",
+                "--set",
+                "schedule.steps=4",
+                "--set",
+                "schedule.warmup=1",
+                "--set",
+                "schedule.eval_every=2",
+                "--set",
+                "schedule.batch_size=16",
+            ]),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("test mse"), "{stdout}");
+    let run = runs.join("st");
+    for file in [
+        "metrics.csv",
+        "mse.png",
+        "mae.png",
+        "checkpoints/best.safetensors",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let out = run_ok(ssm().arg("eval").arg(&run));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("test mse") && stdout.contains("113 windows"),
+        "{stdout}"
+    );
+    for index in [0, 56, 112] {
+        let png = run.join(format!("forecast-test-{index}.png"));
+        assert!(png.is_file(), "{} missing", png.display());
+    }
+    std::fs::remove_dir_all(runs).unwrap();
+}
+
 #[test]
 fn train_rejects_unknown_config_keys() {
     let out = ssm()

@@ -206,7 +206,7 @@ pub fn run(args: Args) -> Result<()> {
         summary.best_val.metric
     );
     println!(
-        "test of the best-validation checkpoint: {first} {:.4}, {second} {:.4}",
+        "test {first} {:.4}, test {second} {:.4} (the best-validation checkpoint)",
         summary.test.loss, summary.test.metric
     );
     Ok(())
