@@ -7,6 +7,7 @@ pub mod pytorch;
 pub mod safetensors;
 pub mod series_csv;
 pub mod state_dict;
+pub mod ts_file;
 
 pub use self::atomic::write_atomic;
 pub use self::host::tensor_from_f64;
@@ -14,3 +15,4 @@ pub use self::pytorch::PyTorchFile;
 pub use self::safetensors::{HostTensor, SafetensorsFile};
 pub use self::series_csv::{SeriesTable, parse_series_csv, read_series_csv};
 pub use self::state_dict::{ParamInfo, cast_params, load_params, named_grads, param_infos};
+pub use self::ts_file::{TsFile, TsSeries, read_ts_file};

@@ -9,6 +9,7 @@ pub mod listops;
 pub mod mqar;
 pub mod pathfinder;
 pub mod selective_copying;
+pub mod series_classification;
 
 use std::fmt;
 
@@ -145,6 +146,8 @@ pub enum TaskConfig {
     Pathfinder(pathfinder::PathfinderConfig),
     /// Sequential 8×8 digits from scikit-learn (pixel by pixel, or permuted).
     Digits(digits::DigitsConfig),
+    /// UCR/UEA time-series classification (`scripts/setup-data.sh`).
+    SeriesClassification(series_classification::SeriesClassificationConfig),
     /// Forecasting a time series (the Informer protocol); trained with
     /// MSE/MAE, not as a classification [`Task`].
     Forecast(forecast::ForecastConfig),
@@ -164,6 +167,9 @@ impl TaskConfig {
             TaskConfig::Mqar(c) => Ok(Box::new(mqar::Mqar::new(c.clone())?)),
             TaskConfig::Pathfinder(c) => Ok(Box::new(pathfinder::Pathfinder::new(c.clone())?)),
             TaskConfig::Digits(c) => Ok(Box::new(digits::Digits::new(c.clone())?)),
+            TaskConfig::SeriesClassification(c) => Ok(Box::new(
+                series_classification::SeriesClassification::new(c.clone())?,
+            )),
             TaskConfig::Forecast(_) => Err(Error::config(
                 "task.kind",
                 "a forecast task has no classes: it trains a forecaster, not a classifier",
