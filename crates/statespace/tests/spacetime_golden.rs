@@ -65,15 +65,39 @@ fn recipe_of(argv: &str) -> Option<statespace::layers::spacetime::SpaceTimeRecip
     ]
     .iter()
     .all(|(f, v)| flag::<String>(&argv, f).is_none_or(|x| x == *v));
-    let simple = [
-        "--n_heads",
-        "--n_kernels",
-        "--kernel_init",
-        "--skip_ssm",
-        "--activation",
-    ]
-    .iter()
-    .all(|f| !argv.contains(f));
+    // Flags that shape nothing but data and optimisation, and those the
+    // recipe takes; any other flag (MLP shape, heads, …) is out of its scope.
+    const KNOWN: [&str; 25] = [
+        "--dataset",
+        "--lag",
+        "--horizon",
+        "--embedding_config",
+        "--encoder_config",
+        "--decoder_config",
+        "--output_config",
+        "--n_blocks",
+        "--kernel_dim",
+        "--norm_order",
+        "--model_dim",
+        "--batch_size",
+        "--dropout",
+        "--lr",
+        "--weight_decay",
+        "--max_epochs",
+        "--early_stopping_epochs",
+        "--data_transform",
+        "--loss",
+        "--val_metric",
+        "--criterion_weights",
+        "--seed",
+        "--no_wandb",
+        "--features",
+        "--variant",
+    ];
+    let simple = argv
+        .iter()
+        .filter(|a| a.starts_with("--"))
+        .all(|a| KNOWN.contains(a));
     (default_layout && simple).then(|| statespace::layers::spacetime::SpaceTimeRecipe {
         model_dim: flag(&argv, "--model_dim"),
         n_blocks: flag(&argv, "--n_blocks").unwrap_or(3),

@@ -150,6 +150,8 @@ fn shipped_configs_parse_and_build_their_models() {
         let data = dir.join("../data/digits.csv.gz");
         let overrides = if text.contains("kind = \"digits\"") {
             vec![format!("task.path=\"{}\"", data.display())]
+        } else if text.contains("kind = \"series_classification\"") {
+            vec![format!("task.dir=\"{}\"", dir.join("../data/ucr").display())]
         } else {
             vec![]
         };
