@@ -151,7 +151,10 @@ fn shipped_configs_parse_and_build_their_models() {
         let overrides = if text.contains("kind = \"digits\"") {
             vec![format!("task.path=\"{}\"", data.display())]
         } else if text.contains("kind = \"series_classification\"") {
-            vec![format!("task.dir=\"{}\"", dir.join("../data/ucr").display())]
+            vec![format!(
+                "task.dir=\"{}\"",
+                dir.join("../data/ucr").display()
+            )]
         } else {
             vec![]
         };

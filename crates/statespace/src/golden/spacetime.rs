@@ -358,38 +358,47 @@ fn ssm_case<B: AutodiffBackend + SsmBackend>(
         "ResidualSSM" => {
             let layer = cast_params(kwargs.init_residual::<B>(device, &mut rng)?, dtype);
             let layer = load_params(layer, lookup)?;
-            let len = u.dims()[1];
-            let kernel = layer.kernel(len);
+            let kernel = layer.kernel(u.dims()[1]);
             let y = layer.forward(u.clone())?;
-            let mut ours = with_gradients(
-                &layer,
-                &u,
-                vec![("output".into(), y)],
-                file,
-                entry,
-                dtype,
-                device,
-            )?;
-            ours.push(("kernel_used".into(), host(&kernel)));
-            Ok(ours)
+            preprocessing(&layer, &u, y, kernel, file, entry, dtype, device)
         }
         "DifferencingSSM" => {
             let layer = cast_params(kwargs.init_differencing::<B>(device)?, dtype);
             let layer = load_params(layer, lookup)?;
             let kernel = layer.kernel_rows(u.dims()[1]);
             let y = layer.forward(u.clone())?;
-            let mut ours = with_gradients(
-                &layer,
-                &u,
-                vec![("output".into(), y)],
-                file,
-                entry,
-                dtype,
-                device,
-            )?;
-            ours.push(("kernel_used".into(), host(&kernel)));
-            Ok(ours)
+            preprocessing(&layer, &u, y, kernel, file, entry, dtype, device)
         }
         other => Err(bad(file, case, format!("unknown module `{other}`"))),
     }
+}
+
+/// A preprocessing SSM's output `y` and gradients, and the fixed `kernel`
+/// it used (`kernel_used`).
+#[allow(clippy::too_many_arguments)]
+fn preprocessing<B, M>(
+    layer: &M,
+    u: &Tensor<B, 3>,
+    y: Tensor<B, 3>,
+    kernel: Tensor<B, 2>,
+    file: &SafetensorsFile,
+    entry: &serde_json::Value,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<Vec<(String, Vec<f64>)>>
+where
+    B: AutodiffBackend + SsmBackend,
+    M: AutodiffModule<B>,
+{
+    let mut ours = with_gradients(
+        layer,
+        u,
+        vec![("output".into(), y)],
+        file,
+        entry,
+        dtype,
+        device,
+    )?;
+    ours.push(("kernel_used".into(), host(&kernel)));
+    Ok(ours)
 }

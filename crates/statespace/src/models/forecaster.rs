@@ -13,7 +13,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rand::Rng;
 
-use super::classifier::{Classifier, ClassifierConfig, Inputs, Readout};
+use super::classifier::{Classifier, ClassifierConfig, Inputs};
 use crate::error::{Error, Result};
 use crate::layers::spacetime::{SpaceTime, SpaceTimeConfig};
 use crate::ops::SsmBackend;
@@ -127,13 +127,7 @@ impl<B: SsmBackend> StackForecaster<B> {
         let h = self.horizon;
         let zeros = Tensor::<B, 3>::zeros([batch, h, channels], (&u.device(), u.dtype()));
         let x = Tensor::cat(vec![u, zeros], 1);
-        let steps: Vec<(usize, usize)> = (0..batch)
-            .flat_map(|b| (lag..lag + h).map(move |t| (b, t)))
-            .collect();
-        let y = self
-            .model
-            .forward(Inputs::Values(x), Readout::Steps(&steps))?;
-        let outputs = y.dims()[1];
-        Ok(y.reshape([batch, h, outputs]))
+        let features = self.model.features(Inputs::Values(x))?.narrow(1, lag, h);
+        self.model.decoder.forward(features)
     }
 }

@@ -83,12 +83,7 @@ where
         split: Split,
         device: &B::Device,
     ) -> Result<Tally> {
-        let (loss, accuracy, count) = tally(model, self.task.as_ref(), split, self.batch, device)?;
-        Ok(Tally {
-            loss: loss * count as f64,
-            metric: accuracy * count as f64,
-            count,
-        })
+        tally(model, self.task.as_ref(), split, self.batch, device)
     }
 }
 
@@ -116,20 +111,19 @@ pub fn evaluate<B: SsmBackend>(
     batch: usize,
     device: &B::Device,
 ) -> Result<(f64, f64)> {
-    let (loss, accuracy, _) = tally(model, task, split, batch, device)?;
-    Ok((loss, accuracy))
+    Ok(tally(model, task, split, batch, device)?.means())
 }
 
-/// Mean loss, accuracy and the number of targets of a split.
+/// Loss and correct-prediction sums over a whole split.
 fn tally<B: SsmBackend>(
     model: &Classifier<B>,
     task: &dyn Task,
     split: Split,
     batch: usize,
     device: &B::Device,
-) -> Result<(f64, f64, usize)> {
+) -> Result<Tally> {
     let n = task.size(split);
-    let (mut loss_sum, mut correct, mut targets) = (0.0, 0usize, 0usize);
+    let mut total = Tally::default();
     for start in (0..n).step_by(batch.max(1)) {
         let examples: Vec<_> = (start..(start + batch).min(n))
             .map(|i| task.example(split, i))
@@ -137,14 +131,15 @@ fn tally<B: SsmBackend>(
         let b = collate::<B>(task, &examples, device);
         let count = b.targets();
         let logits = model.forward(b.inputs.clone(), b.readout())?;
-        let (loss, c) = cross_entropy(logits, b.labels)?;
+        let (loss, correct) = cross_entropy(logits, b.labels)?;
         let loss: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
-        loss_sum += loss * count as f64;
-        correct += c;
-        targets += count;
+        total.add(Tally {
+            loss: loss * count as f64,
+            metric: correct as f64,
+            count,
+        });
     }
-    let n = targets.max(1) as f64;
-    Ok((loss_sum / n, correct as f64 / n, targets))
+    Ok(total)
 }
 
 /// Bytes of f32 activations kept per (example, step, d_model channel, layer)

@@ -239,16 +239,18 @@ where
     }
 }
 
-/// The number of validation rows after the best one (by `goal`).
-fn evals_since_best(metrics: &[MetricRow], goal: Goal) -> u64 {
+/// The first validation row with the best score (by `goal`), and how many
+/// validation rows follow it; `None` before the first evaluation.
+fn best_val(metrics: &[MetricRow], goal: Goal) -> Option<(&MetricRow, u64)> {
     let val: Vec<&MetricRow> = metrics.iter().filter(|r| r.split == "val").collect();
+    let score = |r: &MetricRow| goal.score(r.loss, r.metric);
     let mut best = 0;
     for (i, r) in val.iter().enumerate() {
-        if goal.score(r.loss, r.metric) > goal.score(val[best].loss, val[best].metric) {
+        if score(r) > score(val[best]) {
             best = i;
         }
     }
-    val.len().saturating_sub(best + 1) as u64
+    val.get(best).map(|r| (*r, (val.len() - best - 1) as u64))
 }
 
 /// The loop, for any objective; the run folder is locked by the caller.
@@ -313,18 +315,19 @@ where
     };
     let total = config.schedule.steps;
     let patience = config.schedule.patience;
-    let stopped =
-        |metrics: &[MetricRow]| patience.is_some_and(|p| evals_since_best(metrics, goal) >= p);
-    let mut best_score = metrics
-        .iter()
-        .filter(|r| r.split == "val")
-        .map(|r| goal.score(r.loss, r.metric))
-        .fold(f64::NEG_INFINITY, f64::max);
+    // Early stopping: after `patience` evaluations without a better one
+    // (decided at evaluations only, and again for a resumed run).
+    let stopped = |metrics: &[MetricRow]| {
+        patience.is_some_and(|p| best_val(metrics, goal).is_some_and(|(_, after)| after >= p))
+    };
+    let mut stop = stopped(&metrics);
+    let mut best_score =
+        best_val(&metrics, goal).map_or(f64::NEG_INFINITY, |(r, _)| goal.score(r.loss, r.metric));
     let mut last_step = metrics.last().map_or(0, |r| r.step);
     let mut window = super::objective::Tally::default();
     observer.columns(columns);
     for s in first_step..=total {
-        if stopped(&metrics) {
+        if stop {
             break;
         }
         // Dropout draws depend only on (seed, step), so a resumed run repeats them.
@@ -381,20 +384,14 @@ where
                 checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
             }
             checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
-            if s < total && !stopped(&metrics) && observer.should_stop(s) {
+            stop = stopped(&metrics);
+            if s < total && !stop && observer.should_stop(s) {
                 return Err(Error::Interrupted { step: s });
             }
         }
     }
-    let best_val = metrics
-        .iter()
-        .filter(|r| r.split == "val")
-        .max_by(|a, b| {
-            goal.score(a.loss, a.metric)
-                .total_cmp(&goal.score(b.loss, b.metric))
-                .then(b.step.cmp(&a.step))
-        })
-        .cloned()
+    let best_val = best_val(&metrics, goal)
+        .map(|(r, _)| r.clone())
         .ok_or_else(|| Error::config("schedule", "the run ended before its first evaluation"))?;
     // Test the best-validation model.
     let best_model = checkpoint::load_model(&run.best(), objective.init(device, &mut rng)?)?;
