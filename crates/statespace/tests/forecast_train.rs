@@ -1,5 +1,5 @@
-//! `ssm train` on forecast tasks: SpaceTime and a mixer stack train on
-//! ETTh1 windows, the reported test MSE / MAE are those of the best
+//! `ssm train` on forecast tasks: SpaceTime, a mixer stack, TSM2 and
+//! Chimera train on ETT windows, the reported test MSE / MAE are those of the best
 //! checkpoint recomputed window by window in f64, early stopping ends a run
 //! and a resumed run stays stopped, and bad settings are named errors.
 
@@ -79,6 +79,51 @@ batch_size = 32
 eval_every = 2
 "#;
 
+const TSM2: &str = r#"
+seed = 3
+[task]
+kind = "forecast"
+data = "etth1"
+splits = [1200, 300, 300]
+features = "M"
+lag = 24
+horizon = 6
+[model]
+mixer = "tsm2"
+d_model = 8
+n_layers = 2
+d_state = 4
+patch_len = 8
+stride = 4
+dropout = 0.1
+[schedule]
+steps = 4
+warmup = 1
+batch_size = 16
+eval_every = 2
+"#;
+
+const CHIMERA: &str = r#"
+seed = 4
+[task]
+kind = "forecast"
+data = "etth1"
+splits = [1200, 300, 300]
+features = "MS"
+lag = 16
+horizon = 4
+[model]
+mixer = "chimera"
+d_model = 4
+n_layers = 1
+d_state = 2
+[schedule]
+steps = 4
+warmup = 1
+batch_size = 8
+eval_every = 2
+"#;
+
 /// Test MSE and MAE of the run's best checkpoint, window by window in f64.
 fn recomputed_test_metrics(config: &TrainConfig, run: &RunDir) -> (f64, f64) {
     let objective = Forecasting::new(config).unwrap();
@@ -113,9 +158,14 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 #[test]
-fn spacetime_and_a_mixer_stack_train_and_report_their_test_metrics() {
+fn every_forecaster_trains_and_reports_its_test_metrics() {
     let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
-    for (name, text) in [("spacetime", SPACETIME), ("stack", STACK)] {
+    for (name, text) in [
+        ("spacetime", SPACETIME),
+        ("stack", STACK),
+        ("tsm2", TSM2),
+        ("chimera", CHIMERA),
+    ] {
         let config = TrainConfig::from_toml(text, &[]).unwrap();
         let run = RunDir::new(scratch(name));
         let summary = train::<B>(&config, &run, false, &Default::default(), &mut Quiet).unwrap();
@@ -198,6 +248,12 @@ fn bad_forecast_settings_are_named() {
     assert!(e.contains("lags"), "{e}");
     let e = err(STACK, &["schedule.patience=0"]);
     assert!(e.contains("schedule.patience"), "{e}");
+    let e = err(TSM2, &["model.patch_len=30"]);
+    assert!(e.contains("model.patch_len"), "{e}");
+    let e = err(TSM2, &["model.stride=0"]);
+    assert!(e.contains("model.stride"), "{e}");
+    let e = err(CHIMERA, &["model.d_state=0"]);
+    assert!(e.contains("d_state"), "{e}");
     // SpaceTime is a forecaster, not a classifier's mixer.
     let config = TrainConfig::from_toml(
         "[task]\nkind = \"listops\"\n[model]\nmixer = \"spacetime\"\n",

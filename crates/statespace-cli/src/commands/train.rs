@@ -72,10 +72,23 @@ impl Observer for Bar {
 
     fn eval(&mut self, row: &MetricRow) {
         if row.split != "train" {
-            self.bar.println(format!(
-                "step {:>6}  {:<5} {} {:.4}  {} {:.4}",
-                row.step, row.split, self.columns[0], row.loss, self.columns[1], row.metric
-            ));
+            let line = format!(
+                "step {:>6}  {:<5} {} {:.4}  {} {:.4}  ({:.0} s)",
+                row.step,
+                row.split,
+                self.columns[0],
+                row.loss,
+                self.columns[1],
+                row.metric,
+                self.started.elapsed().as_secs_f64()
+            );
+            // A hidden bar (output to a file or pipe) drops its printed
+            // lines, and logs need the evaluations most.
+            if self.bar.is_hidden() {
+                println!("{line}");
+            } else {
+                self.bar.println(line);
+            }
         }
     }
 }

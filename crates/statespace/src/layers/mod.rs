@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod causal_conv;
+pub mod chimera;
 pub mod embedding;
 pub mod h3;
 pub mod hydra;
@@ -17,6 +18,7 @@ pub mod lssl;
 pub mod mamba;
 pub mod mamba2;
 pub mod mamba3;
+pub mod mambamixer;
 pub mod mixer;
 pub mod norm;
 pub mod s4;

@@ -3,6 +3,8 @@
 //!
 //! - SpaceTime forecasts through its closed-loop decoder and also returns
 //!   its open-loop outputs, which its training loss supervises.
+//! - TSM2 and Chimera read every variate and forecast each from its own
+//!   features (or only the target variate, for `MS`).
 //! - Any mixer stack (S4D, Mamba, …) reads the lag followed by `horizon`
 //!   zero steps and forecasts from its outputs at those steps through a
 //!   linear head (the S4 papers' Informer setup). The zero steps hold no
@@ -13,7 +15,9 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rand::Rng;
 
+use super::chimera::{ChimeraForecaster, ChimeraForecasterConfig};
 use super::classifier::{Classifier, ClassifierConfig, Inputs};
+use super::tsm2::{Tsm2, Tsm2Config};
 use crate::error::{Error, Result};
 use crate::layers::spacetime::{SpaceTime, SpaceTimeConfig};
 use crate::ops::SsmBackend;
@@ -23,6 +27,10 @@ use crate::ops::SsmBackend;
 pub enum ForecasterConfig {
     /// The SpaceTime network (its config fixes lag and horizon).
     SpaceTime(SpaceTimeConfig),
+    /// TSM2 (MambaMixer's time-series model).
+    Tsm2(Tsm2Config),
+    /// A Chimera stack with a linear head.
+    Chimera(ChimeraForecasterConfig),
     /// A mixer stack with a linear head of `classes` = C_out outputs.
     Stack {
         /// The stack (input: C_in values per step).
@@ -46,6 +54,10 @@ pub struct StackForecaster<B: Backend> {
 pub enum Forecaster<B: Backend> {
     /// SpaceTime.
     SpaceTime(SpaceTime<B>),
+    /// TSM2.
+    Tsm2(Tsm2<B>),
+    /// Chimera.
+    Chimera(ChimeraForecaster<B>),
     /// A mixer stack.
     Stack(StackForecaster<B>),
 }
@@ -72,6 +84,16 @@ pub struct ForecastOutput<B: Backend> {
     pub open_loop: Option<OpenLoop<B>>,
 }
 
+impl<B: Backend> ForecastOutput<B> {
+    /// A forecast without an open loop.
+    fn direct(forecast: Tensor<B, 3>) -> Self {
+        Self {
+            forecast,
+            open_loop: None,
+        }
+    }
+}
+
 impl ForecasterConfig {
     /// A freshly initialised forecaster.
     pub fn init<B: SsmBackend>(
@@ -81,6 +103,8 @@ impl ForecasterConfig {
     ) -> Result<Forecaster<B>> {
         Ok(match self {
             ForecasterConfig::SpaceTime(c) => Forecaster::SpaceTime(c.init(device, rng)?),
+            ForecasterConfig::Tsm2(c) => Forecaster::Tsm2(c.init(device, rng)?),
+            ForecasterConfig::Chimera(c) => Forecaster::Chimera(c.init(device, rng)?),
             ForecasterConfig::Stack { model, horizon } => Forecaster::Stack(StackForecaster {
                 model: model.init(device, rng)?,
                 horizon: *horizon,
@@ -105,10 +129,9 @@ impl<B: SsmBackend> Forecaster<B> {
                     }),
                 })
             }
-            Forecaster::Stack(stack) => stack.forward(u).map(|forecast| ForecastOutput {
-                forecast,
-                open_loop: None,
-            }),
+            Forecaster::Tsm2(net) => Ok(ForecastOutput::direct(net.forward(u)?)),
+            Forecaster::Chimera(net) => Ok(ForecastOutput::direct(net.forward(u)?)),
+            Forecaster::Stack(stack) => Ok(ForecastOutput::direct(stack.forward(u)?)),
         }
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::optim::OptimConfig;
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
+use crate::layers::chimera::ChimeraConfig;
 use crate::layers::h3::H3Config;
 use crate::layers::hydra::HydraConfig;
 use crate::layers::hyena::HyenaConfig;
@@ -13,12 +14,15 @@ use crate::layers::long_conv::LongConvConfig;
 use crate::layers::mamba::MambaConfig;
 use crate::layers::mamba2::Mamba2Config;
 use crate::layers::mamba3::Mamba3Config;
+use crate::layers::mambamixer::MambaMixerConfig;
 use crate::layers::s4::{KernelMode, S4Config, SsmInit};
 use crate::layers::s5::S5Config;
 use crate::layers::spacetime::SpaceTimeRecipe;
 use crate::models::MixerConfig;
+use crate::models::chimera::ChimeraForecasterConfig;
 use crate::models::classifier::{ClassifierConfig, InputKind, NormKind, Pooling};
 use crate::models::forecaster::ForecasterConfig;
+use crate::models::tsm2::Tsm2Config;
 use crate::tasks::forecast::{ForecastConfig, ForecastData};
 use crate::tasks::{Task, TaskConfig};
 
@@ -52,6 +56,15 @@ pub enum MixerKind {
     /// `d_state` = `--kernel_dim`, `norm_order`, `dropout`.
     #[serde(rename = "spacetime")]
     SpaceTime,
+    /// TSM2, MambaMixer's forecaster (forecast tasks only): `n_layers`
+    /// MambaMixer layers of width `d_model` over patches of `patch_len`
+    /// steps every `stride`.
+    #[serde(rename = "tsm2")]
+    Tsm2,
+    /// A Chimera forecaster (forecast tasks only): `n_layers` blocks of
+    /// 2-D SSMs over time × variates.
+    #[serde(rename = "chimera")]
+    Chimera,
 }
 
 /// The model of a run.
@@ -99,6 +112,10 @@ pub struct ModelConfig {
     pub order: usize,
     /// SpaceTime: the norm order of the companion coefficients.
     pub norm_order: usize,
+    /// TSM2: steps per patch.
+    pub patch_len: usize,
+    /// TSM2: steps between patch starts.
+    pub stride: usize,
 }
 
 impl Default for ModelConfig {
@@ -124,6 +141,8 @@ impl Default for ModelConfig {
             blocks: 1,
             order: 2,
             norm_order: 1,
+            patch_len: 16,
+            stride: 8,
         }
     }
 }
@@ -169,6 +188,45 @@ impl ModelConfig {
                 seed,
             };
             return Ok(ForecasterConfig::SpaceTime(recipe.config()?));
+        }
+        let target =
+            (data.target_channels() == 1 && data.input_channels() > 1).then(|| data.target());
+        match self.mixer {
+            MixerKind::Tsm2 => {
+                return Ok(ForecasterConfig::Tsm2(Tsm2Config {
+                    mixer: MambaMixerConfig {
+                        n_layers: self.n_layers,
+                        d_state: self.d_state.unwrap_or(16),
+                        expand: self.expand,
+                        dt_min: self.dt_min,
+                        dt_max: self.dt_max,
+                        ..MambaMixerConfig::new(self.d_model)
+                    },
+                    lag: task.lag,
+                    horizon: task.horizon,
+                    patch_len: self.patch_len,
+                    stride: self.stride,
+                    dropout: self.dropout,
+                    target,
+                }));
+            }
+            MixerKind::Chimera => {
+                return Ok(ForecasterConfig::Chimera(ChimeraForecasterConfig {
+                    stack: ChimeraConfig {
+                        n_layers: self.n_layers,
+                        d_state: self.d_state.unwrap_or(8),
+                        expand: self.expand,
+                        dt_min: self.dt_min,
+                        dt_max: self.dt_max,
+                        ..ChimeraConfig::new(self.d_model)
+                    },
+                    lag: task.lag,
+                    horizon: task.horizon,
+                    variates: data.input_channels(),
+                    target,
+                }));
+            }
+            _ => {}
         }
         let model = self.stack(&StackShape {
             input: InputKind::Values {
@@ -270,12 +328,12 @@ impl ModelConfig {
             // safari's layer recipe (configs/model/layer/long-conv.yaml):
             // two channels, λ 0.003 (the code's default 0.1 zeroes the
             // 0.002-scale initial taps).
-            MixerKind::SpaceTime => {
+            MixerKind::SpaceTime | MixerKind::Tsm2 | MixerKind::Chimera => {
                 return Err(Error::config(
                     "model.mixer",
                     format!(
-                        "SpaceTime is a whole forecasting network: use it with task.kind = \"forecast\", not with `{}`",
-                        shape.name
+                        "{:?} is a whole forecasting network: use it with task.kind = \"forecast\", not with `{}`",
+                        self.mixer, shape.name
                     ),
                 ));
             }
@@ -309,7 +367,9 @@ impl ModelConfig {
             | MixerKind::Mamba2
             | MixerKind::Mamba3
             | MixerKind::Hydra
-            | MixerKind::SpaceTime => NormKind::Rms,
+            | MixerKind::SpaceTime
+            | MixerKind::Tsm2
+            | MixerKind::Chimera => NormKind::Rms,
         });
         if !mixer.is_causal() && shape.reads_steps {
             return Err(Error::config(

@@ -46,6 +46,11 @@ impl Forecasting {
                 model.validate()?;
                 check_memory(config, model, task.lag + task.horizon)?;
             }
+            ForecasterConfig::Tsm2(net) => {
+                net.mixer.validate()?;
+                net.patches()?;
+            }
+            ForecasterConfig::Chimera(net) => net.stack.validate()?,
             ForecasterConfig::SpaceTime(net) => {
                 let kernel_dim = net.kernel_dim();
                 if task.lag <= kernel_dim {

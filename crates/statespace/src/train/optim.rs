@@ -94,9 +94,10 @@ impl Default for OptimConfig {
 /// group: `ssm_lr`, no weight decay): S4's Δ, A, B, P; Mamba's A and Δ
 /// bias; S5's Λ, B and log Δ (its "B fast, C decay" recipe); H3's diagonal
 /// SSM (log Δ, A, B); the long convolution's taps (safari's kernel
-/// learning rate).
+/// learning rate); MambaMixer's A and Δ biases; Chimera's A₁ … A₄ and Δ
+/// biases.
 pub fn is_ssm_param(name: &str) -> bool {
-    const SUFFIXES: [&str; 15] = [
+    const SUFFIXES: [&str; 25] = [
         "kernel.inv_dt",
         "kernel.A_real",
         "kernel.A_imag",
@@ -112,6 +113,16 @@ pub fn is_ssm_param(name: &str) -> bool {
         "kernel.log_dt",
         "kernel.inv_A_real",
         "kernel.kernel",
+        "forward.A_log",
+        "backward.A_log",
+        "forward.dt_proj.bias",
+        "backward.dt_proj.bias",
+        ".A1_log",
+        ".A2",
+        ".A3",
+        ".A4_log",
+        "dt_time.bias",
+        "dt_variate.bias",
     ];
     SUFFIXES.iter().any(|s| name.ends_with(s))
 }

@@ -2,6 +2,8 @@
 //! results are compared with it.
 #![allow(dead_code)] // each test binary uses a subset
 
+pub mod loops;
+
 use std::path::PathBuf;
 
 use statespace::golden::{self, Check, GoldenSet};

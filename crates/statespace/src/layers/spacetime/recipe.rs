@@ -46,7 +46,7 @@ impl SpaceTimeRecipe {
     /// The resolved config as the official JSON (`OmegaConf.to_container`).
     pub fn to_json(&self) -> Result<Value> {
         let m = self.model_dim.unwrap_or(4 * 32);
-        if m == 0 || m % 16 != 0 {
+        if m == 0 || !m.is_multiple_of(16) {
             return Err(Error::config(
                 "model.d_model",
                 format!(
