@@ -21,6 +21,20 @@ pub(crate) fn dt_bias<B: Backend>(
     dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log()
 }
 
+/// mamba_ssm's S4D-Real A_log: log(1 … N) in every one of `channels` rows,
+/// (channels, N), so that A = −exp(A_log) = −(1 … N).
+pub(crate) fn s4d_real_a_log<B: Backend>(
+    channels: usize,
+    n: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    Tensor::<B, 1, burn::tensor::Int>::arange(1..n as i64 + 1, device)
+        .float()
+        .log()
+        .reshape([1, n])
+        .repeat_dim(0, channels)
+}
+
 /// A parameter that takes no gradient (a PyTorch buffer) holding `values`
 /// in `shape`.
 pub(crate) fn buffer<B: Backend, const D: usize>(

@@ -29,7 +29,7 @@ use rand::Rng;
 
 use super::ChimeraConfig;
 use crate::error::{Error, Result};
-use crate::layers::init::dt_bias;
+use crate::layers::init::{dt_bias, s4d_real_a_log};
 use crate::layers::linear::{Linear, project};
 use crate::ops::{MatmulOps, PrefixSumOps, prefix_sum};
 use crate::random::uniform;
@@ -93,21 +93,15 @@ impl<B: Backend> Ssm2d<B> {
         };
         let dt_time = dt(&ranges, rng);
         let dt_variate = dt(&[(e, c.dt_min, c.dt_max)], rng);
-        let s4d_real = || {
-            Tensor::<B, 1, Int>::arange(1..n as i64 + 1, device)
-                .float()
-                .log()
-                .reshape([1, n])
-                .repeat_dim(0, e)
-        };
+
         Self {
             x_proj,
             dt_time,
             dt_variate,
-            A1_log: Param::from_tensor(s4d_real()),
+            A1_log: Param::from_tensor(s4d_real_a_log(e, n, device)),
             A2: Param::from_tensor(uniform(rng, [e, n], -0.5, 0.5, device)),
             A3: Param::from_tensor(uniform(rng, [e, n], -0.5, 0.5, device)),
-            A4_log: Param::from_tensor(s4d_real()),
+            A4_log: Param::from_tensor(s4d_real_a_log(e, n, device)),
             D: Param::from_tensor(Tensor::ones([e], device)),
         }
     }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layers::causal_conv::CausalConv1d;
+use crate::layers::init::s4d_real_a_log;
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::validate;
 use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, selective_scan};
@@ -151,11 +152,7 @@ impl MambaConfig {
         let dt = log_dt.exp().clamp_min(self.dt_init_floor);
         let inv_softplus = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
         dt_proj.bias = Some(Param::from_tensor(inv_softplus));
-        let a_log = Tensor::<B, 1, burn::tensor::Int>::arange(1..n as i64 + 1, device)
-            .float()
-            .log()
-            .reshape([1, n])
-            .repeat_dim(0, d_inner);
+        let a_log = s4d_real_a_log(d_inner, n, device);
         let fan_in = self.d_conv as f64;
         let bound = 1.0 / fan_in.sqrt();
         let conv1d = CausalConv1d {

@@ -19,14 +19,14 @@
 #![allow(non_snake_case)] // A_log, D follow Mamba's names
 
 use burn::module::{Module, Param};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
 use rand::Rng;
 
 use super::MambaMixerConfig;
 use crate::error::Result;
 use crate::layers::causal_conv::CausalConv1d;
-use crate::layers::init::dt_bias;
+use crate::layers::init::{dt_bias, s4d_real_a_log};
 use crate::layers::linear::{Linear, project};
 use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, selective_scan};
 use crate::random::uniform;
@@ -79,17 +79,13 @@ impl<B: Backend> SelectiveDirection<B> {
             (c.dt_min, c.dt_max, c.dt_init_floor),
             device,
         )));
-        let a_log = Tensor::<B, 1, Int>::arange(1..n as i64 + 1, device)
-            .float()
-            .log()
-            .reshape([1, n])
-            .repeat_dim(0, e);
+
         Self {
             in_proj,
             conv1d,
             x_proj,
             dt_proj,
-            A_log: Param::from_tensor(a_log),
+            A_log: Param::from_tensor(s4d_real_a_log(e, n, device)),
             D: Param::from_tensor(Tensor::ones([e], device)),
         }
     }
