@@ -458,6 +458,32 @@ fn every_bench_subcommand_runs_at_small_sizes() {
             ],
         ),
     ];
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/etth1-chimera.toml"
+    );
+    let forecast: &[&str] = &[
+        "bench",
+        "forecast",
+        "--config",
+        config,
+        "--set",
+        "task.lag=8",
+        "--set",
+        "task.horizon=4",
+        "--set",
+        "model.d_model=4",
+        "--set",
+        "model.n_layers=1",
+        "--set",
+        "schedule.batch_size=2",
+        "--steps",
+        "1",
+    ];
+    let cases = cases.into_iter().chain([(
+        forecast,
+        &["\"what\": \"forecast_step\"", "\"mixer\": \"Chimera\""][..],
+    )]);
     for (args, expected) in cases {
         let out = ssm().args(args).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use burn::backend::Autodiff;
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -16,11 +16,13 @@ use statespace::layers::mamba3::Mamba3Config;
 use statespace::models::classifier::InputKind;
 use statespace::models::{LmConfig, MixerConfig};
 use statespace::tasks::{Example, Split, Task, example_rng};
-use statespace::train::ModelConfig;
 use statespace::train::classify::cross_entropy;
 use statespace::train::config::MixerKind;
 use statespace::train::data::train_batch;
+use statespace::train::forecast::Forecasting;
+use statespace::train::objective::Objective;
 use statespace::train::optim::{AdamW, OptimConfig, step};
+use statespace::train::{ModelConfig, TrainConfig};
 
 use crate::device::{DeviceKind, with_backend};
 
@@ -33,6 +35,9 @@ pub enum Bench {
     /// Training steps per second of a classifier (forward, cross-entropy,
     /// backward, AdamW) on random token batches of a fixed shape.
     Train(TrainArgs),
+    /// Training steps per second of a forecasting config (its windows,
+    /// model and loss, backward, AdamW), e.g. configs/etth1-spacetime.toml.
+    Forecast(ForecastArgs),
     /// Language-model training steps (next-token cross-entropy, AdamW) of a
     /// random-weight model of the mamba-130m or mamba2-130m shape.
     TrainLm(super::bench_lm::TrainLmArgs),
@@ -64,6 +69,23 @@ pub struct TrainArgs {
     layers: usize,
     /// Timed steps (at least 1, after 3 warm-up steps); the median is reported.
     #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+/// Arguments of `ssm bench forecast`.
+#[derive(clap::Args)]
+pub struct ForecastArgs {
+    /// A `forecast` run configuration (TOML).
+    #[arg(long)]
+    config: std::path::PathBuf,
+    /// Override a config value, e.g. `--set task.horizon=720` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Timed steps (at least 1, after 3 warm-up steps); the median is reported.
+    #[arg(long, default_value_t = 10)]
     steps: usize,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
@@ -199,6 +221,7 @@ pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Generate(args) => generate(args),
         Bench::Train(args) => train_steps(args),
+        Bench::Forecast(args) => forecast_steps(args),
         Bench::Kernels(args) => super::bench_kernels::run(args),
         Bench::TrainLm(args) => super::bench_lm::train_lm(args),
         Bench::Decode(args) => super::bench_lm::decode(args),
@@ -251,6 +274,50 @@ fn train_steps(args: TrainArgs) -> Result<()> {
             task.len,
             args.d_model,
             args.layers,
+            net.num_params(),
+            median * 1e3,
+            1.0 / median,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+fn forecast_steps(args: ForecastArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let config = TrainConfig::from_toml(&text, &args.overrides)
+        .with_context(|| format!("in {}", args.config.display()))?;
+    let objective = Forecasting::new(&config)?;
+    let data = objective.data();
+    with_backend!(args.device, |B, device| {
+        type A = Autodiff<B>;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut net = Objective::<A>::init(&objective, &device, &mut rng)?;
+        let mut adam = AdamW::new(config.optim.clone());
+        let mut times = Vec::with_capacity(args.steps.max(1));
+        for s in 0..args.steps.max(1) + 3 {
+            let start = Instant::now();
+            let (loss, _) = objective.train_step(&net, config.seed, s as u64 + 1, &device)?;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = step::<A, _>(&mut adam, net, &grads, 1.0).0;
+            // Wait for the step's kernels (GPU launches are asynchronous).
+            let _ = <A as burn::tensor::backend::Backend>::sync(&device);
+            if s >= 3 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        let median = median(times);
+        println!(
+            "{{\"what\": \"forecast_step\", \"mixer\": \"{:?}\", \"device\": \"{:?}\", \"batch\": {}, \"lag\": {}, \"horizon\": {}, \"variates\": {}, \"d_model\": {}, \"layers\": {}, \"params\": {}, \"ms_per_step\": {:.1}, \"steps_per_s\": {:.2}, \"threads\": {}}}",
+            config.model.mixer,
+            args.device,
+            config.schedule.batch_size,
+            data.lag(),
+            data.horizon(),
+            data.input_channels(),
+            config.model.d_model,
+            config.model.n_layers,
             net.num_params(),
             median * 1e3,
             1.0 / median,

@@ -31,7 +31,7 @@ use super::ChimeraConfig;
 use crate::error::{Error, Result};
 use crate::layers::init::{dt_bias, s4d_real_a_log};
 use crate::layers::linear::{Linear, project};
-use crate::ops::{MatmulOps, PrefixSumOps, prefix_sum};
+use crate::ops::MatmulOps;
 use crate::random::uniform;
 
 /// The 2-D SSM of one variate direction, on E channels with N states per
@@ -56,16 +56,16 @@ pub struct Ssm2d<B: Backend> {
     pub D: Param<Tensor<B, 1>>,
 }
 
-/// The discretised coefficients of every cell, laid out (B, T, E, N, V).
-struct Coefficients<B: Backend> {
-    a1: Tensor<B, 5>,
-    a2: Tensor<B, 5>,
-    bu1: Tensor<B, 5>,
-    a3: Tensor<B, 5>,
-    bu2: Tensor<B, 5>,
-    /// Running products of Ā₄ along v: m[…, v, w] = Π_{w<k≤v} Ā₄[k] for
-    /// w ≤ v, else 0; (B, T, E, N, V, V).
-    m: Tensor<B, 6>,
+/// The inputs of each time step, each (B, ·, 1, V): Δ₁, Δ₂, u (B, E, 1, V)
+/// and B₁, B₂, C₁, C₂ (B, N, 1, V).
+struct StepInputs<B: Backend> {
+    dt1: Vec<Tensor<B, 4>>,
+    dt2: Vec<Tensor<B, 4>>,
+    b1: Vec<Tensor<B, 4>>,
+    b2: Vec<Tensor<B, 4>>,
+    c1: Vec<Tensor<B, 4>>,
+    c2: Vec<Tensor<B, 4>>,
+    u: Vec<Tensor<B, 4>>,
 }
 
 impl<B: Backend> Ssm2d<B> {
@@ -112,7 +112,7 @@ impl<B: Backend> Ssm2d<B> {
     }
 }
 
-impl<B: MatmulOps + PrefixSumOps> Ssm2d<B> {
+impl<B: MatmulOps> Ssm2d<B> {
     /// u (B, T, V, E) → y (B, T, V, E): causal along time and along the
     /// variate order.
     pub fn forward(&self, u: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
@@ -128,103 +128,82 @@ impl<B: MatmulOps + PrefixSumOps> Ssm2d<B> {
         let r = self.dt_time.weight.val().dims()[1];
         let x_dbl = project(u.clone(), self.x_proj.weight.val(), None)?; // (B, T, V, 2r + 4N)
         let part = |at: usize, width: usize| x_dbl.clone().narrow(3, at, width);
-        let coefficients = self.coefficients(
-            u.clone(),
-            [part(0, r), part(r, r)],
-            [part(2 * r, n), part(2 * r + n, n)],
-        )?;
-        let (h1, h2) = self.states(&coefficients, [b, t, e, n, v]);
-        // y[b, t, v, e] = Σₙ C₁ h¹ + C₂ h², with C (B, T, V, N) read at the cell.
-        let read = |c: Tensor<B, 4>, h: Tensor<B, 5>| {
-            (h * c.permute([0, 1, 3, 2]).unsqueeze_dim::<5>(2))
-                .sum_dim(3)
-                .reshape([b, t, e, v])
-                .permute([0, 1, 3, 2])
-        };
-        let y = read(part(2 * r + 2 * n, n), h1) + read(part(2 * r + 3 * n, n), h2);
-        Ok(y + u * self.D.val().reshape([1, 1, 1, e]))
-    }
-
-    /// Δ₁, Δ₂ (from δ₁, δ₂) and B₁, B₂, each (B, T, V, ·), into the
-    /// coefficients of every cell.
-    fn coefficients(
-        &self,
-        u: Tensor<B, 4>,
-        [d1, d2]: [Tensor<B, 4>; 2],
-        [b1, b2]: [Tensor<B, 4>; 2],
-    ) -> Result<Coefficients<B>> {
-        let [b, t, v, e] = u.dims();
-        let n = self.A1_log.val().dims()[1];
         let delta = |d: Tensor<B, 4>, p: &Linear<B>| -> Result<Tensor<B, 4>> {
             Ok(softplus(
                 project(d, p.weight.val(), p.bias.as_ref().map(|x| x.val()))?,
                 1.0,
             ))
         }; // (B, T, V, E)
-        let (dt1, dt2) = (delta(d1, &self.dt_time)?, delta(d2, &self.dt_variate)?);
-        // To (B, T, E, N, V): the state layout of the time loop.
-        let cells = |x: Tensor<B, 4>| x.permute([0, 1, 3, 2]).unsqueeze_dim::<5>(3); // (B, T, E, 1, V)
-        let diag = |a: Tensor<B, 2>| a.reshape([1, 1, e, n, 1]);
-        let a1 = diag(self.A1_log.val().exp().neg());
-        let a4 = diag(self.A4_log.val().exp().neg());
-        let bar1 = (cells(dt1) * a1.clone()).exp(); // (B, T, E, N, V)
-        let phi1 = (bar1.clone() - 1.0) / a1;
-        let bar4_log = cells(dt2.clone()) * a4.clone();
-        let phi2 = (bar4_log.exp() - 1.0) / a4.clone();
-        let input =
-            |bn: Tensor<B, 4>| bn.permute([0, 1, 3, 2]).unsqueeze_dim::<5>(2) * cells(u.clone()); // (B, T, E, N, V)
-        // Running sums S[v] = Σ_{k≤v} Δ₂[k]; Π_{w<k≤v} Ā₄[k] = exp(A₄(S[v] − S[w])).
-        let s = prefix_sum(dt2.reshape([b * t, v, e]), false)?
-            .reshape([b, t, v, e])
-            .permute([0, 1, 3, 2])
-            .unsqueeze_dim::<5>(3); // (B, T, E, 1, V)
-        let gap = (s.clone().unsqueeze_dim::<6>(5) - s.unsqueeze_dim::<6>(4)).clamp_min(0.0); // [v, w] = S[v] − S[w]
-        let lower = Tensor::<B, 2, Int>::ones([v, v], &u.device())
-            .tril(0)
-            .float()
-            .cast(u.dtype())
-            .reshape([1, 1, 1, 1, v, v]);
-        let m = (gap * a4.unsqueeze_dim::<6>(5)).exp() * lower;
-        Ok(Coefficients {
-            a2: phi1.clone() * diag(self.A2.val()),
-            bu1: phi1 * input(b1),
-            a3: phi2.clone() * diag(self.A3.val()),
-            bu2: phi2 * input(b2),
-            a1: bar1,
-            m,
-        })
+        // Each cell input as T steps of (B, ·, 1, V) (channels before states).
+        let steps = |x: Tensor<B, 4>| -> Vec<Tensor<B, 4>> {
+            let [_, _, _, f] = x.dims();
+            x.permute([1, 0, 3, 2])
+                .chunk(t, 0)
+                .into_iter()
+                .map(|s| s.reshape([b, f, 1, v]))
+                .collect()
+        };
+        let inputs = StepInputs {
+            dt1: steps(delta(part(0, r), &self.dt_time)?),
+            dt2: steps(delta(part(r, r), &self.dt_variate)?),
+            b1: steps(part(2 * r, n)),
+            b2: steps(part(2 * r + n, n)),
+            c1: steps(part(2 * r + 2 * n, n)),
+            c2: steps(part(2 * r + 3 * n, n)),
+            u: steps(u.clone()),
+        };
+        let y = self.scan(inputs, [b, e, n, v])?; // (B, T, E, V)
+        Ok(y.permute([0, 1, 3, 2]) + u * self.D.val().reshape([1, 1, 1, e]))
     }
 
-    /// The states h¹, h² of every cell, each (B, T, E, N, V).
-    fn states(
-        &self,
-        c: &Coefficients<B>,
-        [b, t, e, n, v]: [usize; 5],
-    ) -> (Tensor<B, 5>, Tensor<B, 5>) {
-        let at = |x: &Tensor<B, 5>, i: usize| x.clone().narrow(1, i, 1).reshape([b, e, n, v]);
-        let device = c.a1.device();
-        let options = (&device, c.a1.dtype());
+    /// The outputs Σₙ C₁h¹ + C₂h² of every cell, (B, T, E, V), by a loop
+    /// over time that keeps the states of one time step.
+    fn scan(&self, x: StepInputs<B>, [b, e, n, v]: [usize; 4]) -> Result<Tensor<B, 4>> {
+        let diag = |a: Tensor<B, 2>| a.reshape([1, e, n, 1]);
+        let a1 = diag(self.A1_log.val().exp().neg());
+        let a4 = diag(self.A4_log.val().exp().neg());
+        let (a2, a3) = (diag(self.A2.val()), diag(self.A3.val()));
+        let device = a1.device();
+        let options = (&device, a1.dtype());
+        // lower[v, w] = 1 for w ≤ v.
+        let lower = Tensor::<B, 2, Int>::ones([v, v], &device)
+            .tril(0)
+            .float()
+            .cast(a1.dtype())
+            .reshape([1, 1, 1, v, v]);
         let mut h1 = Tensor::<B, 4>::zeros([b, e, n, v], options);
         let mut h2 = Tensor::<B, 4>::zeros([b, e, n, v], options);
         let first = Tensor::<B, 4>::zeros([b, e, n, 1], options);
-        let (mut ones, mut twos) = (Vec::with_capacity(t), Vec::with_capacity(t));
-        for i in 0..t {
-            h1 = at(&c.a1, i) * h1 + at(&c.a2, i) * h2 + at(&c.bu1, i);
-            // h¹[v − 1, t], zero before the first variate.
+        let mut ys = Vec::with_capacity(x.u.len());
+        for (i, u) in x.u.into_iter().enumerate() {
+            // Along time: ZOH with Δ₁, the variate state held over the step.
+            let bar1 = (x.dt1[i].clone() * a1.clone()).exp(); // (B, E, N, V)
+            let phi1 = (bar1.clone() - 1.0) / a1.clone();
+            h1 = bar1 * h1
+                + phi1.clone() * a2.clone() * h2
+                + phi1 * x.b1[i].clone().swap_dims(1, 2) * u.clone();
+            // Along variates: h²[v] = Σ_{w≤v} Π_{w<k≤v} Ā₄[k] g[w], with
+            // g[w] = Ā₃ h¹[w − 1] + B̄₂ u[w] and the products
+            // exp(A₄(S[v] − S[w])) from the running sums S of Δ₂.
+            let dt2 = x.dt2[i].clone(); // (B, E, 1, V)
+            let phi2 = ((dt2.clone() * a4.clone()).exp() - 1.0) / a4.clone();
+            let s = (dt2.unsqueeze_dim::<5>(3) * lower.clone()).sum_dim(4); // (B, E, 1, V, 1)
+            let gap = (s.clone() - s.swap_dims(3, 4)).clamp_min(0.0); // [v, w] = S[v] − S[w]
+            let m = (gap * a4.clone().unsqueeze_dim::<5>(4)).exp() * lower.clone(); // (B, E, N, V, V)
             let shifted = if v > 1 {
                 Tensor::cat(vec![first.clone(), h1.clone().narrow(3, 0, v - 1)], 3)
             } else {
                 first.clone()
             };
-            let g = at(&c.a3, i) * shifted + at(&c.bu2, i);
-            // h²[v] = Σ_{w≤v} m[v, w] g[w] (elementwise: V is small).
-            let m = c.m.clone().narrow(1, i, 1).reshape([b, e, n, v, v]);
+            let g =
+                phi2.clone() * a3.clone() * shifted + phi2 * x.b2[i].clone().swap_dims(1, 2) * u;
             h2 = (m * g.unsqueeze_dim::<5>(3))
                 .sum_dim(4)
                 .reshape([b, e, n, v]);
-            ones.push(h1.clone());
-            twos.push(h2.clone());
+            let read =
+                |c: &Tensor<B, 4>, h: Tensor<B, 4>| (h * c.clone().swap_dims(1, 2)).sum_dim(2);
+            ys.push((read(&x.c1[i], h1.clone()) + read(&x.c2[i], h2.clone())).reshape([b, e, v]));
         }
-        (Tensor::stack(ones, 1), Tensor::stack(twos, 1))
+        Ok(Tensor::stack(ys, 1))
     }
 }
