@@ -7,6 +7,8 @@
 #   ucr/<Name>/<Name>_{TRAIN,TEST}.ts — UCR/UEA classification sets that
 #                   ship in the sktime wheel (sktime/datasets/data/), the
 #                   wheel checked against its SHA-256
+#   series/<Name>.csv — Airline, Lynx and ShampooSales, small forecasting
+#                   series from the same wheel
 #
 # Needs python3 with pip; downloads two wheels from PyPI, installs nothing.
 set -euo pipefail
@@ -23,23 +25,30 @@ mkdir -p "$DATA_DIR"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-install_ucr() {
-    local marker="$DATA_DIR/ucr/.sktime-$SKTIME_VERSION"
-    if [ -f "$marker" ]; then
-        echo "ucr: $DATA_DIR/ucr already installed from sktime $SKTIME_VERSION"
+# Small forecasting series of the same wheel (sktime/datasets/data/): the
+# monthly airline passengers, the yearly Lynx trappings and the monthly
+# shampoo sales, each a CSV of a timestamp and one value column.
+FORECAST_SERIES="Airline Lynx ShampooSales"
+
+install_sktime() {
+    local ucr_marker="$DATA_DIR/ucr/.sktime-$SKTIME_VERSION"
+    local series_marker="$DATA_DIR/series/.sktime-$SKTIME_VERSION"
+    if [ -f "$ucr_marker" ] && [ -f "$series_marker" ]; then
+        echo "ucr, series: $DATA_DIR/ucr and $DATA_DIR/series already installed from sktime $SKTIME_VERSION"
         return
     fi
-    echo "ucr: downloading the sktime $SKTIME_VERSION wheel from PyPI"
+    echo "sktime: downloading the sktime $SKTIME_VERSION wheel from PyPI"
     python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$work/sktime" \
         "sktime==$SKTIME_VERSION"
     local wheel
     wheel="$(ls "$work"/sktime/sktime-*.whl)"
     if ! echo "$SKTIME_WHEEL_SHA256  $wheel" | sha256sum --check --status; then
-        echo "ucr: the sktime wheel has SHA-256 $(sha256sum "$wheel" | cut -d' ' -f1), expected $SKTIME_WHEEL_SHA256" >&2
+        echo "sktime: the wheel has SHA-256 $(sha256sum "$wheel" | cut -d' ' -f1), expected $SKTIME_WHEEL_SHA256" >&2
         exit 1
     fi
-    rm -rf "$DATA_DIR/ucr.tmp"
-    python3 - "$wheel" "$DATA_DIR/ucr.tmp" $UCR_SETS <<'PY'
+    if [ ! -f "$ucr_marker" ]; then
+        rm -rf "$DATA_DIR/ucr.tmp"
+        python3 - "$wheel" "$DATA_DIR/ucr.tmp" $UCR_SETS <<'PY'
 import os, sys, zipfile
 wheel, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(wheel) as z:
@@ -50,11 +59,28 @@ with zipfile.ZipFile(wheel) as z:
             with open(os.path.join(out, name, f"{name}_{part}.ts"), "wb") as f:
                 f.write(data)
 PY
-    touch "$DATA_DIR/ucr.tmp/.sktime-$SKTIME_VERSION"
-    rm -rf "$DATA_DIR/ucr" && mv "$DATA_DIR/ucr.tmp" "$DATA_DIR/ucr"
-    echo "ucr: wrote $UCR_SETS to $DATA_DIR/ucr (wheel SHA-256 verified)"
+        touch "$DATA_DIR/ucr.tmp/.sktime-$SKTIME_VERSION"
+        rm -rf "$DATA_DIR/ucr" && mv "$DATA_DIR/ucr.tmp" "$DATA_DIR/ucr"
+        echo "ucr: wrote $UCR_SETS to $DATA_DIR/ucr (wheel SHA-256 verified)"
+    fi
+    if [ ! -f "$series_marker" ]; then
+        rm -rf "$DATA_DIR/series.tmp"
+        python3 - "$wheel" "$DATA_DIR/series.tmp" $FORECAST_SERIES <<'PY'
+import os, sys, zipfile
+wheel, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+os.makedirs(out, exist_ok=True)
+with zipfile.ZipFile(wheel) as z:
+    for name in names:
+        data = z.read(f"sktime/datasets/data/{name}/{name}.csv")
+        with open(os.path.join(out, f"{name}.csv"), "wb") as f:
+            f.write(data)
+PY
+        touch "$DATA_DIR/series.tmp/.sktime-$SKTIME_VERSION"
+        rm -rf "$DATA_DIR/series" && mv "$DATA_DIR/series.tmp" "$DATA_DIR/series"
+        echo "series: wrote $FORECAST_SERIES to $DATA_DIR/series (wheel SHA-256 verified)"
+    fi
 }
-install_ucr
+install_sktime
 
 target="$DATA_DIR/digits.csv.gz"
 if [ -f "$target" ] && echo "$DIGITS_SHA256  $target" | sha256sum --check --status; then

@@ -186,6 +186,38 @@ fn every_forecaster_trains_and_reports_its_test_metrics() {
     }
 }
 
+/// sktime's small series (installed by scripts/setup-data.sh) train as CSV
+/// files: each reaches a finite test MSE that its best checkpoint
+/// reproduces window by window.
+#[test]
+fn sktime_small_series_train_from_their_csv_files() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/series");
+    for (file, target, splits, lag, horizon) in [
+        ("Airline.csv", "Passengers", [96, 24, 24], 24, 12),
+        ("Lynx.csv", "0", [80, 17, 17], 16, 4),
+        ("ShampooSales.csv", "Sales", [24, 6, 6], 6, 3),
+    ] {
+        let path = dir.join(file);
+        let text = format!(
+            "seed = 5\n[task]\nkind = \"forecast\"\ndata = \"{}\"\nsplits = {splits:?}\nfeatures = \"S\"\ntarget = \"{target}\"\nlag = {lag}\nhorizon = {horizon}\n[model]\nmixer = \"s4d\"\nd_model = 8\nn_layers = 1\nd_state = 4\n[schedule]\nsteps = 4\nwarmup = 1\nbatch_size = 8\neval_every = 2\n",
+            path.display()
+        );
+        let config = TrainConfig::from_toml(&text, &[]).unwrap();
+        let run = RunDir::new(scratch(file));
+        let summary = train::<B>(&config, &run, false, &Default::default(), &mut Quiet)
+            .unwrap_or_else(|e| panic!("{file}: {e} (run scripts/setup-data.sh)"));
+        let (mse, mae) = recomputed_test_metrics(&config, &run);
+        assert!(mse.is_finite() && mse > 0.0, "{file}: mse {mse}");
+        assert!(
+            close(summary.test.loss, mse) && close(summary.test.metric, mae),
+            "{file}: reported {} / {}, recomputed {mse} / {mae}",
+            summary.test.loss,
+            summary.test.metric
+        );
+    }
+}
+
 #[test]
 fn early_stopping_ends_the_run_and_a_resume_stays_stopped() {
     let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());

@@ -23,9 +23,9 @@
 #![allow(non_snake_case)] // A1_log … D follow the equations' names
 
 use burn::module::{Module, Param};
+use burn::tensor::Tensor;
 use burn::tensor::activation::softplus;
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
 use rand::Rng;
 
 use super::ChimeraConfig;
