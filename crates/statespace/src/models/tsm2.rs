@@ -6,7 +6,7 @@
 //!   u (B, lag, V) → patches (B, V, P, patch_len) → Linear + position → (B, V, P, D)
 //!   → MambaMixer → LayerNorm → dropout → flatten (B, V, P·D) → Linear → (B, V, H)
 //!
-//! P = (lag − patch_len) / stride + 1. The paper states the patching but not
+//! P = (lag − patch_len) / stride + 1, over the last steps of the lag. The paper states the patching but not
 //! its sizes, the embedding or the head: these are choices, listed in
 //! docs/ARCHITECTURE.md.
 
@@ -81,6 +81,7 @@ impl Tsm2Config {
             norm: LayerNorm::new(d, 1e-5, device),
             dropout: DropoutConfig::new(self.dropout).init(),
             head: Linear::new(features, self.horizon, true, device, rng),
+            lag: self.lag,
             stride: self.stride,
             target: self.target,
         })
@@ -103,6 +104,8 @@ pub struct Tsm2<B: Backend> {
     /// P·D → horizon, shared by the variates.
     pub head: Linear<B>,
     #[module(skip)]
+    lag: usize,
+    #[module(skip)]
     stride: usize,
     #[module(skip)]
     target: Option<usize>,
@@ -115,14 +118,17 @@ impl<B: SsmBackend> Tsm2<B> {
         let [b, lag, v] = u.dims();
         let [patches, d] = self.position.val().dims();
         let patch_len = self.embed.weight.val().dims()[1];
-        if lag != (patches - 1) * self.stride + patch_len {
+        if lag != self.lag || self.target.is_some_and(|t| t >= v) {
             return Err(Error::shape(
                 "TSM2 input (batch, lag, variates)",
-                &[b, (patches - 1) * self.stride + patch_len, v],
+                &[b, self.lag, v.max(self.target.map_or(0, |t| t + 1))],
                 &[b, lag, v],
             ));
         }
-        let series = u.swap_dims(1, 2); // (B, V, lag)
+        // The patches cover the last steps; a lag that the stride does not
+        // divide leaves its oldest steps out.
+        let covered = (patches - 1) * self.stride + patch_len;
+        let series = u.swap_dims(1, 2).narrow(2, lag - covered, covered); // (B, V, covered)
         let cut = (0..patches)
             .map(|i| series.clone().narrow(2, i * self.stride, patch_len))
             .collect();
@@ -135,5 +141,62 @@ impl<B: SsmBackend> Tsm2<B> {
             Some(t) => y.narrow(2, t, 1),
             None => y,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use rand::SeedableRng;
+
+    fn model(lag: usize, target: Option<usize>) -> Tsm2<Flex> {
+        let config = Tsm2Config {
+            mixer: MambaMixerConfig {
+                n_layers: 1,
+                d_state: 2,
+                ..MambaMixerConfig::new(4)
+            },
+            lag,
+            horizon: 3,
+            patch_len: 8,
+            stride: 4,
+            dropout: 0.0,
+            target,
+        };
+        config
+            .init(
+                &Default::default(),
+                &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_lag_the_stride_does_not_divide_drops_its_oldest_steps() {
+        // (27 − 8) / 4 + 1 = 5 patches cover the last 24 steps.
+        let net = model(27, None);
+        let u = Tensor::<Flex, 3>::ones([2, 27, 3], &Default::default());
+        assert_eq!(net.forward(u.clone()).unwrap().dims(), [2, 3, 3]);
+        // The three oldest steps are not read.
+        let older = Tensor::cat(
+            vec![
+                Tensor::zeros([2, 3, 3], &Default::default()),
+                u.clone().narrow(1, 3, 24),
+            ],
+            1,
+        );
+        let (a, b) = (net.forward(u).unwrap(), net.forward(older).unwrap());
+        assert!(a.equal(b).all().into_scalar());
+    }
+
+    #[test]
+    fn a_wrong_lag_or_target_is_a_named_error() {
+        let u = Tensor::<Flex, 3>::ones([1, 26, 2], &Default::default());
+        let e = model(27, None).forward(u).unwrap_err().to_string();
+        assert!(e.contains("TSM2 input"), "{e}");
+        let u = Tensor::<Flex, 3>::ones([1, 27, 2], &Default::default());
+        let e = model(27, Some(2)).forward(u).unwrap_err().to_string();
+        assert!(e.contains("TSM2 input"), "{e}");
     }
 }
