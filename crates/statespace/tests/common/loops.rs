@@ -47,13 +47,3 @@ pub fn softplus(x: f64) -> f64 {
 pub fn silu(x: f64) -> f64 {
     x / (1.0 + (-x).exp())
 }
-
-/// The largest |a − b| over the largest |b| (1 when b is all zeros).
-pub fn max_rel(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
-    a.iter()
-        .zip(b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
-}

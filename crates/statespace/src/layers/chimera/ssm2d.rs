@@ -30,7 +30,7 @@ use rand::Rng;
 
 use super::ChimeraConfig;
 use crate::error::{Error, Result};
-use crate::layers::init::{dt_bias, s4d_real_a_log};
+use crate::layers::init::{dt_projection, s4d_real_a_log};
 use crate::layers::linear::{Linear, project};
 use crate::ops::MatmulOps;
 use crate::random::uniform;
@@ -80,20 +80,8 @@ impl<B: Backend> Ssm2d<B> {
         let x_proj = Linear::new(e, 2 * r + 4 * n, false, device, rng);
         let middle = (c.dt_min * c.dt_max).sqrt();
         let ranges = [(e.div_ceil(2), c.dt_min, middle), (e / 2, middle, c.dt_max)];
-        let dt = |ranges: &[(usize, f64, f64)], rng: &mut _| {
-            let mut p = Linear::new(r, e, true, device, rng);
-            let std = (r as f64).powf(-0.5);
-            p.weight = Param::from_tensor(uniform(rng, [e, r], -std, std, device));
-            let parts = ranges
-                .iter()
-                .filter(|(count, _, _)| *count > 0)
-                .map(|&(count, lo, hi)| dt_bias(rng, count, (lo, hi, 1e-4), device))
-                .collect();
-            p.bias = Some(Param::from_tensor(Tensor::cat(parts, 0)));
-            p
-        };
-        let dt_time = dt(&ranges, rng);
-        let dt_variate = dt(&[(e, c.dt_min, c.dt_max)], rng);
+        let dt_time = dt_projection(r, &ranges, 1e-4, device, rng);
+        let dt_variate = dt_projection(r, &[(e, c.dt_min, c.dt_max)], 1e-4, device, rng);
 
         Self {
             x_proj,

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layers::causal_conv::CausalConv1d;
-use crate::layers::init::s4d_real_a_log;
+use crate::layers::init::{dt_projection, s4d_real_a_log};
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::validate;
 use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, selective_scan};
@@ -142,16 +142,13 @@ impl MambaConfig {
         self.validate()?;
         let (d_model, d_inner, n, r) = (self.d_model, self.d_inner(), self.d_state, self.dt_rank());
         let in_proj = Linear::new(d_model, 2 * d_inner, self.bias, device, rng);
-        let mut dt_proj = Linear::new(r, d_inner, true, device, rng);
-        let std = (r as f64).powf(-0.5);
-        dt_proj.weight = Param::from_tensor(uniform(rng, [d_inner, r], -std, std, device));
-        // Δ = exp(U[log dt_min, log dt_max]) clamped at the floor; the bias
-        // is its inverse softplus, log(expm1(Δ)).
-        let log_dt: Tensor<B, 1> =
-            uniform(rng, [d_inner], self.dt_min.ln(), self.dt_max.ln(), device);
-        let dt = log_dt.exp().clamp_min(self.dt_init_floor);
-        let inv_softplus = dt.clone() + (dt.neg().exp().neg().add_scalar(1.0)).log();
-        dt_proj.bias = Some(Param::from_tensor(inv_softplus));
+        let dt_proj = dt_projection(
+            r,
+            &[(d_inner, self.dt_min, self.dt_max)],
+            self.dt_init_floor,
+            device,
+            rng,
+        );
         let a_log = s4d_real_a_log(d_inner, n, device);
         let fan_in = self.d_conv as f64;
         let bound = 1.0 / fan_in.sqrt();

@@ -26,10 +26,9 @@ use rand::Rng;
 use super::MambaMixerConfig;
 use crate::error::Result;
 use crate::layers::causal_conv::CausalConv1d;
-use crate::layers::init::{dt_bias, s4d_real_a_log};
+use crate::layers::init::{dt_projection, s4d_real_a_log};
 use crate::layers::linear::{Linear, project};
 use crate::ops::{CausalConv1dOps, SelectiveScan, SelectiveScanOps, selective_scan};
-use crate::random::uniform;
 
 /// One scan direction: its input map, convolution and S6 parameters.
 #[derive(Module, Debug)]
@@ -70,15 +69,7 @@ impl<B: Backend> SelectiveDirection<B> {
         let in_proj = Linear::new(d, e, false, device, rng);
         let conv1d = CausalConv1d::init(e, c.d_conv, true, device, rng);
         let x_proj = Linear::new(d, r + 2 * n, false, device, rng);
-        let mut dt_proj = Linear::new(r, e, true, device, rng);
-        let std = (r as f64).powf(-0.5);
-        dt_proj.weight = Param::from_tensor(uniform(rng, [e, r], -std, std, device));
-        dt_proj.bias = Some(Param::from_tensor(dt_bias(
-            rng,
-            e,
-            (c.dt_min, c.dt_max, c.dt_init_floor),
-            device,
-        )));
+        let dt_proj = dt_projection(r, &[(e, c.dt_min, c.dt_max)], c.dt_init_floor, device, rng);
 
         Self {
             in_proj,
