@@ -4,6 +4,7 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use super::config::TrainConfig;
 use super::data::{collate, train_batch};
@@ -126,6 +127,7 @@ fn tally<B: SsmBackend>(
     let mut total = Tally::default();
     for start in (0..n).step_by(batch.max(1)) {
         let examples: Vec<_> = (start..(start + batch).min(n))
+            .into_par_iter()
             .map(|i| task.example(split, i))
             .collect();
         let b = collate::<B>(task, &examples, device);

@@ -9,6 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::models::classifier::{Inputs, Readout};
 use crate::tasks::{Example, Split, Task};
@@ -145,7 +146,7 @@ pub fn train_batch<B: Backend>(
 ) -> Batch<B> {
     let n = task.size(Split::Train);
     let examples: Vec<Example> = train_indices(seed, n, batch, step)
-        .into_iter()
+        .into_par_iter()
         .map(|i| task.example(Split::Train, i))
         .collect();
     collate(task, &examples, device)
