@@ -68,6 +68,7 @@ pub mod matmul;
 pub mod norm;
 pub mod prefix_sum;
 pub mod rotary;
+pub mod scan2d;
 pub mod selective_scan;
 pub mod spectral;
 pub mod ssd;
@@ -88,6 +89,7 @@ pub use matmul::{MatmulOps, add_bias, matmul};
 pub use norm::{NormKind, NormOps, norm};
 pub use prefix_sum::{PrefixSumOps, prefix_sum};
 pub use rotary::{RotaryOps, RotaryPairs, rotary};
+pub use scan2d::{Scan2d, Scan2dOps, scan2d};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, SsdProblem, ssd, ssd_chunked};
@@ -113,6 +115,7 @@ pub trait SsmBackend:
     + PrefixSumOps
     + RotaryOps
     + DiagonalScanOps
+    + Scan2dOps
 {
 }
 
@@ -134,7 +137,8 @@ impl<
         + GeluOps
         + PrefixSumOps
         + RotaryOps
-        + DiagonalScanOps,
+        + DiagonalScanOps
+        + Scan2dOps,
 > SsmBackend for B
 {
 }

@@ -33,6 +33,7 @@ mod matmul;
 mod norm;
 mod prefix_sum;
 mod rotary;
+mod scan2d;
 mod selective_scan;
 mod spectral;
 mod ssd;
@@ -80,6 +81,7 @@ where
     cross_entropy::checks::<B>(&mut cx)?;
     adamw::checks::<B>(&mut cx)?;
     diagonal_scan::checks::<B>(&mut cx)?;
+    scan2d::checks::<B>(&mut cx)?;
     layout::checks::<B>(&mut cx)?;
     Ok(checks)
 }

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::layers::norm::LayerNorm;
 use crate::layers::validate;
-use crate::ops::{MatmulOps, NormOps};
+use crate::ops::{MatmulOps, NormOps, Scan2dOps};
 use crate::size::{overflow, sum_of_products};
 
 /// Hyperparameters of a Chimera stack.
@@ -162,7 +162,7 @@ pub struct Chimera<B: Backend> {
     pub blocks: Vec<ChimeraBlock<B>>,
 }
 
-impl<B: MatmulOps + NormOps> ChimeraBlock<B> {
+impl<B: MatmulOps + NormOps + Scan2dOps> ChimeraBlock<B> {
     /// x (B, T, V, D) → the block's output (B, T, V, D), before the residual.
     pub fn forward(&self, x: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         let h = self.norm.forward(x)?;
@@ -172,7 +172,7 @@ impl<B: MatmulOps + NormOps> ChimeraBlock<B> {
     }
 }
 
-impl<B: MatmulOps + NormOps> Chimera<B> {
+impl<B: MatmulOps + NormOps + Scan2dOps> Chimera<B> {
     /// x (B, T, V, D) → (B, T, V, D): causal along time, both ways along
     /// the variates.
     pub fn forward(&self, mut x: Tensor<B, 4>) -> Result<Tensor<B, 4>> {

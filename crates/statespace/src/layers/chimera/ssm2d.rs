@@ -16,9 +16,8 @@
 //!
 //! with Δ₁, Δ₂, B₁, B₂, C₁, C₂ read from u at the cell (Mamba-style
 //! projections), states zero outside the grid. The coefficients of a cell
-//! are those of its own Δ. Computed as a loop over the anti-diagonals
-//! s = t + v of the grid: both predecessors of a cell lie on the diagonal
-//! before, so each of the T + V − 1 steps is elementwise.
+//! are those of its own Δ. The scan itself is the op [`crate::ops::scan2d`]
+//! (a fused loop per (batch, channel, state) on the CPU and the GPU).
 
 #![allow(non_snake_case)] // A1_log … D follow the equations' names
 
@@ -32,7 +31,8 @@ use super::ChimeraConfig;
 use crate::error::{Error, Result};
 use crate::layers::init::{dt_projection, s4d_real_a_log};
 use crate::layers::linear::{Linear, project};
-use crate::ops::MatmulOps;
+use crate::ops::scan2d::Scan2dInputs;
+use crate::ops::{MatmulOps, Scan2dOps, scan2d};
 use crate::random::uniform;
 
 /// The 2-D SSM of one variate direction, on E channels with N states per
@@ -55,18 +55,6 @@ pub struct Ssm2d<B: Backend> {
     pub A4_log: Param<Tensor<B, 2>>,
     /// Skip D, (E).
     pub D: Param<Tensor<B, 1>>,
-}
-
-/// The inputs of each step of the skewed grid, each (B, ·, 1, V): Δ₁, Δ₂, u (B, E, 1, V)
-/// and B₁, B₂, C₁, C₂ (B, N, 1, V).
-struct StepInputs<B: Backend> {
-    dt1: Vec<Tensor<B, 4>>,
-    dt2: Vec<Tensor<B, 4>>,
-    b1: Vec<Tensor<B, 4>>,
-    b2: Vec<Tensor<B, 4>>,
-    c1: Vec<Tensor<B, 4>>,
-    c2: Vec<Tensor<B, 4>>,
-    u: Vec<Tensor<B, 4>>,
 }
 
 impl<B: Backend> Ssm2d<B> {
@@ -101,7 +89,7 @@ impl<B: Backend> Ssm2d<B> {
     }
 }
 
-impl<B: MatmulOps> Ssm2d<B> {
+impl<B: MatmulOps + Scan2dOps> Ssm2d<B> {
     /// u (B, T, V, E) → y (B, T, V, E): causal along time and along the
     /// variate order.
     pub fn forward(&self, u: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
@@ -123,90 +111,20 @@ impl<B: MatmulOps> Ssm2d<B> {
                 1.0,
             ))
         }; // (B, T, V, E)
-        // Cell (v, t) sits at step s = t + v of the skewed grid, where both of
-        // its predecessors, (v, t − 1) and (v − 1, t), are at step s − 1.
-        let skew = |x: Tensor<B, 4>| -> Vec<Tensor<B, 4>> {
-            let [_, _, _, f] = x.dims();
-            let options = (&x.device(), x.dtype());
-            let lanes = (0..v)
-                .map(|j| {
-                    let mut parts = Vec::with_capacity(3);
-                    if j > 0 {
-                        parts.push(Tensor::zeros([b, j, 1, f], options));
-                    }
-                    parts.push(x.clone().narrow(2, j, 1));
-                    if j + 1 < v {
-                        parts.push(Tensor::zeros([b, v - 1 - j, 1, f], options));
-                    }
-                    Tensor::cat(parts, 1)
-                })
-                .collect();
-            // (B, S, V, F) → S steps of (B, F, 1, V) (channels before states).
-            Tensor::cat(lanes, 2)
-                .permute([1, 0, 3, 2])
-                .chunk(t + v - 1, 0)
-                .into_iter()
-                .map(|step| step.reshape([b, f, 1, v]))
-                .collect()
-        };
-        let inputs = StepInputs {
-            dt1: skew(delta(part(0, r), &self.dt_time)?),
-            dt2: skew(delta(part(r, r), &self.dt_variate)?),
-            b1: skew(part(2 * r, n)),
-            b2: skew(part(2 * r + n, n)),
-            c1: skew(part(2 * r + 2 * n, n)),
-            c2: skew(part(2 * r + 3 * n, n)),
-            u: skew(u.clone()),
-        };
-        let y = self.scan(inputs, [b, e, n, v])?; // (B, S, E, V)
-        // Back from the skewed grid: y[v, t] = y_skew[v, t + v].
-        let lanes = (0..v)
-            .map(|j| y.clone().narrow(3, j, 1).narrow(1, j, t))
-            .collect();
-        let y = Tensor::cat(lanes, 3); // (B, T, E, V)
-        Ok(y.permute([0, 1, 3, 2]) + u * self.D.val().reshape([1, 1, 1, e]))
-    }
-
-    /// The outputs Σₙ C₁h¹ + C₂h² of every cell of the skewed grid,
-    /// (B, S, E, V), by a loop over its steps; each step is elementwise in
-    /// the states of the step before.
-    fn scan(&self, x: StepInputs<B>, [b, e, n, v]: [usize; 4]) -> Result<Tensor<B, 4>> {
-        let diag = |a: Tensor<B, 2>| a.reshape([1, e, n, 1]);
-        let a1 = diag(self.A1_log.val().exp().neg());
-        let a4 = diag(self.A4_log.val().exp().neg());
-        let (a2, a3) = (diag(self.A2.val()), diag(self.A3.val()));
-        let device = a1.device();
-        let options = (&device, a1.dtype());
-        let mut h1 = Tensor::<B, 4>::zeros([b, e, n, v], options);
-        let mut h2 = Tensor::<B, 4>::zeros([b, e, n, v], options);
-        let first = Tensor::<B, 4>::zeros([b, e, n, 1], options);
-        // The states of variate v − 1 (zero before the first variate).
-        let previous_variate = |h: &Tensor<B, 4>| {
-            if v > 1 {
-                Tensor::cat(vec![first.clone(), h.clone().narrow(3, 0, v - 1)], 3)
-            } else {
-                first.clone()
-            }
-        };
-        let mut ys = Vec::with_capacity(x.u.len());
-        for (i, u) in x.u.into_iter().enumerate() {
-            // ZOH along time with Δ₁ and along variates with Δ₂, the other
-            // state and the input held over the step.
-            let bar1 = (x.dt1[i].clone() * a1.clone()).exp(); // (B, E, N, V)
-            let phi1 = (bar1.clone() - 1.0) / a1.clone();
-            let bar4 = (x.dt2[i].clone() * a4.clone()).exp();
-            let phi2 = (bar4.clone() - 1.0) / a4.clone();
-            let next2 = bar4 * previous_variate(&h2)
-                + phi2.clone() * a3.clone() * previous_variate(&h1)
-                + phi2 * x.b2[i].clone().swap_dims(1, 2) * u.clone();
-            h1 = bar1 * h1
-                + phi1.clone() * a2.clone() * h2
-                + phi1 * x.b1[i].clone().swap_dims(1, 2) * u;
-            h2 = next2;
-            let read =
-                |c: &Tensor<B, 4>, h: Tensor<B, 4>| (h * c.clone().swap_dims(1, 2)).sum_dim(2);
-            ys.push((read(&x.c1[i], h1.clone()) + read(&x.c2[i], h2.clone())).reshape([b, e, v]));
-        }
-        Ok(Tensor::stack(ys, 1))
+        let parameter = |a: Tensor<B, 2>| a.reshape([1, 1, e, n]);
+        let y = scan2d(Scan2dInputs {
+            a1: parameter(self.A1_log.val().exp().neg()),
+            a2: parameter(self.A2.val()),
+            a3: parameter(self.A3.val()),
+            a4: parameter(self.A4_log.val().exp().neg()),
+            dt1: delta(part(0, r), &self.dt_time)?,
+            dt2: delta(part(r, r), &self.dt_variate)?,
+            u: u.clone(),
+            b1: part(2 * r, n),
+            b2: part(2 * r + n, n),
+            c1: part(2 * r + 2 * n, n),
+            c2: part(2 * r + 3 * n, n),
+        })?;
+        Ok(y + u * self.D.val().reshape([1, 1, 1, e]))
     }
 }

@@ -87,7 +87,7 @@ impl<T: HostReal> Host<T> {
                     for ri in 0..r {
                         let v = self.v[(hi * r + ri) * n + m];
                         for (y, &w) in y[ri * count..(ri + 1) * count].iter_mut().zip(&w) {
-                            *y = *y + v * w;
+                            *y += v * w;
                         }
                     }
                 }
@@ -122,11 +122,11 @@ impl<T: HostReal> Host<T> {
                         let (mut s1, mut s2) = (zero, zero);
                         for (k, &w) in w.iter().enumerate() {
                             let g = Complex::new(g[row + k], g[half + row + k]);
-                            s1 = s1 + g * w.conj();
-                            s2 = s2 + g * (w * w).conj();
+                            s1 += g * w.conj();
+                            s2 += g * (w * w).conj();
                         }
                         grad_v[ri * n + m] = s1;
-                        grad_z[m] = grad_z[m] + s2 * self.v[(hi * r + ri) * n + m].conj();
+                        grad_z[m] += s2 * self.v[(hi * r + ri) * n + m].conj();
                     }
                 }
                 (grad_v, grad_z)

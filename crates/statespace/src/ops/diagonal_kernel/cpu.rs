@@ -118,7 +118,7 @@ impl<T: HostReal> Modes<T> {
         let mut grad_p = vec![Complex::new(T::zero(), T::zero()); modes];
         let mut grad_c = Vec::with_capacity(self.c.len());
         for (i, (&gc, &c)) in grad_coef.iter().zip(&self.c).enumerate() {
-            grad_p[i % modes] = grad_p[i % modes] + gc * c.conj();
+            grad_p[i % modes] += gc * c.conj();
             grad_c.push(gc * self.p[i % modes].conj());
         }
         let mut grad_dt = vec![T::zero(); h];
@@ -133,7 +133,7 @@ impl<T: HostReal> Modes<T> {
                 grad_w[i],
                 grad_p[i],
             );
-            grad_dt[i / n] = grad_dt[i / n] + gdt;
+            grad_dt[i / n] += gdt;
             grad_a.push(ga);
             grad_b.push(gb);
         }

@@ -100,7 +100,7 @@ impl<T: HostReal> Channel<T> {
     fn sum(&self, a: &[C<T>], b: &[C<T>], x: &[C<T>]) -> C<T> {
         let mut acc = C::new(T::zero(), T::zero());
         for ((a, b), x) in a.iter().zip(b).zip(x) {
-            acc = acc + *a * *b * *x;
+            acc += *a * *b * *x;
         }
         acc * self.dt
     }
@@ -263,19 +263,17 @@ impl<T: HostReal> Systems<T> {
                             .collect();
                         let mut d_dt = zero;
                         for m in 0..2 * n {
-                            d_dt = d_dt + x[m] * x[m] * u[m] * v[m];
+                            d_dt += x[m] * x[m] * u[m] * v[m];
                         }
-                        out.dt = out.dt + (gc * s * d_dt).re;
+                        out.dt += (gc * s * d_dt).re;
                         // Stored mode n0 and its conjugate n1 = N + n0.
                         for n0 in 0..n {
                             let n1 = n + n0;
                             let fold = |holo: C<T>, anti: C<T>| gk * holo.conj() + gc * anti;
-                            out.b[n0] = out.b[n0] + fold(x[n0] * v[n0] * dt, x[n1] * v[n1] * dt);
-                            out.c[c][n0] =
-                                out.c[c][n0] + fold(x[n0] * u[n0] * dt, x[n1] * u[n1] * dt);
+                            out.b[n0] += fold(x[n0] * v[n0] * dt, x[n1] * v[n1] * dt);
+                            out.c[c][n0] += fold(x[n0] * u[n0] * dt, x[n1] * u[n1] * dt);
                             let dt2 = dt * dt;
-                            out.lambda[n0] = out.lambda[n0]
-                                + fold(
+                            out.lambda[n0] += fold(
                                     x[n0] * x[n0] * u[n0] * v[n0] * dt2,
                                     x[n1] * x[n1] * u[n1] * v[n1] * dt2,
                                 );
@@ -285,7 +283,7 @@ impl<T: HostReal> Systems<T> {
                                 // the column Q_j = P̄_j at n1 (holo) and n0 (anti).
                                 let holo = -(x[n0] * alpha_j * v[n0] + x[n1] * beta_j * u[n1]) * dt;
                                 let anti = -(x[n1] * alpha_j * v[n1] + x[n0] * beta_j * u[n0]) * dt;
-                                p_j[n0] = p_j[n0] + fold(holo, anti);
+                                p_j[n0] += fold(holo, anti);
                             }
                         }
                     }

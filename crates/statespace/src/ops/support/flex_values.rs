@@ -7,7 +7,7 @@ use num_traits::Float;
 
 /// The float types the CPU kernels compute in.
 pub(crate) trait HostReal:
-    Float + burn::tensor::Element + bytemuck::Pod + Send + Sync
+    Float + num_traits::NumAssign + burn::tensor::Element + bytemuck::Pod + Send + Sync
 {
 }
 impl HostReal for f32 {}

@@ -155,15 +155,15 @@ fn backward<T: HostReal>(
                     for l in 0..len {
                         let gl = row[l];
                         let lf = T::from(l).unwrap();
-                        sr = sr + gl * re[l];
-                        si = si + gl * im[l];
-                        tr = tr + gl * lf * (cr * re[l] - cim * im[l]);
-                        ti = ti - gl * lf * (cr * im[l] + cim * re[l]);
+                        sr += gl * re[l];
+                        si += gl * im[l];
+                        tr += gl * lf * (cr * re[l] - cim * im[l]);
+                        ti -= gl * lf * (cr * im[l] + cim * re[l]);
                     }
                     dcr[ci * n + m] = two * sr;
                     dci[ci * n + m] = -two * si;
-                    dwr[m] = dwr[m] + two * tr;
-                    dwi[m] = dwi[m] + two * ti;
+                    dwr[m] += two * tr;
+                    dwi[m] += two * ti;
                 }
             }
             (dwr, dwi, dcr, dci)
