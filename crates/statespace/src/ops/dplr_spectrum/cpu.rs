@@ -274,9 +274,9 @@ impl<T: HostReal> Systems<T> {
                             out.c[c][n0] += fold(x[n0] * u[n0] * dt, x[n1] * u[n1] * dt);
                             let dt2 = dt * dt;
                             out.lambda[n0] += fold(
-                                    x[n0] * x[n0] * u[n0] * v[n0] * dt2,
-                                    x[n1] * x[n1] * u[n1] * v[n1] * dt2,
-                                );
+                                x[n0] * x[n0] * u[n0] * v[n0] * dt2,
+                                x[n1] * x[n1] * u[n1] * v[n1] * dt2,
+                            );
                             let rows = out.p.iter_mut().zip(&solve.alpha).zip(beta.iter());
                             for ((p_j, &alpha_j), &beta_j) in rows.take(rank) {
                                 // P_j as a row at n0 (holo) and n1 (anti); as

@@ -3,7 +3,6 @@ use burn::tensor::{DType, Tensor};
 use burn_flex::Flex;
 
 use super::{Scan2d, Scan2dInputs, scan2d, scan2d_backward_composite, scan2d_composite};
-use crate::golden::rel_err;
 use crate::io::HostTensor;
 use crate::ops::support::primitive::{float, tensor};
 
@@ -11,6 +10,16 @@ type AD = Autodiff<Flex>;
 
 fn host<B: burn::tensor::backend::Backend>(t: &Tensor<B, 4>) -> Vec<f64> {
     HostTensor::from_tensor(t).data
+}
+
+/// max |a − b| / max |b|.
+fn rel_err(actual: &[f64], expected: &[f64]) -> f64 {
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let err = actual
+        .iter()
+        .zip(expected)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    err / scale.max(f64::MIN_POSITIVE)
 }
 
 /// Random f64 inputs of a (B, T, V, E, N) grid: A₁, A₄ in [−2, −0.2],
