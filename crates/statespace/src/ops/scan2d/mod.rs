@@ -71,6 +71,12 @@ pub struct Scan2dInputs<T> {
 }
 
 impl<T> Scan2dInputs<T> {
+    /// The fields' names in declaration order (the order of
+    /// [`Self::into_array`]).
+    pub const NAMES: [&'static str; 11] = [
+        "a1", "a2", "a3", "a4", "dt1", "dt2", "u", "b1", "b2", "c1", "c2",
+    ];
+
     /// The fields in declaration order.
     pub fn into_array(self) -> [T; 11] {
         [
@@ -130,11 +136,8 @@ pub trait Scan2dOps: Backend {
 pub fn scan2d<B: Scan2dOps>(x: Scan2d<B>) -> Result<Tensor<B, 4>> {
     let [batch, time, variates, channels] = x.u.dims();
     let states = x.a1.dims()[3];
-    let names = [
-        "a1", "a2", "a3", "a4", "dt1", "dt2", "u", "b1", "b2", "c1", "c2",
-    ];
     let tensors = x.into_array();
-    let args: Vec<_> = names
+    let args: Vec<_> = Scan2d::<B>::NAMES
         .iter()
         .zip(&tensors)
         .map(|(name, t)| arg(name, t))
