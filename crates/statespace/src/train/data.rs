@@ -136,7 +136,9 @@ pub fn collate<B: Backend>(task: &dyn Task, examples: &[Example], device: &B::De
     }
 }
 
-/// The examples of a training step.
+/// The examples of a training step, generated in parallel (a task's
+/// generator can cost more than the step: Pathfinder draws 6 ms a 32×32
+/// image), in the run's order.
 pub fn train_batch<B: Backend>(
     task: &dyn Task,
     seed: u64,
