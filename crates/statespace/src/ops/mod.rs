@@ -36,6 +36,8 @@
 //! - `autodiff.rs`: `impl <Op>Ops for Autodiff`, the backward node that
 //!   calls the trait's backward (an empty impl for an op that is not
 //!   differentiated: adamw).
+//! - `tests.rs`: the op's CPU tests, where they outgrow a `mod tests` at the
+//!   end of `mod.rs` (scan2d).
 //!
 //! A role an op does not need has no file: no `reference.rs` where the
 //! trait's defaults are single burn calls (matmul) or the reference lives

@@ -1,8 +1,8 @@
 //! The fused CPU 2-D scan: per batch element (in parallel), one pass over
-//! the grid per (channel, state) with the previous time step's states in a
-//! row of V; the backward recomputes that pass's states, then runs the
-//! adjoint recurrence from the last cell with one row of g¹. In f64 for
-//! f64 inputs, else in f32 ([`crate::ops::support::precision`]).
+//! the grid per (channel, state) that keeps the pass's states and decays
+//! (T × V each); the backward reruns that pass, then runs the adjoint
+//! recurrence from the last cell with one row of g¹ (V). In f64 for f64
+//! inputs, else in f32 ([`crate::ops::support::precision`]).
 
 use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
@@ -19,8 +19,8 @@ impl Scan2dOps for Flex {
         let precision = Precision::of(&[dtype]);
         let x = x.map(|t| precision.widen(t));
         let y = match precision {
-            Precision::F32 => data(forward(&Host::<f32>::new(&x)), &shape),
-            Precision::F64 => data(forward(&Host::<f64>::new(&x)), &shape),
+            Precision::F32 => TensorData::new(forward(&Host::<f32>::new(&x)), shape),
+            Precision::F64 => TensorData::new(forward(&Host::<f64>::new(&x)), shape),
         };
         narrow(FlexTensor::from_data(y), dtype)
     }
@@ -49,11 +49,7 @@ fn host_backward<T: HostReal>(
 ) -> Scan2dInputs<TensorData> {
     let mut shapes = shapes.into_array().into_iter();
     backward(&Host::<T>::new(x), &values::<T>(grad))
-        .map(|g| TensorData::new(g, shapes.next().unwrap_or_default()))
-}
-
-fn data<T: HostReal>(v: Vec<T>, shape: &[usize]) -> TensorData {
-    TensorData::new(v, shape.to_vec())
+        .map(|g| TensorData::new(g, shapes.next().expect("a shape per gradient")))
 }
 
 /// The grid's extents.
@@ -240,14 +236,17 @@ fn adjoint<T: HostReal>(
     let phi = |bar: T, a: T| (bar - T::one()) / a;
     // g¹ of the next time step, per variate.
     let mut row = vec![zero; d.variates];
-    let first = b * d.time * d.variates;
+    let batch_start = b * d.time * d.variates;
     for t in (0..d.time).rev() {
         // g², Ā₄ and φ₂ of the next variate at this time step.
         let (mut g2_next, mut bar4_next, mut phi2_next) = (zero, zero, zero);
         for v in (0..d.variates).rev() {
             let at = (b * d.time + t) * d.variates + v;
             let (se, sn) = (at * d.channels + e, at * d.states + n);
-            let (le, ln) = ((at - first) * d.channels + e, (at - first) * d.states + n);
+            let (le, ln) = (
+                (at - batch_start) * d.channels + e,
+                (at - batch_start) * d.states + n,
+            );
             let here = t * d.variates + v;
             let dy = grad[se];
             let (bar1_next, phi1_next) = if t + 1 < d.time {

@@ -4,7 +4,7 @@
 //!
 //!   h¹[v,t] = Ā₁ h¹[v,t−1] + φ₁ (A₂ h²[v,t−1] + B₁[v,t] u[v,t])
 //!   h²[v,t] = Ā₄ h²[v−1,t] + φ₂ (A₃ h¹[v−1,t] + B₂[v,t] u[v,t])
-//!   y[v,t]  = Σₙ C₁[v,t] h¹[v,t] + C₂[v,t] h²[v,t]
+//!   y[v,t]  = Σₙ (C₁[v,t] h¹[v,t] + C₂[v,t] h²[v,t])
 //!
 //! with the cell's own zero-order-hold coefficients Ā₁ = exp(Δ₁A₁),
 //! φ₁ = (Ā₁ − 1)/A₁, Ā₄ = exp(Δ₂A₄), φ₂ = (Ā₄ − 1)/A₄ (Δ₁, Δ₂ per cell and
@@ -17,8 +17,10 @@
 //!   g¹[v,t] = C₁ ∂y[v,t] + Ā₁[v,t+1] g¹[v,t+1] + φ₂[v+1,t] A₃ g²[v+1,t]
 //!   g²[v,t] = C₂ ∂y[v,t] + φ₁[v,t+1] A₂ g¹[v,t+1] + Ā₄[v+1,t] g²[v+1,t]
 //!
-//! and reads every input's gradient off g¹, g² and the states, which it
-//! recomputes. The reference composite walks the anti-diagonals t + v of
+//! (g¹, g² zero outside the grid) and reads every input's gradient off
+//! g¹, g² and the recomputed states, e.g. ∂A₂ = Σ g¹ φ₁ h²[v,t−1],
+//! ∂Δ₁ = Σₙ (g¹ h¹[v,t−1] A₁ + g¹ (A₂ h²[v,t−1] + B₁u)) Ā₁,
+//! ∂u = Σₙ g¹ φ₁ B₁ + g² φ₂ B₂, ∂C₁ = Σₑ ∂y h¹ (the rest alike). The reference composite walks the anti-diagonals t + v of
 //! the grid in tensor ops (each step elementwise); the CPU runs one fused
 //! loop per (b, e, n), the CubeCL kernels one unit per (b, e, n).
 
@@ -46,13 +48,15 @@ const OP: &str = "scan2d";
 /// one value per field.
 #[derive(Debug, Clone)]
 pub struct Scan2dInputs<T> {
-    /// A₁ < 0, the time state's decay, (1, 1, E, N).
+    /// A₁, the time state's decay, (1, 1, E, N): ≠ 0, unchecked (the
+    /// layer's is < 0).
     pub a1: T,
     /// A₂, the variate state's pull on the time state, (1, 1, E, N).
     pub a2: T,
     /// A₃, the time state's pull on the variate state, (1, 1, E, N).
     pub a3: T,
-    /// A₄ < 0, the variate state's decay, (1, 1, E, N).
+    /// A₄, the variate state's decay, (1, 1, E, N): ≠ 0, unchecked (the
+    /// layer's is < 0).
     pub a4: T,
     /// Δ₁, the step along time, (B, T, V, E).
     pub dt1: T,
@@ -85,7 +89,7 @@ impl<T> Scan2dInputs<T> {
         ]
     }
 
-    /// The inputs of fields in declaration order.
+    /// From the fields in declaration order.
     pub fn from_array([a1, a2, a3, a4, dt1, dt2, u, b1, b2, c1, c2]: [T; 11]) -> Self {
         Self {
             a1,

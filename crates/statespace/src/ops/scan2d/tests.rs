@@ -1,3 +1,6 @@
+//! The 2-D scan on the CPU: a grid by hand, the fused scan against the
+//! composite in f64 (forward and every gradient), and refused shapes.
+
 use burn::backend::Autodiff;
 use burn::tensor::{DType, Tensor};
 use burn_flex::Flex;
