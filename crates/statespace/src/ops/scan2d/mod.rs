@@ -106,6 +106,23 @@ impl<T> Scan2dInputs<T> {
         }
     }
 
+    /// References to the fields.
+    pub fn as_ref(&self) -> Scan2dInputs<&T> {
+        Scan2dInputs {
+            a1: &self.a1,
+            a2: &self.a2,
+            a3: &self.a3,
+            a4: &self.a4,
+            dt1: &self.dt1,
+            dt2: &self.dt2,
+            u: &self.u,
+            b1: &self.b1,
+            b2: &self.b2,
+            c1: &self.c1,
+            c2: &self.c2,
+        }
+    }
+
     /// `f` applied to every field.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Scan2dInputs<U> {
         Scan2dInputs::from_array(self.into_array().map(f))
