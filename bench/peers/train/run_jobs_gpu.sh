@@ -10,7 +10,9 @@
 #   bench/peers/train/run_jobs_gpu.sh LIMIT_S OUT_DIR JOB...
 # JOB is NAME:ARGS, e.g. "etth1-spacetime-96:--config configs/etth1-spacetime.toml
 # --set task.horizon=96", or NAME:resume to continue runs/NAME from
-# .carry/runs.tgz.* (an earlier command's parts).
+# .carry/runs.tgz.* (an earlier command's parts). A job whose ARGS start
+# with `--device cpu` trains on the machine's cores instead of the GPU (set
+# RAYON_NUM_THREADS to share them out); a resumed job keeps its device.
 set -u
 limit=$1
 out=$2
@@ -26,17 +28,21 @@ for job in "$@"; do
   args=${job#*:}
   (
     start=$(date +%s)
+    device=cuda
+    case $args in "--device cpu "*) device=cpu; args=${args#--device cpu } ;; esac
     if [ "$args" = resume ]; then
+      device=$(cat "$runs/$name.device" 2>/dev/null || echo cuda)
       set -- --resume "$runs/$name"
     else
+      echo "$device" > "$runs/$name.device"
       # shellcheck disable=SC2086 # ARGS is a list of words
       set -- --runs "$runs" --name "$name" $args
     fi
-    timeout "$limit" "$ssm" train --device cuda "$@" >> "$runs/$name.log" 2>&1
+    timeout "$limit" "$ssm" train --device "$device" "$@" >> "$runs/$name.log" 2>&1
     rc=$?
     echo "rc $rc wall $(($(date +%s) - start)) s" >> "$runs/$name.log"
     if [ "$rc" != 0 ] && [ -f "$runs/$name/checkpoints/best.safetensors" ]; then
-      "$ssm" eval --device cuda --recurrent-examples 0 "$runs/$name" >> "$runs/$name.log" 2>&1
+      "$ssm" eval --device "$device" --recurrent-examples 0 "$runs/$name" >> "$runs/$name.log" 2>&1
     fi
   ) &
 done

@@ -141,6 +141,10 @@ fn eval_forecast(
             "test mse {mse:.4}  mae {mae:.4} (standardised scale) over {n} windows, {} checkpoint",
             args.checkpoint
         );
+        let (p_mse, p_mae) = data.persistence(Split::Test);
+        println!(
+            "persistence (the last input repeated): test mse {p_mse:.4}  mae {p_mae:.4} over the same windows"
+        );
         let (lag, horizon) = (data.lag(), data.horizon());
         let (c_in, c_out) = (data.input_channels(), data.target_channels());
         let (mean, std) = data.scale();

@@ -347,6 +347,31 @@ impl ForecastData {
         };
         Window { inputs, targets }
     }
+
+    /// MSE and MAE over every window of `split` of the persistence forecast
+    /// (each target channel's last input value, repeated over the
+    /// horizon), on the standardised scale: the floor a trained forecaster
+    /// should beat.
+    pub fn persistence(&self, split: Split) -> (f64, f64) {
+        let (c_in, c_out) = (self.channels, self.target_channels());
+        // The input channel each output channel repeats.
+        let source = |o: usize| if c_out == 1 { self.target } else { o };
+        let (mut sq, mut abs, mut count) = (0.0, 0.0, 0usize);
+        for index in 0..self.windows(split) {
+            let window = self.window(split, index);
+            let last = &window.inputs[(self.lag - 1) * c_in..];
+            for row in window.targets.chunks(c_out) {
+                for (o, truth) in row.iter().enumerate() {
+                    let err = last[source(o)] - truth;
+                    sq += err * err;
+                    abs += err.abs();
+                }
+            }
+            count += window.targets.len();
+        }
+        let n = count.max(1) as f64;
+        (sq / n, abs / n)
+    }
 }
 
 #[cfg(test)]
@@ -399,6 +424,19 @@ mod tests {
             ..table(40)
         };
         assert!(ForecastData::new(&flat, "OT", f, [20, 10, 10], 4, 3).is_err());
+    }
+
+    #[test]
+    fn persistence_repeats_the_last_input() {
+        // Channel a is the ramp 0, 1, 2, …: standardised, each step adds
+        // 1 / std, so the persistence forecast is off by k / std at horizon
+        // step k (1, 2, 3: MAE 2 / std, MSE 14 / 3 / std²).
+        let t = table(40);
+        let data = ForecastData::new(&t, "a", Features::Univariate, [20, 10, 10], 4, 3).unwrap();
+        let step = 1.0 / data.scale().1[0];
+        let (mse, mae) = data.persistence(Split::Test);
+        assert!((mae - 2.0 * step).abs() < 1e-12, "{mae}");
+        assert!((mse - 14.0 / 3.0 * step * step).abs() < 1e-12, "{mse}");
     }
 
     #[test]
