@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::decode::FusedDecoder;
+use crate::decode::{FusedDecoder, WeightFormat};
 use crate::error::{Error, Result};
 use crate::io::HostTensor;
 use crate::models::{LanguageModel, LmState};
@@ -155,11 +155,42 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         prefill_chunk: usize,
         device: &B::Device,
     ) -> Result<Self> {
+        Self::with_weights(
+            model,
+            prompt,
+            sampling,
+            prefill_chunk,
+            WeightFormat::F32,
+            device,
+        )
+    }
+
+    /// [`Self::new`] with the fused CPU decoder's projections stored as
+    /// `weights` ([`WeightFormat`]). A 16-bit format fails unless the model
+    /// runs on the fused decoder (Mamba, Mamba-2 and Mamba-3 blocks on the
+    /// CPU backend): nothing else would read the 16-bit copy.
+    pub fn with_weights(
+        model: &'a LanguageModel<B>,
+        prompt: &[i64],
+        sampling: Sampling,
+        prefill_chunk: usize,
+        weights: WeightFormat,
+        device: &B::Device,
+    ) -> Result<Self> {
         sampling.validate()?;
         if prompt.is_empty() {
             return Err(Error::config("prompt", "needs at least one token"));
         }
-        let (decoding, logits) = match FusedDecoder::new(model) {
+        let fused = FusedDecoder::with_weights(model, weights);
+        if fused.is_none() && weights != WeightFormat::F32 {
+            return Err(Error::config(
+                "weights",
+                format!(
+                    "{weights} weights need the fused CPU decoder: a model of Mamba, Mamba-2 or Mamba-3 blocks with f32 parameters on the CPU backend"
+                ),
+            ));
+        }
+        let (decoding, logits) = match fused {
             Some(mut fused) => {
                 let mut logits = Vec::new();
                 for chunk in prompt.chunks(prefill_chunk.max(1)) {

@@ -9,6 +9,7 @@ use burn::optim::GradientsParams;
 use clap::Subcommand;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use statespace::decode::WeightFormat;
 use statespace::generate::{Generator, Sampling};
 use statespace::layers::mamba::MambaConfig;
 use statespace::layers::mamba2::Mamba2Config;
@@ -143,6 +144,10 @@ pub struct GenerateArgs {
     /// Blocks (default: the published shape's 24); fewer for a quick run.
     #[arg(long)]
     layers: Option<usize>,
+    /// How the fused CPU decoder stores its projection matrices: f32,
+    /// bf16 or f16 (f32 arithmetic either way).
+    #[arg(long, default_value = "f32")]
+    weights: WeightFormat,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
@@ -338,18 +343,31 @@ fn generate(args: GenerateArgs) -> Result<()> {
                 .map(|i| (i * 7919 % 50000) as i64)
                 .collect();
             // Warm-up: one short prefill and a few steps.
-            let mut warm = Generator::new(
+            let mut warm = Generator::with_weights(
                 &model,
                 &prompt[..8.min(prompt.len())],
                 Sampling::default(),
                 512,
+                args.weights,
                 &device,
             )?;
             for _ in 0..4 {
                 warm.next_token()?;
             }
+            // The fused decoder's 16-bit copy is made once per generator
+            // (the prefill below makes it again and includes its cost).
             let start = Instant::now();
-            let mut generator = Generator::new(&model, &prompt, Sampling::default(), 512, &device)?;
+            drop(statespace::decode::FusedDecoder::with_weights(&model, args.weights));
+            let build = start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            let mut generator = Generator::with_weights(
+                &model,
+                &prompt,
+                Sampling::default(),
+                512,
+                args.weights,
+                &device,
+            )?;
             let prefill = start.elapsed().as_secs_f64();
             let start = Instant::now();
             for _ in 0..args.decode {
@@ -357,17 +375,25 @@ fn generate(args: GenerateArgs) -> Result<()> {
             }
             let decode = start.elapsed().as_secs_f64();
             println!(
-                "{{\"what\": \"generate\", \"model\": \"{name}\", \"device\": \"{:?}\", \"batch\": 1, \"prompt\": {}, \"prefill_tok_s\": {:.1}, \"decode_tokens\": {}, \"decode_tok_s\": {:.2}, \"threads\": {}}}",
+                "{{\"what\": \"generate\", \"model\": \"{name}\", \"device\": \"{:?}\", \"weights\": \"{}\", \"batch\": 1, \"prompt\": {}, \"decoder_build_s\": {:.3}, \"prefill_tok_s\": {:.1}, \"decode_tokens\": {}, \"decode_tok_s\": {:.2}, \"threads\": {}}}",
                 args.device,
+                args.weights,
                 prompt.len(),
+                build,
                 prompt.len() as f64 / prefill,
                 args.decode,
                 args.decode as f64 / decode,
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             );
             if args.rss_tokens > 0 {
-                let mut generator =
-                    Generator::new(&model, &prompt[..1], Sampling::default(), 512, &device)?;
+                let mut generator = Generator::with_weights(
+                    &model,
+                    &prompt[..1],
+                    Sampling::default(),
+                    512,
+                    args.weights,
+                    &device,
+                )?;
                 let mut at_1k = None;
                 for i in 0..args.rss_tokens {
                     generator.next_token()?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use statespace::decode::WeightFormat;
 use statespace::generate::{Generator, Sampling};
 use statespace::models::pretrained::load;
 use statespace::text::{Codec, check_prompt};
@@ -53,6 +54,11 @@ pub struct Args {
     /// Prompt tokens per parallel prefill chunk.
     #[arg(long, default_value_t = 512)]
     prefill_chunk: usize,
+    /// How the CPU decoder stores the projection matrices: f32, or bf16 /
+    /// f16 (half the bytes per token; exact for a checkpoint saved in that
+    /// format, rounded otherwise). The arithmetic is f32 either way.
+    #[arg(long, default_value = "f32")]
+    weights: WeightFormat,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
@@ -86,9 +92,15 @@ pub fn run(args: Args) -> Result<()> {
         check_prompt(&prompt, ckpt.vocab_size)?;
         let loaded = start.elapsed();
         let start = Instant::now();
-        let mut generator =
-            Generator::new(&ckpt.model, &prompt, sampling, args.prefill_chunk, &device)?
-                .with_vocabulary(ckpt.vocab_size)?;
+        let mut generator = Generator::with_weights(
+            &ckpt.model,
+            &prompt,
+            sampling,
+            args.prefill_chunk,
+            args.weights,
+            &device,
+        )?
+        .with_vocabulary(ckpt.vocab_size)?;
         let prefill = start.elapsed();
         let mut out = std::io::stdout().lock();
         write!(out, "{text}")?;

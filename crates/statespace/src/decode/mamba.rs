@@ -6,7 +6,8 @@
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::cpu_kernels::{conv_block, matmul_t, silu, softplus, transpose};
+use super::cpu_kernels::{conv_block, silu, softplus, transpose};
+use super::matrix::{Matrix, WeightFormat};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba::{Mamba, MambaState};
@@ -19,18 +20,18 @@ const SCAN_TASK_MIN: usize = 384;
 
 /// A Mamba mixer's weights (shared with the model) and its state.
 pub(crate) struct FusedMamba {
-    in_proj: Shared,
+    in_proj: Matrix,
     in_bias: Option<Shared>,
     /// Convolution taps transposed to (K, d_inner).
     conv_taps: Vec<f32>,
     conv_b: Option<Shared>,
-    x_proj: Shared,
-    dt_proj: Shared,
+    x_proj: Matrix,
+    dt_proj: Matrix,
     dt_bias: Option<Shared>,
     /// A = −exp(A_log), (d_inner, N).
     a: Vec<f32>,
     d: Shared,
-    out_proj: Shared,
+    out_proj: Matrix,
     out_bias: Option<Shared>,
     d_inner: usize,
     d_state: usize,
@@ -42,8 +43,9 @@ pub(crate) struct FusedMamba {
 }
 
 impl FusedMamba {
-    /// `None` unless every weight is an f32 tensor of the CPU backend.
-    pub(crate) fn new<B: Backend>(m: &Mamba<B>) -> Option<Self> {
+    /// `None` unless every weight is an f32 tensor of the CPU backend;
+    /// the projections are stored as `format`.
+    pub(crate) fn new<B: Backend>(m: &Mamba<B>, format: WeightFormat) -> Option<Self> {
         let opt = |p: &Option<burn::module::Param<burn::tensor::Tensor<B, 1>>>| match p {
             Some(p) => Shared::of(p.val()).map(Some),
             None => Some(None),
@@ -57,16 +59,16 @@ impl FusedMamba {
             .collect();
         let conv_taps = transpose(&host_values(m.conv1d.weight.val())?, d_inner, k);
         Some(Self {
-            in_proj: Shared::of(m.in_proj.weight.val())?,
+            in_proj: Matrix::of(m.in_proj.weight.val(), format)?,
             in_bias: opt(&m.in_proj.bias)?,
             conv_taps,
             conv_b: opt(&m.conv1d.bias)?,
-            x_proj: Shared::of(m.x_proj.weight.val())?,
-            dt_proj: Shared::of(m.dt_proj.weight.val())?,
+            x_proj: Matrix::of(m.x_proj.weight.val(), format)?,
+            dt_proj: Matrix::of(m.dt_proj.weight.val(), format)?,
             dt_bias: opt(&m.dt_proj.bias)?,
             a,
             d: Shared::of(m.D.val())?,
-            out_proj: Shared::of(m.out_proj.weight.val())?,
+            out_proj: Matrix::of(m.out_proj.weight.val(), format)?,
             out_bias: opt(&m.out_proj.bias)?,
             d_inner,
             d_state,
@@ -97,13 +99,8 @@ impl FusedMamba {
     pub(crate) fn forward(&mut self, len: usize, x: &[f32], out: &mut [f32]) {
         let (di, n, r) = (self.d_inner, self.d_state, self.dt_rank);
         let mut xz = vec![0.0; len * 2 * di];
-        matmul_t(
-            len,
-            x,
-            self.in_proj.slice(),
-            self.in_bias.as_ref().map(Shared::slice),
-            &mut xz,
-        );
+        self.in_proj
+            .matmul_t(len, x, self.in_bias.as_ref().map(Shared::slice), &mut xz);
         let raw: Vec<f32> = xz
             .chunks_exact(2 * di)
             .flat_map(|row| &row[..di])
@@ -121,17 +118,16 @@ impl FusedMamba {
         u.iter_mut().for_each(|v| *v = silu(*v));
         let width = r + 2 * n;
         let mut x_dbl = vec![0.0; len * width];
-        matmul_t(len, &u, self.x_proj.slice(), None, &mut x_dbl);
+        self.x_proj.matmul_t(len, &u, None, &mut x_dbl);
         let dt_low: Vec<f32> = x_dbl
             .chunks_exact(width)
             .flat_map(|row| &row[..r])
             .copied()
             .collect();
         let mut delta = vec![0.0; len * di];
-        matmul_t(
+        self.dt_proj.matmul_t(
             len,
             &dt_low,
-            self.dt_proj.slice(),
             self.dt_bias.as_ref().map(Shared::slice),
             &mut delta,
         );
@@ -153,13 +149,8 @@ impl FusedMamba {
             .enumerate()
             .for_each(|(i, (y, h))| scan.run(i * block, h, y));
         let y = if len == 1 { y } else { transpose(&y, di, len) };
-        matmul_t(
-            len,
-            &y,
-            self.out_proj.slice(),
-            self.out_bias.as_ref().map(Shared::slice),
-            out,
-        );
+        self.out_proj
+            .matmul_t(len, &y, self.out_bias.as_ref().map(Shared::slice), out);
     }
 }
 

@@ -9,7 +9,8 @@
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::cpu_kernels::{conv_block, matmul_t, silu, softplus, transpose};
+use super::cpu_kernels::{conv_block, silu, softplus, transpose};
+use super::matrix::{Matrix, WeightFormat};
 use super::shared::{Shared, host_values};
 use crate::error::{Error, Result};
 use crate::layers::mamba2::{Mamba2, Mamba2State};
@@ -25,7 +26,7 @@ struct GatedNorm {
 
 /// A Mamba-2 mixer's weights (shared with the model) and its state.
 pub(crate) struct FusedMamba2 {
-    in_proj: Shared,
+    in_proj: Matrix,
     in_bias: Option<Shared>,
     /// Convolution taps transposed to (K, conv_dim).
     conv_taps: Vec<f32>,
@@ -35,7 +36,7 @@ pub(crate) struct FusedMamba2 {
     a: Vec<f32>,
     d: Vec<f32>,
     norm: Option<GatedNorm>,
-    out_proj: Shared,
+    out_proj: Matrix,
     out_bias: Option<Shared>,
     dt_limit: (f32, f32),
     heads: usize,
@@ -50,8 +51,9 @@ pub(crate) struct FusedMamba2 {
 
 impl FusedMamba2 {
     /// `None` unless every weight is an f32 tensor of the CPU backend and
-    /// in_proj has no extra MLP channels.
-    pub(crate) fn new<B: Backend>(m: &Mamba2<B>) -> Option<Self> {
+    /// in_proj has no extra MLP channels; the projections are stored as
+    /// `format`.
+    pub(crate) fn new<B: Backend>(m: &Mamba2<B>, format: WeightFormat) -> Option<Self> {
         let opt = |p: &Option<burn::module::Param<burn::tensor::Tensor<B, 1>>>| match p {
             Some(p) => Shared::of(p.val()).map(Some),
             None => Some(None),
@@ -73,7 +75,7 @@ impl FusedMamba2 {
             None => None,
         };
         Some(Self {
-            in_proj: Shared::of(m.in_proj.weight.val())?,
+            in_proj: Matrix::of(m.in_proj.weight.val(), format)?,
             in_bias: opt(&m.in_proj.bias)?,
             conv_taps: transpose(&host_values(m.conv1d.weight.val())?, conv_dim, k),
             conv_b: opt(&m.conv1d.bias)?,
@@ -84,7 +86,7 @@ impl FusedMamba2 {
                 .collect(),
             d: host_values(m.D.val())?,
             norm,
-            out_proj: Shared::of(m.out_proj.weight.val())?,
+            out_proj: Matrix::of(m.out_proj.weight.val(), format)?,
             out_bias: opt(&m.out_proj.bias)?,
             dt_limit: (m.dt_limit_min as f32, m.dt_limit_max as f32),
             heads,
@@ -120,13 +122,8 @@ impl FusedMamba2 {
         let conv_dim = d_inner + 2 * g * n;
         let width = d_inner + conv_dim + heads;
         let mut proj = vec![0.0; len * width];
-        matmul_t(
-            len,
-            x,
-            self.in_proj.slice(),
-            self.in_bias.as_ref().map(Shared::slice),
-            &mut proj,
-        );
+        self.in_proj
+            .matmul_t(len, x, self.in_bias.as_ref().map(Shared::slice), &mut proj);
         let raw: Vec<f32> = proj
             .chunks_exact(width)
             .flat_map(|row| &row[d_inner..d_inner + conv_dim])
@@ -178,13 +175,8 @@ impl FusedMamba2 {
                 None => y.iter_mut().zip(z).for_each(|(y, z)| *y *= silu(*z)),
             }
         }
-        matmul_t(
-            len,
-            &y,
-            self.out_proj.slice(),
-            self.out_bias.as_ref().map(Shared::slice),
-            out,
-        );
+        self.out_proj
+            .matmul_t(len, &y, self.out_bias.as_ref().map(Shared::slice), out);
     }
 }
 

@@ -12,15 +12,16 @@
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::cpu_kernels::{matmul_t, rms_norm, silu, softplus};
-use super::shared::{Shared, host_values};
+use super::cpu_kernels::{rms_norm, silu, softplus};
+use super::matrix::{Matrix, WeightFormat};
+use super::shared::host_values;
 use crate::error::{Error, Result};
 use crate::layers::mamba3::{Mamba3, Mamba3State};
 use crate::ops::support::row_update::decay_update_dot;
 
 /// The weights of a Mamba-3 mixer, as host f32 values.
 struct Weights {
-    in_proj: Shared,
+    in_proj: Matrix,
     dt_bias: Vec<f32>,
     /// (heads, R, N) each.
     b_bias: Vec<f32>,
@@ -33,7 +34,7 @@ struct Weights {
     mimo: Option<[Vec<f32>; 3]>,
     /// The gated norm's weight (d_inner) and ε, with `is_outproj_norm`.
     norm: Option<(Vec<f32>, f32)>,
-    out_proj: Shared,
+    out_proj: Matrix,
     a_floor: f32,
     heads: usize,
     headdim: usize,
@@ -229,8 +230,9 @@ impl Weights {
 }
 
 impl FusedMamba3 {
-    /// `None` unless every weight is an f32 tensor of the CPU backend.
-    pub(crate) fn new<B: Backend>(m: &Mamba3<B>) -> Option<Self> {
+    /// `None` unless every weight is an f32 tensor of the CPU backend;
+    /// the projections are stored as `format`.
+    pub(crate) fn new<B: Backend>(m: &Mamba3<B>, format: WeightFormat) -> Option<Self> {
         let (heads, p, n, r, s) = (
             m.nheads(),
             m.headdim,
@@ -247,7 +249,7 @@ impl FusedMamba3 {
             _ => None,
         };
         let w = Weights {
-            in_proj: Shared::of(m.in_proj.weight.val())?,
+            in_proj: Matrix::of(m.in_proj.weight.val(), format)?,
             dt_bias: host_values(m.dt_bias.val())?,
             b_bias: host_values(m.B_bias.val())?,
             c_bias: host_values(m.C_bias.val())?,
@@ -259,7 +261,7 @@ impl FusedMamba3 {
                 Some(norm) => Some((host_values(norm.weight.val())?, norm.eps as f32)),
                 None => None,
             },
-            out_proj: Shared::of(m.out_proj.weight.val())?,
+            out_proj: Matrix::of(m.out_proj.weight.val(), format)?,
             a_floor: m.a_floor as f32,
             heads,
             headdim: p,
@@ -317,7 +319,7 @@ impl FusedMamba3 {
         let (heads, p) = (w.heads, w.headdim);
         let width = w.width();
         let mut proj = vec![0.0; len * width];
-        matmul_t(len, x, w.in_proj.slice(), None, &mut proj);
+        w.in_proj.matmul_t(len, x, None, &mut proj);
         let bc = w.rank * w.groups * w.d_state;
         let block = Block {
             proj: &proj,
@@ -345,6 +347,6 @@ impl FusedMamba3 {
                     .copy_from_slice(&y[(head * len + t) * p..][..p]);
             }
         }
-        matmul_t(len, &rows, w.out_proj.slice(), None, out);
+        w.out_proj.matmul_t(len, &rows, None, out);
     }
 }

@@ -13,19 +13,23 @@
 //! model lives on the CPU backend in f32.
 
 mod cpu_kernels;
+mod gemv;
 mod mamba;
 mod mamba2;
 mod mamba3;
+mod matrix;
 mod shared;
 
 use burn::tensor::backend::Backend;
 
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmState, Mixer, MixerState};
-use cpu_kernels::{gemv, rms_norm};
+use cpu_kernels::rms_norm;
 use mamba::FusedMamba;
 use mamba2::FusedMamba2;
 use mamba3::FusedMamba3;
+use matrix::Matrix;
+pub use matrix::WeightFormat;
 use shared::Shared;
 
 /// One block's mixer, fused.
@@ -52,7 +56,7 @@ pub struct FusedDecoder {
     norm_f: Shared,
     eps_f: f32,
     /// (vocab, d_model): the head, or the embeddings when tied.
-    head: Shared,
+    head: Matrix,
     d_model: usize,
     /// The logits of the last token fed.
     logits: Vec<f32>,
@@ -64,14 +68,26 @@ impl FusedDecoder {
     /// not Mamba / Mamba-2 / Mamba-3 (S4 blocks run the model's own
     /// recurrent view; Hydra has none). The state starts at zero (see [`Self::load_state`]).
     pub fn new<B: Backend>(model: &LanguageModel<B>) -> Option<Self> {
+        Self::with_weights(model, WeightFormat::F32)
+    }
+
+    /// [`Self::new`] with a copy of the projection matrices (in/out
+    /// projections, the head) in `format` for the one-token steps: a 16-bit
+    /// copy halves the bytes a step reads, at half the f32 weights' memory
+    /// on top of the model's. Blocks of tokens (prefill), which are
+    /// compute-bound, multiply by the model's f32 values.
+    pub fn with_weights<B: Backend>(
+        model: &LanguageModel<B>,
+        format: WeightFormat,
+    ) -> Option<Self> {
         let blocks = model
             .layers
             .iter()
             .map(|block| {
                 let mixer = match &block.mixer {
-                    Mixer::Mamba(m) => FusedMixer::Mamba(Box::new(FusedMamba::new(m)?)),
-                    Mixer::Mamba2(m) => FusedMixer::Mamba2(Box::new(FusedMamba2::new(m)?)),
-                    Mixer::Mamba3(m) => FusedMixer::Mamba3(Box::new(FusedMamba3::new(m)?)),
+                    Mixer::Mamba(m) => FusedMixer::Mamba(Box::new(FusedMamba::new(m, format)?)),
+                    Mixer::Mamba2(m) => FusedMixer::Mamba2(Box::new(FusedMamba2::new(m, format)?)),
+                    Mixer::Mamba3(m) => FusedMixer::Mamba3(Box::new(FusedMamba3::new(m, format)?)),
                     Mixer::S4(_)
                     | Mixer::Hydra(_)
                     | Mixer::S5(_)
@@ -96,7 +112,7 @@ impl FusedDecoder {
             blocks,
             norm_f: Shared::of(model.norm_f.weight.val())?,
             eps_f: model.norm_f.eps as f32,
-            head: Shared::of(head)?,
+            head: Matrix::of(head, format)?,
             d_model,
             logits: vec![0.0; vocab],
         })
@@ -180,7 +196,7 @@ impl FusedDecoder {
         }
         let last = &residual[(len - 1) * d..];
         rms_norm(last, self.norm_f.slice(), self.eps_f, &mut normed[..d]);
-        gemv(self.head.slice(), &normed[..d], None, &mut self.logits);
+        self.head.matmul_t(1, &normed[..d], None, &mut self.logits);
         Ok(&self.logits)
     }
 }
@@ -311,6 +327,77 @@ mod tests {
                         &want.iter().map(|&v| v as f64).collect::<Vec<_>>(),
                     );
                     assert!(err < 1e-5, "{:?} step {t}: {err:.2e}", config.mixer);
+                }
+            }
+        }
+    }
+
+    /// On weights a 16-bit checkpoint holds (every parameter rounded to
+    /// bf16 or f16), a decoder storing its projections in that format
+    /// equals the f32 one to float rounding: 16-bit storage loses nothing
+    /// of such a checkpoint. On f32 weights it differs by the weights'
+    /// rounding only.
+    #[test]
+    fn sixteen_bit_weights_decode_a_sixteen_bit_checkpoint_exactly() {
+        use crate::io::state_dict::cast_params;
+        use burn::tensor::DType;
+        let device = Default::default();
+        let prompt: Vec<i64> = (0..7).map(|i| (i * 5 + 2) % 37).collect();
+        let as_f64 = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+        for config in models() {
+            let model = config
+                .init::<B>(
+                    &device,
+                    &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3),
+                )
+                .unwrap();
+            for (format, dtype) in [
+                (WeightFormat::Bf16, DType::BF16),
+                (WeightFormat::F16, DType::F16),
+            ] {
+                let rounded = cast_params(cast_params(model.clone(), dtype), DType::F32);
+                let mut full = FusedDecoder::new(&rounded).expect("fusable");
+                let mut half = FusedDecoder::with_weights(&rounded, format).expect("fusable");
+                let mut unrounded = FusedDecoder::with_weights(&model, format).expect("fusable");
+                let mut exact = FusedDecoder::new(&model).expect("fusable");
+                let check =
+                    |t: &str, full: &[f32], half: &[f32], unrounded: &[f32], exact: &[f32]| {
+                        let err = crate::golden::rel_err(&as_f64(half), &as_f64(full));
+                        assert!(err < 1e-5, "{:?} {format} {t}: {err:.2e}", config.mixer);
+                        // Rounding the weights moves the logits by about the
+                        // format's precision, not more.
+                        let err = crate::golden::rel_err(&as_f64(unrounded), &as_f64(exact));
+                        let bound = if format == WeightFormat::Bf16 {
+                            2e-2
+                        } else {
+                            4e-3
+                        };
+                        assert!(
+                            err < bound,
+                            "{:?} {format} {t} on f32 weights: {err:.2e}",
+                            config.mixer
+                        );
+                    };
+                let (a, b) = (
+                    full.prefill(&prompt).unwrap().to_vec(),
+                    half.prefill(&prompt).unwrap().to_vec(),
+                );
+                let (c, d) = (
+                    unrounded.prefill(&prompt).unwrap().to_vec(),
+                    exact.prefill(&prompt).unwrap().to_vec(),
+                );
+                check("prefill", &a, &b, &c, &d);
+                for t in 0..4i64 {
+                    let token = (t * 11 + 3) % 37;
+                    let (a, b) = (
+                        full.step(token).unwrap().to_vec(),
+                        half.step(token).unwrap().to_vec(),
+                    );
+                    let (c, d) = (
+                        unrounded.step(token).unwrap().to_vec(),
+                        exact.step(token).unwrap().to_vec(),
+                    );
+                    check(&format!("step {t}"), &a, &b, &c, &d);
                 }
             }
         }
