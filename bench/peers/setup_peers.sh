@@ -29,14 +29,12 @@ fi
 
 if [ ! -f src/llama.cpp/convert_hf_to_gguf.py ]; then
   tmp="$(mktemp -d)"
-  url="$("$PY" - "$LCP_VER" <<'EOF'
-import json, sys, urllib.request
-v = sys.argv[1]
-d = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/llama-cpp-python/{v}/json"))
-print(next(u["url"] for u in d["urls"] if u["packagetype"] == "sdist"))
-EOF
-)"
-  curl -sSL -o "$tmp/lcp.tar.gz" "$url"
+  # The sdist's address from PyPI's simple index (its JSON API may be
+  # unreachable), checked against the SHA-256 the index gives.
+  link="$(curl -sSL https://pypi.org/simple/llama-cpp-python/ \
+    | grep -o "https://[^\"]*llama_cpp_python-$LCP_VER.tar.gz#sha256=[0-9a-f]*" | head -1)"
+  curl -sSL -o "$tmp/lcp.tar.gz" "${link%%#*}"
+  echo "${link##*sha256=}  $tmp/lcp.tar.gz" | sha256sum -c - >&2
   tar xzf "$tmp/lcp.tar.gz" -C "$tmp"
   mkdir -p src
   cp -r "$tmp/llama_cpp_python-$LCP_VER/vendor/llama.cpp" src/llama.cpp
