@@ -357,7 +357,10 @@ fn generate(args: GenerateArgs) -> Result<()> {
             // The fused decoder's 16-bit copy is made once per generator
             // (the prefill below makes it again and includes its cost).
             let start = Instant::now();
-            drop(statespace::decode::FusedDecoder::with_weights(&model, args.weights));
+            drop(statespace::decode::FusedDecoder::with_weights(
+                &model,
+                args.weights,
+            ));
             let build = start.elapsed().as_secs_f64();
             let start = Instant::now();
             let mut generator = Generator::with_weights(

@@ -15,9 +15,10 @@ use super::gemv::gemv;
 use super::shared::Shared;
 use crate::error::{Error, Result};
 
-/// How the fused decoder stores its projection matrices (embeddings,
-/// in/out projections, the head). Vectors (norms, biases, the convolution,
-/// A, D) stay f32, and so do the activations, the state and every sum.
+/// How the fused decoder stores the matrices a one-token step streams (the
+/// mixers' projections and the head). The embeddings, the vectors (norms,
+/// biases, the convolution, A, D), the activations, the state and every sum
+/// stay f32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WeightFormat {
     /// The model's f32 values, read in place.
@@ -31,17 +32,22 @@ pub enum WeightFormat {
 }
 
 impl WeightFormat {
-    /// The names [`FromStr`] reads.
-    pub const NAMES: [&'static str; 3] = ["f32", "bf16", "f16"];
+    /// Every format, in the order their names are listed.
+    pub const ALL: [Self; 3] = [Self::F32, Self::Bf16, Self::F16];
+
+    /// The name [`FromStr`] reads and [`fmt::Display`] writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+            Self::F16 => "f16",
+        }
+    }
 }
 
 impl fmt::Display for WeightFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::F32 => "f32",
-            Self::Bf16 => "bf16",
-            Self::F16 => "f16",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -49,18 +55,16 @@ impl FromStr for WeightFormat {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "f32" => Ok(Self::F32),
-            "bf16" => Ok(Self::Bf16),
-            "f16" => Ok(Self::F16),
-            other => Err(Error::config(
-                "weights",
-                format!(
-                    "unknown weight format {other:?}: use one of {:?}",
-                    Self::NAMES
-                ),
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|f| f.name()).collect();
+                Error::config(
+                    "weights",
+                    format!("unknown weight format {s:?}: use one of {names:?}"),
+                )
+            })
     }
 }
 
@@ -121,8 +125,8 @@ mod tests {
 
     #[test]
     fn formats_parse_print_and_name_the_bad_one() {
-        for name in WeightFormat::NAMES {
-            assert_eq!(name.parse::<WeightFormat>().unwrap().to_string(), name);
+        for format in WeightFormat::ALL {
+            assert_eq!(format.to_string().parse::<WeightFormat>().unwrap(), format);
         }
         let err = "fp8".parse::<WeightFormat>().unwrap_err().to_string();
         assert!(err.contains("weights") && err.contains("fp8"), "{err}");

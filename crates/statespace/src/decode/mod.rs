@@ -356,48 +356,38 @@ mod tests {
                 (WeightFormat::F16, DType::F16),
             ] {
                 let rounded = cast_params(cast_params(model.clone(), dtype), DType::F32);
-                let mut full = FusedDecoder::new(&rounded).expect("fusable");
-                let mut half = FusedDecoder::with_weights(&rounded, format).expect("fusable");
-                let mut unrounded = FusedDecoder::with_weights(&model, format).expect("fusable");
-                let mut exact = FusedDecoder::new(&model).expect("fusable");
-                let check =
-                    |t: &str, full: &[f32], half: &[f32], unrounded: &[f32], exact: &[f32]| {
-                        let err = crate::golden::rel_err(&as_f64(half), &as_f64(full));
-                        assert!(err < 1e-5, "{:?} {format} {t}: {err:.2e}", config.mixer);
-                        // Rounding the weights moves the logits by about the
-                        // format's precision, not more.
-                        let err = crate::golden::rel_err(&as_f64(unrounded), &as_f64(exact));
-                        let bound = if format == WeightFormat::Bf16 {
-                            2e-2
-                        } else {
-                            4e-3
-                        };
-                        assert!(
-                            err < bound,
-                            "{:?} {format} {t} on f32 weights: {err:.2e}",
-                            config.mixer
-                        );
-                    };
-                let (a, b) = (
-                    full.prefill(&prompt).unwrap().to_vec(),
-                    half.prefill(&prompt).unwrap().to_vec(),
-                );
-                let (c, d) = (
-                    unrounded.prefill(&prompt).unwrap().to_vec(),
-                    exact.prefill(&prompt).unwrap().to_vec(),
-                );
-                check("prefill", &a, &b, &c, &d);
+                // f32 and 16-bit decoders on the rounded weights, then on the
+                // model's own.
+                let mut decoders = [
+                    FusedDecoder::new(&rounded),
+                    FusedDecoder::with_weights(&rounded, format),
+                    FusedDecoder::with_weights(&model, format),
+                    FusedDecoder::new(&model),
+                ]
+                .map(|d| d.expect("fusable"));
+                let bound = if format == WeightFormat::Bf16 {
+                    2e-2
+                } else {
+                    4e-3
+                };
+                let mut check = |t: &str, feed: &dyn Fn(&mut FusedDecoder) -> Vec<f32>| {
+                    let [full, half, unrounded, exact] =
+                        decoders.each_mut().map(|d| as_f64(&feed(d)));
+                    let err = crate::golden::rel_err(&half, &full);
+                    assert!(err < 1e-5, "{:?} {format} {t}: {err:.2e}", config.mixer);
+                    // Rounding the weights moves the logits by about the
+                    // format's precision, not more.
+                    let err = crate::golden::rel_err(&unrounded, &exact);
+                    assert!(
+                        err < bound,
+                        "{:?} {format} {t} on f32 weights: {err:.2e}",
+                        config.mixer
+                    );
+                };
+                check("prefill", &|d| d.prefill(&prompt).unwrap().to_vec());
                 for t in 0..4i64 {
                     let token = (t * 11 + 3) % 37;
-                    let (a, b) = (
-                        full.step(token).unwrap().to_vec(),
-                        half.step(token).unwrap().to_vec(),
-                    );
-                    let (c, d) = (
-                        unrounded.step(token).unwrap().to_vec(),
-                        exact.step(token).unwrap().to_vec(),
-                    );
-                    check(&format!("step {t}"), &a, &b, &c, &d);
+                    check(&format!("step {t}"), &|d| d.step(token).unwrap().to_vec());
                 }
             }
         }
