@@ -125,10 +125,14 @@ pub fn sample(logits: &[f64], history: &[i64], sampling: &Sampling, rng: &mut im
     order[order.len() - 1] as i64
 }
 
-/// How prefill and decode run: fused loops on the CPU backend in f32, else
-/// the model's own tensor ops, layer by layer.
+/// How prefill and decode run: fused loops on the CPU backend in f32; on a
+/// CUDA device, for Mamba blocks, a parallel prefill then fused GPU steps
+/// replayed as a CUDA graph; else the model's own tensor ops, layer by
+/// layer.
 enum Decoding<B: SsmBackend> {
     Fused(Box<FusedDecoder>),
+    #[cfg(feature = "cuda")]
+    Gpu(Box<crate::decode::gpu::GpuDecoder>),
     Layered(LmState<B>),
 }
 
@@ -165,10 +169,11 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         )
     }
 
-    /// [`Self::new`] with the fused CPU decoder's projections stored as
+    /// [`Self::new`] with the fused decoder's projections stored as
     /// `weights` ([`WeightFormat`]). A 16-bit format fails unless the model
-    /// runs on the fused decoder (Mamba, Mamba-2 and Mamba-3 blocks on the
-    /// CPU backend): nothing else would read the 16-bit copy.
+    /// runs on a fused decoder (Mamba, Mamba-2 and Mamba-3 blocks on the
+    /// CPU backend; Mamba blocks on a CUDA device): nothing else would read
+    /// the 16-bit copy.
     pub fn with_weights(
         model: &'a LanguageModel<B>,
         prompt: &[i64],
@@ -182,11 +187,20 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
             return Err(Error::config("prompt", "needs at least one token"));
         }
         let fused = FusedDecoder::with_weights(model, weights);
-        if fused.is_none() && weights != WeightFormat::F32 {
+        #[cfg(feature = "cuda")]
+        let gpu = match (&fused, crate::decode::gpu::cuda_ordinal(model)) {
+            (None, Some(ordinal)) => {
+                crate::decode::gpu::GpuDecoder::new(model, weights, 1, ordinal)?
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "cuda"))]
+        let gpu: Option<std::convert::Infallible> = None;
+        if fused.is_none() && gpu.is_none() && weights != WeightFormat::F32 {
             return Err(Error::config(
                 "weights",
                 format!(
-                    "{weights} weights need the fused CPU decoder: a model of Mamba, Mamba-2 or Mamba-3 blocks with f32 parameters on the CPU backend"
+                    "{weights} weights need a fused decoder: a model of Mamba, Mamba-2 or Mamba-3 blocks with f32 parameters on the CPU backend, or of Mamba blocks on a CUDA device"
                 ),
             ));
         }
@@ -203,19 +217,17 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
                 (Decoding::Fused(Box::new(fused)), logits)
             }
             None => {
-                let mut state = model.initial_state(1)?;
-                let mut last = None;
-                for chunk in prompt.chunks(prefill_chunk.max(1)) {
-                    let tokens = Tensor::<B, 2, Int>::from_data(
-                        TensorData::new(chunk.to_vec(), [1, chunk.len()]),
-                        device,
-                    );
-                    let (logits, next) = model.prefill(&state, tokens)?;
-                    state = next;
-                    last = Some(logits);
+                let (logits, state) = Self::parallel_prefill(model, prompt, prefill_chunk, device)?;
+                match gpu {
+                    #[cfg(feature = "cuda")]
+                    Some(mut gpu) => {
+                        gpu.load_state(&state)?;
+                        (Decoding::Gpu(Box::new(gpu)), logits)
+                    }
+                    #[cfg(not(feature = "cuda"))]
+                    Some(never) => match never {},
+                    None => (Decoding::Layered(state), logits),
                 }
-                let logits = HostTensor::from_tensor(&last.expect("non-empty prompt")).data;
-                (Decoding::Layered(state), logits)
             }
         };
         Ok(Self {
@@ -228,6 +240,29 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
             sampling,
             device: device.clone(),
         })
+    }
+
+    /// The model's own parallel prefill of `prompt` in chunks: the logits
+    /// after its last token and the state.
+    fn parallel_prefill(
+        model: &LanguageModel<B>,
+        prompt: &[i64],
+        prefill_chunk: usize,
+        device: &B::Device,
+    ) -> Result<(Vec<f64>, LmState<B>)> {
+        let mut state = model.initial_state(1)?;
+        let mut last = None;
+        for chunk in prompt.chunks(prefill_chunk.max(1)) {
+            let tokens = Tensor::<B, 2, Int>::from_data(
+                TensorData::new(chunk.to_vec(), [1, chunk.len()]),
+                device,
+            );
+            let (logits, next) = model.prefill(&state, tokens)?;
+            state = next;
+            last = Some(logits);
+        }
+        let logits = HostTensor::from_tensor(&last.expect("non-empty prompt")).data;
+        Ok((logits, state))
     }
 
     /// Samples only among the first `vocabulary` tokens: a state-spaces
@@ -257,6 +292,12 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         match &mut self.decoding {
             Decoding::Fused(fused) => {
                 let logits = fused.step(token)?;
+                self.logits.clear();
+                self.logits.extend(logits.iter().map(|&v| f64::from(v)));
+            }
+            #[cfg(feature = "cuda")]
+            Decoding::Gpu(gpu) => {
+                let logits = gpu.step(&[token])?;
                 self.logits.clear();
                 self.logits.extend(logits.iter().map(|&v| f64::from(v)));
             }

@@ -10,6 +10,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use statespace::decode::WeightFormat;
 use statespace::ops::mean_cross_entropy;
 use statespace::train::optim::{AdamW, OptimConfig, step};
 
@@ -57,6 +58,18 @@ pub struct DecodeArgs {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
+    /// How the fused GPU decoder stores its projections and head: f32,
+    /// bf16 or f16 (CUDA only).
+    #[arg(long, default_value = "f32")]
+    weights: WeightFormat,
+    /// On CUDA, launch the fused step's kernels one by one instead of
+    /// replaying them as a CUDA graph.
+    #[arg(long)]
+    no_graphs: bool,
+    /// On CUDA, run the model's own tensor ops layer by layer instead of
+    /// the fused decoder.
+    #[arg(long)]
+    layered: bool,
 }
 
 fn one_shape(model: &str, layers: Option<usize>) -> Result<statespace::models::LmConfig> {
@@ -126,6 +139,41 @@ pub fn decode(args: DecodeArgs) -> Result<()> {
             &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2),
         )?;
         let first: Vec<i64> = (0..batch).map(|i| (i * 7919 % 50000) as i64).collect();
+        let report = |path: &str, seconds: f64| {
+            println!(
+                "{{\"what\": \"decode\", \"model\": \"{}\", \"device\": \"{:?}\", \"path\": \"{path}\", \"weights\": \"{}\", \"batch\": {batch}, \"tokens\": {}, \"ms_per_step\": {:.3}, \"tokens_per_s\": {:.1}}}",
+                args.model,
+                args.device,
+                args.weights,
+                args.tokens,
+                seconds * 1e3 / args.tokens as f64,
+                (batch * args.tokens) as f64 / seconds
+            );
+        };
+        #[cfg(feature = "cuda")]
+        if !args.layered
+            && let Some(ordinal) = statespace::decode::gpu::cuda_ordinal(&model)
+            && let Some(mut gpu) =
+                statespace::decode::gpu::GpuDecoder::new(&model, args.weights, batch, ordinal)?
+        {
+            gpu.set_graphs(!args.no_graphs);
+            // Warm-up: compiles nothing more, captures the graph.
+            let last = gpu.greedy(&first, 4)?;
+            let start = Instant::now();
+            gpu.greedy(&last, args.tokens)?;
+            let path = if args.no_graphs {
+                "fused"
+            } else {
+                "fused+graph"
+            };
+            report(path, start.elapsed().as_secs_f64());
+            return Ok::<_, anyhow::Error>(());
+        }
+        anyhow::ensure!(
+            args.weights == WeightFormat::F32,
+            "--weights {} needs the fused GPU decoder (Mamba blocks on --device cuda, without --layered)",
+            args.weights
+        );
         let mut tokens = Tensor::<B, 1, Int>::from_data(TensorData::new(first, [batch]), &device);
         let mut state = model.initial_state(batch)?;
         let mut run = |steps: usize, tokens: &mut Tensor<B, 1, Int>| -> Result<()> {
@@ -141,15 +189,7 @@ pub fn decode(args: DecodeArgs) -> Result<()> {
         let start = Instant::now();
         run(args.tokens, &mut tokens)?;
         let _ = tokens.to_data();
-        let seconds = start.elapsed().as_secs_f64();
-        println!(
-            "{{\"what\": \"decode\", \"model\": \"{}\", \"device\": \"{:?}\", \"batch\": {batch}, \"tokens\": {}, \"ms_per_step\": {:.2}, \"tokens_per_s\": {:.1}}}",
-            args.model,
-            args.device,
-            args.tokens,
-            seconds * 1e3 / args.tokens as f64,
-            (batch * args.tokens) as f64 / seconds
-        );
+        report("layered", start.elapsed().as_secs_f64());
         Ok::<_, anyhow::Error>(())
     })
 }

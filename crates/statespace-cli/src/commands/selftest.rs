@@ -182,6 +182,11 @@ pub fn run(args: Args) -> Result<()> {
                 &mut checks,
                 statespace::parity::op_checks::<Autodiff<B>>(&device)?,
             );
+            #[cfg(feature = "cuda")]
+            emit(
+                &mut checks,
+                statespace::parity::gpu_decode_checks::<B>(&device)?,
+            );
         }
         Ok::<_, anyhow::Error>(checks)
     })?;

@@ -14,6 +14,8 @@
 
 mod cpu_kernels;
 mod gemv;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 mod mamba;
 mod mamba2;
 mod mamba3;

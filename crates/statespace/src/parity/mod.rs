@@ -22,6 +22,8 @@ mod adamw;
 mod cauchy;
 mod causal_conv1d;
 mod cross_entropy;
+#[cfg(feature = "cuda")]
+mod decode;
 mod diagonal_kernel;
 mod diagonal_scan;
 mod embedding;
@@ -39,6 +41,8 @@ mod spectral;
 mod ssd;
 mod vandermonde;
 
+#[cfg(feature = "cuda")]
+pub use decode::gpu_decode_checks;
 pub use selective_scan::{ScanCase, scan_cases, selective_scan_checks};
 pub use ssd::{SsdCase, ssd_cases, ssd_checks};
 

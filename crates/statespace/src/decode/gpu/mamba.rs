@@ -1,0 +1,159 @@
+//! A Mamba mixer's decode step on the GPU: its weights on the device, the
+//! recurrent state of every sequence, and the four launches of a step
+//! (in_proj, convolution, x_proj, Δ-projection + scan + gate, out_proj).
+
+use burn::tensor::backend::Backend;
+
+use super::device::{Arg, Buffer, Gpu};
+use super::matrix::GpuMatrix;
+use super::{Scratch, values};
+use crate::decode::WeightFormat;
+use crate::error::{Error, Result};
+use crate::layers::mamba::{Mamba, MambaState};
+
+/// Threads per block of the per-channel kernels.
+const CHANNEL_THREADS: usize = 128;
+
+/// A Mamba mixer on the device.
+pub(super) struct GpuMamba {
+    in_proj: GpuMatrix,
+    /// Convolution taps, (K, d_inner).
+    conv_taps: Buffer<f32>,
+    conv_bias: Option<Buffer<f32>>,
+    x_proj: GpuMatrix,
+    /// Δ's projection (d_inner, dt_rank), read by the scan kernel.
+    dt_proj: GpuMatrix,
+    /// A = −exp(A_log), (d_inner, N).
+    a: Buffer<f32>,
+    d: Buffer<f32>,
+    out_proj: GpuMatrix,
+    pub(super) d_inner: usize,
+    pub(super) d_state: usize,
+    dt_rank: usize,
+    kernel: usize,
+    /// (batch, d_inner, K − 1), oldest first.
+    conv_state: Buffer<f32>,
+    /// (batch, d_inner, N).
+    ssm_state: Buffer<f32>,
+}
+
+impl GpuMamba {
+    /// Uploads `m`'s weights (projections as `format`) and a zero state for
+    /// `batch` sequences.
+    pub(super) fn new<B: Backend>(
+        gpu: &Gpu,
+        m: &Mamba<B>,
+        format: WeightFormat,
+        batch: usize,
+    ) -> Result<Self> {
+        let [d_inner, d_state] = m.A_log.val().dims();
+        let dt_rank = m.dt_proj.weight.val().dims()[1];
+        let kernel = m.conv1d.width();
+        let taps = values(m.conv1d.weight.val());
+        let mut transposed = vec![0.0; taps.len()];
+        for c in 0..d_inner {
+            for k in 0..kernel {
+                transposed[k * d_inner + c] = taps[c * kernel + k];
+            }
+        }
+        let a: Vec<f32> = values(m.A_log.val()).iter().map(|v| -v.exp()).collect();
+        let optional = |p: &Option<burn::module::Param<burn::tensor::Tensor<B, 1>>>| {
+            p.as_ref().map(|p| gpu.upload(&values(p.val()))).transpose()
+        };
+        Ok(Self {
+            in_proj: GpuMatrix::new(gpu, &m.in_proj, format)?,
+            conv_taps: gpu.upload(&transposed)?,
+            conv_bias: optional(&m.conv1d.bias)?,
+            x_proj: GpuMatrix::new(gpu, &m.x_proj, format)?,
+            dt_proj: GpuMatrix::new(gpu, &m.dt_proj, format)?,
+            a: gpu.upload(&a)?,
+            d: gpu.upload(&values(m.D.val()))?,
+            out_proj: GpuMatrix::new(gpu, &m.out_proj, format)?,
+            d_inner,
+            d_state,
+            dt_rank,
+            kernel,
+            conv_state: gpu.zeros(batch * d_inner * (kernel - 1))?,
+            ssm_state: gpu.zeros(batch * d_inner * d_state)?,
+        })
+    }
+
+    /// Widths of the scratch activations a step needs: (2·d_inner, d_inner,
+    /// dt_rank + 2N).
+    pub(super) fn widths(&self) -> (usize, usize, usize) {
+        (
+            2 * self.d_inner,
+            self.d_inner,
+            self.dt_rank + 2 * self.d_state,
+        )
+    }
+
+    /// Takes every sequence's state from `state` (batch as this decoder's).
+    pub(super) fn load_state<B: Backend>(
+        &mut self,
+        gpu: &Gpu,
+        state: &MambaState<B>,
+    ) -> Result<()> {
+        let conv = values(state.conv.clone());
+        let ssm = values(state.ssm.clone());
+        if conv.len() != self.conv_state.len() || ssm.len() != self.ssm_state.len() {
+            let batch = self.ssm_state.len() / (self.d_inner * self.d_state);
+            return Err(Error::shape(
+                "Mamba state (batch, d_inner, N)",
+                &[batch, self.d_inner, self.d_state],
+                &state.ssm.dims(),
+            ));
+        }
+        gpu.write(&conv, &mut self.conv_state)?;
+        gpu.write(&ssm, &mut self.ssm_state)
+    }
+
+    /// Queues one step: `s.normed` (batch, d_model) → `s.mixed` (batch,
+    /// d_model), advancing the state.
+    pub(super) fn step(&self, gpu: &Gpu, s: &Scratch, batch: usize) -> Result<()> {
+        let (di, n, r) = (self.d_inner, self.d_state, self.dt_rank);
+        let (xz_w, _, dbl_w) = self.widths();
+        let d_model = self.out_proj.rows;
+        self.in_proj
+            .apply(gpu, &s.normed, d_model, &s.xz, xz_w, batch)?;
+        let channels = batch * di;
+        let blocks = channels.div_ceil(CHANNEL_THREADS);
+        gpu.launch(
+            "conv_step",
+            blocks,
+            CHANNEL_THREADS,
+            &[
+                s.xz.arg(),
+                self.conv_state.arg(),
+                self.conv_taps.arg(),
+                self.conv_bias.as_ref().map_or(Arg::Ptr(0), Buffer::arg),
+                s.u.arg(),
+                Arg::size(di)?,
+                Arg::size(self.kernel)?,
+                Arg::size(batch)?,
+            ],
+        )?;
+        self.x_proj.apply(gpu, &s.u, di, &s.x_dbl, dbl_w, batch)?;
+        gpu.launch(
+            self.dt_proj.format_kernel("scan_step"),
+            blocks,
+            CHANNEL_THREADS,
+            &[
+                s.x_dbl.arg(),
+                self.dt_proj.weights(),
+                self.dt_proj.bias(),
+                self.a.arg(),
+                self.d.arg(),
+                s.u.arg(),
+                s.xz.arg(),
+                self.ssm_state.arg(),
+                s.y.arg(),
+                Arg::size(di)?,
+                Arg::size(n)?,
+                Arg::size(r)?,
+                Arg::size(batch)?,
+            ],
+        )?;
+        self.out_proj.apply(gpu, &s.y, di, &s.mixed, d_model, batch)
+    }
+}

@@ -1,0 +1,134 @@
+//! A weight matrix of the fused GPU decoder, on the device in a
+//! [`WeightFormat`], and its matrix–vector product over a batch.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use half::{bf16, f16};
+
+use super::device::{Arg, Buffer, Gpu};
+use super::values;
+use crate::decode::WeightFormat;
+use crate::error::Result;
+use crate::layers::linear::Linear;
+
+/// Warps (one row each) per block of the product.
+const GEMV_WARPS: usize = 4;
+
+/// The matrix's values on the device.
+enum Stored {
+    F32(Buffer<f32>),
+    /// bf16 or f16 bits.
+    Half(Buffer<u16>),
+}
+
+/// W (rows, cols) as a Linear stores it, and its optional bias (rows).
+pub(super) struct GpuMatrix {
+    stored: Stored,
+    bias: Option<Buffer<f32>>,
+    format: WeightFormat,
+    pub(super) rows: usize,
+    cols: usize,
+}
+
+impl GpuMatrix {
+    /// A Linear layer's weight and bias, the weight stored as `format`.
+    pub(super) fn new<B: Backend>(
+        gpu: &Gpu,
+        linear: &Linear<B>,
+        format: WeightFormat,
+    ) -> Result<Self> {
+        let mut m = Self::of(gpu, linear.weight.val(), format)?;
+        m.bias = linear
+            .bias
+            .as_ref()
+            .map(|b| gpu.upload(&values(b.val())))
+            .transpose()?;
+        Ok(m)
+    }
+
+    /// A (rows, cols) tensor with no bias, stored as `format`.
+    pub(super) fn of<B: Backend>(gpu: &Gpu, w: Tensor<B, 2>, format: WeightFormat) -> Result<Self> {
+        let [rows, cols] = w.dims();
+        let v = values(w);
+        let stored = match format {
+            WeightFormat::F32 => Stored::F32(gpu.upload(&v)?),
+            WeightFormat::Bf16 => Stored::Half(
+                gpu.upload(
+                    &v.iter()
+                        .map(|&x| bf16::from_f32(x).to_bits())
+                        .collect::<Vec<_>>(),
+                )?,
+            ),
+            WeightFormat::F16 => Stored::Half(
+                gpu.upload(
+                    &v.iter()
+                        .map(|&x| f16::from_f32(x).to_bits())
+                        .collect::<Vec<_>>(),
+                )?,
+            ),
+        };
+        Ok(Self {
+            stored,
+            bias: None,
+            format,
+            rows,
+            cols,
+        })
+    }
+
+    /// The weights' address.
+    pub(super) fn weights(&self) -> Arg {
+        match &self.stored {
+            Stored::F32(b) => b.arg(),
+            Stored::Half(b) => b.arg(),
+        }
+    }
+
+    /// The bias's address (null without one).
+    pub(super) fn bias(&self) -> Arg {
+        self.bias.as_ref().map_or(Arg::Ptr(0), Buffer::arg)
+    }
+
+    /// The entry point `{prefix}_{format}` of kernels.cu that reads this
+    /// matrix (`gemv` or `scan_step`).
+    pub(super) fn format_kernel(&self, prefix: &str) -> &'static str {
+        match (prefix, self.format) {
+            ("gemv", WeightFormat::F32) => "gemv_f32",
+            ("gemv", WeightFormat::Bf16) => "gemv_bf16",
+            ("gemv", WeightFormat::F16) => "gemv_f16",
+            ("scan_step", WeightFormat::F32) => "scan_step_f32",
+            ("scan_step", WeightFormat::Bf16) => "scan_step_bf16",
+            ("scan_step", WeightFormat::F16) => "scan_step_f16",
+            _ => unreachable!("no kernel {prefix} in kernels.cu"),
+        }
+    }
+
+    /// Queues y[b, ..rows] = W x[b, ..cols] (+ bias) for `batch` rows of x
+    /// (row stride `x_stride`) into y (row stride `y_stride`).
+    pub(super) fn apply(
+        &self,
+        gpu: &Gpu,
+        x: &Buffer<f32>,
+        x_stride: usize,
+        y: &Buffer<f32>,
+        y_stride: usize,
+        batch: usize,
+    ) -> Result<()> {
+        gpu.launch(
+            self.format_kernel("gemv"),
+            self.rows.div_ceil(GEMV_WARPS),
+            GEMV_WARPS * 32,
+            &[
+                self.weights(),
+                x.arg(),
+                self.bias(),
+                y.arg(),
+                Arg::size(self.rows)?,
+                Arg::size(self.cols)?,
+                Arg::size(batch)?,
+                Arg::size(x_stride)?,
+                Arg::size(y_stride)?,
+            ],
+        )
+    }
+}

@@ -1,0 +1,358 @@
+//! The fused decode step of a Mamba language model on an NVIDIA GPU, for a
+//! batch of sequences, replayed as one CUDA graph per token.
+//!
+//! Run as burn tensor ops, a mamba-130m token is several hundred small
+//! kernels, each dispatched by the host (14 ms at batch 1 on an H200,
+//! docs/BENCHMARKS.md). [`GpuDecoder`] holds the model's weights on the
+//! device in a [`WeightFormat`] and runs a token in six kernels per block
+//! (add + RMSNorm, in_proj, convolution, x_proj, Δ-projection + scan +
+//! gate, out_proj; the products read 16 bytes of weights per lane), with
+//! every activation and state in f32, as the CPU's [`super::FusedDecoder`]
+//! computes it. The whole step, from the token ids to the logits (and, for
+//! greedy decoding, the next ids), is captured once as a CUDA graph and
+//! replayed, so a token costs one launch from the host.
+//!
+//! The kernels are CUDA C compiled at run time by NVRTC and launched
+//! through cudarc on a stream of the decoder's own, not CubeCL kernels:
+//! capture needs every launch of the step on one stream with memory
+//! allocated up front, which CubeCL's runtime (its own streams and memory
+//! pool) does not expose.
+
+mod device;
+mod mamba;
+mod matrix;
+
+use std::any::Any;
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::cuda::CudaRuntime;
+use cudarc::driver::CudaGraph;
+
+use crate::decode::WeightFormat;
+use crate::error::{Error, Result};
+use crate::models::{LanguageModel, LmState, Mixer, MixerState};
+use device::{Arg, Buffer, Gpu};
+use mamba::GpuMamba;
+use matrix::GpuMatrix;
+
+/// The values of a tensor of any backend and float dtype, as f32.
+fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("converted to f32")
+}
+
+/// The CUDA device a model lives on, or `None` when its backend is not
+/// CubeCL's CUDA runtime.
+pub fn cuda_ordinal<B: Backend>(model: &LanguageModel<B>) -> Option<usize> {
+    let primitive: Box<dyn Any> = Box::new(model.norm_f.weight.val().into_primitive().tensor());
+    let tensor = primitive.downcast::<CubeTensor<CudaRuntime>>().ok()?;
+    Some(tensor.device.index)
+}
+
+/// The activations of one step, (batch, width) each.
+pub(super) struct Scratch {
+    residual: Buffer<f32>,
+    normed: Buffer<f32>,
+    xz: Buffer<f32>,
+    u: Buffer<f32>,
+    x_dbl: Buffer<f32>,
+    y: Buffer<f32>,
+    mixed: Buffer<f32>,
+    logits: Buffer<f32>,
+}
+
+/// A block: its pre-norm weight and ε, and the mixer.
+struct GpuBlock {
+    norm: Buffer<f32>,
+    eps: f32,
+    mixer: GpuMamba,
+}
+
+/// The graphs of the two kinds of step, captured on first use.
+#[derive(Default)]
+struct Graphs {
+    /// ids → logits.
+    logits: Option<CudaGraph>,
+    /// ids → logits → the most likely ids, written over the input ids.
+    greedy: Option<CudaGraph>,
+}
+
+/// A Mamba language model decoding `batch` sequences on the GPU, one token
+/// each per step, carrying their recurrent states between calls.
+pub struct GpuDecoder {
+    gpu: Gpu,
+    /// (vocab, d_model), f32.
+    embeddings: Buffer<f32>,
+    blocks: Vec<GpuBlock>,
+    norm_f: Buffer<f32>,
+    eps_f: f32,
+    /// (vocab, d_model): the head, or the embeddings when tied.
+    head: GpuMatrix,
+    d_model: usize,
+    vocab: usize,
+    batch: usize,
+    scratch: Scratch,
+    /// The current ids, (batch).
+    tokens: Buffer<i32>,
+    /// The logits of the last step, (batch, vocab), on the host.
+    logits: Vec<f32>,
+    use_graphs: bool,
+    graphs: Graphs,
+}
+
+impl GpuDecoder {
+    /// The decoder of `model` (any backend: its weights are copied to CUDA
+    /// device `ordinal`, the projections and head as `format`) for `batch`
+    /// sequences from the zero state. `Ok(None)` when a block is not Mamba
+    /// (those models run their own recurrent view); an error when CUDA, its
+    /// driver or NVRTC cannot run the kernels.
+    pub fn new<B: Backend>(
+        model: &LanguageModel<B>,
+        format: WeightFormat,
+        batch: usize,
+        ordinal: usize,
+    ) -> Result<Option<Self>> {
+        if batch == 0 {
+            return Err(Error::config("batch", "must be at least 1"));
+        }
+        if !model
+            .layers
+            .iter()
+            .all(|b| matches!(b.mixer, Mixer::Mamba(_)))
+        {
+            return Ok(None);
+        }
+        let gpu = Gpu::new(ordinal)?;
+        let blocks = model
+            .layers
+            .iter()
+            .map(|block| {
+                let Mixer::Mamba(m) = &block.mixer else {
+                    unreachable!("checked above")
+                };
+                Ok(GpuBlock {
+                    norm: gpu.upload(&values(block.norm.weight.val()))?,
+                    eps: block.norm.eps as f32,
+                    mixer: GpuMamba::new(&gpu, m, format, batch)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let embeddings = model.embeddings.weight.val();
+        let [vocab, d_model] = embeddings.dims();
+        let head = match &model.lm_head {
+            Some(head) => head.weight.val(),
+            None => embeddings.clone(),
+        };
+        let (xz, u, x_dbl) = blocks
+            .iter()
+            .map(|b| b.mixer.widths())
+            .fold((1, 1, 1), |m, w| (m.0.max(w.0), m.1.max(w.1), m.2.max(w.2)));
+        let scratch = Scratch {
+            residual: gpu.zeros(batch * d_model)?,
+            normed: gpu.zeros(batch * d_model)?,
+            xz: gpu.zeros(batch * xz)?,
+            u: gpu.zeros(batch * u)?,
+            x_dbl: gpu.zeros(batch * x_dbl)?,
+            y: gpu.zeros(batch * u)?,
+            mixed: gpu.zeros(batch * d_model)?,
+            logits: gpu.zeros(batch * vocab)?,
+        };
+        Ok(Some(Self {
+            embeddings: gpu.upload(&values(embeddings))?,
+            head: GpuMatrix::of(&gpu, head, format)?,
+            norm_f: gpu.upload(&values(model.norm_f.weight.val()))?,
+            eps_f: model.norm_f.eps as f32,
+            tokens: gpu.zeros(batch)?,
+            blocks,
+            d_model,
+            vocab,
+            batch,
+            scratch,
+            logits: vec![0.0; batch * vocab],
+            use_graphs: true,
+            graphs: Graphs::default(),
+            gpu,
+        }))
+    }
+
+    /// Replays each step as a CUDA graph (the default) or, when `on` is
+    /// false, launches its kernels one by one from the host.
+    pub fn set_graphs(&mut self, on: bool) {
+        self.use_graphs = on;
+    }
+
+    /// Sequences decoded together.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Continues from `state` (of this decoder's batch), e.g. after a
+    /// parallel prefill with [`LanguageModel::prefill`] on any backend.
+    pub fn load_state<B: Backend>(&mut self, state: &LmState<B>) -> Result<()> {
+        if state.layers.len() != self.blocks.len() {
+            return Err(Error::config(
+                "state",
+                format!(
+                    "{} layer states for {} layers",
+                    state.layers.len(),
+                    self.blocks.len()
+                ),
+            ));
+        }
+        for (block, s) in self.blocks.iter_mut().zip(&state.layers) {
+            match s {
+                MixerState::Mamba(s) => block.mixer.load_state(&self.gpu, s)?,
+                _ => {
+                    return Err(Error::config(
+                        "state",
+                        "the state belongs to another kind of mixer",
+                    ));
+                }
+            }
+        }
+        self.gpu.synchronize()
+    }
+
+    /// Feeds one token per sequence and returns the logits of the next,
+    /// (batch, vocab) row-major.
+    pub fn step(&mut self, tokens: &[i64]) -> Result<&[f32]> {
+        self.write_tokens(tokens)?;
+        self.run(false)?;
+        self.gpu.read(&self.scratch.logits, &mut self.logits)?;
+        Ok(&self.logits)
+    }
+
+    /// Feeds `first` (one token per sequence) and `steps − 1` greedy
+    /// choices after it, all on the device, and returns the ids chosen at
+    /// the last step (batch): `steps` tokens per sequence for one wait.
+    pub fn greedy(&mut self, first: &[i64], steps: usize) -> Result<Vec<i64>> {
+        self.write_tokens(first)?;
+        for _ in 0..steps {
+            self.run(true)?;
+        }
+        let mut ids = vec![0i32; self.batch];
+        self.gpu.read(&self.tokens, &mut ids)?;
+        Ok(ids.into_iter().map(i64::from).collect())
+    }
+
+    /// Checks and uploads one id per sequence.
+    fn write_tokens(&mut self, tokens: &[i64]) -> Result<()> {
+        if tokens.len() != self.batch {
+            return Err(Error::shape(
+                "tokens (batch)",
+                &[self.batch],
+                &[tokens.len()],
+            ));
+        }
+        let vocab = self.vocab;
+        let ids = tokens
+            .iter()
+            .map(|&t| {
+                i32::try_from(t)
+                    .ok()
+                    .filter(|&t| t >= 0 && (t as usize) < vocab)
+                    .ok_or_else(|| {
+                        Error::config(
+                            "tokens",
+                            format!("token ids must lie in 0..{vocab}, got {t}"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.gpu.write(&ids, &mut self.tokens)
+    }
+
+    /// Queues one step: by its graph (captured on first use) or kernel by
+    /// kernel.
+    fn run(&mut self, greedy: bool) -> Result<()> {
+        if !self.use_graphs {
+            return self.queue_step(greedy);
+        }
+        let captured = if greedy {
+            &self.graphs.greedy
+        } else {
+            &self.graphs.logits
+        };
+        if captured.is_none() {
+            let graph = self.gpu.capture(|| self.queue_step(greedy))?;
+            let slot = if greedy {
+                &mut self.graphs.greedy
+            } else {
+                &mut self.graphs.logits
+            };
+            *slot = Some(graph);
+        }
+        let graph = if greedy {
+            &self.graphs.greedy
+        } else {
+            &self.graphs.logits
+        };
+        graph
+            .as_ref()
+            .expect("captured above")
+            .launch()
+            .map_err(|e| device::cuda_error("cannot replay the decode graph", e))
+    }
+
+    /// Queues the kernels of one step: the ids in `tokens` → logits (and,
+    /// when `greedy`, the most likely ids written over `tokens`).
+    fn queue_step(&self, greedy: bool) -> Result<()> {
+        let (s, gpu, batch, d) = (&self.scratch, &self.gpu, self.batch, self.d_model);
+        let norm_threads = d.clamp(32, 1024).next_multiple_of(32).min(1024);
+        gpu.launch(
+            "embed",
+            batch,
+            256,
+            &[
+                self.embeddings.arg(),
+                self.tokens.arg(),
+                s.residual.arg(),
+                Arg::size(d)?,
+            ],
+        )?;
+        let add_norm = |add: Arg, weight: &Buffer<f32>, eps: f32| {
+            gpu.launch(
+                "add_rms_norm",
+                batch,
+                norm_threads,
+                &[
+                    s.residual.arg(),
+                    add,
+                    weight.arg(),
+                    Arg::Float(eps),
+                    s.normed.arg(),
+                    Arg::size(d)?,
+                ],
+            )
+        };
+        // The first block reads the embeddings as they are; each later
+        // norm first adds the previous block's output to the residual.
+        let mut add = Arg::Ptr(0);
+        for block in &self.blocks {
+            add_norm(add, &block.norm, block.eps)?;
+            block.mixer.step(gpu, s, batch)?;
+            add = s.mixed.arg();
+        }
+        add_norm(add, &self.norm_f, self.eps_f)?;
+        self.head
+            .apply(gpu, &s.normed, d, &s.logits, self.vocab, batch)?;
+        if greedy {
+            gpu.launch(
+                "argmax",
+                batch,
+                1024,
+                &[
+                    s.logits.arg(),
+                    self.tokens.arg(),
+                    Arg::size(self.vocab)?,
+                    Arg::size(self.vocab)?,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+}
