@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::sys::{CUgraphInstantiate_flags, CUstreamCaptureMode};
+use cudarc::driver::sys::{CUdevice_attribute, CUgraphInstantiate_flags, CUstreamCaptureMode};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaGraph, CudaSlice, CudaStream, DevicePtr, DeviceRepr,
     LaunchConfig, PushKernelArg, ValidAsZeroBits,
@@ -62,15 +62,19 @@ impl<T> Buffer<T> {
 pub(super) struct Gpu {
     stream: Arc<CudaStream>,
     kernels: Vec<(&'static str, CudaFunction)>,
+    /// Streaming multiprocessors, which the products' grids are sized to.
+    pub(super) multiprocessors: usize,
 }
 
 /// Every entry point of `kernels.cu`.
-const KERNELS: [&str; 10] = [
+const KERNELS: [&str; 12] = [
     "gemv_f32",
     "gemv_bf16",
     "gemv_f16",
+    "norm_gemv_f32",
+    "norm_gemv_bf16",
+    "norm_gemv_f16",
     "embed",
-    "add_rms_norm",
     "conv_step",
     "scan_step_f32",
     "scan_step_bf16",
@@ -92,6 +96,10 @@ impl Gpu {
         let (major, minor) = context
             .compute_capability()
             .map_err(|e| cuda_error("cannot read the compute capability", e))?;
+        let multiprocessors = context
+            .attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map_err(|e| cuda_error("cannot read the multiprocessor count", e))?
+            as usize;
         let arch = format!("--gpu-architecture=sm_{major}{minor}");
         let ptx = compile_ptx_with_opts(
             SOURCE,
@@ -116,7 +124,11 @@ impl Gpu {
         let stream = context
             .new_stream()
             .map_err(|e| cuda_error("cannot create a stream", e))?;
-        Ok(Self { stream, kernels })
+        Ok(Self {
+            stream,
+            kernels,
+            multiprocessors,
+        })
     }
 
     /// A copy of `values` on the device.
@@ -171,6 +183,18 @@ impl Gpu {
         threads: usize,
         args: &[Arg],
     ) -> Result<()> {
+        self.launch_shared(name, blocks, threads, 0, args)
+    }
+
+    /// [`Self::launch`] with `shared` bytes of dynamic shared memory per block.
+    pub(super) fn launch_shared(
+        &self,
+        name: &str,
+        blocks: usize,
+        threads: usize,
+        shared: usize,
+        args: &[Arg],
+    ) -> Result<()> {
         let function = &self
             .kernels
             .iter()
@@ -192,7 +216,7 @@ impl Gpu {
                 1,
             ),
             block_dim: (threads as u32, 1, 1),
-            shared_mem_bytes: 0,
+            shared_mem_bytes: shared as u32,
         };
         // SAFETY: the arguments match the kernel's signature in kernels.cu
         // (each caller passes them in that order), and every address is a

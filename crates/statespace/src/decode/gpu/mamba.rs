@@ -1,11 +1,12 @@
 //! A Mamba mixer's decode step on the GPU: its weights on the device, the
-//! recurrent state of every sequence, and the four launches of a step
-//! (in_proj, convolution, x_proj, Δ-projection + scan + gate, out_proj).
+//! recurrent state of every sequence, and the five launches of a step
+//! (pre-norm + in_proj, convolution, x_proj, Δ-projection + scan + gate,
+//! out_proj).
 
 use burn::tensor::backend::Backend;
 
 use super::device::{Arg, Buffer, Gpu};
-use super::matrix::GpuMatrix;
+use super::matrix::{GpuMatrix, NormInput};
 use super::{Scratch, values};
 use crate::decode::WeightFormat;
 use crate::error::{Error, Result};
@@ -13,6 +14,8 @@ use crate::layers::mamba::{Mamba, MambaState};
 
 /// Threads per block of the per-channel kernels.
 const CHANNEL_THREADS: usize = 128;
+/// Lanes per channel of the scan step (`SCAN_LANES` in kernels.cu).
+const SCAN_LANES: usize = 16;
 
 /// A Mamba mixer on the device.
 pub(super) struct GpuMamba {
@@ -108,14 +111,19 @@ impl GpuMamba {
         gpu.write(&ssm, &mut self.ssm_state)
     }
 
-    /// Queues one step: `s.normed` (batch, d_model) → `s.mixed` (batch,
-    /// d_model), advancing the state.
-    pub(super) fn step(&self, gpu: &Gpu, s: &Scratch, batch: usize) -> Result<()> {
+    /// Queues one step: the block's pre-norm of `input` (batch, d_model) →
+    /// `s.mixed` (batch, d_model), advancing the state.
+    pub(super) fn step(
+        &self,
+        gpu: &Gpu,
+        input: &NormInput<'_>,
+        s: &Scratch,
+        batch: usize,
+    ) -> Result<()> {
         let (di, n, r) = (self.d_inner, self.d_state, self.dt_rank);
         let (xz_w, _, dbl_w) = self.widths();
         let d_model = self.out_proj.rows;
-        self.in_proj
-            .apply(gpu, &s.normed, d_model, &s.xz, xz_w, batch)?;
+        self.in_proj.apply_normed(gpu, input, &s.xz, xz_w, batch)?;
         let channels = batch * di;
         let blocks = channels.div_ceil(CHANNEL_THREADS);
         gpu.launch(
@@ -136,8 +144,8 @@ impl GpuMamba {
         self.x_proj.apply(gpu, &s.u, di, &s.x_dbl, dbl_w, batch)?;
         gpu.launch(
             self.dt_proj.format_kernel("scan_step"),
-            blocks,
-            CHANNEL_THREADS,
+            (channels * SCAN_LANES).div_ceil(256),
+            256,
             &[
                 s.x_dbl.arg(),
                 self.dt_proj.weights(),

@@ -8,11 +8,29 @@ use half::{bf16, f16};
 use super::device::{Arg, Buffer, Gpu};
 use super::values;
 use crate::decode::WeightFormat;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 
-/// Warps (one row each) per block of the product.
-const GEMV_WARPS: usize = 4;
+/// Warps per block of the products (`WARPS` in kernels.cu).
+const GEMV_WARPS: usize = 8;
+/// Sequences whose products share one pass over the weights (`BATCH_TILE`).
+const BATCH_TILE: usize = 8;
+/// Dynamic shared memory a block may take without opting in, less the
+/// kernels' static shared memory.
+const SHARED_BYTES: usize = 48 * 1024 - 512;
+/// Warps per multiprocessor a product aims to give work to.
+const WARPS_PER_SM: usize = 16;
+
+/// The residual stream read by a product's fused RMSNorm prologue: x =
+/// RMSNorm(res_in + add) · weight per sequence, res_in + add written to
+/// res_out (each (batch, cols); add and res_out may be null).
+pub(super) struct NormInput<'a> {
+    pub(super) res_in: &'a Buffer<f32>,
+    pub(super) add: Option<&'a Buffer<f32>>,
+    pub(super) res_out: Option<&'a Buffer<f32>>,
+    pub(super) weight: &'a Buffer<f32>,
+    pub(super) eps: f32,
+}
 
 /// The matrix's values on the device.
 enum Stored {
@@ -90,17 +108,27 @@ impl GpuMatrix {
     }
 
     /// The entry point `{prefix}_{format}` of kernels.cu that reads this
-    /// matrix (`gemv` or `scan_step`).
+    /// matrix (`gemv`, `norm_gemv` or `scan_step`).
     pub(super) fn format_kernel(&self, prefix: &str) -> &'static str {
         match (prefix, self.format) {
             ("gemv", WeightFormat::F32) => "gemv_f32",
             ("gemv", WeightFormat::Bf16) => "gemv_bf16",
             ("gemv", WeightFormat::F16) => "gemv_f16",
+            ("norm_gemv", WeightFormat::F32) => "norm_gemv_f32",
+            ("norm_gemv", WeightFormat::Bf16) => "norm_gemv_bf16",
+            ("norm_gemv", WeightFormat::F16) => "norm_gemv_f16",
             ("scan_step", WeightFormat::F32) => "scan_step_f32",
             ("scan_step", WeightFormat::Bf16) => "scan_step_bf16",
             ("scan_step", WeightFormat::F16) => "scan_step_f16",
             _ => unreachable!("no kernel {prefix} in kernels.cu"),
         }
+    }
+
+    /// Warps per row (1, 2, 4 or 8): enough that the grid gives every
+    /// multiprocessor WARPS_PER_SM warps where the rows alone would not.
+    fn split(&self, gpu: &Gpu) -> usize {
+        let want = (WARPS_PER_SM * gpu.multiprocessors).div_ceil(self.rows.max(1));
+        want.next_power_of_two().clamp(1, GEMV_WARPS)
     }
 
     /// Queues y[b, ..rows] = W x[b, ..cols] (+ bias) for `batch` rows of x
@@ -114,9 +142,10 @@ impl GpuMatrix {
         y_stride: usize,
         batch: usize,
     ) -> Result<()> {
+        let split = self.split(gpu);
         gpu.launch(
             self.format_kernel("gemv"),
-            self.rows.div_ceil(GEMV_WARPS),
+            self.rows.div_ceil(GEMV_WARPS / split),
             GEMV_WARPS * 32,
             &[
                 self.weights(),
@@ -128,6 +157,56 @@ impl GpuMatrix {
                 Arg::size(batch)?,
                 Arg::size(x_stride)?,
                 Arg::size(y_stride)?,
+                Arg::size(split)?,
+            ],
+        )
+    }
+
+    /// Queues y[b] = W RMSNorm(res_in[b] + add[b]) (+ bias) for `batch`
+    /// sequences (the norm made by each block, see [`NormInput`]), y with
+    /// row stride `y_stride`. Fails when a row of the residual is too wide
+    /// for a block's shared memory.
+    pub(super) fn apply_normed(
+        &self,
+        gpu: &Gpu,
+        input: &NormInput<'_>,
+        y: &Buffer<f32>,
+        y_stride: usize,
+        batch: usize,
+    ) -> Result<()> {
+        let tile = (SHARED_BYTES / (4 * self.cols)).min(BATCH_TILE).min(batch);
+        if tile == 0 {
+            return Err(Error::config(
+                "d_model",
+                format!(
+                    "{} is too wide for the fused GPU decoder's normalised products (at most {})",
+                    self.cols,
+                    SHARED_BYTES / 4
+                ),
+            ));
+        }
+        let null = Arg::Ptr(0);
+        let split = self.split(gpu);
+        gpu.launch_shared(
+            self.format_kernel("norm_gemv"),
+            self.rows.div_ceil(GEMV_WARPS / split),
+            GEMV_WARPS * 32,
+            tile * self.cols * 4,
+            &[
+                self.weights(),
+                self.bias(),
+                y.arg(),
+                Arg::size(self.rows)?,
+                Arg::size(self.cols)?,
+                Arg::size(batch)?,
+                Arg::size(y_stride)?,
+                Arg::size(split)?,
+                input.res_in.arg(),
+                input.add.map_or(null, Buffer::arg),
+                input.res_out.map_or(null, Buffer::arg),
+                input.weight.arg(),
+                Arg::Float(input.eps),
+                Arg::size(tile)?,
             ],
         )
     }

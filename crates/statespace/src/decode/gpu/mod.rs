@@ -4,9 +4,10 @@
 //! Run as burn tensor ops, a mamba-130m token is several hundred small
 //! kernels, each dispatched by the host (14 ms at batch 1 on an H200,
 //! docs/BENCHMARKS.md). [`GpuDecoder`] holds the model's weights on the
-//! device in a [`WeightFormat`] and runs a token in six kernels per block
-//! (add + RMSNorm, in_proj, convolution, x_proj, Δ-projection + scan +
-//! gate, out_proj; the products read 16 bytes of weights per lane), with
+//! device in a [`WeightFormat`] and runs a token in five kernels per block
+//! (residual add + RMSNorm fused into in_proj, convolution, x_proj,
+//! Δ-projection + scan + gate, out_proj; the products read 16 bytes of
+//! weights per lane, several warps per row where rows are few), with
 //! every activation and state in f32, as the CPU's [`super::FusedDecoder`]
 //! computes it. The whole step, from the token ids to the logits (and, for
 //! greedy decoding, the next ids), is captured once as a CUDA graph and
@@ -35,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmState, Mixer, MixerState};
 use device::{Arg, Buffer, Gpu};
 use mamba::GpuMamba;
-use matrix::GpuMatrix;
+use matrix::{GpuMatrix, NormInput};
 
 /// The values of a tensor of any backend and float dtype, as f32.
 fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
@@ -55,8 +56,9 @@ pub fn cuda_ordinal<B: Backend>(model: &LanguageModel<B>) -> Option<usize> {
 
 /// The activations of one step, (batch, width) each.
 pub(super) struct Scratch {
-    residual: Buffer<f32>,
-    normed: Buffer<f32>,
+    /// The residual stream, ping-ponged between blocks: a block's product
+    /// reads one while its first thread block writes the sum to the other.
+    residual: [Buffer<f32>; 2],
     xz: Buffer<f32>,
     u: Buffer<f32>,
     x_dbl: Buffer<f32>,
@@ -152,8 +154,7 @@ impl GpuDecoder {
             .map(|b| b.mixer.widths())
             .fold((1, 1, 1), |m, w| (m.0.max(w.0), m.1.max(w.1), m.2.max(w.2)));
         let scratch = Scratch {
-            residual: gpu.zeros(batch * d_model)?,
-            normed: gpu.zeros(batch * d_model)?,
+            residual: [gpu.zeros(batch * d_model)?, gpu.zeros(batch * d_model)?],
             xz: gpu.zeros(batch * xz)?,
             u: gpu.zeros(batch * u)?,
             x_dbl: gpu.zeros(batch * x_dbl)?,
@@ -302,7 +303,6 @@ impl GpuDecoder {
     /// when `greedy`, the most likely ids written over `tokens`).
     fn queue_step(&self, greedy: bool) -> Result<()> {
         let (s, gpu, batch, d) = (&self.scratch, &self.gpu, self.batch, self.d_model);
-        let norm_threads = d.clamp(32, 1024).next_multiple_of(32).min(1024);
         gpu.launch(
             "embed",
             batch,
@@ -310,36 +310,28 @@ impl GpuDecoder {
             &[
                 self.embeddings.arg(),
                 self.tokens.arg(),
-                s.residual.arg(),
+                s.residual[0].arg(),
                 Arg::size(d)?,
             ],
         )?;
-        let add_norm = |add: Arg, weight: &Buffer<f32>, eps: f32| {
-            gpu.launch(
-                "add_rms_norm",
-                batch,
-                norm_threads,
-                &[
-                    s.residual.arg(),
-                    add,
-                    weight.arg(),
-                    Arg::Float(eps),
-                    s.normed.arg(),
-                    Arg::size(d)?,
-                ],
-            )
+        // Block i normalises residual[(i − 1) % 2] + the previous block's
+        // output and writes that sum to residual[i % 2]; block 0 reads the
+        // embeddings as they are.
+        let input = |i: usize, weight, eps| NormInput {
+            res_in: &s.residual[i.saturating_sub(1) % 2],
+            add: (i > 0).then_some(&s.mixed),
+            res_out: (i > 0 && i < self.blocks.len()).then_some(&s.residual[i % 2]),
+            weight,
+            eps,
         };
-        // The first block reads the embeddings as they are; each later
-        // norm first adds the previous block's output to the residual.
-        let mut add = Arg::Ptr(0);
-        for block in &self.blocks {
-            add_norm(add, &block.norm, block.eps)?;
-            block.mixer.step(gpu, s, batch)?;
-            add = s.mixed.arg();
+        for (i, block) in self.blocks.iter().enumerate() {
+            block
+                .mixer
+                .step(gpu, &input(i, &block.norm, block.eps), s, batch)?;
         }
-        add_norm(add, &self.norm_f, self.eps_f)?;
+        let last = input(self.blocks.len(), &self.norm_f, self.eps_f);
         self.head
-            .apply(gpu, &s.normed, d, &s.logits, self.vocab, batch)?;
+            .apply_normed(gpu, &last, &s.logits, self.vocab, batch)?;
         if greedy {
             gpu.launch(
                 "argmax",
