@@ -1,6 +1,7 @@
 //! The fused GPU decoder against the fused CPU decoder: the same small
 //! random Mamba language models, token by token, for each weight format,
-//! at batch 1 and 3 (each GPU sequence against its own CPU decoder), with
+//! at batch 1, 3 and 16 (each GPU sequence against its own CPU decoder;
+//! 16 puts f32 products on cuBLAS), with
 //! and without graph replay, from the zero state and from a loaded one.
 
 use crate::ops::SsmBackend;
@@ -10,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::TOLERANCE_F32;
-use crate::decode::gpu::{GpuDecoder, cuda_ordinal};
+use crate::decode::gpu::{BLAS_MIN_BATCH, GpuDecoder, cuda_ordinal};
 use crate::decode::{FusedDecoder, WeightFormat};
 use crate::error::{Error, Result};
 use crate::golden::Check;
@@ -84,7 +85,8 @@ pub fn gpu_decode_checks<B: SsmBackend>(device: &B::Device) -> Result<Vec<Check>
                     cast_params(cast_params(model.clone(), DType::F16), DType::F32)
                 }
             };
-            for (batch, graphs) in [(1, true), (3, true), (3, false)] {
+            // From BLAS_MIN_BATCH on, f32 products run on cuBLAS.
+            for (batch, graphs) in [(1, true), (3, true), (3, false), (BLAS_MIN_BATCH, true)] {
                 let what = format!(
                     "gpu_decode model {i} {format} batch {batch}{}",
                     if graphs { "" } else { " no graph" }

@@ -11,6 +11,7 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 
+use super::blas::Blas;
 use crate::error::{Error, Result};
 
 /// The kernels' CUDA C source.
@@ -56,6 +57,11 @@ impl<T> Buffer<T> {
     pub(super) fn len(&self) -> usize {
         self.slice.len()
     }
+
+    /// The device address.
+    pub(super) fn address(&self) -> u64 {
+        self.ptr
+    }
 }
 
 /// One device's context, stream and compiled kernels.
@@ -64,10 +70,13 @@ pub(super) struct Gpu {
     kernels: Vec<(&'static str, CudaFunction)>,
     /// Streaming multiprocessors, which the products' grids are sized to.
     pub(super) multiprocessors: usize,
+    /// cuBLAS, where the products of f32 weights run as GEMMs (large
+    /// batches; see [`Self::use_blas`]).
+    pub(super) blas: Option<Blas>,
 }
 
 /// Every entry point of `kernels.cu`.
-const KERNELS: [&str; 12] = [
+const KERNELS: [&str; 14] = [
     "gemv_f32",
     "gemv_bf16",
     "gemv_f16",
@@ -80,6 +89,8 @@ const KERNELS: [&str; 12] = [
     "scan_step_bf16",
     "scan_step_f16",
     "argmax",
+    "add_rms_norm",
+    "add_bias",
 ];
 
 impl Gpu {
@@ -128,7 +139,19 @@ impl Gpu {
             stream,
             kernels,
             multiprocessors,
+            blas: None,
         })
+    }
+
+    /// Runs the products of f32 weights as cuBLAS GEMMs from now on.
+    pub(super) fn use_blas(&mut self) -> Result<()> {
+        self.blas = Some(Blas::new(self)?);
+        Ok(())
+    }
+
+    /// The stream's raw handle.
+    pub(super) fn cu_stream(&self) -> cudarc::driver::sys::CUstream {
+        self.stream.cu_stream()
     }
 
     /// A copy of `values` on the device.

@@ -349,3 +349,31 @@ extern "C" __global__ void argmax(const float* __restrict__ logits, int* __restr
         if (lane == 0) tokens[b] = at == 0x7fffffff ? 0 : at;  // all NaN: token 0
     }
 }
+
+// For batches whose products run as cuBLAS GEMMs: v = res_in[b] + add[b]
+// (add may be null), written to res_out[b] (when not null), and out[b] = v /
+// sqrt(mean(v²) + eps) · weight; one block per sequence.
+extern "C" __global__ void add_rms_norm(const float* __restrict__ res_in, const float* __restrict__ add,
+                                        float* __restrict__ res_out, const float* __restrict__ weight,
+                                        float eps, float* __restrict__ out, int d) {
+    __shared__ float red[32];
+    const size_t at = (size_t)blockIdx.x * d;
+    float sum = 0.0f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float v = res_in[at + i];
+        if (add) v += add[at + i];
+        if (res_out) res_out[at + i] = v;
+        out[at + i] = v;
+        sum = fmaf(v, v, sum);
+    }
+    const float scale = 1.0f / sqrtf(block_sum(sum, red) / (float)d + eps);
+    for (int i = threadIdx.x; i < d; i += blockDim.x) out[at + i] = out[at + i] * scale * weight[i];
+}
+
+// y[b, r] += bias[r] for every sequence b (y row stride y_stride).
+extern "C" __global__ void add_bias(float* __restrict__ y, const float* __restrict__ bias, int rows,
+                                    int batch, int y_stride) {
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)rows * batch) return;
+    y[(i / rows) * y_stride + i % rows] += bias[i % rows];
+}

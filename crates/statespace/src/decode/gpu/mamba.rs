@@ -111,6 +111,18 @@ impl GpuMamba {
         gpu.write(&ssm, &mut self.ssm_state)
     }
 
+    /// Runs each product once into scratch activations that a step writes
+    /// before it reads them (cuBLAS loads its kernels on first use, which
+    /// must not fall inside a graph capture).
+    pub(super) fn warm_up(&self, gpu: &Gpu, s: &Scratch, batch: usize) -> Result<()> {
+        let (xz_w, di, dbl_w) = self.widths();
+        let d_model = self.out_proj.rows;
+        self.in_proj
+            .apply(gpu, &s.normed, d_model, &s.xz, xz_w, batch)?;
+        self.x_proj.apply(gpu, &s.u, di, &s.x_dbl, dbl_w, batch)?;
+        self.out_proj.apply(gpu, &s.y, di, &s.mixed, d_model, batch)
+    }
+
     /// Queues one step: the block's pre-norm of `input` (batch, d_model) →
     /// `s.mixed` (batch, d_model), advancing the state.
     pub(super) fn step(

@@ -5,6 +5,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use half::{bf16, f16};
 
+use super::blas::Blas;
 use super::device::{Arg, Buffer, Gpu};
 use super::values;
 use crate::decode::WeightFormat;
@@ -23,13 +24,15 @@ const WARPS_PER_SM: usize = 16;
 
 /// The residual stream read by a product's fused RMSNorm prologue: x =
 /// RMSNorm(res_in + add) · weight per sequence, res_in + add written to
-/// res_out (each (batch, cols); add and res_out may be null).
+/// res_out (each (batch, cols); add and res_out may be null). Where the
+/// product runs on cuBLAS, x is first written to `normed`.
 pub(super) struct NormInput<'a> {
     pub(super) res_in: &'a Buffer<f32>,
     pub(super) add: Option<&'a Buffer<f32>>,
     pub(super) res_out: Option<&'a Buffer<f32>>,
     pub(super) weight: &'a Buffer<f32>,
     pub(super) eps: f32,
+    pub(super) normed: &'a Buffer<f32>,
 }
 
 /// The matrix's values on the device.
@@ -131,6 +134,13 @@ impl GpuMatrix {
         want.next_power_of_two().clamp(1, GEMV_WARPS)
     }
 
+    /// cuBLAS, when the decoder runs its f32 products there.
+    fn blas<'g>(&self, gpu: &'g Gpu) -> Option<&'g Blas> {
+        gpu.blas
+            .as_ref()
+            .filter(|_| self.format == WeightFormat::F32)
+    }
+
     /// Queues y[b, ..rows] = W x[b, ..cols] (+ bias) for `batch` rows of x
     /// (row stride `x_stride`) into y (row stride `y_stride`).
     pub(super) fn apply(
@@ -142,6 +152,36 @@ impl GpuMatrix {
         y_stride: usize,
         batch: usize,
     ) -> Result<()> {
+        if let Some(blas) = self.blas(gpu) {
+            let Stored::F32(w) = &self.stored else {
+                unreachable!("cuBLAS runs f32 weights only")
+            };
+            blas.gemm(
+                w.address(),
+                x.address(),
+                y.address(),
+                self.rows,
+                self.cols,
+                batch,
+                x_stride,
+                y_stride,
+            )?;
+            if let Some(bias) = &self.bias {
+                gpu.launch(
+                    "add_bias",
+                    (self.rows * batch).div_ceil(256),
+                    256,
+                    &[
+                        y.arg(),
+                        bias.arg(),
+                        Arg::size(self.rows)?,
+                        Arg::size(batch)?,
+                        Arg::size(y_stride)?,
+                    ],
+                )?;
+            }
+            return Ok(());
+        }
         let split = self.split(gpu);
         gpu.launch(
             self.format_kernel("gemv"),
@@ -186,6 +226,23 @@ impl GpuMatrix {
             ));
         }
         let null = Arg::Ptr(0);
+        if self.blas(gpu).is_some() {
+            gpu.launch(
+                "add_rms_norm",
+                batch,
+                self.cols.next_multiple_of(32).clamp(32, 1024),
+                &[
+                    input.res_in.arg(),
+                    input.add.map_or(null, Buffer::arg),
+                    input.res_out.map_or(null, Buffer::arg),
+                    input.weight.arg(),
+                    Arg::Float(input.eps),
+                    input.normed.arg(),
+                    Arg::size(self.cols)?,
+                ],
+            )?;
+            return self.apply(gpu, input.normed, self.cols, y, y_stride, batch);
+        }
         let split = self.split(gpu);
         gpu.launch_shared(
             self.format_kernel("norm_gemv"),

@@ -13,12 +13,16 @@
 //! greedy decoding, the next ids), is captured once as a CUDA graph and
 //! replayed, so a token costs one launch from the host.
 //!
+//! From [`BLAS_MIN_BATCH`] sequences on, products of f32 weights run as
+//! cuBLAS SGEMMs on the same stream (captured in the graph too).
+//!
 //! The kernels are CUDA C compiled at run time by NVRTC and launched
 //! through cudarc on a stream of the decoder's own, not CubeCL kernels:
 //! capture needs every launch of the step on one stream with memory
 //! allocated up front, which CubeCL's runtime (its own streams and memory
 //! pool) does not expose.
 
+mod blas;
 mod device;
 mod mamba;
 mod matrix;
@@ -37,6 +41,10 @@ use crate::models::{LanguageModel, LmState, Mixer, MixerState};
 use device::{Arg, Buffer, Gpu};
 use mamba::GpuMamba;
 use matrix::{GpuMatrix, NormInput};
+
+/// Sequences from which products of f32 weights run as cuBLAS GEMMs (below
+/// it, and for 16-bit weights, the decoder's own matrix–vector kernels).
+pub const BLAS_MIN_BATCH: usize = 16;
 
 /// The values of a tensor of any backend and float dtype, as f32.
 fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
@@ -59,6 +67,8 @@ pub(super) struct Scratch {
     /// The residual stream, ping-ponged between blocks: a block's product
     /// reads one while its first thread block writes the sum to the other.
     residual: [Buffer<f32>; 2],
+    /// The normalised residual, where the products run on cuBLAS.
+    normed: Buffer<f32>,
     xz: Buffer<f32>,
     u: Buffer<f32>,
     x_dbl: Buffer<f32>,
@@ -128,7 +138,10 @@ impl GpuDecoder {
         {
             return Ok(None);
         }
-        let gpu = Gpu::new(ordinal)?;
+        let mut gpu = Gpu::new(ordinal)?;
+        if format == WeightFormat::F32 && batch >= BLAS_MIN_BATCH {
+            gpu.use_blas()?;
+        }
         let blocks = model
             .layers
             .iter()
@@ -155,6 +168,7 @@ impl GpuDecoder {
             .fold((1, 1, 1), |m, w| (m.0.max(w.0), m.1.max(w.1), m.2.max(w.2)));
         let scratch = Scratch {
             residual: [gpu.zeros(batch * d_model)?, gpu.zeros(batch * d_model)?],
+            normed: gpu.zeros(batch * d_model)?,
             xz: gpu.zeros(batch * xz)?,
             u: gpu.zeros(batch * u)?,
             x_dbl: gpu.zeros(batch * x_dbl)?,
@@ -279,6 +293,9 @@ impl GpuDecoder {
             &self.graphs.logits
         };
         if captured.is_none() {
+            if self.gpu.blas.is_some() {
+                self.warm_up_blas()?;
+            }
             let graph = self.gpu.capture(|| self.queue_step(greedy))?;
             let slot = if greedy {
                 &mut self.graphs.greedy
@@ -297,6 +314,24 @@ impl GpuDecoder {
             .expect("captured above")
             .launch()
             .map_err(|e| device::cuda_error("cannot replay the decode graph", e))
+    }
+
+    /// Runs every product once outside a graph (see [`GpuMamba::warm_up`]);
+    /// the head writes the logits, which the caller has read by now.
+    fn warm_up_blas(&self) -> Result<()> {
+        let s = &self.scratch;
+        for block in &self.blocks {
+            block.mixer.warm_up(&self.gpu, s, self.batch)?;
+        }
+        self.head.apply(
+            &self.gpu,
+            &s.normed,
+            self.d_model,
+            &s.logits,
+            self.vocab,
+            self.batch,
+        )?;
+        self.gpu.synchronize()
     }
 
     /// Queues the kernels of one step: the ids in `tokens` → logits (and,
@@ -323,6 +358,7 @@ impl GpuDecoder {
             res_out: (i > 0 && i < self.blocks.len()).then_some(&s.residual[i % 2]),
             weight,
             eps,
+            normed: &s.normed,
         };
         for (i, block) in self.blocks.iter().enumerate() {
             block
