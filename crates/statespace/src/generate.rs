@@ -189,9 +189,13 @@ impl<'a, B: SsmBackend> Generator<'a, B> {
         let fused = FusedDecoder::with_weights(model, weights);
         #[cfg(feature = "cuda")]
         let gpu = match (&fused, crate::decode::gpu::cuda_ordinal(model)) {
-            (None, Some(ordinal)) => {
-                crate::decode::gpu::GpuDecoder::new(model, weights, 1, ordinal)?
-            }
+            (None, Some(ordinal)) => crate::decode::gpu::GpuDecoder::new(
+                model,
+                weights,
+                crate::decode::gpu::HalfProducts::default(),
+                1,
+                ordinal,
+            )?,
             _ => None,
         };
         #[cfg(not(feature = "cuda"))]

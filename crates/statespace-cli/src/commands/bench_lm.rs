@@ -70,6 +70,11 @@ pub struct DecodeArgs {
     /// the fused decoder.
     #[arg(long)]
     layered: bool,
+    /// On CUDA with 16-bit --weights from 16 sequences on, keep the
+    /// products' activations in f32 on the decoder's own kernels instead
+    /// of rounding them to the weights' format for tensor-core GEMMs.
+    #[arg(long)]
+    f32_products: bool,
 }
 
 fn one_shape(model: &str, layers: Option<usize>) -> Result<statespace::models::LmConfig> {
@@ -153,20 +158,33 @@ pub fn decode(args: DecodeArgs) -> Result<()> {
         #[cfg(feature = "cuda")]
         if !args.layered
             && let Some(ordinal) = statespace::decode::gpu::cuda_ordinal(&model)
-            && let Some(mut gpu) =
-                statespace::decode::gpu::GpuDecoder::new(&model, args.weights, batch, ordinal)?
+            && let Some(mut gpu) = statespace::decode::gpu::GpuDecoder::new(
+                &model,
+                args.weights,
+                if args.f32_products {
+                    statespace::decode::gpu::HalfProducts::F32
+                } else {
+                    statespace::decode::gpu::HalfProducts::TensorCores
+                },
+                batch,
+                ordinal,
+            )?
         {
             gpu.set_graphs(!args.no_graphs);
             // Warm-up: compiles nothing more, captures the graph.
             let last = gpu.greedy(&first, 4)?;
             let start = Instant::now();
             gpu.greedy(&last, args.tokens)?;
-            let path = if args.no_graphs {
-                "fused"
-            } else {
-                "fused+graph"
-            };
-            report(path, start.elapsed().as_secs_f64());
+            let path = format!(
+                "fused{}{}",
+                if args.no_graphs { "" } else { "+graph" },
+                if args.f32_products {
+                    " f32-products"
+                } else {
+                    ""
+                }
+            );
+            report(&path, start.elapsed().as_secs_f64());
             return Ok::<_, anyhow::Error>(());
         }
         anyhow::ensure!(

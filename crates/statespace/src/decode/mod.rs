@@ -123,27 +123,13 @@ impl FusedDecoder {
     /// Continues from sequence 0 of `state` (a state of batch 1, e.g. after
     /// a parallel prefill with [`LanguageModel::prefill`]).
     pub fn load_state<B: Backend>(&mut self, state: &LmState<B>) -> Result<()> {
-        if state.layers.len() != self.blocks.len() {
-            return Err(Error::config(
-                "state",
-                format!(
-                    "{} layer states for {} layers",
-                    state.layers.len(),
-                    self.blocks.len()
-                ),
-            ));
-        }
-        for (block, s) in self.blocks.iter_mut().zip(&state.layers) {
+        let states = layer_states(state, self.blocks.len())?;
+        for (block, s) in self.blocks.iter_mut().zip(states) {
             match (&mut block.mixer, s) {
                 (FusedMixer::Mamba(m), MixerState::Mamba(s)) => m.load_state(s)?,
                 (FusedMixer::Mamba2(m), MixerState::Mamba2(s)) => m.load_state(s)?,
                 (FusedMixer::Mamba3(m), MixerState::Mamba3(s)) => m.load_state(s)?,
-                _ => {
-                    return Err(Error::config(
-                        "state",
-                        "the state belongs to another kind of mixer",
-                    ));
-                }
+                _ => return Err(other_mixer_state()),
             }
         }
         Ok(())
@@ -201,6 +187,27 @@ impl FusedDecoder {
         self.head.matmul_t(1, &normed[..d], None, &mut self.logits);
         Ok(&self.logits)
     }
+}
+
+/// The per-layer states of `state`, or an error when it holds another
+/// number of layers than the decoder's `layers` blocks.
+pub(crate) fn layer_states<B: Backend>(
+    state: &LmState<B>,
+    layers: usize,
+) -> Result<&[MixerState<B>]> {
+    if state.layers.len() != layers {
+        return Err(Error::config(
+            "state",
+            format!("{} layer states for {layers} layers", state.layers.len()),
+        ));
+    }
+    Ok(&state.layers)
+}
+
+/// The error of a layer state that belongs to another kind of mixer than
+/// the block it is loaded into.
+pub(crate) fn other_mixer_state() -> Error {
+    Error::config("state", "the state belongs to another kind of mixer")
 }
 
 #[cfg(test)]

@@ -70,13 +70,13 @@ pub(super) struct Gpu {
     kernels: Vec<(&'static str, CudaFunction)>,
     /// Streaming multiprocessors, which the products' grids are sized to.
     pub(super) multiprocessors: usize,
-    /// cuBLAS, where the products of f32 weights run as GEMMs (large
-    /// batches; see [`Self::use_blas`]).
+    /// cuBLAS, where the products run as GEMMs (large batches; see
+    /// [`Self::use_blas`]).
     pub(super) blas: Option<Blas>,
 }
 
 /// Every entry point of `kernels.cu`.
-const KERNELS: [&str; 14] = [
+const KERNELS: [&str; 17] = [
     "gemv_f32",
     "gemv_bf16",
     "gemv_f16",
@@ -91,6 +91,9 @@ const KERNELS: [&str; 14] = [
     "argmax",
     "add_rms_norm",
     "add_bias",
+    "to_half",
+    "ssd_step",
+    "gated_norm",
 ];
 
 impl Gpu {
@@ -143,9 +146,10 @@ impl Gpu {
         })
     }
 
-    /// Runs the products of f32 weights as cuBLAS GEMMs from now on.
-    pub(super) fn use_blas(&mut self) -> Result<()> {
-        self.blas = Some(Blas::new(self)?);
+    /// Runs the products as cuBLAS GEMMs from now on, with room to round
+    /// `staging` activations to 16 bits for 16-bit weights.
+    pub(super) fn use_blas(&mut self, staging: usize) -> Result<()> {
+        self.blas = Some(Blas::new(self, staging)?);
         Ok(())
     }
 

@@ -1,11 +1,14 @@
-// The fused GPU decode step of a Mamba language model: one token for each
-// of `batch` sequences. Compiled at run time by NVRTC (no headers: 16-bit
-// weights are read as raw bits and widened here). Every activation and
-// state is f32; weight matrices are f32, bf16 or f16 (FMT 0, 1, 2).
+// The fused GPU decode step of a Mamba or Mamba-2 language model: one
+// token for each of `batch` sequences. Compiled at run time by NVRTC (no
+// headers: 16-bit weights are read as raw bits and widened here). Every
+// activation and state is f32 (activations are rounded to 16 bits only as
+// the inputs of cuBLAS's tensor-core GEMMs); weight matrices are f32, bf16
+// or f16 (FMT 0, 1, 2).
 //
 // Layouts (row-major): a weight matrix (rows, cols) as torch's Linear
-// stores it; activations (batch, width); the convolution state
-// (batch, d_inner, K - 1) oldest first; the SSM state (batch, d_inner, N).
+// stores it; activations (batch, width); the convolution state (batch,
+// channels, K - 1) oldest first; the SSM state (batch, d_inner, N) for
+// Mamba, (batch, heads, headdim, N) for Mamba-2.
 
 typedef unsigned short u16;
 
@@ -194,28 +197,22 @@ __device__ __forceinline__ void gemv(const void* __restrict__ w, const float* __
     }
 }
 
-#define GEMV_ENTRY(NAME, FMT)                                                                 \
-    extern "C" __global__ void __launch_bounds__(WARPS * 32)                                  \
-        NAME(const void* w, const float* x, const float* bias, float* y, int rows, int cols,  \
-             int batch, int x_stride, int y_stride, int split) {                              \
-        gemv<FMT, false>(w, x, bias, y, rows, cols, batch, x_stride, y_stride, split, 0, 0,   \
-                         0, 0, 0.0f, 0);                                                      \
+// The products' entry points: `x` and `x_stride` are read without NORM,
+// the residual arguments and `tile` with it (see gemv).
+#define GEMV_ENTRY(NAME, FMT, NORM)                                                             \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32)                                    \
+        NAME(const void* w, const float* x, const float* bias, float* y, int rows, int cols,    \
+             int batch, int x_stride, int y_stride, int split, const float* res_in,             \
+             const float* add, float* res_out, const float* norm_w, float eps, int tile) {      \
+        gemv<FMT, NORM>(w, x, bias, y, rows, cols, batch, x_stride, y_stride, split, res_in,    \
+                        add, res_out, norm_w, eps, tile);                                       \
     }
-GEMV_ENTRY(gemv_f32, 0)
-GEMV_ENTRY(gemv_bf16, 1)
-GEMV_ENTRY(gemv_f16, 2)
-
-#define NORM_GEMV_ENTRY(NAME, FMT)                                                             \
-    extern "C" __global__ void __launch_bounds__(WARPS * 32)                                   \
-        NAME(const void* w, const float* bias, float* y, int rows, int cols, int batch,        \
-             int y_stride, int split, const float* res_in, const float* add, float* res_out,   \
-             const float* norm_w, float eps, int tile) {                                       \
-        gemv<FMT, true>(w, 0, bias, y, rows, cols, batch, 0, y_stride, split, res_in, add,     \
-                        res_out, norm_w, eps, tile);                                           \
-    }
-NORM_GEMV_ENTRY(norm_gemv_f32, 0)
-NORM_GEMV_ENTRY(norm_gemv_bf16, 1)
-NORM_GEMV_ENTRY(norm_gemv_f16, 2)
+GEMV_ENTRY(gemv_f32, 0, false)
+GEMV_ENTRY(gemv_bf16, 1, false)
+GEMV_ENTRY(gemv_f16, 2, false)
+GEMV_ENTRY(norm_gemv_f32, 0, true)
+GEMV_ENTRY(norm_gemv_bf16, 1, true)
+GEMV_ENTRY(norm_gemv_f16, 2, true)
 
 // residual[b] = table[tokens[b]] (table (vocab, d) f32): one block per sequence.
 extern "C" __global__ void embed(const float* __restrict__ table, const int* __restrict__ tokens,
@@ -226,23 +223,91 @@ extern "C" __global__ void embed(const float* __restrict__ table, const int* __r
 }
 
 // One step of the depthwise causal convolution and SiLU, per (sequence,
-// channel): x is the first d_inner columns of xz (batch, 2 d_inner); taps
-// (K, d_inner); state (batch, d_inner, K - 1) shifted by one; u = silu(bias
-// + Σ_k taps[k] · [state, x][k]).
-extern "C" __global__ void conv_step(const float* __restrict__ xz, float* __restrict__ state,
+// channel): x[b, c] = in[b * in_stride + c] for the `channels` columns the
+// convolution sees (Mamba: x of xz; Mamba-2: xBC of the in_proj output);
+// taps (K, channels); state (batch, channels, K - 1) shifted by one; out
+// (batch, channels) = silu(bias + Σ_k taps[k] · [state, x][k]).
+extern "C" __global__ void conv_step(const float* __restrict__ in, int in_stride, float* __restrict__ state,
                                      const float* __restrict__ taps, const float* __restrict__ bias,
-                                     float* __restrict__ u, int d_inner, int k, int batch) {
+                                     float* __restrict__ out, int channels, int k, int batch) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= batch * d_inner) return;
-    const int b = i / d_inner, c = i % d_inner;
-    const float x = xz[(size_t)b * 2 * d_inner + c];
+    if (i >= batch * channels) return;
+    const int b = i / channels, c = i % channels;
+    const float x = in[(size_t)b * in_stride + c];
     float* s = state + (size_t)i * (k - 1);
     float acc = bias ? bias[c] : 0.0f;
-    for (int j = 0; j < k - 1; j++) acc += taps[(size_t)j * d_inner + c] * s[j];
-    acc += taps[(size_t)(k - 1) * d_inner + c] * x;
+    for (int j = 0; j < k - 1; j++) acc += taps[(size_t)j * channels + c] * s[j];
+    acc += taps[(size_t)(k - 1) * channels + c] * x;
     for (int j = 0; j + 1 < k - 1; j++) s[j] = s[j + 1];
     if (k > 1) s[k - 2] = x;
-    u[i] = silu(acc);
+    out[i] = silu(acc);
+}
+
+// The Mamba-2 SSM step, one warp per (sequence, head, channel i of the
+// head) over the N states: Δ = clamp(softplus(proj[b, dt_at + head] +
+// dt_bias[head]), dt_lo, dt_hi); h ← exp(Δ A[head]) h + Δ x B_g; y = C_g ·
+// h + D[head] x, times silu(z) when `gate` (a mixer without its gated
+// norm). proj (batch, width) holds z at column 0 and Δ at dt_at; xbc
+// (batch, conv_dim) holds x (d_inner), then B and C (groups × N each);
+// state (batch, heads, headdim, N); y (batch, d_inner).
+extern "C" __global__ void ssd_step(const float* __restrict__ proj, int width, int dt_at,
+                                    const float* __restrict__ xbc, int conv_dim,
+                                    const float* __restrict__ dt_bias, const float* __restrict__ a,
+                                    const float* __restrict__ dd, float* __restrict__ state,
+                                    float* __restrict__ y, int heads, int headdim, int n, int groups,
+                                    float dt_lo, float dt_hi, int gate, int batch) {
+    const size_t warp = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const int lane = threadIdx.x & 31;
+    const int d_inner = heads * headdim;
+    if (warp >= (size_t)batch * d_inner) return;  // whole warps only
+    const int b = (int)(warp / d_inner), ch = (int)(warp % d_inner);
+    const int head = ch / headdim, group = head / (heads / groups);
+    const float* row = xbc + (size_t)b * conv_dim;
+    const float x = row[ch];
+    const float dt = fminf(fmaxf(softplus(proj[(size_t)b * width + dt_at + head] + dt_bias[head]), dt_lo),
+                           dt_hi);
+    const float decay = expf(dt * a[head]);
+    const float dtx = dt * x;
+    const float* bm = row + d_inner + group * n;
+    const float* cm = row + d_inner + (groups + group) * n;
+    float* hs = state + warp * n;
+    float acc = 0.0f;
+    for (int s = lane; s < n; s += 32) {
+        const float h = fmaf(hs[s], decay, dtx * bm[s]);
+        hs[s] = h;
+        acc = fmaf(cm[s], h, acc);
+    }
+    acc = warp_sum(acc);
+    if (lane == 0) {
+        float out = fmaf(dd[head], x, acc);
+        if (gate) out *= silu(proj[(size_t)b * width + ch]);
+        y[warp] = out;
+    }
+}
+
+// Mamba-2's gated RMSNorm in place, one block per (sequence, group of
+// d_inner / groups channels): y ← rmsnorm(y · silu(z)) · weight, or
+// rmsnorm(y) · weight · silu(z) when before_gate; z is the first d_inner
+// columns of proj (row stride width); y (batch, d_inner).
+extern "C" __global__ void gated_norm(float* __restrict__ y, const float* __restrict__ proj, int width,
+                                      const float* __restrict__ weight, float eps, int d_inner,
+                                      int groups, int before_gate) {
+    __shared__ float red[32];
+    const int b = blockIdx.x / groups, g = blockIdx.x % groups;
+    const int w = d_inner / groups;
+    float* ys = y + (size_t)b * d_inner + (size_t)g * w;
+    const float* zs = proj + (size_t)b * width + (size_t)g * w;
+    float sum = 0.0f;
+    for (int i = threadIdx.x; i < w; i += blockDim.x) {
+        const float v = before_gate ? ys[i] : ys[i] * silu(zs[i]);
+        ys[i] = v;
+        sum = fmaf(v, v, sum);
+    }
+    const float scale = 1.0f / sqrtf(block_sum(sum, red) / (float)w + eps);
+    for (int i = threadIdx.x; i < w; i += blockDim.x) {
+        const float v = ys[i] * scale * weight[(size_t)g * w + i];
+        ys[i] = before_gate ? v * silu(zs[i]) : v;
+    }
 }
 
 // Lanes that share one channel of the scan step.
@@ -350,12 +415,33 @@ extern "C" __global__ void argmax(const float* __restrict__ logits, int* __restr
     }
 }
 
+// v rounded to nearest (ties to even) in FMT: bf16 (1) or f16 (2), as bits.
+__device__ __forceinline__ u16 round_half(float v, int fmt) {
+    if (fmt == 2) {
+        u16 h;
+        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+        return h;
+    }
+    const unsigned int bits = __float_as_uint(v);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (u16)((bits >> 16) | 0x40u);  // NaN stays NaN
+    return (u16)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+// out[i] = v as FMT: f32 (0), bf16 (1) or f16 (2).
+__device__ __forceinline__ void store_as(void* out, size_t i, float v, int fmt) {
+    if (fmt == 0)
+        ((float*)out)[i] = v;
+    else
+        ((u16*)out)[i] = round_half(v, fmt);
+}
+
 // For batches whose products run as cuBLAS GEMMs: v = res_in[b] + add[b]
 // (add may be null), written to res_out[b] (when not null), and out[b] = v /
-// sqrt(mean(v²) + eps) · weight; one block per sequence.
+// sqrt(mean(v²) + eps) · weight, stored as FMT `fmt` (0 f32, 1 bf16, 2
+// f16); one block per sequence, out (batch, d) dense.
 extern "C" __global__ void add_rms_norm(const float* __restrict__ res_in, const float* __restrict__ add,
                                         float* __restrict__ res_out, const float* __restrict__ weight,
-                                        float eps, float* __restrict__ out, int d) {
+                                        float eps, void* __restrict__ out, int d, int fmt) {
     __shared__ float red[32];
     const size_t at = (size_t)blockIdx.x * d;
     float sum = 0.0f;
@@ -363,11 +449,22 @@ extern "C" __global__ void add_rms_norm(const float* __restrict__ res_in, const 
         float v = res_in[at + i];
         if (add) v += add[at + i];
         if (res_out) res_out[at + i] = v;
-        out[at + i] = v;
         sum = fmaf(v, v, sum);
     }
     const float scale = 1.0f / sqrtf(block_sum(sum, red) / (float)d + eps);
-    for (int i = threadIdx.x; i < d; i += blockDim.x) out[at + i] = out[at + i] * scale * weight[i];
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        const float v = add ? res_in[at + i] + add[at + i] : res_in[at + i];
+        store_as(out, at + i, v * scale * weight[i], fmt);
+    }
+}
+
+// out[b, c] = x[b * x_stride + c] rounded to FMT `fmt` (1 bf16, 2 f16) for
+// the cuBLAS GEMMs of 16-bit weights; out (batch, cols) dense.
+extern "C" __global__ void to_half(const float* __restrict__ x, u16* __restrict__ out, int cols,
+                                   int batch, int x_stride, int fmt) {
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)cols * batch) return;
+    out[i] = round_half(x[(i / cols) * x_stride + i % cols], fmt);
 }
 
 // y[b, r] += bias[r] for every sequence b (y row stride y_stride).

@@ -5,6 +5,7 @@
 
 use burn::tensor::backend::Backend;
 
+use super::conv::GpuConv;
 use super::device::{Arg, Buffer, Gpu};
 use super::matrix::{GpuMatrix, NormInput};
 use super::{Scratch, values};
@@ -12,17 +13,13 @@ use crate::decode::WeightFormat;
 use crate::error::{Error, Result};
 use crate::layers::mamba::{Mamba, MambaState};
 
-/// Threads per block of the per-channel kernels.
-const CHANNEL_THREADS: usize = 128;
 /// Lanes per channel of the scan step (`SCAN_LANES` in kernels.cu).
 const SCAN_LANES: usize = 16;
 
 /// A Mamba mixer on the device.
 pub(super) struct GpuMamba {
     in_proj: GpuMatrix,
-    /// Convolution taps, (K, d_inner).
-    conv_taps: Buffer<f32>,
-    conv_bias: Option<Buffer<f32>>,
+    conv: GpuConv,
     x_proj: GpuMatrix,
     /// Δ's projection (d_inner, dt_rank), read by the scan kernel.
     dt_proj: GpuMatrix,
@@ -33,9 +30,6 @@ pub(super) struct GpuMamba {
     pub(super) d_inner: usize,
     pub(super) d_state: usize,
     dt_rank: usize,
-    kernel: usize,
-    /// (batch, d_inner, K − 1), oldest first.
-    conv_state: Buffer<f32>,
     /// (batch, d_inner, N).
     ssm_state: Buffer<f32>,
 }
@@ -51,22 +45,10 @@ impl GpuMamba {
     ) -> Result<Self> {
         let [d_inner, d_state] = m.A_log.val().dims();
         let dt_rank = m.dt_proj.weight.val().dims()[1];
-        let kernel = m.conv1d.width();
-        let taps = values(m.conv1d.weight.val());
-        let mut transposed = vec![0.0; taps.len()];
-        for c in 0..d_inner {
-            for k in 0..kernel {
-                transposed[k * d_inner + c] = taps[c * kernel + k];
-            }
-        }
         let a: Vec<f32> = values(m.A_log.val()).iter().map(|v| -v.exp()).collect();
-        let optional = |p: &Option<burn::module::Param<burn::tensor::Tensor<B, 1>>>| {
-            p.as_ref().map(|p| gpu.upload(&values(p.val()))).transpose()
-        };
         Ok(Self {
             in_proj: GpuMatrix::new(gpu, &m.in_proj, format)?,
-            conv_taps: gpu.upload(&transposed)?,
-            conv_bias: optional(&m.conv1d.bias)?,
+            conv: GpuConv::new(gpu, &m.conv1d, batch)?,
             x_proj: GpuMatrix::new(gpu, &m.x_proj, format)?,
             dt_proj: GpuMatrix::new(gpu, &m.dt_proj, format)?,
             a: gpu.upload(&a)?,
@@ -75,8 +57,6 @@ impl GpuMamba {
             d_inner,
             d_state,
             dt_rank,
-            kernel,
-            conv_state: gpu.zeros(batch * d_inner * (kernel - 1))?,
             ssm_state: gpu.zeros(batch * d_inner * d_state)?,
         })
     }
@@ -97,9 +77,8 @@ impl GpuMamba {
         gpu: &Gpu,
         state: &MambaState<B>,
     ) -> Result<()> {
-        let conv = values(state.conv.clone());
         let ssm = values(state.ssm.clone());
-        if conv.len() != self.conv_state.len() || ssm.len() != self.ssm_state.len() {
+        if ssm.len() != self.ssm_state.len() {
             let batch = self.ssm_state.len() / (self.d_inner * self.d_state);
             return Err(Error::shape(
                 "Mamba state (batch, d_inner, N)",
@@ -107,7 +86,8 @@ impl GpuMamba {
                 &state.ssm.dims(),
             ));
         }
-        gpu.write(&conv, &mut self.conv_state)?;
+        self.conv
+            .load(gpu, &values(state.conv.clone()), &state.conv.dims())?;
         gpu.write(&ssm, &mut self.ssm_state)
     }
 
@@ -136,23 +116,8 @@ impl GpuMamba {
         let (xz_w, _, dbl_w) = self.widths();
         let d_model = self.out_proj.rows;
         self.in_proj.apply_normed(gpu, input, &s.xz, xz_w, batch)?;
+        self.conv.step(gpu, s.xz.address(), xz_w, &s.u, batch)?;
         let channels = batch * di;
-        let blocks = channels.div_ceil(CHANNEL_THREADS);
-        gpu.launch(
-            "conv_step",
-            blocks,
-            CHANNEL_THREADS,
-            &[
-                s.xz.arg(),
-                self.conv_state.arg(),
-                self.conv_taps.arg(),
-                self.conv_bias.as_ref().map_or(Arg::Ptr(0), Buffer::arg),
-                s.u.arg(),
-                Arg::size(di)?,
-                Arg::size(self.kernel)?,
-                Arg::size(batch)?,
-            ],
-        )?;
         self.x_proj.apply(gpu, &s.u, di, &s.x_dbl, dbl_w, batch)?;
         gpu.launch(
             self.dt_proj.format_kernel("scan_step"),

@@ -25,7 +25,8 @@ const WARPS_PER_SM: usize = 16;
 /// The residual stream read by a product's fused RMSNorm prologue: x =
 /// RMSNorm(res_in + add) · weight per sequence, res_in + add written to
 /// res_out (each (batch, cols); add and res_out may be null). Where the
-/// product runs on cuBLAS, x is first written to `normed`.
+/// product runs on cuBLAS with f32 weights, x is first written to
+/// `normed`.
 pub(super) struct NormInput<'a> {
     pub(super) res_in: &'a Buffer<f32>,
     pub(super) add: Option<&'a Buffer<f32>>,
@@ -134,13 +135,6 @@ impl GpuMatrix {
         want.next_power_of_two().clamp(1, GEMV_WARPS)
     }
 
-    /// cuBLAS, when the decoder runs its f32 products there.
-    fn blas<'g>(&self, gpu: &'g Gpu) -> Option<&'g Blas> {
-        gpu.blas
-            .as_ref()
-            .filter(|_| self.format == WeightFormat::F32)
-    }
-
     /// Queues y[b, ..rows] = W x[b, ..cols] (+ bias) for `batch` rows of x
     /// (row stride `x_stride`) into y (row stride `y_stride`).
     pub(super) fn apply(
@@ -152,54 +146,38 @@ impl GpuMatrix {
         y_stride: usize,
         batch: usize,
     ) -> Result<()> {
-        if let Some(blas) = self.blas(gpu) {
-            let Stored::F32(w) = &self.stored else {
-                unreachable!("cuBLAS runs f32 weights only")
-            };
-            blas.gemm(
-                w.address(),
-                x.address(),
-                y.address(),
-                self.rows,
-                self.cols,
-                batch,
-                x_stride,
-                y_stride,
-            )?;
-            if let Some(bias) = &self.bias {
+        let Some(blas) = &gpu.blas else {
+            return self.gemv(gpu, Some((x, x_stride)), None, y, y_stride, batch);
+        };
+        match self.format {
+            WeightFormat::F32 => {
+                self.blas_gemm(gpu, blas, x.address(), x_stride, y, y_stride, batch)
+            }
+            WeightFormat::Bf16 | WeightFormat::F16 => {
                 gpu.launch(
-                    "add_bias",
-                    (self.rows * batch).div_ceil(256),
+                    "to_half",
+                    (self.cols * batch).div_ceil(256),
                     256,
                     &[
-                        y.arg(),
-                        bias.arg(),
-                        Arg::size(self.rows)?,
+                        x.arg(),
+                        blas.staging.arg(),
+                        Arg::size(self.cols)?,
                         Arg::size(batch)?,
-                        Arg::size(y_stride)?,
+                        Arg::size(x_stride)?,
+                        self.format_code(),
                     ],
                 )?;
+                self.blas_gemm(
+                    gpu,
+                    blas,
+                    blas.staging.address(),
+                    self.cols,
+                    y,
+                    y_stride,
+                    batch,
+                )
             }
-            return Ok(());
         }
-        let split = self.split(gpu);
-        gpu.launch(
-            self.format_kernel("gemv"),
-            self.rows.div_ceil(GEMV_WARPS / split),
-            GEMV_WARPS * 32,
-            &[
-                self.weights(),
-                x.arg(),
-                self.bias(),
-                y.arg(),
-                Arg::size(self.rows)?,
-                Arg::size(self.cols)?,
-                Arg::size(batch)?,
-                Arg::size(x_stride)?,
-                Arg::size(y_stride)?,
-                Arg::size(split)?,
-            ],
-        )
     }
 
     /// Queues y[b] = W RMSNorm(res_in[b] + add[b]) (+ bias) for `batch`
@@ -214,8 +192,102 @@ impl GpuMatrix {
         y_stride: usize,
         batch: usize,
     ) -> Result<()> {
+        let Some(blas) = &gpu.blas else {
+            return self.gemv(gpu, None, Some(input), y, y_stride, batch);
+        };
+        // The norm is written in the GEMM's input format: f32 to `normed`,
+        // 16 bits to the staging buffer.
+        let normed = match self.format {
+            WeightFormat::F32 => input.normed.address(),
+            WeightFormat::Bf16 | WeightFormat::F16 => blas.staging.address(),
+        };
+        let null = Arg::Ptr(0);
+        gpu.launch(
+            "add_rms_norm",
+            batch,
+            self.cols.next_multiple_of(32).clamp(32, 1024),
+            &[
+                input.res_in.arg(),
+                input.add.map_or(null, Buffer::arg),
+                input.res_out.map_or(null, Buffer::arg),
+                input.weight.arg(),
+                Arg::Float(input.eps),
+                Arg::Ptr(normed),
+                Arg::size(self.cols)?,
+                self.format_code(),
+            ],
+        )?;
+        self.blas_gemm(gpu, blas, normed, self.cols, y, y_stride, batch)
+    }
+
+    /// The weights' format as kernels.cu numbers it (0 f32, 1 bf16, 2 f16).
+    fn format_code(&self) -> Arg {
+        Arg::Int(match self.format {
+            WeightFormat::F32 => 0,
+            WeightFormat::Bf16 => 1,
+            WeightFormat::F16 => 2,
+        })
+    }
+
+    /// Queues the GEMM of x (at device address `x`, in this matrix's
+    /// format) into y, then the bias.
+    #[allow(clippy::too_many_arguments)]
+    fn blas_gemm(
+        &self,
+        gpu: &Gpu,
+        blas: &Blas,
+        x: u64,
+        x_stride: usize,
+        y: &Buffer<f32>,
+        y_stride: usize,
+        batch: usize,
+    ) -> Result<()> {
+        let w = match &self.stored {
+            Stored::F32(b) => b.address(),
+            Stored::Half(b) => b.address(),
+        };
+        blas.gemm(
+            self.format,
+            w,
+            x,
+            y.address(),
+            self.rows,
+            self.cols,
+            batch,
+            x_stride,
+            y_stride,
+        )?;
+        let Some(bias) = &self.bias else {
+            return Ok(());
+        };
+        gpu.launch(
+            "add_bias",
+            (self.rows * batch).div_ceil(256),
+            256,
+            &[
+                y.arg(),
+                bias.arg(),
+                Arg::size(self.rows)?,
+                Arg::size(batch)?,
+                Arg::size(y_stride)?,
+            ],
+        )
+    }
+
+    /// Queues the decoder's own product kernel: `gemv_*` of x (with its row
+    /// stride) or `norm_gemv_*` of a normalised residual. Fails when a row
+    /// of the residual is too wide for a block's shared memory.
+    fn gemv(
+        &self,
+        gpu: &Gpu,
+        x: Option<(&Buffer<f32>, usize)>,
+        norm: Option<&NormInput<'_>>,
+        y: &Buffer<f32>,
+        y_stride: usize,
+        batch: usize,
+    ) -> Result<()> {
         let tile = (SHARED_BYTES / (4 * self.cols)).min(BATCH_TILE).min(batch);
-        if tile == 0 {
+        if norm.is_some() && tile == 0 {
             return Err(Error::config(
                 "d_model",
                 format!(
@@ -226,43 +298,33 @@ impl GpuMatrix {
             ));
         }
         let null = Arg::Ptr(0);
-        if self.blas(gpu).is_some() {
-            gpu.launch(
-                "add_rms_norm",
-                batch,
-                self.cols.next_multiple_of(32).clamp(32, 1024),
-                &[
-                    input.res_in.arg(),
-                    input.add.map_or(null, Buffer::arg),
-                    input.res_out.map_or(null, Buffer::arg),
-                    input.weight.arg(),
-                    Arg::Float(input.eps),
-                    input.normed.arg(),
-                    Arg::size(self.cols)?,
-                ],
-            )?;
-            return self.apply(gpu, input.normed, self.cols, y, y_stride, batch);
-        }
         let split = self.split(gpu);
+        let (x_arg, x_stride) = x.map_or((null, 0), |(x, stride)| (x.arg(), stride));
         gpu.launch_shared(
-            self.format_kernel("norm_gemv"),
+            self.format_kernel(if norm.is_some() { "norm_gemv" } else { "gemv" }),
             self.rows.div_ceil(GEMV_WARPS / split),
             GEMV_WARPS * 32,
-            tile * self.cols * 4,
+            if norm.is_some() {
+                tile * self.cols * 4
+            } else {
+                0
+            },
             &[
                 self.weights(),
+                x_arg,
                 self.bias(),
                 y.arg(),
                 Arg::size(self.rows)?,
                 Arg::size(self.cols)?,
                 Arg::size(batch)?,
+                Arg::size(x_stride)?,
                 Arg::size(y_stride)?,
                 Arg::size(split)?,
-                input.res_in.arg(),
-                input.add.map_or(null, Buffer::arg),
-                input.res_out.map_or(null, Buffer::arg),
-                input.weight.arg(),
-                Arg::Float(input.eps),
+                norm.map_or(null, |n| n.res_in.arg()),
+                norm.and_then(|n| n.add).map_or(null, Buffer::arg),
+                norm.and_then(|n| n.res_out).map_or(null, Buffer::arg),
+                norm.map_or(null, |n| n.weight.arg()),
+                Arg::Float(norm.map_or(0.0, |n| n.eps)),
                 Arg::size(tile)?,
             ],
         )

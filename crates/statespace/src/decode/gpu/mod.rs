@@ -1,20 +1,23 @@
-//! The fused decode step of a Mamba language model on an NVIDIA GPU, for a
-//! batch of sequences, replayed as one CUDA graph per token.
+//! The fused decode step of a Mamba or Mamba-2 language model on an NVIDIA
+//! GPU, for a batch of sequences, replayed as one CUDA graph per token.
 //!
 //! Run as burn tensor ops, a mamba-130m token is several hundred small
 //! kernels, each dispatched by the host (14 ms at batch 1 on an H200,
 //! docs/BENCHMARKS.md). [`GpuDecoder`] holds the model's weights on the
 //! device in a [`WeightFormat`] and runs a token in five kernels per block
-//! (residual add + RMSNorm fused into in_proj, convolution, x_proj,
-//! Δ-projection + scan + gate, out_proj; the products read 16 bytes of
-//! weights per lane, several warps per row where rows are few), with
+//! (Mamba: residual add + RMSNorm fused into in_proj, convolution, x_proj,
+//! Δ-projection + scan + gate, out_proj; Mamba-2: the fused in_proj,
+//! convolution, SSM step, gated RMSNorm, out_proj; the products read 16
+//! bytes of weights per lane, several warps per row where rows are few), with
 //! every activation and state in f32, as the CPU's [`super::FusedDecoder`]
 //! computes it. The whole step, from the token ids to the logits (and, for
 //! greedy decoding, the next ids), is captured once as a CUDA graph and
 //! replayed, so a token costs one launch from the host.
 //!
-//! From [`BLAS_MIN_BATCH`] sequences on, products of f32 weights run as
-//! cuBLAS SGEMMs on the same stream (captured in the graph too).
+//! From [`BLAS_MIN_BATCH`] sequences on, the products run as cuBLAS GEMMs
+//! on the same stream (captured in the graph too): f32 weights in full f32;
+//! 16-bit weights, by default, on tensor cores with the activations
+//! rounded to the weights' format ([`HalfProducts`]).
 //!
 //! The kernels are CUDA C compiled at run time by NVRTC and launched
 //! through cudarc on a stream of the decoder's own, not CubeCL kernels:
@@ -23,8 +26,10 @@
 //! pool) does not expose.
 
 mod blas;
+mod conv;
 mod device;
 mod mamba;
+mod mamba2;
 mod matrix;
 
 use std::any::Any;
@@ -35,16 +40,36 @@ use burn_cubecl::tensor::CubeTensor;
 use cubecl::cuda::CudaRuntime;
 use cudarc::driver::CudaGraph;
 
-use crate::decode::WeightFormat;
+use crate::decode::{WeightFormat, layer_states, other_mixer_state};
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmState, Mixer, MixerState};
 use device::{Arg, Buffer, Gpu};
 use mamba::GpuMamba;
+use mamba2::GpuMamba2;
 use matrix::{GpuMatrix, NormInput};
 
-/// Sequences from which products of f32 weights run as cuBLAS GEMMs (below
-/// it, and for 16-bit weights, the decoder's own matrix–vector kernels).
+/// Sequences from which the products run as cuBLAS GEMMs (below it, and
+/// for 16-bit weights with [`HalfProducts::F32`], on the decoder's own
+/// matrix–vector kernels).
 pub const BLAS_MIN_BATCH: usize = 16;
+
+/// How the products of 16-bit weights treat the activations from
+/// [`BLAS_MIN_BATCH`] sequences on (below it, and for f32 weights, the
+/// activations stay f32 whatever this says).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HalfProducts {
+    /// Each product's input rounded to the weights' format (bf16 or f16,
+    /// to nearest) and multiplied on tensor cores with f32 accumulation,
+    /// as mamba_ssm computes in bf16; the norms, the convolution, the scan
+    /// and the residual stay f32. Logits agree with [`Self::F32`] to bf16
+    /// precision (the GPU selftest holds them to 1e-2 relative).
+    #[default]
+    TensorCores,
+    /// Activations kept in f32 on the decoder's own kernels: the numbers of
+    /// the CPU's [`super::FusedDecoder`] at any batch, at several times the
+    /// step time for large batches.
+    F32,
+}
 
 /// The values of a tensor of any backend and float dtype, as f32.
 fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
@@ -67,7 +92,7 @@ pub(super) struct Scratch {
     /// The residual stream, ping-ponged between blocks: a block's product
     /// reads one while its first thread block writes the sum to the other.
     residual: [Buffer<f32>; 2],
-    /// The normalised residual, where the products run on cuBLAS.
+    /// The normalised residual, where f32 products run on cuBLAS.
     normed: Buffer<f32>,
     xz: Buffer<f32>,
     u: Buffer<f32>,
@@ -81,7 +106,75 @@ pub(super) struct Scratch {
 struct GpuBlock {
     norm: Buffer<f32>,
     eps: f32,
-    mixer: GpuMamba,
+    mixer: GpuMixer,
+}
+
+/// A block's mixer on the device.
+enum GpuMixer {
+    Mamba(GpuMamba),
+    Mamba2(GpuMamba2),
+}
+
+impl GpuMixer {
+    /// Whether the decoder runs `mixer`: Mamba, and Mamba-2 without extra
+    /// MLP channels in its in_proj.
+    fn supports<B: Backend>(mixer: &Mixer<B>) -> bool {
+        match mixer {
+            Mixer::Mamba(_) => true,
+            Mixer::Mamba2(m) => GpuMamba2::supports(m),
+            _ => false,
+        }
+    }
+
+    /// `mixer` on the device (one that [`Self::supports`]).
+    fn new<B: Backend>(
+        gpu: &Gpu,
+        mixer: &Mixer<B>,
+        format: WeightFormat,
+        batch: usize,
+    ) -> Result<Self> {
+        match mixer {
+            Mixer::Mamba(m) => GpuMamba::new(gpu, m, format, batch).map(Self::Mamba),
+            Mixer::Mamba2(m) if GpuMamba2::supports(m) => {
+                GpuMamba2::new(gpu, m, format, batch).map(Self::Mamba2)
+            }
+            _ => Err(Error::config(
+                "mixer",
+                "the fused GPU decoder runs Mamba and Mamba-2 blocks only",
+            )),
+        }
+    }
+
+    /// The widths of the scratch activations `xz`, `u` and `x_dbl` a step
+    /// writes.
+    fn widths(&self) -> (usize, usize, usize) {
+        match self {
+            Self::Mamba(m) => m.widths(),
+            Self::Mamba2(m) => m.widths(),
+        }
+    }
+
+    fn load_state<B: Backend>(&mut self, gpu: &Gpu, state: &MixerState<B>) -> Result<()> {
+        match (self, state) {
+            (Self::Mamba(m), MixerState::Mamba(s)) => m.load_state(gpu, s),
+            (Self::Mamba2(m), MixerState::Mamba2(s)) => m.load_state(gpu, s),
+            _ => Err(other_mixer_state()),
+        }
+    }
+
+    fn warm_up(&self, gpu: &Gpu, s: &Scratch, batch: usize) -> Result<()> {
+        match self {
+            Self::Mamba(m) => m.warm_up(gpu, s, batch),
+            Self::Mamba2(m) => m.warm_up(gpu, s, batch),
+        }
+    }
+
+    fn step(&self, gpu: &Gpu, input: &NormInput<'_>, s: &Scratch, batch: usize) -> Result<()> {
+        match self {
+            Self::Mamba(m) => m.step(gpu, input, s, batch),
+            Self::Mamba2(m) => m.step(gpu, input, s, batch),
+        }
+    }
 }
 
 /// The graphs of the two kinds of step, captured on first use.
@@ -93,7 +186,18 @@ struct Graphs {
     greedy: Option<CudaGraph>,
 }
 
-/// A Mamba language model decoding `batch` sequences on the GPU, one token
+impl Graphs {
+    /// The graph of a greedy step or of a logits step.
+    fn slot(&mut self, greedy: bool) -> &mut Option<CudaGraph> {
+        if greedy {
+            &mut self.greedy
+        } else {
+            &mut self.logits
+        }
+    }
+}
+
+/// A Mamba or Mamba-2 language model decoding `batch` sequences on the GPU, one token
 /// each per step, carrying their recurrent states between calls.
 pub struct GpuDecoder {
     gpu: Gpu,
@@ -114,45 +218,39 @@ pub struct GpuDecoder {
     logits: Vec<f32>,
     use_graphs: bool,
     graphs: Graphs,
+    /// Whether the products round their inputs to 16 bits.
+    rounds_activations: bool,
 }
 
 impl GpuDecoder {
     /// The decoder of `model` (any backend: its weights are copied to CUDA
     /// device `ordinal`, the projections and head as `format`) for `batch`
-    /// sequences from the zero state. `Ok(None)` when a block is not Mamba
-    /// (those models run their own recurrent view); an error when CUDA, its
-    /// driver or NVRTC cannot run the kernels.
+    /// sequences from the zero state, its 16-bit products at large batches
+    /// as `half`. `Ok(None)` when a block is neither Mamba nor Mamba-2
+    /// without MLP channels (those models run their own recurrent view);
+    /// an error when CUDA, its driver or NVRTC cannot run the kernels.
     pub fn new<B: Backend>(
         model: &LanguageModel<B>,
         format: WeightFormat,
+        half: HalfProducts,
         batch: usize,
         ordinal: usize,
     ) -> Result<Option<Self>> {
         if batch == 0 {
             return Err(Error::config("batch", "must be at least 1"));
         }
-        if !model
-            .layers
-            .iter()
-            .all(|b| matches!(b.mixer, Mixer::Mamba(_)))
-        {
+        if !model.layers.iter().all(|b| GpuMixer::supports(&b.mixer)) {
             return Ok(None);
         }
         let mut gpu = Gpu::new(ordinal)?;
-        if format == WeightFormat::F32 && batch >= BLAS_MIN_BATCH {
-            gpu.use_blas()?;
-        }
         let blocks = model
             .layers
             .iter()
             .map(|block| {
-                let Mixer::Mamba(m) = &block.mixer else {
-                    unreachable!("checked above")
-                };
                 Ok(GpuBlock {
                     norm: gpu.upload(&values(block.norm.weight.val()))?,
                     eps: block.norm.eps as f32,
-                    mixer: GpuMamba::new(&gpu, m, format, batch)?,
+                    mixer: GpuMixer::new(&gpu, &block.mixer, format, batch)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -166,6 +264,13 @@ impl GpuDecoder {
             .iter()
             .map(|b| b.mixer.widths())
             .fold((1, 1, 1), |m, w| (m.0.max(w.0), m.1.max(w.1), m.2.max(w.2)));
+        let on_blas = batch >= BLAS_MIN_BATCH
+            && (format == WeightFormat::F32 || half == HalfProducts::TensorCores);
+        if on_blas {
+            // A product's input is the normalised residual or a (batch, u)
+            // activation.
+            gpu.use_blas(batch * d_model.max(u))?;
+        }
         let scratch = Scratch {
             residual: [gpu.zeros(batch * d_model)?, gpu.zeros(batch * d_model)?],
             normed: gpu.zeros(batch * d_model)?,
@@ -190,6 +295,7 @@ impl GpuDecoder {
             logits: vec![0.0; batch * vocab],
             use_graphs: true,
             graphs: Graphs::default(),
+            rounds_activations: on_blas && format != WeightFormat::F32,
             gpu,
         }))
     }
@@ -205,29 +311,20 @@ impl GpuDecoder {
         self.batch
     }
 
+    /// Whether the products round their inputs to the weights' 16-bit
+    /// format for tensor cores ([`HalfProducts::TensorCores`] at a batch
+    /// that runs them on cuBLAS), so that the logits agree with the CPU
+    /// decoder's to bf16 precision rather than f32's.
+    pub fn rounds_activations(&self) -> bool {
+        self.rounds_activations
+    }
+
     /// Continues from `state` (of this decoder's batch), e.g. after a
     /// parallel prefill with [`LanguageModel::prefill`] on any backend.
     pub fn load_state<B: Backend>(&mut self, state: &LmState<B>) -> Result<()> {
-        if state.layers.len() != self.blocks.len() {
-            return Err(Error::config(
-                "state",
-                format!(
-                    "{} layer states for {} layers",
-                    state.layers.len(),
-                    self.blocks.len()
-                ),
-            ));
-        }
-        for (block, s) in self.blocks.iter_mut().zip(&state.layers) {
-            match s {
-                MixerState::Mamba(s) => block.mixer.load_state(&self.gpu, s)?,
-                _ => {
-                    return Err(Error::config(
-                        "state",
-                        "the state belongs to another kind of mixer",
-                    ));
-                }
-            }
+        let states = layer_states(state, self.blocks.len())?;
+        for (block, s) in self.blocks.iter_mut().zip(states) {
+            block.mixer.load_state(&self.gpu, s)?;
         }
         self.gpu.synchronize()
     }
@@ -287,29 +384,15 @@ impl GpuDecoder {
         if !self.use_graphs {
             return self.queue_step(greedy);
         }
-        let captured = if greedy {
-            &self.graphs.greedy
-        } else {
-            &self.graphs.logits
-        };
-        if captured.is_none() {
+        if self.graphs.slot(greedy).is_none() {
             if self.gpu.blas.is_some() {
                 self.warm_up_blas()?;
             }
             let graph = self.gpu.capture(|| self.queue_step(greedy))?;
-            let slot = if greedy {
-                &mut self.graphs.greedy
-            } else {
-                &mut self.graphs.logits
-            };
-            *slot = Some(graph);
+            *self.graphs.slot(greedy) = Some(graph);
         }
-        let graph = if greedy {
-            &self.graphs.greedy
-        } else {
-            &self.graphs.logits
-        };
-        graph
+        self.graphs
+            .slot(greedy)
             .as_ref()
             .expect("captured above")
             .launch()
