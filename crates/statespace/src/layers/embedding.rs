@@ -22,8 +22,19 @@ impl<B: Backend> Embedding<B> {
     /// A (`vocab`, `d_model`) table drawn from N(0, 1) by `rng`, as PyTorch
     /// and burn initialise embeddings.
     pub fn new(vocab: usize, d_model: usize, device: &B::Device, rng: &mut impl Rng) -> Self {
+        Self::with_std(vocab, d_model, 1.0, device, rng)
+    }
+
+    /// A (`vocab`, `d_model`) table drawn from N(0, std²) by `rng`.
+    pub fn with_std(
+        vocab: usize,
+        d_model: usize,
+        std: f64,
+        device: &B::Device,
+        rng: &mut impl Rng,
+    ) -> Self {
         Self {
-            weight: Param::from_tensor(normal(rng, [vocab, d_model], 0.0, 1.0, device)),
+            weight: Param::from_tensor(normal(rng, [vocab, d_model], 0.0, std, device)),
         }
     }
 }

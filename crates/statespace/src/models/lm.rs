@@ -22,6 +22,11 @@ use crate::layers::norm::RmsNorm;
 use crate::ops::SsmBackend;
 use crate::size::{overflow, sum_of_products};
 
+/// The standard deviation of a new model's embeddings: mamba_ssm's
+/// `initializer_range` (its `MambaLMHeadModel` draws N(0, 0.02²); N(0, 1)
+/// with a tied head starts from logits of norm √d_model).
+const EMBEDDING_STD: f64 = 0.02;
+
 /// Hyperparameters of a language model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,7 +103,7 @@ impl LmConfig {
         self.validate()?;
         let d = self.d_model();
         Ok(LanguageModel {
-            embeddings: Embedding::new(self.vocab_size, d, device, rng),
+            embeddings: Embedding::with_std(self.vocab_size, d, EMBEDDING_STD, device, rng),
             layers: (0..self.n_layer)
                 .map(|_| {
                     Ok(Block {

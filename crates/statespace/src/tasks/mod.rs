@@ -10,6 +10,7 @@ pub mod mqar;
 pub mod pathfinder;
 pub mod selective_copying;
 pub mod series_classification;
+pub mod text;
 
 use std::fmt;
 
@@ -151,10 +152,13 @@ pub enum TaskConfig {
     /// Forecasting a time series (the Informer protocol); trained with
     /// MSE/MAE, not as a classification [`Task`].
     Forecast(forecast::ForecastConfig),
+    /// Language modelling on a text corpus; trains a language model, not
+    /// a classifier.
+    Lm(text::TextConfig),
 }
 
 impl TaskConfig {
-    /// Builds a classification task (every kind but `forecast`).
+    /// Builds a classification task (every kind but `forecast` and `lm`).
     pub fn build(&self) -> Result<Box<dyn Task>> {
         match self {
             TaskConfig::Listops(c) => Ok(Box::new(listops::ListOps::new(c.clone())?)),
@@ -173,6 +177,10 @@ impl TaskConfig {
             TaskConfig::Forecast(_) => Err(Error::config(
                 "task.kind",
                 "a forecast task has no classes: it trains a forecaster, not a classifier",
+            )),
+            TaskConfig::Lm(_) => Err(Error::config(
+                "task.kind",
+                "an lm task has no classes: it trains a language model, not a classifier",
             )),
         }
     }

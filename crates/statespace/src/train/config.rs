@@ -18,11 +18,11 @@ use crate::layers::mambamixer::MambaMixerConfig;
 use crate::layers::s4::{KernelMode, S4Config, SsmInit};
 use crate::layers::s5::S5Config;
 use crate::layers::spacetime::SpaceTimeRecipe;
-use crate::models::MixerConfig;
 use crate::models::chimera::ChimeraForecasterConfig;
 use crate::models::classifier::{ClassifierConfig, InputKind, NormKind, Pooling};
 use crate::models::forecaster::ForecasterConfig;
 use crate::models::tsm2::Tsm2Config;
+use crate::models::{LmConfig, MixerConfig};
 use crate::tasks::forecast::{ForecastConfig, ForecastData};
 use crate::tasks::{Task, TaskConfig};
 
@@ -243,8 +243,45 @@ impl ModelConfig {
         })
     }
 
-    /// A mixer stack of `shape`.
-    fn stack(&self, shape: &StackShape<'_>) -> Result<ClassifierConfig> {
+    /// The language model of a `lm` task over `vocab` tokens in windows of
+    /// `max_len`: `n_layers` pre-norm RMSNorm blocks of the mixer, tied
+    /// embeddings (`pooling` plays no part). Fails, naming the key, for a
+    /// setting the language model does not have (dropout, a LayerNorm,
+    /// post-norm blocks) or a non-causal mixer.
+    pub fn language_model(&self, vocab: usize, max_len: usize) -> Result<LmConfig> {
+        let mixer = self.mixer_config(max_len, "lm")?;
+        if self.dropout != 0.0 {
+            return Err(Error::config(
+                "model.dropout",
+                "the language model has no dropout: set it to 0",
+            ));
+        }
+        if self.norm.is_some_and(|n| n != NormKind::Rms) || !self.prenorm {
+            return Err(Error::config(
+                "model.norm",
+                "the language model's blocks are pre-norm RMSNorm (norm = \"rms\", prenorm = true)",
+            ));
+        }
+        if self.bidirectional || !mixer.is_causal() {
+            return Err(Error::config(
+                "model.mixer",
+                "a language model needs a causal mixer: a bidirectional one sees the tokens it predicts",
+            ));
+        }
+        let config = LmConfig {
+            vocab_size: vocab,
+            n_layer: self.n_layers,
+            mixer,
+            norm_eps: 1e-5,
+            tie_embeddings: true,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The mixer of a stack whose sequences are at most `max_len` long,
+    /// for task `name` (in errors).
+    fn mixer_config(&self, max_len: usize, name: &str) -> Result<MixerConfig> {
         let d = self.d_model;
         let mixer = match self.mixer {
             MixerKind::S4 | MixerKind::S4d => {
@@ -253,7 +290,7 @@ impl ModelConfig {
                     d_model: d,
                     d_state: self.d_state.unwrap_or(64),
                     bidirectional: self.bidirectional,
-                    l_max: Some(shape.max_len),
+                    l_max: Some(max_len),
                     dt_min: self.dt_min,
                     dt_max: self.dt_max,
                     mode: if diag {
@@ -323,7 +360,7 @@ impl ModelConfig {
             }),
             MixerKind::Hyena => MixerConfig::Hyena(HyenaConfig {
                 order: self.order,
-                ..HyenaConfig::new(d, shape.max_len)
+                ..HyenaConfig::new(d, max_len)
             }),
             // safari's layer recipe (configs/model/layer/long-conv.yaml):
             // two channels, λ 0.003 (the code's default 0.1 zeroes the
@@ -333,7 +370,7 @@ impl ModelConfig {
                     "model.mixer",
                     format!(
                         "{:?} is a whole forecasting network: use it with task.kind = \"forecast\", not with `{}`",
-                        self.mixer, shape.name
+                        self.mixer, name
                     ),
                 ));
             }
@@ -341,7 +378,7 @@ impl ModelConfig {
                 bidirectional: self.bidirectional,
                 channels: 2,
                 lam: 3e-3,
-                ..LongConvConfig::new(d, shape.max_len)
+                ..LongConvConfig::new(d, max_len)
             }),
         };
         if self.d_state.is_some() && matches!(self.mixer, MixerKind::Hyena | MixerKind::LongConv) {
@@ -356,6 +393,12 @@ impl ModelConfig {
                 "only the Mamba-3 mixer has a MIMO rank",
             ));
         }
+        Ok(mixer)
+    }
+
+    /// A mixer stack of `shape`.
+    fn stack(&self, shape: &StackShape<'_>) -> Result<ClassifierConfig> {
+        let mixer = self.mixer_config(shape.max_len, shape.name)?;
         let norm = self.norm.unwrap_or(match self.mixer {
             MixerKind::S4
             | MixerKind::S4d

@@ -1,12 +1,13 @@
 //! Training: configs, AdamW with SSM parameter groups, schedules,
 //! reproducible data order, checkpoints, the objectives (classification,
-//! forecasting) and the training loop.
+//! forecasting, language modelling) and the training loop.
 
 pub mod checkpoint;
 pub mod classify;
 pub mod config;
 pub mod data;
 pub mod forecast;
+pub mod lm;
 pub mod objective;
 pub mod optim;
 pub mod run;

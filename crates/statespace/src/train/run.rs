@@ -16,6 +16,7 @@ use super::checkpoint;
 use super::classify::Classification;
 use super::config::TrainConfig;
 use super::forecast::Forecasting;
+use super::lm::LanguageModeling;
 use super::objective::{Goal, Objective};
 use super::optim::{AdamW, step};
 use super::schedule::CosineWithWarmup;
@@ -207,7 +208,8 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricRow>> {
 /// first checkpoint starts again from step 1). The run folder is locked for
 /// the whole call: a second process on the same folder gets an error, and a
 /// new run never overwrites a folder that holds one. Classification tasks
-/// train a classifier, `forecast` tasks a forecaster.
+/// train a classifier, `forecast` tasks a forecaster, `lm` tasks a
+/// language model.
 pub fn train<B>(
     config: &TrainConfig,
     run: &RunDir,
@@ -230,6 +232,10 @@ where
     match &config.task {
         TaskConfig::Forecast(_) => {
             let objective = Forecasting::new(config)?;
+            fit::<B, _>(&objective, config, run, resume, device, observer)
+        }
+        TaskConfig::Lm(_) => {
+            let objective = LanguageModeling::new(config)?;
             fit::<B, _>(&objective, config, run, resume, device, observer)
         }
         _ => {
