@@ -237,6 +237,77 @@ fn train_writes_a_run_folder_and_eval_checks_the_recurrent_view() {
 /// writes the MSE / MAE curves, and `ssm eval` reports the test MSE and
 /// draws forecast-vs-truth plots.
 #[test]
+fn lm_run_trains_evaluates_and_generates() {
+    let runs = scratch("lm");
+    let corpus = runs.join("corpus.txt");
+    let text: String = (0..400)
+        .map(|i| ["state ", "space ", "model "][i % 3])
+        .collect();
+    std::fs::write(&corpus, text).unwrap();
+    let config = repo_root().join("configs/lm-fortunes-mamba.toml");
+    let out = run_ok(
+        ssm()
+            .args(["train", "--name", "lm", "--runs"])
+            .arg(&runs)
+            .arg("--config")
+            .arg(&config)
+            .arg("--set")
+            .arg(format!("task.path=\"{}\"", corpus.display()))
+            .args([
+                "--set",
+                "task.seq_len=32",
+                "--set",
+                "model.d_model=16",
+                "--set",
+                "model.n_layers=1",
+                "--set",
+                "schedule.steps=4",
+                "--set",
+                "schedule.warmup=1",
+                "--set",
+                "schedule.eval_every=2",
+                "--set",
+                "schedule.batch_size=4",
+            ]),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("bits_per_byte"), "{stdout}");
+    let run = runs.join("lm");
+    for file in ["metrics.csv", "loss.png", "bits_per_byte.png"] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let out = run_ok(ssm().arg("eval").arg(&run));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("test bits per byte"), "{stdout}");
+    let out = run_ok(
+        ssm()
+            .args([
+                "generate",
+                "--prompt",
+                "state ",
+                "--max-tokens",
+                "8",
+                "--run",
+            ])
+            .arg(&run),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("state ") && stdout.len() > 6, "{stdout}");
+    // A classification run is not a language model.
+    let err = String::from_utf8_lossy(
+        &ssm()
+            .args(["generate", "--prompt", "x", "--run"])
+            .arg(repo_root().join("configs"))
+            .output()
+            .unwrap()
+            .stderr,
+    )
+    .into_owned();
+    assert!(err.contains("config.toml"), "{err}");
+    std::fs::remove_dir_all(runs).unwrap();
+}
+
+#[test]
 fn forecast_run_writes_curves_and_eval_draws_forecasts() {
     let runs = scratch("forecast");
     let config = repo_root().join("configs/etth1-spacetime.toml");

@@ -1,14 +1,22 @@
-//! `ssm generate`: text generation with a Mamba / Mamba-2 checkpoint.
+//! `ssm generate`: text generation with a Mamba / Mamba-2 checkpoint, or
+//! with the language model of an `ssm train` run (`task.kind = "lm"`).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use rand::SeedableRng;
 use statespace::decode::WeightFormat;
 use statespace::generate::{Generator, Sampling};
+use statespace::models::LanguageModel;
 use statespace::models::pretrained::load;
+use statespace::ops::SsmBackend;
+use statespace::tasks::TaskConfig;
 use statespace::text::{Codec, check_prompt};
+use statespace::train::checkpoint::load_model;
+use statespace::train::lm::model_config;
+use statespace::train::{RunDir, TrainConfig};
 
 use crate::device::{DeviceKind, with_backend};
 
@@ -16,8 +24,12 @@ use crate::device::{DeviceKind, with_backend};
 #[derive(clap::Args)]
 pub struct Args {
     /// Checkpoint folder (Hugging Face or state-spaces/mamba layout).
-    #[arg(long)]
-    model: PathBuf,
+    #[arg(long, required_unless_present = "run", conflicts_with = "run")]
+    model: Option<PathBuf>,
+    /// A language-modelling run of `ssm train` (its best checkpoint, and
+    /// its tokenizer or bytes as its task read the corpus).
+    #[arg(long, value_name = "RUN_DIR")]
+    run: Option<PathBuf>,
     /// The prompt.
     #[arg(
         long,
@@ -48,7 +60,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Treat text as raw bytes (token = byte) instead of using the folder's
-    /// tokenizer.json.
+    /// tokenizer.json (a run's task says which it read).
     #[arg(long)]
     byte_level: bool,
     /// Prompt tokens per parallel prefill chunk.
@@ -66,7 +78,6 @@ pub struct Args {
 
 /// Runs `ssm generate`.
 pub fn run(args: Args) -> Result<()> {
-    let codec = Codec::for_folder(&args.model, args.byte_level)?;
     let text = match (&args.prompt, &args.prompt_file) {
         (Some(text), _) => text.clone(),
         (None, Some(path)) => {
@@ -77,7 +88,6 @@ pub fn run(args: Args) -> Result<()> {
         }
         (None, None) => bail!("give --prompt or --prompt-file"),
     };
-    let prompt = codec.encode(&text)?;
     let sampling = Sampling {
         temperature: args.temperature,
         top_k: args.top_k,
@@ -87,20 +97,29 @@ pub fn run(args: Args) -> Result<()> {
     };
     with_backend!(args.device, |B, device| {
         let start = Instant::now();
-        let ckpt = load::<B>(&args.model, &device)
-            .with_context(|| format!("loading {}", args.model.display()))?;
-        check_prompt(&prompt, ckpt.vocab_size)?;
+        let (model, vocab, codec) = match (&args.model, &args.run) {
+            (Some(dir), _) => {
+                let codec = Codec::for_folder(dir, args.byte_level)?;
+                let ckpt = load::<B>(dir, &device)
+                    .with_context(|| format!("loading {}", dir.display()))?;
+                (ckpt.model, ckpt.vocab_size, codec)
+            }
+            (None, Some(dir)) => trained::<B>(dir, &device)?,
+            (None, None) => bail!("give --model or --run"),
+        };
+        let prompt = codec.encode(&text)?;
+        check_prompt(&prompt, vocab)?;
         let loaded = start.elapsed();
         let start = Instant::now();
         let mut generator = Generator::with_weights(
-            &ckpt.model,
+            &model,
             &prompt,
             sampling,
             args.prefill_chunk,
             args.weights,
             &device,
         )?
-        .with_vocabulary(ckpt.vocab_size)?;
+        .with_vocabulary(vocab)?;
         let prefill = start.elapsed();
         let mut out = std::io::stdout().lock();
         write!(out, "{text}")?;
@@ -128,4 +147,33 @@ pub fn run(args: Args) -> Result<()> {
         );
         Ok(())
     })
+}
+
+/// The language model of run `dir` (its best checkpoint), its vocabulary
+/// and its codec: the task's tokenizer, or bytes.
+fn trained<B: SsmBackend>(
+    dir: &std::path::Path,
+    device: &B::Device,
+) -> Result<(LanguageModel<B>, usize, Codec)> {
+    let run = RunDir::new(dir.to_path_buf());
+    let toml = std::fs::read_to_string(run.config())
+        .with_context(|| format!("reading {}", run.config().display()))?;
+    let config = TrainConfig::from_toml(&toml, &[])?;
+    let TaskConfig::Lm(task) = &config.task else {
+        bail!(
+            "{} is not a language-modelling run (task.kind = \"lm\"): `ssm eval --run` evaluates it",
+            dir.display()
+        );
+    };
+    let codec = match &task.tokenizer {
+        Some(path) => Codec::from_tokenizer_json(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => Codec::Bytes,
+    };
+    let lm = model_config(&config)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
+    let model = load_model(&run.best(), lm.init::<B>(device, &mut rng)?)
+        .with_context(|| format!("loading {}", run.best().display()))?;
+    Ok((model, lm.vocab_size, codec))
 }
