@@ -125,6 +125,54 @@ fn golden() -> PathBuf {
 }
 
 #[test]
+fn eval_scores_a_text_with_a_checkpoint_in_chunks_carrying_the_state() {
+    let dir = scratch("eval-text");
+    let text = dir.join("text.txt");
+    std::fs::write(
+        &text,
+        "The state space model reads a long text one chunk at a time.\n",
+    )
+    .unwrap();
+    let score = |chunk: &str| {
+        let out = run_ok(
+            ssm()
+                .args(["eval", "--byte-level", "--chunk", chunk, "--model"])
+                .arg(golden().join("hf_mamba"))
+                .arg("--text")
+                .arg(&text),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(stdout.contains("60 tokens scored"), "{stdout}");
+        let nats: f64 = stdout
+            .split(" nats per token")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{stdout}"));
+        nats
+    };
+    // One chunk or nine: the same score, to f32 rounding.
+    let (whole, chunked) = (score("4096"), score("7"));
+    assert!(
+        (whole - chunked).abs() < 1e-5 * whole,
+        "{whole} vs {chunked}"
+    );
+    // Without a tokenizer.json the folder needs --byte-level.
+    let err = fails_cleanly(
+        &[
+            "eval".as_ref(),
+            "--model".as_ref(),
+            golden().join("hf_mamba").as_os_str(),
+            "--text".as_ref(),
+            text.as_os_str(),
+        ],
+        "tokenizer.json",
+    );
+    assert!(err.contains("byte-level"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn info_describes_both_layouts() {
     for (folder, layout, mixer) in [
         ("hf_mamba", "Hugging Face", "Mamba ("),

@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
+use statespace::models::pretrained::load;
 use statespace::tasks::{Split, TaskConfig};
+use statespace::text::{Codec, check_prompt};
 use statespace::train::checkpoint::load_model;
 use statespace::train::classify::evaluate;
 use statespace::train::data::collate;
@@ -23,7 +25,22 @@ use crate::plot::{Series, line_chart};
 #[derive(clap::Args)]
 pub struct Args {
     /// Run folder written by `ssm train`.
-    run: PathBuf,
+    #[arg(required_unless_present = "model", conflicts_with = "model")]
+    run: Option<PathBuf>,
+    /// Instead of a run: a language-model checkpoint folder (Hugging Face or
+    /// state-spaces layout) whose perplexity on `--text` is reported.
+    #[arg(long, requires = "text")]
+    model: Option<PathBuf>,
+    /// The text `--model` is scored on (UTF-8; any bytes with --byte-level).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    text: Option<PathBuf>,
+    /// With --model: bytes are tokens, instead of the folder's tokenizer.json.
+    #[arg(long)]
+    byte_level: bool,
+    /// With --model: tokens per chunk; the recurrent state carries over
+    /// between chunks, so every token is scored with its whole history.
+    #[arg(long, default_value_t = 2048)]
+    chunk: usize,
     /// Which checkpoint: best or last.
     #[arg(long, default_value = "best")]
     checkpoint: String,
@@ -41,7 +58,10 @@ const RECURRENT_TOLERANCE: f64 = 1e-3;
 
 /// Runs `ssm eval`.
 pub fn run(args: Args) -> Result<()> {
-    let run = RunDir::new(args.run.clone());
+    let Some(run) = args.run.clone() else {
+        return eval_text(&args);
+    };
+    let run = RunDir::new(run);
     let text = std::fs::read_to_string(run.config())
         .with_context(|| format!("reading {}", run.config().display()))?;
     let config = TrainConfig::from_toml(&text, &[])?;
@@ -125,6 +145,39 @@ const PLOTTED_WINDOWS: usize = 3;
 
 /// `ssm eval` of a forecasting run: test MSE / MAE and plots of the first,
 /// middle and last test windows (target channel, in the data's units).
+/// `ssm eval --model DIR --text FILE`: the checkpoint's perplexity on the
+/// text, every token scored with its whole history (chunks carrying the
+/// recurrent state), over all rows of its head.
+fn eval_text(args: &Args) -> Result<()> {
+    let (Some(dir), Some(path)) = (&args.model, &args.text) else {
+        bail!("give a run folder, or --model DIR with --text FILE");
+    };
+    let codec = Codec::for_folder(dir, args.byte_level)?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let ids: Vec<i64> = match (&codec, std::str::from_utf8(&bytes)) {
+        (Codec::Bytes, _) => bytes.iter().map(|&b| i64::from(b)).collect(),
+        (Codec::Tokenizer(_), Ok(text)) => codec.encode(text)?,
+        (Codec::Tokenizer(_), Err(e)) => bail!(
+            "{}: not UTF-8 (at byte {}), which the tokenizer needs; --byte-level scores raw bytes",
+            path.display(),
+            e.valid_up_to()
+        ),
+    };
+    with_backend!(args.device, |B, device| {
+        let ckpt = load::<B>(dir, &device).with_context(|| format!("loading {}", dir.display()))?;
+        check_prompt(&ids, ckpt.vocab_size).context("the text's tokens")?;
+        let (nats, targets) = ckpt.model.sequence_nll(&ids, args.chunk)?;
+        let per_token = nats / targets as f64;
+        println!(
+            "{}: {targets} tokens scored, {per_token:.6} nats per token, perplexity {:.4}, {:.4} bits per byte",
+            path.display(),
+            per_token.exp(),
+            nats / std::f64::consts::LN_2 / bytes.len() as f64
+        );
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
 /// `ssm eval` of a language-modelling run: nats per token and bits per
 /// byte on the test span.
 fn eval_lm(args: &Args, config: &TrainConfig, path: &std::path::Path) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Golden cases `hf_mamba*_io`: transformers' `MambaForCausalLM` /
-//! `Mamba2ForCausalLM` logits and greedy continuation, for the same weights
-//! in both checkpoint layouts (folders `hf_*` and `native_*`).
+//! `Mamba2ForCausalLM` logits, the perplexity they give `input_ids` and
+//! the greedy continuation, for the same weights in both checkpoint
+//! layouts (folders `hf_*` and `native_*`).
 
 use std::path::Path;
 
@@ -78,6 +79,7 @@ pub fn check_case<B: SsmBackend>(
             &expected.data,
             TOLERANCE,
         ));
+        checks.push(perplexity_check(case, &folder, &ckpt.model, &ids, file)?);
         let new_tokens =
             reference
                 .len()
@@ -97,4 +99,73 @@ pub fn check_case<B: SsmBackend>(
         });
     }
     Ok(checks)
+}
+
+/// Tokens per chunk of the perplexity check: small, so that the state is
+/// carried across several chunks of each row.
+const PERPLEXITY_CHUNK: usize = 3;
+
+/// Next-token NLL of each row of `input_ids` (nats per token) as
+/// [`LanguageModel::sequence_nll`] reads it in chunks, against the NLL
+/// transformers' f64 logits give (log-softmax over every row of its head).
+fn perplexity_check<B: SsmBackend>(
+    case: &str,
+    folder: &str,
+    model: &LanguageModel<B>,
+    ids: &HostTensor<i64>,
+    file: &SafetensorsFile,
+) -> Result<Check> {
+    let logits = file.f64("logits_f64")?;
+    let (&len, &vocab) = match (ids.shape.last(), logits.shape.last()) {
+        (Some(len), Some(vocab)) if *len >= 2 => (len, vocab),
+        _ => {
+            return Err(Error::Format {
+                path: file.path().to_path_buf(),
+                message:
+                    "input_ids needs rows of at least 2 tokens and logits_f64 a vocabulary axis"
+                        .into(),
+            });
+        }
+    };
+    let rows = ids.data.len() / len;
+    if logits.data.len() != rows * len * vocab {
+        return Err(Error::Format {
+            path: file.path().to_path_buf(),
+            message: format!(
+                "logits_f64 holds {} values, not {rows} × {len} × {vocab}",
+                logits.data.len()
+            ),
+        });
+    }
+    let (mut ours, mut reference) = (Vec::new(), Vec::new());
+    for (b, row) in ids.data.chunks_exact(len).enumerate() {
+        let (nats, targets) = model.sequence_nll(row, PERPLEXITY_CHUNK)?;
+        ours.push(nats / targets as f64);
+        let mut total = 0.0;
+        for t in 0..len - 1 {
+            let z = &logits.data[(b * len + t) * vocab..][..vocab];
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = max + z.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            let target = usize::try_from(row[t + 1])
+                .ok()
+                .filter(|&i| i < vocab)
+                .ok_or_else(|| Error::Format {
+                    path: file.path().to_path_buf(),
+                    message: format!(
+                        "input_ids holds {} outside the vocabulary ({vocab})",
+                        row[t + 1]
+                    ),
+                })?;
+            total += log_sum - z[target];
+        }
+        reference.push(total / (len - 1) as f64);
+    }
+    Ok(Check::new(
+        format!(
+            "{case} [{folder}]: nats per token of input_ids, read {PERPLEXITY_CHUNK} tokens at a time"
+        ),
+        &ours,
+        &reference,
+        TOLERANCE,
+    ))
 }

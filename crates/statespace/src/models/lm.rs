@@ -13,13 +13,13 @@ use burn::module::Module;
 use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
 use crate::layers::norm::RmsNorm;
-use crate::ops::SsmBackend;
+use crate::ops::{SsmBackend, mean_cross_entropy};
 use crate::size::{overflow, sum_of_products};
 
 /// The standard deviation of a new model's embeddings: mamba_ssm's
@@ -196,6 +196,46 @@ impl<B: SsmBackend> LanguageModel<B> {
             h = h.clone() + block.mixer.forward(block.norm.forward(h)?)?;
         }
         self.logits(h)
+    }
+
+    /// The summed next-token negative log-likelihood (nats) of `ids` (one
+    /// sequence, at least 2 tokens): every token after the first scored
+    /// with the whole history before it, over all rows of the head, the
+    /// sequence read in chunks of `chunk` tokens that carry the recurrent
+    /// state (exact at any length; memory grows with `chunk`, not with the
+    /// text). Returns (nats, targets).
+    pub fn sequence_nll(&self, ids: &[i64], chunk: usize) -> Result<(f64, usize)> {
+        if ids.len() < 2 {
+            return Err(Error::config(
+                "text",
+                format!("needs at least 2 tokens to score, got {}", ids.len()),
+            ));
+        }
+        if chunk == 0 {
+            return Err(Error::config("chunk", "must be at least 1"));
+        }
+        let device = self.embeddings.weight.val().device();
+        let mut state = self.initial_state(1)?;
+        let mut nats = 0.0;
+        let targets = ids.len() - 1;
+        for start in (0..targets).step_by(chunk) {
+            let len = chunk.min(targets - start);
+            let tokens = Tensor::<B, 2, Int>::from_data(
+                TensorData::new(ids[start..start + len].to_vec(), [1, len]),
+                &device,
+            );
+            let next = Tensor::<B, 1, Int>::from_data(
+                TensorData::new(ids[start + 1..start + len + 1].to_vec(), [len]),
+                &device,
+            );
+            let (logits, after) = self.forward_with_state(&state, tokens)?;
+            state = after;
+            let vocab = logits.dims()[2];
+            let mean = mean_cross_entropy(logits.reshape([len, vocab]), next)?;
+            let mean: f64 = burn::tensor::ElementConversion::elem(mean.into_scalar());
+            nats += mean * len as f64;
+        }
+        Ok((nats, targets))
     }
 
     /// Logits of a chunk of tokens (B, L) continuing from `state`; the state after it.
