@@ -9,15 +9,20 @@
 #                   wheel checked against its SHA-256
 #   series/<Name>.csv — Airline, Lynx and ShampooSales, small forecasting
 #                   series from the same wheel
+#   fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz — Zalando's
+#                   Fashion-MNIST (MIT) from Debian's `dataset-fashion-mnist`
+#                   package (/usr/share/datasets/fashion-mnist), each file
+#                   SHA-256 checked
 #   fortunes.txt  — the English text of Debian's `fortunes` package (BSD),
 #                   its 40 fortune files concatenated in name order, for
 #                   the `lm` task; the .deb fetched with `apt-get download`
 #                   and unpacked with `dpkg -x` (no root install)
 #
 # Needs python3 with pip, apt-get and dpkg; downloads two wheels from PyPI
-# and one .deb from the Debian archive, installs nothing. Where apt-get
-# cannot fetch the .deb, fortunes.txt is skipped with a warning (the `lm`
-# configs then say the file is missing); a checksum mismatch is an error.
+# and two .debs from the Debian archive, installs nothing. Where apt-get
+# cannot fetch a .deb, its files are skipped with a warning (the configs
+# that read them then say the file is missing); a checksum mismatch is an
+# error.
 set -euo pipefail
 
 DATA_DIR="${SSM_DATA_DIR:-$(cd "$(dirname "$0")/.." && pwd)/data}"
@@ -126,6 +131,50 @@ install_fortunes() {
     echo "fortunes: wrote $target (SHA-256 verified)"
 }
 install_fortunes
+
+FASHION_VERSION="0.0~git20200523.55506a9-1"
+FASHION_DEB_SHA256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0"
+FASHION_FILES="train-images-idx3-ubyte.gz:b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7
+train-labels-idx1-ubyte.gz:0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056
+t10k-images-idx3-ubyte.gz:cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa
+t10k-labels-idx1-ubyte.gz:8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"
+
+install_fashion_mnist() {
+    local out="$DATA_DIR/fashion-mnist" entry name sha missing=0
+    for entry in $FASHION_FILES; do
+        name="${entry%%:*}" sha="${entry##*:}"
+        echo "$sha  $out/$name" | sha256sum --check --status 2>/dev/null || missing=1
+    done
+    if [ "$missing" = 0 ]; then
+        echo "fashion-mnist: $out already present and verified"
+        return
+    fi
+    echo "fashion-mnist: downloading Debian's dataset-fashion-mnist $FASHION_VERSION"
+    mkdir -p "$work/fashion"
+    if ! (cd "$work/fashion" && apt-get download -q "dataset-fashion-mnist=$FASHION_VERSION" >/dev/null 2>&1); then
+        echo "fashion-mnist: WARNING: apt-get could not download the package; skipping $out" >&2
+        return
+    fi
+    local deb
+    deb="$(ls "$work"/fashion/dataset-fashion-mnist_*.deb)"
+    if ! echo "$FASHION_DEB_SHA256  $deb" | sha256sum --check --status; then
+        echo "fashion-mnist: the package has SHA-256 $(sha256sum "$deb" | cut -d' ' -f1), expected $FASHION_DEB_SHA256" >&2
+        exit 1
+    fi
+    dpkg -x "$deb" "$work/fashion/root"
+    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+    for entry in $FASHION_FILES; do
+        name="${entry%%:*}" sha="${entry##*:}"
+        cp "$work/fashion/root/usr/share/datasets/fashion-mnist/$name" "$out.tmp/$name"
+        if ! echo "$sha  $out.tmp/$name" | sha256sum --check --status; then
+            echo "fashion-mnist: $name has SHA-256 $(sha256sum "$out.tmp/$name" | cut -d' ' -f1), expected $sha" >&2
+            exit 1
+        fi
+    done
+    rm -rf "$out" && mv "$out.tmp" "$out"
+    echo "fashion-mnist: wrote $out (SHA-256 verified)"
+}
+install_fashion_mnist
 
 target="$DATA_DIR/digits.csv.gz"
 if [ -f "$target" ] && echo "$DIGITS_SHA256  $target" | sha256sum --check --status; then

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 mod host;
+pub mod idx;
 pub mod pytorch;
 pub mod safetensors;
 pub mod series_csv;

@@ -3,6 +3,7 @@
 //! same data in the same order with no downloads.
 
 pub mod digits;
+pub mod fashion_mnist;
 pub mod forecast;
 pub mod induction_heads;
 pub mod listops;
@@ -147,6 +148,9 @@ pub enum TaskConfig {
     Pathfinder(pathfinder::PathfinderConfig),
     /// Sequential 8×8 digits from scikit-learn (pixel by pixel, or permuted).
     Digits(digits::DigitsConfig),
+    /// Sequential 28×28 Fashion-MNIST (pixel by pixel, or permuted; the
+    /// files from `scripts/setup-data.sh`).
+    FashionMnist(fashion_mnist::FashionMnistConfig),
     /// UCR/UEA time-series classification (`scripts/setup-data.sh`).
     SeriesClassification(series_classification::SeriesClassificationConfig),
     /// Forecasting a time series (the Informer protocol); trained with
@@ -171,6 +175,9 @@ impl TaskConfig {
             TaskConfig::Mqar(c) => Ok(Box::new(mqar::Mqar::new(c.clone())?)),
             TaskConfig::Pathfinder(c) => Ok(Box::new(pathfinder::Pathfinder::new(c.clone())?)),
             TaskConfig::Digits(c) => Ok(Box::new(digits::Digits::new(c.clone())?)),
+            TaskConfig::FashionMnist(c) => {
+                Ok(Box::new(fashion_mnist::FashionMnist::new(c.clone())?))
+            }
             TaskConfig::SeriesClassification(c) => Ok(Box::new(
                 series_classification::SeriesClassification::new(c.clone())?,
             )),
