@@ -327,6 +327,19 @@ fn lm_run_trains_evaluates_and_generates() {
     let out = run_ok(ssm().arg("eval").arg(&run));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("test bits per byte"), "{stdout}");
+    // --stop-after 0 ends a run at its first checkpoint; --resume finishes it.
+    let out = run_ok(
+        ssm()
+            .args(["train", "--name", "short", "--stop-after", "0", "--runs"])
+            .arg(&runs)
+            .arg("--config")
+            .arg(run.join("config.toml")),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("stopped after step 2"), "{stdout}");
+    let out = run_ok(ssm().arg("train").arg("--resume").arg(runs.join("short")));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("trained 4 steps"), "{stdout}");
     let out = run_ok(
         ssm()
             .args([

@@ -39,6 +39,12 @@ pub struct Args {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
+    /// Stop at the first checkpoint (evaluation) after this many minutes,
+    /// for machines lent for a limited time: `--resume` continues the run
+    /// exactly (bench/peers/train/run_segment.sh carries it between
+    /// device commands).
+    #[arg(long, value_name = "MINUTES")]
+    stop_after: Option<f64>,
 }
 
 struct Bar {
@@ -48,6 +54,8 @@ struct Bar {
     columns: [&'static str; 2],
     loss: f64,
     metric: f64,
+    /// When `--stop-after` ends the run.
+    deadline: Option<Instant>,
 }
 
 impl Observer for Bar {
@@ -90,6 +98,10 @@ impl Observer for Bar {
                 self.bar.println(line);
             }
         }
+    }
+
+    fn should_stop(&self, _step: u64) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 }
 
@@ -198,11 +210,39 @@ pub fn run(args: Args) -> Result<()> {
         columns: ["loss", "metric"],
         loss: 0.0,
         metric: 0.0,
+        deadline: match args.stop_after {
+            Some(m) if m.is_finite() && m >= 0.0 => {
+                Some(Instant::now() + std::time::Duration::from_secs_f64(m * 60.0))
+            }
+            Some(m) => bail!("--stop-after takes minutes ≥ 0, got {m}"),
+            None => None,
+        },
     };
-    let summary = with_backend!(args.device, |B, device| {
-        train::<Autodiff<B>>(&config, &run_dir, resume, &device, &mut observer)
-            .map_err(anyhow::Error::from)
+    let result = with_backend!(args.device, |B, device| {
+        Ok::<_, anyhow::Error>(train::<Autodiff<B>>(
+            &config,
+            &run_dir,
+            resume,
+            &device,
+            &mut observer,
+        ))
     })?;
+    let summary = match result {
+        Err(statespace::error::Error::Interrupted { step }) => {
+            observer.bar.finish_and_clear();
+            plot_curves(
+                &run_dir.dir,
+                observer.columns,
+                &read_metrics(&run_dir.metrics())?,
+            )?;
+            println!(
+                "stopped after step {step} (--stop-after, at a checkpoint); continue with: ssm train --resume {}",
+                run_dir.dir.display()
+            );
+            return Ok(());
+        }
+        other => other?,
+    };
     observer.bar.finish_and_clear();
     let [first, second] = summary.columns;
     plot_curves(
