@@ -56,7 +56,7 @@ fn the_official_files_split_into_55000_5000_and_10000_images() {
     let (first, label) = values(&task.example(Split::Test, 0));
     assert_eq!(label, 9);
     assert!(first.iter().all(|v| (0.0..=1.0).contains(v)));
-    assert!(first.iter().any(|&v| v == 0.0) && first.iter().any(|&v| v > 0.5));
+    assert!(first.contains(&0.0) && first.iter().any(|&v| v > 0.5));
     // The permuted variant reads the same pixels in another fixed order.
     let permuted = FashionMnist::new(FashionMnistConfig {
         dir: Some(dir),
