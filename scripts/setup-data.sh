@@ -94,6 +94,26 @@ PY
 }
 install_sktime
 
+# fetch_deb PACKAGE VERSION SHA256 DIR: downloads the Debian package with
+# `apt-get download` into DIR, checks its SHA-256 (a mismatch ends the
+# script) and unpacks it into DIR/root with `dpkg -x`. Returns 1, with a
+# warning, when apt-get cannot fetch it.
+fetch_deb() {
+    local package=$1 version=$2 sha=$3 dir=$4 deb
+    echo "$package: downloading Debian's $package $version"
+    mkdir -p "$dir"
+    if ! (cd "$dir" && apt-get download -q "$package=$version" >/dev/null 2>&1); then
+        echo "$package: WARNING: apt-get could not download the package; skipping it" >&2
+        return 1
+    fi
+    deb="$(ls "$dir"/"$package"_*.deb)"
+    if ! echo "$sha  $deb" | sha256sum --check --status; then
+        echo "$package: the package has SHA-256 $(sha256sum "$deb" | cut -d' ' -f1), expected $sha" >&2
+        exit 1
+    fi
+    dpkg -x "$deb" "$dir/root"
+}
+
 FORTUNES_VERSION="1:1.99.1-7.3"
 FORTUNES_DEB_SHA256="41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5"
 FORTUNES_TXT_SHA256="2fc106f17c1d1059a2883c69171a75c17df0d426ae6c3de824cca88b787dcc8b"
@@ -104,19 +124,7 @@ install_fortunes() {
         echo "fortunes: $target already present and verified"
         return
     fi
-    echo "fortunes: downloading Debian's fortunes $FORTUNES_VERSION"
-    mkdir -p "$work/fortunes"
-    if ! (cd "$work/fortunes" && apt-get download -q "fortunes=$FORTUNES_VERSION" >/dev/null 2>&1); then
-        echo "fortunes: WARNING: apt-get could not download the package; skipping $target" >&2
-        return
-    fi
-    local deb
-    deb="$(ls "$work"/fortunes/fortunes_*.deb)"
-    if ! echo "$FORTUNES_DEB_SHA256  $deb" | sha256sum --check --status; then
-        echo "fortunes: the package has SHA-256 $(sha256sum "$deb" | cut -d' ' -f1), expected $FORTUNES_DEB_SHA256" >&2
-        exit 1
-    fi
-    dpkg -x "$deb" "$work/fortunes/root"
+    fetch_deb fortunes "$FORTUNES_VERSION" "$FORTUNES_DEB_SHA256" "$work/fortunes" || return 0
     local dir="$work/fortunes/root/usr/share/games/fortunes" name
     : > "$work/fortunes.txt"
     for name in $(LC_ALL=C ls "$dir"); do
@@ -149,19 +157,7 @@ install_fashion_mnist() {
         echo "fashion-mnist: $out already present and verified"
         return
     fi
-    echo "fashion-mnist: downloading Debian's dataset-fashion-mnist $FASHION_VERSION"
-    mkdir -p "$work/fashion"
-    if ! (cd "$work/fashion" && apt-get download -q "dataset-fashion-mnist=$FASHION_VERSION" >/dev/null 2>&1); then
-        echo "fashion-mnist: WARNING: apt-get could not download the package; skipping $out" >&2
-        return
-    fi
-    local deb
-    deb="$(ls "$work"/fashion/dataset-fashion-mnist_*.deb)"
-    if ! echo "$FASHION_DEB_SHA256  $deb" | sha256sum --check --status; then
-        echo "fashion-mnist: the package has SHA-256 $(sha256sum "$deb" | cut -d' ' -f1), expected $FASHION_DEB_SHA256" >&2
-        exit 1
-    fi
-    dpkg -x "$deb" "$work/fashion/root"
+    fetch_deb dataset-fashion-mnist "$FASHION_VERSION" "$FASHION_DEB_SHA256" "$work/fashion" || return 0
     rm -rf "$out.tmp" && mkdir -p "$out.tmp"
     for entry in $FASHION_FILES; do
         name="${entry%%:*}" sha="${entry##*:}"

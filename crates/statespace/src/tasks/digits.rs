@@ -56,10 +56,7 @@ pub struct Digits {
 
 /// Where the digits file is looked for.
 pub fn default_path() -> PathBuf {
-    std::env::var_os("SSM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("data"))
-        .join("digits.csv.gz")
+    super::data_dir().join("digits.csv.gz")
 }
 
 impl Digits {

@@ -77,10 +77,7 @@ impl Default for FashionMnistConfig {
 
 /// Where the files are looked for.
 pub fn default_dir() -> PathBuf {
-    std::env::var_os("SSM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("data"))
-        .join("fashion-mnist")
+    super::data_dir().join("fashion-mnist")
 }
 
 /// The images and labels of one of the two official sets.

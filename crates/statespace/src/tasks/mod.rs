@@ -15,6 +15,8 @@ pub mod text;
 
 use std::fmt;
 
+use std::path::PathBuf;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -118,6 +120,14 @@ pub trait Task: Send + Sync {
     fn step_targets(&self) -> bool {
         false
     }
+}
+
+/// The folder `scripts/setup-data.sh` installs data sets into:
+/// `$SSM_DATA_DIR`, defaulting to `data`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("SSM_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data"))
 }
 
 /// A generator seeded by (task seed, split, index).

@@ -75,12 +75,10 @@ impl SeriesClassification {
                 format!("must be in [0, 1), got {}", config.val_fraction),
             ));
         }
-        let dir = config.dir.clone().unwrap_or_else(|| {
-            std::env::var_os("SSM_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("data"))
-                .join("ucr")
-        });
+        let dir = config
+            .dir
+            .clone()
+            .unwrap_or_else(|| super::data_dir().join("ucr"));
         let file = |part: &str| -> Result<TsFile> {
             let path = dir
                 .join(&config.name)

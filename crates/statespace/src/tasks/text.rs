@@ -57,10 +57,7 @@ impl Default for TextConfig {
 
 /// `$SSM_DATA_DIR/fortunes.txt` (`SSM_DATA_DIR` defaulting to `data`).
 pub fn default_path() -> PathBuf {
-    std::env::var_os("SSM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("data"))
-        .join("fortunes.txt")
+    super::data_dir().join("fortunes.txt")
 }
 
 /// One split's tokens and the UTF-8 bytes they encode.
@@ -114,10 +111,7 @@ impl TextConfig {
     /// The vocabulary size: 256 for bytes, the tokenizer's (with its added
     /// tokens) otherwise.
     pub fn vocab_size(&self) -> Result<usize> {
-        match self.codec()? {
-            Codec::Bytes => Ok(256),
-            Codec::Tokenizer(t) => Ok(t.get_vocab_size(true)),
-        }
+        Ok(vocab_of(&self.codec()?))
     }
 
     fn codec(&self) -> Result<Codec> {
@@ -201,10 +195,19 @@ impl TextConfig {
         }
         Ok(TextData {
             spans,
-            vocab: self.vocab_size()?,
+            vocab: vocab_of(&codec),
             seq_len: self.seq_len,
             max_eval_tokens: self.max_eval_tokens,
         })
+    }
+}
+
+/// The vocabulary of `codec`: 256 byte values, or the tokenizer's size with
+/// its added tokens.
+fn vocab_of(codec: &Codec) -> usize {
+    match codec {
+        Codec::Bytes => 256,
+        Codec::Tokenizer(t) => t.get_vocab_size(true),
     }
 }
 
