@@ -22,7 +22,7 @@ static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 struct Quiet;
 
 impl Observer for Quiet {
-    fn step(&mut self, _: u64, _: u64, _: f64, _: f64) {}
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
     fn eval(&mut self, _: &MetricRow) {}
 }
 

@@ -20,7 +20,7 @@ struct Quiet {
 }
 
 impl Observer for Quiet {
-    fn step(&mut self, _: u64, _: u64, _: f64, _: f64) {}
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
     fn eval(&mut self, _: &MetricRow) {}
     fn should_stop(&self, step: u64) -> bool {
         self.stop_at == Some(step)

@@ -47,7 +47,7 @@ fn the_archive_sets_have_their_published_shapes() {
 struct Quiet;
 
 impl Observer for Quiet {
-    fn step(&mut self, _: u64, _: u64, _: f64, _: f64) {}
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
     fn eval(&mut self, _: &MetricRow) {}
 }
 

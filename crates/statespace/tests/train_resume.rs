@@ -41,7 +41,7 @@ struct Quiet {
 }
 
 impl Observer for Quiet {
-    fn step(&mut self, _: u64, _: u64, _: f64, _: f64) {}
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
     fn eval(&mut self, _: &MetricRow) {}
     fn should_stop(&self, step: u64) -> bool {
         self.stop_at == Some(step)
@@ -296,4 +296,28 @@ fn a_batch_that_cannot_fit_in_memory_is_refused_before_training() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(run.dir);
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_non_finite_loss_before_any_checkpoint() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    type B = Autodiff<Flex>;
+    let device = Default::default();
+    // Steps of 1e30 overflow the parameters after the first update.
+    let config = TrainConfig::from_toml(
+        CONFIG,
+        &[
+            "optim.lr=1e30".into(),
+            "schedule.warmup=0".into(),
+            "model.dropout=0.0".into(),
+        ],
+    )
+    .unwrap();
+    let run = RunDir::new(scratch("diverging"));
+    let err = train::<B>(&config, &run, false, &device, &mut Quiet { stop_at: None }).unwrap_err();
+    assert!(
+        matches!(&err, Error::NonFinite { name, message } if name == "loss" && message.contains("..=")),
+        "{err}"
+    );
+    assert!(!run.last().exists(), "a diverged run wrote a checkpoint");
 }

@@ -266,6 +266,8 @@ fn train_steps(args: TrainArgs) -> Result<()> {
             let (loss, _) = cross_entropy(logits, batch.labels)?;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = step::<A, _>(&mut adam, net, &grads, 1.0).0;
+            // Wait for the step's kernels (GPU launches are asynchronous).
+            let _ = <A as burn::tensor::backend::Backend>::sync(&device);
             if s >= 3 {
                 times.push(start.elapsed().as_secs_f64());
             }
@@ -303,7 +305,8 @@ fn forecast_steps(args: ForecastArgs) -> Result<()> {
         let mut times = Vec::with_capacity(args.steps.max(1));
         for s in 0..args.steps.max(1) + 3 {
             let start = Instant::now();
-            let (loss, _) = objective.train_step(&net, config.seed, s as u64 + 1, &device)?;
+            let windows = Objective::<A>::prepare(&objective, config.seed, s as u64 + 1)?;
+            let (loss, _) = objective.train_step(&net, windows, &device)?;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = step::<A, _>(&mut adam, net, &grads, 1.0).0;
             // Wait for the step's kernels (GPU launches are asynchronous).

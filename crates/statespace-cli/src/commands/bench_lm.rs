@@ -114,8 +114,9 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
                 .reshape([batch * len, config.vocab_size]);
             let loss = mean_cross_entropy(logits, targets)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            // The step reads the gradient norm back, which waits for the device.
             model = step::<A, _>(&mut adam, model, &grads, 1.0).0;
+            // Wait for the step's kernels (GPU launches are asynchronous).
+            let _ = <A as burn::tensor::backend::Backend>::sync(&device);
             if s >= 2 {
                 times.push(start.elapsed().as_secs_f64());
             }

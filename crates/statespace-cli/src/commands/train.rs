@@ -50,12 +50,30 @@ pub struct Args {
 struct Bar {
     bar: ProgressBar,
     started: Instant,
-    first_step: Option<u64>,
+    /// The first step of this process and when it ended.
+    first_step: Option<(u64, Instant)>,
     columns: [&'static str; 2],
+    /// Last step seen.
+    last_step: u64,
+    /// Whether a loss was shown yet.
+    shown: bool,
     loss: f64,
     metric: f64,
     /// When `--stop-after` ends the run.
     deadline: Option<Instant>,
+}
+
+impl Bar {
+    /// Training steps per second since the first step of this process
+    /// ended (evaluations included, start-up and kernel compilation not).
+    fn rate(&self, step: u64) -> f64 {
+        match self.first_step {
+            Some((first, at)) if step > first => {
+                (step - first) as f64 / at.elapsed().as_secs_f64().max(1e-9)
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 impl Observer for Bar {
@@ -63,32 +81,40 @@ impl Observer for Bar {
         self.columns = names;
     }
 
-    fn step(&mut self, step: u64, total: u64, loss: f64, metric: f64) {
-        let first = *self.first_step.get_or_insert(step);
-        // Exponential moving averages keep the display readable.
-        let a = if step == first { 1.0 } else { 0.05 };
-        self.loss = (1.0 - a) * self.loss + a * loss;
-        self.metric = (1.0 - a) * self.metric + a * metric;
-        let rate = (step - first + 1) as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+    fn step(&mut self, step: u64, total: u64, recent: Option<(f64, f64)>) {
+        self.first_step.get_or_insert((step, Instant::now()));
+        if let Some((loss, metric)) = recent {
+            // Exponential moving averages keep the display readable.
+            let a = if self.shown { 0.2 } else { 1.0 };
+            self.shown = true;
+            self.loss = (1.0 - a) * self.loss + a * loss;
+            self.metric = (1.0 - a) * self.metric + a * metric;
+        }
         self.bar.set_length(total);
         self.bar.set_position(step);
         self.bar.set_message(format!(
             "{} {:.4}  {} {:.4}  {:.2} steps/s",
-            self.columns[0], self.loss, self.columns[1], self.metric, rate
+            self.columns[0],
+            self.loss,
+            self.columns[1],
+            self.metric,
+            self.rate(step)
         ));
+        self.last_step = step;
     }
 
     fn eval(&mut self, row: &MetricRow) {
         if row.split != "train" {
             let line = format!(
-                "step {:>6}  {:<5} {} {:.4}  {} {:.4}  ({:.0} s)",
+                "step {:>6}  {:<5} {} {:.4}  {} {:.4}  ({:.0} s, {:.2} steps/s)",
                 row.step,
                 row.split,
                 self.columns[0],
                 row.loss,
                 self.columns[1],
                 row.metric,
-                self.started.elapsed().as_secs_f64()
+                self.started.elapsed().as_secs_f64(),
+                self.rate(self.last_step)
             );
             // A hidden bar (output to a file or pipe) drops its printed
             // lines, and logs need the evaluations most.
@@ -207,6 +233,8 @@ pub fn run(args: Args) -> Result<()> {
         bar,
         started: Instant::now(),
         first_step: None,
+        last_step: 0,
+        shown: false,
         columns: ["loss", "metric"],
         loss: 0.0,
         metric: 0.0,

@@ -188,9 +188,40 @@ impl<B: SsmBackend> LanguageModel<B> {
         }
     }
 
-    /// Logits (B, L, vocab) of tokens (B, L), in parallel.
+    /// Logits (B, L, vocab) of tokens (B, L), in parallel. The ids are
+    /// checked against the vocabulary with one read from the device; ids
+    /// that are on the host go through [`LanguageModel::forward_ids`]
+    /// without it.
     pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         self.check_tokens(&tokens)?;
+        self.forward_checked(tokens)
+    }
+
+    /// Logits (B, L, vocab) of host token ids, `ids` row-major (B, L) with
+    /// `batch` rows; the ids are checked on the host, so the call queues its
+    /// kernels without waiting for the device.
+    pub fn forward_ids(&self, ids: Vec<i64>, batch: usize) -> Result<Tensor<B, 3>> {
+        let vocab = self.vocab_size() as i64;
+        if batch == 0 || ids.is_empty() || !ids.len().is_multiple_of(batch) {
+            return Err(Error::config(
+                "tokens",
+                format!("{} ids do not make {batch} equal rows", ids.len()),
+            ));
+        }
+        if let Some(bad) = ids.iter().find(|&&t| !(0..vocab).contains(&t)) {
+            return Err(Error::config(
+                "tokens",
+                format!("token ids must lie in 0..{vocab}, got {bad}"),
+            ));
+        }
+        let len = ids.len() / batch;
+        let device = self.embeddings.weight.val().device();
+        let tokens = Tensor::from_data(TensorData::new(ids, [batch, len]), &device);
+        self.forward_checked(tokens)
+    }
+
+    /// [`LanguageModel::forward`] of ids already checked.
+    fn forward_checked(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         let mut h = self.embeddings.forward(tokens)?;
         for block in &self.layers {
             h = h.clone() + block.mixer.forward(block.norm.forward(h)?)?;

@@ -7,12 +7,12 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::config::TrainConfig;
-use super::data::{collate, train_batch};
-use super::objective::{Goal, Objective, Tally};
+use super::data::{collate, train_examples};
+use super::objective::{Goal, Objective, PendingTally, Tally};
 use crate::error::Result;
 use crate::models::classifier::{Classifier, ClassifierConfig};
 use crate::ops::{CrossEntropyOps, SsmBackend, mean_cross_entropy};
-use crate::tasks::{Split, Task};
+use crate::tasks::{Example, Split, Task};
 
 /// A classification task and its classifier.
 pub struct Classification {
@@ -56,26 +56,23 @@ where
         self.model.init(device, rng)
     }
 
+    type Batch = Vec<Example>;
+
+    fn prepare(&self, seed: u64, step: u64) -> Result<Vec<Example>> {
+        Ok(train_examples(self.task.as_ref(), seed, self.batch, step))
+    }
+
     fn train_step(
         &self,
         model: &Classifier<B>,
-        seed: u64,
-        step: u64,
+        examples: Vec<Example>,
         device: &B::Device,
-    ) -> Result<(Tensor<B, 1>, Tally)> {
-        let b = train_batch::<B>(self.task.as_ref(), seed, self.batch, step, device);
+    ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)> {
+        let b = collate::<B>(self.task.as_ref(), &examples, device);
         let count = b.targets();
         let logits = model.forward(b.inputs.clone(), b.readout())?;
-        let (loss, correct) = cross_entropy(logits, b.labels)?;
-        let value: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
-        Ok((
-            loss,
-            Tally {
-                loss: value * count as f64,
-                metric: correct as f64,
-                count,
-            },
-        ))
+        let (loss, sums) = cross_entropy(logits, b.labels)?;
+        Ok((loss, PendingTally::new(sums.inner(), count)))
     }
 
     fn evaluate(
@@ -89,18 +86,20 @@ where
 }
 
 /// Mean cross-entropy of `logits` (N, C) against `labels` (N), and the
-/// number of correct argmax predictions; fails on labels that are not one
-/// per row of the logits.
+/// batch's tally sums, detached and left on the device: (2) = [summed
+/// cross-entropy, correct argmax predictions]. Fails on labels that are
+/// not one per row of the logits.
 pub fn cross_entropy<B: CrossEntropyOps>(
     logits: Tensor<B, 2>,
     labels: Tensor<B, 1, Int>,
-) -> Result<(Tensor<B, 1>, usize)> {
+) -> Result<(Tensor<B, 1>, Tensor<B, 1>)> {
     crate::ops::cross_entropy::check_cross_entropy(&logits, &labels)?;
     let batch = labels.dims()[0];
-    let predicted = logits.clone().argmax(1).reshape([batch]);
-    let correct = predicted.equal(labels.clone()).int().sum().into_scalar();
-    let correct: i64 = burn::tensor::ElementConversion::elem(correct);
-    Ok((mean_cross_entropy(logits, labels)?, correct as usize))
+    let predicted = logits.clone().detach().argmax(1).reshape([batch]);
+    let correct = predicted.equal(labels.clone()).int().sum().float();
+    let loss = mean_cross_entropy(logits, labels)?;
+    let sums = Tensor::cat(vec![loss.clone().detach() * batch as f64, correct], 0);
+    Ok((loss, sums))
 }
 
 /// Loss and accuracy of `model` on a whole split; accuracy is the fraction
@@ -115,7 +114,8 @@ pub fn evaluate<B: SsmBackend>(
     Ok(tally(model, task, split, batch, device)?.means())
 }
 
-/// Loss and correct-prediction sums over a whole split.
+/// Loss and correct-prediction sums over a whole split (read from the
+/// device once, at the end).
 fn tally<B: SsmBackend>(
     model: &Classifier<B>,
     task: &dyn Task,
@@ -124,7 +124,7 @@ fn tally<B: SsmBackend>(
     device: &B::Device,
 ) -> Result<Tally> {
     let n = task.size(split);
-    let mut total = Tally::default();
+    let mut total = PendingTally::default();
     for start in (0..n).step_by(batch.max(1)) {
         let examples: Vec<_> = (start..(start + batch).min(n))
             .into_par_iter()
@@ -133,15 +133,10 @@ fn tally<B: SsmBackend>(
         let b = collate::<B>(task, &examples, device);
         let count = b.targets();
         let logits = model.forward(b.inputs.clone(), b.readout())?;
-        let (loss, correct) = cross_entropy(logits, b.labels)?;
-        let loss: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
-        total.add(Tally {
-            loss: loss * count as f64,
-            metric: correct as f64,
-            count,
-        });
+        let (_, sums) = cross_entropy(logits, b.labels)?;
+        total.add(PendingTally::new(sums, count));
     }
-    Ok(total)
+    Ok(total.read())
 }
 
 /// Bytes of f32 activations kept per (example, step, d_model channel, layer)

@@ -139,6 +139,15 @@ pub fn collate<B: Backend>(task: &dyn Task, examples: &[Example], device: &B::De
 /// The examples of a training step, generated in parallel (a task's
 /// generator can cost more than the step: Pathfinder draws 6 ms a 32×32
 /// image), in the run's order.
+pub fn train_examples(task: &dyn Task, seed: u64, batch: usize, step: u64) -> Vec<Example> {
+    let n = task.size(Split::Train);
+    train_indices(seed, n, batch, step)
+        .into_par_iter()
+        .map(|i| task.example(Split::Train, i))
+        .collect()
+}
+
+/// The batch of a training step on `device`: [`train_examples`], collated.
 pub fn train_batch<B: Backend>(
     task: &dyn Task,
     seed: u64,
@@ -146,12 +155,7 @@ pub fn train_batch<B: Backend>(
     step: u64,
     device: &B::Device,
 ) -> Batch<B> {
-    let n = task.size(Split::Train);
-    let examples: Vec<Example> = train_indices(seed, n, batch, step)
-        .into_par_iter()
-        .map(|i| task.example(Split::Train, i))
-        .collect();
-    collate(task, &examples, device)
+    collate(task, &train_examples(task, seed, batch, step), device)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::classify::check_memory;
 use super::config::TrainConfig;
 use super::data::train_indices;
-use super::objective::{Goal, Objective, Tally};
+use super::objective::{Goal, Objective, PendingTally, Tally};
 use crate::error::{Error, Result};
 use crate::models::forecaster::{ForecastOutput, Forecaster, ForecasterConfig};
 use crate::ops::SsmBackend;
@@ -31,6 +31,24 @@ pub struct WindowBatch<B: Backend> {
     pub x: Tensor<B, 3>,
     /// Targets.
     pub y: Tensor<B, 3>,
+}
+
+/// Windows gathered on the host, before they move to a device.
+pub struct HostWindows {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    x_shape: [usize; 3],
+    y_shape: [usize; 3],
+}
+
+impl HostWindows {
+    /// The windows as tensors on `device`.
+    fn upload<B: Backend>(self, device: &B::Device) -> WindowBatch<B> {
+        WindowBatch {
+            x: Tensor::from_data(TensorData::new(self.x, self.x_shape), device),
+            y: Tensor::from_data(TensorData::new(self.y, self.y_shape), device),
+        }
+    }
 }
 
 impl Forecasting {
@@ -88,18 +106,26 @@ impl Forecasting {
         indices: &[usize],
         device: &B::Device,
     ) -> WindowBatch<B> {
-        let (lag, horizon) = (self.data.lag(), self.data.horizon());
-        let (c_in, c_out) = (self.data.input_channels(), self.data.target_channels());
+        self.host_windows(split, indices).upload(device)
+    }
+
+    /// The windows of `indices` in `split`, gathered on the host.
+    fn host_windows(&self, split: Split, indices: &[usize]) -> HostWindows {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for &i in indices {
             let w = self.data.window(split, i);
             x.extend(w.inputs.iter().map(|&v| v as f32));
             y.extend(w.targets.iter().map(|&v| v as f32));
         }
-        let b = indices.len();
-        WindowBatch {
-            x: Tensor::from_data(TensorData::new(x, [b, lag, c_in]), device),
-            y: Tensor::from_data(TensorData::new(y, [b, horizon, c_out]), device),
+        HostWindows {
+            x,
+            y,
+            x_shape: [indices.len(), self.data.lag(), self.data.input_channels()],
+            y_shape: [
+                indices.len(),
+                self.data.horizon(),
+                self.data.target_channels(),
+            ],
         }
     }
 
@@ -164,18 +190,12 @@ impl Forecasting {
         loss
     }
 
-    /// Squared- and absolute-error sums of a forecast.
-    fn tally<B: Backend>(forecast: Tensor<B, 3>, truth: Tensor<B, 3>) -> Tally {
+    /// Squared- and absolute-error sums of a forecast, on the device.
+    fn tally<B: Backend>(forecast: Tensor<B, 3>, truth: Tensor<B, 3>) -> PendingTally<B> {
         let count = forecast.dims().iter().product();
         let diff = forecast - truth;
-        let sq: f64 =
-            burn::tensor::ElementConversion::elem(diff.clone().powi_scalar(2).sum().into_scalar());
-        let abs: f64 = burn::tensor::ElementConversion::elem(diff.abs().sum().into_scalar());
-        Tally {
-            loss: sq,
-            metric: abs,
-            count,
-        }
+        let sums = Tensor::cat(vec![diff.clone().powi_scalar(2).sum(), diff.abs().sum()], 0);
+        PendingTally::new(sums, count)
     }
 
     /// The tally of `split` under `model`.
@@ -186,14 +206,14 @@ impl Forecasting {
         device: &B::Device,
     ) -> Result<Tally> {
         let n = self.data.windows(split);
-        let mut total = Tally::default();
+        let mut total = PendingTally::default();
         for start in (0..n).step_by(self.batch.max(1)) {
             let indices: Vec<usize> = (start..(start + self.batch).min(n)).collect();
             let batch = self.windows::<B>(split, &indices, device);
             let out = self.predict(model, batch.x)?;
             total.add(Self::tally(out.forecast, batch.y));
         }
-        Ok(total)
+        Ok(total.read())
     }
 }
 
@@ -216,19 +236,23 @@ where
         self.model.init(device, rng)
     }
 
+    type Batch = HostWindows;
+
+    fn prepare(&self, seed: u64, step: u64) -> Result<HostWindows> {
+        let n = self.data.windows(Split::Train);
+        Ok(self.host_windows(Split::Train, &train_indices(seed, n, self.batch, step)))
+    }
+
     fn train_step(
         &self,
         model: &Forecaster<B>,
-        seed: u64,
-        step: u64,
+        windows: HostWindows,
         device: &B::Device,
-    ) -> Result<(Tensor<B, 1>, Tally)> {
-        let n = self.data.windows(Split::Train);
-        let indices = train_indices(seed, n, self.batch, step);
-        let batch = self.windows::<B>(Split::Train, &indices, device);
+    ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)> {
+        let batch = windows.upload::<B>(device);
         let out = self.predict(model, batch.x.clone())?;
         let loss = self.loss(&out, &batch);
-        let tally = Self::tally(out.forecast.detach(), batch.y);
+        let tally = Self::tally(out.forecast.detach(), batch.y).inner();
         Ok((loss, tally))
     }
 

@@ -9,7 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
-use super::objective::{Goal, Objective, Tally};
+use super::objective::{Goal, Objective, PendingTally, Tally};
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmConfig};
 use crate::ops::{SsmBackend, mean_cross_entropy};
@@ -64,37 +64,25 @@ impl LanguageModeling {
         &self.model
     }
 
-    /// The summed next-token negative log-likelihood (nats) of windows
-    /// under `model`, and the mean as a tensor (for the gradient).
+    /// The mean next-token negative log-likelihood (nats) of windows under
+    /// `model` (for the gradient), and the windows' tally on the device:
+    /// nats and bits per byte of `split`'s text, summed over the targets.
     fn nll<B: SsmBackend>(
+        &self,
         model: &LanguageModel<B>,
-        windows: &Windows,
+        windows: Windows,
+        split: Split,
         device: &B::Device,
-    ) -> Result<(Tensor<B, 1>, usize)> {
-        let len = windows.inputs.len() / windows.count;
-        let tokens = Tensor::<B, 2, Int>::from_data(
-            TensorData::new(windows.inputs.clone(), [windows.count, len]),
-            device,
-        );
-        let targets = Tensor::<B, 1, Int>::from_data(
-            TensorData::new(windows.targets.clone(), [windows.targets.len()]),
-            device,
-        );
-        let logits = model.forward(tokens)?;
+    ) -> Result<(Tensor<B, 1>, PendingTally<B>)> {
+        let n = windows.targets.len();
+        let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(windows.targets, [n]), device);
+        let logits = model.forward_ids(windows.inputs, windows.count)?;
         let [b, l, v] = logits.dims();
         let loss = mean_cross_entropy(logits.reshape([b * l, v]), targets)?;
-        Ok((loss, b * l))
-    }
-
-    /// The tally of `count` targets of `split` whose mean loss is `mean`:
-    /// nats, and bits per byte.
-    fn tally(&self, mean: f64, count: usize, split: Split) -> Tally {
-        let nats = mean * count as f64;
-        Tally {
-            loss: nats,
-            metric: nats / LN_2 / self.data.bytes_per_token(split),
-            count,
-        }
+        let nats = loss.clone().detach() * (b * l) as f64;
+        let bits_per_byte = nats.clone() / (LN_2 * self.data.bytes_per_token(split));
+        let sums = Tensor::cat(vec![nats, bits_per_byte], 0);
+        Ok((loss, PendingTally::new(sums, b * l)))
     }
 
     /// The tally of `model` over `split`'s evaluation windows (its first
@@ -106,13 +94,11 @@ impl LanguageModeling {
         split: Split,
         device: &B::Device,
     ) -> Result<Tally> {
-        let mut total = Tally::default();
+        let mut total = PendingTally::default();
         for windows in self.data.eval_batches(split, self.batch) {
-            let (loss, count) = Self::nll(model, &windows, device)?;
-            let mean: f64 = burn::tensor::ElementConversion::elem(loss.into_scalar());
-            total.add(self.tally(mean, count, split));
+            total.add(self.nll(model, windows, split, device)?.1);
         }
-        Ok(total)
+        Ok(total.read())
     }
 }
 
@@ -135,17 +121,20 @@ where
         self.model.init(device, rng)
     }
 
+    type Batch = Windows;
+
+    fn prepare(&self, seed: u64, step: u64) -> Result<Windows> {
+        Ok(self.data.train_windows(seed, self.batch, step))
+    }
+
     fn train_step(
         &self,
         model: &LanguageModel<B>,
-        seed: u64,
-        step: u64,
+        windows: Windows,
         device: &B::Device,
-    ) -> Result<(Tensor<B, 1>, Tally)> {
-        let windows = self.data.train_windows(seed, self.batch, step);
-        let (loss, count) = Self::nll(model, &windows, device)?;
-        let mean: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
-        Ok((loss, self.tally(mean, count, Split::Train)))
+    ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)> {
+        let (loss, tally) = self.nll(model, windows, Split::Train, device)?;
+        Ok((loss, tally.inner()))
     }
 
     fn evaluate(

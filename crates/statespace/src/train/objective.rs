@@ -5,7 +5,7 @@
 
 use burn::module::AutodiffModule;
 use burn::tensor::Tensor;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
@@ -57,8 +57,83 @@ impl Tally {
     }
 }
 
+/// Sums over the targets of some batches kept on the device, read into a
+/// [`Tally`] only when a number is needed: a read waits for every kernel
+/// queued before it, so the training loop reads at logging and evaluation
+/// points, not once per step.
+#[derive(Debug, Clone)]
+pub struct PendingTally<B: Backend> {
+    /// The two columns' sums, (2); `None` before the first batch.
+    sums: Option<Tensor<B, 1>>,
+    /// Targets summed over.
+    count: usize,
+}
+
+impl<B: Backend> Default for PendingTally<B> {
+    fn default() -> Self {
+        Self {
+            sums: None,
+            count: 0,
+        }
+    }
+}
+
+impl<B: Backend> PendingTally<B> {
+    /// One batch's sums: `sums` (2) holds the first column's sum and the
+    /// second's over `count` targets.
+    pub fn new(sums: Tensor<B, 1>, count: usize) -> Self {
+        debug_assert_eq!(sums.dims(), [2], "a tally holds two sums");
+        Self {
+            sums: Some(sums),
+            count,
+        }
+    }
+
+    /// Adds `other` (on the device: no host read).
+    pub fn add(&mut self, other: PendingTally<B>) {
+        self.count += other.count;
+        self.sums = match (self.sums.take(), other.sums) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Whether no batch was added.
+    pub fn is_empty(&self) -> bool {
+        self.sums.is_none()
+    }
+
+    /// The sums on the host (one read, which waits for the device).
+    pub fn read(self) -> Tally {
+        let Some(sums) = self.sums else {
+            return Tally::default();
+        };
+        let sums: Vec<f64> = sums.into_data().iter::<f64>().collect();
+        Tally {
+            loss: sums[0],
+            metric: sums[1],
+            count: self.count,
+        }
+    }
+}
+
+impl<B: AutodiffBackend> PendingTally<B> {
+    /// The same sums on the inner backend (they carry no gradient).
+    pub fn inner(self) -> PendingTally<B::InnerBackend> {
+        PendingTally {
+            sums: self.sums.map(|s| s.detach().inner()),
+            count: self.count,
+        }
+    }
+}
+
 /// A task and its model, as the training loop sees them.
-pub trait Objective<B: AutodiffBackend> {
+///
+/// A training step is split in two so that the loop can make the next
+/// batch on another thread while the device runs the current step:
+/// [`Objective::prepare`] draws a step's examples on the host, and
+/// [`Objective::train_step`] moves them to the device and runs the model.
+pub trait Objective<B: AutodiffBackend>: Sync {
     /// The trained model.
     type Model: AutodiffModule<B> + Clone;
     /// The names of the two metric columns, e.g. `["loss", "accuracy"]`.
@@ -67,15 +142,18 @@ pub trait Objective<B: AutodiffBackend> {
     fn goal(&self) -> Goal;
     /// A freshly initialised model.
     fn init(&self, device: &B::Device, rng: &mut ChaCha8Rng) -> Result<Self::Model>;
-    /// The loss of training step `step` (1-based; batches drawn by
-    /// `seed`), and the batch's tally.
+    /// A training step's examples, on the host.
+    type Batch: Send;
+    /// The examples of training step `step` (1-based; drawn by `seed`): a
+    /// pure function of the two, whichever thread calls it.
+    fn prepare(&self, seed: u64, step: u64) -> Result<Self::Batch>;
+    /// The loss of a training batch and its tally, still on the device.
     fn train_step(
         &self,
         model: &Self::Model,
-        seed: u64,
-        step: u64,
+        batch: Self::Batch,
         device: &B::Device,
-    ) -> Result<(Tensor<B, 1>, Tally)>;
+    ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)>;
     /// The tally of a whole split, without gradients.
     fn evaluate(
         &self,

@@ -239,14 +239,40 @@ impl<B: Backend> AdamW<B> {
 }
 
 /// One AdamW step on `module` with `grads`, the learning rates scaled by
-/// `lr_scale` (the schedule). Returns the updated module and the global
-/// gradient norm before clipping.
+/// `lr_scale` (the schedule). Returns the updated module and, when
+/// `grad_clip` is set, the global gradient norm before clipping. Clipping
+/// reads the norm back, which waits for the device; without it the step
+/// only queues kernels.
 pub fn step<B: AutodiffBackend, M: AutodiffModule<B>>(
     optim: &mut AdamW<B::InnerBackend>,
     module: M,
     grads: &GradientsParams,
     lr_scale: f64,
-) -> (M, f64)
+) -> (M, Option<f64>)
+where
+    B::InnerBackend: AdamWOps,
+{
+    let norm = optim
+        .config
+        .grad_clip
+        .map(|_| grad_norm::<B, M>(&module, grads));
+    let grad_scale = match (optim.config.grad_clip, norm) {
+        (Some(max), Some(norm)) if norm > max && norm > 0.0 => max / norm,
+        _ => 1.0,
+    };
+    optim.step += 1;
+    let mut update = Update::<B> {
+        path: Path::default(),
+        grads,
+        state: optim,
+        lr_scale,
+        grad_scale,
+    };
+    (module.map(&mut update), norm)
+}
+
+/// The global norm of `module`'s gradients (one read from the device).
+fn grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(module: &M, grads: &GradientsParams) -> f64
 where
     B::InnerBackend: AdamWOps,
 {
@@ -263,18 +289,5 @@ where
     let sum_sq = B::InnerBackend::sum_of_squares(visitor.flat, &device);
     let sum_sq: f64 =
         burn::tensor::ElementConversion::elem(tensor::<B::InnerBackend, 1>(sum_sq).into_scalar());
-    let norm = sum_sq.sqrt();
-    let grad_scale = match optim.config.grad_clip {
-        Some(max) if norm > max && norm > 0.0 => max / norm,
-        _ => 1.0,
-    };
-    optim.step += 1;
-    let mut update = Update::<B> {
-        path: Path::default(),
-        grads,
-        state: optim,
-        lr_scale,
-        grad_scale,
-    };
-    (module.map(&mut update), norm)
+    sum_sq.sqrt()
 }

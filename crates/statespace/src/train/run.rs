@@ -4,7 +4,8 @@
 //! order and randomness.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
@@ -17,7 +18,7 @@ use super::classify::Classification;
 use super::config::TrainConfig;
 use super::forecast::Forecasting;
 use super::lm::LanguageModeling;
-use super::objective::{Goal, Objective};
+use super::objective::{Goal, Objective, PendingTally};
 use super::optim::{AdamW, step};
 use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
@@ -70,8 +71,10 @@ impl MetricRow {
 pub trait Observer {
     /// Before the first step: the names of the two metric columns.
     fn columns(&mut self, _names: [&'static str; 2]) {}
-    /// After each optimiser step: the batch's two metrics.
-    fn step(&mut self, step: u64, total: u64, loss: f64, metric: f64);
+    /// After each optimiser step: the two metrics' means over the steps
+    /// since the last time they were read from the device (`None` between
+    /// reads, which happen a few times a second and at evaluations).
+    fn step(&mut self, step: u64, total: u64, recent: Option<(f64, f64)>);
     /// After each evaluation.
     fn eval(&mut self, row: &MetricRow);
     /// Checked after each step that wrote a checkpoint: `true` ends the run
@@ -259,6 +262,13 @@ fn best_val(metrics: &[MetricRow], goal: Goal) -> Option<(&MetricRow, u64)> {
     val.get(best).map(|r| (*r, (val.len() - best - 1) as u64))
 }
 
+/// Training batches drawn ahead of the step that uses them.
+const PREFETCH: usize = 2;
+
+/// How often the training loss is read back for the progress display
+/// (each read waits for the device to finish the queued steps).
+const READ_EVERY: Duration = Duration::from_millis(500);
+
 /// The loop, for any objective; the run folder is locked by the caller.
 fn fit<B, O>(
     objective: &O,
@@ -330,72 +340,104 @@ where
     let mut best_score =
         best_val(&metrics, goal).map_or(f64::NEG_INFINITY, |(r, _)| goal.score(r.loss, r.metric));
     let mut last_step = metrics.last().map_or(0, |r| r.step);
-    let mut window = super::objective::Tally::default();
     observer.columns(columns);
-    for s in first_step..=total {
-        if stop {
-            break;
-        }
-        // Dropout draws depend only on (seed, step), so a resumed run repeats them.
-        B::seed(
-            device,
-            config.seed.wrapping_mul(0x9E37_79B9).wrapping_add(s),
-        );
-        let (loss, tally) = objective.train_step(&model, config.seed, s, device)?;
-        let loss_value: f64 = burn::tensor::ElementConversion::elem(loss.clone().into_scalar());
-        if !loss_value.is_finite() {
-            return Err(Error::NonFinite {
-                name: "loss".into(),
-                message: format!("at step {s}; lower the learning rate or enable grad_clip"),
-            });
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr_scale = schedule.factor(s);
-        model = step::<B, _>(&mut optim, model, &grads, lr_scale).0;
-        window.add(tally);
-        let (batch_loss, batch_metric) = tally.means();
-        observer.step(s, total, batch_loss, batch_metric);
-        last_step = s;
+    let seed = config.seed;
+    std::thread::scope(|scope| -> Result<()> {
+        // The next batches are drawn on their own thread while the device
+        // runs the current step.
+        let (sender, batches) = mpsc::sync_channel(PREFETCH);
+        scope.spawn(move || {
+            for s in first_step..=total {
+                if sender.send(objective.prepare(seed, s)).is_err() {
+                    break;
+                }
+            }
+        });
+        // Sums since the last evaluation (its train row) and since the last
+        // read (the progress display), both kept on the device.
+        let mut window = PendingTally::<B::InnerBackend>::default();
+        let mut recent = PendingTally::<B::InnerBackend>::default();
+        let mut recent_from = first_step;
+        let mut last_read = Instant::now();
+        for s in first_step..=total {
+            if stop {
+                break;
+            }
+            let batch = batches.recv().map_err(|_| Error::Numerical {
+                what: "training data".into(),
+                message: format!("the thread drawing batches stopped before step {s}"),
+            })??;
+            // Dropout draws depend only on (seed, step), so a resumed run repeats them.
+            B::seed(device, seed.wrapping_mul(0x9E37_79B9).wrapping_add(s));
+            let (loss, tally) = objective.train_step(&model, batch, device)?;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let lr_scale = schedule.factor(s);
+            model = step::<B, _>(&mut optim, model, &grads, lr_scale).0;
+            window.add(tally.clone());
+            recent.add(tally);
+            last_step = s;
 
-        if s % config.schedule.eval_every == 0 || s == total {
-            let (loss, metric) = window.means();
-            let train_row = MetricRow {
-                step: s,
-                split: "train".into(),
-                loss,
-                metric,
-                lr_scale,
+            let evaluate = s % config.schedule.eval_every == 0 || s == total;
+            // Reading numbers back waits for the device: only at
+            // evaluations and a few times a second for the display.
+            let shown = if evaluate || last_read.elapsed() >= READ_EVERY {
+                let read = std::mem::take(&mut recent).read();
+                if !read.loss.is_finite() {
+                    return Err(Error::NonFinite {
+                        name: "loss".into(),
+                        message: format!(
+                            "in steps {recent_from}..={s}; lower the learning rate or enable grad_clip"
+                        ),
+                    });
+                }
+                last_read = Instant::now();
+                recent_from = s + 1;
+                Some(read.means())
+            } else {
+                None
             };
-            window = Default::default();
-            let (loss, metric) = objective
-                .evaluate(&model.valid(), Split::Val, device)?
-                .means();
-            let val_row = MetricRow {
-                step: s,
-                split: "val".into(),
-                loss,
-                metric,
-                lr_scale,
-            };
-            observer.eval(&train_row);
-            observer.eval(&val_row);
-            metrics.push(train_row);
-            metrics.push(val_row);
-            // Metrics first: a kill between the two leaves rows that a
-            // resume from the older checkpoint drops, never a gap.
-            write_metrics(&run.metrics(), columns, &metrics)?;
-            let score = goal.score(loss, metric);
-            if score > best_score {
-                best_score = score;
-                checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
-            }
-            checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
-            stop = stopped(&metrics);
-            if s < total && !stop && observer.should_stop(s) {
-                return Err(Error::Interrupted { step: s });
+            observer.step(s, total, shown);
+
+            if evaluate {
+                let (loss, metric) = std::mem::take(&mut window).read().means();
+                let train_row = MetricRow {
+                    step: s,
+                    split: "train".into(),
+                    loss,
+                    metric,
+                    lr_scale,
+                };
+                let (loss, metric) = objective
+                    .evaluate(&model.valid(), Split::Val, device)?
+                    .means();
+                let val_row = MetricRow {
+                    step: s,
+                    split: "val".into(),
+                    loss,
+                    metric,
+                    lr_scale,
+                };
+                observer.eval(&train_row);
+                observer.eval(&val_row);
+                metrics.push(train_row);
+                metrics.push(val_row);
+                // Metrics first: a kill between the two leaves rows that a
+                // resume from the older checkpoint drops, never a gap.
+                write_metrics(&run.metrics(), columns, &metrics)?;
+                let score = goal.score(loss, metric);
+                if score > best_score {
+                    best_score = score;
+                    checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
+                }
+                checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
+                stop = stopped(&metrics);
+                if s < total && !stop && observer.should_stop(s) {
+                    return Err(Error::Interrupted { step: s });
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     let best_val = best_val(&metrics, goal)
         .map(|(r, _)| r.clone())
         .ok_or_else(|| Error::config("schedule", "the run ended before its first evaluation"))?;
