@@ -21,7 +21,7 @@ use statespace::train::classify::cross_entropy;
 use statespace::train::config::MixerKind;
 use statespace::train::data::train_batch;
 use statespace::train::forecast::Forecasting;
-use statespace::train::objective::Objective;
+use statespace::train::objective::{Objective, Shard};
 use statespace::train::optim::{AdamW, OptimConfig, step};
 use statespace::train::{ModelConfig, TrainConfig};
 
@@ -305,7 +305,8 @@ fn forecast_steps(args: ForecastArgs) -> Result<()> {
         let mut times = Vec::with_capacity(args.steps.max(1));
         for s in 0..args.steps.max(1) + 3 {
             let start = Instant::now();
-            let windows = Objective::<A>::prepare(&objective, config.seed, s as u64 + 1)?;
+            let windows =
+                Objective::<A>::prepare(&objective, config.seed, s as u64 + 1, Shard::WHOLE)?;
             let (loss, _) = objective.train_step(&net, windows, &device)?;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = step::<A, _>(&mut adam, net, &grads, 1.0).0;

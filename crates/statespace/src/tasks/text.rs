@@ -14,6 +14,7 @@
 //! The default corpus is Debian's `fortunes` package (BSD), installed into
 //! `$SSM_DATA_DIR/fortunes.txt` by `scripts/setup-data.sh`.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use rand::Rng;
@@ -249,16 +250,18 @@ impl TextData {
         span.bytes as f64 / span.tokens.len() as f64
     }
 
-    /// `batch` training windows of training step `step` (1-based) of a run
-    /// seeded by `seed`: starts drawn uniformly from the train span.
-    pub fn train_windows(&self, seed: u64, batch: usize, step: u64) -> Windows {
+    /// Windows `part` of the `batch` training windows of training step
+    /// `step` (1-based) of a run seeded by `seed`: starts drawn uniformly
+    /// from the train span (`0..batch` for the whole batch; a data-parallel
+    /// rank takes its slice of the same draw).
+    pub fn train_windows(&self, seed: u64, batch: usize, step: u64, part: Range<usize>) -> Windows {
         let tokens = &self.span(Split::Train).tokens;
         let mut rng = example_rng(seed, Split::Train, step as usize);
         let last_start = tokens.len() - self.seq_len - 1;
         let starts: Vec<usize> = (0..batch)
             .map(|_| rng.random_range(0..=last_start))
             .collect();
-        self.windows(tokens, &starts, self.seq_len)
+        self.windows(tokens, &starts[part], self.seq_len)
     }
 
     /// The evaluation windows of `split`, `batch` at a time: consecutive
@@ -340,13 +343,16 @@ mod tests {
         assert_eq!(total, 200);
         assert_eq!(data.tokens(Split::Test), 20);
         assert_eq!(data.bytes_per_token(Split::Val), 1.0);
-        let w = data.train_windows(3, 4, 1);
+        let w = data.train_windows(3, 4, 1, 0..4);
         assert_eq!((w.count, w.inputs.len()), (4, 32));
         for (row_in, row_t) in w.inputs.chunks(8).zip(w.targets.chunks(8)) {
             assert_eq!(&row_in[1..], &row_t[..7]);
         }
-        assert_eq!(w, data.train_windows(3, 4, 1));
-        assert_ne!(w, data.train_windows(3, 4, 2));
+        assert_eq!(w, data.train_windows(3, 4, 1, 0..4));
+        assert_ne!(w, data.train_windows(3, 4, 2, 0..4));
+        // A rank's slice is its part of the same draw.
+        let half = data.train_windows(3, 4, 1, 2..4);
+        assert_eq!((half.inputs.as_slice(), half.count), (&w.inputs[16..], 2));
         // 19 val targets: two full windows of 8, then one of 3.
         let eval = data.eval_batches(Split::Val, 5);
         let lens: Vec<usize> = eval.iter().map(|b| b.targets.len()).collect();

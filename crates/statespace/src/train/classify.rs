@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::config::TrainConfig;
 use super::data::{collate, train_examples};
-use super::objective::{Goal, Objective, PendingTally, Tally};
+use super::objective::{Goal, Objective, PendingTally, Shard, Tally};
 use crate::error::Result;
 use crate::models::classifier::{Classifier, ClassifierConfig};
 use crate::ops::{CrossEntropyOps, SsmBackend, mean_cross_entropy};
@@ -58,8 +58,14 @@ where
 
     type Batch = Vec<Example>;
 
-    fn prepare(&self, seed: u64, step: u64) -> Result<Vec<Example>> {
-        Ok(train_examples(self.task.as_ref(), seed, self.batch, step))
+    fn prepare(&self, seed: u64, step: u64, shard: Shard) -> Result<Vec<Example>> {
+        Ok(train_examples(
+            self.task.as_ref(),
+            seed,
+            self.batch,
+            step,
+            shard,
+        ))
     }
 
     fn train_step(

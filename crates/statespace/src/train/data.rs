@@ -11,6 +11,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use super::objective::Shard;
 use crate::models::classifier::{Inputs, Readout};
 use crate::tasks::{Example, Split, Task};
 
@@ -136,14 +137,20 @@ pub fn collate<B: Backend>(task: &dyn Task, examples: &[Example], device: &B::De
     }
 }
 
-/// The examples of a training step, generated in parallel (a task's
-/// generator can cost more than the step: Pathfinder draws 6 ms a 32×32
-/// image), in the run's order.
-pub fn train_examples(task: &dyn Task, seed: u64, batch: usize, step: u64) -> Vec<Example> {
+/// The examples of `shard` of a training step, generated in parallel (a
+/// task's generator can cost more than the step: Pathfinder draws 6 ms a
+/// 32×32 image), in the run's order.
+pub fn train_examples(
+    task: &dyn Task,
+    seed: u64,
+    batch: usize,
+    step: u64,
+    shard: Shard,
+) -> Vec<Example> {
     let n = task.size(Split::Train);
-    train_indices(seed, n, batch, step)
-        .into_par_iter()
-        .map(|i| task.example(Split::Train, i))
+    train_indices(seed, n, batch, step)[shard.range(batch)]
+        .par_iter()
+        .map(|&i| task.example(Split::Train, i))
         .collect()
 }
 
@@ -155,7 +162,11 @@ pub fn train_batch<B: Backend>(
     step: u64,
     device: &B::Device,
 ) -> Batch<B> {
-    collate(task, &train_examples(task, seed, batch, step), device)
+    collate(
+        task,
+        &train_examples(task, seed, batch, step, Shard::WHOLE),
+        device,
+    )
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::classify::check_memory;
 use super::config::TrainConfig;
 use super::data::train_indices;
-use super::objective::{Goal, Objective, PendingTally, Tally};
+use super::objective::{Goal, Objective, PendingTally, Shard, Tally};
 use crate::error::{Error, Result};
 use crate::models::forecaster::{ForecastOutput, Forecaster, ForecasterConfig};
 use crate::ops::SsmBackend;
@@ -238,9 +238,10 @@ where
 
     type Batch = HostWindows;
 
-    fn prepare(&self, seed: u64, step: u64) -> Result<HostWindows> {
+    fn prepare(&self, seed: u64, step: u64, shard: Shard) -> Result<HostWindows> {
         let n = self.data.windows(Split::Train);
-        Ok(self.host_windows(Split::Train, &train_indices(seed, n, self.batch, step)))
+        let indices = train_indices(seed, n, self.batch, step);
+        Ok(self.host_windows(Split::Train, &indices[shard.range(self.batch)]))
     }
 
     fn train_step(

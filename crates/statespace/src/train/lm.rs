@@ -9,7 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
-use super::objective::{Goal, Objective, PendingTally, Tally};
+use super::objective::{Goal, Objective, PendingTally, Shard, Tally};
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmConfig};
 use crate::ops::{SsmBackend, mean_cross_entropy};
@@ -123,8 +123,10 @@ where
 
     type Batch = Windows;
 
-    fn prepare(&self, seed: u64, step: u64) -> Result<Windows> {
-        Ok(self.data.train_windows(seed, self.batch, step))
+    fn prepare(&self, seed: u64, step: u64, shard: Shard) -> Result<Windows> {
+        Ok(self
+            .data
+            .train_windows(seed, self.batch, step, shard.range(self.batch)))
     }
 
     fn train_step(

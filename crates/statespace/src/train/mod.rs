@@ -4,8 +4,10 @@
 
 pub mod checkpoint;
 pub mod classify;
+pub mod collective;
 pub mod config;
 pub mod data;
+pub mod data_parallel;
 pub mod forecast;
 pub mod lm;
 pub mod objective;
@@ -14,4 +16,4 @@ pub mod run;
 pub mod schedule;
 
 pub use config::{ModelConfig, ScheduleConfig, TrainConfig};
-pub use run::{MetricRow, Observer, RunDir, Summary, train};
+pub use run::{MetricRow, Observer, RunDir, Summary, train, train_data_parallel};

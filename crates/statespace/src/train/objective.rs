@@ -98,6 +98,11 @@ impl<B: Backend> PendingTally<B> {
         };
     }
 
+    /// Targets summed over.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
     /// Whether no batch was added.
     pub fn is_empty(&self) -> bool {
         self.sums.is_none()
@@ -127,6 +132,27 @@ impl<B: AutodiffBackend> PendingTally<B> {
     }
 }
 
+/// Which part of a training step's batch a data-parallel rank computes:
+/// part `index` of `count` equal, consecutive parts of the global batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This part, 0-based.
+    pub index: usize,
+    /// Number of parts (ranks); it divides the batch.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole batch (a single-device run).
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The example positions of this part of a batch of `batch`.
+    pub fn range(self, batch: usize) -> std::ops::Range<usize> {
+        let part = batch / self.count;
+        self.index * part..(self.index + 1) * part
+    }
+}
+
 /// A task and its model, as the training loop sees them.
 ///
 /// A training step is split in two so that the loop can make the next
@@ -144,9 +170,9 @@ pub trait Objective<B: AutodiffBackend>: Sync {
     fn init(&self, device: &B::Device, rng: &mut ChaCha8Rng) -> Result<Self::Model>;
     /// A training step's examples, on the host.
     type Batch: Send;
-    /// The examples of training step `step` (1-based; drawn by `seed`): a
-    /// pure function of the two, whichever thread calls it.
-    fn prepare(&self, seed: u64, step: u64) -> Result<Self::Batch>;
+    /// The examples of `shard` of training step `step` (1-based; drawn by
+    /// `seed`): a pure function of the three, whichever thread calls it.
+    fn prepare(&self, seed: u64, step: u64, shard: Shard) -> Result<Self::Batch>;
     /// The loss of a training batch and its tally, still on the device.
     fn train_step(
         &self,

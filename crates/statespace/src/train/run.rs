@@ -15,10 +15,12 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint;
 use super::classify::Classification;
+use super::collective::{Collective, LocalGroup, Solo};
 use super::config::TrainConfig;
+use super::data_parallel::{all_reduce_grads, broadcast_params};
 use super::forecast::Forecasting;
 use super::lm::LanguageModeling;
-use super::objective::{Goal, Objective, PendingTally};
+use super::objective::{Goal, Objective, PendingTally, Shard, Tally};
 use super::optim::{AdamW, step};
 use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
@@ -235,16 +237,166 @@ where
     match &config.task {
         TaskConfig::Forecast(_) => {
             let objective = Forecasting::new(config)?;
-            fit::<B, _>(&objective, config, run, resume, device, observer)
+            fit_solo::<B, _>(&objective, config, run, resume, device, observer)
         }
         TaskConfig::Lm(_) => {
             let objective = LanguageModeling::new(config)?;
-            fit::<B, _>(&objective, config, run, resume, device, observer)
+            fit_solo::<B, _>(&objective, config, run, resume, device, observer)
         }
         _ => {
             let objective = Classification::new(config)?;
-            fit::<B, _>(&objective, config, run, resume, device, observer)
+            fit_solo::<B, _>(&objective, config, run, resume, device, observer)
         }
+    }
+}
+
+/// [`fit`] on one device.
+fn fit_solo<B, O>(
+    objective: &O,
+    config: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    device: &B::Device,
+    observer: &mut dyn Observer,
+) -> Result<Summary>
+where
+    B: AutodiffBackend + SsmBackend,
+    B::InnerBackend: SsmBackend,
+    O: Objective<B>,
+{
+    fit::<B, O>(objective, config, run, resume, device, &Solo, observer)?
+        .ok_or_else(|| Error::config("run", "the single rank returned no summary"))
+}
+
+/// [`train`] data-parallel over `devices`, one rank per device, each rank a
+/// thread of this process: every step's batch (`schedule.batch_size`, the
+/// global batch) is split into equal parts, each rank computes the
+/// gradient of its part, and the gradients are summed through host memory
+/// ([`LocalGroup`]) before the same AdamW step on every rank. Rank 0
+/// validates, writes the run's files and reports to `observer`.
+///
+/// With the global batch kept, the run takes the same steps as one device
+/// on the whole batch (to float rounding: the sums are reassociated), and
+/// a run can be resumed on any number of devices. Dropout draws differ per
+/// rank, and burn's CPU backend draws them from one generator shared by
+/// the threads, so CPU runs with dropout are not reproducible.
+pub fn train_data_parallel<B>(
+    config: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    devices: &[B::Device],
+    observer: &mut dyn Observer,
+) -> Result<Summary>
+where
+    B: AutodiffBackend + SsmBackend,
+    B::InnerBackend: SsmBackend,
+{
+    let ranks = devices.len();
+    if ranks == 0 {
+        return Err(Error::config("devices", "needs at least one device"));
+    }
+    let batch = config.schedule.batch_size;
+    if batch % ranks != 0 {
+        return Err(Error::config(
+            "schedule.batch_size",
+            format!(
+                "the global batch of {batch} does not split into {ranks} equal parts (one per device)"
+            ),
+        ));
+    }
+    if ranks == 1 {
+        return train::<B>(config, run, resume, &devices[0], observer);
+    }
+    if resume && !run.config().is_file() {
+        return Err(Error::config(
+            "resume",
+            format!("{} holds no run (no config.toml)", run.dir.display()),
+        ));
+    }
+    let _lock = run.acquire()?;
+    run.remove_stale_temporaries()?;
+    match &config.task {
+        TaskConfig::Forecast(_) => {
+            let objective = Forecasting::new(config)?;
+            fit_ranks::<B, _>(&objective, config, run, resume, devices, observer)
+        }
+        TaskConfig::Lm(_) => {
+            let objective = LanguageModeling::new(config)?;
+            fit_ranks::<B, _>(&objective, config, run, resume, devices, observer)
+        }
+        _ => {
+            let objective = Classification::new(config)?;
+            fit_ranks::<B, _>(&objective, config, run, resume, devices, observer)
+        }
+    }
+}
+
+/// An observer that ignores everything (the ranks other than 0).
+struct Silent;
+
+impl Observer for Silent {
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
+    fn eval(&mut self, _: &MetricRow) {}
+}
+
+/// [`fit`] on every device, rank 0 on this thread and the others on threads
+/// of their own. A rank that fails aborts the group, so the others stop
+/// too; the error returned is the first rank's own, not the others'
+/// "another rank stopped".
+fn fit_ranks<B, O>(
+    objective: &O,
+    config: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    devices: &[B::Device],
+    observer: &mut dyn Observer,
+) -> Result<Summary>
+where
+    B: AutodiffBackend + SsmBackend,
+    B::InnerBackend: SsmBackend,
+    O: Objective<B>,
+{
+    let group = LocalGroup::new(devices.len());
+    let rank = |member: &LocalGroup, device: &B::Device, observer: &mut dyn Observer| {
+        let out = fit::<B, O>(objective, config, run, resume, device, member, observer);
+        if out.is_err() {
+            member.abort();
+        }
+        out
+    };
+    let (lead, others) = std::thread::scope(|scope| {
+        let handles: Vec<_> = group[1..]
+            .iter()
+            .zip(&devices[1..])
+            .map(|(member, device)| scope.spawn(move || rank(member, device, &mut Silent)))
+            .collect();
+        let lead = rank(&group[0], &devices[0], observer);
+        let others: Vec<Result<Option<Summary>>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Numerical {
+                        what: "data-parallel rank".into(),
+                        message: "a rank's thread panicked".into(),
+                    })
+                })
+            })
+            .collect();
+        (lead, others)
+    });
+    let aborted = |e: &Error| e.to_string().contains("another rank stopped");
+    match lead {
+        Ok(Some(summary)) => {
+            others.into_iter().try_for_each(|r| r.map(drop))?;
+            Ok(summary)
+        }
+        Ok(None) => Err(Error::config("run", "rank 0 returned no summary")),
+        Err(e) if aborted(&e) => Err(others
+            .into_iter()
+            .filter_map(Result::err)
+            .find(|e| !aborted(e))
+            .unwrap_or(e)),
+        Err(e) => Err(e),
     }
 }
 
@@ -269,21 +421,30 @@ const PREFETCH: usize = 2;
 /// (each read waits for the device to finish the queued steps).
 const READ_EVERY: Duration = Duration::from_millis(500);
 
-/// The loop, for any objective; the run folder is locked by the caller.
+/// The loop, for any objective, as one rank of `collective` (the run folder
+/// is locked by the caller). Rank 0 evaluates, writes the run's files and
+/// returns the summary; the other ranks train their part of each batch and
+/// return `None`.
 fn fit<B, O>(
     objective: &O,
     config: &TrainConfig,
     run: &RunDir,
     resume: bool,
     device: &B::Device,
+    collective: &dyn Collective,
     observer: &mut dyn Observer,
-) -> Result<Summary>
+) -> Result<Option<Summary>>
 where
     B: AutodiffBackend + SsmBackend,
     B::InnerBackend: SsmBackend,
     O: Objective<B>,
 {
     let started = Instant::now();
+    let lead = collective.rank() == 0;
+    let shard = Shard {
+        index: collective.rank(),
+        count: collective.size(),
+    };
     let columns = objective.columns();
     let goal = objective.goal();
     let toml = config.to_toml();
@@ -293,7 +454,7 @@ where
     let mut optim = AdamW::<B::InnerBackend>::new(config.optim.clone());
     let mut metrics: Vec<MetricRow> = Vec::new();
     let mut first_step = 1;
-    if !resume && run.config().exists() {
+    if lead && !resume && run.config().exists() {
         return Err(Error::config(
             "run",
             format!(
@@ -321,10 +482,12 @@ where
             .filter(|r| r.step <= info.step && r.split != "test")
             .collect();
         first_step = info.step + 1;
-    } else {
+    } else if lead {
         // A new run, or one killed before its first checkpoint: from step 1.
         write_atomic(&run.config(), toml.as_bytes())?;
     }
+    // Replicas start equal whatever their initialisation drew.
+    model = broadcast_params(model, collective)?;
     let schedule = CosineWithWarmup {
         warmup: config.schedule.warmup,
         total: config.schedule.steps,
@@ -348,7 +511,7 @@ where
         let (sender, batches) = mpsc::sync_channel(PREFETCH);
         scope.spawn(move || {
             for s in first_step..=total {
-                if sender.send(objective.prepare(seed, s)).is_err() {
+                if sender.send(objective.prepare(seed, s, shard)).is_err() {
                     break;
                 }
             }
@@ -367,10 +530,16 @@ where
                 what: "training data".into(),
                 message: format!("the thread drawing batches stopped before step {s}"),
             })??;
-            // Dropout draws depend only on (seed, step), so a resumed run repeats them.
-            B::seed(device, seed.wrapping_mul(0x9E37_79B9).wrapping_add(s));
+            // Dropout draws depend only on (seed, step, rank), so a resumed
+            // run repeats them.
+            let rank_bits = (collective.rank() as u64) << 48;
+            B::seed(
+                device,
+                seed.wrapping_mul(0x9E37_79B9).wrapping_add(s) ^ rank_bits,
+            );
             let (loss, tally) = objective.train_step(&model, batch, device)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grads = all_reduce_grads::<B, _>(&model, grads, tally.count(), collective)?;
             let lr_scale = schedule.factor(s);
             model = step::<B, _>(&mut optim, model, &grads, lr_scale).0;
             window.add(tally.clone());
@@ -380,7 +549,7 @@ where
             let evaluate = s % config.schedule.eval_every == 0 || s == total;
             // Reading numbers back waits for the device: only at
             // evaluations and a few times a second for the display.
-            let shown = if evaluate || last_read.elapsed() >= READ_EVERY {
+            let shown = if evaluate || (lead && last_read.elapsed() >= READ_EVERY) {
                 let read = std::mem::take(&mut recent).read();
                 if !read.loss.is_finite() {
                     return Err(Error::NonFinite {
@@ -399,45 +568,66 @@ where
             observer.step(s, total, shown);
 
             if evaluate {
-                let (loss, metric) = std::mem::take(&mut window).read().means();
-                let train_row = MetricRow {
-                    step: s,
-                    split: "train".into(),
-                    loss,
-                    metric,
-                    lr_scale,
-                };
-                let (loss, metric) = objective
-                    .evaluate(&model.valid(), Split::Val, device)?
-                    .means();
-                let val_row = MetricRow {
-                    step: s,
-                    split: "val".into(),
-                    loss,
-                    metric,
-                    lr_scale,
-                };
-                observer.eval(&train_row);
-                observer.eval(&val_row);
-                metrics.push(train_row);
-                metrics.push(val_row);
-                // Metrics first: a kill between the two leaves rows that a
-                // resume from the older checkpoint drops, never a gap.
-                write_metrics(&run.metrics(), columns, &metrics)?;
-                let score = goal.score(loss, metric);
-                if score > best_score {
-                    best_score = score;
-                    checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
+                // The train row of the whole batch: every rank's sums.
+                let part = std::mem::take(&mut window).read();
+                let mut sums = [part.loss, part.metric, part.count as f64];
+                collective.all_reduce_sum(&mut sums)?;
+                let (loss, metric) = Tally {
+                    loss: sums[0],
+                    metric: sums[1],
+                    count: sums[2] as usize,
                 }
-                checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
-                stop = stopped(&metrics);
-                if s < total && !stop && observer.should_stop(s) {
+                .means();
+                // Rank 0 validates, writes the files and decides whether
+                // the run stops here; the others follow its decision.
+                let mut decision = [0.0, 0.0];
+                if lead {
+                    let train_row = MetricRow {
+                        step: s,
+                        split: "train".into(),
+                        loss,
+                        metric,
+                        lr_scale,
+                    };
+                    let (loss, metric) = objective
+                        .evaluate(&model.valid(), Split::Val, device)?
+                        .means();
+                    let val_row = MetricRow {
+                        step: s,
+                        split: "val".into(),
+                        loss,
+                        metric,
+                        lr_scale,
+                    };
+                    observer.eval(&train_row);
+                    observer.eval(&val_row);
+                    metrics.push(train_row);
+                    metrics.push(val_row);
+                    // Metrics first: a kill between the two leaves rows that a
+                    // resume from the older checkpoint drops, never a gap.
+                    write_metrics(&run.metrics(), columns, &metrics)?;
+                    let score = goal.score(loss, metric);
+                    if score > best_score {
+                        best_score = score;
+                        checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
+                    }
+                    checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
+                    let stop = stopped(&metrics);
+                    let interrupt = s < total && !stop && observer.should_stop(s);
+                    decision = [f64::from(u8::from(stop)), f64::from(u8::from(interrupt))];
+                }
+                collective.all_reduce_sum(&mut decision)?;
+                stop = decision[0] > 0.0;
+                if decision[1] > 0.0 {
                     return Err(Error::Interrupted { step: s });
                 }
             }
         }
         Ok(())
     })?;
+    if !lead {
+        return Ok(None);
+    }
     let best_val = best_val(&metrics, goal)
         .map(|(r, _)| r.clone())
         .ok_or_else(|| Error::config("schedule", "the run ended before its first evaluation"))?;
@@ -456,12 +646,12 @@ where
     observer.eval(&test);
     metrics.push(test.clone());
     write_metrics(&run.metrics(), columns, &metrics)?;
-    Ok(Summary {
+    Ok(Some(Summary {
         steps: last_step,
         columns,
         best_val,
         test,
         metrics,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    }))
 }

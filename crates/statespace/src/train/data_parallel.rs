@@ -1,0 +1,153 @@
+//! Data parallelism: ranks that each hold a replica of the model, compute
+//! the gradient of their part of every batch, and sum the gradients over a
+//! [`Collective`] before an optimiser step that is then the same on every
+//! rank. Holds the two exchanges the loop needs: rank 0's parameters to
+//! every rank at the start, and the gradients after each backward.
+//!
+//! Gradients are weighted by each rank's number of targets, so the summed
+//! gradient is that of the mean loss over the whole batch, as one device
+//! computing the whole batch gets it (up to float rounding).
+
+use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+
+use super::collective::Collective;
+use crate::error::Result;
+
+/// The float parameters of a module, flattened and concatenated on the host.
+struct CollectParams {
+    values: Vec<f32>,
+}
+
+impl<B: Backend> ModuleVisitor<B> for CollectParams {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let data = param.val().into_data().convert::<f32>();
+        self.values
+            .extend_from_slice(data.as_slice::<f32>().expect("converted to f32"));
+    }
+}
+
+/// Replaces each float parameter with the next values of a buffer, in
+/// visiting order.
+struct ReplaceParams {
+    values: Vec<f32>,
+    at: usize,
+}
+
+impl<B: AutodiffBackend> ModuleMapper<B> for ReplaceParams {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let value = param.val();
+        let shape = value.shape();
+        let n = shape.num_elements();
+        let device = value.device();
+        let data = TensorData::new(self.values[self.at..self.at + n].to_vec(), shape);
+        self.at += n;
+        let replaced = Tensor::<B::InnerBackend, D>::from_data(data, &device);
+        param.map(|_| Tensor::from_inner(replaced).require_grad())
+    }
+}
+
+/// `module` with rank 0's parameters on every rank (one host round trip;
+/// the other ranks' values are ignored). Makes replicas equal whatever
+/// their initialisation drew.
+pub fn broadcast_params<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: M,
+    collective: &dyn Collective,
+) -> Result<M> {
+    if collective.size() == 1 {
+        return Ok(module);
+    }
+    let mut collect = CollectParams { values: Vec::new() };
+    module.visit(&mut collect);
+    let mut values = collect.values;
+    if collective.rank() != 0 {
+        values.iter_mut().for_each(|v| *v = 0.0);
+    }
+    collective.all_reduce_sum_f32(&mut values)?;
+    Ok(module.map(&mut ReplaceParams { values, at: 0 }))
+}
+
+/// Every parameter gradient of a module, flattened, in visiting order.
+struct CollectGrads<'a, B: Backend> {
+    grads: &'a GradientsParams,
+    flat: Vec<Tensor<B, 1>>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for CollectGrads<'_, B::InnerBackend> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+            let n = g.shape().num_elements();
+            self.flat.push(g.reshape([n]));
+        }
+    }
+}
+
+/// Registers the next values of a buffer as the gradient of each parameter
+/// that had one, in visiting order.
+struct RegisterGrads<'a, B: Backend> {
+    had: &'a GradientsParams,
+    out: GradientsParams,
+    values: Tensor<B, 1>,
+    at: usize,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for RegisterGrads<'_, B::InnerBackend> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.had.get::<B::InnerBackend, D>(param.id) {
+            let shape = g.shape();
+            let n = shape.num_elements();
+            let part = self.values.clone().narrow(0, self.at, n).reshape(shape);
+            self.at += n;
+            self.out.register::<B::InnerBackend, D>(param.id, part);
+        }
+    }
+}
+
+/// The gradient of the whole batch's mean loss on every rank: each rank's
+/// gradient (of its part's mean loss over `targets` targets) weighted by
+/// `targets`, summed over the group and divided by the group's targets.
+/// One host round trip of all gradients; the identity for one rank.
+pub fn all_reduce_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: GradientsParams,
+    targets: usize,
+    collective: &dyn Collective,
+) -> Result<GradientsParams> {
+    if collective.size() == 1 {
+        return Ok(grads);
+    }
+    let mut collect = CollectGrads::<B::InnerBackend> {
+        grads: &grads,
+        flat: Vec::new(),
+    };
+    module.visit(&mut collect);
+    let Some(first) = collect.flat.first() else {
+        return Ok(grads);
+    };
+    let device = first.device();
+    let flat = Tensor::cat(collect.flat, 0);
+    let data = flat.into_data().convert::<f32>();
+    let weight = targets as f32;
+    let mut values: Vec<f32> = data
+        .as_slice::<f32>()
+        .expect("converted to f32")
+        .iter()
+        .map(|&g| g * weight)
+        .collect();
+    values.push(weight);
+    collective.all_reduce_sum_f32(&mut values)?;
+    let total = values.pop().expect("the weight was pushed");
+    let n = values.len();
+    let values = Tensor::<B::InnerBackend, 1>::from_data(TensorData::new(values, [n]), &device)
+        / f64::from(total);
+    let mut register = RegisterGrads::<B::InnerBackend> {
+        had: &grads,
+        out: GradientsParams::new(),
+        values,
+        at: 0,
+    };
+    module.visit(&mut register);
+    Ok(register.out)
+}

@@ -1,0 +1,214 @@
+//! Data-parallel training with simulated ranks (threads of this process on
+//! the CPU backend, gradients summed through `LocalGroup`): N ranks on parts
+//! of a global batch take the same steps as one rank on the whole batch, to
+//! float tolerance, for a classifier and a language model; a run resumes
+//! exactly on another number of ranks; and a batch that does not split, or
+//! a failing rank, is a clear error rather than a hang.
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::{Autodiff, Flex};
+use statespace::error::Error;
+use statespace::train::run::read_metrics;
+use statespace::train::{
+    MetricRow, Observer, RunDir, Summary, TrainConfig, train, train_data_parallel,
+};
+
+type B = Autodiff<Flex>;
+
+/// burn's CPU random generator is global to the process: the tests that
+/// train take turns.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+struct Quiet {
+    stop_at: Option<u64>,
+}
+
+impl Observer for Quiet {
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
+    fn eval(&mut self, _: &MetricRow) {}
+    fn should_stop(&self, step: u64) -> bool {
+        self.stop_at == Some(step)
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("statespace-dp-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// ListOps with an S4D classifier; no dropout (its draws differ per rank).
+const CLASSIFIER: &str = r#"
+seed = 5
+[task]
+kind = "listops"
+min_length = 10
+max_length = 40
+train_size = 96
+val_size = 16
+test_size = 16
+[model]
+mixer = "s4d"
+d_model = 8
+n_layers = 2
+d_state = 8
+dropout = 0.0
+[schedule]
+steps = 8
+warmup = 2
+batch_size = 8
+eval_every = 4
+"#;
+
+/// A byte-level Mamba language model on a small structured corpus.
+fn lm_config(dir: &Path) -> String {
+    let words = ["state ", "space ", "model ", "scan ", "kernel "];
+    let mut x: u64 = 11;
+    let text: String = (0..2000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            words[(x >> 33) as usize % words.len()]
+        })
+        .collect();
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, text).unwrap();
+    format!(
+        r#"
+seed = 2
+[task]
+kind = "lm"
+path = "{}"
+seq_len = 16
+max_eval_tokens = 256
+[model]
+mixer = "mamba"
+d_model = 16
+n_layers = 2
+[optim]
+lr = 0.01
+weight_decay = 0.1
+[schedule]
+steps = 6
+warmup = 2
+batch_size = 8
+eval_every = 3
+"#,
+        path.display()
+    )
+}
+
+/// Trains `config` in a fresh folder on `ranks` simulated devices.
+fn run_on(config: &TrainConfig, dir: &Path, ranks: usize) -> (Summary, RunDir) {
+    let run = RunDir::new(dir.to_path_buf());
+    let devices = vec![Default::default(); ranks];
+    let summary =
+        train_data_parallel::<B>(config, &run, false, &devices, &mut Quiet { stop_at: None })
+            .unwrap();
+    (summary, run)
+}
+
+/// Every number of two runs' metrics agrees to `tol` (relative).
+fn assert_close_runs(a: &[MetricRow], b: &[MetricRow], tol: f64, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: rows");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!((x.step, &x.split), (y.step, &y.split), "{what}");
+        for (u, v) in [(x.loss, y.loss), (x.metric, y.metric)] {
+            assert!(
+                (u - v).abs() <= tol * u.abs().max(v.abs()).max(1e-3),
+                "{what}: step {} {}: {u} vs {v}",
+                x.step,
+                x.split
+            );
+        }
+    }
+}
+
+#[test]
+fn ranks_on_parts_of_the_batch_equal_one_rank_on_the_whole_batch() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("equal");
+    let classifier = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
+    let lm = TrainConfig::from_toml(&lm_config(&dir), &[]).unwrap();
+    for (name, config) in [("classifier", &classifier), ("lm", &lm)] {
+        let one = RunDir::new(dir.join(format!("{name}-1")));
+        let single = train::<B>(
+            config,
+            &one,
+            false,
+            &Default::default(),
+            &mut Quiet { stop_at: None },
+        )
+        .unwrap();
+        for ranks in [2, 4] {
+            let (parallel, run) = run_on(config, &dir.join(format!("{name}-{ranks}")), ranks);
+            let what = format!("{name} on {ranks} ranks");
+            assert_close_runs(&single.metrics, &parallel.metrics, 1e-4, &what);
+            assert_close_runs(
+                &read_metrics(&one.metrics()).unwrap(),
+                &read_metrics(&run.metrics()).unwrap(),
+                1e-4,
+                &what,
+            );
+            assert_eq!(parallel.steps, single.steps, "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_run_resumes_on_another_number_of_ranks() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("resume");
+    let config = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
+    let (whole, _) = run_on(&config, &dir.join("whole"), 1);
+    // Two ranks to the first checkpoint, then four to the end.
+    let run = RunDir::new(dir.join("split"));
+    let devices = vec![Default::default(); 2];
+    let err = train_data_parallel::<B>(
+        &config,
+        &run,
+        false,
+        &devices,
+        &mut Quiet { stop_at: Some(4) },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Interrupted { step: 4 }), "{err}");
+    let devices = vec![Default::default(); 4];
+    let resumed =
+        train_data_parallel::<B>(&config, &run, true, &devices, &mut Quiet { stop_at: None })
+            .unwrap();
+    assert_close_runs(&whole.metrics, &resumed.metrics, 1e-4, "resumed on 4 ranks");
+}
+
+#[test]
+fn a_batch_that_does_not_split_and_a_failing_rank_are_errors() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("errors");
+    let config = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
+    let devices = vec![Default::default(); 3];
+    let err = train_data_parallel::<B>(
+        &config,
+        &RunDir::new(dir.join("three")),
+        false,
+        &devices,
+        &mut Quiet { stop_at: None },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("schedule.batch_size"), "{err}");
+    // Rank 0 refuses a folder that holds a run; the other rank must stop
+    // too, and the error is rank 0's own.
+    let (_, taken) = run_on(&config, &dir.join("taken"), 1);
+    let devices = vec![Default::default(); 2];
+    let err = train_data_parallel::<B>(
+        &config,
+        &taken,
+        false,
+        &devices,
+        &mut Quiet { stop_at: None },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("already holds a run"), "{err}");
+}
