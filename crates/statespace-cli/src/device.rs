@@ -111,3 +111,36 @@ pub fn check_cuda() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The devices of data-parallel ranks on a backend.
+pub trait RankDevices: burn::tensor::backend::Backend {
+    /// The devices of `n` ranks, or an error saying why there are not
+    /// that many.
+    fn rank_devices(n: usize) -> anyhow::Result<Vec<Self::Device>>;
+}
+
+/// On the CPU, `n` ranks share the cores (simulated ranks: for checking
+/// the data-parallel path, not for speed).
+impl RankDevices for burn::backend::Flex {
+    fn rank_devices(n: usize) -> anyhow::Result<Vec<Self::Device>> {
+        Ok(vec![Default::default(); n])
+    }
+}
+
+/// On CUDA, GPUs 0..n, one rank each.
+#[cfg(feature = "cuda")]
+impl RankDevices for burn::backend::Cuda {
+    fn rank_devices(n: usize) -> anyhow::Result<Vec<Self::Device>> {
+        let visible = cudarc::driver::result::device::get_count()
+            .map_err(|e| anyhow::anyhow!("could not count the CUDA GPUs ({e})"))?;
+        if n > visible as usize {
+            anyhow::bail!(
+                "--devices {n} asks for more GPUs than the {visible} visible here \
+                 (check nvidia-smi and CUDA_VISIBLE_DEVICES)"
+            );
+        }
+        Ok((0..n)
+            .map(|index| burn::backend::cuda::CudaDevice { index })
+            .collect())
+    }
+}

@@ -340,6 +340,28 @@ fn lm_run_trains_evaluates_and_generates() {
     let out = run_ok(ssm().arg("train").arg("--resume").arg(runs.join("short")));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("trained 4 steps"), "{stdout}");
+    // --devices 2: two data-parallel ranks on halves of each batch of 4.
+    let out = run_ok(
+        ssm()
+            .args(["train", "--name", "dp", "--devices", "2", "--runs"])
+            .arg(&runs)
+            .arg("--config")
+            .arg(run.join("config.toml")),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("trained 4 steps"), "{stdout}");
+    let out = ssm()
+        .args(["train", "--name", "dp3", "--devices", "3", "--runs"])
+        .arg(&runs)
+        .arg("--config")
+        .arg(run.join("config.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("schedule.batch_size"),
+        "{stderr}"
+    );
     let out = run_ok(
         ssm()
             .args([

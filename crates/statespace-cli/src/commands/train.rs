@@ -10,9 +10,9 @@ use burn::backend::Autodiff;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
 use statespace::train::run::read_metrics;
-use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train_data_parallel};
 
-use crate::device::{DeviceKind, with_backend};
+use crate::device::{DeviceKind, RankDevices, with_backend};
 use crate::plot::{Series, line_chart};
 
 /// The embedded default run.
@@ -45,6 +45,13 @@ pub struct Args {
     /// device commands).
     #[arg(long, value_name = "MINUTES")]
     stop_after: Option<f64>,
+    /// Data-parallel ranks, each on its equal part of every batch
+    /// (`schedule.batch_size` stays the global batch): GPUs 0..N with
+    /// `--device cuda`, gradients summed through host memory (NCCL is not
+    /// used yet); N ranks sharing the cores with `--device cpu`, which checks
+    /// the path but does not speed it up.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    devices: usize,
 }
 
 struct Bar {
@@ -246,12 +253,17 @@ pub fn run(args: Args) -> Result<()> {
             None => None,
         },
     };
+    if args.devices == 0 {
+        bail!("--devices takes at least 1");
+    }
     let result = with_backend!(args.device, |B, device| {
-        Ok::<_, anyhow::Error>(train::<Autodiff<B>>(
+        let _ = device;
+        let devices = <B as RankDevices>::rank_devices(args.devices)?;
+        Ok::<_, anyhow::Error>(train_data_parallel::<Autodiff<B>>(
             &config,
             &run_dir,
             resume,
-            &device,
+            &devices,
             &mut observer,
         ))
     })?;
