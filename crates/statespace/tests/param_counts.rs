@@ -154,6 +154,7 @@ fn counts_from_configs_equal_built_models() {
                 prenorm,
                 dropout: 0.0,
                 pooling: Pooling::Mean,
+                embedding_std: 1.0,
             };
             let model = classifier.init::<Flex>(&device, &mut rng).unwrap();
             assert_eq!(

@@ -134,6 +134,10 @@ fn bad_configs_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("transformer"), "{err}");
+    let err = TrainConfig::from_toml("", &["model.embedding_std=0".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.embedding_std"), "{err}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ use statespace::train::classify::evaluate;
 use statespace::train::data::collate;
 use statespace::train::forecast::Forecasting;
 use statespace::train::lm::LanguageModeling;
+use statespace::train::objective::Shard;
 use statespace::train::{RunDir, TrainConfig};
 
 use crate::device::{DeviceKind, with_backend};
@@ -186,7 +187,7 @@ fn eval_lm(args: &Args, config: &TrainConfig, path: &std::path::Path) -> Result<
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
         let model = load_model(path, objective.model().init::<B>(&device, &mut rng)?)
             .with_context(|| format!("loading {}", path.display()))?;
-        let tally = objective.evaluate_split(&model, Split::Test, &device)?;
+        let tally = objective.evaluate_split(&model, Split::Test, Shard::WHOLE, &device)?;
         let (nats, bpb) = tally.means();
         println!(
             "test bits per byte {bpb:.4} (loss {nats:.4} nats per token, perplexity {:.2}) over {} tokens, {} checkpoint",
@@ -211,7 +212,7 @@ fn eval_forecast(
         let model = load_model(path, objective.model().init::<B>(&device, &mut rng)?)
             .with_context(|| format!("loading {}", path.display()))?;
         let (mse, mae) = objective
-            .evaluate_split(&model, Split::Test, &device)?
+            .evaluate_split(&model, Split::Test, Shard::WHOLE, &device)?
             .means();
         let n = data.windows(Split::Test);
         println!(

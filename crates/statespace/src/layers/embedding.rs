@@ -19,13 +19,8 @@ pub struct Embedding<B: Backend> {
 }
 
 impl<B: Backend> Embedding<B> {
-    /// A (`vocab`, `d_model`) table drawn from N(0, 1) by `rng`, as PyTorch
-    /// and burn initialise embeddings.
-    pub fn new(vocab: usize, d_model: usize, device: &B::Device, rng: &mut impl Rng) -> Self {
-        Self::with_std(vocab, d_model, 1.0, device, rng)
-    }
-
-    /// A (`vocab`, `d_model`) table drawn from N(0, std²) by `rng`.
+    /// A (`vocab`, `d_model`) table drawn from N(0, std²) by `rng` (PyTorch
+    /// and burn draw embeddings at std 1).
     pub fn with_std(
         vocab: usize,
         d_model: usize,

@@ -78,6 +78,8 @@ pub struct ClassifierConfig {
     pub dropout: f64,
     /// Sequence pooling.
     pub pooling: Pooling,
+    /// Standard deviation of the token embedding's initial draw.
+    pub embedding_std: f64,
 }
 
 /// One residual block.
@@ -213,7 +215,13 @@ impl ClassifierConfig {
             NormKind::Rms => Norm::Rms(RmsNorm::new(d, 1e-5, device)),
         };
         let encoder = match self.input {
-            InputKind::Tokens { vocab } => Encoder::Tokens(Embedding::new(vocab, d, device, rng)),
+            InputKind::Tokens { vocab } => Encoder::Tokens(Embedding::with_std(
+                vocab,
+                d,
+                self.embedding_std,
+                device,
+                rng,
+            )),
             InputKind::Values { channels } => {
                 Encoder::Values(Linear::new(channels, d, true, device, rng))
             }

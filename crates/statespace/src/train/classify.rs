@@ -85,9 +85,10 @@ where
         &self,
         model: &Classifier<B::InnerBackend>,
         split: Split,
+        shard: Shard,
         device: &B::Device,
     ) -> Result<Tally> {
-        tally(model, self.task.as_ref(), split, self.batch, device)
+        tally(model, self.task.as_ref(), split, shard, self.batch, device)
     }
 }
 
@@ -117,22 +118,23 @@ pub fn evaluate<B: SsmBackend>(
     batch: usize,
     device: &B::Device,
 ) -> Result<(f64, f64)> {
-    Ok(tally(model, task, split, batch, device)?.means())
+    Ok(tally(model, task, split, Shard::WHOLE, batch, device)?.means())
 }
 
-/// Loss and correct-prediction sums over a whole split (read from the
-/// device once, at the end).
+/// Loss and correct-prediction sums over `shard`'s part of a split (read
+/// from the device once, at the end).
 fn tally<B: SsmBackend>(
     model: &Classifier<B>,
     task: &dyn Task,
     split: Split,
+    shard: Shard,
     batch: usize,
     device: &B::Device,
 ) -> Result<Tally> {
-    let n = task.size(split);
+    let part = shard.range(task.size(split));
     let mut total = PendingTally::default();
-    for start in (0..n).step_by(batch.max(1)) {
-        let examples: Vec<_> = (start..(start + batch).min(n))
+    for start in part.clone().step_by(batch.max(1)) {
+        let examples: Vec<_> = (start..(start + batch).min(part.end))
             .into_par_iter()
             .map(|i| task.example(split, i))
             .collect();

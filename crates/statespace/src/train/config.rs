@@ -116,6 +116,10 @@ pub struct ModelConfig {
     pub patch_len: usize,
     /// TSM2: steps between patch starts.
     pub stride: usize,
+    /// Standard deviation of the token embedding's initial draw (default
+    /// 1, torch's `nn.Embedding`; mamba_ssm's language models use 0.02).
+    /// Classifiers only: language models always draw at 0.02.
+    pub embedding_std: Option<f64>,
 }
 
 impl Default for ModelConfig {
@@ -143,6 +147,7 @@ impl Default for ModelConfig {
             norm_order: 1,
             patch_len: 16,
             stride: 8,
+            embedding_std: None,
         }
     }
 }
@@ -452,6 +457,7 @@ impl ModelConfig {
             prenorm: self.prenorm,
             dropout: self.dropout,
             pooling: self.pooling,
+            embedding_std: self.embedding_std.unwrap_or(1.0),
         })
     }
 }
@@ -555,6 +561,14 @@ impl TrainConfig {
             return Err(Error::config(
                 "model.dropout",
                 format!("must be in [0, 1), got {}", self.model.dropout),
+            ));
+        }
+        if let Some(std) = self.model.embedding_std
+            && !(std.is_finite() && std > 0.0)
+        {
+            return Err(Error::config(
+                "model.embedding_std",
+                format!("must be finite and positive, got {std}"),
             ));
         }
         if self.schedule.steps == 0 {

@@ -198,17 +198,18 @@ impl Forecasting {
         PendingTally::new(sums, count)
     }
 
-    /// The tally of `split` under `model`.
+    /// The tally of `shard`'s part of `split` under `model`.
     pub fn evaluate_split<B: SsmBackend>(
         &self,
         model: &Forecaster<B>,
         split: Split,
+        shard: Shard,
         device: &B::Device,
     ) -> Result<Tally> {
-        let n = self.data.windows(split);
+        let part = shard.range(self.data.windows(split));
         let mut total = PendingTally::default();
-        for start in (0..n).step_by(self.batch.max(1)) {
-            let indices: Vec<usize> = (start..(start + self.batch).min(n)).collect();
+        for start in part.clone().step_by(self.batch.max(1)) {
+            let indices: Vec<usize> = (start..(start + self.batch).min(part.end)).collect();
             let batch = self.windows::<B>(split, &indices, device);
             let out = self.predict(model, batch.x)?;
             total.add(Self::tally(out.forecast, batch.y));
@@ -261,8 +262,9 @@ where
         &self,
         model: &Forecaster<B::InnerBackend>,
         split: Split,
+        shard: Shard,
         device: &B::Device,
     ) -> Result<Tally> {
-        self.evaluate_split(model, split, device)
+        self.evaluate_split(model, split, shard, device)
     }
 }

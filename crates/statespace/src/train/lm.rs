@@ -85,17 +85,20 @@ impl LanguageModeling {
         Ok((loss, PendingTally::new(sums, b * l)))
     }
 
-    /// The tally of `model` over `split`'s evaluation windows (its first
-    /// `max_eval_tokens` targets): its means are nats per token and bits
-    /// per byte.
+    /// The tally of `model` over `shard`'s part of `split`'s evaluation
+    /// windows (the first `max_eval_tokens` targets of the split): its means
+    /// are nats per token and bits per byte.
     pub fn evaluate_split<B: SsmBackend>(
         &self,
         model: &LanguageModel<B>,
         split: Split,
+        shard: Shard,
         device: &B::Device,
     ) -> Result<Tally> {
+        let batches = self.data.eval_batches(split, self.batch);
+        let part = shard.range(batches.len());
         let mut total = PendingTally::default();
-        for windows in self.data.eval_batches(split, self.batch) {
+        for windows in batches.into_iter().skip(part.start).take(part.len()) {
             total.add(self.nll(model, windows, split, device)?.1);
         }
         Ok(total.read())
@@ -143,8 +146,9 @@ where
         &self,
         model: &LanguageModel<B::InnerBackend>,
         split: Split,
+        shard: Shard,
         device: &B::Device,
     ) -> Result<Tally> {
-        self.evaluate_split::<B::InnerBackend>(model, split, device)
+        self.evaluate_split::<B::InnerBackend>(model, split, shard, device)
     }
 }

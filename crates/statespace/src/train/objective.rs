@@ -146,10 +146,10 @@ impl Shard {
     /// The whole batch (a single-device run).
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
-    /// The example positions of this part of a batch of `batch`.
-    pub fn range(self, batch: usize) -> std::ops::Range<usize> {
-        let part = batch / self.count;
-        self.index * part..(self.index + 1) * part
+    /// The positions of this part of `n` items: consecutive, the parts'
+    /// sizes differing by at most one (equal when `count` divides `n`).
+    pub fn range(self, n: usize) -> std::ops::Range<usize> {
+        self.index * n / self.count..(self.index + 1) * n / self.count
     }
 }
 
@@ -180,11 +180,13 @@ pub trait Objective<B: AutodiffBackend>: Sync {
         batch: Self::Batch,
         device: &B::Device,
     ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)>;
-    /// The tally of a whole split, without gradients.
+    /// The tally of `shard`'s part of a split, without gradients
+    /// ([`Shard::WHOLE`]: the whole split).
     fn evaluate(
         &self,
         model: &<Self::Model as AutodiffModule<B>>::InnerModule,
         split: Split,
+        shard: Shard,
         device: &B::Device,
     ) -> Result<Tally>;
 }

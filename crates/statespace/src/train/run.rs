@@ -272,8 +272,9 @@ where
 /// thread of this process: every step's batch (`schedule.batch_size`, the
 /// global batch) is split into equal parts, each rank computes the
 /// gradient of its part, and the gradients are summed through host memory
-/// ([`LocalGroup`]) before the same AdamW step on every rank. Rank 0
-/// validates, writes the run's files and reports to `observer`.
+/// ([`LocalGroup`]) before the same AdamW step on every rank. Every rank
+/// validates its part of the validation split; rank 0 writes the run's
+/// files, tests the best checkpoint and reports to `observer`.
 ///
 /// With the global batch kept, the run takes the same steps as one device
 /// on the whole batch (to float rounding: the sums are reassociated), and
@@ -422,9 +423,9 @@ const PREFETCH: usize = 2;
 const READ_EVERY: Duration = Duration::from_millis(500);
 
 /// The loop, for any objective, as one rank of `collective` (the run folder
-/// is locked by the caller). Rank 0 evaluates, writes the run's files and
-/// returns the summary; the other ranks train their part of each batch and
-/// return `None`.
+/// is locked by the caller). Each rank trains and validates its part of the
+/// data; rank 0 writes the run's files, tests the best checkpoint and
+/// returns the summary, the other ranks return `None`.
 fn fit<B, O>(
     objective: &O,
     config: &TrainConfig,
@@ -578,8 +579,17 @@ where
                     count: sums[2] as usize,
                 }
                 .means();
-                // Rank 0 validates, writes the files and decides whether
-                // the run stops here; the others follow its decision.
+                // Every rank validates its part of the split.
+                let part = objective.evaluate(&model.valid(), Split::Val, shard, device)?;
+                let mut sums = [part.loss, part.metric, part.count as f64];
+                collective.all_reduce_sum(&mut sums)?;
+                let val = Tally {
+                    loss: sums[0],
+                    metric: sums[1],
+                    count: sums[2] as usize,
+                };
+                // Rank 0 writes the files and decides whether the run
+                // stops here; the others follow its decision.
                 let mut decision = [0.0, 0.0];
                 if lead {
                     let train_row = MetricRow {
@@ -589,9 +599,7 @@ where
                         metric,
                         lr_scale,
                     };
-                    let (loss, metric) = objective
-                        .evaluate(&model.valid(), Split::Val, device)?
-                        .means();
+                    let (loss, metric) = val.means();
                     let val_row = MetricRow {
                         step: s,
                         split: "val".into(),
@@ -634,7 +642,7 @@ where
     // Test the best-validation model.
     let best_model = checkpoint::load_model(&run.best(), objective.init(device, &mut rng)?)?;
     let (loss, metric) = objective
-        .evaluate(&best_model.valid(), Split::Test, device)?
+        .evaluate(&best_model.valid(), Split::Test, Shard::WHOLE, device)?
         .means();
     let test = MetricRow {
         step: last_step,
