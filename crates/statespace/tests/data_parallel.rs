@@ -212,3 +212,26 @@ fn a_batch_that_does_not_split_and_a_failing_rank_are_errors() {
     .unwrap_err();
     assert!(err.to_string().contains("already holds a run"), "{err}");
 }
+
+/// Panics at the first evaluation, as a bug on rank 0 would.
+struct Panicking;
+
+impl Observer for Panicking {
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
+    fn eval(&mut self, _: &MetricRow) {
+        panic!("observer failed");
+    }
+}
+
+#[test]
+fn a_rank_that_panics_stops_the_others_instead_of_leaving_them_waiting() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("panic");
+    let config = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
+    let run = RunDir::new(dir.join("run"));
+    let devices = vec![Default::default(); 2];
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_data_parallel::<B>(&config, &run, false, &devices, &mut Panicking)
+    }));
+    assert!(outcome.is_err(), "the panic reaches the caller");
+}

@@ -332,6 +332,24 @@ where
     }
 }
 
+/// Aborts a group when dropped armed: a rank that leaves its loop by an
+/// error or a panic must not leave the others waiting.
+struct AbortOnDrop<'a>(Option<&'a LocalGroup>);
+
+impl AbortOnDrop<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(member) = self.0 {
+            member.abort();
+        }
+    }
+}
+
 /// An observer that ignores everything (the ranks other than 0).
 struct Silent;
 
@@ -359,9 +377,11 @@ where
 {
     let group = LocalGroup::new(devices.len());
     let rank = |member: &LocalGroup, device: &B::Device, observer: &mut dyn Observer| {
+        // An error or a panic (unwinding drops the guard) aborts the group.
+        let guard = AbortOnDrop(Some(member));
         let out = fit::<B, O>(objective, config, run, resume, device, member, observer);
-        if out.is_err() {
-            member.abort();
+        if out.is_ok() {
+            guard.disarm();
         }
         out
     };
