@@ -79,4 +79,41 @@ mod tests {
         let err = max_rel_err(&grad(&g1), &grad(&g2));
         assert!(err < 1e-6, "{err:.2e}");
     }
+
+    /// The fused CPU kernel runs the composite's float operations in its
+    /// order: the same bits, forward and backward, in f32 and f64.
+    #[test]
+    fn the_fused_cpu_kernel_equals_the_composite_bit_for_bit() {
+        use burn::tensor::TensorData;
+
+        use super::GeluOps;
+        use super::gelu_backward_composite;
+
+        let device = Default::default();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(9);
+        let x = crate::random::normal::<Flex, 2>(&mut rng, [5, 40_000], 0.0, 3.0, &device);
+        let g = crate::random::normal::<Flex, 2>(&mut rng, [5, 40_000], 0.0, 1.0, &device);
+        for (x, g) in [
+            (x.clone(), g.clone()),
+            (
+                x.cast(burn::tensor::DType::F64),
+                g.cast(burn::tensor::DType::F64),
+            ),
+        ] {
+            let bits = |t: burn::tensor::ops::FloatTensor<Flex>| -> TensorData {
+                tensor::<Flex, 2>(t).into_data()
+            };
+            assert_eq!(
+                bits(Flex::gelu_exact(float(x.clone()))),
+                bits(gelu_composite::<Flex>(float(x.clone())))
+            );
+            assert_eq!(
+                bits(Flex::gelu_exact_backward(
+                    float(x.clone()),
+                    float(g.clone())
+                )),
+                bits(gelu_backward_composite::<Flex>(float(x), float(g)))
+            );
+        }
+    }
 }
