@@ -297,7 +297,7 @@ where
         return Err(Error::config("devices", "needs at least one device"));
     }
     let batch = config.schedule.batch_size;
-    if batch % ranks != 0 {
+    if !batch.is_multiple_of(ranks) {
         return Err(Error::config(
             "schedule.batch_size",
             format!(
