@@ -327,6 +327,17 @@ fn lm_run_trains_evaluates_and_generates() {
     let out = run_ok(ssm().arg("eval").arg(&run));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("test bits per byte"), "{stdout}");
+    // `ssm info` describes a run folder too.
+    let out = run_ok(ssm().arg("info").arg(&run));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "statespace training run",
+        "task:         lm",
+        "steps:        4 of 4",
+        "bits_per_byte",
+    ] {
+        assert!(stdout.contains(expected), "{expected}: {stdout}");
+    }
     // --stop-after 0 ends a run at its first checkpoint; --resume finishes it.
     let out = run_ok(
         ssm()
