@@ -9,7 +9,7 @@
 //! data-parallel loop with. Ranks on separate GPUs use NCCL instead (a
 //! later transport behind the same trait).
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 
@@ -117,14 +117,9 @@ impl LocalGroup {
     /// bits whatever the arrival order.
     fn reduce(&self, values: &mut [f64]) -> Result<()> {
         let shared = &*self.shared;
-        let mut round = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let round = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         // The previous round's result must be read by everyone first.
-        while round.unread > 0 && !round.aborted {
-            round = shared
-                .changed
-                .wait(round)
-                .unwrap_or_else(|e| e.into_inner());
-        }
+        let mut round = wait_until(&shared.changed, round, |r| r.unread == 0);
         if round.aborted {
             return Err(Self::aborted());
         }
@@ -154,12 +149,7 @@ impl LocalGroup {
             round.generation += 1;
             shared.changed.notify_all();
         }
-        while round.generation == generation && !round.aborted {
-            round = shared
-                .changed
-                .wait(round)
-                .unwrap_or_else(|e| e.into_inner());
-        }
+        let mut round = wait_until(&shared.changed, round, |r| r.generation != generation);
         if round.aborted {
             return Err(Self::aborted());
         }
@@ -170,6 +160,18 @@ impl LocalGroup {
         }
         Ok(())
     }
+}
+
+/// Waits on `changed` until `done` holds for the round or the group is
+/// aborted.
+fn wait_until<'a>(
+    changed: &Condvar,
+    round: MutexGuard<'a, Round>,
+    done: impl Fn(&Round) -> bool,
+) -> MutexGuard<'a, Round> {
+    changed
+        .wait_while(round, |r| !r.aborted && !done(r))
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 impl Collective for LocalGroup {

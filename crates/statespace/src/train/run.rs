@@ -226,46 +226,7 @@ where
     B: AutodiffBackend + SsmBackend,
     B::InnerBackend: SsmBackend,
 {
-    if resume && !run.config().is_file() {
-        return Err(Error::config(
-            "resume",
-            format!("{} holds no run (no config.toml)", run.dir.display()),
-        ));
-    }
-    let _lock = run.acquire()?;
-    run.remove_stale_temporaries()?;
-    match &config.task {
-        TaskConfig::Forecast(_) => {
-            let objective = Forecasting::new(config)?;
-            fit_solo::<B, _>(&objective, config, run, resume, device, observer)
-        }
-        TaskConfig::Lm(_) => {
-            let objective = LanguageModeling::new(config)?;
-            fit_solo::<B, _>(&objective, config, run, resume, device, observer)
-        }
-        _ => {
-            let objective = Classification::new(config)?;
-            fit_solo::<B, _>(&objective, config, run, resume, device, observer)
-        }
-    }
-}
-
-/// [`fit`] on one device.
-fn fit_solo<B, O>(
-    objective: &O,
-    config: &TrainConfig,
-    run: &RunDir,
-    resume: bool,
-    device: &B::Device,
-    observer: &mut dyn Observer,
-) -> Result<Summary>
-where
-    B: AutodiffBackend + SsmBackend,
-    B::InnerBackend: SsmBackend,
-    O: Objective<B>,
-{
-    fit::<B, O>(objective, config, run, resume, device, &Solo, observer)?
-        .ok_or_else(|| Error::config("run", "the single rank returned no summary"))
+    train_data_parallel::<B>(config, run, resume, std::slice::from_ref(device), observer)
 }
 
 /// [`train`] data-parallel over `devices`, one rank per device, each rank a
@@ -304,9 +265,6 @@ where
                 "the global batch of {batch} does not split into {ranks} equal parts (one per device)"
             ),
         ));
-    }
-    if ranks == 1 {
-        return train::<B>(config, run, resume, &devices[0], observer);
     }
     if resume && !run.config().is_file() {
         return Err(Error::config(
@@ -359,7 +317,7 @@ impl Observer for Silent {
 }
 
 /// [`fit`] on every device, rank 0 on this thread and the others on threads
-/// of their own. A rank that fails aborts the group, so the others stop
+/// of their own (one device: [`fit`] alone, with the [`Solo`] collective). A rank that fails aborts the group, so the others stop
 /// too; the error returned is the first rank's own, not the others'
 /// "another rank stopped".
 fn fit_ranks<B, O>(
@@ -375,6 +333,10 @@ where
     B::InnerBackend: SsmBackend,
     O: Objective<B>,
 {
+    if let [device] = devices {
+        return fit::<B, O>(objective, config, run, resume, device, &Solo, observer)?
+            .ok_or_else(|| Error::config("run", "the single rank returned no summary"));
+    }
     let group = LocalGroup::new(devices.len());
     let rank = |member: &LocalGroup, device: &B::Device, observer: &mut dyn Observer| {
         // An error or a panic (unwinding drops the guard) aborts the group.
