@@ -78,6 +78,9 @@ struct Round {
     aborted: bool,
 }
 
+/// What the error of an aborted group names.
+const ABORTED: &str = "data-parallel group";
+
 /// One member of a group of ranks that are threads of one process.
 #[derive(Debug, Clone)]
 pub struct LocalGroup {
@@ -107,9 +110,15 @@ impl LocalGroup {
 
     fn aborted() -> Error {
         Error::Numerical {
-            what: "data-parallel group".into(),
+            what: ABORTED.into(),
             message: "another rank stopped with an error".into(),
         }
+    }
+
+    /// Whether `error` is the one a member gets because another member
+    /// aborted the group (not a failure of its own).
+    pub fn is_abort(error: &Error) -> bool {
+        matches!(error, Error::Numerical { what, .. } if what == ABORTED)
     }
 
     /// Sums `values` over the group: contributions are added in rank

@@ -14,6 +14,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 
 use super::collective::Collective;
+use super::optim::flat_grads;
 use crate::error::Result;
 
 /// The float parameters of a module, flattened and concatenated on the host.
@@ -69,21 +70,6 @@ pub fn broadcast_params<B: AutodiffBackend, M: AutodiffModule<B>>(
     Ok(module.map(&mut ReplaceParams { values, at: 0 }))
 }
 
-/// Every parameter gradient of a module, flattened, in visiting order.
-struct CollectGrads<'a, B: Backend> {
-    grads: &'a GradientsParams,
-    flat: Vec<Tensor<B, 1>>,
-}
-
-impl<B: AutodiffBackend> ModuleVisitor<B> for CollectGrads<'_, B::InnerBackend> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            let n = g.shape().num_elements();
-            self.flat.push(g.reshape([n]));
-        }
-    }
-}
-
 /// Registers the next values of a buffer as the gradient of each parameter
 /// that had one, in visiting order.
 struct RegisterGrads<'a, B: Backend> {
@@ -118,16 +104,12 @@ pub fn all_reduce_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
     if collective.size() == 1 {
         return Ok(grads);
     }
-    let mut collect = CollectGrads::<B::InnerBackend> {
-        grads: &grads,
-        flat: Vec::new(),
-    };
-    module.visit(&mut collect);
-    let Some(first) = collect.flat.first() else {
+    let flat = flat_grads::<B, M>(module, &grads);
+    let Some(first) = flat.first() else {
         return Ok(grads);
     };
     let device = first.device();
-    let flat = Tensor::cat(collect.flat, 0);
+    let flat = Tensor::cat(flat, 0);
     let data = flat.into_data().convert::<f32>();
     let weight = targets as f32;
     let mut values: Vec<f32> = data

@@ -151,16 +151,30 @@ pub struct AdamW<B: Backend> {
 /// device (one host read for the whole model, not one per parameter).
 struct GradVisitor<'a, B: Backend> {
     grads: &'a GradientsParams,
-    flat: Vec<FloatTensor<B>>,
+    flat: Vec<Tensor<B, 1>>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for GradVisitor<'_, B::InnerBackend> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
             let numel = g.shape().num_elements();
-            self.flat.push(g.reshape([numel]).into_primitive().tensor());
+            self.flat.push(g.reshape([numel]));
         }
     }
+}
+
+/// Every gradient in `grads` of a parameter of `module`, flattened, in the
+/// module's visiting order.
+pub(super) fn flat_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: &GradientsParams,
+) -> Vec<Tensor<B::InnerBackend, 1>> {
+    let mut visitor = GradVisitor::<B::InnerBackend> {
+        grads,
+        flat: Vec::new(),
+    };
+    module.visit(&mut visitor);
+    visitor.flat
 }
 
 struct Update<'a, B: AutodiffBackend> {
@@ -276,17 +290,15 @@ fn grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(module: &M, grads: &Gradi
 where
     B::InnerBackend: AdamWOps,
 {
-    let mut visitor = GradVisitor::<B::InnerBackend> {
-        grads,
-        flat: Vec::new(),
-    };
-    module.visit(&mut visitor);
-    let device = visitor
-        .flat
+    let flat: Vec<FloatTensor<B::InnerBackend>> = flat_grads::<B, M>(module, grads)
+        .into_iter()
+        .map(|g| g.into_primitive().tensor())
+        .collect();
+    let device = flat
         .first()
         .map(B::InnerBackend::float_device)
         .unwrap_or_default();
-    let sum_sq = B::InnerBackend::sum_of_squares(visitor.flat, &device);
+    let sum_sq = B::InnerBackend::sum_of_squares(flat, &device);
     let sum_sq: f64 =
         burn::tensor::ElementConversion::elem(tensor::<B::InnerBackend, 1>(sum_sq).into_scalar());
     sum_sq.sqrt()

@@ -317,9 +317,9 @@ impl Observer for Silent {
 }
 
 /// [`fit`] on every device, rank 0 on this thread and the others on threads
-/// of their own (one device: [`fit`] alone, with the [`Solo`] collective). A rank that fails aborts the group, so the others stop
-/// too; the error returned is the first rank's own, not the others'
-/// "another rank stopped".
+/// of their own (one device: [`fit`] alone, with the [`Solo`] collective).
+/// A rank that fails aborts the group, so the others stop too; the error
+/// returned is the first rank's own, not the others' abort.
 fn fit_ranks<B, O>(
     objective: &O,
     config: &TrainConfig,
@@ -367,7 +367,7 @@ where
             .collect();
         (lead, others)
     });
-    let aborted = |e: &Error| e.to_string().contains("another rank stopped");
+    let aborted = LocalGroup::is_abort;
     match lead {
         Ok(Some(summary)) => {
             others.into_iter().try_for_each(|r| r.map(drop))?;
@@ -395,6 +395,17 @@ fn best_val(metrics: &[MetricRow], goal: Goal) -> Option<(&MetricRow, u64)> {
         }
     }
     val.get(best).map(|r| (*r, (val.len() - best - 1) as u64))
+}
+
+/// `part` summed over every rank of `collective`.
+fn summed(collective: &dyn Collective, part: Tally) -> Result<Tally> {
+    let mut sums = [part.loss, part.metric, part.count as f64];
+    collective.all_reduce_sum(&mut sums)?;
+    Ok(Tally {
+        loss: sums[0],
+        metric: sums[1],
+        count: sums[2] as usize,
+    })
 }
 
 /// Training batches drawn ahead of the step that uses them.
@@ -552,24 +563,13 @@ where
 
             if evaluate {
                 // The train row of the whole batch: every rank's sums.
-                let part = std::mem::take(&mut window).read();
-                let mut sums = [part.loss, part.metric, part.count as f64];
-                collective.all_reduce_sum(&mut sums)?;
-                let (loss, metric) = Tally {
-                    loss: sums[0],
-                    metric: sums[1],
-                    count: sums[2] as usize,
-                }
-                .means();
+                let (loss, metric) =
+                    summed(collective, std::mem::take(&mut window).read())?.means();
                 // Every rank validates its part of the split.
-                let part = objective.evaluate(&model.valid(), Split::Val, shard, device)?;
-                let mut sums = [part.loss, part.metric, part.count as f64];
-                collective.all_reduce_sum(&mut sums)?;
-                let val = Tally {
-                    loss: sums[0],
-                    metric: sums[1],
-                    count: sums[2] as usize,
-                };
+                let val = summed(
+                    collective,
+                    objective.evaluate(&model.valid(), Split::Val, shard, device)?,
+                )?;
                 // Rank 0 writes the files and decides whether the run
                 // stops here; the others follow its decision.
                 let mut decision = [0.0, 0.0];
