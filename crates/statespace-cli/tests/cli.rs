@@ -270,6 +270,35 @@ fn train_writes_a_run_folder_and_eval_checks_the_recurrent_view() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("8/8 predictions equal"), "{stdout}");
 
+    // `--set` evaluates the run on other test settings (longer sequences);
+    // a key that changes the model's shape fails to load, naming the tensor.
+    let out = run_ok(ssm().arg("eval").arg(&run).args([
+        "--recurrent-examples",
+        "0",
+        "--set",
+        "task.max_length=60",
+        "--set",
+        "task.test_size=4",
+    ]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("over 4 examples, best checkpoint with task.max_length=60")
+            && stdout.contains("recurrent check skipped"),
+        "{stdout}"
+    );
+    let out = ssm()
+        .arg("eval")
+        .arg(&run)
+        .args(["--set", "model.d_model=16"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected shape"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A second run under the same name is refused rather than overwritten.
     let out = ssm()
         .args(["train", "--name", "tiny", "--runs"])

@@ -28,6 +28,11 @@ pub struct Args {
     /// Run folder written by `ssm train`.
     #[arg(required_unless_present = "model", conflicts_with = "model")]
     run: Option<PathBuf>,
+    /// With a run: override a value of the run's config for this evaluation
+    /// (repeatable), e.g. `--set task.test_length=65536` to test length
+    /// extrapolation. Keys that change the model's shape fail to load.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "run")]
+    overrides: Vec<String>,
     /// Instead of a run: a language-model checkpoint folder (Hugging Face or
     /// state-spaces layout) whose perplexity on `--text` is reported.
     #[arg(long, requires = "text")]
@@ -65,7 +70,7 @@ pub fn run(args: Args) -> Result<()> {
     let run = RunDir::new(run);
     let text = std::fs::read_to_string(run.config())
         .with_context(|| format!("reading {}", run.config().display()))?;
-    let config = TrainConfig::from_toml(&text, &[])?;
+    let config = TrainConfig::from_toml(&text, &args.overrides)?;
     let path = match args.checkpoint.as_str() {
         "best" => run.best(),
         "last" => run.last(),
@@ -90,8 +95,13 @@ pub fn run(args: Args) -> Result<()> {
             config.schedule.batch_size,
             &device,
         )?;
+        let with = if args.overrides.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", args.overrides.join(" "))
+        };
         println!(
-            "test accuracy {accuracy:.4} (loss {loss:.4}) over {} examples, {} checkpoint",
+            "test accuracy {accuracy:.4} (loss {loss:.4}) over {} examples, {} checkpoint{with}",
             task.size(Split::Test),
             args.checkpoint
         );
@@ -102,6 +112,10 @@ pub fn run(args: Args) -> Result<()> {
             return Ok::<_, anyhow::Error>(());
         }
         let n = args.recurrent_examples.min(task.size(Split::Test));
+        if n == 0 {
+            println!("recurrent check skipped (--recurrent-examples 0)");
+            return Ok::<_, anyhow::Error>(());
+        }
         let (mut agree, mut worst) = (0usize, 0f64);
         for i in 0..n {
             let batch = collate::<B>(task.as_ref(), &[task.example(Split::Test, i)], &device);
