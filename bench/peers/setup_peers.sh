@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time (idempotent) setup of the peer benchmarks in this folder (artefacts are git-ignored).
 #  1. venv with torch (PyPI default wheel, runs on CPU), transformers, safetensors, numpy,
-#     sentencepiece, tokenizers, cmake, ninja           -> venv/ (+ venv/.ready marker)
+#     sentencepiece, tokenizers, cmake, ninja, mambapy (transformers' CPU Mamba scan for
+#     train/bench_train_torch.py)                        -> venv/ (+ venv/.ready marker)
 #  2. random-weight HF folders (seed 0, float32)        -> models/hf-mamba-130m, models/hf-mamba2-130m
 #  3. llama.cpp source: GitHub snapshot of ggml-org/llama.cpp is too big for the fetch tool
 #     (1.47 GB > 500 MB limit), so the source vendored in the PyPI sdist of llama-cpp-python
@@ -19,8 +20,8 @@ LCP_VER=0.3.36
 
 if [ ! -f venv/.ready ]; then
   python3 -m venv venv
-  venv/bin/pip install torch transformers safetensors numpy sentencepiece tokenizers cmake ninja
-  "$PY" -c "import torch, transformers" && touch venv/.ready
+  venv/bin/pip install torch transformers safetensors numpy sentencepiece tokenizers cmake ninja mambapy
+  "$PY" -c "import torch, transformers, mambapy" && touch venv/.ready
 fi
 
 if [ ! -f models/hf-mamba-130m/model.safetensors ] || [ ! -f models/hf-mamba2-130m/model.safetensors ]; then

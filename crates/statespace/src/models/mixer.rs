@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -22,7 +21,7 @@ use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
 use crate::layers::s5::{S5Block, S5Config, S5State};
-use crate::ops::SsmBackend;
+use crate::ops::{SsmBackend, glu};
 use crate::size::{overflow, sum_of_products};
 
 /// Which mixer a block uses, with its hyperparameters.
@@ -260,11 +259,9 @@ pub struct S4Block<B: Backend> {
     pub output_linear: Linear<B>,
 }
 
-impl<B: crate::ops::MatmulOps> S4Block<B> {
+impl<B: crate::ops::MatmulOps + crate::ops::GluOps> S4Block<B> {
     fn output(&self, y: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
-        let y = self.output_linear.forward(y)?;
-        let h = y.dims()[2] / 2;
-        Ok(y.clone().narrow(2, 0, h) * sigmoid(y.narrow(2, h, h)))
+        glu(self.output_linear.forward(y)?)
     }
 }
 

@@ -66,6 +66,7 @@ pub mod dplr_spectrum;
 pub mod embedding;
 pub mod fft_conv;
 pub mod gelu;
+pub mod glu;
 pub mod matmul;
 pub mod norm;
 pub mod prefix_sum;
@@ -87,6 +88,7 @@ pub use dplr_spectrum::{DplrSpectrumOps, dplr_spectrum};
 pub use embedding::{EmbeddingOps, embedding};
 pub use fft_conv::{FftConvOps, causal_conv};
 pub use gelu::{GeluOps, gelu};
+pub use glu::{GluOps, glu};
 pub use matmul::{MatmulOps, add_bias, matmul};
 pub use norm::{NormKind, NormOps, norm};
 pub use prefix_sum::{PrefixSumOps, prefix_sum};
@@ -114,6 +116,7 @@ pub trait SsmBackend:
     + NormOps
     + CrossEntropyOps
     + GeluOps
+    + GluOps
     + PrefixSumOps
     + RotaryOps
     + DiagonalScanOps
@@ -137,6 +140,7 @@ impl<
         + NormOps
         + CrossEntropyOps
         + GeluOps
+        + GluOps
         + PrefixSumOps
         + RotaryOps
         + DiagonalScanOps

@@ -29,6 +29,7 @@ mod diagonal_scan;
 mod embedding;
 mod fft_conv;
 mod gelu;
+mod glu;
 mod harness;
 mod layout;
 mod matmul;
@@ -75,6 +76,7 @@ where
     diagonal_kernel::checks::<B>(&mut cx)?;
     cauchy::checks::<B>(&mut cx)?;
     gelu::checks::<B>(&mut cx)?;
+    glu::checks::<B>(&mut cx)?;
     spectral::checks::<B>(&mut cx)?;
     matmul::checks::<B>(&mut cx)?;
     causal_conv1d::checks::<B>(&mut cx)?;

@@ -16,7 +16,6 @@ mod config;
 
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use rand::Rng;
 
@@ -26,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::io::{HostTensor, load_params};
 use crate::layers::activation::Activation;
 use crate::layers::linear::Linear;
-use crate::ops::{SsmBackend, causal_conv};
+use crate::ops::{SsmBackend, causal_conv, glu};
 use crate::random::normal;
 
 /// The learned kernel (safari's `LongConvKernel`).
@@ -168,10 +167,7 @@ impl<B: SsmBackend> LongConv<B> {
         };
         let z = linear.forward(y)?;
         Ok(match self.postact {
-            Some(PostAct::Glu) => {
-                let d = self.d_model();
-                z.clone().narrow(2, 0, d) * sigmoid(z.narrow(2, d, d))
-            }
+            Some(PostAct::Glu) => glu(z)?,
             Some(PostAct::Activation(act)) => act.apply(z)?,
             None => z,
         })
