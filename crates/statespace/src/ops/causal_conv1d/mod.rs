@@ -8,10 +8,10 @@
 //! ([`CausalConv1dOps`]) with its own backward: ∂x̃[s] = Σ_k w[·, k] · ĝ[s − k],
 //! ∂w[d, k] = Σ_{b,t} ĝ · x̃[b, t + k, d] and ∂bias = Σ_{b,t} ĝ, with
 //! ĝ = ∂y · act′ (the pre-activation recomputed). The defaults are tensor
-//! ops (every tap a contiguous slice times a broadcast row, the CPU
-//! backend's fast path); CubeCL devices run one kernel per pass ([`cube`]),
-//! where the tensor ops cost ~30 launches and two slow leading-axis sums per
-//! layer.
+//! ops (every tap a contiguous slice times a broadcast row); the CPU runs
+//! one fused pass forward and two backward ([`cpu`]), and CubeCL devices
+//! one kernel per pass ([`cube`]), where the tensor ops cost ~30 launches
+//! and two slow leading-axis sums per layer.
 
 mod autodiff;
 mod cpu;
@@ -182,14 +182,14 @@ mod tests {
 
     /// The op's own backward (and forward) against autodiff of the tensor
     /// ops, on a strided x after a state, with and without the SiLU, for
-    /// widths 4 and 2. Each side gets its own leaves (a backward pass frees
-    /// the graph it walks).
+    /// widths 4 and 2, and over more steps than one CPU task takes. Each
+    /// side gets its own leaves (a backward pass frees the graph it walks).
     #[test]
     fn own_backward_matches_autodiff() {
         let device = Default::default();
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
-        for (k, act) in [(4, true), (4, false), (2, true)] {
-            let (b, l, d) = (3, 53, 40);
+        for (k, act, l) in [(4, true, 53), (4, false, 53), (2, true, 53), (4, true, 150)] {
+            let (b, d) = (3, 40);
             let mut draw = |shape: [usize; 3]| {
                 crate::random::normal::<Ad, 3>(&mut rng, shape, 0.0, 1.0, &device)
             };

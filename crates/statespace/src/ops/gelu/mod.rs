@@ -81,9 +81,10 @@ mod tests {
     }
 
     /// The fused CPU kernel runs the composite's float operations in its
-    /// order: the same bits, forward and backward, in f32 and f64.
+    /// order: in f64 the same bits, forward and backward; in f32, with the
+    /// vectorisable erf and exp, within a few ulp of the composite.
     #[test]
-    fn the_fused_cpu_kernel_equals_the_composite_bit_for_bit() {
+    fn the_fused_cpu_kernel_equals_the_composite() {
         use burn::tensor::TensorData;
 
         use super::GeluOps;
@@ -93,27 +94,37 @@ mod tests {
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(9);
         let x = crate::random::normal::<Flex, 2>(&mut rng, [5, 40_000], 0.0, 3.0, &device);
         let g = crate::random::normal::<Flex, 2>(&mut rng, [5, 40_000], 0.0, 1.0, &device);
-        for (x, g) in [
-            (x.clone(), g.clone()),
-            (
-                x.cast(burn::tensor::DType::F64),
-                g.cast(burn::tensor::DType::F64),
-            ),
-        ] {
-            let bits = |t: burn::tensor::ops::FloatTensor<Flex>| -> TensorData {
-                tensor::<Flex, 2>(t).into_data()
-            };
-            assert_eq!(
-                bits(Flex::gelu_exact(float(x.clone()))),
-                bits(gelu_composite::<Flex>(float(x.clone())))
-            );
-            assert_eq!(
-                bits(Flex::gelu_exact_backward(
-                    float(x.clone()),
-                    float(g.clone())
-                )),
-                bits(gelu_backward_composite::<Flex>(float(x), float(g)))
-            );
-        }
+        let data = |t: burn::tensor::ops::FloatTensor<Flex>| -> TensorData {
+            tensor::<Flex, 2>(t).into_data()
+        };
+        let (x64, g64) = (
+            x.clone().cast(burn::tensor::DType::F64),
+            g.clone().cast(burn::tensor::DType::F64),
+        );
+        assert_eq!(
+            data(Flex::gelu_exact(float(x64.clone()))),
+            data(gelu_composite::<Flex>(float(x64.clone())))
+        );
+        assert_eq!(
+            data(Flex::gelu_exact_backward(
+                float(x64.clone()),
+                float(g64.clone())
+            )),
+            data(gelu_backward_composite::<Flex>(float(x64), float(g64)))
+        );
+        let values = |t| -> Vec<f64> { data(t).convert::<f64>().to_vec().unwrap() };
+        let err = max_rel_err(
+            &values(Flex::gelu_exact(float(x.clone()))),
+            &values(gelu_composite::<Flex>(float(x.clone()))),
+        );
+        assert!(err < 1e-6, "forward {err:.2e}");
+        let err = max_rel_err(
+            &values(Flex::gelu_exact_backward(
+                float(x.clone()),
+                float(g.clone()),
+            )),
+            &values(gelu_backward_composite::<Flex>(float(x), float(g))),
+        );
+        assert!(err < 1e-6, "backward {err:.2e}");
     }
 }
