@@ -2,18 +2,19 @@
 //! channel-last tensors, (sequence, block of steps) tasks in parallel with
 //! rayon, instead of the composite's K slices, broadcast products and
 //! leading-axis sums (about 14 % of a Mamba training step at 32 × 200).
-//! σ with the vectorisable [`exp_f32`] in f32 (2 ulp), std's exp in f64.
+//! σ with the vectorisable [`exp_f32`](crate::ops::support::fast_math::exp_f32)
+//! in f32 (2 ulp), std's exp in f64 ([`HostReal::sigmoid`]).
 //! In f64 for f64 inputs, else in f32
 //! ([`crate::ops::support::precision`]). The weight and bias sums of the
 //! backward add each task's partial sums in task order, so results do not
 //! depend on the thread count.
 
-use burn::tensor::{Element, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::{CausalConv1dOps, ConvGrads};
-use crate::ops::support::fast_math::exp_f32;
+use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
 
 /// Steps per parallel task.
@@ -62,26 +63,6 @@ impl CausalConv1dOps for Flex {
     }
 }
 
-/// The float types the kernels compute in.
-trait Real: Element + bytemuck::Pod + Send + Sync + num_traits::Float + std::iter::Sum {
-    /// σ(v) = 1/(1 + e^{−v}).
-    fn sigmoid(self) -> Self;
-}
-
-impl Real for f32 {
-    #[inline(always)]
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + exp_f32(-self))
-    }
-}
-
-impl Real for f64 {
-    #[inline(always)]
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + (-self).exp())
-    }
-}
-
 /// The inputs, packed: x (B, L, D), history (B, K − 1, D), the taps
 /// transposed to (K, D) so that each is a contiguous row, bias (D).
 struct Conv<T> {
@@ -95,12 +76,11 @@ struct Conv<T> {
     bias: Vec<T>,
 }
 
-impl<T: Real> Conv<T> {
+impl<T: HostReal> Conv<T> {
     fn new([x, history, weight, bias]: &[FlexTensor; 4]) -> Self {
         let [batch, len, dim] = x.shape().dims::<3>();
         let k = weight.shape().dims::<2>()[1];
-        let values = |t: &FlexTensor| t.to_contiguous().storage::<T>().to_vec();
-        let w = values(weight);
+        let w = values::<T>(weight);
         let taps = (0..k)
             .flat_map(|i| (0..dim).map(move |d| (i, d)))
             .map(|(i, d)| w[d * k + i])
@@ -136,7 +116,7 @@ impl<T: Real> Conv<T> {
             for i in 0..self.k {
                 let (x, w) = (self.padded_row(b, t0 + j + i), &self.taps[i * d..][..d]);
                 for ((y, &x), &w) in row.iter_mut().zip(x).zip(w) {
-                    *y = *y + w * x;
+                    *y += w * x;
                 }
             }
         }
@@ -151,7 +131,7 @@ impl<T: Real> Conv<T> {
     }
 }
 
-fn forward<T: Real>(c: &Conv<T>, silu: bool) -> FlexTensor {
+fn forward<T: HostReal>(c: &Conv<T>, silu: bool) -> FlexTensor {
     let d = c.dim;
     let mut y = vec![T::zero(); c.batch * c.len * d];
     // Tasks tile y in order: (b, t0) blocks of consecutive rows.
@@ -165,13 +145,17 @@ fn forward<T: Real>(c: &Conv<T>, silu: bool) -> FlexTensor {
     blocks.into_par_iter().for_each(|(b, t0, block)| {
         c.pre_activation(b, t0, block);
         if silu {
-            block.iter_mut().for_each(|p| *p = *p * p.sigmoid());
+            block.iter_mut().for_each(|p| *p *= p.sigmoid());
         }
     });
     FlexTensor::from_data(TensorData::new(y, [c.batch, c.len, d]))
 }
 
-fn backward<T: Real>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGrads<FlexTensor> {
+/// One backward task's results: its rows of ∂x, its rows of ∂history (the
+/// first task of a sequence only), its partial ∂w (K, D) and ∂bias (D).
+type TaskGrads<T> = (Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+
+fn backward<T: HostReal>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGrads<FlexTensor> {
     let (d, k, h) = (c.dim, c.k, c.k - 1);
     let tasks = c.tasks();
     // ĝ = ∂y·act′(p), with silu′(p) = σ(p)·(1 + p·(1 − σ(p))).
@@ -189,14 +173,14 @@ fn backward<T: Real>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGrads<
             c.pre_activation(b, t0, &mut p);
             for (g, &p) in block.iter_mut().zip(&p) {
                 let s = p.sigmoid();
-                *g = *g * s * (T::one() + p * (T::one() - s));
+                *g *= s * (T::one() + p * (T::one() - s));
             }
         });
     }
     let g_row = |b: usize, t: usize| &g[(b * c.len + t) * d..][..d];
     // Per task: ∂x̃ rows for the task's steps of x (s = h + t) and, for the
     // first task of a sequence, the history rows too; partial ∂w and ∂bias.
-    let parts: Vec<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> = tasks
+    let parts: Vec<TaskGrads<T>> = tasks
         .par_iter()
         .map(|&(b, t0, n)| {
             let first = t0 == 0;
@@ -212,7 +196,7 @@ fn backward<T: Real>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGrads<
                     }
                     let (g, w) = (g_row(b, s - i), &c.taps[i * d..][..d]);
                     for ((o, &g), &w) in out.iter_mut().zip(g).zip(w) {
-                        *o = *o + w * g;
+                        *o += w * g;
                     }
                 }
             }
@@ -221,12 +205,12 @@ fn backward<T: Real>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGrads<
             for t in t0..t0 + n {
                 let g = g_row(b, t);
                 for (acc, &g) in db.iter_mut().zip(g) {
-                    *acc = *acc + g;
+                    *acc += g;
                 }
                 for i in 0..k {
                     let x = c.padded_row(b, t + i);
                     for ((acc, &g), &x) in dw[i * d..][..d].iter_mut().zip(g).zip(x) {
-                        *acc = *acc + g * x;
+                        *acc += g * x;
                     }
                 }
             }
@@ -245,8 +229,8 @@ fn backward<T: Real>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGrads<
     for (x, hist, w, bias) in parts {
         dx.extend_from_slice(&x);
         dhist.extend_from_slice(&hist);
-        dw_t.iter_mut().zip(&w).for_each(|(a, &v)| *a = *a + v);
-        db.iter_mut().zip(&bias).for_each(|(a, &v)| *a = *a + v);
+        dw_t.iter_mut().zip(&w).for_each(|(a, &v)| *a += v);
+        db.iter_mut().zip(&bias).for_each(|(a, &v)| *a += v);
     }
     // ∂w back to (D, K).
     let dw: Vec<T> = (0..d)

@@ -5,17 +5,18 @@
 //! inputs) erf and exp are libm's and std's, those Flex's tensor ops call,
 //! so the results are the same bits as the composite's. In f32 (every other
 //! input, [`crate::ops::support::precision`]) they are the vectorisable
-//! [`erf_f32`] (within 4·10⁻⁷) and [`exp_f32`] (2 ulp): libm's scalar
+//! [`erf_f32`](crate::ops::support::fast_math::erf_f32) (within 4·10⁻⁷)
+//! and [`exp_f32`](crate::ops::support::fast_math::exp_f32) (2 ulp): libm's scalar
 //! erff and expf were about 14 % of an S4D training step.
 
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
-use burn::tensor::{Element, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::GeluOps;
-use crate::ops::support::fast_math::{erf_f32, exp_f32};
+use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
 
 /// Elements per parallel task.
@@ -45,57 +46,20 @@ impl GeluOps for Flex {
     }
 }
 
-/// The float types the kernel computes in.
-trait Real: Element + bytemuck::Pod + Send + Sync + num_traits::Float {
-    fn erf(self) -> Self;
-    fn exponential(self) -> Self;
-    fn constant(v: f64) -> Self;
-}
-
-impl Real for f32 {
-    #[inline(always)]
-    fn erf(self) -> Self {
-        erf_f32(self)
-    }
-    #[inline(always)]
-    fn exponential(self) -> Self {
-        exp_f32(self)
-    }
-    fn constant(v: f64) -> Self {
-        v as f32
-    }
-}
-
-impl Real for f64 {
-    fn erf(self) -> Self {
-        libm::erf(self)
-    }
-    fn exponential(self) -> Self {
-        self.exp()
-    }
-    fn constant(v: f64) -> Self {
-        v
-    }
-}
-
 /// Φ(x) = ½(1 + erf(x/√2)), as the composite computes it.
-fn cdf<T: Real>(x: T) -> T {
+fn cdf<T: HostReal>(x: T) -> T {
     ((x * T::constant(FRAC_1_SQRT_2)).erf() + T::one()) * T::constant(0.5)
 }
 
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    t.to_contiguous().storage::<T>().to_vec()
-}
-
-fn forward<T: Real>(x: &FlexTensor) -> FlexTensor {
+fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
     let mut y = values::<T>(x);
     y.par_chunks_mut(CHUNK)
-        .for_each(|part| part.iter_mut().for_each(|v| *v = *v * cdf(*v)));
+        .for_each(|part| part.iter_mut().for_each(|v| *v *= cdf(*v)));
     FlexTensor::from_data(TensorData::new(y, shape))
 }
 
-fn backward<T: Real>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
     let x = values::<T>(x);
     let mut dx = values::<T>(grad);
@@ -105,7 +69,7 @@ fn backward<T: Real>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
         .for_each(|(g, x)| {
             for (g, &x) in g.iter_mut().zip(x) {
                 let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
-                *g = *g * (cdf(x) + x * density);
+                *g *= cdf(x) + x * density;
             }
         });
     FlexTensor::from_data(TensorData::new(dx, shape))

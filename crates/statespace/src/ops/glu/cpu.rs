@@ -2,15 +2,15 @@
 //! parallel with rayon, instead of the composite's strided products of the
 //! two halves. σ(b) = 1/(1 + e^{−b}) with the vectorisable
 //! [`exp_f32`](crate::ops::support::fast_math::exp_f32) in f32 (2 ulp), std's
-//! exp in f64. In f64 for f64 inputs, else in f32
+//! exp in f64 ([`HostReal::sigmoid`]). In f64 for f64 inputs, else in f32
 //! ([`crate::ops::support::precision`]).
 
-use burn::tensor::{Element, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::GluOps;
-use crate::ops::support::fast_math::exp_f32;
+use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
 
 /// Output elements per parallel task (whole rows).
@@ -40,36 +40,12 @@ impl GluOps for Flex {
     }
 }
 
-/// The float types the kernel computes in.
-trait Real: Element + bytemuck::Pod + Send + Sync + num_traits::Float {
-    /// σ(v) = 1/(1 + e^{−v}).
-    fn sigmoid(self) -> Self;
-}
-
-impl Real for f32 {
-    #[inline(always)]
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + exp_f32(-self))
-    }
-}
-
-impl Real for f64 {
-    #[inline(always)]
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + (-self).exp())
-    }
-}
-
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    t.to_contiguous().storage::<T>().to_vec()
-}
-
 /// Rows per parallel task, for rows of `h` outputs.
 fn rows_per_task(h: usize) -> usize {
     (CHUNK / h.max(1)).max(1)
 }
 
-fn forward<T: Real>(x: &FlexTensor) -> FlexTensor {
+fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
     let mut shape = x.shape();
     let last = shape.num_dims() - 1;
     let h = shape[last] / 2;
@@ -90,7 +66,7 @@ fn forward<T: Real>(x: &FlexTensor) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(y, shape))
 }
 
-fn backward<T: Real>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
     let h = shape[shape.num_dims() - 1] / 2;
     let x = values::<T>(x);

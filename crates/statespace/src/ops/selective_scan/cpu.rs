@@ -412,7 +412,7 @@ fn backward<T: Real>(
                 let mut x = vec![T::zero(); n];
                 let mut decay = vec![T::zero(); n];
                 p.initial_state(row, &mut x);
-                for t in 0..len {
+                for (t, &dt) in dts.iter().enumerate() {
                     if t % CHUNK == 0 {
                         let c = t / CHUNK;
                         checkpoints[c * n..(c + 1) * n].copy_from_slice(&x);
@@ -420,7 +420,7 @@ fn backward<T: Real>(
                     if p.resets(b, t) {
                         x.iter_mut().for_each(|v| *v = T::zero());
                     }
-                    p.step(b, d, t, dts[t], &mut x, &mut decay);
+                    p.step(b, d, t, dt, &mut x, &mut decay);
                 }
                 // Pass 2: chunks in reverse, states recomputed from their checkpoint.
                 let mut dx: Vec<T> = g_last[row * n..(row + 1) * n].to_vec();
@@ -429,13 +429,13 @@ fn backward<T: Real>(
                     let (t0, t1) = (c * CHUNK, ((c + 1) * CHUNK).min(len));
                     // states[k] = state before step t0 + k (after resets), k = 0..=t1−t0.
                     let mut x = checkpoints[c * n..(c + 1) * n].to_vec();
-                    for t in t0..t1 {
+                    for (t, &dt) in dts.iter().enumerate().take(t1).skip(t0) {
                         if p.resets(b, t) {
                             x.iter_mut().for_each(|v| *v = T::zero());
                         }
                         let k = t - t0;
                         states[k * n..(k + 1) * n].copy_from_slice(&x);
-                        p.step(b, d, t, dts[t], &mut x, &mut decay);
+                        p.step(b, d, t, dt, &mut x, &mut decay);
                         states[(k + 1) * n..(k + 2) * n].copy_from_slice(&x);
                     }
                     for t in (t0..t1).rev() {

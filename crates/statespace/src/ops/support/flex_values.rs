@@ -5,13 +5,56 @@ use burn_flex::FlexTensor;
 use num_complex::Complex;
 use num_traits::Float;
 
-/// The float types the CPU kernels compute in.
+/// The float types the CPU kernels compute in, with the elementwise
+/// functions the fused kernels share: in f32 the vectorisable
+/// approximations of [`super::fast_math`], in f64 std's and libm's.
 pub(crate) trait HostReal:
     Float + num_traits::NumAssign + burn::tensor::Element + bytemuck::Pod + Send + Sync
 {
+    /// `v` in this type.
+    fn constant(v: f64) -> Self;
+
+    /// eˣ (f32: within 2 ulp).
+    fn exponential(self) -> Self;
+
+    /// erf(x) (f32: within 4·10⁻⁷).
+    fn erf(self) -> Self;
+
+    /// σ(x) = 1/(1 + e^{−x}).
+    fn sigmoid(self) -> Self {
+        Self::one() / (Self::one() + (-self).exponential())
+    }
 }
-impl HostReal for f32 {}
-impl HostReal for f64 {}
+
+impl HostReal for f32 {
+    fn constant(v: f64) -> Self {
+        v as f32
+    }
+
+    #[inline(always)]
+    fn exponential(self) -> Self {
+        super::fast_math::exp_f32(self)
+    }
+
+    #[inline(always)]
+    fn erf(self) -> Self {
+        super::fast_math::erf_f32(self)
+    }
+}
+
+impl HostReal for f64 {
+    fn constant(v: f64) -> Self {
+        v
+    }
+
+    fn exponential(self) -> Self {
+        self.exp()
+    }
+
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+}
 
 /// `t`'s elements in row-major order.
 pub(crate) fn values<T: HostReal>(t: &FlexTensor) -> Vec<T> {
