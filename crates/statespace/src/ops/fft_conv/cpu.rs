@@ -109,6 +109,34 @@ fn gather<T: Real>(src: &[T], b: usize, len: usize, width: usize, col: usize, ou
     }
 }
 
+/// Steps per block of [`scatter_rows`]: the block's rows of every column
+/// stay in cache while they are written.
+const SCATTER_STEPS: usize = 32;
+
+/// Writes channel-last `dst` (batch, len, width) from per-column rows:
+/// `dst[b, t, col] = row(b, col)[t]`, each row `len` long. Sequences in
+/// parallel, each in blocks of steps.
+fn scatter_rows<'a, T: Real + 'a>(
+    dst: &mut [T],
+    len: usize,
+    width: usize,
+    row: impl Fn(usize, usize) -> &'a [T] + Sync,
+) {
+    dst.par_chunks_mut((len * width).max(1))
+        .enumerate()
+        .for_each(|(b, seq)| {
+            for t0 in (0..len).step_by(SCATTER_STEPS) {
+                let t1 = (t0 + SCATTER_STEPS).min(len);
+                for col in 0..width {
+                    let src = &row(b, col)[t0..t1];
+                    for (j, &v) in src.iter().enumerate() {
+                        seq[(t0 + j) * width + col] = v;
+                    }
+                }
+            }
+        });
+}
+
 fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTensor {
     let (us, ks) = (u.shape(), k.shape());
     let (batch, len, h) = (us[0], us[1], us[2]);
@@ -158,16 +186,11 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTenso
         .collect();
     let width = c * h;
     let mut y = vec![T::zero(); batch * len * width];
-    for (hi, out) in per_h.iter().enumerate() {
-        for b in 0..batch {
-            for ci in 0..c {
-                let src = &out[(b * c + ci) * len..(b * c + ci + 1) * len];
-                for (t, v) in src.iter().enumerate() {
-                    y[(b * len + t) * width + ci * h + hi] = *v;
-                }
-            }
-        }
-    }
+    // y[b, t, ci·h + hi] = per_h[hi][(b·c + ci)·len + t].
+    scatter_rows(&mut y, len, width, |b, col| {
+        let (ci, hi) = (col / h, col % h);
+        &per_h[hi][(b * c + ci) * len..(b * c + ci + 1) * len]
+    });
     FlexTensor::from_data(TensorData::new(y, [batch, len, width]))
 }
 
@@ -265,12 +288,10 @@ fn backward<T: Real>(
     let mut grad_u = vec![T::zero(); batch * len * h];
     let mut grad_k = vec![T::zero(); c * h * k_len];
     let mut grad_d = vec![T::zero(); c * h];
-    for (hi, (du, dk, dd)) in per_h.iter().enumerate() {
-        for b in 0..batch {
-            for t in 0..len {
-                grad_u[(b * len + t) * h + hi] = du[b * len + t];
-            }
-        }
+    scatter_rows(&mut grad_u, len, h, |b, hi| {
+        &per_h[hi].0[b * len..(b + 1) * len]
+    });
+    for (hi, (_, dk, dd)) in per_h.iter().enumerate() {
         for ci in 0..c {
             let dst = (ci * h + hi) * k_len;
             grad_k[dst..dst + k_len].copy_from_slice(&dk[ci * k_len..(ci + 1) * k_len]);
