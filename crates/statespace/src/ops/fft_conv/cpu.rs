@@ -1,8 +1,9 @@
 //! The fused CPU kernel: per channel h (in parallel), the FFTs of every
 //! batch row and kernel, their products, inverse FFTs and the skip term,
-//! with no intermediate tensors; rows are gathered from and scattered to the
-//! (batch, length, channel) layout inside the kernel; in f64 for f64
-//! inputs, else in f32 ([`crate::ops::support::precision`]).
+//! with no intermediate tensors. The rows are transposed out of and back
+//! into the (batch, length, channel) layout in parallel passes over blocks
+//! of steps, so each channel reads and writes contiguous rows. In f64 for
+//! f64 inputs, else in f32 ([`crate::ops::support::precision`]).
 
 use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
@@ -101,12 +102,24 @@ fn inverse<T: Real>(
     }
 }
 
-/// Row `hi` of channel-last data (batch, len, width): element t of row b
-/// is `src[(b·len + t)·width + col]`.
-fn gather<T: Real>(src: &[T], b: usize, len: usize, width: usize, col: usize, out: &mut [T]) {
-    for (t, o) in out.iter_mut().enumerate() {
-        *o = src[(b * len + t) * width + col];
-    }
+/// Channel-last `src` (batch, len, width) as rows (batch, width, len), so
+/// that each column's row is contiguous: sequences in parallel, each in
+/// blocks of steps (the inverse of [`scatter_rows`]).
+fn gather_rows<T: Real>(src: &[T], len: usize, width: usize) -> Vec<T> {
+    let mut rows = vec![T::zero(); src.len()];
+    rows.par_chunks_mut((len * width).max(1))
+        .zip(src.par_chunks((len * width).max(1)))
+        .for_each(|(rows, seq)| {
+            for t0 in (0..len).step_by(SCATTER_STEPS) {
+                let t1 = (t0 + SCATTER_STEPS).min(len);
+                for col in 0..width {
+                    for t in t0..t1 {
+                        rows[col * len + t] = seq[t * width + col];
+                    }
+                }
+            }
+        });
+    rows
 }
 
 /// Steps per block of [`scatter_rows`]: the block's rows of every column
@@ -143,19 +156,19 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTenso
     let (c, k_len) = (ks[0], ks[2]);
     let n = fft_len(len, k_len);
     let bins = n / 2 + 1;
-    let (u, k, d) = (values::<T>(u), values::<T>(k), values::<T>(d));
+    let (k, d) = (values::<T>(k), values::<T>(d));
+    // u as rows (B, H, L): row (b, hi) is u_rows[(b·h + hi)·len..][..len].
+    let u_rows = gather_rows(&values::<T>(u), len, h);
+    let u_row = |b: usize, hi: usize| &u_rows[(b * h + hi) * len..][..len];
     // Per channel: (B·C·L) outputs, scattered after.
     let per_h: Vec<Vec<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
             let mut spectra = Spectra::<T>::new(n);
-            let mut rows = vec![T::zero(); batch * len];
             let mut uf = vec![Complex::new(T::zero(), T::zero()); batch * bins];
             let mut kf = vec![Complex::new(T::zero(), T::zero()); c * bins];
             for b in 0..batch {
-                let row = &mut rows[b * len..(b + 1) * len];
-                gather(&u, b, len, h, hi, row);
-                spectra.transform(row, &mut uf[b * bins..(b + 1) * bins]);
+                spectra.transform(u_row(b, hi), &mut uf[b * bins..(b + 1) * bins]);
             }
             for ci in 0..c {
                 let at = (ci * h + hi) * k_len;
@@ -176,7 +189,7 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTenso
                     let y = &mut out[o..o + len];
                     inverse(n, &mut prod, y, len, &mut buf, &mut scratch);
                     let skip = d[ci * h + hi];
-                    for (y, x) in y.iter_mut().zip(&rows[b * len..(b + 1) * len]) {
+                    for (y, x) in y.iter_mut().zip(u_row(b, hi)) {
                         *y = *y + skip * *x;
                     }
                 }
@@ -206,27 +219,23 @@ fn backward<T: Real>(
     let width = c * h;
     let n = fft_len(len, k_len);
     let bins = n / 2 + 1;
-    let (u, k, d, gy) = (
-        values::<T>(u),
-        values::<T>(k),
-        values::<T>(d),
-        values::<T>(grad_y),
-    );
+    let (k, d) = (values::<T>(k), values::<T>(d));
+    // u (B, H, L) and ∂y (B, C·H, L) as rows, as in the forward.
+    let u_rows = gather_rows(&values::<T>(u), len, h);
+    let g_rows = gather_rows(&values::<T>(grad_y), len, width);
+    let u_row = |b: usize, hi: usize| &u_rows[(b * h + hi) * len..][..len];
+    let g_row = |b: usize, col: usize| &g_rows[(b * width + col) * len..][..len];
     let zero = Complex::new(T::zero(), T::zero());
     type PerChannel<T> = (Vec<T>, Vec<T>, Vec<T>);
     let per_h: Vec<PerChannel<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
             let mut spectra = Spectra::<T>::new(n);
-            let mut rows = vec![T::zero(); batch * len];
-            let mut grows = vec![T::zero(); batch * c * len];
             let mut uf = vec![zero; batch * bins];
             let mut kf = vec![zero; c * bins];
             let mut gf = vec![zero; batch * c * bins];
             for b in 0..batch {
-                let row = &mut rows[b * len..(b + 1) * len];
-                gather(&u, b, len, h, hi, row);
-                spectra.transform(row, &mut uf[b * bins..(b + 1) * bins]);
+                spectra.transform(u_row(b, hi), &mut uf[b * bins..(b + 1) * bins]);
             }
             for ci in 0..c {
                 let at = (ci * h + hi) * k_len;
@@ -235,14 +244,12 @@ fn backward<T: Real>(
             let mut dd = vec![T::zero(); c];
             for b in 0..batch {
                 for (ci, dd) in dd.iter_mut().enumerate() {
-                    let r = (b * c + ci) * len;
-                    let row = &mut grows[r..r + len];
-                    gather(&gy, b, len, width, ci * h + hi, row);
+                    let row = g_row(b, ci * h + hi);
                     let g = (b * c + ci) * bins;
                     spectra.transform(row, &mut gf[g..g + bins]);
                     *dd = row
                         .iter()
-                        .zip(&rows[b * len..(b + 1) * len])
+                        .zip(u_row(b, hi))
                         .fold(*dd, |acc, (g, x)| acc + *g * *x);
                 }
             }
@@ -259,8 +266,7 @@ fn backward<T: Real>(
                 inverse(n, &mut acc, du_b, len, &mut buf, &mut scratch);
                 for ci in 0..c {
                     let skip = d[ci * h + hi];
-                    let r = (b * c + ci) * len;
-                    for (x, g) in du_b.iter_mut().zip(&grows[r..r + len]) {
+                    for (x, g) in du_b.iter_mut().zip(g_row(b, ci * h + hi)) {
                         *x = *x + skip * *g;
                     }
                 }
