@@ -242,18 +242,26 @@ impl<T: Real> Problem<T> {
         }
     }
 
-    /// One step x ← exp(ΔA) ⊙ x + Δ u B_t for row (b, d); returns C_t · x.
-    /// `decay` is scratch of length dstate.
-    fn step(&self, b: usize, d: usize, t: usize, dt: T, x: &mut [T], decay: &mut [T]) -> T {
+    /// One step x ← exp(ΔA) ⊙ x + Δ u B_t for row (b, d), leaving
+    /// exp(ΔA) (dstate) in `decay`.
+    fn advance(&self, b: usize, d: usize, t: usize, dt: T, x: &mut [T], decay: &mut [T]) {
         let row = b * self.dim + d;
         let u = self.u[row * self.len + t];
         let at = self.bc_at(b, self.group(d), t);
-        let (bt, ct) = (&self.b[at..at + self.n], &self.c[at..at + self.n]);
+        let bt = &self.b[at..at + self.n];
         self.decays(d, dt, decay);
         let du = dt * u;
         for ((x, &e), &bi) in x.iter_mut().zip(decay.iter()).zip(bt) {
             *x = e * *x + du * bi;
         }
+    }
+
+    /// [`Self::advance`], returning C_t · x. `decay` is scratch of length
+    /// dstate.
+    fn step(&self, b: usize, d: usize, t: usize, dt: T, x: &mut [T], decay: &mut [T]) -> T {
+        self.advance(b, d, t, dt, x, decay);
+        let at = self.bc_at(b, self.group(d), t);
+        let ct = &self.c[at..at + self.n];
         ct.iter()
             .zip(x.iter())
             .fold(T::zero(), |y, (&c, &x)| y + c * x)
@@ -420,11 +428,13 @@ fn backward<T: Real>(
                     if p.resets(b, t) {
                         x.iter_mut().for_each(|v| *v = T::zero());
                     }
-                    p.step(b, d, t, dt, &mut x, &mut decay);
+                    p.advance(b, d, t, dt, &mut x, &mut decay);
                 }
                 // Pass 2: chunks in reverse, states recomputed from their checkpoint.
                 let mut dx: Vec<T> = g_last[row * n..(row + 1) * n].to_vec();
                 let mut states = vec![T::zero(); (CHUNK + 1) * n];
+                // decays[k] = exp(Δ A) of step t0 + k, kept from the recompute.
+                let mut decays = vec![T::zero(); CHUNK * n];
                 for c in (0..chunks).rev() {
                     let (t0, t1) = (c * CHUNK, ((c + 1) * CHUNK).min(len));
                     // states[k] = state before step t0 + k (after resets), k = 0..=t1−t0.
@@ -435,7 +445,7 @@ fn backward<T: Real>(
                         }
                         let k = t - t0;
                         states[k * n..(k + 1) * n].copy_from_slice(&x);
-                        p.step(b, d, t, dt, &mut x, &mut decay);
+                        p.advance(b, d, t, dt, &mut x, &mut decays[k * n..(k + 1) * n]);
                         states[(k + 1) * n..(k + 2) * n].copy_from_slice(&x);
                     }
                     for t in (t0..t1).rev() {
@@ -464,7 +474,7 @@ fn backward<T: Real>(
                             du_t = dy * dd[d];
                         }
                         let mut ddt = T::zero();
-                        p.decays(d, dt, &mut decay);
+                        let decay = &decays[k * n..(k + 1) * n];
                         for i in 0..n {
                             let dxi = dx[i] + dy * ct[i];
                             acc.c[at + i] = acc.c[at + i] + dy * x_now[i];
