@@ -122,6 +122,19 @@ impl<T: HostReal> Conv<T> {
         }
     }
 
+    /// `rows` (B, L, D) cut into the tasks' blocks of rows, in task order:
+    /// (sequence, first step, the block).
+    fn blocks<'a>(&self, rows: &'a mut [T]) -> Vec<(usize, usize, &'a mut [T])> {
+        let mut blocks = Vec::new();
+        let mut rest = rows;
+        for (b, t0, n) in self.tasks() {
+            let (block, tail) = rest.split_at_mut(n * self.dim);
+            blocks.push((b, t0, block));
+            rest = tail;
+        }
+        blocks
+    }
+
     /// The (sequence, first step, steps) of every parallel task.
     fn tasks(&self) -> Vec<(usize, usize, usize)> {
         (0..self.batch)
@@ -135,14 +148,7 @@ fn forward<T: HostReal>(c: &Conv<T>, silu: bool) -> FlexTensor {
     let d = c.dim;
     let mut y = vec![T::zero(); c.batch * c.len * d];
     // Tasks tile y in order: (b, t0) blocks of consecutive rows.
-    let mut blocks = Vec::new();
-    let mut rest = y.as_mut_slice();
-    for (b, t0, n) in c.tasks() {
-        let (block, tail) = rest.split_at_mut(n * d);
-        blocks.push((b, t0, block));
-        rest = tail;
-    }
-    blocks.into_par_iter().for_each(|(b, t0, block)| {
+    c.blocks(&mut y).into_par_iter().for_each(|(b, t0, block)| {
         c.pre_activation(b, t0, block);
         if silu {
             block.iter_mut().for_each(|p| *p *= p.sigmoid());
@@ -161,14 +167,7 @@ fn backward<T: HostReal>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGr
     // ĝ = ∂y·act′(p), with silu′(p) = σ(p)·(1 + p·(1 − σ(p))).
     let mut g = grad_y.to_contiguous().storage::<T>().to_vec();
     if silu {
-        let mut blocks = Vec::new();
-        let mut rest = g.as_mut_slice();
-        for &(b, t0, n) in &tasks {
-            let (block, tail) = rest.split_at_mut(n * d);
-            blocks.push((b, t0, block));
-            rest = tail;
-        }
-        blocks.into_par_iter().for_each(|(b, t0, block)| {
+        c.blocks(&mut g).into_par_iter().for_each(|(b, t0, block)| {
             let mut p = vec![T::zero(); block.len()];
             c.pre_activation(b, t0, &mut p);
             for (g, &p) in block.iter_mut().zip(&p) {

@@ -6,12 +6,12 @@
 //! in the activations' dtype, the last state in the parameters'.
 
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Element, TensorData, TensorMetadata};
+use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
-use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CHUNK, ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
+use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
 
 impl SelectiveScanOps for Flex {
@@ -47,17 +47,12 @@ impl SelectiveScanOps for Flex {
     }
 }
 
-trait Real: Float + Element + bytemuck::Pod + Send + Sync + std::iter::Sum {
-    /// eˣ for the scan's decays: inlined and vectorisable in f32 (≤ 2 ulp),
-    /// the correctly rounded libm value in f64.
-    fn decay_exp(self) -> Self;
-
+/// The scan's float types: the decays use [`HostReal::exponential`] and the
+/// derivative of Δ's softplus [`HostReal::sigmoid`] (vectorisable in f32).
+trait Real: HostReal + std::iter::Sum {
     /// softplus(x) for Δ (x itself above 20, as torch): vectorisable in f32
     /// (a few ulp), libm's exp and ln_1p in f64.
     fn fast_softplus(self) -> Self;
-
-    /// σ(x) = ∂softplus/∂x: vectorisable in f32 (2 ulp), libm's exp in f64.
-    fn fast_sigmoid(self) -> Self;
 
     /// The forward recurrence of one (batch, channel) row: outputs into
     /// `out` (L), the last state into `x` (N).
@@ -67,18 +62,8 @@ trait Real: Float + Element + bytemuck::Pod + Send + Sync + std::iter::Sum {
 }
 impl Real for f32 {
     #[inline(always)]
-    fn decay_exp(self) -> Self {
-        crate::ops::support::fast_math::exp_f32(self)
-    }
-
-    #[inline(always)]
     fn fast_softplus(self) -> Self {
         crate::ops::support::fast_math::softplus_f32(self)
-    }
-
-    #[inline(always)]
-    fn fast_sigmoid(self) -> Self {
-        1.0 / (1.0 + crate::ops::support::fast_math::exp_f32(-self))
     }
 
     fn scan_row(p: &Problem<Self>, row: usize, out: &mut [Self], x: &mut [Self]) {
@@ -95,11 +80,6 @@ impl Real for f32 {
     }
 }
 impl Real for f64 {
-    #[inline(always)]
-    fn decay_exp(self) -> Self {
-        self.exp()
-    }
-
     fn fast_softplus(self) -> Self {
         if self > 20.0 {
             self
@@ -107,21 +87,14 @@ impl Real for f64 {
             self.exp().ln_1p()
         }
     }
-
-    fn fast_sigmoid(self) -> Self {
-        sigmoid(self)
-    }
-}
-
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    let t = t.to_contiguous();
-    t.storage::<T>().to_vec()
 }
 
 fn tensor<T: Real>(data: Vec<T>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 
+/// σ(x) with std's exp, for the output gate (Δ's softplus derivative takes
+/// [`HostReal::sigmoid`]).
 fn sigmoid<T: Real>(x: T) -> T {
     T::one() / (T::one() + (-x).exp())
 }
@@ -206,7 +179,7 @@ impl<T: Real> Problem<T> {
         };
         let grad = match (with_grad, softplus) {
             (false, _) => Vec::new(),
-            (true, true) => raw.map(T::fast_sigmoid).collect(),
+            (true, true) => raw.map(T::sigmoid).collect(),
             (true, false) => vec![T::one(); self.len],
         };
         (dt, grad)
@@ -217,10 +190,10 @@ impl<T: Real> Problem<T> {
         let u = self.u[row * self.len + t];
         let mut y = y;
         if let Some(dd) = &self.d {
-            y = y + dd[d] * u;
+            y += dd[d] * u;
         }
         if let Some(z) = &self.z {
-            y = y * silu(z[row * self.len + t]);
+            y *= silu(z[row * self.len + t]);
         }
         y
     }
@@ -238,7 +211,7 @@ impl<T: Real> Problem<T> {
     fn decays(&self, d: usize, dt: T, decay: &mut [T]) {
         let a = &self.a[d * self.n..(d + 1) * self.n];
         for (e, &ai) in decay.iter_mut().zip(a) {
-            *e = (dt * ai).decay_exp();
+            *e = (dt * ai).exponential();
         }
     }
 
@@ -380,7 +353,7 @@ impl<T: Real> Shared<T> {
             (&mut self.b, &other.b),
             (&mut self.c, &other.c),
         ] {
-            x.iter_mut().zip(y).for_each(|(x, y)| *x = *x + *y);
+            x.iter_mut().zip(y).for_each(|(x, y)| *x += *y);
         }
         self
     }
@@ -470,20 +443,20 @@ fn backward<T: Real>(
                         }
                         let mut du_t = T::zero();
                         if let Some(dd) = &p.d {
-                            acc.d[d] = acc.d[d] + dy * u;
+                            acc.d[d] += dy * u;
                             du_t = dy * dd[d];
                         }
                         let mut ddt = T::zero();
                         let decay = &decays[k * n..(k + 1) * n];
                         for i in 0..n {
                             let dxi = dx[i] + dy * ct[i];
-                            acc.c[at + i] = acc.c[at + i] + dy * x_now[i];
+                            acc.c[at + i] += dy * x_now[i];
                             let decay = decay[i];
                             let carried = decay * x_prev[i];
-                            ddt = ddt + dxi * (a[i] * carried + bt[i] * u);
-                            acc.a[d * n + i] = acc.a[d * n + i] + dxi * dt * carried;
-                            acc.b[at + i] = acc.b[at + i] + dxi * dt * u;
-                            du_t = du_t + dxi * dt * bt[i];
+                            ddt += dxi * (a[i] * carried + bt[i] * u);
+                            acc.a[d * n + i] += dxi * dt * carried;
+                            acc.b[at + i] += dxi * dt * u;
+                            du_t += dxi * dt * bt[i];
                             dx[i] = dxi * decay;
                         }
                         if p.resets(b, t) {
@@ -492,7 +465,7 @@ fn backward<T: Real>(
                         du[t] = du_t;
                         let draw = ddt * ddt_draw;
                         ddelta[t] = draw;
-                        acc.bias[d] = acc.bias[d] + draw;
+                        acc.bias[d] += draw;
                     }
                 }
                 dinit.copy_from_slice(&dx);
