@@ -11,9 +11,6 @@ use std::sync::Once;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Shape, Tensor, TensorPrimitive};
-use burn_cubecl::cubecl::client::ComputeClient;
-use burn_cubecl::cubecl::ir::features::MmaConfig;
-use burn_cubecl::cubecl::ir::{ElemType, FloatKind, StorageType};
 use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
 use burn_cubecl::ops::numeric::zeros_client;
 use burn_cubecl::tensor::CubeTensor;
@@ -33,34 +30,12 @@ use crate::ops::support::launch::empty_packed as empty;
 /// Units per cube of the element-wise kernels.
 const UNITS_1D: u32 = 256;
 
-/// Resident warps per streaming multiprocessor the product kernels are
+/// Resident warps per streaming multiprocessor [`ssd_chunk_backward`] is
 /// compiled for (an occupancy hint to NVRTC): two cubes, so at most 128
-/// registers per unit. Left to itself NVRTC gave [`ssd_chunk_backward`] 202
-/// registers and one cube per SM (12.5 % occupancy): 2.31 ms per call at
-/// batch 8, L 2048 on the H200, 1.70 ms capped (Nsight Compute, one
-/// session); on the tensor cores the output pass took 254 registers and
-/// the chunk states 175, one cube per SM each.
-const PRODUCT_WARPS_PER_SM: u32 = 16;
-
-/// The product kernels, by the prefix of their compiled names.
-const PRODUCT_KERNELS: [&str; 5] = [
-    "ssd_chunk_cb",
-    "ssd_chunk_states",
-    "ssd_chunk_outputs",
-    "ssd_chunk_backward",
-    "ssd_chunk_bc_grads",
-];
-
-/// Registers the occupancy hint of every product kernel, once per process
-/// (before any of them compiles).
-fn hint_occupancy() {
-    static HINTS: Once = Once::new();
-    HINTS.call_once(|| {
-        for kernel in PRODUCT_KERNELS {
-            cubecl::cuda::set_min_warps_per_sm(kernel, PRODUCT_WARPS_PER_SM);
-        }
-    });
-}
+/// registers per unit. Left to itself NVRTC gave it 202 registers and one
+/// cube per SM (12.5 % occupancy): 2.31 ms per call at batch 8, L 2048 on
+/// the H200, 1.70 ms capped (Nsight Compute, one session).
+const BACKWARD_WARPS_PER_SM: u32 = 16;
 
 /// Problem sizes read off the inputs, when the kernels can run them.
 struct Plan {
@@ -73,8 +48,6 @@ struct Plan {
     chunks: usize,
     dtype: DType,
     has_init: bool,
-    /// Whether the chunk products run on the tensor cores (tf32).
-    tensor_cores: bool,
 }
 
 impl Plan {
@@ -99,7 +72,6 @@ fn plan<R: CubeRuntime>(t: &SsdTensors<CubeTensor<R>>, args: &SsdArgs) -> Option
     if !kernels_take(&problem) {
         return None;
     }
-    hint_occupancy();
     Some(Plan {
         batch,
         len,
@@ -110,24 +82,6 @@ fn plan<R: CubeRuntime>(t: &SsdTensors<CubeTensor<R>>, args: &SsdArgs) -> Option
         chunks: len.div_ceil(STEPS),
         dtype,
         has_init: args.has_initial_state,
-        tensor_cores: dtype != DType::F32
-            && has_tf32_mma(&t.x.client)
-            && std::env::var("SSM_SSD_TENSOR_CORES").as_deref() != Ok("0"),
-    })
-}
-
-/// Whether the device multiplies tf32 (16 × 8) by (8 × 16) tiles on its
-/// tensor cores (CUDA sm_80 and later).
-fn has_tf32_mma<R: CubeRuntime>(client: &ComputeClient<R>) -> bool {
-    let tf32: StorageType = ElemType::Float(FloatKind::TF32).into();
-    let f32: StorageType = ElemType::Float(FloatKind::F32).into();
-    client.properties().features.matmul.cmma.contains(&MmaConfig {
-        a_type: tf32,
-        b_type: tf32,
-        cd_type: f32,
-        m: 16,
-        n: 16,
-        k: 8,
     })
 }
 
@@ -164,7 +118,6 @@ fn chunk_states<R: CubeRuntime>(
             p.len as u32,
             reverse,
             write_decays,
-            p.tensor_cores,
             p.dtype.into(),
         );
     }
@@ -237,7 +190,6 @@ fn chunk_cb<R: CubeRuntime>(t: &SsdTensors<CubeTensor<R>>, p: &Plan) -> CubeTens
             t.c.clone().into_tensor_arg(),
             cb.clone().into_tensor_arg(),
             p.len as u32,
-            p.tensor_cores,
             p.dtype.into(),
         );
     }
@@ -265,7 +217,6 @@ fn forward_on_device<R: CubeRuntime>(
             entering.into_tensor_arg(),
             y.clone().into_tensor_arg(),
             p.len as u32,
-            p.tensor_cores,
             p.dtype.into(),
         );
     }
@@ -288,6 +239,10 @@ fn backward_on_device<R: CubeRuntime>(
     let dcum = empty(&t.x, &[p.batch, p.heads, p.chunks * STEPS], DType::F32);
     let totals = empty(&t.x, &[p.batch, p.heads, p.chunks], DType::F32);
     let grid = CubeCount::Static(p.chunks as u32, p.heads as u32, p.batch as u32);
+    static OCCUPANCY_HINT: Once = Once::new();
+    OCCUPANCY_HINT.call_once(|| {
+        cubecl::cuda::set_min_warps_per_sm("ssd_chunk_backward", BACKWARD_WARPS_PER_SM);
+    });
     // SAFETY: as above.
     unsafe {
         ssd_chunk_backward::launch_unchecked::<R>(
@@ -308,7 +263,6 @@ fn backward_on_device<R: CubeRuntime>(
             dcum.clone().into_tensor_arg(),
             totals.clone().into_tensor_arg(),
             p.len as u32,
-            p.tensor_cores,
             p.dtype.into(),
         );
     }
@@ -335,7 +289,6 @@ fn backward_on_device<R: CubeRuntime>(
             db.clone().into_tensor_arg(),
             dc.clone().into_tensor_arg(),
             p.len as u32,
-            p.tensor_cores,
             p.dtype.into(),
         );
     }

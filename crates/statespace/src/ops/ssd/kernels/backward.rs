@@ -6,9 +6,9 @@ use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
 use super::{
-    BLOCK, EDGE, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, UNITS,
-    apply_decay, chunk_cumsum, chunk_output_block, decay_products_of, finish, gather_buffer,
-    inner_products, new_block, pad, remaining, shared, stage, tile_mma, valid_steps,
+    BLOCK, EDGE, PAD, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, UNITS,
+    apply_decay, chunk_cumsum, chunk_output_block, decay_products_of, inner_products, remaining,
+    stage, tile_mma, valid_steps, zero_tile,
 };
 
 /// The backward of one (batch, head, chunk): ∂x, and ∂c summed from each
@@ -33,19 +33,16 @@ pub fn ssd_chunk_backward<F: Float>(
     dcum: &mut Tensor<f32>,
     totals: &mut Tensor<f32>,
     len: u32,
-    #[comptime] tc: bool,
     #[define(F)] _dtype: StorageType,
 ) {
-    let pad = comptime!(pad(tc));
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = shared(comptime!(SLICE * pad));
-    let mut st_b = shared(comptime!(SLICE * pad));
-    let mut m = shared(comptime!(STEPS * pad));
-    let mut gather = gather_buffer(tc);
+    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut m = SharedMemory::<f32>::new(STEPS * PAD);
     let mut partial = SharedMemory::<f32>::new(STEPS * (EDGE + 1));
-    let mut acc = new_block(tc);
-    let mut grad = new_block(tc);
+    let mut acc = Array::<f32>::new(TILE * TILE);
+    let mut grad = Array::<f32>::new(TILE * TILE);
     let mut av = Array::<f32>::new(TILE);
     let mut own = Array::<f32>::new(TILE);
     let len = len as usize;
@@ -62,7 +59,7 @@ pub fn ssd_chunk_backward<F: Float>(
     let b_base = batch * bm.stride(0) + t0 * bm.stride(1) + g * bm.stride(2);
     let c_base = batch * cm.stride(0) + t0 * cm.stride(1) + g * cm.stride(2);
     let cb_base = ((batch * chunks + k) * groups + g) * STEPS * STEPS;
-    decay_products_of(cb, cb_base, valid, &cum, &mut m, &mut acc.regs, tc);
+    decay_products_of(cb, cb_base, valid, &cum, &mut m, &mut acc);
     let x_base = batch * x.stride(0) + t0 * x.stride(1) + h * x.stride(2);
     let dy_base = batch * dy.stride(0) + t0 * dy.stride(1) + h * dy.stride(2);
     let dx_base = batch * dx.stride(0) + t0 * dx.stride(1) + h * dx.stride(2);
@@ -90,7 +87,6 @@ pub fn ssd_chunk_backward<F: Float>(
             &m,
             &mut st_a,
             &mut st_b,
-            &mut gather,
             &mut acc,
             &mut av,
             false,
@@ -110,7 +106,6 @@ pub fn ssd_chunk_backward<F: Float>(
             &m,
             &mut st_a,
             &mut st_b,
-            &mut gather,
             &mut grad,
             &mut av,
             true,
@@ -121,11 +116,11 @@ pub fn ssd_chunk_backward<F: Float>(
             for j in 0..TILE {
                 let (t, p) = (row + EDGE * i, p0 + col + EDGE * j);
                 if t < valid && p < p_dim {
-                    let g_x = grad.regs[i * TILE + j];
+                    let g_x = grad[i * TILE + j];
                     dx[dx_base + t * dx.stride(1) + p * dx.stride(3)] = F::cast_from(g_x);
                     let xv = f32::cast_from(x[x_base + t * x.stride(1) + p * x.stride(3)]);
                     let dyv = f32::cast_from(dy[dy_base + t * dy.stride(1) + p * dy.stride(3)]);
-                    own[i] += dyv * acc.regs[i * TILE + j] - xv * g_x;
+                    own[i] += dyv * acc[i * TILE + j] - xv * g_x;
                 }
             }
         }
@@ -206,19 +201,16 @@ pub fn ssd_chunk_bc_grads<F: Float>(
     db: &mut Tensor<F>,
     dc: &mut Tensor<F>,
     len: u32,
-    #[comptime] tc: bool,
     #[define(F)] _dtype: StorageType,
 ) {
-    let pad = comptime!(pad(tc));
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = shared(comptime!(SLICE * pad));
-    let mut st_b = shared(comptime!(SLICE * pad));
-    let mut dw = shared(comptime!(STEPS * pad));
-    let mut gather = gather_buffer(tc);
-    let mut acc = new_block(tc);
-    let mut acc_b = new_block(tc);
-    let mut acc_c = new_block(tc);
+    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut dw = SharedMemory::<f32>::new(STEPS * PAD);
+    let mut acc = Array::<f32>::new(TILE * TILE);
+    let mut acc_b = Array::<f32>::new(TILE * TILE);
+    let mut acc_c = Array::<f32>::new(TILE * TILE);
     let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (heads, p_dim) = (x.shape(2), x.shape(3));
@@ -235,26 +227,17 @@ pub fn ssd_chunk_bc_grads<F: Float>(
     let b_base = batch * bm.stride(0) + t0 * bm.stride(1) + g * bm.stride(2) + n0 * bm.stride(3);
     let c_base = batch * cm.stride(0) + t0 * cm.stride(1) + g * cm.stride(2) + n0 * cm.stride(3);
     let n_lim = n_dim - n0;
+    zero_tile(&mut acc_b);
+    zero_tile(&mut acc_c);
     for hh in 0..per_group {
         let h = g * per_group + hh;
         chunk_cumsum::<F>(a, batch, h, t0, len, &mut values, &mut cum);
         let x_base = batch * x.stride(0) + t0 * x.stride(1) + h * x.stride(2);
         let dy_base = batch * dy.stride(0) + t0 * dy.stride(1) + h * dy.stride(2);
         inner_products::<F>(
-            dy,
-            dy_base,
-            x,
-            x_base,
-            p_dim,
-            valid,
-            &cum,
-            &mut st_a,
-            &mut st_b,
-            &mut gather,
-            &mut acc,
-            &mut av,
+            dy, dy_base, x, x_base, p_dim, valid, &cum, &mut st_a, &mut st_b, &mut acc, &mut av,
         );
-        apply_decay(&acc.regs, valid, &cum, &mut dw, tc);
+        apply_decay(&acc, valid, &cum, &mut dw);
         // Σ_s D[s][t]·C_s and Σ_t D[s][t]·B_t, SLICE steps at a time.
         let mut s0 = 0;
         while s0 < STEPS {
@@ -271,7 +254,6 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 s0,
                 false,
                 SCALE_NONE,
-                tc,
             );
             stage::<F>(
                 bm,
@@ -285,12 +267,11 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 s0,
                 false,
                 SCALE_NONE,
-                tc,
             );
             sync_cube();
             // ∂B: A(m = t, k = s) = D[s0 + k][t]; ∂C: A(m = s, k = t) = D[s][s0 + k].
-            tile_mma(&dw, s0 * pad, 1usize, pad, &st_a, &mut acc_b, &mut av);
-            tile_mma(&dw, s0, pad, 1usize, &st_b, &mut acc_c, &mut av);
+            tile_mma(&dw, s0 * PAD, 1usize, PAD, &st_a, &mut acc_b, &mut av);
+            tile_mma(&dw, s0, PAD, 1usize, &st_b, &mut acc_c, &mut av);
             sync_cube();
             s0 += SLICE;
         }
@@ -311,7 +292,6 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 0,
                 true,
                 SCALE_TO_END,
-                tc,
             );
             stage::<f32>(
                 arriving,
@@ -325,10 +305,9 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 0,
                 true,
                 SCALE_NONE,
-                tc,
             );
             sync_cube();
-            tile_mma(&st_a, 0, 1usize, pad, &st_b, &mut acc_b, &mut av);
+            tile_mma(&st_a, 0, 1usize, PAD, &st_b, &mut acc_b, &mut av);
             sync_cube();
             stage::<F>(
                 dy,
@@ -342,7 +321,6 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 0,
                 true,
                 SCALE_FROM_START,
-                tc,
             );
             stage::<f32>(
                 entering,
@@ -356,16 +334,13 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 0,
                 true,
                 SCALE_NONE,
-                tc,
             );
             sync_cube();
-            tile_mma(&st_a, 0, 1usize, pad, &st_b, &mut acc_c, &mut av);
+            tile_mma(&st_a, 0, 1usize, PAD, &st_b, &mut acc_c, &mut av);
             sync_cube();
             q0 += SLICE;
         }
     }
-    finish(&mut acc_b, &mut gather);
-    finish(&mut acc_c, &mut gather);
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
     let db_base = batch * db.stride(0) + t0 * db.stride(1) + g * db.stride(2) + n0 * db.stride(3);
@@ -377,9 +352,9 @@ pub fn ssd_chunk_bc_grads<F: Float>(
             let (t, n) = (row + EDGE * i, col + EDGE * j);
             if t < valid && n < n_lim {
                 db[db_base + t * db.stride(1) + n * db.stride(3)] =
-                    F::cast_from(acc_b.regs[i * TILE + j]);
+                    F::cast_from(acc_b[i * TILE + j]);
                 dc[dc_base + t * dc.stride(1) + n * dc.stride(3)] =
-                    F::cast_from(acc_c.regs[i * TILE + j]);
+                    F::cast_from(acc_c[i * TILE + j]);
             }
         }
     }

@@ -7,9 +7,9 @@ use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
 use super::{
-    BLOCK, EDGE, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, chunk_cumsum,
-    chunk_output_block, decay_products_of, finish, gather_buffer, inner_products, new_block, pad,
-    remaining, shared, stage, tile_mma, valid_steps,
+    BLOCK, EDGE, PAD, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, chunk_cumsum,
+    chunk_output_block, decay_products_of, inner_products, remaining, stage, tile_mma, valid_steps,
+    zero_tile,
 };
 
 /// Chunks whose states one unit of the state pass loads at a time (the
@@ -26,15 +26,13 @@ pub fn ssd_chunk_cb<F: Float>(
     cm: &Tensor<F>,
     cb: &mut Tensor<f32>,
     len: u32,
-    #[comptime] tc: bool,
     #[define(F)] _dtype: StorageType,
 ) {
     // No operand is scaled along time: the decays are applied per head.
     let unscaled = SharedMemory::<f32>::new(1usize);
-    let mut st_a = shared(comptime!(SLICE * pad(tc)));
-    let mut st_b = shared(comptime!(SLICE * pad(tc)));
-    let mut gather = gather_buffer(tc);
-    let mut acc = new_block(tc);
+    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut acc = Array::<f32>::new(TILE * TILE);
     let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (groups, n_dim) = (bm.shape(2), bm.shape(3));
@@ -47,18 +45,7 @@ pub fn ssd_chunk_cb<F: Float>(
     let b_base = batch * bm.stride(0) + t0 * bm.stride(1) + g * bm.stride(2);
     let c_base = batch * cm.stride(0) + t0 * cm.stride(1) + g * cm.stride(2);
     inner_products::<F>(
-        cm,
-        c_base,
-        bm,
-        b_base,
-        n_dim,
-        valid,
-        &unscaled,
-        &mut st_a,
-        &mut st_b,
-        &mut gather,
-        &mut acc,
-        &mut av,
+        cm, c_base, bm, b_base, n_dim, valid, &unscaled, &mut st_a, &mut st_b, &mut acc, &mut av,
     );
     let base = ((batch * chunks + k) * groups + g) * STEPS * STEPS;
     let row = UNIT_POS_Y as usize;
@@ -67,7 +54,7 @@ pub fn ssd_chunk_cb<F: Float>(
     for i in 0..TILE {
         #[unroll]
         for j in 0..TILE {
-            cb[base + (row + EDGE * i) * STEPS + col + EDGE * j] = acc.regs[i * TILE + j];
+            cb[base + (row + EDGE * i) * STEPS + col + EDGE * j] = acc[i * TILE + j];
         }
     }
 }
@@ -88,16 +75,13 @@ pub fn ssd_chunk_states<F: Float>(
     len: u32,
     #[comptime] reverse: bool,
     #[comptime] write_decays: bool,
-    #[comptime] tc: bool,
     #[define(F)] _dtype: StorageType,
 ) {
-    let pad = comptime!(pad(tc));
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = shared(comptime!(SLICE * pad));
-    let mut st_b = shared(comptime!(SLICE * pad));
-    let mut gather = gather_buffer(tc);
-    let mut acc = new_block(tc);
+    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut acc = Array::<f32>::new(TILE * TILE);
     let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (heads, p_dim) = (x.shape(2), x.shape(3));
@@ -118,6 +102,7 @@ pub fn ssd_chunk_states<F: Float>(
 
     let x_base = batch * x.stride(0) + t0 * x.stride(1) + h * x.stride(2) + p0 * x.stride(3);
     let b_base = batch * bm.stride(0) + t0 * bm.stride(1) + g * bm.stride(2) + n0 * bm.stride(3);
+    zero_tile(&mut acc);
     let mut s0 = 0;
     while s0 < STEPS {
         let lim = remaining(valid, s0);
@@ -135,7 +120,6 @@ pub fn ssd_chunk_states<F: Float>(
                 s0,
                 false,
                 SCALE_FROM_START,
-                tc,
             );
         } else {
             stage::<F>(
@@ -150,7 +134,6 @@ pub fn ssd_chunk_states<F: Float>(
                 s0,
                 false,
                 SCALE_TO_END,
-                tc,
             );
         }
         stage::<F>(
@@ -165,14 +148,12 @@ pub fn ssd_chunk_states<F: Float>(
             s0,
             false,
             SCALE_NONE,
-            tc,
         );
         sync_cube();
-        tile_mma(&st_a, 0, 1usize, pad, &st_b, &mut acc, &mut av);
+        tile_mma(&st_a, 0, 1usize, PAD, &st_b, &mut acc, &mut av);
         sync_cube();
         s0 += SLICE;
     }
-    finish(&mut acc, &mut gather);
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
     let base = ((batch * chunks + k) * heads + h) * p_dim * n_dim;
@@ -182,7 +163,7 @@ pub fn ssd_chunk_states<F: Float>(
         for j in 0..TILE {
             let (p, n) = (p0 + row + EDGE * i, n0 + col + EDGE * j);
             if p < p_dim && n < n_dim {
-                states[base + p * n_dim + n] = acc.regs[i * TILE + j];
+                states[base + p * n_dim + n] = acc[i * TILE + j];
             }
         }
     }
@@ -279,17 +260,14 @@ pub fn ssd_chunk_outputs<F: Float>(
     entering: &Tensor<f32>,
     y: &mut Tensor<F>,
     len: u32,
-    #[comptime] tc: bool,
     #[define(F)] _dtype: StorageType,
 ) {
-    let pad = comptime!(pad(tc));
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = shared(comptime!(SLICE * pad));
-    let mut st_b = shared(comptime!(SLICE * pad));
-    let mut m = shared(comptime!(STEPS * pad));
-    let mut gather = gather_buffer(tc);
-    let mut acc = new_block(tc);
+    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut m = SharedMemory::<f32>::new(STEPS * PAD);
+    let mut acc = Array::<f32>::new(TILE * TILE);
     let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (heads, p_dim) = (x.shape(2), x.shape(3));
@@ -304,7 +282,7 @@ pub fn ssd_chunk_outputs<F: Float>(
     chunk_cumsum::<F>(a, batch, h, t0, len, &mut values, &mut cum);
     let bc_base_c = batch * cm.stride(0) + t0 * cm.stride(1) + g * cm.stride(2);
     let cb_base = ((batch * chunks + k) * groups + g) * STEPS * STEPS;
-    decay_products_of(cb, cb_base, valid, &cum, &mut m, &mut acc.regs, tc);
+    decay_products_of(cb, cb_base, valid, &cum, &mut m, &mut acc);
     let x_base = batch * x.stride(0) + t0 * x.stride(1) + h * x.stride(2);
     let y_base = batch * y.stride(0) + t0 * y.stride(1) + h * y.stride(2);
     let state_base = ((batch * chunks + k) * heads + h) * p_dim * n_dim;
@@ -326,7 +304,6 @@ pub fn ssd_chunk_outputs<F: Float>(
             &m,
             &mut st_a,
             &mut st_b,
-            &mut gather,
             &mut acc,
             &mut av,
             false,
@@ -337,7 +314,7 @@ pub fn ssd_chunk_outputs<F: Float>(
             for j in 0..TILE {
                 let (t, p) = (row + EDGE * i, p0 + col + EDGE * j);
                 if t < valid && p < p_dim {
-                    y[y_base + t * y.stride(1) + p * y.stride(3)] = F::cast_from(acc.regs[i * TILE + j]);
+                    y[y_base + t * y.stride(1) + p * y.stride(3)] = F::cast_from(acc[i * TILE + j]);
                 }
             }
         }

@@ -20,14 +20,9 @@
 //! end (suffix sums in [`backward::ssd_chunk_backward`],
 //! [`backward::ssd_decay_carry`] and [`backward::ssd_decay_grad`]).
 //!
-//! Every product is a (64 × 64) output block of a cube of 16 × 16 units
-//! ([`Block`]), with its operands staged in shared memory as f32, [`SLICE`]
-//! rows of the inner dimension at a time, and multiplied either on the CUDA
-//! cores (each unit a 4 × 4 register tile, f32 products) or, with `tc`, on
-//! the tensor cores (each warp two 16 × 16 tiles, operands rounded to tf32,
-//! f32 sums). The launcher picks the tensor cores for 16-bit storage only:
-//! tf32 keeps 10 fraction bits, more than bf16's 7 but short of the f32
-//! parity tolerance (1e-5). Shapes: x, ∂y, ∂x
+//! Every product is a (64 × 64) output block of a cube of 16 × 16 units,
+//! each unit a 4 × 4 register tile, with its operands staged in shared
+//! memory [`SLICE`] rows of the inner dimension at a time. Shapes: x, ∂y, ∂x
 //! (batch, L, H, P); a, ∂a (batch, L, H); B, C, ∂B, ∂C (batch, L, G, N);
 //! states (batch, chunks, H, P, N) and decays (batch, H, chunks), f32,
 //! packed. Inputs are read through their strides. Indices are in bounds by
@@ -51,19 +46,9 @@ pub const EDGE: usize = 16;
 pub const UNITS: usize = EDGE * EDGE;
 /// Rows of the inner dimension staged at a time.
 const SLICE: usize = 32;
-/// Edge of a tensor-core tile (tf32: 16 × 8 times 8 × 16).
-const MMA: usize = 16;
-/// Inner size of one tf32 tensor-core product.
-const MMA_K: usize = 8;
-/// Byte alignment of the shared buffers the tensor cores load from.
-const ALIGN: usize = 32;
-
-/// Row stride of a staged slice or block: on the CUDA cores one padding
-/// float against bank conflicts; on the tensor cores a multiple of 8
-/// floats, since their loads take 32-byte aligned rows.
-const fn pad(tc: bool) -> usize {
-    if tc { BLOCK + 8 } else { BLOCK + 1 }
-}
+/// Row stride of a staged slice or block (one padding float against bank
+/// conflicts).
+const PAD: usize = BLOCK + 1;
 /// Edge of each unit's register tile.
 const TILE: usize = BLOCK / EDGE;
 
@@ -120,59 +105,11 @@ fn time_scale(cum: &SharedMemory<f32>, t: usize, #[comptime] scale: u32) -> f32 
     s
 }
 
-/// A staged operand value as the products read it: as is on the CUDA
-/// cores, rounded to tf32 (to nearest) on the tensor cores.
-#[cube]
-fn operand(v: f32, #[comptime] tc: bool) -> f32 {
-    let mut r = v;
-    if tc {
-        r = rounded_through::<tf32>(v);
-    }
-    r
-}
-
-/// v rounded to `T` and widened back to f32.
-#[cube]
-fn rounded_through<T: Float>(v: f32) -> f32 {
-    f32::cast_from(T::cast_from(v))
-}
-
-/// A (16 × 16 × 8) tf32 operand fragment (`ident` A or B) loaded from `src`
-/// at `offset`, rows or columns (`layout`) `ld` floats apart.
-#[cube]
-fn tf32_fragment(
-    src: &SharedMemory<f32>,
-    offset: usize,
-    #[comptime] ident: cmma::MatrixIdent,
-    #[comptime] layout: cmma::MatrixLayout,
-    #[comptime] ld: usize,
-) -> cmma::Matrix<tf32> {
-    let fragment =
-        unsafe { cmma::Matrix::<tf32>::uninitialized(ident, MMA, MMA, MMA_K, layout) };
-    cmma::load::<tf32, f32>(&fragment, &src.slice(offset, src.len()), ld as u32);
-    fragment
-}
-
-/// A shared buffer of `len` f32, aligned for the tensor cores' loads.
-#[cube]
-fn shared(#[comptime] len: usize) -> SharedMemory<f32> {
-    SharedMemory::<f32>::new_aligned(len, ALIGN)
-}
-
-/// The buffer [`finish`] gathers tensor-core tiles through: (STEPS × pad)
-/// with `tc`, a placeholder otherwise.
-#[cube]
-fn gather_buffer(#[comptime] tc: bool) -> SharedMemory<f32> {
-    shared(comptime!(if tc { STEPS * pad(tc) } else { 1 }))
-}
-
-/// Stages a (BLOCK × SLICE) view of `src` as st[k·pad + r]: element (r, k)
+/// Stages a (BLOCK × SLICE) view of `src` as st[k·PAD + r]: element (r, k)
 /// at `base + r·r_stride + k·k_stride`, zero where r ≥ `r_lim` or
 /// k ≥ `k_lim`, scaled along its time index (r when `time_is_row`, else k,
 /// offset by `time_base` in the chunk). Global reads step along the
-/// contiguous index: a warp reads 32 rows r, or 32 steps k of one row on
-/// the CUDA cores (whose odd pad spreads them over the banks) and 4 steps k
-/// of 8 rows on the tensor cores (pad ≡ 8 mod 32: 32 banks again).
+/// contiguous index.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn stage<F: Float>(
@@ -187,20 +124,13 @@ fn stage<F: Float>(
     time_base: usize,
     #[comptime] time_is_row: bool,
     #[comptime] scale: u32,
-    #[comptime] tc: bool,
 ) {
-    let pad = comptime!(pad(tc));
     let rows_fast = r_stride <= k_stride;
     #[unroll]
     for i in 0..BLOCK * SLICE / UNITS {
         let e = UNIT_POS as usize + i * UNITS;
         let mut r = e / SLICE;
         let mut k = e % SLICE;
-        if tc {
-            let (lane, group) = (e % 32, e / 32);
-            r = (group % 8) * 8 + lane % 8;
-            k = (group / 8) * 4 + lane / 8;
-        }
         if rows_fast {
             r = e % BLOCK;
             k = e / BLOCK;
@@ -216,85 +146,14 @@ fn stage<F: Float>(
                 v *= time_scale(cum, t, scale);
             }
         }
-        st[k * pad + r] = operand(v, tc);
+        st[k * PAD + r] = v;
     }
 }
 
-/// A cube's (64 × 64) product block while it is summed. On the CUDA cores
-/// each unit holds a (4 × 4) register tile in `regs`, rows y + EDGE·i and
-/// columns x + EDGE·j (i, j < TILE) of the block; on the tensor cores
-/// (`tc`) each warp w holds two (16 × 16) tiles, `lo` and `hi`, at tile
-/// row w / 2 and tile columns 2·(w % 2) and the next, which [`finish`]
-/// gathers into the same register tiles (unused fragments are left to the
-/// compiler).
-#[derive(CubeType)]
-struct Block {
-    regs: Array<f32>,
-    lo: cmma::Matrix<f32>,
-    hi: cmma::Matrix<f32>,
-    #[cube(comptime)]
-    tc: bool,
-}
-
-/// An accumulator fragment (k 8 for tf32; 16 where it stays unused, a
-/// shape every tensor-core generation has).
-#[cube]
-fn fragment(#[comptime] tc: bool) -> cmma::Matrix<f32> {
-    cmma::Matrix::<f32>::from_value(
-        cmma::MatrixIdent::Accumulator,
-        MMA,
-        MMA,
-        comptime!(if tc { MMA_K } else { MMA }),
-        cmma::MatrixLayout::Undefined,
-        0.0,
-    )
-}
-
-/// A zeroed block.
-#[cube]
-fn new_block(#[comptime] tc: bool) -> Block {
-    // On the tensor cores the register tile is written by `finish` only, so
-    // it holds no registers while the fragments sum.
-    let mut regs = Array::<f32>::new(TILE * TILE);
-    if !tc {
-        #[unroll]
-        for e in 0..TILE * TILE {
-            regs[e] = 0.0;
-        }
-    }
-    Block {
-        regs,
-        lo: fragment(tc),
-        hi: fragment(tc),
-        tc,
-    }
-}
-
-/// Zeroes a block.
-#[cube]
-fn zero_block(acc: &mut Block) {
-    if comptime!(acc.tc) {
-        cmma::fill(&acc.lo, 0.0);
-        cmma::fill(&acc.hi, 0.0);
-    } else {
-        #[unroll]
-        for e in 0..TILE * TILE {
-            acc.regs[e] = 0.0;
-        }
-    }
-}
-
-/// The warp's tile row and first tile column of the block (see [`Block`]).
-#[cube]
-fn warp_tiles() -> (usize, usize) {
-    let warp = UNIT_POS as usize / 32;
-    (warp / 2, (warp % 2) * 2)
-}
-
-/// acc += A·B over k < SLICE, for every (m, n) of the block, with A(m, k) at
-/// `a[a_base + m·a_m + k·a_k]` (one of the strides 1) and B(k, n) at
-/// `b[k·pad + n]`. The strides are compile-time constants, so the unrolled
-/// loads take immediate offsets.
+/// acc[i·TILE + j] += Σ_k A(m, k)·B(k, n) over k < SLICE, for this unit's
+/// rows m = y + EDGE·i and columns n = x + EDGE·j, with A(m, k) at
+/// `a[a_base + m·a_m + k·a_k]` and B(k, n) at `b[k·PAD + n]`. The strides
+/// are compile-time constants, so the unrolled loads take immediate offsets.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn tile_mma(
@@ -303,85 +162,33 @@ fn tile_mma(
     #[comptime] a_m: usize,
     #[comptime] a_k: usize,
     b: &SharedMemory<f32>,
-    acc: &mut Block,
+    acc: &mut Array<f32>,
     av: &mut Array<f32>,
 ) {
-    let tc = comptime!(acc.tc);
-    let pad = comptime!(pad(tc));
-    if tc {
-        let (tile_row, tile_col) = warp_tiles();
-        let a_layout = comptime!(if a_k == 1 {
-            cmma::MatrixLayout::RowMajor
-        } else {
-            cmma::MatrixLayout::ColMajor
-        });
-        let a_ld = comptime!(if a_k == 1 { a_m } else { a_k });
+    let row = UNIT_POS_Y as usize;
+    let col = UNIT_POS_X as usize;
+    #[unroll]
+    for k in 0..SLICE {
         #[unroll]
-        for kk in 0..SLICE / MMA_K {
-            let a_off = a_base + MMA * tile_row * a_m + MMA_K * kk * a_k;
-            let af = tf32_fragment(a, a_off, cmma::MatrixIdent::A, a_layout, a_ld);
-            let b_off = MMA_K * kk * pad + MMA * tile_col;
-            let row_major = cmma::MatrixLayout::RowMajor;
-            let b_lo = tf32_fragment(b, b_off, cmma::MatrixIdent::B, row_major, pad);
-            let b_hi = tf32_fragment(b, b_off + MMA, cmma::MatrixIdent::B, row_major, pad);
-            cmma::execute::<tf32, tf32, f32, f32>(&af, &b_lo, &acc.lo, &acc.lo);
-            cmma::execute::<tf32, tf32, f32, f32>(&af, &b_hi, &acc.hi, &acc.hi);
+        for i in 0..TILE {
+            av[i] = a[a_base + (row + EDGE * i) * a_m + k * a_k];
         }
-    } else {
-        let row = UNIT_POS_Y as usize;
-        let col = UNIT_POS_X as usize;
         #[unroll]
-        for k in 0..SLICE {
+        for j in 0..TILE {
+            let bv = b[k * PAD + col + EDGE * j];
             #[unroll]
             for i in 0..TILE {
-                av[i] = a[a_base + (row + EDGE * i) * a_m + k * a_k];
-            }
-            #[unroll]
-            for j in 0..TILE {
-                let bv = b[k * pad + col + EDGE * j];
-                #[unroll]
-                for i in 0..TILE {
-                    acc.regs[i * TILE + j] += av[i] * bv;
-                }
+                acc[i * TILE + j] += av[i] * bv;
             }
         }
     }
 }
 
-/// Makes the block's sums readable in `acc.regs` (a no-op on the CUDA
-/// cores): the warps store their tiles into `gather` (STEPS × pad) and
-/// each unit reads its register tile back. Every unit of the cube calls it.
 #[cube]
-fn finish(acc: &mut Block, gather: &mut SharedMemory<f32>) {
-    let tc = comptime!(acc.tc);
-    let pad = comptime!(pad(tc));
-    if tc {
-        let (tile_row, tile_col) = warp_tiles();
-        let off = MMA * tile_row * pad + MMA * tile_col;
-        let end = gather.len();
-        cmma::store(
-            &mut gather.slice_mut(off, end),
-            &acc.lo,
-            pad as u32,
-            cmma::MatrixLayout::RowMajor,
-        );
-        cmma::store(
-            &mut gather.slice_mut(off + MMA, end),
-            &acc.hi,
-            pad as u32,
-            cmma::MatrixLayout::RowMajor,
-        );
-        sync_cube();
-        let row = UNIT_POS_Y as usize;
-        let col = UNIT_POS_X as usize;
-        #[unroll]
-        for i in 0..TILE {
-            #[unroll]
-            for j in 0..TILE {
-                acc.regs[i * TILE + j] = gather[(row + EDGE * i) * pad + col + EDGE * j];
-            }
-        }
-        sync_cube();
+fn zero_tile(acc: &mut Array<f32>) {
+    #[unroll]
+    for e in 0..TILE * TILE {
+        acc[e] = 0.0;
     }
 }
 
@@ -405,10 +212,10 @@ fn remaining(v: usize, base: usize) -> usize {
     r
 }
 
-/// The inner products uᵢ·wⱼ of the chunk's steps into `acc.regs` (rows i,
-/// columns j; 0 past `valid`), with uᵢ the rows of `u_src` and wⱼ those of
-/// `w_src` (both (batch, L, ·, F) with `features` along the last axis, at
-/// `u_base` / `w_base` for the chunk's first step).
+/// The inner products uᵢ·wⱼ of the chunk's steps into this unit's tile of
+/// `acc` (rows i, columns j; 0 past `valid`), with uᵢ the rows of `u_src`
+/// and wⱼ those of `w_src` (both (batch, L, ·, F) with `features` along the
+/// last axis, at `u_base` / `w_base` for the chunk's first step).
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn inner_products<F: Float>(
@@ -421,17 +228,14 @@ fn inner_products<F: Float>(
     cum: &SharedMemory<f32>,
     st_a: &mut SharedMemory<f32>,
     st_b: &mut SharedMemory<f32>,
-    gather: &mut SharedMemory<f32>,
-    acc: &mut Block,
+    acc: &mut Array<f32>,
     av: &mut Array<f32>,
 ) {
-    let tc = comptime!(acc.tc);
-    let pad = comptime!(pad(tc));
     let u_t = u_src.stride(1);
     let u_f = u_src.stride(u_src.rank() - 1);
     let w_t = w_src.stride(1);
     let w_f = w_src.stride(w_src.rank() - 1);
-    zero_block(acc);
+    zero_tile(acc);
     let mut f0 = 0;
     while f0 < features {
         let lim = features - f0;
@@ -447,7 +251,6 @@ fn inner_products<F: Float>(
             0,
             true,
             SCALE_NONE,
-            tc,
         );
         stage::<F>(
             w_src,
@@ -461,28 +264,18 @@ fn inner_products<F: Float>(
             0,
             true,
             SCALE_NONE,
-            tc,
         );
         sync_cube();
-        tile_mma(st_a, 0, 1usize, pad, st_b, acc, av);
+        tile_mma(st_a, 0, 1usize, PAD, st_b, acc, av);
         sync_cube();
         f0 += SLICE;
     }
-    finish(acc, gather);
 }
 
 /// M[i][j] = acc(i, j)·e^{cᵢ − cⱼ} for j ≤ i < `valid` (else 0), from this
-/// unit's register tile of inner products, into `m` (STEPS × pad) as an
-/// operand of the block's products.
+/// unit's tile of inner products, into `m` (STEPS × PAD).
 #[cube]
-fn apply_decay(
-    acc: &Array<f32>,
-    valid: usize,
-    cum: &SharedMemory<f32>,
-    m: &mut SharedMemory<f32>,
-    #[comptime] tc: bool,
-) {
-    let pad = comptime!(pad(tc));
+fn apply_decay(acc: &Array<f32>, valid: usize, cum: &SharedMemory<f32>, m: &mut SharedMemory<f32>) {
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
     #[unroll]
@@ -494,7 +287,7 @@ fn apply_decay(
             if c <= r && r < valid {
                 v = acc[i * TILE + j] * (cum[r] - cum[c]).exp();
             }
-            m[r * pad + c] = operand(v, tc);
+            m[r * PAD + c] = v;
         }
     }
     sync_cube();
@@ -511,7 +304,6 @@ fn decay_products_of(
     cum: &SharedMemory<f32>,
     m: &mut SharedMemory<f32>,
     acc: &mut Array<f32>,
-    #[comptime] tc: bool,
 ) {
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
@@ -522,10 +314,10 @@ fn decay_products_of(
             acc[i * TILE + j] = cb[base + (row + EDGE * i) * STEPS + col + EDGE * j];
         }
     }
-    apply_decay(acc, valid, cum, m, tc);
+    apply_decay(acc, valid, cum, m);
 }
 
-/// One (STEPS × 64) block of a chunk's outputs into `acc.regs`: with M the
+/// One (STEPS × 64) block of a chunk's outputs into `acc`: with M the
 /// chunk's decay products,
 /// - forward: Σ_j M[i][j]·v_j[p] + e^{cᵢ} Σ_n wᵢ[n]·S[p][n]
 ///   (v = x, w = C, S = entering state): y;
@@ -550,14 +342,11 @@ fn chunk_output_block<F: Float>(
     m: &SharedMemory<f32>,
     st_a: &mut SharedMemory<f32>,
     st_b: &mut SharedMemory<f32>,
-    gather: &mut SharedMemory<f32>,
-    acc: &mut Block,
+    acc: &mut Array<f32>,
     av: &mut Array<f32>,
     #[comptime] transposed: bool,
 ) {
-    let tc = comptime!(acc.tc);
-    let pad = comptime!(pad(tc));
-    zero_block(acc);
+    zero_tile(acc);
     let v_t = v.stride(1);
     let v_p = v.stride(v.rank() - 1);
     let w_t = w.stride(1);
@@ -578,15 +367,14 @@ fn chunk_output_block<F: Float>(
             s0,
             false,
             SCALE_NONE,
-            tc,
         );
         sync_cube();
         if transposed {
             // A(m = i, k = s) = M[s0 + k][i].
-            tile_mma(m, s0 * pad, 1usize, pad, st_b, acc, av);
+            tile_mma(m, s0 * PAD, 1usize, PAD, st_b, acc, av);
         } else {
             // A(m = i, k = j) = M[i][s0 + k].
-            tile_mma(m, s0, pad, 1usize, st_b, acc, av);
+            tile_mma(m, s0, PAD, 1usize, st_b, acc, av);
         }
         sync_cube();
         s0 += SLICE;
@@ -608,7 +396,6 @@ fn chunk_output_block<F: Float>(
                 0,
                 true,
                 SCALE_TO_END,
-                tc,
             );
         } else {
             stage::<F>(
@@ -623,7 +410,6 @@ fn chunk_output_block<F: Float>(
                 0,
                 true,
                 SCALE_FROM_START,
-                tc,
             );
         }
         stage::<f32>(
@@ -638,12 +424,10 @@ fn chunk_output_block<F: Float>(
             0,
             true,
             SCALE_NONE,
-            tc,
         );
         sync_cube();
-        tile_mma(st_a, 0, 1usize, pad, st_b, acc, av);
+        tile_mma(st_a, 0, 1usize, PAD, st_b, acc, av);
         sync_cube();
         n0 += SLICE;
     }
-    finish(acc, gather);
 }
