@@ -8,6 +8,12 @@
 //! Tokens: keys are drawn from 1..vocab/2, values from vocab/2..vocab, both
 //! without repetition within a sequence; the value also follows its query
 //! key in the input, as in Zoology's next-token layout.
+//!
+//! The training split is one setting (`length`, `kv_pairs`) or, with
+//! `train_mix`, a mix of settings as Zoology trains (100,000 sequences of 64
+//! with 4 pairs, then 20,000 each of 128/8, 256/16, 256/32 and 256/64); a
+//! batch pads its shorter sequences at the end, which a causal model never
+//! reads back.
 
 use rand::Rng;
 use rand::seq::index::sample;
@@ -17,6 +23,19 @@ use super::{Example, Split, Task, check_split_sizes, example_rng, split_size};
 use crate::error::{Error, Result};
 use crate::models::classifier::InputKind;
 
+/// One setting of a training mix: `examples` sequences of `length` tokens
+/// with `kv_pairs` key–value pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqarSetting {
+    /// Sequence length.
+    pub length: usize,
+    /// Key–value pairs per sequence.
+    pub kv_pairs: usize,
+    /// Sequences of this setting in the training split.
+    pub examples: usize,
+}
+
 /// MQAR settings (defaults: a Zoology training segment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,10 +44,16 @@ pub struct MqarConfig {
     pub seed: u64,
     /// Vocabulary size (keys in the lower half, values in the upper).
     pub vocab: usize,
-    /// Sequence length of the training and validation splits.
+    /// Sequence length of the validation split, and of the training split
+    /// unless `train_mix` is given.
     pub length: usize,
-    /// Key–value pairs per training and validation sequence.
+    /// Key–value pairs per validation sequence (and training sequence,
+    /// unless `train_mix` is given).
     pub kv_pairs: usize,
+    /// The training split as consecutive blocks of settings (empty: every
+    /// training sequence is `length` / `kv_pairs`); their examples must add
+    /// up to `train_size`.
+    pub train_mix: Vec<MqarSetting>,
     /// Sequence length of the test split (length generalisation).
     pub test_length: usize,
     /// Key–value pairs per test sequence.
@@ -50,6 +75,7 @@ impl Default for MqarConfig {
             vocab: 8192,
             length: 256,
             kv_pairs: 16,
+            train_mix: Vec::new(),
             test_length: 256,
             test_kv_pairs: 16,
             power_a: 0.01,
@@ -69,14 +95,34 @@ impl Mqar {
     /// Checks the settings.
     pub fn new(config: MqarConfig) -> Result<Self> {
         check_split_sizes(config.train_size, config.val_size, config.test_size)?;
-        for (key, len, pairs) in [
+        let mut settings = vec![
             ("task.length/kv_pairs", config.length, config.kv_pairs),
             (
                 "task.test_length/test_kv_pairs",
                 config.test_length,
                 config.test_kv_pairs,
             ),
-        ] {
+        ];
+        for s in &config.train_mix {
+            settings.push(("task.train_mix", s.length, s.kv_pairs));
+            if s.examples == 0 {
+                return Err(Error::config(
+                    "task.train_mix",
+                    "every setting needs examples ≥ 1",
+                ));
+            }
+        }
+        let mixed: usize = config.train_mix.iter().map(|s| s.examples).sum();
+        if !config.train_mix.is_empty() && mixed != config.train_size {
+            return Err(Error::config(
+                "task.train_size",
+                format!(
+                    "is {}, but the examples of task.train_mix add up to {mixed}",
+                    config.train_size
+                ),
+            ));
+        }
+        for (key, len, pairs) in settings {
             if pairs == 0 || len < 4 * pairs {
                 return Err(Error::config(
                     key,
@@ -99,6 +145,22 @@ impl Mqar {
             return Err(Error::config("task.power_a", "must be in (0, 1]"));
         }
         Ok(Self { config })
+    }
+}
+
+impl Mqar {
+    /// (length, pairs) of training example `index` under `train_mix`: the
+    /// settings fill the split in their order.
+    fn mixed_setting(&self, index: usize) -> (usize, usize) {
+        let mut first = 0;
+        for s in &self.config.train_mix {
+            if index < first + s.examples {
+                return (s.length, s.kv_pairs);
+            }
+            first += s.examples;
+        }
+        let last = self.config.train_mix.last().expect("a mix is not empty");
+        (last.length, last.kv_pairs)
     }
 }
 
@@ -142,7 +204,9 @@ impl Task for Mqar {
     }
 
     fn max_len(&self) -> usize {
-        self.config.length.max(self.config.test_length)
+        let c = &self.config;
+        let mixed = c.train_mix.iter().map(|s| s.length);
+        mixed.fold(c.length.max(c.test_length), usize::max)
     }
 
     fn size(&self, split: Split) -> usize {
@@ -156,10 +220,10 @@ impl Task for Mqar {
 
     fn example(&self, split: Split, index: usize) -> Example {
         let c = &self.config;
-        let (len, pairs) = if split == Split::Test {
-            (c.test_length, c.test_kv_pairs)
-        } else {
-            (c.length, c.kv_pairs)
+        let (len, pairs) = match split {
+            Split::Test => (c.test_length, c.test_kv_pairs),
+            Split::Train if !c.train_mix.is_empty() => self.mixed_setting(index),
+            _ => (c.length, c.kv_pairs),
         };
         let mut rng = example_rng(c.seed, split, index);
         let half = c.vocab / 2;
@@ -237,5 +301,62 @@ mod tests {
             near > 400,
             "{near} of 1800 queries within 8 steps of the context"
         );
+    }
+
+    fn mix() -> Vec<MqarSetting> {
+        vec![
+            MqarSetting {
+                length: 16,
+                kv_pairs: 2,
+                examples: 3,
+            },
+            MqarSetting {
+                length: 48,
+                kv_pairs: 6,
+                examples: 2,
+            },
+        ]
+    }
+
+    #[test]
+    fn a_training_mix_fills_the_split_in_order_and_leaves_the_others_alone() {
+        let task = Mqar::new(MqarConfig {
+            vocab: 64,
+            length: 32,
+            kv_pairs: 4,
+            train_mix: mix(),
+            train_size: 5,
+            test_length: 96,
+            test_kv_pairs: 12,
+            ..MqarConfig::default()
+        })
+        .unwrap();
+        assert_eq!(task.max_len(), 96);
+        let shape = |split, i| match task.example(split, i) {
+            Example::Steps { tokens, targets } => (tokens.len(), targets.len()),
+            _ => panic!("MQAR examples have step targets"),
+        };
+        let train: Vec<_> = (0..5).map(|i| shape(Split::Train, i)).collect();
+        assert_eq!(train, [(16, 2), (16, 2), (16, 2), (48, 6), (48, 6)]);
+        assert_eq!(shape(Split::Val, 0), (32, 4));
+        assert_eq!(shape(Split::Test, 0), (96, 12));
+    }
+
+    #[test]
+    fn a_training_mix_must_match_the_split_size_and_fit_its_pairs() {
+        let config = MqarConfig {
+            vocab: 64,
+            length: 32,
+            kv_pairs: 4,
+            train_mix: mix(),
+            ..MqarConfig::default()
+        };
+        let err = Mqar::new(config.clone()).err().unwrap().to_string();
+        assert!(err.contains("task.train_size") && err.contains("add up to 5"), "{err}");
+        let mut cramped = config;
+        cramped.train_size = 5;
+        cramped.train_mix[1].length = 20;
+        let err = Mqar::new(cramped).err().unwrap().to_string();
+        assert!(err.contains("task.train_mix"), "{err}");
     }
 }
