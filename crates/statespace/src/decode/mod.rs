@@ -144,7 +144,7 @@ impl FusedDecoder {
     /// returns the logits (vocab) after its last token. Memory grows with
     /// the block's length; feed long prompts in chunks.
     pub fn prefill(&mut self, tokens: &[i64]) -> Result<&[f32]> {
-        let (vocab, d) = (self.logits.len(), self.d_model);
+        let vocab = self.logits.len();
         if tokens.is_empty() {
             return Err(Error::config("tokens", "a block needs at least one token"));
         }
@@ -162,6 +162,18 @@ impl FusedDecoder {
                     })
             })
             .collect::<Result<Vec<_>>>()?;
+        // On a worker of the pool: the products' parallel loops inside then
+        // split work with the other workers directly, instead of this thread
+        // queueing each loop into the pool and sleeping until it is done
+        // (about 120 times a token).
+        rayon::scope(|_| self.forward_rows(&rows));
+        Ok(&self.logits)
+    }
+
+    /// The logits after the tokens of embedding rows `rows`, into
+    /// `self.logits`, advancing every layer's state.
+    fn forward_rows(&mut self, rows: &[usize]) {
+        let d = self.d_model;
         let len = rows.len();
         let embeddings = self.embeddings.slice();
         let mut residual: Vec<f32> = rows
@@ -185,7 +197,6 @@ impl FusedDecoder {
         let last = &residual[(len - 1) * d..];
         rms_norm(last, self.norm_f.slice(), self.eps_f, &mut normed[..d]);
         self.head.matmul_t(1, &normed[..d], None, &mut self.logits);
-        Ok(&self.logits)
     }
 }
 
