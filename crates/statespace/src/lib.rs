@@ -12,6 +12,7 @@ pub mod error;
 pub mod generate;
 pub mod golden;
 pub mod hippo;
+pub mod host_pool;
 pub mod io;
 
 pub use error::{Error, Result};

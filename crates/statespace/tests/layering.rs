@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("random", 1),
     ("complex", 1),
     ("text", 1),
+    ("host_pool", 1),
     ("discretize", 2),
     ("io", 3),
     ("ops", 4),

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statespace::decode::WeightFormat;
 use statespace::generate::{Generator, Sampling};
+use statespace::host_pool::on_pool;
 use statespace::layers::mamba::MambaConfig;
 use statespace::layers::mamba2::Mamba2Config;
 use statespace::layers::mamba3::Mamba3Config;
@@ -261,11 +262,13 @@ fn train_steps(args: TrainArgs) -> Result<()> {
         let mut times = Vec::with_capacity(args.steps.max(1));
         for s in 0..args.steps.max(1) + 3 {
             let start = Instant::now();
-            let batch = train_batch::<A>(&task, 0, args.batch, s as u64 + 1, &device);
-            let logits = net.forward(batch.inputs.clone(), batch.readout())?;
-            let (loss, _) = cross_entropy(logits, batch.labels)?;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = step::<A, _>(&mut adam, net, &grads, 1.0).0;
+            net = on_pool(|| -> Result<_> {
+                let batch = train_batch::<A>(&task, 0, args.batch, s as u64 + 1, &device);
+                let logits = net.forward(batch.inputs.clone(), batch.readout())?;
+                let (loss, _) = cross_entropy(logits, batch.labels)?;
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                Ok(step::<A, _>(&mut adam, net, &grads, 1.0).0)
+            })?;
             // Wait for the step's kernels (GPU launches are asynchronous).
             let _ = <A as burn::tensor::backend::Backend>::sync(&device);
             if s >= 3 {

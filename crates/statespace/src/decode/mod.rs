@@ -25,6 +25,7 @@ mod shared;
 use burn::tensor::backend::Backend;
 
 use crate::error::{Error, Result};
+use crate::host_pool::on_pool;
 use crate::models::{LanguageModel, LmState, Mixer, MixerState};
 use cpu_kernels::rms_norm;
 use mamba::FusedMamba;
@@ -162,11 +163,8 @@ impl FusedDecoder {
                     })
             })
             .collect::<Result<Vec<_>>>()?;
-        // On a worker of the pool: the products' parallel loops inside then
-        // split work with the other workers directly, instead of this thread
-        // queueing each loop into the pool and sleeping until it is done
-        // (about 120 times a token).
-        rayon::scope(|_| self.forward_rows(&rows));
+        // About 120 parallel loops a token: on a worker, not queued one by one.
+        on_pool(|| self.forward_rows(&rows));
         Ok(&self.logits)
     }
 

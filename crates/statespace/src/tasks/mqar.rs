@@ -352,7 +352,10 @@ mod tests {
             ..MqarConfig::default()
         };
         let err = Mqar::new(config.clone()).err().unwrap().to_string();
-        assert!(err.contains("task.train_size") && err.contains("add up to 5"), "{err}");
+        assert!(
+            err.contains("task.train_size") && err.contains("add up to 5"),
+            "{err}"
+        );
         let mut cramped = config;
         cramped.train_size = 5;
         cramped.train_mix[1].length = 20;

@@ -24,6 +24,7 @@ use super::objective::{Goal, Objective, PendingTally, Shard, Tally};
 use super::optim::{AdamW, step};
 use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
+use crate::host_pool::on_pool_if;
 use crate::io::write_atomic;
 use crate::ops::SsmBackend;
 use crate::tasks::{Split, TaskConfig};
@@ -531,11 +532,21 @@ where
                 device,
                 seed.wrapping_mul(0x9E37_79B9).wrapping_add(s) ^ rank_bits,
             );
-            let (loss, tally) = objective.train_step(&model, batch, device)?;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let grads = all_reduce_grads::<B, _>(&model, grads, tally.count(), collective)?;
+            // The step's work on a pool worker when this is the only rank
+            // (host_pool), the gradient exchange outside: it waits for the
+            // other ranks.
+            let alone = collective.size() == 1;
+            let (stepped, grads, tally) = on_pool_if(alone, move || -> Result<_> {
+                let (loss, tally) = objective.train_step(&model, batch, device)?;
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                Ok((model, grads, tally))
+            })?;
+            let grads = all_reduce_grads::<B, _>(&stepped, grads, tally.count(), collective)?;
             let lr_scale = schedule.factor(s);
-            model = step::<B, _>(&mut optim, model, &grads, lr_scale).0;
+            let adamw = &mut optim;
+            model = on_pool_if(alone, move || {
+                step::<B, _>(adamw, stepped, &grads, lr_scale).0
+            });
             window.add(tally.clone());
             recent.add(tally);
             last_step = s;
