@@ -146,9 +146,7 @@ impl Mqar {
         }
         Ok(Self { config })
     }
-}
 
-impl Mqar {
     /// (length, pairs) of training example `index` under `train_mix`: the
     /// settings fill the split in their order.
     fn mixed_setting(&self, index: usize) -> (usize, usize) {

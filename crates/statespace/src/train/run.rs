@@ -517,6 +517,8 @@ where
         let mut recent = PendingTally::<B::InnerBackend>::default();
         let mut recent_from = first_step;
         let mut last_read = Instant::now();
+        // One rank drives the pool alone (see host_pool::on_pool).
+        let alone = collective.size() == 1;
         for s in first_step..=total {
             if stop {
                 break;
@@ -535,7 +537,6 @@ where
             // The step's work on a pool worker when this is the only rank
             // (host_pool), the gradient exchange outside: it waits for the
             // other ranks.
-            let alone = collective.size() == 1;
             let (stepped, grads, tally) = on_pool_if(alone, move || -> Result<_> {
                 let (loss, tally) = objective.train_step(&model, batch, device)?;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -165,7 +165,7 @@ fn backward<T: HostReal>(c: &Conv<T>, silu: bool, grad_y: &FlexTensor) -> ConvGr
     let (d, k, h) = (c.dim, c.k, c.k - 1);
     let tasks = c.tasks();
     // ĝ = ∂y·act′(p), with silu′(p) = σ(p)·(1 + p·(1 − σ(p))).
-    let mut g = grad_y.to_contiguous().storage::<T>().to_vec();
+    let mut g = values::<T>(grad_y);
     if silu {
         c.blocks(&mut g).into_par_iter().for_each(|(b, t0, block)| {
             let mut p = vec![T::zero(); block.len()];

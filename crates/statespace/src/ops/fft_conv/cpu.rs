@@ -12,6 +12,7 @@ use realfft::num_complex::Complex;
 
 use super::{FftConvOps, fft_len};
 use crate::ops::spectral::cpu::{Real, forward_plan, inverse_plan};
+use crate::ops::support::flex_values::values;
 use crate::ops::support::precision::{Precision, narrow};
 
 impl FftConvOps for Flex {
@@ -41,10 +42,6 @@ impl FftConvOps for Flex {
         };
         (narrow(du, dtype), narrow(dk, dtype), narrow(dd, dtype))
     }
-}
-
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    t.to_contiguous().storage::<T>().to_vec()
 }
 
 /// Spectra of `rows` (each of `len` samples, stride `stride` apart
@@ -104,14 +101,14 @@ fn inverse<T: Real>(
 
 /// Channel-last `src` (batch, len, width) as rows (batch, width, len), so
 /// that each column's row is contiguous: sequences in parallel, each in
-/// blocks of steps (the inverse of [`scatter_rows`]).
+/// blocks of [`BLOCK_STEPS`] (the inverse of [`scatter_rows`]).
 fn gather_rows<T: Real>(src: &[T], len: usize, width: usize) -> Vec<T> {
     let mut rows = vec![T::zero(); src.len()];
     rows.par_chunks_mut((len * width).max(1))
         .zip(src.par_chunks((len * width).max(1)))
         .for_each(|(rows, seq)| {
-            for t0 in (0..len).step_by(SCATTER_STEPS) {
-                let t1 = (t0 + SCATTER_STEPS).min(len);
+            for t0 in (0..len).step_by(BLOCK_STEPS) {
+                let t1 = (t0 + BLOCK_STEPS).min(len);
                 for col in 0..width {
                     for t in t0..t1 {
                         rows[col * len + t] = seq[t * width + col];
@@ -122,9 +119,9 @@ fn gather_rows<T: Real>(src: &[T], len: usize, width: usize) -> Vec<T> {
     rows
 }
 
-/// Steps per block of [`scatter_rows`]: the block's rows of every column
-/// stay in cache while they are written.
-const SCATTER_STEPS: usize = 32;
+/// Steps per block of [`gather_rows`] and [`scatter_rows`]: the block's
+/// rows of every column stay in cache while they are read or written.
+const BLOCK_STEPS: usize = 32;
 
 /// Writes channel-last `dst` (batch, len, width) from per-column rows:
 /// `dst[b, t, col] = row(b, col)[t]`, each row `len` long. Sequences in
@@ -138,8 +135,8 @@ fn scatter_rows<'a, T: Real + 'a>(
     dst.par_chunks_mut((len * width).max(1))
         .enumerate()
         .for_each(|(b, seq)| {
-            for t0 in (0..len).step_by(SCATTER_STEPS) {
-                let t1 = (t0 + SCATTER_STEPS).min(len);
+            for t0 in (0..len).step_by(BLOCK_STEPS) {
+                let t1 = (t0 + BLOCK_STEPS).min(len);
                 for col in 0..width {
                     let src = &row(b, col)[t0..t1];
                     for (j, &v) in src.iter().enumerate() {

@@ -18,6 +18,7 @@ use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CHUNK, SsdArgs, SsdOps, SsdTensors};
+use crate::ops::support::flex_values::values;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::row_update::decay_update_dot;
 
@@ -71,10 +72,6 @@ impl Real for f32 {
     }
 }
 impl Real for f64 {}
-
-fn values<T: Real>(t: &FlexTensor) -> Vec<T> {
-    t.to_contiguous().storage::<T>().to_vec()
-}
 
 fn tensor<T: Real>(data: Vec<T>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))

@@ -56,8 +56,8 @@ impl HostReal for f64 {
     }
 }
 
-/// `t`'s elements in row-major order.
-pub(crate) fn values<T: HostReal>(t: &FlexTensor) -> Vec<T> {
+/// `t`'s elements in row-major order, as `T` (its storage type).
+pub(crate) fn values<T: burn::tensor::Element + bytemuck::Pod>(t: &FlexTensor) -> Vec<T> {
     t.to_contiguous().storage::<T>().to_vec()
 }
 
