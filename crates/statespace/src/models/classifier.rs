@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
 use crate::layers::norm::{LayerNorm, Norm, RmsNorm};
-use crate::ops::SsmBackend;
+use crate::ops::{SsmBackend, matmul};
 use crate::size::{overflow, sum_of_products};
 
 /// How a sequence is reduced to one vector.
@@ -290,7 +290,7 @@ impl<B: SsmBackend> Classifier<B> {
         let (batch, len) = inputs.dims();
         check_readout(readout, batch, len)?;
         let h = self.features(inputs)?;
-        self.decoder.forward(self.read(h, readout))
+        self.decoder.forward(self.read(h, readout)?)
     }
 
     /// Logits computed recurrently, one step at a time (every mixer in its
@@ -321,10 +321,10 @@ impl<B: SsmBackend> Classifier<B> {
             Some(n) => n.forward(h)?,
             None => h,
         };
-        self.decoder.forward(self.read(h, readout))
+        self.decoder.forward(self.read(h, readout)?)
     }
 
-    fn read(&self, h: Tensor<B, 3>, readout: Readout<'_>) -> Tensor<B, 2> {
+    fn read(&self, h: Tensor<B, 3>, readout: Readout<'_>) -> Result<Tensor<B, 2>> {
         match readout {
             Readout::Pooled(lengths) => self.pool(h, lengths),
             Readout::Steps(steps) => {
@@ -334,31 +334,34 @@ impl<B: SsmBackend> Classifier<B> {
                     TensorData::new(rows, [steps.len()]),
                     &h.device(),
                 );
-                h.reshape([batch * len, d]).select(0, rows)
+                Ok(h.reshape([batch * len, d]).select(0, rows))
             }
         }
     }
 
-    fn pool(&self, h: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
+    fn pool(&self, h: Tensor<B, 3>, lengths: &[usize]) -> Result<Tensor<B, 2>> {
         let [batch, len, d] = h.dims();
         let device = h.device();
         match self.pooling {
             Pooling::Mean => {
-                let mask: Vec<f32> = lengths
+                // Each sequence's weights (1/l on its first l steps) times
+                // its steps: one batched product each way, where a masked
+                // sum's backward broadcasts ∂ over every step.
+                let weights: Vec<f32> = lengths
                     .iter()
                     .flat_map(|&l| (0..len).map(move |t| if t < l { 1.0 / l as f32 } else { 0.0 }))
                     .collect();
-                let mask = Tensor::<B, 3>::from_data(
-                    TensorData::new(mask, [batch, len, 1]),
+                let weights = Tensor::<B, 3>::from_data(
+                    TensorData::new(weights, [batch, 1, len]),
                     (&device, h.dtype()),
                 );
-                (h * mask).sum_dim(1).reshape([batch, d])
+                Ok(matmul(weights, h)?.reshape([batch, d]))
             }
             Pooling::Last => {
                 let idx: Vec<i64> = lengths.iter().map(|&l| (l - 1) as i64).collect();
                 let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [batch]), &device);
                 let idx = idx.reshape([batch, 1, 1]).repeat_dim(2, d);
-                h.gather(1, idx).reshape([batch, d])
+                Ok(h.gather(1, idx).reshape([batch, d]))
             }
         }
     }

@@ -56,6 +56,13 @@ impl HostReal for f64 {
     }
 }
 
+/// `t` packed in row-major order over its whole buffer, so that
+/// `storage::<T>()` reads exactly its elements: `t` itself (its buffer
+/// shared, nothing copied) when it already is, else a packed copy.
+pub(crate) fn packed(t: &FlexTensor) -> FlexTensor {
+    t.to_contiguous()
+}
+
 /// `t`'s elements in row-major order, as `T` (its storage type).
 pub(crate) fn values<T: burn::tensor::Element + bytemuck::Pod>(t: &FlexTensor) -> Vec<T> {
     t.to_contiguous().storage::<T>().to_vec()
