@@ -12,7 +12,7 @@ use realfft::num_complex::Complex;
 
 use super::{FftConvOps, fft_len};
 use crate::ops::spectral::cpu::{Real, forward_plan, inverse_plan};
-use crate::ops::support::flex_values::values;
+use crate::ops::support::flex_values::packed;
 use crate::ops::support::precision::{Precision, narrow};
 
 impl FftConvOps for Flex {
@@ -153,9 +153,10 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTenso
     let (c, k_len) = (ks[0], ks[2]);
     let n = fft_len(len, k_len);
     let bins = n / 2 + 1;
-    let (k, d) = (values::<T>(k), values::<T>(d));
+    let [u, k, d] = [u, k, d].map(packed);
+    let (k, d) = (k.storage::<T>(), d.storage::<T>());
     // u as rows (B, H, L): row (b, hi) is u_rows[(b·h + hi)·len..][..len].
-    let u_rows = gather_rows(&values::<T>(u), len, h);
+    let u_rows = gather_rows(u.storage::<T>(), len, h);
     let u_row = |b: usize, hi: usize| &u_rows[(b * h + hi) * len..][..len];
     // Per channel: (B·C·L) outputs, scattered after.
     let per_h: Vec<Vec<T>> = (0..h)
@@ -216,10 +217,11 @@ fn backward<T: Real>(
     let width = c * h;
     let n = fft_len(len, k_len);
     let bins = n / 2 + 1;
-    let (k, d) = (values::<T>(k), values::<T>(d));
+    let [u, k, d, grad_y] = [u, k, d, grad_y].map(packed);
+    let (k, d) = (k.storage::<T>(), d.storage::<T>());
     // u (B, H, L) and ∂y (B, C·H, L) as rows, as in the forward.
-    let u_rows = gather_rows(&values::<T>(u), len, h);
-    let g_rows = gather_rows(&values::<T>(grad_y), len, width);
+    let u_rows = gather_rows(u.storage::<T>(), len, h);
+    let g_rows = gather_rows(grad_y.storage::<T>(), len, width);
     let u_row = |b: usize, hi: usize| &u_rows[(b * h + hi) * len..][..len];
     let g_row = |b: usize, col: usize| &g_rows[(b * width + col) * len..][..len];
     let zero = Complex::new(T::zero(), T::zero());

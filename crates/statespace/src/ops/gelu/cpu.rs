@@ -16,8 +16,9 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::GeluOps;
-use crate::ops::support::flex_values::{HostReal, values};
+use crate::ops::support::flex_values::{HostReal, packed};
 use crate::ops::support::precision::{Precision, narrow};
+use crate::ops::support::wide::wide;
 
 /// Elements per parallel task.
 const CHUNK: usize = 1 << 14;
@@ -53,24 +54,36 @@ fn cdf<T: HostReal>(x: T) -> T {
 
 fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
-    let mut y = values::<T>(x);
+    let x = packed(x);
+    let x = x.storage::<T>();
+    let mut y = vec![T::zero(); x.len()];
     y.par_chunks_mut(CHUNK)
-        .for_each(|part| part.iter_mut().for_each(|v| *v *= cdf(*v)));
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(y, x)| {
+            wide(|| {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = x * cdf(x);
+                }
+            })
+        });
     FlexTensor::from_data(TensorData::new(y, shape))
 }
 
 fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
-    let x = values::<T>(x);
-    let mut dx = values::<T>(grad);
+    let (x, grad) = (packed(x), packed(grad));
+    let (x, grad) = (x.storage::<T>(), grad.storage::<T>());
+    let mut dx = vec![T::zero(); x.len()];
     let scale = T::constant(1.0 / (2.0 * PI).sqrt());
     dx.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(g, x)| {
-            for (g, &x) in g.iter_mut().zip(x) {
-                let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
-                *g *= cdf(x) + x * density;
-            }
+        .zip(x.par_chunks(CHUNK).zip(grad.par_chunks(CHUNK)))
+        .for_each(|(dx, (x, g))| {
+            wide(|| {
+                for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+                    let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
+                    *dx = g * (cdf(x) + x * density);
+                }
+            })
         });
     FlexTensor::from_data(TensorData::new(dx, shape))
 }

@@ -10,8 +10,9 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::GluOps;
-use crate::ops::support::flex_values::{HostReal, values};
+use crate::ops::support::flex_values::{HostReal, packed};
 use crate::ops::support::precision::{Precision, narrow};
+use crate::ops::support::wide::wide;
 
 /// Output elements per parallel task (whole rows).
 const CHUNK: usize = 1 << 13;
@@ -50,7 +51,8 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
     let last = shape.num_dims() - 1;
     let h = shape[last] / 2;
     shape[last] = h;
-    let x = values::<T>(x);
+    let x = packed(x);
+    let x = x.storage::<T>();
     let rows = rows_per_task(h);
     let mut y = vec![T::zero(); x.len() / 2];
     y.par_chunks_mut(rows * h)
@@ -58,9 +60,11 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
         .for_each(|(y, x)| {
             for (y, x) in y.chunks_exact_mut(h).zip(x.chunks_exact(2 * h)) {
                 let (a, b) = x.split_at(h);
-                for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
-                    *y = a * b.sigmoid();
-                }
+                wide(|| {
+                    for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+                        *y = a * b.sigmoid();
+                    }
+                });
             }
         });
     FlexTensor::from_data(TensorData::new(y, shape))
@@ -69,8 +73,8 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
 fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
     let h = shape[shape.num_dims() - 1] / 2;
-    let x = values::<T>(x);
-    let grad = values::<T>(grad);
+    let (x, grad) = (packed(x), packed(grad));
+    let (x, grad) = (x.storage::<T>(), grad.storage::<T>());
     let rows = rows_per_task(h);
     let mut dx = vec![T::zero(); x.len()];
     dx.par_chunks_mut(rows * 2 * h)
@@ -84,13 +88,15 @@ fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
             {
                 let (da, db) = dx.split_at_mut(h);
                 let (a, b) = x.split_at(h);
-                for ((((da, db), &a), &b), &g) in
-                    da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(g)
-                {
-                    let s = b.sigmoid();
-                    *da = g * s;
-                    *db = g * a * s * (T::one() - s);
-                }
+                wide(|| {
+                    for ((((da, db), &a), &b), &g) in
+                        da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(g)
+                    {
+                        let s = b.sigmoid();
+                        *da = g * s;
+                        *db = g * a * s * (T::one() - s);
+                    }
+                });
             }
         });
     FlexTensor::from_data(TensorData::new(dx, shape))

@@ -14,9 +14,30 @@ use rayon::prelude::*;
 use super::{NormForward, NormGrads, NormKind, NormOps};
 use crate::ops::support::flex_values::{HostReal, packed};
 use crate::ops::support::precision::{Precision, narrow};
+use crate::ops::support::wide::wide;
 
 /// Elements per parallel task (whole rows).
 const CHUNK: usize = 1 << 13;
+
+/// Partial sums a row's reductions keep: independent chains the loop
+/// vectorises (one sequential chain would wait on each add's latency).
+const LANES: usize = 8;
+
+/// Σ_{i < n} term(i) in [`LANES`] interleaved partial sums, added at the end.
+#[inline(always)]
+fn lane_sum<T: HostReal>(n: usize, term: impl Fn(usize) -> T) -> T {
+    let mut lanes = [T::zero(); LANES];
+    let body = n - n % LANES;
+    for start in (0..body).step_by(LANES) {
+        for (lane, sum) in lanes.iter_mut().enumerate() {
+            *sum += term(start + lane);
+        }
+    }
+    for (lane, i) in (body..n).enumerate() {
+        lanes[lane] += term(i);
+    }
+    lanes.iter().fold(T::zero(), |s, &v| s + v)
+}
 
 /// Rows per parallel task, for rows of `d` elements.
 fn rows_per_task(d: usize) -> usize {
@@ -89,23 +110,39 @@ fn forward<T: HostReal>(
         .zip(x.par_chunks(per * d))
         .zip(mean.par_chunks_mut(per).zip(rstd.par_chunks_mut(per)))
         .for_each(|((y, x), (mean, rstd))| {
-            for (((y, x), mu), r) in y
-                .chunks_exact_mut(d)
-                .zip(x.chunks_exact(d))
-                .zip(mean.iter_mut())
-                .zip(rstd.iter_mut())
-            {
-                *mu = if kind.centred() {
-                    x.iter().fold(T::zero(), |s, &v| s + v) * inv_d
-                } else {
-                    T::zero()
-                };
-                let var = x.iter().fold(T::zero(), |s, &v| s + (v - *mu) * (v - *mu)) * inv_d;
-                *r = T::one() / (var + eps).sqrt();
-                for (i, (y, &v)) in y.iter_mut().zip(x).enumerate() {
-                    *y = (v - *mu) * *r * w[i] + b.map_or(T::zero(), |b| b[i]);
+            wide(|| {
+                for (((y, x), mu), r) in y
+                    .chunks_exact_mut(d)
+                    .zip(x.chunks_exact(d))
+                    .zip(mean.iter_mut())
+                    .zip(rstd.iter_mut())
+                {
+                    *mu = if kind.centred() {
+                        {
+                        let x = &x[..d];
+                        lane_sum(d, |i| x[i]) * inv_d
+                    }
+                    } else {
+                        T::zero()
+                    };
+                    let mu = *mu;
+                    let var = lane_sum(d, |i| (x[i] - mu) * (x[i] - mu)) * inv_d;
+                    *r = T::one() / (var + eps).sqrt();
+                    let r = *r;
+                    match b {
+                        Some(b) => {
+                            for (((y, &v), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
+                                *y = (v - mu) * r * w + b;
+                            }
+                        }
+                        None => {
+                            for ((y, &v), &w) in y.iter_mut().zip(x).zip(w) {
+                                *y = (v - mu) * r * w;
+                            }
+                        }
+                    }
                 }
-            }
+            })
         });
     NormForward {
         y: FlexTensor::from_data(TensorData::new(y, [rows, d])),
@@ -136,26 +173,35 @@ fn backward<T: HostReal>(
         .map(|((dx, (x, g)), (mean, rstd))| {
             let (mut dw, mut db) = (vec![T::zero(); d], vec![T::zero(); d]);
             let mut x_hat = vec![T::zero(); d];
-            for ((dx, (x, g)), (&mu, &r)) in dx
-                .chunks_exact_mut(d)
-                .zip(x.chunks_exact(d).zip(g.chunks_exact(d)))
-                .zip(mean.iter().zip(rstd))
-            {
-                // mean(ĝ·x̂) and mean(ĝ) with ĝ = ∂y·w.
-                let (mut gx, mut gm) = (T::zero(), T::zero());
-                for i in 0..d {
-                    x_hat[i] = (x[i] - mu) * r;
-                    let g_hat = g[i] * w[i];
-                    gx += g_hat * x_hat[i];
-                    gm += g_hat;
-                    dw[i] += g[i] * x_hat[i];
-                    db[i] += g[i];
+            wide(|| {
+                for ((dx, (x, g)), (&mu, &r)) in dx
+                    .chunks_exact_mut(d)
+                    .zip(x.chunks_exact(d).zip(g.chunks_exact(d)))
+                    .zip(mean.iter().zip(rstd))
+                {
+                    for (((xh, &xv), &gv), (dw, db)) in x_hat
+                        .iter_mut()
+                        .zip(x)
+                        .zip(g)
+                        .zip(dw.iter_mut().zip(db.iter_mut()))
+                    {
+                        *xh = (xv - mu) * r;
+                        *dw += gv * *xh;
+                        *db += gv;
+                    }
+                    let (g, w, x_hat) = (&g[..d], &w[..d], &x_hat[..d]);
+                    // mean(ĝ·x̂) and mean(ĝ) with ĝ = ∂y·w.
+                    let gx = lane_sum(d, |i| g[i] * w[i] * x_hat[i]) * inv_d;
+                    let gm = if kind.centred() {
+                        lane_sum(d, |i| g[i] * w[i]) * inv_d
+                    } else {
+                        T::zero()
+                    };
+                    for (((dx, &gv), &wv), &xh) in dx.iter_mut().zip(g).zip(w).zip(x_hat) {
+                        *dx = (gv * wv - xh * gx - gm) * r;
+                    }
                 }
-                let (gx, gm) = (gx * inv_d, if kind.centred() { gm * inv_d } else { T::zero() });
-                for i in 0..d {
-                    dx[i] = (g[i] * w[i] - x_hat[i] * gx - gm) * r;
-                }
-            }
+            });
             (dw, db)
         })
         .collect();

@@ -26,3 +26,4 @@ pub(crate) mod launch;
 pub(crate) mod precision;
 pub(crate) mod primitive;
 pub(crate) mod row_update;
+pub(crate) mod wide;

@@ -1,0 +1,30 @@
+//! Runs an inner loop compiled for the CPU's wider vector units. The crate
+//! is built for baseline x86-64 (SSE2), so the loops the compiler
+//! vectorises by itself (the elementwise kernels over [`super::fast_math`])
+//! get four f32 lanes; on a CPU with AVX2 and FMA, [`wide`] runs the same
+//! loop as an eight-lane copy. The operations and their order are the same
+//! (Rust never contracts a·b + c into an FMA by itself), so the results
+//! are the same bits either way.
+
+/// `f()`, with `f` compiled for AVX2 and FMA when the CPU has both. Call it
+/// around the innermost loop (inside any rayon closure: the features reach
+/// only code inlined into this call).
+#[inline(always)]
+pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has both features, checked just above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
