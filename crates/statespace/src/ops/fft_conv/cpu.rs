@@ -1,19 +1,29 @@
 //! The fused CPU kernel: per channel h (in parallel), the FFTs of every
 //! batch row and kernel, their products, inverse FFTs and the skip term,
-//! with no intermediate tensors. The rows are transposed out of and back
-//! into the (batch, length, channel) layout in parallel passes over blocks
-//! of steps, so each channel reads and writes contiguous rows. In f64 for
-//! f64 inputs, else in f32 ([`crate::ops::support::precision`]).
+//! with no intermediate tensors. Two real rows a and b travel as one
+//! complex signal a + i·b through one complex FFT: every spectrum they are
+//! multiplied by (a kernel's, or its conjugate) is that of a real signal,
+//! so the inverse returns a's result in the real part and b's in the
+//! imaginary part — half the transforms of one real FFT per row, without
+//! the real FFT's per-row pre- and post-processing (which cost more than
+//! the transform itself at n = 512). The rows are transposed out of and
+//! back into the (batch, length, channel) layout in parallel passes over
+//! blocks of steps, so each channel reads and writes contiguous rows. In
+//! f64 for f64 inputs, else in f32 ([`crate::ops::support::precision`]).
+
+use std::sync::Arc;
 
 use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
+use rustfft::{Fft, FftDirection};
 
 use super::{FftConvOps, fft_len};
-use crate::ops::spectral::cpu::{Real, forward_plan, inverse_plan};
+use crate::ops::spectral::cpu::{Real, complex_plan};
 use crate::ops::support::flex_values::packed;
 use crate::ops::support::precision::{Precision, narrow};
+use crate::ops::support::wide::wide;
 
 impl FftConvOps for Flex {
     fn fft_conv(u: FlexTensor, k: FlexTensor, d: FlexTensor) -> FlexTensor {
@@ -44,59 +54,71 @@ impl FftConvOps for Flex {
     }
 }
 
-/// Spectra of `rows` (each of `len` samples, stride `stride` apart
-/// starting at `offset`) zero-padded to n.
-struct Spectra<T: Real> {
-    n: usize,
-    scratch_in: Vec<T>,
-    scratch: Vec<Complex<T>>,
+/// Zero.
+fn zero<T: Real>() -> Complex<T> {
+    Complex::new(T::zero(), T::zero())
 }
 
-impl<T: Real> Spectra<T> {
+/// The complex FFTs of length n both ways, shared by a kernel's tasks.
+struct Plans<T: Real> {
+    n: usize,
+    forward: Arc<dyn Fft<T>>,
+    inverse: Arc<dyn Fft<T>>,
+}
+
+impl<T: Real> Plans<T> {
     fn new(n: usize) -> Self {
-        let plan = forward_plan::<T>(n);
         Self {
             n,
-            scratch_in: plan.make_input_vec(),
-            scratch: plan.make_scratch_vec(),
+            forward: complex_plan::<T>(n, FftDirection::Forward),
+            inverse: complex_plan::<T>(n, FftDirection::Inverse),
         }
     }
 
-    fn transform(&mut self, src: &[T], out: &mut [Complex<T>]) {
-        let plan = forward_plan::<T>(self.n);
-        self.scratch_in[..src.len()].copy_from_slice(src);
-        self.scratch_in[src.len()..]
-            .iter_mut()
-            .for_each(|x| *x = T::zero());
-        plan.process_with_scratch(&mut self.scratch_in, out, &mut self.scratch)
-            .expect("buffer sizes come from the plan");
+    /// Scratch for either direction.
+    fn scratch(&self) -> Vec<Complex<T>> {
+        let len = self
+            .forward
+            .get_inplace_scratch_len()
+            .max(self.inverse.get_inplace_scratch_len());
+        vec![zero(); len]
+    }
+
+    /// Rows `pairs[p] = (a, b)` of `len` real samples each (b may be
+    /// absent) as the packed signals a + i·b, zero-padded to n, and their
+    /// spectra in place: `out` holds one spectrum of n bins per pair.
+    fn packed_spectra<'a>(
+        &self,
+        pairs: impl Iterator<Item = (&'a [T], Option<&'a [T]>)>,
+        out: &mut [Complex<T>],
+        scratch: &mut [Complex<T>],
+    ) where
+        T: 'a,
+    {
+        for ((a, b), z) in pairs.zip(out.chunks_exact_mut(self.n)) {
+            let (head, tail) = z.split_at_mut(a.len());
+            match b {
+                Some(b) => {
+                    for ((z, &re), &im) in head.iter_mut().zip(a).zip(b) {
+                        *z = Complex::new(re, im);
+                    }
+                }
+                None => {
+                    for (z, &re) in head.iter_mut().zip(a) {
+                        *z = Complex::new(re, T::zero());
+                    }
+                }
+            }
+            tail.iter_mut().for_each(|z| *z = zero());
+        }
+        self.forward.process_with_scratch(out, scratch);
     }
 }
 
-/// Inverse transform of `spec` (modified in place), scaled by 1/n, first `take` samples into `out`.
-fn inverse<T: Real>(
-    n: usize,
-    spec: &mut [Complex<T>],
-    out: &mut [T],
-    take: usize,
-    buf: &mut Vec<T>,
-    scratch: &mut Vec<Complex<T>>,
-) {
-    let plan = inverse_plan::<T>(n);
-    if buf.len() != n {
-        *buf = plan.make_output_vec();
-        *scratch = plan.make_scratch_vec();
-    }
-    spec[0].im = T::zero();
-    if n.is_multiple_of(2) {
-        spec[n / 2].im = T::zero();
-    }
-    plan.process_with_scratch(spec, buf, scratch)
-        .expect("buffer sizes come from the plan");
-    let scale = T::one() / T::from_usize(n).unwrap();
-    for (o, x) in out.iter_mut().zip(&buf[..take]) {
-        *o = *x * scale;
-    }
+/// The pairs of batch rows packed into one complex signal: (0, 1), (2, 3),
+/// …, the last alone for an odd batch.
+fn pairs(batch: usize) -> impl Iterator<Item = (usize, Option<usize>)> {
+    (0..batch.div_ceil(2)).map(move |p| (2 * p, (2 * p + 1 < batch).then_some(2 * p + 1)))
 }
 
 /// Channel-last `src` (batch, len, width) as rows (batch, width, len), so
@@ -151,48 +173,58 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTenso
     let (us, ks) = (u.shape(), k.shape());
     let (batch, len, h) = (us[0], us[1], us[2]);
     let (c, k_len) = (ks[0], ks[2]);
-    let n = fft_len(len, k_len);
-    let bins = n / 2 + 1;
+    let plans = Plans::<T>::new(fft_len(len, k_len));
+    let n = plans.n;
     let [u, k, d] = [u, k, d].map(packed);
     let (k, d) = (k.storage::<T>(), d.storage::<T>());
     // u as rows (B, H, L): row (b, hi) is u_rows[(b·h + hi)·len..][..len].
     let u_rows = gather_rows(u.storage::<T>(), len, h);
     let u_row = |b: usize, hi: usize| &u_rows[(b * h + hi) * len..][..len];
+    let scale = T::one() / T::from_usize(n).unwrap();
     // Per channel: (B·C·L) outputs, scattered after.
     let per_h: Vec<Vec<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
-            let mut spectra = Spectra::<T>::new(n);
-            let mut uf = vec![Complex::new(T::zero(), T::zero()); batch * bins];
-            let mut kf = vec![Complex::new(T::zero(), T::zero()); c * bins];
-            for b in 0..batch {
-                spectra.transform(u_row(b, hi), &mut uf[b * bins..(b + 1) * bins]);
-            }
-            for ci in 0..c {
-                let at = (ci * h + hi) * k_len;
-                spectra.transform(&k[at..at + k_len], &mut kf[ci * bins..(ci + 1) * bins]);
-            }
-            let mut out = vec![T::zero(); batch * c * len];
-            let (mut prod, mut buf, mut scratch) = (
-                vec![Complex::new(T::zero(), T::zero()); bins],
-                Vec::new(),
-                Vec::new(),
-            );
-            for b in 0..batch {
-                for ci in 0..c {
-                    for f in 0..bins {
-                        prod[f] = uf[b * bins + f] * kf[ci * bins + f];
-                    }
-                    let o = (b * c + ci) * len;
-                    let y = &mut out[o..o + len];
-                    inverse(n, &mut prod, y, len, &mut buf, &mut scratch);
-                    let skip = d[ci * h + hi];
-                    for (y, x) in y.iter_mut().zip(u_row(b, hi)) {
-                        *y = *y + skip * *x;
+            wide(#[inline(always)] || {
+                let mut scratch = plans.scratch();
+                let mut kf = vec![zero(); c * n];
+                let kernels = (0..c).map(|ci| (&k[(ci * h + hi) * k_len..][..k_len], None));
+                plans.packed_spectra(kernels, &mut kf, &mut scratch);
+                let mut zu = vec![zero(); batch.div_ceil(2) * n];
+                let rows = pairs(batch).map(|(a, b)| (u_row(a, hi), b.map(|b| u_row(b, hi))));
+                plans.packed_spectra(rows, &mut zu, &mut scratch);
+                // Each pair's spectrum times each kernel's, inverted: the
+                // real part is the first row's convolution, the imaginary
+                // part the second's (both kernels' signals are real).
+                let mut w = vec![zero(); zu.len() * c];
+                for (p, zu) in zu.chunks_exact(n).enumerate() {
+                    for (ci, kf) in kf.chunks_exact(n).enumerate() {
+                        let w = &mut w[(p * c + ci) * n..][..n];
+                        for ((w, &z), &kf) in w.iter_mut().zip(zu).zip(kf) {
+                            *w = z * kf;
+                        }
                     }
                 }
-            }
-            out
+                plans.inverse.process_with_scratch(&mut w, &mut scratch);
+                let mut out = vec![T::zero(); batch * c * len];
+                for (p, (a, b)) in pairs(batch).enumerate() {
+                    for ci in 0..c {
+                        let w = &w[(p * c + ci) * n..][..len];
+                        let skip = d[ci * h + hi];
+                        let y = &mut out[(a * c + ci) * len..][..len];
+                        for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(a, hi)) {
+                            *y = w.re * scale + skip * x;
+                        }
+                        if let Some(b) = b {
+                            let y = &mut out[(b * c + ci) * len..][..len];
+                            for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(b, hi)) {
+                                *y = w.im * scale + skip * x;
+                            }
+                        }
+                    }
+                }
+                out
+            })
         })
         .collect();
     let width = c * h;
@@ -215,8 +247,8 @@ fn backward<T: Real>(
     let (batch, len, h) = (us[0], us[1], us[2]);
     let (c, k_len) = (ks[0], ks[2]);
     let width = c * h;
-    let n = fft_len(len, k_len);
-    let bins = n / 2 + 1;
+    let plans = Plans::<T>::new(fft_len(len, k_len));
+    let n = plans.n;
     let [u, k, d, grad_y] = [u, k, d, grad_y].map(packed);
     let (k, d) = (k.storage::<T>(), d.storage::<T>());
     // u (B, H, L) and ∂y (B, C·H, L) as rows, as in the forward.
@@ -224,70 +256,88 @@ fn backward<T: Real>(
     let g_rows = gather_rows(grad_y.storage::<T>(), len, width);
     let u_row = |b: usize, hi: usize| &u_rows[(b * h + hi) * len..][..len];
     let g_row = |b: usize, col: usize| &g_rows[(b * width + col) * len..][..len];
-    let zero = Complex::new(T::zero(), T::zero());
+    let scale = T::one() / T::from_usize(n).unwrap();
+    let n_pairs = batch.div_ceil(2);
     type PerChannel<T> = (Vec<T>, Vec<T>, Vec<T>);
     let per_h: Vec<PerChannel<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
-            let mut spectra = Spectra::<T>::new(n);
-            let mut uf = vec![zero; batch * bins];
-            let mut kf = vec![zero; c * bins];
-            let mut gf = vec![zero; batch * c * bins];
-            for b in 0..batch {
-                spectra.transform(u_row(b, hi), &mut uf[b * bins..(b + 1) * bins]);
-            }
-            for ci in 0..c {
-                let at = (ci * h + hi) * k_len;
-                spectra.transform(&k[at..at + k_len], &mut kf[ci * bins..(ci + 1) * bins]);
-            }
-            let mut dd = vec![T::zero(); c];
-            for b in 0..batch {
-                for (ci, dd) in dd.iter_mut().enumerate() {
-                    let row = g_row(b, ci * h + hi);
-                    let g = (b * c + ci) * bins;
-                    spectra.transform(row, &mut gf[g..g + bins]);
-                    *dd = row
-                        .iter()
-                        .zip(u_row(b, hi))
-                        .fold(*dd, |acc, (g, x)| acc + *g * *x);
-                }
-            }
-            let (mut acc, mut buf, mut scratch) = (vec![zero; bins], Vec::new(), Vec::new());
-            let mut du = vec![T::zero(); batch * len];
-            for b in 0..batch {
-                acc.iter_mut().for_each(|x| *x = zero);
-                for ci in 0..c {
-                    for f in 0..bins {
-                        acc[f] = acc[f] + gf[(b * c + ci) * bins + f] * kf[ci * bins + f].conj();
-                    }
-                }
-                let du_b = &mut du[b * len..(b + 1) * len];
-                inverse(n, &mut acc, du_b, len, &mut buf, &mut scratch);
-                for ci in 0..c {
-                    let skip = d[ci * h + hi];
-                    for (x, g) in du_b.iter_mut().zip(g_row(b, ci * h + hi)) {
-                        *x = *x + skip * *g;
-                    }
-                }
-            }
-            let mut dk = vec![T::zero(); c * k_len];
-            for ci in 0..c {
-                acc.iter_mut().for_each(|x| *x = zero);
+            wide(#[inline(always)] || {
+                let mut scratch = plans.scratch();
+                let mut kf = vec![zero(); c * n];
+                let kernels = (0..c).map(|ci| (&k[(ci * h + hi) * k_len..][..k_len], None));
+                plans.packed_spectra(kernels, &mut kf, &mut scratch);
+                let mut zu = vec![zero(); n_pairs * n];
+                let rows = pairs(batch).map(|(a, b)| (u_row(a, hi), b.map(|b| u_row(b, hi))));
+                plans.packed_spectra(rows, &mut zu, &mut scratch);
+                // zg[(p·c + ci)·n..]: pair p's packed ∂y of kernel ci.
+                let mut zg = vec![zero(); n_pairs * c * n];
+                let rows = pairs(batch).flat_map(|(a, b)| {
+                    (0..c).map(move |ci| {
+                        let col = ci * h + hi;
+                        (g_row(a, col), b.map(|b| g_row(b, col)))
+                    })
+                });
+                plans.packed_spectra(rows, &mut zg, &mut scratch);
+                let mut dd = vec![T::zero(); c];
                 for b in 0..batch {
-                    for f in 0..bins {
-                        acc[f] = acc[f] + gf[(b * c + ci) * bins + f] * uf[b * bins + f].conj();
+                    for (ci, dd) in dd.iter_mut().enumerate() {
+                        *dd = g_row(b, ci * h + hi)
+                            .iter()
+                            .zip(u_row(b, hi))
+                            .fold(*dd, |acc, (g, x)| acc + *g * *x);
                     }
                 }
-                inverse(
-                    n,
-                    &mut acc,
-                    &mut dk[ci * k_len..(ci + 1) * k_len],
-                    k_len,
-                    &mut buf,
-                    &mut scratch,
-                );
-            }
-            (du, dk, dd)
+                // ∂u per pair: Σ_c conj(K_c)·ZG_c, inverted (real part the
+                // first row's, imaginary the second's).
+                let mut acc = vec![zero(); n_pairs * n];
+                for (p, acc) in acc.chunks_exact_mut(n).enumerate() {
+                    for (ci, kf) in kf.chunks_exact(n).enumerate() {
+                        let zg = &zg[(p * c + ci) * n..][..n];
+                        for ((a, &g), &kf) in acc.iter_mut().zip(zg).zip(kf) {
+                            *a = *a + g * kf.conj();
+                        }
+                    }
+                }
+                plans.inverse.process_with_scratch(&mut acc, &mut scratch);
+                let mut du = vec![T::zero(); batch * len];
+                for (p, (a, b)) in pairs(batch).enumerate() {
+                    let w = &acc[p * n..][..len];
+                    for (row, part) in [(Some(a), 0), (b, 1)] {
+                        let Some(row) = row else { continue };
+                        let du_b = &mut du[row * len..][..len];
+                        for (x, w) in du_b.iter_mut().zip(w) {
+                            *x = if part == 0 { w.re } else { w.im } * scale;
+                        }
+                        for ci in 0..c {
+                            let skip = d[ci * h + hi];
+                            for (x, g) in du_b.iter_mut().zip(g_row(row, ci * h + hi)) {
+                                *x = *x + skip * *g;
+                            }
+                        }
+                    }
+                }
+                // ∂k_c = Re IFFT(Σ_p conj(ZU_p)·ZG_{p,c}): the real part keeps
+                // Σ_b conj(U_b)·G_b, the cross terms of a pair land in the
+                // imaginary part.
+                let mut pk = vec![zero(); c * n];
+                for (ci, pk) in pk.chunks_exact_mut(n).enumerate() {
+                    for (p, zu) in zu.chunks_exact(n).enumerate() {
+                        let zg = &zg[(p * c + ci) * n..][..n];
+                        for ((a, &g), &z) in pk.iter_mut().zip(zg).zip(zu) {
+                            *a = *a + g * z.conj();
+                        }
+                    }
+                }
+                plans.inverse.process_with_scratch(&mut pk, &mut scratch);
+                let mut dk = vec![T::zero(); c * k_len];
+                for (dk, pk) in dk.chunks_exact_mut(k_len).zip(pk.chunks_exact(n)) {
+                    for (x, w) in dk.iter_mut().zip(pk) {
+                        *x = w.re * scale;
+                    }
+                }
+                (du, dk, dd)
+            })
         })
         .collect();
     let mut grad_u = vec![T::zero(); batch * len * h];

@@ -11,6 +11,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftNum, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftDirection, FftPlanner};
 
 use super::SpectralOps;
 use crate::ops::support::precision::{Precision, narrow};
@@ -49,6 +50,8 @@ pub(crate) trait Real: FftNum + burn::tensor::Element + bytemuck::Pod {
 
 pub(crate) struct Planners<T: FftNum> {
     planner: RealFftPlanner<T>,
+    /// Complex plans (it keeps its own cache).
+    complex: FftPlanner<T>,
     forward: HashMap<usize, Arc<dyn RealToComplex<T>>>,
     inverse: HashMap<usize, Arc<dyn ComplexToReal<T>>>,
 }
@@ -57,6 +60,7 @@ impl<T: FftNum> Planners<T> {
     fn new() -> Self {
         Self {
             planner: RealFftPlanner::new(),
+            complex: FftPlanner::new(),
             forward: HashMap::new(),
             inverse: HashMap::new(),
         }
@@ -102,6 +106,11 @@ pub(crate) fn inverse_plan<T: Real>(n: usize) -> Arc<dyn ComplexToReal<T>> {
         p.inverse.insert(n, plan.clone());
         plan
     })
+}
+
+/// The complex FFT of length n in `direction` (unscaled both ways).
+pub(crate) fn complex_plan<T: Real>(n: usize, direction: FftDirection) -> Arc<dyn Fft<T>> {
+    T::planners().with(|p| p.borrow_mut().complex.plan_fft(n, direction))
 }
 
 /// Rows per rayon task: enough work to amortise scheduling.
