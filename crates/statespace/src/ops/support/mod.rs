@@ -1,12 +1,12 @@
 //! What the op modules share: the input checks of their entry points
 //! ([`check`]), the precision their CPU kernels compute in
 //! ([`precision`]) and the host helpers of those kernels ([`flex_values`],
-//! [`fast_math`], [`row_update`]), the conversions between tensors and
-//! backend primitives ([`primitive`]), the 32-bit index limit of the
-//! kernels' launch plans ([`index_limit`]), the chunking of the scans along
-//! L ([`chunk_plan`]), and on CUDA builds the CubeCL
-//! launch helpers (`launch`) and the host round trip of ops without a
-//! device kernel (`host`).
+//! [`fast_math`], [`row_update`], and [`wide`] for their loops on AVX2),
+//! the conversions between tensors and backend primitives
+//! ([`primitive`]), the 32-bit index limit of the kernels' launch plans
+//! ([`index_limit`]), the chunking of the scans along L ([`chunk_plan`]),
+//! and on CUDA builds the CubeCL launch helpers (`launch`) and the host
+//! round trip of ops without a device kernel (`host`).
 
 pub(crate) mod check;
 // The launch plan of the CUDA chunked scans; compiled and tested on every
