@@ -115,6 +115,14 @@ impl<T: Real> Plans<T> {
     }
 }
 
+/// acc += g ⊙ conj(x), elementwise (a correlation in the frequency domain).
+#[inline(always)]
+fn add_conj_products<T: Real>(acc: &mut [Complex<T>], g: &[Complex<T>], x: &[Complex<T>]) {
+    for ((a, &g), &x) in acc.iter_mut().zip(g).zip(x) {
+        *a = *a + g * x.conj();
+    }
+}
+
 /// The pairs of batch rows packed into one complex signal: (0, 1), (2, 3),
 /// …, the last alone for an odd batch.
 fn pairs(batch: usize) -> impl Iterator<Item = (usize, Option<usize>)> {
@@ -293,10 +301,7 @@ fn backward<T: Real>(
                 let mut acc = vec![zero(); n_pairs * n];
                 for (p, acc) in acc.chunks_exact_mut(n).enumerate() {
                     for (ci, kf) in kf.chunks_exact(n).enumerate() {
-                        let zg = &zg[(p * c + ci) * n..][..n];
-                        for ((a, &g), &kf) in acc.iter_mut().zip(zg).zip(kf) {
-                            *a = *a + g * kf.conj();
-                        }
+                        add_conj_products(acc, &zg[(p * c + ci) * n..][..n], kf);
                     }
                 }
                 plans.inverse.process_with_scratch(&mut acc, &mut scratch);
@@ -323,10 +328,7 @@ fn backward<T: Real>(
                 let mut pk = vec![zero(); c * n];
                 for (ci, pk) in pk.chunks_exact_mut(n).enumerate() {
                     for (p, zu) in zu.chunks_exact(n).enumerate() {
-                        let zg = &zg[(p * c + ci) * n..][..n];
-                        for ((a, &g), &z) in pk.iter_mut().zip(zg).zip(zu) {
-                            *a = *a + g * z.conj();
-                        }
+                        add_conj_products(pk, &zg[(p * c + ci) * n..][..n], zu);
                     }
                 }
                 plans.inverse.process_with_scratch(&mut pk, &mut scratch);
