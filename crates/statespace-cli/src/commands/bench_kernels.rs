@@ -208,7 +208,12 @@ fn fftconv<A: AutodiffBackend + SsmBackend>(
     smoke: bool,
 ) -> Result<()> {
     // The peers' shapes, then an S4D layer of `ssm bench train` (32 × 200, d 64).
-    let shapes = [(16, 256, 4096), (4, 256, 16384), (1, 256, 65536), (32, 64, 200)];
+    let shapes = [
+        (16, 256, 4096),
+        (4, 256, 16384),
+        (1, 256, 65536),
+        (32, 64, 200),
+    ];
     for (b, h, len) in pick(smoke, &shapes, (1, 4, 64)) {
         let u = random::<A, 3>([b, len, h], 1.0, DType::F32, device).require_grad();
         let k = random::<A, 3>([1, h, len], 1.0, DType::F32, device).require_grad();

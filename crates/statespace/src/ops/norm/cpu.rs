@@ -119,9 +119,9 @@ fn forward<T: HostReal>(
                 {
                     *mu = if kind.centred() {
                         {
-                        let x = &x[..d];
-                        lane_sum(d, |i| x[i]) * inv_d
-                    }
+                            let x = &x[..d];
+                            lane_sum(d, |i| x[i]) * inv_d
+                        }
                     } else {
                         T::zero()
                     };
@@ -160,7 +160,11 @@ fn backward<T: HostReal>(
 ) -> NormGrads<FlexTensor> {
     let [rows, d] = x.shape().dims::<2>();
     let [x, weight, mean, rstd, grad_y] = [x, weight, mean, rstd, grad_y].map(packed);
-    let (x, w, g) = (x.storage::<T>(), weight.storage::<T>(), grad_y.storage::<T>());
+    let (x, w, g) = (
+        x.storage::<T>(),
+        weight.storage::<T>(),
+        grad_y.storage::<T>(),
+    );
     let (mean, rstd) = (mean.storage::<T>(), rstd.storage::<T>());
     let inv_d = T::one() / T::from(d).unwrap();
     let per = rows_per_task(d);
