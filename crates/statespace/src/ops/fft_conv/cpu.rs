@@ -115,6 +115,19 @@ impl<T: Real> Plans<T> {
     }
 }
 
+/// The rows of a pair from [`pairs`], each with where its result lies in
+/// the pair's packed result: the first row's in the real part (`false`),
+/// the second's in the imaginary part (`true`).
+fn unpacked((a, b): (usize, Option<usize>)) -> impl Iterator<Item = (usize, bool)> {
+    std::iter::once((a, false)).chain(b.map(|b| (b, true)))
+}
+
+/// The real or the imaginary part of `z` (see [`unpacked`]).
+#[inline(always)]
+fn part<T: Real>(z: &Complex<T>, imag: bool) -> T {
+    if imag { z.im } else { z.re }
+}
+
 /// acc += g ⊙ conj(x), elementwise (a correlation in the frequency domain).
 #[inline(always)]
 fn add_conj_products<T: Real>(acc: &mut [Complex<T>], g: &[Complex<T>], x: &[Complex<T>]) {
@@ -217,18 +230,14 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTenso
                     }
                     plans.inverse.process_with_scratch(&mut w, &mut scratch);
                     let mut out = vec![T::zero(); batch * c * len];
-                    for (p, (a, b)) in pairs(batch).enumerate() {
+                    for (p, pair) in pairs(batch).enumerate() {
                         for ci in 0..c {
                             let w = &w[(p * c + ci) * n..][..len];
                             let skip = d[ci * h + hi];
-                            let y = &mut out[(a * c + ci) * len..][..len];
-                            for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(a, hi)) {
-                                *y = w.re * scale + skip * x;
-                            }
-                            if let Some(b) = b {
-                                let y = &mut out[(b * c + ci) * len..][..len];
-                                for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(b, hi)) {
-                                    *y = w.im * scale + skip * x;
+                            for (row, imag) in unpacked(pair) {
+                                let y = &mut out[(row * c + ci) * len..][..len];
+                                for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(row, hi)) {
+                                    *y = part(w, imag) * scale + skip * x;
                                 }
                             }
                         }
@@ -311,13 +320,12 @@ fn backward<T: Real>(
                     }
                     plans.inverse.process_with_scratch(&mut acc, &mut scratch);
                     let mut du = vec![T::zero(); batch * len];
-                    for (p, (a, b)) in pairs(batch).enumerate() {
+                    for (p, pair) in pairs(batch).enumerate() {
                         let w = &acc[p * n..][..len];
-                        for (row, part) in [(Some(a), 0), (b, 1)] {
-                            let Some(row) = row else { continue };
+                        for (row, imag) in unpacked(pair) {
                             let du_b = &mut du[row * len..][..len];
                             for (x, w) in du_b.iter_mut().zip(w) {
-                                *x = if part == 0 { w.re } else { w.im } * scale;
+                                *x = part(w, imag) * scale;
                             }
                             for ci in 0..c {
                                 let skip = d[ci * h + hi];

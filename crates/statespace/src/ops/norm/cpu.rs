@@ -111,24 +111,20 @@ fn forward<T: HostReal>(
         .zip(mean.par_chunks_mut(per).zip(rstd.par_chunks_mut(per)))
         .for_each(|((y, x), (mean, rstd))| {
             wide(|| {
-                for (((y, x), mu), r) in y
+                for (((y, x), mean), rstd) in y
                     .chunks_exact_mut(d)
                     .zip(x.chunks_exact(d))
                     .zip(mean.iter_mut())
                     .zip(rstd.iter_mut())
                 {
-                    *mu = if kind.centred() {
-                        {
-                            let x = &x[..d];
-                            lane_sum(d, |i| x[i]) * inv_d
-                        }
+                    let mu = if kind.centred() {
+                        lane_sum(d, |i| x[i]) * inv_d
                     } else {
                         T::zero()
                     };
-                    let mu = *mu;
                     let var = lane_sum(d, |i| (x[i] - mu) * (x[i] - mu)) * inv_d;
-                    *r = T::one() / (var + eps).sqrt();
-                    let r = *r;
+                    let r = T::one() / (var + eps).sqrt();
+                    (*mean, *rstd) = (mu, r);
                     match b {
                         Some(b) => {
                             for (((y, &v), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
