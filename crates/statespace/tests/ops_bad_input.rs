@@ -21,7 +21,7 @@ use statespace::ops::cross_entropy::check_cross_entropy;
 use statespace::ops::{
     NormKind, RotaryPairs, SelectiveScan, Ssd, add_bias, cauchy, causal_conv, causal_conv1d,
     diagonal_kernel, dplr_spectrum, embedding, gelu, irfft, matmul, mean_cross_entropy, norm,
-    prefix_sum, rfft, rotary, selective_scan, ssd, ssd_chunked, vandermonde,
+    prefix_sum, rfft, rotary, selective_scan, ssd, ssd_chunked, two_sided_conv, vandermonde,
 };
 
 type B = Flex;
@@ -218,6 +218,34 @@ fn causal_conv_refuses_mismatched_kernels_skips_and_dtypes() {
     );
     let d64 = draws.normal::<B, 2>([2, 3], DType::F64);
     assert_refused(causal_conv(u, k, d64), &["causal_conv", "`d`", "F64"]);
+}
+
+#[test]
+fn two_sided_conv_refuses_mismatched_kernels_empty_kernels_and_dtypes() {
+    let mut draws = Draws::new(13);
+    let u = f32s(&mut draws, [2, 8, 3]);
+    let (k, d) = (f32s(&mut draws, [2, 3, 8]), f32s(&mut draws, [2, 3]));
+    assert_refused(
+        two_sided_conv(u.clone(), k.clone(), f32s(&mut draws, [1, 3, 8]), d.clone()),
+        &["two_sided_conv: anticausal", "[2, 3, 8]", "[1, 3, 8]"],
+    );
+    assert_refused(
+        two_sided_conv(u.clone(), f32s(&mut draws, [2, 3, 0]), k.clone(), d.clone()),
+        &["two_sided_conv: causal"],
+    );
+    assert_refused(
+        two_sided_conv(u.clone(), k.clone(), f32s(&mut draws, [2, 3, 0]), d.clone()),
+        &["two_sided_conv: anticausal"],
+    );
+    assert_refused(
+        two_sided_conv(u.clone(), k.clone(), k.clone(), f32s(&mut draws, [2, 4])),
+        &["two_sided_conv: d", "[2, 3]", "[2, 4]"],
+    );
+    let k64 = draws.normal::<B, 3>([2, 3, 8], DType::F64);
+    assert_refused(
+        two_sided_conv(u, k, k64, d),
+        &["two_sided_conv", "`anticausal`", "F64"],
+    );
 }
 
 #[test]

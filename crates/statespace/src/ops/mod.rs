@@ -86,7 +86,7 @@ pub use diagonal_kernel::{DiagonalKernelOps, diagonal_kernel};
 pub use diagonal_scan::{DiagonalScanOps, diagonal_scan};
 pub use dplr_spectrum::{DplrSpectrumOps, dplr_spectrum};
 pub use embedding::{EmbeddingOps, embedding};
-pub use fft_conv::{FftConvOps, causal_conv};
+pub use fft_conv::{FftConvOps, causal_conv, two_sided_conv};
 pub use gelu::{GeluOps, gelu};
 pub use glu::{GluOps, glu};
 pub use matmul::{MatmulOps, add_bias, matmul};

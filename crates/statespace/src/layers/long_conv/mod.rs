@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::io::{HostTensor, load_params};
 use crate::layers::activation::Activation;
 use crate::layers::linear::Linear;
-use crate::ops::{SsmBackend, causal_conv, glu};
+use crate::ops::{SsmBackend, causal_conv, glu, two_sided_conv};
 use crate::random::normal;
 
 /// The learned kernel (safari's `LongConvKernel`).
@@ -152,15 +152,14 @@ impl<B: SsmBackend> LongConv<B> {
         let n = circular.dims()[2];
         // Lags 0 … L − 1: the causal convolution with the D skip.
         let causal = circular.clone().narrow(2, 0, len);
-        let mut y = causal_conv(x.clone(), causal, self.D.val())?;
         // Lags −1 … −m (taps n − 1 … n − m) wrap onto future inputs.
         let m = (len - 1).min(n - len);
-        if m > 0 && self.wraps(len) {
-            let tail = circular.narrow(2, n - m, m).flip([2]);
-            let anti = Tensor::cat(vec![tail.clone().narrow(2, 0, 1).zeros_like(), tail], 2);
-            let no_skip = self.D.val().zeros_like();
-            y = y + causal_conv(x.flip([1]), anti, no_skip)?.flip([1]);
-        }
+        let y = if m > 0 && self.wraps(len) {
+            let anticausal = circular.narrow(2, n - m, m).flip([2]);
+            two_sided_conv(x, causal, anticausal, self.D.val())?
+        } else {
+            causal_conv(x, causal, self.D.val())?
+        };
         let y = self.activation.apply(y)?;
         let Some(linear) = &self.output_linear else {
             return Ok(y);

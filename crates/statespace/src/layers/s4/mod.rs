@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::io::{HostTensor, load_params};
 use crate::kernel::dplr::DplrSystem;
 use crate::layers::activation::Activation;
-use crate::ops::{SsmBackend, causal_conv};
+use crate::ops::{SsmBackend, causal_conv, two_sided_conv};
 
 /// An S4 / S4D layer over H channels.
 #[derive(Module, Debug)]
@@ -218,22 +218,14 @@ impl<B: SsmBackend> S4<B> {
         }
         let channels = self.channels();
         let k = self.kernel.kernel(len)?; // (kc, H, L)
-        // y = K ∗ u + D u, channel-last: (B, L, C·H).
-        let mut y = causal_conv(x.clone(), k.clone().narrow(0, 0, channels), self.D.val())?;
-        if self.bidirectional {
-            // y_t += Σ_{d ≥ 1} k₁[d − 1] u_{t+d}: convolve the reversed input and shift by one.
-            let k1 = k.narrow(0, channels, channels);
-            let no_skip = self.D.val().zeros_like();
-            let z = causal_conv(x.flip([1]), k1, no_skip)?.flip([1]);
-            let shifted = Tensor::cat(
-                vec![
-                    z.clone().narrow(1, 1, len - 1),
-                    z.narrow(1, 0, 1).zeros_like(),
-                ],
-                1,
-            );
-            y = y + shifted;
-        }
+        // y = K ∗ u + D u, channel-last: (B, L, C·H); bidirectional adds
+        // y_t += Σ_{d ≥ 1} k₁[d − 1] u_{t+d} in the same pass.
+        let k0 = k.clone().narrow(0, 0, channels);
+        let y = if self.bidirectional {
+            two_sided_conv(x, k0, k.narrow(0, channels, channels), self.D.val())?
+        } else {
+            causal_conv(x, k0, self.D.val())?
+        };
         self.activation.apply(y)
     }
 

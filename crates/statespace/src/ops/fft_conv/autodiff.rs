@@ -15,12 +15,13 @@ use super::FftConvOps;
 struct ConvBackward;
 
 impl<B: Backend + FftConvOps> Backward<B, 3> for ConvBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+    /// u, k, d and the FFT length n.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, usize);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (u, k, d) = ops.state;
+        let (u, k, d, n) = ops.state;
         let grad = grads.consume::<B>(&ops.node);
-        let (du, dk, dd) = B::fft_conv_backward(u, k, d, grad);
+        let (du, dk, dd) = B::fft_conv_backward(u, k, d, grad, n);
         for (node, g) in ops.parents.into_iter().zip([du, dk, dd]) {
             if let Some(node) = node {
                 grads.register::<B>(node.id, g);
@@ -38,15 +39,17 @@ impl<B: Backend + FftConvOps, C: CheckpointStrategy> FftConvOps for Autodiff<B, 
         u: FloatTensor<Self>,
         k: FloatTensor<Self>,
         d: FloatTensor<Self>,
+        n: usize,
     ) -> FloatTensor<Self> {
         let nodes = [u.node.clone(), k.node.clone(), d.node.clone()];
         let y = B::fft_conv(
             u.primitive.clone(),
             k.primitive.clone(),
             d.primitive.clone(),
+            n,
         );
         match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((u.primitive, k.primitive, d.primitive), y),
+            OpsKind::Tracked(prep) => prep.finish((u.primitive, k.primitive, d.primitive, n), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -56,6 +59,7 @@ impl<B: Backend + FftConvOps, C: CheckpointStrategy> FftConvOps for Autodiff<B, 
         _k: FloatTensor<Self>,
         _d: FloatTensor<Self>,
         _grad_y: FloatTensor<Self>,
+        _n: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unimplemented!("second-order gradients of the FFT convolution are not supported")
     }

@@ -19,20 +19,20 @@ use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use rustfft::{Fft, FftDirection};
 
-use super::{FftConvOps, fft_len};
+use super::FftConvOps;
 use crate::ops::spectral::cpu::{Real, complex_plan};
 use crate::ops::support::flex_values::packed;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::wide::wide;
 
 impl FftConvOps for Flex {
-    fn fft_conv(u: FlexTensor, k: FlexTensor, d: FlexTensor) -> FlexTensor {
+    fn fft_conv(u: FlexTensor, k: FlexTensor, d: FlexTensor, n: usize) -> FlexTensor {
         let dtype = u.dtype();
         let precision = Precision::of(&[dtype]);
         let [u, k, d] = [u, k, d].map(|t| precision.widen(t));
         let y = match precision {
-            Precision::F32 => forward::<f32>(&u, &k, &d),
-            Precision::F64 => forward::<f64>(&u, &k, &d),
+            Precision::F32 => forward::<f32>(&u, &k, &d, n),
+            Precision::F64 => forward::<f64>(&u, &k, &d, n),
         };
         narrow(y, dtype)
     }
@@ -42,13 +42,14 @@ impl FftConvOps for Flex {
         k: FlexTensor,
         d: FlexTensor,
         grad_y: FlexTensor,
+        n: usize,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let dtype = u.dtype();
         let precision = Precision::of(&[dtype]);
         let [u, k, d, grad_y] = [u, k, d, grad_y].map(|t| precision.widen(t));
         let (du, dk, dd) = match precision {
-            Precision::F32 => backward::<f32>(&u, &k, &d, &grad_y),
-            Precision::F64 => backward::<f64>(&u, &k, &d, &grad_y),
+            Precision::F32 => backward::<f32>(&u, &k, &d, &grad_y, n),
+            Precision::F64 => backward::<f64>(&u, &k, &d, &grad_y, n),
         };
         (narrow(du, dtype), narrow(dk, dtype), narrow(dd, dtype))
     }
@@ -190,12 +191,11 @@ fn scatter_rows<'a, T: Real + 'a>(
         });
 }
 
-fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor) -> FlexTensor {
+fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor, n: usize) -> FlexTensor {
     let (us, ks) = (u.shape(), k.shape());
     let (batch, len, h) = (us[0], us[1], us[2]);
     let (c, k_len) = (ks[0], ks[2]);
-    let plans = Plans::<T>::new(fft_len(len, k_len));
-    let n = plans.n;
+    let plans = Plans::<T>::new(n);
     let [u, k, d] = [u, k, d].map(packed);
     let (k, d) = (k.storage::<T>(), d.storage::<T>());
     // u as rows (B, H, L): row (b, hi) is u_rows[(b·h + hi)·len..][..len].
@@ -262,13 +262,13 @@ fn backward<T: Real>(
     k: &FlexTensor,
     d: &FlexTensor,
     grad_y: &FlexTensor,
+    n: usize,
 ) -> (FlexTensor, FlexTensor, FlexTensor) {
     let (us, ks) = (u.shape(), k.shape());
     let (batch, len, h) = (us[0], us[1], us[2]);
     let (c, k_len) = (ks[0], ks[2]);
     let width = c * h;
-    let plans = Plans::<T>::new(fft_len(len, k_len));
-    let n = plans.n;
+    let plans = Plans::<T>::new(n);
     let [u, k, d, grad_y] = [u, k, d, grad_y].map(packed);
     let (k, d) = (k.storage::<T>(), d.storage::<T>());
     // u (B, H, L) and ∂y (B, C·H, L) as rows, as in the forward.

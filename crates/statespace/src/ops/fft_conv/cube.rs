@@ -15,7 +15,7 @@ use burn_flex::Flex;
 
 use super::kernels::{padded_rows, rows_to_sequence, spectra_correlation, spectra_product};
 use super::plan::{Grid, Spectral};
-use super::{FftConvOps, causal_conv_composite};
+use super::{FftConvOps, fft_conv_composite};
 use crate::ops::cuda_libs::cufft;
 use crate::ops::support::host::{from_host, to_host};
 use crate::ops::support::launch::{F32Cube, LINEAR_UNITS, empty_f32, linear_cubes};
@@ -31,21 +31,27 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
         u: FloatTensor<Self>,
         k: FloatTensor<Self>,
         d: FloatTensor<Self>,
+        n: usize,
     ) -> FloatTensor<Self> {
         if [&u, &k, &d].iter().any(|t| t.dtype == DType::F64) {
             // The device passes compute in f32: f64 runs the CPU's f64
             // kernel through host memory.
             let device = u.device.clone();
-            let y = Flex::fft_conv(to_host::<Self>(u), to_host::<Self>(k), to_host::<Self>(d));
+            let y = Flex::fft_conv(
+                to_host::<Self>(u),
+                to_host::<Self>(k),
+                to_host::<Self>(d),
+                n,
+            );
             return from_host::<Self>(y, &device);
         }
-        if let Some(y) = spectral(&u, &k).and_then(|s| s.forward(&u, &k, &d)) {
+        if let Some(y) = spectral(&u, &k, n).and_then(|s| s.forward(&u, &k, &d)) {
             return y;
         }
         let u = Tensor::<Self, 3>::from_primitive(TensorPrimitive::Float(u));
         let k = Tensor::<Self, 3>::from_primitive(TensorPrimitive::Float(k));
         let d = Tensor::<Self, 2>::from_primitive(TensorPrimitive::Float(d));
-        causal_conv_composite(u, k, d).into_primitive().tensor()
+        fft_conv_composite(u, k, d, n).into_primitive().tensor()
     }
 
     fn fft_conv_backward(
@@ -53,10 +59,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
         k: FloatTensor<Self>,
         d: FloatTensor<Self>,
         grad_y: FloatTensor<Self>,
+        n: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let f64_inputs = [&u, &k, &d, &grad_y].iter().any(|t| t.dtype == DType::F64);
         if !f64_inputs
-            && let Some(grads) = spectral(&u, &k).and_then(|s| s.backward(&u, &k, &d, &grad_y))
+            && let Some(grads) = spectral(&u, &k, n).and_then(|s| s.backward(&u, &k, &d, &grad_y))
         {
             return grads;
         }
@@ -69,6 +76,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
             to_host::<Self>(k),
             to_host::<Self>(d),
             to_host::<Self>(grad_y),
+            n,
         );
         (
             from_host::<Self>(du, &device),
@@ -78,13 +86,13 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FftConvOps
     }
 }
 
-/// The sizes of a convolution of `u` with `k`, or `None` where cuFFT
-/// cannot run it or the plan refuses it (the caller falls back).
-fn spectral<R: CubeRuntime>(u: &CubeTensor<R>, k: &CubeTensor<R>) -> Option<Spectral> {
+/// The sizes of a convolution of `u` with `k` modulo `n`, or `None` where
+/// cuFFT cannot run it or the plan refuses it (the caller falls back).
+fn spectral<R: CubeRuntime>(u: &CubeTensor<R>, k: &CubeTensor<R>, n: usize) -> Option<Spectral> {
     if !cufft::available() {
         return None;
     }
-    Spectral::new(dims::<R, 3>(u), dims::<R, 3>(k))
+    Spectral::new(dims::<R, 3>(u), dims::<R, 3>(k), n)
 }
 
 /// The passes of one convolution on the device.

@@ -4,7 +4,6 @@
 //! kept outside the feature so that it is compiled and tested on every
 //! build.
 
-use super::fft_len;
 use crate::ops::support::index_limit::{INDEX_LIMIT, elements};
 
 /// Side of the square tiles the transposing kernels stage (a cube is
@@ -33,7 +32,8 @@ pub struct Spectral {
 }
 
 impl Spectral {
-    /// The sizes of u `[B, L, H]` convolved with k `[C, H, Lk]`, or `None`
+    /// The sizes of u `[B, L, H]` convolved with k `[C, H, Lk]` modulo n (a
+    /// power of two ≥ L and ≥ Lk, the entry points' choice), or `None`
     /// where the GPU passes do not run it: an empty axis, a one-point
     /// transform (L = 1, the composite's special case), a grid past CUDA's
     /// limits, or a buffer of 2³² elements or more (the largest are the
@@ -41,12 +41,12 @@ impl Spectral {
     pub fn new(
         [batch, len, channels]: [usize; 3],
         [kernels, _, k_len]: [usize; 3],
+        n: usize,
     ) -> Option<Self> {
         let empty = [batch, channels, kernels].contains(&0);
         if empty || len == 0 || k_len == 0 {
             return None;
         }
-        let n = fft_len(len, k_len);
         let rows = elements(&[kernels, channels]);
         let fits_grid = batch <= GRID_YZ && rows.div_ceil(TILE as u128) <= GRID_YZ as u128;
         let fits_indices = elements(&[batch, kernels, channels, n + 2]) < INDEX_LIMIT;
@@ -83,6 +83,12 @@ impl Spectral {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::fft_conv::fft_len;
+
+    /// The plan of a causal convolution (the FFT length `causal_conv` picks).
+    fn causal(u: [usize; 3], k: [usize; 3]) -> Option<Spectral> {
+        Spectral::new(u, k, fft_len(u[1], k[2]))
+    }
 
     /// An S4 layer's convolution (L = Lk = 1024, H = 256) and the shortest
     /// one the passes take (L = 2): the FFT is long enough that nothing
@@ -90,7 +96,7 @@ mod tests {
     #[test]
     fn sizes_and_grids_of_typical_and_short_convolutions() {
         for (u, k) in [([16, 1024, 256], [1, 256, 1024]), ([1, 2, 1], [2, 1, 1])] {
-            let s = Spectral::new(u, k).unwrap();
+            let s = causal(u, k).unwrap();
             let [batch, len, h] = u;
             let [c, _, k_len] = k;
             assert!(s.n >= len + k_len - 1 && s.n.is_power_of_two());
@@ -109,17 +115,17 @@ mod tests {
     /// grids past CUDA's limits and spectra of 2³² floats are refused.
     #[test]
     fn refuses_single_steps_empty_axes_and_sizes_past_the_limits() {
-        assert!(Spectral::new([4, 1, 8], [2, 8, 1]).is_none());
-        assert!(Spectral::new([0, 16, 8], [2, 8, 16]).is_none());
-        assert!(Spectral::new([4, 16, 8], [0, 8, 16]).is_none());
-        assert!(Spectral::new([GRID_YZ + 1, 2, 1], [1, 1, 1]).is_none());
-        assert!(Spectral::new([GRID_YZ, 2, 1], [1, 1, 1]).is_some());
+        assert!(causal([4, 1, 8], [2, 8, 1]).is_none());
+        assert!(causal([0, 16, 8], [2, 8, 16]).is_none());
+        assert!(causal([4, 16, 8], [0, 8, 16]).is_none());
+        assert!(causal([GRID_YZ + 1, 2, 1], [1, 1, 1]).is_none());
+        assert!(causal([GRID_YZ, 2, 1], [1, 1, 1]).is_some());
         let wide = TILE * GRID_YZ;
-        assert!(Spectral::new([1, 2, wide], [1, wide, 1]).is_some());
-        assert!(Spectral::new([1, 2, wide + 1], [1, wide + 1, 1]).is_none());
+        assert!(causal([1, 2, wide], [1, wide, 1]).is_some());
+        assert!(causal([1, 2, wide + 1], [1, wide + 1, 1]).is_none());
         // B·C·H rows of n + 2 = 32770 floats: 2¹⁶ rows (2.1·10⁹ floats)
         // fit, 2¹⁷ rows (4.3·10⁹ floats) do not.
-        assert!(Spectral::new([64, 16384, 512], [2, 512, 16384]).is_some());
-        assert!(Spectral::new([128, 16384, 512], [2, 512, 16384]).is_none());
+        assert!(causal([64, 16384, 512], [2, 512, 16384]).is_some());
+        assert!(causal([128, 16384, 512], [2, 512, 16384]).is_none());
     }
 }

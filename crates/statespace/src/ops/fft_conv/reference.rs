@@ -3,18 +3,19 @@
 
 use burn::tensor::Tensor;
 
-use super::fft_len;
 use crate::ops::spectral::SpectralOps;
 use crate::ops::support::primitive::{float, tensor};
 
-/// [`super::causal_conv`] through the backend's real FFTs, broadcast complex
-/// products and tensor reshapes: u (B, L ≥ 1, H), k (C, H, 1 ≤ Lk ≤ L),
-/// d (C, H) → (B, L, C·H). Unchecked (the backends run it on inputs
-/// [`super::causal_conv`] checked).
-pub fn causal_conv_composite<B: SpectralOps>(
+/// The op (the circular convolution modulo n of the module doc) through
+/// the backend's real FFTs, broadcast complex products and tensor reshapes:
+/// u (B, L ≥ 1, H), k (C, H, 1 ≤ Lk ≤ n), d (C, H), n a power of two ≥ L
+/// → (B, L, C·H). Unchecked (the backends run it on inputs the entry
+/// points checked).
+pub fn fft_conv_composite<B: SpectralOps>(
     u: Tensor<B, 3>,
     k: Tensor<B, 3>,
     d: Tensor<B, 2>,
+    n: usize,
 ) -> Tensor<B, 3> {
     let [batch, len, h] = u.dims();
     let c = k.dims()[0];
@@ -27,14 +28,13 @@ pub fn causal_conv_composite<B: SpectralOps>(
     }
     let u = u.swap_dims(1, 2); // (B, H, L)
     let skip = d.unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0) * u.clone().unsqueeze_dim::<4>(1);
-    let y = conv_bchl(u, k) + skip; // (B, C, H, L)
+    let y = conv_bchl(u, k, n) + skip; // (B, C, H, L)
     y.reshape([batch, c * h, len]).swap_dims(1, 2)
 }
 
-/// u (B, H, L) ∗ k (C, H, Lk) → (B, C, H, L).
-fn conv_bchl<B: SpectralOps>(u: Tensor<B, 3>, k: Tensor<B, 3>) -> Tensor<B, 4> {
+/// u (B, H, L) ∗ k (C, H, Lk) modulo n → (B, C, H, L).
+fn conv_bchl<B: SpectralOps>(u: Tensor<B, 3>, k: Tensor<B, 3>, n: usize) -> Tensor<B, 4> {
     let len = u.dims()[2];
-    let n = fft_len(len, k.dims()[2]);
     let rfft = |x: Tensor<B, 3>| {
         let (re, im) = B::spectral_rfft(float(x), n);
         (tensor::<B, 3>(re), tensor::<B, 3>(im))
