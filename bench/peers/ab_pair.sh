@@ -8,11 +8,7 @@
 # the first N of two S4D classifier steps; DECODE=0 skips decoding. Writes to $OUT.
 set -u
 OUT=${OUT:-.}
-export SSM_GOLDEN_DIR=$PWD/.carry/golden
-for b in ssm ssm-prev; do
-  python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" .carry/bins/$b.xz .carry/$b
-  chmod +x .carry/$b
-done
+source "$(dirname "$0")/unpack_bins.sh"
 source "$(dirname "$0")/peak.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 timeout 170 .carry/ssm selftest --device cuda > $OUT/selftest.txt 2>&1; echo "selftest rc=$?"

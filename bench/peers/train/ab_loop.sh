@@ -13,11 +13,7 @@
 set -u
 OUT=${OUT:-.}
 seconds=$1; config=$2; shift 2
-export SSM_GOLDEN_DIR=$PWD/.carry/golden
-for b in ssm ssm-prev; do
-  python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" .carry/bins/$b.xz .carry/$b
-  chmod +x .carry/$b
-done
+source "$(dirname "$0")/../unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 timeout 200 .carry/ssm selftest --device cuda > $OUT/selftest.txt 2>&1; echo "selftest rc=$?"
 grep -v "^ok" $OUT/selftest.txt | tail -8
