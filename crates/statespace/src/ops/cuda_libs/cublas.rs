@@ -20,8 +20,8 @@ use crate::ops::support::launch::empty_f32;
 /// leading dimensions either match the output's or are all 1. `None`
 /// where cuBLAS cannot take the operands (other dtypes or runtimes, a
 /// broadcast it cannot express, the library missing or failing) or the
-/// product is too small to gain ([`MIN_MULTIPLY_ADDS`]), so the caller
-/// runs its own routine.
+/// product is too small to gain ([`MIN_MULTIPLY_ADDS`]) and its reduction
+/// short ([`LONG_REDUCTION`]), so the caller runs its own routine.
 pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Option<CubeTensor<R>> {
     if !available() || lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
         return None;
@@ -41,7 +41,7 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
         .map(|d| lhs_dims[d].max(rhs_dims[d]))
         .collect();
     let batch: usize = lead.iter().product();
-    if batch * m * n * k < MIN_MULTIPLY_ADDS {
+    if batch * m * n * k < MIN_MULTIPLY_ADDS && k < LONG_REDUCTION {
         return None;
     }
     // Operands whose strides cuBLAS cannot read (permuted batches) are
@@ -111,6 +111,16 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
 /// now run on CubeCL's stream without waits; the threshold is not
 /// re-measured since.
 const MIN_MULTIPLY_ADDS: usize = 1 << 28;
+
+/// Products reducing over this many terms or more go to cuBLAS whatever
+/// their size. cubek's routine tiles the output only, so a small output
+/// over a long reduction runs on a few cubes, each walking all of it: in
+/// the selective-copying Mamba's step (64 × 4,112 tokens) a cubek product
+/// on a grid of one cube took 24.6 ms per launch, 79 % of the step's GPU
+/// time (H200, Nsight Compute, 2026-12-05) — the shape of dt_proj's weight
+/// gradient, (4 × 128) over 263,168 rows, 1.3·10⁸ multiply-adds, under
+/// [`MIN_MULTIPLY_ADDS`]. cuBLAS splits such reductions.
+const LONG_REDUCTION: usize = 1 << 12;
 
 /// Whether cuBLAS can be used: enabled and its library found.
 fn available() -> bool {
