@@ -15,7 +15,7 @@ OUT=${OUT:-.}
 seconds=$1; config=$2; shift 2
 source "$(dirname "$0")/../unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-timeout 200 .carry/ssm selftest --device cuda > $OUT/selftest.txt 2>&1; echo "selftest rc=$?"
+timeout 320 .carry/ssm selftest --device cuda > $OUT/selftest.txt 2>&1; echo "selftest rc=$?"
 grep -v "^ok" $OUT/selftest.txt | tail -8
 bash "$(dirname "$0")/run_loop_throughput.sh" "$seconds" prev=.carry/ssm-prev new=.carry/ssm -- \
   --config "$config" --set schedule.eval_every=300 --set task.val_size=128 "$@"
