@@ -220,11 +220,13 @@ impl<B: SsmBackend> S4<B> {
         let k = self.kernel.kernel(len)?; // (kc, H, L)
         // y = K ∗ u + D u, channel-last: (B, L, C·H); bidirectional adds
         // y_t += Σ_{d ≥ 1} k₁[d − 1] u_{t+d} in the same pass.
-        let k0 = k.clone().narrow(0, 0, channels);
         let y = if self.bidirectional {
+            let k0 = k.clone().narrow(0, 0, channels);
             two_sided_conv(x, k0, k.narrow(0, channels, channels), self.D.val())?
         } else {
-            causal_conv(x, k0, self.D.val())?
+            // A causal layer's kernel is its channels' alone: no narrow
+            // (whose backward would write ∂k into a zeroed copy).
+            causal_conv(x, k, self.D.val())?
         };
         self.activation.apply(y)
     }

@@ -29,6 +29,7 @@ mod kernels;
 mod plan;
 mod reference;
 
+use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
@@ -93,7 +94,7 @@ pub fn causal_conv<B: FftConvOps>(
     check::min_axis(OP, "k (C, H, Lk ≥ 1)", &k.dims(), 2, 1)?;
     check::shape(OP, "d (C, H)", &[c, h], &d.dims())?;
     check::floats_on_one_device(OP, &[arg("u", &u), arg("k", &k), arg("d", &d)])?;
-    let k = k.narrow(2, 0, k_len.min(len));
+    let k = leading(k, len);
     let n = fft_len(len, k_len.min(len));
     Ok(convolve(u, k, d, n))
 }
@@ -145,12 +146,12 @@ pub fn two_sided_conv<B: FftConvOps>(
         ],
     )?;
     let (causal_len, anti_len) = (causal_len.min(len), anti_len.min(len - 1));
-    let causal = causal.narrow(2, 0, causal_len);
+    let causal = leading(causal, causal_len);
     if anti_len == 0 {
         return Ok(convolve(u, causal, d, fft_len(len, causal_len)));
     }
     let n = (len + (causal_len - 1).max(anti_len)).next_power_of_two();
-    let tail = anticausal.narrow(2, 0, anti_len).flip([2]);
+    let tail = leading(anticausal, anti_len).flip([2]);
     let gap = n - causal_len - anti_len;
     let k = match gap {
         0 => Tensor::cat(vec![causal, tail], 2),
@@ -160,6 +161,17 @@ pub fn two_sided_conv<B: FftConvOps>(
         }
     };
     Ok(convolve(u, k, d, n))
+}
+
+/// The first `len` taps of kernels k (C, H, Lk), k itself where it has
+/// no more: under autodiff even a full-range narrow costs the backward a
+/// zeroed copy of k and a write into it (two launches on a GPU).
+fn leading<B: Backend>(k: Tensor<B, 3>, len: usize) -> Tensor<B, 3> {
+    if k.dims()[2] > len {
+        k.narrow(2, 0, len)
+    } else {
+        k
+    }
 }
 
 /// The op (or its composite where the backend prefers it) on checked
