@@ -147,10 +147,11 @@ pub fn two_sided_conv<B: FftConvOps>(
     )?;
     let (causal_len, anti_len) = (causal_len.min(len), anti_len.min(len - 1));
     let causal = leading(causal, causal_len);
+    // Lag −La sits at tap n − La: as if a causal kernel had La + 1 taps.
+    let n = fft_len(len, causal_len.max(anti_len + 1));
     if anti_len == 0 {
-        return Ok(convolve(u, causal, d, fft_len(len, causal_len)));
+        return Ok(convolve(u, causal, d, n));
     }
-    let n = (len + (causal_len - 1).max(anti_len)).next_power_of_two();
     let tail = leading(anticausal, anti_len).flip([2]);
     let gap = n - causal_len - anti_len;
     let k = match gap {
