@@ -9,7 +9,7 @@
 # A new run: `ssm train --name NAME --device cuda ARGS` (e.g. --config
 # configs/fashion-mnist-s4d.toml). When .carry/runs/NAME/config.toml exists
 # (carried in from the last segment), it resumes that run instead: the
-# resumed run equals an uninterrupted one (tests/train_resume.rs).
+# resumed run equals an uninterrupted one (tests/suite/train_resume.rs).
 #
 # Between segments, on the machine that calls the device:
 #   mkdir -p .carry/runs && rm -rf .carry/runs/NAME

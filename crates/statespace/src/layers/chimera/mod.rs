@@ -9,7 +9,7 @@
 //!
 //! and the stack is h ← h + block(LayerNorm(h)). There is no official code:
 //! the 2-D SSM is tested against a loop of its recurrence in f64
-//! (tests/chimera_recurrence.rs), and docs/ARCHITECTURE.md lists what the
+//! (tests/suite/chimera_recurrence.rs), and docs/ARCHITECTURE.md lists what the
 //! paper leaves open and what was chosen.
 
 mod ssm2d;

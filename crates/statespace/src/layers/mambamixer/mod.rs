@@ -5,7 +5,7 @@
 //! and variates (bidirectional): [`crate::models::tsm2`].
 //!
 //! The paper has no official code; the module is tested against a direct
-//! loop of its equations in f64 (tests/mambamixer_recurrence.rs), and
+//! loop of its equations in f64 (tests/suite/mambamixer_recurrence.rs), and
 //! docs/ARCHITECTURE.md lists every choice the paper leaves open.
 
 mod averaging;

@@ -17,7 +17,7 @@
 //! result, which for a mode next to a node (HiPPO-FouT keeps one at
 //! λ ≈ −10⁻⁴ − 10⁻⁴i, beside s = 0) costs eight digits: the composite's f64
 //! `A_imag` gradient was 8e-9 off a 40-digit evaluation, this op's is
-//! ≤ 1e-12 (`tests/dplr_spectrum_fused.rs`).
+//! ≤ 1e-12 (`tests/suite/dplr_spectrum_fused.rs`).
 //!
 //! Files: [`mod@reference`] (the composite of Cauchy products, the op's test
 //! oracle), `cpu.rs` (fused host kernel), `cube.rs` (GPU: the host kernel by

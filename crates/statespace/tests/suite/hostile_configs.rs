@@ -2,12 +2,10 @@
 //! layers than the weights, bad ε. Each is a clear error, raised before any
 //! allocation sized by the config.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::golden_dir;
 use burn::backend::Flex;
-use common::golden_dir;
 use statespace::models::pretrained::load;
 
 /// A copy of golden checkpoint folder `name` with `edit` applied to its

@@ -5,6 +5,7 @@
 //! exactly on another number of ranks; and a batch that does not split, or
 //! a failing rank, is a clear error rather than a hang.
 
+use crate::common::training_turn;
 use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, Flex};
@@ -15,10 +16,6 @@ use statespace::train::{
 };
 
 type B = Autodiff<Flex>;
-
-/// burn's CPU random generator is global to the process: the tests that
-/// train take turns.
-static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Quiet {
     stop_at: Option<u64>,
@@ -129,7 +126,7 @@ fn assert_close_runs(a: &[MetricRow], b: &[MetricRow], tol: f64, what: &str) {
 
 #[test]
 fn ranks_on_parts_of_the_batch_equal_one_rank_on_the_whole_batch() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     let dir = scratch("equal");
     let classifier = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
     let lm = TrainConfig::from_toml(&lm_config(&dir), &[]).unwrap();
@@ -160,7 +157,7 @@ fn ranks_on_parts_of_the_batch_equal_one_rank_on_the_whole_batch() {
 
 #[test]
 fn a_run_resumes_on_another_number_of_ranks() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     let dir = scratch("resume");
     let config = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
     let (whole, _) = run_on(&config, &dir.join("whole"), 1);
@@ -185,7 +182,7 @@ fn a_run_resumes_on_another_number_of_ranks() {
 
 #[test]
 fn a_batch_that_does_not_split_and_a_failing_rank_are_errors() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     let dir = scratch("errors");
     let config = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
     let devices = vec![Default::default(); 3];
@@ -225,7 +222,7 @@ impl Observer for Panicking {
 
 #[test]
 fn a_rank_that_panics_stops_the_others_instead_of_leaving_them_waiting() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     let dir = scratch("panic");
     let config = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
     let run = RunDir::new(dir.join("run"));

@@ -5,10 +5,8 @@
 //! (n_groups 2 and 4, transformers 5.24, whose gated RMSNorm normalises each
 //! group as mamba_ssm does).
 
-mod common;
-
+use crate::common::{assert_checks, cases_in, golden_set, reference_set};
 use burn::backend::Flex;
-use common::{assert_checks, cases_in, golden_set, reference_set};
 use statespace::golden::lm::check_case;
 
 #[test]

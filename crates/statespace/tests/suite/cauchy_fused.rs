@@ -8,9 +8,7 @@ use statespace::io::HostTensor;
 use statespace::ops::cauchy;
 use statespace::ops::cauchy::cauchy_composite;
 
-mod common;
-
-use common::{CpuAutodiff as AD, Draws, grad_values};
+use crate::common::{CpuAutodiff as AD, Draws, grad_values};
 
 #[test]
 fn fused_cauchy_and_gradients_equal_composite() {

@@ -4,13 +4,11 @@
 //! recurrence written out step by step, and the weighted averaging of
 //! eqs. 19–20 — with every averaging weight and skip drawn at random.
 
-mod common;
-
+use crate::common::Draws;
+use crate::common::loops::{layer_norm, linear, rows, silu, softplus, values};
 use burn::backend::Flex;
 use burn::module::{Module, Param};
 use burn::tensor::{DType, Tensor, TensorData};
-use common::Draws;
-use common::loops::{layer_norm, linear, rows, silu, softplus, values};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::state_dict::cast_params;

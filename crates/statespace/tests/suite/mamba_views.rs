@@ -1,11 +1,9 @@
 //! The three views of Mamba, Mamba-2 and Mamba-3 mixers and of the language model
 //! agree: the parallel pass, token-by-token steps, and streaming in chunks.
 
-mod common;
-
+use crate::common::Draws;
 use burn::backend::Flex;
 use burn::tensor::{DType, Int, Tensor, TensorData};
-use common::Draws;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::layers::mamba::MambaConfig;

@@ -2,6 +2,7 @@
 //! the classifier reads its outputs at the target steps, identically in the
 //! convolution/scan and the recurrent views, and trains through `train`.
 
+use crate::common::training_turn;
 use burn::backend::{Autodiff, Flex};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
@@ -107,6 +108,7 @@ impl Observer for Quiet {
 
 #[test]
 fn step_tasks_train_and_report_per_target_accuracy() {
+    let _turn = training_turn();
     let config = config(TASKS[0].0, "mamba");
     let dir = std::env::temp_dir().join(format!("statespace-steps-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,6 +3,7 @@
 //! checkpoint recomputed window by window in f64, early stopping ends a run
 //! and a resumed run stays stopped, and bad settings are named errors.
 
+use crate::common::training_turn;
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
@@ -14,10 +15,6 @@ use statespace::train::forecast::Forecasting;
 use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
 
 type B = Autodiff<Flex>;
-
-/// burn's CPU random generator is global to the process: the tests that
-/// train take turns.
-static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Quiet;
 
@@ -159,7 +156,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn every_forecaster_trains_and_reports_its_test_metrics() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     for (name, text) in [
         ("spacetime", SPACETIME),
         ("stack", STACK),
@@ -191,7 +188,7 @@ fn every_forecaster_trains_and_reports_its_test_metrics() {
 /// reproduces window by window.
 #[test]
 fn sktime_small_series_train_from_their_csv_files() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/series");
     for (file, target, splits, lag, horizon) in [
         ("Airline.csv", "Passengers", [96, 24, 24], 24, 12),
@@ -220,7 +217,7 @@ fn sktime_small_series_train_from_their_csv_files() {
 
 #[test]
 fn early_stopping_ends_the_run_and_a_resume_stays_stopped() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     // A learning rate this large makes validation worse after the first
     // evaluation, so patience 1 stops the run at the second.
     let overrides = [

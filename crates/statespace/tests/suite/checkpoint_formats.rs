@@ -3,11 +3,9 @@
 //! Hugging Face `model.safetensors` of the same weights; pickles that ask
 //! for anything but tensor storage are refused.
 
-mod common;
-
 use std::io::Write;
 
-use common::golden_dir;
+use crate::common::golden_dir;
 use statespace::io::{PyTorchFile, SafetensorsFile};
 
 /// The native name of an HF tensor (`embeddings` is `embedding` natively).

@@ -10,9 +10,7 @@ use statespace::io::HostTensor;
 use statespace::ops::fft_conv::{fft_conv_composite, fft_len};
 use statespace::ops::{causal_conv, two_sided_conv};
 
-mod common;
-
-use common::Draws;
+use crate::common::Draws;
 
 type AD = Autodiff<Flex>;
 

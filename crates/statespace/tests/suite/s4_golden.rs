@@ -6,10 +6,8 @@
 //! (`tests/reference`), which also hold the official code's float32 run:
 //! there our f32 gradients must be at least as close to the f64 truth.
 
-mod common;
-
+use crate::common::{assert_checks, cases_in, golden_set, reference_set};
 use burn::backend::{Autodiff, Flex};
-use common::{assert_checks, cases_in, golden_set, reference_set};
 use statespace::golden::GoldenSet;
 use statespace::golden::s4::{
     check_f32_against_official_f32, check_f64_against_truth, check_forward_and_gradients,

@@ -2,11 +2,9 @@
 //! f64 at ≤ 1e-9, by the backend op (the CPU recurrence) and by the chunked
 //! composite at several chunk sizes: the result does not depend on them.
 
-mod common;
-
+use crate::common::{assert_checks, golden_cases};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
-use common::{assert_checks, golden_cases};
 use statespace::golden::ssd::{TOLERANCE_F64, check_case};
 
 #[test]

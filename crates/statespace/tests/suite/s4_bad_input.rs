@@ -1,11 +1,9 @@
 //! Bad input to S4 layers gets a clear error naming the problem, never a
 //! panic or a silent wrong answer.
 
-mod common;
-
+use crate::common::Draws;
 use burn::backend::Flex;
 use burn::tensor::{DType, Tensor};
-use common::Draws;
 use rand::SeedableRng;
 use statespace::error::Error;
 use statespace::io::HostTensor;

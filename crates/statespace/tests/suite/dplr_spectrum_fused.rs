@@ -11,9 +11,7 @@ use statespace::io::HostTensor;
 use statespace::ops::dplr_spectrum;
 use statespace::ops::dplr_spectrum::reference::dplr_spectrum_reference;
 
-mod common;
-
-use common::{CpuAutodiff as AD, Draws, grad_values};
+use crate::common::{CpuAutodiff as AD, Draws, grad_values};
 
 /// One random system: Δ, λ (Re λ < 0), B, P (rank r), C̃ (Cc channels).
 struct System {

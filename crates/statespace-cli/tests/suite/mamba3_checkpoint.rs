@@ -95,7 +95,7 @@ fn write_checkpoint(dir: &Path, config: &LmConfig) -> Vec<(String, Vec<f32>, Vec
 
 #[test]
 fn mamba3_checkpoint_loads_reports_and_generates() {
-    let dir = std::env::temp_dir().join(format!("ssm-cli-{}-mamba3", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ssm-mamba3-ckpt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = LmConfig {
         vocab_size: 260,

@@ -3,6 +3,7 @@
 //! a run resumed from a checkpoint equals an uninterrupted one, and
 //! settings the language model does not have are errors naming their key.
 
+use crate::common::training_turn;
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
@@ -10,10 +11,6 @@ use statespace::tasks::Split;
 use statespace::train::lm::{LanguageModeling, model_config};
 use statespace::train::run::read_metrics;
 use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
-
-/// burn's CPU random generator is global to the process: the tests that
-/// train take turns.
-static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Quiet {
     stop_at: Option<u64>,
@@ -82,7 +79,7 @@ eval_every = 20
 
 #[test]
 fn a_small_mamba_learns_a_structured_corpus() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     type B = Autodiff<Flex>;
     let dir = scratch("learns");
     let config = config(&corpus(&dir), &[]);
@@ -116,7 +113,7 @@ fn a_small_mamba_learns_a_structured_corpus() {
 
 #[test]
 fn a_resumed_lm_run_equals_an_uninterrupted_one() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     type B = Autodiff<Flex>;
     let device = Default::default();
     let dir = scratch("resume");

@@ -1,6 +1,5 @@
 //! Shared helpers of the golden tests: where the reference data lives and how
 //! results are compared with it.
-#![allow(dead_code)] // each test binary uses a subset
 
 pub mod loops;
 
@@ -135,4 +134,12 @@ pub fn grad_values<const D: usize>(
     grads: &<CpuAutodiff as burn::tensor::backend::AutodiffBackend>::Gradients,
 ) -> Vec<f64> {
     statespace::io::HostTensor::from_tensor(&t.grad(grads).expect("tracked")).data
+}
+
+/// burn's CPU random generator is global to the process, and every test of
+/// this binary shares the process: a test that trains (which seeds it) holds
+/// this turn for its whole run, so no other run reseeds the generator midway.
+pub fn training_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TRAINING.lock().unwrap_or_else(|e| e.into_inner())
 }

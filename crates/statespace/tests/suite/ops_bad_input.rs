@@ -5,12 +5,10 @@
 //! The CPU backend has one device, so the device checks cannot be made to
 //! fail here.
 
-mod common;
-
+use crate::common::Draws;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::quantization::QuantScheme;
 use burn::tensor::{DType, Int, Tensor, TensorData};
-use common::Draws;
 use num_complex::Complex64;
 use statespace::Error;
 use statespace::complex::ComplexTensor;

@@ -2,11 +2,9 @@
 //! powering of the discretised systems): dense powering, the diagonal
 //! (Vandermonde) path and the DPLR (Cauchy + FFT) path, all in f64.
 
-mod common;
-
+use crate::common::{assert_close, golden_cases};
 use burn::backend::Flex;
 use burn::tensor::DType;
-use common::{assert_close, golden_cases};
 use faer::c64;
 use statespace::complex::ComplexTensor;
 use statespace::discretize::{self, Discretization};

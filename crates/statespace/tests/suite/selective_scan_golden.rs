@@ -1,10 +1,8 @@
 //! The selective scan against mamba_ssm's `selective_scan_ref` (golden cases
 //! `selective_scan_*`): output, last state and every input gradient.
 
-mod common;
-
+use crate::common::{assert_checks, golden_set};
 use burn::backend::{Autodiff, Flex};
-use common::{assert_checks, golden_set};
 use statespace::golden::selective_scan::check_case;
 
 #[test]

@@ -9,9 +9,7 @@ use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::ops::diagonal_kernel::{diagonal_kernel, diagonal_kernel_composite};
 
-mod common;
-
-use common::{CpuAutodiff as AD, Draws, grad_values};
+use crate::common::{CpuAutodiff as AD, Draws, grad_values};
 
 /// `t`'s values as a new f32 leaf tensor.
 fn f32_leaf<const D: usize>(t: &Tensor<AD, D>) -> Tensor<AD, D> {

@@ -2,6 +2,7 @@
 //! installs from the sktime wheel): the archive's split sizes, channels and
 //! lengths, unequal-length series, a short training run, and named errors.
 
+use crate::common::training_turn;
 use burn::backend::{Autodiff, Flex};
 use statespace::tasks::series_classification::{SeriesClassification, SeriesClassificationConfig};
 use statespace::tasks::{Example, Split, Task};
@@ -53,6 +54,7 @@ impl Observer for Quiet {
 
 #[test]
 fn a_classifier_trains_on_an_archive_set() {
+    let _turn = training_turn();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ucr");
     let text = format!(
         "[task]\nkind = \"series_classification\"\nname = \"ItalyPowerDemand\"\ndir = \"{}\"\n\

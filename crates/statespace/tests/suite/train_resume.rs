@@ -2,6 +2,7 @@
 //! the same metrics at every evaluation and the same final parameters
 //! (data order, dropout draws and optimiser state all restored).
 
+use crate::common::training_turn;
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
@@ -32,10 +33,6 @@ batch_size = 8
 eval_every = 4
 "#;
 
-/// burn's CPU random generator is global to the process: runs in parallel
-/// test threads would share its stream, so the tests that train take turns.
-static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 struct Quiet {
     stop_at: Option<u64>,
 }
@@ -56,7 +53,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     type B = Autodiff<Flex>;
     let device = Default::default();
     let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
@@ -96,7 +93,7 @@ fn resumed_run_equals_uninterrupted_run() {
 
 #[test]
 fn resume_refuses_a_different_config() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     type B = Autodiff<Flex>;
     let device = Default::default();
     let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
@@ -197,7 +194,7 @@ fn shipped_configs_parse_and_build_their_models() {
 
 #[test]
 fn a_run_killed_before_its_first_checkpoint_resumes_from_step_one() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     type B = Autodiff<Flex>;
     let device = Default::default();
     let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
@@ -304,7 +301,7 @@ fn a_batch_that_cannot_fit_in_memory_is_refused_before_training() {
 
 #[test]
 fn a_diverging_run_stops_with_a_non_finite_loss_before_any_checkpoint() {
-    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = training_turn();
     type B = Autodiff<Flex>;
     let device = Default::default();
     // Steps of 1e30 overflow the parameters after the first update.

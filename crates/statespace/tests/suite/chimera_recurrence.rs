@@ -3,13 +3,11 @@
 //! equations in `layers::chimera::ssm2d`), with random couplings and skips,
 //! and the stack is checked for causality along time.
 
-mod common;
-
+use crate::common::Draws;
+use crate::common::loops::{linear, rows, softplus, values};
 use burn::backend::Flex;
 use burn::module::{Module, Param};
 use burn::tensor::{DType, Tensor, TensorData};
-use common::Draws;
-use common::loops::{linear, rows, softplus, values};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::state_dict::cast_params;

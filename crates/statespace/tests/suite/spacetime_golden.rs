@@ -3,11 +3,9 @@
 //! the whole network — outputs, stored activations and every gradient, in
 //! f64 at ≤ 1e-9 and in f32 at ≤ 1e-4.
 
-mod common;
-
+use crate::common::{assert_checks, golden_cases, golden_set};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
-use common::{assert_checks, golden_cases, golden_set};
 use statespace::golden::layer::tolerance_for;
 use statespace::golden::spacetime;
 

@@ -1,9 +1,7 @@
 //! HiPPO transition matrices against state-spaces/s4 `transition()`
 //! (golden case `hippo`), and LagT against its defining projection.
 
-mod common;
-
-use common::{assert_close, golden_cases};
+use crate::common::{assert_close, golden_cases};
 use faer::Mat;
 use statespace::hippo::{Measure, transition};
 

@@ -9,11 +9,9 @@
 //! and gradient in f64 at ≤ 1e-9, and in f32 at ≤ 1e-4; LSSL against
 //! state-spaces/s4's `LSSL` on the repository's own cases.
 
-mod common;
-
+use crate::common::{assert_checks, cases_in, golden_cases, golden_set, reference_set};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::DType;
-use common::{assert_checks, cases_in, golden_cases, golden_set, reference_set};
 use statespace::golden::layer::{LayerCheck, tolerance_for};
 use statespace::golden::{h3, hydra, hyena, long_conv, lssl, mamba3, s5};
 

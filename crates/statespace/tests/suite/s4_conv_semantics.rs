@@ -2,11 +2,9 @@
 //! several output channels, bidirectional kernels (s4's anti-causal part
 //! with its one-step offset) and the D skip.
 
-mod common;
-
+use crate::common::Draws;
 use burn::backend::Flex;
 use burn::tensor::{DType, Tensor, TensorData};
-use common::Draws;
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
