@@ -7,6 +7,12 @@ mod plot;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc (built without transparent huge pages), not glibc malloc: a
+/// training step frees and allocates the same megabyte-sized buffers every
+/// step, which glibc hands back to the kernel and page-faults in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Structured state space sequence models: HiPPO, S4, S4D, Mamba, Mamba-2.
 #[derive(Parser)]
 #[command(name = "ssm", version, about)]
