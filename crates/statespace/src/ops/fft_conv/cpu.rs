@@ -11,6 +11,7 @@
 //! blocks of steps, so each channel reads and writes contiguous rows. In
 //! f64 for f64 inputs, else in f32 ([`crate::ops::support::precision`]).
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use burn::tensor::{TensorData, TensorMetadata};
@@ -22,6 +23,7 @@ use rustfft::{Fft, FftDirection};
 use super::FftConvOps;
 use crate::ops::spectral::cpu::{Real, complex_plan};
 use crate::ops::support::flex_values::packed;
+use crate::ops::support::fresh::Fresh;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::wide::wide;
 
@@ -147,31 +149,33 @@ fn pairs(batch: usize) -> impl Iterator<Item = (usize, Option<usize>)> {
 /// that each column's row is contiguous: sequences in parallel, each in
 /// blocks of [`BLOCK_STEPS`] (the inverse of [`scatter_rows`]).
 fn gather_rows<T: Real>(src: &[T], len: usize, width: usize) -> Vec<T> {
-    let mut rows = vec![T::zero(); src.len()];
-    rows.par_chunks_mut((len * width).max(1))
+    let mut rows = Fresh::new(src.len());
+    rows.slots()
+        .par_chunks_mut((len * width).max(1))
         .zip(src.par_chunks((len * width).max(1)))
         .for_each(|(rows, seq)| {
             for t0 in (0..len).step_by(BLOCK_STEPS) {
                 let t1 = (t0 + BLOCK_STEPS).min(len);
                 for col in 0..width {
                     for t in t0..t1 {
-                        rows[col * len + t] = seq[t * width + col];
+                        rows[col * len + t].write(seq[t * width + col]);
                     }
                 }
             }
         });
-    rows
+    // SAFETY: each sequence's (column, step) pairs cover its block of rows.
+    unsafe { rows.written() }
 }
 
 /// Steps per block of [`gather_rows`] and [`scatter_rows`]: the block's
 /// rows of every column stay in cache while they are read or written.
 const BLOCK_STEPS: usize = 32;
 
-/// Writes channel-last `dst` (batch, len, width) from per-column rows:
-/// `dst[b, t, col] = row(b, col)[t]`, each row `len` long. Sequences in
-/// parallel, each in blocks of steps.
+/// Writes every slot of channel-last `dst` (batch, len, width) from
+/// per-column rows: `dst[b, t, col] = row(b, col)[t]`, each row `len` long.
+/// Sequences in parallel, each in blocks of steps.
 fn scatter_rows<'a, T: Real + 'a>(
-    dst: &mut [T],
+    dst: &mut [MaybeUninit<T>],
     len: usize,
     width: usize,
     row: impl Fn(usize, usize) -> &'a [T] + Sync,
@@ -184,7 +188,7 @@ fn scatter_rows<'a, T: Real + 'a>(
                 for col in 0..width {
                     let src = &row(b, col)[t0..t1];
                     for (j, &v) in src.iter().enumerate() {
-                        seq[(t0 + j) * width + col] = v;
+                        seq[(t0 + j) * width + col].write(v);
                     }
                 }
             }
@@ -229,32 +233,35 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor, n: usize) ->
                         }
                     }
                     plans.inverse.process_with_scratch(&mut w, &mut scratch);
-                    let mut out = vec![T::zero(); batch * c * len];
+                    let mut out = Fresh::new(batch * c * len);
+                    let slots = out.slots();
                     for (p, pair) in pairs(batch).enumerate() {
                         for ci in 0..c {
                             let w = &w[(p * c + ci) * n..][..len];
                             let skip = d[ci * h + hi];
                             for (row, imag) in unpacked(pair) {
-                                let y = &mut out[(row * c + ci) * len..][..len];
+                                let y = &mut slots[(row * c + ci) * len..][..len];
                                 for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(row, hi)) {
-                                    *y = part(w, imag) * scale + skip * x;
+                                    y.write(part(w, imag) * scale + skip * x);
                                 }
                             }
                         }
                     }
-                    out
+                    // SAFETY: every (row, kernel) of the pairs wrote its `len` steps.
+                    unsafe { out.written() }
                 },
             )
         })
         .collect();
     let width = c * h;
-    let mut y = vec![T::zero(); batch * len * width];
+    let mut y = Fresh::new(batch * len * width);
     // y[b, t, ci·h + hi] = per_h[hi][(b·c + ci)·len + t].
-    scatter_rows(&mut y, len, width, |b, col| {
+    scatter_rows(y.slots(), len, width, |b, col| {
         let (ci, hi) = (col / h, col % h);
         &per_h[hi][(b * c + ci) * len..(b * c + ci + 1) * len]
     });
-    FlexTensor::from_data(TensorData::new(y, [batch, len, width]))
+    // SAFETY: scatter_rows writes every slot.
+    FlexTensor::from_data(TensorData::new(unsafe { y.written() }, [batch, len, width]))
 }
 
 fn backward<T: Real>(
@@ -356,12 +363,14 @@ fn backward<T: Real>(
             )
         })
         .collect();
-    let mut grad_u = vec![T::zero(); batch * len * h];
+    let mut grad_u = Fresh::new(batch * len * h);
     let mut grad_k = vec![T::zero(); c * h * k_len];
     let mut grad_d = vec![T::zero(); c * h];
-    scatter_rows(&mut grad_u, len, h, |b, hi| {
+    scatter_rows(grad_u.slots(), len, h, |b, hi| {
         &per_h[hi].0[b * len..(b + 1) * len]
     });
+    // SAFETY: scatter_rows writes every slot.
+    let grad_u = unsafe { grad_u.written() };
     for (hi, (_, dk, dd)) in per_h.iter().enumerate() {
         for ci in 0..c {
             let dst = (ci * h + hi) * k_len;

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::GeluOps;
 use crate::ops::support::flex_values::{HostReal, packed};
+use crate::ops::support::fresh::Fresh;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::wide::wide;
 
@@ -56,34 +57,38 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
     let x = packed(x);
     let x = x.storage::<T>();
-    let mut y = vec![T::zero(); x.len()];
-    y.par_chunks_mut(CHUNK)
+    let mut y = Fresh::new(x.len());
+    y.slots()
+        .par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .for_each(|(y, x)| {
             wide(|| {
                 for (y, &x) in y.iter_mut().zip(x) {
-                    *y = x * cdf(x);
+                    y.write(x * cdf(x));
                 }
             })
         });
-    FlexTensor::from_data(TensorData::new(y, shape))
+    // SAFETY: the chunks cover y, each slot written once.
+    FlexTensor::from_data(TensorData::new(unsafe { y.written() }, shape))
 }
 
 fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let shape = x.shape();
     let (x, grad) = (packed(x), packed(grad));
     let (x, grad) = (x.storage::<T>(), grad.storage::<T>());
-    let mut dx = vec![T::zero(); x.len()];
+    let mut dx = Fresh::new(x.len());
     let scale = T::constant(1.0 / (2.0 * PI).sqrt());
-    dx.par_chunks_mut(CHUNK)
+    dx.slots()
+        .par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(grad.par_chunks(CHUNK)))
         .for_each(|(dx, (x, g))| {
             wide(|| {
                 for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
                     let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
-                    *dx = g * (cdf(x) + x * density);
+                    dx.write(g * (cdf(x) + x * density));
                 }
             })
         });
-    FlexTensor::from_data(TensorData::new(dx, shape))
+    // SAFETY: the chunks cover dx, each slot written once.
+    FlexTensor::from_data(TensorData::new(unsafe { dx.written() }, shape))
 }

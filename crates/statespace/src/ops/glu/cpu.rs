@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::GluOps;
 use crate::ops::support::flex_values::{HostReal, packed};
+use crate::ops::support::fresh::Fresh;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::wide::wide;
 
@@ -54,20 +55,22 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
     let x = packed(x);
     let x = x.storage::<T>();
     let rows = rows_per_task(h);
-    let mut y = vec![T::zero(); x.len() / 2];
-    y.par_chunks_mut(rows * h)
+    let mut y = Fresh::new(x.len() / 2);
+    y.slots()
+        .par_chunks_mut(rows * h)
         .zip(x.par_chunks(rows * 2 * h))
         .for_each(|(y, x)| {
             for (y, x) in y.chunks_exact_mut(h).zip(x.chunks_exact(2 * h)) {
                 let (a, b) = x.split_at(h);
                 wide(|| {
                     for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
-                        *y = a * b.sigmoid();
+                        y.write(a * b.sigmoid());
                     }
                 });
             }
         });
-    FlexTensor::from_data(TensorData::new(y, shape))
+    // SAFETY: the rows cover y, each slot written once.
+    FlexTensor::from_data(TensorData::new(unsafe { y.written() }, shape))
 }
 
 fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
@@ -76,8 +79,9 @@ fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let (x, grad) = (packed(x), packed(grad));
     let (x, grad) = (x.storage::<T>(), grad.storage::<T>());
     let rows = rows_per_task(h);
-    let mut dx = vec![T::zero(); x.len()];
-    dx.par_chunks_mut(rows * 2 * h)
+    let mut dx = Fresh::new(x.len());
+    dx.slots()
+        .par_chunks_mut(rows * 2 * h)
         .zip(x.par_chunks(rows * 2 * h))
         .zip(grad.par_chunks(rows * h))
         .for_each(|((dx, x), g)| {
@@ -93,11 +97,12 @@ fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
                         da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(g)
                     {
                         let s = b.sigmoid();
-                        *da = g * s;
-                        *db = g * a * s * (T::one() - s);
+                        da.write(g * s);
+                        db.write(g * a * s * (T::one() - s));
                     }
                 });
             }
         });
-    FlexTensor::from_data(TensorData::new(dx, shape))
+    // SAFETY: the rows cover dx, both halves of each written once.
+    FlexTensor::from_data(TensorData::new(unsafe { dx.written() }, shape))
 }

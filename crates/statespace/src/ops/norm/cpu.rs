@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::{NormForward, NormGrads, NormKind, NormOps};
 use crate::ops::support::flex_values::{HostReal, packed};
+use crate::ops::support::fresh::Fresh;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::wide::wide;
 
@@ -102,11 +103,12 @@ fn forward<T: HostReal>(
     let (x, w) = (x.storage::<T>(), weight.storage::<T>());
     let b = bias.as_ref().map(|b| b.storage::<T>());
     let (eps, inv_d) = (T::constant(eps), T::one() / T::from(d).unwrap());
-    let mut y = vec![T::zero(); rows * d];
+    let mut y = Fresh::new(rows * d);
     let mut mean = vec![T::zero(); rows];
     let mut rstd = vec![T::zero(); rows];
     let per = rows_per_task(d);
-    y.par_chunks_mut(per * d)
+    y.slots()
+        .par_chunks_mut(per * d)
         .zip(x.par_chunks(per * d))
         .zip(mean.par_chunks_mut(per).zip(rstd.par_chunks_mut(per)))
         .for_each(|((y, x), (mean, rstd))| {
@@ -128,12 +130,12 @@ fn forward<T: HostReal>(
                     match b {
                         Some(b) => {
                             for (((y, &v), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
-                                *y = (v - mu) * r * w + b;
+                                y.write((v - mu) * r * w + b);
                             }
                         }
                         None => {
                             for ((y, &v), &w) in y.iter_mut().zip(x).zip(w) {
-                                *y = (v - mu) * r * w;
+                                y.write((v - mu) * r * w);
                             }
                         }
                     }
@@ -141,7 +143,8 @@ fn forward<T: HostReal>(
             })
         });
     NormForward {
-        y: FlexTensor::from_data(TensorData::new(y, [rows, d])),
+        // SAFETY: the rows cover y, each slot written once.
+        y: FlexTensor::from_data(TensorData::new(unsafe { y.written() }, [rows, d])),
         mean: FlexTensor::from_data(TensorData::new(mean, [rows])),
         rstd: FlexTensor::from_data(TensorData::new(rstd, [rows])),
     }
@@ -164,9 +167,10 @@ fn backward<T: HostReal>(
     let (mean, rstd) = (mean.storage::<T>(), rstd.storage::<T>());
     let inv_d = T::one() / T::from(d).unwrap();
     let per = rows_per_task(d);
-    let mut dx = vec![T::zero(); rows * d];
+    let mut dx = Fresh::new(rows * d);
     // Per block of rows: (Σ ∂y·x̂, Σ ∂y) over its rows, each (d).
     let partial: Vec<(Vec<T>, Vec<T>)> = dx
+        .slots()
         .par_chunks_mut(per * d)
         .zip(x.par_chunks(per * d).zip(g.par_chunks(per * d)))
         .zip(mean.par_chunks(per).zip(rstd.par_chunks(per)))
@@ -198,7 +202,7 @@ fn backward<T: HostReal>(
                         T::zero()
                     };
                     for (((dx, &gv), &wv), &xh) in dx.iter_mut().zip(g).zip(w).zip(x_hat) {
-                        *dx = (gv * wv - xh * gx - gm) * r;
+                        dx.write((gv * wv - xh * gx - gm) * r);
                     }
                 }
             });
@@ -211,7 +215,8 @@ fn backward<T: HostReal>(
         db.iter_mut().zip(pb).for_each(|(s, &v)| *s += v);
     }
     NormGrads {
-        x: FlexTensor::from_data(TensorData::new(dx, [rows, d])),
+        // SAFETY: the rows cover dx, each slot written once.
+        x: FlexTensor::from_data(TensorData::new(unsafe { dx.written() }, [rows, d])),
         weight: FlexTensor::from_data(TensorData::new(dw, [d])),
         bias: kind
             .centred()
