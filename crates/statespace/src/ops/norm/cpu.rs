@@ -14,31 +14,12 @@ use rayon::prelude::*;
 use super::{NormForward, NormGrads, NormKind, NormOps};
 use crate::ops::support::flex_values::{HostReal, packed};
 use crate::ops::support::fresh::Fresh;
+use crate::ops::support::lane_sum::lane_sum;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::wide::wide;
 
 /// Elements per parallel task (whole rows).
 const CHUNK: usize = 1 << 13;
-
-/// Partial sums a row's reductions keep: independent chains the loop
-/// vectorises (one sequential chain would wait on each add's latency).
-const LANES: usize = 8;
-
-/// Σ_{i < n} term(i) in [`LANES`] interleaved partial sums, added at the end.
-#[inline(always)]
-fn lane_sum<T: HostReal>(n: usize, term: impl Fn(usize) -> T) -> T {
-    let mut lanes = [T::zero(); LANES];
-    let body = n - n % LANES;
-    for start in (0..body).step_by(LANES) {
-        for (lane, sum) in lanes.iter_mut().enumerate() {
-            *sum += term(start + lane);
-        }
-    }
-    for (lane, i) in (body..n).enumerate() {
-        lanes[lane] += term(i);
-    }
-    lanes.iter().fold(T::zero(), |s, &v| s + v)
-}
 
 /// Rows per parallel task, for rows of `d` elements.
 fn rows_per_task(d: usize) -> usize {

@@ -1,8 +1,8 @@
 //! What the op modules share: the input checks of their entry points
 //! ([`check`]), the precision their CPU kernels compute in
 //! ([`precision`]) and the host helpers of those kernels ([`flex_values`],
-//! [`fast_math`], [`row_update`], [`fresh`] output buffers, and [`wide`]
-//! for their loops on AVX2),
+//! [`fast_math`], [`row_update`], [`fresh`] output buffers, [`lane_sum`]
+//! reductions, and [`wide`] for their loops on AVX2),
 //! the conversions between tensors and backend primitives
 //! ([`primitive`]), the 32-bit index limit of the kernels' launch plans
 //! ([`index_limit`]), the chunking of the scans along L ([`chunk_plan`]),
@@ -19,6 +19,7 @@ pub(crate) mod flex_values;
 pub(crate) mod fresh;
 #[cfg(feature = "cuda")]
 pub(crate) mod host;
+pub(crate) mod lane_sum;
 // Used by the CUDA launchers and their plans; compiled and tested on every
 // build.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]

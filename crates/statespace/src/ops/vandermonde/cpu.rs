@@ -8,7 +8,9 @@ use rayon::prelude::*;
 
 use super::{VandermondeInputs, VandermondeOps};
 use crate::ops::support::flex_values::{HostReal, values};
+use crate::ops::support::lane_sum::lane_sums;
 use crate::ops::support::precision::{Precision, narrow};
+use crate::ops::support::wide::wide;
 
 impl VandermondeOps for Flex {
     fn vandermonde(inputs: VandermondeInputs<FlexTensor>, len: usize) -> FlexTensor {
@@ -101,19 +103,21 @@ fn forward<T: HostReal>(inputs: &VandermondeInputs<FlexTensor>, len: usize) -> F
         .map(|hi| {
             let mut out = vec![T::zero(); c * len];
             let (mut re, mut im) = (vec![T::zero(); len], vec![T::zero(); len]);
-            for m in 0..n {
-                p.powers(hi, m, len, &mut re, &mut im);
-                for ci in 0..c {
-                    let at = (ci * h + hi) * n + m;
-                    let (cr, cim) = (p.cr[at] * two, p.ci[at] * two);
-                    for (o, (er, ei)) in out[ci * len..(ci + 1) * len]
-                        .iter_mut()
-                        .zip(re.iter().zip(&im))
-                    {
-                        *o = *o + cr * *er - cim * *ei;
+            wide(|| {
+                for m in 0..n {
+                    p.powers(hi, m, len, &mut re, &mut im);
+                    for ci in 0..c {
+                        let at = (ci * h + hi) * n + m;
+                        let (cr, cim) = (p.cr[at] * two, p.ci[at] * two);
+                        for (o, (er, ei)) in out[ci * len..(ci + 1) * len]
+                            .iter_mut()
+                            .zip(re.iter().zip(&im))
+                        {
+                            *o = *o + cr * *er - cim * *ei;
+                        }
                     }
                 }
-            }
+            });
             out
         })
         .collect();
@@ -138,34 +142,41 @@ fn backward<T: HostReal>(
     let two = T::from(2.0).unwrap();
     // Per channel h: (dw_re, dw_im) over N, (dc_re, dc_im) over C·N.
     type ChannelGrads<T> = (Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+    // Σ_l g·l·z = Σ_l (g·l)·z: the rows ∂K scaled by l, once per row.
+    let scaled: Vec<T> = g
+        .chunks_exact(len.max(1))
+        .flat_map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(l, &g)| g * T::from(l).unwrap())
+        })
+        .collect();
     let per_h: Vec<ChannelGrads<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
             let (mut dwr, mut dwi) = (vec![T::zero(); n], vec![T::zero(); n]);
             let (mut dcr, mut dci) = (vec![T::zero(); c * n], vec![T::zero(); c * n]);
             let (mut re, mut im) = (vec![T::zero(); len], vec![T::zero(); len]);
-            for m in 0..n {
-                p.powers(hi, m, len, &mut re, &mut im);
-                for ci in 0..c {
-                    let at = (ci * h + hi) * n + m;
-                    let (cr, cim) = (p.cr[at], p.ci[at]);
-                    let row = &g[(ci * h + hi) * len..(ci * h + hi + 1) * len];
-                    let (mut sr, mut si, mut tr, mut ti) =
-                        (T::zero(), T::zero(), T::zero(), T::zero());
-                    for l in 0..len {
-                        let gl = row[l];
-                        let lf = T::from(l).unwrap();
-                        sr += gl * re[l];
-                        si += gl * im[l];
-                        tr += gl * lf * (cr * re[l] - cim * im[l]);
-                        ti -= gl * lf * (cr * im[l] + cim * re[l]);
+            wide(|| {
+                for m in 0..n {
+                    p.powers(hi, m, len, &mut re, &mut im);
+                    let (re, im) = (&re[..len], &im[..len]);
+                    for ci in 0..c {
+                        let at = (ci * h + hi) * n + m;
+                        let (cr, cim) = (p.cr[at], p.ci[at]);
+                        let row = (ci * h + hi) * len..(ci * h + hi + 1) * len;
+                        let (g, gl) = (&g[row.clone()], &scaled[row]);
+                        // Σ g·z and Σ g·l·z for z = exp(l·w) = re + j·im.
+                        let [sr, si, ar, ai] = lane_sums(len, |l| {
+                            [g[l] * re[l], g[l] * im[l], gl[l] * re[l], gl[l] * im[l]]
+                        });
+                        dcr[ci * n + m] = two * sr;
+                        dci[ci * n + m] = -two * si;
+                        dwr[m] += two * (cr * ar - cim * ai);
+                        dwi[m] -= two * (cr * ai + cim * ar);
                     }
-                    dcr[ci * n + m] = two * sr;
-                    dci[ci * n + m] = -two * si;
-                    dwr[m] += two * tr;
-                    dwi[m] += two * ti;
                 }
-            }
+            });
             (dwr, dwi, dcr, dci)
         })
         .collect();
