@@ -7,7 +7,8 @@
 //! Like PyTorch (whose f32 matmul does not use TF32 by default), statespace
 //! keeps f32 exact: its layers multiply through [`matmul`], which on CubeCL
 //! devices runs an f32 routine without tensor cores for f32 operands and the
-//! tensor-core routine for 16-bit ones. On the CPU it is burn's matmul.
+//! tensor-core routine for 16-bit ones. On the CPU, 2-D f32 and f64 products
+//! call the `gemm` crate into unzeroed outputs (`cpu.rs`), others burn's matmul.
 
 mod autodiff;
 mod complex;
