@@ -3,14 +3,22 @@
 //! matmul. burn-flex calls the same crate, but builds its output from a
 //! zeroed byte vector that it then copies into an aligned allocation, two
 //! passes on the calling thread that took 1.7 ms of a 47 ms S4D training
-//! step at 32 × 200 (ARCHITECTURE.md, "CPU training speed").
+//! step at 32 × 200 (ARCHITECTURE.md, "CPU training speed"). A product with
+//! a long reduction and a small output (a weight gradient) sums slices of K
+//! on the threads, since gemm splits only the output.
 
 use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{DType, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 
+use rayon::prelude::*;
+
 use super::MatmulOps;
 use crate::ops::support::fresh::Fresh;
+
+/// K per output dimension from which a product sums slices of K on the
+/// threads instead of splitting its output.
+const LONG_REDUCTION: usize = 8;
 
 /// Multiply-adds from which a product is split over the thread pool
 /// (burn-flex's threshold).
@@ -44,21 +52,86 @@ where
         fits(r.len(), r_off, [k, n], rs),
         "matmul: rhs view outside its storage"
     );
+    let threads = rayon::current_num_threads();
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if work >= PARALLEL_FROM && threads > 1 && k >= LONG_REDUCTION * m.max(n) {
+        // Too few output tiles to share (a weight gradient: (d, d') summed
+        // over every token): each thread sums a slice of K, then the slices
+        // are added in order.
+        let parts: Vec<Vec<T>> = (0..threads)
+            .into_par_iter()
+            .map(|part| {
+                let (k0, k1) = (k * part / threads, k * (part + 1) / threads);
+                let mut out = Fresh::<T>::new(m * n);
+                // SAFETY: as below, on the columns k0..k1 of lhs and the
+                // rows k0..k1 of rhs.
+                unsafe {
+                    product_into(
+                        out.slots().as_mut_ptr().cast::<T>(),
+                        [m, k1 - k0, n],
+                        (l, offset(l_off, k0, ls[1]), ls),
+                        (r, offset(r_off, k0, rs[0]), rs),
+                        gemm::Parallelism::None,
+                    );
+                    out.written()
+                }
+            })
+            .collect();
+        let mut parts = parts.into_iter();
+        let mut sum = parts.next().expect("at least two parts");
+        for part in parts {
+            sum.iter_mut().zip(&part).for_each(|(s, &v)| *s = *s + v);
+        }
+        return FlexTensor::from_data(TensorData::new(sum, [m, n]));
+    }
     let mut out = Fresh::<T>::new(m * n);
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_FROM {
+    let parallelism = if work >= PARALLEL_FROM {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
     // SAFETY: every element of both views lies in its storage (checked
-    // above); `out` is a contiguous (M, N) row-major block that gemm writes
-    // entirely and does not read (read_dst = false: dst = 1·(lhs·rhs)).
+    // above); `out` has M·N slots.
+    unsafe {
+        product_into(
+            out.slots().as_mut_ptr().cast::<T>(),
+            [m, k, n],
+            (l, l_off, ls),
+            (r, r_off, rs),
+            parallelism,
+        );
+        // SAFETY: gemm wrote all M·N outputs (zeros when K = 0).
+        FlexTensor::from_data(TensorData::new(out.written(), [m, n]))
+    }
+}
+
+/// `start` moved `steps` elements of `stride` along a view.
+fn offset(start: usize, steps: usize, stride: isize) -> usize {
+    (start as isize + steps as isize * stride) as usize
+}
+
+/// dst (M, N), row-major and contiguous, = lhs (M, K) · rhs (K, N), each
+/// operand its storage, the offset of its first element and its strides.
+/// gemm writes every element of dst (zeros when K = 0) and reads none
+/// (read_dst = false: dst = 1·(lhs·rhs)).
+///
+/// # Safety
+/// dst has M·N writable elements; every element of both views lies in its
+/// storage.
+unsafe fn product_into<T: num_traits::Float + 'static>(
+    dst: *mut T,
+    [m, k, n]: [usize; 3],
+    (l, l_off, ls): (&[T], usize, &[isize]),
+    (r, r_off, rs): (&[T], usize, &[isize]),
+    parallelism: gemm::Parallelism,
+) {
+    // SAFETY: the caller's guarantees are gemm's.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.slots().as_mut_ptr().cast::<T>(),
+            dst,
             1,
             n as isize,
             false,
@@ -76,8 +149,6 @@ where
             parallelism,
         );
     }
-    // SAFETY: gemm wrote all M·N outputs (zeros when K = 0).
-    FlexTensor::from_data(TensorData::new(unsafe { out.written() }, [m, n]))
 }
 
 /// Whether every element of the 2-D view `dims` at `offset` with `strides`
@@ -119,6 +190,19 @@ mod tests {
             got.into_data()
                 .assert_approx_eq::<f32>(&want.into_data(), Tolerance::rel_abs(1e-6, 1e-6));
         }
+    }
+
+    #[test]
+    fn long_reductions_summed_in_slices_of_k_match_burn() {
+        // A weight gradient's shape: K slices per thread, added after. The
+        // sums of 30,000 f32 terms differ from burn's in their order only.
+        let (m, k, n) = (16, 30_000, 24);
+        let a = counting(k, m).transpose();
+        let b = counting(k, n + 1).narrow(1, 1, n);
+        let want = a.clone().matmul(b.clone());
+        let got = matmul(a, b).unwrap();
+        got.into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), Tolerance::rel_abs(1e-5, 1e-4));
     }
 
     #[test]
