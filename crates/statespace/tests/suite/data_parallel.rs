@@ -5,7 +5,6 @@
 //! exactly on another number of ranks; and a batch that does not split, or
 //! a failing rank, is a clear error rather than a hang.
 
-use crate::common::training_turn;
 use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, Flex};
@@ -15,19 +14,9 @@ use statespace::train::{
     MetricRow, Observer, RunDir, Summary, TrainConfig, train, train_data_parallel,
 };
 
+use crate::common::{Quiet, training_turn};
+
 type B = Autodiff<Flex>;
-
-struct Quiet {
-    stop_at: Option<u64>,
-}
-
-impl Observer for Quiet {
-    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
-    fn eval(&mut self, _: &MetricRow) {}
-    fn should_stop(&self, step: u64) -> bool {
-        self.stop_at == Some(step)
-    }
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("statespace-dp-{}-{name}", std::process::id()));

@@ -3,7 +3,6 @@
 //! checkpoint recomputed window by window in f64, early stopping ends a run
 //! and a resumed run stays stopped, and bad settings are named errors.
 
-use crate::common::training_turn;
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
@@ -13,6 +12,8 @@ use statespace::tasks::Split;
 use statespace::train::checkpoint::load_model;
 use statespace::train::forecast::Forecasting;
 use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+
+use crate::common::training_turn;
 
 type B = Autodiff<Flex>;
 

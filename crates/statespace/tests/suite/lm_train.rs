@@ -3,26 +3,15 @@
 //! a run resumed from a checkpoint equals an uninterrupted one, and
 //! settings the language model does not have are errors naming their key.
 
-use crate::common::training_turn;
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
 use statespace::tasks::Split;
 use statespace::train::lm::{LanguageModeling, model_config};
 use statespace::train::run::read_metrics;
-use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+use statespace::train::{RunDir, TrainConfig, train};
 
-struct Quiet {
-    stop_at: Option<u64>,
-}
-
-impl Observer for Quiet {
-    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
-    fn eval(&mut self, _: &MetricRow) {}
-    fn should_stop(&self, step: u64) -> bool {
-        self.stop_at == Some(step)
-    }
-}
+use crate::common::{Quiet, training_turn};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("statespace-lm-{}-{name}", std::process::id()));

@@ -2,11 +2,12 @@
 //! installs from the sktime wheel): the archive's split sizes, channels and
 //! lengths, unequal-length series, a short training run, and named errors.
 
-use crate::common::training_turn;
 use burn::backend::{Autodiff, Flex};
 use statespace::tasks::series_classification::{SeriesClassification, SeriesClassificationConfig};
 use statespace::tasks::{Example, Split, Task};
 use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+
+use crate::common::training_turn;
 
 fn set(name: &str) -> SeriesClassification {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ucr");

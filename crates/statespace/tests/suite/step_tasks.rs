@@ -2,7 +2,6 @@
 //! the classifier reads its outputs at the target steps, identically in the
 //! convolution/scan and the recurrent views, and trains through `train`.
 
-use crate::common::training_turn;
 use burn::backend::{Autodiff, Flex};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
@@ -10,6 +9,8 @@ use statespace::io::HostTensor;
 use statespace::tasks::{Example, Split};
 use statespace::train::data::collate;
 use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+
+use crate::common::training_turn;
 
 fn config(task: &str, mixer: &str) -> TrainConfig {
     let text = format!(

@@ -2,14 +2,15 @@
 //! the same metrics at every evaluation and the same final parameters
 //! (data order, dropout draws and optimiser state all restored).
 
-use crate::common::training_turn;
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
 use statespace::error::Error;
 use statespace::tasks::TaskConfig;
 use statespace::train::run::read_metrics;
-use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
+use statespace::train::{RunDir, TrainConfig, train};
+
+use crate::common::{Quiet, training_turn};
 
 const CONFIG: &str = r#"
 seed = 3
@@ -32,18 +33,6 @@ warmup = 2
 batch_size = 8
 eval_every = 4
 "#;
-
-struct Quiet {
-    stop_at: Option<u64>,
-}
-
-impl Observer for Quiet {
-    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
-    fn eval(&mut self, _: &MetricRow) {}
-    fn should_stop(&self, step: u64) -> bool {
-        self.stop_at == Some(step)
-    }
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("statespace-resume-{}-{name}", std::process::id()));

@@ -143,3 +143,17 @@ pub fn training_turn() -> std::sync::MutexGuard<'static, ()> {
     static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TRAINING.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// A training observer that prints nothing and stops the run after step
+/// `stop_at` (a simulated interruption), or never.
+pub struct Quiet {
+    pub stop_at: Option<u64>,
+}
+
+impl statespace::train::Observer for Quiet {
+    fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
+    fn eval(&mut self, _: &statespace::train::MetricRow) {}
+    fn should_stop(&self, step: u64) -> bool {
+        self.stop_at == Some(step)
+    }
+}
