@@ -14,7 +14,7 @@ use statespace::train::{
     MetricRow, Observer, RunDir, Summary, TrainConfig, train, train_data_parallel,
 };
 
-use crate::common::{Quiet, training_turn};
+use crate::common::{Quiet, training_turn, word_corpus};
 
 type B = Autodiff<Flex>;
 
@@ -50,18 +50,7 @@ eval_every = 4
 
 /// A byte-level Mamba language model on a small structured corpus.
 fn lm_config(dir: &Path) -> String {
-    let words = ["state ", "space ", "model ", "scan ", "kernel "];
-    let mut x: u64 = 11;
-    let text: String = (0..2000)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            words[(x >> 33) as usize % words.len()]
-        })
-        .collect();
-    let path = dir.join("corpus.txt");
-    std::fs::write(&path, text).unwrap();
+    let path = word_corpus(dir, 11, 2000);
     format!(
         r#"
 seed = 2

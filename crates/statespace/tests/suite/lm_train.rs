@@ -11,7 +11,7 @@ use statespace::train::lm::{LanguageModeling, model_config};
 use statespace::train::run::read_metrics;
 use statespace::train::{RunDir, TrainConfig, train};
 
-use crate::common::{Quiet, training_turn};
+use crate::common::{Quiet, training_turn, word_corpus};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("statespace-lm-{}-{name}", std::process::id()));
@@ -20,22 +20,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A corpus with structure a small model learns in a few dozen steps:
-/// words drawn from a short list by a fixed pseudo-random walk.
+/// The test corpus (see [`word_corpus`]).
 fn corpus(dir: &std::path::Path) -> PathBuf {
-    let words = ["state ", "space ", "model ", "scan ", "kernel "];
-    let mut x: u64 = 7;
-    let text: String = (0..4000)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            words[(x >> 33) as usize % words.len()]
-        })
-        .collect();
-    let path = dir.join("corpus.txt");
-    std::fs::write(&path, text).unwrap();
-    path
+    word_corpus(dir, 7, 4000)
 }
 
 fn config(corpus: &std::path::Path, extra: &[&str]) -> TrainConfig {

@@ -10,10 +10,10 @@
 use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{DType, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
-
 use rayon::prelude::*;
 
 use super::MatmulOps;
+use crate::ops::support::flex_values::HostReal;
 use crate::ops::support::fresh::Fresh;
 
 /// K per output dimension from which a product sums slices of K on the
@@ -36,10 +36,7 @@ impl MatmulOps for Flex {
 }
 
 /// lhs (M, K) × rhs (K, N), each read through its own strides.
-fn product<T>(lhs: &FlexTensor, rhs: &FlexTensor) -> FlexTensor
-where
-    T: burn::tensor::Element + bytemuck::Pod + num_traits::Float + 'static,
-{
+fn product<T: HostReal + 'static>(lhs: &FlexTensor, rhs: &FlexTensor) -> FlexTensor {
     let ([m, k], [_, n]) = (lhs.shape().dims::<2>(), rhs.shape().dims::<2>());
     let (ls, rs) = (lhs.layout().strides(), rhs.layout().strides());
     let (l, r) = (lhs.storage::<T>(), rhs.storage::<T>());
@@ -80,7 +77,7 @@ where
         let mut parts = parts.into_iter();
         let mut sum = parts.next().expect("at least two parts");
         for part in parts {
-            sum.iter_mut().zip(&part).for_each(|(s, &v)| *s = *s + v);
+            sum.iter_mut().zip(&part).for_each(|(s, &v)| *s += v);
         }
         return FlexTensor::from_data(TensorData::new(sum, [m, n]));
     }

@@ -157,3 +157,22 @@ impl statespace::train::Observer for Quiet {
         self.stop_at == Some(step)
     }
 }
+
+/// `words` words drawn from a short list by a fixed pseudo-random walk
+/// from `seed`, written to `dir/corpus.txt`: text with structure a small
+/// language model learns in a few dozen steps.
+pub fn word_corpus(dir: &std::path::Path, seed: u64, words: usize) -> PathBuf {
+    let list = ["state ", "space ", "model ", "scan ", "kernel "];
+    let mut x = seed;
+    let text: String = (0..words)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            list[(x >> 33) as usize % list.len()]
+        })
+        .collect();
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, text).unwrap();
+    path
+}
