@@ -6,7 +6,10 @@
 //! a sleep and a wake-up per loop. Called from a worker of the pool, the
 //! loop splits its work with the other workers directly. [`on_pool`] moves
 //! a whole unit of work (a token step, a training step) onto a worker, so
-//! the caller waits once for all of its loops.
+//! the caller waits once for all of its loops; [`OwnPool`] does the same
+//! on a pool of the caller's own.
+
+use crate::error::{Error, Result};
 
 /// Runs `work` on a worker of rayon's global pool and returns its result;
 /// the calling thread blocks until then. Inside the pool already, it runs
@@ -16,16 +19,50 @@
 /// pick up another caller's whole `work` and run it on top of its stack,
 /// and if the first held a lock that the second takes (as the CPU
 /// backend's ops may), neither finishes. `ssm train --devices 2` on the
-/// CPU hung that way; its ranks call the backend from their own threads
-/// ([`on_pool_if`]).
+/// CPU hung that way; its ranks call the backend from their own threads,
+/// and a single rank runs its steps on an [`OwnPool`].
 pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| work())
 }
 
-/// [`on_pool`] when `alone` (no other thread drives the pool at the same
-/// time), else `work` on the calling thread.
-pub fn on_pool_if<R: Send>(alone: bool, work: impl FnOnce() -> R + Send) -> R {
-    if alone { on_pool(work) } else { work() }
+/// A thread pool of one caller's own, as many workers as rayon's global
+/// pool, for [`on_pool`]'s purpose where other threads may drive the
+/// global pool at the same time (a library user's threads, or the other
+/// tests of a test binary): its workers take only this caller's work, so
+/// the hazard [`on_pool`] names cannot arise between callers. A training
+/// step on the global pool beside another thread's backward pass hung that
+/// way: a worker waiting inside the backward's loop took the whole step,
+/// whose backward then waited for the first one's graph (burn's autodiff
+/// graphs lock each other when cleaning up).
+pub struct OwnPool(rayon::ThreadPool);
+
+impl OwnPool {
+    /// A fresh pool; fails if its threads cannot be started.
+    pub fn new() -> Result<Self> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .build()
+            .map(OwnPool)
+            .map_err(|e| Error::Numerical {
+                what: "thread pool".into(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Runs `work` on a worker of this pool, its loops split over this
+    /// pool's workers, and returns its result; the calling thread blocks
+    /// until then.
+    pub fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        self.0.install(work)
+    }
+}
+
+/// `work` on `pool` when there is one, else on the calling thread.
+pub fn on_own_pool_if<R: Send>(pool: Option<&OwnPool>, work: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.run(work),
+        None => work(),
+    }
 }
 
 #[cfg(test)]
@@ -37,7 +74,13 @@ mod tests {
         let index = on_pool(rayon::current_thread_index);
         assert!(index.is_some(), "ran outside the pool");
         assert_eq!(on_pool(|| on_pool(|| 7)), 7);
-        assert_eq!(on_pool_if(false, rayon::current_thread_index), None);
-        assert!(on_pool_if(true, rayon::current_thread_index).is_some());
+        let own = OwnPool::new().unwrap();
+        assert_eq!(on_own_pool_if(None, rayon::current_thread_index), None);
+        assert!(on_own_pool_if(Some(&own), rayon::current_thread_index).is_some());
+        let total: u64 = own.run(|| {
+            use rayon::prelude::*;
+            (0..1000u64).into_par_iter().sum()
+        });
+        assert_eq!(total, 499_500);
     }
 }

@@ -10,7 +10,7 @@ use burn::backend::Autodiff;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
 use statespace::train::run::read_metrics;
-use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train_data_parallel};
+use statespace::train::{MetricRow, Observer, Parallelism, RunDir, TrainConfig, train_parallel};
 
 use crate::device::{DeviceKind, RankDevices, with_backend};
 use crate::plot::{Series, line_chart};
@@ -45,13 +45,29 @@ pub struct Args {
     /// device commands).
     #[arg(long, value_name = "MINUTES")]
     stop_after: Option<f64>,
-    /// Data-parallel ranks, each on its equal part of every batch
-    /// (`schedule.batch_size` stays the global batch): GPUs 0..N with
-    /// `--device cuda`, gradients summed through host memory (NCCL is not
-    /// used yet); N ranks sharing the cores with `--device cpu`, which checks
-    /// the path but does not speed it up.
+    /// Parallel ranks, each on its equal part of every step (`--split`):
+    /// GPUs 0..N with `--device cuda`, gradients summed through host memory
+    /// (NCCL is not used yet); N ranks sharing the cores with `--device cpu`,
+    /// which checks the path but does not speed it up.
     #[arg(long, value_name = "N", default_value_t = 1)]
     devices: usize,
+    /// How `--devices` ranks split a step: `batch` gives each a part of the
+    /// batch (`schedule.batch_size` stays the global batch); `sequence`
+    /// gives each a part of every sequence, the recurrent state passing
+    /// from rank to rank (language models with a Mamba, Mamba-2, Mamba-3 or
+    /// causal S5 mixer: long sequences whose activations do not fit one
+    /// device).
+    #[arg(long, value_enum, default_value = "batch")]
+    split: Split,
+}
+
+/// How ranks split a training step.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Split {
+    /// Parts of the batch (data parallelism).
+    Batch,
+    /// Parts of every sequence (sequence parallelism).
+    Sequence,
 }
 
 struct Bar {
@@ -259,11 +275,16 @@ pub fn run(args: Args) -> Result<()> {
     let result = with_backend!(args.device, |B, device| {
         let _ = device;
         let devices = <B as RankDevices>::rank_devices(args.devices)?;
-        Ok::<_, anyhow::Error>(train_data_parallel::<Autodiff<B>>(
+        let parallelism = match args.split {
+            Split::Batch => Parallelism::Data,
+            Split::Sequence => Parallelism::Sequence,
+        };
+        Ok::<_, anyhow::Error>(train_parallel::<Autodiff<B>>(
             &config,
             &run_dir,
             resume,
             &devices,
+            parallelism,
             &mut observer,
         ))
     })?;

@@ -402,6 +402,26 @@ fn lm_run_trains_evaluates_and_generates() {
         !out.status.success() && stderr.contains("schedule.batch_size"),
         "{stderr}"
     );
+    // --split sequence: three ranks on parts of every sequence of 32 (the
+    // batch of 4 need not split).
+    let out = run_ok(
+        ssm()
+            .args([
+                "train",
+                "--name",
+                "sp3",
+                "--devices",
+                "3",
+                "--split",
+                "sequence",
+            ])
+            .arg("--runs")
+            .arg(&runs)
+            .arg("--config")
+            .arg(run.join("config.toml")),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("trained 4 steps"), "{stdout}");
     let out = run_ok(
         ssm()
             .args([

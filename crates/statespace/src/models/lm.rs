@@ -141,6 +141,17 @@ pub struct LanguageModel<B: Backend> {
     pub lm_head: Option<Linear<B>>,
 }
 
+/// Where the blocks of [`LanguageModel::forward_ids_carried`] get the
+/// state they start from and leave the state they end with: called block
+/// after block, first to last.
+pub trait StateCarry<B: Backend> {
+    /// The state the next block starts from, given its zero state (the
+    /// start of a sequence).
+    fn incoming(&mut self, zero: MixerState<B>) -> Result<MixerState<B>>;
+    /// Receives the state the block ends with.
+    fn outgoing(&mut self, state: &MixerState<B>) -> Result<()>;
+}
+
 /// The recurrent state of a language model: one per block.
 #[derive(Clone)]
 pub struct LmState<B: Backend> {
@@ -201,6 +212,38 @@ impl<B: SsmBackend> LanguageModel<B> {
     /// `batch` rows; the ids are checked on the host, so the call queues its
     /// kernels without waiting for the device.
     pub fn forward_ids(&self, ids: Vec<i64>, batch: usize) -> Result<Tensor<B, 3>> {
+        let tokens = self.tokens_from_ids(ids, batch)?;
+        self.forward_checked(tokens)
+    }
+
+    /// Logits (B, L, vocab) of host token ids, as [`LanguageModel::forward_ids`],
+    /// for a part of longer sequences: each block starts from the state
+    /// `carry` gives it and hands `carry` the state it ends with, so the
+    /// recurrence crosses the parts' boundaries (sequence parallelism:
+    /// consecutive parts on consecutive ranks). Differentiable in the
+    /// states `carry` gives.
+    pub fn forward_ids_carried(
+        &self,
+        ids: Vec<i64>,
+        batch: usize,
+        carry: &mut dyn StateCarry<B>,
+    ) -> Result<Tensor<B, 3>> {
+        let tokens = self.tokens_from_ids(ids, batch)?;
+        let mut h = self.embeddings.forward(tokens)?;
+        for block in &self.layers {
+            let start = carry.incoming(block.mixer.initial_state(batch)?)?;
+            let (y, end) = block
+                .mixer
+                .forward_with_state(&start, block.norm.forward(h.clone())?)?;
+            carry.outgoing(&end)?;
+            h = h + y;
+        }
+        self.logits(h)
+    }
+
+    /// Host token ids, row-major (B, L) with `batch` rows, checked against
+    /// the vocabulary, as a device tensor.
+    fn tokens_from_ids(&self, ids: Vec<i64>, batch: usize) -> Result<Tensor<B, 2, Int>> {
         let vocab = self.vocab_size() as i64;
         if batch == 0 || ids.is_empty() || !ids.len().is_multiple_of(batch) {
             return Err(Error::config(
@@ -216,8 +259,10 @@ impl<B: SsmBackend> LanguageModel<B> {
         }
         let len = ids.len() / batch;
         let device = self.embeddings.weight.val().device();
-        let tokens = Tensor::from_data(TensorData::new(ids, [batch, len]), &device);
-        self.forward_checked(tokens)
+        Ok(Tensor::from_data(
+            TensorData::new(ids, [batch, len]),
+            &device,
+        ))
     }
 
     /// [`LanguageModel::forward`] of ids already checked.

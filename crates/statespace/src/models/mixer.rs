@@ -50,6 +50,17 @@ pub enum MixerConfig {
 }
 
 impl MixerConfig {
+    /// Whether this mixer's recurrent state can pass between the ranks
+    /// that hold consecutive parts of a sequence
+    /// ([`MixerState::flat_parts`]).
+    pub fn state_is_carried(&self) -> bool {
+        match self {
+            MixerConfig::Mamba(_) | MixerConfig::Mamba2(_) | MixerConfig::Mamba3(_) => true,
+            MixerConfig::S5(c) => !c.bidirectional,
+            _ => false,
+        }
+    }
+
     /// The mixer's model width.
     pub fn d_model(&self) -> usize {
         match self {
@@ -305,6 +316,81 @@ pub enum MixerState<B: Backend> {
     S5(S5State<B>),
     /// Of an H3 mixer.
     H3(H3State<B>),
+}
+
+impl<B: Backend> MixerState<B> {
+    /// The state's tensors, each flattened, in a fixed order: what carries
+    /// a state between the ranks that hold consecutive parts of a sequence.
+    /// Fails for S4 and H3 states, whose discretisation or complex parts
+    /// are not carried this way.
+    pub fn flat_parts(&self) -> Result<Vec<Tensor<B, 1>>> {
+        Ok(match self {
+            MixerState::Mamba(s) => vec![flat(&s.conv), flat(&s.ssm)],
+            MixerState::Mamba2(s) => vec![flat(&s.conv), flat(&s.ssm)],
+            MixerState::Mamba3(s) => vec![flat(&s.angle), flat(&s.ssm), flat(&s.k), flat(&s.v)],
+            MixerState::S5(s) => vec![flat(&s.x)],
+            MixerState::S4(..) | MixerState::H3(_) => return Err(not_carried()),
+        })
+    }
+
+    /// A state of this one's kind and shapes holding `parts`, ordered and
+    /// flattened as [`MixerState::flat_parts`] gives them.
+    pub fn with_flat_parts(&self, parts: Vec<Tensor<B, 1>>) -> Result<Self> {
+        let count = self.flat_parts()?.len();
+        if parts.len() != count {
+            return Err(Error::config(
+                "state",
+                format!("{} parts for a state of {count}", parts.len()),
+            ));
+        }
+        let mut parts = parts.into_iter();
+        let mut next = || parts.next().expect("counted");
+        Ok(match self {
+            MixerState::Mamba(s) => MixerState::Mamba(MambaState {
+                conv: shaped(next(), &s.conv)?,
+                ssm: shaped(next(), &s.ssm)?,
+            }),
+            MixerState::Mamba2(s) => MixerState::Mamba2(Mamba2State {
+                conv: shaped(next(), &s.conv)?,
+                ssm: shaped(next(), &s.ssm)?,
+            }),
+            MixerState::Mamba3(s) => MixerState::Mamba3(Mamba3State {
+                angle: shaped(next(), &s.angle)?,
+                ssm: shaped(next(), &s.ssm)?,
+                k: shaped(next(), &s.k)?,
+                v: shaped(next(), &s.v)?,
+            }),
+            MixerState::S5(s) => MixerState::S5(S5State {
+                x: shaped(next(), &s.x)?,
+            }),
+            MixerState::S4(..) | MixerState::H3(_) => return Err(not_carried()),
+        })
+    }
+}
+
+/// The error of a state [`MixerState::flat_parts`] does not carry.
+fn not_carried() -> Error {
+    Error::config(
+        "mixer",
+        "only Mamba, Mamba-2, Mamba-3 and S5 states are carried between ranks (sequence parallelism)",
+    )
+}
+
+/// `t` as one axis.
+fn flat<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Tensor<B, 1> {
+    t.clone().reshape([t.shape().num_elements()])
+}
+
+/// `part` in the shape of `like`, or an error if the sizes differ.
+fn shaped<B: Backend, const D: usize>(
+    part: Tensor<B, 1>,
+    like: &Tensor<B, D>,
+) -> Result<Tensor<B, D>> {
+    let dims = like.dims();
+    if part.dims()[0] != like.shape().num_elements() {
+        return Err(Error::shape("state part", &dims, &part.dims()));
+    }
+    Ok(part.reshape(dims))
 }
 
 impl<B: SsmBackend> Mixer<B> {

@@ -10,5 +10,5 @@ pub mod mixer;
 pub mod pretrained;
 pub mod tsm2;
 
-pub use lm::{LanguageModel, LmConfig, LmState};
+pub use lm::{LanguageModel, LmConfig, LmState, StateCarry};
 pub use mixer::{Mixer, MixerConfig, MixerState};

@@ -89,6 +89,27 @@ pub struct Windows {
     pub count: usize,
 }
 
+impl Windows {
+    /// Positions `part` of every window (a part of each sequence, for
+    /// sequence parallelism); `part` must lie within the windows' length.
+    pub fn positions(&self, part: Range<usize>) -> Windows {
+        let len = self.inputs.len() / self.count.max(1);
+        if len == 0 {
+            return self.clone();
+        }
+        let cut = |rows: &[i64]| -> Vec<i64> {
+            rows.chunks(len)
+                .flat_map(|row| row[part.clone()].iter().copied())
+                .collect()
+        };
+        Windows {
+            inputs: cut(&self.inputs),
+            targets: cut(&self.targets),
+            count: self.count,
+        }
+    }
+}
+
 impl TextConfig {
     /// Checks the fields, naming the first out of its domain.
     pub fn validate(&self) -> Result<()> {
@@ -236,6 +257,11 @@ impl TextData {
     /// The vocabulary size.
     pub fn vocab(&self) -> usize {
         self.vocab
+    }
+
+    /// Positions (targets) per training window.
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
     }
 
     /// Tokens in `split`.

@@ -1,6 +1,8 @@
-//! Collectives for data-parallel training: every member of a group of
-//! ranks contributes a buffer and receives the element-wise sum over the
-//! group, the same bits on every rank.
+//! Collectives for parallel training: every member of a group of ranks
+//! contributes a buffer and receives the element-wise sum over the group,
+//! the same bits on every rank (data parallelism); and messages from one
+//! rank to another, received in the order sent (sequence parallelism: the
+//! recurrent states between the parts of a sequence).
 //!
 //! [`Solo`] is the group of one (the ordinary single-device run: every
 //! reduction is the identity). [`LocalGroup`] joins ranks that are threads of
@@ -9,6 +11,7 @@
 //! data-parallel loop with. Ranks on separate GPUs use NCCL instead (a
 //! later transport behind the same trait).
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
@@ -26,6 +29,12 @@ pub trait Collective: Send + Sync {
     fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()>;
     /// As [`Collective::all_reduce_sum`], for f32 buffers (gradients).
     fn all_reduce_sum_f32(&self, values: &mut [f32]) -> Result<()>;
+    /// Sends `values` to member `to` (another member) without waiting for
+    /// it to receive them.
+    fn send_f32(&self, to: usize, values: &[f32]) -> Result<()>;
+    /// The oldest message from member `from` not yet received, waiting for
+    /// it; fails unless it holds `len` values.
+    fn recv_f32(&self, from: usize, len: usize) -> Result<Vec<f32>>;
     /// Tells the other members that this one stopped (an error): their
     /// waiting calls fail instead of blocking.
     fn abort(&self);
@@ -52,7 +61,23 @@ impl Collective for Solo {
         Ok(())
     }
 
+    fn send_f32(&self, to: usize, _: &[f32]) -> Result<()> {
+        Err(no_member(to, 1))
+    }
+
+    fn recv_f32(&self, from: usize, _: usize) -> Result<Vec<f32>> {
+        Err(no_member(from, 1))
+    }
+
     fn abort(&self) {}
+}
+
+/// The error of a message to or from a rank that is not another member.
+fn no_member(rank: usize, size: usize) -> Error {
+    Error::config(
+        "collective",
+        format!("no rank {rank} to exchange messages with in a group of {size}"),
+    )
 }
 
 /// What the members of a [`LocalGroup`] share.
@@ -76,6 +101,8 @@ struct Round {
     generation: u64,
     /// A member failed: every call fails from now on.
     aborted: bool,
+    /// Messages in flight, oldest first: `mail[from * size + to]`.
+    mail: Vec<VecDeque<Vec<f32>>>,
 }
 
 /// What the error of an aborted group names.
@@ -95,6 +122,7 @@ impl LocalGroup {
         let shared = Arc::new(Shared {
             state: Mutex::new(Round {
                 slots: vec![None; size],
+                mail: vec![VecDeque::new(); size * size],
                 ..Round::default()
             }),
             changed: Condvar::new(),
@@ -205,6 +233,44 @@ impl Collective for LocalGroup {
         Ok(())
     }
 
+    fn send_f32(&self, to: usize, values: &[f32]) -> Result<()> {
+        let size = self.shared.size;
+        if to >= size || to == self.rank {
+            return Err(no_member(to, size));
+        }
+        let mut round = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if round.aborted {
+            return Err(Self::aborted());
+        }
+        round.mail[self.rank * size + to].push_back(values.to_vec());
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    fn recv_f32(&self, from: usize, len: usize) -> Result<Vec<f32>> {
+        let (shared, size) = (&*self.shared, self.shared.size);
+        if from >= size || from == self.rank {
+            return Err(no_member(from, size));
+        }
+        let box_ = from * size + self.rank;
+        let round = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut round = wait_until(&shared.changed, round, |r| !r.mail[box_].is_empty());
+        if round.aborted {
+            return Err(Self::aborted());
+        }
+        let message = round.mail[box_].pop_front().expect("waited for a message");
+        if message.len() != len {
+            round.aborted = true;
+            shared.changed.notify_all();
+            return Err(Error::Shape {
+                tensor: format!("message from rank {from} to rank {}", self.rank),
+                expected: vec![len],
+                actual: vec![message.len()],
+            });
+        }
+        Ok(message)
+    }
+
     fn abort(&self) {
         let mut round = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
         round.aborted = true;
@@ -270,9 +336,44 @@ mod tests {
     }
 
     #[test]
+    fn messages_arrive_in_order_and_a_wrong_length_or_an_abort_fails() {
+        let group = LocalGroup::new(3);
+        let (a, b, c) = (&group[0], &group[1], &group[2]);
+        std::thread::scope(|s| {
+            let receiver = s.spawn(move || {
+                let first = c.recv_f32(0, 2).unwrap();
+                let from_b = c.recv_f32(1, 1).unwrap();
+                let second = c.recv_f32(0, 1).unwrap();
+                (first, from_b, second)
+            });
+            a.send_f32(2, &[1.0, 2.0]).unwrap();
+            a.send_f32(2, &[3.0]).unwrap();
+            b.send_f32(2, &[4.0]).unwrap();
+            let (first, from_b, second) = receiver.join().unwrap();
+            assert_eq!(
+                (first, from_b, second),
+                (vec![1.0, 2.0], vec![4.0], vec![3.0])
+            );
+        });
+        assert!(a.send_f32(0, &[1.0]).is_err(), "a message to oneself");
+        assert!(a.recv_f32(3, 1).is_err(), "a rank outside the group");
+        a.send_f32(1, &[1.0, 2.0]).unwrap();
+        let err = b.recv_f32(0, 3).unwrap_err();
+        assert!(err.to_string().contains("message from rank 0"), "{err}");
+        let group = LocalGroup::new(2);
+        let (a, b) = (&group[0], &group[1]);
+        std::thread::scope(|s| {
+            let waiting = s.spawn(move || a.recv_f32(1, 1));
+            b.abort();
+            assert!(waiting.join().unwrap().is_err());
+        });
+    }
+
+    #[test]
     fn solo_leaves_buffers_alone() {
         let mut v = [1.5f32, -2.0];
         Solo.all_reduce_sum_f32(&mut v).unwrap();
         assert_eq!(v, [1.5, -2.0]);
+        assert!(Solo.send_f32(0, &v).is_err() && Solo.recv_f32(0, 2).is_err());
     }
 }

@@ -4,12 +4,15 @@
 
 use std::f64::consts::LN_2;
 
+use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
+use super::collective::Collective;
 use super::config::TrainConfig;
-use super::objective::{Goal, Objective, PendingTally, Shard, Tally};
+use super::objective::{Goal, Objective, Parallelism, PendingTally, Shard, Tally, backward_of};
+use super::sequence_parallel::Chain;
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmConfig};
 use crate::ops::{SsmBackend, mean_cross_entropy};
@@ -21,6 +24,7 @@ pub struct LanguageModeling {
     data: TextData,
     model: LmConfig,
     batch: usize,
+    parallelism: Parallelism,
 }
 
 /// The `lm` task of `config`, or an error naming `task.kind`.
@@ -51,7 +55,31 @@ impl LanguageModeling {
             data,
             model,
             batch: config.schedule.batch_size,
+            parallelism: Parallelism::Data,
         })
+    }
+
+    /// The objective with training steps split between `ranks` ranks as
+    /// `parallelism` says. Sequence parallelism needs at least one position
+    /// per rank and a mixer whose state the ranks can carry.
+    pub fn split_by(mut self, parallelism: Parallelism, ranks: usize) -> Result<Self> {
+        if parallelism == Parallelism::Sequence {
+            let len = self.data.seq_len();
+            if len < ranks {
+                return Err(Error::config(
+                    "task.seq_len",
+                    format!("{len} positions do not split into {ranks} parts (one per rank)"),
+                ));
+            }
+            if !self.model.mixer.state_is_carried() {
+                return Err(Error::config(
+                    "model.mixer",
+                    "sequence parallelism carries the state of Mamba, Mamba-2, Mamba-3 and causal S5 mixers only; split the batch instead (data parallelism)",
+                ));
+            }
+        }
+        self.parallelism = parallelism;
+        Ok(self)
     }
 
     /// The corpus.
@@ -74,9 +102,21 @@ impl LanguageModeling {
         split: Split,
         device: &B::Device,
     ) -> Result<(Tensor<B, 1>, PendingTally<B>)> {
-        let n = windows.targets.len();
-        let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(windows.targets, [n]), device);
         let logits = model.forward_ids(windows.inputs, windows.count)?;
+        self.nll_of(logits, windows.targets, split, device)
+    }
+
+    /// [`LanguageModeling::nll`] of logits (B, L, vocab) already computed,
+    /// with their `targets` (B · L, row-major).
+    fn nll_of<B: SsmBackend>(
+        &self,
+        logits: Tensor<B, 3>,
+        targets: Vec<i64>,
+        split: Split,
+        device: &B::Device,
+    ) -> Result<(Tensor<B, 1>, PendingTally<B>)> {
+        let n = targets.len();
+        let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(targets, [n]), device);
         let [b, l, v] = logits.dims();
         let loss = mean_cross_entropy(logits.reshape([b * l, v]), targets)?;
         let nats = loss.clone().detach() * (b * l) as f64;
@@ -127,9 +167,16 @@ where
     type Batch = Windows;
 
     fn prepare(&self, seed: u64, step: u64, shard: Shard) -> Result<Windows> {
-        Ok(self
-            .data
-            .train_windows(seed, self.batch, step, shard.range(self.batch)))
+        Ok(match self.parallelism {
+            Parallelism::Data => {
+                self.data
+                    .train_windows(seed, self.batch, step, shard.range(self.batch))
+            }
+            Parallelism::Sequence => self
+                .data
+                .train_windows(seed, self.batch, step, 0..self.batch)
+                .positions(shard.range(self.data.seq_len())),
+        })
     }
 
     fn train_step(
@@ -140,6 +187,23 @@ where
     ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)> {
         let (loss, tally) = self.nll(model, windows, Split::Train, device)?;
         Ok((loss, tally.inner()))
+    }
+
+    fn gradients(
+        &self,
+        model: &LanguageModel<B>,
+        windows: Windows,
+        device: &B::Device,
+        group: &dyn Collective,
+    ) -> Result<(GradientsParams, PendingTally<B::InnerBackend>)> {
+        if self.parallelism == Parallelism::Data || group.size() == 1 {
+            return backward_of(self, model, windows, device);
+        }
+        let mut chain = Chain::new(group, device);
+        let logits = model.forward_ids_carried(windows.inputs, windows.count, &mut chain)?;
+        let (loss, tally) = self.nll_of(logits, windows.targets, Split::Train, device)?;
+        let grads = chain.backward(loss, tally.count())?;
+        Ok((GradientsParams::from_grads(grads, model), tally.inner()))
     }
 
     fn evaluate(

@@ -14,6 +14,8 @@ pub mod objective;
 pub mod optim;
 pub mod run;
 pub mod schedule;
+pub mod sequence_parallel;
 
 pub use config::{ModelConfig, ScheduleConfig, TrainConfig};
-pub use run::{MetricRow, Observer, RunDir, Summary, train, train_data_parallel};
+pub use objective::Parallelism;
+pub use run::{MetricRow, Observer, RunDir, Summary, train, train_parallel};

@@ -4,10 +4,12 @@
 //! forecasting).
 
 use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand_chacha::ChaCha8Rng;
 
+use super::collective::Collective;
 use crate::error::Result;
 use crate::tasks::Split;
 
@@ -137,13 +139,26 @@ impl<B: AutodiffBackend> PendingTally<B> {
     }
 }
 
-/// Which part of a training step's batch a data-parallel rank computes:
-/// part `index` of `count` equal, consecutive parts of the global batch.
+/// How the ranks of a parallel run split a training step's examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parallelism {
+    /// Each rank takes a part of the batch: whole examples.
+    #[default]
+    Data,
+    /// Each rank takes a part of every sequence (consecutive positions) and
+    /// the recurrent state passes between ranks: language models whose
+    /// mixer is Mamba, Mamba-2, Mamba-3 or S5 (`sequence_parallel`).
+    Sequence,
+}
+
+/// Which part of a training step's examples a rank computes: part `index`
+/// of `count` equal, consecutive parts of the global batch (data
+/// parallelism) or of every sequence (sequence parallelism).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This part, 0-based.
     pub index: usize,
-    /// Number of parts (ranks); it divides the batch.
+    /// Number of parts (ranks).
     pub count: usize,
 }
 
@@ -185,6 +200,21 @@ pub trait Objective<B: AutodiffBackend>: Sync {
         batch: Self::Batch,
         device: &B::Device,
     ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)>;
+    /// The gradients of a training batch's loss (this rank's part of the
+    /// step, in `group`) and its tally: by default [`Objective::train_step`]'s
+    /// loss through one backward pass. Objectives whose ranks exchange
+    /// more than the loop's sum of gradients (sequence parallelism) do
+    /// that exchange here.
+    fn gradients(
+        &self,
+        model: &Self::Model,
+        batch: Self::Batch,
+        device: &B::Device,
+        group: &dyn Collective,
+    ) -> Result<(GradientsParams, PendingTally<B::InnerBackend>)> {
+        let _ = group;
+        backward_of(self, model, batch, device)
+    }
     /// The tally of `shard`'s part of a split, without gradients
     /// ([`Shard::WHOLE`]: the whole split).
     fn evaluate(
@@ -194,4 +224,16 @@ pub trait Objective<B: AutodiffBackend>: Sync {
         shard: Shard,
         device: &B::Device,
     ) -> Result<Tally>;
+}
+
+/// The default [`Objective::gradients`]: the gradients of
+/// [`Objective::train_step`]'s loss, by one backward pass.
+pub fn backward_of<B: AutodiffBackend, O: Objective<B> + ?Sized>(
+    objective: &O,
+    model: &O::Model,
+    batch: O::Batch,
+    device: &B::Device,
+) -> Result<(GradientsParams, PendingTally<B::InnerBackend>)> {
+    let (loss, tally) = objective.train_step(model, batch, device)?;
+    Ok((GradientsParams::from_grads(loss.backward(), model), tally))
 }

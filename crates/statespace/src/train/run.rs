@@ -8,7 +8,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -20,11 +19,11 @@ use super::config::TrainConfig;
 use super::data_parallel::{all_reduce_grads, broadcast_params};
 use super::forecast::Forecasting;
 use super::lm::LanguageModeling;
-use super::objective::{Goal, Objective, PendingTally, Shard, Tally};
+use super::objective::{Goal, Objective, Parallelism, PendingTally, Shard, Tally};
 use super::optim::{AdamW, step};
 use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
-use crate::host_pool::on_pool_if;
+use crate::host_pool::{OwnPool, on_own_pool_if};
 use crate::io::write_atomic;
 use crate::ops::SsmBackend;
 use crate::tasks::{Split, TaskConfig};
@@ -227,27 +226,45 @@ where
     B: AutodiffBackend + SsmBackend,
     B::InnerBackend: SsmBackend,
 {
-    train_data_parallel::<B>(config, run, resume, std::slice::from_ref(device), observer)
+    train_parallel::<B>(
+        config,
+        run,
+        resume,
+        std::slice::from_ref(device),
+        Parallelism::Data,
+        observer,
+    )
 }
 
-/// [`train`] data-parallel over `devices`, one rank per device, each rank a
-/// thread of this process: every step's batch (`schedule.batch_size`, the
-/// global batch) is split into equal parts, each rank computes the
-/// gradient of its part, and the gradients are summed through host memory
-/// ([`LocalGroup`]) before the same AdamW step on every rank. Every rank
-/// validates its part of the validation split; rank 0 writes the run's
-/// files, tests the best checkpoint and reports to `observer`.
+/// [`train`] on `devices`, one rank per device, each rank a thread of
+/// this process, the work of every step split between them as
+/// `parallelism` says:
+///
+/// - [`Parallelism::Data`]: every step's batch (`schedule.batch_size`, the
+///   global batch) is split into equal parts, one per rank;
+/// - [`Parallelism::Sequence`] (language models with a Mamba, Mamba-2,
+///   Mamba-3 or causal S5 mixer): every sequence of the batch is split
+///   into consecutive parts, one per rank, the recurrent states passing
+///   from rank to rank (`sequence_parallel`).
+///
+/// Each rank computes the gradient of its part, the gradients are summed
+/// through host memory ([`LocalGroup`]), and every rank takes the same
+/// AdamW step. Every rank validates its part of the validation split's
+/// batches; rank 0 writes the run's files, tests the best checkpoint and
+/// reports to `observer`.
 ///
 /// With the global batch kept, the run takes the same steps as one device
 /// on the whole batch (to float rounding: the sums are reassociated), and
-/// a run can be resumed on any number of devices. Dropout draws differ per
-/// rank, and burn's CPU backend draws them from one generator shared by
-/// the threads, so CPU runs with dropout are not reproducible.
-pub fn train_data_parallel<B>(
+/// a run can be resumed on any number of devices, split either way.
+/// Dropout draws differ per rank, and burn's CPU backend draws them from
+/// one generator shared by the threads, so CPU runs with dropout are not
+/// reproducible.
+pub fn train_parallel<B>(
     config: &TrainConfig,
     run: &RunDir,
     resume: bool,
     devices: &[B::Device],
+    parallelism: Parallelism,
     observer: &mut dyn Observer,
 ) -> Result<Summary>
 where
@@ -259,13 +276,22 @@ where
         return Err(Error::config("devices", "needs at least one device"));
     }
     let batch = config.schedule.batch_size;
-    if !batch.is_multiple_of(ranks) {
-        return Err(Error::config(
-            "schedule.batch_size",
-            format!(
-                "the global batch of {batch} does not split into {ranks} equal parts (one per device)"
-            ),
-        ));
+    match parallelism {
+        Parallelism::Data if !batch.is_multiple_of(ranks) => {
+            return Err(Error::config(
+                "schedule.batch_size",
+                format!(
+                    "the global batch of {batch} does not split into {ranks} equal parts (one per device)"
+                ),
+            ));
+        }
+        Parallelism::Sequence if !matches!(config.task, TaskConfig::Lm(_)) => {
+            return Err(Error::config(
+                "task.kind",
+                "sequence parallelism splits the sequences of language models (kind = \"lm\"); split the batch for other tasks (data parallelism)",
+            ));
+        }
+        _ => {}
     }
     if resume && !run.config().is_file() {
         return Err(Error::config(
@@ -281,7 +307,7 @@ where
             fit_ranks::<B, _>(&objective, config, run, resume, devices, observer)
         }
         TaskConfig::Lm(_) => {
-            let objective = LanguageModeling::new(config)?;
+            let objective = LanguageModeling::new(config)?.split_by(parallelism, ranks)?;
             fit_ranks::<B, _>(&objective, config, run, resume, devices, observer)
         }
         _ => {
@@ -517,8 +543,13 @@ where
         let mut recent = PendingTally::<B::InnerBackend>::default();
         let mut recent_from = first_step;
         let mut last_read = Instant::now();
-        // One rank drives the pool alone (see host_pool::on_pool).
-        let alone = collective.size() == 1;
+        // A single rank runs its steps on a pool of its own (host_pool);
+        // ranks run theirs on their own threads.
+        let pool = if collective.size() == 1 {
+            Some(OwnPool::new()?)
+        } else {
+            None
+        };
         for s in first_step..=total {
             if stop {
                 break;
@@ -534,18 +565,16 @@ where
                 device,
                 seed.wrapping_mul(0x9E37_79B9).wrapping_add(s) ^ rank_bits,
             );
-            // The step's work on a pool worker when this is the only rank
-            // (host_pool), the gradient exchange outside: it waits for the
-            // other ranks.
-            let (stepped, grads, tally) = on_pool_if(alone, move || -> Result<_> {
-                let (loss, tally) = objective.train_step(&model, batch, device)?;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
+            // The step's work on the pool when this is the only rank, the
+            // gradient exchange outside: it waits for the other ranks.
+            let (stepped, grads, tally) = on_own_pool_if(pool.as_ref(), move || -> Result<_> {
+                let (grads, tally) = objective.gradients(&model, batch, device, collective)?;
                 Ok((model, grads, tally))
             })?;
             let grads = all_reduce_grads::<B, _>(&stepped, grads, tally.count(), collective)?;
             let lr_scale = schedule.factor(s);
             let adamw = &mut optim;
-            model = on_pool_if(alone, move || {
+            model = on_own_pool_if(pool.as_ref(), move || {
                 step::<B, _>(adamw, stepped, &grads, lr_scale).0
             });
             window.add(tally.clone());

@@ -11,7 +11,7 @@ use burn::backend::{Autodiff, Flex};
 use statespace::error::Error;
 use statespace::train::run::read_metrics;
 use statespace::train::{
-    MetricRow, Observer, RunDir, Summary, TrainConfig, train, train_data_parallel,
+    MetricRow, Observer, Parallelism, RunDir, Summary, TrainConfig, train, train_parallel,
 };
 
 use crate::common::{Quiet, training_turn, word_corpus};
@@ -76,13 +76,23 @@ eval_every = 3
     )
 }
 
+/// [`train_parallel`] with the batch split between the ranks.
+fn data_parallel(
+    config: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    devices: &[burn_flex::FlexDevice],
+    observer: &mut dyn Observer,
+) -> statespace::error::Result<Summary> {
+    train_parallel::<B>(config, run, resume, devices, Parallelism::Data, observer)
+}
+
 /// Trains `config` in a fresh folder on `ranks` simulated devices.
 fn run_on(config: &TrainConfig, dir: &Path, ranks: usize) -> (Summary, RunDir) {
     let run = RunDir::new(dir.to_path_buf());
     let devices = vec![Default::default(); ranks];
     let summary =
-        train_data_parallel::<B>(config, &run, false, &devices, &mut Quiet { stop_at: None })
-            .unwrap();
+        data_parallel(config, &run, false, &devices, &mut Quiet { stop_at: None }).unwrap();
     (summary, run)
 }
 
@@ -142,7 +152,7 @@ fn a_run_resumes_on_another_number_of_ranks() {
     // Two ranks to the first checkpoint, then four to the end.
     let run = RunDir::new(dir.join("split"));
     let devices = vec![Default::default(); 2];
-    let err = train_data_parallel::<B>(
+    let err = data_parallel(
         &config,
         &run,
         false,
@@ -153,8 +163,7 @@ fn a_run_resumes_on_another_number_of_ranks() {
     assert!(matches!(err, Error::Interrupted { step: 4 }), "{err}");
     let devices = vec![Default::default(); 4];
     let resumed =
-        train_data_parallel::<B>(&config, &run, true, &devices, &mut Quiet { stop_at: None })
-            .unwrap();
+        data_parallel(&config, &run, true, &devices, &mut Quiet { stop_at: None }).unwrap();
     assert_close_runs(&whole.metrics, &resumed.metrics, 1e-4, "resumed on 4 ranks");
 }
 
@@ -164,7 +173,7 @@ fn a_batch_that_does_not_split_and_a_failing_rank_are_errors() {
     let dir = scratch("errors");
     let config = TrainConfig::from_toml(CLASSIFIER, &[]).unwrap();
     let devices = vec![Default::default(); 3];
-    let err = train_data_parallel::<B>(
+    let err = data_parallel(
         &config,
         &RunDir::new(dir.join("three")),
         false,
@@ -177,7 +186,7 @@ fn a_batch_that_does_not_split_and_a_failing_rank_are_errors() {
     // too, and the error is rank 0's own.
     let (_, taken) = run_on(&config, &dir.join("taken"), 1);
     let devices = vec![Default::default(); 2];
-    let err = train_data_parallel::<B>(
+    let err = data_parallel(
         &config,
         &taken,
         false,
@@ -206,7 +215,7 @@ fn a_rank_that_panics_stops_the_others_instead_of_leaving_them_waiting() {
     let run = RunDir::new(dir.join("run"));
     let devices = vec![Default::default(); 2];
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train_data_parallel::<B>(&config, &run, false, &devices, &mut Panicking)
+        data_parallel(&config, &run, false, &devices, &mut Panicking)
     }));
     assert!(outcome.is_err(), "the panic reaches the caller");
 }

@@ -38,6 +38,7 @@ mod s4_conv_semantics;
 mod s4_golden;
 mod selective_scan_golden;
 mod selective_scan_properties;
+mod sequence_parallel;
 mod series_classification;
 mod spacetime_golden;
 mod ssd_golden;
