@@ -14,7 +14,7 @@ use statespace::train::{
     MetricRow, Observer, Parallelism, RunDir, Summary, TrainConfig, train, train_parallel,
 };
 
-use crate::common::{Quiet, training_turn, word_corpus};
+use crate::common::{Quiet, assert_close_runs, training_turn, word_corpus};
 
 type B = Autodiff<Flex>;
 
@@ -94,22 +94,6 @@ fn run_on(config: &TrainConfig, dir: &Path, ranks: usize) -> (Summary, RunDir) {
     let summary =
         data_parallel(config, &run, false, &devices, &mut Quiet { stop_at: None }).unwrap();
     (summary, run)
-}
-
-/// Every number of two runs' metrics agrees to `tol` (relative).
-fn assert_close_runs(a: &[MetricRow], b: &[MetricRow], tol: f64, what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: rows");
-    for (x, y) in a.iter().zip(b) {
-        assert_eq!((x.step, &x.split), (y.step, &y.split), "{what}");
-        for (u, v) in [(x.loss, y.loss), (x.metric, y.metric)] {
-            assert!(
-                (u - v).abs() <= tol * u.abs().max(v.abs()).max(1e-3),
-                "{what}: step {} {}: {u} vs {v}",
-                x.step,
-                x.split
-            );
-        }
-    }
 }
 
 #[test]

@@ -26,7 +26,7 @@ use statespace::train::optim::flat_grads;
 use statespace::train::sequence_parallel::Chain;
 use statespace::train::{Parallelism, RunDir, TrainConfig, train, train_parallel};
 
-use crate::common::{Quiet, training_turn, word_corpus};
+use crate::common::{Quiet, assert_close_runs, training_turn, word_corpus};
 
 type B = Autodiff<Flex>;
 
@@ -255,18 +255,12 @@ fn a_run_split_over_sequences_takes_the_steps_of_one_device() {
             &mut Quiet { stop_at: None },
         )
         .unwrap();
-        assert_eq!(split.metrics.len(), single.metrics.len());
-        for (a, b) in single.metrics.iter().zip(&split.metrics) {
-            assert_eq!((a.step, &a.split), (b.step, &b.split));
-            for (u, v) in [(a.loss, b.loss), (a.metric, b.metric)] {
-                assert!(
-                    (u - v).abs() <= 1e-4 * u.abs().max(1e-3),
-                    "{ranks} ranks, step {} {}: {u} vs {v}",
-                    a.step,
-                    a.split
-                );
-            }
-        }
+        assert_close_runs(
+            &single.metrics,
+            &split.metrics,
+            1e-4,
+            &format!("{ranks} ranks"),
+        );
     }
 }
 

@@ -176,3 +176,24 @@ pub fn word_corpus(dir: &std::path::Path, seed: u64, words: usize) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Every number of two runs' metrics agrees to `tol` (relative).
+pub fn assert_close_runs(
+    a: &[statespace::train::MetricRow],
+    b: &[statespace::train::MetricRow],
+    tol: f64,
+    what: &str,
+) {
+    assert_eq!(a.len(), b.len(), "{what}: rows");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!((x.step, &x.split), (y.step, &y.split), "{what}");
+        for (u, v) in [(x.loss, y.loss), (x.metric, y.metric)] {
+            assert!(
+                (u - v).abs() <= tol * u.abs().max(v.abs()).max(1e-3),
+                "{what}: step {} {}: {u} vs {v}",
+                x.step,
+                x.split
+            );
+        }
+    }
+}
