@@ -51,7 +51,8 @@ impl OwnPool {
 
     /// Runs `work` on a worker of this pool, its loops split over this
     /// pool's workers, and returns its result; the calling thread blocks
-    /// until then.
+    /// until then. Call it from a thread outside every rayon pool: a
+    /// worker of another pool would take other work while it waits.
     pub fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
         self.0.install(work)
     }

@@ -91,22 +91,26 @@ pub struct Windows {
 
 impl Windows {
     /// Positions `part` of every window (a part of each sequence, for
-    /// sequence parallelism); `part` must lie within the windows' length.
-    pub fn positions(&self, part: Range<usize>) -> Windows {
+    /// sequence parallelism); fails unless `part` is a non-empty range
+    /// within the windows' length.
+    pub fn positions(&self, part: Range<usize>) -> Result<Windows> {
         let len = self.inputs.len() / self.count.max(1);
-        if len == 0 {
-            return self.clone();
+        if part.is_empty() || part.end > len {
+            return Err(Error::config(
+                "positions",
+                format!("{part:?} is not a non-empty part of windows of {len} positions"),
+            ));
         }
         let cut = |rows: &[i64]| -> Vec<i64> {
             rows.chunks(len)
                 .flat_map(|row| row[part.clone()].iter().copied())
                 .collect()
         };
-        Windows {
+        Ok(Windows {
             inputs: cut(&self.inputs),
             targets: cut(&self.targets),
             count: self.count,
-        }
+        })
     }
 }
 

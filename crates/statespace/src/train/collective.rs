@@ -106,7 +106,7 @@ struct Round {
 }
 
 /// What the error of an aborted group names.
-const ABORTED: &str = "data-parallel group";
+const ABORTED: &str = "parallel group";
 
 /// One member of a group of ranks that are threads of one process.
 #[derive(Debug, Clone)]

@@ -25,6 +25,32 @@ pub struct LanguageModeling {
     model: LmConfig,
     batch: usize,
     parallelism: Parallelism,
+    /// Positions per forward pass when evaluating (`None`: whole windows).
+    eval_part: Option<usize>,
+}
+
+/// Checks that `config` (an `lm` task) can be split between `ranks` ranks
+/// as `parallelism` says, without reading the corpus: by sequences, every
+/// rank needs at least one position and the mixer's state must be one the
+/// ranks can carry.
+pub fn check_split(config: &TrainConfig, parallelism: Parallelism, ranks: usize) -> Result<()> {
+    if parallelism == Parallelism::Data {
+        return Ok(());
+    }
+    let len = text_task(config)?.seq_len;
+    if len < ranks {
+        return Err(Error::config(
+            "task.seq_len",
+            format!("{len} positions do not split into {ranks} parts (one per rank)"),
+        ));
+    }
+    if !model_config(config)?.mixer.state_is_carried() {
+        return Err(Error::config(
+            "model.mixer",
+            "sequence parallelism carries the state of Mamba, Mamba-2, Mamba-3 and causal S5 mixers only; split the batch instead (data parallelism)",
+        ));
+    }
+    Ok(())
 }
 
 /// The `lm` task of `config`, or an error naming `task.kind`.
@@ -56,30 +82,22 @@ impl LanguageModeling {
             model,
             batch: config.schedule.batch_size,
             parallelism: Parallelism::Data,
+            eval_part: None,
         })
     }
 
     /// The objective with training steps split between `ranks` ranks as
-    /// `parallelism` says. Sequence parallelism needs at least one position
-    /// per rank and a mixer whose state the ranks can carry.
-    pub fn split_by(mut self, parallelism: Parallelism, ranks: usize) -> Result<Self> {
-        if parallelism == Parallelism::Sequence {
-            let len = self.data.seq_len();
-            if len < ranks {
-                return Err(Error::config(
-                    "task.seq_len",
-                    format!("{len} positions do not split into {ranks} parts (one per rank)"),
-                ));
-            }
-            if !self.model.mixer.state_is_carried() {
-                return Err(Error::config(
-                    "model.mixer",
-                    "sequence parallelism carries the state of Mamba, Mamba-2, Mamba-3 and causal S5 mixers only; split the batch instead (data parallelism)",
-                ));
-            }
-        }
+    /// `parallelism` says (checked by [`check_split`]). Split by sequences,
+    /// evaluation reads its windows in parts of the training parts' length,
+    /// carrying the recurrent state, so it needs no more memory than a
+    /// training step of one rank.
+    pub fn with_parallelism(mut self, parallelism: Parallelism, ranks: usize) -> Self {
         self.parallelism = parallelism;
-        Ok(self)
+        self.eval_part = match parallelism {
+            Parallelism::Data => None,
+            Parallelism::Sequence => Some(self.data.seq_len().div_ceil(ranks.max(1))),
+        };
+        self
     }
 
     /// The corpus.
@@ -139,9 +157,39 @@ impl LanguageModeling {
         let part = shard.range(batches.len());
         let mut total = PendingTally::default();
         for windows in batches.into_iter().skip(part.start).take(part.len()) {
-            total.add(self.nll(model, windows, split, device)?.1);
+            match self.eval_part {
+                None => total.add(self.nll(model, windows, split, device)?.1),
+                Some(part) => total.add(self.nll_in_parts(model, &windows, part, split, device)?),
+            }
         }
         Ok(total.read())
+    }
+
+    /// The tally of [`LanguageModeling::nll`], the windows read `part`
+    /// positions at a time with the recurrent state carried between parts.
+    fn nll_in_parts<B: SsmBackend>(
+        &self,
+        model: &LanguageModel<B>,
+        windows: &Windows,
+        part: usize,
+        split: Split,
+        device: &B::Device,
+    ) -> Result<PendingTally<B>> {
+        let len = windows.inputs.len() / windows.count.max(1);
+        let mut state = model.initial_state(windows.count)?;
+        let mut total = PendingTally::default();
+        for start in (0..len).step_by(part.max(1)) {
+            let chunk = windows.positions(start..(start + part).min(len))?;
+            let width = chunk.inputs.len() / chunk.count;
+            let tokens = Tensor::<B, 2, Int>::from_data(
+                TensorData::new(chunk.inputs, [chunk.count, width]),
+                device,
+            );
+            let (logits, next) = model.forward_with_state(&state, tokens)?;
+            state = next;
+            total.add(self.nll_of(logits, chunk.targets, split, device)?.1);
+        }
+        Ok(total)
     }
 }
 
@@ -175,7 +223,7 @@ where
             Parallelism::Sequence => self
                 .data
                 .train_windows(seed, self.batch, step, 0..self.batch)
-                .positions(shard.range(self.data.seq_len())),
+                .positions(shard.range(self.data.seq_len()))?,
         })
     }
 

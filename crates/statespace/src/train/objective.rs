@@ -152,8 +152,9 @@ pub enum Parallelism {
 }
 
 /// Which part of a training step's examples a rank computes: part `index`
-/// of `count` equal, consecutive parts of the global batch (data
-/// parallelism) or of every sequence (sequence parallelism).
+/// of `count` consecutive parts of the global batch (data parallelism,
+/// where the parts are equal) or of every sequence (sequence parallelism,
+/// where their lengths differ by at most one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This part, 0-based.

@@ -293,6 +293,9 @@ where
         }
         _ => {}
     }
+    if let TaskConfig::Lm(_) = config.task {
+        super::lm::check_split(config, parallelism, ranks)?;
+    }
     if resume && !run.config().is_file() {
         return Err(Error::config(
             "resume",
@@ -307,7 +310,7 @@ where
             fit_ranks::<B, _>(&objective, config, run, resume, devices, observer)
         }
         TaskConfig::Lm(_) => {
-            let objective = LanguageModeling::new(config)?.split_by(parallelism, ranks)?;
+            let objective = LanguageModeling::new(config)?.with_parallelism(parallelism, ranks);
             fit_ranks::<B, _>(&objective, config, run, resume, devices, observer)
         }
         _ => {
@@ -386,7 +389,7 @@ where
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
                     Err(Error::Numerical {
-                        what: "data-parallel rank".into(),
+                        what: "parallel rank".into(),
                         message: "a rank's thread panicked".into(),
                     })
                 })
