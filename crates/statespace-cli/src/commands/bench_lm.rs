@@ -7,15 +7,22 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::optim::GradientsParams;
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statespace::decode::WeightFormat;
-use statespace::ops::mean_cross_entropy;
+use statespace::ops::{SsmBackend, mean_cross_entropy};
+use statespace::tasks::text::Windows;
+use statespace::train::collective::{Collective, LocalGroup};
+use statespace::train::data_parallel::all_reduce_grads;
+use statespace::train::objective::Shard;
 use statespace::train::optim::{AdamW, OptimConfig, step};
+use statespace::train::sequence_parallel::Chain;
 
 use super::bench::{median, shapes};
-use crate::device::{DeviceKind, with_backend};
+use super::train::Split;
+use crate::device::{DeviceKind, RankDevices, with_backend};
 
 /// Arguments of `ssm bench train-lm`.
 #[derive(clap::Args)]
@@ -38,6 +45,15 @@ pub struct TrainLmArgs {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceKind,
+    /// Ranks, each on its part of every step (`--split`), gradients summed
+    /// through host memory: GPUs 0..N with `--device cuda`; threads sharing
+    /// the cores with `--device cpu`. `--batch` stays the global batch.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    devices: usize,
+    /// How `--devices` ranks split a step: parts of the batch or of every
+    /// sequence.
+    #[arg(long, value_enum, default_value = "batch")]
+    split: Split,
 }
 
 /// Arguments of `ssm bench decode`.
@@ -86,51 +102,138 @@ fn one_shape(model: &str, layers: Option<usize>) -> Result<statespace::models::L
     Ok(found.remove(0).1)
 }
 
-/// Forward, next-token cross-entropy, backward and AdamW on random tokens;
-/// prints tokens per second.
+/// Forward, next-token cross-entropy, backward and AdamW on random tokens,
+/// on `--devices` ranks split as `--split` says; prints the global batch's
+/// tokens per second.
 pub fn train_lm(args: TrainLmArgs) -> Result<()> {
     let config = one_shape(&args.model, args.layers)?;
     let (batch, len) = (args.batch.max(1), args.len.max(2));
-    with_backend!(args.device, |B, device| {
-        type A = Autodiff<B>;
-        let mut model = config.init::<A>(
-            &device,
-            &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
-        )?;
-        let mut adam = AdamW::new(OptimConfig::default());
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let mut times = Vec::with_capacity(args.steps.max(1));
-        for s in 0..args.steps.max(1) + 2 {
-            let ids: Vec<i64> = (0..batch * (len + 1))
-                .map(|_| rng.random_range(0..config.vocab_size as i64))
-                .collect();
-            let ids =
-                Tensor::<A, 2, Int>::from_data(TensorData::new(ids, [batch, len + 1]), &device);
-            let start = Instant::now();
-            let inputs = ids.clone().narrow(1, 0, len);
-            let targets = ids.narrow(1, 1, len).reshape([batch * len]);
-            let logits = model
-                .forward(inputs)?
-                .reshape([batch * len, config.vocab_size]);
-            let loss = mean_cross_entropy(logits, targets)?;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = step::<A, _>(&mut adam, model, &grads, 1.0).0;
-            // Wait for the step's kernels (GPU launches are asynchronous).
-            let _ = <A as burn::tensor::backend::Backend>::sync(&device);
-            if s >= 2 {
-                times.push(start.elapsed().as_secs_f64());
-            }
+    let ranks = args.devices;
+    match args.split {
+        _ if ranks == 0 => anyhow::bail!("--devices takes at least 1"),
+        Split::Batch if !batch.is_multiple_of(ranks) => {
+            anyhow::bail!(
+                "--batch {batch} does not split into {ranks} equal parts (one per device)"
+            )
         }
-        let median = median(times);
-        println!(
-            "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
-            args.model,
-            args.device,
-            median * 1e3,
-            (batch * len) as f64 / median
-        );
-        Ok::<_, anyhow::Error>(())
-    })
+        Split::Sequence if len < ranks => {
+            anyhow::bail!("--len {len} does not split into {ranks} parts (one per device)")
+        }
+        _ => {}
+    }
+    let times = with_backend!(args.device, |B, device| {
+        let _ = device;
+        let devices = <B as RankDevices>::rank_devices(ranks)?;
+        let group = LocalGroup::new(ranks);
+        let run = |member: &LocalGroup, device| {
+            let out = rank_steps::<Autodiff<B>>(&config, &args, batch, len, device, member);
+            if out.is_err() {
+                member.abort();
+            }
+            out
+        };
+        let times = std::thread::scope(|scope| {
+            let others: Vec<_> = group[1..]
+                .iter()
+                .zip(&devices[1..])
+                .map(|(member, device)| scope.spawn(move || run(member, device)))
+                .collect();
+            let lead = run(&group[0], &devices[0]);
+            for other in others {
+                other
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a rank's thread panicked"))??;
+            }
+            lead
+        })?;
+        Ok::<_, anyhow::Error>(times)
+    })?;
+    let median = median(times);
+    println!(
+        "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"devices\": {ranks}, \"split\": \"{}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
+        args.model,
+        args.device,
+        match args.split {
+            Split::Batch => "batch",
+            Split::Sequence => "sequence",
+        },
+        median * 1e3,
+        (batch * len) as f64 / median
+    );
+    Ok(())
+}
+
+/// One rank's step times (seconds, after 2 warm-up steps): every rank
+/// draws the same global batch of random tokens and computes the gradient
+/// of its part (rows, or positions of every row), the gradients are summed
+/// over `group`, and every rank takes the same AdamW step. A step is timed
+/// from a barrier to the end of its kernels.
+fn rank_steps<A>(
+    config: &statespace::models::LmConfig,
+    args: &TrainLmArgs,
+    batch: usize,
+    len: usize,
+    device: &A::Device,
+    group: &dyn Collective,
+) -> Result<Vec<f64>>
+where
+    A: AutodiffBackend + SsmBackend,
+    A::InnerBackend: SsmBackend,
+{
+    let mut model = config.init::<A>(device, &mut ChaCha8Rng::seed_from_u64(1))?;
+    let mut adam = AdamW::new(OptimConfig::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let shard = Shard {
+        index: group.rank(),
+        count: group.size(),
+    };
+    let mut times = Vec::with_capacity(args.steps.max(1));
+    for s in 0..args.steps.max(1) + 2 {
+        let ids: Vec<i64> = (0..batch * (len + 1))
+            .map(|_| rng.random_range(0..config.vocab_size as i64))
+            .collect();
+        let rows = ids.chunks(len + 1);
+        let whole = Windows {
+            inputs: rows.clone().flat_map(|r| r[..len].to_vec()).collect(),
+            targets: rows.flat_map(|r| r[1..].to_vec()).collect(),
+            count: batch,
+        };
+        let part = match args.split {
+            Split::Batch => {
+                let range = shard.range(batch);
+                Windows {
+                    inputs: whole.inputs[range.start * len..range.end * len].to_vec(),
+                    targets: whole.targets[range.start * len..range.end * len].to_vec(),
+                    count: range.len(),
+                }
+            }
+            Split::Sequence => whole.positions(shard.range(len))?,
+        };
+        group.all_reduce_sum(&mut [0.0])?;
+        let start = Instant::now();
+        let targets = part.targets.len();
+        let labels =
+            Tensor::<A, 1, Int>::from_data(TensorData::new(part.targets, [targets]), device);
+        let grads = if group.size() > 1 && matches!(args.split, Split::Sequence) {
+            let mut chain = Chain::<A>::new(group, device);
+            let logits = model.forward_ids_carried(part.inputs, part.count, &mut chain)?;
+            let loss = mean_cross_entropy(logits.reshape([targets, config.vocab_size]), labels)?;
+            chain.backward(loss, targets)?
+        } else {
+            let logits = model.forward_ids(part.inputs, part.count)?;
+            let loss = mean_cross_entropy(logits.reshape([targets, config.vocab_size]), labels)?;
+            loss.backward()
+        };
+        let grads = GradientsParams::from_grads(grads, &model);
+        let grads = all_reduce_grads::<A, _>(&model, grads, targets, group)?;
+        model = step::<A, _>(&mut adam, model, &grads, 1.0).0;
+        // Wait for the step's kernels (GPU launches are asynchronous).
+        let _ = A::sync(device);
+        if s >= 2 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(times)
 }
 
 /// Greedy decoding of `batch` sequences at once from a one-token prompt;

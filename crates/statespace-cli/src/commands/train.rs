@@ -63,11 +63,21 @@ pub struct Args {
 
 /// How ranks split a training step.
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum Split {
+pub enum Split {
     /// Parts of the batch (data parallelism).
     Batch,
     /// Parts of every sequence (sequence parallelism).
     Sequence,
+}
+
+impl Split {
+    /// The library's name for it.
+    pub fn parallelism(self) -> Parallelism {
+        match self {
+            Split::Batch => Parallelism::Data,
+            Split::Sequence => Parallelism::Sequence,
+        }
+    }
 }
 
 struct Bar {
@@ -275,16 +285,12 @@ pub fn run(args: Args) -> Result<()> {
     let result = with_backend!(args.device, |B, device| {
         let _ = device;
         let devices = <B as RankDevices>::rank_devices(args.devices)?;
-        let parallelism = match args.split {
-            Split::Batch => Parallelism::Data,
-            Split::Sequence => Parallelism::Sequence,
-        };
         Ok::<_, anyhow::Error>(train_parallel::<Autodiff<B>>(
             &config,
             &run_dir,
             resume,
             &devices,
-            parallelism,
+            args.split.parallelism(),
             &mut observer,
         ))
     })?;

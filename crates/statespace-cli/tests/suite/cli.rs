@@ -607,7 +607,7 @@ fn generate_reads_a_long_prompt_from_a_file() {
 /// its JSON line (the speeds themselves are benchmarks, not tests).
 #[test]
 fn every_bench_subcommand_runs_at_small_sizes() {
-    let cases: [(&[&str], &[&str]); 5] = [
+    let cases: [(&[&str], &[&str]); 6] = [
         (
             &[
                 "bench",
@@ -653,6 +653,27 @@ fn every_bench_subcommand_runs_at_small_sizes() {
                 "1",
             ],
             &["\"what\": \"train_lm\"", "tokens_per_s"],
+        ),
+        (
+            &[
+                "bench",
+                "train-lm",
+                "--model",
+                "mamba2-130m",
+                "--batch",
+                "1",
+                "--len",
+                "6",
+                "--steps",
+                "1",
+                "--layers",
+                "1",
+                "--devices",
+                "2",
+                "--split",
+                "sequence",
+            ],
+            &["\"devices\": 2, \"split\": \"sequence\"", "tokens_per_s"],
         ),
         (
             &[

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Issue 23's scaling table in one device command (a kind with several GPUs):
+# language-model training tokens/s of the mamba-130m shape on 1, 2, 4 and 8
+# GPUs (as many as are visible), split by batch (weak scaling: 8 sequences
+# per GPU; strong scaling: a global batch of 32) and by sequence (one batch
+# of 4 sequences of 8192 tokens over the GPUs), each GPU's peak memory from
+# nvidia-smi sampled every 200 ms. Layout: .carry/bins/ssm.xz (a
+# `--features cuda` build). Writes $OUT/scaling.jsonl (one line per run, with
+# the peak memory appended) and $OUT/scaling.log.
+#   bash bench/peers/run_gpu_scaling.sh            # every count up to the GPUs here
+#   COUNTS="1 2" STEPS=3 bash bench/peers/run_gpu_scaling.sh
+set -u -o pipefail
+OUT=${OUT:-.}
+source "$(dirname "$0")/unpack_bins.sh"
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader | wc -l)
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/scaling.log
+COUNTS=${COUNTS:-"1 2 4 8"}
+STEPS=${STEPS:-5}
+
+# Runs `ssm bench train-lm ARGS` and appends its JSON line, with each GPU's
+# peak memory (MiB) while it ran, to scaling.jsonl.
+run() {
+  local samples=$OUT/.mem.csv
+  nvidia-smi --query-gpu=index,memory.used --format=csv,noheader,nounits -lms 200 > $samples 2>/dev/null &
+  local sampler=$!
+  local line
+  line=$(timeout 280 .carry/ssm bench train-lm --device cuda --steps $STEPS "$@" 2>>$OUT/scaling.log | tail -1)
+  local rc=$?
+  kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
+  local peaks
+  peaks=$(awk -F', *' '{ if ($2 > m[$1]) m[$1] = $2; if ($1 > n) n = $1 }
+    END { s = ""; for (i = 0; i <= n; i++) s = s (i ? ", " : "") (m[i] + 0); print "[" s "]" }' $samples)
+  echo "rc=$rc $* -> $line peak_mib=$peaks" | tee -a $OUT/scaling.log
+  [ -n "$line" ] && echo "${line%\}}, \"peak_mib_per_gpu\": $peaks}" >> $OUT/scaling.jsonl
+}
+
+for n in $COUNTS; do
+  [ "$n" -gt "$gpus" ] && continue
+  date -u >> $OUT/scaling.log
+  run --devices $n --split batch --batch $((8 * n)) --len 1024    # weak
+  run --devices $n --split batch --batch 32 --len 1024            # strong
+  run --devices $n --split sequence --batch 4 --len 8192          # one long batch over the GPUs
+done
+date -u >> $OUT/scaling.log
