@@ -182,6 +182,10 @@ pub fn run(args: Args) -> Result<()> {
                 &mut checks,
                 statespace::parity::op_checks::<Autodiff<B>>(&device)?,
             );
+            emit(
+                &mut checks,
+                statespace::parity::sequence_parallel_checks::<Autodiff<B>>(&device)?,
+            );
             #[cfg(feature = "cuda")]
             emit(
                 &mut checks,

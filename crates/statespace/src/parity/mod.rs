@@ -38,6 +38,7 @@ mod prefix_sum;
 mod rotary;
 mod scan2d;
 mod selective_scan;
+mod sequence_parallel;
 mod spectral;
 mod ssd;
 mod vandermonde;
@@ -45,6 +46,7 @@ mod vandermonde;
 #[cfg(feature = "cuda")]
 pub use decode::gpu_decode_checks;
 pub use selective_scan::{ScanCase, scan_cases, selective_scan_checks};
+pub use sequence_parallel::sequence_parallel_checks;
 pub use ssd::{SsdCase, ssd_cases, ssd_checks};
 
 /// Tolerance of f32 ops against the CPU.

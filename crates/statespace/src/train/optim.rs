@@ -165,7 +165,7 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for GradVisitor<'_, B::InnerBackend> {
 
 /// Every gradient in `grads` of a parameter of `module`, flattened, in the
 /// module's visiting order.
-pub fn flat_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
+pub(crate) fn flat_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: &GradientsParams,
 ) -> Vec<Tensor<B::InnerBackend, 1>> {
