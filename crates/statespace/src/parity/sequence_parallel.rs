@@ -211,9 +211,10 @@ where
     ))
 }
 
-/// For each carried mixer, the gradient of 2, 3 and 5 ranks on parts of 3
-/// sequences of 14 positions against one rank on the whole sequences,
-/// within [`TOLERANCE_F32`] (norm-relative).
+/// For each carried mixer, the gradient of 2, 3, 5 and 14 ranks (one
+/// position each: the one-token paths) on parts of 3 sequences of 14
+/// positions against one rank on the whole sequences, within
+/// [`TOLERANCE_F32`] (norm-relative).
 pub fn sequence_parallel_checks<B>(device: &B::Device) -> Result<Vec<Check>>
 where
     B: AutodiffBackend + SsmBackend,
@@ -223,7 +224,7 @@ where
     for (name, mixer) in mixers() {
         let model = model::<B>(mixer, device)?;
         let single = whole_gradient(&model, &whole, device)?;
-        for ranks in [2, 3, 5] {
+        for ranks in [2, 3, 5, 14] {
             let split = split_gradient(&model, &whole, ranks, device, true)?;
             checks.push(Check::new(
                 format!("sequence parallel, {name} LM on {ranks} ranks: parameter gradients"),
@@ -248,7 +249,7 @@ mod tests {
     #[test]
     fn split_gradients_equal_the_whole_and_the_control_does_not() {
         let checks = sequence_parallel_checks::<B>(&Default::default()).unwrap();
-        assert_eq!(checks.len(), 12);
+        assert_eq!(checks.len(), 16);
         for check in checks {
             assert!(check.passed(), "{check}");
             assert!(check.error > 0.0, "summed in another order: {check}");
