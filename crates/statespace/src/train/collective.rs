@@ -88,21 +88,101 @@ struct Shared {
     size: usize,
 }
 
-/// The reduction in progress.
+/// A member's buffer in a reduction, shared with the members that sum it.
+#[derive(Debug, Clone)]
+enum Buffer {
+    F32(Arc<Vec<f32>>),
+    F64(Arc<Vec<f64>>),
+}
+
+/// A float type the group sums: every element is added in f64, in rank
+/// order, and rounded once.
+trait Summand: Copy + Send + Sync + 'static {
+    fn wide(self) -> f64;
+    fn narrow(sum: f64) -> Self;
+    fn buffer(values: Vec<Self>) -> Buffer;
+    /// The values of `buffer`, if it holds this type.
+    fn values(buffer: &Buffer) -> Option<&Arc<Vec<Self>>>;
+}
+
+impl Summand for f32 {
+    fn wide(self) -> f64 {
+        f64::from(self)
+    }
+    fn narrow(sum: f64) -> Self {
+        sum as f32
+    }
+    fn buffer(values: Vec<Self>) -> Buffer {
+        Buffer::F32(Arc::new(values))
+    }
+    fn values(buffer: &Buffer) -> Option<&Arc<Vec<Self>>> {
+        match buffer {
+            Buffer::F32(v) => Some(v),
+            Buffer::F64(_) => None,
+        }
+    }
+}
+
+impl Summand for f64 {
+    fn wide(self) -> f64 {
+        self
+    }
+    fn narrow(sum: f64) -> Self {
+        sum
+    }
+    fn buffer(values: Vec<Self>) -> Buffer {
+        Buffer::F64(Arc::new(values))
+    }
+    fn values(buffer: &Buffer) -> Option<&Arc<Vec<Self>>> {
+        match buffer {
+            Buffer::F64(v) => Some(v),
+            Buffer::F32(_) => None,
+        }
+    }
+}
+
+/// Where the reduction in progress is.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Members hand in their buffers.
+    #[default]
+    Collect,
+    /// Every buffer is in: each member sums its slice of the elements.
+    Sum,
+    /// Every slice is summed: each member copies them all out.
+    Gather,
+}
+
+/// The reduction in progress, and the messages in flight.
 #[derive(Debug, Default)]
 struct Round {
-    /// Each member's contribution to the current round.
-    slots: Vec<Option<Vec<f64>>>,
-    /// The sum of the last finished round.
-    result: Vec<f64>,
-    /// Members that have not yet copied `result` out.
-    unread: usize,
-    /// Finished rounds.
-    generation: u64,
+    phase: Phase,
+    /// Each member's buffer (phase `Collect` on).
+    inputs: Vec<Option<Buffer>>,
+    /// Each member's slice of the sum (phase `Sum` on).
+    slices: Vec<Option<Buffer>>,
+    /// Members done with the current phase.
+    done: usize,
     /// A member failed: every call fails from now on.
     aborted: bool,
     /// Messages in flight, oldest first: `mail[from * size + to]`.
     mail: Vec<VecDeque<Vec<f32>>>,
+}
+
+impl Round {
+    /// Ends the phase once all `size` members are done with it.
+    fn finish_phase(&mut self, size: usize, next: Phase, changed: &Condvar) {
+        self.done += 1;
+        if self.done == size {
+            self.done = 0;
+            self.phase = next;
+            if next == Phase::Collect {
+                self.inputs.iter_mut().for_each(|b| *b = None);
+                self.slices.iter_mut().for_each(|b| *b = None);
+            }
+            changed.notify_all();
+        }
+    }
 }
 
 /// What the error of an aborted group names.
@@ -121,7 +201,8 @@ impl LocalGroup {
     pub fn new(size: usize) -> Vec<LocalGroup> {
         let shared = Arc::new(Shared {
             state: Mutex::new(Round {
-                slots: vec![None; size],
+                inputs: vec![None; size],
+                slices: vec![None; size],
                 mail: vec![VecDeque::new(); size * size],
                 ..Round::default()
             }),
@@ -149,52 +230,95 @@ impl LocalGroup {
         matches!(error, Error::Numerical { what, .. } if what == ABORTED)
     }
 
-    /// Sums `values` over the group: contributions are added in rank
-    /// order by the last member to arrive, so every member gets the same
-    /// bits whatever the arrival order.
-    fn reduce(&self, values: &mut [f64]) -> Result<()> {
-        let shared = &*self.shared;
+    /// Sums `values` over the group, every element added in f64 in rank
+    /// order and rounded once, so every member gets the same bits whatever
+    /// the arrival order. The members share the work: each sums a slice of
+    /// the elements (a reduce-scatter), then copies every slice out (an
+    /// all-gather); the lock is held only to hand buffers over.
+    fn reduce<T: Summand>(&self, values: &mut [T]) -> Result<()> {
+        let (shared, size, me) = (&*self.shared, self.shared.size, self.rank);
+        let own = T::buffer(values.to_vec());
         let round = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        // The previous round's result must be read by everyone first.
-        let mut round = wait_until(&shared.changed, round, |r| r.unread == 0);
+        // The previous reduction must be over for every member first.
+        let mut round = wait_until(&shared.changed, round, |r| {
+            r.phase == Phase::Collect && r.inputs[me].is_none()
+        });
         if round.aborted {
             return Err(Self::aborted());
         }
-        if let Some(len) = round.slots.iter().flatten().next().map(Vec::len)
-            && len != values.len()
+        let other = round.inputs.iter().flatten().next().map(|b| match b {
+            Buffer::F32(v) => (v.len(), "f32"),
+            Buffer::F64(v) => (v.len(), "f64"),
+        });
+        let mine = match &own {
+            Buffer::F32(_) => "f32",
+            Buffer::F64(_) => "f64",
+        };
+        if let Some((len, kind)) = other
+            && (len != values.len() || kind != mine)
         {
             round.aborted = true;
             shared.changed.notify_all();
             return Err(Error::Shape {
-                tensor: format!("all-reduce buffer of rank {} (values)", self.rank),
+                tensor: format!(
+                    "all-reduce buffer of rank {me} ({} {mine} values; another rank gave {kind})",
+                    values.len()
+                ),
                 expected: vec![len],
                 actual: vec![values.len()],
             });
         }
-        round.slots[self.rank] = Some(values.to_vec());
-        let generation = round.generation;
-        if round.slots.iter().all(Option::is_some) {
-            let mut sum = vec![0.0; values.len()];
-            for slot in round.slots.iter_mut() {
-                let part = slot.take().expect("every slot is filled");
-                for (s, v) in sum.iter_mut().zip(part) {
-                    *s += v;
-                }
-            }
-            round.result = sum;
-            round.unread = shared.size;
-            round.generation += 1;
-            shared.changed.notify_all();
-        }
-        let mut round = wait_until(&shared.changed, round, |r| r.generation != generation);
+        round.inputs[me] = Some(own);
+        round.finish_phase(size, Phase::Sum, &shared.changed);
+        let round = wait_until(&shared.changed, round, |r| r.phase == Phase::Sum);
         if round.aborted {
             return Err(Self::aborted());
         }
-        values.copy_from_slice(&round.result);
-        round.unread -= 1;
-        if round.unread == 0 {
-            shared.changed.notify_all();
+        let inputs: Vec<Arc<Vec<T>>> = round
+            .inputs
+            .iter()
+            .map(|b| {
+                b.as_ref()
+                    .and_then(T::values)
+                    .expect("every input is in")
+                    .clone()
+            })
+            .collect();
+        drop(round);
+        let n = values.len();
+        let mine = me * n / size..(me + 1) * n / size;
+        let slice: Vec<T> = mine
+            .clone()
+            .map(|i| T::narrow(inputs.iter().fold(0.0, |acc, v| acc + v[i].wide())))
+            .collect();
+        drop(inputs);
+        let mut round = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if round.aborted {
+            return Err(Self::aborted());
         }
+        round.slices[me] = Some(T::buffer(slice));
+        round.finish_phase(size, Phase::Gather, &shared.changed);
+        let round = wait_until(&shared.changed, round, |r| r.phase == Phase::Gather);
+        if round.aborted {
+            return Err(Self::aborted());
+        }
+        let slices: Vec<Arc<Vec<T>>> = round
+            .slices
+            .iter()
+            .map(|b| {
+                b.as_ref()
+                    .and_then(T::values)
+                    .expect("every slice is in")
+                    .clone()
+            })
+            .collect();
+        drop(round);
+        for (k, slice) in slices.iter().enumerate() {
+            values[k * n / size..(k + 1) * n / size].copy_from_slice(slice);
+        }
+        drop(slices);
+        let mut round = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        round.finish_phase(size, Phase::Collect, &shared.changed);
         Ok(())
     }
 }
@@ -225,12 +349,7 @@ impl Collective for LocalGroup {
     }
 
     fn all_reduce_sum_f32(&self, values: &mut [f32]) -> Result<()> {
-        let mut wide: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
-        self.reduce(&mut wide)?;
-        for (v, w) in values.iter_mut().zip(wide) {
-            *v = w as f32;
-        }
-        Ok(())
+        self.reduce(values)
     }
 
     fn send_f32(&self, to: usize, values: &[f32]) -> Result<()> {
@@ -313,6 +432,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn f32_sums_are_added_in_f64_and_rounded_once_on_every_rank() {
+        let group = LocalGroup::new(3);
+        let contribution = |r: usize| -> Vec<f32> {
+            (0..7)
+                .map(|i| match r {
+                    0 => 1e8,
+                    1 => 1.0 + i as f32,
+                    _ => -1e8,
+                })
+                .collect()
+        };
+        let results: Vec<Vec<f32>> = std::thread::scope(|s| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|member| {
+                    s.spawn(move || {
+                        let mut v = contribution(member.rank());
+                        member.all_reduce_sum_f32(&mut v).unwrap();
+                        v
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let expected: Vec<f32> = (0..7).map(|i| 1.0 + i as f32).collect();
+        for r in &results {
+            assert_eq!(r, &expected, "f32 arithmetic would lose the small terms");
+        }
+        // A rank that sums f64 while another sums f32 is an error, not a mix.
+        let group = LocalGroup::new(2);
+        let (a, b) = (&group[0], &group[1]);
+        std::thread::scope(|s| {
+            let first = s.spawn(move || a.all_reduce_sum_f32(&mut [1.0]));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(b.all_reduce_sum(&mut [1.0]).is_err());
+            assert!(first.join().unwrap().is_err());
+        });
     }
 
     #[test]
