@@ -4,7 +4,8 @@
 # GPUs (as many as are visible), split by batch (weak scaling: 8 sequences
 # per GPU; strong scaling: a global batch of 32) and by sequence (one batch
 # of 4 sequences of 8192 tokens over the GPUs), each GPU's peak memory from
-# nvidia-smi sampled every 200 ms. Layout: .carry/bins/ssm.xz (a
+# nvidia-smi sampled every 200 ms; then 2 GPUs with the gradients through host
+# memory instead of NCCL (SSM_NCCL=off), the transport's gain. Layout: .carry/bins/ssm.xz (a
 # `--features cuda` build). Writes $OUT/scaling.jsonl (one line per run, with
 # the peak memory appended) and $OUT/scaling.log.
 #   bash bench/peers/run_gpu_scaling.sh            # every count up to the GPUs here
@@ -12,7 +13,6 @@
 set -u -o pipefail
 OUT=${OUT:-.}
 source "$(dirname "$0")/unpack_bins.sh"
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader | wc -l)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/scaling.log
 COUNTS=${COUNTS:-"1 2 4 8"}
@@ -31,10 +31,13 @@ run() {
   local peaks
   peaks=$(awk -F', *' '{ if ($2 > m[$1]) m[$1] = $2; if ($1 > n) n = $1 }
     END { s = ""; for (i = 0; i <= n; i++) s = s (i ? ", " : "") (m[i] + 0); print "[" s "]" }' $samples)
-  echo "rc=$rc $* -> $line peak_mib=$peaks" | tee -a $OUT/scaling.log
-  [ -n "$line" ] && echo "${line%\}}, \"peak_mib_per_gpu\": $peaks}" >> $OUT/scaling.jsonl
+  local transport=nccl
+  [ "${SSM_NCCL:-}" = off ] && transport=host
+  echo "rc=$rc $* ($transport) -> $line peak_mib=$peaks" | tee -a $OUT/scaling.log
+  [ -n "$line" ] && echo "${line%\}}, \"peak_mib_per_gpu\": $peaks, \"transport\": \"$transport\"}" >> $OUT/scaling.jsonl
 }
 
+echo "SSM_NCCL_LIB=${SSM_NCCL_LIB:-unset}" | tee -a $OUT/scaling.log
 for n in $COUNTS; do
   [ "$n" -gt "$gpus" ] && continue
   date -u >> $OUT/scaling.log
@@ -42,4 +45,8 @@ for n in $COUNTS; do
   run --devices $n --split batch --batch 32 --len 1024            # strong
   run --devices $n --split sequence --batch 4 --len 8192          # one long batch over the GPUs
 done
+# NCCL against the host transport at 2 GPUs (weak scaling's shape).
+if [ "$gpus" -ge 2 ]; then
+  SSM_NCCL=off run --devices 2 --split batch --batch 16 --len 1024
+fi
 date -u >> $OUT/scaling.log

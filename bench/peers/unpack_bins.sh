@@ -1,8 +1,17 @@
 # Sourced by the A/B scripts here: decompresses .carry/bins/{ssm,ssm-prev}.xz
 # (stripped --features cuda builds) to .carry/{ssm,ssm-prev} and points the
-# selftest at .carry/golden.
+# selftest at .carry/golden and ssm at NCCL.
 export SSM_GOLDEN_DIR=$PWD/.carry/golden
 for b in ssm ssm-prev; do
   python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" .carry/bins/$b.xz .carry/$b
   chmod +x .carry/$b
 done
+# NCCL (data-parallel gradients between GPUs): the device image has it only
+# as pip's nvidia-nccl-cu13, libnccl.so.2 in site-packages, off the loader's
+# path.
+if [ -z "${SSM_NCCL_LIB:-}" ]; then
+  nccl=$(python3 -c "import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], 'lib', 'libnccl.so.2'))" 2>/dev/null)
+  [ -f "$nccl" ] && export SSM_NCCL_LIB=$nccl
+fi
+# Multicast stays off on these machines (KINDS.md).
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1

@@ -191,6 +191,8 @@ pub fn run(args: Args) -> Result<()> {
                 &mut checks,
                 statespace::parity::gpu_decode_checks::<B>(&device)?,
             );
+            #[cfg(feature = "cuda")]
+            emit(&mut checks, statespace::parity::nccl_checks::<B>(&device)?);
         }
         Ok::<_, anyhow::Error>(checks)
     })?;

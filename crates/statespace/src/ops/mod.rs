@@ -52,14 +52,15 @@
 //! arithmetic), `matmul/complex.rs` (complex products). What several ops
 //! share lives in `support/` (entry checks, CPU precision and host
 //! helpers, CubeCL launch helpers, the kernels' 32-bit index limit);
-//! `cuda_libs/` holds only the bindings to cuBLAS and cuFFT.
+//! `cuda_libs/` holds only the bindings to cuBLAS, cuFFT and NCCL (the
+//! last used by `train`'s data-parallel transport, not by an op).
 
 pub mod adamw;
 pub mod cauchy;
 pub mod causal_conv1d;
 pub mod cross_entropy;
 #[cfg(feature = "cuda")]
-mod cuda_libs;
+pub(crate) mod cuda_libs;
 pub mod diagonal_kernel;
 pub mod diagonal_scan;
 pub mod dplr_spectrum;

@@ -33,6 +33,8 @@ mod glu;
 mod harness;
 mod layout;
 mod matmul;
+#[cfg(feature = "cuda")]
+mod nccl;
 mod norm;
 mod prefix_sum;
 mod rotary;
@@ -45,6 +47,8 @@ mod vandermonde;
 
 #[cfg(feature = "cuda")]
 pub use decode::gpu_decode_checks;
+#[cfg(feature = "cuda")]
+pub use nccl::nccl_checks;
 pub use selective_scan::{ScanCase, scan_cases, selective_scan_checks};
 pub use sequence_parallel::sequence_parallel_checks;
 pub use ssd::{SsdCase, ssd_cases, ssd_checks};

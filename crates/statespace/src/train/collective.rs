@@ -8,9 +8,10 @@
 //! reduction is the identity). [`LocalGroup`] joins ranks that are threads of
 //! one process through shared memory, summing in rank order: it is what
 //! simulates N ranks on the CPU backend, and what tests prove the
-//! data-parallel loop with. Ranks on separate GPUs use NCCL instead (a
-//! later transport behind the same trait).
+//! data-parallel loop with. Ranks on separate GPUs add NCCL for the
+//! gradients (`nccl_group`, with the `cuda` feature).
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -38,6 +39,16 @@ pub trait Collective: Send + Sync {
     /// Tells the other members that this one stopped (an error): their
     /// waiting calls fail instead of blocking.
     fn abort(&self);
+    /// Replaces the values of `tensor`, a backend's float tensor primitive
+    /// holding f32 values in a buffer no other tensor shares, by their sum
+    /// over the group, on its device: `Ok(true)` when done, `Ok(false)`
+    /// where this transport has no device path for it (the same answer on
+    /// every rank), and the caller sums through host memory instead. Only
+    /// NCCL's group has a device path.
+    fn all_reduce_sum_in_place(&self, tensor: &dyn Any) -> Result<bool> {
+        let _ = tensor;
+        Ok(false)
+    }
 }
 
 /// The group of one: reductions leave their buffers as they are.

@@ -11,7 +11,7 @@
 use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 
 use super::collective::Collective;
 use super::optim::flat_grads;
@@ -94,7 +94,8 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for RegisterGrads<'_, B::InnerBackend>
 /// The gradient of the whole batch's mean loss on every rank: each rank's
 /// gradient (of its part's mean loss over `targets` targets) weighted by
 /// `targets`, summed over the group and divided by the group's targets.
-/// One host round trip of all gradients; the identity for one rank.
+/// The sum runs on the devices where the transport can (NCCL), else as one
+/// host round trip of all gradients; the identity for one rank.
 pub fn all_reduce_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: GradientsParams,
@@ -109,25 +110,32 @@ pub fn all_reduce_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
         return Ok(grads);
     };
     let device = first.device();
-    let flat = Tensor::cat(flat, 0);
-    let data = flat.into_data().convert::<f32>();
-    let weight = targets as f32;
-    let mut values: Vec<f32> = data
-        .as_slice::<f32>()
-        .expect("converted to f32")
-        .iter()
-        .map(|&g| g * weight)
-        .collect();
-    values.push(weight);
-    collective.all_reduce_sum_f32(&mut values)?;
-    let total = values.pop().expect("the weight was pushed");
-    let n = values.len();
-    let values = Tensor::<B::InnerBackend, 1>::from_data(TensorData::new(values, [n]), &device)
-        / f64::from(total);
+    // The group's targets first, through host memory: every rank has then
+    // finished its backward, so a rank that failed stops the others here
+    // rather than inside a device collective they would wait in.
+    let mut total = [targets as f64];
+    collective.all_reduce_sum(&mut total)?;
+    let [total] = total;
+    let weighted = Tensor::cat(flat, 0) * targets as f64;
+    let primitive = weighted.into_primitive().tensor();
+    let on_device = collective.all_reduce_sum_in_place(&primitive)?;
+    let summed = Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(primitive));
+    let summed = if on_device {
+        summed
+    } else {
+        let mut values = summed
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .expect("converted to f32");
+        collective.all_reduce_sum_f32(&mut values)?;
+        let n = values.len();
+        Tensor::from_data(TensorData::new(values, [n]), &device)
+    };
     let mut register = RegisterGrads::<B::InnerBackend> {
         had: &grads,
         out: GradientsParams::new(),
-        values,
+        values: summed / total,
         at: 0,
     };
     module.visit(&mut register);

@@ -10,6 +10,8 @@ pub mod data;
 pub mod data_parallel;
 pub mod forecast;
 pub mod lm;
+#[cfg(feature = "cuda")]
+pub mod nccl_group;
 pub mod objective;
 pub mod optim;
 pub mod run;

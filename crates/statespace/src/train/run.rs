@@ -248,13 +248,15 @@ where
 ///   from rank to rank (`sequence_parallel`).
 ///
 /// Each rank computes the gradient of its part, the gradients are summed
-/// through host memory ([`LocalGroup`]), and every rank takes the same
-/// AdamW step. Every rank validates its part of the validation split's
+/// (by NCCL on the GPUs where the `cuda` feature is on and the library
+/// loads, else through host memory: [`LocalGroup`]), and every rank takes
+/// the same AdamW step. Every rank validates its part of the validation split's
 /// batches; rank 0 writes the run's files, tests the best checkpoint and
 /// reports to `observer`.
 ///
 /// With the global batch kept, the run takes the same steps as one device
-/// on the whole batch (to float rounding: the sums are reassociated), and
+/// on the whole batch (to float rounding: the sums are reassociated; every
+/// rank gets the same bits of each sum, so the replicas stay equal), and
 /// a run can be resumed on any number of devices, split either way.
 /// Dropout draws differ per rank, and burn's CPU backend draws them from
 /// one generator shared by the threads, so CPU runs with dropout are not
@@ -322,7 +324,7 @@ where
 
 /// Aborts a group when dropped armed: a rank that leaves its loop by an
 /// error or a panic must not leave the others waiting.
-struct AbortOnDrop<'a>(Option<&'a LocalGroup>);
+struct AbortOnDrop<'a>(Option<&'a dyn Collective>);
 
 impl AbortOnDrop<'_> {
     fn disarm(mut self) {
@@ -368,7 +370,21 @@ where
             .ok_or_else(|| Error::config("run", "the single rank returned no summary"));
     }
     let group = LocalGroup::new(devices.len());
-    let rank = |member: &LocalGroup, device: &B::Device, observer: &mut dyn Observer| {
+    // Ranks on GPUs sum their gradients through NCCL where it loads.
+    #[cfg(feature = "cuda")]
+    let clique = super::nccl_group::clique_for(devices);
+    #[cfg(feature = "cuda")]
+    let nccl = clique
+        .as_ref()
+        .map(|clique| super::nccl_group::NcclGroup::members(clique, &group));
+    #[cfg(feature = "cuda")]
+    let members: Vec<&dyn Collective> = match &nccl {
+        Some(nccl) => nccl.iter().map(|m| m as &dyn Collective).collect(),
+        None => group.iter().map(|m| m as &dyn Collective).collect(),
+    };
+    #[cfg(not(feature = "cuda"))]
+    let members: Vec<&dyn Collective> = group.iter().map(|m| m as &dyn Collective).collect();
+    let rank = |member: &dyn Collective, device: &B::Device, observer: &mut dyn Observer| {
         // An error or a panic (unwinding drops the guard) aborts the group.
         let guard = AbortOnDrop(Some(member));
         let out = fit::<B, O>(objective, config, run, resume, device, member, observer);
@@ -378,12 +394,12 @@ where
         out
     };
     let (lead, others) = std::thread::scope(|scope| {
-        let handles: Vec<_> = group[1..]
+        let handles: Vec<_> = members[1..]
             .iter()
             .zip(&devices[1..])
-            .map(|(member, device)| scope.spawn(move || rank(member, device, &mut Silent)))
+            .map(|(&member, device)| scope.spawn(move || rank(member, device, &mut Silent)))
             .collect();
-        let lead = rank(&group[0], &devices[0], observer);
+        let lead = rank(members[0], &devices[0], observer);
         let others: Vec<Result<Option<Summary>>> = handles
             .into_iter()
             .map(|h| {

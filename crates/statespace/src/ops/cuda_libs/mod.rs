@@ -2,7 +2,8 @@
 //! the f32 matmul and the real FFTs, where CubeCL's own routines measured
 //! 0.5× cuBLAS and far below cuFFT (docs/BENCHMARKS.md). The libraries are
 //! loaded at run time; where one is missing, or `SSM_CUDA_LIBS=off` is set,
-//! the CubeCL routines run instead.
+//! the CubeCL routines run instead. NCCL (`nccl`), the collectives of
+//! data-parallel training, is loaded the same way.
 //!
 //! The libraries run on CubeCL's own stream, in order with its kernels and
 //! without waiting on the host: cubecl-cuda is patched (vendor/cubecl-cuda)
@@ -13,6 +14,7 @@
 
 pub mod cublas;
 pub mod cufft;
+pub mod nccl;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -126,6 +128,22 @@ fn run_in_order<T>(
         .map_err(|e| format!("CUDA library call failed: {e}"))?;
     drop(memory);
     Ok(out)
+}
+
+/// Makes CubeCL's context of CUDA device `index` (its primary context)
+/// current on this thread.
+fn make_current(index: usize) -> Result<(), String> {
+    let context = {
+        let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
+        let devices = devices.get_or_insert_with(HashMap::new);
+        match devices.entry(index) {
+            Entry::Occupied(entry) => entry.into_mut().context,
+            Entry::Vacant(entry) => entry.insert(DeviceLibs::new(index)?).context,
+        }
+    };
+    // SAFETY: the context is retained for the life of the process.
+    unsafe { driver::ctx::set_current(context) }
+        .map_err(|e| format!("cannot make the CUDA context current: {e}"))
 }
 
 impl DeviceLibs {
