@@ -5,7 +5,8 @@
 # per GPU; strong scaling: a global batch of 32) and by sequence (one batch
 # of 4 sequences of 8192 tokens over the GPUs), each GPU's peak memory from
 # nvidia-smi sampled every 200 ms; then 2 GPUs with the gradients through host
-# memory instead of NCCL (SSM_NCCL=off), the transport's gain. Layout: .carry/bins/ssm.xz (a
+# memory instead of NCCL (SSM_NCCL=off), the transport's gain; then PyTorch DDP
+# on mamba_ssm's model at the same batch splits (ddp_mamba.py). Layout: .carry/bins/ssm.xz (a
 # `--features cuda` build). Writes $OUT/scaling.jsonl (one line per run, with
 # the peak memory appended) and $OUT/scaling.log.
 #   bash bench/peers/run_gpu_scaling.sh            # every count up to the GPUs here
@@ -48,5 +49,20 @@ done
 # NCCL against the host transport at 2 GPUs (weak scaling's shape).
 if [ "$gpus" -ge 2 ]; then
   SSM_NCCL=off run --devices 2 --split batch --batch 16 --len 1024
+fi
+# The peer: PyTorch DDP on mamba_ssm's model, the same shapes split by batch
+# (PEERS=0 skips it; needs .carry/{e2e_mamba.py,ddp_mamba.py,mamba-src} as
+# run_gpu_bench.sh; the extension is built once first, which takes minutes on
+# a fresh machine).
+if [ "${PEERS:-1}" = 1 ] && [ -d .carry/mamba-src ]; then
+  (cd .carry && MAMBA_SRC=$PWD/mamba-src timeout 400 python3 -c "import e2e_mamba; e2e_mamba.build_extension()") \
+    >> $OUT/scaling.log 2>&1 || echo "mamba_ssm extension build failed" | tee -a $OUT/scaling.log
+  for n in $COUNTS; do
+    [ "$n" -gt "$gpus" ] && continue
+    for batch in $((8 * n)) 32; do
+      (cd .carry && MAMBA_SRC=$PWD/mamba-src timeout 200 torchrun --standalone --nproc_per_node $n \
+        ddp_mamba.py --batch $batch --len 1024 --steps $STEPS 2>>$OUT/scaling.log | grep '^{' | tee -a $OUT/scaling.jsonl)
+    done
+  done
 fi
 date -u >> $OUT/scaling.log
