@@ -1,7 +1,8 @@
 //! NCCL, the data-parallel transport between GPUs, against the host: each
 //! rank of a clique sums a random f32 buffer in place on its GPU (the call
 //! the gradient exchange makes), and every rank's result must equal the f64
-//! sum of all ranks' buffers. A clique of one runs on the selftest's GPU;
+//! sum of all ranks' buffers, and carry the same bits as every other
+//! rank's. A clique of one runs on the selftest's GPU;
 //! where more GPUs are visible, a clique of all of them runs too, one
 //! thread a rank, as in training.
 
@@ -41,16 +42,18 @@ pub fn nccl_checks<B: Backend>(device: &B::Device) -> Result<Vec<Check>> {
     let version = format!("{major}.{minor}.{patch}");
     let visible = cudarc::driver::result::device::get_count()
         .map_err(|e| nccl_error(format!("cannot count the GPUs: {e}")))? as usize;
-    let mut checks = vec![clique_sum::<B>(&[index], &version)?];
+    let mut checks = clique_sum::<B>(&[index], &version)?;
     if visible > 1 {
         let all: Vec<usize> = (0..visible).collect();
-        checks.push(clique_sum::<B>(&all, &version)?);
+        checks.extend(clique_sum::<B>(&all, &version)?);
     }
     Ok(checks)
 }
 
-/// One clique over `devices`: every rank's in-place sum against the host's.
-fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Check> {
+/// One clique over `devices`: every rank's in-place sum against the
+/// host's (the worst rank), and, for several ranks, every rank's bits
+/// against rank 0's (training keeps the replicas equal by them).
+fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Vec<Check>> {
     let draws: Vec<Vec<f32>> = (0..devices.len())
         .map(|rank| {
             let mut rng = ChaCha8Rng::seed_from_u64(0x5eed + rank as u64);
@@ -63,11 +66,21 @@ fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Check> {
         .collect();
     let clique = Clique::new(devices).map_err(nccl_error)?;
     let results: Vec<Result<Vec<f32>>> = std::thread::scope(|scope| {
+        let clique = &clique;
         let handles: Vec<_> = clique
             .members()
             .iter()
             .zip(&draws)
-            .map(|(comm, values)| scope.spawn(move || rank_sum::<B>(comm, values)))
+            .map(|(comm, values)| {
+                scope.spawn(move || {
+                    let out = rank_sum::<B>(comm, values);
+                    if out.is_err() {
+                        // The others' sums must not wait for this rank.
+                        clique.abort();
+                    }
+                    out
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -78,15 +91,19 @@ fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Check> {
             .collect()
     });
     drop(clique);
+    let results: Vec<Vec<f64>> = results
+        .into_iter()
+        .map(|r| r.map(|v| v.into_iter().map(f64::from).collect()))
+        .collect::<Result<_>>()?;
+    let what = format!(
+        "nccl {version}: in-place sum of {LEN} f32 over {} GPU(s) {devices:?}",
+        devices.len()
+    );
     let mut worst: Option<Check> = None;
-    for (rank, result) in results.into_iter().enumerate() {
-        let actual: Vec<f64> = result?.into_iter().map(f64::from).collect();
+    for (rank, actual) in results.iter().enumerate() {
         let check = Check::new(
-            format!(
-                "nccl {version}: in-place sum of {LEN} f32 over {} GPU(s) {devices:?}, rank {rank}",
-                devices.len()
-            ),
-            &actual,
+            format!("{what}, rank {rank}"),
+            actual,
             &expected,
             TOLERANCE_F32,
         );
@@ -94,7 +111,27 @@ fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Check> {
             worst = Some(check);
         }
     }
-    worst.ok_or_else(|| nccl_error("a clique of no ranks".into()))
+    let mut checks: Vec<Check> = worst.into_iter().collect();
+    if let Some((first, rest)) = results.split_first()
+        && !rest.is_empty()
+    {
+        let differing = rest
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(first)
+                    .filter(|(a, b)| a.to_bits() != b.to_bits())
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        checks.push(Check {
+            what: format!("{what}: values differing from rank 0's bits (most of any rank)"),
+            error: differing as f64,
+            tolerance: 0.0,
+        });
+    }
+    Ok(checks)
 }
 
 /// One rank's buffer summed over its clique on its GPU, read back.
@@ -110,11 +147,7 @@ fn rank_sum<B: Backend>(comm: &Communicator, values: &[f32]) -> Result<Vec<f32>>
     let cuda = (&primitive as &dyn Any)
         .downcast_ref::<CubeTensor<CudaRuntime>>()
         .ok_or_else(|| nccl_error("the backend's tensor is not a CUDA tensor".into()))?;
-    if !comm.all_reduce_sum_in_place(cuda).map_err(nccl_error)? {
-        return Err(nccl_error(
-            "NCCL declined a fresh contiguous f32 tensor (the gradient exchange's kind)".into(),
-        ));
-    }
+    comm.all_reduce_sum_in_place(cuda).map_err(nccl_error)?;
     let summed = Tensor::<B, 1>::from_primitive(burn::tensor::TensorPrimitive::Float(primitive));
     Ok(summed
         .into_data()

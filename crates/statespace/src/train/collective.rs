@@ -39,15 +39,25 @@ pub trait Collective: Send + Sync {
     /// Tells the other members that this one stopped (an error): their
     /// waiting calls fail instead of blocking.
     fn abort(&self);
-    /// Replaces the values of `tensor`, a backend's float tensor primitive
-    /// holding f32 values in a buffer no other tensor shares, by their sum
-    /// over the group, on its device: `Ok(true)` when done, `Ok(false)`
-    /// where this transport has no device path for it (the same answer on
-    /// every rank), and the caller sums through host memory instead. Only
-    /// NCCL's group has a device path.
-    fn all_reduce_sum_in_place(&self, tensor: &dyn Any) -> Result<bool> {
+    /// Whether [`Collective::all_reduce_sum_in_place`] can take `tensor`, a
+    /// backend's float tensor primitive: only NCCL's group has a device
+    /// path (contiguous f32 CUDA tensors whose buffer no other tensor
+    /// shares). Looks at the tensor only, without waiting.
+    fn can_reduce_in_place(&self, tensor: &dyn Any) -> bool {
         let _ = tensor;
-        Ok(false)
+        false
+    }
+    /// Replaces the values of `tensor` by their sum over the group, on its
+    /// device. Every rank must call it together, each with a tensor that
+    /// [`Collective::can_reduce_in_place`] accepted on every rank (agree on
+    /// that first, through a host reduction): a rank that does not call
+    /// leaves the others' sums waiting on their devices.
+    fn all_reduce_sum_in_place(&self, tensor: &dyn Any) -> Result<()> {
+        let _ = tensor;
+        Err(Error::config(
+            "collective",
+            "this transport has no device path: sum through host memory",
+        ))
     }
 }
 

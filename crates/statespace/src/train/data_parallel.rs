@@ -110,24 +110,28 @@ pub fn all_reduce_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
         return Ok(grads);
     };
     let device = first.device();
-    // The group's targets first, through host memory: every rank has then
-    // finished its backward, so a rank that failed stops the others here
-    // rather than inside a device collective they would wait in.
-    let mut total = [targets as f64];
-    collective.all_reduce_sum(&mut total)?;
-    let [total] = total;
     let weighted = Tensor::cat(flat, 0) * targets as f64;
     let primitive = weighted.into_primitive().tensor();
-    let on_device = collective.all_reduce_sum_in_place(&primitive)?;
-    let summed = Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(primitive));
-    let summed = if on_device {
-        summed
+    // One host reduction first: the group's targets, and whether every
+    // rank's sum can run on its device. Every rank has then finished its
+    // backward and its part of the sum's set-up, so a rank that failed
+    // stops the others here rather than leaving them inside a device sum.
+    let mut shared = [
+        targets as f64,
+        f64::from(u8::from(collective.can_reduce_in_place(&primitive))),
+    ];
+    collective.all_reduce_sum(&mut shared)?;
+    let [total, on_device] = shared;
+    let summed = if on_device == collective.size() as f64 {
+        collective.all_reduce_sum_in_place(&primitive)?;
+        Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(primitive))
     } else {
-        let mut values = summed
-            .into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .expect("converted to f32");
+        let mut values =
+            Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(primitive))
+                .into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .expect("converted to f32");
         collective.all_reduce_sum_f32(&mut values)?;
         let n = values.len();
         Tensor::from_data(TensorData::new(values, [n]), &device)
@@ -140,4 +144,147 @@ pub fn all_reduce_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
     };
     module.visit(&mut register);
     Ok(register.out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+
+    use burn::backend::{Autodiff, Flex};
+    use burn::nn::Linear;
+    use burn::tensor::Tensor;
+
+    use super::*;
+    use crate::train::collective::LocalGroup;
+    use crate::train::optim::flat_grads;
+
+    type B = Autodiff<Flex>;
+
+    /// A host group member that claims a device path (it has none) when
+    /// `claims` is set.
+    struct Claims<'a> {
+        host: &'a LocalGroup,
+        claims: bool,
+    }
+
+    impl Collective for Claims<'_> {
+        fn rank(&self) -> usize {
+            self.host.rank()
+        }
+        fn size(&self) -> usize {
+            self.host.size()
+        }
+        fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+            self.host.all_reduce_sum(values)
+        }
+        fn all_reduce_sum_f32(&self, values: &mut [f32]) -> Result<()> {
+            self.host.all_reduce_sum_f32(values)
+        }
+        fn send_f32(&self, to: usize, values: &[f32]) -> Result<()> {
+            self.host.send_f32(to, values)
+        }
+        fn recv_f32(&self, from: usize, len: usize) -> Result<Vec<f32>> {
+            self.host.recv_f32(from, len)
+        }
+        fn abort(&self) {
+            self.host.abort();
+        }
+        fn can_reduce_in_place(&self, _: &dyn Any) -> bool {
+            self.claims
+        }
+    }
+
+    /// The gradient of `module`'s summed output on rank `rank`'s input.
+    fn grads_of(module: &Linear<B>, rank: usize) -> GradientsParams {
+        let x = Tensor::<B, 2>::from_floats(
+            [
+                [1.0 + rank as f32, -2.0, 0.5],
+                [0.25, 3.0 * rank as f32, -1.0],
+            ],
+            &Default::default(),
+        );
+        let grads = module.forward(x).sum().backward();
+        GradientsParams::from_grads(grads, module)
+    }
+
+    /// The flat gradient values of `grads`.
+    fn values(module: &Linear<B>, grads: &GradientsParams) -> Vec<f32> {
+        let flat = Tensor::cat(flat_grads::<B, _>(module, grads), 0);
+        flat.into_data().convert::<f32>().into_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_device_path_is_taken_only_when_every_rank_can_take_it() {
+        // Weights set by hand: no draw from burn's generator, which other
+        // tests share.
+        let device = Default::default();
+        let module = Linear::<B> {
+            weight: Param::from_tensor(Tensor::from_floats(
+                [[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]],
+                &device,
+            )),
+            bias: Some(Param::from_tensor(Tensor::from_floats(
+                [0.1, -0.2],
+                &device,
+            ))),
+        };
+        let targets = [3usize, 5];
+        let expected: Vec<f32> = {
+            let (a, b) = (
+                values(&module, &grads_of(&module, 0)),
+                values(&module, &grads_of(&module, 1)),
+            );
+            a.iter()
+                .zip(&b)
+                .map(|(a, b)| (a * 3.0 + b * 5.0) / 8.0)
+                .collect()
+        };
+        // Rank 0 could sum on its device, rank 1 not: both go through the
+        // host, and neither calls the device path it lacks.
+        let group = LocalGroup::new(2);
+        let results: Vec<Vec<f32>> = std::thread::scope(|s| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|host| {
+                    let module = module.clone();
+                    s.spawn(move || {
+                        let rank = host.rank();
+                        let member = Claims {
+                            host,
+                            claims: rank == 0,
+                        };
+                        let grads = grads_of(&module, rank);
+                        let summed =
+                            all_reduce_grads::<B, _>(&module, grads, targets[rank], &member)
+                                .unwrap();
+                        values(&module, &summed)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &results {
+            for (a, e) in r.iter().zip(&expected) {
+                assert!((a - e).abs() <= 1e-6 * e.abs().max(1.0), "{a} vs {e}");
+            }
+        }
+        // Every rank claiming a path this transport lacks is its error,
+        // not a silent host sum.
+        let group = LocalGroup::new(2);
+        let outcomes: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|host| {
+                    let module = module.clone();
+                    s.spawn(move || {
+                        let member = Claims { host, claims: true };
+                        let grads = grads_of(&module, host.rank());
+                        all_reduce_grads::<B, _>(&module, grads, 1, &member).is_err()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(outcomes, [true, true]);
+    }
 }

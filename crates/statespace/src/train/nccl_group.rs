@@ -7,6 +7,7 @@
 
 use std::any::Any;
 
+use burn_cubecl::tensor::CubeTensor;
 use cubecl::cuda::{CudaDevice, CudaRuntime};
 
 use super::collective::{Collective, LocalGroup};
@@ -18,6 +19,7 @@ use crate::ops::cuda_libs::nccl::{self, Clique, Communicator};
 pub struct NcclGroup<'a> {
     host: &'a LocalGroup,
     comm: &'a Communicator,
+    clique: &'a Clique,
 }
 
 impl<'a> NcclGroup<'a> {
@@ -27,8 +29,13 @@ impl<'a> NcclGroup<'a> {
             .members()
             .iter()
             .zip(hosts)
-            .map(|(comm, host)| Self { host, comm })
+            .map(|(comm, host)| Self { host, comm, clique })
             .collect()
+    }
+
+    /// `tensor` as a CUDA tensor, if it is one.
+    fn cuda(tensor: &dyn Any) -> Option<&CubeTensor<CudaRuntime>> {
+        tensor.downcast_ref::<CubeTensor<CudaRuntime>>()
     }
 }
 
@@ -57,15 +64,24 @@ impl Collective for NcclGroup<'_> {
         self.host.recv_f32(from, len)
     }
 
+    /// Aborts the host group and the clique's communicators, so no rank
+    /// waits for this one on the host or on its GPU.
     fn abort(&self) {
         self.host.abort();
+        self.clique.abort();
     }
 
-    fn all_reduce_sum_in_place(&self, tensor: &dyn Any) -> Result<bool> {
-        let Some(tensor) = tensor.downcast_ref::<burn_cubecl::tensor::CubeTensor<CudaRuntime>>()
-        else {
-            return Ok(false);
-        };
+    fn can_reduce_in_place(&self, tensor: &dyn Any) -> bool {
+        Self::cuda(tensor).is_some_and(|t| self.comm.can_take(t))
+    }
+
+    fn all_reduce_sum_in_place(&self, tensor: &dyn Any) -> Result<()> {
+        let tensor = Self::cuda(tensor).ok_or_else(|| {
+            Error::config(
+                "collective",
+                "NCCL sums CUDA tensors; this is another backend's",
+            )
+        })?;
         self.comm
             .all_reduce_sum_in_place(tensor)
             .map_err(|message| Error::Numerical {

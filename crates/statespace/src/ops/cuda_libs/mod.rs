@@ -131,19 +131,29 @@ fn run_in_order<T>(
 }
 
 /// Makes CubeCL's context of CUDA device `index` (its primary context)
-/// current on this thread.
+/// current on this thread. Never waits on a device or on [`DEVICES`]
+/// (which is held across library calls that may wait on one): NCCL's
+/// ranks call it between collectives.
 fn make_current(index: usize) -> Result<(), String> {
+    /// The retained primary context of each device, by index.
+    static PRIMARY: Mutex<Option<HashMap<usize, usize>>> = Mutex::new(None);
+    let fail = |e: driver::DriverError| format!("cannot make the CUDA context current: {e}");
     let context = {
-        let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
-        let devices = devices.get_or_insert_with(HashMap::new);
-        match devices.entry(index) {
-            Entry::Occupied(entry) => entry.into_mut().context,
-            Entry::Vacant(entry) => entry.insert(DeviceLibs::new(index)?).context,
+        let mut contexts = PRIMARY.lock().unwrap_or_else(|e| e.into_inner());
+        let contexts = contexts.get_or_insert_with(HashMap::new);
+        match contexts.entry(index) {
+            Entry::Occupied(entry) => *entry.get() as CUcontext,
+            Entry::Vacant(entry) => {
+                let device = driver::device::get(index as i32).map_err(fail)?;
+                // SAFETY: `device` is a valid device handle; the primary
+                // context is retained for the life of the process.
+                let context = unsafe { driver::primary_ctx::retain(device) }.map_err(fail)?;
+                *entry.insert(context as usize) as CUcontext
+            }
         }
     };
     // SAFETY: the context is retained for the life of the process.
-    unsafe { driver::ctx::set_current(context) }
-        .map_err(|e| format!("cannot make the CUDA context current: {e}"))
+    unsafe { driver::ctx::set_current(context) }.map_err(fail)
 }
 
 impl DeviceLibs {

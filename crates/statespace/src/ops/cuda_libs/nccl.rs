@@ -15,12 +15,14 @@
 //!
 //! A call that takes part in a collective may wait for the other ranks on
 //! the host (NCCL's documented behaviour), so each rank calls from its own
-//! thread and no lock is held across a call; the communicators of a
-//! [`Clique`] are destroyed together, one thread each, because destroying
-//! is itself a collective among the ranks of a node.
+//! thread and no lock shared between ranks is held across a call. Once
+//! queued, an all-reduce waits on the GPU for every rank's: a rank that
+//! stops before queueing its own must [`Clique::abort`] the clique, which
+//! ends the others' pending sums (`ncclCommAbort`) and fails their later
+//! calls.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use burn::tensor::DType;
 use burn_cubecl::tensor::CubeTensor;
@@ -50,6 +52,8 @@ struct Library {
     comm_init_all: unsafe extern "C" fn(*mut RawComm, c_int, *const c_int) -> NcclResult,
     /// `ncclCommDestroy(ncclComm_t)`.
     comm_destroy: unsafe extern "C" fn(RawComm) -> NcclResult,
+    /// `ncclCommAbort(ncclComm_t)`.
+    comm_abort: unsafe extern "C" fn(RawComm) -> NcclResult,
     /// `ncclAllReduce(send, recv, count, datatype, op, comm, stream)`.
     all_reduce: unsafe extern "C" fn(
         *const c_void,
@@ -110,6 +114,7 @@ impl Library {
                 get_error_string: symbol(&library, name, "ncclGetErrorString")?,
                 comm_init_all: symbol(&library, name, "ncclCommInitAll")?,
                 comm_destroy: symbol(&library, name, "ncclCommDestroy")?,
+                comm_abort: symbol(&library, name, "ncclCommAbort")?,
                 all_reduce: symbol(&library, name, "ncclAllReduce")?,
                 _library: library,
             })
@@ -162,21 +167,29 @@ pub fn version() -> Result<(u32, u32, u32), String> {
     })
 }
 
+/// An NCCL communicator handle, null once destroyed or aborted.
+struct Handle(RawComm);
+
+// SAFETY: NCCL allows a communicator's calls from any thread, one call at
+// a time; the handle only moves between threads under its mutex.
+unsafe impl Send for Handle {}
+
 /// One GPU's communicator in a [`Clique`]: its rank is its place in the
 /// clique's device list.
-#[derive(Debug)]
 pub struct Communicator {
-    raw: RawComm,
+    /// Held for each call, so calls on one communicator never overlap;
+    /// only its rank calls, so the lock is uncontended but for an abort.
+    handle: Mutex<Handle>,
     device: usize,
 }
 
-// SAFETY: a communicator is used by one rank's thread at a time (each
-// collective call of the rank, in order); NCCL allows calls from any
-// thread.
-unsafe impl Send for Communicator {}
-// SAFETY: as above: the ranks share the clique, each calling only with its
-// own communicator.
-unsafe impl Sync for Communicator {}
+impl std::fmt::Debug for Communicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Communicator")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Communicator {
     /// The CUDA device (ordinal) this communicator runs on.
@@ -184,45 +197,54 @@ impl Communicator {
         self.device
     }
 
-    /// Replaces the values of `tensor` (f32, contiguous, on this
-    /// communicator's device, its buffer not shared with another tensor)
-    /// by their sum over the clique, on the stream that owns its memory:
-    /// later kernels on that stream see the sum. Every rank of the clique
-    /// must make the same calls with tensors of the same length.
-    ///
-    /// `Ok(false)` where NCCL cannot take the tensor (a 16-bit or f64
-    /// dtype, a strided view, a shared buffer), which does not depend on
-    /// the rank, so the caller goes through host memory on every rank;
-    /// `Err` when NCCL or the device fails.
-    pub fn all_reduce_sum_in_place(
-        &self,
-        tensor: &CubeTensor<CudaRuntime>,
-    ) -> Result<bool, String> {
-        if tensor.dtype != DType::F32
-            || !tensor.is_contiguous()
-            || !tensor.is_contiguous_buffer()
-            || !tensor.can_mut()
-        {
-            return Ok(false);
-        }
-        if tensor.device.index != self.device {
+    /// Whether [`Self::all_reduce_sum_in_place`] can take `tensor`: f32,
+    /// contiguous, on this communicator's device, its buffer not shared
+    /// with another tensor. Looks at the tensor only, so ranks with tensors
+    /// of the same kind agree.
+    pub fn can_take(&self, tensor: &CubeTensor<CudaRuntime>) -> bool {
+        tensor.dtype == DType::F32
+            && tensor.is_contiguous()
+            && tensor.can_mut()
+            && tensor.device.index == self.device
+    }
+
+    /// Replaces the values of `tensor` (one [`Self::can_take`] accepts) by
+    /// their sum over the clique, on the stream that owns its memory, the
+    /// stream of the thread that made it: later kernels on that stream see
+    /// the sum, and the host does not wait. Every rank of the clique must
+    /// make the same calls with tensors of the same length; the sum's bits
+    /// are the same on every rank (NCCL reduces each element once and
+    /// sends the result to all).
+    pub fn all_reduce_sum_in_place(&self, tensor: &CubeTensor<CudaRuntime>) -> Result<(), String> {
+        if !self.can_take(tensor) {
             return Err(format!(
-                "a tensor on CUDA device {} given to the NCCL communicator of device {}",
-                tensor.device.index, self.device
+                "NCCL sums contiguous, unshared f32 tensors on device {}; got {:?} on device {}",
+                self.device, tensor.dtype, tensor.device.index
             ));
         }
         let library = library()?;
         let count = tensor.meta.shape().num_elements();
         // The memory, kept from reuse until the call is queued; getting it
         // goes through CubeCL's queue, so the kernels that wrote the
-        // tensor are on the stream first.
+        // tensor are on the stream first. Its address includes the
+        // tensor's offset.
         let memory = tensor
             .client
             .get_resource(tensor.handle.clone())
             .map_err(|e| format!("cannot address a CUDA tensor: {e:?}"))?;
-        let (address, stream) = (memory.resource().ptr, memory.resource().stream);
+        let resource = memory.resource();
+        if (resource.size as usize) < count * size_of::<f32>() {
+            return Err(format!(
+                "a CUDA buffer of {} bytes holds fewer than the tensor's {count} f32",
+                resource.size
+            ));
+        }
+        let (buffer, stream) = (resource.ptr as *mut c_void, resource.stream);
         make_current(self.device)?;
-        let buffer = address as *mut c_void;
+        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        if handle.0.is_null() {
+            return Err("the NCCL communicator was aborted (another rank failed)".into());
+        }
         // SAFETY: `buffer` holds `count` f32 values on this communicator's
         // device (checked above) and stays allocated until the stream
         // reaches the call; in place (send = receive) is allowed.
@@ -233,19 +255,19 @@ impl Communicator {
                 count,
                 NCCL_FLOAT32,
                 NCCL_SUM,
-                self.raw,
+                handle.0,
                 stream,
             )
         };
+        drop(handle);
         drop(memory);
-        library.check(result, "all-reduce")?;
-        Ok(true)
+        library.check(result, "all-reduce")
     }
 }
 
 /// The communicators of a group of GPUs of this process, made together
 /// (`ncclCommInitAll`); rank r runs on `devices[r]`. Dropping the clique
-/// destroys them together.
+/// destroys those not aborted.
 #[derive(Debug)]
 pub struct Clique {
     members: Vec<Communicator>,
@@ -263,13 +285,15 @@ impl Clique {
                 "NCCL needs one rank per GPU; the devices given were {devices:?}"
             ));
         }
+        cudarc::driver::result::init()
+            .map_err(|e| format!("the CUDA driver did not start: {e}"))?;
         let list: Vec<c_int> = devices.iter().map(|&d| d as c_int).collect();
         let mut raw = vec![std::ptr::null_mut(); devices.len()];
-        // NCCL switches devices while it initialises: the caller's current
-        // context (CubeCL's, or none) is restored after.
+        // NCCL restores the caller's device after initialising; the
+        // current context (CubeCL's, or none) is restored here too, in
+        // case it was not a primary one.
         let mut current = std::ptr::null_mut();
-        // SAFETY: the driver is loaded (CubeCL runs on it); one pointer is
-        // written.
+        // SAFETY: the driver started (above); one pointer is written.
         unsafe { cudarc::driver::sys::cuCtxGetCurrent(&mut current) }
             .result()
             .map_err(|e| format!("cannot read the current CUDA context: {e}"))?;
@@ -277,37 +301,82 @@ impl Clique {
         let result = unsafe {
             (library.comm_init_all)(raw.as_mut_ptr(), list.len() as c_int, list.as_ptr())
         };
+        library.check(result, "communicator set-up")?;
+        // Owned from here: an error below destroys them.
+        let clique = Self {
+            members: raw
+                .into_iter()
+                .zip(devices)
+                .map(|(raw, &device)| Communicator {
+                    handle: Mutex::new(Handle(raw)),
+                    device,
+                })
+                .collect(),
+        };
         // SAFETY: the context was current a moment ago and is retained by
         // its owner; null unbinds the one NCCL left.
         unsafe { cudarc::driver::sys::cuCtxSetCurrent(current) }
             .result()
             .map_err(|e| format!("cannot restore the CUDA context: {e}"))?;
-        library.check(result, "communicator set-up")?;
-        Ok(Self {
-            members: raw
-                .into_iter()
-                .zip(devices)
-                .map(|(raw, &device)| Communicator { raw, device })
-                .collect(),
-        })
+        Ok(clique)
     }
 
     /// The communicators, rank order.
     pub fn members(&self) -> &[Communicator] {
         &self.members
     }
+
+    /// Aborts every communicator whose rank is not inside a call
+    /// (`ncclCommAbort`): sums queued on the GPU end without waiting for
+    /// the ranks that will not join them (their values are then garbage),
+    /// and later calls fail. For a rank that stops with an error; a rank
+    /// that is inside a call keeps its communicator, whose call fails or
+    /// returns on its own.
+    pub fn abort(&self) {
+        let Ok(library) = library() else { return };
+        for member in &self.members {
+            let Ok(mut handle) = member.handle.try_lock() else {
+                continue;
+            };
+            if handle.0.is_null() {
+                continue;
+            }
+            if make_current(member.device).is_ok() {
+                // SAFETY: the handle is valid and not in use (its lock is
+                // held), and is never used again (set to null).
+                let result = unsafe { (library.comm_abort)(handle.0) };
+                if let Err(e) = library.check(result, "communicator abort") {
+                    eprintln!("warning: {e}");
+                }
+            }
+            handle.0 = std::ptr::null_mut();
+        }
+    }
 }
 
 impl Drop for Clique {
+    /// Destroys the communicators, one thread each, so that no destroy
+    /// waits for another on one thread (NCCL's documentation calls
+    /// `ncclCommDestroy` a collective among a node's ranks; its code frees
+    /// what they share when the last one is destroyed).
     fn drop(&mut self) {
         let Ok(library) = library() else { return };
         std::thread::scope(|scope| {
-            for member in &self.members {
+            for member in &mut self.members {
+                let handle = member.handle.get_mut().unwrap_or_else(|e| e.into_inner());
+                if handle.0.is_null() {
+                    continue;
+                }
+                let (raw, device) = (
+                    std::mem::replace(&mut handle.0, std::ptr::null_mut()),
+                    member.device,
+                );
+                let raw = Handle(raw);
                 scope.spawn(move || {
-                    if make_current(member.device).is_ok() {
-                        // SAFETY: the communicator is not used again; every
-                        // rank destroys its own at the same time.
-                        let result = unsafe { (library.comm_destroy)(member.raw) };
+                    let raw = raw;
+                    if make_current(device).is_ok() {
+                        // SAFETY: the communicator is not used again.
+                        let result = unsafe { (library.comm_destroy)(raw.0) };
                         if let Err(e) = library.check(result, "communicator clean-up") {
                             eprintln!("warning: {e}");
                         }
