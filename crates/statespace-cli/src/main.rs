@@ -43,6 +43,14 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    #[cfg(feature = "cuda")]
+    if std::env::var_os("NCCL_RUNTIME_CONNECT").is_none() {
+        // NCCL connects every peer when the communicators are made, so no
+        // later call waits for the other ranks on the host, where a failed
+        // rank's abort cannot reach it (ops::cuda_libs::nccl).
+        // SAFETY: no other thread runs yet to read the environment.
+        unsafe { std::env::set_var("NCCL_RUNTIME_CONNECT", "0") };
+    }
     let cli = Cli::parse();
     let result = panics::catch(|| match cli.command {
         Command::Hippo(args) => commands::hippo::run(args),

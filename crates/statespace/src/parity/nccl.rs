@@ -73,10 +73,13 @@ fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Vec<Check>
             .zip(&draws)
             .map(|(comm, values)| {
                 scope.spawn(move || {
+                    // An error or a panic (unwinding drops the guard) aborts
+                    // the clique: the others' sums must not wait for this
+                    // rank.
+                    let guard = AbortOnDrop(Some(clique));
                     let out = rank_sum::<B>(comm, values);
-                    if out.is_err() {
-                        // The others' sums must not wait for this rank.
-                        clique.abort();
+                    if out.is_ok() {
+                        guard.disarm();
                     }
                     out
                 })
@@ -132,6 +135,23 @@ fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Vec<Check>
         });
     }
     Ok(checks)
+}
+
+/// Aborts a clique when dropped armed.
+struct AbortOnDrop<'a>(Option<&'a Clique>);
+
+impl AbortOnDrop<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(clique) = self.0 {
+            clique.abort();
+        }
+    }
 }
 
 /// One rank's buffer summed over its clique on its GPU, read back.

@@ -14,14 +14,16 @@
 //! (stable since NCCL 2.0).
 //!
 //! A call that takes part in a collective may wait for the other ranks on
-//! the host (NCCL's documented behaviour), so each rank calls from its own
-//! thread and no lock shared between ranks is held across a call. Once
-//! queued, an all-reduce waits on the GPU for every rank's: a rank that
-//! stops before queueing its own must [`Clique::abort`] the clique, which
-//! ends the others' pending sums (`ncclCommAbort`) and fails their later
-//! calls.
+//! the host (NCCL's documented behaviour; since NCCL 2.22 the first call
+//! of a communicator connects its peers, unless `NCCL_RUNTIME_CONNECT=0`,
+//! which `ssm` sets), so each rank calls from its own thread and no lock
+//! shared between ranks is held across a call. Once queued, an all-reduce
+//! waits on the GPU for every rank's: a rank that stops without queueing
+//! its own must [`Clique::abort`] the clique, which ends the others'
+//! pending sums (`ncclCommAbort`) and fails their later calls.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use burn::tensor::DType;
@@ -180,6 +182,9 @@ pub struct Communicator {
     /// Held for each call, so calls on one communicator never overlap;
     /// only its rank calls, so the lock is uncontended but for an abort.
     handle: Mutex<Handle>,
+    /// Set by [`Clique::abort`]: the rank aborts the communicator itself
+    /// when its call returns, where the abort found it inside one.
+    abort_requested: AtomicBool,
     device: usize,
 }
 
@@ -259,9 +264,28 @@ impl Communicator {
                 stream,
             )
         };
-        drop(handle);
         drop(memory);
+        if self.abort_requested.load(Ordering::SeqCst) {
+            self.abort_held(library, handle);
+            return Err("the NCCL communicator was aborted (another rank failed)".into());
+        }
+        drop(handle);
         library.check(result, "all-reduce")
+    }
+
+    /// Aborts the communicator whose lock `handle` is (`ncclCommAbort`,
+    /// which sets the device itself), once.
+    fn abort_held(&self, library: &Library, mut handle: std::sync::MutexGuard<'_, Handle>) {
+        if handle.0.is_null() {
+            return;
+        }
+        // SAFETY: the handle is valid and not in use (its lock is held),
+        // and is never used again (set to null).
+        let result = unsafe { (library.comm_abort)(handle.0) };
+        if let Err(e) = library.check(result, "communicator abort") {
+            eprintln!("warning: {e}");
+        }
+        handle.0 = std::ptr::null_mut();
     }
 }
 
@@ -285,6 +309,11 @@ impl Clique {
                 "NCCL needs one rank per GPU; the devices given were {devices:?}"
             ));
         }
+        if std::env::var("NCCL_LAUNCH_MODE").is_ok_and(|m| m.eq_ignore_ascii_case("group")) {
+            // Calls would wait for each other on the host, where an abort
+            // cannot reach them.
+            return Err("NCCL_LAUNCH_MODE=GROUP is not supported (unset it)".into());
+        }
         cudarc::driver::result::init()
             .map_err(|e| format!("the CUDA driver did not start: {e}"))?;
         let list: Vec<c_int> = devices.iter().map(|&d| d as c_int).collect();
@@ -301,6 +330,9 @@ impl Clique {
         let result = unsafe {
             (library.comm_init_all)(raw.as_mut_ptr(), list.len() as c_int, list.as_ptr())
         };
+        // SAFETY: the context was current a moment ago and is retained by
+        // its owner; null unbinds the one NCCL left.
+        let restored = unsafe { cudarc::driver::sys::cuCtxSetCurrent(current) }.result();
         library.check(result, "communicator set-up")?;
         // Owned from here: an error below destroys them.
         let clique = Self {
@@ -309,15 +341,12 @@ impl Clique {
                 .zip(devices)
                 .map(|(raw, &device)| Communicator {
                     handle: Mutex::new(Handle(raw)),
+                    abort_requested: AtomicBool::new(false),
                     device,
                 })
                 .collect(),
         };
-        // SAFETY: the context was current a moment ago and is retained by
-        // its owner; null unbinds the one NCCL left.
-        unsafe { cudarc::driver::sys::cuCtxSetCurrent(current) }
-            .result()
-            .map_err(|e| format!("cannot restore the CUDA context: {e}"))?;
+        restored.map_err(|e| format!("cannot restore the CUDA context: {e}"))?;
         Ok(clique)
     }
 
@@ -326,30 +355,18 @@ impl Clique {
         &self.members
     }
 
-    /// Aborts every communicator whose rank is not inside a call
-    /// (`ncclCommAbort`): sums queued on the GPU end without waiting for
-    /// the ranks that will not join them (their values are then garbage),
-    /// and later calls fail. For a rank that stops with an error; a rank
-    /// that is inside a call keeps its communicator, whose call fails or
-    /// returns on its own.
+    /// Aborts every communicator (`ncclCommAbort`): sums queued on the GPU
+    /// end without waiting for the ranks that will not join them (their
+    /// values are then garbage), and later calls fail. A communicator whose
+    /// rank is inside a call is aborted by that rank when the call returns.
+    /// For a rank that stops with an error.
     pub fn abort(&self) {
         let Ok(library) = library() else { return };
         for member in &self.members {
-            let Ok(mut handle) = member.handle.try_lock() else {
-                continue;
-            };
-            if handle.0.is_null() {
-                continue;
+            member.abort_requested.store(true, Ordering::SeqCst);
+            if let Ok(handle) = member.handle.try_lock() {
+                member.abort_held(library, handle);
             }
-            if make_current(member.device).is_ok() {
-                // SAFETY: the handle is valid and not in use (its lock is
-                // held), and is never used again (set to null).
-                let result = unsafe { (library.comm_abort)(handle.0) };
-                if let Err(e) = library.check(result, "communicator abort") {
-                    eprintln!("warning: {e}");
-                }
-            }
-            handle.0 = std::ptr::null_mut();
         }
     }
 }
@@ -374,12 +391,13 @@ impl Drop for Clique {
                 let raw = Handle(raw);
                 scope.spawn(move || {
                     let raw = raw;
-                    if make_current(device).is_ok() {
-                        // SAFETY: the communicator is not used again.
-                        let result = unsafe { (library.comm_destroy)(raw.0) };
-                        if let Err(e) = library.check(result, "communicator clean-up") {
-                            eprintln!("warning: {e}");
-                        }
+                    // NCCL sets the device itself; CubeCL's context is made
+                    // current where it can be, as for every call.
+                    let _ = make_current(device);
+                    // SAFETY: the communicator is not used again.
+                    let result = unsafe { (library.comm_destroy)(raw.0) };
+                    if let Err(e) = library.check(result, "communicator clean-up") {
+                        eprintln!("warning: {e}");
                     }
                 });
             }
