@@ -11,6 +11,7 @@ source "$(dirname "$0")/unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 timeout 170 .carry/ssm selftest --device cuda > $OUT/selftest.txt 2>&1; echo "selftest rc=$?"
 grep -c "^ok" $OUT/selftest.txt; grep -v "^ok" $OUT/selftest.txt | tail -8
+grep -i "nccl" $OUT/selftest.txt | head -4   # the one-GPU NCCL check (issue 23)
 date -u
 for r in 1 2; do for bin in ssm-prev ssm; do
   echo "== $bin round $r"

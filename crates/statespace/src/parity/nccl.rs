@@ -33,12 +33,25 @@ fn nccl_error(message: String) -> Error {
 }
 
 /// The NCCL checks on backend `B`'s device: none where it is not a CUDA
-/// GPU. Fails where NCCL does not load, naming why.
+/// GPU, and none, said on stderr with the reason, where NCCL is turned off
+/// (`SSM_NCCL=off`) or does not load (it is optional: without it the
+/// gradients go through host memory).
 pub fn nccl_checks<B: Backend>(device: &B::Device) -> Result<Vec<Check>> {
     let Some(&CudaDevice { index }) = (device as &dyn Any).downcast_ref::<CudaDevice>() else {
         return Ok(Vec::new());
     };
-    let (major, minor, patch) = nccl::version().map_err(nccl_error)?;
+    let loaded = if nccl::enabled() {
+        nccl::version()
+    } else {
+        Err("SSM_NCCL=off".into())
+    };
+    let (major, minor, patch) = match loaded {
+        Ok(version) => version,
+        Err(why) => {
+            eprintln!("skipped the NCCL checks: {why}");
+            return Ok(Vec::new());
+        }
+    };
     let version = format!("{major}.{minor}.{patch}");
     let visible = cudarc::driver::result::device::get_count()
         .map_err(|e| nccl_error(format!("cannot count the GPUs: {e}")))? as usize;
