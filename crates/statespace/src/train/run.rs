@@ -350,8 +350,10 @@ impl Observer for Silent {
 
 /// [`fit`] on every device, rank 0 on this thread and the others on threads
 /// of their own (one device: [`fit`] alone, with the [`Solo`] collective).
-/// A rank that fails aborts the group, so the others stop too; the error
-/// returned is the first rank's own, not the others' abort.
+/// The ranks share a [`LocalGroup`], with NCCL's communicators beside it on
+/// CUDA GPUs where NCCL loads (`nccl_group`). A rank that fails aborts the
+/// group, so the others stop too; the error returned is the first rank's
+/// own, not the others' abort.
 fn fit_ranks<B, O>(
     objective: &O,
     config: &TrainConfig,
