@@ -60,7 +60,7 @@ if [ "${PEERS:-1}" = 1 ] && [ -d .carry/mamba-src ]; then
   for n in $COUNTS; do
     [ "$n" -gt "$gpus" ] && continue
     for batch in $((8 * n)) 32; do
-      (cd .carry && MAMBA_SRC=$PWD/mamba-src timeout 200 torchrun --standalone --nproc_per_node $n \
+      (cd .carry && MAMBA_SRC=$PWD/mamba-src timeout 200 python3 -m torch.distributed.run --standalone --nproc_per_node $n \
         ddp_mamba.py --batch $batch --len 1024 --steps $STEPS 2>>$OUT/scaling.log | grep '^{' | tee -a $OUT/scaling.jsonl)
     done
   done
