@@ -5,7 +5,8 @@
 # per GPU; strong scaling: a global batch of 32) and by sequence (one batch
 # of 4 sequences of 8192 tokens over the GPUs), each GPU's peak memory from
 # nvidia-smi sampled every 200 ms; then 2 GPUs with the gradients through host
-# memory instead of NCCL (SSM_NCCL=off), the transport's gain; then PyTorch DDP
+# memory instead of NCCL (SSM_NCCL=off), the transport's gain (each line names
+# its transport); then PyTorch DDP
 # on mamba_ssm's model at the same batch splits (ddp_mamba.py). Layout: .carry/bins/ssm.xz (a
 # `--features cuda` build). Writes $OUT/scaling.jsonl (one line per run, with
 # the peak memory appended) and $OUT/scaling.log.
@@ -32,10 +33,8 @@ run() {
   local peaks
   peaks=$(awk -F', *' '{ if ($2 > m[$1]) m[$1] = $2; if ($1 > n) n = $1 }
     END { s = ""; for (i = 0; i <= n; i++) s = s (i ? ", " : "") (m[i] + 0); print "[" s "]" }' $samples)
-  local transport=nccl
-  [ "${SSM_NCCL:-}" = off ] && transport=host
-  echo "rc=$rc $* ($transport) -> $line peak_mib=$peaks" | tee -a $OUT/scaling.log
-  [ -n "$line" ] && echo "${line%\}}, \"peak_mib_per_gpu\": $peaks, \"transport\": \"$transport\"}" >> $OUT/scaling.jsonl
+  echo "rc=$rc $* -> $line peak_mib=$peaks" | tee -a $OUT/scaling.log
+  [ -n "$line" ] && echo "${line%\}}, \"peak_mib_per_gpu\": $peaks}" >> $OUT/scaling.jsonl
 }
 
 echo "SSM_NCCL_LIB=${SSM_NCCL_LIB:-unset}" | tee -a $OUT/scaling.log

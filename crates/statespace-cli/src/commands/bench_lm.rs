@@ -14,10 +14,11 @@ use rand_chacha::ChaCha8Rng;
 use statespace::decode::WeightFormat;
 use statespace::ops::{SsmBackend, mean_cross_entropy};
 use statespace::tasks::text::Windows;
-use statespace::train::collective::{Collective, LocalGroup};
+use statespace::train::collective::Collective;
 use statespace::train::data_parallel::all_reduce_grads;
 use statespace::train::objective::Shard;
 use statespace::train::optim::{AdamW, OptimConfig, step};
+use statespace::train::ranks::on_ranks;
 use statespace::train::sequence_parallel::Chain;
 
 use super::bench::{median, shapes};
@@ -121,42 +122,26 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
         }
         _ => {}
     }
-    let times = with_backend!(args.device, |B, device| {
+    let (times, transport) = with_backend!(args.device, |B, device| {
         let _ = device;
         let devices = <B as RankDevices>::rank_devices(ranks)?;
-        let group = LocalGroup::new(ranks);
-        let run = |member: &LocalGroup, device| {
-            let out = rank_steps::<Autodiff<B>>(&config, &args, batch, len, device, member);
-            if out.is_err() {
-                member.abort();
-            }
-            out
+        let steps = |member: &dyn Collective, device: &_| {
+            rank_steps::<Autodiff<B>>(&config, &args, batch, len, device, member)
         };
-        let times = std::thread::scope(|scope| {
-            let others: Vec<_> = group[1..]
-                .iter()
-                .zip(&devices[1..])
-                .map(|(member, device)| scope.spawn(move || run(member, device)))
-                .collect();
-            let lead = run(&group[0], &devices[0]);
-            for other in others {
-                other
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a rank's thread panicked"))??;
-            }
-            lead
-        })?;
-        Ok::<_, anyhow::Error>(times)
+        let outcome = on_ranks(&devices, steps, steps);
+        let transport = outcome.transport;
+        Ok::<_, anyhow::Error>((outcome.into_lead()?, transport))
     })?;
     let median = median(times);
     println!(
-        "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"devices\": {ranks}, \"split\": \"{}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
+        "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"devices\": {ranks}, \"split\": \"{}\", \"transport\": \"{}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
         args.model,
         args.device,
         match args.split {
             Split::Batch => "batch",
             Split::Sequence => "sequence",
         },
+        transport.name(),
         median * 1e3,
         (batch * len) as f64 / median
     );
@@ -175,7 +160,7 @@ fn rank_steps<A>(
     len: usize,
     device: &A::Device,
     group: &dyn Collective,
-) -> Result<Vec<f64>>
+) -> statespace::Result<Vec<f64>>
 where
     A: AutodiffBackend + SsmBackend,
     A::InnerBackend: SsmBackend,

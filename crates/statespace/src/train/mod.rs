@@ -14,6 +14,7 @@ pub mod lm;
 pub mod nccl_group;
 pub mod objective;
 pub mod optim;
+pub mod ranks;
 pub mod run;
 pub mod schedule;
 pub mod sequence_parallel;

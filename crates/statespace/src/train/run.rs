@@ -14,13 +14,14 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint;
 use super::classify::Classification;
-use super::collective::{Collective, LocalGroup, Solo};
+use super::collective::Collective;
 use super::config::TrainConfig;
 use super::data_parallel::{all_reduce_grads, broadcast_params};
 use super::forecast::Forecasting;
 use super::lm::LanguageModeling;
 use super::objective::{Goal, Objective, Parallelism, PendingTally, Shard, Tally};
 use super::optim::{AdamW, step};
+use super::ranks::on_ranks;
 use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
 use crate::host_pool::{OwnPool, on_own_pool_if};
@@ -249,7 +250,7 @@ where
 ///
 /// Each rank computes the gradient of its part, the gradients are summed
 /// (by NCCL on the GPUs where the `cuda` feature is on and the library
-/// loads, else through host memory: [`LocalGroup`]), and every rank takes
+/// loads, else through host memory: [`LocalGroup`](super::collective::LocalGroup)), and every rank takes
 /// the same AdamW step. Every rank validates its part of the validation split's
 /// batches; rank 0 writes the run's files, tests the best checkpoint and
 /// reports to `observer`.
@@ -322,24 +323,6 @@ where
     }
 }
 
-/// Aborts a group when dropped armed: a rank that leaves its loop by an
-/// error or a panic must not leave the others waiting.
-struct AbortOnDrop<'a>(Option<&'a dyn Collective>);
-
-impl AbortOnDrop<'_> {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for AbortOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(member) = self.0 {
-            member.abort();
-        }
-    }
-}
-
 /// An observer that ignores everything (the ranks other than 0).
 struct Silent;
 
@@ -348,12 +331,10 @@ impl Observer for Silent {
     fn eval(&mut self, _: &MetricRow) {}
 }
 
-/// [`fit`] on every device, rank 0 on this thread and the others on threads
-/// of their own (one device: [`fit`] alone, with the [`Solo`] collective).
-/// The ranks share a [`LocalGroup`], with NCCL's communicators beside it on
-/// CUDA GPUs where NCCL loads (`nccl_group`). A rank that fails aborts the
-/// group, so the others stop too; the error returned is the first rank's
-/// own, not the others' abort.
+/// [`fit`] on every device, one rank each (`ranks::on_ranks`: rank 0 on
+/// this thread with `observer`, the transport chosen there). A rank that
+/// fails aborts the group, so the others stop too; the error returned is
+/// the first rank's own, not the others' abort.
 fn fit_ranks<B, O>(
     objective: &O,
     config: &TrainConfig,
@@ -367,68 +348,16 @@ where
     B::InnerBackend: SsmBackend,
     O: Objective<B>,
 {
-    if let [device] = devices {
-        return fit::<B, O>(objective, config, run, resume, device, &Solo, observer)?
-            .ok_or_else(|| Error::config("run", "the single rank returned no summary"));
-    }
-    let group = LocalGroup::new(devices.len());
-    // Ranks on GPUs sum their gradients through NCCL where it loads.
-    #[cfg(feature = "cuda")]
-    let clique = super::nccl_group::clique_for(devices);
-    #[cfg(feature = "cuda")]
-    let nccl = clique
-        .as_ref()
-        .map(|clique| super::nccl_group::NcclGroup::members(clique, &group));
-    #[cfg(feature = "cuda")]
-    let members: Vec<&dyn Collective> = match &nccl {
-        Some(nccl) => nccl.iter().map(|m| m as &dyn Collective).collect(),
-        None => group.iter().map(|m| m as &dyn Collective).collect(),
-    };
-    #[cfg(not(feature = "cuda"))]
-    let members: Vec<&dyn Collective> = group.iter().map(|m| m as &dyn Collective).collect();
     let rank = |member: &dyn Collective, device: &B::Device, observer: &mut dyn Observer| {
-        // An error or a panic (unwinding drops the guard) aborts the group.
-        let guard = AbortOnDrop(Some(member));
-        let out = fit::<B, O>(objective, config, run, resume, device, member, observer);
-        if out.is_ok() {
-            guard.disarm();
-        }
-        out
+        fit::<B, O>(objective, config, run, resume, device, member, observer)
     };
-    let (lead, others) = std::thread::scope(|scope| {
-        let handles: Vec<_> = members[1..]
-            .iter()
-            .zip(&devices[1..])
-            .map(|(&member, device)| scope.spawn(move || rank(member, device, &mut Silent)))
-            .collect();
-        let lead = rank(members[0], &devices[0], observer);
-        let others: Vec<Result<Option<Summary>>> = handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::Numerical {
-                        what: "parallel rank".into(),
-                        message: "a rank's thread panicked".into(),
-                    })
-                })
-            })
-            .collect();
-        (lead, others)
-    });
-    let aborted = LocalGroup::is_abort;
-    match lead {
-        Ok(Some(summary)) => {
-            others.into_iter().try_for_each(|r| r.map(drop))?;
-            Ok(summary)
-        }
-        Ok(None) => Err(Error::config("run", "rank 0 returned no summary")),
-        Err(e) if aborted(&e) => Err(others
-            .into_iter()
-            .filter_map(Result::err)
-            .find(|e| !aborted(e))
-            .unwrap_or(e)),
-        Err(e) => Err(e),
-    }
+    on_ranks(
+        devices,
+        |member, device| rank(member, device, observer),
+        |member, device| rank(member, device, &mut Silent),
+    )
+    .into_lead()?
+    .ok_or_else(|| Error::config("run", "rank 0 returned no summary"))
 }
 
 /// The first validation row with the best score (by `goal`), and how many

@@ -1,0 +1,173 @@
+//! Ranks: one closure per device, rank 0 on the caller's thread and the
+//! others on threads of their own, joined by the group's transport. One
+//! device runs alone with [`Solo`]; several share a [`LocalGroup`], with
+//! NCCL's communicators beside it on CUDA GPUs where NCCL loads
+//! (`nccl_group`). A rank that fails or panics aborts the group, so the
+//! others stop instead of waiting for it.
+
+use std::any::Any;
+
+use super::collective::{Collective, LocalGroup, Solo};
+use crate::error::{Error, Result};
+
+/// How a group's ranks sum their gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// One rank: nothing to sum.
+    Solo,
+    /// Through host memory ([`LocalGroup`]).
+    Host,
+    /// NCCL on the GPUs; the rest through host memory.
+    Nccl,
+}
+
+impl Transport {
+    /// Its name in reports: `solo`, `host` or `nccl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Solo => "solo",
+            Transport::Host => "host",
+            Transport::Nccl => "nccl",
+        }
+    }
+}
+
+/// What the ranks of [`on_ranks`] returned.
+#[derive(Debug)]
+pub struct RankOutcome<L, T> {
+    /// Rank 0's result.
+    pub lead: Result<L>,
+    /// The other ranks' results, rank order (a panic is an error).
+    pub others: Vec<Result<T>>,
+    /// How the ranks summed.
+    pub transport: Transport,
+}
+
+impl<L, T> RankOutcome<L, T> {
+    /// Rank 0's value where every rank succeeded; else the first rank's
+    /// own error, not another rank's report of the abort it caused.
+    pub fn into_lead(self) -> Result<L> {
+        let aborted = LocalGroup::is_abort;
+        match self.lead {
+            Ok(value) => {
+                self.others.into_iter().try_for_each(|r| r.map(drop))?;
+                Ok(value)
+            }
+            Err(e) if aborted(&e) => Err(self
+                .others
+                .into_iter()
+                .filter_map(Result::err)
+                .find(|e| !aborted(e))
+                .unwrap_or(e)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Aborts a group when dropped armed: a rank that leaves by an error or a
+/// panic must not leave the others waiting.
+struct AbortOnDrop<'a>(Option<&'a dyn Collective>);
+
+impl AbortOnDrop<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(member) = self.0 {
+            member.abort();
+        }
+    }
+}
+
+/// `work` as one rank: its error or panic (unwinding drops the guard)
+/// aborts the group.
+fn guarded<D, R>(
+    member: &dyn Collective,
+    device: &D,
+    work: impl FnOnce(&dyn Collective, &D) -> Result<R>,
+) -> Result<R> {
+    let guard = AbortOnDrop(Some(member));
+    let out = work(member, device);
+    if out.is_ok() {
+        guard.disarm();
+    }
+    out
+}
+
+/// Runs `lead` as rank 0 on `devices[0]` on this thread and `other` as
+/// each further rank r on `devices[r]` on a thread of its own, every rank
+/// with its member of one group (see the module doc for the transport).
+pub fn on_ranks<D, L, T>(
+    devices: &[D],
+    lead: impl FnOnce(&dyn Collective, &D) -> Result<L>,
+    other: impl Fn(&dyn Collective, &D) -> Result<T> + Sync,
+) -> RankOutcome<L, T>
+where
+    D: Any + Sync,
+    T: Send,
+{
+    let outcome = |lead, others, transport| RankOutcome {
+        lead,
+        others,
+        transport,
+    };
+    match devices {
+        [] => {
+            return outcome(
+                Err(Error::config("devices", "needs at least one device")),
+                Vec::new(),
+                Transport::Solo,
+            );
+        }
+        [device] => return outcome(lead(&Solo, device), Vec::new(), Transport::Solo),
+        _ => {}
+    }
+    let group = LocalGroup::new(devices.len());
+    #[cfg(feature = "cuda")]
+    let clique = super::nccl_group::clique_for(devices);
+    #[cfg(feature = "cuda")]
+    let nccl = clique
+        .as_ref()
+        .map(|clique| super::nccl_group::NcclGroup::members(clique, &group));
+    #[cfg(feature = "cuda")]
+    let (members, transport): (Vec<&dyn Collective>, _) = match &nccl {
+        Some(nccl) => (
+            nccl.iter().map(|m| m as &dyn Collective).collect(),
+            Transport::Nccl,
+        ),
+        None => (
+            group.iter().map(|m| m as &dyn Collective).collect(),
+            Transport::Host,
+        ),
+    };
+    #[cfg(not(feature = "cuda"))]
+    let (members, transport): (Vec<&dyn Collective>, _) = (
+        group.iter().map(|m| m as &dyn Collective).collect(),
+        Transport::Host,
+    );
+    let other = &other;
+    let (lead, others) = std::thread::scope(|scope| {
+        let handles: Vec<_> = members[1..]
+            .iter()
+            .zip(&devices[1..])
+            .map(|(&member, device)| scope.spawn(move || guarded(member, device, other)))
+            .collect();
+        let lead = guarded(members[0], &devices[0], lead);
+        let others: Vec<Result<T>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Numerical {
+                        what: "parallel rank".into(),
+                        message: "a rank's thread panicked".into(),
+                    })
+                })
+            })
+            .collect();
+        (lead, others)
+    });
+    outcome(lead, others, transport)
+}
