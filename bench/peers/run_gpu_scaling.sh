@@ -1,5 +1,6 @@
 #!/bin/bash
 # Issue 23's scaling table in one device command (a kind with several GPUs):
+# first a check that short runs on 1..N GPUs take the same steps, then
 # language-model training tokens/s of the mamba-130m shape on 1, 2, 4 and 8
 # GPUs (as many as are visible), split by batch (weak scaling: 8 sequences
 # per GPU; strong scaling: a global batch of 32) and by sequence (one batch
@@ -38,6 +39,17 @@ run() {
 }
 
 echo "SSM_NCCL_LIB=${SSM_NCCL_LIB:-unset}" | tee -a $OUT/scaling.log
+# Correctness first: a short selective-copying run on 1 GPU and on every
+# count, same global batch; their val rows must agree to float rounding.
+for n in $COUNTS; do
+  [ "$n" -gt "$gpus" ] && continue
+  rm -rf runs/dp-check-$n
+  timeout 120 .carry/ssm train --device cuda --devices $n --name dp-check-$n \
+    --config configs/selective-copying-mamba.toml --set task.length=256 --set schedule.steps=30 \
+    --set schedule.warmup=5 --set schedule.eval_every=10 >> $OUT/scaling.log 2>&1
+  echo "dp-check devices=$n rc=$? val rows: $(grep ',val,' runs/dp-check-$n/metrics.csv | tr '\n' ' ')" \
+    | tee -a $OUT/scaling.log
+done
 for n in $COUNTS; do
   [ "$n" -gt "$gpus" ] && continue
   date -u >> $OUT/scaling.log
