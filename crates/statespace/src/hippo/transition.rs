@@ -16,15 +16,15 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Measure {
     /// Scaled Legendre: uniform weight over the whole history [0, t].
-    /// A[n,k] = −√(2n+1)√(2k+1) if n > k, −(n+1) if n = k, 0 if n < k; B[n] = √(2n+1).
+    /// A\[n,k\] = −√(2n+1)√(2k+1) if n > k, −(n+1) if n = k, 0 if n < k; B\[n\] = √(2n+1).
     LegS,
     /// Translated Legendre: uniform weight over a sliding window of length 1,
     /// halved for timescale correctness as in state-spaces/s4:
-    /// A[n,k] = −½·√(2n+1)√(2k+1)·(1 if n ≥ k else (−1)^(n−k)); B[n] = ½·√(2n+1).
+    /// A\[n,k\] = −½·√(2n+1)√(2k+1)·(1 if n ≥ k else (−1)^(n−k)); B\[n\] = ½·√(2n+1).
     LegT,
     /// Translated Laguerre: exponentially decaying weight e^(−(t−s)), with
     /// Laguerre functions L_n(y)·e^(−y/2) as the basis:
-    /// A[n,k] = −½ if n = k, −1 if n > k, 0 if n < k; B[n] = β.
+    /// A\[n,k\] = −½ if n = k, −1 if n > k, 0 if n < k; B\[n\] = β.
     LagT {
         /// Input scale β (1 in the HiPPO paper).
         beta: f64,

@@ -45,7 +45,7 @@ pub struct DplrKernelParams<B: Backend> {
 /// attuned to the internal length `kernel_len` (any length ≥ `len`):
 /// K_l = C Āˡ B̄ for l < `len`, in the parameters' dtype.
 ///
-/// The generating function ([`dplr_spectrum`], whose gradients are
+/// The generating function ([`dplr_spectrum()`], whose gradients are
 /// factorised to avoid the Woodbury cancellation) and the inverse FFT are
 /// always evaluated in f64 (the parameters are widened, the kernel narrowed
 /// back): for a mode next to a node (HiPPO-FouT keeps one at

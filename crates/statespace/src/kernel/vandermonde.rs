@@ -10,7 +10,7 @@ use crate::ops::{VandermondeOps, vandermonde};
 ///
 /// `log_a` (H, N) is log Ā (for ZOH simply ΔA), `coef` (C, H, N) is C·B̄.
 /// The factor 2 sums the implicit conjugate half of the spectrum. Returns
-/// (C, H, len) in the dtype of the inputs. Fails as [`vandermonde`] does.
+/// (C, H, len) in the dtype of the inputs. Fails as [`vandermonde()`] does.
 pub fn vandermonde_kernel<B: VandermondeOps>(
     log_a: &ComplexTensor<B, 2>,
     coef: &ComplexTensor<B, 3>,

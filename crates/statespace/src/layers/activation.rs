@@ -29,7 +29,7 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Applies the activation elementwise; fails as [`gelu`] does.
+    /// Applies the activation elementwise; fails as [`gelu()`] does.
     pub fn apply<B: GeluOps, const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         Ok(match self {
             // x·Φ(x) through erf, with its exact derivative (burn's gelu

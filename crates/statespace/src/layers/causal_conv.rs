@@ -24,7 +24,7 @@ pub struct CausalConv1d<B: Backend> {
 impl<B: CausalConv1dOps> CausalConv1d<B> {
     /// x (B, L, D) after `state` (B, D, K − 1) → (y (B, L, D), new state),
     /// y passed through SiLU when `silu` (fused on GPUs). Fails as
-    /// [`causal_conv1d`] does.
+    /// [`causal_conv1d()`] does.
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
@@ -42,7 +42,7 @@ impl<B: CausalConv1dOps> CausalConv1d<B> {
 
     /// The same taps read as a centred (non-causal) window, PyTorch's
     /// `nn.Conv1d(padding = K // 2)` for odd K:
-    /// y[t] = bias + Σ_k weight[k] · x[t + k − K/2], zero outside [0, L).
+    /// y\[t\] = bias + Σ_k weight\[k\] · x[t + k − K/2], zero outside [0, L).
     /// x (B, L, D) → (B, L, D), through SiLU when `silu`. It is the causal
     /// convolution of x followed by K/2 zeros, read K/2 steps later.
     pub fn forward_centred(&self, x: Tensor<B, 3>, silu: bool) -> Result<Tensor<B, 3>> {

@@ -1,5 +1,5 @@
 //! A token embedding table whose backward pass is the backend's own
-//! scatter-add ([`crate::ops::embedding`]); stored as burn's and PyTorch's
+//! scatter-add ([`crate::ops::embedding()`]); stored as burn's and PyTorch's
 //! `weight` (vocab, d_model), so records and checkpoints are unchanged.
 
 use crate::error::Result;
@@ -37,7 +37,7 @@ impl<B: Backend> Embedding<B> {
 impl<B: EmbeddingOps> Embedding<B> {
     /// The embeddings of `tokens` (batch, len), (batch, len, d_model).
     /// Every token must be below the vocabulary size. Fails as
-    /// [`embedding`] does.
+    /// [`embedding()`] does.
     pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         embedding(self.weight.val(), tokens)
     }

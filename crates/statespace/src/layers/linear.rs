@@ -55,7 +55,7 @@ impl<B: MatmulOps> Linear<B> {
 }
 
 /// x Wᵀ (+ b) over the last dimension, for W (d_out, d_in); fails as
-/// [`matmul`] and [`add_bias`] do.
+/// [`matmul()`] and [`add_bias`] do.
 pub fn project<B: MatmulOps, const D: usize>(
     x: Tensor<B, D>,
     w: Tensor<B, 2>,

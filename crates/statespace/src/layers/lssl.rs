@@ -2,7 +2,7 @@
 //! Models with Linear State-Space Layers"), as state-spaces/s4's `LSSL`
 //! module runs it with a fixed HiPPO transition (`learn = 0`): per feature
 //! h a dense system (A, B) of N states from the measure, discretised with
-//! its own step Δ_h = exp(log_dt[h]) (a buffer, not trained); M output
+//! its own step Δ_h = exp(log_dt\[h\]) (a buffer, not trained); M output
 //! channels y[h, m] = C[h, m]·x_h + D[h, m]·u_h (+ E[h, m]); then the
 //! activation and a linear map from the H·M channels (h-major, as the
 //! official `(h m)`) back to H.

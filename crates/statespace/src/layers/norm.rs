@@ -27,7 +27,7 @@ impl<B: Backend> RmsNorm<B> {
 }
 
 impl<B: NormOps> RmsNorm<B> {
-    /// Normalises the last dimension of `x` (…, d); fails as [`norm`] does.
+    /// Normalises the last dimension of `x` (…, d); fails as [`norm()`] does.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         norm(x, self.weight.val(), None, self.eps, NormKind::Rms)
     }
@@ -108,7 +108,7 @@ impl<B: Backend> LayerNorm<B> {
 }
 
 impl<B: NormOps> LayerNorm<B> {
-    /// Normalises the last dimension of `x` (…, d); fails as [`norm`] does.
+    /// Normalises the last dimension of `x` (…, d); fails as [`norm()`] does.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         norm(
             x,
@@ -130,7 +130,7 @@ pub enum Norm<B: Backend> {
 }
 
 impl<B: NormOps> Norm<B> {
-    /// Normalises the last dimension of `x`; fails as [`norm`] does.
+    /// Normalises the last dimension of `x`; fails as [`norm()`] does.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
         match self {
             Norm::Layer(n) => n.forward(x),

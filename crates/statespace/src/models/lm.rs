@@ -1,6 +1,6 @@
 //! A language model of residual mixer blocks (Mamba LM layout):
 //!
-//!   h = embeddings[tokens]
+//!   h = embeddings\[tokens\]
 //!   h = h + mixer_i(rmsnorm_i(h))      for each block i
 //!   logits = rmsnorm_f(h) · Wᵀ         W = lm_head, or the embeddings when tied
 //!

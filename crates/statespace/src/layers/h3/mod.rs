@@ -4,7 +4,7 @@
 //! complex modes per head) on k'·v; gating by q; an output projection.
 //!
 //! With head dim p and H = d/p heads, channel h·p + i of q, k, v belongs
-//! to head h: kv[i, j, h] = k'[h·p + i]·v[h·p + j], y = K_d[h] ∗ kv + D[h]·kv,
+//! to head h: kv[i, j, h] = k'[h·p + i]·v[h·p + j], y = K_d\[h\] ∗ kv + D\[h\]·kv,
 //! o[j, h] = Σ_i q[h·p + i]·y[i, j, h], flattened to channel j·H + h (the
 //! order of h3.py's PyTorch path). Parameters load by safari's state_dict
 //! names. [`H3::step`] runs the same layer one token at a time.

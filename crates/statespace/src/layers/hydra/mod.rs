@@ -6,7 +6,7 @@
 //!   Δ→ = softplus(δ[..H] + dt_bias),  Δ← = softplus(δ[H..] + dt_bias)   (clamped to dt_limit)
 //!   s→ = SSD(x·Δ→, Δ→·A, B→, C→)            forward in time
 //!   s← = SSD(x·Δ←, Δ←·A, B←, C←)            backward in time (on the flipped sequence)
-//!   y[t] = s→[t − 1] + s←[t + 1] + x[t] · (fc_D(x[t]) + D)   (zero past either end)
+//!   y\[t\] = s→[t − 1] + s←[t + 1] + x\[t\] · (fc_D(x\[t\]) + D)   (zero past either end)
 //!   out = out_proj(rmsnorm(y) · silu(z))    A = −exp(A_log), one scalar per head
 //!
 //! The two passes run as one SSD call over a batch of 2·B (the official

@@ -45,7 +45,7 @@ pub struct HyenaConfig {
     /// Each filter position divided by its L1 norm over channels.
     pub normalized: bool,
     /// Gate by the outer product summed over the gate's channels,
-    /// v ← v · Σ_c x_i[c], instead of elementwise.
+    /// v ← v · Σ_c x_i\[c\], instead of elementwise.
     pub outer_mixing: bool,
     /// A learned (1 × 1 per head) scale after each long convolution.
     pub post_order_ffn: bool,

@@ -38,7 +38,7 @@ impl<B: Backend> WeightedSum<B> {
         }
     }
 
-    /// Σ token[i]·y_T[i] + Σ channel[i]·y_C[i] over the outputs so far; each
+    /// Σ token\[i\]·y_T\[i\] + Σ channel\[i\]·y_C\[i\] over the outputs so far; each
     /// output has the same shape. The slices are as long as the weights.
     pub fn apply<const D: usize>(
         &self,

@@ -4,7 +4,7 @@
 //! per parameter and the norm four more; on a GPU, launching them costs
 //! more than the arithmetic (a Mamba LM's 242 parameters: ≈ 5,300 launches
 //! per step). CubeCL devices run each parameter's update and its norm
-//! contribution as one kernel each ([`cube`]); other backends run the tensor
+//! contribution as one kernel each (`cube.rs`); other backends run the tensor
 //! ops of `reference.rs`, which define the semantics.
 
 mod autodiff;

@@ -80,7 +80,7 @@ pub trait CauchyOps: crate::ops::MatmulOps {
     ) -> CauchyInputs<FloatTensor<Self>>;
 }
 
-/// y[h, r, k] = Σₙ v[h, r, n] / (nodes[k] − z[h, n]): v (H, R, N), z (H, N)
+/// y[h, r, k] = Σₙ v[h, r, n] / (nodes\[k\] − z[h, n]): v (H, R, N), z (H, N)
 /// → (H, R, S). Differentiable in v and z.
 ///
 /// Fails, naming the part, unless the shapes are these and all four parts

@@ -9,7 +9,7 @@ use crate::io::tensor_from_f64;
 use crate::ops::MatmulOps;
 use crate::ops::support::primitive::{float, tensor};
 
-/// Σₙ v[h, r, n] / (nodes[k] − z[h, n]) through the (H, N, S) tensor of
+/// Σₙ v[h, r, n] / (nodes\[k\] − z[h, n]) through the (H, N, S) tensor of
 /// reciprocals and a batched complex product: v (H, R, N), z (H, N) →
 /// (H, R, S). Unchecked (the backends run it on inputs [`super::cauchy`]
 /// checked).

@@ -2,15 +2,15 @@
 //! rolling state for streaming and stepping, and optionally the SiLU that
 //! follows it in Mamba and Mamba-2 fused in.
 //!
-//! y[b, t, d] = act(bias[d] + Σ_{k<K} w[d, k] · x̃[b, t + k, d]), where x̃
+//! y[b, t, d] = act(bias\[d\] + Σ_{k<K} w[d, k] · x̃[b, t + k, d]), where x̃
 //! (B, K − 1 + L, D) is the history (the previous K − 1 inputs; zeros for a
 //! fresh sequence) followed by x, all channel-last. A backend extension
-//! ([`CausalConv1dOps`]) with its own backward: ∂x̃[s] = Σ_k w[·, k] · ĝ[s − k],
+//! ([`CausalConv1dOps`]) with its own backward: ∂x̃\[s\] = Σ_k w[·, k] · ĝ[s − k],
 //! ∂w[d, k] = Σ_{b,t} ĝ · x̃[b, t + k, d] and ∂bias = Σ_{b,t} ĝ, with
 //! ĝ = ∂y · act′ (the pre-activation recomputed). The defaults are tensor
 //! ops (every tap a contiguous slice times a broadcast row); the CPU runs
-//! one fused pass forward and two backward ([`cpu`]), and CubeCL devices
-//! one kernel per pass ([`cube`]), where the tensor ops cost ~30 launches
+//! one fused pass forward and two backward (`cpu.rs`), and CubeCL devices
+//! one kernel per pass (`cube.rs`), where the tensor ops cost ~30 launches
 //! and two slow leading-axis sums per layer.
 
 mod autodiff;

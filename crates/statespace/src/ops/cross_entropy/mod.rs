@@ -1,14 +1,14 @@
 //! Softmax cross-entropy per row as a backend extension with its own
 //! backward.
 //!
-//! For logits x (N, C) and labels y (N): lse[n] = log Σ_c exp x[n, c] and
-//! loss[n] = lse[n] − x[n, y[n]]; ∂x[n, c] = ∂loss[n] · (exp(x[n, c] −
-//! lse[n]) − [c = y[n]]). As tensor ops (log-softmax, gather and their
+//! For logits x (N, C) and labels y (N): lse\[n\] = log Σ_c exp x[n, c] and
+//! loss\[n\] = lse\[n\] − x[n, y\[n\]]; ∂x[n, c] = ∂loss\[n\] · (exp(x[n, c] −
+//! lse\[n\]) − [c = y\[n\]]). As tensor ops (log-softmax, gather and their
 //! autodiff) an LM head's logits are read and written about ten times,
 //! several passes non-vectorised (a mamba-130m step's 8,192 × 50,280
 //! logits: ≈ 17 ms of a 245 ms step on an H200). CubeCL devices read them
 //! once forward (one cube per row, an online max and sum) and once
-//! backward ([`cube`]); the defaults are the tensor ops of
+//! backward (`cube.rs`); the defaults are the tensor ops of
 //! `reference.rs`, which define the semantics.
 
 mod autodiff;

@@ -1,8 +1,8 @@
 //! The diagonal linear recurrence of S5, a complex state per lane run along
 //! the sequence axis (what S5 computes with `jax.lax.associative_scan`):
 //!
-//! - forward: x[b, t] = λ ⊙ x[b, t−1] + u[b, t], with x[b, −1] = x0[b];
-//! - reverse: x[b, t] = λ ⊙ x[b, t+1] + u[b, t], with x[b, L] = x0[b].
+//! - forward: x[b, t] = λ ⊙ x[b, t−1] + u[b, t], with x[b, −1] = x0\[b\];
+//! - reverse: x[b, t] = λ ⊙ x[b, t+1] + u[b, t], with x[b, L] = x0\[b\].
 //!
 //! Complex values are stored split along the last axis: a row of 2F reals
 //! holds the F real parts, then the F imaginary parts (λ (2F), u and x
@@ -11,10 +11,10 @@
 //!
 //! With G(z) = ∂ℓ/∂Re z + i·∂ℓ/∂Im z (what the split storage's gradient
 //! holds), the backward is the other direction's scan with conj(λ):
-//! h[t] = G(x[t]) + conj(λ)·h[t+1] (forward), G(u[t]) = h[t],
+//! h\[t\] = G(x\[t\]) + conj(λ)·h[t+1] (forward), G(u\[t\]) = h\[t\],
 //! G(x0) = conj(λ)·h[first step], G(λ) = Σ_{b,t} conj(x[b, t−1])·h[b, t]
-//! (x[b, −1] = x0[b]). On CubeCL devices a scan is three launches (chunk
-//! totals, carries, chunk scans: [`crate::ops::support::chunk_plan`]).
+//! (x[b, −1] = x0\[b\]). On CubeCL devices a scan is three launches (chunk
+//! totals, carries, chunk scans: `ops::support::chunk_plan`).
 
 mod autodiff;
 mod cpu;
@@ -72,7 +72,7 @@ pub trait DiagonalScanOps: Backend {
     }
 }
 
-/// The states x (B, L, 2F) of x[t] = λ ⊙ x[t∓1] + u[t] from `x0`
+/// The states x (B, L, 2F) of x\[t\] = λ ⊙ x[t∓1] + u\[t\] from `x0`
 /// (B, 2F), or from zero when `x0` is `None`; from the end when `reverse`.
 /// Complex values split: real parts, then imaginary parts along the last
 /// axis. Differentiable.

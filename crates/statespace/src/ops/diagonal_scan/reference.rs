@@ -35,9 +35,9 @@ fn conj<B: Backend, const D: usize>(z: Tensor<B, D>) -> Tensor<B, D> {
     join(re, im.neg())
 }
 
-/// x (B, L, 2F) of x[t] = λ ⊙ x[t∓1] + u[t] from x0, by a Hillis–Steele
+/// x (B, L, 2F) of x\[t\] = λ ⊙ x[t∓1] + u\[t\] from x0, by a Hillis–Steele
 /// scan: x0 folds into the first step, then log₂ L doublings
-/// y[t] += λ^s·y[t−s] (s = 1, 2, 4, …; λ^s by squaring), each over the
+/// y\[t\] += λ^s·y[t−s] (s = 1, 2, 4, …; λ^s by squaring), each over the
 /// whole tensor. Reverse scans run on the flipped sequence. Unchecked:
 /// [`super::diagonal_scan`] is the checked entry.
 pub fn diagonal_scan_composite<B: Backend>(
@@ -75,7 +75,7 @@ pub fn diagonal_scan_composite<B: Backend>(
 
 /// The three gradients from ∂ℓ/∂x: the adjoint h is the backend's scan
 /// of ∂ℓ/∂x with conj(λ) in the other direction from zero; G(u) = h,
-/// G(x0) = conj(λ)·h at the first step, G(λ) = Σ_{b,t} conj(x[t∓1])·h[t]
+/// G(x0) = conj(λ)·h at the first step, G(λ) = Σ_{b,t} conj(x[t∓1])·h\[t\]
 /// with x0 before the first step.
 pub fn diagonal_scan_backward_composite<B: DiagonalScanOps>(
     lambda: FloatTensor<B>,

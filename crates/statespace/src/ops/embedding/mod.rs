@@ -1,11 +1,11 @@
 //! Embedding lookup as a backend extension with its own backward.
 //!
-//! out[n] = weight[indices[n]]; ∂weight[v] = Σ_{n: indices[n] = v} ∂out[n].
+//! out\[n\] = weight[indices\[n\]]; ∂weight\[v\] = Σ_{n: indices\[n\] = v} ∂out\[n\].
 //! burn's own embedding backward on CubeCL devices is a select-assign with
 //! one unit per column that walks every row in turn (one cube for a
 //! 128-wide table: 15.9 ms of a 47 ms S4D training step on an H200).
 //! CubeCL devices scatter-add ∂out with one unit per element and f32
-//! atomics instead ([`cube`]); other backends run burn's select-add
+//! atomics instead (`cube.rs`); other backends run burn's select-add
 //! (`reference.rs`), which defines the semantics.
 
 mod autodiff;

@@ -9,7 +9,7 @@
 //! backward, two of them slow leading-axis sums (a Mamba LM's 49 norms:
 //! ≈ 1,000 launches and ≈ 8 ms of one-pass reductions per training step
 //! on an H200). CubeCL devices run one kernel each way plus the column
-//! sums of [`MatmulOps`] ([`cube`]); the defaults are the tensor ops of
+//! sums of [`MatmulOps`] (`cube.rs`); the defaults are the tensor ops of
 //! `reference.rs`, which define the semantics.
 
 mod autodiff;

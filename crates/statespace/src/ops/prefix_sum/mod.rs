@@ -6,7 +6,7 @@
 //! The backward of one direction is the other applied to ∂y. Mamba-3's
 //! rotary angles θ = Σ Δ·π·tanh(angles) are such a sum over up to 65536
 //! steps; on CubeCL devices it is three launches (chunk totals, their
-//! carries, chunk scans: [`crate::ops::support::chunk_plan`]), where burn's `cumsum` takes time
+//! carries, chunk scans: `ops::support::chunk_plan`), where burn's `cumsum` takes time
 //! quadratic in L.
 
 mod autodiff;

@@ -3,7 +3,7 @@
 //! accumulated angles.
 //!
 //! x (B, L, R, G, N), bias (H, R, N), θ (B, L, H, S) with S ≤ N/2 and G
-//! dividing H; head h reads group g = h / (H/G). With p = x[·, g] + bias[h]
+//! dividing H; head h reads group g = h / (H/G). With p = x[·, g] + bias\[h\]
 //! and the i-th pair (a, b) of p,
 //!
 //! (a, b) → (a cos θᵢ − b sin θᵢ, a sin θᵢ + b cos θᵢ)  for i < S,

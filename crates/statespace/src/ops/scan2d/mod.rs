@@ -2,9 +2,9 @@
 //! Roesser form: per batch b, channel e and state n, two states per cell
 //! (v, t), h¹ carried along time and h² along variates,
 //!
-//!   h¹[v,t] = Ā₁ h¹[v,t−1] + φ₁ (A₂ h²[v,t−1] + B₁[v,t] u[v,t])
-//!   h²[v,t] = Ā₄ h²[v−1,t] + φ₂ (A₃ h¹[v−1,t] + B₂[v,t] u[v,t])
-//!   y[v,t]  = Σₙ (C₁[v,t] h¹[v,t] + C₂[v,t] h²[v,t])
+//!   h¹\[v,t\] = Ā₁ h¹[v,t−1] + φ₁ (A₂ h²[v,t−1] + B₁\[v,t\] u\[v,t\])
+//!   h²\[v,t\] = Ā₄ h²[v−1,t] + φ₂ (A₃ h¹[v−1,t] + B₂\[v,t\] u\[v,t\])
+//!   y\[v,t\]  = Σₙ (C₁\[v,t\] h¹\[v,t\] + C₂\[v,t\] h²\[v,t\])
 //!
 //! with the cell's own zero-order-hold coefficients Ā₁ = exp(Δ₁A₁),
 //! φ₁ = (Ā₁ − 1)/A₁, Ā₄ = exp(Δ₂A₄), φ₂ = (Ā₄ − 1)/A₄ (Δ₁, Δ₂ per cell and
@@ -14,8 +14,8 @@
 //!
 //! The backward runs the adjoint recurrence from the last cell,
 //!
-//!   g¹[v,t] = C₁ ∂y[v,t] + Ā₁[v,t+1] g¹[v,t+1] + φ₂[v+1,t] A₃ g²[v+1,t]
-//!   g²[v,t] = C₂ ∂y[v,t] + φ₁[v,t+1] A₂ g¹[v,t+1] + Ā₄[v+1,t] g²[v+1,t]
+//!   g¹\[v,t\] = C₁ ∂y\[v,t\] + Ā₁[v,t+1] g¹[v,t+1] + φ₂[v+1,t] A₃ g²[v+1,t]
+//!   g²\[v,t\] = C₂ ∂y\[v,t\] + φ₁[v,t+1] A₂ g¹[v,t+1] + Ā₄[v+1,t] g²[v+1,t]
 //!
 //! (g¹, g² zero outside the grid) and reads every input's gradient off
 //! g¹, g² and the recomputed states, e.g. ∂A₂ = Σ g¹ φ₁ h²[v,t−1],
