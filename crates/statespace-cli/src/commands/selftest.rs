@@ -186,6 +186,10 @@ pub fn run(args: Args) -> Result<()> {
                 &mut checks,
                 statespace::parity::sequence_parallel_checks::<Autodiff<B>>(&device)?,
             );
+            emit(
+                &mut checks,
+                statespace::parity::data_parallel_checks::<Autodiff<B>>(&device)?,
+            );
             #[cfg(feature = "cuda")]
             emit(
                 &mut checks,

@@ -22,6 +22,7 @@ mod adamw;
 mod cauchy;
 mod causal_conv1d;
 mod cross_entropy;
+mod data_parallel;
 #[cfg(feature = "cuda")]
 mod decode;
 mod diagonal_kernel;
@@ -45,6 +46,7 @@ mod spectral;
 mod ssd;
 mod vandermonde;
 
+pub use data_parallel::data_parallel_checks;
 #[cfg(feature = "cuda")]
 pub use decode::gpu_decode_checks;
 #[cfg(feature = "cuda")]

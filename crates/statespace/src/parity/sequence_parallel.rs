@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::TOLERANCE_F32;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::golden::Check;
 use crate::layers::mamba::MambaConfig;
 use crate::layers::mamba2::Mamba2Config;
@@ -22,9 +22,10 @@ use crate::layers::s5::S5Config;
 use crate::models::{LanguageModel, LmConfig, MixerConfig};
 use crate::ops::{SsmBackend, mean_cross_entropy};
 use crate::tasks::text::Windows;
-use crate::train::collective::{Collective, LocalGroup};
+use crate::train::collective::Collective;
 use crate::train::data_parallel::all_reduce_grads;
 use crate::train::optim::flat_grads;
+use crate::train::ranks::on_ranks;
 use crate::train::sequence_parallel::Chain;
 
 /// Tokens of the models' vocabulary.
@@ -68,7 +69,7 @@ fn mixers() -> Vec<(&'static str, MixerConfig)> {
 }
 
 /// The mean next-token loss of `windows` from their logits.
-fn mean_loss<B: SsmBackend>(
+pub(super) fn mean_loss<B: SsmBackend>(
     logits: Tensor<B, 3>,
     targets: Vec<i64>,
     device: &B::Device,
@@ -79,7 +80,10 @@ fn mean_loss<B: SsmBackend>(
 }
 
 /// Every parameter gradient of `model`, flattened, on the host.
-fn host_grads<B: AutodiffBackend>(model: &LanguageModel<B>, grads: &GradientsParams) -> Vec<f64> {
+pub(super) fn host_grads<B: AutodiffBackend>(
+    model: &LanguageModel<B>,
+    grads: &GradientsParams,
+) -> Vec<f64> {
     flat_grads::<B, _>(model, grads)
         .into_iter()
         .flat_map(|g| g.into_data().iter::<f64>().collect::<Vec<_>>())
@@ -101,8 +105,7 @@ where
     B: AutodiffBackend + SsmBackend,
 {
     let len = whole.inputs.len() / whole.count;
-    let group = LocalGroup::new(ranks);
-    let rank = |member: &LocalGroup| -> Result<Vec<f64>> {
+    let rank = |member: &dyn Collective| -> Result<Vec<f64>> {
         let r = member.rank();
         let part = whole.positions(r * len / ranks..(r + 1) * len / ranks)?;
         let mut chain = Chain::<B>::new(member, device);
@@ -118,62 +121,16 @@ where
         let summed = all_reduce_grads::<B, _>(model, grads, targets, member)?;
         Ok(host_grads(model, &summed))
     };
-    let results: Vec<Result<Vec<f64>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = group
-            .iter()
-            .map(|member| {
-                s.spawn(move || {
-                    let out = rank(member);
-                    if out.is_err() {
-                        member.abort();
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::Numerical {
-                        what: "sequence-parallel check".into(),
-                        message: "a rank's thread panicked".into(),
-                    })
-                })
-            })
-            .collect()
-    });
     // Rank 0's sum (every rank holds the same), or a rank's own error in
     // preference to another's abort.
-    let mut lead = None;
-    let mut failure: Option<Error> = None;
-    for (r, out) in results.into_iter().enumerate() {
-        match out {
-            Ok(grads) if r == 0 => lead = Some(grads),
-            Ok(_) => {}
-            Err(e) => {
-                let replaces = failure
-                    .as_ref()
-                    .is_none_or(|f| LocalGroup::is_abort(f) && !LocalGroup::is_abort(&e));
-                if replaces {
-                    failure = Some(e);
-                }
-            }
-        }
-    }
-    match failure {
-        Some(e) => Err(e),
-        None => lead.ok_or_else(|| Error::Numerical {
-            what: "sequence-parallel check".into(),
-            message: "rank 0 returned no gradient".into(),
-        }),
-    }
+    let rank = |member: &dyn Collective, _: &B::Device| rank(member);
+    on_ranks(&vec![device.clone(); ranks], rank, rank).into_lead()
 }
 
-/// Three windows of 14 random tokens (and random targets).
-fn windows() -> Windows {
+/// `count` windows of 14 random tokens (and random targets).
+pub(super) fn windows(count: usize) -> Windows {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let (count, len) = (3, 14);
+    let len = 14;
     let mut token = || rand::Rng::random_range(&mut rng, 0..VOCAB as i64);
     Windows {
         inputs: (0..count * len).map(|_| token()).collect(),
@@ -183,7 +140,10 @@ fn windows() -> Windows {
 }
 
 /// A 2-block language model of `mixer`.
-fn model<B: SsmBackend>(mixer: MixerConfig, device: &B::Device) -> Result<LanguageModel<B>> {
+pub(super) fn model<B: SsmBackend>(
+    mixer: MixerConfig,
+    device: &B::Device,
+) -> Result<LanguageModel<B>> {
     let config = LmConfig {
         vocab_size: VOCAB,
         n_layer: 2,
@@ -219,7 +179,7 @@ pub fn sequence_parallel_checks<B>(device: &B::Device) -> Result<Vec<Check>>
 where
     B: AutodiffBackend + SsmBackend,
 {
-    let whole = windows();
+    let whole = windows(3);
     let mut checks = Vec::new();
     for (name, mixer) in mixers() {
         let model = model::<B>(mixer, device)?;
@@ -254,7 +214,7 @@ mod tests {
             assert!(check.passed(), "{check}");
             assert!(check.error > 0.0, "summed in another order: {check}");
         }
-        let whole = windows();
+        let whole = windows(3);
         let device = Default::default();
         for (name, mixer) in mixers() {
             let model = model::<B>(mixer, &device).unwrap();

@@ -92,9 +92,10 @@ impl Collective for NcclGroup<'_> {
 }
 
 /// NCCL's communicators for ranks on `devices`, or `None` where they are
-/// not CUDA GPUs, NCCL is turned off (`SSM_NCCL=off`), or it is missing or
-/// fails to start: then the gradients go through host memory, and the
-/// reason is printed on stderr.
+/// not CUDA GPUs, share a GPU (ranks simulated on one), NCCL is turned off
+/// (`SSM_NCCL=off`), or it is missing or fails to start: then the
+/// gradients go through host memory, and in the last two cases the reason
+/// is printed on stderr.
 pub fn clique_for<D: Any>(devices: &[D]) -> Option<Clique> {
     let ordinals: Vec<usize> = devices
         .iter()
@@ -104,7 +105,10 @@ pub fn clique_for<D: Any>(devices: &[D]) -> Option<Clique> {
                 .map(|d| d.index)
         })
         .collect::<Option<_>>()?;
-    if !nccl::enabled() {
+    let mut distinct = ordinals.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != ordinals.len() || !nccl::enabled() {
         return None;
     }
     match Clique::new(&ordinals) {

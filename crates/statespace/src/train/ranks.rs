@@ -44,15 +44,13 @@ pub struct RankOutcome<L, T> {
 }
 
 impl<L, T> RankOutcome<L, T> {
-    /// Rank 0's value where every rank succeeded; else the first rank's
-    /// own error, not another rank's report of the abort it caused.
-    pub fn into_lead(self) -> Result<L> {
+    /// Every rank's value (rank 0's, then the others' in rank order) where
+    /// every rank succeeded; else the first failing rank's own error, not
+    /// another rank's report of the abort it caused.
+    pub fn into_all(self) -> Result<(L, Vec<T>)> {
         let aborted = LocalGroup::is_abort;
         match self.lead {
-            Ok(value) => {
-                self.others.into_iter().try_for_each(|r| r.map(drop))?;
-                Ok(value)
-            }
+            Ok(value) => Ok((value, self.others.into_iter().collect::<Result<_>>()?)),
             Err(e) if aborted(&e) => Err(self
                 .others
                 .into_iter()
@@ -61,6 +59,12 @@ impl<L, T> RankOutcome<L, T> {
                 .unwrap_or(e)),
             Err(e) => Err(e),
         }
+    }
+
+    /// Rank 0's value where every rank succeeded; else as
+    /// [`Self::into_all`].
+    pub fn into_lead(self) -> Result<L> {
+        self.into_all().map(|(lead, _)| lead)
     }
 }
 
