@@ -212,8 +212,12 @@ where
         let grads = GradientsParams::from_grads(grads, &model);
         let grads = all_reduce_grads::<A, _>(&model, grads, targets, group)?;
         model = step::<A, _>(&mut adam, model, &grads, 1.0).0;
-        // Wait for the step's kernels (GPU launches are asynchronous).
-        let _ = A::sync(device);
+        // Wait for the step's kernels (GPU launches are asynchronous); a
+        // failed kernel or collective is an error, not a time.
+        A::sync(device).map_err(|e| statespace::Error::Numerical {
+            what: "training step".into(),
+            message: format!("the device failed: {e:?}"),
+        })?;
         if s >= 2 {
             times.push(start.elapsed().as_secs_f64());
         }

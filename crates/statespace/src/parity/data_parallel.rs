@@ -3,7 +3,8 @@
 //! the sum over ranks on several devices, each holding the same model and
 //! some of the rows, summed by the transport training uses
 //! ([`crate::train::ranks::on_ranks`]: NCCL between GPUs). Every rank's
-//! sum must match, which also proves the replicas stay equal.
+//! sum must match the single device's within tolerance and carry the same
+//! bits as every other rank's (the replicas stay equal).
 
 #[cfg(feature = "cuda")]
 use std::any::Any;
@@ -83,9 +84,10 @@ fn rank_devices<B: AutodiffBackend>(device: &B::Device) -> Result<Vec<B::Device>
 }
 
 /// For each mixer, every rank's summed gradient over `devices` (one rank
-/// each, 5 rows of 14 positions split between them) against one rank on
-/// `devices[0]` with every row, within [`TOLERANCE_F32`] (the worst rank).
-/// None for fewer than two devices.
+/// each, at least 5 rows of 14 positions, at least one a rank) against one
+/// rank on `devices[0]` with every row, within [`TOLERANCE_F32`] (the worst
+/// rank), and every rank's bits against rank 0's. None for fewer than two
+/// devices.
 pub fn data_parallel_checks_on<B>(devices: &[B::Device]) -> Result<Vec<Check>>
 where
     B: AutodiffBackend + SsmBackend,
@@ -93,7 +95,7 @@ where
     if devices.len() < 2 {
         return Ok(Vec::new());
     }
-    let whole = windows(5);
+    let whole = windows(devices.len().max(5));
     let mut checks = Vec::new();
     for (name, mixer) in mixers() {
         let single = {
@@ -142,6 +144,24 @@ where
             .max_by(|a, b| a.error.total_cmp(&b.error))
             .expect("two ranks or more");
         checks.push(worst);
+        let differing = others
+            .iter()
+            .map(|sum| {
+                sum.iter()
+                    .zip(&lead)
+                    .filter(|(a, b)| a.to_bits() != b.to_bits())
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        checks.push(Check {
+            what: format!(
+                "data parallel, {name} LM on {} ranks ({transport}): gradients differing from rank 0's bits (most of any rank)",
+                devices.len()
+            ),
+            error: differing as f64,
+            tolerance: 0.0,
+        });
     }
     Ok(checks)
 }
@@ -158,7 +178,7 @@ mod tests {
     #[test]
     fn ranks_on_parts_of_the_rows_sum_to_the_whole_batch_gradient() {
         let checks = data_parallel_checks::<B>(&Default::default()).unwrap();
-        assert_eq!(checks.len(), 2);
+        assert_eq!(checks.len(), 4);
         for check in checks {
             assert!(check.passed(), "{check}");
             assert!(check.what.contains("(host)"), "{check}");

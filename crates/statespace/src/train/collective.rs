@@ -271,18 +271,18 @@ impl LocalGroup {
             Buffer::F32(v) => (v.len(), "f32"),
             Buffer::F64(v) => (v.len(), "f64"),
         });
-        let mine = match &own {
+        let my_kind = match &own {
             Buffer::F32(_) => "f32",
             Buffer::F64(_) => "f64",
         };
         if let Some((len, kind)) = other
-            && (len != values.len() || kind != mine)
+            && (len != values.len() || kind != my_kind)
         {
             round.aborted = true;
             shared.changed.notify_all();
             return Err(Error::Shape {
                 tensor: format!(
-                    "all-reduce buffer of rank {me} ({} {mine} values; another rank gave {kind})",
+                    "all-reduce buffer of rank {me} ({} {my_kind} values; another rank gave {kind})",
                     values.len()
                 ),
                 expected: vec![len],
@@ -307,9 +307,8 @@ impl LocalGroup {
             .collect();
         drop(round);
         let n = values.len();
-        let mine = me * n / size..(me + 1) * n / size;
-        let slice: Vec<T> = mine
-            .clone()
+        let my_slice = me * n / size..(me + 1) * n / size;
+        let slice: Vec<T> = my_slice
             .map(|i| T::narrow(inputs.iter().fold(0.0, |acc, v| acc + v[i].wide())))
             .collect();
         drop(inputs);
@@ -320,7 +319,9 @@ impl LocalGroup {
         round.slices[me] = Some(T::buffer(slice));
         round.finish_phase(size, Phase::Gather, &shared.changed);
         let round = wait_until(&shared.changed, round, |r| r.phase == Phase::Gather);
-        if round.aborted {
+        // Every slice is in once the phase is Gather: the sum is complete
+        // even if a member has since aborted (after its own reduction).
+        if round.phase != Phase::Gather {
             return Err(Self::aborted());
         }
         let slices: Vec<Arc<Vec<T>>> = round
@@ -493,6 +494,27 @@ mod tests {
             assert!(b.all_reduce_sum(&mut [1.0]).is_err());
             assert!(first.join().unwrap().is_err());
         });
+    }
+
+    #[test]
+    fn a_sum_every_member_contributed_to_survives_a_later_abort() {
+        // Rank 1 aborts as soon as its reduction returns; rank 0, perhaps
+        // not yet awake, still gets the finished sum.
+        for _ in 0..200 {
+            let group = LocalGroup::new(2);
+            let (a, b) = (&group[0], &group[1]);
+            let first = std::thread::scope(|s| {
+                let first = s.spawn(move || {
+                    let mut v = [1.0f32, 2.0, 3.0];
+                    a.all_reduce_sum_f32(&mut v).map(|()| v)
+                });
+                let mut v = [10.0f32, 20.0, 30.0];
+                b.all_reduce_sum_f32(&mut v).unwrap();
+                b.abort();
+                first.join().unwrap()
+            });
+            assert_eq!(first.unwrap(), [11.0, 22.0, 33.0]);
+        }
     }
 
     #[test]

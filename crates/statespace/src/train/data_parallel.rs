@@ -15,7 +15,7 @@ use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 
 use super::collective::Collective;
 use super::optim::flat_grads;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The float parameters of a module, flattened and concatenated on the host.
 struct CollectParams {
@@ -111,18 +111,28 @@ pub fn all_reduce_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
     };
     let device = first.device();
     let weighted = Tensor::cat(flat, 0) * targets as f64;
+    let n = weighted.dims()[0];
     let primitive = weighted.into_primitive().tensor();
-    // One host reduction first: the group's targets, and whether every
-    // rank's sum can run on its device. Every rank has then finished its
-    // backward and its part of the sum's set-up, so a rank that failed
+    // One host reduction first: the group's targets, whether every rank's
+    // sum can run on its device, and every rank's gradient length (its own
+    // slot), which a device sum cannot check. Every rank has then finished
+    // its backward and its part of the sum's set-up, so a rank that failed
     // stops the others here rather than leaving them inside a device sum.
-    let mut shared = [
-        targets as f64,
-        f64::from(u8::from(collective.can_reduce_in_place(&primitive))),
-    ];
+    let (size, rank) = (collective.size(), collective.rank());
+    let mut shared = vec![0.0; 2 + size];
+    shared[0] = targets as f64;
+    shared[1] = f64::from(u8::from(collective.can_reduce_in_place(&primitive)));
+    shared[2 + rank] = n as f64;
     collective.all_reduce_sum(&mut shared)?;
-    let [total, on_device] = shared;
-    let summed = if on_device == collective.size() as f64 {
+    let (total, on_device) = (shared[0], shared[1]);
+    if let Some(other) = shared[2..].iter().position(|&len| len != n as f64) {
+        return Err(Error::Shape {
+            tensor: format!("flat gradient of rank {rank} against rank {other}'s"),
+            expected: vec![shared[2 + other] as usize],
+            actual: vec![n],
+        });
+    }
+    let summed = if on_device == size as f64 {
         collective.all_reduce_sum_in_place(&primitive)?;
         Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(primitive))
     } else {
@@ -234,9 +244,11 @@ mod tests {
                 values(&module, &grads_of(&module, 0)),
                 values(&module, &grads_of(&module, 1)),
             );
+            // Weighted in f32, summed in f64 and rounded once, divided in
+            // f32: the bits every rank must get.
             a.iter()
                 .zip(&b)
-                .map(|(a, b)| (a * 3.0 + b * 5.0) / 8.0)
+                .map(|(a, b)| ((f64::from(a * 3.0) + f64::from(b * 5.0)) as f32) / 8.0)
                 .collect()
         };
         // Rank 0 could sum on its device, rank 1 not: both go through the
@@ -267,9 +279,7 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         for r in &results {
-            for (a, e) in r.iter().zip(&expected) {
-                assert!((a - e).abs() <= 1e-6 * e.abs().max(1.0), "{a} vs {e}");
-            }
+            assert_eq!(r, &expected);
         }
         // Every rank claiming a path this transport lacks is its error,
         // not a silent host sum.

@@ -48,16 +48,19 @@ impl<L, T> RankOutcome<L, T> {
     /// every rank succeeded; else the first failing rank's own error, not
     /// another rank's report of the abort it caused.
     pub fn into_all(self) -> Result<(L, Vec<T>)> {
-        let aborted = LocalGroup::is_abort;
-        match self.lead {
-            Ok(value) => Ok((value, self.others.into_iter().collect::<Result<_>>()?)),
-            Err(e) if aborted(&e) => Err(self
-                .others
-                .into_iter()
-                .filter_map(Result::err)
-                .find(|e| !aborted(e))
-                .unwrap_or(e)),
-            Err(e) => Err(e),
+        let mut errors = Vec::new();
+        let lead = self.lead.map_err(|e| errors.push(e)).ok();
+        let others: Vec<T> = self
+            .others
+            .into_iter()
+            .filter_map(|r| r.map_err(|e| errors.push(e)).ok())
+            .collect();
+        match lead {
+            Some(lead) if errors.is_empty() => Ok((lead, others)),
+            _ => {
+                let own = errors.iter().position(|e| !LocalGroup::is_abort(e));
+                Err(errors.swap_remove(own.unwrap_or(0)))
+            }
         }
     }
 
@@ -99,6 +102,19 @@ fn guarded<D, R>(
         guard.disarm();
     }
     out
+}
+
+/// The error of a rank whose thread panicked, with the panic's message.
+fn panicked(payload: &(dyn Any + Send)) -> Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    Error::Numerical {
+        what: "parallel rank".into(),
+        message: format!("a rank's thread panicked: {message}"),
+    }
 }
 
 /// Runs `lead` as rank 0 on `devices[0]` on this thread and `other` as
@@ -163,15 +179,43 @@ where
         let others: Vec<Result<T>> = handles
             .into_iter()
             .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::Numerical {
-                        what: "parallel rank".into(),
-                        message: "a rank's thread panicked".into(),
-                    })
-                })
+                h.join()
+                    .unwrap_or_else(|payload| Err(panicked(payload.as_ref())))
             })
             .collect();
         (lead, others)
     });
     outcome(lead, others, transport)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failing_ranks_own_error_is_reported_not_an_abort() {
+        let group = LocalGroup::new(2);
+        group[1].abort();
+        let abort = group[0].all_reduce_sum(&mut [0.0]).unwrap_err();
+        assert!(LocalGroup::is_abort(&abort));
+        let outcome = RankOutcome::<(), ()> {
+            lead: Ok(()),
+            others: vec![Err(abort), Err(Error::config("task.path", "no such file"))],
+            transport: Transport::Host,
+        };
+        let error = outcome.into_all().unwrap_err();
+        assert!(error.to_string().contains("no such file"), "{error}");
+    }
+
+    #[test]
+    fn a_rank_that_panics_is_an_error_with_its_message() {
+        let outcome = on_ranks(
+            &[(), ()],
+            |member, _| member.all_reduce_sum(&mut [1.0]),
+            |_, _| -> Result<()> { panic!("the device ran out of memory") },
+        );
+        assert_eq!(outcome.transport, Transport::Host);
+        let error = outcome.into_lead().unwrap_err();
+        assert!(error.to_string().contains("ran out of memory"), "{error}");
+    }
 }
