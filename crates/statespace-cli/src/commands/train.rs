@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::backend::Autodiff;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
+use statespace::train::ranks::Transport;
 use statespace::train::run::read_metrics;
 use statespace::train::{MetricRow, Observer, Parallelism, RunDir, TrainConfig, train_parallel};
 
@@ -317,8 +318,16 @@ pub fn run(args: Args) -> Result<()> {
         summary.columns,
         &read_metrics(&run_dir.metrics())?,
     )?;
+    let ranks = match summary.transport {
+        Transport::Solo => String::new(),
+        transport => format!(
+            " ({} ranks, gradients summed by {})",
+            args.devices,
+            transport.name()
+        ),
+    };
     println!(
-        "trained {} steps in {:.0} s; best validation (step {}): {first} {:.4}, {second} {:.4}",
+        "trained {} steps in {:.0} s{ranks}; best validation (step {}): {first} {:.4}, {second} {:.4}",
         summary.steps,
         summary.seconds,
         summary.best_val.step,

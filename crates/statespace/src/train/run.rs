@@ -21,7 +21,7 @@ use super::forecast::Forecasting;
 use super::lm::LanguageModeling;
 use super::objective::{Goal, Objective, Parallelism, PendingTally, Shard, Tally};
 use super::optim::{AdamW, step};
-use super::ranks::on_ranks;
+use super::ranks::{Transport, on_ranks};
 use super::schedule::CosineWithWarmup;
 use crate::error::{Error, Result};
 use crate::host_pool::{OwnPool, on_own_pool_if};
@@ -102,6 +102,8 @@ pub struct Summary {
     pub metrics: Vec<MetricRow>,
     /// Wall time of this invocation, seconds.
     pub seconds: f64,
+    /// How the ranks summed their gradients (`Solo` on one device).
+    pub transport: Transport,
 }
 
 /// Files of a run folder.
@@ -351,13 +353,19 @@ where
     let rank = |member: &dyn Collective, device: &B::Device, observer: &mut dyn Observer| {
         fit::<B, O>(objective, config, run, resume, device, member, observer)
     };
-    on_ranks(
+    let outcome = on_ranks(
         devices,
         |member, device| rank(member, device, observer),
         |member, device| rank(member, device, &mut Silent),
-    )
-    .into_lead()?
-    .ok_or_else(|| Error::config("run", "rank 0 returned no summary"))
+    );
+    let transport = outcome.transport;
+    let summary = outcome
+        .into_lead()?
+        .ok_or_else(|| Error::config("run", "rank 0 returned no summary"))?;
+    Ok(Summary {
+        transport,
+        ..summary
+    })
 }
 
 /// The first validation row with the best score (by `goal`), and how many
@@ -634,5 +642,7 @@ where
         test,
         metrics,
         seconds: started.elapsed().as_secs_f64(),
+        // The rank runner (`fit_ranks`) knows the transport and sets it.
+        transport: Transport::Solo,
     }))
 }
