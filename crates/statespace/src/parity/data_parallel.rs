@@ -13,7 +13,10 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::TOLERANCE_F32;
-use super::sequence_parallel::{host_grads, mean_loss, model, windows};
+#[cfg(feature = "cuda")]
+use super::harness::cuda_device;
+use super::harness::rank_checks;
+use super::sequence_parallel::{host_grads, mean_loss, model, whole_gradient, windows};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::layers::mamba::MambaConfig;
@@ -73,12 +76,7 @@ fn rank_devices<B: AutodiffBackend>(device: &B::Device) -> Result<Vec<B::Device>
                 message: format!("cannot count the GPUs: {e}"),
             }
         })? as usize;
-        return Ok((0..visible)
-            .filter_map(|index| {
-                let device: Box<dyn Any> = Box::new(cubecl::cuda::CudaDevice { index });
-                device.downcast::<B::Device>().ok().map(|d| *d)
-            })
-            .collect());
+        return Ok((0..visible).filter_map(cuda_device::<B>).collect());
     }
     Ok(vec![device.clone(); 3])
 }
@@ -98,16 +96,11 @@ where
     let whole = windows(devices.len().max(5));
     let mut checks = Vec::new();
     for (name, mixer) in mixers() {
-        let single = {
-            let device = &devices[0];
-            let model = model::<B>(mixer.clone(), device)?;
-            let logits = model.forward_ids(whole.inputs.clone(), whole.count)?;
-            let loss = mean_loss(logits, whole.targets.clone(), device)?;
-            host_grads(
-                &model,
-                &GradientsParams::from_grads(loss.backward(), &model),
-            )
-        };
+        let single = whole_gradient(
+            &model::<B>(mixer.clone(), &devices[0])?,
+            &whole,
+            &devices[0],
+        )?;
         let rank = |member: &dyn Collective, device: &B::Device| -> Result<Vec<f64>> {
             let model = model::<B>(mixer.clone(), device)?;
             let part = rows(
@@ -127,41 +120,17 @@ where
         let outcome = on_ranks(devices, rank, rank);
         let transport = outcome.transport.name();
         let (lead, others) = outcome.into_all()?;
-        let worst = std::iter::once(&lead)
-            .chain(&others)
-            .enumerate()
-            .map(|(r, sum)| {
-                Check::new(
-                    format!(
-                        "data parallel, {name} LM on {} ranks ({transport}): parameter gradients, rank {r}",
-                        devices.len()
-                    ),
-                    sum,
-                    &single,
-                    TOLERANCE_F32,
-                )
-            })
-            .max_by(|a, b| a.error.total_cmp(&b.error))
-            .expect("two ranks or more");
-        checks.push(worst);
-        let differing = others
-            .iter()
-            .map(|sum| {
-                sum.iter()
-                    .zip(&lead)
-                    .filter(|(a, b)| a.to_bits() != b.to_bits())
-                    .count()
-            })
-            .max()
-            .unwrap_or(0);
-        checks.push(Check {
-            what: format!(
-                "data parallel, {name} LM on {} ranks ({transport}): gradients differing from rank 0's bits (most of any rank)",
+        let mut sums = vec![lead];
+        sums.extend(others);
+        checks.extend(rank_checks(
+            &format!(
+                "data parallel, {name} LM on {} ranks ({transport}): parameter gradients",
                 devices.len()
             ),
-            error: differing as f64,
-            tolerance: 0.0,
-        });
+            &sums,
+            &single,
+            TOLERANCE_F32,
+        ));
     }
     Ok(checks)
 }

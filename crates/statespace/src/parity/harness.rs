@@ -212,3 +212,49 @@ pub(super) fn compare_conditioned(
         ));
     }
 }
+
+/// The checks of a group whose ranks each hold a result: the worst rank's
+/// against `expected` within `tolerance`, and, for several ranks, the most
+/// values of any rank whose bits differ from rank 0's (none may: training
+/// keeps its replicas equal by them). `ranks` holds rank 0's result first.
+pub(super) fn rank_checks(
+    what: &str,
+    ranks: &[Vec<f64>],
+    expected: &[f64],
+    tolerance: f64,
+) -> Vec<Check> {
+    let worst = ranks
+        .iter()
+        .enumerate()
+        .map(|(r, result)| Check::new(format!("{what}, rank {r}"), result, expected, tolerance))
+        .max_by(|a, b| a.error.total_cmp(&b.error));
+    let mut checks: Vec<Check> = worst.into_iter().collect();
+    if let Some((first, rest)) = ranks.split_first()
+        && !rest.is_empty()
+    {
+        let differing = rest
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(first)
+                    .filter(|(a, b)| a.to_bits() != b.to_bits())
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        checks.push(Check {
+            what: format!("{what}: values differing from rank 0's bits (most of any rank)"),
+            error: differing as f64,
+            tolerance: 0.0,
+        });
+    }
+    checks
+}
+
+/// The device of backend `B` for CUDA GPU `index`, or `None` where `B`
+/// does not run on CUDA.
+#[cfg(feature = "cuda")]
+pub(super) fn cuda_device<B: burn::tensor::backend::Backend>(index: usize) -> Option<B::Device> {
+    let device: Box<dyn std::any::Any> = Box::new(cubecl::cuda::CudaDevice { index });
+    device.downcast::<B::Device>().ok().map(|d| *d)
+}

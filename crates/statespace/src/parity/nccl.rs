@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Normal};
 
 use super::TOLERANCE_F32;
+use super::harness::{cuda_device, rank_checks};
 use crate::error::{Error, Result};
 use crate::golden::Check;
 use crate::ops::cuda_libs::nccl::{self, Clique, Communicator};
@@ -115,39 +116,7 @@ fn clique_sum<B: Backend>(devices: &[usize], version: &str) -> Result<Vec<Check>
         "nccl {version}: in-place sum of {LEN} f32 over {} GPU(s) {devices:?}",
         devices.len()
     );
-    let mut worst: Option<Check> = None;
-    for (rank, actual) in results.iter().enumerate() {
-        let check = Check::new(
-            format!("{what}, rank {rank}"),
-            actual,
-            &expected,
-            TOLERANCE_F32,
-        );
-        if worst.as_ref().is_none_or(|w| check.error > w.error) {
-            worst = Some(check);
-        }
-    }
-    let mut checks: Vec<Check> = worst.into_iter().collect();
-    if let Some((first, rest)) = results.split_first()
-        && !rest.is_empty()
-    {
-        let differing = rest
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .zip(first)
-                    .filter(|(a, b)| a.to_bits() != b.to_bits())
-                    .count()
-            })
-            .max()
-            .unwrap_or(0);
-        checks.push(Check {
-            what: format!("{what}: values differing from rank 0's bits (most of any rank)"),
-            error: differing as f64,
-            tolerance: 0.0,
-        });
-    }
-    Ok(checks)
+    Ok(rank_checks(&what, &results, &expected, TOLERANCE_F32))
 }
 
 /// Aborts a clique when dropped armed.
@@ -169,12 +138,8 @@ impl Drop for AbortOnDrop<'_> {
 
 /// One rank's buffer summed over its clique on its GPU, read back.
 fn rank_sum<B: Backend>(comm: &Communicator, values: &[f32]) -> Result<Vec<f32>> {
-    let device: Box<dyn Any> = Box::new(CudaDevice {
-        index: comm.device(),
-    });
-    let device = *device
-        .downcast::<B::Device>()
-        .map_err(|_| nccl_error("the backend's device is not a CUDA device".into()))?;
+    let device = cuda_device::<B>(comm.device())
+        .ok_or_else(|| nccl_error("the backend's device is not a CUDA device".into()))?;
     let tensor = Tensor::<B, 1>::from_data(TensorData::new(values.to_vec(), [LEN]), &device);
     let primitive = tensor.into_primitive().tensor();
     let cuda = (&primitive as &dyn Any)

@@ -155,7 +155,7 @@ pub(super) fn model<B: SsmBackend>(
 }
 
 /// The gradient of one rank on the whole windows.
-fn whole_gradient<B>(
+pub(super) fn whole_gradient<B>(
     model: &LanguageModel<B>,
     whole: &Windows,
     device: &B::Device,

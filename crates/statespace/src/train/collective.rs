@@ -162,6 +162,20 @@ impl Summand for f64 {
     }
 }
 
+/// Every member's buffer of a phase, as `T`: all are in when it is read
+/// (the members checked their kinds before handing them in).
+fn handed_in<T: Summand>(buffers: &[Option<Buffer>]) -> Vec<Arc<Vec<T>>> {
+    buffers
+        .iter()
+        .map(|b| {
+            b.as_ref()
+                .and_then(T::values)
+                .expect("every member's buffer, of one kind")
+                .clone()
+        })
+        .collect()
+}
+
 /// Where the reduction in progress is.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -295,16 +309,7 @@ impl LocalGroup {
         if round.aborted {
             return Err(Self::aborted());
         }
-        let inputs: Vec<Arc<Vec<T>>> = round
-            .inputs
-            .iter()
-            .map(|b| {
-                b.as_ref()
-                    .and_then(T::values)
-                    .expect("every input is in")
-                    .clone()
-            })
-            .collect();
+        let inputs: Vec<Arc<Vec<T>>> = handed_in(&round.inputs);
         drop(round);
         let n = values.len();
         let my_slice = me * n / size..(me + 1) * n / size;
@@ -324,16 +329,7 @@ impl LocalGroup {
         if round.phase != Phase::Gather {
             return Err(Self::aborted());
         }
-        let slices: Vec<Arc<Vec<T>>> = round
-            .slices
-            .iter()
-            .map(|b| {
-                b.as_ref()
-                    .and_then(T::values)
-                    .expect("every slice is in")
-                    .clone()
-            })
-            .collect();
+        let slices: Vec<Arc<Vec<T>>> = handed_in(&round.slices);
         drop(round);
         for (k, slice) in slices.iter().enumerate() {
             values[k * n / size..(k + 1) * n / size].copy_from_slice(slice);
