@@ -12,6 +12,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statespace::decode::WeightFormat;
+use statespace::models::Precision;
 use statespace::ops::{SsmBackend, mean_cross_entropy};
 use statespace::tasks::text::Windows;
 use statespace::train::collective::Collective;
@@ -55,6 +56,27 @@ pub struct TrainLmArgs {
     /// sequence.
     #[arg(long, value_enum, default_value = "batch")]
     split: Split,
+    /// Arithmetic: f32, or bf16 mixers on f32 parameters (`optim.precision`).
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: PrecisionArg,
+}
+
+/// `--precision` of `ssm bench train-lm`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PrecisionArg {
+    /// Everything in f32.
+    F32,
+    /// bf16 mixers and head on f32 master parameters.
+    Bf16,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+        }
+    }
 }
 
 /// Arguments of `ssm bench decode`.
@@ -134,7 +156,7 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
     })?;
     let median = median(times);
     println!(
-        "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"devices\": {ranks}, \"split\": \"{}\", \"transport\": \"{}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
+        "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"devices\": {ranks}, \"split\": \"{}\", \"transport\": \"{}\", \"precision\": \"{}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
         args.model,
         args.device,
         match args.split {
@@ -142,6 +164,7 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
             Split::Sequence => "sequence",
         },
         transport.name(),
+        Precision::from(args.precision).name(),
         median * 1e3,
         (batch * len) as f64 / median
     );
@@ -165,7 +188,9 @@ where
     A: AutodiffBackend + SsmBackend,
     A::InnerBackend: SsmBackend,
 {
-    let mut model = config.init::<A>(device, &mut ChaCha8Rng::seed_from_u64(1))?;
+    let mut model = config
+        .init::<A>(device, &mut ChaCha8Rng::seed_from_u64(1))?
+        .with_precision(args.precision.into());
     let mut adam = AdamW::new(OptimConfig::default());
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let shard = Shard {

@@ -190,6 +190,10 @@ pub fn run(args: Args) -> Result<()> {
                 &mut checks,
                 statespace::parity::data_parallel_checks::<Autodiff<B>>(&device)?,
             );
+            emit(
+                &mut checks,
+                statespace::parity::mixed_precision_checks::<Autodiff<B>>(&device)?,
+            );
             #[cfg(feature = "cuda")]
             emit(
                 &mut checks,

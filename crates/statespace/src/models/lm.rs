@@ -8,8 +8,11 @@
 //! `backbone.` prefix: `embeddings.weight`, `layers.{i}.norm.weight`,
 //! `layers.{i}.mixer.*`, `norm_f.weight`, `lm_head.weight`.
 
+use std::borrow::Cow;
+
 use burn::module::Module;
 
+use crate::layers::dtype::with_dtype;
 use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
 use burn::tensor::backend::Backend;
@@ -17,6 +20,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
+use super::precision::{Precision, cast_view};
 use crate::error::{Error, Result};
 use crate::layers::norm::RmsNorm;
 use crate::ops::{SsmBackend, mean_cross_entropy};
@@ -115,6 +119,7 @@ impl LmConfig {
             norm_f: RmsNorm::new(d, self.norm_eps, device),
             lm_head: (!self.tie_embeddings)
                 .then(|| Linear::new(d, self.vocab_size, false, device, rng)),
+            precision: Precision::F32,
         })
     }
 }
@@ -139,6 +144,10 @@ pub struct LanguageModel<B: Backend> {
     pub norm_f: RmsNorm<B>,
     /// Output head (vocab, d_model); `None` when tied to the embeddings.
     pub lm_head: Option<Linear<B>>,
+    /// The arithmetic of the blocks and the head (a run's setting, not a
+    /// weight: checkpoints do not hold it).
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 /// Where the blocks of [`LanguageModel::forward_ids_carried`] get the
@@ -159,19 +168,53 @@ pub struct LmState<B: Backend> {
     pub layers: Vec<MixerState<B>>,
 }
 
+impl<B: Backend> LanguageModel<B> {
+    /// The model running its blocks and head in `precision` ([`Precision`]);
+    /// the parameters are unchanged.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// `block`'s mixer as this model's precision runs it: itself, or its
+    /// cast view under mixed precision.
+    fn mixer_view<'a>(&self, block: &'a Block<B>) -> Cow<'a, Mixer<B>> {
+        match self.precision.compute_dtype() {
+            None => Cow::Borrowed(&block.mixer),
+            Some(dtype) => Cow::Owned(block.mixer.cast_view(dtype)),
+        }
+    }
+
+    /// `x` in the type the mixers run in.
+    fn to_compute<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self.precision.compute_dtype() {
+            Some(dtype) => with_dtype(x, dtype.into()),
+            None => x,
+        }
+    }
+}
+
+/// The residual stream `h` plus a block's output `y`, in h's type (y is
+/// 16-bit under mixed precision; the stream stays f32).
+fn add_to_stream<B: Backend>(h: Tensor<B, 3>, y: Tensor<B, 3>) -> Tensor<B, 3> {
+    let dtype = h.dtype();
+    h + with_dtype(y, dtype)
+}
+
 impl<B: SsmBackend> LanguageModel<B> {
     /// Vocabulary rows.
     pub fn vocab_size(&self) -> usize {
         self.embeddings.weight.val().dims()[0]
     }
 
-    /// The zero state for `batch` sequences.
+    /// The zero state for `batch` sequences (in the types the model's
+    /// precision runs the mixers in).
     pub fn initial_state(&self, batch: usize) -> Result<LmState<B>> {
         Ok(LmState {
             layers: self
                 .layers
                 .iter()
-                .map(|b| b.mixer.initial_state(batch))
+                .map(|b| self.mixer_view(b).initial_state(batch))
                 .collect::<Result<_>>()?,
         })
     }
@@ -191,12 +234,23 @@ impl<B: SsmBackend> LanguageModel<B> {
         Ok(())
     }
 
+    /// The head's logits of the last block's output h, in h's type (the
+    /// product in the mixers' type under mixed precision).
     fn logits(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         let h = self.norm_f.forward(h)?;
-        match &self.lm_head {
-            Some(head) => head.forward(h),
-            None => crate::layers::linear::project(h, self.embeddings.weight.val(), None),
-        }
+        let dtype = h.dtype();
+        let logits = match (&self.lm_head, self.precision.compute_dtype()) {
+            (Some(head), None) => head.forward(h)?,
+            (Some(head), Some(compute)) => {
+                cast_view(head.clone(), compute, &[]).forward(self.to_compute(h))?
+            }
+            (None, _) => crate::layers::linear::project(
+                self.to_compute(h),
+                self.to_compute(self.embeddings.weight.val()),
+                None,
+            )?,
+        };
+        Ok(with_dtype(logits, dtype))
     }
 
     /// Logits (B, L, vocab) of tokens (B, L), in parallel. The ids are
@@ -231,12 +285,12 @@ impl<B: SsmBackend> LanguageModel<B> {
         let tokens = self.tokens_from_ids(ids, batch)?;
         let mut h = self.embeddings.forward(tokens)?;
         for block in &self.layers {
-            let start = carry.incoming(block.mixer.initial_state(batch)?)?;
-            let (y, end) = block
-                .mixer
-                .forward_with_state(&start, block.norm.forward(h.clone())?)?;
+            let mixer = self.mixer_view(block);
+            let start = carry.incoming(mixer.initial_state(batch)?)?;
+            let x = self.to_compute(block.norm.forward(h.clone())?);
+            let (y, end) = mixer.forward_with_state(&start, x)?;
             carry.outgoing(&end)?;
-            h = h + y;
+            h = add_to_stream(h, y);
         }
         self.logits(h)
     }
@@ -269,7 +323,8 @@ impl<B: SsmBackend> LanguageModel<B> {
     fn forward_checked(&self, tokens: Tensor<B, 2, Int>) -> Result<Tensor<B, 3>> {
         let mut h = self.embeddings.forward(tokens)?;
         for block in &self.layers {
-            h = h.clone() + block.mixer.forward(block.norm.forward(h)?)?;
+            let x = self.to_compute(block.norm.forward(h.clone())?);
+            h = add_to_stream(h, self.mixer_view(block).forward(x)?);
         }
         self.logits(h)
     }
@@ -361,10 +416,9 @@ impl<B: SsmBackend> LanguageModel<B> {
         let mut h = self.embeddings.forward(tokens)?;
         let mut next = Vec::with_capacity(self.layers.len());
         for (block, s) in self.layers.iter().zip(&state.layers) {
-            let (y, s) = block
-                .mixer
-                .forward_with_state(s, block.norm.forward(h.clone())?)?;
-            h = h + y;
+            let x = self.to_compute(block.norm.forward(h.clone())?);
+            let (y, s) = self.mixer_view(block).forward_with_state(s, x)?;
+            h = add_to_stream(h, y);
             next.push(s);
         }
         Ok((h, LmState { layers: next }))

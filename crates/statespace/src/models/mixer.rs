@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use burn::module::Module;
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{FloatDType, Tensor};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
 use crate::layers::s5::{S5Block, S5Config, S5State};
+use super::precision::cast_view;
 use crate::ops::{SsmBackend, glu};
 use crate::size::{overflow, sum_of_products};
 
@@ -381,7 +382,7 @@ fn flat<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Tensor<B, 1> {
     t.clone().reshape([t.shape().num_elements()])
 }
 
-/// `part` in the shape of `like`, or an error if the sizes differ.
+/// `part` in the shape and type of `like`, or an error if the sizes differ.
 fn shaped<B: Backend, const D: usize>(
     part: Tensor<B, 1>,
     like: &Tensor<B, D>,
@@ -390,7 +391,23 @@ fn shaped<B: Backend, const D: usize>(
     if part.dims()[0] != like.shape().num_elements() {
         return Err(Error::shape("state part", &dims, &part.dims()));
     }
-    Ok(part.reshape(dims))
+    Ok(part.cast(like.dtype()).reshape(dims))
+}
+
+impl<B: Backend> Mixer<B> {
+    /// The mixer as a mixed-precision pass runs it ([`super::Precision`]):
+    /// its parameters cast to `dtype`, except A, D and the Δ bias of Mamba
+    /// and Mamba-2, which stay f32 as under mamba_ssm's autocast (Mamba's
+    /// selective scan takes them in f32; Mamba-2 forms Δ and the decays in
+    /// f32 and rounds them for its SSD kernels, which take one storage type).
+    pub fn cast_view(&self, dtype: FloatDType) -> Self {
+        let keep: &[&str] = match self {
+            Mixer::Mamba(_) => &["A_log", "D", "dt_proj.bias"],
+            Mixer::Mamba2(_) => &["A_log", "D", "dt_bias"],
+            _ => &[],
+        };
+        cast_view(self.clone(), dtype, keep)
+    }
 }
 
 impl<B: SsmBackend> Mixer<B> {

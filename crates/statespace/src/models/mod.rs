@@ -7,8 +7,10 @@ pub mod classifier;
 pub mod forecaster;
 pub mod lm;
 pub mod mixer;
+pub mod precision;
 pub mod pretrained;
 pub mod tsm2;
 
 pub use lm::{LanguageModel, LmConfig, LmState, StateCarry};
 pub use mixer::{Mixer, MixerConfig, MixerState};
+pub use precision::Precision;

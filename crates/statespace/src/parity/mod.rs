@@ -34,6 +34,7 @@ mod glu;
 mod harness;
 mod layout;
 mod matmul;
+mod mixed_precision;
 #[cfg(feature = "cuda")]
 mod nccl;
 mod norm;
@@ -47,6 +48,7 @@ mod ssd;
 mod vandermonde;
 
 pub use data_parallel::data_parallel_checks;
+pub use mixed_precision::{TOLERANCE_MIXED, mixed_precision_checks};
 #[cfg(feature = "cuda")]
 pub use decode::gpu_decode_checks;
 #[cfg(feature = "cuda")]

@@ -33,7 +33,7 @@ const VOCAB: usize = 11;
 
 /// One small mixer of each kind whose state is carried; Mamba-2 and
 /// Mamba-3 with chunks of 4, so that parts start inside chunks.
-fn mixers() -> Vec<(&'static str, MixerConfig)> {
+pub(super) fn mixers() -> Vec<(&'static str, MixerConfig)> {
     vec![
         ("mamba", MixerConfig::Mamba(MambaConfig::new(8))),
         (

@@ -22,7 +22,7 @@ use crate::models::chimera::ChimeraForecasterConfig;
 use crate::models::classifier::{ClassifierConfig, InputKind, NormKind, Pooling};
 use crate::models::forecaster::ForecasterConfig;
 use crate::models::tsm2::Tsm2Config;
-use crate::models::{LmConfig, MixerConfig};
+use crate::models::{LmConfig, MixerConfig, Precision};
 use crate::tasks::forecast::{ForecastConfig, ForecastData};
 use crate::tasks::{Task, TaskConfig};
 
@@ -557,6 +557,19 @@ impl TrainConfig {
     /// Checks cross-field constraints.
     pub fn validate(&self) -> Result<()> {
         self.optim.validate()?;
+        if self.optim.precision != Precision::F32 {
+            let lm = matches!(self.task, TaskConfig::Lm(_));
+            let mixer = matches!(self.model.mixer, MixerKind::Mamba | MixerKind::Mamba2);
+            if !(lm && mixer) {
+                return Err(Error::config(
+                    "optim.precision",
+                    format!(
+                        "\"{}\" (mixed precision) trains language models (task.kind = \"lm\") with the mamba and mamba2 mixers; use \"f32\" here",
+                        self.optim.precision.name()
+                    ),
+                ));
+            }
+        }
         if !(0.0..1.0).contains(&self.model.dropout) {
             return Err(Error::config(
                 "model.dropout",

@@ -14,7 +14,7 @@ use super::config::TrainConfig;
 use super::objective::{Goal, Objective, Parallelism, PendingTally, Shard, Tally, backward_of};
 use super::sequence_parallel::Chain;
 use crate::error::{Error, Result};
-use crate::models::{LanguageModel, LmConfig};
+use crate::models::{LanguageModel, LmConfig, Precision};
 use crate::ops::{SsmBackend, mean_cross_entropy};
 use crate::tasks::text::{TextConfig, TextData, Windows};
 use crate::tasks::{Split, TaskConfig};
@@ -27,6 +27,8 @@ pub struct LanguageModeling {
     parallelism: Parallelism,
     /// Positions per forward pass when evaluating (`None`: whole windows).
     eval_part: Option<usize>,
+    /// The arithmetic of training and evaluation (`optim.precision`).
+    precision: Precision,
 }
 
 /// Checks that `config` (an `lm` task) can be split between `ranks` ranks
@@ -83,6 +85,7 @@ impl LanguageModeling {
             batch: config.schedule.batch_size,
             parallelism: Parallelism::Data,
             eval_part: None,
+            precision: config.optim.precision,
         })
     }
 
@@ -209,7 +212,7 @@ where
     }
 
     fn init(&self, device: &B::Device, rng: &mut ChaCha8Rng) -> Result<LanguageModel<B>> {
-        self.model.init(device, rng)
+        Ok(self.model.init(device, rng)?.with_precision(self.precision))
     }
 
     type Batch = Windows;

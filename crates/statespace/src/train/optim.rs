@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::state_dict::Path;
+use crate::models::Precision;
 use crate::ops::support::primitive::tensor;
 use crate::ops::{AdamWOps, AdamWScalars};
 
@@ -35,6 +36,10 @@ pub struct OptimConfig {
     pub eps: f64,
     /// Clip the global gradient norm to this value (none if absent).
     pub grad_clip: Option<f64>,
+    /// The arithmetic of the forward and backward passes: `f32`, or `bf16`
+    /// mixers on f32 master parameters ([`Precision::Bf16`]; language
+    /// models with Mamba or Mamba-2 mixers).
+    pub precision: Precision,
 }
 
 impl OptimConfig {
@@ -86,6 +91,7 @@ impl Default for OptimConfig {
             beta2: 0.999,
             eps: 1e-8,
             grad_clip: None,
+            precision: Precision::F32,
         }
     }
 }

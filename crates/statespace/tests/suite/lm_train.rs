@@ -1,7 +1,8 @@
 //! `lm` tasks: a small language model learns a structured byte corpus
 //! (its validation bits per byte fall far below the 8 of a uniform guess),
-//! a run resumed from a checkpoint equals an uninterrupted one, and
-//! settings the language model does not have are errors naming their key.
+//! in f32 and in mixed precision, a run resumed from a checkpoint equals an
+//! uninterrupted one, and settings the language model does not have are
+//! errors naming their key.
 
 use std::path::PathBuf;
 
@@ -55,10 +56,21 @@ eval_every = 20
 
 #[test]
 fn a_small_mamba_learns_a_structured_corpus() {
+    learns_a_structured_corpus("learns", &[]);
+}
+
+#[test]
+fn a_small_mamba_learns_it_in_mixed_precision_too() {
+    learns_a_structured_corpus("learns-bf16", &["optim.precision=\"bf16\""]);
+}
+
+/// A 60-step run of [`config`] with `extra` settings: validation bits per
+/// byte fall below 3 and the test row's two columns agree.
+fn learns_a_structured_corpus(name: &str, extra: &[&str]) {
     let _turn = training_turn();
     type B = Autodiff<Flex>;
-    let dir = scratch("learns");
-    let config = config(&corpus(&dir), &[]);
+    let dir = scratch(name);
+    let config = config(&corpus(&dir), extra);
     let objective = LanguageModeling::new(&config).unwrap();
     assert_eq!(objective.data().vocab(), 256);
     let run = RunDir::new(dir.join("run"));
@@ -141,6 +153,27 @@ fn settings_a_language_model_lacks_are_errors() {
     assert!(err(&["model.mixer=\"hydra\""]).contains("causal"));
     assert!(err(&["model.mixer=\"s4d\"", "model.bidirectional=true"]).contains("causal"));
     assert!(err(&["task.seq_len=0"]).contains("task.seq_len"));
+    // Mixed precision: Mamba and Mamba-2 language models only.
+    let precision = |extra: &[&str]| {
+        let overrides: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let text = config(&path, &[]).to_toml();
+        TrainConfig::from_toml(&text, &overrides).map(|_| ())
+    };
+    precision(&["optim.precision=\"bf16\"", "model.mixer=\"mamba2\""]).unwrap();
+    let refused = precision(&["optim.precision=\"bf16\"", "model.mixer=\"s4d\""])
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("optim.precision"), "{refused}");
+    // The default task is a classifier (ListOps).
+    let classifier = TrainConfig::from_toml(
+        "[model]\nmixer = \"mamba\"",
+        &["optim.precision=\"bf16\"".to_string()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(classifier.contains("task.kind"), "{classifier}");
+    let unknown = precision(&["optim.precision=\"fp8\""]).unwrap_err().to_string();
+    assert!(unknown.contains("fp8"), "{unknown}");
     let missing = config(&dir.join("absent.txt"), &[]);
     let err = LanguageModeling::new(&missing).err().unwrap().to_string();
     assert!(err.contains("absent.txt"), "{err}");

@@ -225,12 +225,17 @@ impl<B: SelectiveScanOps + CausalConv1dOps> StatefulMixer<B> for Mamba<B> {
         self.out_proj.weight.val().dims()[0]
     }
 
+    /// Zeros: the convolution's inputs in the type of its weights, the SSM
+    /// state in A's (they differ under mixed precision, where A stays f32).
     fn initial_state(&self, batch: usize) -> MambaState<B> {
-        let reference = self.D.val();
-        let options = (&reference.device(), reference.dtype());
+        let (conv, a) = (self.conv1d.weight.val(), self.A_log.val());
+        let device = a.device();
         MambaState {
-            conv: Tensor::zeros([batch, self.d_inner(), self.conv1d.width() - 1], options),
-            ssm: Tensor::zeros([batch, self.d_inner(), self.d_state()], options),
+            conv: Tensor::zeros(
+                [batch, self.d_inner(), self.conv1d.width() - 1],
+                (&device, conv.dtype()),
+            ),
+            ssm: Tensor::zeros([batch, self.d_inner(), self.d_state()], (&device, a.dtype())),
         }
     }
 

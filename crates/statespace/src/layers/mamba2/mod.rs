@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layers::causal_conv::CausalConv1d;
+use crate::layers::dtype::with_dtype;
 use crate::layers::init;
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::GatedRmsNorm;
@@ -264,8 +265,10 @@ impl<B: SsdOps + CausalConv1dOps> StatefulMixer<B> for Mamba2<B> {
         self.out_proj.weight.val().dims()[0]
     }
 
+    /// Zeros in the type of the activations (the convolution's weights):
+    /// the SSD kernels take the state in the activations' storage type.
     fn initial_state(&self, batch: usize) -> Mamba2State<B> {
-        let reference = self.D.val();
+        let reference = self.conv1d.weight.val();
         let options = (&reference.device(), reference.dtype());
         Mamba2State {
             conv: Tensor::zeros([batch, self.conv_dim(), self.conv1d.width() - 1], options),
@@ -315,13 +318,18 @@ impl<B: SsdOps + CausalConv1dOps> StatefulMixer<B> for Mamba2<B> {
         let c = xbc
             .narrow(2, d_inner + g * n, g * n)
             .reshape([batch, len, g, n]);
-        let mut dt = softplus(dt_raw + self.dt_bias.val().reshape([1, 1, heads]), 1.0);
+        // Δ and the decays in the type of A and the Δ bias (f32 under mixed
+        // precision, as mamba_ssm computes them), then in the activations'
+        // type for the scan, whose kernels take one storage type.
+        let (act, param) = (x.dtype(), self.A_log.val().dtype());
+        let dt_in = with_dtype(dt_raw, param) + self.dt_bias.val().reshape([1, 1, heads]);
+        let mut dt = softplus(dt_in, 1.0);
         if self.dt_limit_min > 0.0 || self.dt_limit_max.is_finite() {
             dt = dt.clamp(self.dt_limit_min, self.dt_limit_max);
         }
         let a = self.A_log.val().exp().neg().reshape([1, 1, heads]);
-        let x_dt = x.clone() * dt.clone().unsqueeze_dim::<4>(3);
-        let a_dt = dt * a;
+        let x_dt = x.clone() * with_dtype(dt.clone(), act).unsqueeze_dim::<4>(3);
+        let a_dt = with_dtype(dt * a, act);
         let (y, ssm_next) = match ssm_state {
             // One token from a state: the recurrence itself, h = e^{a} h + B ⊗ x, y = C · h.
             Some(h) if len == 1 => {
@@ -349,7 +357,7 @@ impl<B: SsdOps + CausalConv1dOps> StatefulMixer<B> for Mamba2<B> {
                 starts: None,
             })?,
         };
-        let y = y + x * self.D.val().reshape([1, 1, heads, 1]);
+        let y = y + x * with_dtype(self.D.val(), act).reshape([1, 1, heads, 1]);
         let y = y.reshape([batch, len, d_inner]);
         let y = match &self.norm {
             Some(norm) => norm.forward(y, z),
