@@ -7,9 +7,5 @@ use burn::tensor::{DType, Tensor};
 /// `t` in `dtype`: a cast, recorded by autodiff (the gradient returns in
 /// t's type), or `t` itself when it already is.
 pub fn with_dtype<B: Backend, const D: usize>(t: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
-    if t.dtype() == dtype {
-        t
-    } else {
-        t.cast(dtype)
-    }
+    if t.dtype() == dtype { t } else { t.cast(dtype) }
 }

@@ -9,6 +9,7 @@ use burn::tensor::{FloatDType, Tensor};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::precision::cast_view;
 use crate::error::{Error, Result};
 use crate::layers::h3::{H3, H3Config, H3State};
 use crate::layers::hydra::{Hydra, HydraConfig};
@@ -21,7 +22,6 @@ use crate::layers::mamba3::{Mamba3, Mamba3Config, Mamba3State};
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::s4::{S4, S4Config, S4Recurrent, S4State};
 use crate::layers::s5::{S5Block, S5Config, S5State};
-use super::precision::cast_view;
 use crate::ops::{SsmBackend, glu};
 use crate::size::{overflow, sum_of_products};
 

@@ -48,9 +48,9 @@ mod ssd;
 mod vandermonde;
 
 pub use data_parallel::data_parallel_checks;
-pub use mixed_precision::{TOLERANCE_MIXED, mixed_precision_checks};
 #[cfg(feature = "cuda")]
 pub use decode::gpu_decode_checks;
+pub use mixed_precision::{TOLERANCE_MIXED, mixed_precision_checks};
 #[cfg(feature = "cuda")]
 pub use nccl::nccl_checks;
 pub use selective_scan::{ScanCase, scan_cases, selective_scan_checks};

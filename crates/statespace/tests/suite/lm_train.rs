@@ -172,7 +172,9 @@ fn settings_a_language_model_lacks_are_errors() {
     .unwrap_err()
     .to_string();
     assert!(classifier.contains("task.kind"), "{classifier}");
-    let unknown = precision(&["optim.precision=\"fp8\""]).unwrap_err().to_string();
+    let unknown = precision(&["optim.precision=\"fp8\""])
+        .unwrap_err()
+        .to_string();
     assert!(unknown.contains("fp8"), "{unknown}");
     let missing = config(&dir.join("absent.txt"), &[]);
     let err = LanguageModeling::new(&missing).err().unwrap().to_string();

@@ -235,7 +235,10 @@ impl<B: SelectiveScanOps + CausalConv1dOps> StatefulMixer<B> for Mamba<B> {
                 [batch, self.d_inner(), self.conv1d.width() - 1],
                 (&device, conv.dtype()),
             ),
-            ssm: Tensor::zeros([batch, self.d_inner(), self.d_state()], (&device, a.dtype())),
+            ssm: Tensor::zeros(
+                [batch, self.d_inner(), self.d_state()],
+                (&device, a.dtype()),
+            ),
         }
     }
 
