@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::backend::Autodiff;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
+use statespace::models::Precision;
 use statespace::train::ranks::Transport;
 use statespace::train::run::read_metrics;
 use statespace::train::{MetricRow, Observer, Parallelism, RunDir, TrainConfig, train_parallel};
@@ -256,6 +257,12 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     println!("run folder: {}", run_dir.dir.display());
+    if args.device == DeviceKind::Cpu && config.optim.precision != Precision::F32 {
+        eprintln!(
+            "note: optim.precision = \"{}\" is for GPUs; on the CPU it trains slower than f32 (no 16-bit arithmetic there)",
+            config.optim.precision.name()
+        );
+    }
     let bar = ProgressBar::new(config.schedule.steps);
     bar.set_style(
         ProgressStyle::with_template(
