@@ -2,14 +2,16 @@
 //! with bf16 mixers on f32 parameters ([`Precision::Bf16`]) against the
 //! same models in f32 (the loss and every parameter gradient), and the
 //! bf16 model's logits read in two chunks that carry the recurrent state
-//! against one pass. A control asks that the bf16 gradient differ from the
+//! against one pass, and its gradient summed over 2 ranks that each hold
+//! half of every sequence (sequence parallelism, bf16 states passed between
+//! them) against one rank. A control asks that the bf16 gradient differ from the
 //! f32 one: a pass that silently ran in f32 would fail it.
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::TOLERANCE_BF16;
-use super::sequence_parallel::{mean_loss, mixers, model, whole_gradient, windows};
+use super::sequence_parallel::{mean_loss, mixers, model, split_gradient, whole_gradient, windows};
 use crate::error::Result;
 use crate::golden::Check;
 use crate::models::{LanguageModel, MixerConfig, Precision};
@@ -69,8 +71,9 @@ fn host_logits<B: SsmBackend>(
 }
 
 /// For each supported mixer: the bf16 model's loss and gradients against
-/// f32 within [`TOLERANCE_MIXED`], the control, and the logits of two
-/// chunks against one pass within [`TOLERANCE_BF16`].
+/// f32 within [`TOLERANCE_MIXED`], the control, the logits of two chunks
+/// against one pass within [`TOLERANCE_BF16`], and the gradient of 2
+/// sequence-parallel ranks against one within [`TOLERANCE_MIXED`].
 pub fn mixed_precision_checks<B>(device: &B::Device) -> Result<Vec<Check>>
 where
     B: AutodiffBackend + SsmBackend,
@@ -115,6 +118,12 @@ where
             &host_logits(&mixed, &whole, None, device)?,
             TOLERANCE_BF16,
         ));
+        checks.push(Check::new(
+            format!("mixed precision, {name} LM: bf16 gradients on 2 ranks by sequence against 1"),
+            &split_gradient(&mixed, &whole, 2, device, true)?,
+            &gradient,
+            TOLERANCE_MIXED,
+        ));
     }
     Ok(checks)
 }
@@ -131,7 +140,7 @@ mod tests {
     #[test]
     fn bf16_models_match_f32_to_bf16_rounding_and_carry_their_state() {
         let checks = mixed_precision_checks::<B>(&Default::default()).unwrap();
-        assert_eq!(checks.len(), 8);
+        assert_eq!(checks.len(), 10);
         for check in checks {
             assert!(check.passed(), "{check}");
         }

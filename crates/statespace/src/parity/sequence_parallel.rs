@@ -94,7 +94,7 @@ pub(super) fn host_grads<B: AutodiffBackend>(
 /// part of the positions of `whole`. Without `exchange`, each rank's
 /// backward leaves out the later ranks' dependence on its states (a control
 /// the checks must fail).
-fn split_gradient<B>(
+pub(super) fn split_gradient<B>(
     model: &LanguageModel<B>,
     whole: &Windows,
     ranks: usize,

@@ -25,6 +25,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::collective::Collective;
 use crate::error::Result;
+use crate::layers::dtype::with_dtype;
 use crate::models::{MixerState, StateCarry};
 
 /// One rank's link to its neighbours in the chain of a sequence's parts,
@@ -75,9 +76,11 @@ impl<'a, B: AutodiffBackend> Chain<'a, B> {
             for end in self.ends.iter().flatten() {
                 let n = end.dims()[0];
                 let g = self.group.recv_f32(next, n)?;
-                let g =
-                    Tensor::<B, 1>::from_data(TensorData::new(g, [n]), (&self.device, end.dtype()));
-                root = root + (end.clone() * g).sum() * per_target;
+                // In the loss's type: a 16-bit state (mixed precision)
+                // meets the f32 gradient and loss here.
+                let dtype = root.dtype();
+                let g = Tensor::<B, 1>::from_data(TensorData::new(g, [n]), (&self.device, dtype));
+                root = root + (with_dtype(end.clone(), dtype) * g).sum() * per_target;
             }
         }
         let grads = root.backward();
