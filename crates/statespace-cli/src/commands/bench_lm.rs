@@ -17,7 +17,7 @@ use statespace::ops::{SsmBackend, mean_cross_entropy};
 use statespace::tasks::text::Windows;
 use statespace::train::collective::Collective;
 use statespace::train::data_parallel::all_reduce_grads;
-use statespace::train::objective::Shard;
+use statespace::train::objective::{Shard, scaled};
 use statespace::train::optim::{AdamW, OptimConfig, step};
 use statespace::train::ranks::on_ranks;
 use statespace::train::sequence_parallel::Chain;
@@ -56,7 +56,8 @@ pub struct TrainLmArgs {
     /// sequence.
     #[arg(long, value_enum, default_value = "batch")]
     split: Split,
-    /// Arithmetic: f32, or bf16 mixers on f32 parameters (`optim.precision`).
+    /// Arithmetic: f32, or bf16 / f16 mixers on f32 parameters
+    /// (`optim.precision`; f16 with dynamic loss scaling).
     #[arg(long, value_enum, default_value = "f32")]
     precision: PrecisionArg,
 }
@@ -68,6 +69,8 @@ enum PrecisionArg {
     F32,
     /// bf16 mixers and head on f32 master parameters.
     Bf16,
+    /// f16 mixers and head on f32 master parameters, the loss scaled.
+    F16,
 }
 
 impl From<PrecisionArg> for Precision {
@@ -75,6 +78,7 @@ impl From<PrecisionArg> for Precision {
         match p {
             PrecisionArg::F32 => Precision::F32,
             PrecisionArg::Bf16 => Precision::Bf16,
+            PrecisionArg::F16 => Precision::F16,
         }
     }
 }
@@ -191,7 +195,10 @@ where
     let mut model = config
         .init::<A>(device, &mut ChaCha8Rng::seed_from_u64(1))?
         .with_precision(args.precision.into());
-    let mut adam = AdamW::new(OptimConfig::default());
+    let mut adam = AdamW::new(OptimConfig {
+        precision: args.precision.into(),
+        ..OptimConfig::default()
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let shard = Shard {
         index: group.rank(),
@@ -228,11 +235,11 @@ where
             let mut chain = Chain::<A>::new(group, device);
             let logits = model.forward_ids_carried(part.inputs, part.count, &mut chain)?;
             let loss = mean_cross_entropy(logits.reshape([targets, config.vocab_size]), labels)?;
-            chain.backward(loss, targets)?
+            chain.backward(scaled(loss, adam.loss_factor()), targets)?
         } else {
             let logits = model.forward_ids(part.inputs, part.count)?;
             let loss = mean_cross_entropy(logits.reshape([targets, config.vocab_size]), labels)?;
-            loss.backward()
+            scaled(loss, adam.loss_factor()).backward()
         };
         let grads = GradientsParams::from_grads(grads, &model);
         let grads = all_reduce_grads::<A, _>(&model, grads, targets, group)?;

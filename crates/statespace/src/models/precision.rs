@@ -21,6 +21,9 @@ pub enum Precision {
     /// output head multiplies in bf16 and the loss reads f32 logits. No loss
     /// scaling: bf16 has f32's exponent range.
     Bf16,
+    /// As [`Precision::Bf16`] in f16 (GPUs without bf16 arithmetic), with
+    /// dynamic loss scaling (`train::loss_scale`): f16's range is narrow.
+    F16,
 }
 
 impl Precision {
@@ -29,14 +32,21 @@ impl Precision {
         match self {
             Precision::F32 => None,
             Precision::Bf16 => Some(FloatDType::BF16),
+            Precision::F16 => Some(FloatDType::F16),
         }
     }
 
-    /// The name used in configs (`f32`, `bf16`).
+    /// Whether training scales the loss (f16).
+    pub fn scales_loss(self) -> bool {
+        self == Precision::F16
+    }
+
+    /// The name used in configs (`f32`, `bf16`, `f16`).
     pub fn name(self) -> &'static str {
         match self {
             Precision::F32 => "f32",
             Precision::Bf16 => "bf16",
+            Precision::F16 => "f16",
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Mixed precision on a device: small Mamba and Mamba-2 language models
-//! with bf16 mixers on f32 parameters ([`Precision::Bf16`]) against the
+//! with bf16 and f16 mixers on f32 parameters ([`Precision::Bf16`],
+//! [`Precision::F16`]; without loss scaling, which only guards against
+//! underflow) against the
 //! same models in f32 (the loss and every parameter gradient), and the
 //! bf16 model's logits read in two chunks that carry the recurrent state
 //! against one pass, and its gradient summed over 2 ranks that each hold
@@ -70,7 +72,7 @@ fn host_logits<B: SsmBackend>(
     Ok(logits.into_data().iter::<f64>().collect())
 }
 
-/// For each supported mixer: the bf16 model's loss and gradients against
+/// For each supported mixer, in bf16 and f16: the model's loss and gradients against
 /// f32 within [`TOLERANCE_MIXED`], the control, the logits of two chunks
 /// against one pass within [`TOLERANCE_BF16`], and the gradient of 2
 /// sequence-parallel ranks against one within [`TOLERANCE_MIXED`].
@@ -82,48 +84,51 @@ where
     let mut checks = Vec::new();
     for (name, mixer) in supported() {
         let exact = model::<B>(mixer, device)?;
-        let mixed = exact.clone().with_precision(Precision::Bf16);
         let loss = |m: &LanguageModel<B>| -> Result<Vec<f64>> {
             let logits = m.forward_ids(whole.inputs.clone(), whole.count)?;
             let loss = mean_loss(logits, whole.targets.clone(), device)?;
             Ok(loss.into_data().iter::<f64>().collect())
         };
-        checks.push(Check::new(
-            format!("mixed precision, {name} LM: bf16 loss against f32"),
-            &loss(&mixed)?,
-            &loss(&exact)?,
-            TOLERANCE_MIXED,
-        ));
         let reference = whole_gradient(&exact, &whole, device)?;
-        let gradient = whole_gradient(&mixed, &whole, device)?;
-        let check = Check::new(
-            format!("mixed precision, {name} LM: bf16 parameter gradients against f32"),
-            &gradient,
-            &reference,
-            TOLERANCE_MIXED,
-        );
-        checks.push(Check {
-            what: format!(
-                "mixed precision, {name} LM: the bf16 gradients differ from f32's (by {:.1e}, at least {CONTROL_MIN:.0e})",
-                check.error
-            ),
-            error: if check.error > CONTROL_MIN { 0.0 } else { 1.0 },
-            tolerance: 0.0,
-        });
-        checks.push(check);
-        let len = whole.inputs.len() / whole.count;
-        checks.push(Check::new(
-            format!("mixed precision, {name} LM: bf16 logits in two chunks against one pass"),
-            &host_logits(&mixed, &whole, Some(len / 2 + 1), device)?,
-            &host_logits(&mixed, &whole, None, device)?,
-            TOLERANCE_BF16,
-        ));
-        checks.push(Check::new(
-            format!("mixed precision, {name} LM: bf16 gradients on 2 ranks by sequence against 1"),
-            &split_gradient(&mixed, &whole, 2, device, true)?,
-            &gradient,
-            TOLERANCE_MIXED,
-        ));
+        for precision in [Precision::Bf16, Precision::F16] {
+            let mixed = exact.clone().with_precision(precision);
+            let what = format!("mixed precision, {name} LM, {}", precision.name());
+            checks.push(Check::new(
+                format!("{what}: loss against f32"),
+                &loss(&mixed)?,
+                &loss(&exact)?,
+                TOLERANCE_MIXED,
+            ));
+            let gradient = whole_gradient(&mixed, &whole, device)?;
+            let check = Check::new(
+                format!("{what}: parameter gradients against f32"),
+                &gradient,
+                &reference,
+                TOLERANCE_MIXED,
+            );
+            checks.push(Check {
+                what: format!(
+                    "{what}: the gradients differ from f32's (by {:.1e}, at least {CONTROL_MIN:.0e})",
+                    check.error
+                ),
+                error: if check.error > CONTROL_MIN { 0.0 } else { 1.0 },
+                tolerance: 0.0,
+            });
+            checks.push(check);
+            let len = whole.inputs.len() / whole.count;
+            checks.push(Check::new(
+                format!("{what}: logits in two chunks against one pass"),
+                &host_logits(&mixed, &whole, Some(len / 2 + 1), device)?,
+                &host_logits(&mixed, &whole, None, device)?,
+                TOLERANCE_BF16,
+            ));
+            checks.push(Check::new(
+                format!("{what}: gradients on 2 ranks by sequence against 1"),
+                &split_gradient(&mixed, &whole, 2, device, true)?,
+                &gradient,
+                TOLERANCE_MIXED,
+            ));
+        }
     }
     Ok(checks)
 }
@@ -140,7 +145,7 @@ mod tests {
     #[test]
     fn bf16_models_match_f32_to_bf16_rounding_and_carry_their_state() {
         let checks = mixed_precision_checks::<B>(&Default::default()).unwrap();
-        assert_eq!(checks.len(), 10);
+        assert_eq!(checks.len(), 20);
         for check in checks {
             assert!(check.passed(), "{check}");
         }

@@ -92,12 +92,19 @@ pub fn save<B: Backend, M: Module<B>, O: Backend>(
         tensors.push((format!("optim.m.{name}"), HostTensor::from_tensor(&m.m)));
         tensors.push((format!("optim.v.{name}"), HostTensor::from_tensor(&m.v)));
     }
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("step".to_string(), step.to_string()),
         ("optim_step".to_string(), optim.step.to_string()),
         ("config".to_string(), config_toml.to_string()),
     ]);
+    if let Some(scale) = optim.loss_scale {
+        metadata.insert("loss_scale".to_string(), scale.scale.to_string());
+        metadata.insert(
+            "loss_scale_good_steps".to_string(),
+            scale.good_steps.to_string(),
+        );
+    }
     write_atomic(path, &serialize(&tensors, metadata)?)
 }
 
@@ -146,6 +153,26 @@ pub fn load_optim<B: Backend>(path: &Path, optim: &mut AdamW<B>, device: &B::Dev
         .get("optim_step")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    if let Some(scale) = &mut optim.loss_scale {
+        let field = |key: &str| {
+            meta.get(key).ok_or_else(|| Error::Format {
+                path: path.to_path_buf(),
+                message: format!("an f16 run's checkpoint without `{key}`"),
+            })
+        };
+        let bad = |key: &str| Error::Format {
+            path: path.to_path_buf(),
+            message: format!("`{key}` is not a number"),
+        };
+        scale.scale = field("loss_scale")?
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .ok_or_else(|| bad("loss_scale"))?;
+        scale.good_steps = field("loss_scale_good_steps")?
+            .parse()
+            .map_err(|_| bad("loss_scale_good_steps"))?;
+    }
     optim.moments.clear();
     for name in file.names() {
         let Some(param) = name.strip_prefix("optim.m.") else {

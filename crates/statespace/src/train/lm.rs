@@ -11,7 +11,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::collective::Collective;
 use super::config::TrainConfig;
-use super::objective::{Goal, Objective, Parallelism, PendingTally, Shard, Tally, backward_of};
+use super::objective::{
+    Goal, Objective, Parallelism, PendingTally, Shard, Tally, backward_of, scaled,
+};
 use super::sequence_parallel::Chain;
 use crate::error::{Error, Result};
 use crate::models::{LanguageModel, LmConfig, Precision};
@@ -246,14 +248,17 @@ where
         windows: Windows,
         device: &B::Device,
         group: &dyn Collective,
+        loss_scale: f64,
     ) -> Result<(GradientsParams, PendingTally<B::InnerBackend>)> {
         if self.parallelism == Parallelism::Data || group.size() == 1 {
-            return backward_of(self, model, windows, device);
+            return backward_of(self, model, windows, device, loss_scale);
         }
         let mut chain = Chain::new(group, device);
         let logits = model.forward_ids_carried(windows.inputs, windows.count, &mut chain)?;
         let (loss, tally) = self.nll_of(logits, windows.targets, Split::Train, device)?;
-        let grads = chain.backward(loss, tally.count())?;
+        // Every rank scales by the same factor, so the state gradients the
+        // ranks exchange are in the same units.
+        let grads = chain.backward(scaled(loss, loss_scale), tally.count())?;
         Ok((GradientsParams::from_grads(grads, model), tally.inner()))
     }
 

@@ -10,6 +10,7 @@ pub mod data;
 pub mod data_parallel;
 pub mod forecast;
 pub mod lm;
+pub mod loss_scale;
 #[cfg(feature = "cuda")]
 pub mod nccl_group;
 pub mod objective;

@@ -201,20 +201,21 @@ pub trait Objective<B: AutodiffBackend>: Sync {
         batch: Self::Batch,
         device: &B::Device,
     ) -> Result<(Tensor<B, 1>, PendingTally<B::InnerBackend>)>;
-    /// The gradients of a training batch's loss (this rank's part of the
-    /// step, in `group`) and its tally: by default [`Objective::train_step`]'s
-    /// loss through one backward pass. Objectives whose ranks exchange
-    /// more than the loop's sum of gradients (sequence parallelism) do
-    /// that exchange here.
+    /// The gradients of a training batch's loss times `loss_scale` (1, or
+    /// f16's dynamic loss scale) — this rank's part of the step, in `group`
+    /// — and its tally: by default [`Objective::train_step`]'s loss through
+    /// one backward pass. Objectives whose ranks exchange more than the
+    /// loop's sum of gradients (sequence parallelism) do that exchange here.
     fn gradients(
         &self,
         model: &Self::Model,
         batch: Self::Batch,
         device: &B::Device,
         group: &dyn Collective,
+        loss_scale: f64,
     ) -> Result<(GradientsParams, PendingTally<B::InnerBackend>)> {
         let _ = group;
-        backward_of(self, model, batch, device)
+        backward_of(self, model, batch, device, loss_scale)
     }
     /// The tally of `shard`'s part of a split, without gradients
     /// ([`Shard::WHOLE`]: the whole split).
@@ -228,13 +229,25 @@ pub trait Objective<B: AutodiffBackend>: Sync {
 }
 
 /// The default [`Objective::gradients`]: the gradients of
-/// [`Objective::train_step`]'s loss, by one backward pass.
+/// [`Objective::train_step`]'s loss times `loss_scale`, by one backward
+/// pass.
 pub fn backward_of<B: AutodiffBackend, O: Objective<B> + ?Sized>(
     objective: &O,
     model: &O::Model,
     batch: O::Batch,
     device: &B::Device,
+    loss_scale: f64,
 ) -> Result<(GradientsParams, PendingTally<B::InnerBackend>)> {
     let (loss, tally) = objective.train_step(model, batch, device)?;
-    Ok((GradientsParams::from_grads(loss.backward(), model), tally))
+    let grads = scaled(loss, loss_scale).backward();
+    Ok((GradientsParams::from_grads(grads, model), tally))
+}
+
+/// `loss` times `scale` (the loss itself when the scale is 1).
+pub fn scaled<B: AutodiffBackend>(loss: Tensor<B, 1>, scale: f64) -> Tensor<B, 1> {
+    if scale == 1.0 {
+        loss
+    } else {
+        loss.mul_scalar(scale)
+    }
 }

@@ -12,6 +12,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use serde::{Deserialize, Serialize};
 
+use super::loss_scale::LossScale;
 use crate::error::{Error, Result};
 use crate::io::state_dict::Path;
 use crate::models::Precision;
@@ -37,8 +38,9 @@ pub struct OptimConfig {
     /// Clip the global gradient norm to this value (none if absent).
     pub grad_clip: Option<f64>,
     /// The arithmetic of the forward and backward passes: `f32`, or `bf16`
-    /// mixers on f32 master parameters ([`Precision::Bf16`]; language
-    /// models with Mamba or Mamba-2 mixers).
+    /// / `f16` mixers on f32 master parameters ([`Precision::Bf16`],
+    /// [`Precision::F16`] with dynamic loss scaling; language models with
+    /// Mamba or Mamba-2 mixers).
     pub precision: Precision,
 }
 
@@ -142,15 +144,19 @@ pub struct Moments<B: Backend> {
     pub v: Tensor<B, 1>,
 }
 
-/// AdamW state: the step count and each parameter's moments, by name.
+/// AdamW state: the step count, each parameter's moments, by name, and
+/// the loss scale under f16 mixed precision.
 #[derive(Debug, Clone)]
 pub struct AdamW<B: Backend> {
     /// Configuration.
     pub config: OptimConfig,
-    /// Steps taken.
+    /// Steps taken (skipped steps of a loss scale do not count).
     pub step: u64,
     /// Moments by parameter name.
     pub moments: HashMap<String, Moments<B>>,
+    /// The loss scale, when the precision scales the loss
+    /// ([`Precision::scales_loss`]): gradients arrive multiplied by it.
+    pub loss_scale: Option<LossScale>,
 }
 
 /// Collects every gradient, flattened, for one squared-norm pass on the
@@ -251,18 +257,28 @@ impl<B: Backend> AdamW<B> {
     /// A fresh optimiser.
     pub fn new(config: OptimConfig) -> Self {
         Self {
+            loss_scale: config.precision.scales_loss().then(LossScale::new),
             config,
             step: 0,
             moments: HashMap::new(),
         }
     }
+
+    /// The factor the loss is multiplied by before the backward pass (1
+    /// without loss scaling).
+    pub fn loss_factor(&self) -> f64 {
+        self.loss_scale.map_or(1.0, |s| s.scale)
+    }
 }
 
-/// One AdamW step on `module` with `grads`, the learning rates scaled by
-/// `lr_scale` (the schedule). Returns the updated module and, when
-/// `grad_clip` is set, the global gradient norm before clipping. Clipping
-/// reads the norm back, which waits for the device; without it the step
-/// only queues kernels.
+/// One AdamW step on `module` with `grads` (of the loss times
+/// [`AdamW::loss_factor`]), the learning rates scaled by `lr_scale` (the
+/// schedule). Returns the updated module and, when `grad_clip` is set or
+/// the loss is scaled, the global norm of the loss's own gradient before
+/// clipping. Reading the norm waits for the device; without either the
+/// step only queues kernels. Under loss scaling a gradient with an
+/// infinity or NaN leaves the module and moments as they are (the step is
+/// skipped, the scale halved; [`LossScale::update`]).
 pub fn step<B: AutodiffBackend, M: AutodiffModule<B>>(
     optim: &mut AdamW<B::InnerBackend>,
     module: M,
@@ -272,14 +288,19 @@ pub fn step<B: AutodiffBackend, M: AutodiffModule<B>>(
 where
     B::InnerBackend: AdamWOps,
 {
-    let norm = optim
-        .config
-        .grad_clip
-        .map(|_| grad_norm::<B, M>(&module, grads));
-    let grad_scale = match (optim.config.grad_clip, norm) {
+    let factor = optim.loss_factor();
+    let norm = (optim.config.grad_clip.is_some() || optim.loss_scale.is_some())
+        .then(|| grad_norm::<B, M>(&module, grads) / factor);
+    if let Some(scale) = &mut optim.loss_scale
+        && !scale.update(norm.is_some_and(f64::is_finite))
+    {
+        return (module, norm);
+    }
+    let clip = match (optim.config.grad_clip, norm) {
         (Some(max), Some(norm)) if norm > max && norm > 0.0 => max / norm,
         _ => 1.0,
     };
+    let grad_scale = clip / factor;
     optim.step += 1;
     let mut update = Update::<B> {
         path: Path::default(),

@@ -525,8 +525,10 @@ where
             );
             // The step's work on the pool when this is the only rank, the
             // gradient exchange outside: it waits for the other ranks.
+            let loss_scale = optim.loss_factor();
             let (stepped, grads, tally) = on_own_pool_if(pool.as_ref(), move || -> Result<_> {
-                let (grads, tally) = objective.gradients(&model, batch, device, collective)?;
+                let (grads, tally) =
+                    objective.gradients(&model, batch, device, collective, loss_scale)?;
                 Ok((model, grads, tally))
             })?;
             let grads = all_reduce_grads::<B, _>(&stepped, grads, tally.count(), collective)?;

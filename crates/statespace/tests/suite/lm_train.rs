@@ -64,6 +64,14 @@ fn a_small_mamba_learns_it_in_mixed_precision_too() {
     learns_a_structured_corpus("learns-bf16", &["optim.precision=\"bf16\""]);
 }
 
+#[test]
+fn a_small_mamba_2_learns_it_in_f16_with_loss_scaling() {
+    learns_a_structured_corpus(
+        "learns-f16",
+        &["optim.precision=\"f16\"", "model.mixer=\"mamba2\""],
+    );
+}
+
 /// A 60-step run of [`config`] with `extra` settings: validation bits per
 /// byte fall below 3 and the test row's two columns agree.
 fn learns_a_structured_corpus(name: &str, extra: &[&str]) {
