@@ -192,11 +192,12 @@ where
     A: AutodiffBackend + SsmBackend,
     A::InnerBackend: SsmBackend,
 {
+    let precision = Precision::from(args.precision);
     let mut model = config
         .init::<A>(device, &mut ChaCha8Rng::seed_from_u64(1))?
-        .with_precision(args.precision.into());
+        .with_precision(precision);
     let mut adam = AdamW::new(OptimConfig {
-        precision: args.precision.into(),
+        precision,
         ..OptimConfig::default()
     });
     let mut rng = ChaCha8Rng::seed_from_u64(0);

@@ -382,7 +382,7 @@ fn flat<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Tensor<B, 1> {
     t.clone().reshape([t.shape().num_elements()])
 }
 
-/// `part` in the shape and type of `like`, or an error if the sizes differ.
+/// `part` in the shape of `like`, or an error if the sizes differ.
 fn shaped<B: Backend, const D: usize>(
     part: Tensor<B, 1>,
     like: &Tensor<B, D>,
@@ -391,7 +391,7 @@ fn shaped<B: Backend, const D: usize>(
     if part.dims()[0] != like.shape().num_elements() {
         return Err(Error::shape("state part", &dims, &part.dims()));
     }
-    Ok(part.cast(like.dtype()).reshape(dims))
+    Ok(part.reshape(dims))
 }
 
 impl<B: Backend> Mixer<B> {

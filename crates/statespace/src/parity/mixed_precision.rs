@@ -1,13 +1,13 @@
 //! Mixed precision on a device: small Mamba and Mamba-2 language models
 //! with bf16 and f16 mixers on f32 parameters ([`Precision::Bf16`],
 //! [`Precision::F16`]; without loss scaling, which only guards against
-//! underflow) against the
-//! same models in f32 (the loss and every parameter gradient), and the
-//! bf16 model's logits read in two chunks that carry the recurrent state
-//! against one pass, and its gradient summed over 2 ranks that each hold
-//! half of every sequence (sequence parallelism, bf16 states passed between
-//! them) against one rank. A control asks that the bf16 gradient differ from the
-//! f32 one: a pass that silently ran in f32 would fail it.
+//! underflow) against the same models in f32 (the loss and every parameter
+//! gradient); each 16-bit model's logits read in two chunks that carry the
+//! recurrent state against one pass, and its gradient summed over 2 ranks
+//! that each hold half of every sequence (sequence parallelism, 16-bit
+//! states passed between them) against one rank. A control asks that the
+//! 16-bit gradient differ from the f32 one: a pass that silently ran in
+//! f32 would fail it.
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -20,8 +20,8 @@ use crate::models::{LanguageModel, MixerConfig, Precision};
 use crate::ops::SsmBackend;
 use crate::tasks::text::Windows;
 
-/// Tolerance of a whole model's loss and gradients in bf16 against f32
-/// (norm-relative). One bf16 rounding errs by up to 2⁻⁹ ≈ 2e-3 relative,
+/// Tolerance of a whole model's loss and gradients in bf16 or f16 against
+/// f32 (norm-relative). One bf16 rounding errs by up to 2⁻⁹ ≈ 2e-3 relative,
 /// but a gradient sums terms that largely cancel (the tied embedding's:
 /// softmax minus one-hot, over every position), which scales the rounding
 /// of each term by Σ|term| / |Σ term|. On the CPU the checks measure
@@ -29,9 +29,9 @@ use crate::tasks::text::Windows;
 /// broken path (a gradient that does not flow, a wrong cast) errs by O(1).
 pub const TOLERANCE_MIXED: f64 = 5e-2;
 
-/// The least norm-relative difference between the bf16 and f32 gradients
-/// that shows the bf16 pass ran in bf16 (f32 reorderings differ by about
-/// 1e-7).
+/// The least norm-relative difference between a 16-bit and the f32
+/// gradient that shows the pass ran in 16 bits (f32 reorderings differ by
+/// about 1e-7).
 const CONTROL_MIN: f64 = 1e-4;
 
 /// The mixers mixed precision supports (those of
@@ -89,14 +89,16 @@ where
             let loss = mean_loss(logits, whole.targets.clone(), device)?;
             Ok(loss.into_data().iter::<f64>().collect())
         };
+        let exact_loss = loss(&exact)?;
         let reference = whole_gradient(&exact, &whole, device)?;
+        let len = whole.inputs.len() / whole.count;
         for precision in [Precision::Bf16, Precision::F16] {
             let mixed = exact.clone().with_precision(precision);
             let what = format!("mixed precision, {name} LM, {}", precision.name());
             checks.push(Check::new(
                 format!("{what}: loss against f32"),
                 &loss(&mixed)?,
-                &loss(&exact)?,
+                &exact_loss,
                 TOLERANCE_MIXED,
             ));
             let gradient = whole_gradient(&mixed, &whole, device)?;
@@ -115,7 +117,6 @@ where
                 tolerance: 0.0,
             });
             checks.push(check);
-            let len = whole.inputs.len() / whole.count;
             checks.push(Check::new(
                 format!("{what}: logits in two chunks against one pass"),
                 &host_logits(&mixed, &whole, Some(len / 2 + 1), device)?,
@@ -143,7 +144,7 @@ mod tests {
     type B = Autodiff<Flex>;
 
     #[test]
-    fn bf16_models_match_f32_to_bf16_rounding_and_carry_their_state() {
+    fn bf16_and_f16_models_match_f32_to_their_rounding_and_carry_their_state() {
         let checks = mixed_precision_checks::<B>(&Default::default()).unwrap();
         assert_eq!(checks.len(), 20);
         for check in checks {
