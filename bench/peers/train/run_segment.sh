@@ -2,7 +2,8 @@
 # One segment of a training run longer than one device command (10 minutes):
 # run on the GPU machine, it starts or resumes runs/NAME, stops at the first
 # checkpoint after MINUTES (`ssm train --stop-after`), and returns the run
-# folder through $OUT, to be carried into the next segment.
+# folder through $OUT, to be carried into the next segment (or the next
+# session: the folder is all a resume needs).
 #
 #   bench/peers/train/run_segment.sh NAME MINUTES [ARGS for a new run...]
 #
@@ -11,13 +12,16 @@
 # (carried in from the last segment), it resumes that run instead: the
 # resumed run equals an uninterrupted one (tests/suite/train_resume.rs).
 #
-# Between segments, on the machine that calls the device:
-#   mkdir -p .carry/runs && rm -rf .carry/runs/NAME
-#   cp -r FILES_AT/runs/NAME .carry/runs/NAME && chmod -R u+w .carry/runs/NAME
-# (FILES_AT: the `files_at` folder of the segment's result). Carried folders
-# count towards the 64 MiB carry limit with .carry/ssm: two checkpoints (best,
-# last) of parameters and AdamW moments, 24 bytes per parameter, so runs of
-# up to about 1.5 M parameters fit beside the binary.
+# The folder comes back as a tar in parts of at most 15 MiB
+# ($OUT/NAME.tar.00, .01, ...: one file comes back at 16 MiB at most), beside
+# its metrics.csv to read. Between segments, on the machine that
+# calls the device:
+#   bench/peers/train/carry_in.sh NAME FILES_AT
+# (FILES_AT: the `files_at` folder of the segment's result) puts it in
+# .carry/runs/NAME. Carried folders count towards the 64 MiB a call takes
+# with .carry/ssm (11 MB) and the tracked tree (18 MB): the last checkpoint
+# holds parameters and AdamW moments (12 bytes per parameter), the best one
+# the parameters alone (4 bytes), so runs of up to about 2 M parameters fit.
 # Expects .carry/ssm (a release binary built with --features cuda).
 set -u
 name=$1; minutes=$2; shift 2
@@ -32,5 +36,7 @@ else
   .carry/ssm train --name "$name" --device cuda --stop-after "$minutes" "$@"
 fi
 echo "segment: ssm rc=$?"
-mkdir -p "$OUT/runs" && cp -r "runs/$name" "$OUT/runs/$name"
-du -sh "$OUT/runs/$name"
+du -sh "runs/$name"
+tar cf - -C runs "$name" | split -b 15m -d - "$OUT/$name.tar."
+cp "runs/$name/metrics.csv" "$OUT/$name.metrics.csv" 2>/dev/null
+ls "$OUT"

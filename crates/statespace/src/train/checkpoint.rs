@@ -1,7 +1,9 @@
 //! Training checkpoints: one safetensors file with the model's parameters
 //! (`model.<name>`), the optimiser's moments (`optim.m.<name>`,
 //! `optim.v.<name>`) and, as metadata, the step and the resolved config.
-//! Written atomically.
+//! Written atomically. A run's `last` checkpoint holds all of it, to resume
+//! from; its `best` holds the model alone ([`save_model`]), a third of the
+//! size, since it is only evaluated and sampled from.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -84,20 +86,13 @@ pub fn save<B: Backend, M: Module<B>, O: Backend>(
     step: u64,
     config_toml: &str,
 ) -> Result<()> {
-    let mut tensors: Vec<(String, HostTensor<f64>)> = named_params::<B, M>(module)
-        .into_iter()
-        .map(|(n, t)| (format!("model.{n}"), t))
-        .collect();
+    let mut tensors = model_tensors::<B, M>(module);
     for (name, m) in &optim.moments {
         tensors.push((format!("optim.m.{name}"), HostTensor::from_tensor(&m.m)));
         tensors.push((format!("optim.v.{name}"), HostTensor::from_tensor(&m.v)));
     }
-    let mut metadata = HashMap::from([
-        ("format".to_string(), FORMAT.to_string()),
-        ("step".to_string(), step.to_string()),
-        ("optim_step".to_string(), optim.step.to_string()),
-        ("config".to_string(), config_toml.to_string()),
-    ]);
+    let mut metadata = metadata(step, config_toml);
+    metadata.insert("optim_step".to_string(), optim.step.to_string());
     if let Some(scale) = optim.loss_scale {
         metadata.insert("loss_scale".to_string(), scale.scale.to_string());
         metadata.insert(
@@ -106,6 +101,35 @@ pub fn save<B: Backend, M: Module<B>, O: Backend>(
         );
     }
     write_atomic(path, &serialize(&tensors, metadata)?)
+}
+
+/// Saves `module` and `step` alone to `path` (atomically): a checkpoint to
+/// evaluate or sample from, not to resume ([`load_optim`] refuses it).
+pub fn save_model<B: Backend, M: Module<B>>(
+    path: &Path,
+    module: &M,
+    step: u64,
+    config_toml: &str,
+) -> Result<()> {
+    let tensors = model_tensors::<B, M>(module);
+    write_atomic(path, &serialize(&tensors, metadata(step, config_toml))?)
+}
+
+/// The parameters of `module` named `model.<name>`.
+fn model_tensors<B: Backend, M: Module<B>>(module: &M) -> Vec<(String, HostTensor<f64>)> {
+    named_params::<B, M>(module)
+        .into_iter()
+        .map(|(n, t)| (format!("model.{n}"), t))
+        .collect()
+}
+
+/// The metadata every checkpoint carries: format, step and config.
+fn metadata(step: u64, config_toml: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("step".to_string(), step.to_string()),
+        ("config".to_string(), config_toml.to_string()),
+    ])
 }
 
 /// What a checkpoint holds besides the tensors.
@@ -151,8 +175,17 @@ pub fn load_optim<B: Backend>(path: &Path, optim: &mut AdamW<B>, device: &B::Dev
     let meta: HashMap<String, String> = file.metadata().into_iter().collect();
     optim.step = meta
         .get("optim_step")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+        .ok_or_else(|| Error::Format {
+            path: path.to_path_buf(),
+            message: "no optimiser state (a `best` checkpoint holds the model alone; \
+                      resume from `last`)"
+                .to_string(),
+        })?
+        .parse()
+        .map_err(|_| Error::Format {
+            path: path.to_path_buf(),
+            message: "`optim_step` is not a number".to_string(),
+        })?;
     if let Some(scale) = &mut optim.loss_scale {
         let field = |key: &str| {
             meta.get(key).ok_or_else(|| Error::Format {

@@ -600,7 +600,7 @@ where
                     let score = goal.score(loss, metric);
                     if score > best_score {
                         best_score = score;
-                        checkpoint::save::<B, _, _>(&run.best(), &model, &optim, s, &toml)?;
+                        checkpoint::save_model::<B, _>(&run.best(), &model, s, &toml)?;
                     }
                     checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
                     let stop = stopped(&metrics);

@@ -76,6 +76,28 @@ fn resumed_run_equals_uninterrupted_run() {
             .collect::<Vec<_>>()
     };
     assert_eq!(load(&full), load(&split), "final parameters differ");
+
+    // `best` holds the model alone: the same parameter names as `last`, no
+    // optimiser moments, and resuming from it is refused by name.
+    let best = statespace::io::SafetensorsFile::open(full.best()).unwrap();
+    let last = statespace::io::SafetensorsFile::open(full.last()).unwrap();
+    let names = |f: &statespace::io::SafetensorsFile, prefix: &str| {
+        let mut n: Vec<String> = f
+            .names()
+            .into_iter()
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&best, "model."), names(&last, "model."));
+    assert!(names(&best, "optim.").is_empty());
+    assert!(!names(&last, "optim.").is_empty());
+    let mut optim = statespace::train::optim::AdamW::<B>::new(config.optim.clone());
+    let err = statespace::train::checkpoint::load_optim(&full.best(), &mut optim, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no optimiser state"), "{err}");
     std::fs::remove_dir_all(&full.dir).unwrap();
     std::fs::remove_dir_all(&split.dir).unwrap();
 }
