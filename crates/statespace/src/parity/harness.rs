@@ -61,21 +61,22 @@ impl Draw {
         t.require_grad()
     }
 
-    /// A (B, D, L) draw as the (B, L, D) tensor it is the transpose of.
+    /// A (B, X…, L) draw as the (B, L, X…) tensor it is a permutation of:
+    /// time before the other axes, as Mamba's projections lay it out.
     pub(super) fn time_major(&self) -> Self {
-        let [batch, dim, len] = [self.shape[0], self.shape[1], self.shape[2]];
+        let (batch, len) = (self.shape[0], self.shape[self.shape.len() - 1]);
+        let inner = self.data.len() / (batch * len);
         let mut data = vec![0.0; self.data.len()];
         for b in 0..batch {
-            for d in 0..dim {
+            for x in 0..inner {
                 for t in 0..len {
-                    data[(b * len + t) * dim + d] = self.data[(b * dim + d) * len + t];
+                    data[(b * len + t) * inner + x] = self.data[(b * inner + x) * len + t];
                 }
             }
         }
-        Self {
-            data,
-            shape: vec![batch, len, dim],
-        }
+        let mut shape = vec![batch, len];
+        shape.extend_from_slice(&self.shape[1..self.shape.len() - 1]);
+        Self { data, shape }
     }
 
     /// The values as `dtype` stores them, back in f32 (what the device sees).

@@ -1,19 +1,27 @@
 //! Parity of the full-precision matmul (broadcast batches, degenerate shapes, a
-//! cuBLAS-sized product) and the bias add.
+//! cuBLAS-sized product; bf16 and f16 operands, as mixed-precision training
+//! multiplies) and the bias add.
 
+use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
+use burn_flex::Flex;
 
-use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
+use super::harness::{
+    Cx, Draw, Results, compare_within, outputs_and_grads, tolerance_for, versus_cpu,
+};
 use crate::error::Result;
 use crate::ops::{SsmBackend, add_bias, matmul};
 
+/// The product of draws 0 and 1 stored as `dtype`, and both gradients
+/// under the output gradient of draw 2.
 fn run_matmul<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 3],
+    dtype: DType,
     device: &B::Device,
 ) -> Result<Results> {
-    let a = draws[0].tensor::<B, 3>(device, DType::F32);
-    let b = draws[1].tensor::<B, 3>(device, DType::F32);
+    let a = draws[0].tensor::<B, 3>(device, dtype);
+    let b = draws[1].tensor::<B, 3>(device, dtype);
     let out = matmul(a.clone(), b.clone())?;
     Ok(outputs_and_grads(
         out,
@@ -63,8 +71,31 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
         versus_cpu!(
             cx,
             format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
-            run_matmul::<B>(&draws)
+            run_matmul::<B>(&draws, DType::F32)
         );
+    }
+    // 16-bit operands against the CPU in f32 on the same rounded values: a
+    // product below cuBLAS's size (burn's routine) and one whose reduction
+    // is long enough for cuBLAS at any size, cheap on the CPU.
+    for dtype in [DType::BF16, DType::F16] {
+        for (g, m, k, n) in [(2, 33, 17, 65), (2, 8, 4096, 24)] {
+            let draws = [
+                cx.draw(&[g, m, k]),
+                cx.draw(&[1, k, n]),
+                cx.draw(&[g, m, n]),
+            ];
+            let ours = run_matmul::<B>(&draws, dtype, cx.device)?;
+            let rounded = draws.map(|d| d.rounded(dtype));
+            let reference =
+                run_matmul::<Autodiff<Flex>>(&rounded, DType::F32, &Default::default())?;
+            compare_within(
+                format!("matmul ({g}×{m}×{k})·(1×{k}×{n}) in {dtype:?} vs f32"),
+                &ours,
+                &reference,
+                tolerance_for(dtype),
+                cx.checks,
+            );
+        }
     }
     // (rows, cols): prime and composite row counts, one a block-sum shape.
     for (rows, cols) in [(1, 5), (97, 3), (4096, 70)] {

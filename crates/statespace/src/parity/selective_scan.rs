@@ -31,8 +31,9 @@ pub struct ScanCase {
     pub full: bool,
     /// Storage type of u, δ, B, C, z on the device (parameters stay f32).
     pub dtype: DType,
-    /// u, δ and z passed as transposed views of (B, L, D) tensors (as
-    /// Mamba's layers pass them), not as (B, D, L) tensors.
+    /// u, δ, z and ∂out passed as transposed views of (B, L, D) tensors,
+    /// and B and C as views of (B, L, G, N) tensors (as Mamba's layers pass
+    /// them), not as (B, D, L) and (B, G, N, L) tensors.
     pub time_major: bool,
 }
 
@@ -70,6 +71,11 @@ pub fn scan_cases() -> Vec<ScanCase> {
         // Channel-fastest activations, as from Mamba's projections.
         time_major(case(2, 8, 1, 16, 300, true, DType::F32)),
         time_major(case(2, 16, 1, 16, 130, false, DType::BF16)),
+        // Mamba's layers one and two positions at a time from a carried
+        // state (sequence parallelism over as many ranks as positions).
+        time_major(case(2, 8, 1, 16, 1, true, DType::F32)),
+        time_major(case(2, 8, 1, 16, 2, true, DType::F32)),
+        time_major(case(2, 8, 1, 16, 1, true, DType::BF16)),
     ]
 }
 
@@ -106,8 +112,17 @@ fn run_scan<B: AutodiffBackend + SelectiveScanOps>(
     let (u, u_in) = activation(&draws.u);
     let (delta, delta_in) = activation(&draws.delta);
     let a = draws.a.tensor::<B, 2>(device, DType::F32);
-    let b = draws.b.tensor::<B, 4>(device, act);
-    let c = draws.c.tensor::<B, 4>(device, act);
+    let states = |draw: &Draw| {
+        if case.time_major {
+            let leaf = draw.time_major().tensor::<B, 4>(device, act);
+            (leaf.clone(), leaf.permute([0, 2, 3, 1]))
+        } else {
+            let leaf = draw.tensor::<B, 4>(device, act);
+            (leaf.clone(), leaf)
+        }
+    };
+    let (b, b_in) = states(&draws.b);
+    let (c, c_in) = states(&draws.c);
     let d = draws.d.tensor::<B, 1>(device, DType::F32);
     let (z, z_in) = activation(&draws.z);
     let bias = draws.bias.tensor::<B, 1>(device, DType::F32);
@@ -118,10 +133,10 @@ fn run_scan<B: AutodiffBackend + SelectiveScanOps>(
         delta_bias: case.full.then(|| bias.clone()),
         delta_softplus: case.full,
         initial_state: case.full.then(|| init.clone()),
-        ..SelectiveScan::new(u_in, delta_in, a.clone(), b.clone(), c.clone())
+        ..SelectiveScan::new(u_in, delta_in, a.clone(), b_in, c_in)
     };
     let (out, last) = selective_scan(scan)?;
-    let grad_out = draws.grad_out.tensor::<B, 3>(device, act).detach();
+    let grad_out = activation(&draws.grad_out).1.detach();
     let grad_last = draws.grad_last.tensor::<B, 3>(device, DType::F32).detach();
     let loss = (out.clone().cast(DType::F32) * grad_out.cast(DType::F32)).sum()
         + (last.clone() * grad_last).sum();

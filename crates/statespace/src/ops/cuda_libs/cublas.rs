@@ -1,5 +1,8 @@
-//! The f32 matmul through cuBLAS (`cublasSgemmStridedBatched`, full f32:
-//! the handle's default math mode uses no TF32).
+//! The matmul through cuBLAS: f32 by `cublasSgemmStridedBatched` (full
+//! f32: the handle's default math mode uses no TF32), bf16 and f16 by
+//! `cublasGemmStridedBatchedEx` on the tensor cores with f32 accumulation
+//! and the output rounded to the operands' type (what PyTorch runs under
+//! autocast).
 //!
 //! burn's tensors are row-major; cuBLAS is column-major. A row-major
 //! (M, N) product C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ, so cuBLAS gets the
@@ -11,19 +14,28 @@ use burn::tensor::DType;
 use burn_cubecl::CubeRuntime;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
-use cudarc::cublas::{result as blas, sys::cublasOperation_t};
+use cudarc::cublas::result as blas;
+use cudarc::cublas::sys::{cublasComputeType_t, cublasGemmAlgo_t, cublasOperation_t, cudaDataType};
 
 use super::{as_cuda, enabled, run_into};
-use crate::ops::support::launch::empty_f32;
+use crate::ops::support::launch::empty_packed;
 
-/// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) for f32 CUDA tensors whose
-/// leading dimensions either match the output's or are all 1. `None`
+/// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) for CUDA tensors of one type,
+/// f32, bf16 or f16, whose leading dimensions either match the output's or
+/// are all 1; the output in the operands' type. `None`
 /// where cuBLAS cannot take the operands (other dtypes or runtimes, a
 /// broadcast it cannot express, the library missing or failing) or the
 /// product is too small to gain ([`MIN_MULTIPLY_ADDS`]) and its reduction
 /// short ([`LONG_REDUCTION`]), so the caller runs its own routine.
 pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Option<CubeTensor<R>> {
-    if !available() || lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
+    // The 16-bit operands' cuBLAS type; `None` for f32 (SGEMM).
+    let half = match (lhs.dtype, rhs.dtype) {
+        (DType::F32, DType::F32) => None,
+        (DType::BF16, DType::BF16) => Some(cudaDataType::CUDA_R_16BF),
+        (DType::F16, DType::F16) => Some(cudaDataType::CUDA_R_16F),
+        _ => return None,
+    };
+    if !available() {
         return None;
     }
     as_cuda(lhs)?;
@@ -67,35 +79,65 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
     }
     let mut out_dims = lead;
     out_dims.extend([m, n]);
-    let out = empty_f32(lhs, &out_dims);
+    let out = empty_packed(lhs, &out_dims, lhs.dtype);
+    let [m, n, k, batch, lda, ldb] = [m, n, k, batch, a.ld, b.ld].map(|x| x as i32);
+    let stride_out = (m as i64) * (n as i64);
     run_into(&[lhs, rhs], out, "cuBLAS matmul", |device, stream, ptrs| {
         let handle = device.blas_handle()?;
         let (alpha, beta) = (1.0f32, 0.0f32);
-        // SAFETY: the addresses are live f32 buffers holding the operands
-        // in the layouts `Operand` read off their strides, and the output
-        // holds batch·M·N floats.
+        // SAFETY: the addresses are live buffers of the operands' type
+        // holding them in the layouts `Operand` read off their strides, the
+        // output holds batch·M·N values of that type, and alpha and beta are
+        // f32 as SGEMM and the f32 compute type take them.
         unsafe {
             blas::set_stream(handle, stream as _).map_err(|e| e.to_string())?;
-            blas::sgemm_strided_batched(
-                handle,
-                b.op,
-                a.op,
-                n as i32,
-                m as i32,
-                k as i32,
-                &alpha,
-                ptrs[1] as *const f32,
-                b.ld as i32,
-                b.batch_stride,
-                ptrs[0] as *const f32,
-                a.ld as i32,
-                a.batch_stride,
-                &beta,
-                ptrs[2] as *mut f32,
-                n as i32,
-                (m * n) as i64,
-                batch as i32,
-            )
+            match half {
+                None => blas::sgemm_strided_batched(
+                    handle,
+                    b.op,
+                    a.op,
+                    n,
+                    m,
+                    k,
+                    &alpha,
+                    ptrs[1] as *const f32,
+                    ldb,
+                    b.batch_stride,
+                    ptrs[0] as *const f32,
+                    lda,
+                    a.batch_stride,
+                    &beta,
+                    ptrs[2] as *mut f32,
+                    n,
+                    stride_out,
+                    batch,
+                ),
+                Some(dtype) => blas::gemm_strided_batched_ex(
+                    handle,
+                    b.op,
+                    a.op,
+                    n,
+                    m,
+                    k,
+                    (&alpha as *const f32).cast(),
+                    ptrs[1] as *const _,
+                    dtype,
+                    ldb,
+                    b.batch_stride,
+                    ptrs[0] as *const _,
+                    dtype,
+                    lda,
+                    a.batch_stride,
+                    (&beta as *const f32).cast(),
+                    ptrs[2] as *mut _,
+                    dtype,
+                    n,
+                    stride_out,
+                    batch,
+                    cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                    cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+                ),
+            }
             .map_err(|e| e.to_string())
         }
     })

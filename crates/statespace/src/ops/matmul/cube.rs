@@ -1,7 +1,8 @@
-//! The full-precision matmul on CubeCL devices: for f32 operands cuBLAS's
-//! SGEMM on CUDA devices where the library loads (`ops::cuda_libs`), else
-//! cubek's unit routine (no tensor cores, so f32 stays f32); burn's matmul
-//! (tensor cores, f32 accumulation) for 16-bit operands; the CPU's for f64
+//! The full-precision matmul on CubeCL devices: cuBLAS on CUDA devices
+//! where the library loads (`ops::cuda_libs`): SGEMM for f32, the tensor
+//! cores with f32 accumulation for bf16 and f16; else cubek's unit routine
+//! for f32 (no tensor cores, so f32 stays f32) and burn's matmul (tensor
+//! cores, f32 accumulation) for 16-bit operands; the CPU's for f64
 //! operands, through host memory (cubek has no f64 matmul).
 
 use burn::tensor::DType;
@@ -55,11 +56,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> MatmulOps
             let out = Flex::exact_matmul(to_host::<Self>(lhs), to_host::<Self>(rhs));
             return from_host::<Self>(out, &device);
         }
-        if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
-            return Self::float_matmul(lhs, rhs);
-        }
         if let Some(out) = cublas::matmul(&lhs, &rhs) {
             return out;
+        }
+        if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
+            return Self::float_matmul(lhs, rhs);
         }
         let out = init_matmul_output(&lhs, &rhs, DType::F32);
         let mut dtypes = MatmulElems::from_globals(&MatmulGlobalElems {
