@@ -11,6 +11,7 @@ use super::harness::{
     Cx, Draw, Results, compare_within, outputs_and_grads, tolerance_for, versus_cpu,
 };
 use crate::error::Result;
+use crate::layers::linear::project;
 use crate::ops::{SsmBackend, add_bias, matmul};
 
 /// The product of draws 0 and 1 stored as `dtype`, and both gradients
@@ -27,6 +28,26 @@ fn run_matmul<B: AutodiffBackend + SsmBackend>(
         out,
         &draws[2],
         &[("grad_lhs", &a), ("grad_rhs", &b)],
+        device,
+    ))
+}
+
+/// A linear projection of the first `k` columns of a wider (B, L, W)
+/// tensor, as Mamba projects Δ from the front of x_proj's output: at L = 1
+/// the narrowed view (B, 1, k) has rows W apart, and its reshape to (B, k)
+/// may keep that stride.
+fn run_project_view<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 3],
+    device: &B::Device,
+) -> Result<Results> {
+    let wide = draws[0].tensor::<B, 3>(device, DType::F32);
+    let w = draws[1].tensor::<B, 2>(device, DType::F32);
+    let k = w.dims()[1];
+    let out = project(wide.clone().narrow(2, 0, k), w.clone(), None)?;
+    Ok(outputs_and_grads(
+        out,
+        &draws[2],
+        &[("grad_x", &wide), ("grad_w", &w)],
         device,
     ))
 }
@@ -72,6 +93,20 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
             cx,
             format!("matmul ({ga}×{m}×{k})·({gb}×{k}×{n})"),
             run_matmul::<B>(&draws, DType::F32)
+        );
+    }
+    // (B, L, W, K, N): Δ's projection in a Mamba layer stepping one or two
+    // positions at a time.
+    for (bt, len, width, k, n) in [(3, 1, 33, 1, 16), (3, 2, 33, 1, 16), (3, 1, 33, 4, 16)] {
+        let draws = [
+            cx.draw(&[bt, len, width]),
+            cx.draw(&[n, k]),
+            cx.draw(&[bt, len, n]),
+        ];
+        versus_cpu!(
+            cx,
+            format!("project of a narrowed view B{bt} L{len} W{width} K{k} N{n}"),
+            run_project_view::<B>(&draws)
         );
     }
     // 16-bit operands against the CPU in f32 on the same rounded values: a
