@@ -3,15 +3,17 @@ and `ssm bench decode` (run on the GPU machine, beside them).
 
 - training: random-weight mamba-130m shape (d_model 768, 24 layers, vocab
   50280, d_state 16, expand 2, RMSNorm, fused add+norm, residual in fp32,
-  tied embeddings), float32 parameters and activations, random tokens;
-  a step is forward + next-token cross-entropy + backward + AdamW step.
+  tied embeddings), float32 parameters, random tokens; a step is forward +
+  next-token cross-entropy + backward + AdamW step. Activations in f32, or
+  under `torch.autocast` in bf16 or f16 (f16 with `torch.amp.GradScaler`),
+  as mamba_ssm users train: TRAIN_PRECISIONS="f32 bf16 f16" (default f32).
   Reported: tokens/s of the median step and peak allocated/reserved memory.
 - decoding: greedy `generate()` from a one-token prompt, batch 1 and 64,
   with and without CUDA graphs (`cg`).
 
 Needs MAMBA_SRC as bench_peers.py (the selective-scan extension is built, or
 taken from torch's extension cache, with the same flags). One JSON line per
-measurement.
+measurement. DECODE=0 skips the decoding rows.
 """
 import json, os, sys, time
 
@@ -48,28 +50,33 @@ def model():
     return MambaLMHeadModel(cfg, device="cuda", dtype=torch.float32)
 
 
-def train(batch, length, steps=5, warmup=2):
+def train(batch, length, steps=5, warmup=2, precision="f32"):
     m = model()
     m.train()
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    dtype = {"f32": None, "bf16": torch.bfloat16, "f16": torch.float16}[precision]
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "f16")
     torch.cuda.reset_peak_memory_stats()
     times = []
     for i in range(warmup + steps):
         ids = torch.randint(0, 50280, (batch, length + 1), device="cuda")
         torch.cuda.synchronize()
         t0 = time.perf_counter()
-        logits = m(ids[:, :-1]).logits
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-        loss.backward()
-        opt.step()
+        with torch.autocast("cuda", dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = m(ids[:, :-1]).logits
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     times.sort()
     med = times[len(times) // 2]
-    emit(what="mamba_ssm.train_lm", model="mamba-130m", batch=batch, len=length, ms_per_step=round(med * 1e3, 1),
-         tokens_per_s=round(batch * length / med), peak_alloc_mib=round(torch.cuda.max_memory_allocated() / 2**20),
+    emit(what="mamba_ssm.train_lm", model="mamba-130m", precision=precision, batch=batch, len=length,
+         ms_per_step=round(med * 1e3, 1), tokens_per_s=round(batch * length / med),
+         peak_alloc_mib=round(torch.cuda.max_memory_allocated() / 2**20),
          peak_reserved_mib=round(torch.cuda.max_memory_reserved() / 2**20), gpu=torch.cuda.get_device_name())
     del m, opt
 
@@ -95,7 +102,9 @@ def decode(batch, tokens, cg):
 if __name__ == "__main__":
     build_extension()
     batch, length = (int(x) for x in os.environ.get("TRAIN_SHAPE", "8 1024").split())
-    train(batch, length)
-    for b in (1, 64):
-        for cg in (True, False):
-            decode(b, 128, cg)
+    for precision in os.environ.get("TRAIN_PRECISIONS", "f32").split():
+        train(batch, length, precision=precision)
+    if os.environ.get("DECODE", "1") != "0":
+        for b in (1, 64):
+            for cg in (True, False):
+                decode(b, 128, cg)
