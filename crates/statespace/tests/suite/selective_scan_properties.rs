@@ -296,3 +296,62 @@ fn streaming_with_initial_state_equals_one_pass() {
     );
     assert!(err < 1e-12, "streamed last state differs by {err:.2e}");
 }
+
+/// The CPU backward sums ∂A, ∂B, ∂C, ∂D and ∂δ_bias over rows in parallel;
+/// with many rows the sums must still come out the same, bit for bit, on
+/// every run (rayon's adaptive fold once made them differ at 1e-8).
+#[test]
+fn cpu_gradients_repeat_bit_for_bit_over_many_rows() {
+    let x = Data::random(4, 64, 8, 2, 20, 5);
+    let (bt, d, n, g, l) = (x.batch, x.dim, x.n, x.groups, x.len);
+    fn f32_leaf<const D: usize>(v: &[f64], shape: [usize; D]) -> Tensor<AD, D> {
+        Tensor::<AD, 1>::from_data(
+            TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [v.len()]),
+            &Default::default(),
+        )
+        .reshape(shape)
+        .require_grad()
+    }
+    let run = || {
+        let a: Tensor<AD, 2> = f32_leaf(&x.a, [d, n]);
+        let b: Tensor<AD, 4> = f32_leaf(&x.b, [bt, g, n, l]);
+        let c: Tensor<AD, 4> = f32_leaf(&x.c, [bt, g, n, l]);
+        let dd: Tensor<AD, 1> = f32_leaf(&x.d, [d]);
+        let bias: Tensor<AD, 1> = f32_leaf(&x.bias, [d]);
+        let scan = SelectiveScan {
+            d: Some(dd.clone()),
+            z: Some(f32_leaf(&x.z, [bt, d, l])),
+            delta_bias: Some(bias.clone()),
+            delta_softplus: true,
+            initial_state: Some(f32_leaf(&x.init, [bt, d, n])),
+            ..SelectiveScan::new(
+                f32_leaf(&x.u, [bt, d, l]),
+                f32_leaf(&x.delta, [bt, d, l]),
+                a.clone(),
+                b.clone(),
+                c.clone(),
+            )
+        };
+        let (out, last) = selective_scan(scan).unwrap();
+        let grads = (out.sum() + last.sum()).backward();
+        let host = |t: Tensor<burn::backend::Flex, 1>| -> Vec<u32> {
+            t.into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f32::to_bits)
+                .collect()
+        };
+        [
+            host(a.grad(&grads).unwrap().flatten(0, 1)),
+            host(b.grad(&grads).unwrap().flatten(0, 3)),
+            host(c.grad(&grads).unwrap().flatten(0, 3)),
+            host(dd.grad(&grads).unwrap()),
+            host(bias.grad(&grads).unwrap()),
+        ]
+    };
+    let first = run();
+    for _ in 0..4 {
+        assert!(run() == first, "a rerun summed the gradients differently");
+    }
+}

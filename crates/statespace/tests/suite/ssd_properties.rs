@@ -172,3 +172,51 @@ fn op_and_chunked_composite_agree_with_gradients() {
         assert!(err < 1e-10, "{name}: {err:.2e}");
     }
 }
+
+/// The CPU backward sums ∂B and ∂C over the heads of a group in parallel;
+/// with many heads the sums must come out the same, bit for bit, on every
+/// run (rayon's adaptive fold once made them differ).
+#[test]
+fn cpu_gradients_repeat_bit_for_bit_over_many_heads() {
+    use burn::backend::Autodiff;
+    type AD = Autodiff<Flex>;
+    let device = Default::default();
+    let (batch, len, heads, p, groups, n) = (8, 40, 64, 3, 2, 5);
+    let draw = |shape: [usize; 4], lo: f64, hi: f64| {
+        Tensor::<B, 4>::random(shape, Distribution::Uniform(lo, hi), &device).into_data()
+    };
+    let x = draw([batch, len, heads, p], -1.0, 1.0);
+    let a = draw([batch, len, heads, 1], -0.5, -0.01);
+    let b = draw([batch, len, groups, n], -1.0, 1.0);
+    let c = draw([batch, len, groups, n], -1.0, 1.0);
+    let run = || {
+        let leaf = |d: &burn::tensor::TensorData| {
+            Tensor::<AD, 4>::from_data(d.clone(), &device).require_grad()
+        };
+        let (bl, cl) = (leaf(&b), leaf(&c));
+        let (y, last) = ssd(Ssd {
+            x: leaf(&x),
+            a: leaf(&a).reshape([batch, len, heads]),
+            b: bl.clone(),
+            c: cl.clone(),
+            chunk_size: 8,
+            initial_state: None,
+            starts: None,
+        })
+        .unwrap();
+        let grads = (y.sum() + last.sum()).backward();
+        let bits = |t: Tensor<B, 4>| -> Vec<u32> {
+            t.into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f32::to_bits)
+                .collect()
+        };
+        [bits(bl.grad(&grads).unwrap()), bits(cl.grad(&grads).unwrap())]
+    };
+    let first = run();
+    for _ in 0..4 {
+        assert!(run() == first, "a rerun summed the gradients differently");
+    }
+}

@@ -11,6 +11,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::{CHUNK, ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
+use crate::ops::support::fixed_parts::part_len;
 use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
 
@@ -381,7 +382,8 @@ fn backward<T: Real>(
         .zip(dz.par_chunks_mut(len.max(1)))
         .zip(dinit.par_chunks_mut(n.max(1)))
         .enumerate()
-        .fold(
+        .fold_chunks(
+            part_len(batch * dim),
             || Shared::zeros(&p),
             |mut acc, (row, (((du, ddelta), dz), dinit))| {
                 let (b, d) = (row / dim, row % dim);
@@ -472,7 +474,10 @@ fn backward<T: Real>(
                 acc
             },
         )
-        .reduce(|| Shared::zeros(&p), Shared::add);
+        // The parts' sums in part order: the same bits on every run.
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(Shared::zeros(&p), Shared::add);
 
     let zeros1 = || tensor(vec![T::zero()], vec![1]);
     ScanGrads {

@@ -18,6 +18,7 @@ use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CHUNK, SsdArgs, SsdOps, SsdTensors};
+use crate::ops::support::fixed_parts::part_len;
 use crate::ops::support::flex_values::values;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::row_update::decay_update_dot;
@@ -234,7 +235,8 @@ fn backward<T: Real>(
     let chunks = len.div_ceil(CHUNK).max(1);
     let (mut per_head, shared): (Vec<(usize, HeadGrads<T>)>, SharedGrads<T>) = (0..batch * heads)
         .into_par_iter()
-        .fold(
+        .fold_chunks(
+            part_len(batch * heads),
             || (Vec::new(), SharedGrads::zeros(pr.b.len())),
             |(mut heads_done, mut shared), bh| {
                 let (bi, h) = (bh / heads, bh % heads);
@@ -297,8 +299,11 @@ fn backward<T: Real>(
                 (heads_done, shared)
             },
         )
-        .reduce(
-            || (Vec::new(), SharedGrads::zeros(pr.b.len())),
+        // The parts' sums in part order: the same bits on every run.
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(
+            (Vec::new(), SharedGrads::zeros(pr.b.len())),
             |(mut a, sa), (b, sb)| {
                 a.extend(b);
                 (a, sa.add(sb))

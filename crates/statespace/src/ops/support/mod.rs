@@ -2,7 +2,8 @@
 //! ([`check`]), the precision their CPU kernels compute in
 //! ([`precision`]) and the host helpers of those kernels ([`flex_values`],
 //! [`fast_math`], [`row_update`], [`fresh`] output buffers, [`lane_sum`]
-//! reductions, and [`wide`] for their loops on AVX2),
+//! reductions, [`fixed_parts`] for parallel sums that do not depend on the
+//! scheduling, and [`wide`] for their loops on AVX2),
 //! the conversions between tensors and backend primitives
 //! ([`primitive`]), the 32-bit index limit of the kernels' launch plans
 //! ([`index_limit`]), the chunking of the scans along L ([`chunk_plan`]),
@@ -15,6 +16,7 @@ pub(crate) mod check;
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) mod chunk_plan;
 pub(crate) mod fast_math;
+pub(crate) mod fixed_parts;
 pub(crate) mod flex_values;
 pub(crate) mod fresh;
 #[cfg(feature = "cuda")]
