@@ -15,7 +15,7 @@ Needs MAMBA_SRC as bench_peers.py (the selective-scan extension is built, or
 taken from torch's extension cache, with the same flags). One JSON line per
 measurement. DECODE=0 skips the decoding rows.
 """
-import json, os, sys, time
+import gc, json, os, sys, time
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +56,9 @@ def train(batch, length, steps=5, warmup=2, precision="f32"):
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     dtype = {"f32": None, "bf16": torch.bfloat16, "f16": torch.float16}[precision]
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "f16")
+    # An earlier run's blocks back to the GPU, so this run's peak is its own.
+    gc.collect()
+    torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     times = []
     for i in range(warmup + steps):

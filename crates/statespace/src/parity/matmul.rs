@@ -110,10 +110,17 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
         );
     }
     // 16-bit operands against the CPU in f32 on the same rounded values: a
-    // product below cuBLAS's size (burn's routine) and one whose reduction
-    // is long enough for cuBLAS at any size, cheap on the CPU.
+    // product below cuBLAS's size (burn's routine), and three whose
+    // reduction is long enough for cuBLAS at any size, cheap on the CPU: in
+    // the forward product, in ∂rhs (lhsᵀ, a transposed view, over M rows)
+    // and in ∂lhs (rhsᵀ over N columns).
     for dtype in [DType::BF16, DType::F16] {
-        for (g, m, k, n) in [(2, 33, 17, 65), (2, 8, 4096, 24)] {
+        for (g, m, k, n) in [
+            (2, 33, 17, 65),
+            (2, 8, 4096, 24),
+            (1, 4096, 8, 24),
+            (2, 8, 24, 4096),
+        ] {
             let draws = [
                 cx.draw(&[g, m, k]),
                 cx.draw(&[1, k, n]),

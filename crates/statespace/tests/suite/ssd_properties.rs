@@ -213,7 +213,10 @@ fn cpu_gradients_repeat_bit_for_bit_over_many_heads() {
                 .map(f32::to_bits)
                 .collect()
         };
-        [bits(bl.grad(&grads).unwrap()), bits(cl.grad(&grads).unwrap())]
+        [
+            bits(bl.grad(&grads).unwrap()),
+            bits(cl.grad(&grads).unwrap()),
+        ]
     };
     let first = run();
     for _ in 0..4 {

@@ -2,7 +2,9 @@
 //! f32: the handle's default math mode uses no TF32), bf16 and f16 by
 //! `cublasGemmStridedBatchedEx` on the tensor cores with f32 accumulation
 //! and the output rounded to the operands' type (what PyTorch runs under
-//! autocast).
+//! autocast). The handle's default math mode lets cuBLAS add the partial
+//! sums of a split reduction in the 16-bit type, as PyTorch allows by
+//! default (`allow_bf16_reduced_precision_reduction`).
 //!
 //! burn's tensors are row-major; cuBLAS is column-major. A row-major
 //! (M, N) product C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ, so cuBLAS gets the

@@ -6,8 +6,10 @@
 //! floating-point sums changed from run to run (seen at 1e-8 in the
 //! selective scan's ∂B), which broke bit-identical reruns and resumes.
 
-/// The most accumulators alive at once; more parts than a CPU has cores,
-/// few enough that each part's copy of a shared gradient stays cheap.
+/// The most parts, so the most accumulators alive at once and the most
+/// threads on one sum: more than the cores of the machines these kernels
+/// train on (2 to 16), few enough that each part's copy of a shared
+/// gradient stays cheap; past 32 cores the extra ones sit out these sums.
 pub(crate) const PARTS: usize = 32;
 
 /// Items per part for `items` items (at least one).
