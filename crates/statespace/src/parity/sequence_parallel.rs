@@ -203,7 +203,7 @@ where
 /// For each carried mixer, the gradient of 2, 3, 5 and 14 ranks (one
 /// position each: the one-token paths) on parts of 3 sequences of 14
 /// positions, and of one rank stepping through the positions one at a
-/// time ([`stepped_gradient`]), against one rank on the whole sequences,
+/// time (`stepped_gradient`), against one rank on the whole sequences,
 /// within [`TOLERANCE_F32`] (norm-relative).
 pub fn sequence_parallel_checks<B>(device: &B::Device) -> Result<Vec<Check>>
 where
