@@ -164,6 +164,20 @@ where
     B: AutodiffBackend + SsmBackend,
 {
     let logits = model.forward_ids(whole.inputs.clone(), whole.count)?;
+    logits_gradient(model, logits, whole, device)
+}
+
+/// Every parameter gradient of `model` (on the host) of the mean loss of
+/// `logits`, the model's over all of `whole`.
+fn logits_gradient<B>(
+    model: &LanguageModel<B>,
+    logits: Tensor<B, 3>,
+    whole: &Windows,
+    device: &B::Device,
+) -> Result<Vec<f64>>
+where
+    B: AutodiffBackend + SsmBackend,
+{
     let loss = mean_loss(logits, whole.targets.clone(), device)?;
     Ok(host_grads(
         model,
@@ -174,7 +188,7 @@ where
 /// The gradient of one rank that runs the whole windows one position at a
 /// time, carrying the state within one autodiff graph: the one-token paths
 /// of [`split_gradient`] over 14 ranks without threads or the exchange.
-pub(super) fn stepped_gradient<B>(
+fn stepped_gradient<B>(
     model: &LanguageModel<B>,
     whole: &Windows,
     device: &B::Device,
@@ -193,11 +207,7 @@ where
         logits.push(step);
         state = next;
     }
-    let loss = mean_loss(Tensor::cat(logits, 1), whole.targets.clone(), device)?;
-    Ok(host_grads(
-        model,
-        &GradientsParams::from_grads(loss.backward(), model),
-    ))
+    logits_gradient(model, Tensor::cat(logits, 1), whole, device)
 }
 
 /// For each carried mixer, the gradient of 2, 3, 5 and 14 ranks (one

@@ -11,6 +11,8 @@ use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::ops::{SelectiveScan, SequenceStarts, selective_scan};
 
+use crate::common::f32_bits;
+
 type AD = Autodiff<Flex>;
 
 struct Data {
@@ -334,20 +336,12 @@ fn cpu_gradients_repeat_bit_for_bit_over_many_rows() {
         };
         let (out, last) = selective_scan(scan).unwrap();
         let grads = (out.sum() + last.sum()).backward();
-        let host = |t: Tensor<burn::backend::Flex, 1>| -> Vec<u32> {
-            t.into_data()
-                .to_vec::<f32>()
-                .unwrap()
-                .into_iter()
-                .map(f32::to_bits)
-                .collect()
-        };
         [
-            host(a.grad(&grads).unwrap().flatten(0, 1)),
-            host(b.grad(&grads).unwrap().flatten(0, 3)),
-            host(c.grad(&grads).unwrap().flatten(0, 3)),
-            host(dd.grad(&grads).unwrap()),
-            host(bias.grad(&grads).unwrap()),
+            f32_bits(a.grad(&grads).unwrap()),
+            f32_bits(b.grad(&grads).unwrap()),
+            f32_bits(c.grad(&grads).unwrap()),
+            f32_bits(dd.grad(&grads).unwrap()),
+            f32_bits(bias.grad(&grads).unwrap()),
         ]
     };
     let first = run();

@@ -11,7 +11,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::{CHUNK, ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
-use crate::ops::support::fixed_parts::part_len;
+use crate::ops::support::fixed_parts::fold_in_parts;
 use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
 
@@ -376,108 +376,105 @@ fn backward<T: Real>(
     let mut dinit = vec![T::zero(); batch * dim * n];
     let chunks = len.div_ceil(CHUNK).max(1);
 
-    let shared = du
+    let rows = du
         .par_chunks_mut(len.max(1))
         .zip(ddelta.par_chunks_mut(len.max(1)))
         .zip(dz.par_chunks_mut(len.max(1)))
         .zip(dinit.par_chunks_mut(n.max(1)))
-        .enumerate()
-        .fold_chunks(
-            part_len(batch * dim),
-            || Shared::zeros(&p),
-            |mut acc, (row, (((du, ddelta), dz), dinit))| {
-                let (b, d) = (row / dim, row % dim);
-                let g = p.group(d);
-                let a = &p.a[d * n..(d + 1) * n];
-                let (dts, dt_grads) = p.step_sizes(row, d, true);
-                // Pass 1: the state entering each chunk.
-                let mut checkpoints = vec![T::zero(); chunks * n];
-                let mut x = vec![T::zero(); n];
-                let mut decay = vec![T::zero(); n];
-                p.initial_state(row, &mut x);
-                for (t, &dt) in dts.iter().enumerate() {
-                    if t % CHUNK == 0 {
-                        let c = t / CHUNK;
-                        checkpoints[c * n..(c + 1) * n].copy_from_slice(&x);
-                    }
+        .enumerate();
+    let shared = fold_in_parts(
+        rows,
+        || Shared::zeros(&p),
+        |mut acc, (row, (((du, ddelta), dz), dinit))| {
+            let (b, d) = (row / dim, row % dim);
+            let g = p.group(d);
+            let a = &p.a[d * n..(d + 1) * n];
+            let (dts, dt_grads) = p.step_sizes(row, d, true);
+            // Pass 1: the state entering each chunk.
+            let mut checkpoints = vec![T::zero(); chunks * n];
+            let mut x = vec![T::zero(); n];
+            let mut decay = vec![T::zero(); n];
+            p.initial_state(row, &mut x);
+            for (t, &dt) in dts.iter().enumerate() {
+                if t % CHUNK == 0 {
+                    let c = t / CHUNK;
+                    checkpoints[c * n..(c + 1) * n].copy_from_slice(&x);
+                }
+                if p.resets(b, t) {
+                    x.iter_mut().for_each(|v| *v = T::zero());
+                }
+                p.advance(b, d, t, dt, &mut x, &mut decay);
+            }
+            // Pass 2: chunks in reverse, states recomputed from their checkpoint.
+            let mut dx: Vec<T> = g_last[row * n..(row + 1) * n].to_vec();
+            let mut states = vec![T::zero(); (CHUNK + 1) * n];
+            // decays[k] = exp(Δ A) of step t0 + k, kept from the recompute.
+            let mut decays = vec![T::zero(); CHUNK * n];
+            for c in (0..chunks).rev() {
+                let (t0, t1) = (c * CHUNK, ((c + 1) * CHUNK).min(len));
+                // states[k] = state before step t0 + k (after resets), k = 0..=t1−t0.
+                let mut x = checkpoints[c * n..(c + 1) * n].to_vec();
+                for (t, &dt) in dts.iter().enumerate().take(t1).skip(t0) {
                     if p.resets(b, t) {
                         x.iter_mut().for_each(|v| *v = T::zero());
                     }
-                    p.advance(b, d, t, dt, &mut x, &mut decay);
+                    let k = t - t0;
+                    states[k * n..(k + 1) * n].copy_from_slice(&x);
+                    p.advance(b, d, t, dt, &mut x, &mut decays[k * n..(k + 1) * n]);
+                    states[(k + 1) * n..(k + 2) * n].copy_from_slice(&x);
                 }
-                // Pass 2: chunks in reverse, states recomputed from their checkpoint.
-                let mut dx: Vec<T> = g_last[row * n..(row + 1) * n].to_vec();
-                let mut states = vec![T::zero(); (CHUNK + 1) * n];
-                // decays[k] = exp(Δ A) of step t0 + k, kept from the recompute.
-                let mut decays = vec![T::zero(); CHUNK * n];
-                for c in (0..chunks).rev() {
-                    let (t0, t1) = (c * CHUNK, ((c + 1) * CHUNK).min(len));
-                    // states[k] = state before step t0 + k (after resets), k = 0..=t1−t0.
-                    let mut x = checkpoints[c * n..(c + 1) * n].to_vec();
-                    for (t, &dt) in dts.iter().enumerate().take(t1).skip(t0) {
-                        if p.resets(b, t) {
-                            x.iter_mut().for_each(|v| *v = T::zero());
-                        }
-                        let k = t - t0;
-                        states[k * n..(k + 1) * n].copy_from_slice(&x);
-                        p.advance(b, d, t, dt, &mut x, &mut decays[k * n..(k + 1) * n]);
-                        states[(k + 1) * n..(k + 2) * n].copy_from_slice(&x);
+                for t in (t0..t1).rev() {
+                    let k = t - t0;
+                    let (x_prev, x_now) = (
+                        &states[k * n..(k + 1) * n],
+                        &states[(k + 1) * n..(k + 2) * n],
+                    );
+                    let (dt, ddt_draw) = (dts[t], dt_grads[t]);
+                    let u = p.u[row * len + t];
+                    let at = p.bc_at(b, g, t);
+                    let (bt, ct) = (&p.b[at..at + n], &p.c[at..at + n]);
+                    // Output gate: out = y·silu(z).
+                    let mut dy = g_out[row * len + t];
+                    if let Some(z) = &p.z {
+                        let zt = z[row * len + t];
+                        let y: T = (0..n).map(|i| ct[i] * x_now[i]).sum::<T>()
+                            + p.d.as_ref().map_or(T::zero(), |dd| dd[d] * u);
+                        let s = sigmoid(zt);
+                        dz[t] = dy * y * (s + zt * s * (T::one() - s));
+                        dy = dy * zt * s;
                     }
-                    for t in (t0..t1).rev() {
-                        let k = t - t0;
-                        let (x_prev, x_now) = (
-                            &states[k * n..(k + 1) * n],
-                            &states[(k + 1) * n..(k + 2) * n],
-                        );
-                        let (dt, ddt_draw) = (dts[t], dt_grads[t]);
-                        let u = p.u[row * len + t];
-                        let at = p.bc_at(b, g, t);
-                        let (bt, ct) = (&p.b[at..at + n], &p.c[at..at + n]);
-                        // Output gate: out = y·silu(z).
-                        let mut dy = g_out[row * len + t];
-                        if let Some(z) = &p.z {
-                            let zt = z[row * len + t];
-                            let y: T = (0..n).map(|i| ct[i] * x_now[i]).sum::<T>()
-                                + p.d.as_ref().map_or(T::zero(), |dd| dd[d] * u);
-                            let s = sigmoid(zt);
-                            dz[t] = dy * y * (s + zt * s * (T::one() - s));
-                            dy = dy * zt * s;
-                        }
-                        let mut du_t = T::zero();
-                        if let Some(dd) = &p.d {
-                            acc.d[d] += dy * u;
-                            du_t = dy * dd[d];
-                        }
-                        let mut ddt = T::zero();
-                        let decay = &decays[k * n..(k + 1) * n];
-                        for i in 0..n {
-                            let dxi = dx[i] + dy * ct[i];
-                            acc.c[at + i] += dy * x_now[i];
-                            let decay = decay[i];
-                            let carried = decay * x_prev[i];
-                            ddt += dxi * (a[i] * carried + bt[i] * u);
-                            acc.a[d * n + i] += dxi * dt * carried;
-                            acc.b[at + i] += dxi * dt * u;
-                            du_t += dxi * dt * bt[i];
-                            dx[i] = dxi * decay;
-                        }
-                        if p.resets(b, t) {
-                            dx.iter_mut().for_each(|v| *v = T::zero());
-                        }
-                        du[t] = du_t;
-                        let draw = ddt * ddt_draw;
-                        ddelta[t] = draw;
-                        acc.bias[d] += draw;
+                    let mut du_t = T::zero();
+                    if let Some(dd) = &p.d {
+                        acc.d[d] += dy * u;
+                        du_t = dy * dd[d];
                     }
+                    let mut ddt = T::zero();
+                    let decay = &decays[k * n..(k + 1) * n];
+                    for i in 0..n {
+                        let dxi = dx[i] + dy * ct[i];
+                        acc.c[at + i] += dy * x_now[i];
+                        let decay = decay[i];
+                        let carried = decay * x_prev[i];
+                        ddt += dxi * (a[i] * carried + bt[i] * u);
+                        acc.a[d * n + i] += dxi * dt * carried;
+                        acc.b[at + i] += dxi * dt * u;
+                        du_t += dxi * dt * bt[i];
+                        dx[i] = dxi * decay;
+                    }
+                    if p.resets(b, t) {
+                        dx.iter_mut().for_each(|v| *v = T::zero());
+                    }
+                    du[t] = du_t;
+                    let draw = ddt * ddt_draw;
+                    ddelta[t] = draw;
+                    acc.bias[d] += draw;
                 }
-                dinit.copy_from_slice(&dx);
-                acc
-            },
-        )
-        // The parts' sums in part order: the same bits on every run.
-        .collect::<Vec<_>>()
-        .into_iter()
-        .fold(Shared::zeros(&p), Shared::add);
+            }
+            dinit.copy_from_slice(&dx);
+            acc
+        },
+        Shared::add,
+    );
 
     let zeros1 = || tensor(vec![T::zero()], vec![1]);
     ScanGrads {

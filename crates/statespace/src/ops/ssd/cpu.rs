@@ -18,7 +18,7 @@ use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{CHUNK, SsdArgs, SsdOps, SsdTensors};
-use crate::ops::support::fixed_parts::part_len;
+use crate::ops::support::fixed_parts::fold_in_parts;
 use crate::ops::support::flex_values::values;
 use crate::ops::support::precision::{Precision, narrow};
 use crate::ops::support::row_update::decay_update_dot;
@@ -233,82 +233,74 @@ fn backward<T: Real>(
     let (batch, len, heads, p, n) = (pr.batch, pr.len, pr.heads, pr.p, pr.n);
     let size = p * n;
     let chunks = len.div_ceil(CHUNK).max(1);
-    let (mut per_head, shared): (Vec<(usize, HeadGrads<T>)>, SharedGrads<T>) = (0..batch * heads)
-        .into_par_iter()
-        .fold_chunks(
-            part_len(batch * heads),
-            || (Vec::new(), SharedGrads::zeros(pr.b.len())),
-            |(mut heads_done, mut shared), bh| {
-                let (bi, h) = (bh / heads, bh % heads);
-                // Pass 1: the state entering each chunk.
-                let mut checkpoints = vec![T::zero(); chunks * size];
-                let mut state = vec![T::zero(); size];
-                let mut y = vec![T::zero(); p];
-                pr.initial_state(bh, &mut state);
-                for ti in 0..len {
-                    if ti % CHUNK == 0 {
-                        checkpoints[(ti / CHUNK) * size..][..size].copy_from_slice(&state);
-                    }
-                    pr.step(bi, h, ti, &mut state, &mut y);
+    let (mut per_head, shared): (Vec<(usize, HeadGrads<T>)>, SharedGrads<T>) = fold_in_parts(
+        (0..batch * heads).into_par_iter(),
+        || (Vec::new(), SharedGrads::zeros(pr.b.len())),
+        |(mut heads_done, mut shared), bh| {
+            let (bi, h) = (bh / heads, bh % heads);
+            // Pass 1: the state entering each chunk.
+            let mut checkpoints = vec![T::zero(); chunks * size];
+            let mut state = vec![T::zero(); size];
+            let mut y = vec![T::zero(); p];
+            pr.initial_state(bh, &mut state);
+            for ti in 0..len {
+                if ti % CHUNK == 0 {
+                    checkpoints[(ti / CHUNK) * size..][..size].copy_from_slice(&state);
                 }
-                // Pass 2: chunks from the end, states recomputed.
-                let mut g = g_final[bh * size..(bh + 1) * size].to_vec();
-                let mut own = HeadGrads {
-                    x: vec![T::zero(); len * p],
-                    a: vec![T::zero(); len],
-                    init: Vec::new(),
-                };
-                let mut states = vec![T::zero(); (CHUNK + 1) * size];
-                for k in (0..chunks).rev() {
-                    let (t0, t1) = (k * CHUNK, ((k + 1) * CHUNK).min(len));
-                    states[..size].copy_from_slice(&checkpoints[k * size..(k + 1) * size]);
-                    for ti in t0..t1 {
-                        let (before, after) = states.split_at_mut((ti - t0 + 1) * size);
-                        after[..size].copy_from_slice(&before[(ti - t0) * size..]);
-                        pr.step(bi, h, ti, &mut after[..size], &mut y);
-                    }
-                    for ti in (t0..t1).rev() {
-                        let h_prev = &states[(ti - t0) * size..(ti - t0 + 1) * size];
-                        let h_t = &states[(ti - t0 + 1) * size..(ti - t0 + 2) * size];
-                        let (xo, bo) = (pr.x_at(bi, ti, h), pr.bc_at(bi, ti, h));
-                        let (b, c) = (&pr.b[bo..bo + n], &pr.c[bo..bo + n]);
-                        let decay = pr.decay(bi, h, ti);
-                        let mut inner = T::zero();
-                        for i in 0..p {
-                            let dy = gy[xo + i];
-                            let xi = pr.x[xo + i];
-                            let g_row = &mut g[i * n..(i + 1) * n];
-                            let h_row = &h_t[i * n..(i + 1) * n];
-                            let prev_row = &h_prev[i * n..(i + 1) * n];
-                            let mut dx = T::zero();
-                            for j in 0..n {
-                                g_row[j] = g_row[j] + dy * c[j];
-                                shared.c[bo + j] = shared.c[bo + j] + h_row[j] * dy;
-                                dx = dx + g_row[j] * b[j];
-                                shared.b[bo + j] = shared.b[bo + j] + g_row[j] * xi;
-                                inner = inner + g_row[j] * prev_row[j];
-                            }
-                            own.x[ti * p + i] = dx;
+                pr.step(bi, h, ti, &mut state, &mut y);
+            }
+            // Pass 2: chunks from the end, states recomputed.
+            let mut g = g_final[bh * size..(bh + 1) * size].to_vec();
+            let mut own = HeadGrads {
+                x: vec![T::zero(); len * p],
+                a: vec![T::zero(); len],
+                init: Vec::new(),
+            };
+            let mut states = vec![T::zero(); (CHUNK + 1) * size];
+            for k in (0..chunks).rev() {
+                let (t0, t1) = (k * CHUNK, ((k + 1) * CHUNK).min(len));
+                states[..size].copy_from_slice(&checkpoints[k * size..(k + 1) * size]);
+                for ti in t0..t1 {
+                    let (before, after) = states.split_at_mut((ti - t0 + 1) * size);
+                    after[..size].copy_from_slice(&before[(ti - t0) * size..]);
+                    pr.step(bi, h, ti, &mut after[..size], &mut y);
+                }
+                for ti in (t0..t1).rev() {
+                    let h_prev = &states[(ti - t0) * size..(ti - t0 + 1) * size];
+                    let h_t = &states[(ti - t0 + 1) * size..(ti - t0 + 2) * size];
+                    let (xo, bo) = (pr.x_at(bi, ti, h), pr.bc_at(bi, ti, h));
+                    let (b, c) = (&pr.b[bo..bo + n], &pr.c[bo..bo + n]);
+                    let decay = pr.decay(bi, h, ti);
+                    let mut inner = T::zero();
+                    for i in 0..p {
+                        let dy = gy[xo + i];
+                        let xi = pr.x[xo + i];
+                        let g_row = &mut g[i * n..(i + 1) * n];
+                        let h_row = &h_t[i * n..(i + 1) * n];
+                        let prev_row = &h_prev[i * n..(i + 1) * n];
+                        let mut dx = T::zero();
+                        for j in 0..n {
+                            g_row[j] = g_row[j] + dy * c[j];
+                            shared.c[bo + j] = shared.c[bo + j] + h_row[j] * dy;
+                            dx = dx + g_row[j] * b[j];
+                            shared.b[bo + j] = shared.b[bo + j] + g_row[j] * xi;
+                            inner = inner + g_row[j] * prev_row[j];
                         }
-                        own.a[ti] = decay * inner;
-                        g.iter_mut().for_each(|v| *v = *v * decay);
+                        own.x[ti * p + i] = dx;
                     }
+                    own.a[ti] = decay * inner;
+                    g.iter_mut().for_each(|v| *v = *v * decay);
                 }
-                own.init = g;
-                heads_done.push((bh, own));
-                (heads_done, shared)
-            },
-        )
-        // The parts' sums in part order: the same bits on every run.
-        .collect::<Vec<_>>()
-        .into_iter()
-        .fold(
-            (Vec::new(), SharedGrads::zeros(pr.b.len())),
-            |(mut a, sa), (b, sb)| {
-                a.extend(b);
-                (a, sa.add(sb))
-            },
-        );
+            }
+            own.init = g;
+            heads_done.push((bh, own));
+            (heads_done, shared)
+        },
+        |(mut a, sa), (b, sb)| {
+            a.extend(b);
+            (a, sa.add(sb))
+        },
+    );
     per_head.sort_by_key(|(bh, _)| *bh);
     let mut dx = vec![T::zero(); batch * len * heads * p];
     let mut da = vec![T::zero(); batch * len * heads];

@@ -136,6 +136,18 @@ pub fn grad_values<const D: usize>(
     statespace::io::HostTensor::from_tensor(&t.grad(grads).expect("tracked")).data
 }
 
+/// The bits of an f32 tensor's values, to compare runs exactly.
+pub fn f32_bits<B: burn::tensor::backend::Backend, const D: usize>(
+    t: burn::tensor::Tensor<B, D>,
+) -> Vec<u32> {
+    t.into_data()
+        .to_vec::<f32>()
+        .expect("f32 values")
+        .into_iter()
+        .map(f32::to_bits)
+        .collect()
+}
+
 /// burn's CPU random generator is global to the process, and every test of
 /// this binary shares the process: a test that trains (which seeds it) holds
 /// this turn for its whole run, so no other run reseeds the generator midway.
