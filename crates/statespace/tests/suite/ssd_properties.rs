@@ -3,10 +3,12 @@
 //! one pass.
 
 use burn::backend::Flex;
-use burn::tensor::{DType, Distribution, Tensor};
+use burn::tensor::{DType, Tensor};
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::ops::{SequenceStarts, Ssd, ssd};
+
+use crate::common::{Draws, f32_bits};
 
 type B = Flex;
 
@@ -18,21 +20,13 @@ struct Inputs {
 }
 
 fn inputs(len: usize) -> Inputs {
-    let device = Default::default();
     let (batch, heads, p, groups, n) = (2, 4, 3, 2, 5);
-    let r = |shape: [usize; 4], lo: f64, hi: f64| {
-        Tensor::<B, 4>::random(shape, Distribution::Uniform(lo, hi), &device).cast(DType::F64)
-    };
+    let mut draws = Draws::new(len as u64);
     Inputs {
-        x: r([batch, len, heads, p], -1.0, 1.0),
-        a: Tensor::<B, 3>::random(
-            [batch, len, heads],
-            Distribution::Uniform(-0.5, -0.01),
-            &device,
-        )
-        .cast(DType::F64),
-        b: r([batch, len, groups, n], -1.0, 1.0),
-        c: r([batch, len, groups, n], -1.0, 1.0),
+        x: draws.uniform([batch, len, heads, p], -1.0, 1.0),
+        a: draws.uniform([batch, len, heads], -0.5, -0.01),
+        b: draws.uniform([batch, len, groups, n], -1.0, 1.0),
+        c: draws.uniform([batch, len, groups, n], -1.0, 1.0),
     }
 }
 
@@ -118,17 +112,15 @@ fn op_and_chunked_composite_agree_with_gradients() {
     use burn::backend::Autodiff;
     use statespace::ops::ssd_chunked;
     type AD = Autodiff<Flex>;
-    let device = Default::default();
     let len = 41;
     let t = inputs(len);
-    let h0 = Tensor::<B, 4>::random([2, 4, 3, 5], Distribution::Uniform(-1.0, 1.0), &device)
-        .cast(DType::F64);
+    let mut draws = Draws::new(3);
+    let h0 = draws.uniform::<B, 4>([2, 4, 3, 5], -1.0, 1.0);
     let seq_idx = vec![
         (0..len as i64).map(|i| i / 17).collect::<Vec<_>>(),
         vec![0; len],
     ];
-    let w_y = Tensor::<B, 4>::random(t.x.dims(), Distribution::Uniform(-1.0, 1.0), &device)
-        .cast(DType::F64);
+    let w_y = draws.uniform::<B, 4>(t.x.dims().try_into().unwrap(), -1.0, 1.0);
     let w_last = h0.clone().flip([3]);
     let grads_of = |chunked: bool| -> Vec<Vec<f64>> {
         let leaf = |x: Tensor<B, 4>| Tensor::<AD, 4>::from_inner(x).require_grad();
@@ -182,8 +174,12 @@ fn cpu_gradients_repeat_bit_for_bit_over_many_heads() {
     type AD = Autodiff<Flex>;
     let device = Default::default();
     let (batch, len, heads, p, groups, n) = (8, 40, 64, 3, 2, 5);
-    let draw = |shape: [usize; 4], lo: f64, hi: f64| {
-        Tensor::<B, 4>::random(shape, Distribution::Uniform(lo, hi), &device).into_data()
+    let mut draws = Draws::new(4);
+    let mut draw = |shape: [usize; 4], lo: f64, hi: f64| {
+        draws
+            .uniform::<B, 4>(shape, lo, hi)
+            .cast(DType::F32)
+            .into_data()
     };
     let x = draw([batch, len, heads, p], -1.0, 1.0);
     let a = draw([batch, len, heads, 1], -0.5, -0.01);
@@ -205,17 +201,9 @@ fn cpu_gradients_repeat_bit_for_bit_over_many_heads() {
         })
         .unwrap();
         let grads = (y.sum() + last.sum()).backward();
-        let bits = |t: Tensor<B, 4>| -> Vec<u32> {
-            t.into_data()
-                .to_vec::<f32>()
-                .unwrap()
-                .into_iter()
-                .map(f32::to_bits)
-                .collect()
-        };
         [
-            bits(bl.grad(&grads).unwrap()),
-            bits(cl.grad(&grads).unwrap()),
+            f32_bits(bl.grad(&grads).unwrap()),
+            f32_bits(cl.grad(&grads).unwrap()),
         ]
     };
     let first = run();

@@ -2,33 +2,30 @@
 //! composite tensor form and its autodiff gradients.
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{DType, Distribution, Tensor};
+use burn::tensor::{DType, Tensor};
 use statespace::complex::ComplexTensor;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
 use statespace::ops::vandermonde;
 use statespace::ops::vandermonde::vandermonde_composite;
 
+use crate::common::Draws;
+
 type AD = Autodiff<Flex>;
 
 #[test]
 fn fused_vandermonde_and_gradients_equal_composite() {
-    let device = Default::default();
     for (c, h, n, len) in [(1, 3, 4, 37), (2, 2, 5, 1), (3, 1, 2, 64)] {
-        let r2 = |lo, hi| {
-            Tensor::<AD, 2>::random([h, n], Distribution::Uniform(lo, hi), &device)
-                .cast(DType::F64)
-                .require_grad()
-        };
-        let r3 = || {
-            Tensor::<AD, 3>::random([c, h, n], Distribution::Normal(0.0, 1.0), &device)
-                .cast(DType::F64)
-                .require_grad()
-        };
-        let w = ComplexTensor::new(r2(-0.3, -0.01), r2(-3.0, 3.0));
-        let coef = ComplexTensor::new(r3(), r3());
-        let g = Tensor::<AD, 3>::random([c, h, len], Distribution::Normal(0.0, 1.0), &device)
-            .cast(DType::F64);
+        let mut draws = Draws::new((c * 1000 + h * 100 + n * 10 + len) as u64);
+        let w = ComplexTensor::new(
+            draws.uniform::<AD, 2>([h, n], -0.3, -0.01).require_grad(),
+            draws.uniform::<AD, 2>([h, n], -3.0, 3.0).require_grad(),
+        );
+        let coef = ComplexTensor::new(
+            draws.normal::<AD, 3>([c, h, n], DType::F64).require_grad(),
+            draws.normal::<AD, 3>([c, h, n], DType::F64).require_grad(),
+        );
+        let g = draws.normal::<AD, 3>([c, h, len], DType::F64);
         let fused = vandermonde(&w, &coef, len).unwrap();
         let reference = vandermonde_composite(&w, &coef, len);
         let err = rel_err(
