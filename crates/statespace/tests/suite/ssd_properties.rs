@@ -120,7 +120,7 @@ fn op_and_chunked_composite_agree_with_gradients() {
         (0..len as i64).map(|i| i / 17).collect::<Vec<_>>(),
         vec![0; len],
     ];
-    let w_y = draws.uniform::<B, 4>(t.x.dims().try_into().unwrap(), -1.0, 1.0);
+    let w_y = draws.uniform::<B, 4>(t.x.dims(), -1.0, 1.0);
     let w_last = h0.clone().flip([3]);
     let grads_of = |chunked: bool| -> Vec<Vec<f64>> {
         let leaf = |x: Tensor<B, 4>| Tensor::<AD, 4>::from_inner(x).require_grad();
