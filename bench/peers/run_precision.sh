@@ -15,6 +15,9 @@ set -u
 source "$(dirname "$0")/peak.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 export MAMBA_SRC=$PWD/.carry/mamba-src PYTHONPATH=$here${PYTHONPATH:+:$PYTHONPATH}
+# The extension build kept in the working tree (ignored, not carried), which
+# the device machine keeps between the calls of one warm window.
+export TORCH_EXTENSIONS_DIR=${TORCH_EXTENSIONS_DIR:-$PWD/target/torch-extensions}
 
 if [ "${PEERS:-0}" = build ]; then
   timeout 540 python3 -c "import e2e_mamba; e2e_mamba.build_extension()" 2>&1 | grep -v Warning | tail -5
