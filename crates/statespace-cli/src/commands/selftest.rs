@@ -27,9 +27,27 @@ pub struct Args {
     extra: Vec<PathBuf>,
     /// Run only the cases whose names start with one of these prefixes
     /// (repeatable, e.g. `--only spacetime_`); the device parity checks
-    /// are skipped then.
+    /// are skipped then, unless `--parity` names some.
     #[arg(long = "only", value_name = "PREFIX")]
     only: Vec<String>,
+    /// Run only these groups of the GPU's parity checks (repeatable); the
+    /// golden cases are skipped then, unless `--only` names some.
+    #[arg(long = "parity", value_enum, value_name = "GROUP")]
+    parity: Vec<ParityGroup>,
+}
+
+/// The groups of device parity checks (against the CPU), as `--parity`
+/// names them.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ParityGroup {
+    SelectiveScan,
+    Ssd,
+    Ops,
+    SequenceParallel,
+    DataParallel,
+    MixedPrecision,
+    Decode,
+    Nccl,
 }
 
 /// The cases of `prefix` in `set`: at least one in the golden folder
@@ -80,6 +98,16 @@ pub fn run(args: Args) -> Result<()> {
         }
         checks.extend(new);
     };
+    if !args.parity.is_empty() && args.device == DeviceKind::Cpu {
+        bail!("--parity compares a GPU with the CPU: pass --device cuda");
+    }
+    let golden_cases = args.parity.is_empty() || !args.only.is_empty();
+    let parity = |group: ParityGroup| {
+        args.device != DeviceKind::Cpu
+            && (args.only.is_empty() || !args.parity.is_empty())
+            && (args.parity.is_empty() || args.parity.contains(&group))
+    };
+    let sets = if golden_cases { sets } else { Vec::new() };
     let checks: Vec<Check> = with_backend!(args.device, |B, device| {
         let mut checks = Vec::new();
         for (set, dir, required) in &sets {
@@ -163,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
                 );
             }
         }
-        if args.device != DeviceKind::Cpu && args.only.is_empty() {
+        if parity(ParityGroup::SelectiveScan) {
             emit(
                 &mut checks,
                 statespace::parity::selective_scan_checks::<Autodiff<B>>(
@@ -171,6 +199,8 @@ pub fn run(args: Args) -> Result<()> {
                     &device,
                 )?,
             );
+        }
+        if parity(ParityGroup::Ssd) {
             emit(
                 &mut checks,
                 statespace::parity::ssd_checks::<Autodiff<B>>(
@@ -178,28 +208,40 @@ pub fn run(args: Args) -> Result<()> {
                     &device,
                 )?,
             );
+        }
+        if parity(ParityGroup::Ops) {
             emit(
                 &mut checks,
                 statespace::parity::op_checks::<Autodiff<B>>(&device)?,
             );
+        }
+        if parity(ParityGroup::SequenceParallel) {
             emit(
                 &mut checks,
                 statespace::parity::sequence_parallel_checks::<Autodiff<B>>(&device)?,
             );
+        }
+        if parity(ParityGroup::DataParallel) {
             emit(
                 &mut checks,
                 statespace::parity::data_parallel_checks::<Autodiff<B>>(&device)?,
             );
+        }
+        if parity(ParityGroup::MixedPrecision) {
             emit(
                 &mut checks,
                 statespace::parity::mixed_precision_checks::<Autodiff<B>>(&device)?,
             );
-            #[cfg(feature = "cuda")]
+        }
+        #[cfg(feature = "cuda")]
+        if parity(ParityGroup::Decode) {
             emit(
                 &mut checks,
                 statespace::parity::gpu_decode_checks::<B>(&device)?,
             );
-            #[cfg(feature = "cuda")]
+        }
+        #[cfg(feature = "cuda")]
+        if parity(ParityGroup::Nccl) {
             emit(&mut checks, statespace::parity::nccl_checks::<B>(&device)?);
         }
         Ok::<_, anyhow::Error>(checks)

@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use super::TOLERANCE_F32;
 use crate::error::Result;
 use crate::golden::Check;
+use crate::io::state_dict::param_infos;
 use crate::layers::mamba::MambaConfig;
 use crate::layers::mamba2::Mamba2Config;
 use crate::layers::mamba3::Mamba3Config;
@@ -210,6 +211,50 @@ where
     logits_gradient(model, Tensor::cat(logits, 1), whole, device)
 }
 
+/// The check of `what`'s parameter gradients `actual` against `expected`
+/// (both flattened in `model`'s parameter order), followed, where it fails,
+/// by a check of each parameter out of tolerance, by name: which of them a
+/// device gets wrong.
+fn with_failing_parameters<B: SsmBackend>(
+    what: &str,
+    model: &LanguageModel<B>,
+    actual: &[f64],
+    expected: &[f64],
+) -> Vec<Check> {
+    let all = Check::new(
+        format!("{what}: parameter gradients"),
+        actual,
+        expected,
+        TOLERANCE_F32,
+    );
+    let params = param_infos(model);
+    let sizes: Vec<usize> = params.iter().map(|p| p.shape.iter().product()).collect();
+    // Only where every parameter has its gradient (the flat order is then
+    // the parameters' order).
+    if all.passed()
+        || sizes.iter().sum::<usize>() != expected.len()
+        || actual.len() != expected.len()
+    {
+        return vec![all];
+    }
+    let mut checks = vec![all];
+    let mut offset = 0;
+    for (param, size) in params.iter().zip(sizes) {
+        let range = offset..offset + size;
+        offset += size;
+        let check = Check::new(
+            format!("{what}: ∂{}", param.name),
+            &actual[range.clone()],
+            &expected[range],
+            TOLERANCE_F32,
+        );
+        if !check.passed() {
+            checks.push(check);
+        }
+    }
+    checks
+}
+
 /// For each carried mixer, the gradient of 2, 3, 5 and 14 ranks (one
 /// position each: the one-token paths) on parts of 3 sequences of 14
 /// positions, and of one rank stepping through the positions one at a
@@ -226,19 +271,12 @@ where
         let single = whole_gradient(&model, &whole, device)?;
         for ranks in [2, 3, 5, 14] {
             let split = split_gradient(&model, &whole, ranks, device, true)?;
-            checks.push(Check::new(
-                format!("sequence parallel, {name} LM on {ranks} ranks: parameter gradients"),
-                &split,
-                &single,
-                TOLERANCE_F32,
-            ));
+            let what = format!("sequence parallel, {name} LM on {ranks} ranks");
+            checks.extend(with_failing_parameters(&what, &model, &split, &single));
         }
-        checks.push(Check::new(
-            format!("sequence parallel, {name} LM one position at a time on one rank: parameter gradients"),
-            &stepped_gradient(&model, &whole, device)?,
-            &single,
-            TOLERANCE_F32,
-        ));
+        let what = format!("sequence parallel, {name} LM one position at a time on one rank");
+        let stepped = stepped_gradient(&model, &whole, device)?;
+        checks.extend(with_failing_parameters(&what, &model, &stepped, &single));
     }
     Ok(checks)
 }
@@ -266,8 +304,15 @@ mod tests {
             let model = model::<B>(mixer, &device).unwrap();
             let single = whole_gradient(&model, &whole, &device).unwrap();
             let control = split_gradient(&model, &whole, 2, &device, false).unwrap();
-            let check = Check::new(name, &control, &single, TOLERANCE_F32);
-            assert!(check.error > 1e-3, "{name}: the control agrees ({check})");
+            let checks = with_failing_parameters(name, &model, &control, &single);
+            assert!(checks[0].error > 1e-3, "{name}: the control agrees ({})", checks[0]);
+            // The breakdown names the parameters the control gets wrong.
+            assert!(checks.len() > 1, "{name}: no parameter named");
+            assert!(
+                checks[1..].iter().all(|c| !c.passed() && c.what.contains(": ∂")),
+                "{name}: {:?}",
+                checks.iter().map(|c| &c.what).collect::<Vec<_>>()
+            );
         }
     }
 }
