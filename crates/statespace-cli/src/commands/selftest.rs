@@ -218,6 +218,10 @@ pub fn run(args: Args) -> Result<()> {
         if parity(ParityGroup::SequenceParallel) {
             emit(
                 &mut checks,
+                statespace::parity::carried_step_checks::<Autodiff<B>>(&device)?,
+            );
+            emit(
+                &mut checks,
                 statespace::parity::sequence_parallel_checks::<Autodiff<B>>(&device)?,
             );
         }

@@ -19,6 +19,7 @@ use crate::ops::{AdamWOps, SsmBackend};
 use harness::{Cx, Draw};
 
 mod adamw;
+mod carried_step;
 mod cauchy;
 mod causal_conv1d;
 mod cross_entropy;
@@ -47,6 +48,7 @@ mod spectral;
 mod ssd;
 mod vandermonde;
 
+pub use carried_step::carried_step_checks;
 pub use data_parallel::data_parallel_checks;
 #[cfg(feature = "cuda")]
 pub use decode::gpu_decode_checks;

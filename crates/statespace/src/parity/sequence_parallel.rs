@@ -215,7 +215,7 @@ where
 /// (both flattened in `model`'s parameter order), followed, where it fails,
 /// by a check of each parameter out of tolerance, by name: which of them a
 /// device gets wrong.
-fn with_failing_parameters<B: SsmBackend>(
+pub(super) fn with_failing_parameters<B: SsmBackend>(
     what: &str,
     model: &LanguageModel<B>,
     actual: &[f64],
@@ -305,11 +305,17 @@ mod tests {
             let single = whole_gradient(&model, &whole, &device).unwrap();
             let control = split_gradient(&model, &whole, 2, &device, false).unwrap();
             let checks = with_failing_parameters(name, &model, &control, &single);
-            assert!(checks[0].error > 1e-3, "{name}: the control agrees ({})", checks[0]);
+            assert!(
+                checks[0].error > 1e-3,
+                "{name}: the control agrees ({})",
+                checks[0]
+            );
             // The breakdown names the parameters the control gets wrong.
             assert!(checks.len() > 1, "{name}: no parameter named");
             assert!(
-                checks[1..].iter().all(|c| !c.passed() && c.what.contains(": ∂")),
+                checks[1..]
+                    .iter()
+                    .all(|c| !c.passed() && c.what.contains(": ∂")),
                 "{name}: {:?}",
                 checks.iter().map(|c| &c.what).collect::<Vec<_>>()
             );
