@@ -6,6 +6,7 @@
 
 mod common;
 
+mod burn_patches;
 mod cauchy_fused;
 mod checkpoint_formats;
 mod chimera_recurrence;
