@@ -8,6 +8,7 @@ use burn::tensor::{TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
+use super::zoh::{phi, phi_rate_slope};
 use super::{Scan2dInputs, Scan2dOps};
 use crate::ops::support::flex_values::{HostReal, values};
 use crate::ops::support::precision::{Precision, narrow};
@@ -118,9 +119,9 @@ impl<T: HostReal> Host<T> {
         };
         self.for_cells(b, e, n, |t, v, se, sn| {
             let here = t * d.variates + v;
-            let bar1 = (self.x.dt1[se] * a1).exp();
-            let bar4 = (self.x.dt2[se] * a4).exp();
-            let (phi1, phi2) = ((bar1 - T::one()) / a1, (bar4 - T::one()) / a4);
+            let (dt1, dt2) = (self.x.dt1[se], self.x.dt2[se]);
+            let (bar1, bar4) = ((dt1 * a1).exp(), (dt2 * a4).exp());
+            let (phi1, phi2) = (phi(dt1, a1), phi(dt2, a4));
             let u = self.x.u[se];
             let (h1p, h2p) = pass.before(here, t > 0, d.variates);
             let (h1q, h2q) = pass.before(here, v > 0, 1);
@@ -233,7 +234,6 @@ fn adjoint<T: HostReal>(
     let (a1, a2, a3, a4) = (x.a1[p], x.a2[p], x.a3[p], x.a4[p]);
     let pass = host.pass(b, e, n);
     let zero = T::zero();
-    let phi = |bar: T, a: T| (bar - T::one()) / a;
     // g¹ of the next time step, per variate.
     let mut row = vec![zero; d.variates];
     let batch_start = b * d.time * d.variates;
@@ -250,27 +250,27 @@ fn adjoint<T: HostReal>(
             let here = t * d.variates + v;
             let dy = grad[se];
             let (bar1_next, phi1_next) = if t + 1 < d.time {
-                let bar1 = pass.bar1[here + d.variates];
-                (bar1, phi(bar1, a1))
+                let next = se + d.variates * d.channels;
+                (pass.bar1[here + d.variates], phi(x.dt1[next], a1))
             } else {
                 (zero, zero)
             };
             let g1 = x.c1[sn] * dy + bar1_next * row[v] + phi2_next * a3 * g2_next;
             let g2 = x.c2[sn] * dy + phi1_next * a2 * row[v] + bar4_next * g2_next;
             let (bar1, bar4) = (pass.bar1[here], pass.bar4[here]);
-            let (phi1, phi2) = (phi(bar1, a1), phi(bar4, a4));
+            let (dt1, dt2) = (x.dt1[se], x.dt2[se]);
+            let (phi1, phi2) = (phi(dt1, a1), phi(dt2, a4));
             let (h1p, h2p) = pass.before(here, t > 0, d.variates);
             let (h1q, h2q) = pass.before(here, v > 0, 1);
             let (u, b1, b2) = (x.u[se], x.b1[sn], x.b2[sn]);
-            let (dt1, dt2) = (x.dt1[se], x.dt2[se]);
             let d_bar1 = g1 * h1p;
             let d_phi1 = g1 * (a2 * h2p + b1 * u);
             let d_bar4 = g2 * h2q;
             let d_phi2 = g2 * (a3 * h1q + b2 * u);
-            g.a1[p] += d_bar1 * dt1 * bar1 + d_phi1 * (dt1 * bar1 - phi1) / a1;
+            g.a1[p] += d_bar1 * dt1 * bar1 + d_phi1 * phi_rate_slope(dt1, a1);
             g.a2[p] += g1 * phi1 * h2p;
             g.a3[p] += g2 * phi2 * h1q;
-            g.a4[p] += d_bar4 * dt2 * bar4 + d_phi2 * (dt2 * bar4 - phi2) / a4;
+            g.a4[p] += d_bar4 * dt2 * bar4 + d_phi2 * phi_rate_slope(dt2, a4);
             g.dt1[le] += (d_bar1 * a1 + d_phi1) * bar1;
             g.dt2[le] += (d_bar4 * a4 + d_phi2) * bar4;
             g.u[le] += g1 * phi1 * b1 + g2 * phi2 * b2;

@@ -31,6 +31,7 @@ mod cube;
 #[cfg(feature = "cuda")]
 mod kernels;
 mod reference;
+mod zoh;
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
