@@ -3,7 +3,12 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
+use burn::backend::Autodiff;
+use burn_flex::Flex;
+
+use super::harness::{
+    Cx, Draw, Results, compare_within, outputs_and_grads, tolerance_for, versus_cpu,
+};
 use crate::error::Result;
 use crate::ops::{SsmBackend, causal_conv1d};
 
@@ -12,14 +17,15 @@ use crate::ops::{SsmBackend, causal_conv1d};
 fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 5],
     silu: bool,
+    dtype: DType,
     device: &B::Device,
 ) -> Result<Results> {
-    let wide = draws[0].tensor::<B, 3>(device, DType::F32);
+    let wide = draws[0].tensor::<B, 3>(device, dtype);
     let dim = draws[3].shape[0];
     let x = wide.clone().narrow(2, 1, dim);
-    let state = draws[1].tensor::<B, 3>(device, DType::F32);
-    let weight = draws[2].tensor::<B, 3>(device, DType::F32);
-    let bias = draws[3].tensor::<B, 1>(device, DType::F32);
+    let state = draws[1].tensor::<B, 3>(device, dtype);
+    let weight = draws[2].tensor::<B, 3>(device, dtype);
+    let bias = draws[3].tensor::<B, 1>(device, dtype);
     let (y, _) = causal_conv1d(
         x,
         weight.clone(),
@@ -69,7 +75,40 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
                     "causal conv1d b{bt} L{len} D{dim} K{k}{}",
                     if silu { " silu" } else { "" }
                 ),
-                run_causal_conv1d::<B>(&draws, silu)
+                run_causal_conv1d::<B>(&draws, silu, DType::F32)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The convolution with 16-bit tensors (mixed precision; the GPU widens
+/// them for its f32 kernels) against the CPU in f32 on the same rounded
+/// values: one step after a state, and rows over several cubes.
+pub(super) fn half_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
+    for dtype in [DType::BF16, DType::F16] {
+        for (bt, len, dim, k) in [(3, 1, 16, 4), (2, 300, 70, 4)] {
+            let draws = [
+                cx.draw(&[bt, len, dim + 3]),
+                cx.draw(&[bt, dim, k - 1]),
+                cx.draw(&[dim, 1, k]),
+                cx.draw(&[dim]),
+                cx.draw(&[bt, len, dim]),
+            ];
+            let ours = run_causal_conv1d::<B>(&draws, true, dtype, cx.device)?;
+            let rounded = draws.map(|d| d.rounded(dtype));
+            let reference = run_causal_conv1d::<Autodiff<Flex>>(
+                &rounded,
+                true,
+                DType::F32,
+                &Default::default(),
+            )?;
+            compare_within(
+                format!("causal conv1d b{bt} L{len} D{dim} K{k} silu in {dtype:?} vs f32"),
+                &ours,
+                &reference,
+                tolerance_for(dtype),
+                cx.checks,
             );
         }
     }

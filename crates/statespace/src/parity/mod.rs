@@ -101,6 +101,9 @@ where
     diagonal_scan::checks::<B>(&mut cx)?;
     scan2d::checks::<B>(&mut cx)?;
     layout::checks::<B>(&mut cx)?;
+    // Drawn last, so that the families above keep their draws.
+    causal_conv1d::half_checks::<B>(&mut cx)?;
+    norm::half_checks::<B>(&mut cx)?;
     Ok(checks)
 }
 

@@ -3,7 +3,12 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::harness::{Cx, Draw, GradOf, Results, outputs_and_grads, versus_cpu};
+use burn::backend::Autodiff;
+use burn_flex::Flex;
+
+use super::harness::{
+    Cx, Draw, GradOf, Results, compare_within, outputs_and_grads, tolerance_for, versus_cpu,
+};
 use crate::error::Result;
 use crate::ops::{NormKind, SsmBackend, norm};
 
@@ -12,13 +17,14 @@ use crate::ops::{NormKind, SsmBackend, norm};
 fn run_norm<B: AutodiffBackend + SsmBackend>(
     draws: &[Draw; 4],
     kind: NormKind,
+    dtype: DType,
     device: &B::Device,
 ) -> Result<Results> {
-    let wide = draws[0].tensor::<B, 3>(device, DType::F32);
+    let wide = draws[0].tensor::<B, 3>(device, dtype);
     let dim = draws[1].shape[0];
     let x = wide.clone().narrow(2, 1, dim);
-    let w = draws[1].tensor::<B, 1>(device, DType::F32);
-    let b = draws[2].tensor::<B, 1>(device, DType::F32);
+    let w = draws[1].tensor::<B, 1>(device, dtype);
+    let b = draws[2].tensor::<B, 1>(device, dtype);
     let bias = (kind == NormKind::Layer).then(|| b.clone());
     let out = norm(x, w.clone(), bias, 1e-5, kind)?;
     let grad_x: GradOf<'_, B> = ("grad_x", &wide);
@@ -57,7 +63,36 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
             versus_cpu!(
                 cx,
                 format!("{kind:?} norm b{bt} L{len} d{dim}"),
-                run_norm::<B>(&draws, kind)
+                run_norm::<B>(&draws, kind, DType::F32)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// RMSNorm and LayerNorm of 16-bit tensors (mixed precision; the GPU
+/// widens them for its f32 kernels) against the CPU in f32 on the same
+/// rounded values, at Mamba-130m's width.
+pub(super) fn half_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
+    for dtype in [DType::BF16, DType::F16] {
+        for kind in [NormKind::Rms, NormKind::Layer] {
+            let (bt, len, dim) = (2, 64, 768);
+            let draws = [
+                cx.draw(&[bt, len, dim + 3]),
+                cx.draw(&[dim]),
+                cx.draw(&[dim]),
+                cx.draw(&[bt, len, dim]),
+            ];
+            let ours = run_norm::<B>(&draws, kind, dtype, cx.device)?;
+            let rounded = draws.map(|d| d.rounded(dtype));
+            let reference =
+                run_norm::<Autodiff<Flex>>(&rounded, kind, DType::F32, &Default::default())?;
+            compare_within(
+                format!("{kind:?} norm b{bt} L{len} d{dim} in {dtype:?} vs f32"),
+                &ours,
+                &reference,
+                tolerance_for(dtype),
+                cx.checks,
             );
         }
     }

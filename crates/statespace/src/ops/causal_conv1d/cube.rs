@@ -1,6 +1,8 @@
 //! The causal convolution on CubeCL devices: the kernels of
-//! [`super::kernels`] for the f32 convolutions [`super::plan`] takes (the
-//! others take the tensor-op composites).
+//! [`super::kernels`] for the f32 convolutions [`super::plan`] takes, and
+//! for 16-bit ones (mixed precision) widened to f32 and the results
+//! narrowed back; the others take the tensor-op composites (about 30
+//! launches and two leading-axis sums on few cubes).
 
 use burn::tensor::DType;
 use burn::tensor::Shape;
@@ -15,7 +17,7 @@ use super::kernels::{conv_input_grads, conv_pre_activations, conv_weight_grads};
 use super::plan::{ConvPlan, Grid};
 use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
 use crate::ops::support::index_limit::reach;
-use crate::ops::support::launch::empty_f32;
+use crate::ops::support::launch::{empty_f32, is_half, to_dtype};
 
 fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
     zeros_client(
@@ -110,6 +112,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         bias: FloatTensor<Self>,
         silu: bool,
     ) -> FloatTensor<Self> {
+        if [&x, &history, &weight, &bias]
+            .iter()
+            .any(|t| is_half(t.dtype))
+        {
+            let dtype = x.dtype;
+            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
+            let [x, history, weight, bias] = [x, history, weight, bias].map(wide);
+            let y = Self::causal_conv1d_forward(x, history, weight, bias, silu);
+            return to_dtype::<R, F, I, BT>(y, dtype);
+        }
         let Some(plan) = plan(&[&x, &history, &weight, &bias], &weight) else {
             return conv_forward_composite::<Self>(x, history, weight, bias, silu);
         };
@@ -128,6 +140,19 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         grad_y: FloatTensor<Self>,
     ) -> ConvGrads<FloatTensor<Self>> {
         let tensors = [&x, &history, &weight, &bias, &grad_y];
+        if tensors.iter().any(|t| is_half(t.dtype)) {
+            let dtypes = (x.dtype, history.dtype, weight.dtype, bias.dtype);
+            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
+            let [x, history, weight, bias, grad_y] = [x, history, weight, bias, grad_y].map(wide);
+            let g = Self::causal_conv1d_backward(x, history, weight, bias, silu, grad_y);
+            let narrow = |g, dtype| to_dtype::<R, F, I, BT>(g, dtype);
+            return ConvGrads {
+                x: narrow(g.x, dtypes.0),
+                history: narrow(g.history, dtypes.1),
+                weight: narrow(g.weight, dtypes.2),
+                bias: narrow(g.bias, dtypes.3),
+            };
+        }
         let Some(plan) = plan(&tensors, &weight) else {
             return conv_backward_composite::<Self>(x, history, weight, bias, silu, grad_y);
         };

@@ -1,6 +1,8 @@
 //! The norm on CubeCL devices: one kernel forward, one backward plus the
 //! column sums of [`MatmulOps`] for ∂w and ∂b ([`super::kernels`]), for f32
-//! tensors; other storage types take the tensor-op composites.
+//! tensors, and for 16-bit ones (mixed precision) widened to f32, with y and
+//! the gradients narrowed back (the row statistics stay f32); other storage
+//! types take the tensor-op composites.
 
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
@@ -13,7 +15,7 @@ use super::{
     NormForward, NormGrads, NormKind, NormOps, norm_backward_composite, norm_forward_composite,
 };
 use crate::ops::MatmulOps;
-use crate::ops::support::launch::empty_f32;
+use crate::ops::support::launch::{empty_f32, is_half, to_dtype};
 
 fn launch_shape(rows: usize) -> (CubeCount, CubeDim) {
     (
@@ -32,6 +34,18 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
         eps: f64,
         kind: NormKind,
     ) -> NormForward<FloatTensor<Self>> {
+        let inputs = [Some(&x), Some(&weight), bias.as_ref()];
+        if inputs.into_iter().flatten().any(|t| is_half(t.dtype)) {
+            let dtype = x.dtype;
+            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
+            let NormForward { y, mean, rstd } =
+                Self::norm_forward(wide(x), wide(weight), bias.map(wide), eps, kind);
+            return NormForward {
+                y: to_dtype::<R, F, I, BT>(y, dtype),
+                mean,
+                rstd,
+            };
+        }
         let all_f32 = [Some(&x), Some(&weight), bias.as_ref()]
             .into_iter()
             .flatten()
@@ -79,6 +93,22 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
         kind: NormKind,
         grad_y: FloatTensor<Self>,
     ) -> NormGrads<FloatTensor<Self>> {
+        if [&x, &weight, &mean, &rstd, &grad_y]
+            .iter()
+            .any(|t| is_half(t.dtype))
+        {
+            let (x_dtype, weight_dtype) = (x.dtype, weight.dtype);
+            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
+            let [x, weight, mean, rstd, grad_y] = [x, weight, mean, rstd, grad_y].map(wide);
+            let g = Self::norm_backward(x, weight, (mean, rstd), kind, grad_y);
+            // The bias has the weight's type.
+            let narrow = |g, dtype| to_dtype::<R, F, I, BT>(g, dtype);
+            return NormGrads {
+                x: narrow(g.x, x_dtype),
+                weight: narrow(g.weight, weight_dtype),
+                bias: g.bias.map(|b| narrow(b, weight_dtype)),
+            };
+        }
         let all_f32 = [&x, &weight, &mean, &rstd, &grad_y]
             .iter()
             .all(|t| t.dtype == DType::F32);
