@@ -31,7 +31,7 @@ struct StepResults {
     params: Vec<f64>,
 }
 
-/// `count` values of N(0, 1) from `rng`, as a 1-D tensor like `like`.
+/// Values of N(0, 1) from `rng`, as many as `like` holds, in its type and on its device.
 fn normal_like<B: SsmBackend>(rng: &mut ChaCha8Rng, like: &Tensor<B, 1>) -> Tensor<B, 1> {
     let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
     let n = like.dims()[0];
