@@ -3,12 +3,7 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use burn::backend::Autodiff;
-use burn_flex::Flex;
-
-use super::harness::{
-    Cx, Draw, Results, compare_within, outputs_and_grads, tolerance_for, versus_cpu,
-};
+use super::harness::{Cx, Draw, Results, half_versus_f32, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::ops::{SsmBackend, causal_conv1d};
 
@@ -46,6 +41,24 @@ fn run_causal_conv1d<B: AutodiffBackend + SsmBackend>(
     ))
 }
 
+/// The draws of one case (batch, L, D, K): a wider x, the state, the
+/// weight, the bias and ∂y, in [`run_causal_conv1d`]'s order.
+fn draws<B: AutodiffBackend>(
+    cx: &mut Cx<'_, B>,
+    bt: usize,
+    len: usize,
+    dim: usize,
+    k: usize,
+) -> [Draw; 5] {
+    [
+        cx.draw(&[bt, len, dim + 3]),
+        cx.draw(&[bt, dim, k - 1]),
+        cx.draw(&[dim, 1, k]),
+        cx.draw(&[dim]),
+        cx.draw(&[bt, len, dim]),
+    ]
+}
+
 /// Mamba's causal depthwise convolution, with and without its state and SiLU.
 pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (batch, L, D, K): L below K − 1, more channels than one cube's 32,
@@ -62,13 +75,7 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
         (2, 37, 5, 3),
     ] {
         for silu in [false, true] {
-            let draws = [
-                cx.draw(&[bt, len, dim + 3]),
-                cx.draw(&[bt, dim, k - 1]),
-                cx.draw(&[dim, 1, k]),
-                cx.draw(&[dim]),
-                cx.draw(&[bt, len, dim]),
-            ];
+            let draws = draws(cx, bt, len, dim, k);
             versus_cpu!(
                 cx,
                 format!(
@@ -88,27 +95,12 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
 pub(super) fn half_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     for dtype in [DType::BF16, DType::F16] {
         for (bt, len, dim, k) in [(3, 1, 16, 4), (2, 300, 70, 4)] {
-            let draws = [
-                cx.draw(&[bt, len, dim + 3]),
-                cx.draw(&[bt, dim, k - 1]),
-                cx.draw(&[dim, 1, k]),
-                cx.draw(&[dim]),
-                cx.draw(&[bt, len, dim]),
-            ];
-            let ours = run_causal_conv1d::<B>(&draws, true, dtype, cx.device)?;
-            let rounded = draws.map(|d| d.rounded(dtype));
-            let reference = run_causal_conv1d::<Autodiff<Flex>>(
-                &rounded,
-                true,
-                DType::F32,
-                &Default::default(),
-            )?;
-            compare_within(
-                format!("causal conv1d b{bt} L{len} D{dim} K{k} silu in {dtype:?} vs f32"),
-                &ours,
-                &reference,
-                tolerance_for(dtype),
-                cx.checks,
+            let draws = draws(cx, bt, len, dim, k);
+            half_versus_f32!(
+                cx,
+                format!("causal conv1d b{bt} L{len} D{dim} K{k} silu"),
+                dtype,
+                run_causal_conv1d::<B>(draws, true)
             );
         }
     }

@@ -20,9 +20,32 @@ macro_rules! versus_cpu {
         )
     };
 }
+/// One check per result of `$run` on backend `$b` with the array of draws
+/// `$draws` stored as the 16-bit `$dtype` (on `$cx.device`), against the
+/// same run on the CPU in f32 on the draws rounded to `$dtype`, within
+/// [`tolerance_for`] `$dtype`; labelled "`$label` in `$dtype` vs f32".
+/// `$run(&draws, args…, dtype, device)` returns `Result<Results>`.
+macro_rules! half_versus_f32 {
+    ($cx:expr, $label:expr, $dtype:expr, $run:ident::<$b:ty>($draws:expr $(, $arg:expr)*)) => {{
+        let dtype: burn::tensor::DType = $dtype;
+        let rounded = $draws.each_ref().map(|d| d.rounded(dtype));
+        $crate::parity::harness::compare_within(
+            format!("{} in {dtype:?} vs f32", $label),
+            &$run::<$b>(&$draws, $($arg,)* dtype, $cx.device)?,
+            &$run::<burn::backend::Autodiff<burn_flex::Flex>>(
+                &rounded,
+                $($arg,)*
+                burn::tensor::DType::F32,
+                &Default::default(),
+            )?,
+            $crate::parity::harness::tolerance_for(dtype),
+            $cx.checks,
+        )
+    }};
+}
 use crate::golden::Check;
 use crate::io::HostTensor;
-pub(super) use versus_cpu;
+pub(super) use {half_versus_f32, versus_cpu};
 
 /// Host values of one tensor, drawn once and sent to both backends.
 pub(super) struct Draw {

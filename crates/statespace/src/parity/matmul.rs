@@ -2,14 +2,10 @@
 //! cuBLAS-sized product; bf16 and f16 operands, as mixed-precision training
 //! multiplies) and the bias add.
 
-use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
-use burn_flex::Flex;
 
-use super::harness::{
-    Cx, Draw, Results, compare_within, outputs_and_grads, tolerance_for, versus_cpu,
-};
+use super::harness::{Cx, Draw, Results, half_versus_f32, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::layers::linear::project;
 use crate::ops::{SsmBackend, add_bias, matmul};
@@ -126,16 +122,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
                 cx.draw(&[1, k, n]),
                 cx.draw(&[g, m, n]),
             ];
-            let ours = run_matmul::<B>(&draws, dtype, cx.device)?;
-            let rounded = draws.map(|d| d.rounded(dtype));
-            let reference =
-                run_matmul::<Autodiff<Flex>>(&rounded, DType::F32, &Default::default())?;
-            compare_within(
-                format!("matmul ({g}×{m}×{k})·(1×{k}×{n}) in {dtype:?} vs f32"),
-                &ours,
-                &reference,
-                tolerance_for(dtype),
-                cx.checks,
+            half_versus_f32!(
+                cx,
+                format!("matmul ({g}×{m}×{k})·(1×{k}×{n})"),
+                dtype,
+                run_matmul::<B>(draws)
             );
         }
     }

@@ -3,12 +3,7 @@
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
-use burn::backend::Autodiff;
-use burn_flex::Flex;
-
-use super::harness::{
-    Cx, Draw, GradOf, Results, compare_within, outputs_and_grads, tolerance_for, versus_cpu,
-};
+use super::harness::{Cx, Draw, GradOf, Results, half_versus_f32, outputs_and_grads, versus_cpu};
 use crate::error::Result;
 use crate::ops::{NormKind, SsmBackend, norm};
 
@@ -38,6 +33,17 @@ fn run_norm<B: AutodiffBackend + SsmBackend>(
     Ok(outputs_and_grads(out, &draws[3], &grads, device))
 }
 
+/// The draws of one case (batch, L, d): a wider x, the weight, the bias
+/// and ∂y, in [`run_norm`]'s order.
+fn draws<B: AutodiffBackend>(cx: &mut Cx<'_, B>, bt: usize, len: usize, dim: usize) -> [Draw; 4] {
+    [
+        cx.draw(&[bt, len, dim + 3]),
+        cx.draw(&[dim]),
+        cx.draw(&[dim]),
+        cx.draw(&[bt, len, dim]),
+    ]
+}
+
 /// RMSNorm and LayerNorm, forward and backward.
 pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (batch, L, d): one row; widths below, at and above one warp's 32
@@ -54,12 +60,7 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
         (2, 512, 768),
     ] {
         for kind in [NormKind::Rms, NormKind::Layer] {
-            let draws = [
-                cx.draw(&[bt, len, dim + 3]),
-                cx.draw(&[dim]),
-                cx.draw(&[dim]),
-                cx.draw(&[bt, len, dim]),
-            ];
+            let draws = draws(cx, bt, len, dim);
             versus_cpu!(
                 cx,
                 format!("{kind:?} norm b{bt} L{len} d{dim}"),
@@ -77,22 +78,12 @@ pub(super) fn half_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -
     for dtype in [DType::BF16, DType::F16] {
         for kind in [NormKind::Rms, NormKind::Layer] {
             let (bt, len, dim) = (2, 64, 768);
-            let draws = [
-                cx.draw(&[bt, len, dim + 3]),
-                cx.draw(&[dim]),
-                cx.draw(&[dim]),
-                cx.draw(&[bt, len, dim]),
-            ];
-            let ours = run_norm::<B>(&draws, kind, dtype, cx.device)?;
-            let rounded = draws.map(|d| d.rounded(dtype));
-            let reference =
-                run_norm::<Autodiff<Flex>>(&rounded, kind, DType::F32, &Default::default())?;
-            compare_within(
-                format!("{kind:?} norm b{bt} L{len} d{dim} in {dtype:?} vs f32"),
-                &ours,
-                &reference,
-                tolerance_for(dtype),
-                cx.checks,
+            let draws = draws(cx, bt, len, dim);
+            half_versus_f32!(
+                cx,
+                format!("{kind:?} norm b{bt} L{len} d{dim}"),
+                dtype,
+                run_norm::<B>(draws, kind)
             );
         }
     }
