@@ -25,10 +25,11 @@ use crate::ops::SsmBackend;
 const BATCH: usize = 3;
 
 /// What one chunk gives: its outputs and the gradients of its input
-/// states, by name, and every parameter gradient, flattened.
-struct StepResults {
+/// states, by name, and every parameter gradient of `model`, flattened.
+struct StepResults<B: SsmBackend> {
     named: Vec<(String, Vec<f64>)>,
     params: Vec<f64>,
+    model: LanguageModel<B>,
 }
 
 /// Values of N(0, 1) from `rng`, as many as `like` holds, in its type and on its device.
@@ -42,7 +43,7 @@ fn normal_like<B: SsmBackend>(rng: &mut ChaCha8Rng, like: &Tensor<B, 1>) -> Tens
 /// The LM of `mixer` on the first `len` positions of [`windows`] from
 /// random states: the loss is a random weighting of the logits and of the
 /// states after the chunk, so that every output gets a gradient.
-fn step_results<B>(mixer: MixerConfig, len: usize, device: &B::Device) -> Result<StepResults>
+fn step_results<B>(mixer: MixerConfig, len: usize, device: &B::Device) -> Result<StepResults<B>>
 where
     B: AutodiffBackend + SsmBackend,
 {
@@ -79,7 +80,11 @@ where
         }
     }
     let params = host_grads(&model, &GradientsParams::from_grads(grads, &model));
-    Ok(StepResults { named, params })
+    Ok(StepResults {
+        named,
+        params,
+        model,
+    })
 }
 
 /// For each carried mixer, its LM on one and on two positions from random
@@ -105,10 +110,9 @@ where
                     TOLERANCE_F32,
                 ));
             }
-            let model = model::<Autodiff<Flex>>(mixer.clone(), &Default::default())?;
             checks.extend(with_failing_parameters(
                 &what,
-                &model,
+                &reference.model,
                 &ours.params,
                 &reference.params,
             ));

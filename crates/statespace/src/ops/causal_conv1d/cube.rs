@@ -112,17 +112,15 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         bias: FloatTensor<Self>,
         silu: bool,
     ) -> FloatTensor<Self> {
-        if [&x, &history, &weight, &bias]
-            .iter()
-            .any(|t| is_half(t.dtype))
-        {
+        let inputs = [&x, &history, &weight, &bias];
+        if inputs.iter().any(|t| is_half(t.dtype)) {
             let dtype = x.dtype;
             let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
             let [x, history, weight, bias] = [x, history, weight, bias].map(wide);
             let y = Self::causal_conv1d_forward(x, history, weight, bias, silu);
             return to_dtype::<R, F, I, BT>(y, dtype);
         }
-        let Some(plan) = plan(&[&x, &history, &weight, &bias], &weight) else {
+        let Some(plan) = plan(&inputs, &weight) else {
             return conv_forward_composite::<Self>(x, history, weight, bias, silu);
         };
         let (weight, bias) = (into_contiguous(weight), into_contiguous(bias));

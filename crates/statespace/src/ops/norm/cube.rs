@@ -46,10 +46,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
                 rstd,
             };
         }
-        let all_f32 = [Some(&x), Some(&weight), bias.as_ref()]
-            .into_iter()
-            .flatten()
-            .all(|t| t.dtype == DType::F32);
+        let all_f32 = inputs.into_iter().flatten().all(|t| t.dtype == DType::F32);
         if !all_f32 {
             return norm_forward_composite::<Self>(x, weight, bias, eps, kind);
         }
@@ -93,10 +90,8 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
         kind: NormKind,
         grad_y: FloatTensor<Self>,
     ) -> NormGrads<FloatTensor<Self>> {
-        if [&x, &weight, &mean, &rstd, &grad_y]
-            .iter()
-            .any(|t| is_half(t.dtype))
-        {
+        let inputs = [&x, &weight, &mean, &rstd, &grad_y];
+        if inputs.iter().any(|t| is_half(t.dtype)) {
             let (x_dtype, weight_dtype) = (x.dtype, weight.dtype);
             let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
             let [x, weight, mean, rstd, grad_y] = [x, weight, mean, rstd, grad_y].map(wide);
@@ -109,9 +104,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
                 bias: g.bias.map(|b| narrow(b, weight_dtype)),
             };
         }
-        let all_f32 = [&x, &weight, &mean, &rstd, &grad_y]
-            .iter()
-            .all(|t| t.dtype == DType::F32);
+        let all_f32 = inputs.iter().all(|t| t.dtype == DType::F32);
         if !all_f32 {
             return norm_backward_composite::<Self>(x, weight, (mean, rstd), kind, grad_y);
         }

@@ -6,14 +6,15 @@
 //!
 //! The direct forms lose about log₁₀(2/|x|) digits as x → 0 (in f32 the
 //! GPU and the CPU then differed by 1.1·10⁻⁵ on ∂A₁ of the parity case
-//! `scan2d b1 T1 V5 E4 N3`, over its tolerance), and φ(s, 0) is s, not 0/0. Below |x| = 1/2 both come from their Taylor series, E₁ = Σ xᵏ/(k+1)!
-//! and E₂ = Σ (k+1)·xᵏ/(k+2)!; above it the direct forms lose under one
-//! digit. The GPU kernels (`kernels.rs`) evaluate the same forms in f32.
+//! `scan2d b1 T1 V5 E4 N3`, over its tolerance), and φ(s, 0) is s, not 0/0.
+//! Below |x| = 1/2 both come from their Taylor series, E₁ = Σ xᵏ/(k+1)! and
+//! E₂ = Σ (k+1)·xᵏ/(k+2)!; above it the direct forms lose under one digit.
+//! The GPU kernels (`kernels.rs`) evaluate the same forms in f32.
 
 use num_traits::Float;
 
 /// |x| below which the series are used.
-pub(super) const SERIES_BELOW: f64 = 0.5;
+const SERIES_BELOW: f64 = 0.5;
 
 /// Terms of each series: at |x| = 1/2 the first one left out is below
 /// 10⁻²⁰ of the sum, under f64's rounding.
