@@ -1,8 +1,8 @@
 //! The causal convolution on CubeCL devices: the kernels of
-//! [`super::kernels`] for the f32 convolutions [`super::plan`] takes, and
-//! for 16-bit ones (mixed precision) widened to f32 and the results
-//! narrowed back; the others take the tensor-op composites (about 30
-//! launches and two leading-axis sums on few cubes).
+//! [`super::kernels`] for the convolutions [`super::plan`] takes (every
+//! tensor of one storage type, f32, bf16 or f16; mixed precision's 16-bit
+//! tensors are read and written as they are), the tensor-op composites for
+//! the others (about 30 launches and two leading-axis sums on few cubes).
 
 use burn::tensor::DType;
 use burn::tensor::Shape;
@@ -17,7 +17,7 @@ use super::kernels::{conv_input_grads, conv_pre_activations, conv_weight_grads};
 use super::plan::{ConvPlan, Grid};
 use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
 use crate::ops::support::index_limit::reach;
-use crate::ops::support::launch::{empty_f32, is_half, to_dtype};
+use crate::ops::support::launch::{empty_packed, kernel_float, to_dtype};
 
 fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
     zeros_client(
@@ -44,8 +44,9 @@ enum PreActivationPass {
     SiluGrad,
 }
 
-/// One pass of [`conv_pre_activations`] into a new (B, L, D) tensor; `grad_y`
-/// is read only by [`PreActivationPass::SiluGrad`].
+/// One pass of [`conv_pre_activations`] into a new (B, L, D) tensor, in x's
+/// type for the forward and f32 for the SiLU gradient; `grad_y` is read
+/// only by [`PreActivationPass::SiluGrad`].
 fn pre_activations<R: CubeRuntime>(
     x: &CubeTensor<R>,
     history: &CubeTensor<R>,
@@ -58,12 +59,13 @@ fn pre_activations<R: CubeRuntime>(
     let ConvPlan {
         batch, len, dim, ..
     } = *plan;
-    let out = empty_f32(x, &[batch, len, dim]);
-    let (count, cube_dim) = launch_dims(plan.run_grid(len));
     let (silu, grad) = match pass {
         PreActivationPass::Forward { silu } => (silu, false),
         PreActivationPass::SiluGrad => (true, true),
     };
+    let out_dtype = if grad { DType::F32 } else { x.dtype };
+    let out = empty_packed(x, &[batch, len, dim], out_dtype);
+    let (count, cube_dim) = launch_dims(plan.run_grid(len));
     // SAFETY: x, history and grad_y are read through their strides at the
     // shapes the plan checked; weight (D, K) and bias (D) are contiguous (the
     // callers made them so) and `out` is allocated packed; the kernel stops
@@ -84,6 +86,7 @@ fn pre_activations<R: CubeRuntime>(
             plan.taps,
             silu,
             grad,
+            [x.dtype.into(), out_dtype.into()],
         );
     }
     out
@@ -92,14 +95,15 @@ fn pre_activations<R: CubeRuntime>(
 /// The plan of a convolution of `tensors` (x first) with `weight` (D, K),
 /// or `None` where the kernels do not take it.
 fn plan<R: CubeRuntime>(tensors: &[&CubeTensor<R>], weight: &CubeTensor<R>) -> Option<ConvPlan> {
-    let all_f32 = tensors.iter().all(|t| t.dtype == DType::F32);
+    let dtype = tensors[0].dtype;
+    let one_kernel_type = kernel_float(dtype) && tensors.iter().all(|t| t.dtype == dtype);
     let reaches: Vec<u128> = tensors
         .iter()
         .map(|t| reach(t.meta.shape().as_slice(), t.meta.strides()))
         .collect();
     let x = tensors[0].meta.shape().dims::<3>();
     let taps = weight.meta.shape().dims::<2>()[1];
-    ConvPlan::new(x, taps, all_f32, &reaches)
+    ConvPlan::new(x, taps, one_kernel_type, &reaches)
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv1dOps
@@ -113,13 +117,6 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         silu: bool,
     ) -> FloatTensor<Self> {
         let inputs = [&x, &history, &weight, &bias];
-        if inputs.iter().any(|t| is_half(t.dtype)) {
-            let dtype = x.dtype;
-            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
-            let [x, history, weight, bias] = [x, history, weight, bias].map(wide);
-            let y = Self::causal_conv1d_forward(x, history, weight, bias, silu);
-            return to_dtype::<R, F, I, BT>(y, dtype);
-        }
         let Some(plan) = plan(&inputs, &weight) else {
             return conv_forward_composite::<Self>(x, history, weight, bias, silu);
         };
@@ -138,19 +135,6 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
         grad_y: FloatTensor<Self>,
     ) -> ConvGrads<FloatTensor<Self>> {
         let tensors = [&x, &history, &weight, &bias, &grad_y];
-        if tensors.iter().any(|t| is_half(t.dtype)) {
-            let dtypes = (x.dtype, history.dtype, weight.dtype, bias.dtype);
-            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
-            let [x, history, weight, bias, grad_y] = [x, history, weight, bias, grad_y].map(wide);
-            let g = Self::causal_conv1d_backward(x, history, weight, bias, silu, grad_y);
-            let narrow = |g, dtype| to_dtype::<R, F, I, BT>(g, dtype);
-            return ConvGrads {
-                x: narrow(g.x, dtypes.0),
-                history: narrow(g.history, dtypes.1),
-                weight: narrow(g.weight, dtypes.2),
-                bias: narrow(g.bias, dtypes.3),
-            };
-        }
         let Some(plan) = plan(&tensors, &weight) else {
             return conv_backward_composite::<Self>(x, history, weight, bias, silu, grad_y);
         };
@@ -161,14 +145,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
             dim,
             taps,
         } = plan;
+        let dtype = x.dtype;
+        // ĝ in f32 (the SiLU gradient, or ∂y widened).
         let grad_pre = if silu {
             let pass = PreActivationPass::SiluGrad;
             pre_activations(&x, &history, &weight, &bias, &grad_y, &plan, pass)
         } else {
-            into_contiguous(grad_y)
+            into_contiguous(to_dtype::<R, F, I, BT>(grad_y, DType::F32))
         };
-        let grad_x = empty_f32(&x, &[batch, len, dim]);
-        let grad_history = empty_f32(&x, &[batch, taps - 1, dim]);
+        let grad_x = empty_packed(&x, &[batch, len, dim], dtype);
+        let grad_history = empty_packed(&x, &[batch, taps - 1, dim], dtype);
         let (count, cube_dim) = launch_dims(plan.run_grid(len + taps - 1));
         // SAFETY: grad_pre (B, L, D) and weight (D, K) are contiguous, the
         // outputs allocated at the shapes the kernel writes.
@@ -184,6 +170,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
                 len as u32,
                 dim as u32,
                 taps,
+                dtype.into(),
             );
         }
         let grad_weight = zeros(&x, &[dim, taps]);
@@ -206,13 +193,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CausalConv
                 dim as u32,
                 rows_per_cube as u32,
                 taps,
+                dtype.into(),
             );
         }
+        // The f32 sums in the weights' type (two small casts under mixed
+        // precision).
         ConvGrads {
             x: grad_x,
             history: grad_history,
-            weight: grad_weight,
-            bias: grad_bias,
+            weight: to_dtype::<R, F, I, BT>(grad_weight, dtype),
+            bias: to_dtype::<R, F, I, BT>(grad_bias, dtype),
         }
     }
 }

@@ -1,8 +1,11 @@
-//! The CubeCL kernels of the causal depthwise convolution, f32, channel-last:
+//! The CubeCL kernels of the causal depthwise convolution, channel-last:
 //! x (B, L, D) and history (B, K − 1, D) at any strides (Mamba-2 passes a
 //! slice of its projection), weight (D, K), bias (D) and everything written
 //! contiguous. Consecutive units take consecutive channels, so every read
-//! and write is coalesced.
+//! and write is coalesced. The tensors' storage type `F` is f32, bf16 or
+//! f16 (mixed precision reads and writes 16 bits, as mamba_ssm's
+//! causal_conv1d); the arithmetic, the SiLU gradient between the passes and
+//! the weight-gradient sums are f32.
 
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
@@ -11,19 +14,19 @@ use super::plan::{CHANNELS, ROW_GROUPS, RUN};
 
 /// x̃[b, s, d] for s < K − 1 + L: the history, then x.
 #[cube]
-fn padded_input(
-    x: &Tensor<f32>,
-    history: &Tensor<f32>,
+fn padded_input<F: Float>(
+    x: &Tensor<F>,
+    history: &Tensor<F>,
     b: usize,
     s: usize,
     d: usize,
     #[comptime] taps: usize,
 ) -> f32 {
     if s < taps - 1 {
-        history[b * history.stride(0) + s * history.stride(1) + d * history.stride(2)]
+        f32::cast_from(history[b * history.stride(0) + s * history.stride(1) + d * history.stride(2)])
     } else {
         let t = s - (taps - 1);
-        x[b * x.stride(0) + t * x.stride(1) + d * x.stride(2)]
+        f32::cast_from(x[b * x.stride(0) + t * x.stride(1) + d * x.stride(2)])
     }
 }
 
@@ -37,59 +40,62 @@ fn run_start() -> (usize, usize, usize) {
     (d, first, CUBE_POS_Z as usize)
 }
 
-/// w[d, ·] in registers.
+/// w[d, ·] in registers, as f32.
 #[cube]
-fn taps_of(weight: &Tensor<f32>, d: usize, #[comptime] taps: usize) -> Array<f32> {
+fn taps_of<F: Float>(weight: &Tensor<F>, d: usize, #[comptime] taps: usize) -> Array<f32> {
     let mut w = Array::<f32>::new(taps);
     #[unroll]
     for i in 0..taps {
-        w[i] = weight[d * taps + i];
+        w[i] = f32::cast_from(weight[d * taps + i]);
     }
     w
 }
 
 /// One pass over the pre-activations p[b, t, d] = bias[d] + Σ_i w[d, i] ·
 /// x̃[b, t + i, d], written to `out` (B, L, D) contiguous as
-/// - the forward (`grad` false): y = p, or silu(p) when `silu`;
+/// - the forward (`grad` false): y = p, or silu(p) when `silu`, in the
+///   inputs' type (`O` = `F`);
 /// - the SiLU gradient (`grad` true): ĝ = ∂y · silu′(p), with
-///   silu′(p) = σ(p)·(1 + p·(1 − σ(p))) and ∂y read through its strides.
+///   silu′(p) = σ(p)·(1 + p·(1 − σ(p))) and ∂y read through its strides,
+///   in f32 (`O` = f32) for the passes after it.
 ///
 /// x and history are read through their strides. Run-kernel grid (see
 /// [`RUN`]).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_pre_activations(
-    x: &Tensor<f32>,
-    history: &Tensor<f32>,
-    weight: &Tensor<f32>,
-    bias: &Tensor<f32>,
-    grad_y: &Tensor<f32>,
-    out: &mut Tensor<f32>,
+pub fn conv_pre_activations<F: Float, O: Float>(
+    x: &Tensor<F>,
+    history: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    grad_y: &Tensor<F>,
+    out: &mut Tensor<O>,
     len: u32,
     dim: u32,
     #[comptime] taps: usize,
     #[comptime] silu: bool,
     #[comptime] grad: bool,
+    #[define(F, O)] _dtypes: [StorageType; 2],
 ) {
     let (len, dim) = (len as usize, dim as usize);
     let (d, first, b) = run_start();
     if d >= dim || first >= len {
         terminate!();
     }
-    let w = taps_of(weight, d, taps);
+    let w = taps_of::<F>(weight, d, taps);
     let mut window = Array::<f32>::new(taps);
     #[unroll]
     for i in 0..taps - 1 {
-        window[i] = padded_input(x, history, b, first + i, d, taps);
+        window[i] = padded_input::<F>(x, history, b, first + i, d, taps);
     }
     let mut end = first + RUN;
     if end > len {
         end = len;
     }
-    let bias_d = bias[d];
+    let bias_d = f32::cast_from(bias[d]);
     let mut t = first;
     while t < end {
-        window[taps - 1] = x[b * x.stride(0) + t * x.stride(1) + d * x.stride(2)];
+        window[taps - 1] = f32::cast_from(x[b * x.stride(0) + t * x.stride(1) + d * x.stride(2)]);
         let mut p = bias_d;
         #[unroll]
         for i in 0..taps {
@@ -102,12 +108,14 @@ pub fn conv_pre_activations(
         let at = (b * len + t) * dim + d;
         if grad {
             let s = 1.0 / (1.0 + (-p).exp());
-            let g = grad_y[b * grad_y.stride(0) + t * grad_y.stride(1) + d * grad_y.stride(2)];
-            out[at] = g * s * (1.0 + p * (1.0 - s));
+            let g = f32::cast_from(
+                grad_y[b * grad_y.stride(0) + t * grad_y.stride(1) + d * grad_y.stride(2)],
+            );
+            out[at] = O::cast_from(g * s * (1.0 + p * (1.0 - s)));
         } else if silu {
-            out[at] = p / (1.0 + (-p).exp());
+            out[at] = O::cast_from(p / (1.0 + (-p).exp()));
         } else {
-            out[at] = p;
+            out[at] = O::cast_from(p);
         }
         t += 1;
     }
@@ -115,18 +123,19 @@ pub fn conv_pre_activations(
 
 /// ∂x̃[b, s, d] = Σ_i w[d, i] · ĝ[b, s − i, d] over 0 ≤ s − i < L, split
 /// into ∂history (B, K − 1, D) for s < K − 1 and ∂x (B, L, D) after. ĝ
-/// (B, L, D) contiguous. Run-kernel grid over the K − 1 + L steps of x̃,
-/// the last K − 1 values of ĝ in registers.
+/// (B, L, D) contiguous, f32. Run-kernel grid over the K − 1 + L steps of
+/// x̃, the last K − 1 values of ĝ in registers.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_input_grads(
+pub fn conv_input_grads<F: Float>(
     grad_pre: &Tensor<f32>,
-    weight: &Tensor<f32>,
-    grad_x: &mut Tensor<f32>,
-    grad_history: &mut Tensor<f32>,
+    weight: &Tensor<F>,
+    grad_x: &mut Tensor<F>,
+    grad_history: &mut Tensor<F>,
     len: u32,
     dim: u32,
     #[comptime] taps: usize,
+    #[define(F)] _dtype: StorageType,
 ) {
     let (len, dim) = (len as usize, dim as usize);
     let padded = len + taps - 1;
@@ -134,7 +143,7 @@ pub fn conv_input_grads(
     if d >= dim || first >= padded {
         terminate!();
     }
-    let w = taps_of(weight, d, taps);
+    let w = taps_of::<F>(weight, d, taps);
     // window[j] = ĝ[first − (K − 1) + j] for j < K − 1 (zero outside 0..L).
     let mut window = Array::<f32>::new(taps);
     #[unroll]
@@ -167,9 +176,9 @@ pub fn conv_input_grads(
             window[j] = window[j + 1];
         }
         if s < taps - 1 {
-            grad_history[(b * (taps - 1) + s) * dim + d] = acc;
+            grad_history[(b * (taps - 1) + s) * dim + d] = F::cast_from(acc);
         } else {
-            grad_x[(b * len + s - (taps - 1)) * dim + d] = acc;
+            grad_x[(b * len + s - (taps - 1)) * dim + d] = F::cast_from(acc);
         }
         s += 1;
     }
@@ -177,14 +186,15 @@ pub fn conv_input_grads(
 
 /// ∂w[d, i] += Σ ĝ[b, t, d] · x̃[b, t + i, d] and ∂bias[d] += Σ ĝ[b, t, d]
 /// over a block of rows (b, t) per cube: cubes (⌈D / CHANNELS⌉, blocks),
-/// units (CHANNELS, ROW_GROUPS); each cube adds its sums with atomics.
-/// ∂w is addressed through its strides: burn pads the rows of the
-/// zero-filled tensors it allocates (a (D, 2) tensor has a row stride of 4).
+/// units (CHANNELS, ROW_GROUPS); each cube adds its sums with atomics, in
+/// f32 whatever x's type (ĝ is f32). ∂w is addressed through its strides:
+/// burn pads the rows of the zero-filled tensors it allocates (a (D, 2)
+/// tensor has a row stride of 4).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_weight_grads(
-    x: &Tensor<f32>,
-    history: &Tensor<f32>,
+pub fn conv_weight_grads<F: Float>(
+    x: &Tensor<F>,
+    history: &Tensor<F>,
     grad_pre: &Tensor<f32>,
     grad_weight: &mut Tensor<Atomic<f32>>,
     grad_bias: &mut Tensor<Atomic<f32>>,
@@ -192,6 +202,7 @@ pub fn conv_weight_grads(
     dim: u32,
     rows_per_cube: u32,
     #[comptime] taps: usize,
+    #[define(F)] _dtype: StorageType,
 ) {
     let (len, dim, rows_per_cube) = (len as usize, dim as usize, rows_per_cube as usize);
     let sums_per_unit = taps + 1;
@@ -216,7 +227,7 @@ pub fn conv_weight_grads(
             let g = grad_pre[r * dim + d];
             #[unroll]
             for i in 0..taps {
-                sums[i] += g * padded_input(x, history, b, t + i, d, taps);
+                sums[i] += g * padded_input::<F>(x, history, b, t + i, d, taps);
             }
             sums[taps] += g;
             r += ROW_GROUPS;

@@ -41,16 +41,17 @@ pub type Grid = ([u32; 3], [u32; 2]);
 
 impl ConvPlan {
     /// The plan for x of `[batch, len, dim]` and `taps` taps when every
-    /// tensor is f32 (`all_f32`), no axis is empty, the grid fits CUDA's
+    /// tensor has one storage type the kernels take (`one_kernel_type`:
+    /// f32, bf16 or f16), no axis is empty, the grid fits CUDA's
     /// limits and every buffer, and the elements each input's strides
     /// reach (`reaches`), stay below 2³² elements; `None` otherwise.
     pub fn new(
         [batch, len, dim]: [usize; 3],
         taps: usize,
-        all_f32: bool,
+        one_kernel_type: bool,
         reaches: &[u128],
     ) -> Option<Self> {
-        if !all_f32 || [batch, len, dim, taps].contains(&0) {
+        if !one_kernel_type || [batch, len, dim, taps].contains(&0) {
             return None;
         }
         let fits_grid = batch <= GRID_YZ && (len + taps).div_ceil(ROW_GROUPS * RUN) <= GRID_YZ;

@@ -1,8 +1,9 @@
 //! The norm on CubeCL devices: one kernel forward, one backward plus the
-//! column sums of [`MatmulOps`] for ∂w and ∂b ([`super::kernels`]), for f32
-//! tensors, and for 16-bit ones (mixed precision) widened to f32, with y and
-//! the gradients narrowed back (the row statistics stay f32); other storage
-//! types take the tensor-op composites.
+//! column sums of [`MatmulOps`] for ∂w and ∂b ([`super::kernels`]), for
+//! tensors of one storage type the kernels take (f32, bf16 or f16: mixed
+//! precision's 16-bit tensors as they are; the row statistics and the
+//! column sums are f32, the sums narrowed to the weight's type); other
+//! storage types take the tensor-op composites.
 
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
@@ -15,7 +16,7 @@ use super::{
     NormForward, NormGrads, NormKind, NormOps, norm_backward_composite, norm_forward_composite,
 };
 use crate::ops::MatmulOps;
-use crate::ops::support::launch::{empty_f32, is_half, to_dtype};
+use crate::ops::support::launch::{empty_f32, empty_packed, kernel_float, to_dtype};
 
 fn launch_shape(rows: usize) -> (CubeCount, CubeDim) {
     (
@@ -34,27 +35,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
         eps: f64,
         kind: NormKind,
     ) -> NormForward<FloatTensor<Self>> {
+        let dtype = x.dtype;
         let inputs = [Some(&x), Some(&weight), bias.as_ref()];
-        if inputs.into_iter().flatten().any(|t| is_half(t.dtype)) {
-            let dtype = x.dtype;
-            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
-            let NormForward { y, mean, rstd } =
-                Self::norm_forward(wide(x), wide(weight), bias.map(wide), eps, kind);
-            return NormForward {
-                y: to_dtype::<R, F, I, BT>(y, dtype),
-                mean,
-                rstd,
-            };
-        }
-        let all_f32 = inputs.into_iter().flatten().all(|t| t.dtype == DType::F32);
-        if !all_f32 {
+        if !(kernel_float(dtype) && inputs.into_iter().flatten().all(|t| t.dtype == dtype)) {
             return norm_forward_composite::<Self>(x, weight, bias, eps, kind);
         }
         let [rows, dim] = x.meta.shape().dims::<2>();
         let (x, weight) = (into_contiguous(x), into_contiguous(weight));
         let has_bias = bias.is_some();
         let bias = bias.map(into_contiguous).unwrap_or_else(|| weight.clone());
-        let y = empty_f32(&x, &[rows, dim]);
+        let y = empty_packed(&x, &[rows, dim], dtype);
         let mean = empty_f32(&x, &[rows]);
         let rstd = empty_f32(&x, &[rows]);
         if rows > 0 {
@@ -77,6 +67,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
                     eps as f32,
                     kind.centred(),
                     has_bias,
+                    dtype.into(),
                 );
             }
         }
@@ -90,27 +81,15 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
         kind: NormKind,
         grad_y: FloatTensor<Self>,
     ) -> NormGrads<FloatTensor<Self>> {
-        let inputs = [&x, &weight, &mean, &rstd, &grad_y];
-        if inputs.iter().any(|t| is_half(t.dtype)) {
-            let (x_dtype, weight_dtype) = (x.dtype, weight.dtype);
-            let wide = |t| to_dtype::<R, F, I, BT>(t, DType::F32);
-            let [x, weight, mean, rstd, grad_y] = [x, weight, mean, rstd, grad_y].map(wide);
-            let g = Self::norm_backward(x, weight, (mean, rstd), kind, grad_y);
-            // The bias has the weight's type.
-            let narrow = |g, dtype| to_dtype::<R, F, I, BT>(g, dtype);
-            return NormGrads {
-                x: narrow(g.x, x_dtype),
-                weight: narrow(g.weight, weight_dtype),
-                bias: g.bias.map(|b| narrow(b, weight_dtype)),
-            };
-        }
-        let all_f32 = inputs.iter().all(|t| t.dtype == DType::F32);
-        if !all_f32 {
+        let dtype = x.dtype;
+        let stored = [&x, &weight, &grad_y].iter().all(|t| t.dtype == dtype);
+        let stats = [&mean, &rstd].iter().all(|t| t.dtype == DType::F32);
+        if !(kernel_float(dtype) && stored && stats) {
             return norm_backward_composite::<Self>(x, weight, (mean, rstd), kind, grad_y);
         }
         let [rows, dim] = x.meta.shape().dims::<2>();
         let [x, weight, mean, rstd, grad_y] = [x, weight, mean, rstd, grad_y].map(into_contiguous);
-        let grad_x = empty_f32(&x, &[rows, dim]);
+        let grad_x = empty_packed(&x, &[rows, dim], dtype);
         let grad_y_x_hat = empty_f32(&x, &[rows, dim]);
         if rows > 0 {
             let (count, cube_dim) = launch_shape(rows);
@@ -131,13 +110,20 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> NormOps
                     grad_y_x_hat.clone().into_tensor_arg(),
                     dim as u32,
                     kind.centred(),
+                    dtype.into(),
                 );
             }
         }
+        // The column sums in f32, narrowed to the weight's (and bias's) type.
+        let narrow = |t| to_dtype::<R, F, I, BT>(t, dtype);
+        let bias = kind.centred().then(|| {
+            let grad_y = to_dtype::<R, F, I, BT>(grad_y, DType::F32);
+            narrow(Self::column_sum(grad_y))
+        });
         NormGrads {
             x: grad_x,
-            weight: Self::column_sum(grad_y_x_hat),
-            bias: kind.centred().then(|| Self::column_sum(grad_y)),
+            weight: narrow(Self::column_sum(grad_y_x_hat)),
+            bias,
         }
     }
 }

@@ -45,11 +45,11 @@ pub(crate) fn to_dtype<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolE
     }
 }
 
-/// Whether `dtype` is a 16-bit float (bf16, f16), the storage of mixed
-/// precision: kernels written for f32 take such tensors widened to f32
-/// (one cast pass each way), not the tensor-op composites.
-pub(crate) fn is_half(dtype: DType) -> bool {
-    matches!(dtype, DType::BF16 | DType::F16)
+/// Whether `dtype` is a float storage type that kernels generic over their
+/// storage take (f32, bf16, f16: read and written as they are, with f32
+/// arithmetic).
+pub(crate) fn kernel_float(dtype: DType) -> bool {
+    matches!(dtype, DType::F32 | DType::BF16 | DType::F16)
 }
 
 /// Units per cube of the one-unit-per-element CubeCL kernels.
