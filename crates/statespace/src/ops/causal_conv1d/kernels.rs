@@ -23,7 +23,9 @@ fn padded_input<F: Float>(
     #[comptime] taps: usize,
 ) -> f32 {
     if s < taps - 1 {
-        f32::cast_from(history[b * history.stride(0) + s * history.stride(1) + d * history.stride(2)])
+        f32::cast_from(
+            history[b * history.stride(0) + s * history.stride(1) + d * history.stride(2)],
+        )
     } else {
         let t = s - (taps - 1);
         f32::cast_from(x[b * x.stride(0) + t * x.stride(1) + d * x.stride(2)])

@@ -116,7 +116,8 @@ pub fn norm_backward<F: Float>(
     while j < dim {
         let g = f32::cast_from(grad_y[base + j]);
         let x_hat = (f32::cast_from(x[base + j]) - mu) * r;
-        grad_x[base + j] = F::cast_from(r * (g * f32::cast_from(weight[j]) - mean_g - x_hat * mean_gx));
+        grad_x[base + j] =
+            F::cast_from(r * (g * f32::cast_from(weight[j]) - mean_g - x_hat * mean_gx));
         grad_y_x_hat[base + j] = g * x_hat;
         j += LANES;
     }
