@@ -23,19 +23,29 @@
 # holds parameters and AdamW moments (12 bytes per parameter), the best one
 # the parameters alone (4 bytes), so runs of up to about 2 M parameters fit.
 # Expects .carry/ssm (a release binary built with --features cuda).
+#
+# `--stop-after` stops at the first checkpoint after MINUTES, which can be
+# an evaluation interval later. SEGMENT_CAP (seconds; default MINUTES · 60 +
+# 240) stops `ssm train` outright past that, so that the folder still comes
+# back within the device's command limit: a stopped run keeps its last whole
+# checkpoint (tests/suite/crash_safety.rs), and the next segment resumes
+# from it.
 set -u
 name=$1; minutes=$2; shift 2
 OUT=${OUT:-.}
+cap=${SEGMENT_CAP:-$((minutes * 60 + 240))}
 mkdir -p runs
 if [ -f ".carry/runs/$name/config.toml" ]; then
   rm -rf "runs/$name" && cp -r ".carry/runs/$name" "runs/$name"
   echo "segment: resuming runs/$name from step $(tail -1 "runs/$name/metrics.csv" | cut -d, -f1)"
-  .carry/ssm train --resume "runs/$name" --device cuda --stop-after "$minutes"
+  timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda --stop-after "$minutes"
 else
   echo "segment: starting runs/$name"
-  .carry/ssm train --name "$name" --device cuda --stop-after "$minutes" "$@"
+  timeout -k 10 "$cap" .carry/ssm train --name "$name" --device cuda --stop-after "$minutes" "$@"
 fi
-echo "segment: ssm rc=$?"
+rc=$?
+echo "segment: ssm rc=$rc"
+[ $rc = 124 ] || [ $rc = 137 ] && echo "segment: stopped by SEGMENT_CAP ($cap s); the folder holds its last checkpoint"
 du -sh "runs/$name"
 tar cf - -C runs "$name" | split -b 15m -d - "$OUT/$name.tar."
 cp "runs/$name/metrics.csv" "$OUT/$name.metrics.csv" 2>/dev/null
