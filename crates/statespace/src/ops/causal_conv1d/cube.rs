@@ -17,7 +17,8 @@ use super::kernels::{conv_input_grads, conv_pre_activations, conv_weight_grads};
 use super::plan::{ConvPlan, Grid};
 use super::{CausalConv1dOps, ConvGrads, conv_backward_composite, conv_forward_composite};
 use crate::ops::support::index_limit::reach;
-use crate::ops::support::launch::{empty_packed, kernel_float, to_dtype};
+use crate::ops::support::kernel_types::kernel_float;
+use crate::ops::support::launch::{empty_packed, to_dtype};
 
 fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: &[usize]) -> CubeTensor<R> {
     zeros_client(

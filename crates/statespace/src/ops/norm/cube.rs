@@ -16,7 +16,8 @@ use super::{
     NormForward, NormGrads, NormKind, NormOps, norm_backward_composite, norm_forward_composite,
 };
 use crate::ops::MatmulOps;
-use crate::ops::support::launch::{empty_f32, empty_packed, kernel_float, to_dtype};
+use crate::ops::support::kernel_types::kernel_float;
+use crate::ops::support::launch::{empty_f32, empty_packed, to_dtype};
 
 fn launch_shape(rows: usize) -> (CubeCount, CubeDim) {
     (

@@ -11,6 +11,7 @@ use std::fmt;
 use burn::tensor::DType;
 
 use crate::ops::support::index_limit::{INDEX_LIMIT, elements};
+use crate::ops::support::kernel_types::kernel_float;
 
 /// Lanes of a plane: NVIDIA warps.
 pub const LANES: usize = 32;
@@ -205,9 +206,9 @@ pub fn plan(problem: &ScanProblem) -> Result<Plan, Unsupported> {
         return Err(Unsupported::Packed);
     }
     let one_kernel_type = |dtypes: &[DType]| {
-        dtypes.first().is_some_and(|&first| {
-            is_kernel_float(first) && dtypes.iter().all(|&dtype| dtype == first)
-        })
+        dtypes
+            .first()
+            .is_some_and(|&first| kernel_float(first) && dtypes.iter().all(|&dtype| dtype == first))
     };
     if !(one_kernel_type(&problem.activations) && one_kernel_type(&problem.params)) {
         return Err(Unsupported::Dtypes {
@@ -278,10 +279,6 @@ impl Plan {
         let chunks = self.len.div_ceil(CHUNK_STEPS);
         [self.batch, chunks, self.dim, self.geometry.n_state]
     }
-}
-
-fn is_kernel_float(dtype: DType) -> bool {
-    matches!(dtype, DType::F32 | DType::BF16 | DType::F16)
 }
 
 /// The most channels per cube and the largest state block whose shared

@@ -2,10 +2,9 @@
 //! `cuda` feature) take. Kept outside the feature so that the decision is
 //! tested on every build.
 
-use burn::tensor::DType;
-
 use super::SsdProblem;
 use crate::ops::support::index_limit::{INDEX_LIMIT, elements};
+use crate::ops::support::kernel_types::kernel_float;
 
 /// Steps per chunk of the fused kernels.
 pub const STEPS: usize = 64;
@@ -26,7 +25,7 @@ pub(crate) fn kernels_take(problem: &SsdProblem) -> bool {
         return false;
     };
     let one_dtype = problem.dtypes.iter().all(|&d| d == dtype);
-    let kernel_dtype = matches!(dtype, DType::F32 | DType::BF16 | DType::F16);
+    let kernel_dtype = kernel_float(dtype);
     if problem.packed || !one_dtype || !kernel_dtype || problem.dims.contains(&0) {
         return false;
     }
@@ -47,6 +46,7 @@ pub(crate) fn kernels_take(problem: &SsdProblem) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::DType;
 
     fn problem(dims: [usize; 6], dtypes: &[DType], packed: bool) -> SsdProblem {
         SsdProblem {

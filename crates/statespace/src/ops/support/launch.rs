@@ -45,13 +45,6 @@ pub(crate) fn to_dtype<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolE
     }
 }
 
-/// Whether `dtype` is a float storage type that kernels generic over their
-/// storage take (f32, bf16, f16: read and written as they are, with f32
-/// arithmetic).
-pub(crate) fn kernel_float(dtype: DType) -> bool {
-    matches!(dtype, DType::F32 | DType::BF16 | DType::F16)
-}
-
 /// Units per cube of the one-unit-per-element CubeCL kernels.
 pub(crate) const LINEAR_UNITS: usize = 256;
 

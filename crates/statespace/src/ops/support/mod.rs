@@ -6,7 +6,8 @@
 //! scheduling, and [`wide`] for their loops on AVX2),
 //! the conversions between tensors and backend primitives
 //! ([`primitive`]), the 32-bit index limit of the kernels' launch plans
-//! ([`index_limit`]), the chunking of the scans along L ([`chunk_plan`]),
+//! ([`index_limit`]) and the storage types the kernels take
+//! ([`kernel_types`]), the chunking of the scans along L ([`chunk_plan`]),
 //! and on CUDA builds the CubeCL launch helpers (`launch`) and the host
 //! round trip of ops without a device kernel (`host`).
 
@@ -26,6 +27,8 @@ pub(crate) mod lane_sum;
 // build.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) mod index_limit;
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) mod kernel_types;
 #[cfg(feature = "cuda")]
 pub(crate) mod launch;
 pub(crate) mod precision;
