@@ -71,8 +71,8 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
     Ok(())
 }
 
-/// RMSNorm and LayerNorm of 16-bit tensors (mixed precision; the GPU
-/// widens them for its f32 kernels) against the CPU in f32 on the same
+/// RMSNorm and LayerNorm of 16-bit tensors (mixed precision; the GPU's
+/// kernels read and write them as they are, with f32 arithmetic) against the CPU in f32 on the same
 /// rounded values, at Mamba-130m's width.
 pub(super) fn half_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     for dtype in [DType::BF16, DType::F16] {
