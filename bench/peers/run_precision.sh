@@ -11,6 +11,9 @@
 # machine: send `PEERS=build bash bench/peers/run_precision.sh` first (it
 # builds and exits), then PEERS=1 within the warm window, which finds the
 # build in torch's extension cache.
+#
+# ROUNDS (default 2) sets the rounds of the mamba-130m shape; MAMBA2=0 skips
+# the mamba2-130m round (for a command that must also leave time to profile).
 set -u
 source "$(dirname "$0")/peak.sh"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,10 +32,12 @@ run() {
   peak timeout 120 .carry/ssm bench train-lm --device cuda --model "$1" --batch 8 --len 1024 \
     --steps 5 --precision "$2" 2>&1 | grep '^{'
 }
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
   for precision in f32 bf16 f16; do run mamba-130m $precision; done
 done
-for precision in f32 bf16 f16; do run mamba2-130m $precision; done
+if [ "${MAMBA2:-1}" = 1 ]; then
+  for precision in f32 bf16 f16; do run mamba2-130m $precision; done
+fi
 
 if [ "${PEERS:-0}" = 1 ]; then
   TRAIN_PRECISIONS="f32 bf16 f16" DECODE=0 timeout 150 python3 "$here/e2e_mamba.py" > /tmp/peers.log 2>&1

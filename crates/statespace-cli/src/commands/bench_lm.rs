@@ -158,9 +158,10 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
         let transport = outcome.transport;
         Ok::<_, anyhow::Error>((outcome.into_lead()?, transport))
     })?;
-    let median = median(times);
+    let queued = median(times.iter().map(|t| t.queued).collect());
+    let median = median(times.iter().map(|t| t.step).collect());
     println!(
-        "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"devices\": {ranks}, \"split\": \"{}\", \"transport\": \"{}\", \"precision\": \"{}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
+        "{{\"what\": \"train_lm\", \"model\": \"{}\", \"device\": \"{:?}\", \"devices\": {ranks}, \"split\": \"{}\", \"transport\": \"{}\", \"precision\": \"{}\", \"batch\": {batch}, \"len\": {len}, \"ms_per_step\": {:.1}, \"host_ms_per_step\": {:.1}, \"tokens_per_s\": {:.0}}}",
         args.model,
         args.device,
         match args.split {
@@ -170,16 +171,27 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
         transport.name(),
         Precision::from(args.precision).name(),
         median * 1e3,
+        queued * 1e3,
         (batch * len) as f64 / median
     );
     Ok(())
 }
 
-/// One rank's step times (seconds, after 2 warm-up steps): every rank
-/// draws the same global batch of random tokens and computes the gradient
-/// of its part (rows, or positions of every row), the gradients are summed
-/// over `group`, and every rank takes the same AdamW step. A step is timed
-/// from a barrier to the end of its kernels.
+/// One timed training step, in seconds from the barrier before it.
+struct StepTime {
+    /// To the end of its kernels.
+    step: f64,
+    /// To the point where the host has queued all of its work (before
+    /// waiting for the device): a step whose `queued` is near `step` is
+    /// bound by the host's launches, not by the GPU.
+    queued: f64,
+}
+
+/// One rank's step times (after 2 warm-up steps): every rank draws the
+/// same global batch of random tokens and computes the gradient of its
+/// part (rows, or positions of every row), the gradients are summed over
+/// `group`, and every rank takes the same AdamW step. A step is timed from
+/// a barrier to the end of its kernels.
 fn rank_steps<A>(
     config: &statespace::models::LmConfig,
     args: &TrainLmArgs,
@@ -187,7 +199,7 @@ fn rank_steps<A>(
     len: usize,
     device: &A::Device,
     group: &dyn Collective,
-) -> statespace::Result<Vec<f64>>
+) -> statespace::Result<Vec<StepTime>>
 where
     A: AutodiffBackend + SsmBackend,
     A::InnerBackend: SsmBackend,
@@ -245,6 +257,7 @@ where
         let grads = GradientsParams::from_grads(grads, &model);
         let grads = all_reduce_grads::<A, _>(&model, grads, targets, group)?;
         model = step::<A, _>(&mut adam, model, &grads, 1.0).0;
+        let queued = start.elapsed().as_secs_f64();
         // Wait for the step's kernels (GPU launches are asynchronous); a
         // failed kernel or collective is an error, not a time.
         A::sync(device).map_err(|e| statespace::Error::Numerical {
@@ -252,7 +265,10 @@ where
             message: format!("the device failed: {e:?}"),
         })?;
         if s >= 2 {
-            times.push(start.elapsed().as_secs_f64());
+            times.push(StepTime {
+                step: start.elapsed().as_secs_f64(),
+                queued,
+            });
         }
     }
     Ok(times)

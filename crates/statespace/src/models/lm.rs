@@ -170,7 +170,11 @@ pub struct LmState<B: Backend> {
 
 impl<B: Backend> LanguageModel<B> {
     /// The model running its blocks and head in `precision` ([`Precision`]);
-    /// the parameters are unchanged.
+    /// the parameters are unchanged. Under mixed precision the logits it
+    /// returns are 16-bit, as the head computes them: the loss
+    /// ([`mean_cross_entropy`]) reads them as f32 and returns their
+    /// gradient in their type, without an f32 copy of the (B, L, vocab)
+    /// logits.
     pub fn with_precision(mut self, precision: Precision) -> Self {
         self.precision = precision;
         self
@@ -234,11 +238,11 @@ impl<B: SsmBackend> LanguageModel<B> {
         Ok(())
     }
 
-    /// The head's logits of the last block's output h, in h's type (the
-    /// product in the mixers' type under mixed precision).
+    /// The head's logits of the last block's output h: in h's type, or
+    /// under mixed precision in the mixers' 16-bit type, the head's product
+    /// as autocast returns it ([`LanguageModel::with_precision`]).
     fn logits(&self, h: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         let h = self.norm_f.forward(h)?;
-        let dtype = h.dtype();
         let logits = match (&self.lm_head, self.precision.compute_dtype()) {
             (Some(head), None) => head.forward(h)?,
             (Some(head), Some(compute)) => {
@@ -250,7 +254,7 @@ impl<B: SsmBackend> LanguageModel<B> {
                 None,
             )?,
         };
-        Ok(with_dtype(logits, dtype))
+        Ok(logits)
     }
 
     /// Logits (B, L, vocab) of tokens (B, L), in parallel. The ids are

@@ -104,6 +104,7 @@ where
     // Drawn last, so that the families above keep their draws.
     causal_conv1d::half_checks::<B>(&mut cx)?;
     norm::half_checks::<B>(&mut cx)?;
+    cross_entropy::half_checks::<B>(&mut cx)?;
     Ok(checks)
 }
 

@@ -1,6 +1,7 @@
 //! Cross-entropy on CubeCL devices: one cube per row forward, one unit per
-//! logit backward ([`super::kernels`]), for f32 logits; other storage types
-//! take the tensor-op composites.
+//! logit backward ([`super::kernels`]), for logits stored as f32, bf16 or
+//! f16 (read as they are, f32 arithmetic; the gradient in the logits' type);
+//! other storage types take the tensor-op composites.
 
 use burn::tensor::DType;
 use burn::tensor::ops::{FloatTensor, IntTensor};
@@ -10,7 +11,8 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::kernels::{UNITS, cross_entropy_backward, cross_entropy_forward};
 use super::{CrossEntropyOps, cross_entropy_backward_composite, cross_entropy_forward_composite};
-use crate::ops::support::launch::{empty_f32, linear_cubes};
+use crate::ops::support::kernel_types::kernel_float;
+use crate::ops::support::launch::{empty_f32, empty_packed, linear_cubes};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntropyOps
     for CubeBackend<R, F, I, BT>
@@ -20,13 +22,13 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntro
         labels: IntTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let [rows, classes] = logits.meta.shape().dims::<2>();
-        if logits.dtype != DType::F32 || rows == 0 || classes == 0 {
+        if !kernel_float(logits.dtype) || rows == 0 || classes == 0 {
             return cross_entropy_forward_composite::<Self>(logits, labels);
         }
         let (logits, labels) = (into_contiguous(logits), into_contiguous(labels));
         let loss = empty_f32(&logits, &[rows]);
         let lse = empty_f32(&logits, &[rows]);
-        let label_dtype = labels.dtype;
+        let dtypes = [logits.dtype.into(), labels.dtype.into()];
         // SAFETY: logits are packed (rows, classes) with classes ≥ 1, labels
         // packed (rows); one cube per row writes that row's loss and lse and
         // reads only inside the row.
@@ -41,7 +43,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntro
                 lse.clone().into_tensor_arg(),
                 classes as u32,
                 f32::NAN,
-                label_dtype.into(),
+                dtypes,
             );
         }
         (loss, lse)
@@ -54,16 +56,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntro
         grad_loss: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let [rows, classes] = logits.meta.shape().dims::<2>();
-        let all_f32 = [&logits, &lse, &grad_loss]
-            .iter()
-            .all(|t| t.dtype == DType::F32);
-        if !all_f32 || rows == 0 || classes == 0 {
+        let takes = kernel_float(logits.dtype)
+            && lse.dtype == DType::F32
+            && grad_loss.dtype == DType::F32;
+        if !takes || rows == 0 || classes == 0 {
             return cross_entropy_backward_composite::<Self>(logits, labels, lse, grad_loss);
         }
         let [logits, lse, grad_loss] = [logits, lse, grad_loss].map(into_contiguous);
         let labels = into_contiguous(labels);
-        let grad = empty_f32(&logits, &[rows, classes]);
-        let label_dtype = labels.dtype;
+        let grad = empty_packed(&logits, &[rows, classes], logits.dtype);
+        let dtypes = [logits.dtype.into(), labels.dtype.into()];
         // SAFETY: logits and grad are packed (rows, classes), labels, lse and
         // ∂loss packed (rows); the kernel stops at rows · classes.
         unsafe {
@@ -77,7 +79,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntro
                 grad_loss.into_tensor_arg(),
                 grad.clone().into_tensor_arg(),
                 classes as u32,
-                label_dtype.into(),
+                dtypes,
             );
         }
         grad

@@ -1,4 +1,5 @@
-//! The CubeCL kernels of softmax cross-entropy, f32.
+//! The CubeCL kernels of softmax cross-entropy: logits (and their gradient)
+//! stored as `F` (f32, bf16 or f16), arithmetic, loss and lse in f32.
 
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
@@ -16,14 +17,14 @@ const MAX_PLANES: usize = UNITS / 32;
 /// passes NaN; a NaN literal does not survive CubeCL's code generation) and
 /// never a read outside the row.
 #[cube(launch_unchecked)]
-pub fn cross_entropy_forward<I: Int>(
-    logits: &Tensor<f32>,
+pub fn cross_entropy_forward<F: Float, I: Int>(
+    logits: &Tensor<F>,
     labels: &Tensor<I>,
     loss: &mut Tensor<f32>,
     lse: &mut Tensor<f32>,
     classes: u32,
     invalid: f32,
-    #[define(I)] _dtype: StorageType,
+    #[define(F, I)] _dtypes: [StorageType; 2],
 ) {
     let mut shared_max = SharedMemory::<f32>::new(MAX_PLANES);
     let mut shared_sum = SharedMemory::<f32>::new(MAX_PLANES);
@@ -32,11 +33,11 @@ pub fn cross_entropy_forward<I: Int>(
     let base = row * classes;
     // Any element of the row serves as the starting reference; a unit that
     // sees no element keeps a zero sum.
-    let mut max = logits[base];
+    let mut max = f32::cast_from(logits[base]);
     let mut sum = 0.0f32;
     let mut c = UNIT_POS as usize;
     while c < classes {
-        let x = logits[base + c];
+        let x = f32::cast_from(logits[base + c]);
         if x > max {
             sum = sum * (max - x).exp() + 1.0;
             max = x;
@@ -66,7 +67,7 @@ pub fn cross_entropy_forward<I: Int>(
         lse[row] = log_sum;
         let label = labels[row];
         if label >= I::new(0) && label < I::cast_from(classes) {
-            loss[row] = log_sum - logits[base + usize::cast_from(label)];
+            loss[row] = log_sum - f32::cast_from(logits[base + usize::cast_from(label)]);
         } else {
             loss[row] = invalid;
         }
@@ -74,16 +75,16 @@ pub fn cross_entropy_forward<I: Int>(
 }
 
 /// ∂x[n, c] = ∂loss[n] · (exp(x[n, c] − lse[n]) − [c = y[n]]), one unit per
-/// element of x (N, `classes`, packed).
+/// element of x (N, `classes`, packed), computed in f32 and stored as `F`.
 #[cube(launch_unchecked)]
-pub fn cross_entropy_backward<I: Int>(
-    logits: &Tensor<f32>,
+pub fn cross_entropy_backward<F: Float, I: Int>(
+    logits: &Tensor<F>,
     labels: &Tensor<I>,
     lse: &Tensor<f32>,
     grad_loss: &Tensor<f32>,
-    grad_logits: &mut Tensor<f32>,
+    grad_logits: &mut Tensor<F>,
     classes: u32,
-    #[define(I)] _dtype: StorageType,
+    #[define(F, I)] _dtypes: [StorageType; 2],
 ) {
     let i = ABSOLUTE_POS;
     if i >= logits.len() {
@@ -91,9 +92,9 @@ pub fn cross_entropy_backward<I: Int>(
     }
     let classes = classes as usize;
     let row = i / classes;
-    let mut value = (logits[i] - lse[row]).exp();
+    let mut value = (f32::cast_from(logits[i]) - lse[row]).exp();
     if labels[row] == I::cast_from(i % classes) {
         value -= 1.0;
     }
-    grad_logits[i] = grad_loss[row] * value;
+    grad_logits[i] = F::cast_from(grad_loss[row] * value);
 }

@@ -1,11 +1,28 @@
 //! Softmax cross-entropy and its gradient in tensor ops: the semantics
-//! every backend is checked against, and the trait's defaults.
+//! every backend is checked against, and the trait's defaults. 16-bit
+//! logits are read as f32 (as PyTorch's autocast runs `cross_entropy` in
+//! f32): the loss and lse are f32, and the logits' gradient is rounded to
+//! the logits' type. Wider logits keep their own type throughout.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{IndexingUpdateOp, Int, Tensor};
+use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor};
 
 use crate::ops::support::primitive::{float, tensor};
+
+/// The type the loss is computed in for logits stored as `dtype`: f32 for
+/// the 16-bit types, else `dtype` itself.
+fn arithmetic(dtype: DType) -> DType {
+    match dtype {
+        DType::BF16 | DType::F16 => DType::F32,
+        other => other,
+    }
+}
+
+/// `t` stored as `dtype` (itself when it already is).
+fn with_dtype<B: Backend, const D: usize>(t: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
+    if t.dtype() == dtype { t } else { t.cast(dtype) }
+}
 
 /// [`super::CrossEntropyOps::cross_entropy_forward`] in tensor ops. Unchecked: a
 /// reference for the backends; [`super::mean_cross_entropy`] is the checked entry.
@@ -14,6 +31,7 @@ pub fn cross_entropy_forward_composite<B: Backend>(
     labels: IntTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
     let x = tensor::<B, 2>(logits);
+    let x = with_dtype(x.clone(), arithmetic(x.dtype()));
     let rows = x.dims()[0];
     let labels = Tensor::<B, 1, Int>::from_primitive(labels).reshape([rows, 1]);
     let max = x.clone().max_dim(1);
@@ -30,8 +48,10 @@ pub fn cross_entropy_backward_composite<B: Backend>(
     grad_loss: FloatTensor<B>,
 ) -> FloatTensor<B> {
     let x = tensor::<B, 2>(logits);
+    let dtype = x.dtype();
+    let x = with_dtype(x, arithmetic(dtype));
     let [rows, classes] = x.dims();
-    let device = x.device();
+    let (device, x_dtype) = (x.device(), x.dtype());
     let labels = Tensor::<B, 1, Int>::from_primitive(labels).reshape([rows, 1]);
     let probs = (x - tensor::<B, 1>(lse).reshape([rows, 1])).exp();
     let one_hot = Tensor::<B, 2>::zeros([rows, classes], &device).scatter(
@@ -40,5 +60,9 @@ pub fn cross_entropy_backward_composite<B: Backend>(
         Tensor::ones([rows, 1], &device),
         IndexingUpdateOp::Add,
     );
-    float((probs - one_hot) * tensor::<B, 1>(grad_loss).reshape([rows, 1]))
+    let grad_loss = with_dtype(tensor::<B, 1>(grad_loss), x_dtype);
+    float(with_dtype(
+        (probs - one_hot) * grad_loss.reshape([rows, 1]),
+        dtype,
+    ))
 }
