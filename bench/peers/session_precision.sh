@@ -23,7 +23,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 source "$here/peak.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-(PEERS=build bash "$here/run_precision.sh" > "$OUT/peers_build.txt" 2>&1) & build=$!
+# PEERS_BUILD=0 skips the extension's build (no second command to use it).
+build=
+if [ "${PEERS_BUILD:-1}" = 1 ]; then
+  (PEERS=build bash "$here/run_precision.sh" > "$OUT/peers_build.txt" 2>&1) & build=$!
+fi
 # The builds to compare, oldest first; the newest is checked.
 bins="ssm-prev ssm"; [ -x .carry/ssm-next ] && bins="$bins ssm-next"
 newest=${bins##* }
@@ -31,7 +35,7 @@ echo "builds: $bins"
 timeout 260 .carry/$newest selftest --device cuda --parity ops --parity mixed-precision --parity selective-scan \
   > "$OUT/selftest.txt" 2>&1
 echo "selftest of $newest rc=$?"; tail -1 "$OUT/selftest.txt"; grep -v "^ok" "$OUT/selftest.txt" | head -12
-wait $build; tail -2 "$OUT/peers_build.txt"; date -u
+[ -n "$build" ] && { wait $build; tail -2 "$OUT/peers_build.txt"; }; date -u
 for round in 1 2; do
   for bin in $bins; do
     echo "== $bin bf16 round $round"
