@@ -32,11 +32,12 @@ fi
 bins="ssm-prev ssm"; [ -x .carry/ssm-next ] && bins="$bins ssm-next"
 newest=${bins##* }
 echo "builds: $bins"
-timeout 260 .carry/$newest selftest --device cuda --parity ops --parity mixed-precision --parity selective-scan \
-  > "$OUT/selftest.txt" 2>&1
+# PARITY: the groups checked (default: those the recent changes touch).
+parity=$(for g in ${PARITY:-ops mixed-precision selective-scan}; do echo -n " --parity $g"; done)
+timeout 260 .carry/$newest selftest --device cuda $parity > "$OUT/selftest.txt" 2>&1
 echo "selftest of $newest rc=$?"; tail -1 "$OUT/selftest.txt"; grep -v "^ok" "$OUT/selftest.txt" | head -12
 [ -n "$build" ] && { wait $build; tail -2 "$OUT/peers_build.txt"; }; date -u
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
   for bin in $bins; do
     echo "== $bin bf16 round $round"
     peak timeout 90 .carry/$bin bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 \
