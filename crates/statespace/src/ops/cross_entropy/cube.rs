@@ -56,9 +56,8 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CrossEntro
         grad_loss: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let [rows, classes] = logits.meta.shape().dims::<2>();
-        let takes = kernel_float(logits.dtype)
-            && lse.dtype == DType::F32
-            && grad_loss.dtype == DType::F32;
+        let takes =
+            kernel_float(logits.dtype) && lse.dtype == DType::F32 && grad_loss.dtype == DType::F32;
         if !takes || rows == 0 || classes == 0 {
             return cross_entropy_backward_composite::<Self>(logits, labels, lse, grad_loss);
         }
