@@ -7,7 +7,6 @@
 pub mod activation;
 pub mod causal_conv;
 pub mod chimera;
-pub mod dtype;
 pub mod embedding;
 pub mod h3;
 pub mod hydra;

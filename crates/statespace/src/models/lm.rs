@@ -12,9 +12,9 @@ use std::borrow::Cow;
 
 use burn::module::Module;
 
-use crate::layers::dtype::with_dtype;
 use crate::layers::embedding::Embedding;
 use crate::layers::linear::Linear;
+use crate::ops::support::primitive::with_dtype;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};

@@ -25,8 +25,8 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::collective::Collective;
 use crate::error::Result;
-use crate::layers::dtype::with_dtype;
 use crate::models::{MixerState, StateCarry};
+use crate::ops::support::primitive::with_dtype;
 
 /// One rank's link to its neighbours in the chain of a sequence's parts,
 /// for one training step: [`StateCarry`] for the forward pass, then

@@ -22,11 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layers::causal_conv::CausalConv1d;
-use crate::layers::dtype::with_dtype;
 use crate::layers::init;
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::GatedRmsNorm;
 use crate::layers::validate;
+use crate::ops::support::primitive::with_dtype;
 use crate::ops::{CausalConv1dOps, Ssd, SsdOps, matmul, ssd};
 use crate::size::{overflow, sum_of_products};
 

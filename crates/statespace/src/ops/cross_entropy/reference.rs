@@ -8,7 +8,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor};
 
-use crate::ops::support::primitive::{float, tensor};
+use crate::ops::support::primitive::{float, tensor, with_dtype};
 
 /// The type the loss is computed in for logits stored as `dtype`: f32 for
 /// the 16-bit types, else `dtype` itself.
@@ -19,19 +19,15 @@ fn arithmetic(dtype: DType) -> DType {
     }
 }
 
-/// `t` stored as `dtype` (itself when it already is).
-fn with_dtype<B: Backend, const D: usize>(t: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
-    if t.dtype() == dtype { t } else { t.cast(dtype) }
-}
-
 /// [`super::CrossEntropyOps::cross_entropy_forward`] in tensor ops. Unchecked: a
 /// reference for the backends; [`super::mean_cross_entropy`] is the checked entry.
 pub fn cross_entropy_forward_composite<B: Backend>(
     logits: FloatTensor<B>,
     labels: IntTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
-    let x = tensor::<B, 2>(logits);
-    let x = with_dtype(x.clone(), arithmetic(x.dtype()));
+    let logits = tensor::<B, 2>(logits);
+    let dtype = arithmetic(logits.dtype());
+    let x = with_dtype(logits, dtype);
     let rows = x.dims()[0];
     let labels = Tensor::<B, 1, Int>::from_primitive(labels).reshape([rows, 1]);
     let max = x.clone().max_dim(1);
@@ -47,11 +43,11 @@ pub fn cross_entropy_backward_composite<B: Backend>(
     lse: FloatTensor<B>,
     grad_loss: FloatTensor<B>,
 ) -> FloatTensor<B> {
-    let x = tensor::<B, 2>(logits);
-    let dtype = x.dtype();
-    let x = with_dtype(x, arithmetic(dtype));
+    let logits = tensor::<B, 2>(logits);
+    let (stored, compute) = (logits.dtype(), arithmetic(logits.dtype()));
+    let x = with_dtype(logits, compute);
     let [rows, classes] = x.dims();
-    let (device, x_dtype) = (x.device(), x.dtype());
+    let device = x.device();
     let labels = Tensor::<B, 1, Int>::from_primitive(labels).reshape([rows, 1]);
     let probs = (x - tensor::<B, 1>(lse).reshape([rows, 1])).exp();
     let one_hot = Tensor::<B, 2>::zeros([rows, classes], &device).scatter(
@@ -60,9 +56,9 @@ pub fn cross_entropy_backward_composite<B: Backend>(
         Tensor::ones([rows, 1], &device),
         IndexingUpdateOp::Add,
     );
-    let grad_loss = with_dtype(tensor::<B, 1>(grad_loss), x_dtype);
+    let grad_loss = with_dtype(tensor::<B, 1>(grad_loss), compute);
     float(with_dtype(
         (probs - one_hot) * grad_loss.reshape([rows, 1]),
-        dtype,
+        stored,
     ))
 }
