@@ -3,7 +3,7 @@
 # f32|bf16|f16` interleaved in one device command, the mamba-130m shape in two
 # rounds and the mamba2-130m shape in one, each with the GPU's peak memory
 # (peak.sh). JSON lines on stdout. Expects .carry/ssm (a --features cuda
-# build; unpack_bins.sh).
+# build; unpack_bins.sh), or the build SSM_BIN names (e.g. .carry/ssm-next).
 #
 # PEERS=1 then runs mamba_ssm's mamba-130m model in f32 and under autocast in
 # bf16 and f16 (e2e_mamba.py; needs .carry/mamba-src as run_gpu_bench.sh
@@ -29,7 +29,7 @@ if [ "${PEERS:-0}" = build ]; then
 fi
 
 run() {
-  peak timeout 120 .carry/ssm bench train-lm --device cuda --model "$1" --batch 8 --len 1024 \
+  peak timeout 120 "${SSM_BIN:-.carry/ssm}" bench train-lm --device cuda --model "$1" --batch 8 --len 1024 \
     --steps 5 --precision "$2" 2>&1 | grep '^{'
 }
 for round in $(seq "${ROUNDS:-2}"); do

@@ -4,14 +4,15 @@
 # in the next command of the same warm window), meanwhile the newest build's
 # parity groups that cover the changes (ops, mixed precision, selective
 # scan), then the mamba-130m training step of the builds (ssm-prev, ssm and,
-# if carried, ssm-next) in bf16, interleaved over two rounds, each with the
+# if carried, ssm-next and ssm-next2) in bf16, interleaved over two rounds, each with the
 # GPU's peak memory and utilisation during the steps (peak.sh), once the
-# extension's build no longer shares the host. Then the scan backward's
-# registers, occupancy and stall reasons in the two newest builds (Nsight
+# extension's build no longer shares the host; the scan kernels alone in the
+# newest builds (`bench kernels --only scan`). Then the scan backward's
+# registers, occupancy and stall reasons in the NCU_BUILDS newest builds (Nsight
 # Compute sections of one launch), and where the newest build's step waits
 # (Nsight Systems, if the machine has it: the GPU's busy share of the last
 # steps in bf16 and f32, nsys_busy.py). Layout: .carry/bins/{ssm-prev,ssm,
-# ssm-next}.xz, .carry/golden, .carry/mamba-src. Writes to $OUT; about 7
+# ssm-next,ssm-next2}.xz, .carry/golden, .carry/mamba-src. Writes to $OUT; about 7
 # minutes.
 #
 # Then, within 30 s: `PEERS=1 bash bench/peers/run_precision.sh` (ours and
@@ -29,7 +30,7 @@ if [ "${PEERS_BUILD:-1}" = 1 ]; then
   (PEERS=build bash "$here/run_precision.sh" > "$OUT/peers_build.txt" 2>&1) & build=$!
 fi
 # The builds to compare, oldest first; the newest is checked.
-bins="ssm-prev ssm"; [ -x .carry/ssm-next ] && bins="$bins ssm-next"
+bins=; for b in ssm-prev ssm ssm-next ssm-next2; do [ -x .carry/$b ] && bins="$bins $b"; done; bins=${bins# }
 newest=${bins##* }
 echo "builds: $bins"
 # PARITY: the groups checked (default: those the recent changes touch).
@@ -45,9 +46,16 @@ for round in $(seq "${ROUNDS:-2}"); do
   done
 done 2>&1 | tee "$OUT/ab_precision.txt"
 date -u
+# The scan kernels alone (f32 and bf16, forward and backward, at the peer
+# benchmark's shapes) in the KERNEL_BUILDS newest builds (default 3).
+for bin in $(echo $bins | tr ' ' '\n' | tail -${KERNEL_BUILDS:-3}); do
+  echo "== $bin scan kernels"
+  timeout 60 .carry/$bin bench kernels --device cuda --only scan 2>&1 | grep '^{'
+done 2>&1 | tee "$OUT/scan_kernels.txt"
+date -u
 # The scan backward's registers, occupancy and stalls (one launch, bf16) in
-# the two newest builds.
-for bin in $(echo $bins | tr ' ' '\n' | tail -2); do
+# the NCU_BUILDS newest builds (default 2).
+for bin in $(echo $bins | tr ' ' '\n' | tail -${NCU_BUILDS:-2}); do
   timeout 60 /usr/local/cuda/bin/ncu -k regex:scan_chunked_backward -c 1 \
     --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats \
     .carry/$bin bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 --steps 1 --precision bf16 \
