@@ -4,15 +4,17 @@
 # in the next command of the same warm window), meanwhile the newest build's
 # parity groups that cover the changes (ops, mixed precision, selective
 # scan), then the mamba-130m training step of the builds (ssm-prev, ssm and,
-# if carried, ssm-next and ssm-next2) in bf16, interleaved over two rounds, each with the
+# if carried, ssm-next, ssm-next2 and ssm-next3) in bf16, interleaved over two rounds, each with the
 # GPU's peak memory and utilisation during the steps (peak.sh), once the
 # extension's build no longer shares the host; the scan kernels alone in the
-# newest builds (`bench kernels --only scan`). Then the scan backward's
+# newest builds (`bench kernels --only scan`), the newest also at other
+# occupancy hints of the backward (SWEEP_WARPS). Then the scan backward's
 # registers, occupancy and stall reasons in the NCU_BUILDS newest builds (Nsight
 # Compute sections of one launch), and where the newest build's step waits
 # (Nsight Systems, if the machine has it: the GPU's busy share of the last
-# steps in bf16 and f32, nsys_busy.py). Layout: .carry/bins/{ssm-prev,ssm,
-# ssm-next,ssm-next2}.xz, .carry/golden, .carry/mamba-src. Writes to $OUT; about 7
+# steps in bf16 and f32, nsys_busy.py), and last the CUDA source of the
+# newest build's scan kernels (CubeCL's debug log). Layout: .carry/bins/{ssm-prev,ssm,
+# ssm-next,ssm-next2,ssm-next3}.xz, .carry/golden, .carry/mamba-src. Writes to $OUT; about 7
 # minutes.
 #
 # Then, within 30 s: `PEERS=1 bash bench/peers/run_precision.sh` (ours and
@@ -30,7 +32,7 @@ if [ "${PEERS_BUILD:-1}" = 1 ]; then
   (PEERS=build bash "$here/run_precision.sh" > "$OUT/peers_build.txt" 2>&1) & build=$!
 fi
 # The builds to compare, oldest first; the newest is checked.
-bins=; for b in ssm-prev ssm ssm-next ssm-next2; do [ -x .carry/$b ] && bins="$bins $b"; done; bins=${bins# }
+bins=; for b in ssm-prev ssm ssm-next ssm-next2 ssm-next3; do [ -x .carry/$b ] && bins="$bins $b"; done; bins=${bins# }
 newest=${bins##* }
 echo "builds: $bins"
 # PARITY: the groups checked (default: those the recent changes touch).
@@ -47,11 +49,18 @@ for round in $(seq "${ROUNDS:-2}"); do
 done 2>&1 | tee "$OUT/ab_precision.txt"
 date -u
 # The scan kernels alone (f32 and bf16, forward and backward, at the peer
-# benchmark's shapes) in the KERNEL_BUILDS newest builds (default 3).
-for bin in $(echo $bins | tr ' ' '\n' | tail -${KERNEL_BUILDS:-3}); do
+# benchmark's shapes) in the KERNEL_BUILDS newest builds (default 3), or
+# the builds KERNEL_BINS names.
+for bin in ${KERNEL_BINS:-$(echo $bins | tr ' ' '\n' | tail -${KERNEL_BUILDS:-3})}; do
   echo "== $bin scan kernels"
   timeout 60 .carry/$bin bench kernels --device cuda --only scan 2>&1 | grep '^{'
 done 2>&1 | tee "$OUT/scan_kernels.txt"
+# The newest build's scan kernels at other occupancy hints of the backward
+# (SSM_SCAN_BACKWARD_WARPS_PER_SM; SWEEP_WARPS, default "24 32").
+for warps in ${SWEEP_WARPS-24 32}; do
+  echo "== $newest scan kernels, backward hint $warps warps per SM"
+  SSM_SCAN_BACKWARD_WARPS_PER_SM=$warps timeout 60 .carry/$newest bench kernels --device cuda --only scan 2>&1 | grep '^{'
+done 2>&1 | tee -a "$OUT/scan_kernels.txt"
 date -u
 # The scan backward's registers, occupancy and stalls (one launch, bf16) in
 # the NCU_BUILDS newest builds (default 2).
@@ -64,6 +73,14 @@ for bin in $(echo $bins | tr ' ' '\n' | tail -${NCU_BUILDS:-2}); do
   grep -E "Duration|Registers Per|Theoretical Occ|Achieved Occ|Block Limit (Reg|Shared)|Dynamic Shared|Issued Warp|No Eligible" \
     "$OUT/ncu_scan_backward_$bin.txt" | head -12
 done
+# The same sections of the scan forward (output and checkpoint pass), newest build.
+timeout 60 /usr/local/cuda/bin/ncu -k regex:scan_chunked_f -c 1 \
+  --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats \
+  .carry/$newest bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 --steps 1 --precision bf16 \
+  > "$OUT/ncu_scan_forward_$newest.txt" 2>&1
+echo "== ncu forward $newest rc=$?"
+grep -E "Duration|Registers Per|Theoretical Occ|Achieved Occ|Block Limit (Reg|Shared)|Issued Warp|No Eligible" \
+  "$OUT/ncu_scan_forward_$newest.txt" | head -12
 # The GPU's busy share of the newest build's step (host-bound or GPU-bound).
 nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
 for precision in bf16 f32; do
@@ -76,4 +93,10 @@ for precision in bf16 f32; do
   [ -n "$step_ms" ] && python3 "$here/nsys_busy.py" "$OUT/nsys_$precision.sqlite" "$step_ms" 3
   rm -f "$OUT/nsys_$precision.nsys-rep"; xz -T4 -6 "$OUT/nsys_$precision.sqlite" 2>/dev/null
 done 2>&1 | tee "$OUT/busy.txt"
+date -u
+# The CUDA source CubeCL generates for the newest build's scan kernels (for
+# ptxas -v off the device: registers and spills per variant); a separate
+# run, since the debug log times every kernel.
+CUBECL_DEBUG_LOG=$OUT/cubecl_scan.log timeout 60 .carry/$newest bench kernels --device cuda --only scan > /dev/null 2>&1
+xz -T4 -6 "$OUT/cubecl_scan.log" 2>/dev/null
 date -u
