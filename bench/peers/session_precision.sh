@@ -32,7 +32,7 @@ if [ "${PEERS_BUILD:-1}" = 1 ]; then
   (PEERS=build bash "$here/run_precision.sh" > "$OUT/peers_build.txt" 2>&1) & build=$!
 fi
 # The builds to compare, oldest first; the newest is checked.
-bins=; for b in ssm-prev ssm ssm-next ssm-next2 ssm-next3; do [ -x .carry/$b ] && bins="$bins $b"; done; bins=${bins# }
+bins=; for b in $BUILDS; do [ -x .carry/$b ] && bins="$bins $b"; done; bins=${bins# }
 newest=${bins##* }
 echo "builds: $bins"
 # PARITY: the groups checked (default: those the recent changes touch).
@@ -62,25 +62,24 @@ for warps in ${SWEEP_WARPS-24 32}; do
   SSM_SCAN_BACKWARD_WARPS_PER_SM=$warps timeout 60 .carry/$newest bench kernels --device cuda --only scan 2>&1 | grep '^{'
 done 2>&1 | tee -a "$OUT/scan_kernels.txt"
 date -u
-# The scan backward's registers, occupancy and stalls (one launch, bf16) in
-# the NCU_BUILDS newest builds (default 2).
-for bin in $(echo $bins | tr ' ' '\n' | tail -${NCU_BUILDS:-2}); do
-  timeout 60 /usr/local/cuda/bin/ncu -k regex:scan_chunked_backward -c 1 \
+# Registers, occupancy and stalls of one launch of the kernels matching
+# regex $2 in build $1 (a bf16 training step, Nsight Compute sections), to
+# $OUT/ncu_scan_$3_$1.txt, with the lines worth reading echoed.
+ncu_sections() {
+  timeout 60 /usr/local/cuda/bin/ncu -k "regex:$2" -c 1 \
     --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats \
-    .carry/$bin bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 --steps 1 --precision bf16 \
-    > "$OUT/ncu_scan_backward_$bin.txt" 2>&1
-  echo "== ncu $bin rc=$?"
+    .carry/$1 bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 --steps 1 --precision bf16 \
+    > "$OUT/ncu_scan_$3_$1.txt" 2>&1
+  echo "== ncu $3 $1 rc=$?"
   grep -E "Duration|Registers Per|Theoretical Occ|Achieved Occ|Block Limit (Reg|Shared)|Dynamic Shared|Issued Warp|No Eligible" \
-    "$OUT/ncu_scan_backward_$bin.txt" | head -12
+    "$OUT/ncu_scan_$3_$1.txt" | head -12
+}
+# The scan backward in the NCU_BUILDS newest builds (default 2); the
+# forward (output and checkpoint pass) in the newest.
+for bin in $(echo $bins | tr ' ' '\n' | tail -${NCU_BUILDS:-2}); do
+  ncu_sections $bin scan_chunked_backward backward
 done
-# The same sections of the scan forward (output and checkpoint pass), newest build.
-timeout 60 /usr/local/cuda/bin/ncu -k regex:scan_chunked_f -c 1 \
-  --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats \
-  .carry/$newest bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 --steps 1 --precision bf16 \
-  > "$OUT/ncu_scan_forward_$newest.txt" 2>&1
-echo "== ncu forward $newest rc=$?"
-grep -E "Duration|Registers Per|Theoretical Occ|Achieved Occ|Block Limit (Reg|Shared)|Issued Warp|No Eligible" \
-  "$OUT/ncu_scan_forward_$newest.txt" | head -12
+ncu_sections $newest scan_chunked_f forward
 # The GPU's busy share of the newest build's step (host-bound or GPU-bound).
 nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
 for precision in bf16 f32; do

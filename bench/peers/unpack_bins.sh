@@ -2,7 +2,9 @@
 # (stripped --features cuda builds; any may be missing) to .carry/{ssm,ssm-prev,ssm-next,ssm-next2,ssm-next3}
 # and points the selftest at .carry/golden and ssm at NCCL.
 export SSM_GOLDEN_DIR=$PWD/.carry/golden
-for b in ssm ssm-prev ssm-next ssm-next2 ssm-next3; do
+# The builds these scripts know, oldest first.
+BUILDS="ssm-prev ssm ssm-next ssm-next2 ssm-next3"
+for b in $BUILDS; do
   [ -f .carry/bins/$b.xz ] || continue
   python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" .carry/bins/$b.xz .carry/$b
   chmod +x .carry/$b
