@@ -6,8 +6,11 @@
 //! positions hold random tokens.
 //!
 //! Tokens: keys are drawn from 1..vocab/2, values from vocab/2..vocab, both
-//! without repetition within a sequence; the value also follows its query
-//! key in the input, as in Zoology's next-token layout.
+//! without repetition within a sequence. The target sits at the query key's
+//! own step (the model reads the key and outputs the value); the step after
+//! a query holds a random token like every other non-query step, as in
+//! Zoology's `multiquery_ar` (its `random_non_queries` fill), so the input
+//! never shows the answer after the question.
 //!
 //! The training split is one setting (`length`, `kv_pairs`) or, with
 //! `train_mix`, a mix of settings as Zoology trains (100,000 sequences of 64
@@ -247,7 +250,6 @@ impl Task for Mqar {
         for (i, gap) in gaps.into_iter().enumerate() {
             let at = context + 2 * gap;
             tokens[at] = keys[i];
-            tokens[at + 1] = values[i];
             targets.push((at, values[i]));
         }
         targets.sort_unstable();
@@ -272,6 +274,7 @@ mod tests {
         })
         .unwrap();
         let mut near = 0;
+        let mut answered = 0;
         for (split, len, pairs) in [(Split::Train, 48, 6), (Split::Test, 96, 12)] {
             for i in 0..100 {
                 let e = task.example(split, i);
@@ -291,6 +294,7 @@ mod tests {
                     assert!(at >= 2 * pairs && at + 1 < len);
                     assert_eq!(map[&tokens[at]], value);
                     near += usize::from(at < 2 * pairs + 8);
+                    answered += usize::from(tokens[at + 1] == value);
                 }
             }
         }
@@ -299,6 +303,8 @@ mod tests {
             near > 400,
             "{near} of 1800 queries within 8 steps of the context"
         );
+        // The step after a query is noise (1 in 64 by chance), not its value.
+        assert!(answered < 90, "{answered} of 1800 queries followed by their value");
     }
 
     fn mix() -> Vec<MqarSetting> {
