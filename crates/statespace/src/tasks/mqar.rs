@@ -3,7 +3,9 @@
 //! is queried once at a random later position, and at each query the model
 //! must output that key's value. The query gaps follow Zoology's power law
 //! (most queries come soon after the context, some far), and the other
-//! positions hold random tokens.
+//! positions hold random tokens (Zoology's `random_non_queries`, its
+//! default) or 0, a token no key or value uses (its paper's Figure 2
+//! recipe).
 //!
 //! Tokens: keys are drawn from 1..vocab/2, values from vocab/2..vocab, both
 //! without repetition within a sequence. The target sits at the query key's
@@ -63,6 +65,9 @@ pub struct MqarConfig {
     pub test_kv_pairs: usize,
     /// Exponent of the power law of query gaps (smaller: more short gaps).
     pub power_a: f64,
+    /// Whether the steps that are neither a pair nor a query hold random
+    /// tokens (`true`) or 0 (`false`).
+    pub random_non_queries: bool,
     /// Training examples.
     pub train_size: usize,
     /// Validation examples.
@@ -82,6 +87,7 @@ impl Default for MqarConfig {
             test_length: 256,
             test_kv_pairs: 16,
             power_a: 0.01,
+            random_non_queries: true,
             train_size: 100_000,
             val_size: 500,
             test_size: 1000,
@@ -236,9 +242,13 @@ impl Task for Mqar {
             .iter()
             .map(|v| (v + half) as i64)
             .collect();
-        let mut tokens: Vec<i64> = (0..len)
-            .map(|_| rng.random_range(0..c.vocab as i64))
-            .collect();
+        let mut tokens: Vec<i64> = if c.random_non_queries {
+            (0..len)
+                .map(|_| rng.random_range(0..c.vocab as i64))
+                .collect()
+        } else {
+            vec![0; len]
+        };
         for i in 0..pairs {
             tokens[2 * i] = keys[i];
             tokens[2 * i + 1] = values[i];
@@ -305,6 +315,28 @@ mod tests {
         );
         // The step after a query is noise (1 in 64 by chance), not its value.
         assert!(answered < 90, "{answered} of 1800 queries followed by their value");
+    }
+
+    #[test]
+    fn without_random_non_queries_only_pairs_and_queries_are_non_zero() {
+        let task = Mqar::new(MqarConfig {
+            vocab: 64,
+            length: 48,
+            kv_pairs: 6,
+            random_non_queries: false,
+            ..MqarConfig::default()
+        })
+        .unwrap();
+        for i in 0..50 {
+            let Example::Steps { tokens, targets } = task.example(Split::Train, i) else {
+                panic!()
+            };
+            let queried: Vec<usize> = targets.iter().map(|&(at, _)| at).collect();
+            for (at, &t) in tokens.iter().enumerate() {
+                let used = at < 12 || queried.contains(&at);
+                assert_eq!(t != 0, used, "step {at} of example {i}: {tokens:?}");
+            }
+        }
     }
 
     fn mix() -> Vec<MqarSetting> {
