@@ -5,6 +5,10 @@
 //!                                                h = norm(h + dropout(mixer(h))))
 //!   logits = decoder(pool(norm_f(h)))            mean over the sequence, or the last step
 //!   logits = decoder(norm_f(h)[b, t])            or read at chosen steps (sequence tasks)
+//!
+//! With `tie_embeddings` the decoder of a token model is the embedding
+//! table itself, logits = features · Eᵀ without a bias, as the language
+//! models of Zoology and mamba_ssm tie their heads.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
@@ -16,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
 use crate::layers::embedding::Embedding;
-use crate::layers::linear::Linear;
+use crate::layers::linear::{Linear, project};
 use crate::layers::norm::{LayerNorm, Norm, RmsNorm};
 use crate::ops::{SsmBackend, matmul};
 use crate::size::{overflow, sum_of_products};
@@ -80,6 +84,10 @@ pub struct ClassifierConfig {
     pub pooling: Pooling,
     /// Standard deviation of the token embedding's initial draw.
     pub embedding_std: f64,
+    /// The head is the token embedding's table (logits = features · Eᵀ, no
+    /// bias); needs token inputs and as many classes as tokens.
+    #[serde(default)]
+    pub tie_embeddings: bool,
 }
 
 /// One residual block.
@@ -111,8 +119,9 @@ pub struct Classifier<B: Backend> {
     pub layers: Vec<ClassifierBlock<B>>,
     /// Final norm (prenorm models).
     pub norm_f: Option<Norm<B>>,
-    /// d_model → classes.
-    pub decoder: Linear<B>,
+    /// d_model → classes; `None` when the head is the token embedding's
+    /// table (`tie_embeddings`).
+    pub decoder: Option<Linear<B>>,
     /// Pooling.
     #[module(skip)]
     pub pooling: Pooling,
@@ -169,6 +178,26 @@ impl ClassifierConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::config("dropout", "must be in [0, 1)"));
         }
+        if self.tie_embeddings {
+            match self.input {
+                InputKind::Tokens { vocab } if vocab == self.classes => {}
+                InputKind::Tokens { vocab } => {
+                    return Err(Error::config(
+                        "tie_embeddings",
+                        format!(
+                            "a head tied to the embedding has one output per token: {vocab} tokens, but {} classes",
+                            self.classes
+                        ),
+                    ));
+                }
+                InputKind::Values { .. } => {
+                    return Err(Error::config(
+                        "tie_embeddings",
+                        "needs token inputs: a model of real-valued steps has no embedding table",
+                    ));
+                }
+            }
+        }
         self.mixer.validate()?;
         self.param_count()?;
         Ok(())
@@ -192,12 +221,13 @@ impl ClassifierConfig {
             .param_count()?
             .checked_add(norm)
             .ok_or_else(|| overflow("d_model"))?;
+        let untied = usize::from(!self.tie_embeddings);
         sum_of_products(&[
             &[encoder],
             &[self.n_layers, per_layer],
             &[usize::from(self.prenorm), norm],
-            &[d, self.classes],
-            &[self.classes],
+            &[untied, d, self.classes],
+            &[untied, self.classes],
         ])
         .ok_or_else(|| overflow("n_layers"))
     }
@@ -238,7 +268,8 @@ impl ClassifierConfig {
                 })
                 .collect::<Result<_>>()?,
             norm_f: self.prenorm.then(|| norm(device)),
-            decoder: Linear::new(d, self.classes, true, device, rng),
+            decoder: (!self.tie_embeddings)
+                .then(|| Linear::new(d, self.classes, true, device, rng)),
             pooling: self.pooling,
             prenorm: self.prenorm,
         })
@@ -290,7 +321,20 @@ impl<B: SsmBackend> Classifier<B> {
         let (batch, len) = inputs.dims();
         check_readout(readout, batch, len)?;
         let h = self.features(inputs)?;
-        self.decoder.forward(self.read(h, readout)?)
+        self.head(self.read(h, readout)?)
+    }
+
+    /// Logits (…, classes) of features (…, d): the decoder, or the token
+    /// embedding's table when the head is tied to it.
+    pub fn head<const D: usize>(&self, x: Tensor<B, D>) -> Result<Tensor<B, D>> {
+        match (&self.decoder, &self.encoder) {
+            (Some(decoder), _) => decoder.forward(x),
+            (None, Encoder::Tokens(e)) => project(x, e.weight.val(), None),
+            (None, Encoder::Values(_)) => Err(Error::config(
+                "tie_embeddings",
+                "a model of real-valued steps has no embedding table to tie its head to",
+            )),
+        }
     }
 
     /// Logits computed recurrently, one step at a time (every mixer in its
@@ -321,7 +365,7 @@ impl<B: SsmBackend> Classifier<B> {
             Some(n) => n.forward(h)?,
             None => h,
         };
-        self.decoder.forward(self.read(h, readout)?)
+        self.head(self.read(h, readout)?)
     }
 
     fn read(&self, h: Tensor<B, 3>, readout: Readout<'_>) -> Result<Tensor<B, 2>> {

@@ -151,6 +151,6 @@ impl<B: SsmBackend> StackForecaster<B> {
         let zeros = Tensor::<B, 3>::zeros([batch, h, channels], (&u.device(), u.dtype()));
         let x = Tensor::cat(vec![u, zeros], 1);
         let features = self.model.features(Inputs::Values(x))?.narrow(1, lag, h);
-        self.model.decoder.forward(features)
+        self.model.head(features)
     }
 }

@@ -120,6 +120,12 @@ pub struct ModelConfig {
     /// 1, torch's `nn.Embedding`; mamba_ssm's language models use 0.02).
     /// Classifiers only: language models always draw at 0.02.
     pub embedding_std: Option<f64>,
+    /// Whether the head is the token embedding's table, logits = features ·
+    /// Eᵀ without a bias, as Zoology's and mamba_ssm's language models tie
+    /// it (absent: tied for language models, untied for classifiers). A
+    /// classifier can tie only on token tasks whose classes are the tokens
+    /// (MQAR, induction heads, selective copying).
+    pub tie_embeddings: Option<bool>,
 }
 
 impl Default for ModelConfig {
@@ -148,6 +154,7 @@ impl Default for ModelConfig {
             patch_len: 16,
             stride: 8,
             embedding_std: None,
+            tie_embeddings: None,
         }
     }
 }
@@ -278,7 +285,7 @@ impl ModelConfig {
             n_layer: self.n_layers,
             mixer,
             norm_eps: 1e-5,
-            tie_embeddings: true,
+            tie_embeddings: self.tie_embeddings.unwrap_or(true),
         };
         config.validate()?;
         Ok(config)
@@ -458,6 +465,7 @@ impl ModelConfig {
             dropout: self.dropout,
             pooling: self.pooling,
             embedding_std: self.embedding_std.unwrap_or(1.0),
+            tie_embeddings: self.tie_embeddings.unwrap_or(false),
         })
     }
 }

@@ -141,13 +141,14 @@ fn counts_from_configs_equal_built_models() {
             let model = lm.init::<Flex>(&device, &mut rng).unwrap();
             assert_eq!(lm.param_count().unwrap(), model.num_params(), "{lm:?}");
         }
-        for (input, norm, prenorm) in [
-            (InputKind::Tokens { vocab: 11 }, NormKind::Layer, true),
-            (InputKind::Values { channels: 3 }, NormKind::Rms, false),
+        for (input, classes, norm, prenorm, tie_embeddings) in [
+            (InputKind::Tokens { vocab: 11 }, 5, NormKind::Layer, true, false),
+            (InputKind::Values { channels: 3 }, 5, NormKind::Rms, false, false),
+            (InputKind::Tokens { vocab: 11 }, 11, NormKind::Rms, true, true),
         ] {
             let classifier = ClassifierConfig {
                 input,
-                classes: 5,
+                classes,
                 n_layers: 2,
                 mixer: mixer.clone(),
                 norm,
@@ -155,6 +156,7 @@ fn counts_from_configs_equal_built_models() {
                 dropout: 0.0,
                 pooling: Pooling::Mean,
                 embedding_std: 1.0,
+                tie_embeddings,
             };
             let model = classifier.init::<Flex>(&device, &mut rng).unwrap();
             assert_eq!(

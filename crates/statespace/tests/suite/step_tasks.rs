@@ -6,6 +6,7 @@ use burn::backend::{Autodiff, Flex};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
+use statespace::models::classifier::{Encoder, Readout};
 use statespace::tasks::{Example, Split};
 use statespace::train::data::collate;
 use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
@@ -177,4 +178,62 @@ fn convolutional_mixers_name_their_bad_settings() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("blocks"), "{err}");
+}
+
+/// `model.tie_embeddings` makes the head the token embedding's table: the
+/// logits at the target steps are the features there times Eᵀ, without a
+/// bias. A task whose classes are not its tokens refuses it.
+#[test]
+fn a_tied_head_multiplies_the_features_by_the_embedding_table() {
+    let device = Default::default();
+    let mut config = config(TASKS[2].0, "mamba");
+    config.model.tie_embeddings = Some(true);
+    let task = config.task.build().unwrap();
+    let model = config
+        .model
+        .classifier(task.as_ref())
+        .unwrap()
+        .init::<Flex>(&device, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
+        .unwrap();
+    assert!(model.decoder.is_none());
+    let examples: Vec<Example> = (0..2).map(|i| task.example(Split::Train, i)).collect();
+    let batch = collate::<Flex>(task.as_ref(), &examples, &device);
+    let Readout::Steps(steps) = batch.readout() else {
+        panic!("MQAR is read at steps")
+    };
+    let logits = HostTensor::from_tensor(
+        &model
+            .forward(batch.inputs.clone(), batch.readout())
+            .unwrap(),
+    );
+    let features = model.features(batch.inputs.clone()).unwrap();
+    let [_, len, d] = features.dims();
+    let features = HostTensor::from_tensor(&features);
+    let Encoder::Tokens(embedding) = &model.encoder else {
+        panic!("a token model")
+    };
+    let table = HostTensor::from_tensor(&embedding.weight.val());
+    let vocab = table.shape[0];
+    assert_eq!(logits.shape, vec![steps.len(), vocab]);
+    let mut expected = Vec::with_capacity(steps.len() * vocab);
+    for &(b, t) in steps {
+        let row = &features.data[(b * len + t) * d..][..d];
+        for v in 0..vocab {
+            let column = &table.data[v * d..][..d];
+            expected.push(row.iter().zip(column).map(|(x, e)| x * e).sum::<f64>());
+        }
+    }
+    let err = rel_err(&logits.data, &expected);
+    assert!(err < 1e-5, "tied head vs features · Eᵀ: {err:.2e}");
+
+    let mut listops = TrainConfig::from_toml("[task]\nkind = \"listops\"", &[]).unwrap();
+    listops.model.tie_embeddings = Some(true);
+    let task = listops.task.build().unwrap();
+    let err = listops
+        .model
+        .classifier(task.as_ref())
+        .and_then(|c| c.validate())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tie_embeddings") && err.contains("classes"), "{err}");
 }
