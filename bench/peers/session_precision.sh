@@ -7,8 +7,7 @@
 # if carried, ssm-next, ssm-next2 and ssm-next3) in bf16, interleaved over two rounds, each with the
 # GPU's peak memory and utilisation during the steps (peak.sh), once the
 # extension's build no longer shares the host; the scan kernels alone in the
-# newest builds (`bench kernels --only scan`), the newest also at other
-# occupancy hints of the backward (SWEEP_WARPS). Then the scan backward's
+# newest builds (`bench kernels --only scan`). Then the scan backward's
 # registers, occupancy and stall reasons in the NCU_BUILDS newest builds (Nsight
 # Compute sections of one launch), and where the newest build's step waits
 # (Nsight Systems, if the machine has it: the GPU's busy share of the last
@@ -55,12 +54,6 @@ for bin in ${KERNEL_BINS:-$(echo $bins | tr ' ' '\n' | tail -${KERNEL_BUILDS:-3}
   echo "== $bin scan kernels"
   timeout 60 .carry/$bin bench kernels --device cuda --only scan 2>&1 | grep '^{'
 done 2>&1 | tee "$OUT/scan_kernels.txt"
-# The newest build's scan kernels at other occupancy hints of the backward
-# (SSM_SCAN_BACKWARD_WARPS_PER_SM; SWEEP_WARPS, default "24 32").
-for warps in ${SWEEP_WARPS-24 32}; do
-  echo "== $newest scan kernels, backward hint $warps warps per SM"
-  SSM_SCAN_BACKWARD_WARPS_PER_SM=$warps timeout 60 .carry/$newest bench kernels --device cuda --only scan 2>&1 | grep '^{'
-done 2>&1 | tee -a "$OUT/scan_kernels.txt"
 date -u
 # Registers, occupancy and stalls of one launch of the kernels matching
 # regex $2 in build $1 (a bf16 training step, Nsight Compute sections), to
