@@ -314,7 +314,10 @@ mod tests {
             "{near} of 1800 queries within 8 steps of the context"
         );
         // The step after a query is noise (1 in 64 by chance), not its value.
-        assert!(answered < 90, "{answered} of 1800 queries followed by their value");
+        assert!(
+            answered < 90,
+            "{answered} of 1800 queries followed by their value"
+        );
     }
 
     #[test]

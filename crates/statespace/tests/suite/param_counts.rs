@@ -142,9 +142,27 @@ fn counts_from_configs_equal_built_models() {
             assert_eq!(lm.param_count().unwrap(), model.num_params(), "{lm:?}");
         }
         for (input, classes, norm, prenorm, tie_embeddings) in [
-            (InputKind::Tokens { vocab: 11 }, 5, NormKind::Layer, true, false),
-            (InputKind::Values { channels: 3 }, 5, NormKind::Rms, false, false),
-            (InputKind::Tokens { vocab: 11 }, 11, NormKind::Rms, true, true),
+            (
+                InputKind::Tokens { vocab: 11 },
+                5,
+                NormKind::Layer,
+                true,
+                false,
+            ),
+            (
+                InputKind::Values { channels: 3 },
+                5,
+                NormKind::Rms,
+                false,
+                false,
+            ),
+            (
+                InputKind::Tokens { vocab: 11 },
+                11,
+                NormKind::Rms,
+                true,
+                true,
+            ),
         ] {
             let classifier = ClassifierConfig {
                 input,

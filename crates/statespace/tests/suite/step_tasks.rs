@@ -235,5 +235,8 @@ fn a_tied_head_multiplies_the_features_by_the_embedding_table() {
         .and_then(|c| c.validate())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("tie_embeddings") && err.contains("classes"), "{err}");
+    assert!(
+        err.contains("tie_embeddings") && err.contains("classes"),
+        "{err}"
+    );
 }
