@@ -6,8 +6,8 @@ use burn::backend::{Autodiff, Flex};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
-use statespace::models::classifier::{Encoder, Readout};
-use statespace::tasks::{Example, Split};
+use statespace::models::classifier::{Classifier, Encoder, Readout};
+use statespace::tasks::{Example, Split, Task};
 use statespace::train::data::collate;
 use statespace::train::{MetricRow, Observer, RunDir, TrainConfig, train};
 
@@ -39,6 +39,30 @@ eval_every = 2
     TrainConfig::from_toml(&text, &[]).unwrap()
 }
 
+/// The classifier `config` builds for `task`, initialised from seed 0.
+fn model(config: &TrainConfig, task: &dyn Task) -> Classifier<Flex> {
+    config
+        .model
+        .classifier(task)
+        .unwrap()
+        .init::<Flex>(
+            &Default::default(),
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+        )
+        .unwrap()
+}
+
+/// The error that refuses `config`'s model for its task, as a string.
+fn refusal(config: &TrainConfig) -> String {
+    let task = config.task.build().unwrap();
+    config
+        .model
+        .classifier(task.as_ref())
+        .and_then(|c| c.validate())
+        .unwrap_err()
+        .to_string()
+}
+
 const TASKS: [(&str, &str); 3] = [
     (
         "kind = \"selective_copying\"\nlength = 24\ntokens = 4\nvocab = 8",
@@ -61,12 +85,7 @@ fn step_outputs_agree_between_the_parallel_and_recurrent_views() {
         let config = config(task_text, mixer);
         let task = config.task.build().unwrap();
         assert!(task.step_targets());
-        let model = config
-            .model
-            .classifier(task.as_ref())
-            .unwrap()
-            .init::<Flex>(&device, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
-            .unwrap();
+        let model = model(&config, task.as_ref());
         // Test examples may be longer than training ones (length generalisation).
         let examples: Vec<Example> = (0..3).map(|i| task.example(Split::Test, i)).collect();
         let batch = collate::<Flex>(task.as_ref(), &examples, &device);
@@ -133,12 +152,7 @@ fn step_tasks_train_and_report_per_target_accuracy() {
 fn bidirectional_models_are_refused_for_step_tasks() {
     let mut config = config(TASKS[1].0, "s4d");
     config.model.bidirectional = true;
-    let task = config.task.build().unwrap();
-    let err = config
-        .model
-        .classifier(task.as_ref())
-        .unwrap_err()
-        .to_string();
+    let err = refusal(&config);
     assert!(
         err.contains("bidirectional") && err.contains("future"),
         "{err}"
@@ -153,12 +167,7 @@ fn convolutional_mixers_name_their_bad_settings() {
     let refused = |mixer: &str, edit: &dyn Fn(&mut TrainConfig)| {
         let mut config = config(TASKS[1].0, mixer);
         edit(&mut config);
-        let task = config.task.build().unwrap();
-        config
-            .model
-            .classifier(task.as_ref())
-            .unwrap_err()
-            .to_string()
+        refusal(&config)
     };
     for mixer in ["hyena", "long_conv"] {
         let err = refused(mixer, &|_| {});
@@ -170,13 +179,7 @@ fn convolutional_mixers_name_their_bad_settings() {
     assert!(err.contains("future"), "{err}");
     let mut config = config(TASKS[1].0, "s5");
     config.model.blocks = 3;
-    let task = config.task.build().unwrap();
-    let err = config
-        .model
-        .classifier(task.as_ref())
-        .and_then(|c| c.validate())
-        .unwrap_err()
-        .to_string();
+    let err = refusal(&config);
     assert!(err.contains("blocks"), "{err}");
 }
 
@@ -189,12 +192,7 @@ fn a_tied_head_multiplies_the_features_by_the_embedding_table() {
     let mut config = config(TASKS[2].0, "mamba");
     config.model.tie_embeddings = Some(true);
     let task = config.task.build().unwrap();
-    let model = config
-        .model
-        .classifier(task.as_ref())
-        .unwrap()
-        .init::<Flex>(&device, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
-        .unwrap();
+    let model = model(&config, task.as_ref());
     assert!(model.decoder.is_none());
     let examples: Vec<Example> = (0..2).map(|i| task.example(Split::Train, i)).collect();
     let batch = collate::<Flex>(task.as_ref(), &examples, &device);
@@ -228,13 +226,7 @@ fn a_tied_head_multiplies_the_features_by_the_embedding_table() {
 
     let mut listops = TrainConfig::from_toml("[task]\nkind = \"listops\"", &[]).unwrap();
     listops.model.tie_embeddings = Some(true);
-    let task = listops.task.build().unwrap();
-    let err = listops
-        .model
-        .classifier(task.as_ref())
-        .and_then(|c| c.validate())
-        .unwrap_err()
-        .to_string();
+    let err = refusal(&listops);
     assert!(
         err.contains("tie_embeddings") && err.contains("classes"),
         "{err}"
