@@ -8,6 +8,15 @@
 //! a whole unit of work (a token step, a training step) onto a worker, so
 //! the caller waits once for all of its loops; [`OwnPool`] does the same
 //! on a pool of the caller's own.
+//!
+//! Both keep the caller's GPU stream. CubeCL gives each thread a stream of
+//! its own (and a memory pool per stream), so a training step that ran on
+//! whichever worker took it went to a different stream from step to step,
+//! its tensors crossing streams at every step. Under CPU load and a second
+//! process on the GPU, a Mamba run on MQAR collapsed from 98 % to chance
+//! within 1,000 steps that way (docs/ARCHITECTURE.md, "One stream per
+//! run"). The work now runs on the caller's stream whichever worker runs
+//! it, so one run's GPU work stays on one stream, in order.
 
 use crate::error::{Error, Result};
 
@@ -22,7 +31,22 @@ use crate::error::{Error, Result};
 /// CPU hung that way; its ranks call the backend from their own threads,
 /// and a single rank runs its steps on an [`OwnPool`].
 pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    let work = on_callers_stream(work);
     rayon::scope(|_| work())
+}
+
+/// `work`, to be run on another thread, on the calling thread's GPU stream
+/// (CubeCL's stream identifier, which is per thread unless set); without
+/// the `cuda` feature there is no GPU stream and `work` is returned as is.
+#[cfg(feature = "cuda")]
+fn on_callers_stream<R>(work: impl FnOnce() -> R + Send) -> impl FnOnce() -> R + Send {
+    let stream = cubecl::stream_id::StreamId::current();
+    move || stream.executes(work)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn on_callers_stream<R>(work: impl FnOnce() -> R + Send) -> impl FnOnce() -> R + Send {
+    work
 }
 
 /// A thread pool of one caller's own, as many workers as rayon's global
@@ -54,7 +78,7 @@ impl OwnPool {
     /// until then. Call it from a thread outside every rayon pool: a
     /// worker of another pool would take other work while it waits.
     pub fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
-        self.0.install(work)
+        self.0.install(on_callers_stream(work))
     }
 }
 
@@ -83,5 +107,24 @@ mod tests {
             (0..1000u64).into_par_iter().sum()
         });
         assert_eq!(total, 499_500);
+    }
+
+    /// Work moved onto a worker keeps the caller's GPU stream, whichever
+    /// worker runs it, and the worker gets its own stream back afterwards.
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn work_on_a_worker_keeps_the_callers_stream() {
+        use cubecl::stream_id::StreamId;
+        let caller = StreamId::current();
+        let own = OwnPool::new().unwrap();
+        for _ in 0..20 {
+            assert_eq!(own.run(StreamId::current), caller);
+            assert_eq!(on_pool(StreamId::current), caller);
+        }
+        let worker = own.0.broadcast(|_| StreamId::current());
+        assert!(
+            worker.iter().all(|&s| s != caller),
+            "a worker kept the caller's stream"
+        );
     }
 }
