@@ -6,6 +6,12 @@
 //! The code follows the math: an SSM is initialised ([`hippo`]),
 //! discretised ([`discretize`]), turned into a convolution kernel
 //! ([`kernel`]), and wrapped as a layer ([`layers`]).
+//!
+//! On the CUDA backend, keep one model's work on one thread. Alternatively,
+//! hand it to other threads with [`host_pool`], which keeps the caller's
+//! stream. CubeCL gives every thread its own CUDA stream and memory pool.
+//! A training run whose steps moved between threads fell to chance under
+//! load (docs/ARCHITECTURE.md, "One stream per run").
 
 pub mod decode;
 pub mod error;
