@@ -6,12 +6,15 @@
 # 1. train/stream_race.sh with both builds: the loaded MQAR resume that fell to
 #    chance, and the same resume alone. Logs go to $OUT/stream_race.tgz.
 # 2. The bf16 mamba-130m training step of both builds, interleaved over two
-#    rounds (does one stream change the step's speed?).
-# 3. The tied MQAR run's last 5,000 steps with the fixed build, alone on the
-#    machine (train/run_segment.sh; the folder comes back as
-#    $OUT/mqar-tied.tar.*), then `ssm eval` of its best checkpoint.
+#    rounds. `bench train-lm` runs on the calling thread, so the two should
+#    agree.
+# 3. The S4D classifier step (`bench train`) of both builds, interleaved over
+#    two rounds. Before the fix, its device wait missed the worker's stream.
+#    The difference between the builds is how far the old figures were off.
 # Carry .carry/bins/ssm.xz, .carry/bins/ssm-next.xz and .carry/runs/mqar-tied
-# (about 61 MB with the tree). About 7 minutes.
+# (about 61 MB with the tree). About 6 minutes. The MQAR run's last 5,000
+# steps follow as a second command:
+#   SEGMENT_CAP=200 bash bench/peers/train/run_segment.sh mqar-tied 3
 set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,15 +25,16 @@ LOGS=$logs BUILDS="ssm-next ssm" bash "$here/train/stream_race.sh"
 tar czf "$OUT/stream_race.tgz" -C "$logs" .
 for round in 1 2; do
   for build in ssm-next ssm; do
-    echo "== $build bf16 round $round"
+    echo "== $build bf16 LM round $round"
     peak timeout 90 ".carry/$build" bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 \
       --steps 10 --precision bf16 2>&1 | grep '^{'
   done
 done
-date -u
-ln -sf ssm .carry/ssm
-SEGMENT_CAP=200 bash "$here/train/run_segment.sh" mqar-tied 3 > "$OUT/mqar_segment.log" 2>&1
-tail -n 3 "$OUT/mqar_segment.log"
-grep ',val,' runs/mqar-tied/metrics.csv | tail -n 6
-timeout 90 .carry/ssm eval runs/mqar-tied --device cuda 2>&1 | tail -n 3
+for round in 1 2; do
+  for build in ssm-next ssm; do
+    echo "== $build S4D classifier round $round"
+    timeout 60 ".carry/$build" bench train --device cuda --mixer s4d --batch 64 --len 1024 --d-model 128 \
+      --layers 4 --steps 10 2>&1 | tail -n 1
+  done
+done
 date -u
