@@ -10,13 +10,13 @@
 //! on a pool of the caller's own.
 //!
 //! Both keep the caller's GPU stream. CubeCL gives each thread a stream of
-//! its own (and a memory pool per stream), so a training step that ran on
-//! whichever worker took it went to a different stream from step to step,
-//! its tensors crossing streams at every step. Under CPU load and a second
-//! process on the GPU, a Mamba run on MQAR collapsed from 98 % to chance
-//! within 1,000 steps that way (docs/ARCHITECTURE.md, "One stream per
-//! run"). The work now runs on the caller's stream whichever worker runs
-//! it, so one run's GPU work stays on one stream, in order.
+//! its own, with a memory pool per stream. So a training step ran on the
+//! stream of whichever worker took it, and its tensors could cross streams
+//! from one step to the next. Under CPU load, with a second process on the
+//! GPU, a Mamba run on MQAR fell from 98 % to chance within 1,000 steps
+//! (docs/ARCHITECTURE.md, "One stream per run"). The work now runs on the
+//! caller's stream whichever worker runs it, so one run's GPU work stays on
+//! one stream, in order.
 
 use crate::error::{Error, Result};
 
