@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 source "$here/peak.sh"
 logs=$(mktemp -d)
-LOGS=$logs BUILDS="ssm-next ssm" bash "$here/train/stream_race.sh"
+LOGS=$logs RACE_BUILDS="ssm-next ssm" bash "$here/train/stream_race.sh"
 tar czf "$OUT/stream_race.tgz" -C "$logs" .
 for round in 1 2; do
   for build in ssm-next ssm; do

@@ -1,14 +1,14 @@
 #!/bin/bash
 # The trial that made MQAR collapse to chance (docs/ARCHITECTURE.md, "One
 # stream per run"; bench/results/gpu-h100-2026-12-06-stream-race/TRIALS.md),
-# for each build in BUILDS (default "ssm-next ssm": the build before the fix,
+# for each build in RACE_BUILDS (default "ssm-next ssm": the build before the fix,
 # then the one after). In each trial, 16 busy CPU loops run, a fresh untied
 # MQAR run shares the GPU, and a copy of .carry/runs/mqar-tied (the tied run
 # at its step-20,000 checkpoint) resumes to its next checkpoint. Then the
 # same resume runs alone. Prints each trial's step-21,000 validation row
 # (loss, accuracy: 0.0713 and 0.9834 alone; about 8.4 and 0.0003 when it
 # collapses). TRIALS (default 1) repeats the loaded trial. Expects
-# .carry/bins/{BUILDS}.xz (unpack_bins.sh) and .carry/runs/mqar-tied; writes
+# .carry/bins/{RACE_BUILDS}.xz (unpack_bins.sh) and .carry/runs/mqar-tied; writes
 # the resumes' logs to $LOGS (default $OUT); about 80 s per trial.
 set -u
 LOGS=${LOGS:-${OUT:-.}}
@@ -24,7 +24,7 @@ resume() {
   timeout 200 ".carry/$1" train --resume "runs/$2" --device cuda --stop-after 0 > "$LOGS/$2.log" 2>&1
   echo "$2 rc=$? $(grep ',val,' "runs/$2/metrics.csv" | tail -n 1)"
 }
-for build in ${BUILDS:-ssm-next ssm}; do
+for build in ${RACE_BUILDS:-ssm-next ssm}; do
   for t in $(seq "${TRIALS:-1}"); do
     hogs=()
     for _ in $(seq 16); do timeout 150 python3 -c "while True: pass" & hogs+=($!); done
