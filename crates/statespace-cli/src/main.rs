@@ -2,6 +2,7 @@
 
 mod commands;
 mod device;
+mod host_profile;
 mod panics;
 mod plot;
 

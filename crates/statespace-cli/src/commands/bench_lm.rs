@@ -2,6 +2,7 @@
 //! throughput and batched greedy decoding of random-weight models of the
 //! published 130m shapes.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -25,6 +26,7 @@ use statespace::train::sequence_parallel::Chain;
 use super::bench::{median, shapes};
 use super::train::Split;
 use crate::device::{DeviceKind, RankDevices, with_backend};
+use crate::host_profile::HostProfile;
 
 /// Arguments of `ssm bench train-lm`.
 #[derive(clap::Args)]
@@ -60,6 +62,11 @@ pub struct TrainLmArgs {
     /// (`optim.precision`; f16 with dynamic loss scaling).
     #[arg(long, value_enum, default_value = "f32")]
     precision: PrecisionArg,
+    /// Writes a flamegraph (SVG) of the host's CPU time over the timed
+    /// steps, every thread sampled: where a step bound by its launches
+    /// spends its time. Builds with the `host-profile` feature only.
+    #[arg(long, value_name = "FILE")]
+    host_profile: Option<PathBuf>,
 }
 
 /// `--precision` of `ssm bench train-lm`.
@@ -136,6 +143,9 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
     let config = one_shape(&args.model, args.layers)?;
     let (batch, len) = (args.batch.max(1), args.len.max(2));
     let ranks = args.devices;
+    if let Some(path) = &args.host_profile {
+        HostProfile::check(path)?;
+    }
     match args.split {
         _ if ranks == 0 => anyhow::bail!("--devices takes at least 1"),
         Split::Batch if !batch.is_multiple_of(ranks) => {
@@ -218,7 +228,11 @@ where
         count: group.size(),
     };
     let mut times = Vec::with_capacity(args.steps.max(1));
+    let mut profile = None;
     for s in 0..args.steps.max(1) + 2 {
+        if let (2, 0, Some(path)) = (s, group.rank(), &args.host_profile) {
+            profile = Some(HostProfile::start(path).map_err(profile_error)?);
+        }
         let ids: Vec<i64> = (0..batch * (len + 1))
             .map(|_| rng.random_range(0..config.vocab_size as i64))
             .collect();
@@ -271,7 +285,18 @@ where
             });
         }
     }
+    if let Some(profile) = profile {
+        profile.finish().map_err(profile_error)?;
+    }
     Ok(times)
+}
+
+/// A host profiler's failure as the library's error type.
+fn profile_error(e: anyhow::Error) -> statespace::Error {
+    statespace::Error::Numerical {
+        what: "host profile".into(),
+        message: format!("{e:#}"),
+    }
 }
 
 /// Greedy decoding of `batch` sequences at once from a one-token prompt;
