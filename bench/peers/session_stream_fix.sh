@@ -1,40 +1,42 @@
 #!/bin/bash
 # One device command that checks the one-stream-per-run fix
-# (docs/ARCHITECTURE.md, "One stream per run"). There are two builds:
-# .carry/bins/ssm-next.xz is from before the fix, .carry/bins/ssm.xz from
-# after it. The command runs three parts:
-# 1. train/stream_race.sh with both builds: the loaded MQAR resume that fell to
-#    chance, and the same resume alone. Logs go to $OUT/stream_race.tgz.
-# 2. The bf16 mamba-130m training step of both builds, interleaved over two
-#    rounds. `bench train-lm` runs on the calling thread, so the two should
-#    agree.
-# 3. The S4D classifier step (`bench train`) of both builds, interleaved over
-#    two rounds. Before the fix, its device wait missed the worker's stream.
-#    The difference between the builds is how far the old figures were off.
-# Carry .carry/bins/ssm.xz, .carry/bins/ssm-next.xz and .carry/runs/mqar-tied
-# (about 61 MB with the tree). About 6 minutes. The MQAR run's last 5,000
-# steps follow as a second command:
-#   SEGMENT_CAP=200 bash bench/peers/train/run_segment.sh mqar-tied 3
+# (docs/ARCHITECTURE.md, "One stream per run") and starts the tied MQAR run
+# again from scratch (its step-20,000 folder of the last session was not
+# kept). Two builds:
+# - .carry/bins/ssm.xz: main, with the fix;
+# - .carry/bins/ssm-control.xz: main with `on_callers_stream` returning the
+#   work as is, the only difference (the control).
+# Parts:
+# 1. The tied run (configs/mqar-mamba.toml) starts alone with `ssm` and stops
+#    at its first checkpoint after a minute (about step 5,000, validation
+#    about 94 %). A copy becomes .carry/runs/mqar-tied.
+# 2. train/stream_race.sh resumes that copy to its next checkpoint with
+#    each build, under 16 busy CPU loops and a second training process on
+#    the GPU, then alone. Logs in $OUT/stream_race.tgz. Expected: the control
+#    falls to chance under load, the fix matches its alone row.
+# 3. The run itself goes on alone until the command's time is nearly spent
+#    (run_segment.sh), and its folder comes back as $OUT/mqar-tied.tar.*
+#    for train/carry_in.sh and the next segment.
+# Carry .carry/bins/ssm.xz and .carry/bins/ssm-control.xz. Under 10 minutes.
 set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
-source "$here/peak.sh"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 logs=$(mktemp -d)
-LOGS=$logs RACE_BUILDS="ssm-next ssm" bash "$here/train/stream_race.sh"
+mkdir -p runs .carry/runs
+rm -rf runs/mqar-tied .carry/runs/mqar-tied
+timeout 240 .carry/ssm train --config configs/mqar-mamba.toml --name mqar-tied --device cuda \
+  --stop-after 1 > "$logs/start.log" 2>&1
+echo "start rc=$? $(grep ',val,' runs/mqar-tied/metrics.csv | tail -n 1)"
+cp -r runs/mqar-tied .carry/runs/mqar-tied
+LOGS=$logs RACE_BUILDS="ssm-control ssm" bash "$here/train/stream_race.sh"
 tar czf "$OUT/stream_race.tgz" -C "$logs" .
-for round in 1 2; do
-  for build in ssm-next ssm; do
-    echo "== $build bf16 LM round $round"
-    peak timeout 90 ".carry/$build" bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 \
-      --steps 10 --precision bf16 2>&1 | grep '^{'
-  done
-done
-for round in 1 2; do
-  for build in ssm-next ssm; do
-    echo "== $build S4D classifier round $round"
-    timeout 60 ".carry/$build" bench train --device cuda --mixer s4d --batch 64 --len 1024 --d-model 128 \
-      --layers 4 --steps 10 2>&1 | tail -n 1
-  done
-done
+# What is left of the command's 600 s, less a minute for the tar and the
+# transfer, goes to the run.
+left=$((540 - SECONDS))
+echo "segment cap ${left} s"
+if [ "$left" -gt 60 ]; then
+  SEGMENT_CAP=$left bash "$here/train/run_segment.sh" mqar-tied "$(((left - 45) / 60))"
+fi
 date -u

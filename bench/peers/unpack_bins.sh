@@ -1,10 +1,11 @@
-# Sourced by the A/B scripts here: decompresses .carry/bins/{ssm,ssm-prev,ssm-next,ssm-next2,ssm-next3,ssm-prof}.xz
+# Sourced by the A/B scripts here: decompresses .carry/bins/{ssm,ssm-control,ssm-prev,ssm-next,ssm-next2,ssm-next3,ssm-prof}.xz
 # (stripped --features cuda builds; ssm-prof also has host-profile and keeps its symbol
-# table; any may be missing) to .carry/{ssm,ssm-prev,ssm-next,ssm-next2,ssm-next3,ssm-prof}
+# table; any may be missing) to .carry/{ssm,ssm-control,ssm-prev,ssm-next,ssm-next2,ssm-next3,ssm-prof}
 # and points the selftest at .carry/golden and ssm at NCCL.
 export SSM_GOLDEN_DIR=$PWD/.carry/golden
-# The builds these scripts know, oldest first.
-BUILDS="ssm-prev ssm ssm-next ssm-next2 ssm-next3 ssm-prof"
+# The builds these scripts know: a control (main less one change), then
+# the others oldest first.
+BUILDS="ssm-control ssm-prev ssm ssm-next ssm-next2 ssm-next3 ssm-prof"
 for b in $BUILDS; do
   [ -f .carry/bins/$b.xz ] || continue
   python3 -c "import lzma,sys; open(sys.argv[2],'wb').write(lzma.open(sys.argv[1]).read())" .carry/bins/$b.xz .carry/$b

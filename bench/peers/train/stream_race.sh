@@ -4,12 +4,13 @@
 # for each build in RACE_BUILDS (default "ssm-next ssm": the build before the fix,
 # then the one after). In each trial, 16 busy CPU loops run, a fresh untied
 # MQAR run shares the GPU, and a copy of .carry/runs/mqar-tied (the tied run
-# at its step-20,000 checkpoint) resumes to its next checkpoint. Then the
-# same resume runs alone. Prints each trial's step-21,000 validation row
-# (loss, accuracy: 0.0713 and 0.9834 alone; about 8.4 and 0.0003 when it
-# collapses). TRIALS (default 1) repeats the loaded trial. Expects
-# .carry/bins/{RACE_BUILDS}.xz (unpack_bins.sh) and .carry/runs/mqar-tied; writes
-# the resumes' logs to $LOGS (default $OUT); about 80 s per trial.
+# at a checkpoint: step 20,000 in the trials of 12-06, about step 5,000 in
+# session_stream_fix.sh) resumes to its next checkpoint. Then the same resume
+# runs alone. Prints each trial's validation row at that checkpoint (from
+# step 20,000: loss 0.0713 and accuracy 0.9834 alone, about 8.4 and 0.0003
+# when it collapses). TRIALS (default 1) repeats the loaded trial. Expects
+# .carry/bins/{RACE_BUILDS}.xz (unpack_bins.sh) and .carry/runs/mqar-tied;
+# writes the resumes' logs to $LOGS (default $OUT); about 80 s per trial.
 set -u
 LOGS=${LOGS:-${OUT:-.}}
 mkdir -p "$LOGS"
