@@ -9,8 +9,10 @@
 #
 # A new run: `ssm train --name NAME --device cuda ARGS` (e.g. --config
 # configs/fashion-mnist-s4d.toml). When .carry/runs/NAME/config.toml exists
-# (carried in from the last segment), it resumes that run instead: the
-# resumed run equals an uninterrupted one (tests/suite/train_resume.rs).
+# (carried in from the last segment), it resumes that run instead. On the
+# CPU a resumed run equals an uninterrupted one (tests/suite/train_resume.rs);
+# on the GPU, whose backward sums in float atomics, it is as close as
+# another run of the seed.
 #
 # The folder comes back as a tar in parts of at most 15 MiB
 # ($OUT/NAME.tar.00, .01, ...: one file comes back at 16 MiB at most), beside
