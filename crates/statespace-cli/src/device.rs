@@ -51,7 +51,8 @@ pub(crate) use with_backend;
 /// Checks that CUDA work can start here: the NVIDIA driver loads, a GPU
 /// is visible, and NVRTC (which compiles our kernels at run time) is
 /// present and not newer than the driver. Each failure says which and
-/// what to do.
+/// what to do. Then sets the occupancy hints of `SSM_MIN_WARPS_PER_SM`, if
+/// any (an error naming a malformed entry).
 #[cfg(feature = "cuda")]
 pub fn check_cuda() -> anyhow::Result<()> {
     use anyhow::bail;
@@ -108,6 +109,28 @@ pub fn check_cuda() -> anyhow::Result<()> {
             driver.0,
             driver.1
         );
+    }
+    occupancy_overrides()
+}
+
+/// Sets the kernels' occupancy hints that `SSM_MIN_WARPS_PER_SM` names
+/// (before any kernel compiles), saying on stderr which, once per process.
+#[cfg(feature = "cuda")]
+fn occupancy_overrides() -> anyhow::Result<()> {
+    let applied = statespace::ops::apply_occupancy_overrides()?;
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if !applied.is_empty() {
+        SAID.call_once(|| {
+            let list: Vec<String> = applied
+                .iter()
+                .map(|o| format!("{}={}", o.prefix, o.warps))
+                .collect();
+            eprintln!(
+                "occupancy hints from {}: {}",
+                statespace::ops::OCCUPANCY_ENV,
+                list.join(",")
+            );
+        });
     }
     Ok(())
 }

@@ -24,12 +24,14 @@ pub fn set_min_warps_per_sm(prefix: &str, warps: u32) {
 }
 
 /// The cubes per streaming multiprocessor to compile the kernel
-/// `entrypoint` of `units` threads per cube for, when hinted and above 1.
+/// `entrypoint` of `units` threads per cube for, when hinted and above 1;
+/// of several hinted prefixes that match, the longest decides.
 pub(crate) fn min_blocks_for(entrypoint: &str, units: u32) -> Option<u32> {
     let hints = MIN_WARPS.lock().unwrap_or_else(|e| e.into_inner());
     let (_, warps) = hints
         .iter()
-        .find(|(prefix, _)| entrypoint.starts_with(prefix.as_str()))?;
+        .filter(|(prefix, _)| entrypoint.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len())?;
     let blocks = warps / units.div_ceil(WARP).max(1);
     (blocks > 1).then_some(blocks)
 }

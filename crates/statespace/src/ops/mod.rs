@@ -98,6 +98,9 @@ pub use scan2d::{Scan2d, Scan2dOps, scan2d};
 pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, selective_scan};
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, SsdProblem, ssd, ssd_chunked};
+#[cfg(feature = "cuda")]
+pub use support::occupancy::apply_occupancy_overrides;
+pub use support::occupancy::{OCCUPANCY_ENV, OccupancyOverride};
 pub use vandermonde::{VandermondeOps, vandermonde};
 
 /// Everything statespace's layers need from a backend.

@@ -23,6 +23,7 @@ use super::{ScanArgs, ScanGrads, ScanTensors, SelectiveScanOps};
 use crate::ops::support::host::{from_host, to_host};
 use crate::ops::support::index_limit::reach;
 use crate::ops::support::launch::empty_packed as empty;
+use crate::ops::support::occupancy;
 
 /// Resident warps per streaming multiprocessor the backward kernel is
 /// compiled for (an occupancy hint to NVRTC).
@@ -439,7 +440,7 @@ fn backward_on_device<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolEl
     // (`ssm bench kernels --only scan`, one session).
     static OCCUPANCY_HINT: Once = Once::new();
     OCCUPANCY_HINT.call_once(|| {
-        cubecl::cuda::set_min_warps_per_sm("scan_chunked_backward", MIN_WARPS_PER_SM);
+        occupancy::hint("scan_chunked_backward", MIN_WARPS_PER_SM);
     });
     // SAFETY: `plan` checked every shape the kernel indexes with; the
     // outputs were allocated above with the shapes it assumes.

@@ -26,6 +26,7 @@ use super::plan::kernels_take;
 use super::{Ssd, SsdArgs, SsdOps, SsdProblem, SsdTensors, ssd_chunked};
 use crate::ops::support::host::{from_host, to_host};
 use crate::ops::support::launch::empty_packed as empty;
+use crate::ops::support::occupancy;
 
 /// Units per cube of the element-wise kernels.
 const UNITS_1D: u32 = 256;
@@ -241,7 +242,7 @@ fn backward_on_device<R: CubeRuntime>(
     let grid = CubeCount::Static(p.chunks as u32, p.heads as u32, p.batch as u32);
     static OCCUPANCY_HINT: Once = Once::new();
     OCCUPANCY_HINT.call_once(|| {
-        cubecl::cuda::set_min_warps_per_sm("ssd_chunk_backward", BACKWARD_WARPS_PER_SM);
+        occupancy::hint("ssd_chunk_backward", BACKWARD_WARPS_PER_SM);
     });
     // SAFETY: as above.
     unsafe {

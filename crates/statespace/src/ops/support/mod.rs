@@ -8,8 +8,10 @@
 //! ([`primitive`]), the 32-bit index limit of the kernels' launch plans
 //! ([`index_limit`]) and the storage types the kernels take
 //! ([`kernel_types`]), the chunking of the scans along L ([`chunk_plan`]),
-//! and on CUDA builds the CubeCL launch helpers (`launch`) and the host
-//! round trip of ops without a device kernel (`host`).
+//! the CUDA kernels' occupancy hints and their override from the
+//! environment ([`occupancy`]), and on CUDA builds the CubeCL launch helpers
+//! (`launch`) and the host round trip of ops without a device kernel
+//! (`host`).
 
 pub(crate) mod check;
 // The launch plan of the CUDA chunked scans; compiled and tested on every
@@ -31,6 +33,9 @@ pub(crate) mod index_limit;
 pub(crate) mod kernel_types;
 #[cfg(feature = "cuda")]
 pub(crate) mod launch;
+// The override's parser is compiled and tested on every build.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) mod occupancy;
 pub(crate) mod precision;
 pub(crate) mod primitive;
 pub(crate) mod row_update;
