@@ -72,20 +72,17 @@ pub fn parse_occupancy_overrides(text: &str) -> Result<Vec<OccupancyOverride>> {
     Ok(out)
 }
 
-/// The overrides of the environment, read and parsed once (an error as
-/// its message, without the variable's name).
+/// The overrides `SSM_MIN_WARPS_PER_SM` names (none when it is unset).
 #[cfg(feature = "cuda")]
-fn overrides() -> &'static std::result::Result<Vec<OccupancyOverride>, String> {
-    static OVERRIDES: std::sync::OnceLock<std::result::Result<Vec<OccupancyOverride>, String>> =
-        std::sync::OnceLock::new();
-    OVERRIDES.get_or_init(|| match std::env::var(OCCUPANCY_ENV) {
-        Ok(text) => parse_occupancy_overrides(&text).map_err(|e| match e {
-            Error::Config { message, .. } => message,
-            other => other.to_string(),
-        }),
+fn from_env() -> Result<Vec<OccupancyOverride>> {
+    match std::env::var(OCCUPANCY_ENV) {
+        Ok(text) => parse_occupancy_overrides(&text),
         Err(std::env::VarError::NotPresent) => Ok(Vec::new()),
-        Err(std::env::VarError::NotUnicode(_)) => Err("not UTF-8".into()),
-    })
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config {
+            key: OCCUPANCY_ENV.into(),
+            message: "not UTF-8".into(),
+        }),
+    }
 }
 
 /// Reads `SSM_MIN_WARPS_PER_SM` and sets its hints, to be called before
@@ -93,10 +90,7 @@ fn overrides() -> &'static std::result::Result<Vec<OccupancyOverride>, String> {
 /// variable is unset). A malformed value is an error naming the entry.
 #[cfg(feature = "cuda")]
 pub fn apply_occupancy_overrides() -> Result<Vec<OccupancyOverride>> {
-    let overrides = overrides().clone().map_err(|message| Error::Config {
-        key: OCCUPANCY_ENV.into(),
-        message,
-    })?;
+    let overrides = from_env()?;
     for o in &overrides {
         cubecl::cuda::set_min_warps_per_sm(&o.prefix, o.warps);
     }
@@ -108,10 +102,9 @@ pub fn apply_occupancy_overrides() -> Result<Vec<OccupancyOverride>> {
 /// [`apply_occupancy_overrides`] reports, leaves the measured hint).
 #[cfg(feature = "cuda")]
 pub(crate) fn hint(prefix: &str, warps: u32) {
-    let warps = overrides()
-        .as_ref()
+    let warps = from_env()
         .ok()
-        .and_then(|list| list.iter().find(|o| o.prefix == prefix))
+        .and_then(|list| list.into_iter().find(|o| o.prefix == prefix))
         .map_or(warps, |o| o.warps);
     cubecl::cuda::set_min_warps_per_sm(prefix, warps);
 }
