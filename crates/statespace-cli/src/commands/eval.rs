@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use statespace::golden::rel_err;
 use statespace::io::HostTensor;
@@ -116,6 +117,18 @@ pub fn run(args: Args) -> Result<()> {
             println!("recurrent check skipped (--recurrent-examples 0)");
             return Ok::<_, anyhow::Error>(());
         }
+        // One example at a time, step by step: on a GPU at long sequence
+        // lengths this is the slow part of `ssm eval`, so it shows progress.
+        eprintln!(
+            "recurrent check: {n} test examples run step by step and compared with convolution mode (--recurrent-examples 0 skips it)"
+        );
+        let bar = ProgressBar::new(n as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {pos}/{len} examples [{elapsed_precise} < {eta_precise}]",
+            )
+            .expect("valid template"),
+        );
         let (mut agree, mut worst) = (0usize, 0f64);
         for i in 0..n {
             let batch = collate::<B>(task.as_ref(), &[task.example(Split::Test, i)], &device);
@@ -139,7 +152,9 @@ pub fn run(args: Args) -> Result<()> {
             agree += usize::from(equal);
             let (conv, rec) = (conv.data, rec.data);
             worst = worst.max(rel_err(&rec, &conv));
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         println!(
             "recurrent view: {agree}/{n} predictions equal to convolution mode; largest logit difference {worst:.2e} (norm-relative)"
         );

@@ -269,6 +269,12 @@ fn train_writes_a_run_folder_and_eval_checks_the_recurrent_view() {
     let out = run_ok(ssm().arg("eval").arg(&run));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("8/8 predictions equal"), "{stdout}");
+    // The slow step-by-step check says what it does before it starts.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("recurrent check: 8 test examples run step by step"),
+        "{stderr}"
+    );
 
     // `--set` evaluates the run on other test settings (longer sequences);
     // a key that changes the model's shape fails to load, naming the tensor.
