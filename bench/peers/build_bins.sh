@@ -10,6 +10,10 @@
 #   session_stream_fix.sh and session_listops_rate.sh. About 10 more
 #   minutes. The edit is made in the tree and undone on exit, so run this
 #   with no uncommitted change to crates/statespace/src/host_pool.rs.
+# - with NEXT=PATCH, also ssm-next.xz: main with PATCH applied (a variant
+#   kept in bench/variants/ until a device command has measured it; the
+#   A/B scripts run it as .carry/ssm-next). The patch is applied in the
+#   tree and reverted on exit, so run this with a clean tree.
 set -eu
 cd "$(dirname "$0")/../.."
 mkdir -p .carry/bins
@@ -17,6 +21,17 @@ cargo build --release -p statespace-cli --features cuda,host-profile
 strip --strip-debug -o /tmp/ssm-build-bins target/release/ssm
 xz -9 -T2 -c /tmp/ssm-build-bins > .carry/bins/ssm.xz
 echo "built .carry/bins/ssm.xz ($(git rev-parse --short HEAD))"
+if [ -n "${NEXT:-}" ]; then
+  git diff --quiet || { echo "build_bins: NEXT needs a clean tree" >&2; exit 1; }
+  git apply "$NEXT"
+  trap 'git apply -R "$NEXT"' EXIT
+  cargo build --release -p statespace-cli --features cuda,host-profile
+  strip --strip-debug -o /tmp/ssm-build-bins target/release/ssm
+  xz -9 -T2 -c /tmp/ssm-build-bins > .carry/bins/ssm-next.xz
+  git apply -R "$NEXT"
+  trap - EXIT
+  echo "built .carry/bins/ssm-next.xz (main with $NEXT)"
+fi
 [ "${CONTROL:-0}" = 1 ] || exit 0
 pool=crates/statespace/src/host_pool.rs
 git diff --quiet -- "$pool" || { echo "build_bins: $pool has uncommitted changes" >&2; exit 1; }
