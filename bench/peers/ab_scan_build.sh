@@ -1,29 +1,37 @@
 #!/bin/bash
-# A/B of a selective-scan variant build against main in one device command:
-# the variant's selective-scan parity group first (a variant that fails it
-# is not timed), then `ssm bench kernels --only scan` (f32 and bf16 at
-# 8 × 1536 × 2048, bf16 at 1 × 1536 × 65536) of both builds interleaved
-# over ROUNDS (default 4), then the bf16 mamba-130m training step of both,
-# interleaved over LM_ROUNDS (default 2; 0 skips it).
-# Carry .carry/bins/ssm.xz (main) and .carry/bins/ssm-next.xz (the variant:
-# `NEXT=bench/variants/NAME.patch bash bench/peers/build_bins.sh`). About
-# 3 minutes; the parity group needs no golden files.
+# A/B of selective-scan variant builds against main in one device command.
+# Each variant carried (.carry/bins/ssm-next.xz, ssm-next2.xz, ssm-next3.xz:
+# `NEXT="bench/variants/A.patch ..." bash bench/peers/build_bins.sh`) first
+# runs the selective-scan parity group; one that fails it is not timed.
+# Then `ssm bench kernels --only scan` (f32 and bf16 at 8 × 1536 × 2048,
+# bf16 at 1 × 1536 × 65536) of main and the passing variants, interleaved
+# over ROUNDS (default 4), then their bf16 mamba-130m training steps,
+# interleaved over LM_ROUNDS (default 2; 0 skips them).
+# Carry .carry/bins/ssm.xz (main) and the variants. About 2 minutes a build;
+# the parity group needs no golden files.
 set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-for b in ssm ssm-next; do
-  [ -x .carry/$b ] || { echo "ab_scan_build: .carry/bins/$b.xz was not carried" >&2; exit 1; }
+[ -x .carry/ssm ] || { echo "ab_scan_build: .carry/bins/ssm.xz was not carried" >&2; exit 1; }
+builds=ssm
+for v in ssm-next ssm-next2 ssm-next3; do
+  [ -x .carry/$v ] || continue
+  timeout 200 .carry/$v selftest --device cuda --parity selective-scan > "$OUT/parity_$v.txt" 2>&1
+  rc=$?
+  echo "$v parity rc=$rc: $(tail -n 1 "$OUT/parity_$v.txt")"
+  if [ $rc = 0 ]; then builds="$builds $v"; else grep -v '^ok' "$OUT/parity_$v.txt" | tail -n 12; fi
 done
-timeout 200 .carry/ssm-next selftest --device cuda --parity selective-scan > "$OUT/parity_next.txt" 2>&1
-rc=$?
-echo "variant parity rc=$rc: $(tail -n 1 "$OUT/parity_next.txt")"
-[ $rc = 0 ] || { grep -v '^ok' "$OUT/parity_next.txt" | tail -n 12; exit 1; }
-bash "$here/ab_kernels.sh" .carry/ssm .carry/ssm-next scan "${ROUNDS:-4}" 2>&1 |
-  sed 's/"what": "statespace.selective_scan", //' | tee "$OUT/ab_scan_kernels.txt"
+[ "$builds" != ssm ] || { echo "ab_scan_build: no variant to time" >&2; exit 1; }
+for r in $(seq "${ROUNDS:-4}"); do
+  for b in $builds; do
+    timeout 120 .carry/$b bench kernels --device cuda --only scan 2>&1 | grep '^{' |
+      sed "s/\"what\": \"statespace.selective_scan\", //; s/^/$b round=$r /"
+  done
+done 2>&1 | tee "$OUT/ab_scan_kernels.txt"
 for r in $(seq "${LM_ROUNDS:-2}"); do
-  for b in ssm ssm-next; do
+  for b in $builds; do
     echo "== $b bf16 LM round $r"
     timeout 90 .carry/$b bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 \
       --steps 10 --precision bf16 2>&1 | grep '^{'

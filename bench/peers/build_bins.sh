@@ -10,10 +10,12 @@
 #   session_stream_fix.sh and session_listops_rate.sh. About 10 more
 #   minutes. The edit is made in the tree and undone on exit, so run this
 #   with no uncommitted change to crates/statespace/src/host_pool.rs.
-# - with NEXT=PATCH, also ssm-next.xz: main with PATCH applied (a variant
-#   kept in bench/variants/ until a device command has measured it; the
-#   A/B scripts run it as .carry/ssm-next). The patch is applied in the
-#   tree and reverted on exit, so run this with a clean tree.
+# - with NEXT="PATCH [PATCH2 [PATCH3]]", also ssm-next.xz, ssm-next2.xz, ...:
+#   main with each patch applied alone (variants kept in bench/variants/
+#   until a device command has measured them; the A/B scripts run them as
+#   .carry/ssm-next, ...). Each patch is applied in the tree and reverted
+#   after its build (or on exit), so run this with a clean tree. About 6–10
+#   minutes a patch.
 set -eu
 cd "$(dirname "$0")/../.."
 mkdir -p .carry/bins
@@ -21,17 +23,19 @@ cargo build --release -p statespace-cli --features cuda,host-profile
 strip --strip-debug -o /tmp/ssm-build-bins target/release/ssm
 xz -9 -T2 -c /tmp/ssm-build-bins > .carry/bins/ssm.xz
 echo "built .carry/bins/ssm.xz ($(git rev-parse --short HEAD))"
-if [ -n "${NEXT:-}" ]; then
+suffix=""
+for patch in ${NEXT:-}; do
   git diff --quiet || { echo "build_bins: NEXT needs a clean tree" >&2; exit 1; }
-  git apply "$NEXT"
-  trap 'git apply -R "$NEXT"' EXIT
+  git apply "$patch"
+  trap 'git apply -R "$patch"' EXIT
   cargo build --release -p statespace-cli --features cuda,host-profile
   strip --strip-debug -o /tmp/ssm-build-bins target/release/ssm
-  xz -9 -T2 -c /tmp/ssm-build-bins > .carry/bins/ssm-next.xz
-  git apply -R "$NEXT"
+  xz -9 -T2 -c /tmp/ssm-build-bins > ".carry/bins/ssm-next$suffix.xz"
+  git apply -R "$patch"
   trap - EXIT
-  echo "built .carry/bins/ssm-next.xz (main with $NEXT)"
-fi
+  echo "built .carry/bins/ssm-next$suffix.xz (main with $patch)"
+  suffix=$(( ${suffix:-1} + 1 ))
+done
 [ "${CONTROL:-0}" = 1 ] || exit 0
 pool=crates/statespace/src/host_pool.rs
 git diff --quiet -- "$pool" || { echo "build_bins: $pool has uncommitted changes" >&2; exit 1; }
