@@ -14,9 +14,12 @@
 # `ssm eval`'s recurrent check: 32 examples of 4,112 steps run one step at a
 # time outlast the 60 s given to it (rc 124 in the run of 12-06, after the
 # test accuracy had been printed).
-# Checkpoints every 2,000 steps (about 50 s): the run of 12-06 had them every
-# 4,000, and its second command passed its 7 minutes just before a
-# checkpoint, so the 520 s cap stopped it 107 s after its last one, lost.
+# The run of 12-06 stopped at the first checkpoint after 7 minutes
+# (`--stop-after`) with checkpoints every 4,000 steps; its second command
+# passed its 7 minutes just before a checkpoint, so the 520 s cap stopped it
+# 107 s after its last one, lost. Segments now stop at the last checkpoint
+# before 8.5 minutes (`--stop-before`), with checkpoints every 2,000 steps
+# (about 50 s).
 # Carry .carry/bins/ssm.xz (build_bins.sh) and, after the first command,
 # .carry/runs/selcopy.
 set -u
@@ -24,7 +27,7 @@ OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-SEGMENT_CAP=${SEGMENT_CAP:-520} bash "$here/train/run_segment.sh" selcopy 7 \
+SEGMENT_CAP=${SEGMENT_CAP:-560} bash "$here/train/run_segment.sh" selcopy 8.5 \
   --config configs/selective-copying-mamba.toml --set schedule.steps="${STEPS:-40000}" \
   --set optim.lr=0.002 --set optim.ssm_lr=0.001 --set schedule.warmup=1000 \
   --set schedule.eval_every=2000 --set task.val_size=256 --set task.test_size=1024

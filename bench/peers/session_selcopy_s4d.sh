@@ -3,8 +3,8 @@
 # at the Mamba paper's size (L 4096 + 16 markers, 16 data tokens,
 # vocabulary 16, S4D 2 × 64, batch 64) on the Mamba run's recipe (lr 2e-3,
 # SSM parameters 1e-3, cosine after 1,000 warm-up steps) over STEPS
-# (default 8,000), in one command: the run stops at its first checkpoint
-# after MINUTES (default 4) or at SEGMENT_CAP seconds (default 300), and is
+# (default 8,000), in one command: the run stops at its last checkpoint
+# before MINUTES (default 4) or at SEGMENT_CAP seconds (default 300), and is
 # scored on its test split from its best checkpoint ($OUT/selcopy-s4d-eval.log).
 # A time-invariant kernel cannot place tokens whose positions vary (the
 # paper's S4: 18.3 %), so a short run shows where it stops.

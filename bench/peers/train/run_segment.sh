@@ -1,7 +1,8 @@
 #!/bin/bash
 # One segment of a training run longer than one device command (10 minutes):
-# run on the GPU machine, it starts or resumes runs/NAME, stops at the first
-# checkpoint after MINUTES (`ssm train --stop-after`), and returns the run
+# run on the GPU machine, it starts or resumes runs/NAME, stops at the last
+# checkpoint before MINUTES (`ssm train --stop-before`; fractions allowed),
+# and returns the run
 # folder through $OUT, to be carried into the next segment (or the next
 # session: the folder is all a resume needs).
 #
@@ -26,24 +27,28 @@
 # the parameters alone (4 bytes), so runs of up to about 2 M parameters fit.
 # Expects .carry/ssm (a release binary built with --features cuda).
 #
-# `--stop-after` stops at the first checkpoint after MINUTES, which can be
-# an evaluation interval later. SEGMENT_CAP (seconds; default MINUTES · 60 +
-# 240) stops `ssm train` outright past that, so that the folder still comes
-# back within the device's command limit: a stopped run keeps its last whole
-# checkpoint (tests/suite/crash_safety.rs), and the next segment resumes
-# from it.
+# `--stop-before` expects each checkpoint as long after the last as that
+# one came after its predecessor; an interval much longer than the last
+# (a slow evaluation) can still end past MINUTES. SEGMENT_CAP (seconds;
+# default MINUTES · 60 + 60) stops `ssm train` outright past that, so that
+# the folder still comes back within the device's command limit: a stopped
+# run keeps its last whole checkpoint (tests/suite/crash_safety.rs), and the
+# next segment resumes from it. (Until 2026-12-06 this used `--stop-after`,
+# the first checkpoint after MINUTES, and a cap 240 s later; a selective-
+# copying segment of that day passed its minutes just before a checkpoint
+# and lost 107 s of training to the cap.)
 set -u
 name=$1; minutes=$2; shift 2
 OUT=${OUT:-.}
-cap=${SEGMENT_CAP:-$((minutes * 60 + 240))}
+cap=${SEGMENT_CAP:-$(python3 -c "import sys; print(round(float(sys.argv[1]) * 60 + 60))" "$minutes")}
 mkdir -p runs
 if [ -f ".carry/runs/$name/config.toml" ]; then
   rm -rf "runs/$name" && cp -r ".carry/runs/$name" "runs/$name"
   echo "segment: resuming runs/$name from step $(tail -1 "runs/$name/metrics.csv" | cut -d, -f1)"
-  timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda --stop-after "$minutes"
+  timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda --stop-before "$minutes"
 else
   echo "segment: starting runs/$name"
-  timeout -k 10 "$cap" .carry/ssm train --name "$name" --device cuda --stop-after "$minutes" "$@"
+  timeout -k 10 "$cap" .carry/ssm train --name "$name" --device cuda --stop-before "$minutes" "$@"
 fi
 rc=$?
 echo "segment: ssm rc=$rc"

@@ -1,4 +1,4 @@
-//! One module per `ssm` subcommand.
+//! One module per `ssm` subcommand, and their parts (`bench_*`, `train_*`).
 
 pub mod bench;
 pub mod bench_kernels;
@@ -9,3 +9,4 @@ pub mod hippo;
 pub mod info;
 pub mod selftest;
 pub mod train;
+pub mod train_time_limit;

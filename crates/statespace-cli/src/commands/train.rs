@@ -14,6 +14,7 @@ use statespace::train::ranks::Transport;
 use statespace::train::run::read_metrics;
 use statespace::train::{MetricRow, Observer, Parallelism, RunDir, TrainConfig, train_parallel};
 
+use super::train_time_limit::TimeLimit;
 use crate::device::{DeviceKind, RankDevices, with_backend};
 use crate::plot::{Series, line_chart};
 
@@ -44,9 +45,16 @@ pub struct Args {
     /// Stop at the first checkpoint (evaluation) after this many minutes,
     /// for machines lent for a limited time: `--resume` continues the run
     /// exactly (bench/peers/train/run_segment.sh carries it between
-    /// device commands).
-    #[arg(long, value_name = "MINUTES")]
+    /// device commands). The run can end up to one evaluation interval
+    /// past the limit.
+    #[arg(long, value_name = "MINUTES", conflicts_with = "stop_before")]
     stop_after: Option<f64>,
+    /// Stop at the last checkpoint before this many minutes have passed,
+    /// for jobs killed at a wall-clock limit: at each checkpoint the next
+    /// is expected as long after it as it came after the previous one, and
+    /// the run stops where that would pass the limit.
+    #[arg(long, value_name = "MINUTES")]
+    stop_before: Option<f64>,
     /// Parallel ranks, each on its equal part of every step (`--split`):
     /// GPUs 0..N with `--device cuda`, gradients summed through host memory
     /// (NCCL is not used yet); N ranks sharing the cores with `--device cpu`,
@@ -94,8 +102,8 @@ struct Bar {
     shown: bool,
     loss: f64,
     metric: f64,
-    /// When `--stop-after` ends the run.
-    deadline: Option<Instant>,
+    /// When `--stop-after` or `--stop-before` ends the run.
+    limit: Option<TimeLimit>,
 }
 
 impl Bar {
@@ -162,7 +170,9 @@ impl Observer for Bar {
     }
 
     fn should_stop(&self, _step: u64) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.limit
+            .as_ref()
+            .is_some_and(|limit| limit.reached(Instant::now()))
     }
 }
 
@@ -279,13 +289,7 @@ pub fn run(args: Args) -> Result<()> {
         columns: ["loss", "metric"],
         loss: 0.0,
         metric: 0.0,
-        deadline: match args.stop_after {
-            Some(m) if m.is_finite() && m >= 0.0 => {
-                Some(Instant::now() + std::time::Duration::from_secs_f64(m * 60.0))
-            }
-            Some(m) => bail!("--stop-after takes minutes ≥ 0, got {m}"),
-            None => None,
-        },
+        limit: TimeLimit::from_minutes(args.stop_after, args.stop_before, Instant::now())?,
     };
     if args.devices == 0 {
         bail!("--devices takes at least 1");
@@ -310,8 +314,12 @@ pub fn run(args: Args) -> Result<()> {
                 observer.columns,
                 &read_metrics(&run_dir.metrics())?,
             )?;
+            let flag = observer
+                .limit
+                .as_ref()
+                .map_or("--stop-after", TimeLimit::flag);
             println!(
-                "stopped after step {step} (--stop-after, at a checkpoint); continue with: ssm train --resume {}",
+                "stopped after step {step} ({flag}, at a checkpoint); continue with: ssm train --resume {}",
                 run_dir.dir.display()
             );
             return Ok(());

@@ -386,6 +386,28 @@ fn lm_run_trains_evaluates_and_generates() {
     let out = run_ok(ssm().arg("train").arg("--resume").arg(runs.join("short")));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("trained 4 steps"), "{stdout}");
+    // --stop-before 0: the next checkpoint would be late at the first one.
+    let out = run_ok(
+        ssm()
+            .args(["train", "--name", "before", "--stop-before", "0", "--runs"])
+            .arg(&runs)
+            .arg("--config")
+            .arg(run.join("config.toml")),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("stopped after step 2 (--stop-before, at a checkpoint)"),
+        "{stdout}"
+    );
+    let out = ssm()
+        .args(["train", "--stop-before", "1", "--stop-after", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("cannot be used with"),
+        "{stderr}"
+    );
     // --devices 2: two data-parallel ranks on halves of each batch of 4.
     let out = run_ok(
         ssm()
