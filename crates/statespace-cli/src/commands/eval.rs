@@ -117,8 +117,9 @@ pub fn run(args: Args) -> Result<()> {
             println!("recurrent check skipped (--recurrent-examples 0)");
             return Ok::<_, anyhow::Error>(());
         }
-        // One example at a time, step by step: on a GPU at long sequence
-        // lengths this is the slow part of `ssm eval`, so it shows progress.
+        // Batches of the run's batch size, step by step: on a GPU at long
+        // sequence lengths this is the slow part of `ssm eval`, so it shows
+        // progress. Each example is compared on its own rows of logits.
         eprintln!(
             "recurrent check: {n} test examples run step by step and compared with convolution mode (--recurrent-examples 0 skips it)"
         );
@@ -129,30 +130,48 @@ pub fn run(args: Args) -> Result<()> {
             )
             .expect("valid template"),
         );
+        let argmax = |v: &[f64]| {
+            v.iter()
+                .enumerate()
+                .fold((0, f64::MIN), |a, (i, &x)| if x > a.1 { (i, x) } else { a })
+                .0
+        };
         let (mut agree, mut worst) = (0usize, 0f64);
-        for i in 0..n {
-            let batch = collate::<B>(task.as_ref(), &[task.example(Split::Test, i)], &device);
+        let per_batch = config.schedule.batch_size.max(1);
+        for first in (0..n).step_by(per_batch) {
+            let examples: Vec<_> = (first..(first + per_batch).min(n))
+                .map(|i| task.example(Split::Test, i))
+                .collect();
+            let batch = collate::<B>(task.as_ref(), &examples, &device);
             let conv =
                 HostTensor::from_tensor(&model.forward(batch.inputs.clone(), batch.readout())?);
             let rec = HostTensor::from_tensor(
                 &model.forward_recurrent(batch.inputs.clone(), batch.readout())?,
             );
             let classes = *conv.shape.last().unwrap_or(&1);
-            let argmax = |v: &[f64]| {
-                v.iter()
-                    .enumerate()
-                    .fold((0, f64::MIN), |a, (i, &x)| if x > a.1 { (i, x) } else { a })
-                    .0
+            // The example each row of logits belongs to: one row per
+            // example, or one per target step, in example order.
+            let owners: Vec<usize> = match &batch.steps {
+                Some(steps) => steps.iter().map(|&(b, _)| b).collect(),
+                None => (0..examples.len()).collect(),
             };
-            let equal = conv
-                .data
-                .chunks(classes)
-                .zip(rec.data.chunks(classes))
-                .all(|(c, r)| argmax(c) == argmax(r));
-            agree += usize::from(equal);
-            let (conv, rec) = (conv.data, rec.data);
-            worst = worst.max(rel_err(&rec, &conv));
-            bar.inc(1);
+            for e in 0..examples.len() {
+                let rows = |data: &[f64]| -> Vec<f64> {
+                    data.chunks(classes)
+                        .zip(&owners)
+                        .filter(|&(_, &owner)| owner == e)
+                        .flat_map(|(row, _)| row.iter().copied())
+                        .collect()
+                };
+                let (conv_e, rec_e) = (rows(&conv.data), rows(&rec.data));
+                let equal = conv_e
+                    .chunks(classes)
+                    .zip(rec_e.chunks(classes))
+                    .all(|(c, r)| argmax(c) == argmax(r));
+                agree += usize::from(equal);
+                worst = worst.max(rel_err(&rec_e, &conv_e));
+            }
+            bar.inc(examples.len() as u64);
         }
         bar.finish_and_clear();
         println!(

@@ -479,6 +479,40 @@ fn lm_run_trains_evaluates_and_generates() {
 }
 
 #[test]
+fn eval_checks_the_recurrent_view_of_a_step_target_task() {
+    // Selective copying scores several target steps per example: the check
+    // batches examples and compares each one's own rows of logits.
+    let runs = scratch("runs-steps");
+    let config = repo_root().join("configs/selective-copying-mamba.toml");
+    let mut args: Vec<String> = ["train", "--name", "copy", "--config"]
+        .map(String::from)
+        .to_vec();
+    args.push(config.display().to_string());
+    for set in [
+        "task.length=12",
+        "task.tokens=3",
+        "model.d_model=8",
+        "model.n_layers=1",
+        "schedule.steps=2",
+        "schedule.warmup=1",
+        "schedule.eval_every=2",
+        "schedule.batch_size=4",
+        "task.val_size=4",
+        "task.test_size=6",
+    ] {
+        args.push("--set".into());
+        args.push(set.into());
+    }
+    run_ok(ssm().args(&args).arg("--runs").arg(&runs));
+    let out = run_ok(ssm().arg("eval").arg(runs.join("copy")));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("over 6 examples") && stdout.contains("6/6 predictions equal"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn forecast_run_writes_curves_and_eval_draws_forecasts() {
     let runs = scratch("forecast");
     let config = repo_root().join("configs/etth1-spacetime.toml");
