@@ -11,9 +11,10 @@
 # trains until the command's time is nearly spent (train/run_segment.sh)
 # and returns the folder as $OUT/selcopy.tar.*; a finished run is scored on
 # its test split in the same command ($OUT/selcopy-eval.log), without
-# `ssm eval`'s recurrent check: 32 examples of 4,112 steps run one step at a
-# time outlast the 60 s given to it (rc 124 in the run of 12-06, after the
-# test accuracy had been printed).
+# `ssm eval`'s recurrent check: in the run of 12-06 its 32 examples of 4,112
+# steps, then run one example at a time, outlasted the 60 s given to it (rc
+# 124 after the test accuracy had been printed). It now runs a batch at a
+# time, not yet timed on the GPU.
 # The run of 12-06 stopped at the first checkpoint after 7 minutes
 # (`--stop-after`) with checkpoints every 4,000 steps; its second command
 # passed its 7 minutes just before a checkpoint, so the 520 s cap stopped it
