@@ -1,0 +1,25 @@
+#!/bin/bash
+# ListOps at the paper's scale (configs/listops-s4d.toml by default, or
+# CONFIG=configs/listops-s4.toml): 120,000 × 32 steps, about 50 minutes
+# of an H200 at the 40 steps/s of 2026-12-06, so two sessions' device time.
+# Each command resumes the carried folder (.carry/runs/NAME, default
+# listops; train/carry_in.sh) or starts it, trains to the last checkpoint
+# before MINUTES (default 8.5; `ssm train --stop-before`) and returns the
+# folder as $OUT/NAME.tar.*; a finished run is scored on its test split in
+# the same command ($OUT/NAME-eval.log). Between sessions the folder lives
+# only in .carry/runs/NAME (about 16 MB): keep it there.
+# Carry .carry/bins/ssm.xz (build_bins.sh) and, after the first command,
+# .carry/runs/NAME.
+set -u
+OUT=${OUT:-.}
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/unpack_bins.sh"
+name=${NAME:-listops}
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
+SEGMENT_CAP=${SEGMENT_CAP:-570} bash "$here/train/run_segment.sh" "$name" "${MINUTES:-8.5}" \
+  --config "${CONFIG:-configs/listops-s4d.toml}"
+if grep -q ',test,' "runs/$name/metrics.csv" 2>/dev/null; then
+  timeout 60 .carry/ssm eval "runs/$name" --device cuda --recurrent-examples 0 > "$OUT/$name-eval.log" 2>&1
+  echo "eval rc=$?"; cat "$OUT/$name-eval.log"
+fi
+date -u
