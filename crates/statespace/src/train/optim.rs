@@ -1,7 +1,8 @@
 //! AdamW with the S4 parameter groups: the SSM parameters (A, B, P and Δ in
-//! any parameterisation) get their own learning rate and no weight decay;
-//! everything else the global rate and weight decay (decoupled, as
-//! `torch.optim.AdamW`). Gradients may be clipped to a global norm first.
+//! any parameterisation) get their own learning rate and no weight decay,
+//! the convolution kernels' Δ optionally a rate of its own; everything else
+//! the global rate and weight decay (decoupled, as `torch.optim.AdamW`).
+//! Gradients may be clipped to a global norm first.
 
 use std::collections::HashMap;
 
@@ -29,6 +30,11 @@ pub struct OptimConfig {
     pub weight_decay: f64,
     /// Learning rate of SSM parameters (A, B, P, Δ).
     pub ssm_lr: f64,
+    /// Learning rate of the step size Δ of the convolution kernels (S4's and
+    /// S4D's `inv_dt`, H3's `log_dt`), no weight decay; `ssm_lr` when
+    /// absent. S4's ListOps recipe sets its `lr.dt` to null, which leaves Δ
+    /// at the global rate while A and B take 1e-3.
+    pub dt_lr: Option<f64>,
     /// Adam β₁.
     pub beta1: f64,
     /// Adam β₂.
@@ -59,6 +65,9 @@ impl OptimConfig {
         };
         rate("optim.lr", self.lr)?;
         rate("optim.ssm_lr", self.ssm_lr)?;
+        if let Some(dt_lr) = self.dt_lr {
+            rate("optim.dt_lr", dt_lr)?;
+        }
         rate("optim.weight_decay", self.weight_decay)?;
         for (key, beta) in [("optim.beta1", self.beta1), ("optim.beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
@@ -89,6 +98,7 @@ impl Default for OptimConfig {
             lr: 0.01,
             weight_decay: 0.05,
             ssm_lr: 0.001,
+            dt_lr: None,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -133,6 +143,24 @@ pub fn is_ssm_param(name: &str) -> bool {
         "dt_variate.bias",
     ];
     SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Whether the parameter called `name` is a convolution kernel's step
+/// size Δ (S4's and S4D's `kernel.inv_dt`, H3's `kernel.log_dt`), which
+/// `optim.dt_lr` sets apart from the other SSM parameters.
+pub fn is_kernel_step(name: &str) -> bool {
+    name.ends_with("kernel.inv_dt") || name.ends_with("kernel.log_dt")
+}
+
+impl OptimConfig {
+    /// (learning rate, weight decay) of the parameter called `name`.
+    pub fn group(&self, name: &str) -> (f64, f64) {
+        match self.dt_lr {
+            Some(dt_lr) if is_kernel_step(name) => (dt_lr, 0.0),
+            _ if is_ssm_param(name) => (self.ssm_lr, 0.0),
+            _ => (self.lr, self.weight_decay),
+        }
+    }
 }
 
 /// The first and second moment of one parameter, flattened.
@@ -215,11 +243,7 @@ where
         };
         let name = self.path.name();
         let c = &self.state.config;
-        let (lr, wd) = if is_ssm_param(&name) {
-            (c.ssm_lr, 0.0)
-        } else {
-            (c.lr, c.weight_decay)
-        };
+        let (lr, wd) = c.group(&name);
         let scalars = AdamWScalars {
             lr: lr * self.lr_scale,
             weight_decay: wd,
@@ -329,4 +353,32 @@ where
     let sum_sq: f64 =
         burn::tensor::ElementConversion::elem(tensor::<B::InnerBackend, 1>(sum_sq).into_scalar());
     sum_sq.sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_groups_follow_the_names() {
+        let mut c = OptimConfig {
+            lr: 0.01,
+            weight_decay: 0.05,
+            ssm_lr: 0.001,
+            ..OptimConfig::default()
+        };
+        let dt = "layers.0.mixer.kernel.inv_dt";
+        assert_eq!(c.group(dt), (0.001, 0.0));
+        assert_eq!(c.group("layers.0.mixer.kernel.B"), (0.001, 0.0));
+        assert_eq!(c.group("layers.0.mixer.kernel.C"), (0.01, 0.05));
+        assert_eq!(c.group("decoder.weight"), (0.01, 0.05));
+        // S4's ListOps recipe: Δ at the global rate, A and B at 1e-3.
+        c.dt_lr = Some(0.01);
+        assert_eq!(c.group(dt), (0.01, 0.0));
+        assert_eq!(c.group("layers.0.h3.ssm_k.kernel.log_dt"), (0.01, 0.0));
+        assert_eq!(c.group("layers.0.mixer.kernel.B"), (0.001, 0.0));
+        assert_eq!(c.group("layers.0.mixer.dt_bias"), (0.001, 0.0));
+        c.dt_lr = Some(f64::NAN);
+        assert!(c.validate().is_err());
+    }
 }
