@@ -379,6 +379,7 @@ mod tests {
         assert_eq!(c.group("layers.0.mixer.kernel.B"), (0.001, 0.0));
         assert_eq!(c.group("layers.0.mixer.dt_bias"), (0.001, 0.0));
         c.dt_lr = Some(f64::NAN);
-        assert!(c.validate().is_err());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("optim.dt_lr"), "{err}");
     }
 }
