@@ -155,21 +155,24 @@ pub fn run(args: Args) -> Result<()> {
                 Some(steps) => steps.iter().map(|&(b, _)| b).collect(),
                 None => (0..examples.len()).collect(),
             };
-            for e in 0..examples.len() {
-                let rows = |data: &[f64]| -> Vec<f64> {
-                    data.chunks(classes)
-                        .zip(&owners)
-                        .filter(|&(_, &owner)| owner == e)
-                        .flat_map(|(row, _)| row.iter().copied())
-                        .collect()
-                };
-                let (conv_e, rec_e) = (rows(&conv.data), rows(&rec.data));
+            // Each example's rows of both views, gathered in one pass.
+            let mut per_example = vec![(Vec::new(), Vec::new()); examples.len()];
+            for ((c, r), &owner) in conv
+                .data
+                .chunks(classes)
+                .zip(rec.data.chunks(classes))
+                .zip(&owners)
+            {
+                per_example[owner].0.extend_from_slice(c);
+                per_example[owner].1.extend_from_slice(r);
+            }
+            for (conv_e, rec_e) in &per_example {
                 let equal = conv_e
                     .chunks(classes)
                     .zip(rec_e.chunks(classes))
                     .all(|(c, r)| argmax(c) == argmax(r));
                 agree += usize::from(equal);
-                worst = worst.max(rel_err(&rec_e, &conv_e));
+                worst = worst.max(rel_err(rec_e, conv_e));
             }
             bar.inc(examples.len() as u64);
         }
