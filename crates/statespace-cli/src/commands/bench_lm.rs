@@ -291,10 +291,12 @@ where
     Ok(times)
 }
 
-/// A host profiler's failure as the library's error type.
+/// A host profiler's failure (no profiler in this build, or one that could
+/// not start or write its file) as the library's error type, naming the
+/// flag that asked for it.
 fn profile_error(e: anyhow::Error) -> statespace::Error {
-    statespace::Error::Numerical {
-        what: "host profile".into(),
+    statespace::Error::Config {
+        key: "--host-profile".into(),
         message: format!("{e:#}"),
     }
 }
