@@ -70,10 +70,12 @@ fn cases_of(
     Ok(cases)
 }
 
-/// Runs `ssm selftest`.
-pub fn run(args: Args) -> Result<()> {
+/// The golden folder and the extra case folders, each with its path and
+/// whether every prefix must have a case in it (the golden folder only).
+fn golden_sets(args: &Args) -> Result<Vec<(golden::GoldenSet, PathBuf, bool)>> {
     let dir = args
         .golden
+        .clone()
         .unwrap_or_else(|| golden::golden_dir(&std::env::current_dir().unwrap_or_default()));
     if !dir.is_dir() {
         bail!(
@@ -81,10 +83,15 @@ pub fn run(args: Args) -> Result<()> {
             dir.display()
         );
     }
-    let mut sets = vec![(golden::GoldenSet::open(&dir)?, dir.clone(), true)];
+    let mut sets = vec![(golden::GoldenSet::open(&dir)?, dir, true)];
     for extra in &args.extra {
         sets.push((golden::GoldenSet::open(extra)?, extra.clone(), false));
     }
+    Ok(sets)
+}
+
+/// Runs `ssm selftest`.
+pub fn run(args: Args) -> Result<()> {
     let start = Instant::now();
     // f64 where the device computes it exactly (the CPU); f32 elsewhere.
     let (ssd_dtype, ssd_tolerance) = match args.device {
@@ -107,7 +114,13 @@ pub fn run(args: Args) -> Result<()> {
             && (args.only.is_empty() || !args.parity.is_empty())
             && (args.parity.is_empty() || args.parity.contains(&group))
     };
-    let sets = if golden_cases { sets } else { Vec::new() };
+    // `--parity` alone compares the GPU with the CPU and reads no golden
+    // file, so it needs no golden folder.
+    let sets = if golden_cases {
+        golden_sets(&args)?
+    } else {
+        Vec::new()
+    };
     let checks: Vec<Check> = with_backend!(args.device, |B, device| {
         let mut checks = Vec::new();
         for (set, dir, required) in &sets {

@@ -99,6 +99,22 @@ fn selftest_passes_on_cpu() {
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
+#[test]
+fn selftest_names_a_missing_golden_folder() {
+    let missing = std::env::temp_dir().join("ssm-no-golden-folder-here");
+    let out = ssm()
+        .args(["selftest", "--device", "cpu", "--golden"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("golden folder") && stderr.contains("ssm-no-golden-folder-here"),
+        "{stderr}"
+    );
+}
+
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn cuda_without_cuda_build_is_a_clear_error() {
