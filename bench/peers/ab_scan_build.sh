@@ -7,8 +7,13 @@
 # bf16 at 1 × 1536 × 65536) of main and the passing variants, interleaved
 # over ROUNDS (default 4), then their bf16 mamba-130m training steps,
 # interleaved over LM_ROUNDS (default 2; 0 skips them).
+# With SOURCES=1, each build then writes the CUDA source CubeCL generates
+# for the scan kernels ($OUT/cubecl_BUILD.log.xz, CUBECL_DEBUG_LOG of a short
+# `bench kernels --only scan`), for bench/peers/offline_sass.py off the
+# device: registers and SASS of main and each variant (about 45 s a build).
 # Carry .carry/bins/ssm.xz (main) and the variants. About 2 minutes a build;
-# the parity group needs no golden files.
+# the parity group needs no golden files (builds from 2026-12-06 14:00 on;
+# older ones wanted the folder: mkdir -p .carry/golden).
 set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,4 +42,10 @@ for r in $(seq "${LM_ROUNDS:-2}"); do
       --steps 10 --precision bf16 2>&1 | grep '^{'
   done
 done 2>&1 | tee "$OUT/ab_scan_lm.txt"
+if [ "${SOURCES:-0}" = 1 ]; then
+  for b in $builds; do
+    CUBECL_DEBUG_LOG=$OUT/cubecl_$b.log timeout 45 .carry/$b bench kernels --device cuda --only scan > /dev/null 2>&1
+    xz -T4 -6 "$OUT/cubecl_$b.log" && echo "sources: $OUT/cubecl_$b.log.xz"
+  done
+fi
 date -u
