@@ -10,14 +10,24 @@
 # only in .carry/runs/NAME (about 16 MB): keep it there.
 # Carry .carry/bins/ssm.xz (build_bins.sh) and, after the first command,
 # .carry/runs/NAME.
+# Beside the folder: $OUT/NAME-util.csv, nvidia-smi's GPU utilisation and
+# memory every second of the segment, and the host's CPU model and core count
+# in the log (the H100 machines have trained this loop at about half the
+# H200's rate; docs/BENCHMARKS.md, "The training loop").
 set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 name=${NAME:-listops}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
+echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits \
+  -lms 1000 > "$OUT/$name-util.csv" &
+sampler=$!
 SEGMENT_CAP=${SEGMENT_CAP:-570} bash "$here/train/run_segment.sh" "$name" "${MINUTES:-8.5}" \
   --config "${CONFIG:-configs/listops-s4d.toml}"
+kill $sampler 2>/dev/null
+awk -F', ' '{ s += $2; n++ } END { if (n) printf "GPU utilisation: mean %.1f %% over %d samples\n", s / n, n }' "$OUT/$name-util.csv"
 if grep -q ',test,' "runs/$name/metrics.csv" 2>/dev/null; then
   timeout 60 .carry/ssm eval "runs/$name" --device cuda --recurrent-examples 0 > "$OUT/$name-eval.log" 2>&1
   echo "eval rc=$?"; cat "$OUT/$name-eval.log"
