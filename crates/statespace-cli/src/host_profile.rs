@@ -1,5 +1,6 @@
-//! `--host-profile FILE.svg` of `ssm bench train-lm`: a flamegraph of the
-//! process's CPU time over the timed steps, every thread's stacks sampled
+//! `--host-profile FILE.svg` of `ssm bench train-lm` and `ssm train`: a
+//! flamegraph of the process's CPU time over the timed steps (`ssm train`:
+//! from its 20th step to the end of the run), every thread's stacks sampled
 //! at 997 Hz (pprof-rs). A GPU step whose host queues its kernels no faster
 //! than the device runs them (`host_ms_per_step` ≈ `ms_per_step`) spends
 //! that time here: building the autodiff graph, the ops' host code, CubeCL's

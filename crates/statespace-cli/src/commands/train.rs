@@ -16,6 +16,7 @@ use statespace::train::{MetricRow, Observer, Parallelism, RunDir, TrainConfig, t
 
 use super::train_time_limit::TimeLimit;
 use crate::device::{DeviceKind, RankDevices, with_backend};
+use crate::host_profile::HostProfile;
 use crate::plot::{Series, line_chart};
 
 /// The embedded default run.
@@ -69,6 +70,55 @@ pub struct Args {
     /// device).
     #[arg(long, value_enum, default_value = "batch")]
     split: Split,
+    /// Writes a flamegraph (SVG) of the host's CPU time, every thread
+    /// sampled, from the 20th step of this process to the end of the run
+    /// (start-up and kernel compilation left out): where a loop bound by
+    /// its host spends the time. Builds with the `host-profile` feature
+    /// only.
+    #[arg(long, value_name = "FILE")]
+    host_profile: Option<PathBuf>,
+}
+
+/// Steps of a process that `--host-profile` leaves out before it starts
+/// sampling (the first steps compile and tune the device's kernels).
+const PROFILE_AFTER_STEPS: u64 = 20;
+
+/// `--host-profile` over a run: off, waiting for its first step, sampling,
+/// or failed to start (reported when the run ends; the run goes on).
+enum Profiling {
+    Off,
+    Waiting(PathBuf),
+    Running(HostProfile),
+    Failed(anyhow::Error),
+}
+
+impl Profiling {
+    /// Starts sampling once the process is `PROFILE_AFTER_STEPS` past its
+    /// first step.
+    fn on_step(&mut self, steps_done: u64) {
+        if steps_done < PROFILE_AFTER_STEPS {
+            return;
+        }
+        if let Profiling::Waiting(path) = self {
+            *self = match HostProfile::start(path) {
+                Ok(profile) => Profiling::Running(profile),
+                Err(e) => Profiling::Failed(e),
+            };
+        }
+    }
+
+    /// Writes the flamegraph, or names why there is none.
+    fn finish(self) -> Result<()> {
+        match self {
+            Profiling::Off => Ok(()),
+            Profiling::Waiting(path) => bail!(
+                "--host-profile {}: the run ended within {PROFILE_AFTER_STEPS} steps, before sampling began",
+                path.display()
+            ),
+            Profiling::Running(profile) => profile.finish(),
+            Profiling::Failed(e) => Err(e),
+        }
+    }
 }
 
 /// How ranks split a training step.
@@ -104,6 +154,8 @@ struct Bar {
     metric: f64,
     /// When `--stop-after` or `--stop-before` ends the run.
     limit: Option<TimeLimit>,
+    /// `--host-profile`.
+    profiling: Profiling,
 }
 
 impl Bar {
@@ -125,7 +177,8 @@ impl Observer for Bar {
     }
 
     fn step(&mut self, step: u64, total: u64, recent: Option<(f64, f64)>) {
-        self.first_step.get_or_insert((step, Instant::now()));
+        let (first, _) = *self.first_step.get_or_insert((step, Instant::now()));
+        self.profiling.on_step(step.saturating_sub(first));
         if let Some((loss, metric)) = recent {
             // Exponential moving averages keep the display readable.
             let a = if self.shown { 0.2 } else { 1.0 };
@@ -222,6 +275,9 @@ pub fn plot_curves(dir: &Path, columns: [&str; 2], rows: &[MetricRow]) -> Result
 
 /// Runs `ssm train`.
 pub fn run(args: Args) -> Result<()> {
+    if let Some(path) = &args.host_profile {
+        HostProfile::check(path)?;
+    }
     let (config, run_dir, resume) = match &args.resume {
         Some(dir) => {
             if args.config.is_some() || !args.overrides.is_empty() {
@@ -290,6 +346,10 @@ pub fn run(args: Args) -> Result<()> {
         loss: 0.0,
         metric: 0.0,
         limit: TimeLimit::from_minutes(args.stop_after, args.stop_before, Instant::now())?,
+        profiling: args
+            .host_profile
+            .clone()
+            .map_or(Profiling::Off, Profiling::Waiting),
     };
     if args.devices == 0 {
         bail!("--devices takes at least 1");
@@ -306,9 +366,11 @@ pub fn run(args: Args) -> Result<()> {
             &mut observer,
         ))
     })?;
+    let profiling = std::mem::replace(&mut observer.profiling, Profiling::Off);
     let summary = match result {
         Err(statespace::error::Error::Interrupted { step }) => {
             observer.bar.finish_and_clear();
+            profiling.finish()?;
             plot_curves(
                 &run_dir.dir,
                 observer.columns,
@@ -327,6 +389,7 @@ pub fn run(args: Args) -> Result<()> {
         other => other?,
     };
     observer.bar.finish_and_clear();
+    profiling.finish()?;
     let [first, second] = summary.columns;
     plot_curves(
         &run_dir.dir,

@@ -592,6 +592,28 @@ fn train_rejects_unknown_config_keys() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("widht"));
 }
 
+/// A build without the profiler refuses `ssm train --host-profile` before
+/// it starts the run: no run folder is written.
+#[cfg(not(feature = "host-profile"))]
+#[test]
+fn train_refuses_a_host_profile_without_the_profiler() {
+    let runs = scratch("no-profiler");
+    let stderr = fails_cleanly(
+        &[
+            "train".as_ref(),
+            "--host-profile".as_ref(),
+            "loop.svg".as_ref(),
+            "--name".as_ref(),
+            "p".as_ref(),
+            "--runs".as_ref(),
+            runs.as_os_str(),
+        ],
+        "--host-profile loop.svg",
+    );
+    assert!(stderr.contains("--features host-profile"), "{stderr}");
+    assert!(!runs.join("p").exists());
+}
+
 /// Runs `ssm` with `args`, expecting a clean failure (exit 1, a message
 /// containing `expected`, no panic): returns stderr.
 fn fails_cleanly(args: &[&std::ffi::OsStr], expected: &str) -> String {
