@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarises a flamegraph SVG written by `ssm bench train-lm --host-profile`
+"""Summarises a flamegraph SVG written by `ssm bench train-lm --host-profile` or `ssm train --host-profile`
 (pprof-rs, drawn by inferno): the samples per thread (the frames under the root), then
 the frames with the most samples inclusive (a recursive frame counted once
 per stack) and the most samples of their own (not in a callee), with their

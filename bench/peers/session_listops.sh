@@ -13,7 +13,10 @@
 # Beside the folder: $OUT/NAME-util.csv, nvidia-smi's GPU utilisation and
 # memory every second of the segment, and the host's CPU model and core count
 # in the log (the H100 machines have trained this loop at about half the
-# H200's rate; docs/BENCHMARKS.md, "The training loop").
+# H200's rate; docs/BENCHMARKS.md, "The training loop"). With PROFILE=1,
+# also $OUT/NAME-host.svg, a flamegraph of the host from the segment's 20th
+# step on (`ssm train --host-profile`; builds from 2026-12-06 15:00 on), and
+# host_frames.py's summary of it in the log.
 set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,10 +27,13 @@ echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits \
   -lms 1000 > "$OUT/$name-util.csv" &
 sampler=$!
-SEGMENT_CAP=${SEGMENT_CAP:-570} bash "$here/train/run_segment.sh" "$name" "${MINUTES:-8.5}" \
+flags=""
+[ "${PROFILE:-0}" = 1 ] && flags="--host-profile $OUT/$name-host.svg"
+TRAIN_FLAGS=$flags SEGMENT_CAP=${SEGMENT_CAP:-570} bash "$here/train/run_segment.sh" "$name" "${MINUTES:-8.5}" \
   --config "${CONFIG:-configs/listops-s4d.toml}"
 kill $sampler 2>/dev/null
 awk -F', ' '{ s += $2; n++ } END { if (n) printf "GPU utilisation: mean %.1f %% over %d samples\n", s / n, n }' "$OUT/$name-util.csv"
+[ -f "$OUT/$name-host.svg" ] && python3 "$here/host_frames.py" "$OUT/$name-host.svg" | head -n 60
 if grep -q ',test,' "runs/$name/metrics.csv" 2>/dev/null; then
   timeout 60 .carry/ssm eval "runs/$name" --device cuda --recurrent-examples 0 > "$OUT/$name-eval.log" 2>&1
   echo "eval rc=$?"; cat "$OUT/$name-eval.log"

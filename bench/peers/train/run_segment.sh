@@ -26,6 +26,8 @@
 # holds parameters and AdamW moments (12 bytes per parameter), the best one
 # the parameters alone (4 bytes), so runs of up to about 2 M parameters fit.
 # Expects .carry/ssm (a release binary built with --features cuda).
+# TRAIN_FLAGS (optional) go to `ssm train` whether it starts or resumes,
+# e.g. "--host-profile $OUT/NAME-host.svg".
 #
 # `--stop-before` expects each checkpoint as long after the last as that
 # one came after its predecessor; an interval much longer than the last
@@ -45,10 +47,10 @@ mkdir -p runs
 if [ -f ".carry/runs/$name/config.toml" ]; then
   rm -rf "runs/$name" && cp -r ".carry/runs/$name" "runs/$name"
   echo "segment: resuming runs/$name from step $(tail -1 "runs/$name/metrics.csv" | cut -d, -f1)"
-  timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda --stop-before "$minutes"
+  timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda --stop-before "$minutes" ${TRAIN_FLAGS:-}
 else
   echo "segment: starting runs/$name"
-  timeout -k 10 "$cap" .carry/ssm train --name "$name" --device cuda --stop-before "$minutes" "$@"
+  timeout -k 10 "$cap" .carry/ssm train --name "$name" --device cuda --stop-before "$minutes" ${TRAIN_FLAGS:-} "$@"
 fi
 rc=$?
 echo "segment: ssm rc=$rc"
