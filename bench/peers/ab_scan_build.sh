@@ -11,6 +11,8 @@
 # for the scan kernels ($OUT/cubecl_BUILD.log.xz, CUBECL_DEBUG_LOG of a short
 # `bench kernels --only scan`), for bench/peers/offline_sass.py off the
 # device: registers and SASS of main and each variant (about 45 s a build).
+# VARIANTS (default "ssm-next ssm-next2 ssm-next3") names the variants to
+# measure when the carried ones are for different kernels.
 # Carry .carry/bins/ssm.xz (main) and the variants. About 2 minutes a build;
 # the parity group needs no golden files (builds from 2026-12-06 14:00 on;
 # older ones wanted the folder: mkdir -p .carry/golden).
@@ -21,7 +23,7 @@ source "$here/unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 [ -x .carry/ssm ] || { echo "ab_scan_build: .carry/bins/ssm.xz was not carried" >&2; exit 1; }
 builds=ssm
-for v in ssm-next ssm-next2 ssm-next3; do
+for v in ${VARIANTS:-ssm-next ssm-next2 ssm-next3}; do
   [ -x .carry/$v ] || continue
   timeout 200 .carry/$v selftest --device cuda --parity selective-scan > "$OUT/parity_$v.txt" 2>&1
   rc=$?

@@ -9,6 +9,8 @@
 # ROUNDS (default 3). With NCU=1 (default), Nsight Compute's time per SSD
 # kernel over one forward + backward of each build ($OUT/ncu_BUILD.csv and
 # ncu_summary.py's table; about 40 s a build).
+# VARIANTS (default "ssm-next ssm-next2 ssm-next3") names the variants to
+# measure when the carried ones are for different kernels.
 # Carry .carry/bins/ssm.xz (main) and the variants. About 1 minute a build
 # without NCU.
 set -u
@@ -18,7 +20,7 @@ source "$here/unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 [ -x .carry/ssm ] || { echo "ab_ssd_build: .carry/bins/ssm.xz was not carried" >&2; exit 1; }
 builds=ssm
-for v in ssm-next ssm-next2 ssm-next3; do
+for v in ${VARIANTS:-ssm-next ssm-next2 ssm-next3}; do
   [ -x .carry/$v ] || continue
   timeout 240 .carry/$v selftest --device cuda --parity ssd --parity ops > "$OUT/parity_$v.txt" 2>&1
   rc=$?
