@@ -7,7 +7,7 @@
 # 8 × 2048 and 1 × 65536, 24 heads × 64, N 128: forward and
 # forward + backward) of main and the passing variants, interleaved over
 # ROUNDS (default 3). With NCU=1 (default), Nsight Compute's time per SSD
-# kernel over one forward + backward of each build ($OUT/ncu_BUILD.csv and
+# kernel over the first NCU_LAUNCHES (default 160) SSD launches of each build ($OUT/ncu_BUILD.csv and
 # ncu_summary.py's table; about 40 s a build).
 # VARIANTS (default "ssm-next ssm-next2 ssm-next3") names the variants to
 # measure when the carried ones are for different kernels.
@@ -35,9 +35,9 @@ for r in $(seq "${ROUNDS:-3}"); do
 done 2>&1 | tee "$OUT/ab_ssd_kernels.txt"
 if [ "${NCU:-1}" = 1 ]; then
   for b in $builds; do
-    # The first SSD launches of the bench: its warm-up forward and backward
-    # at 8 × 2048.
-    timeout 150 /usr/local/cuda/bin/ncu --kernel-name regex:ssd_ -c 40 --metrics gpu__time_duration.sum \
+    # The first SSD launches of the bench (160: its forward-only runs at
+    # 8 × 2048, then forward + backward ones; 40 covered the forward alone).
+    timeout 150 /usr/local/cuda/bin/ncu --kernel-name regex:ssd_ -c "${NCU_LAUNCHES:-160}" --metrics gpu__time_duration.sum \
       --csv --log-file "$OUT/ncu_$b.csv" .carry/$b bench kernels --device cuda --only ssd > /dev/null 2>&1
     echo "== ncu $b rc=$?"
     python3 "$here/ncu_summary.py" "$OUT/ncu_$b.csv" --top 12

@@ -4,10 +4,12 @@ extern crate alloc;
 
 mod compute;
 mod device;
+mod flush_denormals;
 mod occupancy;
 mod runtime;
 
 pub use device::*;
+pub use flush_denormals::set_flush_denormals;
 pub use occupancy::set_min_warps_per_sm;
 pub use runtime::*;
 

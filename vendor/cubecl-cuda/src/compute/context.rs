@@ -177,6 +177,9 @@ impl CudaContext {
         if cccl_include_path.exists() {
             options.push(&cccl_include_option);
         }
+        if crate::flush_denormals::flushes_denormals(&kernel_compiled.entrypoint_name) {
+            options.push("--ftz=true");
+        }
 
         logger.log_compilation(&kernel_compiled);
 
