@@ -51,8 +51,9 @@ pub(crate) use with_backend;
 /// Checks that CUDA work can start here: the NVIDIA driver loads, a GPU
 /// is visible, and NVRTC (which compiles our kernels at run time) is
 /// present and not newer than the driver. Each failure says which and
-/// what to do. Then sets the occupancy hints of `SSM_MIN_WARPS_PER_SM`, if
-/// any (an error naming a malformed entry).
+/// what to do. Then sets the occupancy hints of `SSM_MIN_WARPS_PER_SM` and
+/// the memory pool layout of `SSM_CUDA_MEMORY`, if any (an error naming a
+/// malformed value).
 #[cfg(feature = "cuda")]
 pub fn check_cuda() -> anyhow::Result<()> {
     use anyhow::bail;
@@ -110,7 +111,25 @@ pub fn check_cuda() -> anyhow::Result<()> {
             driver.1
         );
     }
-    occupancy_overrides()
+    occupancy_overrides()?;
+    memory_pools()
+}
+
+/// Sets the memory pool layout that `SSM_CUDA_MEMORY` names (before any
+/// tensor is made on the device), saying on stderr which, once per process.
+#[cfg(feature = "cuda")]
+fn memory_pools() -> anyhow::Result<()> {
+    if let Some(layout) = statespace::ops::apply_memory_pools()? {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "memory pools from {}: {}",
+                statespace::ops::MEMORY_POOLS_ENV,
+                layout.name()
+            );
+        });
+    }
+    Ok(())
 }
 
 /// Sets the kernels' occupancy hints that `SSM_MIN_WARPS_PER_SM` names

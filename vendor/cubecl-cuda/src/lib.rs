@@ -5,11 +5,13 @@ extern crate alloc;
 mod compute;
 mod device;
 mod flush_denormals;
+mod memory_pools;
 mod occupancy;
 mod runtime;
 
 pub use device::*;
 pub use flush_denormals::set_flush_denormals;
+pub use memory_pools::{MemoryPools, set_memory_pools};
 pub use occupancy::set_min_warps_per_sm;
 pub use runtime::*;
 

@@ -46,7 +46,6 @@ pub struct CudaRuntime;
 
 impl DeviceService for CudaServer {
     fn init(device_id: cubecl_common::device::DeviceId) -> Self {
-        let options = RuntimeOptions::default();
         let device = CudaDevice::from_id(device_id);
 
         // To get the supported WMMA features, and memory properties, we have to initialize the server immediately.
@@ -103,6 +102,12 @@ impl DeviceService for CudaServer {
             max_page_size: max_memory / 4,
             alignment: mem_alignment as u64,
         };
+        // statespace patch: the pools `set_memory_pools` chose (cubecl's
+        // default, `RuntimeOptions::default()`, unless it was called).
+        let memory_config = crate::memory_pools::memory_configuration(
+            mem_properties.max_page_size,
+            mem_alignment as u64,
+        );
 
         let mut comp_opts = CompilationOptions {
             supports_features: CppSupportedFeatures {
@@ -313,7 +318,7 @@ impl DeviceService for CudaServer {
         CudaServer::new(
             cuda_ctx,
             mem_properties,
-            options.memory_config,
+            memory_config,
             mem_alignment,
             device_id,
             utilities,

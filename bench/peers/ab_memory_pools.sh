@@ -1,0 +1,45 @@
+#!/bin/bash
+# The CUDA runtime's memory pool layouts (SSM_CUDA_MEMORY: sliced, cubecl's
+# default; classes; exclusive) in one device command, with one build. The
+# ListOps loop on an H100 left the GPU idle half the time while CubeCL's
+# device thread walked its sliced pages on every allocation
+# (bench/results/gpu-h100-2026-12-06d-listops/). For each layout in LAYOUTS
+# (default "sliced classes exclusive"), interleaved over ROUNDS (default 1):
+# - the ListOps S4D loop for LOOP_SECONDS (default 75): steps/s, GPU
+#   utilisation and memory (train/run_loop_throughput.sh);
+# - the bf16 and f32 mamba-130m training steps (`ssm bench train-lm`), with
+#   nvidia-smi's peak memory over the run;
+# then the ops parity group under each layout that is not the default.
+# Carry .carry/bins/ssm.xz (builds from 2026-12-06 16:30 UTC on). About
+# 2.5 minutes a layout and round.
+set -u
+OUT=${OUT:-.}
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/unpack_bins.sh"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
+echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+layouts=${LAYOUTS:-"sliced classes exclusive"}
+for r in $(seq "${ROUNDS:-1}"); do
+  for layout in $layouts; do
+    echo "== $layout round $r"
+    SSM_CUDA_MEMORY=$layout bash "$here/train/run_loop_throughput.sh" "${LOOP_SECONDS:-75}" \
+      "listops-$layout-$r=.carry/ssm" -- --config configs/listops-s4d.toml \
+      --set schedule.eval_every=300 --set task.val_size=128
+    for precision in bf16 f32; do
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 \
+        > "$OUT/mem-lm-$layout-$precision-$r.csv" &
+      smi=$!
+      SSM_CUDA_MEMORY=$layout timeout 120 .carry/ssm bench train-lm --device cuda --model mamba-130m \
+        --batch 8 --len 1024 --steps 5 --precision "$precision" 2>&1 | grep '^{'
+      kill $smi 2>/dev/null; wait $smi 2>/dev/null
+      echo "peak memory used: $(sort -n "$OUT/mem-lm-$layout-$precision-$r.csv" | tail -n 1) MiB"
+    done
+  done
+done 2>&1 | tee "$OUT/ab_memory_pools.txt"
+for layout in $layouts; do
+  [ "$layout" = sliced ] && continue
+  SSM_CUDA_MEMORY=$layout timeout 200 .carry/ssm selftest --device cuda --parity ops \
+    > "$OUT/parity_$layout.txt" 2>&1
+  echo "$layout parity rc=$?: $(tail -n 1 "$OUT/parity_$layout.txt")"
+done
+date -u
