@@ -100,7 +100,9 @@ pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, SsdProblem, ssd, ssd_chunked};
 #[cfg(feature = "cuda")]
 pub use support::memory_pools::apply_memory_pools;
-pub use support::memory_pools::{MEMORY_POOLS_ENV, MemoryPoolLayout, parse_memory_pools};
+pub use support::memory_pools::{
+    MEMORY_POOLS_ENV, MemoryPoolLayout, parse_memory_pools, size_classes,
+};
 #[cfg(feature = "cuda")]
 pub use support::occupancy::apply_occupancy_overrides;
 pub use support::occupancy::{OCCUPANCY_ENV, OccupancyOverride};

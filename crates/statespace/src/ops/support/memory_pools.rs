@@ -128,7 +128,10 @@ mod tests {
             assert!(sizes.iter().all(|s| s % 512 == 0 && *s <= max_page));
             for w in sizes.windows(2).filter(|w| w[0] >= FINE_FROM) {
                 // 2^¼ apart, up to the rounding to the alignment.
-                assert!(w[1] as f64 <= w[0] as f64 * 2f64.powf(0.25) + 512.0, "{w:?}");
+                assert!(
+                    w[1] as f64 <= w[0] as f64 * 2f64.powf(0.25) + 512.0,
+                    "{w:?}"
+                );
             }
             // The largest allocation a page takes is within a class of the
             // largest page; pool positions fit a u8 beside the pool of tiny
