@@ -4,25 +4,27 @@
 # ListOps loop on an H100 left the GPU idle half the time while CubeCL's
 # device thread walked its sliced pages on every allocation
 # (bench/results/gpu-h100-2026-12-06d-listops/). For each layout in LAYOUTS
-# (default "sliced classes exclusive"), interleaved over ROUNDS (default 1):
-# - the ListOps S4D loop for LOOP_SECONDS (default 75): steps/s, GPU
+# (default "sliced classes"; add exclusive when the time allows),
+# interleaved over ROUNDS (default 1):
+# - the ListOps S4D loop for LOOP_SECONDS (default 60): steps/s, GPU
 #   utilisation and memory (train/run_loop_throughput.sh);
 # - the bf16 and f32 mamba-130m training steps (`ssm bench train-lm`), with
 #   nvidia-smi's peak memory over the run;
 # then the ops parity group under each layout that is not the default.
-# Carry .carry/bins/ssm.xz (builds from 2026-12-06 16:30 UTC on). About
-# 2.5 minutes a layout and round.
+# Carry .carry/bins/ssm.xz (builds from 2026-12-06 16:00 UTC on). About
+# 2.3 minutes a layout and round, and a minute of parity per layout other
+# than sliced: 5.5 minutes by default, 9 with exclusive.
 set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
-layouts=${LAYOUTS:-"sliced classes exclusive"}
+layouts=${LAYOUTS:-"sliced classes"}
 for r in $(seq "${ROUNDS:-1}"); do
   for layout in $layouts; do
     echo "== $layout round $r"
-    SSM_CUDA_MEMORY=$layout bash "$here/train/run_loop_throughput.sh" "${LOOP_SECONDS:-75}" \
+    SSM_CUDA_MEMORY=$layout bash "$here/train/run_loop_throughput.sh" "${LOOP_SECONDS:-60}" \
       "listops-$layout-$r=.carry/ssm" -- --config configs/listops-s4d.toml \
       --set schedule.eval_every=300 --set task.val_size=128
     for precision in bf16 f32; do
