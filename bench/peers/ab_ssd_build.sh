@@ -17,17 +17,9 @@ set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
+source "$here/passing_variants.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-[ -x .carry/ssm ] || { echo "ab_ssd_build: .carry/bins/ssm.xz was not carried" >&2; exit 1; }
-builds=ssm
-for v in ${VARIANTS:-ssm-next ssm-next2 ssm-next3}; do
-  [ -x .carry/$v ] || continue
-  timeout 240 .carry/$v selftest --device cuda --parity ssd --parity ops > "$OUT/parity_$v.txt" 2>&1
-  rc=$?
-  echo "$v parity rc=$rc: $(tail -n 1 "$OUT/parity_$v.txt")"
-  if [ $rc = 0 ]; then builds="$builds $v"; else grep -v '^ok' "$OUT/parity_$v.txt" | tail -n 12; fi
-done
-[ "$builds" != ssm ] || { echo "ab_ssd_build: no variant to time" >&2; exit 1; }
+passing_variants ab_ssd_build 240 --parity ssd --parity ops
 for r in $(seq "${ROUNDS:-3}"); do
   for b in $builds; do
     timeout 120 .carry/$b bench kernels --device cuda --only ssd 2>&1 | grep '^{' | sed "s/^/$b round=$r /"

@@ -21,7 +21,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 settings=${SETTINGS:-"ssm: ssm:ssd_chunk_bc_grads=16 ssm:ssd_chunk_bc_grads=16,ssd_chunk_cb=24"}
-passing=""
+# The settings that pass parity, as N:BUILD:HINTS (N: the setting's place).
+passing=()
 n=0
 for s in $settings; do
   n=$((n + 1))
@@ -31,24 +32,20 @@ for s in $settings; do
     > "$OUT/parity_$n.txt" 2>&1
   rc=$?
   echo "setting $n ($s) parity rc=$rc: $(tail -n 1 "$OUT/parity_$n.txt")"
-  [ $rc = 0 ] && passing="$passing $n"
+  [ $rc = 0 ] && passing+=("$n:$s")
 done
-[ -n "$passing" ] || { echo "ab_ssd_hints: no setting to time" >&2; exit 1; }
+[ ${#passing[@]} -gt 0 ] || { echo "ab_ssd_hints: no setting to time" >&2; exit 1; }
 for r in $(seq "${ROUNDS:-3}"); do
-  n=0
-  for s in $settings; do
-    n=$((n + 1))
-    case " $passing " in *" $n "*) ;; *) continue ;; esac
+  for p in "${passing[@]}"; do
+    n=${p%%:*} s=${p#*:}
     build=${s%%:*} hints=${s#*:}
     SSM_MIN_WARPS_PER_SM=$hints timeout 120 ".carry/$build" bench kernels --device cuda --only ssd 2>&1 |
       grep '^{' | sed "s/^/setting=$n ($s) round=$r /"
   done
 done 2>&1 | tee "$OUT/ab_ssd_hints.txt"
 if [ "${NCU:-1}" = 1 ]; then
-  n=0
-  for s in $settings; do
-    n=$((n + 1))
-    case " $passing " in *" $n "*) ;; *) continue ;; esac
+  for p in "${passing[@]}"; do
+    n=${p%%:*} s=${p#*:}
     build=${s%%:*} hints=${s#*:}
     SSM_MIN_WARPS_PER_SM=$hints timeout 150 /usr/local/cuda/bin/ncu --kernel-name regex:ssd_ -c "${NCU_LAUNCHES:-160}" \
       --metrics gpu__time_duration.sum,launch__registers_per_thread --csv --log-file "$OUT/ncu_$n.csv" \
