@@ -5,6 +5,7 @@
 //! ([`mixer::StatefulMixer`]). Hydra is bidirectional: it has `forward` only.
 
 pub mod activation;
+pub mod batch_norm;
 pub mod causal_conv;
 pub mod chimera;
 pub mod embedding;

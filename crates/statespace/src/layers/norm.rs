@@ -1,5 +1,6 @@
 //! Normalisation layers with the parameter names of the reference models.
 
+use super::batch_norm::BatchNorm;
 use crate::error::Result;
 use crate::ops::{NormKind, NormOps, norm};
 use burn::module::{Module, Param};
@@ -127,6 +128,8 @@ pub enum Norm<B: Backend> {
     Layer(LayerNorm<B>),
     /// RMSNorm (Mamba's blocks).
     Rms(RmsNorm<B>),
+    /// BatchNorm (S4's LRA recipes).
+    Batch(BatchNorm<B>),
 }
 
 impl<B: NormOps> Norm<B> {
@@ -135,6 +138,7 @@ impl<B: NormOps> Norm<B> {
         match self {
             Norm::Layer(n) => n.forward(x),
             Norm::Rms(n) => n.forward(x),
+            Norm::Batch(n) => n.forward(x),
         }
     }
 }

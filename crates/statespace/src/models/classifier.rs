@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mixer::{Mixer, MixerConfig, MixerState};
 use crate::error::{Error, Result};
+use crate::layers::batch_norm::{BatchNorm, MOMENTUM};
 use crate::layers::embedding::Embedding;
 use crate::layers::linear::{Linear, project};
 use crate::layers::norm::{LayerNorm, Norm, RmsNorm};
@@ -44,6 +45,9 @@ pub enum NormKind {
     Layer,
     /// RMSNorm.
     Rms,
+    /// BatchNorm over the batch's positions, running statistics in
+    /// evaluation (S4's LRA recipes; [`BatchNorm`]).
+    Batch,
 }
 
 /// What the classifier reads.
@@ -208,7 +212,7 @@ impl ClassifierConfig {
     pub fn param_count(&self) -> Result<usize> {
         let d = self.mixer.d_model();
         let norm = match self.norm {
-            NormKind::Layer => 2 * d,
+            NormKind::Layer | NormKind::Batch => 2 * d,
             NormKind::Rms => d,
         };
         let encoder = match self.input {
@@ -243,6 +247,7 @@ impl ClassifierConfig {
         let norm = |device: &B::Device| match self.norm {
             NormKind::Layer => Norm::Layer(LayerNorm::new(d, 1e-5, device)),
             NormKind::Rms => Norm::Rms(RmsNorm::new(d, 1e-5, device)),
+            NormKind::Batch => Norm::Batch(BatchNorm::new(d, 1e-5, MOMENTUM, device)),
         };
         let encoder = match self.input {
             InputKind::Tokens { vocab } => Encoder::Tokens(Embedding::with_std(

@@ -42,15 +42,49 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
+    check_resume(&[], "layer");
+}
+
+/// S4's LRA blocks: post-norm BatchNorm, whose running statistics change in
+/// the forward pass and are saved beside the parameters.
+#[test]
+fn resumed_run_with_batch_norm_equals_uninterrupted_run() {
+    let overrides = [
+        "model.norm=\"batch\"".to_string(),
+        "model.prenorm=false".to_string(),
+    ];
+    let last = check_resume(&overrides, "batch");
+    let stats: Vec<&(String, Vec<f64>)> = last
+        .iter()
+        .filter(|(n, _)| n.ends_with("running_mean") || n.ends_with("running_var"))
+        .collect();
+    assert_eq!(
+        stats.len(),
+        4,
+        "two blocks' running statistics in the checkpoint"
+    );
+    for (name, values) in stats {
+        let init = if name.ends_with("running_mean") {
+            0.0
+        } else {
+            1.0
+        };
+        assert!(values.iter().any(|&v| v != init), "{name} never moved");
+    }
+}
+
+/// Runs `CONFIG` with `overrides` whole and in two parts, asserts they agree,
+/// and returns the last checkpoint's model tensors.
+fn check_resume(overrides: &[String], tag: &str) -> Vec<(String, Vec<f64>)> {
     let _turn = training_turn();
     type B = Autodiff<Flex>;
     let device = Default::default();
-    let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
+    let config = TrainConfig::from_toml(CONFIG, overrides).unwrap();
 
-    let full = RunDir::new(scratch("full"));
+    let full = RunDir::new(scratch(&format!("full-{tag}")));
     let summary = train::<B>(&config, &full, false, &device, &mut Quiet { stop_at: None }).unwrap();
 
-    let split = RunDir::new(scratch("split"));
+    let split = RunDir::new(scratch(&format!("split-{tag}")));
     let err = train::<B>(
         &config,
         &split,
@@ -98,8 +132,10 @@ fn resumed_run_equals_uninterrupted_run() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no optimiser state"), "{err}");
+    let tensors = load(&full);
     std::fs::remove_dir_all(&full.dir).unwrap();
     std::fs::remove_dir_all(&split.dir).unwrap();
+    tensors
 }
 
 #[test]
