@@ -80,6 +80,11 @@ pub struct ClassifierConfig {
     pub mixer: MixerConfig,
     /// Block normalisation.
     pub norm: NormKind,
+    /// BatchNorm's weight of each batch in its running statistics (torch's
+    /// `momentum`; flax's `momentum` is one minus it). Read only with
+    /// [`NormKind::Batch`].
+    #[serde(default = "default_batch_norm_momentum")]
+    pub batch_norm_momentum: f64,
     /// Normalise before the mixer (else after the residual sum).
     pub prenorm: bool,
     /// Dropout after each mixer.
@@ -92,6 +97,10 @@ pub struct ClassifierConfig {
     /// bias); needs token inputs and as many classes as tokens.
     #[serde(default)]
     pub tie_embeddings: bool,
+}
+
+fn default_batch_norm_momentum() -> f64 {
+    MOMENTUM
 }
 
 /// One residual block.
@@ -182,6 +191,12 @@ impl ClassifierConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::config("dropout", "must be in [0, 1)"));
         }
+        if !(self.batch_norm_momentum > 0.0 && self.batch_norm_momentum <= 1.0) {
+            return Err(Error::config(
+                "batch_norm_momentum",
+                format!("must be in (0, 1], got {}", self.batch_norm_momentum),
+            ));
+        }
         if self.tie_embeddings {
             match self.input {
                 InputKind::Tokens { vocab } if vocab == self.classes => {}
@@ -247,7 +262,9 @@ impl ClassifierConfig {
         let norm = |device: &B::Device| match self.norm {
             NormKind::Layer => Norm::Layer(LayerNorm::new(d, 1e-5, device)),
             NormKind::Rms => Norm::Rms(RmsNorm::new(d, 1e-5, device)),
-            NormKind::Batch => Norm::Batch(BatchNorm::new(d, 1e-5, MOMENTUM, device)),
+            NormKind::Batch => {
+                Norm::Batch(BatchNorm::new(d, 1e-5, self.batch_norm_momentum, device))
+            }
         };
         let encoder = match self.input {
             InputKind::Tokens { vocab } => Encoder::Tokens(Embedding::with_std(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::optim::OptimConfig;
 use crate::discretize::Discretization;
 use crate::error::{Error, Result};
+use crate::layers::batch_norm::MOMENTUM;
 use crate::layers::chimera::ChimeraConfig;
 use crate::layers::h3::H3Config;
 use crate::layers::hydra::HydraConfig;
@@ -88,6 +89,10 @@ pub struct ModelConfig {
     pub pooling: Pooling,
     /// Block norm (default: layer for S4/S4D, rms for Mamba).
     pub norm: Option<NormKind>,
+    /// BatchNorm's weight of each batch in its running statistics, torch's
+    /// `momentum` (default 0.1; S5's flax `bn_momentum` 0.95 is 0.05 here).
+    /// Only with `norm = "batch"`.
+    pub batch_norm_momentum: Option<f64>,
     /// Bidirectional S4/S4D kernels, S5 scans or long convolutions.
     pub bidirectional: bool,
     /// S4/S4D initialisation (default: legs for S4, diag-lin for S4D).
@@ -139,6 +144,7 @@ impl Default for ModelConfig {
             prenorm: true,
             pooling: Pooling::Mean,
             norm: None,
+            batch_norm_momentum: None,
             bidirectional: false,
             init: None,
             disc: Discretization::Zoh,
@@ -461,6 +467,7 @@ impl ModelConfig {
             n_layers: self.n_layers,
             mixer,
             norm,
+            batch_norm_momentum: self.batch_norm_momentum.unwrap_or(MOMENTUM),
             prenorm: self.prenorm,
             dropout: self.dropout,
             pooling: self.pooling,
@@ -583,6 +590,20 @@ impl TrainConfig {
                 "model.dropout",
                 format!("must be in [0, 1), got {}", self.model.dropout),
             ));
+        }
+        if let Some(momentum) = self.model.batch_norm_momentum {
+            if self.model.norm != Some(NormKind::Batch) {
+                return Err(Error::config(
+                    "model.batch_norm_momentum",
+                    "is read only with norm = \"batch\"",
+                ));
+            }
+            if !(momentum > 0.0 && momentum <= 1.0) {
+                return Err(Error::config(
+                    "model.batch_norm_momentum",
+                    format!("must be in (0, 1], got {momentum}"),
+                ));
+            }
         }
         if let Some(std) = self.model.embedding_std
             && !(std.is_finite() && std > 0.0)

@@ -170,6 +170,7 @@ fn counts_from_configs_equal_built_models() {
                 n_layers: 2,
                 mixer: mixer.clone(),
                 norm,
+                batch_norm_momentum: 0.1,
                 prenorm,
                 dropout: 0.0,
                 pooling: Pooling::Mean,

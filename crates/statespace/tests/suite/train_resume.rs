@@ -182,6 +182,17 @@ fn bad_configs_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("model.embedding_std"), "{err}");
+    let err = TrainConfig::from_toml("", &["model.batch_norm_momentum=0.05".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("only with norm = \"batch\""), "{err}");
+    let batch = "[model]\nnorm = \"batch\"\n";
+    for bad in ["0", "1.5", "nan"] {
+        let err = TrainConfig::from_toml(batch, &[format!("model.batch_norm_momentum={bad}")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model.batch_norm_momentum"), "{bad}: {err}");
+    }
 }
 
 #[test]
