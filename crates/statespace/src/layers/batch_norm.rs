@@ -14,9 +14,9 @@
 //!   y = (x − running_mean)/√(running_var + ε)·w + b, a per-channel affine
 //!   map, so a recurrent view of the model stays exact.
 //!
-//! The means are products with a row of 1/n (`matmul`): one matrix-vector
-//! product each way on a GPU, where a sum over the leading axis is a slow
-//! one-cube reduction.
+//! The means are products with rows of 1/n (`matmul`, one per sequence of
+//! the batch) and a short sum over the batch: on a GPU, a sum over the
+//! leading axis of all n positions is a slow one-cube reduction.
 
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::Tensor;
@@ -81,7 +81,9 @@ impl<B: MatmulOps> BatchNorm<B> {
                     "batch norm in training needs more than one position per channel",
                 ));
             }
-            self.batch_statistics(flat.clone())?
+            // The leading axis (the batch) divides the rows evenly.
+            let groups = if D > 2 { dims[0] } else { 1 };
+            self.batch_statistics(flat.clone(), groups)?
         } else {
             let device = flat.device();
             let mean = self.running_mean.value().to_device(&device);
@@ -97,13 +99,28 @@ impl<B: MatmulOps> BatchNorm<B> {
     }
 
     /// μ (1, d) and 1/√(σ² + ε) (1, d) of x (n, d), differentiable, and the
-    /// running statistics' update.
-    fn batch_statistics(&self, x: Tensor<B, 2>) -> Result<(Tensor<B, 2>, Tensor<B, 2>)> {
+    /// running statistics' update. The n rows are averaged in `groups`
+    /// equal parts (the batch's sequences), one product each, then over
+    /// the parts: a GPU product of one row by n would occupy a few cubes.
+    fn batch_statistics(
+        &self,
+        x: Tensor<B, 2>,
+        groups: usize,
+    ) -> Result<(Tensor<B, 2>, Tensor<B, 2>)> {
         let [rows, width] = x.dims();
         let device = x.device();
-        let average = Tensor::<B, 2>::full([1, rows], 1.0 / rows as f64, (&device, x.dtype()));
-        let mean = matmul(average.clone(), x.clone())?;
-        let var = matmul(average, (x - mean.clone()).square())?;
+        let per_group = rows / groups;
+        let average = Tensor::<B, 3>::full(
+            [groups, 1, per_group],
+            1.0 / rows as f64,
+            (&device, x.dtype()),
+        );
+        let mean_of = |t: Tensor<B, 2>| -> Result<Tensor<B, 2>> {
+            let parts = matmul(average.clone(), t.reshape([groups, per_group, width]))?;
+            Ok(parts.sum_dim(0).reshape([1, width]))
+        };
+        let mean = mean_of(x.clone())?;
+        let var = mean_of((x - mean.clone()).square())?;
         let m = self.momentum;
         let unbias = rows as f64 / (rows - 1) as f64;
         let update = |state: &RunningState<Tensor<B, 1>>, batch: Tensor<B, 2>, factor: f64| {
