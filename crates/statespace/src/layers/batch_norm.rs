@@ -88,11 +88,14 @@ impl<B: MatmulOps> BatchNorm<B> {
             self.normalise_by_batch(flat, groups)?
         } else {
             let device = flat.device();
-            let mean = self.running_mean.value().to_device(&device);
-            let var = self.running_var.value().to_device(&device);
-            let scale = inverse_std(var, self.eps) * self.weight.val();
-            (flat - mean.reshape([1, width])) * scale.reshape([1, width])
-                + self.bias.val().reshape([1, width])
+            normalise_by_statistics(
+                flat,
+                self.running_mean.value().to_device(&device),
+                self.running_var.value().to_device(&device),
+                self.weight.val(),
+                self.bias.val(),
+                self.eps,
+            )
         };
         Ok(y.reshape(dims))
     }
@@ -143,6 +146,25 @@ impl<B: MatmulOps> BatchNorm<B> {
             state.value_sync();
         }
     }
+}
+
+/// BatchNorm by given statistics, each (d), over the channels of x (…, d):
+/// y = (x − mean)/√(var + ε)·weight + bias, as one scale and one shift per
+/// channel (evaluation: nothing is differentiated, so the (d) operands
+/// may broadcast over the rows).
+pub fn normalise_by_statistics<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    mean: Tensor<B, 1>,
+    var: Tensor<B, 1>,
+    weight: Tensor<B, 1>,
+    bias: Tensor<B, 1>,
+    eps: f64,
+) -> Tensor<B, D> {
+    let mut channel = [1; D];
+    channel[D - 1] = mean.dims()[0];
+    let scale = inverse_std(var, eps) * weight;
+    let shift = bias - mean * scale.clone();
+    x * scale.reshape(channel) + shift.reshape(channel)
 }
 
 fn inverse_std<B: Backend, const D: usize>(var: Tensor<B, D>, eps: f64) -> Tensor<B, D> {

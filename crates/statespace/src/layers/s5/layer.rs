@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::S5Block;
 use super::config::S5Config;
 use crate::error::Result;
+use crate::layers::batch_norm::normalise_by_statistics;
 use crate::ops::{NormKind, SsmBackend, norm};
 
 /// flax LayerNorm's ε.
@@ -56,12 +57,14 @@ impl<B: SsmBackend> S5Norm<B> {
     /// statistics (BatchNorm).
     pub fn forward(&self, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         match (&self.mean, &self.var) {
-            (Some(mean), Some(var)) => {
-                let h = mean.val().dims()[0];
-                let inv = var.val().add_scalar(BATCH_NORM_EPS).sqrt().recip() * self.scale.val();
-                let shift = self.bias.val() - mean.val() * inv.clone();
-                Ok(x * inv.reshape([1, 1, h]) + shift.reshape([1, 1, h]))
-            }
+            (Some(mean), Some(var)) => Ok(normalise_by_statistics(
+                x,
+                mean.val(),
+                var.val(),
+                self.scale.val(),
+                self.bias.val(),
+                BATCH_NORM_EPS,
+            )),
             _ => norm(
                 x,
                 self.scale.val(),
