@@ -382,6 +382,10 @@ impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
         };
         let sub_steps = |t: Tensor<B, 5>, inputs: bool| -> Tensor<B, 4> {
             let [_, _, _, h_, w_] = t.dims();
+            if subs == 1 {
+                // SISO: the steps themselves (a one-part cat would copy).
+                return t.reshape([batch, len, h_, w_]);
+            }
             let parts = (0..subs)
                 .map(|j| {
                     let rank = if inputs {
