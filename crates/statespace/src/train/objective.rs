@@ -59,15 +59,27 @@ impl Tally {
     }
 }
 
+/// Pending parts of a [`PendingTally`] that are gathered into one.
+pub const COMPACT_AT: usize = 32;
+
 /// Sums over the targets of some batches kept on the device, read into a
 /// [`Tally`] only when a number is needed: a read waits for every kernel
 /// queued before it, so the training loop reads at logging and evaluation
-/// points, not once per step. Each batch's two sums stay a separate (2)
-/// tensor until the read, which gathers them in one transfer and adds them
+/// points, not once per step. Each batch's two sums stay on the device
+/// unadded until the read, which gathers them in one transfer and adds them
 /// on the host in f64 (the precision of the per-step reads it replaces).
+///
+/// The batches' sums are gathered into one tensor whenever
+/// [`COMPACT_AT`] parts are pending: a tally that held one tensor per step
+/// kept thousands of tiny allocations alive between evaluations, and
+/// CubeCL's sliced memory pool walks every slice of every page on each
+/// allocation, so the ListOps loop slowed through each evaluation interval
+/// (GPU busy 85 % after an evaluation, 27–42 % before the next; docs/
+/// BENCHMARKS.md, "The training loop").
 #[derive(Debug, Clone)]
 pub struct PendingTally<B: Backend> {
-    /// Each batch's sums of the two columns, (2).
+    /// The batches' sums of the two columns in batch order, each part
+    /// (2·k) for the k batches gathered in it.
     parts: Vec<Tensor<B, 1>>,
     /// Targets summed over.
     count: usize,
@@ -93,10 +105,19 @@ impl<B: Backend> PendingTally<B> {
         }
     }
 
-    /// Adds `other` (no device work: its batches join this one's).
+    /// Adds `other`: its batches join this one's, gathered into one part
+    /// (one device copy, no read) once [`COMPACT_AT`] parts are pending.
     pub fn add(&mut self, other: PendingTally<B>) {
         self.count += other.count;
         self.parts.extend(other.parts);
+        if self.parts.len() >= COMPACT_AT {
+            self.parts = vec![Tensor::cat(std::mem::take(&mut self.parts), 0)];
+        }
+    }
+
+    /// Tensors held on the device.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
     }
 
     /// Targets summed over.
@@ -249,5 +270,37 @@ pub fn scaled<B: AutodiffBackend>(loss: Tensor<B, 1>, scale: f64) -> Tensor<B, 1
         loss
     } else {
         loss.mul_scalar(scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn_flex::Flex;
+
+    /// A tally of many batches holds a bounded number of device tensors
+    /// and reads the same f64 sums, in the same order, as one part per batch.
+    #[test]
+    fn pending_tally_stays_small_and_reads_every_batch() {
+        let device = Default::default();
+        let mut tally = PendingTally::<Flex>::default();
+        let (mut loss, mut metric) = (0.0f64, 0.0f64);
+        for i in 0..1000usize {
+            let pair = [0.1f32 * i as f32 + 0.37, (i % 7) as f32];
+            loss += f64::from(pair[0]);
+            metric += f64::from(pair[1]);
+            tally.add(PendingTally::new(
+                Tensor::<Flex, 1>::from_floats(pair, &device),
+                3,
+            ));
+            assert!(
+                tally.parts() < COMPACT_AT,
+                "{} parts after {i}",
+                tally.parts()
+            );
+        }
+        let read = tally.read();
+        assert_eq!(read.count, 3000);
+        assert_eq!((read.loss, read.metric), (loss, metric));
     }
 }
