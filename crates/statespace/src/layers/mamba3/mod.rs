@@ -39,8 +39,8 @@ use crate::layers::linear::Linear;
 use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::{GatedRmsNorm, RmsNorm};
 use crate::ops::{
-    MatmulOps, NormOps, PrefixSumOps, RotaryOps, RotaryPairs, Ssd, SsdOps, matmul, prefix_sum,
-    rotary, ssd,
+    MatmulOps, NormOps, PrefixSumOps, RotaryOps, RotaryPairs, Ssd, SsdOps, add_bias, matmul,
+    prefix_sum, rotary, ssd,
 };
 
 /// The Mamba-3 mixer.
@@ -128,6 +128,9 @@ struct Projected<B: Backend> {
     v: Tensor<B, 5>,
     k: Tensor<B, 5>,
     q: Tensor<B, 5>,
+    /// B and C before the bias and rotation, (B, L, R, G, N).
+    b: Tensor<B, 5>,
+    c: Tensor<B, 5>,
     dt: Tensor<B, 3>,
     adt: Tensor<B, 3>,
     lambda: Tensor<B, 3>,
@@ -254,8 +257,8 @@ impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
         } else {
             RotaryPairs::Adjacent
         };
-        let k = rotary(inputs.b, self.B_bias.val(), theta.clone(), pairs)?;
-        let q = rotary(inputs.c, self.C_bias.val(), theta.clone(), pairs)?;
+        let k = rotary(inputs.b.clone(), self.B_bias.val(), theta.clone(), pairs)?;
+        let q = rotary(inputs.c.clone(), self.C_bias.val(), theta.clone(), pairs)?;
         let z = inputs.z.unsqueeze_dim::<5>(2);
         let z = match &self.mimo_z {
             Some(w) => z * Self::rank_weight(w),
@@ -267,11 +270,39 @@ impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
             x: inputs.x,
             k,
             q,
+            b: inputs.b,
+            c: inputs.c,
             dt: inputs.dt,
             adt: inputs.adt,
             lambda: sigmoid(inputs.trap),
             theta,
         })
+    }
+
+    /// q · k of each step and head, SISO only: b and c (B, L, 1, G, N)
+    /// before the bias and rotation → (B, L, H). q and k turn by the same
+    /// angles, and a rotation keeps dot products, so
+    /// q·k = (c_g + C_bias_h)·(b_g + B_bias_h) = c_g·b_g + c_g·B_bias_h +
+    /// b_g·C_bias_h + C_bias_h·B_bias_h: products of the group-shared
+    /// vectors with the (N × H) biases, without the (B, L, H, N) product
+    /// of q and k (and its two gradients of that size).
+    fn same_step_dots(&self, b: Tensor<B, 5>, c: Tensor<B, 5>) -> Result<Tensor<B, 3>> {
+        let [batch, len, _, g, n] = b.dims();
+        let heads = self.nheads();
+        let (rows, per) = (batch * len, heads / g);
+        // (G, rows, N), and each bias (H, 1, N) as (G, N, H/G).
+        let by_group = |t: Tensor<B, 5>| t.reshape([rows, g, n]).swap_dims(0, 1);
+        let bias_columns = |t: Tensor<B, 3>| t.reshape([g, per, n]).swap_dims(1, 2);
+        let (bg, cg) = (by_group(b), by_group(c));
+        let (b_bias, c_bias) = (self.B_bias.val(), self.C_bias.val());
+        let cross = matmul(cg.clone(), bias_columns(b_bias.clone()))?
+            + matmul(bg.clone(), bias_columns(c_bias.clone()))?; // (G, rows, H/G)
+        let shared = (cg * bg).sum_dim(2); // (G, rows, 1)
+        let dots = (cross + shared).swap_dims(0, 1).reshape([rows, heads]);
+        // The biases' own product, one per head, as a bias of the rows
+        // (its gradient a column sum, not a sum along the leading axis).
+        let constant = (b_bias * c_bias).sum_dim(2).reshape([heads]);
+        Ok(add_bias(dots, constant)?.reshape([batch, len, heads]))
     }
 
     /// Σ_r v_r k_rᵀ of one step, v (B, R, H, P), k (B, R, H, N) → (B, H, P, N).
@@ -427,10 +458,10 @@ impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
         })?;
         let y = y.reshape([batch, len, subs, heads, p]).narrow(2, r - 1, r); // (B, L, R, H, P)
         // Σ_r' (q_r · k_r') v_r' of the same step, to take the carry off.
-        // (SISO: one product per step and head, elementwise; batched 1 × 1
-        // matrix products would be millions of tiny launches' worth.)
         let same_step = if r == 1 {
-            (pr.q * pr.k.clone()).sum_dim(4) * pr.v.clone()
+            self.same_step_dots(pr.b, pr.c)?
+                .reshape([batch, len, 1, heads, 1])
+                * pr.v.clone()
         } else {
             let rows = batch * len;
             let by_head = |t: Tensor<B, 5>| {
@@ -469,5 +500,52 @@ impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
             v: last(pr.x).reshape([batch, heads, p]),
         };
         Ok((y.reshape([batch, len, heads, p]), next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::mamba3::Mamba3Config;
+    use burn::module::Param;
+    use burn::tensor::Distribution;
+    use burn_flex::Flex;
+
+    /// The same-step dots from the unrotated vectors equal q·k of the
+    /// rotated keys and queries, with two groups, random biases and angles,
+    /// for both pair layouts.
+    #[test]
+    fn same_step_dots_equal_the_rotated_products() {
+        let device = Default::default();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7);
+        let config = Mamba3Config {
+            d_state: 8,
+            headdim: 4,
+            ngroups: 2,
+            ..Mamba3Config::new(16)
+        };
+        let mut layer = config.init::<Flex>(&device, &mut rng).unwrap();
+        let (heads, s) = (config.nheads(), config.num_rope_angles());
+        let normal = |shape: Vec<usize>| {
+            Tensor::<Flex, 1>::random(
+                [shape.iter().product::<usize>()],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            )
+        };
+        layer.B_bias = Param::from_tensor(normal(vec![heads, 1, 8]).reshape([heads, 1, 8]));
+        layer.C_bias = Param::from_tensor(normal(vec![heads, 1, 8]).reshape([heads, 1, 8]));
+        let (batch, len) = (2, 5);
+        let b = normal(vec![batch, len, 1, 2, 8]).reshape([batch, len, 1, 2, 8]);
+        let c = normal(vec![batch, len, 1, 2, 8]).reshape([batch, len, 1, 2, 8]);
+        let theta = normal(vec![batch, len, heads, s]).reshape([batch, len, heads, s]);
+        let dots = layer.same_step_dots(b.clone(), c.clone()).unwrap();
+        for pairs in [RotaryPairs::Adjacent, RotaryPairs::Halves] {
+            let k = rotary(b.clone(), layer.B_bias.val(), theta.clone(), pairs).unwrap();
+            let q = rotary(c.clone(), layer.C_bias.val(), theta.clone(), pairs).unwrap();
+            let direct = (q * k).sum_dim(4).reshape([batch, len, heads]);
+            let gap = (direct - dots.clone()).abs().max().into_scalar();
+            assert!(gap < 1e-5, "{pairs:?}: largest gap {gap}");
+        }
     }
 }
