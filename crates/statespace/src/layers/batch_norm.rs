@@ -25,7 +25,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use crate::error::{Error, Result};
-use crate::ops::{MatmulOps, add_bias, matmul};
+use crate::ops::{MatmulOps, add_bias, matmul, scale_columns};
 
 /// torch's default momentum of the running statistics.
 pub const MOMENTUM: f64 = 0.1;
@@ -125,9 +125,8 @@ impl<B: MatmulOps> BatchNorm<B> {
         let centred = add_bias(x, mean.clone().neg().reshape([width]))?;
         let var = mean_of(centred.clone().square())?;
         self.update_running_statistics(mean, var.clone(), rows);
-        let scale = inverse_std(var, self.eps) * self.weight.val().reshape([1, width]);
-        let ones = Tensor::<B, 2>::ones([rows, 1], (&device, dtype));
-        add_bias(centred * matmul(ones, scale)?, self.bias.val())
+        let scale = inverse_std(var, self.eps).reshape([width]) * self.weight.val();
+        add_bias(scale_columns(centred, scale)?, self.bias.val())
     }
 
     /// running ← (1 − m)·running + m·batch, the variance unbiased over the

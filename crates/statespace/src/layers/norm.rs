@@ -2,7 +2,7 @@
 
 use super::batch_norm::BatchNorm;
 use crate::error::Result;
-use crate::ops::{NormKind, NormOps, norm};
+use crate::ops::{NormKind, NormOps, norm, scale_columns};
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -65,21 +65,39 @@ impl<B: Backend> GatedRmsNorm<B> {
             norm_before_gate,
         }
     }
+}
 
-    fn normalise(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+impl<B: NormOps> GatedRmsNorm<B> {
+    /// The fused norm kernel (`ops::norm`), whose weight gradient is a
+    /// column sum; groups normalise with a unit weight and take the scale
+    /// through a product with a column of ones. No (d) operand is broadcast
+    /// over the B·L rows: autodiff would sum its gradient over them with
+    /// burn's one-cube reduction along the leading axis on GPUs.
+    fn normalise(&self, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         let [batch, len, d] = x.dims();
         let g = self.n_groups;
-        let grouped = x.reshape([batch, len, g, d / g]);
-        let mean_sq = grouped.clone().square().mean_dim(3);
-        let normed = grouped * mean_sq.add_scalar(self.eps).sqrt().recip();
-        normed.reshape([batch, len, d]) * self.weight.val().reshape([1, 1, d])
+        if g == 1 {
+            return norm(x, self.weight.val(), None, self.eps, NormKind::Rms);
+        }
+        let (device, dtype) = (x.device(), x.dtype());
+        let unit = Tensor::<B, 1>::ones([d / g], (&device, dtype));
+        let normed = norm(
+            x.reshape([batch, len, g, d / g]),
+            unit,
+            None,
+            self.eps,
+            NormKind::Rms,
+        )?
+        .reshape([batch * len, d]);
+        Ok(scale_columns(normed, self.weight.val())?.reshape([batch, len, d]))
     }
 
-    /// Applies the gated norm to x and gate z, both (B, L, d).
-    pub fn forward(&self, x: Tensor<B, 3>, z: Tensor<B, 3>) -> Tensor<B, 3> {
+    /// Applies the gated norm to x and gate z, both (B, L, d); fails as
+    /// [`norm()`] does.
+    pub fn forward(&self, x: Tensor<B, 3>, z: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         let gate = burn::tensor::activation::silu(z);
         if self.norm_before_gate {
-            self.normalise(x) * gate
+            Ok(self.normalise(x)? * gate)
         } else {
             self.normalise(x * gate)
         }

@@ -90,7 +90,7 @@ pub use embedding::{EmbeddingOps, embedding};
 pub use fft_conv::{FftConvOps, causal_conv, two_sided_conv};
 pub use gelu::{GeluOps, gelu};
 pub use glu::{GluOps, glu};
-pub use matmul::{MatmulOps, add_bias, matmul};
+pub use matmul::{MatmulOps, add_bias, matmul, scale_columns};
 pub use norm::{NormKind, NormOps, norm};
 pub use prefix_sum::{PrefixSumOps, prefix_sum};
 pub use rotary::{RotaryOps, RotaryPairs, rotary};

@@ -19,7 +19,8 @@ use statespace::ops::cross_entropy::check_cross_entropy;
 use statespace::ops::{
     NormKind, RotaryPairs, SelectiveScan, Ssd, add_bias, cauchy, causal_conv, causal_conv1d,
     diagonal_kernel, dplr_spectrum, embedding, gelu, irfft, matmul, mean_cross_entropy, norm,
-    prefix_sum, rfft, rotary, selective_scan, ssd, ssd_chunked, two_sided_conv, vandermonde,
+    prefix_sum, rfft, rotary, scale_columns, selective_scan, ssd, ssd_chunked, two_sided_conv,
+    vandermonde,
 };
 
 type B = Flex;
@@ -133,6 +134,18 @@ fn add_bias_refuses_a_bias_of_the_wrong_width_and_mixed_dtypes() {
     );
     let b = draws.normal::<B, 1>([3], DType::F64);
     assert_refused(add_bias(y, b), &["add_bias", "`b`", "F64"]);
+}
+
+#[test]
+fn scale_columns_refuses_a_scale_of_the_wrong_width_and_mixed_dtypes() {
+    let mut draws = Draws::new(8);
+    let x = f32s(&mut draws, [4, 3]);
+    assert_refused(
+        scale_columns(x.clone(), f32s(&mut draws, [4])),
+        &["scale_columns: w", "[3]", "[4]"],
+    );
+    let w = draws.normal::<B, 1>([3], DType::F64);
+    assert_refused(scale_columns(x, w), &["scale_columns", "`w`", "F64"]);
 }
 
 #[test]

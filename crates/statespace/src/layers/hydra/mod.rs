@@ -30,7 +30,7 @@ use crate::layers::init;
 use crate::layers::linear::Linear;
 use crate::layers::norm::GatedRmsNorm;
 use crate::layers::validate;
-use crate::ops::{CausalConv1dOps, Ssd, SsdOps, ssd};
+use crate::ops::{CausalConv1dOps, NormOps, Ssd, SsdOps, ssd};
 use crate::size::{overflow, sum_of_products};
 
 /// Hyperparameters of a Hydra mixer (defaults of goombalab/hydra).
@@ -260,7 +260,7 @@ impl<B: Backend> Hydra<B> {
     }
 }
 
-impl<B: SsdOps + CausalConv1dOps> Hydra<B> {
+impl<B: SsdOps + CausalConv1dOps + NormOps> Hydra<B> {
     /// u (B, L, d_model) → (B, L, d_model); every output step sees the
     /// whole sequence. Fails on an input of another width.
     pub fn forward(&self, u: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
@@ -324,7 +324,7 @@ impl<B: SsdOps + CausalConv1dOps> Hydra<B> {
         let y_bw = shifted.narrow(0, batch, batch).flip([1]);
         let diagonal = self.fc_D.forward(x)? + self.D.val().reshape([1, 1, heads]);
         let y = y_fw + y_bw + x_heads * diagonal.unsqueeze_dim::<4>(3);
-        let y = self.norm.forward(y.reshape([batch, len, d_inner]), z);
+        let y = self.norm.forward(y.reshape([batch, len, d_inner]), z)?;
         self.out_proj.forward(y)
     }
 }

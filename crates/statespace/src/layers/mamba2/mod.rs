@@ -27,7 +27,7 @@ use crate::layers::mixer::StatefulMixer;
 use crate::layers::norm::GatedRmsNorm;
 use crate::layers::validate;
 use crate::ops::support::primitive::with_dtype;
-use crate::ops::{CausalConv1dOps, Ssd, SsdOps, matmul, ssd};
+use crate::ops::{CausalConv1dOps, NormOps, Ssd, SsdOps, matmul, ssd};
 use crate::size::{overflow, sum_of_products};
 
 /// Hyperparameters of a Mamba-2 mixer (defaults of mamba_ssm).
@@ -258,7 +258,7 @@ impl<B: Backend> Mamba2<B> {
     }
 }
 
-impl<B: SsdOps + CausalConv1dOps> StatefulMixer<B> for Mamba2<B> {
+impl<B: SsdOps + CausalConv1dOps + NormOps> StatefulMixer<B> for Mamba2<B> {
     type State = Mamba2State<B>;
 
     fn d_model(&self) -> usize {
@@ -360,7 +360,7 @@ impl<B: SsdOps + CausalConv1dOps> StatefulMixer<B> for Mamba2<B> {
         let y = y + x * with_dtype(self.D.val(), act).reshape([1, 1, heads, 1]);
         let y = y.reshape([batch, len, d_inner]);
         let y = match &self.norm {
-            Some(norm) => norm.forward(y, z),
+            Some(norm) => norm.forward(y, z)?,
             None => y * silu(z),
         };
         Ok((

@@ -481,7 +481,7 @@ impl<B: SsdOps + NormOps + MatmulOps + PrefixSumOps + RotaryOps> Mamba3<B> {
                 .forward(
                     y.reshape([batch, len * r, e]),
                     pr.z.reshape([batch, len * r, e]),
-                )
+                )?
                 .reshape([batch, len, r, heads, p]),
             None => y * silu(pr.z),
         };

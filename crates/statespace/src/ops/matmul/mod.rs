@@ -59,6 +59,21 @@ pub fn add_bias<B: MatmulOps>(y: Tensor<B, 2>, b: Tensor<B, 1>) -> Result<Tensor
     Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
 }
 
+/// x (rows, cols) times w (cols), column by column. w is spread over the
+/// rows by a product with a column of ones, so autodiff's gradient of w is
+/// a product too, where a (1, cols) operand broadcast over the rows would
+/// have its gradient summed by burn's reduction along the leading axis
+/// (on CubeCL, a few cubes for all rows). Fails, naming the argument,
+/// unless w has x's width, both of one float dtype on one device.
+pub fn scale_columns<B: MatmulOps>(x: Tensor<B, 2>, w: Tensor<B, 1>) -> Result<Tensor<B, 2>> {
+    const OP: &str = "scale_columns";
+    let [rows, cols] = x.dims();
+    check::shape(OP, "w (cols)", &[cols], &w.dims())?;
+    check::floats_on_one_device(OP, &[arg("x", &x), arg("w", &w)])?;
+    let ones = Tensor::<B, 2>::ones([rows, 1], (&x.device(), x.dtype()));
+    Ok(x * matmul(ones, w.reshape([1, cols]))?)
+}
+
 /// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) at the storage type's full
 /// precision (see the module doc), the leading axes equal or 1 (broadcast).
 /// Differentiable in both arguments. Fails, naming the argument, unless
@@ -91,4 +106,38 @@ fn validate_matmul<B: Backend, const D: usize>(
     expected[D - 2] = l[D - 1];
     check::shape(OP, "rhs (…, K, N)", &expected, &r)?;
     check::floats_on_one_device(OP, &[arg("lhs", lhs), arg("rhs", rhs)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scale_columns;
+    use burn::backend::Autodiff;
+    use burn::tensor::Tensor;
+    use burn_flex::Flex;
+
+    /// y = x·w per column; ∂x = ∂y·w and ∂w = Σ_rows ∂y·x.
+    #[test]
+    fn scale_columns_and_its_gradients() {
+        let device = Default::default();
+        let x = Tensor::<Autodiff<Flex>, 2>::from_floats(
+            [[1.0, 2.0], [3.0, -4.0], [0.5, 6.0]],
+            &device,
+        )
+        .require_grad();
+        let w = Tensor::<Autodiff<Flex>, 1>::from_floats([2.0, -0.5], &device).require_grad();
+        let g = Tensor::<Autodiff<Flex>, 2>::from_floats(
+            [[1.0, 0.0], [2.0, 1.0], [-1.0, 3.0]],
+            &device,
+        );
+        let y = scale_columns(x.clone(), w.clone()).unwrap();
+        let values = |t: Tensor<Flex, 2>| t.into_data().to_vec::<f32>().unwrap();
+        assert_eq!(values(y.clone().inner()), [2.0, -1.0, 6.0, 2.0, 1.0, -3.0]);
+        let grads = (y * g).sum().backward();
+        assert_eq!(
+            values(x.grad(&grads).unwrap()),
+            [2.0, 0.0, 4.0, -0.5, -2.0, -1.5]
+        );
+        let dw = w.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+        assert_eq!(dw, [1.0 + 6.0 - 0.5, 0.0 - 4.0 + 18.0]);
+    }
 }
