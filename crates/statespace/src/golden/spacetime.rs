@@ -227,10 +227,16 @@ fn net_case<B: AutodiffBackend + SsmBackend>(
         .map_err(|e| bad(file, case, format!("model config: {e}")))?;
     // The references are in evaluation mode: no dropout in the gradients.
     let config = config.without_dropout();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let net = cast_params(config.init::<B>(device, &mut rng)?, dtype);
-    let net = net.load(|name| file.f64(name))?;
-    let official = net.official_names();
+    // Each backward pass gets a network of its own: a parameter reused after
+    // a backward can lose its gradient when another thread's backward runs
+    // at the same time (burn 0.21's autodiff, tracel-ai/burn#5573; seen
+    // here as a flaky `gradall_decoder.blocks.ssm.c` under parallel tests).
+    let fresh_net = || -> Result<_> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let net = cast_params(config.init::<B>(device, &mut rng)?, dtype);
+        net.load(|name| file.f64(name))
+    };
+    let official = fresh_net()?.official_names();
     let outputs = names(entry, "outputs");
     let cotangents = names(entry, "grad_outputs");
     let mut ours = Vec::new();
@@ -243,6 +249,7 @@ fn net_case<B: AutodiffBackend + SsmBackend>(
         host(&(raw.narrow(1, 0, lag) - mean.clone())),
     ));
     for (prefix, all) in [("grad_", false), ("gradall_", true)] {
+        let net = fresh_net()?;
         let u = load::<B, 3>(file, "input", dtype, device)?.require_grad();
         let out = net.forward(u.clone())?;
         let named = [
