@@ -236,7 +236,6 @@ fn net_case<B: AutodiffBackend + SsmBackend>(
         let net = cast_params(config.init::<B>(device, &mut rng)?, dtype);
         net.load(|name| file.f64(name))
     };
-    let official = fresh_net()?.official_names();
     let outputs = names(entry, "outputs");
     let cotangents = names(entry, "grad_outputs");
     let mut ours = Vec::new();
@@ -250,6 +249,7 @@ fn net_case<B: AutodiffBackend + SsmBackend>(
     ));
     for (prefix, all) in [("grad_", false), ("gradall_", true)] {
         let net = fresh_net()?;
+        let official = net.official_names();
         let u = load::<B, 3>(file, "input", dtype, device)?.require_grad();
         let out = net.forward(u.clone())?;
         let named = [

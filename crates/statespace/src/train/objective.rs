@@ -115,11 +115,6 @@ impl<B: Backend> PendingTally<B> {
         }
     }
 
-    /// Tensors held on the device.
-    pub fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
     /// Targets summed over.
     pub fn count(&self) -> usize {
         self.count
@@ -294,9 +289,9 @@ mod tests {
                 3,
             ));
             assert!(
-                tally.parts() < COMPACT_AT,
+                tally.parts.len() < COMPACT_AT,
                 "{} parts after {i}",
-                tally.parts()
+                tally.parts.len()
             );
         }
         let read = tally.read();
