@@ -18,8 +18,7 @@ set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+machine_header
 layouts=${LAYOUTS:-"sliced classes"}
 for r in $(seq "${ROUNDS:-1}"); do
   for layout in $layouts; do

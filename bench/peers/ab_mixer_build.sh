@@ -14,8 +14,7 @@ set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+machine_header
 timeout 170 .carry/ssm-next selftest --device cuda --only mamba3_ --only hydra_ --only hf_ \
   --only ssd_ --parity ops --parity mixed-precision > "$OUT/selftest_next.txt" 2>&1
 echo "selftest (variant) rc=$?: $(grep -c '^ok' "$OUT/selftest_next.txt") ok"

@@ -22,8 +22,7 @@ OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/unpack_bins.sh"
 name=${NAME:-listops}
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+machine_header
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits \
   -lms 1000 > "$OUT/$name-util.csv" &
 sampler=$!

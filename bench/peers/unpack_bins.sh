@@ -20,3 +20,10 @@ if [ -z "${SSM_NCCL_LIB:-}" ]; then
 fi
 # Multicast stays off on these machines (KINDS.md).
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+# The head of a device log: the GPU and its driver, the date, the host CPU
+# and its cores (H100 machines of one description have run at different
+# rates, so each log names its host).
+machine_header() {
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
+  echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+}

@@ -12,8 +12,7 @@ set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../unpack_bins.sh"
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+machine_header
 timeout 200 .carry/ssm-next2 selftest --device cuda --parity ops > "$OUT/selftest_ops_next2.txt" 2>&1
 echo "selftest ops (variant) rc=$?"
 grep -i "batch norm" "$OUT/selftest_ops_next2.txt"; tail -1 "$OUT/selftest_ops_next2.txt"

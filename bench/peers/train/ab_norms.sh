@@ -13,8 +13,7 @@ set -u
 OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../unpack_bins.sh"
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
-echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
+machine_header
 seconds=${1:-40}
 common=(--config configs/listops-s4d.toml --set schedule.eval_every=300 --set task.val_size=128)
 bash "$here/run_loop_throughput.sh" "$seconds" "listops-batch=.carry/ssm" -- "${common[@]}"
