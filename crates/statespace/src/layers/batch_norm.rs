@@ -14,10 +14,10 @@
 //!   y = (x − running_mean)/√(running_var + ε)·w + b, a per-channel affine
 //!   map, so a recurrent view of the model stays exact.
 //!
-//! Training avoids burn's sums over the leading axis of all n positions,
-//! which CubeCL runs on one cube: means are products with rows of 1/n (one
-//! per sequence) and a short sum over the batch, and no (1, d) operand is
-//! broadcast over the rows, whose gradient would be such a sum (see
+//! Training runs the op `ops::batch_norm` (column sums and element-wise
+//! ops each way): the first build's tensor ops broadcast (1, d) operands
+//! over the rows, and autodiff summed their gradients along the leading
+//! axis of all n positions, which CubeCL runs on one cube (see
 //! `normalise_by_batch`).
 
 use burn::module::{Module, Param, RunningState};
@@ -25,7 +25,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use crate::error::{Error, Result};
-use crate::ops::{MatmulOps, add_bias, matmul, scale_columns};
+use crate::ops::{NormOps, batch_norm};
 
 /// torch's default momentum of the running statistics.
 pub const MOMENTUM: f64 = 0.1;
@@ -62,7 +62,7 @@ impl<B: Backend> BatchNorm<B> {
     }
 }
 
-impl<B: MatmulOps> BatchNorm<B> {
+impl<B: NormOps> BatchNorm<B> {
     /// Normalises x (…, d) per channel (see the module doc). Fails on a
     /// width other than the norm's, and in training on a batch of one
     /// position (its variance is undefined).
@@ -83,9 +83,7 @@ impl<B: MatmulOps> BatchNorm<B> {
                     "batch norm in training needs more than one position per channel",
                 ));
             }
-            // The leading axis (the batch) divides the rows evenly.
-            let groups = if D > 2 { dims[0] } else { 1 };
-            self.normalise_by_batch(flat, groups)?
+            self.normalise_by_batch(flat)?
         } else {
             let device = flat.device();
             normalise_by_statistics(
@@ -100,39 +98,22 @@ impl<B: MatmulOps> BatchNorm<B> {
         Ok(y.reshape(dims))
     }
 
-    /// Training: x (n, d) normalised by its own μ and σ² (differentiable),
-    /// and the running statistics moved. The n rows are averaged in
-    /// `groups` equal parts (the batch's sequences), one product each,
-    /// then over the parts. No step broadcasts a (1, d) operand over the n
-    /// rows: autodiff would sum its gradient over them with burn's reduction
-    /// along the leading axis, which CubeCL runs on one cube (the first build,
-    /// which broadcast, ran the ListOps loop at under 7.5 steps/s on an H100
-    /// against 40.9 for LayerNorm).
-    /// Shifts go through [`add_bias`] (column sums), scales are spread over
-    /// the rows by a product with a column of ones (its gradient is a
-    /// product too).
-    fn normalise_by_batch(&self, x: Tensor<B, 2>, groups: usize) -> Result<Tensor<B, 2>> {
-        let [rows, width] = x.dims();
-        let (device, dtype) = (x.device(), x.dtype());
-        let per_group = rows / groups;
-        let average =
-            Tensor::<B, 3>::full([groups, 1, per_group], 1.0 / rows as f64, (&device, dtype));
-        let mean_of = |t: Tensor<B, 2>| -> Result<Tensor<B, 2>> {
-            let parts = matmul(average.clone(), t.reshape([groups, per_group, width]))?;
-            Ok(parts.sum_dim(0).reshape([1, width]))
-        };
-        let mean = mean_of(x.clone())?;
-        let centred = add_bias(x, mean.clone().neg().reshape([width]))?;
-        let var = mean_of(centred.clone().square())?;
-        self.update_running_statistics(mean, var.clone(), rows);
-        let scale = inverse_std(var, self.eps).reshape([width]) * self.weight.val();
-        add_bias(scale_columns(centred, scale)?, self.bias.val())
+    /// Training: x (n, d) normalised by its own μ and σ² through
+    /// [`batch_norm`] (column sums and element-wise ops each way, with a
+    /// backward of its own: no (1, d) operand broadcast over the n rows,
+    /// whose gradient autodiff would sum along the leading axis, on one
+    /// cube on CubeCL), and the running statistics moved.
+    fn normalise_by_batch(&self, x: Tensor<B, 2>) -> Result<Tensor<B, 2>> {
+        let rows = x.dims()[0];
+        let (y, mean, var) = batch_norm(x, self.weight.val(), self.bias.val(), self.eps)?;
+        self.update_running_statistics(mean, var, rows);
+        Ok(y)
     }
 
     /// running ← (1 − m)·running + m·batch, the variance unbiased over the
     /// batch's `rows` positions; committed at once, so that what the model
     /// saves is never one update behind.
-    fn update_running_statistics(&self, mean: Tensor<B, 2>, var: Tensor<B, 2>, rows: usize) {
+    fn update_running_statistics(&self, mean: Tensor<B, 1>, var: Tensor<B, 1>, rows: usize) {
         let m = self.momentum;
         let unbias = rows as f64 / (rows - 1) as f64;
         for (state, batch, factor) in [
@@ -140,8 +121,7 @@ impl<B: MatmulOps> BatchNorm<B> {
             (&self.running_var, var, unbias),
         ] {
             let old = state.value_sync().to_device(&batch.device()).detach();
-            let width = old.dims()[0];
-            state.update(old * (1.0 - m) + batch.detach().reshape([width]) * (m * factor));
+            state.update(old * (1.0 - m) + batch.detach() * (m * factor));
             state.value_sync();
         }
     }

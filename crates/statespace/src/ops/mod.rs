@@ -91,7 +91,7 @@ pub use fft_conv::{FftConvOps, causal_conv, two_sided_conv};
 pub use gelu::{GeluOps, gelu};
 pub use glu::{GluOps, glu};
 pub use matmul::{MatmulOps, add_bias, matmul, scale_columns};
-pub use norm::{NormKind, NormOps, norm};
+pub use norm::{NormKind, NormOps, batch_norm, norm};
 pub use prefix_sum::{PrefixSumOps, prefix_sum};
 pub use rotary::{RotaryOps, RotaryPairs, rotary};
 pub use scan2d::{Scan2d, Scan2dOps, scan2d};

@@ -105,6 +105,7 @@ where
     causal_conv1d::half_checks::<B>(&mut cx)?;
     norm::half_checks::<B>(&mut cx)?;
     cross_entropy::half_checks::<B>(&mut cx)?;
+    norm::batch_checks::<B>(&mut cx)?;
     Ok(checks)
 }
 

@@ -1,11 +1,12 @@
-//! Parity of rMSNorm and LayerNorm, forward and backward.
+//! Parity of RMSNorm and LayerNorm, and of BatchNorm in training, forward
+//! and backward.
 
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::harness::{Cx, Draw, GradOf, Results, half_versus_f32, outputs_and_grads, versus_cpu};
 use crate::error::Result;
-use crate::ops::{NormKind, SsmBackend, norm};
+use crate::ops::{NormKind, SsmBackend, batch_norm, norm};
 
 /// LayerNorm or RMSNorm of a strided view (x is a slice of a wider
 /// tensor), and every gradient.
@@ -86,6 +87,39 @@ pub(super) fn half_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -
                 run_norm::<B>(draws, kind)
             );
         }
+    }
+    Ok(())
+}
+
+/// BatchNorm in training (`ops::batch_norm`) of x (rows, d), and every
+/// gradient.
+fn run_batch_norm<B: AutodiffBackend + SsmBackend>(
+    draws: &[Draw; 4],
+    device: &B::Device,
+) -> Result<Results> {
+    let x = draws[0].tensor::<B, 2>(device, DType::F32);
+    let w = draws[1].tensor::<B, 1>(device, DType::F32);
+    let b = draws[2].tensor::<B, 1>(device, DType::F32);
+    let (out, _, _) = batch_norm(x.clone(), w.clone(), b.clone(), 1e-5)?;
+    let grads: [GradOf<'_, B>; 3] = [("grad_x", &x), ("grad_weight", &w), ("grad_bias", &b)];
+    Ok(outputs_and_grads(out, &draws[3], &grads, device))
+}
+
+/// BatchNorm in training: two rows; a sequence's worth; ListOps's
+/// 256 channels over enough rows for the column sums' two stages.
+pub(super) fn batch_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
+    for (rows, dim) in [(2, 5), (74, 7), (4096, 256)] {
+        let draws = [
+            cx.draw(&[rows, dim]),
+            cx.draw(&[dim]),
+            cx.draw(&[dim]),
+            cx.draw(&[rows, dim]),
+        ];
+        versus_cpu!(
+            cx,
+            format!("batch norm rows {rows} d{dim}"),
+            run_batch_norm::<B>(&draws)
+        );
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use burn_autodiff::{
     ops::{Backward, Ops, OpsKind},
 };
 
-use super::{NormForward, NormKind, NormOps};
+use super::{BatchNormForward, NormForward, NormKind, NormOps};
 
 /// The backward pass of a norm; its inputs are x and w, and b for
 /// LayerNorm.
@@ -39,7 +39,64 @@ impl<B: NormOps, const N: usize> Backward<B, N> for NormBackward {
     }
 }
 
+/// The backward pass of BatchNorm in training; its inputs are x, w and b.
+#[derive(Debug)]
+struct BatchNormBackward {
+    eps: f64,
+}
+
+impl<B: NormOps> Backward<B, 3> for BatchNormBackward {
+    /// x, w, μ and σ² of the forward pass.
+    type State = Saved<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x, weight, mean, var] = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let g = B::batch_norm_backward(x, weight, (mean, var), self.eps, grad);
+        let all = [Some(g.x), Some(g.weight), g.bias];
+        for (node, g) in ops.parents.into_iter().zip(all) {
+            if let (Some(node), Some(g)) = (node, g) {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
 impl<B: NormOps, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
+    fn batch_norm_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        eps: f64,
+    ) -> BatchNormForward<FloatTensor<Self>> {
+        let inner = B::batch_norm_forward(
+            x.primitive.clone(),
+            weight.primitive.clone(),
+            bias.primitive,
+            eps,
+        );
+        let saved = [
+            x.primitive,
+            weight.primitive,
+            inner.mean.clone(),
+            inner.var.clone(),
+        ];
+        let op = BatchNormBackward { eps };
+        let y = match op
+            .prepare::<C>([x.node, weight.node, bias.node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(saved, inner.y),
+            OpsKind::UnTracked(prep) => prep.finish(inner.y),
+        };
+        BatchNormForward {
+            y,
+            mean: Self::from_inner(inner.mean),
+            var: Self::from_inner(inner.var),
+        }
+    }
+
     fn norm_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
