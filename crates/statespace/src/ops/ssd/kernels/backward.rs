@@ -6,9 +6,9 @@ use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
 use super::{
-    BLOCK, EDGE, PAD, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, UNITS,
+    BLOCK, EDGE, PAD, Quad, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, UNITS,
     apply_decay, chunk_cumsum, chunk_output_block, decay_products_of, inner_products, remaining,
-    stage, tile_mma, valid_steps, zero_tile,
+    stage, store_tile, tile_mma, valid_steps, zero_tile,
 };
 
 /// The backward of one (batch, head, chunk): ∂x, and ∂c summed from each
@@ -37,13 +37,13 @@ pub fn ssd_chunk_backward<F: Float>(
 ) {
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut m = SharedMemory::<f32>::new(STEPS * PAD);
+    let mut st_a = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut m_by_cols = SharedMemory::<Quad>::new(STEPS * PAD);
+    let mut m_by_rows = SharedMemory::<Quad>::new(STEPS * PAD);
     let mut partial = SharedMemory::<f32>::new(STEPS * (EDGE + 1));
     let mut acc = Array::<f32>::new(TILE * TILE);
     let mut grad = Array::<f32>::new(TILE * TILE);
-    let mut av = Array::<f32>::new(TILE);
     let mut own = Array::<f32>::new(TILE);
     let len = len as usize;
     let (heads, p_dim) = (x.shape(2), x.shape(3));
@@ -59,7 +59,17 @@ pub fn ssd_chunk_backward<F: Float>(
     let b_base = batch * bm.stride(0) + t0 * bm.stride(1) + g * bm.stride(2);
     let c_base = batch * cm.stride(0) + t0 * cm.stride(1) + g * cm.stride(2);
     let cb_base = ((batch * chunks + k) * groups + g) * STEPS * STEPS;
-    decay_products_of(cb, cb_base, valid, &cum, &mut m, &mut acc);
+    decay_products_of(
+        cb,
+        cb_base,
+        valid,
+        &cum,
+        &mut m_by_cols,
+        &mut m_by_rows,
+        &mut acc,
+        true,
+        true,
+    );
     let x_base = batch * x.stride(0) + t0 * x.stride(1) + h * x.stride(2);
     let dy_base = batch * dy.stride(0) + t0 * dy.stride(1) + h * dy.stride(2);
     let dx_base = batch * dx.stride(0) + t0 * dx.stride(1) + h * dx.stride(2);
@@ -84,11 +94,10 @@ pub fn ssd_chunk_backward<F: Float>(
             n_dim,
             valid,
             &cum,
-            &m,
+            &m_by_cols,
             &mut st_a,
             &mut st_b,
             &mut acc,
-            &mut av,
             false,
         );
         // ∂x.
@@ -103,11 +112,10 @@ pub fn ssd_chunk_backward<F: Float>(
             n_dim,
             valid,
             &cum,
-            &m,
+            &m_by_rows,
             &mut st_a,
             &mut st_b,
             &mut grad,
-            &mut av,
             true,
         );
         #[unroll]
@@ -205,13 +213,13 @@ pub fn ssd_chunk_bc_grads<F: Float>(
 ) {
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut dw = SharedMemory::<f32>::new(STEPS * PAD);
+    let mut st_a = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut d_by_cols = SharedMemory::<Quad>::new(STEPS * PAD);
+    let mut d_by_rows = SharedMemory::<Quad>::new(STEPS * PAD);
     let mut acc = Array::<f32>::new(TILE * TILE);
     let mut acc_b = Array::<f32>::new(TILE * TILE);
     let mut acc_c = Array::<f32>::new(TILE * TILE);
-    let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (heads, p_dim) = (x.shape(2), x.shape(3));
     let (groups, n_dim) = (bm.shape(2), bm.shape(3));
@@ -235,9 +243,10 @@ pub fn ssd_chunk_bc_grads<F: Float>(
         let x_base = batch * x.stride(0) + t0 * x.stride(1) + h * x.stride(2);
         let dy_base = batch * dy.stride(0) + t0 * dy.stride(1) + h * dy.stride(2);
         inner_products::<F>(
-            dy, dy_base, x, x_base, p_dim, valid, &cum, &mut st_a, &mut st_b, &mut acc, &mut av,
+            dy, dy_base, x, x_base, p_dim, valid, &cum, &mut st_a, &mut st_b, &mut acc,
         );
-        apply_decay(&acc, valid, &cum, &mut dw);
+        apply_decay(&mut acc, valid, &cum);
+        store_tile(&acc, &mut d_by_cols, &mut d_by_rows, true, true);
         // Σ_s D[s][t]·C_s and Σ_t D[s][t]·B_t, SLICE steps at a time.
         let mut s0 = 0;
         while s0 < STEPS {
@@ -270,8 +279,8 @@ pub fn ssd_chunk_bc_grads<F: Float>(
             );
             sync_cube();
             // ∂B: A(m = t, k = s) = D[s0 + k][t]; ∂C: A(m = s, k = t) = D[s][s0 + k].
-            tile_mma(&dw, s0 * PAD, 1usize, PAD, &st_a, &mut acc_b, &mut av);
-            tile_mma(&dw, s0, PAD, 1usize, &st_b, &mut acc_c, &mut av);
+            tile_mma(&d_by_rows, s0 * PAD, &st_a, &mut acc_b);
+            tile_mma(&d_by_cols, s0 * PAD, &st_b, &mut acc_c);
             sync_cube();
             s0 += SLICE;
         }
@@ -307,7 +316,7 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 SCALE_NONE,
             );
             sync_cube();
-            tile_mma(&st_a, 0, 1usize, PAD, &st_b, &mut acc_b, &mut av);
+            tile_mma(&st_a, 0, &st_b, &mut acc_b);
             sync_cube();
             stage::<F>(
                 dy,
@@ -336,7 +345,7 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                 SCALE_NONE,
             );
             sync_cube();
-            tile_mma(&st_a, 0, 1usize, PAD, &st_b, &mut acc_c, &mut av);
+            tile_mma(&st_a, 0, &st_b, &mut acc_c);
             sync_cube();
             q0 += SLICE;
         }

@@ -7,9 +7,9 @@ use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
 use super::{
-    BLOCK, EDGE, PAD, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, chunk_cumsum,
-    chunk_output_block, decay_products_of, inner_products, remaining, stage, tile_mma, valid_steps,
-    zero_tile,
+    BLOCK, EDGE, PAD, Quad, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE,
+    chunk_cumsum, chunk_output_block, decay_products_of, inner_products, remaining, stage,
+    tile_mma, valid_steps, zero_tile,
 };
 
 /// Chunks whose states one unit of the state pass loads at a time (the
@@ -30,10 +30,9 @@ pub fn ssd_chunk_cb<F: Float>(
 ) {
     // No operand is scaled along time: the decays are applied per head.
     let unscaled = SharedMemory::<f32>::new(1usize);
-    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut st_a = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<Quad>::new(SLICE * PAD);
     let mut acc = Array::<f32>::new(TILE * TILE);
-    let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (groups, n_dim) = (bm.shape(2), bm.shape(3));
     let chunks = len.div_ceil(STEPS);
@@ -45,7 +44,7 @@ pub fn ssd_chunk_cb<F: Float>(
     let b_base = batch * bm.stride(0) + t0 * bm.stride(1) + g * bm.stride(2);
     let c_base = batch * cm.stride(0) + t0 * cm.stride(1) + g * cm.stride(2);
     inner_products::<F>(
-        cm, c_base, bm, b_base, n_dim, valid, &unscaled, &mut st_a, &mut st_b, &mut acc, &mut av,
+        cm, c_base, bm, b_base, n_dim, valid, &unscaled, &mut st_a, &mut st_b, &mut acc,
     );
     let base = ((batch * chunks + k) * groups + g) * STEPS * STEPS;
     let row = UNIT_POS_Y as usize;
@@ -79,10 +78,9 @@ pub fn ssd_chunk_states<F: Float>(
 ) {
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
+    let mut st_a = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<Quad>::new(SLICE * PAD);
     let mut acc = Array::<f32>::new(TILE * TILE);
-    let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (heads, p_dim) = (x.shape(2), x.shape(3));
     let (groups, n_dim) = (bm.shape(2), bm.shape(3));
@@ -150,7 +148,7 @@ pub fn ssd_chunk_states<F: Float>(
             SCALE_NONE,
         );
         sync_cube();
-        tile_mma(&st_a, 0, 1usize, PAD, &st_b, &mut acc, &mut av);
+        tile_mma(&st_a, 0, &st_b, &mut acc);
         sync_cube();
         s0 += SLICE;
     }
@@ -264,11 +262,11 @@ pub fn ssd_chunk_outputs<F: Float>(
 ) {
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut st_b = SharedMemory::<f32>::new(SLICE * PAD);
-    let mut m = SharedMemory::<f32>::new(STEPS * PAD);
+    let mut st_a = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut st_b = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut m = SharedMemory::<Quad>::new(STEPS * PAD);
+    let mut unused = SharedMemory::<Quad>::new(1usize);
     let mut acc = Array::<f32>::new(TILE * TILE);
-    let mut av = Array::<f32>::new(TILE);
     let len = len as usize;
     let (heads, p_dim) = (x.shape(2), x.shape(3));
     let (groups, n_dim) = (bm.shape(2), bm.shape(3));
@@ -282,7 +280,17 @@ pub fn ssd_chunk_outputs<F: Float>(
     chunk_cumsum::<F>(a, batch, h, t0, len, &mut values, &mut cum);
     let bc_base_c = batch * cm.stride(0) + t0 * cm.stride(1) + g * cm.stride(2);
     let cb_base = ((batch * chunks + k) * groups + g) * STEPS * STEPS;
-    decay_products_of(cb, cb_base, valid, &cum, &mut m, &mut acc);
+    decay_products_of(
+        cb,
+        cb_base,
+        valid,
+        &cum,
+        &mut m,
+        &mut unused,
+        &mut acc,
+        true,
+        false,
+    );
     let x_base = batch * x.stride(0) + t0 * x.stride(1) + h * x.stride(2);
     let y_base = batch * y.stride(0) + t0 * y.stride(1) + h * y.stride(2);
     let state_base = ((batch * chunks + k) * heads + h) * p_dim * n_dim;
@@ -305,7 +313,6 @@ pub fn ssd_chunk_outputs<F: Float>(
             &mut st_a,
             &mut st_b,
             &mut acc,
-            &mut av,
             false,
         );
         #[unroll]

@@ -21,8 +21,10 @@
 //! [`backward::ssd_decay_carry`] and [`backward::ssd_decay_grad`]).
 //!
 //! Every product is a (64 × 64) output block of a cube of 16 × 16 units,
-//! each unit a 4 × 4 register tile, with its operands staged in shared
-//! memory [`SLICE`] rows of the inner dimension at a time. Shapes: x, ∂y, ∂x
+//! each unit a 4 × 4 register tile (rows y + 16·i, columns x + 16·j), with
+//! its operands staged in shared memory [`SLICE`] rows of the inner
+//! dimension at a time, as [`Quad`]s: the four values a unit needs of one
+//! inner index are one 16-byte load. Shapes: x, ∂y, ∂x
 //! (batch, L, H, P); a, ∂a (batch, L, H); B, C, ∂B, ∂C (batch, L, G, N);
 //! states (batch, chunks, H, P, N) and decays (batch, H, chunks), f32,
 //! packed. Inputs are read through their strides. Indices are in bounds by
@@ -46,11 +48,16 @@ pub const EDGE: usize = 16;
 pub const UNITS: usize = EDGE * EDGE;
 /// Rows of the inner dimension staged at a time.
 const SLICE: usize = 32;
-/// Row stride of a staged slice or block (one padding float against bank
-/// conflicts).
-const PAD: usize = BLOCK + 1;
 /// Edge of each unit's register tile.
 const TILE: usize = BLOCK / EDGE;
+/// Four staged values of one inner index: those of rows (or columns)
+/// m, m + 16, m + 32 and m + 48 of a block, the values one unit multiplies.
+/// A staged operand A(m, k) lives at quad k·[`PAD`] + m % 16, lane m / 16.
+type Quad = Vector<f32, Const<TILE>>;
+/// Row stride of a staged slice or block, in quads: 16 and one of padding,
+/// so that units storing quads of consecutive inner indices (68 floats
+/// apart) hit distinct banks.
+const PAD: usize = EDGE + 1;
 
 /// How a staged operand is scaled along its time index t (in the chunk):
 /// not, by e^{c_t}, or by e^{c_end − c_t}.
@@ -105,11 +112,12 @@ fn time_scale(cum: &SharedMemory<f32>, t: usize, #[comptime] scale: u32) -> f32 
     s
 }
 
-/// Stages a (BLOCK × SLICE) view of `src` as st[k·PAD + r]: element (r, k)
-/// at `base + r·r_stride + k·k_stride`, zero where r ≥ `r_lim` or
-/// k ≥ `k_lim`, scaled along its time index (r when `time_is_row`, else k,
-/// offset by `time_base` in the chunk). Global reads step along the
-/// contiguous index.
+/// Stages a (BLOCK × SLICE) view of `src` as quads: element (r, k) at
+/// `base + r·r_stride + k·k_stride` goes to quad k·PAD + r % EDGE, lane
+/// r / EDGE; zero where r ≥ `r_lim` or k ≥ `k_lim`, scaled along its time
+/// index (r when `time_is_row`, else k, offset by `time_base` in the
+/// chunk). Each unit gathers whole quads; global reads step along the
+/// contiguous index, and the quads stored by a warp fall in distinct banks.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn stage<F: Float>(
@@ -119,7 +127,7 @@ fn stage<F: Float>(
     k_stride: usize,
     r_lim: usize,
     k_lim: usize,
-    st: &mut SharedMemory<f32>,
+    st: &mut SharedMemory<Quad>,
     cum: &SharedMemory<f32>,
     time_base: usize,
     #[comptime] time_is_row: bool,
@@ -127,58 +135,59 @@ fn stage<F: Float>(
 ) {
     let rows_fast = r_stride <= k_stride;
     #[unroll]
-    for i in 0..BLOCK * SLICE / UNITS {
-        let e = UNIT_POS as usize + i * UNITS;
-        let mut r = e / SLICE;
-        let mut k = e % SLICE;
-        if rows_fast {
-            r = e % BLOCK;
-            k = e / BLOCK;
+    for i in 0..BLOCK * SLICE / (TILE * UNITS) {
+        let f = UNIT_POS as usize + i * UNITS;
+        // The quad's first row m and its inner index k.
+        let mut m = f % EDGE;
+        let mut k = f / EDGE;
+        if !rows_fast {
+            m = f / SLICE;
+            k = f % SLICE;
         }
-        let mut v = 0.0f32;
-        if r < r_lim && k < k_lim {
-            v = f32::cast_from(src[base + r * r_stride + k * k_stride]);
-            if scale != SCALE_NONE {
-                let mut t = time_base + k;
-                if time_is_row {
-                    t = time_base + r;
+        let mut q = Quad::new(0.0f32);
+        if k < k_lim {
+            let mut k_scale = 1.0f32;
+            if !time_is_row && scale != SCALE_NONE {
+                k_scale = time_scale(cum, time_base + k, scale);
+            }
+            #[unroll]
+            for c in 0..TILE {
+                let r = m + EDGE * c;
+                let mut v = 0.0f32;
+                if r < r_lim {
+                    v = f32::cast_from(src[base + r * r_stride + k * k_stride]);
+                    if scale != SCALE_NONE {
+                        if time_is_row {
+                            v *= time_scale(cum, time_base + r, scale);
+                        } else {
+                            v *= k_scale;
+                        }
+                    }
                 }
-                v *= time_scale(cum, t, scale);
+                q[c] = v;
             }
         }
-        st[k * PAD + r] = v;
+        st[k * PAD + m] = q;
     }
 }
 
 /// acc[i·TILE + j] += Σ_k A(m, k)·B(k, n) over k < SLICE, for this unit's
-/// rows m = y + EDGE·i and columns n = x + EDGE·j, with A(m, k) at
-/// `a[a_base + m·a_m + k·a_k]` and B(k, n) at `b[k·PAD + n]`. The strides
-/// are compile-time constants, so the unrolled loads take immediate offsets.
+/// rows m = y + EDGE·i and columns n = x + EDGE·j, with A staged from quad
+/// `a_base` on and B from quad 0 on (see [`stage`]): two quad loads per
+/// inner index for sixteen multiply-adds.
 #[cube]
-#[allow(clippy::too_many_arguments)]
-fn tile_mma(
-    a: &SharedMemory<f32>,
-    a_base: usize,
-    #[comptime] a_m: usize,
-    #[comptime] a_k: usize,
-    b: &SharedMemory<f32>,
-    acc: &mut Array<f32>,
-    av: &mut Array<f32>,
-) {
+fn tile_mma(a: &SharedMemory<Quad>, a_base: usize, b: &SharedMemory<Quad>, acc: &mut Array<f32>) {
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
     #[unroll]
     for k in 0..SLICE {
+        let av = a[a_base + k * PAD + row];
+        let bv = b[k * PAD + col];
         #[unroll]
         for i in 0..TILE {
-            av[i] = a[a_base + (row + EDGE * i) * a_m + k * a_k];
-        }
-        #[unroll]
-        for j in 0..TILE {
-            let bv = b[k * PAD + col + EDGE * j];
             #[unroll]
-            for i in 0..TILE {
-                acc[i * TILE + j] += av[i] * bv;
+            for j in 0..TILE {
+                acc[i * TILE + j] += av[i] * bv[j];
             }
         }
     }
@@ -226,10 +235,9 @@ fn inner_products<F: Float>(
     features: usize,
     valid: usize,
     cum: &SharedMemory<f32>,
-    st_a: &mut SharedMemory<f32>,
-    st_b: &mut SharedMemory<f32>,
+    st_a: &mut SharedMemory<Quad>,
+    st_b: &mut SharedMemory<Quad>,
     acc: &mut Array<f32>,
-    av: &mut Array<f32>,
 ) {
     let u_t = u_src.stride(1);
     let u_f = u_src.stride(u_src.rank() - 1);
@@ -266,16 +274,16 @@ fn inner_products<F: Float>(
             SCALE_NONE,
         );
         sync_cube();
-        tile_mma(st_a, 0, 1usize, PAD, st_b, acc, av);
+        tile_mma(st_a, 0, st_b, acc);
         sync_cube();
         f0 += SLICE;
     }
 }
 
-/// M[i][j] = acc(i, j)·e^{cᵢ − cⱼ} for j ≤ i < `valid` (else 0), from this
-/// unit's tile of inner products, into `m` (STEPS × PAD).
+/// M[i][j] = acc(i, j)·e^{cᵢ − cⱼ} for j ≤ i < `valid` (else 0), in place
+/// in this unit's tile of inner products.
 #[cube]
-fn apply_decay(acc: &Array<f32>, valid: usize, cum: &SharedMemory<f32>, m: &mut SharedMemory<f32>) {
+fn apply_decay(acc: &mut Array<f32>, valid: usize, cum: &SharedMemory<f32>) {
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
     #[unroll]
@@ -287,23 +295,64 @@ fn apply_decay(acc: &Array<f32>, valid: usize, cum: &SharedMemory<f32>, m: &mut 
             if c <= r && r < valid {
                 v = acc[i * TILE + j] * (cum[r] - cum[c]).exp();
             }
-            m[r * PAD + c] = v;
+            acc[i * TILE + j] = v;
+        }
+    }
+}
+
+/// Stores this unit's tile of a (STEPS × STEPS) matrix M as the staged
+/// operand A(m = i, k = j) = M[i][j] of [`tile_mma`] (`m_by_cols`) and/or
+/// A(m = j, k = i) = M[i][j] (`m_by_rows`), then syncs the cube.
+#[cube]
+fn store_tile(
+    acc: &Array<f32>,
+    m_by_cols: &mut SharedMemory<Quad>,
+    m_by_rows: &mut SharedMemory<Quad>,
+    #[comptime] by_cols: bool,
+    #[comptime] by_rows: bool,
+) {
+    let row = UNIT_POS_Y as usize;
+    let col = UNIT_POS_X as usize;
+    if by_cols {
+        #[unroll]
+        for j in 0..TILE {
+            let mut q = Quad::new(0.0f32);
+            #[unroll]
+            for i in 0..TILE {
+                q[i] = acc[i * TILE + j];
+            }
+            m_by_cols[(col + EDGE * j) * PAD + row] = q;
+        }
+    }
+    if by_rows {
+        #[unroll]
+        for i in 0..TILE {
+            let mut q = Quad::new(0.0f32);
+            #[unroll]
+            for j in 0..TILE {
+                q[j] = acc[i * TILE + j];
+            }
+            m_by_rows[(row + EDGE * i) * PAD + col] = q;
         }
     }
     sync_cube();
 }
 
-/// The chunk's decay-weighted products M[i][j] = (Cᵢ·Bⱼ)·e^{cᵢ − cⱼ} into
-/// `m`, from the group's inner products in `cb` (batch, chunks, G, STEPS,
-/// STEPS) at `base`.
+/// The chunk's decay-weighted products M[i][j] = (Cᵢ·Bⱼ)·e^{cᵢ − cⱼ},
+/// from the group's inner products in `cb` (batch, chunks, G, STEPS,
+/// STEPS) at `base`, stored as [`store_tile`] says.
 #[cube]
+#[allow(clippy::too_many_arguments)]
 fn decay_products_of(
     cb: &Tensor<f32>,
     base: usize,
     valid: usize,
     cum: &SharedMemory<f32>,
-    m: &mut SharedMemory<f32>,
+    m_by_cols: &mut SharedMemory<Quad>,
+    m_by_rows: &mut SharedMemory<Quad>,
     acc: &mut Array<f32>,
+    #[comptime] by_cols: bool,
+    #[comptime] by_rows: bool,
 ) {
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
@@ -314,7 +363,8 @@ fn decay_products_of(
             acc[i * TILE + j] = cb[base + (row + EDGE * i) * STEPS + col + EDGE * j];
         }
     }
-    apply_decay(acc, valid, cum, m);
+    apply_decay(acc, valid, cum);
+    store_tile(acc, m_by_cols, m_by_rows, by_cols, by_rows);
 }
 
 /// One (STEPS × 64) block of a chunk's outputs into `acc`: with M the
@@ -324,8 +374,10 @@ fn decay_products_of(
 /// - `transposed`: Σ_{s} M[s][i]·v_s[p] + e^{c_end − cᵢ} Σ_n wᵢ[n]·S[p][n]
 ///   (v = ∂y, w = B, S = arriving gradient state): ∂x.
 ///
-/// `v_base` is v at (chunk start, p0); `w_base` w at the chunk start;
-/// `s_base` S at (p0, 0) with rows of `n_dim`; `p_lim` = P − p0.
+/// `m` holds M as [`store_tile`] stores it by columns, or by rows when
+/// `transposed`. `v_base` is v at (chunk start, p0); `w_base` w at the
+/// chunk start; `s_base` S at (p0, 0) with rows of `n_dim`; `p_lim` =
+/// P − p0.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn chunk_output_block<F: Float>(
@@ -339,11 +391,10 @@ fn chunk_output_block<F: Float>(
     n_dim: usize,
     valid: usize,
     cum: &SharedMemory<f32>,
-    m: &SharedMemory<f32>,
-    st_a: &mut SharedMemory<f32>,
-    st_b: &mut SharedMemory<f32>,
+    m: &SharedMemory<Quad>,
+    st_a: &mut SharedMemory<Quad>,
+    st_b: &mut SharedMemory<Quad>,
     acc: &mut Array<f32>,
-    av: &mut Array<f32>,
     #[comptime] transposed: bool,
 ) {
     zero_tile(acc);
@@ -369,13 +420,8 @@ fn chunk_output_block<F: Float>(
             SCALE_NONE,
         );
         sync_cube();
-        if transposed {
-            // A(m = i, k = s) = M[s0 + k][i].
-            tile_mma(m, s0 * PAD, 1usize, PAD, st_b, acc, av);
-        } else {
-            // A(m = i, k = j) = M[i][s0 + k].
-            tile_mma(m, s0, PAD, 1usize, st_b, acc, av);
-        }
+        // A(m = i, k) = M[i][s0 + k], or M[s0 + k][i] when `transposed`.
+        tile_mma(m, s0 * PAD, st_b, acc);
         sync_cube();
         s0 += SLICE;
     }
@@ -426,7 +472,7 @@ fn chunk_output_block<F: Float>(
             SCALE_NONE,
         );
         sync_cube();
-        tile_mma(st_a, 0, 1usize, PAD, st_b, acc, av);
+        tile_mma(st_a, 0, st_b, acc);
         sync_cube();
         n0 += SLICE;
     }
