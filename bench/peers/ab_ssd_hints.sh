@@ -3,11 +3,10 @@
 # starts), and carried builds, timed in one device command. SETTINGS is a
 # list of BUILD:HINTS entries (HINTS empty: the build's own hints), default
 #   "ssm: ssm:ssd_chunk_bc_grads=16 ssm:ssd_chunk_bc_grads=16,ssd_chunk_cb=24"
-# e.g. add "ssm-next2:ssd_chunk_states=16" with the variant
-# bench/variants/ssd-pipelined-states.patch carried as ssm-next2. ptxas of
-# main's generated source gives ssd_chunk_bc_grads 174 registers (one cube
-# of 256 per SM) and the variant's chunk-state kernel 175; a hint of 16
-# warps caps them at 128 (two cubes). Each setting runs the SSD parity group
+# (a variant build carried as ssm-next takes "ssm-next:HINTS"). ptxas of
+# main's generated source (before the quad staging of 2026-12-06) gave
+# ssd_chunk_bc_grads 174 registers (one cube of 256 per SM); a hint of 16
+# warps caps it at 128 (two cubes). Each setting runs the SSD parity group
 # (a setting that fails it is not timed), then `ssm bench kernels --only
 # ssd` of every setting, interleaved over ROUNDS (default 3), then Nsight
 # Compute's time and registers per SSD kernel over the first NCU_LAUNCHES
