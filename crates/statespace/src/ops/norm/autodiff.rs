@@ -5,13 +5,13 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::FloatTensor;
 use burn_autodiff::{
-    Autodiff,
+    Autodiff, NodeId,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
 
-use super::{BatchNormForward, NormForward, NormKind, NormOps};
+use super::{BatchNormForward, NormForward, NormGrads, NormKind, NormOps};
 
 /// The backward pass of a norm; its inputs are x and w, and b for
 /// LayerNorm.
@@ -30,11 +30,21 @@ impl<B: NormOps, const N: usize> Backward<B, N> for NormBackward {
         let [x, weight, mean, rstd] = ops.state;
         let grad = grads.consume::<B>(&ops.node);
         let g = B::norm_backward(x, weight, (mean, rstd), self.kind, grad);
-        let all = [Some(g.x), Some(g.weight), g.bias];
-        for (node, g) in ops.parents.into_iter().zip(all) {
-            if let (Some(node), Some(g)) = (node, g) {
-                grads.register::<B>(node.id, g);
-            }
+        register::<B, N>(ops.parents.map(|node| node.map(|node| node.id)), g, grads);
+    }
+}
+
+/// Registers ∂x, ∂w and (where there is one) ∂b with the parents x, w
+/// and b that track gradients (their node ids, in that order).
+fn register<B: NormOps, const N: usize>(
+    parents: [Option<NodeId>; N],
+    g: NormGrads<FloatTensor<B>>,
+    grads: &mut Gradients,
+) {
+    let all = [Some(g.x), Some(g.weight), g.bias];
+    for (id, g) in parents.into_iter().zip(all) {
+        if let (Some(id), Some(g)) = (id, g) {
+            grads.register::<B>(id, g);
         }
     }
 }
@@ -53,12 +63,7 @@ impl<B: NormOps> Backward<B, 3> for BatchNormBackward {
         let [x, weight, mean, var] = ops.state;
         let grad = grads.consume::<B>(&ops.node);
         let g = B::batch_norm_backward(x, weight, (mean, var), self.eps, grad);
-        let all = [Some(g.x), Some(g.weight), g.bias];
-        for (node, g) in ops.parents.into_iter().zip(all) {
-            if let (Some(node), Some(g)) = (node, g) {
-                grads.register::<B>(node.id, g);
-            }
-        }
+        register::<B, 3>(ops.parents.map(|node| node.map(|node| node.id)), g, grads);
     }
 }
 
