@@ -10,7 +10,8 @@
 # kernel over the first NCU_LAUNCHES (default 160) SSD launches of each build ($OUT/ncu_BUILD.csv and
 # ncu_summary.py's table; about 40 s a build).
 # VARIANTS (default "ssm-next ssm-next2 ssm-next3") names the variants to
-# measure when the carried ones are for different kernels.
+# measure when the carried ones are for different kernels; NCU_BUILDS (default
+# all that pass) the builds Nsight Compute profiles.
 # Carry .carry/bins/ssm.xz (main) and the variants. About 1 minute a build
 # without NCU.
 set -u
@@ -26,13 +27,15 @@ for r in $(seq "${ROUNDS:-3}"); do
   done
 done 2>&1 | tee "$OUT/ab_ssd_kernels.txt"
 if [ "${NCU:-1}" = 1 ]; then
-  for b in $builds; do
+  for b in ${NCU_BUILDS:-$builds}; do
+    case " $builds " in *" $b "*) ;; *) continue ;; esac
     # The first SSD launches of the bench (160: its forward-only runs at
     # 8 × 2048, then forward + backward ones; 40 covered the forward alone).
-    timeout 150 /usr/local/cuda/bin/ncu --kernel-name regex:ssd_ -c "${NCU_LAUNCHES:-160}" --metrics gpu__time_duration.sum \
-      --csv --log-file "$OUT/ncu_$b.csv" .carry/$b bench kernels --device cuda --only ssd > /dev/null 2>&1
+    timeout 150 /usr/local/cuda/bin/ncu --kernel-name regex:ssd_ -c "${NCU_LAUNCHES:-160}" \
+      --metrics gpu__time_duration.sum,launch__registers_per_thread --csv --log-file "$OUT/ncu_$b.csv" .carry/$b bench kernels --device cuda --only ssd > /dev/null 2>&1
     echo "== ncu $b rc=$?"
     python3 "$here/ncu_summary.py" "$OUT/ncu_$b.csv" --top 12
+    grep launch__registers_per_thread "$OUT/ncu_$b.csv" | awk -F'","' '{print $5, $NF}' | sort -u
   done
 fi
 date -u
