@@ -4,18 +4,18 @@
 # an occupancy hint on ssd_chunk_bc_grads (ab_ssd_hints.sh, no build), and
 # mamba_ssm's Triton SSD (bench_peers.py without the selective-scan build)
 # beside them, so the ratios in docs/BENCHMARKS.md come from this command.
-# Environment: VARIANTS (default "ssm-next2 ssm-next3"), ROUNDS (default 2),
-# NCU_BUILDS (default "ssm ssm-next3"), HINTS (ab_ssd_hints.sh's settings,
+# Environment: VARIANTS (default "ssm-next ssm-next2 ssm-next3"), ROUNDS
+# (default 2), NCU_BUILDS (default "ssm ssm-next"), HINTS (ab_ssd_hints.sh's settings,
 # default "ssm:ssd_chunk_bc_grads=16 ssm-next3:ssd_chunk_outputs=16"; empty
 # skips them).
 # Carry .carry/bins/ssm.xz and the variants, .carry/golden,
 # .carry/bench_peers.py and .carry/mamba-src (mamba_ssm/ of state-spaces/mamba).
-# About 9 minutes with two variants.
+# About 9 minutes with three variants and HINTS="".
 set -u
 export OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
-VARIANTS=${VARIANTS:-ssm-next2 ssm-next3} ROUNDS=${ROUNDS:-2} NCU_BUILDS=${NCU_BUILDS:-ssm ssm-next3} \
-  timeout 340 bash "$here/ab_ssd_build.sh"
+VARIANTS=${VARIANTS:-ssm-next ssm-next2 ssm-next3} ROUNDS=${ROUNDS:-2} NCU_BUILDS=${NCU_BUILDS:-ssm ssm-next} \
+  timeout 400 bash "$here/ab_ssd_build.sh"
 hints=${HINTS-ssm:ssd_chunk_bc_grads=16 ssm-next3:ssd_chunk_outputs=16}
 if [ -n "$hints" ]; then
   SETTINGS="$hints" ROUNDS=1 NCU=0 timeout 110 bash "$here/ab_ssd_hints.sh" 2>&1 | tail -n 12
