@@ -1,8 +1,9 @@
-# Block-level NumPy model of ssd-bc-grads-pipeline.patch: the pipelined
-# ssd_chunk_bc_grads slice schedule (kinds, offsets, the two staging buffers,
-# the decay and row scales) against the direct formulas for dB and dC, with P
-# and N not multiples of the slice and chunks shorter than 64 steps.
-# Run: python3 bench/variants/ssd-bc-grads-pipeline-model.py (prints max errors).
+# Block-level NumPy models of two SSD variants, against the direct formulas:
+# the pipelined ssd_chunk_bc_grads slice schedule (ssd-bc-grads-pipeline.patch:
+# kinds, offsets, the two staging buffers, the decay and row scales) for dB and
+# dC, and the output block's pipeline (ssd-output-pipeline.patch) for y and dx;
+# P and N not multiples of the slice, chunks shorter than 64 steps.
+# Run: python3 bench/variants/ssd-pipelines-model.py (prints max errors).
 import numpy as np
 rng = np.random.default_rng(0)
 STEPS, SLICE, BLOCK = 64, 32, 64
@@ -99,3 +100,53 @@ for (P, N, n0, valid, G) in [(64, 128, 64, 64, 3), (48, 96, 64, 37, 2), (16, 16,
     db, dc = direct(x, dy, Bm, Cm, cum, R, H, n0, valid, G)
     n_lim = min(BLOCK, N - n0)
     print(P, N, n0, valid, G, np.abs(mb[:, :n_lim] - db).max(), np.abs(mc[:, :n_lim] - dc).max())
+
+# --- The output block's pipeline (ssd-output-pipeline.patch): the carried state's
+# slices, the row scale, then the steps' slices, forward and transposed.
+def gather_fn(fn, r_lim, k_lim):
+    G = np.zeros((BLOCK, SLICE))
+    for r in range(min(r_lim, BLOCK)):
+        for k in range(min(k_lim, SLICE)):
+            G[r, k] = fn(r, k)
+    return G
+def model(v, w, S, M, cum, valid, p_lim, transposed):
+    # v: (STEPS, P) (rows past valid zero), w: (STEPS, N), S: (P, N); M (STEPS, STEPS) decay products
+    N = w.shape[1]
+    A_m = M.T if transposed else M      # staged A(m = i, k): M[i][k] or M[k][i]
+    state_slices = -(-N // SLICE); slices = state_slices + STEPS // SLICE
+    def g(i):
+        if i < state_slices:
+            n0 = i * SLICE
+            return (gather_fn(lambda r, k: w[r, n0 + k], valid, N - n0), gather_fn(lambda r, k: S[r, n0 + k], p_lim, N - n0))
+        s0 = (i - state_slices) * SLICE
+        return (None, gather_fn(lambda r, k: v[s0 + k, r], p_lim, max(valid - s0, 0)))
+    acc = np.zeros((BLOCK, BLOCK)); bufs = [g(0), None]
+    for i in range(slices):
+        at = i % 2
+        nxt = g(i + 1) if i + 1 < slices else None
+        a, b = bufs[at]
+        if i < state_slices:
+            acc += a @ b.T
+        else:
+            if i == state_slices:
+                sc = np.exp(cum[STEPS - 1] - cum) if transposed else np.exp(cum)
+                acc *= sc[:, None]
+            s0 = (i - state_slices) * SLICE
+            acc += A_m[:, s0:s0 + SLICE] @ b.T
+        if nxt is not None: bufs[1 - at] = nxt
+    return acc[:valid, :p_lim]
+for (P, N, valid, tr) in [(64, 128, 64, False), (64, 128, 64, True), (48, 70, 37, False), (16, 16, 20, True)]:
+    v = rng.standard_normal((STEPS, P)); w = rng.standard_normal((STEPS, N)); S = rng.standard_normal((P, N))
+    v[valid:] = 0; w[valid:] = 0
+    a = -rng.random(STEPS) * 0.1; a[valid:] = 0; cum = np.cumsum(a)
+    CB = rng.standard_normal((STEPS, STEPS))
+    M = np.zeros((STEPS, STEPS))
+    for i in range(valid):
+        for j in range(i + 1): M[i, j] = CB[i, j] * np.exp(cum[i] - cum[j])
+    p_lim = min(P, BLOCK)
+    out = model(v, w, S, M, cum, valid, p_lim, tr)
+    if tr:
+        ref = M[:valid, :valid].T @ v[:valid, :p_lim] + np.exp(cum[STEPS - 1] - cum[:valid])[:, None] * (w[:valid] @ S[:p_lim].T)
+    else:
+        ref = M[:valid, :valid] @ v[:valid, :p_lim] + np.exp(cum[:valid])[:, None] * (w[:valid] @ S[:p_lim].T)
+    print(P, N, valid, tr, np.abs(out - ref).max())
