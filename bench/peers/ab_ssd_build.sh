@@ -35,7 +35,6 @@ if [ "${NCU:-1}" = 1 ]; then
       --metrics gpu__time_duration.sum,launch__registers_per_thread --csv --log-file "$OUT/ncu_$b.csv" .carry/$b bench kernels --device cuda --only ssd > /dev/null 2>&1
     echo "== ncu $b rc=$?"
     python3 "$here/ncu_summary.py" "$OUT/ncu_$b.csv" --top 12
-    grep launch__registers_per_thread "$OUT/ncu_$b.csv" | awk -F'","' '{print $5, $NF}' | sort -u
   done
 fi
 date -u

@@ -51,7 +51,6 @@ if [ "${NCU:-1}" = 1 ]; then
       ".carry/$build" bench kernels --device cuda --only ssd > /dev/null 2>&1
     echo "== ncu setting $n ($s) rc=$?"
     python3 "$here/ncu_summary.py" "$OUT/ncu_$n.csv" --top 12
-    grep launch__registers_per_thread "$OUT/ncu_$n.csv" | awk -F'","' '{print $5, $NF}' | sort -u
   done
 fi
 date -u
