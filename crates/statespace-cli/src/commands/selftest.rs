@@ -227,6 +227,10 @@ pub fn run(args: Args) -> Result<()> {
                 &mut checks,
                 statespace::parity::op_checks::<Autodiff<B>>(&device)?,
             );
+            emit(
+                &mut checks,
+                statespace::parity::tf32_checks::<Autodiff<B>>(&device)?,
+            );
         }
         if parity(ParityGroup::SequenceParallel) {
             emit(

@@ -1,14 +1,28 @@
 //! Parity of the full-precision matmul (broadcast batches, degenerate shapes, a
 //! cuBLAS-sized product; bf16 and f16 operands, as mixed-precision training
-//! multiplies) and the bias add.
+//! multiplies; f32 on TF32 tensor cores where allowed) and the bias add.
 
+use burn::backend::Autodiff;
 use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
+use burn_flex::Flex;
 
-use super::harness::{Cx, Draw, Results, half_versus_f32, outputs_and_grads, versus_cpu};
+use super::harness::{
+    Cx, Draw, Results, compare_within, half_versus_f32, outputs_and_grads, versus_cpu,
+};
 use crate::error::Result;
+use crate::golden::{Check, rel_err};
 use crate::layers::linear::project;
+use crate::ops::matmul::allow_tf32;
 use crate::ops::{SsmBackend, add_bias, matmul};
+
+/// Tolerance of f32 products on TF32 tensor cores (operands rounded to 11
+/// significant bits, f32 sums) against the CPU's f32.
+pub const TOLERANCE_TF32: f64 = 2e-3;
+
+/// The least difference from f32 that shows a TF32 product ran on the
+/// tensor cores (f32 routines differ from the CPU by about 1e-7 here).
+const TF32_CONTROL_MIN: f64 = 1e-5;
 
 /// The product of draws 0 and 1 stored as `dtype`, and both gradients
 /// under the output gradient of draw 2.
@@ -142,6 +156,40 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
             format!("add bias {rows}×{cols}"),
             run_add_bias::<B>(&draws)
         );
+    }
+    Ok(())
+}
+
+/// f32 products with TF32 allowed, and both gradients, against the CPU's
+/// f32: a cuBLAS-sized product (cuBLAS's TF32 compute type) and one below
+/// (burn's tensor-core routine), within [`TOLERANCE_TF32`]. For the first,
+/// a control that the setting acts: its output differs from f32 by at least
+/// [`TF32_CONTROL_MIN`] (so these checks are for GPUs: the CPU ignores the
+/// setting). The setting is restored after each run.
+pub(super) fn tf32_checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
+    for (g, m, k, n, control) in [(2, 512, 1024, 1024, true), (2, 33, 64, 65, false)] {
+        let draws = [
+            cx.draw(&[g, m, k]),
+            cx.draw(&[1, k, n]),
+            cx.draw(&[g, m, n]),
+        ];
+        let ours = {
+            let _tf32 = allow_tf32(true);
+            run_matmul::<B>(&draws, DType::F32, cx.device)?
+        };
+        let cpu = run_matmul::<Autodiff<Flex>>(&draws, DType::F32, &Default::default())?;
+        let label = format!("matmul ({g}×{m}×{k})·(1×{k}×{n}) with TF32 vs f32");
+        compare_within(label.clone(), &ours, &cpu, TOLERANCE_TF32, cx.checks);
+        if control {
+            let moved = rel_err(&ours[0].1, &cpu[0].1);
+            cx.checks.push(Check {
+                what: format!(
+                    "{label}: the output differs from f32's (by {moved:.1e}, at least {TF32_CONTROL_MIN:.0e})"
+                ),
+                error: if moved >= TF32_CONTROL_MIN { 0.0 } else { 1.0 },
+                tolerance: 0.0,
+            });
+        }
     }
     Ok(())
 }

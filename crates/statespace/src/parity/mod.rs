@@ -109,6 +109,26 @@ where
     Ok(checks)
 }
 
+/// f32 products on a GPU's TF32 tensor cores (`ops::matmul::allow_tf32`)
+/// against the CPU's f32, and a control that the setting moves them (see
+/// `matmul::tf32_checks`); a draw stream of its own. For GPUs only: the CPU
+/// ignores the setting, so there the control fails.
+pub fn tf32_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<Vec<Check>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut rng_tokens = ChaCha8Rng::seed_from_u64(17);
+    let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
+    let mut draw = |shape: &[usize]| Draw::new(&mut rng, shape, |r| normal.sample(r));
+    let mut checks = Vec::new();
+    let mut cx = Cx {
+        draws: &mut draw,
+        tokens: &mut rng_tokens,
+        device,
+        checks: &mut checks,
+    };
+    matmul::tf32_checks::<B>(&mut cx)?;
+    Ok(checks)
+}
+
 #[cfg(test)]
 mod tests {
     use burn::backend::Autodiff;
@@ -128,6 +148,25 @@ mod tests {
             if check.what.contains(" vs f64") || check.what.contains(" vs f32") {
                 assert!(check.passed(), "{check}");
             } else {
+                assert_eq!(check.error, 0.0, "{check}");
+            }
+        }
+    }
+
+    /// The CPU ignores TF32: its products stay exact, so the comparisons
+    /// hold at zero error and only the control (which asks for a
+    /// difference) fails.
+    #[test]
+    fn cpu_ignores_tf32() {
+        let _lock = crate::ops::matmul::precision::TEST_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let checks = tf32_checks::<Autodiff<Flex>>(&Default::default()).unwrap();
+        assert_eq!(checks.len(), 7);
+        for check in checks {
+            let control = check.what.contains("differs from f32");
+            assert_eq!(check.passed(), !control, "{check}");
+            if !control {
                 assert_eq!(check.error, 0.0, "{check}");
             }
         }

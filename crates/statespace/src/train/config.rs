@@ -557,9 +557,13 @@ impl TrainConfig {
                 .unwrap_or_else(|| toml::Value::String(raw.to_string()));
             set_path(&mut value, key.trim(), parsed)?;
         }
-        let config: TrainConfig = value
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::config("config", e.message().to_string()))?;
+        // Through text, so that the error's span names the key it is about.
+        let text = toml::to_string(&value)
+            .map_err(|e| Error::config("config", format!("cannot be written as TOML: {e}")))?;
+        let config: TrainConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let key = e.span().and_then(|span| key_at(&text, span.start));
+            Error::config(key.as_deref().unwrap_or("config"), e.message().to_string())
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -636,6 +640,39 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// The dotted key of the entry at byte `offset` of TOML `text` as
+/// `toml::to_string` writes a table (`[a.b]` headers, `key = value`
+/// lines): `a.b.key`, the header itself on a header line; `None` where the
+/// offset is past the text.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let unquote = |k: &str| k.trim().trim_matches('"').to_string();
+    let mut table: Option<String> = None;
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let end = start + line.len();
+        let trimmed = line.trim();
+        let header = trimmed
+            .strip_prefix('[')
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .map(|h| h.split('.').map(unquote).collect::<Vec<_>>().join("."));
+        if offset < end {
+            return Some(match (header, trimmed.split_once('=')) {
+                (Some(h), _) => h,
+                (None, Some((key, _))) => match &table {
+                    Some(t) => format!("{t}.{}", unquote(key)),
+                    None => unquote(key),
+                },
+                (None, None) => table.unwrap_or_else(|| "config".to_string()),
+            });
+        }
+        if header.is_some() {
+            table = header;
+        }
+        start = end;
+    }
+    None
 }
 
 fn set_path(root: &mut toml::Value, key: &str, value: toml::Value) -> Result<()> {

@@ -48,6 +48,10 @@ pub struct OptimConfig {
     /// [`Precision::F16`] with dynamic loss scaling; language models with
     /// Mamba or Mamba-2 mixers).
     pub precision: Precision,
+    /// f32 products on TF32 tensor cores (NVIDIA GPUs from Ampere on), as
+    /// PyTorch's `allow_tf32`: faster, about 1e-3 relative from f32
+    /// (`ops::matmul::allow_tf32`). Off by default; the CPU ignores it.
+    pub tf32: bool,
 }
 
 impl OptimConfig {
@@ -104,6 +108,7 @@ impl Default for OptimConfig {
             eps: 1e-8,
             grad_clip: None,
             precision: Precision::F32,
+            tf32: false,
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::host_pool::{OwnPool, on_own_pool_if};
 use crate::io::write_atomic;
 use crate::ops::SsmBackend;
+use crate::ops::matmul::allow_tf32;
 use crate::tasks::{Split, TaskConfig};
 
 /// One row of the metrics CSV: `step,split,<loss>,<metric>,lr_scale`, the
@@ -309,6 +310,8 @@ where
     }
     let _lock = run.acquire()?;
     run.remove_stale_temporaries()?;
+    // For the whole run, every rank's thread: the setting is process-wide.
+    let _tf32 = allow_tf32(config.optim.tf32);
     match &config.task {
         TaskConfig::Forecast(_) => {
             let objective = Forecasting::new(config)?;

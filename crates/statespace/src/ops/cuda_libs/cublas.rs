@@ -1,5 +1,7 @@
 //! The matmul through cuBLAS: f32 by `cublasSgemmStridedBatched` (full
-//! f32: the handle's default math mode uses no TF32), bf16 and f16 by
+//! f32: the handle's default math mode uses no TF32), or when the caller
+//! allows TF32 by `cublasGemmStridedBatchedEx` with the compute type
+//! `CUBLAS_COMPUTE_32F_FAST_TF32`; bf16 and f16 by
 //! `cublasGemmStridedBatchedEx` on the tensor cores with f32 accumulation
 //! and the output rounded to the operands' type (what PyTorch runs under
 //! autocast). The handle's default math mode lets cuBLAS add the partial
@@ -24,17 +26,33 @@ use crate::ops::support::launch::empty_packed;
 
 /// lhs (…, M, K) × rhs (…, K, N) → (…, M, N) for CUDA tensors of one type,
 /// f32, bf16 or f16, whose leading dimensions either match the output's or
-/// are all 1; the output in the operands' type. `None`
+/// are all 1; the output in the operands' type; f32 operands on TF32
+/// tensor cores where `tf32`, else in full f32. `None`
 /// where cuBLAS cannot take the operands (other dtypes or runtimes, a
 /// broadcast it cannot express, the library missing or failing) or the
 /// product is too small to gain ([`MIN_MULTIPLY_ADDS`]) and its reduction
 /// short ([`LONG_REDUCTION`]), so the caller runs its own routine.
-pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Option<CubeTensor<R>> {
-    // The 16-bit operands' cuBLAS type; `None` for f32 (SGEMM).
-    let half = match (lhs.dtype, rhs.dtype) {
+pub fn matmul<R: CubeRuntime>(
+    lhs: &CubeTensor<R>,
+    rhs: &CubeTensor<R>,
+    tf32: bool,
+) -> Option<CubeTensor<R>> {
+    // The operands' cuBLAS type and compute type for `GemmEx`; `None` for
+    // full f32 (SGEMM).
+    let ex = match (lhs.dtype, rhs.dtype) {
+        (DType::F32, DType::F32) if tf32 => Some((
+            cudaDataType::CUDA_R_32F,
+            cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
+        )),
         (DType::F32, DType::F32) => None,
-        (DType::BF16, DType::BF16) => Some(cudaDataType::CUDA_R_16BF),
-        (DType::F16, DType::F16) => Some(cudaDataType::CUDA_R_16F),
+        (DType::BF16, DType::BF16) => Some((
+            cudaDataType::CUDA_R_16BF,
+            cublasComputeType_t::CUBLAS_COMPUTE_32F,
+        )),
+        (DType::F16, DType::F16) => Some((
+            cudaDataType::CUDA_R_16F,
+            cublasComputeType_t::CUBLAS_COMPUTE_32F,
+        )),
         _ => return None,
     };
     if !available() {
@@ -90,10 +108,10 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
         // SAFETY: the addresses are live buffers of the operands' type
         // holding them in the layouts `Operand` read off their strides, the
         // output holds batch·M·N values of that type, and alpha and beta are
-        // f32 as SGEMM and the f32 compute type take them.
+        // f32 as SGEMM and the f32 compute types take them.
         unsafe {
             blas::set_stream(handle, stream as _).map_err(|e| e.to_string())?;
-            match half {
+            match ex {
                 None => blas::sgemm_strided_batched(
                     handle,
                     b.op,
@@ -114,7 +132,7 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
                     stride_out,
                     batch,
                 ),
-                Some(dtype) => blas::gemm_strided_batched_ex(
+                Some((dtype, compute)) => blas::gemm_strided_batched_ex(
                     handle,
                     b.op,
                     a.op,
@@ -136,7 +154,7 @@ pub fn matmul<R: CubeRuntime>(lhs: &CubeTensor<R>, rhs: &CubeTensor<R>) -> Optio
                     n,
                     stride_out,
                     batch,
-                    cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                    compute,
                     cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
                 ),
             }

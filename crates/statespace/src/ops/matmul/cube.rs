@@ -3,7 +3,9 @@
 //! cores with f32 accumulation for bf16 and f16; else cubek's unit routine
 //! for f32 (no tensor cores, so f32 stays f32) and burn's matmul (tensor
 //! cores, f32 accumulation) for 16-bit operands; the CPU's for f64
-//! operands, through host memory (cubek has no f64 matmul).
+//! operands, through host memory (cubek has no f64 matmul). Where TF32 is
+//! allowed (`precision.rs`), f32 operands take the tensor cores too: cuBLAS
+//! with its TF32 compute type, else burn's matmul.
 
 use burn::tensor::DType;
 use burn::tensor::ops::FloatTensor;
@@ -18,7 +20,7 @@ use cubek::std::InputBinding;
 
 use burn_flex::Flex;
 
-use super::MatmulOps;
+use super::{MatmulOps, tf32_allowed};
 use crate::ops::cuda_libs::cublas;
 use crate::ops::support::host::{from_host, to_host};
 
@@ -56,10 +58,12 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> MatmulOps
             let out = Flex::exact_matmul(to_host::<Self>(lhs), to_host::<Self>(rhs));
             return from_host::<Self>(out, &device);
         }
-        if let Some(out) = cublas::matmul(&lhs, &rhs) {
+        let tf32 = tf32_allowed();
+        if let Some(out) = cublas::matmul(&lhs, &rhs, tf32) {
             return out;
         }
-        if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
+        if tf32 || lhs.dtype != DType::F32 || rhs.dtype != DType::F32 {
+            // burn's routine: tensor cores, TF32 for f32 operands.
             return Self::float_matmul(lhs, rhs);
         }
         let out = init_matmul_output(&lhs, &rhs, DType::F32);

@@ -7,14 +7,17 @@
 //! Like PyTorch (whose f32 matmul does not use TF32 by default), statespace
 //! keeps f32 exact: its layers multiply through [`matmul`], which on CubeCL
 //! devices runs an f32 routine without tensor cores for f32 operands and the
-//! tensor-core routine for 16-bit ones. On the CPU, 2-D f32 and f64 products
-//! call the `gemm` crate into unzeroed outputs (`cpu.rs`), others burn's matmul.
+//! tensor-core routine for 16-bit ones. [`allow_tf32`] opts in to TF32 for
+//! f32 products on GPUs, as PyTorch's `allow_tf32` does (`precision.rs`).
+//! On the CPU, 2-D f32 and f64 products call the `gemm` crate into unzeroed
+//! outputs (`cpu.rs`), others burn's matmul.
 
 mod autodiff;
 mod complex;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
+pub(crate) mod precision;
 
 use burn::tensor::TensorMetadata;
 use burn::tensor::backend::Backend;
@@ -25,6 +28,7 @@ use crate::error::Result;
 use crate::ops::support::check::{self, arg};
 
 pub use complex::complex_matmul;
+pub use precision::{Tf32Guard, allow_tf32, tf32_allowed};
 
 /// Backends with a full-precision matmul.
 pub trait MatmulOps: Backend {
