@@ -72,41 +72,38 @@ pub fn op_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<
 where
     B::InnerBackend: AdamWOps,
 {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let mut rng_tokens = ChaCha8Rng::seed_from_u64(11);
-    let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
-    let mut draw = |shape: &[usize]| Draw::new(&mut rng, shape, |r| normal.sample(r));
-    let mut checks = Vec::new();
-    let mut cx = Cx {
-        draws: &mut draw,
-        tokens: &mut rng_tokens,
-        device,
-        checks: &mut checks,
-    };
-    fft_conv::checks::<B>(&mut cx)?;
-    vandermonde::checks::<B>(&mut cx)?;
-    diagonal_kernel::checks::<B>(&mut cx)?;
-    cauchy::checks::<B>(&mut cx)?;
-    gelu::checks::<B>(&mut cx)?;
-    glu::checks::<B>(&mut cx)?;
-    spectral::checks::<B>(&mut cx)?;
-    matmul::checks::<B>(&mut cx)?;
-    causal_conv1d::checks::<B>(&mut cx)?;
-    embedding::checks::<B>(&mut cx)?;
-    norm::checks::<B>(&mut cx)?;
-    prefix_sum::checks::<B>(&mut cx)?;
-    rotary::checks::<B>(&mut cx)?;
-    cross_entropy::checks::<B>(&mut cx)?;
-    adamw::checks::<B>(&mut cx)?;
-    diagonal_scan::checks::<B>(&mut cx)?;
-    scan2d::checks::<B>(&mut cx)?;
-    layout::checks::<B>(&mut cx)?;
+    seeded_checks(device, (7, 11), op_families::<B>)
+}
+
+/// The families of [`op_checks`], in their order.
+fn op_families<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()>
+where
+    B::InnerBackend: AdamWOps,
+{
+    fft_conv::checks::<B>(cx)?;
+    vandermonde::checks::<B>(cx)?;
+    diagonal_kernel::checks::<B>(cx)?;
+    cauchy::checks::<B>(cx)?;
+    gelu::checks::<B>(cx)?;
+    glu::checks::<B>(cx)?;
+    spectral::checks::<B>(cx)?;
+    matmul::checks::<B>(cx)?;
+    causal_conv1d::checks::<B>(cx)?;
+    embedding::checks::<B>(cx)?;
+    norm::checks::<B>(cx)?;
+    prefix_sum::checks::<B>(cx)?;
+    rotary::checks::<B>(cx)?;
+    cross_entropy::checks::<B>(cx)?;
+    adamw::checks::<B>(cx)?;
+    diagonal_scan::checks::<B>(cx)?;
+    scan2d::checks::<B>(cx)?;
+    layout::checks::<B>(cx)?;
     // Drawn last, so that the families above keep their draws.
-    causal_conv1d::half_checks::<B>(&mut cx)?;
-    norm::half_checks::<B>(&mut cx)?;
-    cross_entropy::half_checks::<B>(&mut cx)?;
-    norm::batch_checks::<B>(&mut cx)?;
-    Ok(checks)
+    causal_conv1d::half_checks::<B>(cx)?;
+    norm::half_checks::<B>(cx)?;
+    cross_entropy::half_checks::<B>(cx)?;
+    norm::batch_checks::<B>(cx)?;
+    Ok(())
 }
 
 /// f32 products on a GPU's TF32 tensor cores (`ops::matmul::allow_tf32`)
@@ -114,18 +111,27 @@ where
 /// `matmul::tf32_checks`); a draw stream of its own. For GPUs only: the CPU
 /// ignores the setting, so there the control fails.
 pub fn tf32_checks<B: AutodiffBackend + SsmBackend>(device: &B::Device) -> Result<Vec<Check>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let mut rng_tokens = ChaCha8Rng::seed_from_u64(17);
+    seeded_checks(device, (13, 17), matmul::tf32_checks::<B>)
+}
+
+/// The checks that `families` add, drawing from standard normals seeded
+/// with `seeds.0` and tokens seeded with `seeds.1`.
+fn seeded_checks<B: AutodiffBackend>(
+    device: &B::Device,
+    seeds: (u64, u64),
+    families: impl FnOnce(&mut Cx<'_, B>) -> Result<()>,
+) -> Result<Vec<Check>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seeds.0);
+    let mut rng_tokens = ChaCha8Rng::seed_from_u64(seeds.1);
     let normal = Normal::new(0.0f32, 1.0).expect("valid normal");
     let mut draw = |shape: &[usize]| Draw::new(&mut rng, shape, |r| normal.sample(r));
     let mut checks = Vec::new();
-    let mut cx = Cx {
+    families(&mut Cx {
         draws: &mut draw,
         tokens: &mut rng_tokens,
         device,
         checks: &mut checks,
-    };
-    matmul::tf32_checks::<B>(&mut cx)?;
+    })?;
     Ok(checks)
 }
 
