@@ -7,7 +7,8 @@
 # before MINUTES (default 8.5; `ssm train --stop-before`) and returns the
 # folder as $OUT/NAME.tar.*; a finished run is scored on its test split in
 # the same command ($OUT/NAME-eval.log). Between sessions the folder lives
-# only in .carry/runs/NAME (about 16 MB): keep it there.
+# only in .carry/runs/NAME (about 16 MB), which is git-ignored: a session that
+# starts on a fresh copy of the repository does not have it (2026-12-07).
 # Carry .carry/bins/ssm.xz (build_bins.sh) and, after the first command,
 # .carry/runs/NAME.
 # Beside the folder: $OUT/NAME-util.csv, nvidia-smi's GPU utilisation and

@@ -131,20 +131,38 @@ pub fn rotary_backward_composite<B: Backend>(
 
 /// ∂x (B, L, R, G, N) and ∂bias (H, R, N) from ∂p (B, L, R, H, N): sums
 /// over the heads of each of the `groups` groups and over (B, L).
-pub(super) fn input_and_bias_grads<B: Backend>(
+fn input_and_bias_grads<B: Backend>(
     grad_p: Tensor<B, 5>,
     groups: usize,
 ) -> (Tensor<B, 5>, Tensor<B, 3>) {
     let [batch, len, r, heads, n] = grad_p.dims();
-    let grad_x = grad_p
+    let columns = grad_p
         .clone()
+        .reshape([batch * len, r * heads * n])
+        .sum_dim(0)
+        .reshape([r * heads * n]);
+    (
+        input_grads(grad_p, groups),
+        bias_grads(columns, r, heads, n),
+    )
+}
+
+/// ∂x (B, L, R, G, N) from ∂p (B, L, R, H, N): sums over the heads of each
+/// of the `groups` groups.
+pub(super) fn input_grads<B: Backend>(grad_p: Tensor<B, 5>, groups: usize) -> Tensor<B, 5> {
+    let [batch, len, r, heads, n] = grad_p.dims();
+    grad_p
         .reshape([batch, len, r, groups, heads / groups, n])
         .sum_dim(4)
-        .reshape([batch, len, r, groups, n]);
-    let grad_bias = grad_p
-        .reshape([batch * len, r, heads, n])
-        .sum_dim(0)
-        .reshape([r, heads, n])
-        .swap_dims(0, 1);
-    (grad_x, grad_bias)
+        .reshape([batch, len, r, groups, n])
+}
+
+/// ∂bias (H, R, N) from the sums of ∂p over (B, L), (R·H·N) in ∂p's order.
+pub(super) fn bias_grads<B: Backend>(
+    columns: Tensor<B, 1>,
+    r: usize,
+    heads: usize,
+    n: usize,
+) -> Tensor<B, 3> {
+    columns.reshape([r, heads, n]).swap_dims(0, 1)
 }

@@ -7,8 +7,8 @@ use burn_cubecl::cubecl::prelude::*;
 
 use super::{
     BLOCK, EDGE, PAD, Quad, SCALE_FROM_START, SCALE_NONE, SCALE_TO_END, SLICE, STEPS, TILE, UNITS,
-    apply_decay, chunk_cumsum, chunk_output_block, decay_products_of, inner_products, remaining,
-    stage, store_tile, tile_mma, valid_steps, zero_tile,
+    add_scaled_rows, apply_decay, chunk_cumsum, chunk_output_block, decay_products_of,
+    inner_products, remaining, stage, store_tile, tile_mma, valid_steps, zero_tile,
 };
 
 /// The backward of one (batch, head, chunk): ∂x, and ∂c summed from each
@@ -37,8 +37,8 @@ pub fn ssd_chunk_backward<F: Float>(
 ) {
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = SharedMemory::<Quad>::new(SLICE * PAD);
-    let mut st_b = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut st_a = SharedMemory::<Quad>::new(2 * SLICE * PAD);
+    let mut st_b = SharedMemory::<Quad>::new(2 * SLICE * PAD);
     let mut m_by_cols = SharedMemory::<Quad>::new(STEPS * PAD);
     let mut m_by_rows = SharedMemory::<Quad>::new(STEPS * PAD);
     let mut partial = SharedMemory::<f32>::new(STEPS * (EDGE + 1));
@@ -279,76 +279,25 @@ pub fn ssd_chunk_bc_grads<F: Float>(
             );
             sync_cube();
             // ∂B: A(m = t, k = s) = D[s0 + k][t]; ∂C: A(m = s, k = t) = D[s][s0 + k].
-            tile_mma(&d_by_rows, s0 * PAD, &st_a, &mut acc_b);
-            tile_mma(&d_by_cols, s0 * PAD, &st_b, &mut acc_c);
+            tile_mma(&d_by_rows, s0 * PAD, &st_a, 0, &mut acc_b);
+            tile_mma(&d_by_cols, s0 * PAD, &st_b, 0, &mut acc_c);
             sync_cube();
             s0 += SLICE;
         }
-        // The carried states, SLICE of P at a time: B(k = p, n) = R[p][n] / H[p][n].
+        // The carried states, SLICE of P at a time, into `acc` (free once
+        // D is stored) unscaled, then added row-scaled: x·R to ∂B with
+        // e^{c_end − c_t}, ∂y·H to ∂C with e^{c_s}. B(k = p, n) = R[p][n] / H[p][n].
         let state_base = ((batch * chunks + k) * heads + h) * p_dim * n_dim + n0;
-        let mut q0 = 0;
-        while q0 < p_dim {
-            let lim = p_dim - q0;
-            stage::<F>(
-                x,
-                x_base + q0 * x.stride(3),
-                x.stride(1),
-                x.stride(3),
-                valid,
-                lim,
-                &mut st_a,
-                &cum,
-                0,
-                true,
-                SCALE_TO_END,
-            );
-            stage::<f32>(
-                arriving,
-                state_base + q0 * n_dim,
-                1,
-                n_dim,
-                n_lim,
-                lim,
-                &mut st_b,
-                &cum,
-                0,
-                true,
-                SCALE_NONE,
-            );
-            sync_cube();
-            tile_mma(&st_a, 0, &st_b, &mut acc_b);
-            sync_cube();
-            stage::<F>(
-                dy,
-                dy_base + q0 * dy.stride(3),
-                dy.stride(1),
-                dy.stride(3),
-                valid,
-                lim,
-                &mut st_a,
-                &cum,
-                0,
-                true,
-                SCALE_FROM_START,
-            );
-            stage::<f32>(
-                entering,
-                state_base + q0 * n_dim,
-                1,
-                n_dim,
-                n_lim,
-                lim,
-                &mut st_b,
-                &cum,
-                0,
-                true,
-                SCALE_NONE,
-            );
-            sync_cube();
-            tile_mma(&st_a, 0, &st_b, &mut acc_c);
-            sync_cube();
-            q0 += SLICE;
-        }
+        carried_state_product::<F>(
+            x, x_base, arriving, state_base, p_dim, n_dim, n_lim, valid, &cum, &mut st_a,
+            &mut st_b, &mut acc,
+        );
+        add_scaled_rows(&mut acc_b, &acc, &cum, SCALE_TO_END);
+        carried_state_product::<F>(
+            dy, dy_base, entering, state_base, p_dim, n_dim, n_lim, valid, &cum, &mut st_a,
+            &mut st_b, &mut acc,
+        );
+        add_scaled_rows(&mut acc_c, &acc, &cum, SCALE_FROM_START);
     }
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
@@ -366,6 +315,63 @@ pub fn ssd_chunk_bc_grads<F: Float>(
                     F::cast_from(acc_c[i * TILE + j]);
             }
         }
+    }
+}
+
+/// acc = Σ_p u_t[p]·S[p][n] over the chunk's steps t (rows) and this
+/// cube's block of N (columns), SLICE of P at a time: u (batch, L, H, P)
+/// at `u_base` for the chunk's first step, S (P, N) rows of `n_dim` at
+/// `s_base` (the block's first column).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn carried_state_product<F: Float>(
+    u: &Tensor<F>,
+    u_base: usize,
+    s: &Tensor<f32>,
+    s_base: usize,
+    p_dim: usize,
+    n_dim: usize,
+    n_lim: usize,
+    valid: usize,
+    cum: &SharedMemory<f32>,
+    st_a: &mut SharedMemory<Quad>,
+    st_b: &mut SharedMemory<Quad>,
+    acc: &mut Array<f32>,
+) {
+    zero_tile(acc);
+    let mut q0 = 0;
+    while q0 < p_dim {
+        let lim = p_dim - q0;
+        stage::<F>(
+            u,
+            u_base + q0 * u.stride(3),
+            u.stride(1),
+            u.stride(3),
+            valid,
+            lim,
+            st_a,
+            cum,
+            0,
+            true,
+            SCALE_NONE,
+        );
+        stage::<f32>(
+            s,
+            s_base + q0 * n_dim,
+            1,
+            n_dim,
+            n_lim,
+            lim,
+            st_b,
+            cum,
+            0,
+            true,
+            SCALE_NONE,
+        );
+        sync_cube();
+        tile_mma(st_a, 0, st_b, 0, acc);
+        sync_cube();
+        q0 += SLICE;
     }
 }
 

@@ -148,7 +148,7 @@ pub fn ssd_chunk_states<F: Float>(
             SCALE_NONE,
         );
         sync_cube();
-        tile_mma(&st_a, 0, &st_b, &mut acc);
+        tile_mma(&st_a, 0, &st_b, 0, &mut acc);
         sync_cube();
         s0 += SLICE;
     }
@@ -262,8 +262,8 @@ pub fn ssd_chunk_outputs<F: Float>(
 ) {
     let mut values = SharedMemory::<f32>::new(STEPS);
     let mut cum = SharedMemory::<f32>::new(STEPS);
-    let mut st_a = SharedMemory::<Quad>::new(SLICE * PAD);
-    let mut st_b = SharedMemory::<Quad>::new(SLICE * PAD);
+    let mut st_a = SharedMemory::<Quad>::new(2 * SLICE * PAD);
+    let mut st_b = SharedMemory::<Quad>::new(2 * SLICE * PAD);
     let mut m = SharedMemory::<Quad>::new(STEPS * PAD);
     let mut unused = SharedMemory::<Quad>::new(1usize);
     let mut acc = Array::<f32>::new(TILE * TILE);

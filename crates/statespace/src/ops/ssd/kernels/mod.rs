@@ -80,6 +80,13 @@ fn chunk_cumsum<F: Float>(
     cum: &mut SharedMemory<f32>,
 ) {
     let u = UNIT_POS as usize;
+    // Warps are runs of PLANE_DIM consecutive units, so units 0 .. STEPS
+    // fill whole warps: each forms the inclusive sums of its steps by
+    // shuffles, and the later warps add the totals of those before them.
+    // The lane is taken from UNIT_POS: CubeCL's `plane_inclusive_sum` and
+    // UNIT_POS_PLANE derive it from UNIT_POS_X, wrong in a two-dimensional
+    // cube (its upper half-warps skipped the lower halves' sums).
+    let width = PLANE_DIM as usize;
     if u < STEPS {
         let mut v = 0.0f32;
         if t0 + u < len {
@@ -87,13 +94,22 @@ fn chunk_cumsum<F: Float>(
                 a[batch * a.stride(0) + (t0 + u) * a.stride(1) + head * a.stride(2)],
             );
         }
+        let lane = u % width;
+        let mut offset = 1;
+        while offset < width {
+            let t = plane_shuffle_up(v, offset as u32);
+            if lane >= offset {
+                v += t;
+            }
+            offset *= 2;
+        }
         values[u] = v;
     }
     sync_cube();
     if u < STEPS {
-        let mut s = 0.0f32;
-        for v in 0..u + 1 {
-            s += values[v];
+        let mut s = values[u];
+        for w in 0..u / width {
+            s += values[(w + 1) * width - 1];
         }
         cum[u] = s;
     }
@@ -110,6 +126,75 @@ fn time_scale(cum: &SharedMemory<f32>, t: usize, #[comptime] scale: u32) -> f32 
         s = (cum[STEPS - 1] - cum[t]).exp();
     }
     s
+}
+
+/// Quads one unit stages of a (BLOCK × SLICE) operand.
+const QUADS_PER_UNIT: usize = BLOCK * SLICE / (TILE * UNITS);
+
+/// The first row m and the inner index k of this unit's `i`-th quad of a
+/// staged (BLOCK × SLICE) view with strides `r_stride` and `k_stride`:
+/// consecutive units step along whichever index is contiguous in memory.
+#[cube]
+fn quad_slot(#[comptime] i: usize, r_stride: usize, k_stride: usize) -> (usize, usize) {
+    let f = UNIT_POS as usize + i * UNITS;
+    let mut m = f % EDGE;
+    let mut k = f / EDGE;
+    if r_stride > k_stride {
+        m = f / SLICE;
+        k = f % SLICE;
+    }
+    (m, k)
+}
+
+/// [`stage`]'s global reads without its scaling or its stores: this unit's
+/// quads of the (BLOCK × SLICE) view into `regs` (QUADS_PER_UNIT · TILE
+/// values), so that they are in flight while the previous slice multiplies;
+/// [`put`] stores them.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn gather<F: Float>(
+    src: &Tensor<F>,
+    base: usize,
+    r_stride: usize,
+    k_stride: usize,
+    r_lim: usize,
+    k_lim: usize,
+    regs: &mut Array<f32>,
+) {
+    #[unroll]
+    for i in 0..QUADS_PER_UNIT {
+        let (m, k) = quad_slot(i, r_stride, k_stride);
+        #[unroll]
+        for c in 0..TILE {
+            let r = m + EDGE * c;
+            let mut v = 0.0f32;
+            if k < k_lim && r < r_lim {
+                v = f32::cast_from(src[base + r * r_stride + k * k_stride]);
+            }
+            regs[i * TILE + c] = v;
+        }
+    }
+}
+
+/// Stores the quads [`gather`] read (same strides) from quad `st_base` of `st` on.
+#[cube]
+fn put(
+    regs: &Array<f32>,
+    r_stride: usize,
+    k_stride: usize,
+    st: &mut SharedMemory<Quad>,
+    st_base: usize,
+) {
+    #[unroll]
+    for i in 0..QUADS_PER_UNIT {
+        let (m, k) = quad_slot(i, r_stride, k_stride);
+        let mut q = Quad::new(0.0f32);
+        #[unroll]
+        for c in 0..TILE {
+            q[c] = regs[i * TILE + c];
+        }
+        st[st_base + k * PAD + m] = q;
+    }
 }
 
 /// Stages a (BLOCK × SLICE) view of `src` as quads: element (r, k) at
@@ -133,17 +218,9 @@ fn stage<F: Float>(
     #[comptime] time_is_row: bool,
     #[comptime] scale: u32,
 ) {
-    let rows_fast = r_stride <= k_stride;
     #[unroll]
-    for i in 0..BLOCK * SLICE / (TILE * UNITS) {
-        let f = UNIT_POS as usize + i * UNITS;
-        // The quad's first row m and its inner index k.
-        let mut m = f % EDGE;
-        let mut k = f / EDGE;
-        if !rows_fast {
-            m = f / SLICE;
-            k = f % SLICE;
-        }
+    for i in 0..QUADS_PER_UNIT {
+        let (m, k) = quad_slot(i, r_stride, k_stride);
         let mut q = Quad::new(0.0f32);
         if k < k_lim {
             let mut k_scale = 1.0f32;
@@ -173,16 +250,22 @@ fn stage<F: Float>(
 
 /// acc[i·TILE + j] += Σ_k A(m, k)·B(k, n) over k < SLICE, for this unit's
 /// rows m = y + EDGE·i and columns n = x + EDGE·j, with A staged from quad
-/// `a_base` on and B from quad 0 on (see [`stage`]): two quad loads per
-/// inner index for sixteen multiply-adds.
+/// `a_base` on and B from quad `b_base` on (see [`stage`]): two quad loads
+/// per inner index for sixteen multiply-adds.
 #[cube]
-fn tile_mma(a: &SharedMemory<Quad>, a_base: usize, b: &SharedMemory<Quad>, acc: &mut Array<f32>) {
+fn tile_mma(
+    a: &SharedMemory<Quad>,
+    a_base: usize,
+    b: &SharedMemory<Quad>,
+    b_base: usize,
+    acc: &mut Array<f32>,
+) {
     let row = UNIT_POS_Y as usize;
     let col = UNIT_POS_X as usize;
     #[unroll]
     for k in 0..SLICE {
         let av = a[a_base + k * PAD + row];
-        let bv = b[k * PAD + col];
+        let bv = b[b_base + k * PAD + col];
         #[unroll]
         for i in 0..TILE {
             #[unroll]
@@ -274,7 +357,7 @@ fn inner_products<F: Float>(
             SCALE_NONE,
         );
         sync_cube();
-        tile_mma(st_a, 0, st_b, acc);
+        tile_mma(st_a, 0, st_b, 0, acc);
         sync_cube();
         f0 += SLICE;
     }
@@ -374,6 +457,12 @@ fn decay_products_of(
 /// - `transposed`: Σ_{s} M[s][i]·v_s[p] + e^{c_end − cᵢ} Σ_n wᵢ[n]·S[p][n]
 ///   (v = ∂y, w = B, S = arriving gradient state): ∂x.
 ///
+/// The carried-state term is formed first, unscaled, and its rows then
+/// scaled (four exponentials a unit instead of one per staged value). The
+/// slices of both products form one pipeline over two staging buffers
+/// (`st_a`, `st_b`: 2 · SLICE · PAD quads each): each unit reads its quads
+/// of the next slice before the current one multiplies, and stores them
+/// into the other buffer after, with one barrier a slice.
 /// `m` holds M as [`store_tile`] stores it by columns, or by rows when
 /// `transposed`. `v_base` is v at (chunk start, p0); `w_base` w at the
 /// chunk start; `s_base` S at (p0, 0) with rows of `n_dim`; `p_lim` =
@@ -398,82 +487,207 @@ fn chunk_output_block<F: Float>(
     #[comptime] transposed: bool,
 ) {
     zero_tile(acc);
+    let mut ra = Array::<f32>::new(QUADS_PER_UNIT * TILE);
+    let mut rb = Array::<f32>::new(QUADS_PER_UNIT * TILE);
     let v_t = v.stride(1);
     let v_p = v.stride(v.rank() - 1);
     let w_t = w.stride(1);
     let w_n = w.stride(w.rank() - 1);
-    // Σ_j M·v over steps, SLICE at a time: B(k = step, n = p).
-    let mut s0 = 0;
-    while s0 < STEPS {
-        let lim = remaining(valid, s0);
-        stage::<F>(
+    // Slices 0 .. state_slices: the carried state, A(m = i, k = n) = wᵢ[n],
+    // B(k = n, n = p) = S[p][n]; then Σ_j M·v over steps, B(k = step, n = p)
+    // with A(m = i, k) = M[i][s0 + k], or M[s0 + k][i] when `transposed`.
+    let state_slices = n_dim.div_ceil(SLICE);
+    let slices = state_slices + STEPS / SLICE;
+    let buffer = SLICE * PAD;
+    output_slice_gather::<F>(
+        v,
+        v_base,
+        v_t,
+        v_p,
+        w,
+        w_base,
+        w_t,
+        w_n,
+        s,
+        s_base,
+        n_dim,
+        p_lim,
+        valid,
+        state_slices,
+        0,
+        &mut ra,
+        &mut rb,
+    );
+    output_slice_put(
+        &ra,
+        &rb,
+        v_t,
+        v_p,
+        w_t,
+        w_n,
+        n_dim,
+        state_slices,
+        0,
+        st_a,
+        st_b,
+        0,
+    );
+    sync_cube();
+    for i in 0..slices {
+        let at = (i % 2) * buffer;
+        let next = i + 1 < slices;
+        if next {
+            output_slice_gather::<F>(
+                v,
+                v_base,
+                v_t,
+                v_p,
+                w,
+                w_base,
+                w_t,
+                w_n,
+                s,
+                s_base,
+                n_dim,
+                p_lim,
+                valid,
+                state_slices,
+                i + 1,
+                &mut ra,
+                &mut rb,
+            );
+        }
+        if i < state_slices {
+            tile_mma(st_a, at, st_b, at, acc);
+        } else {
+            if i == state_slices {
+                if transposed {
+                    scale_rows(acc, cum, SCALE_TO_END);
+                } else {
+                    scale_rows(acc, cum, SCALE_FROM_START);
+                }
+            }
+            tile_mma(m, (i - state_slices) * SLICE * PAD, st_b, at, acc);
+        }
+        if next {
+            output_slice_put(
+                &ra,
+                &rb,
+                v_t,
+                v_p,
+                w_t,
+                w_n,
+                n_dim,
+                state_slices,
+                i + 1,
+                st_a,
+                st_b,
+                buffer - at,
+            );
+        }
+        sync_cube();
+    }
+}
+
+/// This unit's global reads of slice `i` of [`chunk_output_block`]'s
+/// pipeline: for a carried-state slice, w into `ra` and S into `rb`; for a
+/// step slice, v into `rb`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn output_slice_gather<F: Float>(
+    v: &Tensor<F>,
+    v_base: usize,
+    v_t: usize,
+    v_p: usize,
+    w: &Tensor<F>,
+    w_base: usize,
+    w_t: usize,
+    w_n: usize,
+    s: &Tensor<f32>,
+    s_base: usize,
+    n_dim: usize,
+    p_lim: usize,
+    valid: usize,
+    state_slices: usize,
+    i: usize,
+    ra: &mut Array<f32>,
+    rb: &mut Array<f32>,
+) {
+    if i < state_slices {
+        let n0 = i * SLICE;
+        gather::<F>(w, w_base + n0 * w_n, w_t, w_n, valid, n_dim - n0, ra);
+        gather::<f32>(s, s_base + n0, n_dim, 1, p_lim, n_dim - n0, rb);
+    } else {
+        let s0 = (i - state_slices) * SLICE;
+        gather::<F>(
             v,
             v_base + s0 * v_t,
             v_p,
             v_t,
             p_lim,
-            lim,
-            st_b,
-            cum,
-            s0,
-            false,
-            SCALE_NONE,
+            remaining(valid, s0),
+            rb,
         );
-        sync_cube();
-        // A(m = i, k) = M[i][s0 + k], or M[s0 + k][i] when `transposed`.
-        tile_mma(m, s0 * PAD, st_b, acc);
-        sync_cube();
-        s0 += SLICE;
     }
-    // The carried state: A(m = i, k = n) = scaled wᵢ[n], B(k = n, n = p) = S[p][n].
-    let mut n0 = 0;
-    while n0 < n_dim {
-        let lim = n_dim - n0;
-        if transposed {
-            stage::<F>(
-                w,
-                w_base + n0 * w_n,
-                w_t,
-                w_n,
-                valid,
-                lim,
-                st_a,
-                cum,
-                0,
-                true,
-                SCALE_TO_END,
-            );
-        } else {
-            stage::<F>(
-                w,
-                w_base + n0 * w_n,
-                w_t,
-                w_n,
-                valid,
-                lim,
-                st_a,
-                cum,
-                0,
-                true,
-                SCALE_FROM_START,
-            );
+}
+
+/// Stores what [`output_slice_gather`] read of slice `i` at quad `at` of
+/// the staging buffers.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn output_slice_put(
+    ra: &Array<f32>,
+    rb: &Array<f32>,
+    v_t: usize,
+    v_p: usize,
+    w_t: usize,
+    w_n: usize,
+    n_dim: usize,
+    state_slices: usize,
+    i: usize,
+    st_a: &mut SharedMemory<Quad>,
+    st_b: &mut SharedMemory<Quad>,
+    at: usize,
+) {
+    if i < state_slices {
+        put(ra, w_t, w_n, st_a, at);
+        put(rb, n_dim, 1, st_b, at);
+    } else {
+        put(rb, v_p, v_t, st_b, at);
+    }
+}
+
+/// Scales row i of this unit's tile (chunk step row + EDGE·i) by its time
+/// scale (see [`time_scale`]).
+#[cube]
+fn scale_rows(acc: &mut Array<f32>, cum: &SharedMemory<f32>, #[comptime] scale: u32) {
+    let row = UNIT_POS_Y as usize;
+    #[unroll]
+    for i in 0..TILE {
+        let f = time_scale(cum, row + EDGE * i, scale);
+        #[unroll]
+        for j in 0..TILE {
+            acc[i * TILE + j] *= f;
         }
-        stage::<f32>(
-            s,
-            s_base + n0,
-            n_dim,
-            1,
-            p_lim,
-            lim,
-            st_b,
-            cum,
-            0,
-            true,
-            SCALE_NONE,
-        );
-        sync_cube();
-        tile_mma(st_a, 0, st_b, acc);
-        sync_cube();
-        n0 += SLICE;
+    }
+}
+
+/// acc[e] += other[e]·(the time scale of e's row): a carried-state term
+/// formed unscaled in `other` (see [`scale_rows`]).
+#[cube]
+fn add_scaled_rows(
+    acc: &mut Array<f32>,
+    other: &Array<f32>,
+    cum: &SharedMemory<f32>,
+    #[comptime] scale: u32,
+) {
+    let row = UNIT_POS_Y as usize;
+    #[unroll]
+    for i in 0..TILE {
+        let f = time_scale(cum, row + EDGE * i, scale);
+        #[unroll]
+        for j in 0..TILE {
+            acc[i * TILE + j] += other[i * TILE + j] * f;
+        }
     }
 }
