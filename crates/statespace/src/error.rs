@@ -48,6 +48,10 @@ pub enum Error {
     /// A file was read but its contents are malformed.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// The device reported a failed launch (a kernel that did not compile,
+    /// a launch it refused) when waited on.
+    #[error("the device failed a launch: {message}")]
+    DeviceLaunch { message: String },
 }
 
 impl Error {

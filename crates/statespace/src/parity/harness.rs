@@ -11,14 +11,16 @@ use super::{TOLERANCE_BF16, TOLERANCE_F32};
 /// the same run on the CPU (`$run(args…, device)` returns
 /// `Result<Results>`), within [`TOLERANCE_F32`], added to `$cx.checks`.
 macro_rules! versus_cpu {
-    ($cx:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*)) => {
+    ($cx:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*)) => {{
+        let ours = $run::<$b>($($arg,)* $cx.device)?;
+        $crate::parity::harness::device_ok::<$b>($cx.device)?;
         $crate::parity::harness::compare(
             $label,
-            &$run::<$b>($($arg,)* $cx.device)?,
+            &ours,
             &$run::<burn::backend::Autodiff<burn_flex::Flex>>($($arg,)* &Default::default())?,
             $cx.checks,
         )
-    };
+    }};
 }
 /// One check per result of `$run` on backend `$b` with the array of draws
 /// `$draws` stored as the 16-bit `$dtype` (on `$cx.device`), against the
@@ -29,9 +31,11 @@ macro_rules! half_versus_f32 {
     ($cx:expr, $label:expr, $dtype:expr, $run:ident::<$b:ty>($draws:expr $(, $arg:expr)*)) => {{
         let dtype: burn::tensor::DType = $dtype;
         let rounded = $draws.each_ref().map(|d| d.rounded(dtype));
+        let ours = $run::<$b>(&$draws, $($arg,)* dtype, $cx.device)?;
+        $crate::parity::harness::device_ok::<$b>($cx.device)?;
         $crate::parity::harness::compare_within(
             format!("{} in {dtype:?} vs f32", $label),
-            &$run::<$b>(&$draws, $($arg,)* dtype, $cx.device)?,
+            &ours,
             &$run::<burn::backend::Autodiff<burn_flex::Flex>>(
                 &rounded,
                 $($arg,)*
@@ -122,6 +126,21 @@ impl Draw {
             shape: self.shape.clone(),
         }
     }
+}
+
+/// Waits for `device` and fails with its own message if a launch on it
+/// failed. CubeCL queues a launch's error (a kernel NVRTC did not compile,
+/// a launch CUDA refused) on the stream instead of returning it, and the
+/// results read back are then whatever the output buffers held. The first
+/// fused FFT-convolution build (2026-12-07) failed its checks with relative
+/// errors of exactly 1 at some shapes and 10⁷ at another, as outputs never
+/// written would, and nothing said why.
+pub(super) fn device_ok<B: burn::tensor::backend::Backend>(
+    device: &B::Device,
+) -> crate::error::Result<()> {
+    B::sync(device).map_err(|e| crate::error::Error::DeviceLaunch {
+        message: e.to_string(),
+    })
 }
 
 /// Every output and gradient of one scan, on the host, named.
