@@ -24,6 +24,10 @@ pub fn catch(work: impl FnOnce() -> Result<()>) -> Result<()> {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        // A backend's worker thread may catch this panic itself and go on
+        // (CubeCL's device thread does): statespace::faults keeps it for
+        // callers that check, such as the selftest.
+        statespace::faults::record(format!("{message}{place}"));
         if let Ok(mut last) = LAST_PANIC.lock() {
             *last = Some(format!("{message}{place}"));
         }
@@ -61,12 +65,54 @@ fn explain(message: &str) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    /// The hook and the last panic are process-wide: these tests take turns.
+    static TEST_LOCK: Mutex<()> = Mutex::new(());
+
     #[test]
     fn panics_become_errors() {
+        let _turn = TEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let err = catch(|| panic!("CUDA_ERROR_OUT_OF_MEMORY while allocating")).unwrap_err();
         assert!(err.to_string().contains("ran out of memory"), "{err}");
         let err = catch(|| panic!("index out of bounds")).unwrap_err();
         assert!(err.to_string().starts_with("internal error"), "{err}");
         assert!(catch(|| Ok(())).is_ok());
+    }
+
+    /// A panic that another thread catches (as CubeCL's device thread
+    /// catches a kernel that panics while being built) is kept for the
+    /// selftest, whose next comparison then fails with its message instead
+    /// of reading back outputs nothing wrote.
+    #[test]
+    fn a_panic_caught_on_another_thread_fails_the_selftest() {
+        let _turn = TEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let marker = "kernel build failed on the device thread (test)";
+        catch(|| {
+            let caught = std::thread::spawn(move || panic::catch_unwind(|| panic!("{marker}")))
+                .join()
+                .unwrap();
+            assert!(caught.is_err());
+            let device = Default::default();
+            let err =
+                statespace::parity::op_checks::<burn::backend::Autodiff<burn::backend::Flex>>(
+                    &device,
+                )
+                .unwrap_err();
+            assert!(err.to_string().contains(marker), "{err}");
+            Ok(())
+        })
+        .unwrap();
+        let err = catch(|| {
+            std::thread::spawn(move || panic::catch_unwind(|| panic!("{marker}")))
+                .join()
+                .unwrap()
+                .ok();
+            Ok(())
+        });
+        assert!(err.is_ok());
+        assert!(
+            statespace::faults::take()
+                .iter()
+                .any(|m| m.contains(marker))
+        );
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod decode;
 pub mod error;
+pub mod faults;
 pub mod generate;
 pub mod golden;
 pub mod hippo;

@@ -128,19 +128,31 @@ impl Draw {
     }
 }
 
-/// Waits for `device` and fails with its own message if a launch on it
-/// failed. CubeCL queues a launch's error (a kernel NVRTC did not compile,
-/// a launch CUDA refused) on the stream instead of returning it, and the
-/// results read back are then whatever the output buffers held. The first
-/// fused FFT-convolution build (2026-12-07) failed its checks with relative
-/// errors of exactly 1 at some shapes and 10⁷ at another, as outputs never
-/// written would, and nothing said why.
+/// Waits for `device` and fails with its message if a launch on it failed:
+/// an error CubeCL queued on the stream instead of returning it (a kernel
+/// NVRTC did not compile, a launch CUDA refused), or a panic its device
+/// thread caught and only logged (a kernel that panicked while being built;
+/// [`crate::faults`]). Either way no kernel wrote the outputs, and the
+/// results read back are whatever their buffers held: the first fused
+/// FFT-convolution build (2026-12-07) failed its checks with relative errors
+/// of exactly 1 and 10⁷, and nothing said why.
 pub(super) fn device_ok<B: burn::tensor::backend::Backend>(
     device: &B::Device,
 ) -> crate::error::Result<()> {
     B::sync(device).map_err(|e| crate::error::Error::DeviceLaunch {
         message: e.to_string(),
-    })
+    })?;
+    let caught = crate::faults::take();
+    if caught.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::Error::DeviceLaunch {
+            message: format!(
+                "a task panicked on the device's thread: {}",
+                caught.join("; ")
+            ),
+        })
+    }
 }
 
 /// Every output and gradient of one scan, on the host, named.

@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("complex", 1),
     ("text", 1),
     ("host_pool", 1),
+    ("faults", 1),
     ("discretize", 2),
     ("io", 3),
     ("ops", 4),
