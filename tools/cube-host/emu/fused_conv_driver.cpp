@@ -1,0 +1,42 @@
+// Runs the emitted fused-convolution kernel (kernel.inc) over every cube
+// (h, b) of one convolution: reads u.bin (B, L, H), k.bin (C·H, m+1, 2)
+// and d.bin (C, H), writes y.bin (B, L, C·H), which starts as a sentinel so
+// that an element no unit writes shows. Arguments: B L H C m.
+#include "prelude.h"
+#include "kernel.inc"
+int main(int argc, char** argv) {
+  if (argc != 6) { std::fprintf(stderr, "usage: B L H C m\n"); return 2; }
+  int B = atoi(argv[1]), L = atoi(argv[2]), H = atoi(argv[3]), C = atoi(argv[4]), m = atoi(argv[5]);
+  auto read = [](const char* f, size_t n) {
+    std::vector<float> v(n);
+    FILE* fp = fopen(f, "rb");
+    if (!fp || fread(v.data(), 4, n, fp) != n) { std::fprintf(stderr, "cannot read %s\n", f); exit(1); }
+    fclose(fp);
+    return v;
+  };
+  auto u = read("u.bin", (size_t)B * L * H), ks = read("k.bin", (size_t)C * H * (m + 1) * 2),
+       d = read("d.bin", (size_t)C * H);
+  std::vector<float> y((size_t)B * L * C * H, 12345.0f);
+  // The kernel's info struct as cubecl-cpp lays it out for this signature:
+  // the f32 scalars, the u32 scalars, then static metadata it does not read.
+  struct { float f[4]; unsigned u[4]; unsigned meta[20]; } info{};
+  double step = 2 * M_PI / m;
+  info.f[0] = (float)-step; info.f[1] = (float)(-step / 2); info.f[2] = 1.0f / m;
+  info.u[0] = L; info.u[1] = H; info.u[2] = C;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < H; h++) {
+      std::barrier<> bar(256);
+      g_bar = &bar;
+      std::vector<std::thread> units;
+      for (int t = 0; t < 256; t++)
+        units.emplace_back([&, t] {
+          threadIdx = {(unsigned)t, 0, 0};
+          blockIdx = {(unsigned)h, (unsigned)b, 0};
+          fused(u.data(), ks.data(), d.data(), y.data(), (const info_st*)&info);
+        });
+      for (auto& t : units) t.join();
+    }
+  FILE* fp = fopen("y.bin", "wb");
+  fwrite(y.data(), 4, y.size(), fp);
+  fclose(fp);
+}

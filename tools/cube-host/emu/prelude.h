@@ -1,0 +1,22 @@
+// What the CUDA C++ of one CubeCL kernel needs to compile as host C++: one
+// cube runs as blockDim.x std::threads (driver), __syncthreads is a
+// std::barrier over them, shared memory is one static buffer (cubes run one
+// after another). Enough for kernels that use only these, f32 maths and
+// plain loads and stores (no warp intrinsics, atomics or vector types).
+#include <barrier>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+using std::cos;
+using std::exp;
+using std::sin;
+struct dim3_ { unsigned x, y, z; };
+thread_local dim3_ threadIdx, blockIdx;
+dim3_ blockDim{256, 1, 1};
+std::barrier<>* g_bar;
+#define __syncthreads() g_bar->arrive_and_wait()
+#define __restrict__
+alignas(16) unsigned char dynamic_shared_mem[200000];

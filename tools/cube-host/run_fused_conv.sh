@@ -1,0 +1,40 @@
+#!/bin/bash
+# The fused FFT-convolution forward of bench/variants/fft-conv-fused.patch,
+# built and run without a GPU: applies the patch in a scratch worktree,
+# copies its kernel into src/kernels/ (imports pointed at this crate), builds
+# cube-host (about 5 minutes the first time; CARGO_TARGET_DIR to share a
+# target), emits the kernel's CUDA C++ for each m, compiles it as host C++
+# with emu/ (g++ ≥ 11, C++20) and checks a convolution per m against NumPy.
+# A panic while the kernel is built is what the device would drop silently.
+#   tools/cube-host/run_fused_conv.sh        (from the repository root)
+set -euo pipefail
+root=$(git rev-parse --show-toplevel)
+here=$root/tools/cube-host
+scratch=$(mktemp -d)
+trap 'git -C "$root" worktree remove --force "$scratch/tree" 2>/dev/null; rm -rf "$scratch"' EXIT
+git -C "$root" worktree add -q --detach "$scratch/tree" HEAD
+git -C "$scratch/tree" apply "$root/bench/variants/fft-conv-fused.patch"
+mkdir -p "$here/src/kernels"
+sed -e 's/^use burn_cubecl::cubecl;$//' \
+    -e 's/^use burn_cubecl::cubecl::prelude::\*;$/use cubecl::prelude::*;/' \
+    -e 's/^use super::plan::FUSED_UNITS;$/use crate::FUSED_UNITS;/' \
+    "$scratch/tree/crates/statespace/src/ops/fft_conv/fused.rs" > "$here/src/kernels/fused.rs"
+(cd "$here" && cargo build -q)
+bin=${CARGO_TARGET_DIR:-$here/target}/debug/cube-host
+cd "$scratch"
+cp "$here"/emu/* .
+status=0
+# (B L H C Lk n): both kernel counts, odd L, FFT lengths 16 … 8192.
+for shape in "2 5 3 1 5 16" "2 37 4 2 37 128" "1 64 3 1 20 128" "2 300 2 2 300 1024" \
+             "1 2000 2 1 2000 4096" "1 4096 2 2 4096 8192"; do
+  set -- $shape
+  m=$(( $6 / 2 ))
+  if [ ! -x "emu_$m" ]; then
+    "$bin" fused-conv "$m" | sed -e 's/#include <cuda_runtime.h>//' \
+      -e 's/extern "C" __global__ void __launch_bounds__([0-9]*)fused (/void fused(/' \
+      -e 's/extern __shared__ __align__([0-9]*) uint8 dynamic_shared_mem\[\];//' > kernel.inc
+    g++ -O1 -std=c++20 -pthread fused_conv_driver.cpp -o "emu_$m"
+  fi
+  python3 check_fused_conv.py "$@" || status=1
+done
+exit $status
