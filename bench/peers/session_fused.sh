@@ -11,9 +11,12 @@
 # - torch.fft and Triton's SSD beside them (bench_peers.py without the
 #   selective-scan build, $OUT/peers.jsonl), so both tables' ratios come from
 #   this command.
-# Carry .carry/bins/ssm.xz, .carry/bins/ssm-next.xz
-# (`NEXT=... bash bench/peers/build_bins.sh` after applying both patches, or
-# one build with both), .carry/golden, .carry/mamba-src and .carry/bench_peers.py.
+# Build both binaries with
+#   cat bench/variants/fft-conv-fused.patch bench/variants/gelu-normal-cdf-tail.patch > /tmp/both.patch
+#   NEXT=/tmp/both.patch bash bench/peers/build_bins.sh
+# and carry .carry/bins/ssm.xz, .carry/bins/ssm-next.xz, .carry/golden (a copy
+# of ../shared/golden), .carry/mamba-src (mamba_ssm/ of state-spaces/mamba) and
+# .carry/bench_peers.py (../shared/peers/bench_peers.py).
 set -u
 export OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
