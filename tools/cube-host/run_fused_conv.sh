@@ -1,5 +1,6 @@
 #!/bin/bash
-# The fused FFT-convolution forward of bench/variants/fft-conv-fused.patch,
+# The fused FFT-convolution kernels of bench/variants/fft-conv-fused.patch
+# (forward and input gradient),
 # built and run without a GPU: applies the patch in a scratch worktree,
 # copies its kernel into src/kernels/ (imports pointed at this crate), builds
 # cube-host (about 5 minutes the first time; CARGO_TARGET_DIR to share a
@@ -29,12 +30,16 @@ for shape in "2 5 3 1 5 16" "2 37 4 2 37 128" "1 64 3 1 20 128" "2 300 2 2 300 1
              "1 2000 2 1 2000 4096" "1 4096 2 2 4096 8192"; do
   set -- $shape
   m=$(( $6 / 2 ))
-  if [ ! -x "emu_$m" ]; then
-    "$bin" fused-conv "$m" | sed -e 's/#include <cuda_runtime.h>//' \
-      -e 's/extern "C" __global__ void __launch_bounds__([0-9]*)fused (/void fused(/' \
-      -e 's/extern __shared__ __align__([0-9]*) uint8 dynamic_shared_mem\[\];//' > kernel.inc
-    g++ -O1 -std=c++20 -pthread fused_conv_driver.cpp -o "emu_$m"
-  fi
-  python3 check_fused_conv.py "$@" || status=1
+  for pass in forward grad; do
+    emu=emu_$m; kernel=fused-conv; flag=""
+    [ $pass = grad ] && { emu=emu_grad_$m; kernel=fused-conv-grad; flag=grad; }
+    if [ ! -x "$emu" ]; then
+      "$bin" $kernel "$m" | sed -e 's/#include <cuda_runtime.h>//' \
+        -e 's/extern "C" __global__ void __launch_bounds__([0-9]*)fused (/void fused(/' \
+        -e 's/extern __shared__ __align__([0-9]*) uint8 dynamic_shared_mem\[\];//' > kernel.inc
+      g++ -O1 -std=c++20 -pthread fused_conv_driver.cpp -o "$emu"
+    fi
+    python3 check_fused_conv.py "$@" $flag || status=1
+  done
 done
 exit $status

@@ -1,11 +1,14 @@
 // Runs the emitted fused-convolution kernel (kernel.inc) over every cube
-// (h, b) of one convolution: reads u.bin (B, L, H), k.bin (C·H, m+1, 2)
-// and d.bin (C, H), writes y.bin (B, L, C·H), which starts as a sentinel so
-// that an element no unit writes shows. Arguments: B L H C m.
+// (h, b) of one convolution. Forward: reads in.bin = u (B, L, H), writes
+// out.bin = y (B, L, C·H); with "grad": reads in.bin = ∂y (B, L, C·H),
+// writes out.bin = ∂u (B, L, H). Both read k.bin (C·H, m+1, 2) and d.bin
+// (C, H); the output starts as a sentinel so that an element no unit
+// writes shows. Arguments: B L H C m [grad].
 #include "prelude.h"
 #include "kernel.inc"
 int main(int argc, char** argv) {
-  if (argc != 6) { std::fprintf(stderr, "usage: B L H C m\n"); return 2; }
+  if (argc != 6 && argc != 7) { std::fprintf(stderr, "usage: B L H C m [grad]\n"); return 2; }
+  bool grad = argc == 7;
   int B = atoi(argv[1]), L = atoi(argv[2]), H = atoi(argv[3]), C = atoi(argv[4]), m = atoi(argv[5]);
   auto read = [](const char* f, size_t n) {
     std::vector<float> v(n);
@@ -14,9 +17,10 @@ int main(int argc, char** argv) {
     fclose(fp);
     return v;
   };
-  auto u = read("u.bin", (size_t)B * L * H), ks = read("k.bin", (size_t)C * H * (m + 1) * 2),
+  size_t narrow = (size_t)B * L * H, wide = narrow * C;
+  auto in = read("in.bin", grad ? wide : narrow), ks = read("k.bin", (size_t)C * H * (m + 1) * 2),
        d = read("d.bin", (size_t)C * H);
-  std::vector<float> y((size_t)B * L * C * H, 12345.0f);
+  std::vector<float> y(grad ? narrow : wide, 12345.0f);
   // The kernel's info struct as cubecl-cpp lays it out for this signature:
   // the f32 scalars, the u32 scalars, then static metadata it does not read.
   struct { float f[4]; unsigned u[4]; unsigned meta[20]; } info{};
@@ -32,11 +36,11 @@ int main(int argc, char** argv) {
         units.emplace_back([&, t] {
           threadIdx = {(unsigned)t, 0, 0};
           blockIdx = {(unsigned)h, (unsigned)b, 0};
-          fused(u.data(), ks.data(), d.data(), y.data(), (const info_st*)&info);
+          fused(in.data(), ks.data(), d.data(), y.data(), (const info_st*)&info);
         });
       for (auto& t : units) t.join();
     }
-  FILE* fp = fopen("y.bin", "wb");
+  FILE* fp = fopen("out.bin", "wb");
   fwrite(y.data(), 4, y.size(), fp);
   fclose(fp);
 }

@@ -1,6 +1,6 @@
-//! `cube-host fused-conv M`: the CUDA C++ of the fused FFT-convolution
-//! forward (`bench/variants/fft-conv-fused.patch`) for m = n/2 = M, on
-//! stdout. The kernel's source is copied in by `run_fused_conv.sh`
+//! `cube-host fused-conv M` / `cube-host fused-conv-grad M`: the CUDA C++
+//! of the fused FFT-convolution forward or input-gradient kernel
+//! (`bench/variants/fft-conv-fused.patch`) for m = n/2 = M, on stdout. The kernel's source is copied in by `run_fused_conv.sh`
 //! (`src/kernels/`, git-ignored), with its imports pointed at this crate.
 
 mod kernels;
@@ -14,8 +14,10 @@ pub const FUSED_UNITS: usize = 256;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (Some("fused-conv"), Some(m)) = (args.get(1).map(String::as_str), args.get(2)) else {
-        eprintln!("usage: cube-host fused-conv M   (M = n/2, a power of two ≥ 8)");
+    let (Some(which @ ("fused-conv" | "fused-conv-grad")), Some(m)) =
+        (args.get(1).map(String::as_str), args.get(2))
+    else {
+        eprintln!("usage: cube-host fused-conv|fused-conv-grad M   (M = n/2, a power of two ≥ 8)");
         std::process::exit(2);
     };
     let m: usize = m.parse().expect("M: a number");
@@ -36,7 +38,11 @@ fn main() {
     let [u, spectra, d, y] = tensors;
     let [len, channels, kernels_count] = uints;
     let [twiddle_step, bin_step, scale] = floats;
-    kernels::fused::fused_conv_forward::expand(
+    let expand = match which {
+        "fused-conv" => kernels::fused::fused_conv_forward::expand,
+        _ => kernels::fused::fused_conv_input_grad::expand,
+    };
+    expand(
         &mut builder.scope,
         u.into(),
         spectra.into(),
