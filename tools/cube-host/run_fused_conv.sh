@@ -1,27 +1,12 @@
 #!/bin/bash
 # The fused FFT-convolution kernels of bench/variants/fft-conv-fused.patch
 # (forward and input gradient),
-# built and run without a GPU: applies the patch in a scratch worktree,
-# copies its kernel into src/kernels/ (imports pointed at this crate), builds
-# cube-host (about 5 minutes the first time; CARGO_TARGET_DIR to share a
-# target), emits the kernel's CUDA C++ for each m, compiles it as host C++
-# with emu/ (g++ ≥ 11, C++20) and checks a convolution per m against NumPy.
+# built and run without a GPU (prepare.sh builds cube-host on the patches):
+# emits each kernel's CUDA C++ for each m, compiles it as host C++ with emu/
+# (g++ ≥ 11, C++20) and checks a convolution per m against NumPy.
 # A panic while the kernel is built is what the device would drop silently.
 #   tools/cube-host/run_fused_conv.sh        (from the repository root)
-set -euo pipefail
-root=$(git rev-parse --show-toplevel)
-here=$root/tools/cube-host
-scratch=$(mktemp -d)
-trap 'git -C "$root" worktree remove --force "$scratch/tree" 2>/dev/null; rm -rf "$scratch"' EXIT
-git -C "$root" worktree add -q --detach "$scratch/tree" HEAD
-git -C "$scratch/tree" apply "$root/bench/variants/fft-conv-fused.patch"
-mkdir -p "$here/src/kernels"
-sed -e 's/^use burn_cubecl::cubecl;$//' \
-    -e 's/^use burn_cubecl::cubecl::prelude::\*;$/use cubecl::prelude::*;/' \
-    -e 's/^use super::plan::FUSED_UNITS;$/use crate::FUSED_UNITS;/' \
-    "$scratch/tree/crates/statespace/src/ops/fft_conv/fused.rs" > "$here/src/kernels/fused.rs"
-(cd "$here" && cargo build -q)
-bin=${CARGO_TARGET_DIR:-$here/target}/debug/cube-host
+source "$(dirname "$0")/prepare.sh"
 cd "$scratch"
 cp "$here"/emu/* .
 status=0

@@ -1,2 +1,3 @@
-//! Kernel sources copied from statespace by run_fused_conv.sh.
+//! Kernel sources copied from statespace by the run_*.sh scripts.
 pub mod fused;
+pub mod gelu;

@@ -14,10 +14,16 @@ pub const FUSED_UNITS: usize = 256;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(which @ ("gelu-forward" | "gelu-backward")) = args.get(1).map(String::as_str) {
+        println!("{}", gelu(which == "gelu-backward"));
+        return;
+    }
     let (Some(which @ ("fused-conv" | "fused-conv-grad")), Some(m)) =
         (args.get(1).map(String::as_str), args.get(2))
     else {
-        eprintln!("usage: cube-host fused-conv|fused-conv-grad M   (M = n/2, a power of two ≥ 8)");
+        eprintln!(
+            "usage: cube-host fused-conv|fused-conv-grad M   (M = n/2, a power of two ≥ 8)\n       cube-host gelu-forward|gelu-backward"
+        );
         std::process::exit(2);
     };
     let m: usize = m.parse().expect("M: a number");
@@ -60,7 +66,33 @@ fn main() {
     let settings = KernelSettings::default()
         .cube_dim(CubeDim::new_2d(FUSED_UNITS as u32, 1))
         .kernel_name("fused");
-    let definition = builder.build(settings);
+    println!("{}", compile(builder.build(settings)));
+}
+
+/// The CUDA C++ of the GELU kernel of `bench/variants/gelu-normal-cdf-tail.patch`
+/// (forward: x → y; backward: x, ∂y → ∂x), 256 units a cube.
+fn gelu(backward: bool) -> String {
+    let f32t = Type::scalar(ElemType::Float(FloatKind::F32));
+    let mut builder = KernelBuilder::default();
+    AddressType::U32.register(&mut builder.scope);
+    let x = builder.input_tensor(f32t);
+    if backward {
+        let grad = builder.input_tensor(f32t);
+        let grad_x = builder.output_tensor(f32t);
+        kernels::gelu::gelu_backward::expand(&mut builder.scope, x.into(), grad.into(), grad_x.into());
+    } else {
+        let y = builder.output_tensor(f32t);
+        kernels::gelu::gelu_forward::expand(&mut builder.scope, x.into(), y.into());
+    }
+    let settings = KernelSettings::default()
+        .cube_dim(CubeDim::new_1d(256))
+        .kernel_name("gelu");
+    compile(builder.build(settings))
+}
+
+/// cubecl-cpp's CUDA C++ of a built kernel, u32 addressing.
+fn compile(definition: cubecl::prelude::KernelDefinition) -> String {
+    let u32s: StorageType = ElemType::UInt(UIntKind::U32).into();
     let mut compiler = cubecl_cpp::shared::CppCompiler::<
         cubecl_cpp::cuda::CudaDialect<cubecl_cpp::cuda::mma::CudaWmmaCompiler>,
     >::default();
@@ -72,5 +104,5 @@ fn main() {
             u32s,
         )
         .expect("cubecl-cpp compiles the kernel");
-    println!("{source}");
+    source.to_string()
 }

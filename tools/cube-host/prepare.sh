@@ -1,0 +1,33 @@
+# Sourced by the run_*.sh scripts: applies the variant patches whose kernels
+# cube-host builds (bench/variants/fft-conv-fused.patch,
+# gelu-normal-cdf-tail.patch) in a scratch worktree of HEAD, copies their
+# kernels into src/kernels/ with the imports pointed at this crate, builds
+# cube-host (about 5 minutes the first time; CARGO_TARGET_DIR to share a
+# target) and leaves $bin (the binary), $scratch (a folder, removed on exit)
+# and $here (this folder).
+set -euo pipefail
+root=$(git rev-parse --show-toplevel)
+here=$root/tools/cube-host
+scratch=$(mktemp -d)
+trap 'git -C "$root" worktree remove --force "$scratch/tree" 2>/dev/null; rm -rf "$scratch"' EXIT
+git -C "$root" worktree add -q --detach "$scratch/tree" HEAD
+for patch in fft-conv-fused gelu-normal-cdf-tail; do
+  git -C "$scratch/tree" apply "$root/bench/variants/$patch.patch"
+done
+src=$scratch/tree/crates/statespace/src
+mkdir -p "$here/src/kernels"
+sed -e 's/^use burn_cubecl::cubecl;$//' \
+    -e 's/^use burn_cubecl::cubecl::prelude::\*;$/use cubecl::prelude::*;/' \
+    -e 's/^use super::plan::FUSED_UNITS;$/use crate::FUSED_UNITS;/' \
+    "$src/ops/fft_conv/fused.rs" > "$here/src/kernels/fused.rs"
+{
+  sed -e 's/^use burn_cubecl::cubecl;$//' \
+      -e 's/^use burn_cubecl::cubecl::prelude::\*;$/use cubecl::prelude::*;/' \
+      -e 's/^use crate::ops::support::fast_math::ERFC_FIT;$//' \
+      "$src/ops/gelu/kernels.rs"
+  # The fit's coefficients, as statespace's fast_math.rs declares them.
+  python3 -c 'import re,sys; print(re.search(r"pub\(crate\) const ERFC_FIT: \[f32; 10\] = \[.*?\];", open(sys.argv[1]).read(), re.S).group(0))' \
+    "$src/ops/support/fast_math.rs"
+} > "$here/src/kernels/gelu.rs"
+(cd "$here" && cargo build -q)
+bin=${CARGO_TARGET_DIR:-$here/target}/debug/cube-host
