@@ -80,8 +80,8 @@ mod tests {
 
     /// A panic that another thread catches (as CubeCL's device thread
     /// catches a kernel that panics while being built) is kept for the
-    /// selftest, whose next comparison then fails with its message instead
-    /// of reading back outputs nothing wrote.
+    /// selftest, whose next batch of checks then fails with its message
+    /// instead of reading back outputs nothing wrote.
     #[test]
     fn a_panic_caught_on_another_thread_fails_the_selftest() {
         let _turn = TEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -92,27 +92,11 @@ mod tests {
                 .unwrap();
             assert!(caught.is_err());
             let device = Default::default();
-            let err =
-                statespace::parity::op_checks::<burn::backend::Autodiff<burn::backend::Flex>>(
-                    &device,
-                )
-                .unwrap_err();
+            let err = statespace::parity::device_ok::<burn::backend::Flex>(&device).unwrap_err();
             assert!(err.to_string().contains(marker), "{err}");
+            assert!(statespace::parity::device_ok::<burn::backend::Flex>(&device).is_ok());
             Ok(())
         })
         .unwrap();
-        let err = catch(|| {
-            std::thread::spawn(move || panic::catch_unwind(|| panic!("{marker}")))
-                .join()
-                .unwrap()
-                .ok();
-            Ok(())
-        });
-        assert!(err.is_ok());
-        assert!(
-            statespace::faults::take()
-                .iter()
-                .any(|m| m.contains(marker))
-        );
     }
 }

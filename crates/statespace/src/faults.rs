@@ -7,8 +7,8 @@
 //! 2026-12-07: a mutable operation on a comptime value) is therefore dropped
 //! without a word, its outputs keep whatever their buffers held, and the
 //! caller goes on. A panic hook (the `ssm` binary's) passes every panic's
-//! message to [`record`]; the parity harness [`take`]s them after each run on
-//! the device and fails with them.
+//! message to [`record`]; `parity::device_ok`, which `ssm selftest` calls
+//! after every batch of checks, [`take`]s them and fails with them.
 
 use std::sync::Mutex;
 

@@ -123,6 +123,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     let checks: Vec<Check> = with_backend!(args.device, |B, device| {
         let mut checks = Vec::new();
+        // A launch the device dropped (statespace::parity::device_ok) fails
+        // the run before the checks that read its unwritten outputs print.
+        let emit = |checks: &mut Vec<Check>, new: Vec<Check>| -> Result<()> {
+            statespace::parity::device_ok::<B>(&device)?;
+            emit(checks, new);
+            Ok(())
+        };
         for (set, dir, required) in &sets {
             let (dir, required) = (dir.as_path(), *required);
             let manifest = set.manifest().cloned();
@@ -135,18 +142,18 @@ pub fn run(args: Args) -> Result<()> {
                     golden::s4::check_forward_and_gradients::<Autodiff<B>>(
                         &case, &file, m, &device,
                     )?,
-                );
+                )?;
                 emit(
                     &mut checks,
                     golden::s4::check_recurrent::<B>(&case, &file, m, &device)?,
-                );
+                )?;
             }
             for (case, file) in cases_of(set, "selective_scan_", required, &args.only)? {
                 let m = manifest.as_ref();
                 emit(
                     &mut checks,
                     golden::selective_scan::check_case::<Autodiff<B>>(&case, &file, m, &device)?,
-                );
+                )?;
             }
             for (case, file) in cases_of(set, "ssd_", required, &args.only)? {
                 let chunk = manifest
@@ -165,7 +172,7 @@ pub fn run(args: Args) -> Result<()> {
                             ssd_tolerance,
                             &device,
                         )?,
-                    );
+                    )?;
                 }
             }
             // Whole layers (float64 cases): f64 on the CPU, f32 on a GPU.
@@ -194,14 +201,14 @@ pub fn run(args: Args) -> Result<()> {
                         layer_tolerance,
                         &device,
                     )?;
-                    emit(&mut checks, new);
+                    emit(&mut checks, new)?;
                 }
             }
             for (case, file) in cases_of(set, "hf_mamba", required, &args.only)? {
                 emit(
                     &mut checks,
                     golden::lm::check_case::<B>(dir, &case, &file, &device)?,
-                );
+                )?;
             }
         }
         if parity(ParityGroup::SelectiveScan) {
@@ -211,7 +218,7 @@ pub fn run(args: Args) -> Result<()> {
                     &statespace::parity::scan_cases(),
                     &device,
                 )?,
-            );
+            )?;
         }
         if parity(ParityGroup::Ssd) {
             emit(
@@ -220,50 +227,50 @@ pub fn run(args: Args) -> Result<()> {
                     &statespace::parity::ssd_cases(),
                     &device,
                 )?,
-            );
+            )?;
         }
         if parity(ParityGroup::Ops) {
             emit(
                 &mut checks,
                 statespace::parity::op_checks::<Autodiff<B>>(&device)?,
-            );
+            )?;
             emit(
                 &mut checks,
                 statespace::parity::tf32_checks::<Autodiff<B>>(&device)?,
-            );
+            )?;
         }
         if parity(ParityGroup::SequenceParallel) {
             emit(
                 &mut checks,
                 statespace::parity::carried_step_checks::<Autodiff<B>>(&device)?,
-            );
+            )?;
             emit(
                 &mut checks,
                 statespace::parity::sequence_parallel_checks::<Autodiff<B>>(&device)?,
-            );
+            )?;
         }
         if parity(ParityGroup::DataParallel) {
             emit(
                 &mut checks,
                 statespace::parity::data_parallel_checks::<Autodiff<B>>(&device)?,
-            );
+            )?;
         }
         if parity(ParityGroup::MixedPrecision) {
             emit(
                 &mut checks,
                 statespace::parity::mixed_precision_checks::<Autodiff<B>>(&device)?,
-            );
+            )?;
         }
         #[cfg(feature = "cuda")]
         if parity(ParityGroup::Decode) {
             emit(
                 &mut checks,
                 statespace::parity::gpu_decode_checks::<B>(&device)?,
-            );
+            )?;
         }
         #[cfg(feature = "cuda")]
         if parity(ParityGroup::Nccl) {
-            emit(&mut checks, statespace::parity::nccl_checks::<B>(&device)?);
+            emit(&mut checks, statespace::parity::nccl_checks::<B>(&device)?)?;
         }
         Ok::<_, anyhow::Error>(checks)
     })?;

@@ -11,16 +11,14 @@ use super::{TOLERANCE_BF16, TOLERANCE_F32};
 /// the same run on the CPU (`$run(args…, device)` returns
 /// `Result<Results>`), within [`TOLERANCE_F32`], added to `$cx.checks`.
 macro_rules! versus_cpu {
-    ($cx:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*)) => {{
-        let ours = $run::<$b>($($arg,)* $cx.device)?;
-        $crate::parity::harness::device_ok::<$b>($cx.device)?;
+    ($cx:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*)) => {
         $crate::parity::harness::compare(
             $label,
-            &ours,
+            &$run::<$b>($($arg,)* $cx.device)?,
             &$run::<burn::backend::Autodiff<burn_flex::Flex>>($($arg,)* &Default::default())?,
             $cx.checks,
         )
-    }};
+    };
 }
 /// One check per result of `$run` on backend `$b` with the array of draws
 /// `$draws` stored as the 16-bit `$dtype` (on `$cx.device`), against the
@@ -31,11 +29,9 @@ macro_rules! half_versus_f32 {
     ($cx:expr, $label:expr, $dtype:expr, $run:ident::<$b:ty>($draws:expr $(, $arg:expr)*)) => {{
         let dtype: burn::tensor::DType = $dtype;
         let rounded = $draws.each_ref().map(|d| d.rounded(dtype));
-        let ours = $run::<$b>(&$draws, $($arg,)* dtype, $cx.device)?;
-        $crate::parity::harness::device_ok::<$b>($cx.device)?;
         $crate::parity::harness::compare_within(
             format!("{} in {dtype:?} vs f32", $label),
-            &ours,
+            &$run::<$b>(&$draws, $($arg,)* dtype, $cx.device)?,
             &$run::<burn::backend::Autodiff<burn_flex::Flex>>(
                 &rounded,
                 $($arg,)*
@@ -125,33 +121,6 @@ impl Draw {
             data,
             shape: self.shape.clone(),
         }
-    }
-}
-
-/// Waits for `device` and fails with its message if a launch on it failed:
-/// an error CubeCL queued on the stream instead of returning it (a kernel
-/// NVRTC did not compile, a launch CUDA refused), or a panic its device
-/// thread caught and only logged (a kernel that panicked while being built;
-/// [`crate::faults`]). Either way no kernel wrote the outputs, and the
-/// results read back are whatever their buffers held: the first fused
-/// FFT-convolution build (2026-12-07) failed its checks with relative errors
-/// of exactly 1 and 10⁷, and nothing said why.
-pub(super) fn device_ok<B: burn::tensor::backend::Backend>(
-    device: &B::Device,
-) -> crate::error::Result<()> {
-    B::sync(device).map_err(|e| crate::error::Error::DeviceLaunch {
-        message: e.to_string(),
-    })?;
-    let caught = crate::faults::take();
-    if caught.is_empty() {
-        Ok(())
-    } else {
-        Err(crate::error::Error::DeviceLaunch {
-            message: format!(
-                "a task panicked on the device's thread: {}",
-                caught.join("; ")
-            ),
-        })
     }
 }
 

@@ -8,12 +8,12 @@
 //! [`crate::golden`]. One file per op family, mirroring `ops/`; the
 //! shared draws and comparisons are in `harness`.
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Normal};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::golden::Check;
 use crate::ops::{AdamWOps, SsmBackend};
 use harness::{Cx, Draw};
@@ -63,6 +63,32 @@ pub use ssd::{SsdCase, ssd_cases, ssd_checks};
 pub const TOLERANCE_F32: f64 = 1e-5;
 /// Tolerance of bf16-stored results (8 significant bits) against the CPU.
 pub const TOLERANCE_BF16: f64 = 1e-2;
+
+/// Waits for `device` and fails with its message if a launch on it failed
+/// since the last call: an error CubeCL queued on the stream instead of
+/// returning it (a kernel NVRTC did not compile, a launch CUDA refused), or
+/// a panic its device thread caught and only logged (a kernel that panicked
+/// while being built; [`crate::faults`]). Either way no kernel wrote the
+/// outputs, and checks read back whatever their buffers held: the first
+/// fused FFT-convolution build (2026-12-07) failed its checks with relative
+/// errors of exactly 1 and 10⁷, and nothing said why. `ssm selftest` calls
+/// it after every batch of checks, golden and parity alike.
+pub fn device_ok<B: Backend>(device: &B::Device) -> Result<()> {
+    B::sync(device).map_err(|e| Error::DeviceLaunch {
+        message: e.to_string(),
+    })?;
+    let caught = crate::faults::take();
+    if caught.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::DeviceLaunch {
+            message: format!(
+                "a task panicked on the device's thread: {}",
+                caught.join("; ")
+            ),
+        })
+    }
+}
 
 /// Every op but the scans (see [`selective_scan_checks`], [`ssd_checks`])
 /// on backend `B` against the CPU, in f32, at odd lengths, L = 1 and
