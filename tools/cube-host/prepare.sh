@@ -4,7 +4,7 @@
 # kernels into src/kernels/ with the imports pointed at this crate, builds
 # cube-host (about 5 minutes the first time; CARGO_TARGET_DIR to share a
 # target) and leaves $bin (the binary), $scratch (a folder, removed on exit)
-# and $here (this folder).
+# and $here (this folder), and defines emit_kernel (below).
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 here=$root/tools/cube-host
@@ -31,3 +31,11 @@ sed -e 's/^use burn_cubecl::cubecl;$//' \
 } > "$here/src/kernels/gelu.rs"
 (cd "$here" && cargo build -q)
 bin=${CARGO_TARGET_DIR:-$here/target}/debug/cube-host
+# emit_kernel ARGS...: cube-host's CUDA C++ for ARGS as host C++ (the
+# runtime header, the entry point's qualifiers and the shared-memory
+# declaration removed; emu/prelude.h supplies them), on stdout.
+emit_kernel() {
+  "$bin" "$@" | sed -e 's/#include <cuda_runtime.h>//' \
+    -e 's/extern "C" __global__ void __launch_bounds__([0-9]*)\([a-z_]*\) (/void \1(/' \
+    -e 's/extern __shared__ __align__([0-9]*) uint8 dynamic_shared_mem\[\];//'
+}

@@ -19,9 +19,7 @@ for shape in "2 5 3 1 5 16" "2 37 4 2 37 128" "1 64 3 1 20 128" "2 300 2 2 300 1
     emu=emu_$m; kernel=fused-conv; flag=""
     [ $pass = grad ] && { emu=emu_grad_$m; kernel=fused-conv-grad; flag=grad; }
     if [ ! -x "$emu" ]; then
-      "$bin" $kernel "$m" | sed -e 's/#include <cuda_runtime.h>//' \
-        -e 's/extern "C" __global__ void __launch_bounds__([0-9]*)fused (/void fused(/' \
-        -e 's/extern __shared__ __align__([0-9]*) uint8 dynamic_shared_mem\[\];//' > kernel.inc
+      emit_kernel $kernel "$m" > kernel.inc
       g++ -O1 -std=c++20 -pthread fused_conv_driver.cpp -o "$emu"
     fi
     python3 check_fused_conv.py "$@" $flag || status=1

@@ -9,8 +9,7 @@ source "$(dirname "$0")/prepare.sh"
 cd "$scratch"
 cp "$here"/emu/* .
 for pass in forward backward; do
-  "$bin" gelu-$pass | sed -e 's/#include <cuda_runtime.h>//' \
-    -e 's/extern "C" __global__ void __launch_bounds__([0-9]*)gelu (/void gelu(/' > kernel.inc
+  emit_kernel gelu-$pass > kernel.inc
   flags=""
   [ $pass = backward ] && flags=-DBACKWARD
   g++ -O1 -std=c++20 -pthread $flags gelu_driver.cpp -o emu_gelu_$pass

@@ -10,16 +10,9 @@ int main(int argc, char** argv) {
   if (argc != 6 && argc != 7) { std::fprintf(stderr, "usage: B L H C m [grad]\n"); return 2; }
   bool grad = argc == 7;
   int B = atoi(argv[1]), L = atoi(argv[2]), H = atoi(argv[3]), C = atoi(argv[4]), m = atoi(argv[5]);
-  auto read = [](const char* f, size_t n) {
-    std::vector<float> v(n);
-    FILE* fp = fopen(f, "rb");
-    if (!fp || fread(v.data(), 4, n, fp) != n) { std::fprintf(stderr, "cannot read %s\n", f); exit(1); }
-    fclose(fp);
-    return v;
-  };
   size_t narrow = (size_t)B * L * H, wide = narrow * C;
-  auto in = read("in.bin", grad ? wide : narrow), ks = read("k.bin", (size_t)C * H * (m + 1) * 2),
-       d = read("d.bin", (size_t)C * H);
+  auto in = read_floats("in.bin", grad ? wide : narrow), ks = read_floats("k.bin", (size_t)C * H * (m + 1) * 2),
+       d = read_floats("d.bin", (size_t)C * H);
   std::vector<float> y(grad ? narrow : wide, 12345.0f);
   // The kernel's info struct as cubecl-cpp lays it out for this signature:
   // the f32 scalars, the u32 scalars, then static metadata it does not read.
@@ -40,7 +33,5 @@ int main(int argc, char** argv) {
         });
       for (auto& t : units) t.join();
     }
-  FILE* fp = fopen("out.bin", "wb");
-  fwrite(y.data(), 4, y.size(), fp);
-  fclose(fp);
+  write_floats("out.bin", y);
 }

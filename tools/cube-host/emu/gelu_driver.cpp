@@ -10,15 +10,8 @@ int main(int argc, char** argv) {
   if (argc != 2 && argc != 3) { std::fprintf(stderr, "usage: N [backward]\n"); return 2; }
   size_t n = atol(argv[1]);
   bool backward = argc == 3;
-  auto read = [](const char* f, size_t n) {
-    std::vector<float> v(n);
-    FILE* fp = fopen(f, "rb");
-    if (!fp || fread(v.data(), 4, n, fp) != n) { std::fprintf(stderr, "cannot read %s\n", f); exit(1); }
-    fclose(fp);
-    return v;
-  };
-  auto x = read("x.bin", n);
-  std::vector<float> g = backward ? read("g.bin", n) : std::vector<float>();
+  auto x = read_floats("x.bin", n);
+  std::vector<float> g = backward ? read_floats("g.bin", n) : std::vector<float>();
   std::vector<float> out(n, 12345.0f);
   struct { unsigned meta[16]; } info{};
   for (auto& slot : info.meta) slot = (unsigned)n;
@@ -34,7 +27,5 @@ int main(int argc, char** argv) {
       gelu(x.data(), out.data(), (const info_st*)&info);
 #endif
     }
-  FILE* fp = fopen("out.bin", "wb");
-  fwrite(out.data(), 4, out.size(), fp);
-  fclose(fp);
+  write_floats("out.bin", out);
 }

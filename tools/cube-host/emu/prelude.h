@@ -26,3 +26,17 @@ inline uint3 make_uint3(unsigned x, unsigned y, unsigned z) { return {x, y, z}; 
 dim3_ gridDim{1, 1, 1};
 using std::abs;
 using std::erf;
+
+// The drivers' files: n f32 values in, a vector of them out.
+inline std::vector<float> read_floats(const char* path, size_t n) {
+  std::vector<float> v(n);
+  FILE* fp = fopen(path, "rb");
+  if (!fp || fread(v.data(), 4, n, fp) != n) { std::fprintf(stderr, "cannot read %s\n", path); exit(1); }
+  fclose(fp);
+  return v;
+}
+inline void write_floats(const char* path, const std::vector<float>& v) {
+  FILE* fp = fopen(path, "wb");
+  if (!fp || fwrite(v.data(), 4, v.size(), fp) != v.size()) { std::fprintf(stderr, "cannot write %s\n", path); exit(1); }
+  fclose(fp);
+}
