@@ -1,25 +1,25 @@
-# Sourced by the run_*.sh scripts: applies the variant patches whose kernels
-# cube-host builds (bench/variants/fft-conv-fused.patch,
-# gelu-normal-cdf-tail.patch) in a scratch worktree of HEAD, copies their
-# kernels into src/kernels/ with the imports pointed at this crate, builds
-# cube-host (about 5 minutes the first time; CARGO_TARGET_DIR to share a
-# target) and leaves $bin (the binary), $scratch (a folder, removed on exit)
-# and $here (this folder), and defines emit_kernel (below).
+# Sourced by the run_*.sh scripts: in a scratch worktree of HEAD with every
+# waiting variant of bench/variants/*.patch applied, copies the kernels
+# cube-host builds (GELU's, and the convolution's of ops/fft_conv/kernels.rs)
+# into src/kernels/ with the imports pointed at this crate, builds cube-host
+# (about 5 minutes the first time; CARGO_TARGET_DIR to share a target) and
+# leaves $bin (the binary), $scratch (a folder, removed on exit) and $here
+# (this folder), and defines emit_kernel (below).
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 here=$root/tools/cube-host
 scratch=$(mktemp -d)
 trap 'git -C "$root" worktree remove --force "$scratch/tree" 2>/dev/null; rm -rf "$scratch"' EXIT
 git -C "$root" worktree add -q --detach "$scratch/tree" HEAD
-for patch in fft-conv-fused gelu-normal-cdf-tail; do
-  git -C "$scratch/tree" apply "$root/bench/variants/$patch.patch"
+for patch in "$root"/bench/variants/*.patch; do
+  [ -e "$patch" ] && git -C "$scratch/tree" apply "$patch"
 done
 src=$scratch/tree/crates/statespace/src
 mkdir -p "$here/src/kernels"
 sed -e 's/^use burn_cubecl::cubecl;$//' \
     -e 's/^use burn_cubecl::cubecl::prelude::\*;$/use cubecl::prelude::*;/' \
-    -e 's/^use super::plan::FUSED_UNITS;$/use crate::FUSED_UNITS;/' \
-    "$src/ops/fft_conv/fused.rs" > "$here/src/kernels/fused.rs"
+    -e 's/^use super::plan::{TILE, TILE_ROWS};$/use crate::{TILE, TILE_ROWS};/' \
+    "$src/ops/fft_conv/kernels.rs" > "$here/src/kernels/conv.rs"
 {
   sed -e 's/^use burn_cubecl::cubecl;$//' \
       -e 's/^use burn_cubecl::cubecl::prelude::\*;$/use cubecl::prelude::*;/' \

@@ -1,6 +1,6 @@
 #!/bin/bash
-# GELU's CubeCL kernels of bench/variants/gelu-normal-cdf-tail.patch built
-# and run without a GPU (prepare.sh builds cube-host on the patches): emits
+# GELU's CubeCL kernels (ops/gelu/kernels.rs) built
+# and run without a GPU (prepare.sh builds cube-host): emits
 # the forward and backward kernels' CUDA C++, compiles them as host C++ with
 # emu/ and checks them against the exact GELU in f64 from x = −13 to 6,
 # where ½(1 + erf) in f32 would cancel.

@@ -1,3 +1,3 @@
-//! Kernel sources copied from statespace by the run_*.sh scripts.
-pub mod fused;
+//! Kernel sources copied from statespace by prepare.sh.
+pub mod conv;
 pub mod gelu;

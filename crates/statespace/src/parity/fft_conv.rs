@@ -47,9 +47,9 @@ fn run_two_sided<B: AutodiffBackend + SsmBackend>(
     ))
 }
 
-/// The FFT long convolution: `causal_conv` at L = 1, odd lengths and
-/// kernels shorter than the input; `two_sided_conv` with both kernels as
-/// long as the input (bidirectional S4) and with short ones.
+/// The FFT long convolution: `causal_conv` at L = 1, odd lengths, kernels
+/// shorter than the input and FFT lengths up to 16384; `two_sided_conv` with
+/// both kernels as long as the input (bidirectional S4) and with short ones.
 pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Result<()> {
     // (batch, L, H, channels, Lk)
     let conv_shapes = [
@@ -57,6 +57,11 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
         (2, 37, 4, 2, 37),
         (1, 64, 3, 1, 20),
         (2, 300, 5, 2, 300),
+        // n = 4096 (ListOps' padded length), 8192 and 16384, where ∂d (a
+        // sum of B·L products) needs care (docs/ARCHITECTURE.md).
+        (2, 2000, 3, 1, 2000),
+        (1, 4096, 2, 2, 4096),
+        (1, 5000, 2, 1, 5000),
     ];
     for (bt, len, h, c, k_len) in conv_shapes {
         let draws = [

@@ -308,15 +308,20 @@ fn backward<T: Real>(
                         })
                     });
                     plans.packed_spectra(rows, &mut zg, &mut scratch);
-                    let mut dd = vec![T::zero(); c];
+                    // ∂d sums B·L products that cancel: in f64, rounded once,
+                    // since an f32 running sum drifted by up to 10⁻⁵ of the
+                    // result at L = 5000 (the GPU parity compares with it).
+                    let mut dd_sums = vec![0f64; c];
                     for b in 0..batch {
-                        for (ci, dd) in dd.iter_mut().enumerate() {
-                            *dd = g_row(b, ci * h + hi)
+                        for (ci, sum) in dd_sums.iter_mut().enumerate() {
+                            *sum += g_row(b, ci * h + hi)
                                 .iter()
                                 .zip(u_row(b, hi))
-                                .fold(*dd, |acc, (g, x)| acc + *g * *x);
+                                .map(|(g, x)| g.to_f64() * x.to_f64())
+                                .sum::<f64>();
                         }
                     }
+                    let dd: Vec<T> = dd_sums.into_iter().map(T::from_elem).collect();
                     // ∂u per pair: Σ_c conj(K_c)·ZG_c, inverted (real part the
                     // first row's, imaginary the second's).
                     let mut acc = vec![zero(); n_pairs * n];

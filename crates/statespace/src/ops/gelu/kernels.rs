@@ -3,11 +3,35 @@
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 
+use crate::ops::support::fast_math::ERFC_FIT;
+
 /// 1/√2.
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 
+/// 1/(2√2).
+const HALF_FRAC_1_SQRT_2: f32 = 0.5 * std::f32::consts::FRAC_1_SQRT_2;
+
 /// 1/√(2π).
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+
+/// Φ(v) as the CPU computes it in f32
+/// ([`normal_cdf_f32`](crate::ops::support::fast_math::normal_cdf_f32)):
+/// ½(1 + erf(v/√2)) for v ≥ −1, ½·erfc(|v|/√2) by Numerical Recipes' fit
+/// below, where 1 + erf would cancel.
+#[cube]
+fn normal_cdf(v: f32) -> f32 {
+    let mut cdf = 0.5 * (1.0 + Erf::erf(v * FRAC_1_SQRT_2));
+    if v < -1.0 {
+        let t = 1.0 / (1.0 + HALF_FRAC_1_SQRT_2 * Abs::abs(v));
+        let mut fit = f32::new(comptime![ERFC_FIT[9]]);
+        #[unroll]
+        for i in 0..9usize {
+            fit = fit * t + f32::new(comptime![ERFC_FIT[8 - i]]);
+        }
+        cdf = 0.5 * t * (-0.5 * (v * v) + fit).exp();
+    }
+    cdf
+}
 
 /// y = x·Φ(x).
 #[cube(launch_unchecked)]
@@ -17,7 +41,7 @@ pub fn gelu_forward(x: &Tensor<f32>, y: &mut Tensor<f32>) {
         terminate!();
     }
     let v = x[i];
-    y[i] = v * 0.5 * (1.0 + Erf::erf(v * FRAC_1_SQRT_2));
+    y[i] = v * normal_cdf(v);
 }
 
 /// ∂x = ∂y·(Φ(x) + x·φ(x)).
@@ -28,7 +52,7 @@ pub fn gelu_backward(x: &Tensor<f32>, grad: &Tensor<f32>, grad_x: &mut Tensor<f3
         terminate!();
     }
     let v = x[i];
-    let cdf = 0.5 * (1.0 + Erf::erf(v * FRAC_1_SQRT_2));
+    let cdf = normal_cdf(v);
     let density = (-0.5 * v * v).exp() * FRAC_1_SQRT_2PI;
     grad_x[i] = grad[i] * (cdf + v * density);
 }

@@ -20,6 +20,14 @@ pub(crate) trait HostReal:
     /// erf(x) (f32: within 4·10⁻⁷).
     fn erf(self) -> Self;
 
+    /// Φ(x) = ½(1 + erf(x/√2)), the standard normal distribution function
+    /// (f32: [`normal_cdf_f32`](super::fast_math::normal_cdf_f32), which
+    /// keeps its relative precision in the negative tail).
+    fn normal_cdf(self) -> Self {
+        ((self * Self::constant(std::f64::consts::FRAC_1_SQRT_2)).erf() + Self::one())
+            * Self::constant(0.5)
+    }
+
     /// σ(x) = 1/(1 + e^{−x}).
     fn sigmoid(self) -> Self {
         Self::one() / (Self::one() + (-self).exponential())
@@ -39,6 +47,11 @@ impl HostReal for f32 {
     #[inline(always)]
     fn erf(self) -> Self {
         super::fast_math::erf_f32(self)
+    }
+
+    #[inline(always)]
+    fn normal_cdf(self) -> Self {
+        super::fast_math::normal_cdf_f32(self)
     }
 }
 
