@@ -1,5 +1,8 @@
 //! `cube-host gelu-forward|gelu-backward`: the CUDA C++ of statespace's GELU
-//! kernels (`ops/gelu/kernels.rs`), on stdout. `prepare.sh` copies the
+//! kernels (`ops/gelu/kernels.rs`); `cube-host column-sums weighted|plain`:
+//! the convolution's ∂d column sums (`strip_column_sums` of
+//! `ops/fft_conv/kernels.rs`, bench/variants/fft-conv-skip-grad-kernel.patch);
+//! on stdout. `prepare.sh` copies the
 //! kernels' sources into `src/kernels/` (git-ignored) with their imports
 //! pointed at this crate, from HEAD with the waiting variants of
 //! `bench/variants/` applied.
@@ -20,8 +23,15 @@ fn main() {
         Some(which @ ("gelu-forward" | "gelu-backward")) => {
             println!("{}", gelu(which == "gelu-backward"));
         }
+        Some("column-sums")
+            if matches!(args.get(2).map(String::as_str), Some("weighted" | "plain")) =>
+        {
+            println!("{}", column_sums(args[2] == "weighted"));
+        }
         _ => {
-            eprintln!("usage: cube-host gelu-forward|gelu-backward");
+            eprintln!(
+                "usage: cube-host gelu-forward|gelu-backward\n       cube-host column-sums weighted|plain"
+            );
             std::process::exit(2);
         }
     }
@@ -37,7 +47,12 @@ fn gelu(backward: bool) -> String {
     if backward {
         let grad = builder.input_tensor(f32t);
         let grad_x = builder.output_tensor(f32t);
-        kernels::gelu::gelu_backward::expand(&mut builder.scope, x.into(), grad.into(), grad_x.into());
+        kernels::gelu::gelu_backward::expand(
+            &mut builder.scope,
+            x.into(),
+            grad.into(),
+            grad_x.into(),
+        );
     } else {
         let y = builder.output_tensor(f32t);
         kernels::gelu::gelu_forward::expand(&mut builder.scope, x.into(), y.into());
@@ -45,6 +60,34 @@ fn gelu(backward: bool) -> String {
     let settings = KernelSettings::default()
         .cube_dim(CubeDim::new_1d(256))
         .kernel_name("gelu");
+    compile(builder.build(settings))
+}
+
+/// The CUDA C++ of the convolution's strip column sums (x, u → out; the
+/// four u32 scalars rows, cols, channels, strip), TILE × TILE_ROWS units.
+fn column_sums(weighted: bool) -> String {
+    let f32t = Type::scalar(ElemType::Float(FloatKind::F32));
+    let u32s: StorageType = ElemType::UInt(UIntKind::U32).into();
+    let mut builder = KernelBuilder::default();
+    AddressType::U32.register(&mut builder.scope);
+    let x = builder.input_tensor(f32t);
+    let u = builder.input_tensor(f32t);
+    let out = builder.output_tensor(f32t);
+    let [rows, cols, channels, strip] = [(); 4].map(|_| builder.scalar(u32s));
+    kernels::conv::strip_column_sums::expand(
+        &mut builder.scope,
+        x.into(),
+        u.into(),
+        out.into(),
+        rows.into(),
+        cols.into(),
+        channels.into(),
+        strip.into(),
+        weighted,
+    );
+    let settings = KernelSettings::default()
+        .cube_dim(CubeDim::new_2d(TILE as u32, TILE_ROWS as u32))
+        .kernel_name("column_sums");
     compile(builder.build(settings))
 }
 
