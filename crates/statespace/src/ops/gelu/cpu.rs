@@ -59,11 +59,14 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
         .par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .for_each(|(y, x)| {
-            wide(|| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    y.write(x * x.normal_cdf());
-                }
-            })
+            wide(
+                #[inline(always)]
+                || {
+                    for (y, &x) in y.iter_mut().zip(x) {
+                        y.write(x * x.normal_cdf());
+                    }
+                },
+            )
         });
     // SAFETY: the chunks cover y, each slot written once.
     FlexTensor::from_data(TensorData::new(unsafe { y.written() }, shape))
@@ -79,12 +82,15 @@ fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
         .par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(grad.par_chunks(CHUNK)))
         .for_each(|(dx, (x, g))| {
-            wide(|| {
-                for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
-                    let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
-                    dx.write(g * (x.normal_cdf() + x * density));
-                }
-            })
+            wide(
+                #[inline(always)]
+                || {
+                    for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+                        let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
+                        dx.write(g * (x.normal_cdf() + x * density));
+                    }
+                },
+            )
         });
     // SAFETY: the chunks cover dx, each slot written once.
     FlexTensor::from_data(TensorData::new(unsafe { dx.written() }, shape))

@@ -8,7 +8,11 @@
 
 /// `f()`, with `f` compiled for AVX2 and FMA when the CPU has both. Call it
 /// around the innermost loop (inside any rayon closure: the features reach
-/// only code inlined into this call).
+/// only code inlined into this call), with the closure marked
+/// `#[inline(always)]`: `f` is called on both paths, so LLVM weighs it as
+/// an ordinary call, and a loop body past its inlining threshold (GELU's
+/// after Φ gained its tail branch) would otherwise stay an out-of-line
+/// baseline (SSE2) function, four lanes instead of eight.
 #[inline(always)]
 pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
