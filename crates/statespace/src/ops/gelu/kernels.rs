@@ -5,9 +5,6 @@ use burn_cubecl::cubecl::prelude::*;
 
 use crate::ops::support::fast_math::ERFC_FIT;
 
-/// 1/√2.
-const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
-
 /// 1/(2√2).
 const HALF_FRAC_1_SQRT_2: f32 = 0.5 * std::f32::consts::FRAC_1_SQRT_2;
 
@@ -16,19 +13,21 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 /// Φ(v) as the CPU computes it in f32
 /// ([`normal_cdf_f32`](crate::ops::support::fast_math::normal_cdf_f32)):
-/// ½(1 + erf(v/√2)) for v ≥ −1, ½·erfc(|v|/√2) by Numerical Recipes' fit
-/// below, where 1 + erf would cancel.
+/// ½·erfc(|v|/√2) by Numerical Recipes' fit for v < 0, 1 − ½·erfc(v/√2)
+/// above, so the negative tail keeps its relative precision where
+/// ½(1 + erf) would cancel.
 #[cube]
 fn normal_cdf(v: f32) -> f32 {
-    let mut cdf = 0.5 * (1.0 + Erf::erf(v * FRAC_1_SQRT_2));
-    if v < -1.0 {
-        let t = 1.0 / (1.0 + HALF_FRAC_1_SQRT_2 * Abs::abs(v));
-        let mut fit = f32::new(comptime![ERFC_FIT[9]]);
-        #[unroll]
-        for i in 0..9usize {
-            fit = fit * t + f32::new(comptime![ERFC_FIT[8 - i]]);
-        }
-        cdf = 0.5 * t * (-0.5 * (v * v) + fit).exp();
+    let t = 1.0 / (1.0 + HALF_FRAC_1_SQRT_2 * Abs::abs(v));
+    let mut fit = f32::new(comptime![ERFC_FIT[9]]);
+    #[unroll]
+    for i in 0..9usize {
+        fit = fit * t + f32::new(comptime![ERFC_FIT[8 - i]]);
+    }
+    let half_erfc = 0.5 * t * (-0.5 * (v * v) + fit).exp();
+    let mut cdf = 1.0 - half_erfc;
+    if v < 0.0 {
+        cdf = half_erfc;
     }
     cdf
 }
