@@ -13,11 +13,12 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_flex::Flex;
 
-use super::kernels::{padded_rows, rows_to_sequence, spectra_correlation, spectra_product};
+use super::kernels::{
+    padded_rows, rows_to_sequence, spectra_correlation, spectra_product, strip_column_sums,
+};
 use super::plan::{Grid, Spectral};
 use super::{FftConvOps, fft_conv_composite};
 use crate::ops::cuda_libs::cufft;
-use crate::ops::matmul::MatmulOps;
 use crate::ops::support::host::{from_host, to_host};
 use crate::ops::support::launch::{F32Cube, LINEAR_UNITS, empty_f32, linear_cubes};
 
@@ -191,22 +192,67 @@ impl Spectral {
         ))
     }
 
-    /// ∂d (C, H): Σ_b Σ_t gy[b, t, c·H + h]·u[b, t, h], as one product and
-    /// [`MatmulOps::column_sum`] over the B·L rows (gy (B, L, C·H) and u
-    /// (B, L, H), contiguous f32).
+    /// ∂d (C, H) = Σ_b Σ_t gy[b, t, c·H + h]·u[b, t, h] by
+    /// [`strip_column_sums`]: strips of the B·L rows into partial sums, then
+    /// the partials (gy (B, L, C·H) and u (B, L, H), contiguous f32).
     fn skip_gradient<R: CubeRuntime>(
         &self,
         gy: &CubeTensor<R>,
         u: &CubeTensor<R>,
     ) -> Tensor<F32Cube<R>, 2> {
-        let (rows, c, h) = (self.batch * self.len, self.kernels, self.channels);
-        let gy = Tensor::<F32Cube<R>, 3>::from_primitive(TensorPrimitive::Float(gy.clone()))
-            .reshape([rows, c, h]);
-        let u = Tensor::<F32Cube<R>, 3>::from_primitive(TensorPrimitive::Float(u.clone()))
-            .reshape([rows, 1, h]);
-        let products = (gy * u).reshape([rows, c * h]);
-        let sums = F32Cube::<R>::column_sum(products.into_primitive().tensor());
-        Tensor::<F32Cube<R>, 1>::from_primitive(TensorPrimitive::Float(sums)).reshape([c, h])
+        let (c, h) = (self.kernels, self.channels);
+        let sums = self.skip_gradient_sums();
+        let partials = empty_f32(u, &[sums.strips, c * h]);
+        self.column_sums(gy, Some(u), &partials, sums.rows, sums.strip, sums.strips);
+        let dd = if sums.strips == 1 {
+            partials
+        } else {
+            let out = empty_f32(u, &[1, c * h]);
+            self.column_sums(
+                &partials,
+                None,
+                &out,
+                sums.strips,
+                sums.strip_of_partials,
+                1,
+            );
+            out
+        };
+        Tensor::<F32Cube<R>, 2>::from_primitive(TensorPrimitive::Float(dd)).reshape([c, h])
+    }
+
+    /// One launch of [`strip_column_sums`]: x (rows, C·H) in `strips` strips
+    /// of `strip` rows into out (strips, C·H), each term weighted by
+    /// u[r, j mod H] where `u` (rows, H) is given.
+    fn column_sums<R: CubeRuntime>(
+        &self,
+        x: &CubeTensor<R>,
+        u: Option<&CubeTensor<R>>,
+        out: &CubeTensor<R>,
+        rows: usize,
+        strip: usize,
+        strips: usize,
+    ) {
+        let (count, cube_dim) = launch_dims(self.column_sum_grid(strips));
+        // SAFETY: x is (rows, C·H), u (rows, H), out (strips, C·H),
+        // contiguous f32, and strips·strip ≥ rows with strip a multiple of
+        // TILE_ROWS (`Spectral::skip_gradient_sums`), as the kernel indexes;
+        // without u the kernel reads none of its stand-in.
+        unsafe {
+            strip_column_sums::launch_unchecked::<R>(
+                &x.client,
+                count,
+                cube_dim,
+                x.clone().into_tensor_arg(),
+                u.unwrap_or(x).clone().into_tensor_arg(),
+                out.clone().into_tensor_arg(),
+                rows as u32,
+                (self.kernels * self.channels) as u32,
+                self.channels as u32,
+                strip as u32,
+                u.is_some(),
+            );
+        }
     }
 
     /// The spectra (B·J, F, 2) of a channel-last sequence s (B, L, J).

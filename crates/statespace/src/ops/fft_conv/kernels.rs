@@ -1,7 +1,8 @@
 //! The CubeCL kernels around cuFFT's transforms in the GPU convolution:
 //! moving channel-last sequences to zero-padded rows and back (through
-//! shared-memory tiles, so both sides are read and written in order), and
-//! the per-frequency complex products of the forward and backward passes.
+//! shared-memory tiles, so both sides are read and written in order), the
+//! per-frequency complex products of the forward and backward passes, and
+//! the column sums of ∂d.
 //! All f32; spectra are interleaved (re, im) pairs, F = n/2 + 1 per row.
 
 use burn_cubecl::cubecl;
@@ -166,4 +167,53 @@ pub fn spectra_correlation(
     }
     out[pos * 2] = re;
     out[pos * 2 + 1] = im;
+}
+
+/// Column sums of x (R, J) over strips of `strip` rows (a multiple of
+/// TILE_ROWS), each term weighted by u[r, j mod H] when `weighted` (u (R, H),
+/// read only then):
+/// out[s, j] = Σ_{s·strip ≤ r < min((s + 1)·strip, R)} x[r, j]·u[r, j mod H].
+/// Cubes (⌈J/TILE⌉, strips), units (TILE, TILE_ROWS): unit (ux, uy) adds the
+/// strip's rows uy, uy + TILE_ROWS, … of column j (reads along the columns,
+/// coalesced), then the TILE_ROWS lanes are added in shared memory.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub fn strip_column_sums(
+    x: &Tensor<f32>,
+    u: &Tensor<f32>,
+    out: &mut Tensor<f32>,
+    rows: u32,
+    cols: u32,
+    channels: u32,
+    strip: u32,
+    #[comptime] weighted: bool,
+) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    let (channels, strip) = (channels as usize, strip as usize);
+    let (ux, uy) = (UNIT_POS_X as usize, UNIT_POS_Y as usize);
+    let j = CUBE_POS_X as usize * TILE + ux;
+    let first = CUBE_POS_Y as usize * strip;
+    let mut lanes = SharedMemory::<f32>::new(TILE * TILE_ROWS);
+    let mut acc = 0.0f32;
+    if j < cols {
+        for i in 0..strip / TILE_ROWS {
+            let r = first + i * TILE_ROWS + uy;
+            if r < rows {
+                let mut v = x[r * cols + j];
+                if weighted {
+                    v *= u[r * channels + j % channels];
+                }
+                acc += v;
+            }
+        }
+    }
+    lanes[uy * TILE + ux] = acc;
+    sync_cube();
+    if uy == 0 && j < cols {
+        let mut total = 0.0f32;
+        for lane in 0..TILE_ROWS {
+            total += lanes[lane * TILE + ux];
+        }
+        out[CUBE_POS_Y as usize * cols + j] = total;
+    }
 }

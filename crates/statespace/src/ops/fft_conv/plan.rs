@@ -20,6 +20,22 @@ const GRID_YZ: usize = 65_535;
 /// Cubes along (x, y, z) and units per cube along (x, y).
 pub type Grid = ([u32; 3], [u32; 2]);
 
+/// Rows of ∂y a cube of the skip gradient's first sum covers at least
+/// (each of its TILE_ROWS lanes adds every TILE_ROWS-th row: 32 terms).
+pub const STRIP_ROWS: usize = 256;
+
+/// The launches of ∂d's column sums over R = B·L rows: strips of `strip`
+/// rows into (`strips`, C·H) partial sums, then, where `strips` > 1, those
+/// partials as one strip of `strip_of_partials` rows (a multiple of
+/// TILE_ROWS, as every strip is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnSums {
+    pub rows: usize,
+    pub strip: usize,
+    pub strips: usize,
+    pub strip_of_partials: usize,
+}
+
 /// The sizes of one convolution: u (B, L, H), k (C, H, Lk), FFT length n.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spectral {
@@ -65,6 +81,33 @@ impl Spectral {
         self.n / 2 + 1
     }
 
+    /// ∂d's column sums: strips of at least [`STRIP_ROWS`] rows, at most
+    /// CUDA's 65,535 of them (the grid's y).
+    pub fn skip_gradient_sums(&self) -> ColumnSums {
+        let rows = self.batch * self.len;
+        let strip = STRIP_ROWS.max(rows.div_ceil(GRID_YZ).next_multiple_of(TILE_ROWS));
+        let strips = rows.div_ceil(strip);
+        ColumnSums {
+            rows,
+            strip,
+            strips,
+            strip_of_partials: strips.next_multiple_of(TILE_ROWS),
+        }
+    }
+
+    /// The grid of one column-sum launch over `strips` strips of the C·H
+    /// columns: cubes (⌈C·H / TILE⌉, strips, 1), units (TILE, TILE_ROWS).
+    pub fn column_sum_grid(&self, strips: usize) -> Grid {
+        (
+            [
+                (self.kernels * self.channels).div_ceil(TILE) as u32,
+                strips as u32,
+                1,
+            ],
+            [TILE as u32, TILE_ROWS as u32],
+        )
+    }
+
     /// The grid of a transposing kernel over (`along` × `across`) tiles of
     /// each batch entry: cubes (⌈along / TILE⌉, ⌈across / TILE⌉, B), units
     /// (TILE, TILE_ROWS).
@@ -108,6 +151,26 @@ mod tests {
                 assert!(y as usize * TILE >= across && (y as usize - 1) * TILE < across);
                 assert_eq!(z as usize, batch);
             }
+        }
+    }
+
+    /// The strips of ∂d's sums cover every row once, in strips of whole
+    /// lane rounds and at most 65,535 of them, for short, ListOps-sized and
+    /// very long inputs.
+    #[test]
+    fn skip_gradient_strips_cover_the_rows_within_the_grid() {
+        for (batch, len) in [(1, 2), (2, 5000), (32, 2000), (1, 65_536), (64, 1 << 20)] {
+            let s = causal([batch, len, 3], [2, 3, len]).unwrap();
+            let sums = s.skip_gradient_sums();
+            assert_eq!(sums.rows, batch * len);
+            assert!(sums.strip >= STRIP_ROWS && sums.strip.is_multiple_of(TILE_ROWS));
+            assert!(sums.strips * sums.strip >= sums.rows);
+            assert!((sums.strips - 1) * sums.strip < sums.rows);
+            assert!(sums.strips <= GRID_YZ);
+            assert!(sums.strip_of_partials >= sums.strips);
+            assert!(sums.strip_of_partials.is_multiple_of(TILE_ROWS));
+            let ([x, y, z], units) = s.column_sum_grid(sums.strips);
+            assert_eq!(([x, y, z], units), ([1, sums.strips as u32, 1], [32, 8]));
         }
     }
 
