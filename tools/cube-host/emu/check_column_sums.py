@@ -1,5 +1,5 @@
 """Runs the emulated column-sum kernels (emu_cs_weighted, emu_cs_plain) the
-way the variant's `Spectral::skip_gradient` launches them, for ∂d of
+way main's `Spectral::skip_gradient` launches them, for ∂d of
 convolutions (B, L, C, H): strips of the B·L rows of ∂y·u, then the partials
 as one strip (the strip sizes of `Spectral::skip_gradient_sums`), and prints
 the error against the f64 sum of the same f32 inputs, relative to the size of

@@ -1,7 +1,7 @@
 //! `cube-host gelu-forward|gelu-backward`: the CUDA C++ of statespace's GELU
 //! kernels (`ops/gelu/kernels.rs`); `cube-host column-sums weighted|plain`:
 //! the convolution's ∂d column sums (`strip_column_sums` of
-//! `ops/fft_conv/kernels.rs`, bench/variants/fft-conv-skip-grad-kernel.patch);
+//! `ops/fft_conv/kernels.rs`, in main since 2026-12-07);
 //! on stdout. `prepare.sh` copies the
 //! kernels' sources into `src/kernels/` (git-ignored) with their imports
 //! pointed at this crate, from HEAD with the waiting variants of
