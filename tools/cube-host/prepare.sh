@@ -1,7 +1,7 @@
 # Sourced by the run_*.sh scripts: in a scratch worktree of HEAD with every
 # waiting variant of bench/variants/*.patch applied, copies the kernels
 # cube-host builds (GELU's, and the convolution's of ops/fft_conv/kernels.rs)
-# into src/kernels/ with the imports pointed at this crate, builds cube-host
+# and the DPLR spectrum's into src/kernels/ with the imports pointed at this crate, builds cube-host
 # (about 5 minutes the first time; CARGO_TARGET_DIR to share a target) and
 # leaves $bin (the binary), $scratch (a folder, removed on exit) and $here
 # (this folder), and defines emit_kernel (below).
@@ -29,6 +29,9 @@ sed -e 's/^use burn_cubecl::cubecl;$//' \
   python3 -c 'import re,sys; print(re.search(r"pub\(crate\) const ERFC_FIT: \[f32; 10\] = \[.*?\];", open(sys.argv[1]).read(), re.S).group(0))' \
     "$src/ops/support/fast_math.rs"
 } > "$here/src/kernels/gelu.rs"
+sed -e 's/^use burn_cubecl::cubecl;$//' \
+    -e 's/^use burn_cubecl::cubecl::prelude::\*;$/use cubecl::prelude::*;/' \
+    "$src/ops/dplr_spectrum/kernels.rs" > "$here/src/kernels/dplr.rs"
 (cd "$here" && cargo build -q)
 bin=${CARGO_TARGET_DIR:-$here/target}/debug/cube-host
 # emit_kernel ARGS...: cube-host's CUDA C++ for ARGS as host C++ (the

@@ -2,7 +2,9 @@
 //! kernels (`ops/gelu/kernels.rs`); `cube-host column-sums weighted|plain`:
 //! the convolution's ∂d column sums (`strip_column_sums` of
 //! `ops/fft_conv/kernels.rs`, in main since 2026-12-07);
-//! on stdout. `prepare.sh` copies the
+//! `cube-host dplr-forward|dplr-node-terms|dplr-mode-grads RANK CHANNELS`:
+//! S4's DPLR generating function (`ops/dplr_spectrum/kernels.rs`); on
+//! stdout. `prepare.sh` copies the
 //! kernels' sources into `src/kernels/` (git-ignored) with their imports
 //! pointed at this crate, from HEAD with the waiting variants of
 //! `bench/variants/` applied.
@@ -28,9 +30,16 @@ fn main() {
         {
             println!("{}", column_sums(args[2] == "weighted"));
         }
+        Some(which @ ("dplr-forward" | "dplr-node-terms" | "dplr-mode-grads"))
+            if args.len() == 4 =>
+        {
+            let rank: usize = args[2].parse().expect("rank");
+            let channels: usize = args[3].parse().expect("channels");
+            println!("{}", dplr(which, rank, channels));
+        }
         _ => {
             eprintln!(
-                "usage: cube-host gelu-forward|gelu-backward\n       cube-host column-sums weighted|plain"
+                "usage: cube-host gelu-forward|gelu-backward\n       cube-host column-sums weighted|plain\n       cube-host dplr-forward|dplr-node-terms|dplr-mode-grads RANK CHANNELS"
             );
             std::process::exit(2);
         }
@@ -88,6 +97,123 @@ fn column_sums(weighted: bool) -> String {
     let settings = KernelSettings::default()
         .cube_dim(CubeDim::new_2d(TILE as u32, TILE_ROWS as u32))
         .kernel_name("column_sums");
+    compile(builder.build(settings))
+}
+
+/// The CUDA C++ of one of the DPLR generating function's kernels
+/// (`ops/dplr_spectrum/kernels.rs`), f64, for rank r and Cc channels:
+/// the nine inputs (Δ, λ, B, P, C̃ as re/im) and the nodes, then per kernel
+/// grad, the α/β buffers and the outputs, then heads, modes, count (u32);
+/// 256 units a cube.
+fn dplr(which: &str, rank: usize, channels: usize) -> String {
+    let f64t = Type::scalar(ElemType::Float(FloatKind::F64));
+    let u32s: StorageType = ElemType::UInt(UIntKind::U32).into();
+    let mut builder = KernelBuilder::default();
+    AddressType::U32.register(&mut builder.scope);
+    let inputs: Vec<_> = (0..10).map(|_| builder.input_tensor(f64t)).collect();
+    let [dt, lre, lim, bre, bim, pre, pim, cre, cim, nodes]: [_; 10] =
+        inputs.try_into().ok().expect("ten inputs");
+    let scope = &mut builder.scope as *mut _;
+    match which {
+        "dplr-forward" => {
+            let out = builder.output_tensor(f64t);
+            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
+            // SAFETY: `scope` is builder's, borrowed for this call alone.
+            kernels::dplr::dplr_spectrum_forward::expand(
+                unsafe { &mut *scope },
+                dt.into(),
+                lre.into(),
+                lim.into(),
+                bre.into(),
+                bim.into(),
+                pre.into(),
+                pim.into(),
+                cre.into(),
+                cim.into(),
+                nodes.into(),
+                out.into(),
+                heads.into(),
+                modes.into(),
+                count.into(),
+                rank,
+                channels,
+            );
+        }
+        "dplr-node-terms" => {
+            let grad = builder.input_tensor(f64t);
+            let outs: Vec<_> = (0..5).map(|_| builder.output_tensor(f64t)).collect();
+            let [are, aim, bre2, bim2, terms]: [_; 5] = outs.try_into().ok().expect("five");
+            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
+            // SAFETY: as above.
+            kernels::dplr::dplr_spectrum_node_terms::expand(
+                unsafe { &mut *scope },
+                dt.into(),
+                lre.into(),
+                lim.into(),
+                bre.into(),
+                bim.into(),
+                pre.into(),
+                pim.into(),
+                cre.into(),
+                cim.into(),
+                nodes.into(),
+                grad.into(),
+                are.into(),
+                aim.into(),
+                bre2.into(),
+                bim2.into(),
+                terms.into(),
+                heads.into(),
+                modes.into(),
+                count.into(),
+                rank,
+                channels,
+            );
+        }
+        _ => {
+            let more: Vec<_> = (0..5).map(|_| builder.input_tensor(f64t)).collect();
+            let [grad, are, aim, bre2, bim2]: [_; 5] = more.try_into().ok().expect("five");
+            let outs: Vec<_> = (0..8).map(|_| builder.output_tensor(f64t)).collect();
+            let [glre, glim, gbre, gbim, gpre, gpim, gcre, gcim]: [_; 8] =
+                outs.try_into().ok().expect("eight");
+            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
+            // SAFETY: as above.
+            kernels::dplr::dplr_spectrum_mode_grads::expand(
+                unsafe { &mut *scope },
+                dt.into(),
+                lre.into(),
+                lim.into(),
+                bre.into(),
+                bim.into(),
+                pre.into(),
+                pim.into(),
+                cre.into(),
+                cim.into(),
+                nodes.into(),
+                grad.into(),
+                are.into(),
+                aim.into(),
+                bre2.into(),
+                bim2.into(),
+                glre.into(),
+                glim.into(),
+                gbre.into(),
+                gbim.into(),
+                gpre.into(),
+                gpim.into(),
+                gcre.into(),
+                gcim.into(),
+                heads.into(),
+                modes.into(),
+                count.into(),
+                rank,
+                channels,
+            );
+        }
+    }
+    let settings = KernelSettings::default()
+        .cube_dim(CubeDim::new_1d(256))
+        .kernel_name("dplr");
     compile(builder.build(settings))
 }
 
