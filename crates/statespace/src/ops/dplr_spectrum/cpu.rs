@@ -76,16 +76,33 @@ struct Channel<T> {
     c: Vec<Vec<C<T>>>,
 }
 
-/// The Woodbury quantities of one channel at one node.
+/// The largest rank r of a DPLR system.
+const MAX_RANK: usize = 2;
+
+/// The Woodbury quantities of one channel at one node, in buffers a
+/// channel's task allocates once and every node overwrites.
 struct Solve<T> {
     /// x_m = 1/(s − Δλ_m), (2N).
     x: Vec<C<T>>,
-    /// α_j, (r).
-    alpha: Vec<C<T>>,
+    /// α_j, (r; slots past r unused).
+    alpha: [C<T>; MAX_RANK],
     /// β_{c,i}, (Cc, r).
-    beta: Vec<Vec<C<T>>>,
+    beta: Vec<[C<T>; MAX_RANK]>,
     /// K̂_c, (Cc).
     spectrum: Vec<C<T>>,
+}
+
+impl<T: HostReal> Solve<T> {
+    /// Buffers for `modes` expanded modes and `channels` outputs.
+    fn new(modes: usize, channels: usize) -> Self {
+        let zero = C::new(T::zero(), T::zero());
+        Self {
+            x: vec![zero; modes],
+            alpha: [zero; MAX_RANK],
+            beta: vec![[zero; MAX_RANK]; channels],
+            spectrum: vec![zero; channels],
+        }
+    }
 }
 
 fn expand<T: HostReal>(x: &[C<T>]) -> Vec<C<T>> {
@@ -105,44 +122,47 @@ impl<T: HostReal> Channel<T> {
         acc * self.dt
     }
 
-    fn solve(&self, s: C<T>) -> Solve<T> {
+    /// The Woodbury solve at node `s` into `out` (sized by [`Solve::new`]
+    /// for this channel).
+    fn solve(&self, s: C<T>, out: &mut Solve<T>) {
+        let zero = C::new(T::zero(), T::zero());
         let one = C::new(T::one(), T::zero());
-        let x: Vec<C<T>> = self.w.iter().map(|w| (s - *w).inv()).collect();
+        for (x, w) in out.x.iter_mut().zip(&self.w) {
+            *x = (s - *w).inv();
+        }
+        let x = &out.x;
         let rank = self.p.len();
-        let k_bq: Vec<C<T>> = self.q.iter().map(|q| self.sum(&self.b, q, &x)).collect();
+        let mut k_bq = [zero; MAX_RANK];
+        for (k, q) in k_bq.iter_mut().zip(&self.q) {
+            *k = self.sum(&self.b, q, x);
+        }
         // M_{ij} = δ_ij + k_{P_j, Q_i}, inverted in closed form (r ≤ 2).
         let m = |i: usize, j: usize| {
-            let k = self.sum(&self.p[j], &self.q[i], &x);
+            let k = self.sum(&self.p[j], &self.q[i], x);
             if i == j { one + k } else { k }
         };
-        let inv: Vec<Vec<C<T>>> = match rank {
-            1 => vec![vec![m(0, 0).inv()]],
+        let inv: [[C<T>; MAX_RANK]; MAX_RANK] = match rank {
+            1 => [[m(0, 0).inv(), zero], [zero, zero]],
             _ => {
                 let (m00, m01, m10, m11) = (m(0, 0), m(0, 1), m(1, 0), m(1, 1));
                 let det = (m00 * m11 - m01 * m10).inv();
-                vec![vec![m11 * det, -m01 * det], vec![-m10 * det, m00 * det]]
+                [[m11 * det, -m01 * det], [-m10 * det, m00 * det]]
             }
         };
-        let alpha: Vec<C<T>> = (0..rank)
-            .map(|j| (0..rank).map(|i| inv[j][i] * k_bq[i]).sum())
-            .collect();
-        let mut beta = Vec::with_capacity(self.c.len());
-        let mut spectrum = Vec::with_capacity(self.c.len());
-        for c in &self.c {
-            let k_pc: Vec<C<T>> = self.p.iter().map(|p| self.sum(p, c, &x)).collect();
-            let k_bc = self.sum(&self.b, c, &x);
-            beta.push(
-                (0..rank)
-                    .map(|i| (0..rank).map(|j| k_pc[j] * inv[j][i]).sum())
-                    .collect(),
-            );
-            spectrum.push(k_bc - (0..rank).map(|j| k_pc[j] * alpha[j]).sum::<C<T>>());
+        for (alpha, inv_j) in out.alpha.iter_mut().zip(&inv).take(rank) {
+            *alpha = (0..rank).map(|i| inv_j[i] * k_bq[i]).sum();
         }
-        Solve {
-            x,
-            alpha,
-            beta,
-            spectrum,
+        let alpha = out.alpha;
+        for ((c, beta), spectrum) in self.c.iter().zip(&mut out.beta).zip(&mut out.spectrum) {
+            let mut k_pc = [zero; MAX_RANK];
+            for (k, p) in k_pc.iter_mut().zip(&self.p) {
+                *k = self.sum(p, c, x);
+            }
+            let k_bc = self.sum(&self.b, c, x);
+            for (i, b) in beta.iter_mut().enumerate().take(rank) {
+                *b = (0..rank).map(|j| k_pc[j] * inv[j][i]).sum();
+            }
+            *spectrum = k_bc - (0..rank).map(|j| k_pc[j] * alpha[j]).sum::<C<T>>();
         }
     }
 }
@@ -206,9 +226,11 @@ impl<T: HostReal> Systems<T> {
             .into_par_iter()
             .map(|hi| {
                 let channel = self.channel(hi);
+                let mut solve = Solve::new(channel.w.len(), self.channels);
                 let mut out = vec![C::new(T::zero(), T::zero()); self.channels * count];
                 for (k, &s) in self.nodes.iter().enumerate() {
-                    for (c, value) in channel.solve(s).spectrum.into_iter().enumerate() {
+                    channel.solve(s, &mut solve);
+                    for (c, &value) in solve.spectrum.iter().enumerate() {
                         out[c * count + k] = value;
                     }
                 }
@@ -242,25 +264,24 @@ impl<T: HostReal> Systems<T> {
                     p: vec![vec![zero; n]; rank],
                     c: vec![vec![zero; n]; channels],
                 };
+                let mut solve = Solve::new(2 * n, channels);
+                // U_m (2N) and one channel's V_cm (2N), overwritten per node.
+                let mut u = vec![zero; 2 * n];
+                let mut v = vec![zero; 2 * n];
                 for (k, &s) in self.nodes.iter().enumerate() {
-                    let solve = ch.solve(s);
+                    ch.solve(s, &mut solve);
                     let x = &solve.x;
-                    // U_m (2N) and V_cm (Cc, 2N).
-                    let u: Vec<C<T>> = (0..2 * n)
-                        .map(|m| {
-                            ch.b[m] - (0..rank).map(|j| solve.alpha[j] * ch.p[j][m]).sum::<C<T>>()
-                        })
-                        .collect();
+                    for (m, u) in u.iter_mut().enumerate() {
+                        *u = ch.b[m] - (0..rank).map(|j| solve.alpha[j] * ch.p[j][m]).sum::<C<T>>();
+                    }
                     for c in 0..channels {
                         let at = (hi * channels + c) * count + k;
                         let gk = C::new(g[at], g[half + at]);
                         let gc = gk.conj();
                         let beta = &solve.beta[c];
-                        let v: Vec<C<T>> = (0..2 * n)
-                            .map(|m| {
-                                ch.c[c][m] - (0..rank).map(|i| beta[i] * ch.q[i][m]).sum::<C<T>>()
-                            })
-                            .collect();
+                        for (m, v) in v.iter_mut().enumerate() {
+                            *v = ch.c[c][m] - (0..rank).map(|i| beta[i] * ch.q[i][m]).sum::<C<T>>();
+                        }
                         let mut d_dt = zero;
                         for m in 0..2 * n {
                             d_dt += x[m] * x[m] * u[m] * v[m];
