@@ -210,47 +210,44 @@ fn forward<T: Real>(u: &FlexTensor, k: &FlexTensor, d: &FlexTensor, n: usize) ->
     let per_h: Vec<Vec<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
-            wide(
-                #[inline(always)]
-                || {
-                    let mut scratch = plans.scratch();
-                    let mut kf = vec![zero(); c * n];
-                    let kernels = (0..c).map(|ci| (&k[(ci * h + hi) * k_len..][..k_len], None));
-                    plans.packed_spectra(kernels, &mut kf, &mut scratch);
-                    let mut zu = vec![zero(); batch.div_ceil(2) * n];
-                    let rows = pairs(batch).map(|(a, b)| (u_row(a, hi), b.map(|b| u_row(b, hi))));
-                    plans.packed_spectra(rows, &mut zu, &mut scratch);
-                    // Each pair's spectrum times each kernel's, inverted: the
-                    // real part is the first row's convolution, the imaginary
-                    // part the second's (both kernels' signals are real).
-                    let mut w = vec![zero(); zu.len() * c];
-                    for (p, zu) in zu.chunks_exact(n).enumerate() {
-                        for (ci, kf) in kf.chunks_exact(n).enumerate() {
-                            let w = &mut w[(p * c + ci) * n..][..n];
-                            for ((w, &z), &kf) in w.iter_mut().zip(zu).zip(kf) {
-                                *w = z * kf;
+            wide!({
+                let mut scratch = plans.scratch();
+                let mut kf = vec![zero(); c * n];
+                let kernels = (0..c).map(|ci| (&k[(ci * h + hi) * k_len..][..k_len], None));
+                plans.packed_spectra(kernels, &mut kf, &mut scratch);
+                let mut zu = vec![zero(); batch.div_ceil(2) * n];
+                let rows = pairs(batch).map(|(a, b)| (u_row(a, hi), b.map(|b| u_row(b, hi))));
+                plans.packed_spectra(rows, &mut zu, &mut scratch);
+                // Each pair's spectrum times each kernel's, inverted: the
+                // real part is the first row's convolution, the imaginary
+                // part the second's (both kernels' signals are real).
+                let mut w = vec![zero(); zu.len() * c];
+                for (p, zu) in zu.chunks_exact(n).enumerate() {
+                    for (ci, kf) in kf.chunks_exact(n).enumerate() {
+                        let w = &mut w[(p * c + ci) * n..][..n];
+                        for ((w, &z), &kf) in w.iter_mut().zip(zu).zip(kf) {
+                            *w = z * kf;
+                        }
+                    }
+                }
+                plans.inverse.process_with_scratch(&mut w, &mut scratch);
+                let mut out = Fresh::new(batch * c * len);
+                let slots = out.slots();
+                for (p, pair) in pairs(batch).enumerate() {
+                    for ci in 0..c {
+                        let w = &w[(p * c + ci) * n..][..len];
+                        let skip = d[ci * h + hi];
+                        for (row, imag) in unpacked(pair) {
+                            let y = &mut slots[(row * c + ci) * len..][..len];
+                            for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(row, hi)) {
+                                y.write(part(w, imag) * scale + skip * x);
                             }
                         }
                     }
-                    plans.inverse.process_with_scratch(&mut w, &mut scratch);
-                    let mut out = Fresh::new(batch * c * len);
-                    let slots = out.slots();
-                    for (p, pair) in pairs(batch).enumerate() {
-                        for ci in 0..c {
-                            let w = &w[(p * c + ci) * n..][..len];
-                            let skip = d[ci * h + hi];
-                            for (row, imag) in unpacked(pair) {
-                                let y = &mut slots[(row * c + ci) * len..][..len];
-                                for ((y, w), &x) in y.iter_mut().zip(w).zip(u_row(row, hi)) {
-                                    y.write(part(w, imag) * scale + skip * x);
-                                }
-                            }
-                        }
-                    }
-                    // SAFETY: every (row, kernel) of the pairs wrote its `len` steps.
-                    unsafe { out.written() }
-                },
-            )
+                }
+                // SAFETY: every (row, kernel) of the pairs wrote its `len` steps.
+                unsafe { out.written() }
+            })
         })
         .collect();
     let width = c * h;
@@ -289,83 +286,80 @@ fn backward<T: Real>(
     let per_h: Vec<PerChannel<T>> = (0..h)
         .into_par_iter()
         .map(|hi| {
-            wide(
-                #[inline(always)]
-                || {
-                    let mut scratch = plans.scratch();
-                    let mut kf = vec![zero(); c * n];
-                    let kernels = (0..c).map(|ci| (&k[(ci * h + hi) * k_len..][..k_len], None));
-                    plans.packed_spectra(kernels, &mut kf, &mut scratch);
-                    let mut zu = vec![zero(); n_pairs * n];
-                    let rows = pairs(batch).map(|(a, b)| (u_row(a, hi), b.map(|b| u_row(b, hi))));
-                    plans.packed_spectra(rows, &mut zu, &mut scratch);
-                    // zg[(p·c + ci)·n..]: pair p's packed ∂y of kernel ci.
-                    let mut zg = vec![zero(); n_pairs * c * n];
-                    let rows = pairs(batch).flat_map(|(a, b)| {
-                        (0..c).map(move |ci| {
-                            let col = ci * h + hi;
-                            (g_row(a, col), b.map(|b| g_row(b, col)))
-                        })
-                    });
-                    plans.packed_spectra(rows, &mut zg, &mut scratch);
-                    // ∂d sums B·L products that cancel: in f64, rounded once,
-                    // since an f32 running sum drifted by up to 10⁻⁵ of the
-                    // result at L = 5000 (the GPU parity compares with it).
-                    let mut dd_sums = vec![0f64; c];
-                    for b in 0..batch {
-                        for (ci, sum) in dd_sums.iter_mut().enumerate() {
-                            *sum += g_row(b, ci * h + hi)
-                                .iter()
-                                .zip(u_row(b, hi))
-                                .map(|(g, x)| g.to_f64() * x.to_f64())
-                                .sum::<f64>();
-                        }
+            wide!({
+                let mut scratch = plans.scratch();
+                let mut kf = vec![zero(); c * n];
+                let kernels = (0..c).map(|ci| (&k[(ci * h + hi) * k_len..][..k_len], None));
+                plans.packed_spectra(kernels, &mut kf, &mut scratch);
+                let mut zu = vec![zero(); n_pairs * n];
+                let rows = pairs(batch).map(|(a, b)| (u_row(a, hi), b.map(|b| u_row(b, hi))));
+                plans.packed_spectra(rows, &mut zu, &mut scratch);
+                // zg[(p·c + ci)·n..]: pair p's packed ∂y of kernel ci.
+                let mut zg = vec![zero(); n_pairs * c * n];
+                let rows = pairs(batch).flat_map(|(a, b)| {
+                    (0..c).map(move |ci| {
+                        let col = ci * h + hi;
+                        (g_row(a, col), b.map(|b| g_row(b, col)))
+                    })
+                });
+                plans.packed_spectra(rows, &mut zg, &mut scratch);
+                // ∂d sums B·L products that cancel: in f64, rounded once,
+                // since an f32 running sum drifted by up to 10⁻⁵ of the
+                // result at L = 5000 (the GPU parity compares with it).
+                let mut dd_sums = vec![0f64; c];
+                for b in 0..batch {
+                    for (ci, sum) in dd_sums.iter_mut().enumerate() {
+                        *sum += g_row(b, ci * h + hi)
+                            .iter()
+                            .zip(u_row(b, hi))
+                            .map(|(g, x)| g.to_f64() * x.to_f64())
+                            .sum::<f64>();
                     }
-                    let dd: Vec<T> = dd_sums.into_iter().map(T::from_elem).collect();
-                    // ∂u per pair: Σ_c conj(K_c)·ZG_c, inverted (real part the
-                    // first row's, imaginary the second's).
-                    let mut acc = vec![zero(); n_pairs * n];
-                    for (p, acc) in acc.chunks_exact_mut(n).enumerate() {
-                        for (ci, kf) in kf.chunks_exact(n).enumerate() {
-                            add_conj_products(acc, &zg[(p * c + ci) * n..][..n], kf);
-                        }
+                }
+                let dd: Vec<T> = dd_sums.into_iter().map(T::from_elem).collect();
+                // ∂u per pair: Σ_c conj(K_c)·ZG_c, inverted (real part the
+                // first row's, imaginary the second's).
+                let mut acc = vec![zero(); n_pairs * n];
+                for (p, acc) in acc.chunks_exact_mut(n).enumerate() {
+                    for (ci, kf) in kf.chunks_exact(n).enumerate() {
+                        add_conj_products(acc, &zg[(p * c + ci) * n..][..n], kf);
                     }
-                    plans.inverse.process_with_scratch(&mut acc, &mut scratch);
-                    let mut du = vec![T::zero(); batch * len];
-                    for (p, pair) in pairs(batch).enumerate() {
-                        let w = &acc[p * n..][..len];
-                        for (row, imag) in unpacked(pair) {
-                            let du_b = &mut du[row * len..][..len];
-                            for (x, w) in du_b.iter_mut().zip(w) {
-                                *x = part(w, imag) * scale;
-                            }
-                            for ci in 0..c {
-                                let skip = d[ci * h + hi];
-                                for (x, g) in du_b.iter_mut().zip(g_row(row, ci * h + hi)) {
-                                    *x = *x + skip * *g;
-                                }
+                }
+                plans.inverse.process_with_scratch(&mut acc, &mut scratch);
+                let mut du = vec![T::zero(); batch * len];
+                for (p, pair) in pairs(batch).enumerate() {
+                    let w = &acc[p * n..][..len];
+                    for (row, imag) in unpacked(pair) {
+                        let du_b = &mut du[row * len..][..len];
+                        for (x, w) in du_b.iter_mut().zip(w) {
+                            *x = part(w, imag) * scale;
+                        }
+                        for ci in 0..c {
+                            let skip = d[ci * h + hi];
+                            for (x, g) in du_b.iter_mut().zip(g_row(row, ci * h + hi)) {
+                                *x = *x + skip * *g;
                             }
                         }
                     }
-                    // ∂k_c = Re IFFT(Σ_p conj(ZU_p)·ZG_{p,c}): the real part keeps
-                    // Σ_b conj(U_b)·G_b, the cross terms of a pair land in the
-                    // imaginary part.
-                    let mut pk = vec![zero(); c * n];
-                    for (ci, pk) in pk.chunks_exact_mut(n).enumerate() {
-                        for (p, zu) in zu.chunks_exact(n).enumerate() {
-                            add_conj_products(pk, &zg[(p * c + ci) * n..][..n], zu);
-                        }
+                }
+                // ∂k_c = Re IFFT(Σ_p conj(ZU_p)·ZG_{p,c}): the real part keeps
+                // Σ_b conj(U_b)·G_b, the cross terms of a pair land in the
+                // imaginary part.
+                let mut pk = vec![zero(); c * n];
+                for (ci, pk) in pk.chunks_exact_mut(n).enumerate() {
+                    for (p, zu) in zu.chunks_exact(n).enumerate() {
+                        add_conj_products(pk, &zg[(p * c + ci) * n..][..n], zu);
                     }
-                    plans.inverse.process_with_scratch(&mut pk, &mut scratch);
-                    let mut dk = vec![T::zero(); c * k_len];
-                    for (dk, pk) in dk.chunks_exact_mut(k_len).zip(pk.chunks_exact(n)) {
-                        for (x, w) in dk.iter_mut().zip(pk) {
-                            *x = w.re * scale;
-                        }
+                }
+                plans.inverse.process_with_scratch(&mut pk, &mut scratch);
+                let mut dk = vec![T::zero(); c * k_len];
+                for (dk, pk) in dk.chunks_exact_mut(k_len).zip(pk.chunks_exact(n)) {
+                    for (x, w) in dk.iter_mut().zip(pk) {
+                        *x = w.re * scale;
                     }
-                    (du, dk, dd)
-                },
-            )
+                }
+                (du, dk, dd)
+            })
         })
         .collect();
     let mut grad_u = Fresh::new(batch * len * h);

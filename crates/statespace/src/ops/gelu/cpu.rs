@@ -59,14 +59,11 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
         .par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .for_each(|(y, x)| {
-            wide(
-                #[inline(always)]
-                || {
-                    for (y, &x) in y.iter_mut().zip(x) {
-                        y.write(x * x.normal_cdf());
-                    }
-                },
-            )
+            wide!({
+                for (y, &x) in y.iter_mut().zip(x) {
+                    y.write(x * x.normal_cdf());
+                }
+            })
         });
     // SAFETY: the chunks cover y, each slot written once.
     FlexTensor::from_data(TensorData::new(unsafe { y.written() }, shape))
@@ -82,15 +79,12 @@ fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
         .par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(grad.par_chunks(CHUNK)))
         .for_each(|(dx, (x, g))| {
-            wide(
-                #[inline(always)]
-                || {
-                    for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
-                        let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
-                        dx.write(g * (x.normal_cdf() + x * density));
-                    }
-                },
-            )
+            wide!({
+                for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+                    let density = ((x * x) * T::constant(-0.5)).exponential() * scale;
+                    dx.write(g * (x.normal_cdf() + x * density));
+                }
+            })
         });
     // SAFETY: the chunks cover dx, each slot written once.
     FlexTensor::from_data(TensorData::new(unsafe { dx.written() }, shape))

@@ -62,14 +62,11 @@ fn forward<T: HostReal>(x: &FlexTensor) -> FlexTensor {
         .for_each(|(y, x)| {
             for (y, x) in y.chunks_exact_mut(h).zip(x.chunks_exact(2 * h)) {
                 let (a, b) = x.split_at(h);
-                wide(
-                    #[inline(always)]
-                    || {
-                        for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
-                            y.write(a * b.sigmoid());
-                        }
-                    },
-                );
+                wide!({
+                    for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+                        y.write(a * b.sigmoid());
+                    }
+                });
             }
         });
     // SAFETY: the rows cover y, each slot written once.
@@ -95,18 +92,15 @@ fn backward<T: HostReal>(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
             {
                 let (da, db) = dx.split_at_mut(h);
                 let (a, b) = x.split_at(h);
-                wide(
-                    #[inline(always)]
-                    || {
-                        for ((((da, db), &a), &b), &g) in
-                            da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(g)
-                        {
-                            let s = b.sigmoid();
-                            da.write(g * s);
-                            db.write(g * a * s * (T::one() - s));
-                        }
-                    },
-                );
+                wide!({
+                    for ((((da, db), &a), &b), &g) in
+                        da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(g)
+                    {
+                        let s = b.sigmoid();
+                        da.write(g * s);
+                        db.write(g * a * s * (T::one() - s));
+                    }
+                });
             }
         });
     // SAFETY: the rows cover dx, both halves of each written once.

@@ -93,38 +93,35 @@ fn forward<T: HostReal>(
         .zip(x.par_chunks(per * d))
         .zip(mean.par_chunks_mut(per).zip(rstd.par_chunks_mut(per)))
         .for_each(|((y, x), (mean, rstd))| {
-            wide(
-                #[inline(always)]
-                || {
-                    for (((y, x), mean), rstd) in y
-                        .chunks_exact_mut(d)
-                        .zip(x.chunks_exact(d))
-                        .zip(mean.iter_mut())
-                        .zip(rstd.iter_mut())
-                    {
-                        let mu = if kind.centred() {
-                            lane_sum(d, |i| x[i]) * inv_d
-                        } else {
-                            T::zero()
-                        };
-                        let var = lane_sum(d, |i| (x[i] - mu) * (x[i] - mu)) * inv_d;
-                        let r = T::one() / (var + eps).sqrt();
-                        (*mean, *rstd) = (mu, r);
-                        match b {
-                            Some(b) => {
-                                for (((y, &v), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
-                                    y.write((v - mu) * r * w + b);
-                                }
+            wide!({
+                for (((y, x), mean), rstd) in y
+                    .chunks_exact_mut(d)
+                    .zip(x.chunks_exact(d))
+                    .zip(mean.iter_mut())
+                    .zip(rstd.iter_mut())
+                {
+                    let mu = if kind.centred() {
+                        lane_sum(d, |i| x[i]) * inv_d
+                    } else {
+                        T::zero()
+                    };
+                    let var = lane_sum(d, |i| (x[i] - mu) * (x[i] - mu)) * inv_d;
+                    let r = T::one() / (var + eps).sqrt();
+                    (*mean, *rstd) = (mu, r);
+                    match b {
+                        Some(b) => {
+                            for (((y, &v), &w), &b) in y.iter_mut().zip(x).zip(w).zip(b) {
+                                y.write((v - mu) * r * w + b);
                             }
-                            None => {
-                                for ((y, &v), &w) in y.iter_mut().zip(x).zip(w) {
-                                    y.write((v - mu) * r * w);
-                                }
+                        }
+                        None => {
+                            for ((y, &v), &w) in y.iter_mut().zip(x).zip(w) {
+                                y.write((v - mu) * r * w);
                             }
                         }
                     }
-                },
-            )
+                }
+            })
         });
     NormForward {
         // SAFETY: the rows cover y, each slot written once.
@@ -161,38 +158,35 @@ fn backward<T: HostReal>(
         .map(|((dx, (x, g)), (mean, rstd))| {
             let (mut dw, mut db) = (vec![T::zero(); d], vec![T::zero(); d]);
             let mut x_hat = vec![T::zero(); d];
-            wide(
-                #[inline(always)]
-                || {
-                    for ((dx, (x, g)), (&mu, &r)) in dx
-                        .chunks_exact_mut(d)
-                        .zip(x.chunks_exact(d).zip(g.chunks_exact(d)))
-                        .zip(mean.iter().zip(rstd))
+            wide!({
+                for ((dx, (x, g)), (&mu, &r)) in dx
+                    .chunks_exact_mut(d)
+                    .zip(x.chunks_exact(d).zip(g.chunks_exact(d)))
+                    .zip(mean.iter().zip(rstd))
+                {
+                    for (((xh, &xv), &gv), (dw, db)) in x_hat
+                        .iter_mut()
+                        .zip(x)
+                        .zip(g)
+                        .zip(dw.iter_mut().zip(db.iter_mut()))
                     {
-                        for (((xh, &xv), &gv), (dw, db)) in x_hat
-                            .iter_mut()
-                            .zip(x)
-                            .zip(g)
-                            .zip(dw.iter_mut().zip(db.iter_mut()))
-                        {
-                            *xh = (xv - mu) * r;
-                            *dw += gv * *xh;
-                            *db += gv;
-                        }
-                        let (g, w, x_hat) = (&g[..d], &w[..d], &x_hat[..d]);
-                        // mean(ĝ·x̂) and mean(ĝ) with ĝ = ∂y·w.
-                        let gx = lane_sum(d, |i| g[i] * w[i] * x_hat[i]) * inv_d;
-                        let gm = if kind.centred() {
-                            lane_sum(d, |i| g[i] * w[i]) * inv_d
-                        } else {
-                            T::zero()
-                        };
-                        for (((dx, &gv), &wv), &xh) in dx.iter_mut().zip(g).zip(w).zip(x_hat) {
-                            dx.write((gv * wv - xh * gx - gm) * r);
-                        }
+                        *xh = (xv - mu) * r;
+                        *dw += gv * *xh;
+                        *db += gv;
                     }
-                },
-            );
+                    let (g, w, x_hat) = (&g[..d], &w[..d], &x_hat[..d]);
+                    // mean(ĝ·x̂) and mean(ĝ) with ĝ = ∂y·w.
+                    let gx = lane_sum(d, |i| g[i] * w[i] * x_hat[i]) * inv_d;
+                    let gm = if kind.centred() {
+                        lane_sum(d, |i| g[i] * w[i]) * inv_d
+                    } else {
+                        T::zero()
+                    };
+                    for (((dx, &gv), &wv), &xh) in dx.iter_mut().zip(g).zip(w).zip(x_hat) {
+                        dx.write((gv * wv - xh * gx - gm) * r);
+                    }
+                }
+            });
             (dw, db)
         })
         .collect();

@@ -103,24 +103,21 @@ fn forward<T: HostReal>(inputs: &VandermondeInputs<FlexTensor>, len: usize) -> F
         .map(|hi| {
             let mut out = vec![T::zero(); c * len];
             let (mut re, mut im) = (vec![T::zero(); len], vec![T::zero(); len]);
-            wide(
-                #[inline(always)]
-                || {
-                    for m in 0..n {
-                        p.powers(hi, m, len, &mut re, &mut im);
-                        for ci in 0..c {
-                            let at = (ci * h + hi) * n + m;
-                            let (cr, cim) = (p.cr[at] * two, p.ci[at] * two);
-                            for (o, (er, ei)) in out[ci * len..(ci + 1) * len]
-                                .iter_mut()
-                                .zip(re.iter().zip(&im))
-                            {
-                                *o = *o + cr * *er - cim * *ei;
-                            }
+            wide!({
+                for m in 0..n {
+                    p.powers(hi, m, len, &mut re, &mut im);
+                    for ci in 0..c {
+                        let at = (ci * h + hi) * n + m;
+                        let (cr, cim) = (p.cr[at] * two, p.ci[at] * two);
+                        for (o, (er, ei)) in out[ci * len..(ci + 1) * len]
+                            .iter_mut()
+                            .zip(re.iter().zip(&im))
+                        {
+                            *o = *o + cr * *er - cim * *ei;
                         }
                     }
-                },
-            );
+                }
+            });
             out
         })
         .collect();
@@ -160,29 +157,26 @@ fn backward<T: HostReal>(
             let (mut dwr, mut dwi) = (vec![T::zero(); n], vec![T::zero(); n]);
             let (mut dcr, mut dci) = (vec![T::zero(); c * n], vec![T::zero(); c * n]);
             let (mut re, mut im) = (vec![T::zero(); len], vec![T::zero(); len]);
-            wide(
-                #[inline(always)]
-                || {
-                    for m in 0..n {
-                        p.powers(hi, m, len, &mut re, &mut im);
-                        let (re, im) = (&re[..len], &im[..len]);
-                        for ci in 0..c {
-                            let at = (ci * h + hi) * n + m;
-                            let (cr, cim) = (p.cr[at], p.ci[at]);
-                            let row = (ci * h + hi) * len..(ci * h + hi + 1) * len;
-                            let (g, gl) = (&g[row.clone()], &scaled[row]);
-                            // Σ g·z and Σ g·l·z for z = exp(l·w) = re + j·im.
-                            let [sr, si, ar, ai] = lane_sums(len, |l| {
-                                [g[l] * re[l], g[l] * im[l], gl[l] * re[l], gl[l] * im[l]]
-                            });
-                            dcr[ci * n + m] = two * sr;
-                            dci[ci * n + m] = -two * si;
-                            dwr[m] += two * (cr * ar - cim * ai);
-                            dwi[m] -= two * (cr * ai + cim * ar);
-                        }
+            wide!({
+                for m in 0..n {
+                    p.powers(hi, m, len, &mut re, &mut im);
+                    let (re, im) = (&re[..len], &im[..len]);
+                    for ci in 0..c {
+                        let at = (ci * h + hi) * n + m;
+                        let (cr, cim) = (p.cr[at], p.ci[at]);
+                        let row = (ci * h + hi) * len..(ci * h + hi + 1) * len;
+                        let (g, gl) = (&g[row.clone()], &scaled[row]);
+                        // Σ g·z and Σ g·l·z for z = exp(l·w) = re + j·im.
+                        let [sr, si, ar, ai] = lane_sums(len, |l| {
+                            [g[l] * re[l], g[l] * im[l], gl[l] * re[l], gl[l] * im[l]]
+                        });
+                        dcr[ci * n + m] = two * sr;
+                        dci[ci * n + m] = -two * si;
+                        dwr[m] += two * (cr * ar - cim * ai);
+                        dwi[m] -= two * (cr * ai + cim * ar);
                     }
-                },
-            );
+                }
+            });
             (dwr, dwi, dcr, dci)
         })
         .collect();
