@@ -40,36 +40,6 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     }
 }
 
-/// erf(x) in f32 to within 4·10⁻⁷ absolute (about 3 ulp of values near 1):
-/// x·P(x²)/Q(x²) on |x| ≤ 3.92, a rational minimax fit
-/// (`scripts/fit_erf.py`, which prints these coefficients and the error),
-/// and ±1 beyond, where erf rounds to ±1 in f32. Branch-free, so loops over
-/// it vectorise; a NaN passes through.
-#[inline(always)]
-pub(crate) fn erf_f32(x: f32) -> f32 {
-    const CLAMP: f32 = 3.92;
-    const P: [f32; 7] = [
-        1.128_378_7,
-        2.061_129_8e-1,
-        5.139_710_8e-2,
-        3.972_84e-3,
-        1.489_855_3e-4,
-        -1.994_295_2e-6,
-        1.992_145_8e-8,
-    ];
-    const Q: [f32; 5] = [
-        1.0,
-        5.159_916e-1,
-        1.175_640_45e-1,
-        1.488_911e-2,
-        1.024_111_4e-3,
-    ];
-    let c = x.clamp(-CLAMP, CLAMP);
-    let t = c * c;
-    let horner = |coefficients: &[f32]| coefficients.iter().rev().fold(0.0, |acc, &k| acc * t + k);
-    (c * horner(&P) / horner(&Q)).clamp(-1.0, 1.0)
-}
-
 /// The Chebyshev fit erfc(z) ≈ t·exp(−z² + Σᵢ ERFC_FIT[i]·tⁱ), t = 1/(1 + z/2),
 /// z ≥ 0, of Numerical Recipes (2nd ed., §6.2): fractional error below
 /// 1.2·10⁻⁷ everywhere. [`normal_cdf_f32`] and the GPU's GELU kernel use it.
@@ -205,21 +175,6 @@ mod tests {
         assert_eq!(exp_f32(-200.0), 0.0);
         assert_eq!(exp_f32(100.0), f32::INFINITY);
         assert!(exp_f32(f32::NEG_INFINITY) == 0.0);
-    }
-
-    #[test]
-    fn erf_f32_is_within_four_tenths_of_a_micro_of_libm_erf() {
-        let mut x = -5.0f32;
-        while x < 5.0 {
-            let err = (erf_f32(x) as f64 - libm::erf(x as f64)).abs();
-            // Fails on a NaN too.
-            assert!(err < 4e-7, "erf({x}): error {err:.2e}");
-            x += 0.000_731;
-        }
-        assert_eq!(erf_f32(0.0), 0.0);
-        assert_eq!(erf_f32(f32::INFINITY), 1.0);
-        assert_eq!(erf_f32(f32::NEG_INFINITY), -1.0);
-        assert!(erf_f32(f32::NAN).is_nan());
     }
 
     /// Relative to the exact Φ of the same f32 input (libm's f64 erfc):

@@ -17,16 +17,11 @@ pub(crate) trait HostReal:
     /// eˣ (f32: within 2 ulp).
     fn exponential(self) -> Self;
 
-    /// erf(x) (f32: within 4·10⁻⁷).
-    fn erf(self) -> Self;
-
-    /// Φ(x) = ½(1 + erf(x/√2)), the standard normal distribution function
-    /// (f32: [`normal_cdf_f32`](super::fast_math::normal_cdf_f32), which
-    /// keeps its relative precision in the negative tail).
-    fn normal_cdf(self) -> Self {
-        ((self * Self::constant(std::f64::consts::FRAC_1_SQRT_2)).erf() + Self::one())
-            * Self::constant(0.5)
-    }
+    /// Φ(x), the standard normal distribution function (f32:
+    /// [`normal_cdf_f32`](super::fast_math::normal_cdf_f32), which keeps its
+    /// relative precision in the negative tail; f64: ½(1 + erf(x/√2)) with
+    /// libm's erf, the composite's formula and bits).
+    fn normal_cdf(self) -> Self;
 
     /// σ(x) = 1/(1 + e^{−x}).
     fn sigmoid(self) -> Self {
@@ -45,11 +40,6 @@ impl HostReal for f32 {
     }
 
     #[inline(always)]
-    fn erf(self) -> Self {
-        super::fast_math::erf_f32(self)
-    }
-
-    #[inline(always)]
     fn normal_cdf(self) -> Self {
         super::fast_math::normal_cdf_f32(self)
     }
@@ -64,8 +54,8 @@ impl HostReal for f64 {
         self.exp()
     }
 
-    fn erf(self) -> Self {
-        libm::erf(self)
+    fn normal_cdf(self) -> Self {
+        (libm::erf(self * std::f64::consts::FRAC_1_SQRT_2) + 1.0) * 0.5
     }
 }
 
