@@ -113,14 +113,12 @@ fn dplr(which: &str, rank: usize, channels: usize) -> String {
     let inputs: Vec<_> = (0..10).map(|_| builder.input_tensor(f64t)).collect();
     let [dt, lre, lim, bre, bim, pre, pim, cre, cim, nodes]: [_; 10] =
         inputs.try_into().ok().expect("ten inputs");
-    let scope = &mut builder.scope as *mut _;
     match which {
         "dplr-forward" => {
             let out = builder.output_tensor(f64t);
             let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
-            // SAFETY: `scope` is builder's, borrowed for this call alone.
             kernels::dplr::dplr_spectrum_forward::expand(
-                unsafe { &mut *scope },
+                &mut builder.scope,
                 dt.into(),
                 lre.into(),
                 lim.into(),
@@ -144,9 +142,8 @@ fn dplr(which: &str, rank: usize, channels: usize) -> String {
             let outs: Vec<_> = (0..5).map(|_| builder.output_tensor(f64t)).collect();
             let [are, aim, bre2, bim2, terms]: [_; 5] = outs.try_into().ok().expect("five");
             let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
-            // SAFETY: as above.
             kernels::dplr::dplr_spectrum_node_terms::expand(
-                unsafe { &mut *scope },
+                &mut builder.scope,
                 dt.into(),
                 lre.into(),
                 lim.into(),
@@ -177,9 +174,8 @@ fn dplr(which: &str, rank: usize, channels: usize) -> String {
             let [glre, glim, gbre, gbim, gpre, gpim, gcre, gcim]: [_; 8] =
                 outs.try_into().ok().expect("eight");
             let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
-            // SAFETY: as above.
             kernels::dplr::dplr_spectrum_mode_grads::expand(
-                unsafe { &mut *scope },
+                &mut builder.scope,
                 dt.into(),
                 lre.into(),
                 lim.into(),
