@@ -63,9 +63,8 @@ pub(crate) const ERFC_FIT: [f32; 10] = [
 /// of erf's 7 digits). Within 1·10⁻⁶ relative of the exact Φ for x ≥ −4
 /// and 8·10⁻⁶ down to −13, the f32 rounding of −x²/2 growing with x², and
 /// within 2·10⁻⁷ absolute for x ≥ 0. Branch-free, so loops over it
-/// vectorise; with AVX2 it costs about 2.3 ns an element on the AMD EPYC of
-/// cpu-2c, against 3.2 ns for ½(1 + erf) above −1 with the fit selected
-/// below (both evaluated, as this was until 2026-12-07).
+/// vectorise; one formula instead of ½(1 + erf) above −1 with the fit
+/// below, both evaluated (as this was until 2026-12-07).
 #[inline(always)]
 pub(crate) fn normal_cdf_f32(x: f32) -> f32 {
     let t = 1.0 / (1.0 + (0.5 * std::f32::consts::FRAC_1_SQRT_2) * x.abs());
