@@ -44,7 +44,7 @@
 //! outside the crate (selective_scan: mamba_ssm's golden cases); no
 //! `plan.rs` where a launch is one grid over elements or rows, a few lines
 //! of `cube.rs`; no `plan.rs` or `kernels.rs` where the GPU runs a library
-//! (spectral: cuFFT) or the CPU kernel through host memory (dplr_spectrum).
+//! (spectral: cuFFT).
 //!
 //! Op-specific helpers are allowed beside these, named for what they are:
 //! `ssd/chunked.rs` (SSD's chunked algorithm in tensor ops),

@@ -28,6 +28,7 @@ mod data_parallel;
 mod decode;
 mod diagonal_kernel;
 mod diagonal_scan;
+mod dplr_spectrum;
 mod embedding;
 mod fft_conv;
 mod gelu;
@@ -129,6 +130,7 @@ where
     norm::half_checks::<B>(cx)?;
     cross_entropy::half_checks::<B>(cx)?;
     norm::batch_checks::<B>(cx)?;
+    dplr_spectrum::checks::<B>(cx)?;
     Ok(())
 }
 

@@ -20,13 +20,15 @@
 //! ≤ 1e-12 (`tests/suite/dplr_spectrum_fused.rs`).
 //!
 //! Files: [`mod@reference`] (the composite of Cauchy products, the op's test
-//! oracle), `cpu.rs` (fused host kernel), `cube.rs` (GPU: the host kernel by
-//! a round trip until a device kernel exists), `autodiff.rs`.
+//! oracle), `cpu.rs` (fused host kernel), `kernels.rs` and `cube.rs` (GPU:
+//! CubeCL kernels in f64 and their launches), `autodiff.rs`.
 
 mod autodiff;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cube;
+#[cfg(feature = "cuda")]
+mod kernels;
 pub mod reference;
 
 use burn::tensor::backend::Backend;
