@@ -1,0 +1,47 @@
+#!/bin/bash
+# S4's f64 inverse FFT (and its gradient, an f64 rfft) through cuFFT's
+# Z2D/D2Z plans instead of host memory (bench/variants/cufft-f64.patch,
+# built as .carry/bins/ssm-next.xz beside main's .carry/bins/ssm.xz by
+# build_bins.sh), in one device command.
+# - the ops parity group (with the f64 rfft/irfft checks, drawn last, and
+#   every f64 check now within 1e-10 on f64 reads) and the S4 and H3 golden
+#   cases ($OUT/parity_next.txt), the FFT, DPLR and S4 lines echoed;
+# - `ssm bench train --mixer s4` at ListOps' shape (32 × 1999, 6 × 256), the
+#   two builds interleaved over ROUNDS (default 2), S4D beside them
+#   ($OUT/ab_s4.txt);
+# - with MINUTES set and the parity passed, a segment of
+#   configs/listops-s4-one-session.toml with the new build
+#   (session_listops.sh, NAME listops_s4, resuming .carry/runs/listops_s4
+#   when carried), with a host flamegraph of the segment.
+# About 3 minutes without MINUTES. Build with
+#   NEXT=bench/variants/cufft-f64.patch bash bench/peers/build_bins.sh
+# and carry .carry/bins, .carry/golden (a copy of ../shared/golden; its
+# manifest with the s4_ and h3_ files is enough) and, to resume, .carry/runs.
+set -u
+export OUT=${OUT:-.}
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/unpack_bins.sh"
+machine_header
+timeout 200 .carry/ssm-next selftest --device cuda --parity ops --only s4_ --only h3_ \
+  > "$OUT/parity_next.txt" 2>&1
+rc=$?
+echo "== parity rc=$rc: $(tail -n 1 "$OUT/parity_next.txt")"
+grep -v '^ok' "$OUT/parity_next.txt" | cut -c1-400 | tail -n 20
+grep -E '^ok +(rfft/irfft.*f64|dplr|s4_f64)' "$OUT/parity_next.txt" | cut -c1-200
+for r in $(seq "${ROUNDS:-2}"); do
+  for b in ssm ssm-next; do
+    timeout 100 .carry/$b bench train --mixer s4 --device cuda --batch 32 --len 1999 \
+      --d-model 256 --layers 6 --steps 10 2>&1 | grep '^{' | sed "s/^/$b round=$r /"
+  done
+done 2>&1 | tee "$OUT/ab_s4.txt"
+timeout 60 .carry/ssm-next bench train --mixer s4d --device cuda --batch 32 --len 1999 \
+  --d-model 256 --layers 6 --steps 10 2>&1 | grep '^{' | sed "s/^/ssm-next /" | tee -a "$OUT/ab_s4.txt"
+if [ -n "${MINUTES:-}" ] && [ $rc = 0 ]; then
+  # session_listops.sh unpacks and trains with .carry/bins/ssm.xz: the
+  # variant's stands in (this is the device's copy of .carry).
+  cp .carry/bins/ssm-next.xz .carry/bins/ssm.xz
+  NAME=listops_s4 CONFIG=configs/listops-s4-one-session.toml MINUTES=$MINUTES PROFILE=1 \
+    SEGMENT_CAP=$(python3 -c "print(round(${MINUTES} * 60 + 40))") \
+    bash "$here/session_listops.sh" 2>&1 | tail -n 45
+fi
+date -u
