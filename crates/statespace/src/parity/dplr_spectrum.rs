@@ -5,6 +5,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
 use num_complex::Complex64;
 
+use super::TOLERANCE_F64;
 use super::harness::{Cx, Draw, Results, outputs_and_grads, versus_cpu};
 use crate::complex::ComplexTensor;
 use crate::error::Result;
@@ -89,7 +90,8 @@ pub(super) fn checks<B: AutodiffBackend + SsmBackend>(cx: &mut Cx<'_, B>) -> Res
         versus_cpu!(
             cx,
             format!("dplr_spectrum H{h} N{n} r{rank} C{channels} L{len} f64"),
-            run_dplr_spectrum::<B>(&draws, &nodes)
+            run_dplr_spectrum::<B>(&draws, &nodes),
+            within TOLERANCE_F64
         );
     }
     Ok(())

@@ -9,13 +9,18 @@ use super::{TOLERANCE_BF16, TOLERANCE_F32};
 
 /// One check per result of `$run` on backend `$b` (on `$cx.device`) against
 /// the same run on the CPU (`$run(args…, device)` returns
-/// `Result<Results>`), within [`TOLERANCE_F32`], added to `$cx.checks`.
+/// `Result<Results>`), within [`TOLERANCE_F32`] or the tolerance given
+/// after `within`, added to `$cx.checks`.
 macro_rules! versus_cpu {
     ($cx:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*)) => {
-        $crate::parity::harness::compare(
+        versus_cpu!($cx, $label, $run::<$b>($($arg),*), within $crate::parity::TOLERANCE_F32)
+    };
+    ($cx:expr, $label:expr, $run:ident::<$b:ty>($($arg:expr),*), within $tolerance:expr) => {
+        $crate::parity::harness::compare_within(
             $label,
             &$run::<$b>($($arg,)* $cx.device)?,
             &$run::<burn::backend::Autodiff<burn_flex::Flex>>($($arg,)* &Default::default())?,
+            $tolerance,
             $cx.checks,
         )
     };
@@ -130,7 +135,13 @@ pub(super) type Results = Vec<(&'static str, Vec<f64>)>;
 pub(super) fn host<B: burn::tensor::backend::Backend, const D: usize>(
     t: &Tensor<B, D>,
 ) -> Vec<f64> {
-    HostTensor::from_tensor(&t.clone().cast(DType::F32)).data
+    // f64 results keep their digits (an f64 op computed in f32 must show);
+    // the others are read as f32.
+    let t = match t.dtype() {
+        DType::F64 => t.clone(),
+        _ => t.clone().cast(DType::F32),
+    };
+    HostTensor::from_tensor(&t).data
 }
 
 /// A named reader of one input's gradient.
@@ -180,10 +191,6 @@ pub(super) fn outputs_and_grads<B: AutodiffBackend, const D: usize>(
         results.push((name, grad.host_grad(&grads).unwrap_or_default()));
     }
     results
-}
-
-pub(super) fn compare(label: String, ours: &Results, reference: &Results, checks: &mut Vec<Check>) {
-    compare_within(label, ours, reference, TOLERANCE_F32, checks);
 }
 
 /// One check per named result, each within `tolerance`.

@@ -62,6 +62,10 @@ pub use ssd::{SsdCase, ssd_cases, ssd_checks};
 
 /// Tolerance of f32 ops against the CPU.
 pub const TOLERANCE_F32: f64 = 1e-5;
+/// Tolerance of f64 ops against the CPU's f64: three orders of magnitude
+/// below f32's rounding, so an f64 op that loses precision on the way (an
+/// f32 pass, a narrowed buffer) fails.
+pub const TOLERANCE_F64: f64 = 1e-10;
 /// Tolerance of bf16-stored results (8 significant bits) against the CPU.
 pub const TOLERANCE_BF16: f64 = 1e-2;
 
@@ -131,6 +135,7 @@ where
     cross_entropy::half_checks::<B>(cx)?;
     norm::batch_checks::<B>(cx)?;
     dplr_spectrum::checks::<B>(cx)?;
+    spectral::f64_checks::<B>(cx)?;
     Ok(())
 }
 

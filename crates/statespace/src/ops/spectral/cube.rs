@@ -1,10 +1,11 @@
-//! GPU transforms: cuFFT for f32 on CUDA devices where the library loads
-//! (`ops::cuda_libs`); otherwise burn's CubeCL FFT for power-of-two
-//! lengths, and other lengths as exact f32 matmuls with the DFT's cosine
-//! and sine matrices, built on the device (length 1 is the identity).
+//! GPU transforms: cuFFT for f32 and f64 on CUDA devices where the library
+//! loads (`ops::cuda_libs`); otherwise f64 runs the CPU's transform through
+//! host memory, and f32 burn's CubeCL FFT for power-of-two lengths, other
+//! lengths as exact f32 matmuls with the DFT's cosine and sine matrices,
+//! built on the device (length 1 is the identity).
 
 use burn::tensor::ops::{FloatTensor, FloatTensorOps, ModuleOps};
-use burn::tensor::{DType, Int, Slice, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{DType, Int, Slice, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
@@ -16,13 +17,13 @@ use crate::ops::matmul::MatmulOps;
 use crate::ops::support::host::{from_host, to_host};
 use crate::ops::support::launch::F32Cube;
 
-/// rfft through cuFFT: `None` where it cannot run (not f32, no library),
-/// so the caller takes another route.
+/// rfft through cuFFT, in the signal's dtype: `None` where it cannot run
+/// (not f32 or f64, no library), so the caller takes another route.
 fn rfft_by_cufft<R: CubeRuntime>(
     signal: &CubeTensor<R>,
     n: usize,
 ) -> Option<(CubeTensor<R>, CubeTensor<R>)> {
-    if signal.dtype != DType::F32 || !cufft::available() {
+    if !cufft::transforms(signal.dtype) || !cufft::available() {
         return None;
     }
     let (x, lead) = as_matrix::<F32Cube<R>>(signal.clone());
@@ -35,13 +36,14 @@ fn rfft_by_cufft<R: CubeRuntime>(
 
 /// irfft through cuFFT (see [`rfft_by_cufft`]): the spectrum's first
 /// min(m, n/2 + 1) bins, the imaginary parts of DC and Nyquist dropped,
-/// scaled by 1/n.
+/// scaled by 1/n, in the spectrum's dtype.
 fn irfft_by_cufft<R: CubeRuntime>(
     re: &CubeTensor<R>,
     im: &CubeTensor<R>,
     n: usize,
 ) -> Option<CubeTensor<R>> {
-    if re.dtype != DType::F32 || im.dtype != DType::F32 || !cufft::available() {
+    let dtype = re.dtype;
+    if !cufft::transforms(dtype) || im.dtype != dtype || !cufft::available() {
         return None;
     }
     let (re, lead) = as_matrix::<F32Cube<R>>(re.clone());
@@ -50,21 +52,23 @@ fn irfft_by_cufft<R: CubeRuntime>(
     let bins = n / 2 + 1;
     let used = given.min(bins);
     let device = re.device();
-    let im_scale: Vec<f32> = (0..used)
+    // 1/n rounded once to the dtype (for f32 the same value as 1f32 / n).
+    let im_scale: Vec<f64> = (0..used)
         .map(|k| {
             if k == 0 || 2 * k == n {
                 0.0
             } else {
-                1.0 / n as f32
+                1.0 / n as f64
             }
         })
         .collect();
-    let im_scale = Tensor::<F32Cube<R>, 1>::from_floats(im_scale.as_slice(), &device);
+    let im_scale =
+        Tensor::<F32Cube<R>, 2>::from_data(TensorData::new(im_scale, [1, used]), (&device, dtype));
     let re = re.narrow(1, 0, used).mul_scalar(1.0 / n as f64);
-    let im = im.narrow(1, 0, used) * im_scale.reshape([1, used]);
+    let im = im.narrow(1, 0, used) * im_scale;
     let mut spectra = Tensor::stack::<3>(vec![re, im], 2); // (rows, used, 2)
     if used < bins {
-        let pad = Tensor::zeros([rows, bins - used, 2], &device);
+        let pad = Tensor::zeros([rows, bins - used, 2], (&device, dtype));
         spectra = Tensor::cat(vec![spectra, pad], 1);
     }
     let x = cufft::irfft_rows(into_contiguous(spectra.into_primitive().tensor()), n)?;
@@ -193,16 +197,6 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
         signal: FloatTensor<Self>,
         n: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        if signal.dtype == DType::F64 {
-            // f64 through host memory: cuFFT runs here in f32 only, and
-            // cubek's matmul has no f64.
-            let device = signal.device.clone();
-            let (re, im) = Flex::spectral_rfft(to_host::<Self>(signal), n);
-            return (
-                from_host::<Self>(re, &device),
-                from_host::<Self>(im, &device),
-            );
-        }
         if n == 1 {
             let x = first::<Self>(signal);
             let zeros = Self::float_mul_scalar(x.clone(), 0.0.into());
@@ -210,6 +204,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
         }
         if let Some(spectrum) = rfft_by_cufft(&signal, n) {
             return spectrum;
+        }
+        if signal.dtype == DType::F64 {
+            // f64 without cuFFT through host memory: cubek's matmul has no
+            // f64.
+            let device = signal.device.clone();
+            let (re, im) = Flex::spectral_rfft(to_host::<Self>(signal), n);
+            return (
+                from_host::<Self>(re, &device),
+                from_host::<Self>(im, &device),
+            );
         }
         if !n.is_power_of_two() {
             return rfft_by_matmul::<Self>(signal, n);
@@ -219,16 +223,16 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> SpectralOp
     }
 
     fn spectral_irfft(re: FloatTensor<Self>, im: FloatTensor<Self>, n: usize) -> FloatTensor<Self> {
-        if re.dtype == DType::F64 || im.dtype == DType::F64 {
-            let device = re.device.clone();
-            let signal = Flex::spectral_irfft(to_host::<Self>(re), to_host::<Self>(im), n);
-            return from_host::<Self>(signal, &device);
-        }
         if n == 1 {
             return first::<Self>(re);
         }
         if let Some(signal) = irfft_by_cufft(&re, &im, n) {
             return signal;
+        }
+        if re.dtype == DType::F64 || im.dtype == DType::F64 {
+            let device = re.device.clone();
+            let signal = Flex::spectral_irfft(to_host::<Self>(re), to_host::<Self>(im), n);
+            return from_host::<Self>(signal, &device);
         }
         if !n.is_power_of_two() {
             return irfft_by_matmul::<Self>(re, im, n);
