@@ -15,6 +15,9 @@
 # About 3 minutes without MINUTES. Build with
 #   NEXT=bench/variants/dplr-spectrum-kernels.patch bash bench/peers/build_bins.sh
 # and carry .carry/bins and .carry/golden (a copy of ../shared/golden).
+# Applied on 2026-12-07 (commit 8726c0f; bench/results/gpu-h100-2026-12-07e-dplr-kernels/): to
+# rerun the A/B, build 8726c0f's parent as .carry/bins/ssm.xz and
+# 8726c0f as .carry/bins/ssm-next.xz (git worktree + build_bins.sh).
 set -u
 export OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -15,8 +15,12 @@
 #   when carried), with a host flamegraph of the segment.
 # About 3 minutes without MINUTES. Build with
 #   NEXT=bench/variants/cufft-f64.patch bash bench/peers/build_bins.sh
-# and carry .carry/bins, .carry/golden (a copy of ../shared/golden; its
-# manifest with the s4_ and h3_ files is enough) and, to resume, .carry/runs.
+# and carry .carry/bins, .carry/golden (a whole copy of ../shared/golden: the
+# selftest stops when its manifest lists a case whose file is missing, as it
+# did on a subset on 2026-12-07) and, to resume, .carry/runs.
+# Applied on 2026-12-07 (commit 566d325; bench/results/gpu-h100-2026-12-07f-cufft-f64/): to
+# rerun the A/B, build 566d325's parent as .carry/bins/ssm.xz and
+# 566d325 as .carry/bins/ssm-next.xz (git worktree + build_bins.sh).
 set -u
 export OUT=${OUT:-.}
 here=$(cd "$(dirname "$0")" && pwd)
