@@ -74,6 +74,38 @@ struct Channel<T> {
     q: Vec<Vec<C<T>>>,
     /// C̃_cm, (Cc, 2N).
     c: Vec<Vec<C<T>>>,
+    /// The node-independent products of the Cauchy sums' pairs, each (2N):
+    /// B_m·Q_im (r), P_jm·Q_im (r·r, at i·r + j), P_jm·C̃_cm (Cc·r, at
+    /// c·r + j) and B_m·C̃_cm (Cc). A sum Δ Σ_m a_m b_m x_m evaluates
+    /// (a_m·b_m)·x_m, so taking the pair's product from here gives the
+    /// same bits as forming it at every node.
+    pairs: Pairs<T>,
+}
+
+/// See [`Channel::pairs`].
+struct Pairs<T> {
+    bq: Vec<Vec<C<T>>>,
+    pq: Vec<Vec<C<T>>>,
+    pc: Vec<Vec<C<T>>>,
+    bc: Vec<Vec<C<T>>>,
+}
+
+impl<T: HostReal> Pairs<T> {
+    fn new(b: &[C<T>], p: &[Vec<C<T>>], q: &[Vec<C<T>>], c: &[Vec<C<T>>]) -> Self {
+        let product = |a: &[C<T>], b: &[C<T>]| a.iter().zip(b).map(|(a, b)| *a * *b).collect();
+        Self {
+            bq: q.iter().map(|q| product(b, q)).collect(),
+            pq: q
+                .iter()
+                .flat_map(|q| p.iter().map(move |p| product(p, q)))
+                .collect(),
+            pc: c
+                .iter()
+                .flat_map(|c| p.iter().map(move |p| product(p, c)))
+                .collect(),
+            bc: c.iter().map(|c| product(b, c)).collect(),
+        }
+    }
 }
 
 /// The largest rank r of a DPLR system.
@@ -113,11 +145,11 @@ fn expand<T: HostReal>(x: &[C<T>]) -> Vec<C<T>> {
 }
 
 impl<T: HostReal> Channel<T> {
-    /// Δ Σ_m a_m b_m x_m.
-    fn sum(&self, a: &[C<T>], b: &[C<T>], x: &[C<T>]) -> C<T> {
+    /// Δ Σ_m ab_m x_m for a pair's product ab (see [`Channel::pairs`]).
+    fn sum(&self, ab: &[C<T>], x: &[C<T>]) -> C<T> {
         let mut acc = C::new(T::zero(), T::zero());
-        for ((a, b), x) in a.iter().zip(b).zip(x) {
-            acc += *a * *b * *x;
+        for (ab, x) in ab.iter().zip(x) {
+            acc += *ab * *x;
         }
         acc * self.dt
     }
@@ -132,13 +164,14 @@ impl<T: HostReal> Channel<T> {
         }
         let x = &out.x;
         let rank = self.p.len();
+        let pairs = &self.pairs;
         let mut k_bq = [zero; MAX_RANK];
-        for (k, q) in k_bq.iter_mut().zip(&self.q) {
-            *k = self.sum(&self.b, q, x);
+        for (k, bq) in k_bq.iter_mut().zip(&pairs.bq) {
+            *k = self.sum(bq, x);
         }
         // M_{ij} = δ_ij + k_{P_j, Q_i}, inverted in closed form (r ≤ 2).
         let m = |i: usize, j: usize| {
-            let k = self.sum(&self.p[j], &self.q[i], x);
+            let k = self.sum(&pairs.pq[i * rank + j], x);
             if i == j { one + k } else { k }
         };
         let inv: [[C<T>; MAX_RANK]; MAX_RANK] = match rank {
@@ -153,12 +186,13 @@ impl<T: HostReal> Channel<T> {
             *alpha = (0..rank).map(|i| inv_j[i] * k_bq[i]).sum();
         }
         let alpha = out.alpha;
-        for ((c, beta), spectrum) in self.c.iter().zip(&mut out.beta).zip(&mut out.spectrum) {
+        let outputs = out.beta.iter_mut().zip(&mut out.spectrum).enumerate();
+        for (c, (beta, spectrum)) in outputs {
             let mut k_pc = [zero; MAX_RANK];
-            for (k, p) in k_pc.iter_mut().zip(&self.p) {
-                *k = self.sum(p, c, x);
+            for (j, k) in k_pc.iter_mut().enumerate().take(rank) {
+                *k = self.sum(&pairs.pc[c * rank + j], x);
             }
-            let k_bc = self.sum(&self.b, c, x);
+            let k_bc = self.sum(&pairs.bc[c], x);
             for (i, b) in beta.iter_mut().enumerate().take(rank) {
                 *b = (0..rank).map(|j| k_pc[j] * inv[j][i]).sum();
             }
@@ -203,20 +237,25 @@ impl<T: HostReal> Systems<T> {
         let row = |v: &[C<T>], r: usize| v[(r * h + hi) * n..(r * h + hi + 1) * n].to_vec();
         let dt = self.dt[hi];
         let p: Vec<Vec<C<T>>> = (0..self.rank).map(|r| expand(&row(&self.p, r))).collect();
+        let q: Vec<Vec<C<T>>> = p
+            .iter()
+            .map(|p| p.iter().map(|z| z.conj()).collect())
+            .collect();
+        let b = expand(&row(&self.b, 0));
+        let c: Vec<Vec<C<T>>> = (0..self.channels)
+            .map(|c| expand(&row(&self.c, c)))
+            .collect();
         Channel {
             dt,
             w: expand(&row(&self.lambda, 0))
                 .into_iter()
                 .map(|l| l * dt)
                 .collect(),
-            b: expand(&row(&self.b, 0)),
-            q: p.iter()
-                .map(|p| p.iter().map(|z| z.conj()).collect())
-                .collect(),
+            pairs: Pairs::new(&b, &p, &q, &c),
+            b,
             p,
-            c: (0..self.channels)
-                .map(|c| expand(&row(&self.c, c)))
-                .collect(),
+            q,
+            c,
         }
     }
 
