@@ -304,26 +304,35 @@ impl<T: HostReal> Systems<T> {
                     c: vec![vec![zero; n]; channels],
                 };
                 let mut solve = Solve::new(2 * n, channels);
-                // U_m (2N) and one channel's V_cm (2N), overwritten per node.
+                // Per node (2N each): U_m, x_m·U_m and x_m²·U_m; per node
+                // and channel: V_cm and x_m²·U_m·V_cm. Each product is
+                // formed in the order the formulas read ((x·x)·U)·V, so
+                // sharing it keeps the bits.
                 let mut u = vec![zero; 2 * n];
+                let mut xu = vec![zero; 2 * n];
+                let mut xxu = vec![zero; 2 * n];
                 let mut v = vec![zero; 2 * n];
+                let mut xxuv = vec![zero; 2 * n];
                 for (k, &s) in self.nodes.iter().enumerate() {
                     ch.solve(s, &mut solve);
                     let x = &solve.x;
-                    for (m, u) in u.iter_mut().enumerate() {
-                        *u = ch.b[m] - (0..rank).map(|j| solve.alpha[j] * ch.p[j][m]).sum::<C<T>>();
+                    for m in 0..2 * n {
+                        u[m] =
+                            ch.b[m] - (0..rank).map(|j| solve.alpha[j] * ch.p[j][m]).sum::<C<T>>();
+                        xu[m] = x[m] * u[m];
+                        xxu[m] = x[m] * x[m] * u[m];
                     }
                     for c in 0..channels {
                         let at = (hi * channels + c) * count + k;
                         let gk = C::new(g[at], g[half + at]);
                         let gc = gk.conj();
                         let beta = &solve.beta[c];
-                        for (m, v) in v.iter_mut().enumerate() {
-                            *v = ch.c[c][m] - (0..rank).map(|i| beta[i] * ch.q[i][m]).sum::<C<T>>();
-                        }
                         let mut d_dt = zero;
                         for m in 0..2 * n {
-                            d_dt += x[m] * x[m] * u[m] * v[m];
+                            v[m] =
+                                ch.c[c][m] - (0..rank).map(|i| beta[i] * ch.q[i][m]).sum::<C<T>>();
+                            xxuv[m] = xxu[m] * v[m];
+                            d_dt += xxuv[m];
                         }
                         out.dt += (gc * s * d_dt).re;
                         // Stored mode n0 and its conjugate n1 = N + n0.
@@ -331,12 +340,9 @@ impl<T: HostReal> Systems<T> {
                             let n1 = n + n0;
                             let fold = |holo: C<T>, anti: C<T>| gk * holo.conj() + gc * anti;
                             out.b[n0] += fold(x[n0] * v[n0] * dt, x[n1] * v[n1] * dt);
-                            out.c[c][n0] += fold(x[n0] * u[n0] * dt, x[n1] * u[n1] * dt);
+                            out.c[c][n0] += fold(xu[n0] * dt, xu[n1] * dt);
                             let dt2 = dt * dt;
-                            out.lambda[n0] += fold(
-                                x[n0] * x[n0] * u[n0] * v[n0] * dt2,
-                                x[n1] * x[n1] * u[n1] * v[n1] * dt2,
-                            );
+                            out.lambda[n0] += fold(xxuv[n0] * dt2, xxuv[n1] * dt2);
                             let rows = out.p.iter_mut().zip(&solve.alpha).zip(beta.iter());
                             for ((p_j, &alpha_j), &beta_j) in rows.take(rank) {
                                 // P_j as a row at n0 (holo) and n1 (anti); as
