@@ -21,31 +21,6 @@
 # Applied on 2026-12-07 (commit 566d325; bench/results/gpu-h100-2026-12-07f-cufft-f64/): to
 # rerun the A/B, build 566d325's parent as .carry/bins/ssm.xz and
 # 566d325 as .carry/bins/ssm-next.xz (git worktree + build_bins.sh).
-set -u
-export OUT=${OUT:-.}
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/unpack_bins.sh"
-machine_header
-timeout 200 .carry/ssm-next selftest --device cuda --parity ops --only s4_ --only h3_ \
-  > "$OUT/parity_next.txt" 2>&1
-rc=$?
-echo "== parity rc=$rc: $(tail -n 1 "$OUT/parity_next.txt")"
-grep -v '^ok' "$OUT/parity_next.txt" | cut -c1-400 | tail -n 20
-grep -E '^ok +(rfft/irfft.*f64|dplr|s4_f64)' "$OUT/parity_next.txt" | cut -c1-200
-for r in $(seq "${ROUNDS:-2}"); do
-  for b in ssm ssm-next; do
-    timeout 100 .carry/$b bench train --mixer s4 --device cuda --batch 32 --len 1999 \
-      --d-model 256 --layers 6 --steps 10 2>&1 | grep '^{' | sed "s/^/$b round=$r /"
-  done
-done 2>&1 | tee "$OUT/ab_s4.txt"
-timeout 60 .carry/ssm-next bench train --mixer s4d --device cuda --batch 32 --len 1999 \
-  --d-model 256 --layers 6 --steps 10 2>&1 | grep '^{' | sed "s/^/ssm-next /" | tee -a "$OUT/ab_s4.txt"
-if [ -n "${MINUTES:-}" ] && [ $rc = 0 ]; then
-  # session_listops.sh unpacks and trains with .carry/bins/ssm.xz: the
-  # variant's stands in (this is the device's copy of .carry).
-  cp .carry/bins/ssm-next.xz .carry/bins/ssm.xz
-  NAME=listops_s4 CONFIG=configs/listops-s4-one-session.toml MINUTES=$MINUTES PROFILE=1 \
-    SEGMENT_CAP=$(python3 -c "print(round(${MINUTES} * 60 + 40))") \
-    bash "$here/session_listops.sh" 2>&1 | tail -n 45
-fi
-date -u
+# The command's body is s4_step_ab.sh; this sets what differs.
+ONLY="s4_ h3_" SHOW='rfft/irfft.*f64|dplr|s4_f64' S4D_BUILD=ssm-next TAIL=45 PROFILE=1 \
+  exec bash "$(dirname "$0")/s4_step_ab.sh"
