@@ -5,7 +5,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
-use super::{TOLERANCE_BF16, TOLERANCE_F32};
+use super::{TOLERANCE_BF16, TOLERANCE_F32, TOLERANCE_F64};
 
 /// One check per result of `$run` on backend `$b` (on `$cx.device`) against
 /// the same run on the CPU (`$run(args…, device)` returns
@@ -211,13 +211,13 @@ pub(super) fn compare_within(
     }
 }
 
-/// The tolerance of results stored as `dtype`: [`TOLERANCE_F32`] for f32,
-/// [`TOLERANCE_BF16`] for the 16-bit types.
+/// The tolerance of results stored as `dtype`: [`TOLERANCE_F64`] for f64,
+/// [`TOLERANCE_F32`] for f32, [`TOLERANCE_BF16`] for the 16-bit types.
 pub(super) fn tolerance_for(dtype: DType) -> f64 {
-    if dtype == DType::F32 {
-        TOLERANCE_F32
-    } else {
-        TOLERANCE_BF16
+    match dtype {
+        DType::F64 => TOLERANCE_F64,
+        DType::F32 => TOLERANCE_F32,
+        _ => TOLERANCE_BF16,
     }
 }
 

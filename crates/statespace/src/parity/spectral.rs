@@ -4,8 +4,7 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Tensor};
 
-use super::harness::{Cx, Draw, Results, host, outputs_and_grads, versus_cpu};
-use super::{TOLERANCE_F32, TOLERANCE_F64};
+use super::harness::{Cx, Draw, Results, host, outputs_and_grads, tolerance_for, versus_cpu};
 use crate::error::Result;
 use crate::ops::{SsmBackend, irfft, rfft};
 
@@ -90,15 +89,12 @@ fn checks_in<B: AutodiffBackend + SsmBackend>(
             cx.draw(&[rows, bins]),
             cx.draw(&[rows, 2 * (n / 2 + 1) + n]),
         ];
-        let (suffix, tolerance) = match dtype {
-            DType::F64 => (" f64", TOLERANCE_F64),
-            _ => ("", TOLERANCE_F32),
-        };
+        let suffix = if dtype == DType::F64 { " f64" } else { "" };
         versus_cpu!(
             cx,
             format!("rfft/irfft m{m} bins{bins} n{n}{suffix}"),
             run_spectral::<B>(&draws, n, dtype),
-            within tolerance
+            within tolerance_for(dtype)
         );
     }
     Ok(())
