@@ -2,7 +2,9 @@
 # One-time (idempotent) setup of the peer benchmarks in this folder (artefacts are git-ignored).
 #  1. venv with torch (PyPI default wheel, runs on CPU), transformers, safetensors, numpy,
 #     sentencepiece, tokenizers, cmake, ninja, mambapy (transformers' CPU Mamba scan for
-#     train/bench_train_torch.py)                        -> venv/ (+ venv/.ready marker)
+#     train/bench_train_torch.py), einops, scipy and pytorch_lightning (what the s4
+#     repository's S4 block imports) and matplotlib (plot_runs.py)
+#                                                        -> venv/ (+ venv/.ready marker)
 #  2. random-weight HF folders (seed 0, float32)        -> models/hf-mamba-130m, models/hf-mamba2-130m
 #  3. llama.cpp source: GitHub snapshot of ggml-org/llama.cpp is too big for the fetch tool
 #     (1.47 GB > 500 MB limit), so the source vendored in the PyPI sdist of llama-cpp-python
@@ -20,8 +22,9 @@ LCP_VER=0.3.36
 
 if [ ! -f venv/.ready ]; then
   python3 -m venv venv
-  venv/bin/pip install torch transformers safetensors numpy sentencepiece tokenizers cmake ninja mambapy
-  "$PY" -c "import torch, transformers, mambapy" && touch venv/.ready
+  venv/bin/pip install torch transformers safetensors numpy sentencepiece tokenizers cmake ninja mambapy \
+    einops scipy pytorch_lightning matplotlib
+  "$PY" -c "import torch, transformers, mambapy, einops, scipy, pytorch_lightning" && touch venv/.ready
 fi
 
 if [ ! -f models/hf-mamba-130m/model.safetensors ] || [ ! -f models/hf-mamba2-130m/model.safetensors ]; then

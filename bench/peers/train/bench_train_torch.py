@@ -8,6 +8,12 @@ Models
          executed as they are, not copied), stacking the minimal S4D layer of
          models/s4/s4d.py. The encoder Linear is replaced by
          nn.Embedding(vocab, d_model) for token input.
+  s4     The same model stacking the full S4 block of models/s4/s4.py
+         (`S4Block`, mode "dplr", init "legs", rank 1: S4 proper, its
+         generating function through the Cauchy kernel). On the CPU the
+         repository has no CUDA extension, and pykeops is not installed, so
+         its Cauchy product is `cauchy_naive`, the fallback it selects then.
+         Needs einops, scipy and pytorch_lightning (setup_peers.sh).
   mamba  Hugging Face transformers' MambaModel (its pure-torch path on the
          CPU: no mamba_ssm / causal_conv1d kernels), mean pooling of
          last_hidden_state over unpadded positions, then Linear(d_model,
@@ -60,8 +66,9 @@ def log(*a):
 # S4 example model, straight from the state-spaces/s4 checkout
 # --------------------------------------------------------------------------
 
-def load_s4_example(lr, d_state):
-    """Returns (S4Model, setup_optimizer) as defined in s4/example.py.
+def load_s4_example(lr, d_state, layer="s4d"):
+    """Returns (S4Model, setup_optimizer) as defined in s4/example.py, its
+    layers S4D (`layer` "s4d") or S4Block in DPLR mode ("s4").
 
     example.py is a script (it parses argv and downloads CIFAR at import), so
     it cannot be imported; instead its two definitions are taken from its
@@ -71,7 +78,14 @@ def load_s4_example(lr, d_state):
     """
     if S4_ROOT not in sys.path:
         sys.path.insert(0, S4_ROOT)
-    from models.s4.s4d import S4D  # the official minimal S4D layer
+    if layer == "s4":
+        from models.s4.s4 import S4Block  # the official full S4 block
+
+        def make_layer(d_model, **kw):
+            return S4Block(d_model, mode="dplr", init="legs", d_state=d_state, **kw)
+    else:
+        from models.s4.s4d import S4D  # the official minimal S4D layer
+        make_layer = functools.partial(S4D, d_state=d_state)
 
     path = os.path.join(S4_ROOT, "example.py")
     with open(path) as f:
@@ -86,13 +100,13 @@ def load_s4_example(lr, d_state):
     version = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
     dropout_fn = nn.Dropout1d if version >= (1, 12) else nn.Dropout2d
     # S4Model calls S4D(d_model, dropout=..., transposed=True, lr=...) and so
-    # takes S4D's default d_state (64); bind --d-state explicitly.
+    # takes the layer's default d_state; bind --d-state explicitly.
     env = {
         "__name__": "s4_example",
         "torch": torch,
         "nn": nn,
         "optim": torch.optim,
-        "S4D": functools.partial(S4D, d_state=d_state),
+        "S4D": make_layer,
         "dropout_fn": dropout_fn,
         "args": argparse.Namespace(lr=lr),
     }
@@ -100,8 +114,8 @@ def load_s4_example(lr, d_state):
     return env["S4Model"], env["setup_optimizer"]
 
 
-def build_s4d(a):
-    S4Model, setup_optimizer = load_s4_example(a.lr, a.d_state)
+def build_s4d(a, layer="s4d"):
+    S4Model, setup_optimizer = load_s4_example(a.lr, a.d_state, layer)
     model = S4Model(
         d_input=1,  # unused: the encoder is replaced just below
         d_output=CLASSES,
@@ -120,12 +134,27 @@ def build_s4d(a):
     def forward(ids, mask):
         return model(ids)  # S4Model: plain mean over all L positions
 
-    kernel = model.s4_layers[0].kernel
-    info = {
-        "d_state": a.d_state,
-        "complex_modes_per_channel": int(kernel.log_A_real.shape[-1]),
-    }
+    first = model.s4_layers[0]
+    if layer == "s4":
+        kernel = first.layer.kernel
+        import models.s4.s4 as s4_module
+        info = {
+            "d_state": a.d_state,
+            "complex_modes_per_channel": int(kernel.A_real.shape[-1]),
+            "rank": int(kernel.P.shape[0]),
+            "cauchy": "cuda extension" if s4_module.has_cuda_extension
+            else "keops" if s4_module.has_pykeops else "naive",
+        }
+    else:
+        info = {
+            "d_state": a.d_state,
+            "complex_modes_per_channel": int(first.kernel.log_A_real.shape[-1]),
+        }
     return model, optimizer, forward, info
+
+
+def build_s4(a):
+    return build_s4d(a, layer="s4")
 
 
 # --------------------------------------------------------------------------
@@ -209,7 +238,7 @@ def make_batches(n, batch, length, gen):
 
 def bench(name, a):
     torch.manual_seed(a.seed)
-    builder = {"s4d": build_s4d, "mamba": build_mamba}[name]
+    builder = {"s4d": build_s4d, "s4": build_s4, "mamba": build_mamba}[name]
     model, optimizer, forward, info = builder(a)
     model.to(a.device)
     # Optimiser state is created lazily, on the parameters' device.
@@ -270,7 +299,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="s4d,mamba",
-                   help="comma-separated: s4d, mamba (default both)")
+                   help="comma-separated: s4d, s4, mamba (default s4d,mamba)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--len", type=int, default=200)
     p.add_argument("--steps", type=int, default=20, help="timed steps (median)")
@@ -281,7 +310,7 @@ def main():
     p.add_argument("--d-model", dest="d_model", type=int, default=64)
     p.add_argument("--n-layers", dest="n_layers", type=int, default=4)
     p.add_argument("--d-state", dest="d_state", type=int, default=64,
-                   help="S4D d_state N (s4d.py keeps N/2 complex modes)")
+                   help="S4D / S4 d_state N (both keep N/2 complex modes)")
     p.add_argument("--mamba-d-state", dest="mamba_d_state", type=int, default=16)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=0.01)

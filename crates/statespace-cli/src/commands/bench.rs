@@ -239,7 +239,7 @@ fn train_steps(args: TrainArgs) -> Result<()> {
         .try_into()
         .map_err(|_| {
             anyhow::anyhow!(
-                "unknown --mixer `{}` (s4, s4d, mamba or mamba2)",
+                "unknown --mixer `{}` (s4, s4d, mamba, mamba2, mamba3, hydra, s5, h3, hyena or long_conv)",
                 args.mixer
             )
         })?;
