@@ -6,8 +6,11 @@
 # (bench/results/gpu-h100-2026-12-06d-listops/). For each layout in LAYOUTS
 # (default "sliced classes"; add exclusive when the time allows),
 # interleaved over ROUNDS (default 1):
-# - the ListOps S4D loop for LOOP_SECONDS (default 60): steps/s, GPU
-#   utilisation and memory (train/run_loop_throughput.sh);
+# - the ListOps loop of each config in LOOP_CONFIGS (default
+#   configs/listops-s4d.toml; add configs/listops-s4.toml for S4 proper,
+#   whose host profile of 2026-12-07 spent 20 % of its samples in the pool's
+#   reservations) for LOOP_SECONDS (default 60): steps/s, GPU utilisation
+#   and memory (train/run_loop_throughput.sh);
 # - the bf16 and f32 mamba-130m training steps (`ssm bench train-lm`), with
 #   nvidia-smi's peak memory over the run;
 # then the ops parity group under each layout that is not the default.
@@ -23,9 +26,12 @@ layouts=${LAYOUTS:-"sliced classes"}
 for r in $(seq "${ROUNDS:-1}"); do
   for layout in $layouts; do
     echo "== $layout round $r"
-    SSM_CUDA_MEMORY=$layout bash "$here/train/run_loop_throughput.sh" "${LOOP_SECONDS:-60}" \
-      "listops-$layout-$r=.carry/ssm" -- --config configs/listops-s4d.toml \
-      --set schedule.eval_every=300 --set task.val_size=128
+    for config in ${LOOP_CONFIGS:-configs/listops-s4d.toml}; do
+      tag=$(basename "$config" .toml)
+      SSM_CUDA_MEMORY=$layout bash "$here/train/run_loop_throughput.sh" "${LOOP_SECONDS:-60}" \
+        "$tag-$layout-$r=.carry/ssm" -- --config "$config" \
+        --set schedule.eval_every=300 --set task.val_size=128
+    done
     for precision in bf16 f32; do
       nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 \
         > "$OUT/mem-lm-$layout-$precision-$r.csv" &
