@@ -58,19 +58,19 @@ pub struct TrainArgs {
     #[arg(long, default_value = "s4d")]
     mixer: String,
     /// Sequences per step.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 32)]
     batch: usize,
     /// Sequence length.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 200)]
     len: usize,
     /// Model width.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 64)]
     d_model: usize,
     /// Blocks.
     #[arg(long, default_value_t = 4)]
     layers: usize,
     /// Timed steps (at least 1, after 3 warm-up steps); the median is reported.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 20)]
     steps: usize,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
@@ -87,7 +87,7 @@ pub struct ForecastArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
     /// Timed steps (at least 1, after 3 warm-up steps); the median is reported.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 10)]
     steps: usize,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
@@ -133,10 +133,10 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "all")]
     model: String,
     /// Prompt length for the prefill measurement.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 512)]
     prompt: usize,
     /// Tokens decoded for the decode measurement.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 128)]
     decode: usize,
     /// Also decode this many tokens and report the resident memory after
     /// 1k tokens and at the end (0 = skip).
@@ -249,9 +249,7 @@ fn train_steps(args: TrainArgs) -> Result<()> {
         n_layers: args.layers,
         ..ModelConfig::default()
     };
-    let task = RandomTokens {
-        len: args.len.max(1),
-    };
+    let task = RandomTokens { len: args.len };
     let classifier = model.classifier(&task)?;
     let optim = OptimConfig::default();
     with_backend!(args.device, |B, device| {
@@ -259,8 +257,8 @@ fn train_steps(args: TrainArgs) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut net = classifier.init::<A>(&device, &mut rng)?;
         let mut adam = AdamW::new(optim.clone());
-        let mut times = Vec::with_capacity(args.steps.max(1));
-        for s in 0..args.steps.max(1) + 3 {
+        let mut times = Vec::with_capacity(args.steps);
+        for s in 0..args.steps + 3 {
             let start = Instant::now();
             net = on_pool(|| -> Result<_> {
                 let batch = train_batch::<A>(&task, 0, args.batch, s as u64 + 1, &device);
@@ -305,8 +303,8 @@ fn forecast_steps(args: ForecastArgs) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let mut net = Objective::<A>::init(&objective, &device, &mut rng)?;
         let mut adam = AdamW::new(config.optim.clone());
-        let mut times = Vec::with_capacity(args.steps.max(1));
-        for s in 0..args.steps.max(1) + 3 {
+        let mut times = Vec::with_capacity(args.steps);
+        for s in 0..args.steps + 3 {
             let start = Instant::now();
             let windows =
                 Objective::<A>::prepare(&objective, config.seed, s as u64 + 1, Shard::WHOLE)?;
@@ -346,7 +344,7 @@ fn generate(args: GenerateArgs) -> Result<()> {
                 &device,
                 &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
             )?;
-            let prompt: Vec<i64> = (0..args.prompt.max(1))
+            let prompt: Vec<i64> = (0..args.prompt)
                 .map(|i| (i * 7919 % 50000) as i64)
                 .collect();
             // Warm-up: one short prefill and a few steps.

@@ -35,13 +35,13 @@ pub struct TrainLmArgs {
     #[arg(long, default_value = "mamba-130m")]
     model: String,
     /// Sequences per step.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 8)]
     batch: usize,
-    /// Tokens per sequence.
-    #[arg(long, default_value_t = 1024)]
+    /// Tokens per sequence (at least 2: each predicts the next).
+    #[arg(long, value_parser = super::counts::at_least_two, default_value_t = 1024)]
     len: usize,
     /// Timed steps (at least 1, after 2 warm-up steps); the median is reported.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 5)]
     steps: usize,
     /// Blocks (default: the published shape's 24); fewer for a quick run.
     #[arg(long)]
@@ -97,10 +97,10 @@ pub struct DecodeArgs {
     #[arg(long, default_value = "mamba-130m")]
     model: String,
     /// Sequences decoded together.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 1)]
     batch: usize,
     /// Tokens decoded per sequence (after a one-token prompt and 4 warm-up steps).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 128)]
     tokens: usize,
     /// Blocks (default: the published shape's 24); fewer for a quick run.
     #[arg(long)]
@@ -141,7 +141,7 @@ fn one_shape(model: &str, layers: Option<usize>) -> Result<statespace::models::L
 /// tokens per second.
 pub fn train_lm(args: TrainLmArgs) -> Result<()> {
     let config = one_shape(&args.model, args.layers)?;
-    let (batch, len) = (args.batch.max(1), args.len.max(2));
+    let (batch, len) = (args.batch, args.len);
     let ranks = args.devices;
     if let Some(path) = &args.host_profile {
         HostProfile::check(path)?;
@@ -227,9 +227,9 @@ where
         index: group.rank(),
         count: group.size(),
     };
-    let mut times = Vec::with_capacity(args.steps.max(1));
+    let mut times = Vec::with_capacity(args.steps);
     let mut profile = None;
-    for s in 0..args.steps.max(1) + 2 {
+    for s in 0..args.steps + 2 {
         if let (2, 0, Some(path)) = (s, group.rank(), &args.host_profile) {
             profile = Some(HostProfile::start(path).map_err(profile_error)?);
         }
@@ -306,7 +306,7 @@ fn profile_error(e: anyhow::Error) -> statespace::Error {
 /// (all sequences together).
 pub fn decode(args: DecodeArgs) -> Result<()> {
     let config = one_shape(&args.model, args.layers)?;
-    let batch = args.batch.max(1);
+    let batch = args.batch;
     with_backend!(args.device, |B, device| {
         let model = config.init::<B>(
             &device,

@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long)]
     byte_level: bool,
     /// Prompt tokens per parallel prefill chunk.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 512)]
     prefill_chunk: usize,
     /// How the CPU decoder stores the projection matrices: f32, or bf16 /
     /// f16 (half the bytes per token; exact for a checkpoint saved in that

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_kernels;
 pub mod bench_lm;
+mod counts;
 pub mod eval;
 pub mod generate;
 pub mod hippo;

@@ -842,6 +842,50 @@ fn every_bench_subcommand_runs_at_small_sizes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--layers"));
 }
 
+/// A count below what its measurement needs (`--batch 0`, a language
+/// model's `--len 1`, ...) is refused naming the flag: `bench train
+/// --batch 0` used to panic in the batcher, and the others were raised to
+/// the minimum without a word (or divided by zero: `decode --tokens 0`).
+#[test]
+fn bench_counts_below_their_minimum_are_refused_naming_the_flag() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["bench", "train", "--batch", "0"],
+            "'--batch <BATCH>': must be at least 1",
+        ),
+        (
+            &["bench", "train", "--len", "0"],
+            "'--len <LEN>': must be at least 1",
+        ),
+        (
+            &["bench", "train", "--steps", "0"],
+            "'--steps <STEPS>': must be at least 1",
+        ),
+        (
+            &["bench", "train-lm", "--len", "1"],
+            "'--len <LEN>': must be at least 2",
+        ),
+        (
+            &["bench", "decode", "--tokens", "0"],
+            "'--tokens <TOKENS>': must be at least 1",
+        ),
+        (
+            &["generate", "--prefill-chunk", "0"],
+            "'--prefill-chunk <PREFILL_CHUNK>': must be at least 1",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = ssm().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("internal error"),
+            "{stderr}"
+        );
+    }
+}
+
 /// `ssm generate` with the folder's `tokenizer.json` (a word-level
 /// vocabulary `w0` … `w{V−1}`): the prompt is encoded by the tokenizer, and
 /// the text printed is the tokenizer's decoding of exactly the greedy tokens
