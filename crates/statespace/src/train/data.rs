@@ -62,7 +62,8 @@ thread_local! {
     static ORDER: RefCell<CachedOrder> = const { RefCell::new(None) };
 }
 
-/// Example indices of training step `step` (1-based).
+/// Example indices of training step `step` (1-based: step 0 has none and
+/// is a caller's bug).
 pub fn train_indices(seed: u64, n: usize, batch: usize, step: u64) -> Vec<usize> {
     let first = (step - 1) as usize * batch;
     ORDER.with_borrow_mut(|cache| {
@@ -79,6 +80,10 @@ pub fn train_indices(seed: u64, n: usize, batch: usize, step: u64) -> Vec<usize>
 }
 
 /// Collates `examples` into a batch on `device`.
+///
+/// # Panics
+/// If `examples` is empty (a config's `schedule.batch_size` is validated
+/// to be at least 1 before any batch is drawn).
 pub fn collate<B: Backend>(task: &dyn Task, examples: &[Example], device: &B::Device) -> Batch<B> {
     let batch = examples.len();
     let len = examples.iter().map(Example::len).max().unwrap_or(1).max(1);
@@ -155,6 +160,9 @@ pub fn train_examples(
 }
 
 /// The batch of a training step on `device`: [`train_examples`], collated.
+///
+/// # Panics
+/// If `batch` is 0 ([`collate`]).
 pub fn train_batch<B: Backend>(
     task: &dyn Task,
     seed: u64,
