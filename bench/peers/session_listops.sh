@@ -3,8 +3,9 @@
 # CONFIG=configs/listops-s4.toml): 120,000 × 32 steps, about 50 minutes
 # of an H200 at the 40 steps/s of 2026-12-06, so two sessions' device time.
 # Each command resumes the carried folder (.carry/runs/NAME, default
-# listops; train/carry_in.sh) or starts it, trains to the last checkpoint
-# before MINUTES (default 8.5; `ssm train --stop-before`) and returns the
+# listops; train/carry_in.sh) or starts it, trains to a checkpoint
+# where MINUTES pass (default 8.5; `ssm train --stop-at`, or `--stop-before`
+# with a build older than 2026-12-07 18:00 UTC) and returns the
 # folder as $OUT/NAME.tar.*; a finished run is scored on its test split in
 # the same command ($OUT/NAME-eval.log). Between sessions the folder lives
 # only in .carry/runs/NAME (about 16 MB), which is git-ignored: a session that

@@ -1,8 +1,8 @@
 #!/bin/bash
 # One segment of a training run longer than one device command (10 minutes):
-# run on the GPU machine, it starts or resumes runs/NAME, stops at the last
-# checkpoint before MINUTES (`ssm train --stop-before`; fractions allowed),
-# and returns the run
+# run on the GPU machine, it starts or resumes runs/NAME, stops after the
+# first step past MINUTES with a checkpoint there (`ssm train --stop-at`;
+# fractions allowed), and returns the run
 # folder through $OUT, to be carried into the next segment (or the next
 # session: the folder is all a resume needs).
 #
@@ -29,9 +29,12 @@
 # TRAIN_FLAGS (optional) go to `ssm train` whether it starts or resumes,
 # e.g. "--host-profile $OUT/NAME-host.svg".
 #
-# `--stop-before` expects each checkpoint as long after the last as that
-# one came after its predecessor; an interval much longer than the last
-# (a slow evaluation) can still end past MINUTES. SEGMENT_CAP (seconds;
+# `--stop-at` (builds from 2026-12-07 18:00 UTC on; an older .carry/ssm gets
+# `--stop-before`, the last evaluation before MINUTES, which lost up to an
+# evaluation interval a segment: 71 s of ListOps S4's 510 on 2026-12-07)
+# writes the last checkpoint at the step where MINUTES pass, between
+# evaluations too; an evaluation under way then finishes first, so a slow
+# one can still end past MINUTES. SEGMENT_CAP (seconds;
 # default MINUTES · 60 + 60) stops `ssm train` outright past that, so that
 # the folder still comes back within the device's command limit: a stopped
 # run keeps its last whole checkpoint (tests/suite/crash_safety.rs), and the
@@ -44,13 +47,15 @@ name=$1; minutes=$2; shift 2
 OUT=${OUT:-.}
 cap=${SEGMENT_CAP:-$(python3 -c "import sys; print(round(float(sys.argv[1]) * 60 + 60))" "$minutes")}
 mkdir -p runs
+stop=--stop-at
+.carry/ssm train --help | grep -q -- --stop-at || stop=--stop-before
 if [ -f ".carry/runs/$name/config.toml" ]; then
   rm -rf "runs/$name" && cp -r ".carry/runs/$name" "runs/$name"
   echo "segment: resuming runs/$name from step $(tail -1 "runs/$name/metrics.csv" | cut -d, -f1)"
-  timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda --stop-before "$minutes" ${TRAIN_FLAGS:-}
+  timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda "$stop" "$minutes" ${TRAIN_FLAGS:-}
 else
   echo "segment: starting runs/$name"
-  timeout -k 10 "$cap" .carry/ssm train --name "$name" --device cuda --stop-before "$minutes" ${TRAIN_FLAGS:-} "$@"
+  timeout -k 10 "$cap" .carry/ssm train --name "$name" --device cuda "$stop" "$minutes" ${TRAIN_FLAGS:-} "$@"
 fi
 rc=$?
 echo "segment: ssm rc=$rc"

@@ -54,8 +54,16 @@ pub struct Args {
     /// for jobs killed at a wall-clock limit: at each checkpoint the next
     /// is expected as long after it as it came after the previous one, and
     /// the run stops where that would pass the limit.
-    #[arg(long, value_name = "MINUTES")]
+    #[arg(long, value_name = "MINUTES", conflicts_with = "stop_at")]
     stop_before: Option<f64>,
+    /// Stop after the first step that ends past this many minutes, writing
+    /// the last checkpoint there even between evaluations: the tightest
+    /// stop for a wall-clock limit (a step and a checkpoint's write past
+    /// it). `--resume` continues exactly; the train row of the evaluation
+    /// after the resume covers only the steps since it. With several
+    /// `--devices`, it stops at the first evaluation past the limit instead.
+    #[arg(long, value_name = "MINUTES", conflicts_with = "stop_after")]
+    stop_at: Option<f64>,
     /// Parallel ranks, each on its equal part of every step (`--split`):
     /// GPUs 0..N with `--device cuda`, gradients summed through host memory
     /// (NCCL is not used yet); N ranks sharing the cores with `--device cpu`,
@@ -227,6 +235,12 @@ impl Observer for Bar {
             .as_ref()
             .is_some_and(|limit| limit.reached(Instant::now()))
     }
+
+    fn stop_between(&self, _step: u64) -> bool {
+        self.limit
+            .as_ref()
+            .is_some_and(|limit| limit.reached_between(Instant::now()))
+    }
 }
 
 /// The curves of a run's two metric columns (`columns`) as PNG files
@@ -345,7 +359,12 @@ pub fn run(args: Args) -> Result<()> {
         columns: ["loss", "metric"],
         loss: 0.0,
         metric: 0.0,
-        limit: TimeLimit::from_minutes(args.stop_after, args.stop_before, Instant::now())?,
+        limit: TimeLimit::from_minutes(
+            args.stop_after,
+            args.stop_before,
+            args.stop_at,
+            Instant::now(),
+        )?,
         profiling: args
             .host_profile
             .clone()

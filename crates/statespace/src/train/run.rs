@@ -86,6 +86,14 @@ pub trait Observer {
     fn should_stop(&self, _step: u64) -> bool {
         false
     }
+    /// Checked after each step between evaluations, in a run of one rank:
+    /// `true` writes the last checkpoint (model and optimiser) at that step,
+    /// without an evaluation, and ends the run there. A resume continues
+    /// exactly from it; only the train row of the next evaluation differs,
+    /// covering the steps after the resume instead of the whole interval.
+    fn stop_between(&self, _step: u64) -> bool {
+        false
+    }
 }
 
 /// The outcome of a run.
@@ -615,6 +623,13 @@ where
                 if decision[1] > 0.0 {
                     return Err(Error::Interrupted { step: s });
                 }
+            } else if collective.size() == 1 && s < total && observer.stop_between(s) {
+                // One rank: no other has to agree, so no exchange per step.
+                // The metrics file too, for a stop before the first
+                // evaluation: a resume reads it.
+                write_metrics(&run.metrics(), columns, &metrics)?;
+                checkpoint::save::<B, _, _>(&run.last(), &model, &optim, s, &toml)?;
+                return Err(Error::Interrupted { step: s });
             }
         }
         Ok(())

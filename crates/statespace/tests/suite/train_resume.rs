@@ -73,6 +73,79 @@ fn resumed_run_with_batch_norm_equals_uninterrupted_run() {
     }
 }
 
+/// A run stopped between evaluations (`Observer::stop_between`, as
+/// `ssm train --stop-at` does) writes its last checkpoint at that step and
+/// resumes from it exactly: the same validation and test rows and final
+/// parameters as an uninterrupted run. Only the train row of the interval
+/// it was stopped in differs: it covers the steps after the resume. A stop
+/// before the first evaluation leaves a metrics file with no rows.
+#[test]
+fn a_run_stopped_between_evaluations_resumes_exactly() {
+    let _turn = training_turn();
+    type B = Autodiff<Flex>;
+    let device = Default::default();
+    let config = TrainConfig::from_toml(CONFIG, &[]).unwrap();
+    let full = RunDir::new(scratch("full-between"));
+    let summary = train::<B>(&config, &full, false, &device, &mut Quiet { stop_at: None }).unwrap();
+    let a = read_metrics(&full.metrics()).unwrap();
+    let load = |run: &RunDir| {
+        let file = statespace::io::SafetensorsFile::open(run.last()).unwrap();
+        file.names()
+            .into_iter()
+            .filter(|n| n.starts_with("model.") || n.starts_with("optim."))
+            .map(|n| (n.clone(), file.f64(&n).unwrap().data))
+            .collect::<Vec<_>>()
+    };
+    // eval_every is 4: step 2 comes before the first evaluation, step 6
+    // between those of steps 4 and 8.
+    for stop in [2, 6] {
+        let split = RunDir::new(scratch(&format!("split-between-{stop}")));
+        let err = train::<B>(
+            &config,
+            &split,
+            false,
+            &device,
+            &mut Quiet {
+                stop_at: Some(stop),
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Interrupted { step } if step == stop),
+            "{err}"
+        );
+        let info = statespace::train::checkpoint::info(&split.last()).unwrap();
+        assert_eq!(info.step, stop, "the last checkpoint is the stop's");
+        let rows = read_metrics(&split.metrics()).unwrap();
+        assert_eq!(rows.len(), if stop == 2 { 0 } else { 2 });
+        let resumed =
+            train::<B>(&config, &split, true, &device, &mut Quiet { stop_at: None }).unwrap();
+        let b = read_metrics(&split.metrics()).unwrap();
+        assert_eq!(a.len(), b.len());
+        // The first evaluation after the stop.
+        let next = stop.next_multiple_of(4);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((x.step, &x.split), (y.step, &y.split));
+            if x.split == "train" && x.step == next {
+                assert_ne!(
+                    x.loss, y.loss,
+                    "the interval's train row covers fewer steps"
+                );
+            } else {
+                assert_eq!(x, y, "stop {stop}: row {} {} differs", x.step, x.split);
+            }
+        }
+        assert_eq!(summary.test, resumed.test);
+        assert_eq!(
+            load(&full),
+            load(&split),
+            "stop {stop}: final state differs"
+        );
+        std::fs::remove_dir_all(&split.dir).unwrap();
+    }
+    std::fs::remove_dir_all(&full.dir).unwrap();
+}
+
 /// Runs `CONFIG` with `overrides` whole and in two parts, asserts they agree,
 /// and returns the last checkpoint's model tensors.
 fn check_resume(overrides: &[String], tag: &str) -> Vec<(String, Vec<f64>)> {

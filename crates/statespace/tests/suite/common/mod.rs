@@ -157,7 +157,8 @@ pub fn training_turn() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A training observer that prints nothing and stops the run after step
-/// `stop_at` (a simulated interruption), or never.
+/// `stop_at` (a simulated interruption: at a checkpoint, or between
+/// evaluations with one of its own), or never.
 pub struct Quiet {
     pub stop_at: Option<u64>,
 }
@@ -166,6 +167,9 @@ impl statespace::train::Observer for Quiet {
     fn step(&mut self, _: u64, _: u64, _: Option<(f64, f64)>) {}
     fn eval(&mut self, _: &statespace::train::MetricRow) {}
     fn should_stop(&self, step: u64) -> bool {
+        self.stop_at == Some(step)
+    }
+    fn stop_between(&self, step: u64) -> bool {
         self.stop_at == Some(step)
     }
 }
