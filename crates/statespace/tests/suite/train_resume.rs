@@ -88,14 +88,7 @@ fn a_run_stopped_between_evaluations_resumes_exactly() {
     let full = RunDir::new(scratch("full-between"));
     let summary = train::<B>(&config, &full, false, &device, &mut Quiet { stop_at: None }).unwrap();
     let a = read_metrics(&full.metrics()).unwrap();
-    let load = |run: &RunDir| {
-        let file = statespace::io::SafetensorsFile::open(run.last()).unwrap();
-        file.names()
-            .into_iter()
-            .filter(|n| n.starts_with("model.") || n.starts_with("optim."))
-            .map(|n| (n.clone(), file.f64(&n).unwrap().data))
-            .collect::<Vec<_>>()
-    };
+    let load = |run: &RunDir| last_tensors(run, &["model.", "optim."]);
     // eval_every is 4: step 2 comes before the first evaluation, step 6
     // between those of steps 4 and 8.
     for stop in [2, 6] {
@@ -174,14 +167,7 @@ fn check_resume(overrides: &[String], tag: &str) -> Vec<(String, Vec<f64>)> {
     assert_eq!(a, b, "metrics of the resumed run differ");
     assert_eq!(summary.test, resumed.test);
 
-    let load = |run: &RunDir| {
-        let file = statespace::io::SafetensorsFile::open(run.last()).unwrap();
-        file.names()
-            .into_iter()
-            .filter(|n| n.starts_with("model."))
-            .map(|n| (n.clone(), file.f64(&n).unwrap().data))
-            .collect::<Vec<_>>()
-    };
+    let load = |run: &RunDir| last_tensors(run, &["model."]);
     assert_eq!(load(&full), load(&split), "final parameters differ");
 
     // `best` holds the model alone: the same parameter names as `last`, no
@@ -209,6 +195,17 @@ fn check_resume(overrides: &[String], tag: &str) -> Vec<(String, Vec<f64>)> {
     std::fs::remove_dir_all(&full.dir).unwrap();
     std::fs::remove_dir_all(&split.dir).unwrap();
     tensors
+}
+
+/// The tensors of `run`'s last checkpoint whose names start with one of
+/// `prefixes`, in the file's order.
+fn last_tensors(run: &RunDir, prefixes: &[&str]) -> Vec<(String, Vec<f64>)> {
+    let file = statespace::io::SafetensorsFile::open(run.last()).unwrap();
+    file.names()
+        .into_iter()
+        .filter(|n| prefixes.iter().any(|p| n.starts_with(p)))
+        .map(|n| (n.clone(), file.f64(&n).unwrap().data))
+        .collect()
 }
 
 #[test]
