@@ -18,9 +18,10 @@
 # The run of 12-06 stopped at the first checkpoint after 7 minutes
 # (`--stop-after`) with checkpoints every 4,000 steps; its second command
 # passed its 7 minutes just before a checkpoint, so the 520 s cap stopped it
-# 107 s after its last one, lost. Segments now stop at the last checkpoint
-# before 8.5 minutes (`--stop-before`), with checkpoints every 2,000 steps
-# (about 50 s).
+# 107 s after its last one, lost. Segments now stop where 8.5 minutes pass,
+# with a checkpoint written there (`--stop-at`, train/run_segment.sh; the
+# last checkpoint before them, `--stop-before`, with older builds), and
+# evaluate every 2,000 steps (about 50 s).
 # Carry .carry/bins/ssm.xz (build_bins.sh) and, after the first command,
 # .carry/runs/selcopy.
 set -u
