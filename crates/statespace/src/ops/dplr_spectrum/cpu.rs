@@ -335,25 +335,33 @@ impl<T: HostReal> Systems<T> {
                             d_dt += xxuv[m];
                         }
                         out.dt += (gc * s * d_dt).re;
-                        // Stored mode n0 and its conjugate n1 = N + n0.
+                        // Stored mode n0 and its conjugate n1 = N + n0. The
+                        // factors Δ (B, C̃), Δ² (λ) and −Δ (P) of every
+                        // term are applied once per channel, after the
+                        // sums (the fold is real-linear in its arguments).
                         for n0 in 0..n {
                             let n1 = n + n0;
                             let fold = |holo: C<T>, anti: C<T>| gk * holo.conj() + gc * anti;
-                            out.b[n0] += fold(x[n0] * v[n0] * dt, x[n1] * v[n1] * dt);
-                            out.c[c][n0] += fold(xu[n0] * dt, xu[n1] * dt);
-                            let dt2 = dt * dt;
-                            out.lambda[n0] += fold(xxuv[n0] * dt2, xxuv[n1] * dt2);
+                            let (xv0, xv1) = (x[n0] * v[n0], x[n1] * v[n1]);
+                            out.b[n0] += fold(xv0, xv1);
+                            out.c[c][n0] += fold(xu[n0], xu[n1]);
+                            out.lambda[n0] += fold(xxuv[n0], xxuv[n1]);
                             let rows = out.p.iter_mut().zip(&solve.alpha).zip(beta.iter());
                             for ((p_j, &alpha_j), &beta_j) in rows.take(rank) {
                                 // P_j as a row at n0 (holo) and n1 (anti); as
                                 // the column Q_j = P̄_j at n1 (holo) and n0 (anti).
-                                let holo = -(x[n0] * alpha_j * v[n0] + x[n1] * beta_j * u[n1]) * dt;
-                                let anti = -(x[n1] * alpha_j * v[n1] + x[n0] * beta_j * u[n0]) * dt;
+                                let holo = xv0 * alpha_j + x[n1] * beta_j * u[n1];
+                                let anti = xv1 * alpha_j + x[n0] * beta_j * u[n0];
                                 p_j[n0] += fold(holo, anti);
                             }
                         }
                     }
                 }
+                let scale = |row: &mut [C<T>], f: T| row.iter_mut().for_each(|z| *z = *z * f);
+                scale(&mut out.b, dt);
+                scale(&mut out.lambda, dt * dt);
+                out.c.iter_mut().for_each(|row| scale(row, dt));
+                out.p.iter_mut().for_each(|row| scale(row, -dt));
                 out
             })
             .collect();
