@@ -357,7 +357,7 @@ impl<T: HostReal> Systems<T> {
                         }
                     }
                 }
-                let scale = |row: &mut [C<T>], f: T| row.iter_mut().for_each(|z| *z = *z * f);
+                let scale = |row: &mut [C<T>], f: T| row.iter_mut().for_each(|z| *z *= f);
                 scale(&mut out.b, dt);
                 scale(&mut out.lambda, dt * dt);
                 out.c.iter_mut().for_each(|row| scale(row, dt));
