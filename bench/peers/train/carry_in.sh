@@ -11,4 +11,4 @@ mkdir -p .carry/runs
 rm -rf ".carry/runs/$name"
 cat "$from/$name".tar.* | tar xf - -C .carry/runs
 chmod -R u+w ".carry/runs/$name"
-echo "carry_in: .carry/runs/$name at step $(tail -1 ".carry/runs/$name/metrics.csv" | cut -d, -f1) ($(du -sh ".carry/runs/$name" | cut -f1))"
+echo "carry_in: .carry/runs/$name at step $(python3 "$(dirname "$0")/checkpoint_step.py" ".carry/runs/$name") ($(du -sh ".carry/runs/$name" | cut -f1))"

@@ -51,7 +51,7 @@ stop=--stop-at
 .carry/ssm train --help | grep -q -- --stop-at || stop=--stop-before
 if [ -f ".carry/runs/$name/config.toml" ]; then
   rm -rf "runs/$name" && cp -r ".carry/runs/$name" "runs/$name"
-  echo "segment: resuming runs/$name from step $(tail -1 "runs/$name/metrics.csv" | cut -d, -f1)"
+  echo "segment: resuming runs/$name from step $(python3 "$(dirname "$0")/checkpoint_step.py" "runs/$name")"
   timeout -k 10 "$cap" .carry/ssm train --resume "runs/$name" --device cuda "$stop" "$minutes" ${TRAIN_FLAGS:-}
 else
   echo "segment: starting runs/$name"
