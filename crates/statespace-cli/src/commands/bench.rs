@@ -143,7 +143,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 0)]
     rss_tokens: usize,
     /// Blocks (default: the published shape's 24); fewer for a quick run.
-    #[arg(long)]
+    #[arg(long, value_parser = super::counts::at_least_one)]
     layers: Option<usize>,
     /// How the fused CPU decoder stores its projection matrices: f32,
     /// bf16 or f16 (f32 arithmetic either way).
@@ -161,11 +161,7 @@ pub struct GenerateArgs {
 /// `layers` blocks instead of 24 where given. `which` is one name, `both`
 /// (Mamba and Mamba-2) or `all`.
 pub(super) fn shapes(which: &str, layers: Option<usize>) -> Result<Vec<(&'static str, LmConfig)>> {
-    let n_layer = match layers {
-        Some(0) => bail!("--layers must be at least 1"),
-        Some(n) => n,
-        None => 24,
-    };
+    let n_layer = layers.unwrap_or(24);
     let lm = |mixer| LmConfig {
         vocab_size: 50280,
         n_layer,

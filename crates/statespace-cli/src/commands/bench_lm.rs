@@ -44,7 +44,7 @@ pub struct TrainLmArgs {
     #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 5)]
     steps: usize,
     /// Blocks (default: the published shape's 24); fewer for a quick run.
-    #[arg(long)]
+    #[arg(long, value_parser = super::counts::at_least_one)]
     layers: Option<usize>,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
@@ -52,7 +52,7 @@ pub struct TrainLmArgs {
     /// Ranks, each on its part of every step (`--split`), gradients summed
     /// through host memory: GPUs 0..N with `--device cuda`; threads sharing
     /// the cores with `--device cpu`. `--batch` stays the global batch.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", value_parser = super::counts::at_least_one, default_value_t = 1)]
     devices: usize,
     /// How `--devices` ranks split a step: parts of the batch or of every
     /// sequence.
@@ -103,7 +103,7 @@ pub struct DecodeArgs {
     #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 128)]
     tokens: usize,
     /// Blocks (default: the published shape's 24); fewer for a quick run.
-    #[arg(long)]
+    #[arg(long, value_parser = super::counts::at_least_one)]
     layers: Option<usize>,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
@@ -147,7 +147,6 @@ pub fn train_lm(args: TrainLmArgs) -> Result<()> {
         HostProfile::check(path)?;
     }
     match args.split {
-        _ if ranks == 0 => anyhow::bail!("--devices takes at least 1"),
         Split::Batch if !batch.is_multiple_of(ranks) => {
             anyhow::bail!(
                 "--batch {batch} does not split into {ranks} equal parts (one per device)"

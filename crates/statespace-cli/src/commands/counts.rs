@@ -1,5 +1,5 @@
 //! Value parsers for counts given on the command line (`--batch`, `--len`,
-//! `--steps`, ...). A count below what its measurement needs is refused with
+//! `--steps`, `--layers`, `--devices`, ...). A count below what its measurement needs is refused with
 //! the flag named (clap adds it), rather than raised to the minimum behind the
 //! user's back.
 

@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long, default_value = "legs")]
     measure: String,
     /// State size N (number of basis functions).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, value_parser = super::counts::at_least_one, default_value_t = 64)]
     n: usize,
     /// CSV file with one sample per line (the last column is used; a header
     /// line is skipped). Without it a built-in signal is used.
@@ -57,9 +57,6 @@ pub fn read_signal(path: &Path) -> Result<Vec<f64>> {
 /// Runs `ssm hippo`.
 pub fn run(args: Args) -> Result<()> {
     let measure: Measure = args.measure.parse()?;
-    if args.n == 0 {
-        bail!("--n must be at least 1");
-    }
     let signal = match &args.input {
         Some(path) => read_signal(path)?,
         None => {

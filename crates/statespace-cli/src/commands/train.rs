@@ -68,7 +68,7 @@ pub struct Args {
     /// GPUs 0..N with `--device cuda`, gradients summed through host memory
     /// (NCCL is not used yet); N ranks sharing the cores with `--device cpu`,
     /// which checks the path but does not speed it up.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", value_parser = super::counts::at_least_one, default_value_t = 1)]
     devices: usize,
     /// How `--devices` ranks split a step: `batch` gives each a part of the
     /// batch (`schedule.batch_size` stays the global batch); `sequence`
@@ -370,9 +370,6 @@ pub fn run(args: Args) -> Result<()> {
             .clone()
             .map_or(Profiling::Off, Profiling::Waiting),
     };
-    if args.devices == 0 {
-        bail!("--devices takes at least 1");
-    }
     let result = with_backend!(args.device, |B, device| {
         let _ = device;
         let devices = <B as RankDevices>::rank_devices(args.devices)?;

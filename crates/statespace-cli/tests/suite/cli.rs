@@ -848,7 +848,7 @@ fn every_bench_subcommand_runs_at_small_sizes() {
 /// the minimum without a word (or divided by zero: `decode --tokens 0`).
 #[test]
 fn bench_counts_below_their_minimum_are_refused_naming_the_flag() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["bench", "train", "--batch", "0"],
             "'--batch <BATCH>': must be at least 1",
@@ -873,6 +873,11 @@ fn bench_counts_below_their_minimum_are_refused_naming_the_flag() {
             &["generate", "--prefill-chunk", "0"],
             "'--prefill-chunk <PREFILL_CHUNK>': must be at least 1",
         ),
+        (
+            &["train", "--devices", "0"],
+            "'--devices <N>': must be at least 1",
+        ),
+        (&["hippo", "--n", "0"], "'--n <N>': must be at least 1"),
     ];
     for (args, expected) in cases {
         let out = ssm().args(args).output().unwrap();

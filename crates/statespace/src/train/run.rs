@@ -623,7 +623,8 @@ where
                 if decision[1] > 0.0 {
                     return Err(Error::Interrupted { step: s });
                 }
-            } else if collective.size() == 1 && s < total && observer.stop_between(s) {
+            } else if collective.size() == 1 && observer.stop_between(s) {
+                // (Not the last step: that one always evaluates.)
                 // One rank: no other has to agree, so no exchange per step.
                 // The metrics file too, for a stop before the first
                 // evaluation: a resume reads it.
