@@ -10,6 +10,8 @@
 # the same command ($OUT/NAME-eval.log). Between sessions the folder lives
 # only in .carry/runs/NAME (about 16 MB), which is git-ignored: a session that
 # starts on a fresh copy of the repository does not have it (2026-12-07).
+# SETTINGS (optional) go to a new run after its config, e.g.
+# "--set optim.tf32=true"; a resumed run keeps the settings it started with.
 # Carry .carry/bins/ssm.xz (build_bins.sh) and, after the first command,
 # .carry/runs/NAME.
 # Beside the folder: $OUT/NAME-util.csv, nvidia-smi's GPU utilisation and
@@ -31,7 +33,7 @@ sampler=$!
 flags=""
 [ "${PROFILE:-0}" = 1 ] && flags="--host-profile $OUT/$name-host.svg"
 TRAIN_FLAGS=$flags SEGMENT_CAP=${SEGMENT_CAP:-570} bash "$here/train/run_segment.sh" "$name" "${MINUTES:-8.5}" \
-  --config "${CONFIG:-configs/listops-s4d.toml}"
+  --config "${CONFIG:-configs/listops-s4d.toml}" ${SETTINGS:-}
 kill $sampler 2>/dev/null
 awk -F', ' '{ s += $2; n++ } END { if (n) printf "GPU utilisation: mean %.1f %% over %d samples\n", s / n, n }' "$OUT/$name-util.csv"
 [ -f "$OUT/$name-host.svg" ] && python3 "$here/host_frames.py" "$OUT/$name-host.svg" | head -n 60
