@@ -12,7 +12,7 @@
 #   reservations) for LOOP_SECONDS (default 60): steps/s, GPU utilisation
 #   and memory (train/run_loop_throughput.sh);
 # - the S4D classifier step of docs/BENCHMARKS.md (4 × 128, batch 64 × 1024);
-# - the bf16 and f32 mamba-130m training steps (`ssm bench train-lm`), with
+# - the mamba-130m training steps in PRECISIONS (default "bf16 f32"; `ssm bench train-lm`), with
 #   nvidia-smi's peak memory over the run;
 # then the ops parity group under each layout that is not the default.
 # Carry .carry/bins/ssm.xz (builds from 2026-12-06 16:00 UTC on). About
@@ -36,7 +36,7 @@ for r in $(seq "${ROUNDS:-1}"); do
     # The S4D classifier row of docs/BENCHMARKS.md (beside the s4 model).
     SSM_CUDA_MEMORY=$layout timeout 60 .carry/ssm bench train --mixer s4d --device cuda --batch 64 \
       --len 1024 --d-model 128 --layers 4 --steps 10 2>&1 | grep '^{' | sed "s/^/s4d-classifier $layout $r /"
-    for precision in bf16 f32; do
+    for precision in ${PRECISIONS:-bf16 f32}; do
       nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 \
         > "$OUT/mem-lm-$layout-$precision-$r.csv" &
       smi=$!
