@@ -112,7 +112,25 @@ pub fn check_cuda() -> anyhow::Result<()> {
         );
     }
     occupancy_overrides()?;
-    memory_pools()
+    memory_pools()?;
+    launch_metadata()
+}
+
+/// Sets how launches pass their metadata, as `SSM_CUDA_METADATA` names it
+/// (before any stream is made), saying on stderr which, once per process.
+#[cfg(feature = "cuda")]
+fn launch_metadata() -> anyhow::Result<()> {
+    if let Some(choice) = statespace::ops::apply_launch_metadata()? {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "launch metadata from {}: {}",
+                statespace::ops::LAUNCH_METADATA_ENV,
+                choice.name()
+            );
+        });
+    }
+    Ok(())
 }
 
 /// Sets the memory pool layout that `SSM_CUDA_MEMORY` names (before any

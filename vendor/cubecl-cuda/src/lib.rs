@@ -6,12 +6,14 @@ mod compute;
 mod device;
 mod flush_denormals;
 mod memory_pools;
+mod metadata_ring;
 mod occupancy;
 mod runtime;
 
 pub use device::*;
 pub use flush_denormals::set_flush_denormals;
 pub use memory_pools::{MemoryPools, set_memory_pools};
+pub use metadata_ring::set_metadata_ring;
 pub use occupancy::set_min_warps_per_sm;
 pub use runtime::*;
 

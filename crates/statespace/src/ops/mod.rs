@@ -99,6 +99,9 @@ pub use selective_scan::{SelectiveScan, SelectiveScanOps, SequenceStarts, select
 pub use spectral::{SpectralOps, irfft, rfft};
 pub use ssd::{Ssd, SsdOps, SsdProblem, ssd, ssd_chunked};
 #[cfg(feature = "cuda")]
+pub use support::launch_metadata::apply_launch_metadata;
+pub use support::launch_metadata::{LAUNCH_METADATA_ENV, LaunchMetadata, parse_launch_metadata};
+#[cfg(feature = "cuda")]
 pub use support::memory_pools::apply_memory_pools;
 pub use support::memory_pools::{
     MEMORY_POOLS_ENV, MemoryPoolLayout, parse_memory_pools, size_classes,

@@ -424,6 +424,20 @@ impl<'a> Command<'a> {
         Ok(handle)
     }
 
+    /// statespace patch: puts a launch's metadata `data` in the current
+    /// stream's ring and returns its device address, when the stream has a
+    /// ring and `data` fits a segment (`None`: use `create_with_data`).
+    pub fn metadata_in_ring(&mut self, data: &[u8]) -> Option<u64> {
+        let stream = self.streams.current();
+        let sys = stream.sys;
+        stream.metadata_ring.as_mut()?.push(data, sys)
+    }
+
+    /// The current stream (statespace patch: for the ring's bindings).
+    pub fn current_stream(&mut self) -> *mut CUstream_st {
+        self.streams.current().sys
+    }
+
     /// Synchronizes the current stream, ensuring all pending operations are complete.
     ///
     /// # Returns

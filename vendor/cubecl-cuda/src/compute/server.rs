@@ -8,6 +8,7 @@ use crate::{
         stream::CudaStreamBackend,
         sync::Fence,
     },
+    metadata_ring::RingAddress,
 };
 use cubecl_common::{
     backtrace::BackTrace, bytes::Bytes, profile::ProfileDuration, stream_id::StreamId,
@@ -675,20 +676,32 @@ impl CudaServer {
             }
         };
 
+        // statespace patch: the metadata goes through the stream's ring when
+        // it has one (`metadata_ring.rs`); `ring` then holds its address,
+        // which the kernel's last parameter points to.
+        let mut ring = RingAddress::default();
         let (info_const, info_binding) = if grid_constants {
             let info = &bindings.info;
 
             let mut handle = Option::None;
             if info.dynamic_metadata_offset < info.data.len() {
-                let dyn_meta = &bytemuck::cast_slice(&info.data[info.dynamic_metadata_offset..]);
-                handle = Some(command.create_with_data(dyn_meta)?);
+                let dyn_meta: &[u8] =
+                    bytemuck::cast_slice(&info.data[info.dynamic_metadata_offset..]);
+                match command.metadata_in_ring(dyn_meta) {
+                    Some(address) => ring.0 = address,
+                    None => handle = Some(command.create_with_data(dyn_meta)?),
+                }
             }
 
             (Some(info.data.as_ptr() as *mut c_void), handle)
         } else {
             let mut handle = Option::None;
             if !bindings.info.data.is_empty() {
-                handle = Some(command.create_with_data(bytemuck::cast_slice(&bindings.info.data))?);
+                let meta: &[u8] = bytemuck::cast_slice(&bindings.info.data);
+                match command.metadata_in_ring(meta) {
+                    Some(address) => ring.0 = address,
+                    None => handle = Some(command.create_with_data(meta)?),
+                }
             }
             (None, handle)
         };
@@ -866,6 +879,10 @@ impl CudaServer {
                 .into_iter()
                 .map(|s| command.resource(s.binding()).expect("Resource to exist")),
         );
+        if ring.0 != 0 {
+            let stream = command.current_stream();
+            resources.push(GpuResource::new(ring.0, ring.parameter(), 0, stream));
+        }
 
         command.kernel(
             kernel_id,

@@ -17,6 +17,7 @@ use cubecl_runtime::{
     },
     stream::EventStreamBackend,
 };
+use crate::metadata_ring::{MetadataRing, metadata_ring_on};
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -26,6 +27,9 @@ pub struct Stream {
     pub memory_management_cpu: MemoryManagement<PinnedMemoryStorage>,
     pub errors: Vec<ServerError>,
     pub drop_queue: drop_queue::PendingDropQueue<Fence>,
+    /// statespace patch: the ring the launches' metadata goes through, when
+    /// `set_metadata_ring` was on as the stream was created.
+    pub metadata_ring: Option<MetadataRing>,
 }
 
 impl drop_queue::Fence for Fence {
@@ -79,6 +83,7 @@ impl EventStreamBackend for CudaStreamBackend {
             memory_management_cpu,
             errors: Vec::new(),
             drop_queue: Default::default(),
+            metadata_ring: metadata_ring_on().then(MetadataRing::new).flatten(),
         }
     }
 

@@ -33,6 +33,7 @@ pub(crate) mod index_limit;
 pub(crate) mod kernel_types;
 #[cfg(feature = "cuda")]
 pub(crate) mod launch;
+pub(crate) mod launch_metadata;
 pub(crate) mod memory_pools;
 // The override's parser is compiled and tested on every build.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
