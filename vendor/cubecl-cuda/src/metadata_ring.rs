@@ -10,8 +10,9 @@
 //! loop on an H100 put 14.6 % of all samples in that function, most of it
 //! the pools' reservations, and 4.3 % in those waits.
 //!
-//! With [`set_metadata_ring`] on, each stream created afterwards owns a
-//! pinned host ring and a device ring of [`RING_BYTES`], cut into
+//! With [`set_metadata_ring`] on, each stream created afterwards owns, from
+//! its first launch with metadata, a pinned host ring and a device ring of
+//! [`RING_BYTES`], cut into
 //! [`SEGMENTS`] segments. A launch's metadata is written at the ring's
 //! cursor on the host and copied to the same offset on the device (one
 //! asynchronous copy, in stream order before the kernel that reads it).
@@ -21,8 +22,8 @@
 //! queued before the event, so the wait returns once they are done and the
 //! segment can be overwritten. The ring holds thousands of launches, so the
 //! wait is for work queued long before and seldom blocks. Metadata larger
-//! than a segment, and any CUDA error of the ring, fall back to
-//! `create_with_data`.
+//! than a segment, and any CUDA error of the ring (said once on stderr), fall
+//! back to `create_with_data`.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +51,46 @@ pub fn set_metadata_ring(on: bool) {
 /// Whether new streams get a ring.
 pub(crate) fn metadata_ring_on() -> bool {
     ON.load(Ordering::Relaxed)
+}
+
+/// A stream's ring, made at its first launch with metadata (so streams
+/// that launch nothing, such as CubeCL's own clean-up stream, hold none).
+#[derive(Debug)]
+pub enum LazyRing {
+    /// The stream was created with the ring off.
+    Off,
+    /// On, not made yet.
+    Pending,
+    /// Made (or `None`: CUDA refused it, and the pools serve this stream).
+    Made(Option<MetadataRing>),
+}
+
+impl LazyRing {
+    /// A new stream's ring, as [`set_metadata_ring`] stands.
+    pub(crate) fn for_new_stream() -> Self {
+        if metadata_ring_on() {
+            LazyRing::Pending
+        } else {
+            LazyRing::Off
+        }
+    }
+
+    /// The ring, made on first use; `None` when off or refused.
+    pub(crate) fn get(&mut self) -> Option<&mut MetadataRing> {
+        if let LazyRing::Pending = self {
+            let ring = MetadataRing::new();
+            if ring.is_none() {
+                eprintln!(
+                    "cubecl-cuda metadata ring: CUDA refused its memory; launches use the memory pools"
+                );
+            }
+            *self = LazyRing::Made(ring);
+        }
+        match self {
+            LazyRing::Made(Some(ring)) => Some(ring),
+            _ => None,
+        }
+    }
 }
 
 /// A stream's ring: pinned host memory and device memory of [`RING_BYTES`]
@@ -133,8 +174,8 @@ impl MetadataRing {
             staged.copy_from_slice(data);
             cudarc::driver::result::memcpy_htod_async(self.device + at as u64, staged, stream)
         };
-        if copied.is_err() {
-            self.broken = true;
+        if let Err(e) = copied {
+            self.break_down("copy", e);
             return None;
         }
         self.cursor += len;
@@ -159,11 +200,21 @@ impl MetadataRing {
                 Ok(())
             })
         };
-        if moved.is_err() {
-            self.broken = true;
+        if let Err(e) = moved {
+            self.break_down("segment change", e);
             return None;
         }
         Some(())
+    }
+
+    /// Marks the ring broken after a CUDA error, saying so on stderr once
+    /// per process: the launches fall back to the pools from here on.
+    fn break_down(&mut self, what: &str, error: cudarc::driver::DriverError) {
+        self.broken = true;
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!("cubecl-cuda metadata ring: {what} failed ({error:?}); launches use the memory pools from here on");
+        });
     }
 }
 

@@ -430,7 +430,7 @@ impl<'a> Command<'a> {
     pub fn metadata_in_ring(&mut self, data: &[u8]) -> Option<u64> {
         let stream = self.streams.current();
         let sys = stream.sys;
-        stream.metadata_ring.as_mut()?.push(data, sys)
+        stream.metadata_ring.get()?.push(data, sys)
     }
 
     /// The current stream (statespace patch: for the ring's bindings).

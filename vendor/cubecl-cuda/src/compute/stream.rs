@@ -5,6 +5,7 @@ use crate::compute::{
     },
     sync::Fence,
 };
+use crate::metadata_ring::LazyRing;
 use cubecl_core::{
     MemoryConfiguration,
     ir::MemoryDeviceProperties,
@@ -17,7 +18,6 @@ use cubecl_runtime::{
     },
     stream::EventStreamBackend,
 };
-use crate::metadata_ring::{MetadataRing, metadata_ring_on};
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -29,7 +29,7 @@ pub struct Stream {
     pub drop_queue: drop_queue::PendingDropQueue<Fence>,
     /// statespace patch: the ring the launches' metadata goes through, when
     /// `set_metadata_ring` was on as the stream was created.
-    pub metadata_ring: Option<MetadataRing>,
+    pub metadata_ring: LazyRing,
 }
 
 impl drop_queue::Fence for Fence {
@@ -83,7 +83,7 @@ impl EventStreamBackend for CudaStreamBackend {
             memory_management_cpu,
             errors: Vec::new(),
             drop_queue: Default::default(),
-            metadata_ring: metadata_ring_on().then(MetadataRing::new).flatten(),
+            metadata_ring: LazyRing::for_new_stream(),
         }
     }
 
