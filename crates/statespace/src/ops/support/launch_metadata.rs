@@ -53,18 +53,11 @@ pub fn parse_launch_metadata(text: &str) -> Result<LaunchMetadata> {
 /// way stays). A value it does not name is an error.
 #[cfg(feature = "cuda")]
 pub fn apply_launch_metadata() -> Result<Option<LaunchMetadata>> {
-    let choice = match std::env::var(LAUNCH_METADATA_ENV) {
-        Ok(text) => parse_launch_metadata(&text)?,
-        Err(std::env::VarError::NotPresent) => return Ok(None),
-        Err(e) => {
-            return Err(Error::Config {
-                key: LAUNCH_METADATA_ENV.into(),
-                message: e.to_string(),
-            });
-        }
-    };
-    cubecl::cuda::set_metadata_ring(choice == LaunchMetadata::Ring);
-    Ok(Some(choice))
+    let choice = super::env_setting::env_setting(LAUNCH_METADATA_ENV, parse_launch_metadata)?;
+    if let Some(choice) = choice {
+        cubecl::cuda::set_metadata_ring(choice == LaunchMetadata::Ring);
+    }
+    Ok(choice)
 }
 
 #[cfg(test)]

@@ -97,15 +97,9 @@ pub fn parse_memory_pools(text: &str) -> Result<MemoryPoolLayout> {
 #[cfg(feature = "cuda")]
 pub fn apply_memory_pools() -> Result<Option<MemoryPoolLayout>> {
     use cubecl::cuda::{MemoryPools, set_memory_pools};
-    let layout = match std::env::var(MEMORY_POOLS_ENV) {
-        Ok(text) => parse_memory_pools(&text)?,
-        Err(std::env::VarError::NotPresent) => return Ok(None),
-        Err(e) => {
-            return Err(Error::Config {
-                key: MEMORY_POOLS_ENV.into(),
-                message: e.to_string(),
-            });
-        }
+    let Some(layout) = super::env_setting::env_setting(MEMORY_POOLS_ENV, parse_memory_pools)?
+    else {
+        return Ok(None);
     };
     set_memory_pools(match layout {
         MemoryPoolLayout::Sliced => MemoryPools::SubSlices,

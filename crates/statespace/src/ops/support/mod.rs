@@ -27,6 +27,8 @@ pub(crate) mod host;
 pub(crate) mod lane_sum;
 // Used by the CUDA launchers and their plans; compiled and tested on every
 // build.
+#[cfg(feature = "cuda")]
+pub(crate) mod env_setting;
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) mod index_limit;
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]

@@ -75,14 +75,10 @@ pub fn parse_occupancy_overrides(text: &str) -> Result<Vec<OccupancyOverride>> {
 /// The overrides `SSM_MIN_WARPS_PER_SM` names (none when it is unset).
 #[cfg(feature = "cuda")]
 fn from_env() -> Result<Vec<OccupancyOverride>> {
-    match std::env::var(OCCUPANCY_ENV) {
-        Ok(text) => parse_occupancy_overrides(&text),
-        Err(std::env::VarError::NotPresent) => Ok(Vec::new()),
-        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config {
-            key: OCCUPANCY_ENV.into(),
-            message: "not UTF-8".into(),
-        }),
-    }
+    Ok(
+        super::env_setting::env_setting(OCCUPANCY_ENV, parse_occupancy_overrides)?
+            .unwrap_or_default(),
+    )
 }
 
 /// Reads `SSM_MIN_WARPS_PER_SM` and sets its hints, to be called before
