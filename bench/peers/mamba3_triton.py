@@ -16,6 +16,8 @@ import json, os, sys, types
 
 import torch
 
+from cuda_timing import bench
+
 REF = os.environ.get("MAMBA_SRC", "mamba-src")
 package = types.ModuleType("mamba_ssm")
 package.__path__ = [os.path.join(REF, "mamba_ssm")]
@@ -25,17 +27,6 @@ from mamba_ssm.ops.triton.mamba3.mamba3_siso_combined import mamba3_siso_combine
 dev = "cuda"
 
 
-def bench(fn, warm=3, iters=10):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    ts = []
-    for _ in range(iters):
-        ev0.record(); fn(); ev1.record(); torch.cuda.synchronize()
-        ts.append(ev0.elapsed_time(ev1))
-    ts.sort()
-    return ts[len(ts) // 2]
 
 
 for (b, L, h, p, n) in [(8, 2048, 24, 64, 128), (1, 65536, 24, 64, 128)]:

@@ -32,24 +32,10 @@ import sys
 
 import torch
 
+from cuda_timing import bench
+
 sys.path.insert(0, os.environ.get("MAMBA_SRC", "mamba-src"))
 dev = "cuda"
-
-
-def bench(fn, warm=3, iters=10):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(iters):
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
 
 
 def emit(**kw):
@@ -83,23 +69,27 @@ def ssd_gemm(x, dt, A, B, C, D, q, pass_states=True):
     y = torch.matmul(m, xc)  # (b, h, c, q, p)
     w = (torch.exp(cum[..., -1:] - cum) * dts).to(dtype)  # (b, h, c, q)
     states = torch.matmul((xc * w.unsqueeze(-1)).transpose(-1, -2), per_head(Bc))  # (b, h, c, p, n)
-    if not pass_states:
+    if pass_states:
+        entering = pass_between_chunks(states.float(), cum[..., -1])
+    else:
         entering = states.float()
-        y_off = torch.matmul(per_head(Cc), entering.to(dtype).transpose(-1, -2))
-        y = y + (y_off.float() * torch.exp(cum).unsqueeze(-1)).to(dtype)
-        y = y.permute(0, 2, 3, 1, 4).reshape(b, L, h, p)
-        return y + (x.float() * D.view(1, 1, h, 1)).to(dtype)
-    totals = cum[..., -1]  # (b, h, c)
-    # entering_k = sum_{j<k} exp(totals_{j+1} + ... + totals_{k-1}) S_j
-    tc = torch.cumsum(totals, dim=-1)
-    pass_seg = (tc.unsqueeze(-1) - tc.unsqueeze(-2)) - totals.unsqueeze(-1)  # sum over j+1..k-1 at (k, j)
-    strict = torch.ones(c, c, device=x.device, dtype=torch.bool).tril(-1)
-    transfer = torch.exp(pass_seg.masked_fill(~strict, float("-inf")))  # (b, h, c, c)
-    entering = torch.matmul(transfer, states.float().reshape(b, h, c, p * n)).reshape(b, h, c, p, n)
     y_off = torch.matmul(per_head(Cc), entering.to(dtype).transpose(-1, -2))  # (b, h, c, q, p)
     y = y + (y_off.float() * torch.exp(cum).unsqueeze(-1)).to(dtype)
     y = y.permute(0, 2, 3, 1, 4).reshape(b, L, h, p)
     return y + (x.float() * D.view(1, 1, h, 1)).to(dtype)
+
+
+def pass_between_chunks(states, totals):
+    """The states entering each chunk (b, h, c, p, n) from the chunks' own
+    final states (same shape) and their total log-decays (b, h, c):
+    entering_k = sum over j < k of exp(totals_{j+1} + ... + totals_{k-1}) S_j,
+    one product with a lower-triangular (c, c) matrix per (b, h)."""
+    b, h, c, p, n = states.shape
+    tc = torch.cumsum(totals, dim=-1)
+    pass_seg = (tc.unsqueeze(-1) - tc.unsqueeze(-2)) - totals.unsqueeze(-1)  # sum over j+1..k-1 at (k, j)
+    strict = torch.ones(c, c, device=states.device, dtype=torch.bool).tril(-1)
+    transfer = torch.exp(pass_seg.masked_fill(~strict, float("-inf")))  # (b, h, c, c)
+    return torch.matmul(transfer, states.reshape(b, h, c, p * n)).reshape(b, h, c, p, n)
 
 
 def main():

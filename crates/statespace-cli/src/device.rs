@@ -112,41 +112,29 @@ pub fn check_cuda() -> anyhow::Result<()> {
         );
     }
     occupancy_overrides()?;
-    memory_pools()?;
-    launch_metadata()
+    runtime_settings()
 }
 
-/// Sets how launches pass their metadata, as `SSM_CUDA_METADATA` names it
-/// (before any stream is made), saying on stderr which, once per process.
+/// Sets the memory pool layout (`SSM_CUDA_MEMORY`) and where launches put
+/// their metadata (`SSM_CUDA_METADATA`) before any tensor is made on the
+/// device, saying on stderr which were given, once per process.
 #[cfg(feature = "cuda")]
-fn launch_metadata() -> anyhow::Result<()> {
-    if let Some(choice) = statespace::ops::apply_launch_metadata()? {
-        static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| {
+fn runtime_settings() -> anyhow::Result<()> {
+    use statespace::ops::{LAUNCH_METADATA_ENV, MEMORY_POOLS_ENV};
+    let layout = statespace::ops::apply_memory_pools()?;
+    let metadata = statespace::ops::apply_launch_metadata()?;
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        if let Some(layout) = layout {
+            eprintln!("memory pools from {MEMORY_POOLS_ENV}: {}", layout.name());
+        }
+        if let Some(metadata) = metadata {
             eprintln!(
-                "launch metadata from {}: {}",
-                statespace::ops::LAUNCH_METADATA_ENV,
-                choice.name()
+                "launch metadata from {LAUNCH_METADATA_ENV}: {}",
+                metadata.name()
             );
-        });
-    }
-    Ok(())
-}
-
-/// Sets the memory pool layout that `SSM_CUDA_MEMORY` names (before any
-/// tensor is made on the device), saying on stderr which, once per process.
-#[cfg(feature = "cuda")]
-fn memory_pools() -> anyhow::Result<()> {
-    if let Some(layout) = statespace::ops::apply_memory_pools()? {
-        static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| {
-            eprintln!(
-                "memory pools from {}: {}",
-                statespace::ops::MEMORY_POOLS_ENV,
-                layout.name()
-            );
-        });
-    }
+        }
+    });
     Ok(())
 }
 

@@ -57,11 +57,10 @@ pub(crate) fn metadata_ring_on() -> bool {
 /// that launch nothing, such as CubeCL's own clean-up stream, hold none).
 #[derive(Debug)]
 pub enum LazyRing {
-    /// The stream was created with the ring off.
-    Off,
     /// On, not made yet.
     Pending,
-    /// Made (or `None`: CUDA refused it, and the pools serve this stream).
+    /// Made, or `None`: the ring was off as the stream was created, or CUDA
+    /// refused its memory; the pools serve this stream.
     Made(Option<MetadataRing>),
 }
 
@@ -71,7 +70,7 @@ impl LazyRing {
         if metadata_ring_on() {
             LazyRing::Pending
         } else {
-            LazyRing::Off
+            LazyRing::Made(None)
         }
     }
 
@@ -87,8 +86,8 @@ impl LazyRing {
             *self = LazyRing::Made(ring);
         }
         match self {
-            LazyRing::Made(Some(ring)) => Some(ring),
-            _ => None,
+            LazyRing::Made(ring) => ring.as_mut(),
+            LazyRing::Pending => None,
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::{
         MB, context::CudaContext, io::controller::PinnedMemoryManagedAllocController,
         storage::gpu::GpuResource, stream::CudaStreamBackend, sync::Fence,
     },
+    metadata_ring::RingAddress,
 };
 use cubecl_common::{
     backtrace::BackTrace,
@@ -424,13 +425,24 @@ impl<'a> Command<'a> {
         Ok(handle)
     }
 
-    /// statespace patch: puts a launch's metadata `data` in the current
-    /// stream's ring and returns its device address, when the stream has a
-    /// ring and `data` fits a segment (`None`: use `create_with_data`).
-    pub fn metadata_in_ring(&mut self, data: &[u8]) -> Option<u64> {
+    /// statespace patch: uploads a launch's metadata `data`. When the
+    /// current stream has a ring and `data` fits a segment, it goes there
+    /// and `ring` takes its device address (`Ok(None)`); otherwise through
+    /// `create_with_data`, whose handle is returned.
+    pub fn upload_metadata(
+        &mut self,
+        data: &[u8],
+        ring: &mut RingAddress,
+    ) -> Result<Option<Handle>, IoError> {
         let stream = self.streams.current();
         let sys = stream.sys;
-        stream.metadata_ring.get()?.push(data, sys)
+        match stream.metadata_ring.get().and_then(|r| r.push(data, sys)) {
+            Some(address) => {
+                ring.0 = address;
+                Ok(None)
+            }
+            None => self.create_with_data(data).map(Some),
+        }
     }
 
     /// The current stream (statespace patch: for the ring's bindings).

@@ -685,23 +685,16 @@ impl CudaServer {
 
             let mut handle = Option::None;
             if info.dynamic_metadata_offset < info.data.len() {
-                let dyn_meta: &[u8] =
-                    bytemuck::cast_slice(&info.data[info.dynamic_metadata_offset..]);
-                match command.metadata_in_ring(dyn_meta) {
-                    Some(address) => ring.0 = address,
-                    None => handle = Some(command.create_with_data(dyn_meta)?),
-                }
+                let dyn_meta = bytemuck::cast_slice(&info.data[info.dynamic_metadata_offset..]);
+                handle = command.upload_metadata(dyn_meta, &mut ring)?;
             }
 
             (Some(info.data.as_ptr() as *mut c_void), handle)
         } else {
             let mut handle = Option::None;
             if !bindings.info.data.is_empty() {
-                let meta: &[u8] = bytemuck::cast_slice(&bindings.info.data);
-                match command.metadata_in_ring(meta) {
-                    Some(address) => ring.0 = address,
-                    None => handle = Some(command.create_with_data(meta)?),
-                }
+                let meta = bytemuck::cast_slice(&bindings.info.data);
+                handle = command.upload_metadata(meta, &mut ring)?;
             }
             (None, handle)
         };

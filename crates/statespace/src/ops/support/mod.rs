@@ -18,6 +18,8 @@ pub(crate) mod check;
 // build.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) mod chunk_plan;
+#[cfg(feature = "cuda")]
+pub(crate) mod env_setting;
 pub(crate) mod fast_math;
 pub(crate) mod fixed_parts;
 pub(crate) mod flex_values;
@@ -27,8 +29,6 @@ pub(crate) mod host;
 pub(crate) mod lane_sum;
 // Used by the CUDA launchers and their plans; compiled and tested on every
 // build.
-#[cfg(feature = "cuda")]
-pub(crate) mod env_setting;
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) mod index_limit;
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
