@@ -106,102 +106,98 @@ fn column_sums(weighted: bool) -> String {
 /// grad, the α/β buffers and the outputs, then heads, modes, count (u32);
 /// 256 units a cube.
 fn dplr(which: &str, rank: usize, channels: usize) -> String {
+    use kernels::dplr::{DplrParamsExpand, ModeGradsExpand, WoodburyTermsExpand};
     let f64t = Type::scalar(ElemType::Float(FloatKind::F64));
     let u32s: StorageType = ElemType::UInt(UIntKind::U32).into();
     let mut builder = KernelBuilder::default();
     AddressType::U32.register(&mut builder.scope);
-    let inputs: Vec<_> = (0..10).map(|_| builder.input_tensor(f64t)).collect();
-    let [dt, lre, lim, bre, bim, pre, pim, cre, cim, nodes]: [_; 10] =
-        inputs.try_into().ok().expect("ten inputs");
+    // The launch order of `ops/dplr_spectrum/cube.rs`: the nine parameters,
+    // the nodes, then each kernel's own inputs and outputs.
+    let mut input = || builder.input_tensor(f64t).into();
+    let params = DplrParamsExpand {
+        dt: input(),
+        lambda_re: input(),
+        lambda_im: input(),
+        b_re: input(),
+        b_im: input(),
+        p_re: input(),
+        p_im: input(),
+        c_re: input(),
+        c_im: input(),
+    };
+    let nodes = builder.input_tensor(f64t).into();
     match which {
         "dplr-forward" => {
-            let out = builder.output_tensor(f64t);
-            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
+            let out = builder.output_tensor(f64t).into();
+            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s).into());
             kernels::dplr::dplr_spectrum_forward::expand(
                 &mut builder.scope,
-                dt.into(),
-                lre.into(),
-                lim.into(),
-                bre.into(),
-                bim.into(),
-                pre.into(),
-                pim.into(),
-                cre.into(),
-                cim.into(),
-                nodes.into(),
-                out.into(),
-                heads.into(),
-                modes.into(),
-                count.into(),
+                params,
+                nodes,
+                out,
+                heads,
+                modes,
+                count,
                 rank,
                 channels,
             );
         }
         "dplr-node-terms" => {
-            let grad = builder.input_tensor(f64t);
-            let outs: Vec<_> = (0..5).map(|_| builder.output_tensor(f64t)).collect();
-            let [are, aim, bre2, bim2, terms]: [_; 5] = outs.try_into().ok().expect("five");
-            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
+            let grad = builder.input_tensor(f64t).into();
+            let mut output = || builder.output_tensor(f64t).into();
+            let solves = WoodburyTermsExpand {
+                alpha_re: output(),
+                alpha_im: output(),
+                beta_re: output(),
+                beta_im: output(),
+            };
+            let terms = builder.output_tensor(f64t).into();
+            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s).into());
             kernels::dplr::dplr_spectrum_node_terms::expand(
                 &mut builder.scope,
-                dt.into(),
-                lre.into(),
-                lim.into(),
-                bre.into(),
-                bim.into(),
-                pre.into(),
-                pim.into(),
-                cre.into(),
-                cim.into(),
-                nodes.into(),
-                grad.into(),
-                are.into(),
-                aim.into(),
-                bre2.into(),
-                bim2.into(),
-                terms.into(),
-                heads.into(),
-                modes.into(),
-                count.into(),
+                params,
+                nodes,
+                grad,
+                solves,
+                terms,
+                heads,
+                modes,
+                count,
                 rank,
                 channels,
             );
         }
         _ => {
-            let more: Vec<_> = (0..5).map(|_| builder.input_tensor(f64t)).collect();
-            let [grad, are, aim, bre2, bim2]: [_; 5] = more.try_into().ok().expect("five");
-            let outs: Vec<_> = (0..8).map(|_| builder.output_tensor(f64t)).collect();
-            let [glre, glim, gbre, gbim, gpre, gpim, gcre, gcim]: [_; 8] =
-                outs.try_into().ok().expect("eight");
-            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s));
+            let grad = builder.input_tensor(f64t).into();
+            let mut input = || builder.input_tensor(f64t).into();
+            let solves = WoodburyTermsExpand {
+                alpha_re: input(),
+                alpha_im: input(),
+                beta_re: input(),
+                beta_im: input(),
+            };
+            let mut output = || builder.output_tensor(f64t).into();
+            let grads = ModeGradsExpand {
+                lambda_re: output(),
+                lambda_im: output(),
+                b_re: output(),
+                b_im: output(),
+                p_re: output(),
+                p_im: output(),
+                c_re: output(),
+                c_im: output(),
+            };
+            let [heads, modes, count] = [(); 3].map(|_| builder.scalar(u32s).into());
             kernels::dplr::dplr_spectrum_mode_grads::expand(
                 &mut builder.scope,
-                dt.into(),
-                lre.into(),
-                lim.into(),
-                bre.into(),
-                bim.into(),
-                pre.into(),
-                pim.into(),
-                cre.into(),
-                cim.into(),
-                nodes.into(),
-                grad.into(),
-                are.into(),
-                aim.into(),
-                bre2.into(),
-                bim2.into(),
-                glre.into(),
-                glim.into(),
-                gbre.into(),
-                gbim.into(),
-                gpre.into(),
-                gpim.into(),
-                gcre.into(),
-                gcim.into(),
-                heads.into(),
-                modes.into(),
-                count.into(),
+                params,
+                nodes,
+                grad,
+                solves,
+                grads,
+                heads,
+                modes,
+                count,
                 rank,
                 channels,
             );

@@ -14,7 +14,10 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use num_complex::Complex64;
 
-use super::kernels::{dplr_spectrum_forward, dplr_spectrum_mode_grads, dplr_spectrum_node_terms};
+use super::kernels::{
+    DplrParamsLaunch, ModeGradsLaunch, WoodburyTermsLaunch, dplr_spectrum_forward,
+    dplr_spectrum_mode_grads, dplr_spectrum_node_terms,
+};
 use super::{DplrSpectrumInputs, DplrSpectrumOps};
 use crate::ops::support::launch::{LINEAR_UNITS, empty_packed, linear_cubes, to_dtype};
 
@@ -40,15 +43,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DplrSpectr
                     &s.dt.client,
                     linear_cubes(units),
                     CubeDim::new_1d(LINEAR_UNITS as u32),
-                    s.dt.clone().into_tensor_arg(),
-                    s.lambda_re.clone().into_tensor_arg(),
-                    s.lambda_im.clone().into_tensor_arg(),
-                    s.b_re.clone().into_tensor_arg(),
-                    s.b_im.clone().into_tensor_arg(),
-                    s.p_re.clone().into_tensor_arg(),
-                    s.p_im.clone().into_tensor_arg(),
-                    s.c_re.clone().into_tensor_arg(),
-                    s.c_im.clone().into_tensor_arg(),
+                    params_arg(&s),
                     nodes.into_tensor_arg(),
                     out.clone().into_tensor_arg(),
                     d.heads as u32,
@@ -104,10 +99,12 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DplrSpectr
             })
         } else {
             let nodes = node_tensor::<R, F, I, BT>(nodes, like);
-            let alpha_re = empty(&[heads, count, rank]);
-            let alpha_im = empty(&[heads, count, rank]);
-            let beta_re = empty(&[heads, count, channels, rank]);
-            let beta_im = empty(&[heads, count, channels, rank]);
+            let solves = Solves {
+                alpha_re: empty(&[heads, count, rank]),
+                alpha_im: empty(&[heads, count, rank]),
+                beta_re: empty(&[heads, count, channels, rank]),
+                beta_im: empty(&[heads, count, channels, rank]),
+            };
             let dt_terms = empty(&[heads, count]);
             // SAFETY: inputs packed f64 of the shapes `Dims` read, nodes
             // (S, 2), grad (2, H, Cc, S), the α, β and term buffers packed
@@ -117,21 +114,10 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DplrSpectr
                     &like.client,
                     linear_cubes(heads * count),
                     CubeDim::new_1d(LINEAR_UNITS as u32),
-                    s.dt.clone().into_tensor_arg(),
-                    s.lambda_re.clone().into_tensor_arg(),
-                    s.lambda_im.clone().into_tensor_arg(),
-                    s.b_re.clone().into_tensor_arg(),
-                    s.b_im.clone().into_tensor_arg(),
-                    s.p_re.clone().into_tensor_arg(),
-                    s.p_im.clone().into_tensor_arg(),
-                    s.c_re.clone().into_tensor_arg(),
-                    s.c_im.clone().into_tensor_arg(),
+                    params_arg(&s),
                     nodes.clone().into_tensor_arg(),
                     grad.clone().into_tensor_arg(),
-                    alpha_re.clone().into_tensor_arg(),
-                    alpha_im.clone().into_tensor_arg(),
-                    beta_re.clone().into_tensor_arg(),
-                    beta_im.clone().into_tensor_arg(),
+                    solves_arg(&solves),
                     dt_terms.clone().into_tensor_arg(),
                     heads as u32,
                     modes as u32,
@@ -148,29 +134,11 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> DplrSpectr
                         &like.client,
                         linear_cubes(heads * modes),
                         CubeDim::new_1d(LINEAR_UNITS as u32),
-                        s.dt.clone().into_tensor_arg(),
-                        s.lambda_re.clone().into_tensor_arg(),
-                        s.lambda_im.clone().into_tensor_arg(),
-                        s.b_re.clone().into_tensor_arg(),
-                        s.b_im.clone().into_tensor_arg(),
-                        s.p_re.clone().into_tensor_arg(),
-                        s.p_im.clone().into_tensor_arg(),
-                        s.c_re.clone().into_tensor_arg(),
-                        s.c_im.clone().into_tensor_arg(),
+                        params_arg(&s),
                         nodes.into_tensor_arg(),
                         grad.into_tensor_arg(),
-                        alpha_re.into_tensor_arg(),
-                        alpha_im.into_tensor_arg(),
-                        beta_re.into_tensor_arg(),
-                        beta_im.into_tensor_arg(),
-                        out.lambda_re.clone().into_tensor_arg(),
-                        out.lambda_im.clone().into_tensor_arg(),
-                        out.b_re.clone().into_tensor_arg(),
-                        out.b_im.clone().into_tensor_arg(),
-                        out.p_re.clone().into_tensor_arg(),
-                        out.p_im.clone().into_tensor_arg(),
-                        out.c_re.clone().into_tensor_arg(),
-                        out.c_im.clone().into_tensor_arg(),
+                        solves_arg(&solves),
+                        grads_arg(&out),
                         heads as u32,
                         modes as u32,
                         count as u32,
@@ -228,4 +196,55 @@ fn node_tensor<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
         data,
         &like.device,
     ))
+}
+
+/// The Woodbury solve's buffers between the backward's two kernels: α
+/// (H, S, r) and β (H, S, Cc, r), real and imaginary parts apart.
+struct Solves<R: CubeRuntime> {
+    alpha_re: CubeTensor<R>,
+    alpha_im: CubeTensor<R>,
+    beta_re: CubeTensor<R>,
+    beta_im: CubeTensor<R>,
+}
+
+/// The nine packed inputs as the kernels' [`DplrParams`](super::kernels::DplrParams).
+fn params_arg<R: CubeRuntime>(s: &DplrSpectrumInputs<CubeTensor<R>>) -> DplrParamsLaunch<R> {
+    let arg = |t: &CubeTensor<R>| t.clone().into_tensor_arg();
+    DplrParamsLaunch::new(
+        arg(&s.dt),
+        arg(&s.lambda_re),
+        arg(&s.lambda_im),
+        arg(&s.b_re),
+        arg(&s.b_im),
+        arg(&s.p_re),
+        arg(&s.p_im),
+        arg(&s.c_re),
+        arg(&s.c_im),
+    )
+}
+
+/// α and β as the kernels' [`WoodburyTerms`](super::kernels::WoodburyTerms).
+fn solves_arg<R: CubeRuntime>(s: &Solves<R>) -> WoodburyTermsLaunch<R> {
+    let arg = |t: &CubeTensor<R>| t.clone().into_tensor_arg();
+    WoodburyTermsLaunch::new(
+        arg(&s.alpha_re),
+        arg(&s.alpha_im),
+        arg(&s.beta_re),
+        arg(&s.beta_im),
+    )
+}
+
+/// The gradients but ∂Δ as the kernels' [`ModeGrads`](super::kernels::ModeGrads).
+fn grads_arg<R: CubeRuntime>(g: &DplrSpectrumInputs<CubeTensor<R>>) -> ModeGradsLaunch<R> {
+    let arg = |t: &CubeTensor<R>| t.clone().into_tensor_arg();
+    ModeGradsLaunch::new(
+        arg(&g.lambda_re),
+        arg(&g.lambda_im),
+        arg(&g.b_re),
+        arg(&g.b_im),
+        arg(&g.p_re),
+        arg(&g.p_im),
+        arg(&g.c_re),
+        arg(&g.c_im),
+    )
 }

@@ -53,11 +53,88 @@ impl Cd {
     }
 }
 
+/// The nine inputs of the generating function, packed f64: Δ (H), λ and
+/// B (H, N), P (r, H, N) and C̃ (Cc, H, N), each complex one as its real
+/// and imaginary parts. One launch argument in place of nine.
+#[derive(CubeLaunch, CubeType)]
+pub struct DplrParams {
+    pub dt: Tensor<f64>,
+    pub lambda_re: Tensor<f64>,
+    pub lambda_im: Tensor<f64>,
+    pub b_re: Tensor<f64>,
+    pub b_im: Tensor<f64>,
+    pub p_re: Tensor<f64>,
+    pub p_im: Tensor<f64>,
+    pub c_re: Tensor<f64>,
+    pub c_im: Tensor<f64>,
+}
+
+/// The gradients of λ, B (H, N), P (r, H, N) and C̃ (Cc, H, N), packed
+/// f64, real and imaginary parts apart ([`dplr_spectrum_mode_grads`]).
+#[derive(CubeLaunch, CubeType)]
+pub struct ModeGrads {
+    pub lambda_re: Tensor<f64>,
+    pub lambda_im: Tensor<f64>,
+    pub b_re: Tensor<f64>,
+    pub b_im: Tensor<f64>,
+    pub p_re: Tensor<f64>,
+    pub p_im: Tensor<f64>,
+    pub c_re: Tensor<f64>,
+    pub c_im: Tensor<f64>,
+}
+
+/// The Woodbury solve of every (h, k), packed f64: α (H, S, r) and β
+/// (H, S, Cc, r), real and imaginary parts apart. Written by
+/// [`dplr_spectrum_node_terms`], read by [`dplr_spectrum_mode_grads`].
+#[derive(CubeLaunch, CubeType)]
+pub struct WoodburyTerms {
+    pub alpha_re: Tensor<f64>,
+    pub alpha_im: Tensor<f64>,
+    pub beta_re: Tensor<f64>,
+    pub beta_im: Tensor<f64>,
+}
+
 /// Entry `i` of a complex tensor held as (re, im), conjugated when `sign`
 /// is −1 (the expanded mode N + n of stored mode n).
 #[cube]
 fn entry(re: &Tensor<f64>, im: &Tensor<f64>, i: usize, sign: f64) -> Cd {
     Cd::new(re[i], sign * im[i])
+}
+
+#[cube]
+impl DplrParams {
+    /// λ at flat index `i` of (H, N), conjugated when `sign` is −1.
+    fn lambda(&self, i: usize, sign: f64) -> Cd {
+        entry(&self.lambda_re, &self.lambda_im, i, sign)
+    }
+
+    /// B at flat index `i` of (H, N), conjugated when `sign` is −1.
+    fn b(&self, i: usize, sign: f64) -> Cd {
+        entry(&self.b_re, &self.b_im, i, sign)
+    }
+
+    /// P at flat index `i` of (r, H, N), conjugated when `sign` is −1.
+    fn p(&self, i: usize, sign: f64) -> Cd {
+        entry(&self.p_re, &self.p_im, i, sign)
+    }
+
+    /// C̃ at flat index `i` of (Cc, H, N), conjugated when `sign` is −1.
+    fn c(&self, i: usize, sign: f64) -> Cd {
+        entry(&self.c_re, &self.c_im, i, sign)
+    }
+}
+
+#[cube]
+impl WoodburyTerms {
+    /// α at flat index `i` of (H, S, r).
+    fn alpha(&self, i: usize) -> Cd {
+        Cd::new(self.alpha_re[i], self.alpha_im[i])
+    }
+
+    /// β at flat index `i` of (H, S, Cc, r).
+    fn beta(&self, i: usize) -> Cd {
+        Cd::new(self.beta_re[i], self.beta_im[i])
+    }
 }
 
 /// Slot `i` of a complex array held as (re, im).
@@ -92,15 +169,7 @@ fn node(nodes: &Tensor<f64>, k: usize) -> Cd {
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn woodbury(
-    dt: &Tensor<f64>,
-    lambda_re: &Tensor<f64>,
-    lambda_im: &Tensor<f64>,
-    b_re: &Tensor<f64>,
-    b_im: &Tensor<f64>,
-    p_re: &Tensor<f64>,
-    p_im: &Tensor<f64>,
-    c_re: &Tensor<f64>,
-    c_im: &Tensor<f64>,
+    params: &DplrParams,
     h: usize,
     s: Cd,
     heads: usize,
@@ -114,7 +183,7 @@ fn woodbury(
     #[comptime] rank: usize,
     #[comptime] channels: usize,
 ) {
-    let step = dt[h];
+    let step = params.dt[h];
     // k_{B,Q_i} (r), k_{P_j,Q_i} (r·r, at i·r + j), k_{P_j,C_c} (Cc·r, at
     // c·r + j), k_{B,C_c} (Cc), each without its factor Δ.
     let mut bq_re = Array::<f64>::new(rank);
@@ -150,30 +219,28 @@ fn woodbury(
         // The stored mode (sign 1), then its conjugate (sign −1).
         for e in 0..2u32 {
             let sign = 1.0 - 2.0 * f64::cast_from(e);
-            let x = s
-                .minus(entry(lambda_re, lambda_im, at, sign).scale(step))
-                .inv();
-            let bx = entry(b_re, b_im, at, sign).times(x);
+            let x = s.minus(params.lambda(at, sign).scale(step)).inv();
+            let bx = params.b(at, sign).times(x);
             #[unroll]
             for i in 0..rank {
                 // Q_i = P̄_i over the expanded modes.
-                let q = entry(p_re, p_im, i * heads * modes + at, sign).conj();
+                let q = params.p(i * heads * modes + at, sign).conj();
                 add_to(&mut bq_re, &mut bq_im, i, bx.times(q));
                 let qx = q.times(x);
                 #[unroll]
                 for j in 0..rank {
-                    let p = entry(p_re, p_im, j * heads * modes + at, sign);
+                    let p = params.p(j * heads * modes + at, sign);
                     add_to(&mut pq_re, &mut pq_im, i * rank + j, p.times(qx));
                 }
             }
             #[unroll]
             for c in 0..channels {
-                let cc = entry(c_re, c_im, c * heads * modes + at, sign);
+                let cc = params.c(c * heads * modes + at, sign);
                 add_to(&mut bc_re, &mut bc_im, c, bx.times(cc));
                 let cx = cc.times(x);
                 #[unroll]
                 for j in 0..rank {
-                    let p = entry(p_re, p_im, j * heads * modes + at, sign);
+                    let p = params.p(j * heads * modes + at, sign);
                     add_to(&mut pc_re, &mut pc_im, c * rank + j, p.times(cx));
                 }
             }
@@ -240,15 +307,7 @@ fn woodbury(
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn dplr_spectrum_forward(
-    dt: &Tensor<f64>,
-    lambda_re: &Tensor<f64>,
-    lambda_im: &Tensor<f64>,
-    b_re: &Tensor<f64>,
-    b_im: &Tensor<f64>,
-    p_re: &Tensor<f64>,
-    p_im: &Tensor<f64>,
-    c_re: &Tensor<f64>,
-    c_im: &Tensor<f64>,
+    params: &DplrParams,
     nodes: &Tensor<f64>,
     out: &mut Tensor<f64>,
     heads: u32,
@@ -270,15 +329,7 @@ pub fn dplr_spectrum_forward(
     let mut spec_re = Array::<f64>::new(channels);
     let mut spec_im = Array::<f64>::new(channels);
     woodbury(
-        dt,
-        lambda_re,
-        lambda_im,
-        b_re,
-        b_im,
-        p_re,
-        p_im,
-        c_re,
-        c_im,
+        params,
         h,
         node(nodes, k),
         heads,
@@ -308,21 +359,10 @@ pub fn dplr_spectrum_forward(
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn dplr_spectrum_node_terms(
-    dt: &Tensor<f64>,
-    lambda_re: &Tensor<f64>,
-    lambda_im: &Tensor<f64>,
-    b_re: &Tensor<f64>,
-    b_im: &Tensor<f64>,
-    p_re: &Tensor<f64>,
-    p_im: &Tensor<f64>,
-    c_re: &Tensor<f64>,
-    c_im: &Tensor<f64>,
+    params: &DplrParams,
     nodes: &Tensor<f64>,
     grad: &Tensor<f64>,
-    alpha_out_re: &mut Tensor<f64>,
-    alpha_out_im: &mut Tensor<f64>,
-    beta_out_re: &mut Tensor<f64>,
-    beta_out_im: &mut Tensor<f64>,
+    solves: &mut WoodburyTerms,
     dt_terms: &mut Tensor<f64>,
     heads: u32,
     modes: u32,
@@ -344,15 +384,7 @@ pub fn dplr_spectrum_node_terms(
     let mut spec_re = Array::<f64>::new(channels);
     let mut spec_im = Array::<f64>::new(channels);
     woodbury(
-        dt,
-        lambda_re,
-        lambda_im,
-        b_re,
-        b_im,
-        p_re,
-        p_im,
-        c_re,
-        c_im,
+        params,
         h,
         s,
         heads,
@@ -368,17 +400,17 @@ pub fn dplr_spectrum_node_terms(
     );
     #[unroll]
     for j in 0..rank {
-        alpha_out_re[unit * rank + j] = alpha_re[j];
-        alpha_out_im[unit * rank + j] = alpha_im[j];
+        solves.alpha_re[unit * rank + j] = alpha_re[j];
+        solves.alpha_im[unit * rank + j] = alpha_im[j];
     }
     #[unroll]
     for i in 0..comptime![channels * rank] {
-        beta_out_re[unit * channels * rank + i] = beta_re[i];
-        beta_out_im[unit * channels * rank + i] = beta_im[i];
+        solves.beta_re[unit * channels * rank + i] = beta_re[i];
+        solves.beta_im[unit * channels * rank + i] = beta_im[i];
     }
     // Σ_m x_m² U_m V_cm per channel (Cc), U_m = B_m − Σ_j α_j P_jm and
     // V_cm = C_cm − Σ_i β_{c,i} Q_im.
-    let step = dt[h];
+    let step = params.dt[h];
     let mut d_re = Array::<f64>::new(channels);
     let mut d_im = Array::<f64>::new(channels);
     #[unroll]
@@ -390,15 +422,13 @@ pub fn dplr_spectrum_node_terms(
         let at = h * modes + n;
         for e in 0..2u32 {
             let sign = 1.0 - 2.0 * f64::cast_from(e);
-            let x = s
-                .minus(entry(lambda_re, lambda_im, at, sign).scale(step))
-                .inv();
-            let b = entry(b_re, b_im, at, sign);
+            let x = s.minus(params.lambda(at, sign).scale(step)).inv();
+            let b = params.b(at, sign);
             let mut u_re = b.re;
             let mut u_im = b.im;
             #[unroll]
             for j in 0..rank {
-                let p = entry(p_re, p_im, j * heads * modes + at, sign);
+                let p = params.p(j * heads * modes + at, sign);
                 let ap = slot(&alpha_re, &alpha_im, j).times(p);
                 u_re -= ap.re;
                 u_im -= ap.im;
@@ -406,12 +436,12 @@ pub fn dplr_spectrum_node_terms(
             let xxu = x.times(x).times(Cd::new(u_re, u_im));
             #[unroll]
             for c in 0..channels {
-                let cc = entry(c_re, c_im, c * heads * modes + at, sign);
+                let cc = params.c(c * heads * modes + at, sign);
                 let mut v_re = cc.re;
                 let mut v_im = cc.im;
                 #[unroll]
                 for i in 0..rank {
-                    let q = entry(p_re, p_im, i * heads * modes + at, sign).conj();
+                    let q = params.p(i * heads * modes + at, sign).conj();
                     let bq = slot(&beta_re, &beta_im, c * rank + i).times(q);
                     v_re -= bq.re;
                     v_im -= bq.im;
@@ -440,29 +470,11 @@ pub fn dplr_spectrum_node_terms(
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub fn dplr_spectrum_mode_grads(
-    dt: &Tensor<f64>,
-    lambda_re: &Tensor<f64>,
-    lambda_im: &Tensor<f64>,
-    b_re: &Tensor<f64>,
-    b_im: &Tensor<f64>,
-    p_re: &Tensor<f64>,
-    p_im: &Tensor<f64>,
-    c_re: &Tensor<f64>,
-    c_im: &Tensor<f64>,
+    params: &DplrParams,
     nodes: &Tensor<f64>,
     grad: &Tensor<f64>,
-    alpha_re: &Tensor<f64>,
-    alpha_im: &Tensor<f64>,
-    beta_re: &Tensor<f64>,
-    beta_im: &Tensor<f64>,
-    grad_lambda_re: &mut Tensor<f64>,
-    grad_lambda_im: &mut Tensor<f64>,
-    grad_b_re: &mut Tensor<f64>,
-    grad_b_im: &mut Tensor<f64>,
-    grad_p_re: &mut Tensor<f64>,
-    grad_p_im: &mut Tensor<f64>,
-    grad_c_re: &mut Tensor<f64>,
-    grad_c_im: &mut Tensor<f64>,
+    solves: &WoodburyTerms,
+    grads: &mut ModeGrads,
     heads: u32,
     modes: u32,
     count: u32,
@@ -476,9 +488,9 @@ pub fn dplr_spectrum_mode_grads(
     }
     let h = unit / modes;
     let at = unit;
-    let step = dt[h];
-    let lambda = entry(lambda_re, lambda_im, at, 1.0);
-    let b = entry(b_re, b_im, at, 1.0);
+    let step = params.dt[h];
+    let lambda = params.lambda(at, 1.0);
+    let b = params.b(at, 1.0);
     // P_j at the stored mode (its conjugate is the value at N + n).
     let mut p_s_re = Array::<f64>::new(rank);
     let mut p_s_im = Array::<f64>::new(rank);
@@ -488,7 +500,7 @@ pub fn dplr_spectrum_mode_grads(
             &mut p_s_re,
             &mut p_s_im,
             j,
-            entry(p_re, p_im, j * heads * modes + at, 1.0),
+            params.p(j * heads * modes + at, 1.0),
         );
     }
     // ∂λ at slot 0, ∂B at slot 1.
@@ -528,7 +540,7 @@ pub fn dplr_spectrum_mode_grads(
         put(&mut u_re, &mut u_im, 1usize, b.conj());
         #[unroll]
         for j in 0..rank {
-            let alpha = Cd::new(alpha_re[nk * rank + j], alpha_im[nk * rank + j]);
+            let alpha = solves.alpha(nk * rank + j);
             let p = slot(&p_s_re, &p_s_im, j);
             add_to(&mut u_re, &mut u_im, 0usize, alpha.times(p).scale(-1.0));
             add_to(
@@ -545,7 +557,7 @@ pub fn dplr_spectrum_mode_grads(
             let g_at = (h * channels + c) * count + k;
             let g = Cd::new(grad[g_at], grad[half + g_at]);
             let gc = g.conj();
-            let cc = entry(c_re, c_im, c * heads * modes + at, 1.0);
+            let cc = params.c(c * heads * modes + at, 1.0);
             // V at the stored mode (Q_i = P̄_i there) and at its conjugate
             // (Q_i = P_i).
             let mut v_re = Array::<f64>::new(2usize);
@@ -555,7 +567,7 @@ pub fn dplr_spectrum_mode_grads(
             #[unroll]
             for i in 0..rank {
                 let beta_at = (nk * channels + c) * rank + i;
-                let beta = Cd::new(beta_re[beta_at], beta_im[beta_at]);
+                let beta = solves.beta(beta_at);
                 let p = slot(&p_s_re, &p_s_im, i);
                 add_to(
                     &mut v_re,
@@ -590,9 +602,9 @@ pub fn dplr_spectrum_mode_grads(
             add_to(&mut g_lb_re, &mut g_lb_im, 0usize, share_lambda);
             #[unroll]
             for j in 0..rank {
-                let alpha = Cd::new(alpha_re[nk * rank + j], alpha_im[nk * rank + j]);
+                let alpha = solves.alpha(nk * rank + j);
                 let beta_at = (nk * channels + c) * rank + j;
-                let beta = Cd::new(beta_re[beta_at], beta_im[beta_at]);
+                let beta = solves.beta(beta_at);
                 // P_j as a row at n (holo) and N + n (anti); as the column
                 // Q_j = P̄_j at N + n (holo) and n (anti).
                 let holo = alpha.times(x0v0).plus(beta.times(x1u1)).scale(-step);
@@ -601,19 +613,19 @@ pub fn dplr_spectrum_mode_grads(
             }
         }
     }
-    grad_lambda_re[at] = g_lb_re[0usize];
-    grad_lambda_im[at] = g_lb_im[0usize];
-    grad_b_re[at] = g_lb_re[1usize];
-    grad_b_im[at] = g_lb_im[1usize];
+    grads.lambda_re[at] = g_lb_re[0usize];
+    grads.lambda_im[at] = g_lb_im[0usize];
+    grads.b_re[at] = g_lb_re[1usize];
+    grads.b_im[at] = g_lb_im[1usize];
     #[unroll]
     for j in 0..rank {
-        grad_p_re[j * heads * modes + at] = g_p_re[j];
-        grad_p_im[j * heads * modes + at] = g_p_im[j];
+        grads.p_re[j * heads * modes + at] = g_p_re[j];
+        grads.p_im[j * heads * modes + at] = g_p_im[j];
     }
     #[unroll]
     for c in 0..channels {
-        grad_c_re[c * heads * modes + at] = g_c_re[c];
-        grad_c_im[c * heads * modes + at] = g_c_im[c];
+        grads.c_re[c * heads * modes + at] = g_c_re[c];
+        grads.c_im[c * heads * modes + at] = g_c_im[c];
     }
 }
 

@@ -2,11 +2,13 @@
 //! CubeCL hands each kernel beside its buffers), chosen from the
 //! environment for A/B runs without a rebuild.
 //!
-//! `SSM_CUDA_METADATA` is `pool` (cubecl's way, used when the variable is
-//! unset: a pinned buffer and a device buffer from the memory pools per
-//! launch, and a host wait every 64 uploads) or `ring` (the vendored
-//! cubecl-cuda's ring per stream: one asynchronous copy per launch into
-//! memory reserved once; `vendor/cubecl-cuda/src/metadata_ring.rs`). The
+//! `SSM_CUDA_METADATA` is `ring` (the vendored cubecl-cuda's ring per
+//! stream, used when the variable is unset: one asynchronous copy per launch
+//! into memory reserved once; `vendor/cubecl-cuda/src/metadata_ring.rs`) or
+//! `pool` (cubecl's own way: a pinned buffer and a device buffer from the
+//! memory pools per launch, and a host wait every 64 uploads). The ring
+//! measured faster (h100, 2026-12-07: the ListOps S4 and S4D training loops
+//! 9 % and 6 % more steps a second; docs/ARCHITECTURE.md). The
 //! choice applies to streams created after it is set, so `ssm` calls
 //! [`apply_launch_metadata`] when it starts on CUDA, before the first
 //! tensor; a library user calls it the same way.
@@ -19,9 +21,9 @@ pub const LAUNCH_METADATA_ENV: &str = "SSM_CUDA_METADATA";
 /// Where launches put their metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaunchMetadata {
-    /// A fresh allocation from the memory pools per launch (cubecl's).
+    /// A fresh allocation from the memory pools per launch (cubecl's own).
     Pool,
-    /// A ring buffer per stream.
+    /// A ring buffer per stream (the default).
     Ring,
 }
 
@@ -49,8 +51,9 @@ pub fn parse_launch_metadata(text: &str) -> Result<LaunchMetadata> {
 }
 
 /// Reads `SSM_CUDA_METADATA` and applies it, to be called before the first
-/// tensor on CUDA; returns it (`None` when the variable is unset: cubecl's
-/// way stays). A value it does not name is an error.
+/// tensor on CUDA; returns it (`None` when the variable is unset: the ring,
+/// the vendored runtime's default, stays). A value it does not name is an
+/// error.
 #[cfg(feature = "cuda")]
 pub fn apply_launch_metadata() -> Result<Option<LaunchMetadata>> {
     let choice = super::env_setting::env_setting(LAUNCH_METADATA_ENV, parse_launch_metadata)?;
