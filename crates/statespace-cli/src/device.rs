@@ -167,6 +167,28 @@ pub trait RankDevices: burn::tensor::backend::Backend {
     fn rank_devices(n: usize) -> anyhow::Result<Vec<Self::Device>>;
 }
 
+/// What a backend can say of its device memory, for the training log.
+pub trait MemoryReport: burn::tensor::backend::Backend {
+    /// The memory pools' bytes in use and reserved on `device` for the
+    /// calling thread, where the backend keeps pools (`None` elsewhere).
+    fn pool_memory(device: &Self::Device) -> Option<statespace::ops::PoolMemory>;
+}
+
+/// The CPU backend allocates from the system; it keeps no pools to report.
+impl MemoryReport for burn::backend::Flex {
+    fn pool_memory(_device: &Self::Device) -> Option<statespace::ops::PoolMemory> {
+        None
+    }
+}
+
+/// CubeCL's pools for the calling thread's stream.
+#[cfg(feature = "cuda")]
+impl MemoryReport for burn::backend::Cuda {
+    fn pool_memory(device: &Self::Device) -> Option<statespace::ops::PoolMemory> {
+        statespace::ops::pool_memory(device)
+    }
+}
+
 /// On the CPU, `n` ranks share the cores (simulated ranks: for checking
 /// the data-parallel path, not for speed).
 impl RankDevices for burn::backend::Flex {

@@ -10,12 +10,13 @@ use burn::backend::Autodiff;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
 use statespace::models::Precision;
+use statespace::ops::PoolMemory;
 use statespace::train::ranks::Transport;
 use statespace::train::run::read_metrics;
 use statespace::train::{MetricRow, Observer, Parallelism, RunDir, TrainConfig, train_parallel};
 
 use super::train_time_limit::TimeLimit;
-use crate::device::{DeviceKind, RankDevices, with_backend};
+use crate::device::{DeviceKind, MemoryReport, RankDevices, with_backend};
 use crate::host_profile::HostProfile;
 use crate::plot::{Series, line_chart};
 
@@ -164,6 +165,9 @@ struct Bar {
     limit: Option<TimeLimit>,
     /// `--host-profile`.
     profiling: Profiling,
+    /// Reads the device's pool memory for the evaluation lines (a run of
+    /// one device that keeps pools).
+    pool_memory: Option<Box<dyn Fn() -> Option<PoolMemory>>>,
 }
 
 impl Bar {
@@ -209,8 +213,19 @@ impl Observer for Bar {
 
     fn eval(&mut self, row: &MetricRow) {
         if row.split != "train" {
+            let memory =
+                self.pool_memory
+                    .as_ref()
+                    .and_then(|read| read())
+                    .map_or(String::new(), |m| {
+                        format!(
+                            ", memory {} in use of {} reserved",
+                            gigabytes(m.in_use),
+                            gigabytes(m.reserved)
+                        )
+                    });
             let line = format!(
-                "step {:>6}  {:<5} {} {:.4}  {} {:.4}  ({:.0} s, {:.2} steps/s)",
+                "step {:>6}  {:<5} {} {:.4}  {} {:.4}  ({:.0} s, {:.2} steps/s{memory})",
                 row.step,
                 row.split,
                 self.columns[0],
@@ -241,6 +256,12 @@ impl Observer for Bar {
             .as_ref()
             .is_some_and(|limit| limit.reached_between(Instant::now()))
     }
+}
+
+/// Bytes as gigabytes (10⁹) with two decimals, as nvidia-smi's neighbours
+/// in a log read them.
+fn gigabytes(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
 }
 
 /// The curves of a run's two metric columns (`columns`) as PNG files
@@ -369,10 +390,17 @@ pub fn run(args: Args) -> Result<()> {
             .host_profile
             .clone()
             .map_or(Profiling::Off, Profiling::Waiting),
+        pool_memory: None,
     };
     let result = with_backend!(args.device, |B, device| {
         let _ = device;
         let devices = <B as RankDevices>::rank_devices(args.devices)?;
+        if devices.len() == 1 {
+            let rank0 = devices.clone();
+            observer.pool_memory = Some(Box::new(move || {
+                <B as MemoryReport>::pool_memory(&rank0[0])
+            }));
+        }
         Ok::<_, anyhow::Error>(train_parallel::<Autodiff<B>>(
             &config,
             &run_dir,

@@ -101,11 +101,11 @@ pub use ssd::{Ssd, SsdOps, SsdProblem, ssd, ssd_chunked};
 #[cfg(feature = "cuda")]
 pub use support::launch_metadata::apply_launch_metadata;
 pub use support::launch_metadata::{LAUNCH_METADATA_ENV, LaunchMetadata, parse_launch_metadata};
-#[cfg(feature = "cuda")]
-pub use support::memory_pools::apply_memory_pools;
 pub use support::memory_pools::{
-    MEMORY_POOLS_ENV, MemoryPoolLayout, parse_memory_pools, size_classes,
+    MEMORY_POOLS_ENV, MemoryPoolLayout, PoolMemory, parse_memory_pools, size_classes,
 };
+#[cfg(feature = "cuda")]
+pub use support::memory_pools::{apply_memory_pools, pool_memory};
 #[cfg(feature = "cuda")]
 pub use support::occupancy::apply_occupancy_overrides;
 pub use support::occupancy::{OCCUPANCY_ENV, OccupancyOverride};

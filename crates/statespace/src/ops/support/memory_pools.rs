@@ -109,6 +109,32 @@ pub fn apply_memory_pools() -> Result<Option<MemoryPoolLayout>> {
     Ok(Some(layout))
 }
 
+/// Device memory as the memory pools of one CubeCL stream hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolMemory {
+    /// Bytes of the allocations alive now.
+    pub in_use: u64,
+    /// Bytes of the pages the pools hold (alive or free for reuse): what
+    /// the stream takes from the device.
+    pub reserved: u64,
+}
+
+/// The memory of the CUDA device's pools for the calling thread's CubeCL
+/// stream (CubeCL keeps pools per stream; a training loop's tensors live
+/// on its thread's stream); `None` when the runtime does not answer (a
+/// device that failed earlier).
+#[cfg(feature = "cuda")]
+pub fn pool_memory(device: &cubecl::cuda::CudaDevice) -> Option<PoolMemory> {
+    use cubecl::Runtime;
+    let usage = cubecl::cuda::CudaRuntime::client(device)
+        .memory_usage()
+        .ok()?;
+    Some(PoolMemory {
+        in_use: usage.bytes_in_use,
+        reserved: usage.bytes_reserved,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
