@@ -43,13 +43,7 @@ for r in $(seq "${ROUNDS:-1}"); do
     timeout 60 .carry/ssm bench train --mixer s4d --device cuda --batch 64 \
       --len 1024 --d-model 128 --layers 4 --steps 10 2>&1 | grep '^{' | sed "s/^/s4d-classifier $tag $r /"
     for precision in ${PRECISIONS:-bf16 f32}; do
-      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 \
-        > "$OUT/mem-lm-$tag-$precision-$r.csv" &
-      smi=$!
-      timeout 120 .carry/ssm bench train-lm --device cuda --model mamba-130m \
-        --batch 8 --len 1024 --steps 5 --precision "$precision" 2>&1 | grep '^{'
-      kill $smi 2>/dev/null; wait $smi 2>/dev/null
-      echo "peak memory used: $(sort -n "$OUT/mem-lm-$tag-$precision-$r.csv" | tail -n 1) MiB"
+      lm_step_peak "lm-$tag-$precision-$r" .carry/ssm "$precision"
     done
   done
 done 2>&1 | tee "$OUT/ab_memory_pools.txt"
