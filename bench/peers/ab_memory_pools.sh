@@ -2,8 +2,8 @@
 # The CUDA runtime's host-side settings in one device command, with one
 # build: the memory pool layout (SSM_CUDA_MEMORY: sliced, cubecl's default;
 # classes; exclusive) and where launches put their metadata
-# (SSM_CUDA_METADATA: ring, the default of builds from 2026-12-07 23:00 UTC
-# on; pool, cubecl's way and older builds' default). The ListOps loop on an
+# (SSM_CUDA_METADATA: ring, the default of builds from commit af1f73c on;
+# pool, cubecl's way and older builds' default). The ListOps loop on an
 # H100 left the GPU idle half the time while CubeCL's device thread walked
 # its sliced pages on every allocation
 # (bench/results/gpu-h100-2026-12-06d-listops/), and the S4 loop's host

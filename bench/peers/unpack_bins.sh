@@ -29,13 +29,13 @@ machine_header() {
 }
 # The mamba-130m training step (`bench train-lm`, batch 8 × 1024, 5 steps) of
 # BINARY in PRECISION, its JSON line prefixed by TAG, then nvidia-smi's peak
-# memory over the run (sampled every 200 ms).
+# memory over the run (sampled every 200 ms); LM_TIMEOUT (default 120) caps it.
 lm_step_peak() {
   local tag=$1 bin=$2 precision=$3
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 \
     > "$OUT/mem-lm-$tag.csv" &
   local smi=$!
-  timeout 120 "$bin" bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 \
+  timeout "${LM_TIMEOUT:-120}" "$bin" bench train-lm --device cuda --model mamba-130m --batch 8 --len 1024 \
     --steps 5 --precision "$precision" 2>&1 | grep '^{' | sed "s/^/$tag /"
   kill $smi 2>/dev/null; wait $smi 2>/dev/null
   echo "$tag peak memory used: $(sort -n "$OUT/mem-lm-$tag.csv" | tail -n 1) MiB"

@@ -12,7 +12,8 @@
 //!
 //! With [`set_metadata_ring`] on (the default since it measured faster:
 //! the ListOps S4 and S4D training loops 9 % and 6 % more steps a second on
-//! an H100, 2026-12-07), each stream created afterwards owns, from
+//! an H100 under statespace's `classes` pool layout, 2026-12-07), each
+//! stream created afterwards owns, from
 //! its first launch with metadata, a pinned host ring and a device ring of
 //! [`RING_BYTES`], cut into
 //! [`SEGMENTS`] segments. A launch's metadata is written at the ring's

@@ -220,8 +220,8 @@ impl Observer for Bar {
                     .map_or(String::new(), |m| {
                         format!(
                             ", memory {} in use of {} reserved",
-                            gigabytes(m.in_use),
-                            gigabytes(m.reserved)
+                            gibibytes(m.in_use),
+                            gibibytes(m.reserved)
                         )
                     });
             let line = format!(
@@ -258,10 +258,9 @@ impl Observer for Bar {
     }
 }
 
-/// Bytes as gigabytes (10⁹) with two decimals, as nvidia-smi's neighbours
-/// in a log read them.
-fn gigabytes(bytes: u64) -> String {
-    format!("{:.2} GB", bytes as f64 / 1e9)
+/// Bytes as GiB (2³⁰) with two decimals (nvidia-smi counts MiB, 2²⁰).
+fn gibibytes(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
 /// The curves of a run's two metric columns (`columns`) as PNG files

@@ -7,8 +7,9 @@
 //! into memory reserved once; `vendor/cubecl-cuda/src/metadata_ring.rs`) or
 //! `pool` (cubecl's own way: a pinned buffer and a device buffer from the
 //! memory pools per launch, and a host wait every 64 uploads). The ring
-//! measured faster (h100, 2026-12-07: the ListOps S4 and S4D training loops
-//! 9 % and 6 % more steps a second; docs/ARCHITECTURE.md). The
+//! measured faster (h100, 2026-12-07, under the `classes` pool layout: the
+//! ListOps S4 and S4D training loops 9 % and 6 % more steps a second;
+//! docs/ARCHITECTURE.md). The
 //! choice applies to streams created after it is set, so `ssm` calls
 //! [`apply_launch_metadata`] when it starts on CUDA, before the first
 //! tensor; a library user calls it the same way.
