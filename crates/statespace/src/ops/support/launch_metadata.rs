@@ -14,7 +14,7 @@
 //! [`apply_launch_metadata`] when it starts on CUDA, before the first
 //! tensor; a library user calls it the same way.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The environment variable that names the choice.
 pub const LAUNCH_METADATA_ENV: &str = "SSM_CUDA_METADATA";
@@ -41,14 +41,13 @@ impl LaunchMetadata {
 /// Parses a value of `SSM_CUDA_METADATA` (surrounding blanks ignored); any
 /// other value is an error naming the variable and the choices.
 pub fn parse_launch_metadata(text: &str) -> Result<LaunchMetadata> {
-    let value = text.trim();
-    [LaunchMetadata::Pool, LaunchMetadata::Ring]
-        .into_iter()
-        .find(|m| m.name() == value)
-        .ok_or_else(|| Error::Config {
-            key: LAUNCH_METADATA_ENV.into(),
-            message: format!("`{value}` is not a way to pass launch metadata (pool or ring)"),
-        })
+    super::env_setting::named_choice(
+        text,
+        &[LaunchMetadata::Pool, LaunchMetadata::Ring],
+        LaunchMetadata::name,
+        LAUNCH_METADATA_ENV,
+        "a way to pass launch metadata",
+    )
 }
 
 /// Reads `SSM_CUDA_METADATA` and applies it, to be called before the first

@@ -9,7 +9,7 @@
 //! it is set, so `ssm` calls [`apply_memory_pools`] when it starts on CUDA,
 //! before the first tensor; a library user calls it the same way.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The environment variable that names the layout.
 pub const MEMORY_POOLS_ENV: &str = "SSM_CUDA_MEMORY";
@@ -79,16 +79,13 @@ pub fn parse_memory_pools(text: &str) -> Result<MemoryPoolLayout> {
         MemoryPoolLayout::Exclusive,
         MemoryPoolLayout::Classes,
     ];
-    let value = text.trim();
-    layouts
-        .into_iter()
-        .find(|l| l.name() == value)
-        .ok_or_else(|| Error::Config {
-            key: MEMORY_POOLS_ENV.into(),
-            message: format!(
-                "`{value}` is not a memory pool layout (sliced, exclusive or classes)"
-            ),
-        })
+    super::env_setting::named_choice(
+        text,
+        &layouts,
+        MemoryPoolLayout::name,
+        MEMORY_POOLS_ENV,
+        "a memory pool layout",
+    )
 }
 
 /// Reads `SSM_CUDA_MEMORY` and sets the layout it names, to be called

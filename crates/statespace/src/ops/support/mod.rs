@@ -18,7 +18,6 @@ pub(crate) mod check;
 // build.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) mod chunk_plan;
-#[cfg(feature = "cuda")]
 pub(crate) mod env_setting;
 pub(crate) mod fast_math;
 pub(crate) mod fixed_parts;
