@@ -36,7 +36,7 @@ export SSM_CUDA_MEMORY=classes SSM_CUDA_METADATA=ring
       for (q = 1; q <= 4; q++) printf " %s", m[int(NR * q / 4)]; print "" }' \
       L="$b" "$OUT/util-$b.csv"
     rm -f "$OUT/util-$b.csv"
-    grep '^step' "$OUT/throughput-$b.log" | sed -n '1p' | sed "s/^/$b first: /"
+    grep -m 1 '^step' "$OUT/throughput-$b.log" | sed "s/^/$b first: /"
     grep '^step' "$OUT/throughput-$b.log" | tail -n 1 | sed "s/^/$b last: /"
   done
   SSM_CUDA_MEMORY=sliced LM_TIMEOUT=60 lm_step_peak lm-ssm-sliced-bf16 .carry/ssm bf16
